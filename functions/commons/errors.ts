@@ -1,0 +1,31 @@
+/**
+ * Base of every error FlowPilot raises on purpose. `statusCode` follows middy's convention:
+ * below 500 the message may reach a caller; at 500 and above callers get a generic message
+ * and the original stays in the log through `cause`.
+ */
+export class FlowPilotError extends Error {
+  readonly statusCode: number;
+
+  constructor(message: string, options: { cause?: unknown; statusCode?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.statusCode = options.statusCode ?? 500;
+  }
+}
+
+/** Configuration or environment that cannot be used; raised once, at start. */
+export class ConfigError extends FlowPilotError {
+  readonly issues: readonly string[];
+
+  constructor(message: string, issues: readonly string[] = [], options: { cause?: unknown } = {}) {
+    super(message, { ...options, statusCode: 500 });
+    this.issues = issues;
+  }
+}
+
+/** A value that cannot be read as a decimal, a date or a unit. */
+export class ValidationError extends FlowPilotError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, statusCode: 400 });
+  }
+}
