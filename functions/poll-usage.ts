@@ -1,0 +1,4 @@
+// Placeholder entry point, replaced by the work that owns this function.
+export const handler = async (): Promise<never> => {
+  throw new Error('poll-usage is not built yet');
+};
