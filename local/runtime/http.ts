@@ -1,0 +1,122 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { logger } from '../../functions/commons/logger.ts';
+import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
+import { type Invoker, isFunctionName } from './functions.ts';
+
+/** Bodies above this are refused before any handler runs (API Gateway's own limit). */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface HttpOptions {
+  invoker: Invoker;
+  /** Facts shown by GET /health (what runs where). */
+  health: () => Record<string, unknown>;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(null);
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+
+  if (path === '/health') {
+    if (method !== 'GET')
+      return send(res, 405, { message: 'method not allowed' }, { allow: 'GET' });
+    return send(res, 200, { status: 'ok', ...opts.health() });
+  }
+
+  const body = await readBody(req);
+  if (body === null) return send(res, 413, { message: 'request body too large' });
+
+  const webhook = /^\/webhooks\/([^/]+)$/.exec(path);
+  if (webhook) {
+    if (method !== 'POST')
+      return send(res, 405, { message: 'method not allowed' }, { allow: 'POST' });
+    const event = apiGatewayEvent(
+      {
+        method,
+        path,
+        rawQueryString: url.search.slice(1),
+        headers: req.headers,
+        body,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      },
+      'POST /webhooks/{provider}',
+      { provider: decodeURIComponent(webhook[1] ?? '') },
+    );
+    const result = httpResult(await opts.invoker.invoke('payment-webhook', event));
+    res.writeHead(result.statusCode, result.headers);
+    res.end(result.body);
+    return;
+  }
+
+  const invoke = /^\/_local\/invoke\/([^/]+)$/.exec(path);
+  if (invoke) {
+    if (method !== 'POST')
+      return send(res, 405, { message: 'method not allowed' }, { allow: 'POST' });
+    const name = decodeURIComponent(invoke[1] ?? '');
+    if (!isFunctionName(name)) return send(res, 404, { message: `no function named ${name}` });
+    let event: unknown = scheduledEvent(name);
+    if (body.length > 0) {
+      try {
+        event = JSON.parse(body.toString('utf8'));
+      } catch {
+        return send(res, 400, { message: 'the request body must be a JSON event' });
+      }
+    }
+    try {
+      const result = await opts.invoker.invoke(name, event);
+      return send(res, 200, { function: name, ok: true, result: result ?? null });
+    } catch (err) {
+      logger.error(`${name} failed`, { error: err as Error });
+      const error = err as Error;
+      return send(res, 500, {
+        function: name,
+        ok: false,
+        error: { name: error.name, message: error.message },
+      });
+    }
+  }
+
+  return send(res, 404, { message: 'not found' });
+}
+
+export function createHttpServer(opts: HttpOptions): Server {
+  return createServer((req, res) => {
+    route(req, res, opts).catch((err: unknown) => {
+      logger.error('local request failed', { error: err as Error });
+      if (!res.headersSent) send(res, 500, { message: 'internal error' });
+      else res.end();
+    });
+  });
+}
