@@ -3,6 +3,7 @@ import { alertsSchema } from './alerts.ts';
 import { notificationsSchema } from './notifications.ts';
 import { paymentsSchema } from './payments.ts';
 import { pollingSchema } from './polling.ts';
+import { reconcileSchema } from './reconcile.ts';
 import { schedulesSchema } from './schedules.ts';
 import { upstreamSchema } from './upstream.ts';
 
@@ -18,6 +19,7 @@ export const configSchema = z.strictObject({
   alerts: alertsSchema.prefault({}),
   payments: paymentsSchema.prefault({}),
   notifications: notificationsSchema.prefault({}),
+  reconcile: reconcileSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
