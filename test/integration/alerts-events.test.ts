@@ -1,0 +1,118 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AlertEventSink } from '../../functions/commons/alerts/index.ts';
+import { NotifierError, SnsNotifier } from '../../functions/commons/notifier/index.ts';
+import type { OpsEvent } from '../../functions/commons/ops-events.ts';
+import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { createTestTable } from '../helpers/dynamo.ts';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';
+const sns = mockClient(SNSClient);
+
+afterEach(() => {
+  sns.reset();
+});
+
+async function setUp() {
+  const table = await createTestTable('alert-events');
+  const store = new AlertStateStore({ client: table.doc, tableName: table.tableName });
+  sns.on(PublishCommand).resolves({ MessageId: 'm' });
+  let now = new Date('2025-03-01T00:00:00Z');
+  const sink = new AlertEventSink({
+    state: store,
+    notifier: new SnsNotifier({ topicArn: TOPIC, client: new SNSClient({ region: 'us-east-1' }) }),
+    clock: () => now,
+  });
+  return {
+    store,
+    sink,
+    later: (minutes: number) => {
+      now = new Date(now.getTime() + minutes * 60_000);
+    },
+    published: () =>
+      sns.commandCalls(PublishCommand).map(({ args }) => {
+        const a = args[0].input.MessageAttributes;
+        return `${a?.kind?.StringValue} ${a?.rule?.StringValue} ${a?.severity?.StringValue}`;
+      }),
+  };
+}
+
+const topupFailed = (subject: string, severity: OpsEvent['severity'] = 'warning'): OpsEvent => ({
+  kind: 'topup-failed',
+  severity,
+  subject,
+  summary: 'Recharge of 50 GB for customer 88 failed: upstream code 500',
+  details: { customer: '88', traffic: '50 GB', upstream: '500 充值失败' },
+});
+
+describe('Class: AlertEventSink', () => {
+  it('notifies once per subject, again only to escalate, and once when resolved', async () => {
+    // Prepare
+    const fp = await setUp();
+
+    // Act
+    await fp.sink.raise(topupFailed('stripe#pi_1'));
+    fp.later(60);
+    await fp.sink.raise(topupFailed('stripe#pi_1'));
+    await fp.sink.raise(topupFailed('stripe#pi_2'));
+    fp.later(600);
+    await fp.sink.raise(topupFailed('stripe#pi_1'));
+    await fp.sink.raise(topupFailed('stripe#pi_1', 'critical'));
+    await fp.sink.raise(topupFailed('stripe#pi_1', 'warning'));
+    const openBefore = await fp.store.listOpenAlerts();
+    const resolved = await fp.sink.resolve('topup-failed', 'stripe#pi_1', 'Credited by hand.');
+    const resolvedAgain = await fp.sink.resolve('topup-failed', 'stripe#pi_1');
+    const unknown = await fp.sink.resolve('order-held', 'stripe#pi_9');
+
+    // Assess
+    expect(fp.published()).toEqual([
+      'opened topup-failed warning',
+      'opened topup-failed warning',
+      'escalated topup-failed critical',
+      'resolved topup-failed critical',
+    ]);
+    expect(openBefore.map((a) => `${a.rule}#${a.subject}:${a.status}`)).toEqual([
+      'topup-failed#stripe#pi_1:critical',
+      'topup-failed#stripe#pi_2:warning',
+    ]);
+    expect([resolved, resolvedAgain, unknown]).toEqual([true, false, false]);
+    expect((await fp.store.listOpenAlerts()).map((a) => a.subject)).toEqual(['stripe#pi_2']);
+  });
+
+  it('notifies once when the same event is raised concurrently', async () => {
+    // Prepare
+    const fp = await setUp();
+    const event: OpsEvent = {
+      kind: 'deduction-unknown',
+      severity: 'critical',
+      subject: 'stripe#pi_refund_7',
+      summary: 'Deduction of 20 GB from customer 88 was sent but its answer was lost',
+      details: { customer: '88', traffic: '20 GB' },
+    };
+
+    // Act
+    await Promise.all(Array.from({ length: 5 }, () => fp.sink.raise(event)));
+
+    // Assess
+    expect(fp.published()).toEqual(['opened deduction-unknown critical']);
+  });
+
+  it('throws NotifierError when SNS refuses, and the next raise delivers the notice', async () => {
+    // Prepare
+    const fp = await setUp();
+    sns
+      .on(PublishCommand)
+      .rejectsOnce(new Error('Service Unavailable'))
+      .resolves({ MessageId: 'm' });
+
+    // Act
+    const first = fp.sink.raise(topupFailed('stripe#pi_3'));
+    await expect(first).rejects.toBeInstanceOf(NotifierError);
+    await fp.sink.raise(topupFailed('stripe#pi_3'));
+    await fp.sink.raise(topupFailed('stripe#pi_3'));
+
+    // Assess: the refused attempt, its retry, and nothing more.
+    expect(fp.published()).toEqual(['opened topup-failed warning', 'opened topup-failed warning']);
+  });
+});
