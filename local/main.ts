@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     config = { ...config, upstream: { ...config.upstream, baseUrl: env.upstream.baseUrl } };
     upstream = `Dynamic Traffic API at ${env.upstream.baseUrl}`;
   } else {
-    const sim = await startSimulator({ host: env.host, port: env.simulatorPort });
+    const sim = await startSimulator({ host: env.host, port: env.simulatorPort, seedData: true });
     closers.unshift({ name: 'simulator', close: () => sim.close() });
     process.env.IPWEB_TOKEN = sim.token;
     simulatorUrl = sim.url;

@@ -86,7 +86,7 @@ export interface DynamicTrafficApi {
     query: DateRange & { pageNum?: number; pageSize?: number; account?: string },
     opts?: CallOptions,
   ): Promise<Page<RechargeRecord>>;
-  /** Idempotent upstream on orderId; throws NotChannelCustomerError (204) or RechargeFailedError. */
+  /** Idempotent upstream on orderId; throws NotChannelCustomerError (204) or UpstreamRejectedError. */
   rechargeTrafficCount(
     req: { customerId: string; orderId: string; trafficGb: Decimal },
     opts?: CallOptions,

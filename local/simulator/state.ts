@@ -1,0 +1,652 @@
+import { addDays, Decimal, dayInZone, gbToMb } from '../../functions/commons/units.ts';
+import { Num, seededRandom } from './json.ts';
+
+/**
+ * The simulated upstream's state and the answers of its 8 endpoints, with the documented
+ * shapes and traps. No HTTP here: server.ts adds transport, auth and faults.
+ */
+
+export const SIM_ENDPOINTS = {
+  myRechargeFlowList: '/open/dynamic/myRechargeFlowList',
+  rechargeFlowListForMe: '/open/dynamic/rechargeFlowListForMe',
+  flowReport: '/open/dynamic/flowReport',
+  getFlowTotalFull: '/api/agent/getFlowTotalFull',
+  getNNIFlowConsumeDetail: '/api/agent/getNNIFlowConsumeDetail',
+  getFlowConsumeDetail: '/api/agent/getFlowConsumeDetail',
+  rechargeTrafficCount: '/api/agent/rechargeTrafficCount',
+  deductionFlow: '/api/agent/deductionFlow',
+} as const;
+
+export type SimEndpoint = keyof typeof SIM_ENDPOINTS;
+export type SimPoolId = 'primary' | 'secondary';
+
+export const MSG = {
+  auth: '无效的认证令牌',
+  query: '查询成功',
+  operation: '操作成功',
+  recharged: '充值成功',
+  deducted: '扣除成功',
+  alreadyProcessed: '该订单已处理',
+  notChannelCustomer: '该用户不是您的渠道客户',
+  insufficientPool: '账户剩余流量不足',
+  insufficientCustomer: '客户剩余流量不足',
+  badParams: '参数错误',
+  recharge: '充值',
+  consume: '消耗',
+} as const;
+
+/** How the simulator prints numbers: as JSON numbers, as strings, or a seeded mix. */
+export type NumberStyle = 'number' | 'string' | 'mixed';
+
+export interface SimOptions {
+  /** @default 'mixed' */
+  numberStyle: NumberStyle;
+  /** The code for a known orderId: the example says 201, the field table 203. @default 201 */
+  alreadyProcessedCode: 201 | 203;
+  /** Which residual keys getFlowTotalFull carries. @default 'both' */
+  residualKey: 'both' | 'exact' | 'spaced';
+}
+
+export type Envelope = Record<string, unknown>;
+
+export interface PoolView {
+  rechargedMb: string;
+  consumedMb: string;
+  residualMb: string;
+}
+
+export interface CustomerInput {
+  customerId: string;
+  account?: string;
+  userName?: string;
+  /** @default true */
+  inChannel?: boolean;
+  balanceMb?: Decimal.Value;
+}
+
+export interface CustomerView {
+  customerId: string;
+  account: string;
+  userName: string;
+  inChannel: boolean;
+  balanceMb: string;
+}
+
+export interface UsageRowInput {
+  reportDate: string;
+  customerId: string;
+  userName?: string;
+  uploadMb: Decimal.Value;
+  downloadMb: Decimal.Value;
+}
+
+export interface UsageRowView {
+  reportDate: string;
+  customerId: string;
+  userName: string;
+  uploadMb: string;
+  downloadMb: string;
+}
+
+export interface ConsumeDayInput {
+  date: string;
+  uploadMb: Decimal.Value;
+  downloadMb: Decimal.Value;
+}
+
+export interface NniDayInput {
+  date: string;
+  flowMb: Decimal.Value;
+}
+
+export interface RecordInput {
+  customerId: string;
+  account: string;
+  /** MB; negative for consumption. */
+  flowMb: Decimal.Value;
+  /** @default 0 when flowMb >= 0, else 1 */
+  type?: 0 | 1;
+  createId?: string;
+  createBy?: string;
+  /** `yyyy-MM-dd HH:mm:ss` in the upstream's zone. @default now */
+  createTime?: string;
+}
+
+export interface RecordView {
+  customerId: string;
+  account: string;
+  flowMb: string;
+  type: 0 | 1;
+  typeDesc: string;
+  createId: string;
+  createBy: string;
+  createTime: string;
+}
+
+/** One applied recharge, keyed by orderId. */
+export interface OrderView {
+  orderId: string;
+  customerId: string;
+  trafficGb: string;
+  flowMb: string;
+  createTime: string;
+}
+
+export interface DeductionView {
+  customerId: string;
+  trafficGb: string;
+  flowMb: string;
+  createTime: string;
+}
+
+interface Pool {
+  rechargedMb: Decimal;
+  consumedMb: Decimal;
+  residualMb: Decimal;
+}
+
+interface Customer {
+  customerId: string;
+  account: string;
+  userName: string;
+  inChannel: boolean;
+  balanceMb: Decimal;
+}
+
+interface UsageRow {
+  reportDate: string;
+  customerId: string;
+  userName: string;
+  uploadMb: Decimal;
+  downloadMb: Decimal;
+}
+
+interface RecordRow {
+  customerId: string;
+  account: string;
+  flowMb: Decimal;
+  type: 0 | 1;
+  createId: string;
+  createBy: string;
+  createTime: string;
+}
+
+const DIGITS = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const OPERATOR = { createId: '98765', createBy: 'flowpilot-agent' };
+
+export const DEFAULT_OPTIONS: SimOptions = {
+  numberStyle: 'mixed',
+  alreadyProcessedCode: 201,
+  residualKey: 'both',
+};
+
+function mb(value: Decimal.Value, what: string): Decimal {
+  const d = new Decimal(value);
+  if (!d.isFinite()) throw new TypeError(`${what} is not a finite number`);
+  return d;
+}
+
+function flow(d: Decimal): Num {
+  return new Num(d.toFixed(2));
+}
+
+function id(text: string): Num {
+  return new Num(text);
+}
+
+export function wallTime(instant: Date, zone: string): string {
+  const p: Record<string, string> = {};
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
+  for (const part of f.formatToParts(instant)) p[part.type] = part.value;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+function inRange(day: string, start: string | undefined, end: string | undefined): boolean {
+  return (!start || day >= start) && (!end || day <= end);
+}
+
+function intParam(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+function listEnvelope(outerMsg: string, total: number, rows: unknown[], extra: Envelope = {}) {
+  return {
+    code: 200,
+    msg: outerMsg,
+    data: { total, rows, code: 200, msg: MSG.query, ...extra },
+  };
+}
+
+export class SimState {
+  options: SimOptions = { ...DEFAULT_OPTIONS };
+  private pools: Record<SimPoolId, Pool> = { primary: emptyPool(), secondary: emptyPool() };
+  private customers = new Map<string, Customer>();
+  private usage = new Map<string, UsageRow>();
+  private consume = new Map<string, { uploadMb: Decimal; downloadMb: Decimal }>();
+  private nni = new Map<string, Decimal>();
+  private orders = new Map<string, OrderView>();
+  private deductionList: DeductionView[] = [];
+  private records: RecordRow[] = [];
+  private recordsForMe: RecordRow[] = [];
+  private random: () => number = Math.random;
+
+  constructor(
+    private readonly clock: { now: () => Date },
+    readonly zone: string,
+    seed: number,
+    seedData: boolean,
+  ) {
+    this.reset(seed, seedData);
+  }
+
+  /** Empties everything; with `seedData` fills a plausible agent from the seed. */
+  reset(seed: number, seedData: boolean): void {
+    this.pools = { primary: emptyPool(), secondary: emptyPool() };
+    this.customers = new Map();
+    this.usage = new Map();
+    this.consume = new Map();
+    this.nni = new Map();
+    this.orders = new Map();
+    this.deductionList = [];
+    this.records = [];
+    this.recordsForMe = [];
+    this.random = seededRandom(seed);
+    if (seedData) this.fill();
+  }
+
+  private fill(): void {
+    const fiveTb = 5242880;
+    this.setPool('primary', { rechargedMb: fiveTb, consumedMb: 1048576, residualMb: 4194304 });
+    this.setPool('secondary', { rechargedMb: fiveTb, consumedMb: 0, residualMb: fiveTb });
+    for (let i = 1; i <= 5; i++) {
+      this.addCustomer({ customerId: String(1000 + i), account: `customer${i}@example.com` });
+    }
+    this.addCustomer({ customerId: '9001', account: 'stranger@example.com', inChannel: false });
+    this.generateUsage(5 * 30);
+    const today = this.today();
+    const consume: ConsumeDayInput[] = [];
+    const nni: NniDayInput[] = [];
+    for (let i = 29; i >= 0; i--) {
+      const date = addDays(today, -i);
+      consume.push({
+        date,
+        uploadMb: this.amount(2000, 12000),
+        downloadMb: this.amount(20000, 60000),
+      });
+      nni.push({ date, flowMb: this.amount(15000, 40000) });
+    }
+    this.setConsumeSeries(consume);
+    this.setNniSeries(nni);
+    this.addRecords(
+      [{ customerId: '1', account: 'vendor', flowMb: fiveTb, createBy: 'vendor', createId: '1' }],
+      true,
+    );
+  }
+
+  private amount(min: number, max: number): Decimal {
+    return new Decimal(min + this.random() * (max - min)).toDecimalPlaces(2);
+  }
+
+  today(): string {
+    return dayInZone(this.clock.now(), this.zone);
+  }
+
+  private nowText(): string {
+    return wallTime(this.clock.now(), this.zone);
+  }
+
+  // ---- control ------------------------------------------------------------------------
+
+  setPool(pool: SimPoolId, totals: Partial<Record<keyof PoolView, Decimal.Value>>): void {
+    const p = this.pools[pool];
+    if (totals.rechargedMb !== undefined) p.rechargedMb = mb(totals.rechargedMb, 'rechargedMb');
+    if (totals.consumedMb !== undefined) p.consumedMb = mb(totals.consumedMb, 'consumedMb');
+    if (totals.residualMb !== undefined) p.residualMb = mb(totals.residualMb, 'residualMb');
+  }
+
+  getPools(): Record<SimPoolId, PoolView> {
+    const view = (p: Pool): PoolView => ({
+      rechargedMb: p.rechargedMb.toFixed(),
+      consumedMb: p.consumedMb.toFixed(),
+      residualMb: p.residualMb.toFixed(),
+    });
+    return { primary: view(this.pools.primary), secondary: view(this.pools.secondary) };
+  }
+
+  addCustomer(input: CustomerInput): CustomerView {
+    if (!DIGITS.test(input.customerId)) throw new TypeError('customerId must be digits');
+    const account = input.account ?? `customer${input.customerId}@example.com`;
+    const c: Customer = {
+      customerId: input.customerId,
+      account,
+      userName: input.userName ?? account,
+      inChannel: input.inChannel ?? true,
+      balanceMb: mb(input.balanceMb ?? 0, 'balanceMb'),
+    };
+    this.customers.set(c.customerId, c);
+    return customerView(c);
+  }
+
+  getCustomer(customerId: string): CustomerView | undefined {
+    const c = this.customers.get(customerId);
+    return c && customerView(c);
+  }
+
+  listCustomers(): CustomerView[] {
+    return [...this.customers.values()].map(customerView);
+  }
+
+  /** Upserts by (customer, day): today's row grows during the day. */
+  addUsageRows(rows: UsageRowInput[]): void {
+    for (const r of rows) {
+      if (!DAY.test(r.reportDate)) throw new TypeError('reportDate must be yyyy-MM-dd');
+      if (!DIGITS.test(r.customerId)) throw new TypeError('customerId must be digits');
+      const userName =
+        r.userName ?? this.customers.get(r.customerId)?.userName ?? `user${r.customerId}`;
+      this.usage.set(`${r.reportDate}#${r.customerId}`, {
+        reportDate: r.reportDate,
+        customerId: r.customerId,
+        userName,
+        uploadMb: mb(r.uploadMb, 'uploadMb'),
+        downloadMb: mb(r.downloadMb, 'downloadMb'),
+      });
+    }
+  }
+
+  /**
+   * Adds `count` new seeded rows, one per (customer, day), walking back from `endDate`
+   * (default today) over the given customers (default: the channel's, else 1001..1005).
+   */
+  generateUsage(count: number, opts: { endDate?: string; customerIds?: string[] } = {}): number {
+    const fromState = [...this.customers.values()].filter((c) => c.inChannel);
+    const ids =
+      opts.customerIds ??
+      (fromState.length > 0 ? fromState.map((c) => c.customerId) : ['1001', '1002', '1003']);
+    if (ids.length === 0) throw new TypeError('no customers to generate usage for');
+    let day = opts.endDate ?? this.today();
+    let added = 0;
+    let i = 0;
+    while (added < count) {
+      const customerId = ids[i % ids.length] ?? '';
+      if (i > 0 && i % ids.length === 0) day = addDays(day, -1);
+      i++;
+      if (this.usage.has(`${day}#${customerId}`)) continue;
+      this.addUsageRows([
+        {
+          reportDate: day,
+          customerId,
+          uploadMb: this.amount(0, 2000),
+          downloadMb: this.amount(100, 60000),
+        },
+      ]);
+      added++;
+    }
+    return added;
+  }
+
+  listUsage(): UsageRowView[] {
+    return this.sortedUsage().map((r) => ({
+      reportDate: r.reportDate,
+      customerId: r.customerId,
+      userName: r.userName,
+      uploadMb: r.uploadMb.toFixed(),
+      downloadMb: r.downloadMb.toFixed(),
+    }));
+  }
+
+  setConsumeSeries(days: ConsumeDayInput[]): void {
+    this.consume = new Map(
+      days.map((d) => [
+        d.date,
+        { uploadMb: mb(d.uploadMb, 'uploadMb'), downloadMb: mb(d.downloadMb, 'downloadMb') },
+      ]),
+    );
+  }
+
+  setNniSeries(days: NniDayInput[]): void {
+    this.nni = new Map(days.map((d) => [d.date, mb(d.flowMb, 'flowMb')]));
+  }
+
+  /** Recharge records made outside FlowPilot (`forMe`: credited to the agent itself). */
+  addRecords(records: RecordInput[], forMe = false): void {
+    const target = forMe ? this.recordsForMe : this.records;
+    for (const r of records) {
+      const flowMb = mb(r.flowMb, 'flowMb');
+      target.push({
+        customerId: r.customerId,
+        account: r.account,
+        flowMb,
+        type: r.type ?? (flowMb.isNegative() ? 1 : 0),
+        createId: r.createId ?? OPERATOR.createId,
+        createBy: r.createBy ?? OPERATOR.createBy,
+        createTime: r.createTime ?? this.nowText(),
+      });
+    }
+  }
+
+  listRecords(forMe = false): RecordView[] {
+    return (forMe ? this.recordsForMe : this.records).map((r) => ({
+      customerId: r.customerId,
+      account: r.account,
+      flowMb: r.flowMb.toFixed(),
+      type: r.type,
+      typeDesc: r.type === 0 ? MSG.recharge : MSG.consume,
+      createId: r.createId,
+      createBy: r.createBy,
+      createTime: r.createTime,
+    }));
+  }
+
+  ledger(): OrderView[] {
+    return [...this.orders.values()].map((o) => ({ ...o }));
+  }
+
+  deductions(): DeductionView[] {
+    return this.deductionList.map((d) => ({ ...d }));
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------
+
+  answer(endpoint: SimEndpoint, q: Record<string, string>): Envelope {
+    switch (endpoint) {
+      case 'getFlowTotalFull':
+        return this.flowTotalFull();
+      case 'flowReport':
+        return this.flowReport(q);
+      case 'getFlowConsumeDetail':
+        return this.consumeDetail(q);
+      case 'getNNIFlowConsumeDetail':
+        return this.nniDetail(q);
+      case 'myRechargeFlowList':
+        return this.recordPage(this.records, q, true);
+      case 'rechargeFlowListForMe':
+        return this.recordPage(this.recordsForMe, q, false);
+      case 'rechargeTrafficCount':
+        return this.recharge(q);
+      case 'deductionFlow':
+        return this.deduct(q);
+    }
+  }
+
+  private flowTotalFull(): Envelope {
+    const pool = (p: Pool) => {
+      const out: Record<string, unknown> = { consumeFlow: flow(p.consumedMb) };
+      if (this.options.residualKey !== 'exact') out['residualFlow '] = flow(p.residualMb);
+      out.flowCount = new Num(p.rechargedMb.toFixed());
+      if (this.options.residualKey !== 'spaced') out.residualFlow = flow(p.residualMb);
+      return out;
+    };
+    return {
+      msg: MSG.operation,
+      code: 200,
+      data: { account2: pool(this.pools.secondary), account: pool(this.pools.primary) },
+    };
+  }
+
+  private sortedUsage(): UsageRow[] {
+    return [...this.usage.values()].sort((a, b) =>
+      a.reportDate === b.reportDate
+        ? a.customerId.localeCompare(b.customerId, 'en', { numeric: true })
+        : b.reportDate.localeCompare(a.reportDate),
+    );
+  }
+
+  private flowReport(q: Record<string, string>): Envelope {
+    const pageNum = intParam(q.pageNum, 1);
+    const pageSize = Math.min(intParam(q.pageSize, 100), 2000);
+    const rows = this.sortedUsage().filter(
+      (r) =>
+        (!q.customerId || r.customerId === q.customerId) &&
+        inRange(r.reportDate, q.startDate, q.endDate),
+    );
+    const page = rows.slice((pageNum - 1) * pageSize, pageNum * pageSize).map((r) => ({
+      reportDate: r.reportDate,
+      customerId: id(r.customerId),
+      userName: r.userName,
+      uploadFlow: flow(r.uploadMb),
+      downloadFlow: flow(r.downloadMb),
+    }));
+    return listEnvelope(MSG.operation, rows.length, page, { other: null });
+  }
+
+  private consumeDetail(q: Record<string, string>): Envelope {
+    const data = [...this.consume.entries()]
+      .filter(([date]) => inRange(date, q.startDate, q.endDate))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([date, d]) => ({
+        date,
+        downloadFlow: flow(d.downloadMb),
+        uploadFlow: flow(d.uploadMb),
+      }));
+    return { msg: MSG.operation, code: 200, data };
+  }
+
+  private nniDetail(q: Record<string, string>): Envelope {
+    const data = [...this.nni.entries()]
+      .filter(([date]) => inRange(date, q.startDate, q.endDate))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([date, f]) => ({ date, flow: flow(f) }));
+    return { msg: MSG.operation, code: 200, data };
+  }
+
+  private recordPage(source: RecordRow[], q: Record<string, string>, byType: boolean): Envelope {
+    const pageNum = intParam(q.pageNum, 1);
+    const pageSize = intParam(q.pageSize, 10);
+    const type = q.type === '1' ? 1 : 0;
+    const rows = source
+      .filter(
+        (r) =>
+          (!byType || r.type === type) &&
+          (!q.account || r.account === q.account) &&
+          inRange(r.createTime.slice(0, 10), q.startDate, q.endDate),
+      )
+      .sort((a, b) => b.createTime.localeCompare(a.createTime));
+    const page = rows.slice((pageNum - 1) * pageSize, pageNum * pageSize).map((r) => ({
+      customerId: id(r.customerId),
+      account: r.account,
+      flowCount: flow(r.flowMb),
+      typeDesc: r.type === 0 ? MSG.recharge : MSG.consume,
+      createId: id(r.createId),
+      createBy: r.createBy,
+      createTime: r.createTime,
+    }));
+    return listEnvelope(MSG.query, rows.length, page);
+  }
+
+  private recharge(q: Record<string, string>): Envelope {
+    const { customerId = '', orderId = '', trafficCount = '' } = q;
+    if (!DIGITS.test(customerId) || orderId === '' || !DECIMAL.test(trafficCount)) {
+      return { msg: MSG.badParams, code: 500 };
+    }
+    if (this.orders.has(orderId)) {
+      return { msg: MSG.alreadyProcessed, code: this.options.alreadyProcessedCode };
+    }
+    const customer = this.customers.get(customerId);
+    if (!customer?.inChannel) return { msg: MSG.notChannelCustomer, code: 204 };
+    const gb = new Decimal(trafficCount);
+    const moved = gbToMb(gb);
+    if (gb.lte(0)) return { msg: MSG.badParams, code: 500 };
+    const pool = this.pools.primary;
+    if (pool.residualMb.lt(moved)) return { msg: MSG.insufficientPool, code: 500 };
+    pool.residualMb = pool.residualMb.minus(moved);
+    pool.consumedMb = pool.consumedMb.plus(moved);
+    customer.balanceMb = customer.balanceMb.plus(moved);
+    const createTime = this.nowText();
+    this.orders.set(orderId, {
+      orderId,
+      customerId,
+      trafficGb: gb.toFixed(),
+      flowMb: moved.toFixed(),
+      createTime,
+    });
+    this.records.push({
+      customerId,
+      account: customer.account,
+      flowMb: moved,
+      type: 0,
+      ...OPERATOR,
+      createTime,
+    });
+    return { msg: MSG.recharged, code: 200 };
+  }
+
+  private deduct(q: Record<string, string>): Envelope {
+    const { customerId = '', trafficCount = '' } = q;
+    if (!DIGITS.test(customerId) || !DECIMAL.test(trafficCount)) {
+      return { msg: MSG.badParams, code: 500 };
+    }
+    const customer = this.customers.get(customerId);
+    if (!customer?.inChannel) return { msg: MSG.notChannelCustomer, code: 500 };
+    const gb = new Decimal(trafficCount);
+    const moved = gbToMb(gb);
+    if (gb.lte(0)) return { msg: MSG.badParams, code: 500 };
+    if (customer.balanceMb.lt(moved)) return { msg: MSG.insufficientCustomer, code: 500 };
+    const pool = this.pools.primary;
+    customer.balanceMb = customer.balanceMb.minus(moved);
+    pool.residualMb = pool.residualMb.plus(moved);
+    pool.consumedMb = pool.consumedMb.minus(moved);
+    const createTime = this.nowText();
+    this.deductionList.push({
+      customerId,
+      trafficGb: gb.toFixed(),
+      flowMb: moved.toFixed(),
+      createTime,
+    });
+    this.records.push({
+      customerId,
+      account: customer.account,
+      flowMb: moved.negated(),
+      type: 1,
+      ...OPERATOR,
+      createTime,
+    });
+    return { msg: MSG.deducted, code: 200 };
+  }
+}
+
+function emptyPool(): Pool {
+  return { rechargedMb: new Decimal(0), consumedMb: new Decimal(0), residualMb: new Decimal(0) };
+}
+
+function customerView(c: Customer): CustomerView {
+  return {
+    customerId: c.customerId,
+    account: c.account,
+    userName: c.userName,
+    inChannel: c.inChannel,
+    balanceMb: c.balanceMb.toFixed(),
+  };
+}
