@@ -1,4 +1,47 @@
-// Placeholder entry point, replaced by the work that owns this function.
-export const handler = async (): Promise<never> => {
-  throw new Error('reconcile is not built yet');
+import type { Context } from 'aws-lambda';
+import { docClient } from './commons/clients/dynamodb.ts';
+import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
+import { getConfig } from './commons/config/load.ts';
+import { ValidationError } from './commons/errors.ts';
+import { logger } from './commons/logger.ts';
+import { ReportStore } from './commons/reconcile/report-store.ts';
+import { reconcile } from './commons/reconcile/run.ts';
+import { DynamoLedger } from './commons/store/ledger.ts';
+import { parseDay } from './commons/units.ts';
+
+/** On demand the event may name a window: `{ "from": "2026-01-01", "to": "2026-01-07" }`. */
+function windowOf(event: unknown): { from: string; to: string } | undefined {
+  const e = (event ?? {}) as { from?: unknown; to?: unknown };
+  if (e.from === undefined && e.to === undefined) return undefined;
+  if (typeof e.from !== 'string' || typeof e.to !== 'string') {
+    throw new ValidationError('reconcile: give both "from" and "to" as yyyy-MM-dd');
+  }
+  const window = { from: parseDay(e.from), to: parseDay(e.to) };
+  if (window.from > window.to) throw new ValidationError('reconcile: "from" is after "to"');
+  return window;
+}
+
+/** Scheduled daily (EventBridge) and on demand; throws on failure so the run is retried. */
+export const handler = async (event: unknown, context: Context) => {
+  const config = getConfig();
+  const table = tableName();
+  const window = windowOf(event);
+  const report = await reconcile(
+    {
+      upstream: await upstreamFromEnv(),
+      credits: new DynamoLedger(docClient, table),
+      reports: new ReportStore(docClient, table, config.polling.retentionDays),
+      sink: alertingFromEnv().events,
+      clock: () => new Date(),
+      config: { timeZone: config.upstream.timeZone, ...config.reconcile },
+      signal: AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - 5_000)),
+    },
+    window,
+  );
+  logger.info('reconcile done', {
+    window: report.window,
+    counts: report.counts,
+    alerted: report.alerted,
+  });
+  return { id: report.id, window: report.window, counts: report.counts, alerted: report.alerted };
 };

@@ -1,0 +1,50 @@
+import { createAlerting } from './alerts/index.ts';
+import { SNS_TOPIC_ENV } from './alerts/wiring.ts';
+import { docClient } from './clients/dynamodb.ts';
+import { snsClient } from './clients/sns.ts';
+import { getConfig } from './config/load.ts';
+import { getOptionalStringFromEnv, getStringFromEnv } from './env.ts';
+import { logger } from './logger.ts';
+import { requireSecret } from './secrets.ts';
+import { TABLE_NAME_ENV } from './store/table.ts';
+import { createDynamicTrafficClient } from './upstream/client.ts';
+import type { DynamicTrafficApi } from './upstream/types.ts';
+
+/**
+ * What every entry point builds the same way, once per container: the table name, the
+ * alerting (state store + SNS or console notifier) and the upstream client.
+ */
+let alerting: ReturnType<typeof createAlerting> | undefined;
+
+export function tableName(): string {
+  return getStringFromEnv(TABLE_NAME_ENV);
+}
+
+export function alertingFromEnv(): ReturnType<typeof createAlerting> {
+  alerting ??= createAlerting({
+    config: getConfig().alerts,
+    tableName: tableName(),
+    topicArn: getOptionalStringFromEnv(SNS_TOPIC_ENV),
+    documentClient: docClient,
+    snsClient,
+  });
+  return alerting;
+}
+
+/** The token is read per invocation: the secret cache keeps it cheap and lets rotation work. */
+export async function upstreamFromEnv(): Promise<DynamicTrafficApi> {
+  const { baseUrl, timeoutMs, retry } = getConfig().upstream;
+  const token = await requireSecret('IPWEB_TOKEN');
+  return createDynamicTrafficClient({
+    baseUrl,
+    token,
+    timeoutMs,
+    retry,
+    onRetry: (info) =>
+      logger.warn('upstream retry', {
+        endpoint: info.endpoint,
+        attempt: info.attempt,
+        error: info.error.name,
+      }),
+  });
+}
