@@ -12,7 +12,12 @@ import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
 import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
-import { LOCAL_DEV_SECRETS, type LocalEnv, readLocalEnv } from './runtime/env.ts';
+import {
+  LOCAL_DEMO_CATALOG,
+  LOCAL_DEV_SECRETS,
+  type LocalEnv,
+  readLocalEnv,
+} from './runtime/env.ts';
 import { scheduledEvent } from './runtime/events.ts';
 import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
@@ -29,6 +34,8 @@ function fail(err: unknown): never {
 }
 
 async function main(): Promise<void> {
+  // The Lambdas run Node 22; this warning about the local Node is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // 1. Validate everything first: one clear message and a non-zero exit.
   let env: LocalEnv;
   let config: Config;
@@ -74,6 +81,9 @@ async function main(): Promise<void> {
     config = { ...config, upstream: { ...config.upstream, baseUrl: sim.url } };
     upstream = `built-in simulator at ${sim.url} (control API under ${new URL('/_sim', sim.url).href})`;
   }
+  const demoCatalog = Object.keys(config.payments.catalog).length === 0;
+  if (demoCatalog)
+    config = { ...config, payments: { ...config.payments, catalog: { ...LOCAL_DEMO_CATALOG } } };
   // The handlers read their configuration exactly as deployed functions do.
   process.env[CONFIG_JSON_ENV] = JSON.stringify(config);
   const devSecrets: string[] = [];
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
       `  upstream     ${upstream}`,
       `  store        ${store}`,
       `  alerts       ${alerts}`,
-      `  config       ${configSource}`,
+      `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
       devSecrets.length
         ? `  secrets      local development values for ${devSecrets.join(', ')} (see .env.example)`
         : '  secrets      from the environment',

@@ -13,6 +13,14 @@ export interface LocalEnv {
   simulatorPort: number;
 }
 
+/**
+ * Used only by the local runtime when the configuration sells nothing, so that a newcomer's
+ * `npm run demo:payment` has something to buy. Never part of the deployed configuration.
+ */
+export const LOCAL_DEMO_CATALOG: Record<string, { gb: string; price: number; currency: string }> = {
+  'demo-10gb': { gb: '10', price: 500, currency: 'usd' },
+};
+
 /** Secrets a newcomer gets without setting anything; printed by the banner, local only. */
 export const LOCAL_DEV_SECRETS = {
   STRIPE_WEBHOOK_SECRET: 'whsec_flowpilot_local_dev',

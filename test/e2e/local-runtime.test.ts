@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Stripe from 'stripe';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
+import { freePort } from '../../scripts/dynamodb-local.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+interface Running {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+}
+
+/** `npm start` as a newcomer runs it, on free ports and a fresh data folder. */
+async function start(dataDir: string, port: number): Promise<Running> {
+  let output = '';
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), FLOWPILOT_DATA_DIR: dataDir, FLOWPILOT_CONFIG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) return { child, base, output: () => output };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`npm start did not answer /health:\n${output}`);
+}
+
+function stop(run: Running): Promise<number | null> {
+  return new Promise((res) => {
+    if (run.child.exitCode !== null) return res(run.child.exitCode);
+    run.child.once('exit', (code) => res(code));
+    // npm forwards the signal to the runtime it started.
+    run.child.kill('SIGTERM');
+  });
+}
+
+function stripePayment(sessionId: string, customerId: string) {
+  const payload = JSON.stringify({
+    id: `evt_${randomBytes(6).toString('hex')}`,
+    object: 'event',
+    type: 'checkout.session.completed',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: sessionId,
+        object: 'checkout.session',
+        payment_status: 'paid',
+        amount_total: 500,
+        currency: 'usd',
+        client_reference_id: customerId,
+        metadata: { package: 'demo-10gb' },
+        payment_intent: `pi_${sessionId}`,
+      },
+    },
+  });
+  const signature = Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: LOCAL_DEV_SECRETS.STRIPE_WEBHOOK_SECRET,
+  });
+  return { payload, signature };
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('local runtime end to end: npm start', () => {
+  const running: Running[] = [];
+  afterAll(async () => {
+    for (const r of running) if (r.child.exitCode === null) await stop(r);
+  });
+
+  it('credits a signed payment, polls, alerts, stops cleanly and keeps its data', async () => {
+    // Prepare
+    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-'));
+    const port = await freePort();
+    const first = await start(dataDir, port);
+    running.push(first);
+    const health = (await (await fetch(`${first.base}/health`)).json()) as { simulatorUrl: string };
+    const sim = new URL('/', health.simulatorUrl).href;
+    const payment = stripePayment(`cs_e2e_${randomBytes(6).toString('hex')}`, '1001');
+    const webhook = `${first.base}/webhooks/stripe`;
+    const headers = { 'content-type': 'application/json', 'stripe-signature': payment.signature };
+
+    // Act: a payment, then a poll that finds the primary pool nearly empty.
+    const paid = await post(webhook, payment.payload, headers);
+    await post(`${sim}_sim/pools/primary`, JSON.stringify({ residualMb: '1024' }), {
+      'content-type': 'application/json',
+    });
+    const poll = await post(`${first.base}/_local/invoke/poll-totals`, '');
+
+    // Assess
+    expect(paid).toEqual({ status: 200, body: expect.objectContaining({ result: 'credited' }) });
+    const ledger = (await (await fetch(`${sim}_sim/ledger`)).json()) as { customerId: string; trafficGb: string }[];
+    expect(ledger).toEqual([expect.objectContaining({ customerId: '1001', trafficGb: '10' })]);
+    expect(poll.status).toBe(200);
+    expect(poll.body).toMatchObject({ function: 'poll-totals', ok: true });
+    expect(first.output()).toMatch(/ALERT .*severity=critical rule=low-residual pool=primary/);
+    expect(await post(`${first.base}/_local/invoke/no-such-function`, '')).toMatchObject({ status: 404 });
+
+    // Stop with SIGTERM: a clean exit.
+    expect(await stop(first)).toBe(0);
+    expect(first.output()).toMatch(/stopped/);
+
+    // Restart on the same data: the order is remembered, so the retry credits nothing new.
+    const second = await start(dataDir, port);
+    running.push(second);
+    const health2 = (await (await fetch(`${second.base}/health`)).json()) as { simulatorUrl: string };
+    const again = await post(`${second.base}/webhooks/stripe`, payment.payload, headers);
+    expect(again.status).toBe(200);
+    expect(again.body.result).toMatch(/already/);
+    const ledger2 = (await (await fetch(new URL('/_sim/ledger', health2.simulatorUrl))).json()) as unknown[];
+    expect(ledger2).toEqual([]);
+    expect(await stop(second)).toBe(0);
+  });
+});
