@@ -1,4 +1,54 @@
-// Placeholder entry point, replaced by the work that owns this function.
-export const handler = async (): Promise<never> => {
-  throw new Error('payment-webhook is not built yet');
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { logger } from './commons/logger.ts';
+import { createPaymentDeps } from './commons/payments/deps.ts';
+import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
+import type { PaymentDeps } from './commons/payments/types.ts';
+import { handleWebhook, isProviderId, NOT_FOUND } from './commons/payments/webhook.ts';
+
+/** Time kept back from the Lambda deadline so the lease can be released and the answer sent. */
+const DEADLINE_MARGIN_MS = 2_000;
+
+const INTERNAL_ERROR: APIGatewayProxyStructuredResultV2 = {
+  statusCode: 500,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ message: 'internal error' }),
 };
+
+/**
+ * `POST /webhooks/{provider}` (API Gateway HTTP API, payload v2). Thin: the event becomes a
+ * raw request, the payments domain decides, the answer goes back as is.
+ */
+export function createPaymentWebhookHandler(getDeps: () => Promise<PaymentDeps>) {
+  return async (
+    event: APIGatewayProxyEventV2,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const provider = providerOf(event);
+    // Unknown paths are answered without building anything (no secrets read, no clients).
+    if (!isProviderId(provider)) return toResult(NOT_FOUND);
+    let deps: PaymentDeps;
+    try {
+      deps = await getDeps();
+    } catch (err) {
+      logger.error('payment-webhook cannot start', {
+        error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+      });
+      return INTERNAL_ERROR;
+    }
+    const remaining = context?.getRemainingTimeInMillis();
+    const signal =
+      remaining === undefined
+        ? undefined
+        : AbortSignal.timeout(Math.max(1_000, remaining - DEADLINE_MARGIN_MS));
+    const answer = await handleWebhook(provider, toWebhookRequest(event), deps, {
+      ...(signal ? { signal } : {}),
+    });
+    return toResult(answer);
+  };
+}
+
+export const handler = createPaymentWebhookHandler(() => createPaymentDeps());

@@ -1,9 +1,86 @@
 import { z } from 'zod';
+import { assertTimeZone, DEFAULT_UPSTREAM_ZONE, Decimal } from '../units.ts';
+
+const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
+
+/** GB as a positive decimal (number or text), normalised to plain decimal text. */
+const gbAmount = z
+  .union([z.number(), z.string()])
+  .refine((v) => (typeof v === 'number' ? Number.isFinite(v) && v > 0 : DECIMAL_TEXT.test(v)), {
+    message: 'must be a positive decimal number of GB such as 10 or "2.5"',
+  })
+  .transform((v) => new Decimal(typeof v === 'number' ? v.toString() : v))
+  .refine((d) => d.gt(0) && d.decimalPlaces() <= 2, {
+    message: 'must be greater than 0 with at most 2 decimal places (the upstream takes 0.01 GB)',
+  })
+  .transform((d) => d.toFixed());
+
+/** ISO 4217 code in either case, stored lower case as Stripe sends it. */
+const currency = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 currency code such as "usd"')
+  .transform((c) => c.toLowerCase());
+
+export const packageSchema = z.strictObject({
+  /** Traffic credited per unit bought. */
+  gb: gbAmount,
+  /** Price per unit in the currency's minor units (cents, fen). */
+  price: z.int().min(1).max(1_000_000_000),
+  currency,
+});
+
+export type PackageConfig = z.infer<typeof packageSchema>;
+
+const packageId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'package ids are 1-64 characters of A-Z a-z 0-9 _ . -');
 
 // Owned by the payments work: catalog, limits, provider settings.
 export const paymentsSchema = z.strictObject({
   /** Largest webhook body accepted, in bytes; larger answers 413. */
   maxBodyBytes: z.int().min(1024).max(1_048_576).default(65_536),
+  /** What can be bought: package id → GB, price and currency. Credited GB come only from here. */
+  catalog: z.record(packageId, packageSchema).default({}),
+  /** Largest quantity of one package in one order; beyond it the event is malformed. */
+  maxQuantity: z.int().min(1).max(1_000_000).default(1000),
+  /** Orders crediting more GB than this are held for a human instead of credited. */
+  maxGbPerOrder: gbAmount.default('10000'),
+  /** GB one customer may be credited per calendar month before orders are held. */
+  monthlyCapGbPerCustomer: gbAmount.default('50000'),
+  /** Calendar in which the monthly cap's months are counted. */
+  capTimeZone: z
+    .string()
+    .refine(
+      (zone) => {
+        try {
+          assertTimeZone(zone);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be an IANA time zone such as Asia/Shanghai' },
+    )
+    .default(DEFAULT_UPSTREAM_ZONE),
+  /**
+   * How long a delivery owns an order while it calls the upstream. Must outlast the function's
+   * timeout: after it, another delivery may retry (safe, the upstream dedupes on orderId).
+   */
+  leaseSeconds: z.int().min(10).max(900).default(120),
+  stripe: z
+    .strictObject({
+      /** Largest age of a signed Stripe timestamp, seconds (Stripe's own default). */
+      toleranceSeconds: z.int().min(30).max(3600).default(300),
+    })
+    .prefault({}),
+  epay: z
+    .strictObject({
+      /** Merchant id (`pid`); when set, notifications for another merchant are refused. */
+      pid: z.string().min(1).optional(),
+      /** epay amounts (`money`) are decimal yuan; minor units are fen. */
+      currency: currency.default('cny'),
+    })
+    .prefault({}),
 });
 
 export type PaymentsConfig = z.infer<typeof paymentsSchema>;

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { PaymentsConfig } from '../config/payments.ts';
+import { Decimal, dayInZone } from '../units.ts';
+import type { PaymentSucceeded, ProviderId } from './types.ts';
+
+export type RejectReason =
+  | 'unknown-package'
+  | 'amount-mismatch'
+  | 'invalid-quantity'
+  | 'invalid-customer';
+
+export interface OrderFacts {
+  customerId?: string;
+  packageId?: string;
+  quantity?: number;
+  gb?: Decimal;
+}
+
+export type Decision =
+  | (OrderFacts & { kind: 'credit'; customerId: string; gb: Decimal })
+  | (OrderFacts & { kind: 'reject'; reason: RejectReason; detail: string })
+  | (OrderFacts & { kind: 'hold'; reason: 'order-max'; detail: string; gb: Decimal });
+
+const CUSTOMER_ID = /^\d{1,20}$/;
+const QUANTITY_TEXT = /^\d{1,9}$/;
+
+/** 1 when absent; otherwise a whole number from 1 to `max`, as a number or plain digits. */
+export function parseQuantity(raw: unknown, max: number): number | undefined {
+  if (raw === undefined || raw === null || raw === '') return 1;
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string' && QUANTITY_TEXT.test(raw.trim())) n = Number(raw.trim());
+  else return undefined;
+  return Number.isSafeInteger(n) && n >= 1 && n <= max ? n : undefined;
+}
+
+/**
+ * What a paid order is worth, from the catalog alone: the event never says how many GB to
+ * credit. The amount paid must equal price × quantity in the package's currency.
+ */
+export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
+  const facts: OrderFacts = {};
+  if (typeof ev.customerId === 'string' && CUSTOMER_ID.test(ev.customerId)) {
+    facts.customerId = ev.customerId;
+  }
+  // Own keys only: `__proto__` or `constructor` must not find a package.
+  const pkg =
+    ev.packageId !== undefined && Object.hasOwn(config.catalog, ev.packageId)
+      ? config.catalog[ev.packageId]
+      : undefined;
+  if (pkg && ev.packageId !== undefined) facts.packageId = ev.packageId;
+  const quantity = parseQuantity(ev.quantity, config.maxQuantity);
+  if (quantity !== undefined) facts.quantity = quantity;
+
+  if (!facts.customerId) {
+    return {
+      ...facts,
+      kind: 'reject',
+      reason: 'invalid-customer',
+      detail: 'no usable customer id',
+    };
+  }
+  if (!pkg) {
+    const detail = `package ${JSON.stringify(ev.packageId ?? null).slice(0, 80)} is not in the catalog`;
+    return { ...facts, kind: 'reject', reason: 'unknown-package', detail };
+  }
+  if (quantity === undefined) {
+    const detail = `quantity must be 1-${config.maxQuantity}`;
+    return { ...facts, kind: 'reject', reason: 'invalid-quantity', detail };
+  }
+  const gb = new Decimal(pkg.gb).mul(quantity);
+  facts.gb = gb;
+  const expected = pkg.price * quantity;
+  if (ev.currency !== pkg.currency || ev.amountMinor !== expected) {
+    const detail = `paid ${ev.amountMinor} ${ev.currency}, expected ${expected} ${pkg.currency}`;
+    return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
+  }
+  if (gb.gt(config.maxGbPerOrder)) {
+    const detail = `${gb.toFixed()} GB is over the per-order maximum of ${config.maxGbPerOrder} GB`;
+    return { ...facts, kind: 'hold', reason: 'order-max', detail, gb };
+  }
+  return { ...facts, kind: 'credit', customerId: facts.customerId, gb };
+}
+
+/**
+ * The upstream `orderId`: the same payment always gives the same id, whatever event or retry
+ * carried it; 32 hex characters fit the upstream's [A-Za-z0-9] and length limits.
+ */
+export function deriveOrderId(provider: ProviderId, paymentId: string): string {
+  return createHash('sha256').update(`${provider}:${paymentId}`).digest('hex').slice(0, 32);
+}
+
+/** The `yyyy-MM` the monthly cap counts an order in. */
+export function capMonth(now: Date, zone: string): string {
+  return dayInZone(now, zone).slice(0, 7);
+}
+
+/**
+ * GB to have deducted once `coveredMinor` of `paidMinor` is refunded or disputed: credited GB
+ * × fraction, rounded down to 0.01 GB. Computed on the cumulative total so that partial
+ * refunds add up to exactly the credited GB.
+ */
+export function gbToDeduct(creditedGb: Decimal.Value, coveredMinor: number, paidMinor: number) {
+  if (paidMinor <= 0) return new Decimal(0);
+  const covered = Math.min(coveredMinor, paidMinor);
+  return new Decimal(creditedGb).mul(covered).div(paidMinor).toDecimalPlaces(2, Decimal.ROUND_DOWN);
+}

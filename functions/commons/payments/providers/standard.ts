@@ -1,0 +1,109 @@
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { z } from 'zod';
+import { WebhookSignatureError } from '../errors.ts';
+import type { PaymentEvent, PaymentProvider, WebhookRequest } from '../types.ts';
+import {
+  currencySchema,
+  jsonAnswer,
+  minorUnits,
+  parseJsonBody,
+  parseShape,
+  paymentIdSchema,
+} from './common.ts';
+
+/**
+ * FlowPilot's own events for custom shops, signed per Standard Webhooks (headers
+ * `webhook-id`, `webhook-timestamp`, `webhook-signature`; secrets `whsec_…`, several separated
+ * by spaces or commas while a key is rotated). Amounts are integers in minor units.
+ *
+ *   { "type": "payment.succeeded", "timestamp": "2026-01-31T12:00:00Z",
+ *     "data": { "paymentId": "ord_1001", "customerId": "88", "package": "gb100",
+ *               "quantity": 2, "amount": 2000, "currency": "usd" } }
+ *
+ *   { "type": "payment.refunded", "timestamp": "2026-02-01T08:00:00Z",
+ *     "data": { "paymentId": "ord_1001", "amountRefunded": 500, "currency": "usd" } }
+ *
+ * `quantity` is optional (default 1). `amountRefunded` is the payment's cumulative refunded
+ * total, so a redelivered or late event never deducts twice. Other `type`s are acknowledged
+ * and ignored.
+ */
+
+const customerId = z.union([
+  z.string().regex(/^\d{1,20}$/),
+  z
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .transform((n) => String(n)),
+]);
+
+const envelope = z.object({ type: z.string().min(1), data: z.unknown() });
+
+const succeeded = z.strictObject({
+  paymentId: paymentIdSchema,
+  customerId,
+  package: z.string().min(1).max(64),
+  quantity: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  amount: minorUnits,
+  currency: currencySchema,
+});
+
+const refunded = z.strictObject({
+  paymentId: paymentIdSchema,
+  amountRefunded: minorUnits,
+  currency: currencySchema,
+});
+
+function verify(req: WebhookRequest, secrets: readonly string[]): void {
+  const headers = {
+    'webhook-id': req.headers['webhook-id'] ?? '',
+    'webhook-timestamp': req.headers['webhook-timestamp'] ?? '',
+    'webhook-signature': req.headers['webhook-signature'] ?? '',
+  };
+  for (const secret of secrets) {
+    try {
+      new Webhook(secret).verify(req.body, headers, { jsonParse: false });
+      return;
+    } catch (err) {
+      if (!(err instanceof WebhookVerificationError)) throw err; // an unusable secret: ours to fix
+    }
+  }
+  throw new WebhookSignatureError();
+}
+
+export const standardProvider: PaymentProvider = {
+  id: 'standard',
+  secretName: 'STANDARD_WEBHOOK_SECRET',
+  acceptsContentType: (mediaType) => mediaType === 'application/json',
+  parse(req, ctx): PaymentEvent {
+    verify(req, ctx.secrets);
+    const event = parseShape(envelope, parseJsonBody(req.body));
+    switch (event.type) {
+      case 'payment.succeeded': {
+        const d = parseShape(succeeded, event.data);
+        return {
+          type: 'payment-succeeded',
+          paymentId: d.paymentId,
+          customerId: d.customerId,
+          packageId: d.package,
+          ...(d.quantity === undefined ? {} : { quantity: d.quantity }),
+          amountMinor: d.amount,
+          currency: d.currency,
+        };
+      }
+      case 'payment.refunded': {
+        const d = parseShape(refunded, event.data);
+        return {
+          type: 'refund',
+          ref: { paymentId: d.paymentId },
+          partId: `refund:${d.amountRefunded}`,
+          refundedMinor: d.amountRefunded,
+          currency: d.currency,
+        };
+      }
+      default:
+        return { type: 'ignored', reason: `event type ${event.type.slice(0, 64)}` };
+    }
+  },
+  answer: jsonAnswer,
+};

@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import { logger } from '../logger.ts';
+import type { OpsEvent } from '../ops-events.ts';
+import type { NewOrder, Order, OrderKey } from '../store/ledger.ts';
+import { Decimal } from '../units.ts';
+import { NotChannelCustomerError, UpstreamAuthError, UpstreamError } from '../upstream/errors.ts';
+import { raiseAlert } from './alerts.ts';
+import { capMonth, type Decision, decide, deriveOrderId } from './catalog.ts';
+import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
+
+/** Seconds a provider should wait before retrying after a transient failure. */
+const TRANSIENT_RETRY_AFTER = 5;
+
+type OrderBase = Omit<NewOrder, 'state' | 'reason'>;
+
+const ok = (result: string): Outcome => ({ statusCode: 200, result });
+const inProgress = (seconds: number): Outcome => ({
+  statusCode: 409,
+  result: 'in-progress',
+  retryAfterSeconds: Math.max(1, seconds),
+});
+
+export const orderSubject = (key: OrderKey) => `order:${key.provider}:${key.paymentId}`;
+
+/** The answer for a delivery that found the order already written by another one. */
+export function answerExisting(existing: Order, now: Date): Outcome {
+  switch (existing.state) {
+    case 'CREDITED':
+      return ok('already-credited');
+    case 'REJECTED':
+      return ok('rejected');
+    case 'HELD':
+      return ok('held');
+    case 'FAILED_PERMANENT':
+      return ok('failed');
+    case 'PAYMENT_FAILED':
+      return ok('payment-failed');
+    default:
+      // CREDITING under a live lease (or RECEIVED that another delivery just re-claimed).
+      return inProgress(Math.ceil(((existing.leaseUntil ?? 0) - now.getTime()) / 1000));
+  }
+}
+
+function orderBase(provider: ProviderId, ev: PaymentSucceeded, decision: Decision): OrderBase {
+  return {
+    provider,
+    paymentId: ev.paymentId,
+    orderId: deriveOrderId(provider, ev.paymentId),
+    ...(decision.customerId === undefined ? {} : { customerId: decision.customerId }),
+    ...(decision.packageId === undefined ? {} : { packageId: decision.packageId }),
+    ...(decision.quantity === undefined ? {} : { quantity: decision.quantity }),
+    ...(decision.gb === undefined ? {} : { gb: decision.gb.toFixed() }),
+    amountMinor: ev.amountMinor,
+    currency: ev.currency,
+    ...(ev.paymentIntentId ? { paymentIntentId: ev.paymentIntentId } : {}),
+  };
+}
+
+function facts(base: OrderBase, extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {
+    provider: base.provider,
+    paymentId: base.paymentId,
+    orderId: base.orderId,
+  };
+  if (base.customerId) out.customerId = base.customerId;
+  if (base.packageId) out.package = base.packageId;
+  if (base.quantity !== undefined) out.quantity = String(base.quantity);
+  if (base.gb) out.gb = base.gb;
+  if (base.amountMinor !== undefined) out.amount = `${base.amountMinor} ${base.currency ?? ''}`;
+  return { ...out, ...extra };
+}
+
+/**
+ * Credits a paid order exactly once. The first delivery creates the order item holding a
+ * lease (adding its GB to the customer's month in the same transaction); a duplicate learns
+ * the order's state from that one failed write and never calls the upstream while the lease
+ * is live. After a crash the lease expires and a retry calls again with the same orderId,
+ * which the upstream answers with "already processed".
+ */
+export async function creditPayment(
+  provider: ProviderId,
+  ev: PaymentSucceeded,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal } = {},
+): Promise<Outcome> {
+  const { ledger, config } = deps;
+  const now = deps.clock();
+  const decision = decide(ev, config);
+  const base = orderBase(provider, ev, decision);
+  const subject = orderSubject(base);
+
+  if (decision.kind === 'reject') {
+    const amount = decision.reason === 'amount-mismatch';
+    return recordOnly(deps, base, 'REJECTED', decision.reason, {
+      kind: amount ? 'amount-mismatch' : 'topup-failed',
+      severity: 'warning',
+      subject,
+      summary: `Paid order not credited (${decision.reason}): ${decision.detail}`,
+      details: facts(base, { reason: decision.reason }),
+    });
+  }
+  const held = (reason: string, detail: string) =>
+    recordOnly(deps, base, 'HELD', reason, {
+      kind: 'order-held',
+      severity: 'warning',
+      subject,
+      summary: `Order held for review (${reason}): ${detail}`,
+      details: facts(base, { reason }),
+    });
+  if (decision.kind === 'hold') return held(decision.reason, decision.detail);
+
+  const cap = new Decimal(config.monthlyCapGbPerCustomer);
+  const month = capMonth(now, config.capTimeZone);
+  const capDetail = `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
+  if (decision.gb.gt(cap)) return held('monthly-cap', capDetail);
+
+  const lease = {
+    owner: (deps.newLeaseOwner ?? randomUUID)(),
+    until: now.getTime() + config.leaseSeconds * 1000,
+  };
+  const created = await ledger.createOrder(
+    { ...base, state: 'CREDITING' },
+    {
+      now,
+      lease,
+      monthCap: {
+        customerId: decision.customerId,
+        month,
+        gb: decision.gb.toFixed(),
+        room: cap.minus(decision.gb).toFixed(),
+      },
+    },
+  );
+  let order: Order;
+  switch (created.outcome) {
+    case 'created':
+      order = created.order;
+      break;
+    case 'cap-exceeded':
+      return held('monthly-cap', capDetail);
+    case 'conflict':
+      return inProgress(1);
+    case 'exists': {
+      const { existing } = created;
+      const expired = existing.state === 'CREDITING' && (existing.leaseUntil ?? 0) < now.getTime();
+      if (existing.state !== 'RECEIVED' && !expired) return answerExisting(existing, now);
+      const again = await ledger.reclaim(base, { now, lease });
+      if (!again.claimed)
+        return again.existing ? answerExisting(again.existing, now) : inProgress(1);
+      order = again.order;
+      break;
+    }
+  }
+  return callUpstream(deps, order, lease.owner, opts.signal);
+}
+
+async function recordOnly(
+  deps: PaymentDeps,
+  base: OrderBase,
+  state: 'REJECTED' | 'HELD',
+  reason: string,
+  alert: OpsEvent,
+): Promise<Outcome> {
+  const now = deps.clock();
+  const res = await deps.ledger.createOrder({ ...base, state, reason }, { now });
+  if (res.outcome === 'exists') return answerExisting(res.existing, now);
+  if (res.outcome !== 'created') return inProgress(1);
+  logger.warn('order recorded without credit', { ...facts(base), state, reason });
+  await raiseAlert(deps.sink, alert);
+  return ok(state === 'REJECTED' ? 'rejected' : 'held');
+}
+
+function errorLabel(err: unknown): string {
+  if (err instanceof UpstreamError) return `${err.name}: ${err.message}`.slice(0, 300);
+  return err instanceof Error ? err.name : 'unknown error';
+}
+
+async function callUpstream(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  const { customerId, gb } = order;
+  if (customerId === undefined || gb === undefined) {
+    throw new Error(`order ${order.orderId} is CREDITING without customer or GB`);
+  }
+  let result: Awaited<ReturnType<PaymentDeps['upstream']['rechargeTrafficCount']>>;
+  try {
+    result = await deps.upstream.rechargeTrafficCount(
+      { customerId, orderId: order.orderId, trafficGb: new Decimal(gb) },
+      signal ? { signal } : undefined,
+    );
+  } catch (err) {
+    return upstreamFailed(deps, order, owner, err);
+  }
+  await deps.ledger.markCredited(key, {
+    now: deps.clock(),
+    code: result.code,
+    message: result.message,
+  });
+  logger.info('order credited', { ...facts(order), upstream: result.status });
+  return ok('credited');
+}
+
+async function upstreamFailed(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  err: unknown,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  const now = deps.clock();
+  const subject = orderSubject(order);
+  // A definite refusal (204 not our customer, another code): record it, give the GB back to
+  // the month's cap and acknowledge, since a retry would get the same answer.
+  if (err instanceof UpstreamError && !err.transient && !(err instanceof UpstreamAuthError)) {
+    const rejected = err as UpstreamError & { code?: number; upstreamMessage?: string };
+    const reason =
+      err instanceof NotChannelCustomerError ? 'not-channel-customer' : 'upstream-rejected';
+    await deps.ledger.markFailed(key, {
+      now,
+      owner,
+      reason,
+      ...(rejected.code === undefined ? {} : { code: rejected.code }),
+      ...(rejected.upstreamMessage === undefined ? {} : { message: rejected.upstreamMessage }),
+      ...(order.capMonth && order.customerId && order.gb
+        ? {
+            monthGiveBack: { customerId: order.customerId, month: order.capMonth, gb: order.gb },
+          }
+        : {}),
+    });
+    logger.warn('upstream refused the recharge', { ...facts(order), reason });
+    await raiseAlert(deps.sink, {
+      kind: 'topup-failed',
+      severity: 'warning',
+      subject,
+      summary:
+        reason === 'not-channel-customer'
+          ? `Top-up refused: customer ${order.customerId} is not in the agent's channel`
+          : `Top-up refused by the upstream (code ${rejected.code ?? '?'})`,
+      details: facts(order, {
+        reason,
+        upstreamCode: String(rejected.code ?? ''),
+        upstreamMessage: rejected.upstreamMessage ?? '',
+      }),
+    });
+    return ok('failed');
+  }
+  // Transient (or the token was refused): give the lease back so the provider's retry can
+  // go at once; the upstream dedupes on orderId should the call have been applied.
+  const error = errorLabel(err);
+  try {
+    await deps.ledger.release(key, { now, owner, error });
+  } catch (releaseErr) {
+    logger.error('lease not released; it will expire', { error: errorLabel(releaseErr) });
+  }
+  logger.warn('top-up failed for now; the provider will retry', { ...facts(order), error });
+  if (err instanceof UpstreamAuthError) {
+    await raiseAlert(deps.sink, {
+      kind: 'topup-failed',
+      severity: 'critical',
+      subject,
+      summary: 'Top-up failed: the upstream rejected the access token',
+      details: facts(order, { error: 'upstream rejected the access token' }),
+    });
+  }
+  return { statusCode: 503, result: 'retry-later', retryAfterSeconds: TRANSIENT_RETRY_AFTER };
+}
+
+/** A delayed payment (e.g. bank debit) failed: recorded so the order can never be credited. */
+export async function recordPaymentFailed(
+  provider: ProviderId,
+  ev: PaymentFailed,
+  deps: PaymentDeps,
+): Promise<Outcome> {
+  const now = deps.clock();
+  const res = await deps.ledger.createOrder(
+    {
+      provider,
+      paymentId: ev.paymentId,
+      orderId: deriveOrderId(provider, ev.paymentId),
+      state: 'PAYMENT_FAILED',
+    },
+    { now },
+  );
+  if (res.outcome === 'exists') return answerExisting(res.existing, now);
+  if (res.outcome !== 'created') return inProgress(1);
+  return ok('payment-failed');
+}

@@ -1,0 +1,112 @@
+import type { PaymentsConfig } from '../config/payments.ts';
+import type { OpsEventSink } from '../ops-events.ts';
+import type { SecretName } from '../secrets.ts';
+import type { Ledger } from '../store/ledger.ts';
+import type { DynamicTrafficApi } from '../upstream/types.ts';
+
+export type ProviderId = 'stripe' | 'standard' | 'epay';
+
+/** A webhook as it arrived: header names lower case, the body byte for byte. */
+export interface WebhookRequest {
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The query string without `?`, as sent. */
+  rawQuery: string;
+}
+
+/** A paid order. Stripe: the Checkout Session; standard and epay: the shop's payment. */
+export interface PaymentSucceeded {
+  type: 'payment-succeeded';
+  paymentId: string;
+  customerId?: string;
+  packageId?: string;
+  /** As the provider sent it (number or text); checked against the catalog rules. */
+  quantity?: unknown;
+  /** Paid amount in the currency's minor units. */
+  amountMinor: number;
+  /** ISO 4217, lower case. */
+  currency: string;
+  /** Stripe only: refunds and disputes name the PaymentIntent, not the session. */
+  paymentIntentId?: string;
+}
+
+export interface PaymentFailed {
+  type: 'payment-failed';
+  paymentId: string;
+}
+
+export type PaymentRef = { paymentId: string } | { paymentIntentId: string };
+
+/** Money returned to the payer; `refundedMinor` is the cumulative total refunded so far. */
+export interface RefundEvent {
+  type: 'refund';
+  ref: PaymentRef;
+  partId: string;
+  refundedMinor: number;
+  currency: string;
+}
+
+/** Money taken back by a dispute (chargeback); `amountMinor` is this dispute's amount. */
+export interface DisputeEvent {
+  type: 'dispute';
+  ref: PaymentRef;
+  partId: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface IgnoredEvent {
+  type: 'ignored';
+  reason: string;
+}
+
+export type PaymentEvent =
+  | PaymentSucceeded
+  | PaymentFailed
+  | RefundEvent
+  | DisputeEvent
+  | IgnoredEvent;
+
+/** What the domain decided, before a provider renders it. */
+export interface Outcome {
+  statusCode: number;
+  /** `credited`, `already-credited`, `rejected`, `held`, `in-progress`, `deducted`, … */
+  result: string;
+  retryAfterSeconds?: number;
+}
+
+export interface WebhookAnswer {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface VerifyContext {
+  /** Every configured secret for the provider (several during a rotation). */
+  secrets: readonly string[];
+  config: PaymentsConfig;
+}
+
+/** One module per payment provider: verify the raw request, normalise its event. */
+export interface PaymentProvider {
+  readonly id: ProviderId;
+  readonly secretName: SecretName;
+  /** Whether the request's media type (lower case, no parameters) can carry an event. */
+  acceptsContentType(mediaType: string | undefined, req: WebhookRequest): boolean;
+  /** Throws WebhookSignatureError (401) or MalformedWebhookError (400); changes nothing. */
+  parse(req: WebhookRequest, ctx: VerifyContext): PaymentEvent;
+  /** Renders an outcome the way the provider expects it (epay wants plain `success`). */
+  answer(outcome: Outcome): WebhookAnswer;
+}
+
+/** Everything the payments domain talks to, handed in so tests can give it local services. */
+export interface PaymentDeps {
+  ledger: Ledger;
+  upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount' | 'deductionFlow'>;
+  sink: OpsEventSink;
+  clock: () => Date;
+  config: PaymentsConfig;
+  getSecret: (name: SecretName) => Promise<string | undefined>;
+  /** Identifies one delivery's lease. @default crypto.randomUUID */
+  newLeaseOwner?: () => string;
+}

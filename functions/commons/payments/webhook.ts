@@ -1,0 +1,108 @@
+import { logger } from '../logger.ts';
+import { deductForRefund } from './deduct.ts';
+import { WebhookRequestError } from './errors.ts';
+import { jsonAnswer } from './providers/common.ts';
+import { epayProvider } from './providers/epay.ts';
+import { standardProvider } from './providers/standard.ts';
+import { stripeProvider } from './providers/stripe.ts';
+import { creditPayment, recordPaymentFailed } from './topup.ts';
+import type {
+  Outcome,
+  PaymentDeps,
+  PaymentEvent,
+  PaymentProvider,
+  ProviderId,
+  WebhookAnswer,
+  WebhookRequest,
+} from './types.ts';
+
+export const PROVIDERS: Readonly<Record<ProviderId, PaymentProvider>> = {
+  stripe: stripeProvider,
+  standard: standardProvider,
+  epay: epayProvider,
+};
+
+export const NOT_FOUND = jsonAnswer({ statusCode: 404, result: 'not found' });
+
+export function isProviderId(name: string): name is ProviderId {
+  return Object.hasOwn(PROVIDERS, name);
+}
+
+/** A secret may hold several keys (rotation), separated by spaces or commas. */
+export function splitSecrets(value: string | undefined): string[] {
+  return (value ?? '').split(/[\s,]+/).filter((s) => s !== '');
+}
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+}
+
+function dispatch(
+  provider: ProviderId,
+  event: PaymentEvent,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal },
+): Promise<Outcome> | Outcome {
+  switch (event.type) {
+    case 'payment-succeeded':
+      return creditPayment(provider, event, deps, opts);
+    case 'payment-failed':
+      return recordPaymentFailed(provider, event, deps);
+    case 'refund':
+    case 'dispute':
+      return deductForRefund(provider, event, deps, opts);
+    case 'ignored':
+      return { statusCode: 200, result: 'ignored' };
+  }
+}
+
+/**
+ * `POST /webhooks/{provider}`: checks in order of cost (provider, size, media type,
+ * signature, shape) so a refused request changes nothing, then runs the payment's flow.
+ * Answers carry fixed words only; details go to the log.
+ */
+export async function handleWebhook(
+  providerName: string,
+  req: WebhookRequest,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal } = {},
+): Promise<WebhookAnswer> {
+  const provider = isProviderId(providerName) ? PROVIDERS[providerName] : undefined;
+  if (!provider) return NOT_FOUND;
+  try {
+    if (req.body.length > deps.config.maxBodyBytes) {
+      return provider.answer({ statusCode: 413, result: 'payload too large' });
+    }
+    if (!provider.acceptsContentType(mediaType(req.headers['content-type']), req)) {
+      return provider.answer({ statusCode: 415, result: 'unsupported media type' });
+    }
+    const secrets = splitSecrets(await deps.getSecret(provider.secretName));
+    // A provider without a secret is not enabled here.
+    if (secrets.length === 0) return NOT_FOUND;
+    const event = provider.parse(req, { secrets, config: deps.config });
+    const outcome = await dispatch(provider.id, event, deps, opts);
+    logger.info('webhook handled', {
+      provider: provider.id,
+      event: event.type,
+      status: outcome.statusCode,
+      result: outcome.result,
+    });
+    return provider.answer(outcome);
+  } catch (err) {
+    if (err instanceof WebhookRequestError) {
+      logger.warn('webhook refused', {
+        provider: provider.id,
+        status: err.statusCode,
+        reason: err.message,
+        cause: err.cause instanceof Error ? err.cause.message.slice(0, 500) : undefined,
+      });
+      return provider.answer({ statusCode: err.statusCode, result: err.message });
+    }
+    logger.error('webhook failed', {
+      provider: provider.id,
+      error: err instanceof Error ? err.name : 'unknown',
+      message: err instanceof Error ? err.message : undefined,
+    });
+    return provider.answer({ statusCode: 500, result: 'internal error' });
+  }
+}

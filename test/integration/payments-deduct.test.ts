@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  apiEvent,
+  checkoutSession,
+  getTestSecret,
+  RecordingSink,
+  standardHeaders,
+  standardPayload,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+describe('payment webhooks: refunds and disputes deduct at most once', () => {
+  let table: TestTable;
+  let sink: RecordingSink;
+  let handler: ReturnType<typeof createPaymentWebhookHandler>;
+
+  beforeAll(async () => {
+    table = await createTestTable('payments-deduct');
+  });
+
+  beforeEach(() => {
+    sink = new RecordingSink();
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fx.sim.addCustomer({ customerId: '88' });
+    const deps: PaymentDeps = {
+      ledger: new DynamoLedger(table.doc, table.tableName),
+      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+      sink,
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    handler = createPaymentWebhookHandler(async () => deps);
+  });
+
+  /** A credited 10 GB Stripe order paid 1000 cents; returns its ids. */
+  async function creditedSession() {
+    const id = `cs_test_${randomUUID().replace(/-/g, '')}`;
+    const res = await handler(
+      stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id))),
+    );
+    expect(JSON.parse(res.body ?? '').result).toBe('credited');
+    return { id, paymentIntent: `pi_${id}`, charge: `ch_${id.slice(8)}` };
+  }
+
+  const refunded = (charge: string, paymentIntent: string, amountRefunded: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent('charge.refunded', {
+        id: charge,
+        object: 'charge',
+        amount: 1000,
+        amount_refunded: amountRefunded,
+        currency: 'usd',
+        payment_intent: paymentIntent,
+      }),
+    );
+
+  const deducted = () => fx.sim.deductions().map((d) => d.trafficGb);
+
+  async function part(paymentId: string, partId: string) {
+    const out = await table.doc.send(
+      new GetCommand({
+        TableName: table.tableName,
+        Key: ledgerKeys.part({ provider: 'stripe', paymentId }, partId),
+      }),
+    );
+    return out.Item;
+  }
+
+  it('deducts two partial refunds by their deltas and ignores a redelivery', async () => {
+    // Prepare
+    const s = await creditedSession();
+
+    // Act
+    const first = await handler(refunded(s.charge, s.paymentIntent, 300));
+    const second = await handler(refunded(s.charge, s.paymentIntent, 1000));
+    const again = await handler(refunded(s.charge, s.paymentIntent, 1000));
+    const late = await handler(refunded(s.charge, s.paymentIntent, 300));
+
+    // Assess
+    expect([first, second].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
+      'deducted',
+      'deducted',
+    ]);
+    expect([again, late].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
+      'already-deducted',
+      'already-deducted',
+    ]);
+    expect(deducted()).toEqual(['3', '7']);
+    expect(await part(s.id, `${s.charge}:1000`)).toMatchObject({
+      state: 'DEDUCTED',
+      gb: '7',
+      minor: 700,
+    });
+  });
+
+  it('rounds each deduction down to 0.01 GB while the parts add up to the credited GB', async () => {
+    // Prepare
+    const s = await creditedSession();
+
+    // Act
+    for (const total of [333, 666, 1000]) await handler(refunded(s.charge, s.paymentIntent, total));
+
+    // Assess
+    expect(deducted()).toEqual(['3.33', '3.33', '3.34']);
+  });
+
+  it('marks a deduction whose answer was lost UNKNOWN, alerts, and never calls again', async () => {
+    // Prepare
+    const s = await creditedSession();
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+
+    // Act
+    const lost = await handler(refunded(s.charge, s.paymentIntent, 500));
+    const redelivered = await handler(refunded(s.charge, s.paymentIntent, 500));
+
+    // Assess
+    expect(lost.statusCode).toBe(200);
+    expect(JSON.parse(lost.body ?? '').result).toBe('deduction-unknown');
+    expect(redelivered.statusCode).toBe(200);
+    expect(fx.sim.callCount('deductionFlow')).toBe(1);
+    expect(await part(s.id, `${s.charge}:500`)).toMatchObject({
+      state: 'UNKNOWN',
+      gsi1pk: 'ORDERS#UNKNOWN',
+    });
+    expect(sink.events).toEqual([
+      expect.objectContaining({
+        kind: 'deduction-unknown',
+        severity: 'critical',
+        details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
+      }),
+    ]);
+  });
+
+  it('deducts the disputed part once per dispute', async () => {
+    // Prepare
+    const s = await creditedSession();
+    const dispute = stripeEvent('charge.dispute.funds_withdrawn', {
+      id: `dp_${s.id.slice(8)}`,
+      object: 'dispute',
+      amount: 1000,
+      currency: 'usd',
+      charge: s.charge,
+      payment_intent: s.paymentIntent,
+    });
+
+    // Act
+    const first = await handler(stripeDelivery('stripe', dispute));
+    const again = await handler(stripeDelivery('stripe', dispute));
+
+    // Assess
+    expect(JSON.parse(first.body ?? '').result).toBe('deducted');
+    expect(JSON.parse(again.body ?? '').result).toBe('already-deducted');
+    expect(deducted()).toEqual(['10']);
+  });
+
+  it('deducts nothing for an order that was never credited', async () => {
+    // Prepare: 6 × 100 GB is over the per-order maximum, so the order is held.
+    const id = `cs_test_${randomUUID().replace(/-/g, '')}`;
+    await handler(
+      stripeDelivery(
+        'stripe',
+        stripeEvent(
+          'checkout.session.completed',
+          checkoutSession(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }),
+        ),
+      ),
+    );
+
+    // Act
+    const res = await handler(refunded(`ch_${id}`, `pi_${id}`, 48_000));
+
+    // Assess
+    expect(JSON.parse(res.body ?? '').result).toBe('nothing-to-deduct');
+    expect(fx.sim.callCount('deductionFlow')).toBe(0);
+    expect(await part(id, `ch_${id}:48000`)).toMatchObject({
+      state: 'SKIPPED',
+      reason: 'not-credited',
+    });
+  });
+
+  it('deducts a Standard Webhooks payment.refunded by its cumulative total', async () => {
+    // Prepare
+    const paymentId = `ord_${randomUUID()}`;
+    const paid = standardPayload('payment.succeeded', {
+      paymentId,
+      customerId: '88',
+      package: 'gb100',
+      amount: 8000,
+      currency: 'usd',
+    });
+    await handler(apiEvent('standard', paid, standardHeaders(paid)));
+    const refund = (amountRefunded: number) => {
+      const body = standardPayload('payment.refunded', {
+        paymentId,
+        amountRefunded,
+        currency: 'usd',
+      });
+      return apiEvent('standard', body, standardHeaders(body));
+    };
+
+    // Act
+    await handler(refund(2000));
+    await handler(refund(2000));
+    await handler(refund(4000));
+
+    // Assess
+    expect(deducted()).toEqual(['25', '25']);
+  });
+});

@@ -1,0 +1,431 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentsConfig } from '../../functions/commons/config/payments.ts';
+import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  apiEvent,
+  checkoutSession,
+  countRequests,
+  epayNotify,
+  epayParams,
+  formBody,
+  getTestSecret,
+  RecordingSink,
+  standardHeaders,
+  standardPayload,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', () => {
+  let table: TestTable;
+  let requests: ReturnType<typeof countRequests>;
+  let sink: RecordingSink;
+  let now: Date;
+
+  beforeAll(async () => {
+    table = await createTestTable('payments-topup');
+    requests = countRequests(table.client);
+  });
+
+  beforeEach(() => {
+    sink = new RecordingSink();
+    now = new Date();
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fx.sim.addCustomer({ customerId: '88' });
+    fx.sim.addCustomer({ customerId: '89' });
+    fx.sim.addCustomer({ customerId: '90', inChannel: false });
+  });
+
+  function handlerWith(
+    opts: { config?: PaymentsConfig; attempts?: number } = {},
+  ): ReturnType<typeof createPaymentWebhookHandler> {
+    const deps: PaymentDeps = {
+      ledger: new DynamoLedger(table.doc, table.tableName),
+      upstream: fx.client({
+        retry: { attempts: opts.attempts ?? 1, baseDelayMs: 1, maxDelayMs: 2 },
+      }),
+      sink,
+      clock: () => now,
+      config: opts.config ?? testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    return createPaymentWebhookHandler(async () => deps);
+  }
+
+  async function order(provider: string, paymentId: string) {
+    const out = await table.doc.send(
+      new GetCommand({
+        TableName: table.tableName,
+        Key: ledgerKeys.order({ provider, paymentId }),
+      }),
+    );
+    return out.Item;
+  }
+
+  const sessionId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
+  const completed = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
+    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
+
+  describe('Stripe Checkout', () => {
+    it('credits a fresh paid session once, in two DynamoDB requests', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      requests.reset();
+
+      // Act
+      const res = await handler(completed(id));
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body ?? '')).toEqual({ received: true, result: 'credited' });
+      expect(requests.total()).toBe(2);
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({
+          orderId: deriveOrderId('stripe', id),
+          customerId: '88',
+          trafficGb: '10',
+        }),
+      ]);
+      expect(await order('stripe', id)).toMatchObject({
+        state: 'CREDITED',
+        orderId: deriveOrderId('stripe', id),
+        gsi1pk: 'ORDERS#CREDITED',
+        paymentIntentId: `pi_${id}`,
+        gb: '10',
+      });
+      const credits = await new DynamoLedger(table.doc, table.tableName).listCredited(
+        new Date(now.getTime() - 1000),
+        new Date(now.getTime() + 1000),
+      );
+      expect(credits.map((c) => [c.orderKey, c.customerId, c.gb.toFixed()])).toContainEqual([
+        `ORDER#stripe#${id}`,
+        '88',
+        '10',
+      ]);
+    });
+
+    it('answers a duplicate of a credited order from one DynamoDB request, without the upstream', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      await handler(completed(id));
+      fx.sim.clearCalls();
+      requests.reset();
+
+      // Act
+      const res = await handler(completed(id));
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body ?? '').result).toBe('already-credited');
+      expect(requests.total()).toBe(1);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(0);
+    });
+
+    it('credits 50 concurrent deliveries of one payment exactly once', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      const payload = stripeEvent('checkout.session.completed', checkoutSession(id));
+      fx.sim.addFault({ kind: 'latency', endpoint: 'rechargeTrafficCount', delayMs: 100 });
+
+      // Act
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => handler(stripeDelivery('stripe', payload))),
+      );
+
+      // Assess
+      expect(fx.sim.ledger()).toHaveLength(1);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(1);
+      const statuses = answers.map((a) => a.statusCode);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+      expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+      for (const a of answers.filter((x) => x.statusCode === 409)) {
+        expect(Number(a.headers?.['retry-after'])).toBeGreaterThanOrEqual(1);
+      }
+      expect((await order('stripe', id))?.state).toBe('CREDITED');
+    });
+
+    it('credits completed and async_payment_succeeded of one session once', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      const pending = checkoutSession(id, { paymentStatus: 'unpaid' });
+      const paid = checkoutSession(id);
+
+      // Act
+      const first = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', pending)),
+      );
+      const second = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.async_payment_succeeded', paid)),
+      );
+      const third = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', paid)),
+      );
+
+      // Assess
+      expect(JSON.parse(first.body ?? '').result).toBe('ignored');
+      expect(JSON.parse(second.body ?? '').result).toBe('credited');
+      expect(JSON.parse(third.body ?? '').result).toBe('already-credited');
+      expect(fx.sim.ledger()).toHaveLength(1);
+    });
+
+    it('records an async payment failure and never credits that session', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+
+      // Act
+      const failed = await handler(
+        stripeDelivery(
+          'stripe',
+          stripeEvent('checkout.session.async_payment_failed', checkoutSession(id)),
+        ),
+      );
+      const late = await handler(completed(id));
+
+      // Assess
+      expect(failed.statusCode).toBe(200);
+      expect(JSON.parse(late.body ?? '').result).toBe('payment-failed');
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(0);
+      expect((await order('stripe', id))?.state).toBe('PAYMENT_FAILED');
+    });
+
+    it('heals "applied, then the connection dropped" on the provider\'s retry', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'rechargeTrafficCount', times: 1 });
+
+      // Act
+      const first = await handler(completed(id));
+      const afterFirst = await order('stripe', id);
+      const retry = await handler(completed(id));
+
+      // Assess
+      expect(first.statusCode).toBe(503);
+      expect(first.headers?.['retry-after']).toBeDefined();
+      expect(JSON.parse(first.body ?? '')).toEqual({ message: 'retry-later' });
+      expect(afterFirst).toMatchObject({ state: 'RECEIVED', gsi1pk: 'ORDERS#RECEIVED' });
+      expect(retry.statusCode).toBe(200);
+      expect(fx.sim.ledger()).toHaveLength(1);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(2);
+      expect(await order('stripe', id)).toMatchObject({ state: 'CREDITED', upstreamCode: 201 });
+    });
+
+    it('makes no upstream call while another delivery holds the lease, and retries after it expires', async () => {
+      // Prepare: a delivery claimed the order and then died (Lambda timeout).
+      const handler = handlerWith();
+      const id = sessionId();
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(
+        {
+          provider: 'stripe',
+          paymentId: id,
+          orderId: deriveOrderId('stripe', id),
+          state: 'CREDITING',
+          customerId: '88',
+          packageId: 'gb10',
+          quantity: 1,
+          gb: '10',
+          amountMinor: 1000,
+          currency: 'usd',
+        },
+        { now, lease: { owner: 'crashed', until: now.getTime() + 60_000 } },
+      );
+
+      // Act
+      const during = await handler(completed(id));
+      now = new Date(now.getTime() + 61_000);
+      const after = await handler(completed(id));
+
+      // Assess
+      expect(during.statusCode).toBe(409);
+      expect(during.headers?.['retry-after']).toBe('60');
+      expect(after.statusCode).toBe(200);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(1);
+      expect(await order('stripe', id)).toMatchObject({ state: 'CREDITED', attempts: 2 });
+    });
+
+    it('records 204 "not our customer" as a permanent failure, alerts and gives the cap back', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      const month = now.toISOString().slice(0, 7);
+
+      // Act
+      const res = await handler(completed(id, { customerId: '90' }));
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(await order('stripe', id)).toMatchObject({
+        state: 'FAILED_PERMANENT',
+        reason: 'not-channel-customer',
+        upstreamCode: 204,
+      });
+      expect(sink.kinds()).toEqual(['topup-failed']);
+      const counter = await table.doc.send(
+        new GetCommand({ TableName: table.tableName, Key: ledgerKeys.month('90', month) }),
+      );
+      expect(counter.Item?.gb).toBe(0);
+    });
+
+    it('answers 503 and keeps the order retryable when the upstream is down', async () => {
+      // Prepare
+      const handler = handlerWith({ attempts: 2 });
+      const id = sessionId();
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 2 });
+
+      // Act
+      const down = await handler(completed(id));
+      const up = await handler(completed(id));
+
+      // Assess
+      expect(down.statusCode).toBe(503);
+      expect(up.statusCode).toBe(200);
+      expect(fx.sim.ledger()).toHaveLength(1);
+    });
+  });
+
+  describe('catalog and limits', () => {
+    it('rejects an amount that is not price × quantity, alerts, and credits nothing', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+
+      // Act
+      const res = await handler(completed(id, { quantity: '2', amount: 1000 }));
+      const again = await handler(completed(id, { quantity: '2', amount: 1000 }));
+
+      // Assess
+      expect(JSON.parse(res.body ?? '').result).toBe('rejected');
+      expect(JSON.parse(again.body ?? '').result).toBe('rejected');
+      expect(await order('stripe', id)).toMatchObject({
+        state: 'REJECTED',
+        reason: 'amount-mismatch',
+      });
+      expect(sink.kinds()).toEqual(['amount-mismatch']);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(0);
+    });
+
+    it('credits quantity × package GB when the amount matches', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+
+      // Act
+      const res = await handler(completed(id, { pkg: 'gb100', quantity: '3', amount: 24_000 }));
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(fx.sim.ledger()[0]?.trafficGb).toBe('300');
+    });
+
+    it('holds an order over the per-order maximum for a human', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+
+      // Act
+      const res = await handler(completed(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }));
+
+      // Assess
+      expect(JSON.parse(res.body ?? '').result).toBe('held');
+      expect(await order('stripe', id)).toMatchObject({ state: 'HELD', reason: 'order-max' });
+      expect(sink.kinds()).toEqual(['order-held']);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(0);
+    });
+
+    it('keeps the monthly cap exact under concurrent orders of one customer', async () => {
+      // Prepare: cap 250 GB, ten concurrent orders of 100 GB for customer 89.
+      const handler = handlerWith({ config: testPaymentsConfig({ monthlyCapGbPerCustomer: 250 }) });
+      const ids = Array.from({ length: 10 }, sessionId);
+
+      // Act
+      const answers = await Promise.all(
+        ids.map((id) => handler(completed(id, { customerId: '89', pkg: 'gb100', amount: 8000 }))),
+      );
+
+      // Assess
+      const results = answers.map((a) => JSON.parse(a.body ?? '').result);
+      expect(results.filter((r) => r === 'credited')).toHaveLength(2);
+      expect(results.filter((r) => r === 'held')).toHaveLength(8);
+      expect(fx.sim.ledger()).toHaveLength(2);
+      expect(sink.kinds().every((k) => k === 'order-held')).toBe(true);
+    });
+  });
+
+  describe('standard and epay providers', () => {
+    it('credits a Standard Webhooks payment.succeeded once', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const paymentId = `ord_${randomUUID()}`;
+      const payload = standardPayload('payment.succeeded', {
+        paymentId,
+        customerId: 88,
+        package: 'gb10',
+        quantity: 2,
+        amount: 2000,
+        currency: 'USD',
+      });
+
+      // Act
+      const first = await handler(apiEvent('standard', payload, standardHeaders(payload)));
+      const dup = await handler(apiEvent('standard', payload, standardHeaders(payload)));
+
+      // Assess
+      expect(JSON.parse(first.body ?? '').result).toBe('credited');
+      expect(JSON.parse(dup.body ?? '').result).toBe('already-credited');
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({ orderId: deriveOrderId('standard', paymentId), trafficGb: '20' }),
+      ]);
+    });
+
+    it('credits an epay TRADE_SUCCESS from a form body and answers plain "success"', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const outTradeNo = `shop-${randomUUID()}`;
+      const params = epayParams(epayNotify({ out_trade_no: outTradeNo, param: '88:cn5' }));
+      const event = apiEvent('epay', formBody(params), {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+
+      // Act
+      const first = await handler(event);
+      const dup = await handler(event);
+
+      // Assess
+      expect(first).toMatchObject({ statusCode: 200, body: 'success' });
+      expect(dup).toMatchObject({ statusCode: 200, body: 'success' });
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({ orderId: deriveOrderId('epay', outTradeNo), trafficGb: '5' }),
+      ]);
+    });
+
+    it('reads an epay notification from the query string when the body is empty', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const params = epayParams(epayNotify({ out_trade_no: `shop-${randomUUID()}` }));
+      const event = apiEvent('epay', '', {}, { rawQueryString: formBody(params) });
+
+      // Act
+      const res = await handler(event);
+
+      // Assess
+      expect(res).toMatchObject({ statusCode: 200, body: 'success' });
+      expect(fx.sim.ledger()).toHaveLength(1);
+    });
+  });
+});
