@@ -1,0 +1,304 @@
+import type { PollingConfig } from '../config/polling.ts';
+import type { PollErrorKind, PollHealth, PollStateStore } from '../store/poll-state.ts';
+import {
+  type ConsumeSeriesDay,
+  consumeFingerprint,
+  type NniSeriesDay,
+  nniFingerprint,
+  type SeriesStore,
+} from '../store/series.ts';
+import { type UsageRecord, type UsageStore, usageFingerprint } from '../store/usage.ts';
+import { addDays, dayInZone, daysBetween } from '../units.ts';
+import type { DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
+import { classifyUpstreamFailure } from './outcome.ts';
+
+export const POLL_USAGE = 'poll-usage';
+
+/** Stored days read at once while pages are being fetched. */
+const DAY_READS_IN_FLIGHT = 4;
+
+export interface PollUsageDeps {
+  upstream: Pick<
+    DynamicTrafficApi,
+    'flowReport' | 'getFlowConsumeDetail' | 'getNNIFlowConsumeDetail'
+  >;
+  usage: UsageStore;
+  series: SeriesStore;
+  pollState: PollStateStore;
+  polling: Pick<PollingConfig, 'backfillDays' | 'pageSize' | 'maxPagesInFlight' | 'safetyMarginMs'>;
+  /** The upstream's calendar (config.upstream.timeZone). */
+  timeZone: string;
+  clock?: () => Date;
+  /** Milliseconds the invocation has left (Lambda context); no limit when absent. */
+  remainingMs?: () => number;
+}
+
+export interface UsagePollStats {
+  /** flowReport pages plus the two series calls. */
+  upstreamCalls: number;
+  pages: number;
+  /** Usage rows received. */
+  rows: number;
+  /** Usage rows equal to what was stored, so not written. */
+  unchanged: number;
+  /** Items written: usage rows and series days. */
+  written: { usage: number; series: number };
+  /** DynamoDB BatchWriteItem requests, retries included. */
+  writeRequests: number;
+}
+
+interface UsagePollCommon extends UsagePollStats {
+  at: string;
+  /** Days read, in the upstream's calendar, inclusive. */
+  window: { from: string; to: string };
+  /** The cursor after this run: the last day fully written. */
+  cursor: string | undefined;
+}
+
+export type UsagePollOutcome = UsagePollCommon &
+  (
+    | { ok: true; complete: true }
+    /**
+     * Stopped cleanly; the next run resumes from the unchanged cursor, and writes only
+     * what this one did not. `time`: the invocation ran short. `total-changed`: the row
+     * count moved between pages, so a row may have slid past a page boundary unseen.
+     */
+    | { ok: true; complete: false; stopReason: 'time' | 'total-changed' }
+    | { ok: false; complete: false; reason: PollErrorKind; message: string }
+  );
+
+export interface PollUsageResult {
+  outcome: UsagePollOutcome;
+  health: PollHealth;
+}
+
+function limiter(n: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active < n) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter so the bound holds.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/** Settles every task, then throws the first failure, so no write is left running. */
+async function allOrFirstError(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+// Days are yyyy-MM-dd, so text order is calendar order.
+function earlier(a: string, b: string): string {
+  if (a <= b) return a;
+  return b;
+}
+
+function later(a: string, b: string): string {
+  if (a >= b) return a;
+  return b;
+}
+
+/** Keeps the last value per key so one batch never holds the same key twice. */
+function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
+  return [...new Map(items.map((i) => [key(i), i])).values()];
+}
+
+/**
+ * Incremental usage poll. Reads flowReport for [cursor, today] (first run: `backfillDays`
+ * back), every page at `pageSize` with at most `maxPagesInFlight` pages at once, and the two
+ * daily series over the same window. Each row is compared with the stored row of the same
+ * customer and day (read per day through gsi1 while pages download) and written only when
+ * new or different. The cursor moves to yesterday only when every page and every write of
+ * the window succeeded; today is never complete, and the cursor day is re-read because rows
+ * can still change after midnight. Out of time, the run stops starting pages, lets the
+ * running ones finish and reports `complete: false`; the next run resumes from the same
+ * cursor and, since written rows now compare equal, writes only the remainder.
+ */
+export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
+  const now = (deps.clock ?? (() => new Date()))();
+  const at = now.toISOString();
+  const today = dayInZone(now, deps.timeZone);
+  const { backfillDays, pageSize, maxPagesInFlight, safetyMarginMs } = deps.polling;
+  const remainingMs = deps.remainingMs ?? (() => Number.POSITIVE_INFINITY);
+  const hasTime = () => remainingMs() > safetyMarginMs;
+
+  const previous = await deps.pollState.cursor(POLL_USAGE);
+  const from = previous === undefined ? addDays(today, -backfillDays) : earlier(previous, today);
+  const window = { from, to: today };
+  const stats: UsagePollStats = {
+    upstreamCalls: 0,
+    pages: 0,
+    rows: 0,
+    unchanged: 0,
+    written: { usage: 0, series: 0 },
+    writeRequests: 0,
+  };
+  const common = (cursor: string | undefined): UsagePollCommon => ({
+    at,
+    window,
+    cursor,
+    ...stats,
+  });
+
+  // Stored fingerprints per day, loaded in the background while the pages download.
+  const readDay = limiter(DAY_READS_IN_FLIGHT);
+  const storedDays = new Map<string, Promise<Map<string, string>>>();
+  const storedDay = (day: string) => {
+    let known = storedDays.get(day);
+    if (!known) {
+      known = readDay(() => deps.usage.fingerprintsOnDay(day));
+      known.catch(() => {}); // awaited where needed; a day nobody needs may fail unseen
+      storedDays.set(day, known);
+    }
+    return known;
+  };
+
+  const writeChanged = async (rows: readonly UsageRow[]) => {
+    stats.rows += rows.length;
+    const changed: UsageRecord[] = [];
+    for (const row of lastPerKey(rows, (r) => `${r.reportDate}#${r.customerId}`)) {
+      const known = await storedDay(row.reportDate);
+      const fingerprint = usageFingerprint(row);
+      if (known.get(row.customerId) === fingerprint) {
+        stats.unchanged++;
+        continue;
+      }
+      // Claimed before the write so an overlapping page with the same row skips it.
+      known.set(row.customerId, fingerprint);
+      const { customerId, reportDate: day, userName, uploadMb, downloadMb } = row;
+      changed.push({ customerId, day, userName, uploadMb, downloadMb });
+    }
+    if (changed.length === 0) return;
+    const written = await deps.usage.put(changed, now);
+    stats.written.usage += written.items;
+    stats.writeRequests += written.requests;
+  };
+
+  let stopReason: 'time' | 'total-changed' | undefined;
+  // Set by the first failure: no new page starts after it.
+  let aborted = false;
+  const stopOnFailure = (task: () => Promise<void>) =>
+    task().catch((err: unknown) => {
+      aborted = true;
+      throw err;
+    });
+
+  const sweepPages = async () => {
+    const fetchPage = async (pageNum: number): Promise<Page<UsageRow>> => {
+      stats.upstreamCalls++;
+      const page = await deps.upstream.flowReport({
+        startDate: from,
+        endDate: today,
+        pageNum,
+        pageSize,
+      });
+      stats.pages++;
+      return page;
+    };
+    const first = await fetchPage(1);
+    const totals = new Set([first.total]);
+    // Grows when a later page reports more rows than the first did.
+    let lastPage = Math.max(1, Math.ceil(first.total / pageSize));
+    let nextPage = 2;
+    const worker = async () => {
+      while (!aborted && nextPage <= lastPage) {
+        if (!hasTime()) {
+          stopReason = 'time';
+          return;
+        }
+        const page = await fetchPage(nextPage++);
+        totals.add(page.total);
+        lastPage = Math.max(lastPage, Math.ceil(page.total / pageSize));
+        await writeChanged(page.rows);
+      }
+    };
+    await allOrFirstError([
+      stopOnFailure(() => writeChanged(first.rows)),
+      ...Array.from({ length: maxPagesInFlight }, () => stopOnFailure(worker)),
+    ]);
+    if (totals.size > 1) stopReason ??= 'total-changed';
+  };
+
+  const syncSeries = async () => {
+    const range = { startDate: from, endDate: today };
+    stats.upstreamCalls += 2;
+    const [consume, nni, storedConsume, storedNni] = await Promise.all([
+      deps.upstream.getFlowConsumeDetail(range),
+      deps.upstream.getNNIFlowConsumeDetail(range),
+      deps.series.consume(from, today),
+      deps.series.nni(from, today),
+    ]);
+    const consumeDays: ConsumeSeriesDay[] = consume.map((d) => ({
+      day: d.date,
+      uploadMb: d.uploadMb,
+      downloadMb: d.downloadMb,
+    }));
+    const nniDays: NniSeriesDay[] = nni.map((d) => ({ day: d.date, flowMb: d.flowMb }));
+    const changedOnly = <T extends { day: string }>(
+      fresh: T[],
+      stored: T[],
+      fingerprint: (d: T) => string,
+    ) => {
+      const known = new Map(stored.map((d) => [d.day, fingerprint(d)]));
+      return lastPerKey(fresh, (d) => d.day).filter((d) => known.get(d.day) !== fingerprint(d));
+    };
+    const written = await Promise.all([
+      deps.series.putConsume(changedOnly(consumeDays, storedConsume, consumeFingerprint), now),
+      deps.series.putNni(changedOnly(nniDays, storedNni, nniFingerprint), now),
+    ]);
+    for (const w of written) {
+      stats.written.series += w.items;
+      stats.writeRequests += w.requests;
+    }
+  };
+
+  if (!hasTime()) {
+    const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
+    return {
+      outcome: { ...common(previous), ok: true, complete: false, stopReason: 'time' },
+      health,
+    };
+  }
+
+  // Newest first: the upstream lists the latest days first, so the first pages need them.
+  for (const day of daysBetween(from, today).reverse()) storedDay(day);
+  try {
+    await allOrFirstError([stopOnFailure(sweepPages), stopOnFailure(syncSeries)]);
+  } catch (err) {
+    await Promise.allSettled(storedDays.values());
+    const failure = classifyUpstreamFailure(err);
+    if (!failure) throw err;
+    const health = await deps.pollState.recordFailure(POLL_USAGE, now, failure);
+    return {
+      outcome: {
+        ...common(previous),
+        ok: false,
+        complete: false,
+        reason: failure.kind,
+        ...failure,
+      },
+      health,
+    };
+  }
+  await Promise.allSettled(storedDays.values());
+
+  if (stopReason) {
+    const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
+    return { outcome: { ...common(previous), ok: true, complete: false, stopReason }, health };
+  }
+
+  const yesterday = addDays(today, -1);
+  await deps.pollState.advanceCursor(POLL_USAGE, yesterday, now);
+  const cursor = previous === undefined ? yesterday : later(previous, yesterday);
+  const health = await deps.pollState.recordSuccess(POLL_USAGE, now);
+  return { outcome: { ...common(cursor), ok: true, complete: true }, health };
+}

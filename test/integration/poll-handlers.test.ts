@@ -1,0 +1,86 @@
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+
+const fixture = useSimulator();
+const saved = { ...process.env };
+let table: TestTable;
+
+const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
+const context = (remainingMs = 60_000) =>
+  ({
+    awsRequestId: 'req-42',
+    getRemainingTimeInMillis: () => remainingMs,
+  }) as Context;
+
+beforeAll(async () => {
+  table = await createTestTable('handlers');
+  // What the stack (or the local runtime) gives a deployed function.
+  process.env.TABLE_NAME = table.tableName;
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
+  process.env.IPWEB_TOKEN = fixture.sim.token;
+  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
+    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
+  });
+});
+
+afterAll(() => {
+  process.env = saved;
+});
+
+describe('Handler: poll-totals', () => {
+  it('polls, stores the snapshots and answers a JSON summary with exact decimals', async () => {
+    // Prepare
+    fixture.sim.setPool('primary', { rechargedMb: '5242880', consumedMb: '0.1' });
+    const { handler } = await import('../../functions/poll-totals.ts');
+
+    // Act
+    const summary = await handler(event, context());
+
+    // Assess
+    expect(JSON.parse(JSON.stringify(summary))).toMatchObject({
+      outcome: { ok: true, pollId: 'req-42', pools: { primary: { consumedMb: '0.1' } } },
+      health: { poller: 'poll-totals', consecutiveFailures: 0 },
+    });
+    const latest = await new SnapshotStore(table.doc, table.tableName).latest('primary');
+    expect(latest?.rechargedMb.toFixed()).toBe('5242880');
+  });
+});
+
+describe('Handler: poll-usage', () => {
+  it('polls usage within the remaining time and answers a JSON summary', async () => {
+    // Prepare
+    fixture.sim.generateUsage(30, { customerIds: ['7', '8', '9'] });
+    const { handler } = await import('../../functions/poll-usage.ts');
+
+    // Act
+    const summary = await handler(event, context());
+
+    // Assess
+    expect(JSON.parse(JSON.stringify(summary))).toMatchObject({
+      outcome: { ok: true, complete: true, rows: 30, written: { usage: 30 } },
+      health: { poller: 'poll-usage', consecutiveFailures: 0 },
+    });
+    const rows = await new UsageStore(table.doc, table.tableName).byCustomer(
+      '8',
+      '2000-01-01',
+      '2999-12-31',
+    );
+    expect(rows).toHaveLength(10);
+  });
+
+  it('stops at once when the invocation has no time left', async () => {
+    // Prepare
+    const { handler } = await import('../../functions/poll-usage.ts');
+
+    // Act
+    const summary = await handler(event, context(5_000));
+
+    // Assess
+    expect(summary.outcome).toMatchObject({ ok: true, complete: false, stopReason: 'time' });
+    expect(fixture.sim.callCount()).toBe(0);
+  });
+});
