@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { SecretName } from '../../functions/commons/secrets.ts';
+import { TABLE_DEFINITION, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
+import {
+  BUNDLE_AWS_SDK,
+  ESM_REQUIRE_BANNER,
+  FUNCTION_ENTRIES,
+  type FunctionName,
+  NODE_TARGET,
+  PROJECT_ROOT,
+} from '../bundling.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
+
+/** Environment variable through which functions find the alerts topic. */
+export const SNS_TOPIC_ARN_ENV = 'SNS_TOPIC_ARN';
+
+/**
+ * DynamoDB actions by access level. Items only, never the table itself (no Scan, no
+ * DescribeTable, no table administration): every access path is a key or gsi1 query, and
+ * transactions are authorised through these item actions.
+ */
+export const TABLE_ACTIONS = {
+  RO: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+  ],
+  RW: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
+} as const;
+
+export interface FlowPilotFunctionProps {
+  /** Which entry point under functions/ this is; also its name in logs and alarms. */
+  readonly name: FunctionName;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  /** @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  /** Variables beyond the ones every function gets (config, source maps, Powertools). */
+  readonly environment?: Record<string, string>;
+  /** @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * A FlowPilot Lambda with the defaults fixed once: nodejs22.x on arm64, minified ESM with
+ * source maps, X-Ray tracing, its own log group with retention, its own role holding nothing
+ * until `bind*` grants it. The `bind*` helpers set the environment variable and the
+ * least-privilege grant together, so neither is forgotten.
+ */
+export class FlowPilotFunction extends NodejsFunction {
+  readonly functionLabel: FunctionName;
+  readonly executionRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: FlowPilotFunctionProps) {
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.name}`,
+    });
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    super(scope, id, {
+      entry: join(PROJECT_ROOT, FUNCTION_ENTRIES[props.name]),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: NODE_TARGET,
+        minify: true,
+        sourceMap: true,
+        // Linked: a separate .map plus the comment Node needs to find it (EXTERNAL omits it).
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        bundleAwsSDK: BUNDLE_AWS_SDK,
+        tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
+      },
+    });
+    this.functionLabel = props.name;
+    this.executionRole = role;
+    logGroup.grantWrite(role);
+    // Tracing.ACTIVE grants xray:PutTraceSegments and PutTelemetryRecords on `*`.
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Only the X-Ray actions, which do not support resource-level permissions.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to nodejs22.x, the runtime this code is built and tested for (esbuild target node22); a runtime upgrade is a deliberate change, not a drift.',
+    });
+  }
+
+  /** Names the table in TABLE_NAME and grants item access, on the table and gsi1 only. */
+  bindTable(table: ITable, access: keyof typeof TABLE_ACTIONS): this {
+    this.addEnvironment(TABLE_NAME_ENV, table.tableName);
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...TABLE_ACTIONS[access]],
+        resources: [
+          table.tableArn,
+          Stack.of(this).formatArn({
+            service: 'dynamodb',
+            resource: 'table',
+            resourceName: `${table.tableName}/index/${TABLE_DEFINITION.gsi1.indexName}`,
+          }),
+        ],
+      }),
+    );
+    return this;
+  }
+
+  /** Sets `<NAME>_SECRET_ARN` (read by functions/commons/secrets.ts) and grants reading it. */
+  bindSecret(name: SecretName, secret: ISecret): this {
+    this.addEnvironment(`${name}_SECRET_ARN`, secret.secretArn);
+    secret.grantRead(this.executionRole);
+    return this;
+  }
+
+  /** Sets SNS_TOPIC_ARN and grants publishing (with the topic key, when encrypted). */
+  bindAlertsTopic(topic: ITopic): this {
+    this.addEnvironment(SNS_TOPIC_ARN_ENV, topic.topicArn);
+    topic.grantPublish(this.executionRole);
+    Validations.of(this.executionRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason:
+        'Publishing to a KMS-encrypted topic needs GenerateDataKey*; the grant is limited to the topic key.',
+    });
+    return this;
+  }
+}

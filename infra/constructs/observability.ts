@@ -1,0 +1,208 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  type Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../metrics.ts';
+import { stoppedWindow } from '../schedule.ts';
+import type { FlowPilotFunction } from './function.ts';
+import type { ScheduledJob } from './scheduled-job.ts';
+import type { WebhookApi } from './webhook-api.ts';
+
+export interface ObservabilityProps {
+  /** Every alarm notifies here, on alarm and on recovery. */
+  readonly opsTopic: ITopic;
+  readonly jobs: readonly ScheduledJob[];
+  readonly webhook: WebhookApi;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * Alarms about FlowPilot itself (the alerts topic is for the business: low traffic, stale
+ * data), all to the ops topic: function errors and throttles, webhook 5xx, a scheduled job
+ * that stopped running, a dead-letter queue that is not empty. And one dashboard graphing the
+ * EMF metrics listed in infra/metrics.ts next to the functions' health.
+ */
+export class Observability extends Construct {
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+  private readonly action: SnsAction;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    this.action = new SnsAction(props.opsTopic);
+    const functions: FlowPilotFunction[] = [
+      ...props.jobs.map((job) => job.function),
+      props.webhook.function,
+    ];
+
+    for (const fn of functions) {
+      const label = fn.functionLabel;
+      this.alarm(`${label}-errors`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), {
+        description: `${label} threw or timed out`,
+      });
+      this.alarm(
+        `${label}-throttles`,
+        fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        { description: `${label} was throttled (a run overlapped the next one, or a flood)` },
+      );
+    }
+    for (const job of props.jobs) {
+      const label = job.function.functionLabel;
+      if (job.interval) {
+        this.alarm(
+          `${label}-stopped`,
+          job.function.metricInvocations({ period: stoppedWindow(job.interval), statistic: 'Sum' }),
+          {
+            description: `${label} has not run for two of its intervals (schedule disabled or broken)`,
+            comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold: 1,
+            missing: TreatMissingData.BREACHING,
+          },
+        );
+      }
+      this.alarm(
+        `${label}-dlq`,
+        job.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: 'Maximum',
+        }),
+        { description: `${label} runs failed after retries; see its dead-letter queue` },
+      );
+    }
+    this.alarm(
+      'webhook-5xx',
+      props.webhook.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      { description: 'Payment webhooks answered 5xx (providers will retry)' },
+    );
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(7),
+    });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: '# FlowPilot\nTraffic pools, top-ups and the health of the functions.',
+        width: 24,
+        height: 1,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Residual traffic per pool (MB)',
+        left: [search(METRIC_NAMES.residual, 'Minimum', FIVE_MINUTES)],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Daily consumption (MB)',
+        left: [search(METRIC_NAMES.dailyConsumption, 'Maximum', Duration.days(1))],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Top-ups and webhook outcomes',
+        left: [
+          search(METRIC_NAMES.topUpCredited, 'Sum', Duration.hours(1)),
+          search(METRIC_NAMES.topUpFailed, 'Sum', Duration.hours(1)),
+        ],
+        right: [search(METRIC_NAMES.webhookOutcome, 'Sum', Duration.hours(1))],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Invocations',
+        left: functions.map((fn) => labelled(fn.metricInvocations(), fn.functionLabel)),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Errors and throttles',
+        left: functions.map((fn) => labelled(fn.metricErrors(), `${fn.functionLabel} errors`)),
+        right: functions.map((fn) =>
+          labelled(fn.metricThrottles(), `${fn.functionLabel} throttles`),
+        ),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Duration p95 (ms)',
+        left: functions.map((fn) =>
+          labelled(fn.metricDuration({ statistic: 'p95' }), fn.functionLabel),
+        ),
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Webhook API',
+        left: [
+          labelled(props.webhook.api.metricCount({ statistic: 'Sum' }), 'requests'),
+          labelled(props.webhook.api.metricClientError({ statistic: 'Sum' }), '4xx'),
+          labelled(props.webhook.api.metricServerError({ statistic: 'Sum' }), '5xx'),
+        ],
+        right: [labelled(props.webhook.api.metricLatency({ statistic: 'p95' }), 'latency p95')],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: 'Dead-letter queues (messages)',
+        left: props.jobs.map((job) =>
+          labelled(
+            job.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+            job.function.functionLabel,
+          ),
+        ),
+        width: 8,
+      }),
+      new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 8 }),
+    );
+  }
+
+  private alarm(
+    name: string,
+    metric: Metric,
+    options: {
+      description: string;
+      comparison?: ComparisonOperator;
+      threshold?: number;
+      missing?: TreatMissingData;
+    },
+  ): Alarm {
+    const alarm = new Alarm(this, `Alarm-${name}`, {
+      alarmName: `${Stack.of(this).stackName}-${name}`,
+      alarmDescription: options.description,
+      metric,
+      threshold: options.threshold ?? 1,
+      comparisonOperator:
+        options.comparison ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: options.missing ?? TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}
+
+/** Every series of one EMF metric, whatever dimensions it carries (Pool, Outcome, service). */
+function search(metricName: string, statistic: string, period: Duration): IMetric {
+  return new MathExpression({
+    expression: `SEARCH('Namespace="${METRICS_NAMESPACE}" MetricName="${metricName}"', '${statistic}', ${period.toSeconds()})`,
+    usingMetrics: {},
+    label: '',
+    period,
+  });
+}
+
+function labelled(metric: Metric, label: string): Metric {
+  return metric.with({ label });
+}

@@ -1,0 +1,51 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { SecretName } from '../../functions/commons/secrets.ts';
+
+export const SECRET_NAMES: readonly SecretName[] = [
+  'IPWEB_TOKEN',
+  'STRIPE_WEBHOOK_SECRET',
+  'STANDARD_WEBHOOK_SECRET',
+  'EPAY_KEY',
+];
+
+const DESCRIPTIONS: Record<SecretName, string> = {
+  IPWEB_TOKEN: 'Dynamic Traffic agent API token (upstream)',
+  STRIPE_WEBHOOK_SECRET: 'Stripe webhook signing secret (whsec_...)',
+  STANDARD_WEBHOOK_SECRET: 'Standard Webhooks signing secret (whsec_...)',
+  EPAY_KEY: 'EPay merchant key used to verify its notifications',
+};
+
+/**
+ * The secrets functions read through functions/commons/secrets.ts, named
+ * `<stack>/<NAME>` so the deploy guide can tell operators what to set. CloudFormation
+ * creates each with a random placeholder value: until an operator puts the real one, the
+ * upstream rejects the token and webhook signatures fail, so nothing runs on a made-up secret.
+ */
+export class Secrets extends Construct {
+  readonly byName: Record<SecretName, Secret>;
+  /** `<stack>/<NAME>`, what `aws secretsmanager put-secret-value --secret-id` takes. */
+  readonly secretNames: Record<SecretName, string>;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const stackName = Stack.of(this).stackName;
+    this.secretNames = Object.fromEntries(
+      SECRET_NAMES.map((name) => [name, `${stackName}/${name}`]),
+    ) as Record<SecretName, string>;
+    const entries = SECRET_NAMES.map((name) => {
+      const secret = new Secret(this, name, {
+        secretName: this.secretNames[name],
+        description: `${DESCRIPTIONS[name]}. Placeholder until set with put-secret-value.`,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Issued by a third party (upstream or payment provider); it is rotated there and then put here, a Lambda cannot rotate it.',
+      });
+      return [name, secret] as const;
+    });
+    this.byName = Object.fromEntries(entries) as Record<SecretName, Secret>;
+  }
+}

@@ -1,0 +1,100 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  type HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { FlowPilotFunction } from './function.ts';
+
+export const WEBHOOK_PATH = '/webhooks/{provider}';
+
+export interface WebhookApiProps {
+  readonly environment: Record<string, string>;
+  /**
+   * Stage-wide limits. Payment webhooks arrive at a few per minute; the limits stop a flood
+   * from reaching the function and the upstream, and providers retry what gets a 429.
+   * @default { rateLimit: 20, burstLimit: 40 }
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/**
+ * `POST /webhooks/{provider}` on an HTTP API in front of payment-webhook. No IAM or JWT
+ * authorizer: providers cannot sign AWS requests, so the function verifies each provider's
+ * own signature before it acts. Throttled at the stage, access-logged as JSON without bodies
+ * or headers (signatures stay out of the logs).
+ */
+export class WebhookApi extends Construct {
+  readonly function: FlowPilotFunction;
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly accessLogs: LogGroup;
+  /** `https://<api>.execute-api.<region>.amazonaws.com/webhooks`; providers get `/<name>`. */
+  readonly webhookBaseUrl: string;
+
+  constructor(scope: Construct, id: string, props: WebhookApiProps) {
+    super(scope, id);
+    this.function = new FlowPilotFunction(this, 'Function', {
+      name: 'payment-webhook',
+      description: 'Verifies payment webhooks and credits paid traffic exactly once',
+      // Under API Gateway's 30 s integration limit, with room for one upstream call and retry.
+      timeout: Duration.seconds(25),
+      memorySize: 512,
+      environment: props.environment,
+    });
+
+    this.api = new HttpApi(this, 'Api', {
+      description: 'FlowPilot payment webhooks',
+      createDefaultStage: false,
+    });
+    const route = this.api.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('PaymentWebhook', this.function),
+    });
+    for (const r of route) {
+      Validations.of(r).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Payment providers cannot sign AWS requests; the function verifies the provider signature (Stripe, Standard Webhooks, EPay) before acting.',
+      });
+    }
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const throttle = props.throttle ?? { rateLimit: 20, burstLimit: 40 };
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            errorMessage: '$context.error.message',
+          }),
+        ),
+      },
+    });
+    this.webhookBaseUrl = `${this.stage.url}webhooks`;
+  }
+}

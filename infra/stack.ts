@@ -1,0 +1,130 @@
+import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { CONFIG_JSON_ENV } from '../functions/commons/config/load.ts';
+import type { Config } from '../functions/commons/config/schema.ts';
+import { ConfigError } from '../functions/commons/errors.ts';
+import { DataStore } from './constructs/data.ts';
+import type { FlowPilotFunction } from './constructs/function.ts';
+import { Notifications } from './constructs/notifications.ts';
+import { Observability } from './constructs/observability.ts';
+import { ScheduledJob } from './constructs/scheduled-job.ts';
+import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
+import { WebhookApi } from './constructs/webhook-api.ts';
+
+/** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. */
+const MAX_CONFIG_JSON_BYTES = 3072;
+
+export interface FlowPilotStackProps extends StackProps {
+  /** Validated configuration (infra/config.ts); handed to every function as JSON. */
+  readonly config: Config;
+}
+
+/**
+ * The whole system in one stack: data, secrets, notifications, the three scheduled jobs, the
+ * webhook API and their alarms and dashboard. Environment-agnostic (no account or region, no
+ * lookups), so it synthesizes offline. Construct IDs are the contract with deployed
+ * resources: renaming one replaces the resource.
+ */
+export class FlowPilotStack extends Stack {
+  readonly data: DataStore;
+  readonly secrets: Secrets;
+  readonly notifications: Notifications;
+  readonly jobs: {
+    readonly pollTotals: ScheduledJob;
+    readonly pollUsage: ScheduledJob;
+    readonly reconcile: ScheduledJob;
+  };
+  readonly webhook: WebhookApi;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const configJson = JSON.stringify(config);
+    const configBytes = Buffer.byteLength(configJson);
+    if (configBytes > MAX_CONFIG_JSON_BYTES) {
+      throw new ConfigError(
+        `configuration is ${configBytes} bytes as JSON; at most ${MAX_CONFIG_JSON_BYTES} fit in a Lambda environment`,
+      );
+    }
+    Tags.of(this).add('app', 'flowpilot');
+
+    this.data = new DataStore(this, 'Data');
+    this.secrets = new Secrets(this, 'Secrets');
+    this.notifications = new Notifications(this, 'Notifications', {
+      notifications: config.notifications,
+    });
+
+    const environment = { [CONFIG_JSON_ENV]: configJson };
+    this.jobs = {
+      pollTotals: new ScheduledJob(this, 'PollTotals', {
+        name: 'poll-totals',
+        description: 'Reads the pool totals, keeps a snapshot and raises low-traffic alerts',
+        schedule: config.schedules.pollTotals,
+        // Room for the upstream's timeout times its retry attempts.
+        timeout: Duration.seconds(90),
+        memorySize: 256,
+        environment,
+      }),
+      pollUsage: new ScheduledJob(this, 'PollUsage', {
+        name: 'poll-usage',
+        description: 'Reads per-customer daily usage and consumption series incrementally',
+        schedule: config.schedules.pollUsage,
+        // Paginated backfill; it stops safetyMarginMs before the deadline and resumes.
+        timeout: Duration.minutes(5),
+        memorySize: 512,
+        environment,
+      }),
+      reconcile: new ScheduledJob(this, 'Reconcile', {
+        name: 'reconcile',
+        description: "Compares the top-up ledger with the upstream's recharge records",
+        schedule: config.schedules.reconcile,
+        timeout: Duration.minutes(5),
+        memorySize: 512,
+        environment,
+      }),
+    };
+    this.webhook = new WebhookApi(this, 'Webhook', { environment });
+
+    const { table } = this.data;
+    const { byName } = this.secrets;
+    const everyFunction: FlowPilotFunction[] = [
+      this.jobs.pollTotals.function,
+      this.jobs.pollUsage.function,
+      this.jobs.reconcile.function,
+      this.webhook.function,
+    ];
+    for (const fn of everyFunction) {
+      fn.bindTable(table, 'RW')
+        .bindAlertsTopic(this.notifications.alertsTopic)
+        .bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
+    }
+    this.webhook.function
+      .bindSecret('STRIPE_WEBHOOK_SECRET', byName.STRIPE_WEBHOOK_SECRET)
+      .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
+      .bindSecret('EPAY_KEY', byName.EPAY_KEY);
+
+    this.observability = new Observability(this, 'Observability', {
+      opsTopic: this.notifications.opsTopic,
+      jobs: Object.values(this.jobs),
+      webhook: this.webhook,
+    });
+
+    new CfnOutput(this, 'WebhookBaseUrl', {
+      description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',
+      value: this.webhook.webhookBaseUrl,
+    });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.notifications.alertsTopic.topicArn });
+    new CfnOutput(this, 'OpsTopicArn', { value: this.notifications.opsTopic.topicArn });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.observability.dashboard.dashboardName,
+    });
+    for (const name of SECRET_NAMES) {
+      new CfnOutput(this, `Secret${name.replaceAll('_', '')}`, {
+        description: `Secrets Manager name of ${name}; set it with put-secret-value`,
+        value: this.secrets.secretNames[name],
+      });
+    }
+  }
+}
