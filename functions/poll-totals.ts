@@ -1,15 +1,14 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { docClient } from './commons/clients/dynamodb.ts';
+import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
 import { getConfig } from './commons/config/load.ts';
-import { getStringFromEnv } from './commons/env.ts';
 import { logger } from './commons/logger.ts';
 import { totalsOutcomeJson } from './commons/pollers/summary.ts';
 import { type PollTotalsDeps, pollTotals } from './commons/pollers/totals.ts';
-import { requireSecret } from './commons/secrets.ts';
+import { alertAfterTotals } from './commons/pollers/totals-alerts.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
+import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
-import { TABLE_NAME_ENV } from './commons/store/table.ts';
-import { createDynamicTrafficClient } from './commons/upstream/client.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollTotalsDeps, 'snapshots' | 'pollState'> | undefined;
@@ -17,21 +16,15 @@ let stores: Pick<PollTotalsDeps, 'snapshots' | 'pollState'> | undefined;
 /** The one place the poll's collaborators are built. */
 export async function composePollTotals(context: Pick<Context, 'awsRequestId'>) {
   const config = getConfig();
-  if (!stores) {
-    const tableName = getStringFromEnv(TABLE_NAME_ENV);
-    stores = {
-      snapshots: new SnapshotStore(docClient, tableName, {
-        retentionDays: config.polling.retentionDays,
-      }),
-      pollState: new PollStateStore(docClient, tableName),
-    };
-  }
-  // Read per invocation: the secret cache keeps it cheap and lets a rotation take effect.
-  const token = await requireSecret('IPWEB_TOKEN');
-  const { baseUrl, timeoutMs, retry } = config.upstream;
+  stores ??= {
+    snapshots: new SnapshotStore(docClient, tableName(), {
+      retentionDays: config.polling.retentionDays,
+    }),
+    pollState: new PollStateStore(docClient, tableName()),
+  };
   const deps: PollTotalsDeps = {
     ...stores,
-    upstream: createDynamicTrafficClient({ baseUrl, token, timeoutMs, retry }),
+    upstream: await upstreamFromEnv(),
     pollId: context.awsRequestId,
   };
   return { config, deps };
@@ -43,9 +36,30 @@ export async function composePollTotals(context: Pick<Context, 'awsRequestId'>) 
  * Lambda retry and count the same failure again. Store failures do throw.
  */
 export const handler = async (_event: ScheduledEvent, context: Context) => {
-  const { deps } = await composePollTotals(context);
-  const { outcome, health } = await pollTotals(deps);
-  const summary = { outcome: totalsOutcomeJson(outcome), health };
+  const { config, deps } = await composePollTotals(context);
+  const result = await pollTotals(deps);
+  const { outcome, health } = result;
+  const alerts = await alertAfterTotals(
+    {
+      alerts: alertingFromEnv().deps,
+      series: new SeriesStore(docClient, tableName()),
+      timeZone: config.upstream.timeZone,
+    },
+    result,
+  );
+  // A notice SNS refused stays pending and is sent again on the next poll.
+  if (alerts.failed.length)
+    logger.error('alert notices not delivered', { failed: alerts.failed.length });
+  const summary = {
+    outcome: totalsOutcomeJson(outcome),
+    health,
+    alerts: alerts.changes.map((c) => ({
+      rule: c.rule,
+      subject: c.subject,
+      status: c.status,
+      notice: c.notice,
+    })),
+  };
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
   return summary;
