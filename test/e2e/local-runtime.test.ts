@@ -12,6 +12,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 interface Running {
   child: ChildProcess;
+  closed: boolean;
   base: string;
   output: () => string;
 }
@@ -36,7 +37,13 @@ async function start(dataDir: string, port: number): Promise<Running> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
     try {
-      if ((await fetch(`${base}/health`)).ok) return { child, base, output: () => output };
+      if ((await fetch(`${base}/health`)).ok) {
+        const run: Running = { child, closed: false, base, output: () => output };
+        child.once('close', () => {
+          run.closed = true;
+        });
+        return run;
+      }
     } catch {
       // not up yet
     }
@@ -45,12 +52,16 @@ async function start(dataDir: string, port: number): Promise<Running> {
   throw new Error(`npm start did not answer /health:\n${output}`);
 }
 
-function stop(run: Running): Promise<number | null> {
+/**
+ * SIGTERM to the whole process group, as a terminal's Ctrl-C or a service manager would:
+ * npm itself does not wait for its script, so the runtime's own exit is read from its output
+ * once every pipe has closed.
+ */
+function stop(run: Running): Promise<void> {
   return new Promise((res) => {
-    if (run.child.exitCode !== null) return res(run.child.exitCode);
-    run.child.once('exit', (code) => res(code));
-    // npm forwards the signal to the runtime it started.
-    run.child.kill('SIGTERM');
+    if (run.closed) return res();
+    run.child.once('close', () => res());
+    if (run.child.pid) process.kill(-run.child.pid, 'SIGTERM');
   });
 }
 
@@ -80,15 +91,20 @@ function stripePayment(sessionId: string, customerId: string) {
   return { payload, signature };
 }
 
-async function post(url: string, body: string, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers, body });
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+  method = 'POST',
+) {
+  const res = await fetch(url, { method, headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 describe('local runtime end to end: npm start', () => {
   const running: Running[] = [];
   afterAll(async () => {
-    for (const r of running) if (r.child.exitCode === null) await stop(r);
+    for (const r of running) await stop(r);
   });
 
   it('credits a signed payment, polls, alerts, stops cleanly and keeps its data', async () => {
@@ -105,33 +121,47 @@ describe('local runtime end to end: npm start', () => {
 
     // Act: a payment, then a poll that finds the primary pool nearly empty.
     const paid = await post(webhook, payment.payload, headers);
-    await post(`${sim}_sim/pools/primary`, JSON.stringify({ residualMb: '1024' }), {
-      'content-type': 'application/json',
-    });
+    const lowered = await post(
+      `${sim}_sim/pools/primary`,
+      JSON.stringify({ residualMb: '1024' }),
+      { 'content-type': 'application/json' },
+      'PUT',
+    );
+    expect(lowered.status).toBe(200);
     const poll = await post(`${first.base}/_local/invoke/poll-totals`, '');
 
     // Assess
     expect(paid).toEqual({ status: 200, body: expect.objectContaining({ result: 'credited' }) });
-    const ledger = (await (await fetch(`${sim}_sim/ledger`)).json()) as { customerId: string; trafficGb: string }[];
+    const ledger = (await (await fetch(`${sim}_sim/ledger`)).json()) as {
+      customerId: string;
+      trafficGb: string;
+    }[];
     expect(ledger).toEqual([expect.objectContaining({ customerId: '1001', trafficGb: '10' })]);
     expect(poll.status).toBe(200);
     expect(poll.body).toMatchObject({ function: 'poll-totals', ok: true });
     expect(first.output()).toMatch(/ALERT .*severity=critical rule=low-residual pool=primary/);
-    expect(await post(`${first.base}/_local/invoke/no-such-function`, '')).toMatchObject({ status: 404 });
+    expect(await post(`${first.base}/_local/invoke/no-such-function`, '')).toMatchObject({
+      status: 404,
+    });
 
-    // Stop with SIGTERM: a clean exit.
-    expect(await stop(first)).toBe(0);
-    expect(first.output()).toMatch(/stopped/);
+    // Stop with SIGTERM: in-flight work finishes, the store closes.
+    await stop(first);
+    expect(first.output()).toMatch(/SIGTERM: stopping…\nstopped/);
 
     // Restart on the same data: the order is remembered, so the retry credits nothing new.
     const second = await start(dataDir, port);
     running.push(second);
-    const health2 = (await (await fetch(`${second.base}/health`)).json()) as { simulatorUrl: string };
+    const health2 = (await (await fetch(`${second.base}/health`)).json()) as {
+      simulatorUrl: string;
+    };
     const again = await post(`${second.base}/webhooks/stripe`, payment.payload, headers);
     expect(again.status).toBe(200);
     expect(again.body.result).toMatch(/already/);
-    const ledger2 = (await (await fetch(new URL('/_sim/ledger', health2.simulatorUrl))).json()) as unknown[];
+    const ledger2 = (await (
+      await fetch(new URL('/_sim/ledger', health2.simulatorUrl))
+    ).json()) as unknown[];
     expect(ledger2).toEqual([]);
-    expect(await stop(second)).toBe(0);
+    await stop(second);
+    expect(second.output()).toMatch(/stopped/);
   });
 });
