@@ -4,6 +4,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { logger } from './commons/logger.ts';
+import { instrument } from './commons/observability.ts';
 import { createPaymentDeps } from './commons/payments/deps.ts';
 import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
 import type { PaymentDeps } from './commons/payments/types.ts';
@@ -51,4 +52,4 @@ export function createPaymentWebhookHandler(getDeps: () => Promise<PaymentDeps>)
   };
 }
 
-export const handler = createPaymentWebhookHandler(() => createPaymentDeps());
+export const handler = instrument(createPaymentWebhookHandler(() => createPaymentDeps()));

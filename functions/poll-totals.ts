@@ -3,6 +3,7 @@ import { docClient } from './commons/clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
 import { getConfig } from './commons/config/load.ts';
 import { logger } from './commons/logger.ts';
+import { instrument, recordResidual } from './commons/observability.ts';
 import { totalsOutcomeJson } from './commons/pollers/summary.ts';
 import { type PollTotalsDeps, pollTotals } from './commons/pollers/totals.ts';
 import { alertAfterTotals } from './commons/pollers/totals-alerts.ts';
@@ -35,10 +36,14 @@ export async function composePollTotals(context: Pick<Context, 'awsRequestId'>) 
  * in the poll's health (the staleness alert reads it) and returned; throwing would only make
  * Lambda retry and count the same failure again. Store failures do throw.
  */
-export const handler = async (_event: ScheduledEvent, context: Context) => {
+export const handler = instrument(async (_event: ScheduledEvent, context: Context) => {
   const { config, deps } = await composePollTotals(context);
   const result = await pollTotals(deps);
   const { outcome, health } = result;
+  if (outcome.ok) {
+    for (const [pool, totals] of Object.entries(outcome.pools))
+      recordResidual(pool, totals.residualMb);
+  }
   const alerts = await alertAfterTotals(
     {
       alerts: alertingFromEnv().deps,
@@ -63,4 +68,4 @@ export const handler = async (_event: ScheduledEvent, context: Context) => {
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
   return summary;
-};
+});

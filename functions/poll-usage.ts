@@ -3,10 +3,12 @@ import { docClient } from './commons/clients/dynamodb.ts';
 import { tableName, upstreamFromEnv } from './commons/compose.ts';
 import { getConfig } from './commons/config/load.ts';
 import { logger } from './commons/logger.ts';
+import { instrument, recordDailyConsumption } from './commons/observability.ts';
 import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { UsageStore } from './commons/store/usage.ts';
+import { addDays, dayInZone } from './commons/units.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollUsageDeps, 'usage' | 'series' | 'pollState'> | undefined;
@@ -31,11 +33,18 @@ export async function composePollUsage(context: Pick<Context, 'getRemainingTimeI
 }
 
 /** Scheduled (EventBridge). Upstream failures are recorded in health and returned, not thrown. */
-export const handler = async (_event: ScheduledEvent, context: Context) => {
-  const { deps } = await composePollUsage(context);
+export const handler = instrument(async (_event: ScheduledEvent, context: Context) => {
+  const { deps, config } = await composePollUsage(context);
   const { outcome, health } = await pollUsage(deps);
   const summary = { outcome, health };
-  if (outcome.ok) logger.info('poll-usage done', summary);
-  else logger.warn('poll-usage failed', summary);
+  if (outcome.ok) {
+    logger.info('poll-usage done', summary);
+    // The dashboard's daily consumption: the last full day in the upstream's calendar.
+    const yesterday = addDays(dayInZone(new Date(), config.upstream.timeZone), -1);
+    const [last] = await deps.series.dailyConsumption(1, yesterday);
+    if (last) recordDailyConsumption(last.consumedMb);
+  } else {
+    logger.warn('poll-usage failed', summary);
+  }
   return summary;
-};
+});

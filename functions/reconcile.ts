@@ -4,6 +4,7 @@ import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.t
 import { getConfig } from './commons/config/load.ts';
 import { ValidationError } from './commons/errors.ts';
 import { logger } from './commons/logger.ts';
+import { instrument } from './commons/observability.ts';
 import { ReportStore } from './commons/reconcile/report-store.ts';
 import { reconcile } from './commons/reconcile/run.ts';
 import { DynamoLedger } from './commons/store/ledger.ts';
@@ -22,7 +23,7 @@ function windowOf(event: unknown): { from: string; to: string } | undefined {
 }
 
 /** Scheduled daily (EventBridge) and on demand; throws on failure so the run is retried. */
-export const handler = async (event: unknown, context: Context) => {
+export const handler = instrument(async (event: unknown, context: Context) => {
   const config = getConfig();
   const table = tableName();
   const window = windowOf(event);
@@ -44,4 +45,4 @@ export const handler = async (event: unknown, context: Context) => {
     alerted: report.alerted,
   });
   return { id: report.id, window: report.window, counts: report.counts, alerted: report.alerted };
-};
+});

@@ -12,6 +12,7 @@ import { standardProvider } from '../../functions/commons/payments/providers/sta
 import { stripeProvider } from '../../functions/commons/payments/providers/stripe.ts';
 import type { WebhookRequest } from '../../functions/commons/payments/types.ts';
 import { splitSecrets } from '../../functions/commons/payments/webhook.ts';
+import { lambdaContext } from '../../local/runtime/events.ts';
 
 const config = paymentsSchema.parse({});
 const NEW = 'whsec_new';
@@ -222,13 +223,16 @@ describe('Handler: payment-webhook', () => {
     const { handler } = await import('../../functions/payment-webhook.ts');
 
     // Act
-    const res = await handler({
-      rawPath: '/webhooks/paypal',
-      pathParameters: { provider: 'paypal' },
-      headers: {},
-      body: '{}',
-      isBase64Encoded: false,
-    } as never);
+    const res = await handler(
+      {
+        rawPath: '/webhooks/paypal',
+        pathParameters: { provider: 'paypal' },
+        headers: {},
+        body: '{}',
+        isBase64Encoded: false,
+      } as never,
+      lambdaContext('payment-webhook', 10_000),
+    );
 
     // Assess
     expect(res).toEqual({
@@ -244,13 +248,16 @@ describe('Handler: payment-webhook', () => {
     const { handler } = await import('../../functions/payment-webhook.ts');
 
     // Act
-    const res = await handler({
-      rawPath: '/webhooks/stripe',
-      pathParameters: { provider: 'stripe' },
-      headers: {},
-      body: '{}',
-      isBase64Encoded: false,
-    } as never);
+    const res = await handler(
+      {
+        rawPath: '/webhooks/stripe',
+        pathParameters: { provider: 'stripe' },
+        headers: {},
+        body: '{}',
+        isBase64Encoded: false,
+      } as never,
+      lambdaContext('payment-webhook', 10_000),
+    );
 
     // Assess
     expect(res).toMatchObject({

@@ -1,4 +1,5 @@
 import { logger } from '../logger.ts';
+import { recordWebhookOutcome } from '../observability.ts';
 import { deductForRefund } from './deduct.ts';
 import { WebhookRequestError } from './errors.ts';
 import { jsonAnswer } from './providers/common.ts';
@@ -87,6 +88,7 @@ export async function handleWebhook(
       status: outcome.statusCode,
       result: outcome.result,
     });
+    recordWebhookOutcome(outcome.result);
     return provider.answer(outcome);
   } catch (err) {
     if (err instanceof WebhookRequestError) {
@@ -96,6 +98,7 @@ export async function handleWebhook(
         reason: err.message,
         cause: err.cause instanceof Error ? err.cause.message.slice(0, 500) : undefined,
       });
+      recordWebhookOutcome(`refused-${err.statusCode}`);
       return provider.answer({ statusCode: err.statusCode, result: err.message });
     }
     logger.error('webhook failed', {
@@ -103,6 +106,7 @@ export async function handleWebhook(
       error: err instanceof Error ? err.name : 'unknown',
       message: err instanceof Error ? err.message : undefined,
     });
+    recordWebhookOutcome('error');
     return provider.answer({ statusCode: 500, result: 'internal error' });
   }
 }
