@@ -15,7 +15,7 @@ export interface Series {
 
 const W = 640;
 const H = 220;
-const PAD = { left: 56, right: 12, top: 14, bottom: 28 };
+const PAD = { left: 56, right: 12, top: 26, bottom: 28 };
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -29,6 +29,7 @@ function niceMax(v: number): number {
 }
 
 function frame(
+  kind: 'line' | 'bar',
   title: string,
   yMax: number,
   unit: string,
@@ -42,7 +43,7 @@ function frame(
       return `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y}" y2="${y}" stroke="#e5e7eb"/><text x="${PAD.left - 6}" y="${y + 4}" text-anchor="end" font-size="11" fill="#6b7280">${label}</text>`;
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}"><title>${esc(title)}</title>${ticks}<text x="8" y="${PAD.top + 4}" font-size="11" fill="#6b7280">${esc(unit)}</text>${body}<text x="${PAD.left}" y="${H - 8}" font-size="11" fill="#6b7280">${esc(xLabels[0])}</text><text x="${W - PAD.right}" y="${H - 8}" font-size="11" text-anchor="end" fill="#6b7280">${esc(xLabels[1])}</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-${kind}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}"><title>${esc(title)}</title>${ticks}<text x="8" y="14" font-size="11" fill="#6b7280">${esc(unit)}</text>${body}<text x="${PAD.left}" y="${H - 8}" font-size="11" fill="#6b7280">${esc(xLabels[0])}</text><text x="${W - PAD.right}" y="${H - 8}" font-size="11" text-anchor="end" fill="#6b7280">${esc(xLabels[1])}</text></svg>`;
 }
 
 /** Line chart of one or more series over a shared x range (e.g. time in ms). */
@@ -72,7 +73,7 @@ export function lineChart(
       return `<path class="series" data-series="${esc(s.name)}" d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>${dots}`;
     })
     .join('');
-  return frame(title, yMax, unit, body, xLabels);
+  return frame('line', title, yMax, unit, body + legend(series), xLabels);
 }
 
 /** Bar chart of labelled values (e.g. GB per day). */
@@ -92,9 +93,28 @@ export function barChart(
       return `<rect class="bar" x="${x.toFixed(1)}" y="${(H - PAD.bottom - h).toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${esc(b.label)}: ${b.value.toFixed(1)} ${esc(unit)}</title></rect>`;
     })
     .join('');
-  return frame(title, yMax, unit, body, [bars[0]?.label ?? '', bars[bars.length - 1]?.label ?? '']);
+  return frame('bar', title, yMax, unit, body, [
+    bars[0]?.label ?? '',
+    bars[bars.length - 1]?.label ?? '',
+  ]);
+}
+
+/** Swatch and name per series, right-aligned along the top edge. */
+function legend(series: Series[]): string {
+  let x = W - PAD.right;
+  return series
+    .slice()
+    .reverse()
+    .map((s) => {
+      const label = `<text x="${x}" y="14" text-anchor="end" font-size="11" fill="#374151">${esc(s.name)}</text>`;
+      x -= s.name.length * 6.5 + 4;
+      const swatch = `<rect x="${x - 12}" y="8" width="12" height="4" fill="${s.color}"/>`;
+      x -= 24;
+      return `<g class="legend">${swatch}${label}</g>`;
+    })
+    .join('');
 }
 
 function emptyChart(title: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}"><rect x="0" y="0" width="${W}" height="${H}" fill="#f9fafb"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle" font-size="13" fill="#6b7280">No data yet</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-empty" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}"><rect x="0" y="0" width="${W}" height="${H}" fill="#f9fafb"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle" font-size="13" fill="#6b7280">No data yet</text></svg>`;
 }

@@ -1,0 +1,157 @@
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { storeCall } from './errors.ts';
+import {
+  type DeductionPart,
+  type DeductionState,
+  ledgerKeys,
+  type Order,
+  type OrderKey,
+  type OrderState,
+} from './ledger.ts';
+import { queryAll, type StoredItem } from './query.ts';
+import { TABLE_DEFINITION } from './table.ts';
+
+/**
+ * Read-only views of the top-up ledger for operators (CLI, status page). Writes stay in
+ * `ledger.ts`; this module only queries the keys it defines.
+ */
+
+// Records over the ledger's types: the compiler refuses a state missing here or a stray one.
+const ORDER_STATE_SET: Record<OrderState, true> = {
+  RECEIVED: true,
+  CREDITING: true,
+  CREDITED: true,
+  REJECTED: true,
+  HELD: true,
+  FAILED_PERMANENT: true,
+  PAYMENT_FAILED: true,
+};
+const DEDUCTION_STATE_SET: Record<DeductionState, true> = {
+  DEDUCTING: true,
+  DEDUCTED: true,
+  UNKNOWN: true,
+  FAILED: true,
+  SKIPPED: true,
+};
+
+/** Every order state, in lifecycle order. */
+export const ORDER_STATES = Object.keys(ORDER_STATE_SET) as readonly OrderState[];
+export const DEDUCTION_STATES = Object.keys(DEDUCTION_STATE_SET) as readonly DeductionState[];
+
+export function isOrderState(value: string): value is OrderState {
+  return Object.hasOwn(ORDER_STATE_SET, value);
+}
+
+export function isDeductionState(value: string): value is DeductionState {
+  return Object.hasOwn(DEDUCTION_STATE_SET, value);
+}
+
+/** A deduction part with the order it belongs to. */
+export interface PartOfOrder extends DeductionPart {
+  order: OrderKey;
+}
+
+const ORDER_PREFIX = 'ORDER#';
+const PART_PREFIX = 'DEDUCT#';
+const KEY_ATTRIBUTES = new Set<string>([
+  TABLE_DEFINITION.partitionKey,
+  TABLE_DEFINITION.sortKey,
+  TABLE_DEFINITION.gsi1.partitionKey,
+  TABLE_DEFINITION.gsi1.sortKey,
+]);
+
+function withoutKeys(item: StoredItem): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (!KEY_ATTRIBUTES.has(k)) out[k] = v;
+  return out;
+}
+
+const toOrder = (item: StoredItem) => withoutKeys(item) as unknown as Order;
+
+/** `ORDER#<provider>#<paymentId>` back to its parts; the payment id may itself hold `#`. */
+export function orderKeyFromPk(pk: string): OrderKey | undefined {
+  if (!pk.startsWith(ORDER_PREFIX)) return undefined;
+  const rest = pk.slice(ORDER_PREFIX.length);
+  const cut = rest.indexOf('#');
+  if (cut <= 0 || cut === rest.length - 1) return undefined;
+  return { provider: rest.slice(0, cut), paymentId: rest.slice(cut + 1) };
+}
+
+function toPart(item: StoredItem): PartOfOrder | undefined {
+  const order = orderKeyFromPk(String(item[TABLE_DEFINITION.partitionKey]));
+  if (!order) return undefined;
+  return { ...(withoutKeys(item) as unknown as DeductionPart), order };
+}
+
+export class LedgerReader {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Orders in a state, most recently changed first, at most `limit` (DynamoDB pages are
+   * followed until then). The state index also holds deduction parts; they are skipped.
+   */
+  async ordersInState(state: OrderState, limit = 100): Promise<Order[]> {
+    const items = await this.#byState(state, limit, 'ledgerRead.ordersInState');
+    return items.filter((i) => i[TABLE_DEFINITION.sortKey] === 'ORDER').map(toOrder);
+  }
+
+  /** Deduction parts in a state, most recently changed first, with their order's key. */
+  async partsInState(state: DeductionState, limit = 100): Promise<PartOfOrder[]> {
+    const items = await this.#byState(state, limit, 'ledgerRead.partsInState');
+    return items
+      .filter((i) => String(i[TABLE_DEFINITION.sortKey]).startsWith(PART_PREFIX))
+      .map(toPart)
+      .filter((p): p is PartOfOrder => p !== undefined);
+  }
+
+  /** The order and its refund / dispute parts in one query (they share the partition). */
+  async orderWithParts(
+    key: OrderKey,
+  ): Promise<{ order: Order; parts: DeductionPart[] } | undefined> {
+    const { pk } = ledgerKeys.order(key);
+    const items = await queryAll(
+      this.doc,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': TABLE_DEFINITION.partitionKey },
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+      },
+      'ledgerRead.orderWithParts',
+    );
+    const orderItem = items.find((i) => i[TABLE_DEFINITION.sortKey] === 'ORDER');
+    if (!orderItem) return undefined;
+    const parts = items
+      .filter((i) => String(i[TABLE_DEFINITION.sortKey]).startsWith(PART_PREFIX))
+      .map((i) => withoutKeys(i) as unknown as DeductionPart);
+    return { order: toOrder(orderItem), parts };
+  }
+
+  async #byState(state: string, limit: number, operation: string): Promise<StoredItem[]> {
+    const out: StoredItem[] = [];
+    let start: StoredItem | undefined;
+    do {
+      const page = await storeCall(operation, () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_DEFINITION.gsi1.indexName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': TABLE_DEFINITION.gsi1.partitionKey },
+            ExpressionAttributeValues: { ':pk': `ORDERS#${state}` },
+            ScanIndexForward: false,
+            Limit: Math.min(limit - out.length, 1000),
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      out.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start && out.length < limit);
+    return out;
+  }
+}

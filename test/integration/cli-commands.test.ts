@@ -1,0 +1,625 @@
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import type { Config } from '../../functions/commons/config/schema.ts';
+import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
+import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { DynamoLedger, type NewOrder } from '../../functions/commons/store/ledger.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
+import { type CliIo, createContext } from '../../local/cli/context.ts';
+import { run } from '../../local/cli/main.ts';
+import type { UsageRowInput } from '../../local/simulator/index.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import { RecordingSink } from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+// 04:00 UTC is noon in Asia/Shanghai: "today" upstream is 2026-03-10.
+const NOW = new Date('2026-03-10T04:00:00.000Z');
+const TODAY = '2026-03-10';
+const YESTERDAY = '2026-03-09';
+
+const config: Config = parseConfig({
+  payments: {
+    catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
+    leaseSeconds: 60,
+  },
+  upstream: { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } },
+  polling: { pageSize: 50, maxPagesInFlight: 2 },
+});
+
+class Buffer {
+  text = '';
+  isTTY = false;
+  write(chunk: string) {
+    this.text += chunk;
+    return true;
+  }
+}
+
+interface Harness {
+  stdout: Buffer;
+  stderr: Buffer;
+  sink: RecordingSink;
+  /** Runs one command line in-process against the test table and the simulator. */
+  cli(...argv: string[]): Promise<number>;
+  json(): unknown;
+}
+
+function harness(table: TestTable, opts: { clock?: () => Date; upstream?: boolean } = {}): Harness {
+  const stdout = new Buffer();
+  const stderr = new Buffer();
+  const sink = new RecordingSink();
+  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
+  return {
+    stdout,
+    stderr,
+    sink,
+    async cli(...argv) {
+      stdout.text = '';
+      stderr.text = '';
+      return run(argv, io, {
+        openContext: async (_io, { json }) => ({
+          ctx: createContext({
+            io,
+            json,
+            config,
+            doc: table.doc,
+            tableName: table.tableName,
+            where: 'test table',
+            upstream: opts.upstream === false ? undefined : fx.client(),
+            clock: opts.clock ?? (() => NOW),
+            sink,
+          }),
+          close: async () => {},
+        }),
+      });
+    },
+    json: () => JSON.parse(stdout.text),
+  };
+}
+
+function order(paymentId: string, extra: Partial<NewOrder> = {}): NewOrder {
+  return {
+    provider: 'stripe',
+    paymentId,
+    orderId: deriveOrderId('stripe', paymentId),
+    state: 'RECEIVED',
+    customerId: '88',
+    packageId: 'gb10',
+    quantity: 1,
+    gb: '10',
+    amountMinor: 1000,
+    currency: 'usd',
+    ...extra,
+  };
+}
+
+describe('flowpilot commands (DynamoDB Local + simulator)', () => {
+  let table: TestTable;
+  let h: Harness;
+
+  beforeAll(async () => {
+    table = await createTestTable('cli');
+  });
+
+  beforeEach(() => {
+    fx.sim.setNow(NOW);
+    h = harness(table);
+  });
+
+  describe('status', () => {
+    it('shows residual GB and %, days left at the 7-day burn, the last poll and open alerts', async () => {
+      // Prepare
+      const ctx = createContext({
+        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
+        json: false,
+        config,
+        doc: table.doc,
+        tableName: table.tableName,
+        where: 'test',
+        upstream: undefined,
+        clock: () => NOW,
+      });
+      const at = '2026-03-10T03:55:00.000Z';
+      await ctx.stores.snapshots.put([
+        {
+          pool: 'primary',
+          at,
+          pollId: 'p1',
+          rechargedMb: gbToMb(1000),
+          consumedMb: gbToMb(800),
+          residualMb: gbToMb(200),
+        },
+        {
+          pool: 'secondary',
+          at,
+          pollId: 'p1',
+          rechargedMb: gbToMb(5120),
+          consumedMb: gbToMb(0),
+          residualMb: gbToMb(5120),
+        },
+      ]);
+      // 7 full days of 20 GB each (10 up, 10 down): 200 GB / 20 GB = 10 days left.
+      const days = ['03', '04', '05', '06', '07', '08', '09'].map((d) => ({
+        day: `2026-03-${d}`,
+        uploadMb: gbToMb(10),
+        downloadMb: gbToMb(10),
+      }));
+      await ctx.stores.series.putConsume(days, NOW);
+      // The secondary pool burns the NNI series: 512 GB a day, 5,120 GB left = 10 days.
+      await ctx.stores.series.putNni(
+        days.map((d) => ({ day: d.day, flowMb: gbToMb(512) })),
+        NOW,
+      );
+      await ctx.stores.pollState.recordSuccess('poll-totals', new Date(at));
+      await new AlertStateStore({ tableName: table.tableName, client: table.doc }).save(
+        {
+          rule: 'low-residual',
+          subject: 'primary',
+          status: 'warning',
+          version: 1,
+          openedAt: new Date(at),
+          summary: 'primary pool below 250 GB',
+          updatedAt: new Date(at),
+        },
+        undefined,
+      );
+
+      // Act
+      const code = await h.cli('status', '--json');
+
+      // Assess
+      expect(code).toBe(0);
+      const out = h.json() as {
+        pools: Record<string, unknown>[];
+        polls: { totals: { lastSuccessAt: string } };
+        openAlerts: { rule: string; status: string }[];
+      };
+      expect(out.pools).toEqual([
+        expect.objectContaining({
+          pool: 'primary',
+          residualGb: '200',
+          residualPercent: '20',
+          burnGbPerDay: '20',
+          burnBasis: '7-day average',
+          daysLeft: '10',
+        }),
+        expect.objectContaining({
+          pool: 'secondary',
+          residualPercent: '100',
+          burnGbPerDay: '512',
+          daysLeft: '10',
+        }),
+      ]);
+      expect(out.polls.totals.lastSuccessAt).toBe(at);
+      expect(out.openAlerts).toEqual([
+        expect.objectContaining({ rule: 'low-residual', status: 'warning' }),
+      ]);
+
+      expect(await h.cli('status')).toBe(0);
+      expect(h.stdout.text).toMatch(/primary\s+200 GB\s+20\.0%\s+10\.0\s+20 GB/);
+      expect(h.stdout.text).toMatch(/secondary\s+5,120 GB\s+100\.0%\s+10\.0\s+512 GB/);
+      expect(h.stdout.text).toContain('last totals poll:');
+      expect(h.stdout.text).toContain('2026-03-10 03:55 UTC (5 min ago)');
+      expect(h.stdout.text).toMatch(/warning\s+low-residual\s+primary/);
+    });
+  });
+
+  describe('orders and order', () => {
+    it('lists by state, shows one order with its deductions, and exits 3 for none', async () => {
+      // Prepare
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_list_held', { state: 'HELD', reason: 'order-max' }), {
+        now: new Date('2026-03-10T01:00:00Z'),
+      });
+      await ledger.createOrder(order('cs_list_ok'), { now: new Date('2026-03-10T02:00:00Z') });
+      await ledger.markCredited(
+        { provider: 'stripe', paymentId: 'cs_list_ok' },
+        { now: new Date('2026-03-10T02:00:01Z'), code: 200, message: 'ok' },
+      );
+      await ledger.recordPart(
+        { provider: 'stripe', paymentId: 'cs_list_ok' },
+        { partId: 're_1', state: 'SKIPPED', kind: 'refund', gb: '0', minor: 0, reason: 'test' },
+        NOW,
+      );
+
+      // Act
+      const held = await h.cli('orders', '--state', 'held', '--json');
+      const heldOrders = (h.json() as { orders: { paymentId: string; state: string }[] }).orders;
+      const all = await h.cli('orders');
+      const allText = h.stdout.text;
+      const one = await h.cli('order', 'ORDER#stripe#cs_list_ok');
+      const oneText = h.stdout.text;
+      const parts = await h.cli('orders', '--state', 'SKIPPED', '--json');
+      const partList = (h.json() as { parts: { partId: string; order: unknown }[] }).parts;
+      const missing = await h.cli('order', 'stripe:cs_nope');
+
+      // Assess
+      expect(held).toBe(0);
+      expect(heldOrders.map((o) => [o.paymentId, o.state])).toEqual([['cs_list_held', 'HELD']]);
+      expect(all).toBe(0);
+      // Newest change first.
+      expect(allText.indexOf('stripe:cs_list_ok')).toBeLessThan(
+        allText.indexOf('stripe:cs_list_held'),
+      );
+      expect(one).toBe(0);
+      expect(oneText).toMatch(/state:\s+CREDITED/);
+      expect(oneText).toMatch(/credit:\s+10 GB/);
+      expect(oneText).toMatch(/deductions \(1\):\nPART.*\nre_1\s+refund\s+SKIPPED/);
+      expect(parts).toBe(0);
+      expect(partList).toEqual([
+        expect.objectContaining({
+          partId: 're_1',
+          order: { provider: 'stripe', paymentId: 'cs_list_ok' },
+        }),
+      ]);
+      expect(missing).toBe(3);
+      expect(h.stderr.text).toBe('flowpilot order: no order stripe:cs_nope\n');
+    });
+  });
+
+  describe('usage', () => {
+    it("prints a customer's days as a table, CSV with exact MB, and JSON", async () => {
+      // Prepare
+      const ctx = createContext({
+        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
+        json: false,
+        config,
+        doc: table.doc,
+        tableName: table.tableName,
+        where: 'test',
+        upstream: undefined,
+      });
+      await ctx.stores.usage.put(
+        [
+          {
+            customerId: '501',
+            day: '2026-03-01',
+            userName: 'a,b@x',
+            uploadMb: gbToMb(1),
+            downloadMb: gbToMb('1.5'),
+          },
+          {
+            customerId: '501',
+            day: '2026-03-02',
+            userName: 'a,b@x',
+            uploadMb: gbToMb(0),
+            downloadMb: gbToMb(2),
+          },
+          {
+            customerId: '501',
+            day: '2026-03-05',
+            userName: 'a,b@x',
+            uploadMb: gbToMb(9),
+            downloadMb: gbToMb(9),
+          },
+        ],
+        NOW,
+      );
+
+      // Act
+      const csvCode = await h.cli(
+        'usage',
+        '--customer',
+        '501',
+        '--from',
+        '2026-03-01',
+        '--to',
+        '2026-03-02',
+        '--csv',
+      );
+      const csvText = h.stdout.text;
+      const jsonCode = await h.cli(
+        'usage',
+        '--customer',
+        '501',
+        '--from',
+        '2026-03-01',
+        '--to',
+        '2026-03-31',
+        '--json',
+      );
+      const json = h.json() as { totalMb: string; days: unknown[] };
+      const tableCode = await h.cli(
+        'usage',
+        '--customer',
+        '501',
+        '--from',
+        '2026-03-01',
+        '--to',
+        '2026-03-02',
+      );
+
+      // Assess
+      expect(csvCode).toBe(0);
+      expect(csvText).toBe(
+        'day,customerId,userName,uploadMb,downloadMb,totalMb\r\n' +
+          '2026-03-01,501,"a,b@x",1024,1536,2560\r\n' +
+          '2026-03-02,501,"a,b@x",0,2048,2048\r\n',
+      );
+      expect(jsonCode).toBe(0);
+      expect(json.totalMb).toBe(String(1024 * (2.5 + 2 + 18)));
+      expect(json.days).toHaveLength(3);
+      expect(tableCode).toBe(0);
+      expect(h.stdout.text).toMatch(/2026-03-01\s+1 GB\s+1\.5 GB\s+2\.5 GB/);
+      expect(h.stdout.text).toContain('customer 501 (a,b@x): 4.5 GB over 2 day(s)');
+    });
+
+    it.each([
+      [['usage', '--from', '2026-03-01', '--to', '2026-03-02'], '--customer is required'],
+      [
+        ['usage', '--customer', 'x1', '--from', '2026-03-01', '--to', '2026-03-02'],
+        '--customer must be',
+      ],
+      [
+        ['usage', '--customer', '1', '--from', '2026-02-30', '--to', '2026-03-02'],
+        '--from must be a date',
+      ],
+      [['usage', '--customer', '1', '--from', '2026-03-03', '--to', '2026-03-02'], 'is after'],
+      [
+        [
+          'usage',
+          '--customer',
+          '1',
+          '--from',
+          '2026-03-01',
+          '--to',
+          '2026-03-02',
+          '--csv',
+          '--json',
+        ],
+        'not both',
+      ],
+    ])('exits 2 with a clear message for %j', async (argv, message) => {
+      // Act
+      const code = await h.cli(...argv);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(h.stderr.text).toContain(message);
+      expect(h.stderr.text).toContain('usage: flowpilot usage');
+      expect(h.stdout.text).toBe('');
+    });
+  });
+
+  describe('backfill', () => {
+    it('re-reads every page of the range into the store, with progress lines off a terminal', async () => {
+      // Prepare: 120 rows over 3 days at 50 a page = 3 pages, and one day outside the range.
+      const rows: UsageRowInput[] = [];
+      for (const day of ['2026-03-01', '2026-03-02', '2026-03-03']) {
+        for (let c = 0; c < 40; c++) {
+          rows.push({
+            customerId: String(7000 + c),
+            reportDate: day,
+            uploadMb: c,
+            downloadMb: 100 + c,
+          });
+        }
+      }
+      rows.push({ customerId: '7000', reportDate: '2026-02-27', uploadMb: 1, downloadMb: 1 });
+      fx.sim.addUsageRows(rows);
+      fx.sim.setConsumeSeries([{ date: '2026-03-02', uploadMb: 5, downloadMb: 6 }]);
+
+      // Act
+      const code = await h.cli('backfill', '--from', '2026-03-01', '--to', '2026-03-03', '--json');
+
+      // Assess
+      expect(code).toBe(0);
+      expect(h.json()).toEqual({
+        from: '2026-03-01',
+        to: '2026-03-03',
+        pages: 3,
+        rows: 120,
+        written: { usage: 120, series: 1 },
+      });
+      expect(h.stderr.text.trim().split('\n')).toEqual([
+        'backfill 2026-03-01..2026-03-03: 1/3 pages, 50 rows',
+        'backfill 2026-03-01..2026-03-03: 2/3 pages, 100 rows',
+        'backfill 2026-03-01..2026-03-03: 3/3 pages, 120 rows',
+      ]);
+      const ctx = createContext({
+        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
+        json: false,
+        config,
+        doc: table.doc,
+        tableName: table.tableName,
+        where: 'test',
+        upstream: undefined,
+      });
+      const stored = await ctx.stores.usage.byCustomer('7039', '2026-02-01', '2026-03-31');
+      expect(stored.map((r) => [r.day, r.downloadMb.toFixed()])).toEqual([
+        ['2026-03-01', '139'],
+        ['2026-03-02', '139'],
+        ['2026-03-03', '139'],
+      ]);
+      expect(await ctx.stores.usage.byCustomer('7000', '2026-02-27', '2026-02-27')).toEqual([]);
+      const series = await ctx.stores.series.consume('2026-03-02', '2026-03-02');
+      expect(series.map((d) => [d.uploadMb.toFixed(), d.downloadMb.toFixed()])).toEqual([
+        ['5', '6'],
+      ]);
+    });
+
+    it('refuses a range in the future (exit 2) and says when no upstream is configured (exit 1)', async () => {
+      // Prepare
+      const offline = harness(table, { upstream: false });
+
+      // Act
+      const future = await h.cli('backfill', '--from', TODAY, '--to', '2026-03-11');
+      const futureErr = h.stderr.text;
+      const noUpstream = await offline.cli('backfill', '--from', YESTERDAY);
+
+      // Assess
+      expect(future).toBe(2);
+      expect(futureErr).toContain('--to 2026-03-11 is in the future');
+      expect(noUpstream).toBe(1);
+      expect(offline.stderr.text).toContain('this command needs the upstream: set IPWEB_TOKEN');
+    });
+  });
+
+  describe('replay', () => {
+    it('credits a RECEIVED order once, then reports it done without calling the upstream', async () => {
+      // Prepare
+      fx.sim.addCustomer({ customerId: '88' });
+      fx.sim.setPool('primary', { rechargedMb: 1e7, consumedMb: 0, residualMb: 1e7 });
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_replay_1'), { now: NOW });
+
+      // Act
+      const first = await h.cli('replay', 'stripe:cs_replay_1', '--json');
+      const firstOut = h.json();
+      const second = await h.cli('replay', 'stripe:cs_replay_1');
+
+      // Assess
+      expect(first).toBe(0);
+      expect(firstOut).toEqual(
+        expect.objectContaining({
+          outcome: 'credited',
+          state: 'CREDITED',
+          key: 'stripe:cs_replay_1',
+        }),
+      );
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({
+          orderId: deriveOrderId('stripe', 'cs_replay_1'),
+          trafficGb: '10',
+        }),
+      ]);
+      expect(second).toBe(0);
+      expect(h.stdout.text).toMatch(/outcome:\s+already-credited/);
+      expect(fx.sim.calls().filter((c) => c.endpoint === 'rechargeTrafficCount')).toHaveLength(1);
+    });
+
+    it('waits out a live lease, then takes over an expired one; the upstream applies it once', async () => {
+      // Prepare: a delivery crashed after the upstream applied the recharge.
+      fx.sim.addCustomer({ customerId: '88' });
+      fx.sim.setPool('primary', { rechargedMb: 1e7, consumedMb: 0, residualMb: 1e7 });
+      const key = { provider: 'stripe', paymentId: 'cs_replay_2' };
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_replay_2', { state: 'CREDITING' }), {
+        now: NOW,
+        lease: { owner: 'crashed', until: NOW.getTime() + 60_000 },
+      });
+      const client = fx.client();
+      await client.rechargeTrafficCount({
+        customerId: '88',
+        orderId: deriveOrderId('stripe', 'cs_replay_2'),
+        trafficGb: new (await import('../../functions/commons/units.ts')).Decimal(10),
+      });
+      const later = harness(table, { clock: () => new Date(NOW.getTime() + 61_000) });
+
+      // Act
+      const live = await h.cli('replay', 'stripe:cs_replay_2');
+      const liveOut = h.stdout.text;
+      const expired = await later.cli('replay', 'stripe:cs_replay_2', '--json');
+
+      // Assess
+      expect(live).toBe(1);
+      expect(liveOut).toMatch(/outcome:\s+in-progress/);
+      expect(expired).toBe(0);
+      expect(later.json()).toEqual(
+        expect.objectContaining({ outcome: 'credited', state: 'CREDITED' }),
+      );
+      // The second call was answered "already processed": one recharge upstream.
+      expect(fx.sim.ledger()).toHaveLength(1);
+      expect((await ledger.getOrder(key))?.upstreamCode).toBe(201);
+    });
+
+    it('refuses HELD and REJECTED orders without an upstream call, and exits 3 for none', async () => {
+      // Prepare
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_held', { state: 'HELD', reason: 'monthly-cap' }), {
+        now: NOW,
+      });
+      await ledger.createOrder(order('cs_rej', { state: 'REJECTED', reason: 'amount-mismatch' }), {
+        now: NOW,
+      });
+      const offline = harness(table, { upstream: false });
+
+      // Act
+      const held = await offline.cli('replay', 'stripe:cs_held');
+      const heldOut = offline.stdout.text;
+      const rejected = await offline.cli('replay', 'stripe:cs_rej', '--json');
+      const rejectedOut = offline.json();
+      const missing = await offline.cli('replay', 'stripe:cs_none');
+
+      // Assess
+      expect(held).toBe(1);
+      expect(heldOut).toMatch(/outcome:\s+refused/);
+      expect(heldOut).toContain('held for review');
+      expect(rejected).toBe(1);
+      expect(rejectedOut).toEqual(
+        expect.objectContaining({ outcome: 'refused', state: 'REJECTED' }),
+      );
+      expect(missing).toBe(3);
+      expect(fx.sim.calls()).toEqual([]);
+    });
+
+    it('refuses an order the catalog no longer prices as recorded', async () => {
+      // Prepare: recorded at 20 GB, the catalog sells gb10 as 10 GB.
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_repriced', { gb: '20' }), { now: NOW });
+
+      // Act
+      const code = await h.cli('replay', 'stripe:cs_repriced');
+
+      // Assess
+      expect(code).toBe(1);
+      expect(h.stdout.text).toContain('the catalog no longer prices this order as recorded');
+      expect(fx.sim.calls()).toEqual([]);
+      expect((await ledger.getOrder({ provider: 'stripe', paymentId: 'cs_repriced' }))?.state).toBe(
+        'RECEIVED',
+      );
+    });
+  });
+
+  describe('reconcile', () => {
+    it('reports matched credits and manual top-ups for a window, and keeps the report', async () => {
+      // Prepare: a table of its own (other tests credited orders the simulator has forgotten);
+      // one order credited through replay (ledger + upstream record), one manual top-up.
+      const own = await createTestTable('cli-recon');
+      h = harness(own);
+      fx.sim.addCustomer({ customerId: '88' });
+      fx.sim.addCustomer({ customerId: '89', account: 'manual@example.com' });
+      fx.sim.setPool('primary', { rechargedMb: 1e7, consumedMb: 0, residualMb: 1e7 });
+      const ledger = new DynamoLedger(own.doc, own.tableName);
+      await ledger.createOrder(order('cs_recon'), { now: NOW });
+      expect(await h.cli('replay', 'stripe:cs_recon')).toBe(0);
+      fx.sim.addRecords([{ customerId: '89', account: 'manual@example.com', flowMb: 2048 }]);
+
+      // Act
+      const code = await h.cli('reconcile', '--from', TODAY, '--to', TODAY, '--json');
+      const report = h.json() as { id: string; counts: Record<string, number>; alerted: boolean };
+      const text = await h.cli('reconcile', '--from', TODAY, '--to', TODAY);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(report.counts).toEqual(
+        expect.objectContaining({
+          ledger: 1,
+          upstream: 2,
+          matched: 1,
+          missingUpstream: 0,
+          amountDifferences: 0,
+          manualTopUps: 1,
+        }),
+      );
+      expect(report.alerted).toBe(false);
+      expect(await new ReportStore(own.doc, own.tableName, 30).get(report.id)).toEqual(report);
+      expect(h.sink.events).toEqual([]);
+      expect(text).toBe(0);
+      expect(h.stdout.text).toContain('upstream recharges with no ledger entry (manual top-ups):');
+      expect(h.stdout.text).toMatch(/89\s+manual@example\.com\s+2048/);
+    });
+
+    it('exits 2 when only one end of the window is given', async () => {
+      // Act
+      const code = await h.cli('reconcile', '--from', TODAY);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(h.stderr.text).toContain('give both --from and --to, or neither');
+    });
+  });
+});
