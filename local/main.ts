@@ -7,10 +7,12 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { documentClient } from '../functions/commons/clients/dynamodb.ts';
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
+import { removeRuntimeInfo, writeRuntimeInfo } from './cli/connection.ts';
 import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
 import {
   LOCAL_DEMO_CATALOG,
@@ -23,6 +25,7 @@ import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
 import { Scheduler } from './runtime/scheduler.ts';
 import { startSimulator } from './simulator/index.ts';
+import { statusDepsFor, statusPageHandler } from './status/page.ts';
 
 type Closer = { name: string; close: () => Promise<void> };
 
@@ -36,6 +39,8 @@ function fail(err: unknown): never {
 async function main(): Promise<void> {
   // The Lambdas run Node 22; this warning about the local Node is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // No CloudWatch here: EMF documents would only clutter the console.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   // 1. Validate everything first: one clear message and a non-zero exit.
   let env: LocalEnv;
   let config: Config;
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   // 3. Upstream: the real one, or the built-in simulator.
   let upstream: string;
   let simulatorUrl: string | undefined;
+  let simulatorToken: string | undefined;
   if (env.upstream) {
     config = { ...config, upstream: { ...config.upstream, baseUrl: env.upstream.baseUrl } };
     upstream = `Dynamic Traffic API at ${env.upstream.baseUrl}`;
@@ -77,6 +83,7 @@ async function main(): Promise<void> {
     const sim = await startSimulator({ host: env.host, port: env.simulatorPort, seedData: true });
     closers.unshift({ name: 'simulator', close: () => sim.close() });
     process.env.IPWEB_TOKEN = sim.token;
+    simulatorToken = sim.token;
     simulatorUrl = sim.url;
     config = { ...config, upstream: { ...config.upstream, baseUrl: sim.url } };
     upstream = `built-in simulator at ${sim.url} (control API under ${new URL('/_sim', sim.url).href})`;
@@ -109,9 +116,12 @@ async function main(): Promise<void> {
     }
   };
   const scheduler = new Scheduler(jobs, fire, (n) => invoker.isRunning(n));
+  const statusDdb = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
+  closers.unshift({ name: 'status page client', close: async () => statusDdb.destroy() });
   const server: Server = createHttpServer({
     invoker,
     health: () => ({ upstream: env.upstream ? 'real' : 'simulator', simulatorUrl, store, alerts }),
+    statusPage: statusPageHandler(statusDepsFor(documentClient(statusDdb), env.tableName, config)),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -121,12 +131,22 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : env.port;
   const base = `http://${env.host}:${port}`;
   scheduler.start();
+  // Lets `npx flowpilot` reach this store while the runtime holds it (LevelDB allows one process).
+  writeRuntimeInfo(env.dataDir, {
+    pid: process.pid,
+    dynamoEndpoint: String(process.env.AWS_ENDPOINT_URL_DYNAMODB),
+    tableName: env.tableName,
+    upstreamBaseUrl: config.upstream.baseUrl,
+    ...(simulatorToken ? { upstreamToken: simulatorToken } : {}),
+    httpUrl: base,
+  });
 
   process.stdout.write(
     [
       '',
       `FlowPilot is running (local runtime)`,
       `  API          ${base}  (POST /webhooks/{stripe|standard|epay}, GET /health)`,
+      `  status page  ${base}/   ·   CLI: npx flowpilot status`,
       `  invoke now   curl -X POST ${base}/_local/invoke/poll-totals`,
       `  schedules    ${jobs.map((j) => `${j.name} ${j.expression}`).join(', ')}`,
       `  upstream     ${upstream}`,
@@ -153,6 +173,7 @@ async function main(): Promise<void> {
       server.closeIdleConnections();
     });
     await invoker.idle();
+    removeRuntimeInfo(env.dataDir);
     for (const c of closers) await c.close().catch(() => undefined);
     process.stdout.write('stopped\n');
     process.exit(0);

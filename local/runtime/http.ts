@@ -10,6 +10,10 @@ export interface HttpOptions {
   invoker: Invoker;
   /** Facts shown by GET /health (what runs where). */
   health: () => Record<string, unknown>;
+  /** The status page at `/`. */
+  statusPage?: (
+    method: string,
+  ) => Promise<{ status: number; headers: Record<string, string>; body: string }>;
 }
 
 function send(
@@ -48,6 +52,13 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   const method = req.method ?? 'GET';
+
+  if (path === '/' && opts.statusPage) {
+    const page = await opts.statusPage(method);
+    res.writeHead(page.status, page.headers);
+    res.end(method === 'HEAD' ? undefined : page.body);
+    return;
+  }
 
   if (path === '/health') {
     if (method !== 'GET')
