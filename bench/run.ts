@@ -1,0 +1,12 @@
+/** `npm run bench`: every benchmark in turn, each printing its own figures. */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const BENCHES = ['bundle-size.ts', 'poll-usage.ts', 'webhook.ts'];
+let failed = 0;
+for (const file of BENCHES) {
+  process.stdout.write(`\n=== bench/${file} ===\n`);
+  const run = spawnSync('npx', ['tsx', resolve(import.meta.dirname, file)], { stdio: 'inherit' });
+  if (run.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);
