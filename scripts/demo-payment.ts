@@ -5,9 +5,9 @@
  * (the first catalog package), QUANTITY (1), SESSION_ID (random), STRIPE_WEBHOOK_SECRET.
  */
 import { randomBytes } from 'node:crypto';
-import Stripe from 'stripe';
 import { loadConfig } from '../functions/commons/config/load.ts';
 import { LOCAL_DEMO_CATALOG, LOCAL_DEV_SECRETS } from '../local/runtime/env.ts';
+import { signedCheckoutCompleted } from './stripe-checkout.ts';
 
 const base = process.env.FLOWPILOT_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`;
 const secret = process.env.STRIPE_WEBHOOK_SECRET || LOCAL_DEV_SECRETS.STRIPE_WEBHOOK_SECRET;
@@ -27,25 +27,15 @@ const quantity = Number(process.env.QUANTITY ?? '1');
 const customerId = process.env.CUSTOMER_ID ?? '1001';
 const sessionId = process.env.SESSION_ID ?? `cs_demo_${randomBytes(8).toString('hex')}`;
 
-const payload = JSON.stringify({
-  id: `evt_demo_${randomBytes(8).toString('hex')}`,
-  object: 'event',
-  type: 'checkout.session.completed',
-  created: Math.floor(Date.now() / 1000),
-  data: {
-    object: {
-      id: sessionId,
-      object: 'checkout.session',
-      payment_status: 'paid',
-      amount_total: item.price * quantity,
-      currency: item.currency,
-      client_reference_id: customerId,
-      metadata: { package: packageId, quantity: String(quantity) },
-      payment_intent: `pi_demo_${randomBytes(8).toString('hex')}`,
-    },
-  },
+const { payload, signature } = signedCheckoutCompleted({
+  secret,
+  sessionId,
+  customerId,
+  packageId,
+  quantity,
+  amountMinor: item.price * quantity,
+  currency: item.currency,
 });
-const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret });
 
 const res = await fetch(`${base}/webhooks/stripe`, {
   method: 'POST',

@@ -6,6 +6,8 @@ import { Num, seededRandom } from './json.ts';
  * shapes and traps. No HTTP here: server.ts adds transport, auth and faults.
  */
 
+// Written out again on purpose, not imported from the client: the simulator stands for the
+// vendor, so a wrong path in the client must fail against it rather than be copied here.
 export const SIM_ENDPOINTS = {
   myRechargeFlowList: '/open/dynamic/myRechargeFlowList',
   rechargeFlowListForMe: '/open/dynamic/rechargeFlowListForMe',

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Stripe from 'stripe';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
+import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -66,29 +66,15 @@ function stop(run: Running): Promise<void> {
 }
 
 function stripePayment(sessionId: string, customerId: string) {
-  const payload = JSON.stringify({
-    id: `evt_${randomBytes(6).toString('hex')}`,
-    object: 'event',
-    type: 'checkout.session.completed',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: sessionId,
-        object: 'checkout.session',
-        payment_status: 'paid',
-        amount_total: 500,
-        currency: 'usd',
-        client_reference_id: customerId,
-        metadata: { package: 'demo-10gb' },
-        payment_intent: `pi_${sessionId}`,
-      },
-    },
-  });
-  const signature = Stripe.webhooks.generateTestHeaderString({
-    payload,
+  return signedCheckoutCompleted({
     secret: LOCAL_DEV_SECRETS.STRIPE_WEBHOOK_SECRET,
+    sessionId,
+    customerId,
+    packageId: 'demo-10gb',
+    quantity: 1,
+    amountMinor: 500,
+    currency: 'usd',
   });
-  return { payload, signature };
 }
 
 async function post(
