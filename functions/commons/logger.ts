@@ -1,17 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 
-// One logger per process. Secrets are never passed to it; keys that could carry one are
-// masked anyway in case a payload slips through.
-const SECRET_KEYS = /token|secret|signature|authorization|sign$|key$/i;
+// Secrets are never handed to the logger; keys that could carry one are masked anyway, in
+// case a payload or an error's fields slip through. `message`/`name` stay readable.
+const SECRET_KEYS = /token|secret|signature|authorization|password|^sign$|key$/i;
 
-export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEYS.test(k) ? '[redacted]' : redact(v, depth + 1);
-  }
-  return out;
+/** JSON replacer for every log line: a secret-looking key's value becomes `[redacted]`. */
+export function redactSecrets(key: string, value: unknown): unknown {
+  return key && SECRET_KEYS.test(key) && value !== undefined && value !== null
+    ? '[redacted]'
+    : value;
 }
 
-export const logger = new Logger({ serviceName: 'flowpilot' });
+export const logger = new Logger({ serviceName: 'flowpilot', jsonReplacerFn: redactSecrets });

@@ -1,0 +1,33 @@
+import { describe, expect, it, vi } from 'vitest';
+import { logger } from '../../functions/commons/logger.ts';
+
+describe('logger', () => {
+  it('masks values under secret-looking keys, wherever they are nested', () => {
+    // Prepare
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const write = vi.spyOn(console, 'info').mockImplementation((...args) => {
+      lines.push(args.map(String).join(' '));
+    });
+
+    // Act
+    logger.info('calling upstream', {
+      endpoint: 'getFlowTotalFull',
+      headers: { token: 'tok-SECRET-1', accept: 'application/json' },
+      stripeSignature: 't=1,v1=abc',
+      nested: [{ apiKey: 'k-SECRET-2' }],
+    });
+    spy.mockRestore();
+    write.mockRestore();
+
+    // Assess
+    const text = lines.join('\n');
+    expect(text).toContain('getFlowTotalFull');
+    expect(text).toContain('application/json');
+    expect(text).not.toMatch(/SECRET|v1=abc/);
+    expect(text).toContain('[redacted]');
+  });
+});
