@@ -7,9 +7,13 @@ import {
   evaluateAfterTotalsPoll,
   type TotalsPollInput,
 } from '../../functions/commons/alerts/index.ts';
+import type { AlertState } from '../../functions/commons/alerts/types.ts';
 import { type AlertsConfigInput, alertsSchema } from '../../functions/commons/config/alerts.ts';
 import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import {
+  AlertStateConflictError,
+  AlertStateStore,
+} from '../../functions/commons/store/alert-state.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 
@@ -446,6 +450,23 @@ describe('Function: evaluateAfterTotalsPoll', () => {
     expect((await fp.store.get('low-residual', 'primary'))?.pendingNotice).toBeUndefined();
   });
 
+  it('does not resolve a low pool that suddenly reads all zeros', async () => {
+    // Prepare
+    const fp = await setUp();
+    fp.at(0);
+    await fp.poll({ primary: { rechargedGb: 1000, residualGb: 20 } });
+
+    // Act: the upstream now reports the pool as if it had never been recharged.
+    fp.at(5);
+    const { changes } = await fp.poll({ primary: { rechargedGb: 0, residualGb: 0 } });
+
+    // Assess: zeros are no good news; the alert stays open and nobody hears "resolved".
+    expect(changes).toContainEqual(
+      expect.objectContaining({ rule: 'low-residual', subject: 'primary', status: 'critical' }),
+    );
+    expect(fp.published().map(summary)).toEqual(['opened low-residual/primary critical']);
+  });
+
   it('ignores a pool that is disabled or never recharged', async () => {
     // Prepare
     const fp = await setUp({ pools: { secondary: { enabled: false } } });
@@ -466,5 +487,38 @@ describe('Function: evaluateAfterTotalsPoll', () => {
       'token-rejected/upstream:ok',
       'data-stale/upstream:ok',
     ]);
+  });
+});
+
+describe('Class: AlertStateStore', () => {
+  it('makes a writer that read before a pending mark lose the race instead of erasing it', async () => {
+    // Prepare: a delivery failed; another evaluation read the state before it was marked.
+    const { doc, tableName } = await createTestTable('alerts');
+    const store = new AlertStateStore({ client: doc, tableName });
+    const opened: AlertState = {
+      rule: 'low-residual',
+      subject: 'primary',
+      status: 'critical',
+      version: 1,
+      previousStatus: 'ok',
+      openedAt: T0,
+      lastNotifiedAt: T0,
+      updatedAt: T0,
+    };
+    await store.save(opened, undefined);
+    const readBefore = await store.get('low-residual', 'primary');
+    if (!readBefore) throw new Error('state not saved');
+
+    // Act
+    const marked = await store.markPending(opened, 'opened');
+    const lateWrite = store.save(
+      { ...readBefore, holdStatus: 'critical', holdCount: 1, version: readBefore.version + 1 },
+      readBefore.version,
+    );
+
+    // Assess
+    expect(marked).toBe(true);
+    await expect(lateWrite).rejects.toBeInstanceOf(AlertStateConflictError);
+    expect((await store.get('low-residual', 'primary'))?.pendingNotice).toBe('opened');
   });
 });

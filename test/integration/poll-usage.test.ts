@@ -209,6 +209,37 @@ describe('Function: pollUsage', () => {
     expect(await storedRows(usage)).toEqual(upstreamRows());
   });
 
+  it('writes a row listed twice in one page once, with its last figures', async () => {
+    // Prepare: the upstream lists a customer's day twice, the second time grown.
+    const { deps, usage } = await setup();
+    fixture.sim.generateUsage(30, { customerIds: customers(3) });
+    const client = fixture.client({ timeoutMs: 10_000 });
+    const repeating: PollUsageDeps['upstream'] = {
+      flowReport: async (query, opts) => {
+        const page = await client.flowReport(query, opts);
+        const [first] = page.rows;
+        if (!first) return page;
+        const grown = { ...first, downloadMb: first.downloadMb.plus('0.5') };
+        return { total: page.total + 1, rows: [...page.rows, grown] };
+      },
+      getFlowConsumeDetail: (range, opts) => client.getFlowConsumeDetail(range, opts),
+      getNNIFlowConsumeDetail: (range, opts) => client.getNNIFlowConsumeDetail(range, opts),
+    };
+    const [listed] = (await client.flowReport({ startDate: addDays(today, -30), endDate: today }))
+      .rows;
+
+    // Act
+    const { outcome } = await pollUsage({ ...deps, upstream: repeating });
+
+    // Assess
+    expect(outcome).toMatchObject({ ok: true, complete: true, rows: 31, written: { usage: 30 } });
+    const day = listed?.reportDate ?? today;
+    const stored = await usage.byCustomer(listed?.customerId ?? '', day, day);
+    expect(stored.map((r) => r.downloadMb.toFixed())).toEqual([
+      listed?.downloadMb.plus('0.5').toFixed(),
+    ]);
+  });
+
   it('writes nothing when the upstream rejects the token', async () => {
     // Prepare
     const { deps, pollState, writes } = await setup();
@@ -238,6 +269,43 @@ describe('Function: pollUsage', () => {
     expect(outcome).toMatchObject({ complete: true, written: { usage: 600 } });
     expect(outcome.writeRequests).toBe(flaky?.calls);
     expect(outcome.writeRequests).toBeGreaterThan(600 / 25 + 2);
+    expect(await storedRows(usage)).toEqual(upstreamRows());
+  });
+
+  it('aborts pages still in flight at the deadline and stops as out of time, not failed', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare
+    const { deps, usage, pollState } = await setup({ pageSize: 500, maxPagesInFlight: 2 });
+    fixture.sim.generateUsage(1200, { customerIds: customers(40) });
+    const client = fixture.client({ timeoutMs: 10_000 });
+    const stalling: PollUsageDeps['upstream'] = {
+      flowReport: async (query, opts) => {
+        const page = await client.flowReport(query, opts);
+        // From the second page on the upstream never answers; alone, the client would wait
+        // its timeout on every attempt, far past the invocation's deadline.
+        fixture.sim.addFault({ kind: 'hang', endpoint: 'flowReport' });
+        return page;
+      },
+      getFlowConsumeDetail: (range, opts) => client.getFlowConsumeDetail(range, opts),
+      getNNIFlowConsumeDetail: (range, opts) => client.getNNIFlowConsumeDetail(range, opts),
+    };
+    // A real deadline: the invocation ends 4 s from now, the margin is the last second.
+    const end = Date.now() + 4_000;
+    const remainingMs = () => end - Date.now();
+
+    // Act
+    const stopped = await pollUsage({ ...deps, upstream: stalling, remainingMs });
+    const cursorAfterStop = await pollState.cursor(POLL_USAGE);
+    fixture.sim.clearFaults();
+    const resumed = await pollUsage(deps);
+
+    // Assess
+    expect(stopped.outcome).toMatchObject({ ok: true, complete: false, stopReason: 'time' });
+    expect(stopped.health.consecutiveFailures).toBe(0);
+    expect(cursorAfterStop).toBeUndefined();
+    expect(resumed.outcome).toMatchObject({ complete: true, cursor: yesterday });
+    expect(resumed.outcome.written.usage + resumed.outcome.unchanged).toBe(1200);
     expect(await storedRows(usage)).toEqual(upstreamRows());
   });
 

@@ -101,8 +101,12 @@ function daysLeft(residualMb: Decimal, burnMb: Decimal): Decimal {
   return Decimal.max(residualMb, 0).div(burnMb);
 }
 
-/** A pool never recharged (the upstream reports zeros) is not in use: nothing to warn about. */
-const unused = (f: PoolFigures) => f.rechargedMb.isZero() && f.residualMb.lte(0);
+/**
+ * A pool never recharged (the upstream reports zeros) is not in use: nothing to warn about.
+ * Zeros from a pool already alerted are no good news, so its alert is judged on the figures.
+ */
+const unused = (f: PoolFigures, current: AlertStatus) =>
+  current === 'ok' && f.rechargedMb.isZero() && f.residualMb.lte(0);
 
 /**
  * The rules to evaluate after a totals poll. A failed read yields no pool observation at all
@@ -127,7 +131,7 @@ export function pollObservations(
         rule: 'low-residual',
         subject: pool,
         observe: (current) => ({
-          status: unused(figures)
+          status: unused(figures, current)
             ? 'ok'
             : worst(
                 levelStatus(mbToGb(figures.residualMb), poolConfig.residualGb, current, margin),
@@ -152,7 +156,7 @@ export function pollObservations(
           subject: pool,
           // Both burns must agree: the milder of the two statuses wins.
           observe: (current) => ({
-            status: unused(figures)
+            status: unused(figures, current)
               ? 'ok'
               : mildest(
                   levelStatus(figures.daysLeftLastDay, days, current, margin),

@@ -9,7 +9,8 @@ import {
 } from '../store/series.ts';
 import { type UsageRecord, type UsageStore, usageFingerprint } from '../store/usage.ts';
 import { addDays, dayInZone, daysBetween } from '../units.ts';
-import type { DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
+import { UpstreamTransportError } from '../upstream/errors.ts';
+import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
 import { classifyUpstreamFailure } from './outcome.ts';
 
 export const POLL_USAGE = 'poll-usage';
@@ -121,7 +122,9 @@ function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
  * the window succeeded; today is never complete, and the cursor day is re-read because rows
  * can still change after midnight. Out of time, the run stops starting pages, lets the
  * running ones finish and reports `complete: false`; the next run resumes from the same
- * cursor and, since written rows now compare equal, writes only the remainder.
+ * cursor and, since written rows now compare equal, writes only the remainder. A call still
+ * waiting on the upstream when the margin begins is aborted (its page writes nothing), so
+ * the margin stays free for the writes of pages already read and for the bookkeeping.
  */
 export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
   const now = (deps.clock ?? (() => new Date()))();
@@ -130,6 +133,13 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
   const { backfillDays, pageSize, maxPagesInFlight, safetyMarginMs } = deps.polling;
   const remainingMs = deps.remainingMs ?? (() => Number.POSITIVE_INFINITY);
   const hasTime = () => remainingMs() > safetyMarginMs;
+  const budgetMs = remainingMs() - safetyMarginMs;
+  const deadline =
+    budgetMs > 0 && Number.isFinite(budgetMs) ? AbortSignal.timeout(budgetMs) : undefined;
+  const callOpts: CallOptions = deadline ? { signal: deadline } : {};
+  // An upstream call cut short by the deadline: the run ran out of time, it did not fail.
+  const cutByDeadline = (err: unknown) =>
+    deadline?.aborted === true && err instanceof UpstreamTransportError && err.kind === 'aborted';
 
   const previous = await deps.pollState.cursor(POLL_USAGE);
   const from = previous === undefined ? addDays(today, -backfillDays) : earlier(previous, today);
@@ -195,12 +205,10 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
   const sweepPages = async () => {
     const fetchPage = async (pageNum: number): Promise<Page<UsageRow>> => {
       stats.upstreamCalls++;
-      const page = await deps.upstream.flowReport({
-        startDate: from,
-        endDate: today,
-        pageNum,
-        pageSize,
-      });
+      const page = await deps.upstream.flowReport(
+        { startDate: from, endDate: today, pageNum, pageSize },
+        callOpts,
+      );
       stats.pages++;
       return page;
     };
@@ -232,8 +240,8 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     const range = { startDate: from, endDate: today };
     stats.upstreamCalls += 2;
     const [consume, nni, storedConsume, storedNni] = await Promise.all([
-      deps.upstream.getFlowConsumeDetail(range),
-      deps.upstream.getNNIFlowConsumeDetail(range),
+      deps.upstream.getFlowConsumeDetail(range, callOpts),
+      deps.upstream.getNNIFlowConsumeDetail(range, callOpts),
       deps.series.consume(from, today),
       deps.series.nni(from, today),
     ]);
@@ -261,7 +269,7 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     }
   };
 
-  if (!hasTime()) {
+  if (budgetMs <= 0) {
     const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
     return {
       outcome: { ...common(previous), ok: true, complete: false, stopReason: 'time' },
@@ -275,19 +283,22 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     await allOrFirstError([stopOnFailure(sweepPages), stopOnFailure(syncSeries)]);
   } catch (err) {
     await Promise.allSettled(storedDays.values());
-    const failure = classifyUpstreamFailure(err);
-    if (!failure) throw err;
-    const health = await deps.pollState.recordFailure(POLL_USAGE, now, failure);
-    return {
-      outcome: {
-        ...common(previous),
-        ok: false,
-        complete: false,
-        reason: failure.kind,
-        ...failure,
-      },
-      health,
-    };
+    if (!cutByDeadline(err)) {
+      const failure = classifyUpstreamFailure(err);
+      if (!failure) throw err;
+      const health = await deps.pollState.recordFailure(POLL_USAGE, now, failure);
+      return {
+        outcome: {
+          ...common(previous),
+          ok: false,
+          complete: false,
+          reason: failure.kind,
+          ...failure,
+        },
+        health,
+      };
+    }
+    stopReason = 'time';
   }
   await Promise.allSettled(storedDays.values());
 

@@ -180,7 +180,9 @@ export class AlertStateStore {
 
   /**
    * Records that a notice for `version` was not delivered, so the next evaluation sends it.
-   * Returns false when the state moved on meanwhile (the newer writer owns the news).
+   * Returns false when the state moved on meanwhile (the newer writer owns the news). The
+   * mark is a new version, so a writer that read the state before it loses its race instead
+   * of erasing the pending notice.
    */
   async markPending(state: AlertState, notice: NoticeKind): Promise<boolean> {
     try {
@@ -188,10 +190,14 @@ export class AlertStateStore {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: keyOf(state.rule, state.subject),
-          UpdateExpression: 'SET pendingNotice = :notice',
+          UpdateExpression: 'SET pendingNotice = :notice, #version = :next',
           ConditionExpression: '#version = :version',
           ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':notice': notice, ':version': state.version },
+          ExpressionAttributeValues: {
+            ':notice': notice,
+            ':version': state.version,
+            ':next': state.version + 1,
+          },
         }),
       );
       return true;

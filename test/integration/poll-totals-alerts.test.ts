@@ -1,0 +1,147 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createAlerting } from '../../functions/commons/alerts/index.ts';
+import { alertsSchema } from '../../functions/commons/config/alerts.ts';
+import { alertAfterTotals } from '../../functions/commons/pollers/totals-alerts.ts';
+import { SeriesStore } from '../../functions/commons/store/series.ts';
+import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { Decimal, daysBetween, gbToMb } from '../../functions/commons/units.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';
+const fixture = useSimulator();
+// Every SNSClient, the handler's module-scope one included.
+const sns = mockClient(SNSClient);
+const saved = { ...process.env };
+let table: TestTable;
+
+const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
+const context = { awsRequestId: 'req-7', getRemainingTimeInMillis: () => 60_000 } as Context;
+
+beforeAll(async () => {
+  table = await createTestTable('poll-alerts');
+  // What the stack gives the deployed function: the table, the topic, the token, the config.
+  process.env.TABLE_NAME = table.tableName;
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
+  process.env.SNS_TOPIC_ARN = TOPIC;
+  process.env.IPWEB_TOKEN = fixture.sim.token;
+  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
+    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
+  });
+  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+});
+
+afterAll(() => {
+  process.env = saved;
+  sns.restore();
+});
+
+/** What each Publish so far was about: `kind rule/pool severity`, and its topic. */
+function published(): string[] {
+  return sns.commandCalls(PublishCommand).map(({ args }) => {
+    const { TopicArn, MessageAttributes: a } = args[0].input;
+    const attr = (name: string) => a?.[name]?.StringValue ?? '';
+    return `${TopicArn} ${attr('kind')} ${attr('rule')}/${attr('pool')} ${attr('severity')}`;
+  });
+}
+
+async function primarySnapshots(): Promise<number> {
+  const store = new SnapshotStore(table.doc, table.tableName);
+  return (await store.range('primary', new Date(0), new Date('2999-01-01'))).length;
+}
+
+describe('Handler: poll-totals with alerting', () => {
+  it('notifies a low pool once, stays quiet on the same figures, and alerts a rejected token', async () => {
+    // Prepare: 30 GB left of 5 TB, below the default critical levels (50 GB, 5 %).
+    fixture.sim.setPool('primary', {
+      rechargedMb: '5242880',
+      consumedMb: '5212160',
+      residualMb: '30720',
+    });
+    const { handler } = await import('../../functions/poll-totals.ts');
+
+    // Act
+    const first = await handler(event, context);
+    const afterFirst = published();
+    const second = await handler(event, context);
+    const afterSecond = published();
+    const snapshotsBeforeAuth = await primarySnapshots();
+    fixture.sim.addFault({ kind: 'auth', endpoint: 'getFlowTotalFull' });
+    const rejected = await handler(event, context);
+
+    // Assess
+    expect(first.alerts).toContainEqual({
+      rule: 'low-residual',
+      subject: 'primary',
+      status: 'critical',
+      notice: 'opened',
+    });
+    expect(afterFirst).toEqual([`${TOPIC} opened low-residual/primary critical`]);
+    expect(second.alerts.filter((a) => a.notice)).toEqual([]);
+    expect(afterSecond).toEqual(afterFirst);
+    expect(rejected.outcome).toMatchObject({ ok: false, reason: 'auth' });
+    expect(published().slice(afterSecond.length)).toEqual([
+      `${TOPIC} opened token-rejected/none critical`,
+    ]);
+    expect(snapshotsBeforeAuth).toBe(2);
+    expect(await primarySnapshots()).toBe(2);
+  });
+});
+
+describe('Function: alertAfterTotals', () => {
+  it("forecasts from the 7 days ending with yesterday in the upstream's zone", async () => {
+    // Prepare: 01:00 on 2026-03-11 in Asia/Shanghai, still 2026-03-10 in UTC.
+    const at = new Date('2026-03-10T17:00:00.000Z');
+    const { doc, tableName } = await createTestTable('forecast');
+    const series = new SeriesStore(doc, tableName);
+    const burn = gbToMb(60);
+    await series.putConsume(
+      daysBetween('2026-03-04', '2026-03-10').map((day) => ({
+        day,
+        uploadMb: new Decimal(0),
+        downloadMb: burn,
+      })),
+      at,
+    );
+    const alerting = createAlerting({
+      config: alertsSchema.parse({}),
+      tableName,
+      documentClient: doc,
+      clock: () => at,
+    });
+    const pool = (residualGb: number) => ({
+      rechargedMb: gbToMb(5120),
+      consumedMb: gbToMb(5120 - residualGb),
+      residualMb: gbToMb(residualGb),
+    });
+    const lines: string[] = [];
+    const deps = {
+      alerts: {
+        ...alerting.deps,
+        notifier: { publish: async (m: { subject: string }) => void lines.push(m.subject) },
+      },
+      series,
+      timeZone: 'Asia/Shanghai',
+    };
+
+    // Act: 90 GB left at 60 GB a day is 1.5 days.
+    const { changes } = await alertAfterTotals(deps, {
+      outcome: {
+        ok: true,
+        at: at.toISOString(),
+        pollId: 'p-1',
+        pools: { primary: pool(90), secondary: pool(4000) },
+      },
+      health: { poller: 'poll-totals', consecutiveFailures: 0, lastSuccessAt: at.toISOString() },
+    });
+
+    // Assess
+    expect(changes).toContainEqual(
+      expect.objectContaining({ rule: 'forecast', subject: 'primary', status: 'critical' }),
+    );
+    expect(lines).toContainEqual(expect.stringContaining('runs out in 1.5 days'));
+  });
+});
