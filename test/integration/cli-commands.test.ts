@@ -1,10 +1,11 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
-import { DynamoLedger, type NewOrder } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger, ledgerKeys, type NewOrder } from '../../functions/commons/store/ledger.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';
 import { run } from '../../local/cli/main.ts';
@@ -22,7 +23,10 @@ const YESTERDAY = '2026-03-09';
 
 const config: Config = parseConfig({
   payments: {
-    catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
+    catalog: {
+      gb10: { gb: 10, price: 1000, currency: 'usd' },
+      tb5: { gb: 5000, price: 200_000, currency: 'usd' },
+    },
     leaseSeconds: 60,
   },
   upstream: { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } },
@@ -571,6 +575,219 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
       expect((await ledger.getOrder({ provider: 'stripe', paymentId: 'cs_repriced' }))?.state).toBe(
         'RECEIVED',
       );
+    });
+  });
+
+  describe('replay --release-held', () => {
+    const monthGb = async (customerId: string, month: string) =>
+      (
+        await table.doc.send(
+          new GetCommand({
+            TableName: table.tableName,
+            Key: ledgerKeys.month(customerId, month),
+          }),
+        )
+      ).Item?.gb;
+
+    it('releases a HELD order with who and why, credits it once over the cap, and counts it in the month', async () => {
+      // Prepare: customer 77 is already at the 50000 GB cap of March.
+      fx.sim.addCustomer({ customerId: '77' });
+      fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const key = { provider: 'stripe', paymentId: 'cs_release_1' };
+      await ledger.createOrder(
+        order('cs_release_1', { state: 'HELD', reason: 'monthly-cap', customerId: '77' }),
+        { now: NOW },
+      );
+      await table.doc.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: { ...ledgerKeys.month('77', '2026-03'), gb: 50_000 },
+        }),
+      );
+
+      // Act
+      const code = await h.cli(
+        'replay',
+        'stripe:cs_release_1',
+        '--release-held',
+        '--reason',
+        'paid by wire; checked with the customer',
+        '--by',
+        'alice',
+        '--json',
+      );
+      const out = h.json();
+      const again = await h.cli(
+        'replay',
+        'stripe:cs_release_1',
+        '--release-held',
+        '--reason',
+        'again',
+        '--by',
+        'bob',
+      );
+
+      // Assess
+      expect(code).toBe(0);
+      expect(out).toEqual(
+        expect.objectContaining({
+          outcome: 'credited',
+          state: 'CREDITED',
+          released: {
+            by: 'alice',
+            at: NOW.toISOString(),
+            note: 'paid by wire; checked with the customer',
+          },
+        }),
+      );
+      expect(again).toBe(0);
+      expect(h.stdout.text).toMatch(/outcome:\s+already-credited/);
+      expect(h.stdout.text).toMatch(/released:\s+by alice at /);
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({
+          orderId: deriveOrderId('stripe', 'cs_release_1'),
+          customerId: '77',
+          trafficGb: '10',
+        }),
+      ]);
+      expect(fx.sim.callCount('rechargeTrafficCount')).toBe(1);
+      expect(await ledger.getOrder(key)).toMatchObject({
+        state: 'CREDITED',
+        reason: 'monthly-cap',
+        releasedBy: 'alice',
+        releasedAt: NOW.toISOString(),
+        capMonth: '2026-03',
+      });
+      expect(await monthGb('77', '2026-03')).toBe(50_010);
+    });
+
+    it('releases an order over the per-order maximum; after a transient failure a plain replay finishes it', async () => {
+      // Prepare: 3 × 5000 GB is over the default 10000 GB per-order maximum.
+      fx.sim.addCustomer({ customerId: '88' });
+      fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const key = { provider: 'stripe', paymentId: 'cs_release_2' };
+      await ledger.createOrder(
+        order('cs_release_2', {
+          state: 'HELD',
+          reason: 'order-max',
+          packageId: 'tb5',
+          quantity: 3,
+          gb: '15000',
+          amountMinor: 600_000,
+        }),
+        { now: NOW },
+      );
+      // The harness's client tries three times.
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 3 });
+
+      // Act
+      const first = await h.cli(
+        'replay',
+        'stripe:cs_release_2',
+        '--release-held',
+        '--reason',
+        'bulk order approved',
+        '--by',
+        'alice',
+        '--json',
+      );
+      const firstOut = h.json();
+      const second = await h.cli('replay', 'stripe:cs_release_2', '--json');
+      const secondOut = h.json();
+
+      // Assess
+      expect(first).toBe(1);
+      expect(firstOut).toEqual(
+        expect.objectContaining({ outcome: 'retry-later', state: 'RECEIVED' }),
+      );
+      expect(second).toBe(0);
+      expect(secondOut).toEqual(
+        expect.objectContaining({
+          outcome: 'credited',
+          state: 'CREDITED',
+          released: expect.objectContaining({ by: 'alice' }),
+        }),
+      );
+      expect(fx.sim.ledger()).toEqual([
+        expect.objectContaining({
+          orderId: deriveOrderId('stripe', 'cs_release_2'),
+          trafficGb: '15000',
+        }),
+      ]);
+      expect((await ledger.getOrder(key))?.state).toBe('CREDITED');
+    });
+
+    it('refuses an order that is not HELD or was refunded while held, changing nothing', async () => {
+      // Prepare
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      await ledger.createOrder(order('cs_not_held'), { now: NOW });
+      const refundedKey = { provider: 'stripe', paymentId: 'cs_held_refunded' };
+      await ledger.createOrder(
+        order('cs_held_refunded', { state: 'HELD', reason: 'order-max', customerId: '76' }),
+        { now: NOW },
+      );
+      await ledger.recordPart(
+        refundedKey,
+        { partId: 'ch_1:1000', state: 'SKIPPED', kind: 'refund', gb: '0', minor: 1000 },
+        NOW,
+      );
+      const release = ['--release-held', '--reason', 'ok', '--by', 'alice'];
+
+      // Act
+      const notHeld = await h.cli('replay', 'stripe:cs_not_held', ...release);
+      const notHeldOut = h.stdout.text;
+      const refunded = await h.cli('replay', 'stripe:cs_held_refunded', ...release, '--json');
+      const refundedOut = h.json();
+
+      // Assess
+      expect(notHeld).toBe(1);
+      expect(notHeldOut).toContain('not released: it is RECEIVED, not HELD');
+      expect(refunded).toBe(1);
+      expect(refundedOut).toEqual(
+        expect.objectContaining({
+          outcome: 'refused',
+          state: 'HELD',
+          message: expect.stringContaining('a refund or dispute was recorded while it was held'),
+        }),
+      );
+      expect(await ledger.getOrder(refundedKey)).toMatchObject({ state: 'HELD' });
+      expect(await monthGb('76', '2026-03')).toBeUndefined();
+      expect(fx.sim.calls()).toEqual([]);
+    });
+
+    it('needs --reason (exit 2), and an upstream before it writes anything (exit 1)', async () => {
+      // Prepare
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const key = { provider: 'stripe', paymentId: 'cs_held_offline' };
+      await ledger.createOrder(order('cs_held_offline', { state: 'HELD', reason: 'order-max' }), {
+        now: NOW,
+      });
+      const offline = harness(table, { upstream: false });
+
+      // Act
+      const noReason = await h.cli('replay', 'stripe:cs_held_offline', '--release-held');
+      const noReasonErr = h.stderr.text;
+      const reasonAlone = await h.cli('replay', 'stripe:cs_held_offline', '--reason', 'x');
+      const noUpstream = await offline.cli(
+        'replay',
+        'stripe:cs_held_offline',
+        '--release-held',
+        '--reason',
+        'ok',
+        '--by',
+        'alice',
+      );
+
+      // Assess
+      expect(noReason).toBe(2);
+      expect(noReasonErr).toContain('--release-held needs --reason <why>');
+      expect(reasonAlone).toBe(2);
+      expect(noUpstream).toBe(1);
+      expect(offline.stderr.text).toContain('this command needs the upstream');
+      expect(await ledger.getOrder(key)).toMatchObject({ state: 'HELD' });
+      expect((await ledger.getOrder(key))?.releasedAt).toBeUndefined();
     });
   });
 

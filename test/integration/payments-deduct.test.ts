@@ -144,6 +144,58 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     ]);
   });
 
+  it('marks a part a crashed delivery left DEDUCTING UNKNOWN on redelivery, and never calls', async () => {
+    // Prepare: two deliveries claimed a refund part and died before settling it, one long
+    // ago (beyond the lease) and one just now (it may still be calling).
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const claimPart = async (s: { id: string; charge: string }, at: Date) => {
+      const claim = await ledger.claimDeduction({
+        key: { provider: 'stripe', paymentId: s.id },
+        part: {
+          partId: `${s.charge}:500`,
+          state: 'DEDUCTING',
+          kind: 'refund',
+          customerId: '88',
+          gb: '5',
+          minor: 500,
+        },
+        expect: { refundedMinor: 0, deductedMinor: 0 },
+        next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
+        now: at,
+      });
+      expect(claim.outcome).toBe('claimed');
+    };
+    const crashed = await creditedSession();
+    const live = await creditedSession();
+    await claimPart(crashed, new Date(Date.now() - 10 * 60_000));
+    await claimPart(live, new Date());
+
+    // Act
+    const first = await handler(refunded(crashed.charge, crashed.paymentIntent, 500));
+    const again = await handler(refunded(crashed.charge, crashed.paymentIntent, 500));
+    const during = await handler(refunded(live.charge, live.paymentIntent, 500));
+
+    // Assess
+    expect([first, again, during].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
+      'deduction-unknown',
+      'already-deducted',
+      'already-deducted',
+    ]);
+    expect(fx.sim.callCount('deductionFlow')).toBe(0);
+    expect(await part(crashed.id, `${crashed.charge}:500`)).toMatchObject({
+      state: 'UNKNOWN',
+      gsi1pk: 'ORDERS#UNKNOWN',
+    });
+    expect(await part(live.id, `${live.charge}:500`)).toMatchObject({ state: 'DEDUCTING' });
+    expect(sink.events).toEqual([
+      expect.objectContaining({
+        kind: 'deduction-unknown',
+        severity: 'critical',
+        details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
+      }),
+    ]);
+  });
+
   it('deducts the disputed part once per dispute', async () => {
     // Prepare
     const s = await creditedSession();

@@ -259,6 +259,51 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       expect(await order('stripe', id)).toMatchObject({ state: 'CREDITED', attempts: 2 });
     });
 
+    it('finishes an accepted order as recorded even when the catalog or limits changed since', async () => {
+      // Prepare: two orders accepted at 10 GB for 1000 cents; one released its lease after a
+      // transient failure, the other's delivery died. Then gb10 is repriced and the per-order
+      // maximum lowered below 10 GB.
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const [received, crashed] = [sessionId(), sessionId()];
+      for (const id of [received, crashed]) {
+        await ledger.createOrder(
+          {
+            provider: 'stripe',
+            paymentId: id,
+            orderId: deriveOrderId('stripe', id),
+            state: id === received ? 'RECEIVED' : 'CREDITING',
+            customerId: '88',
+            packageId: 'gb10',
+            quantity: 1,
+            gb: '10',
+            amountMinor: 1000,
+            currency: 'usd',
+          },
+          { now, lease: { owner: 'crashed', until: now.getTime() - 1 } },
+        );
+      }
+      const repriced = handlerWith({
+        config: testPaymentsConfig({
+          catalog: { gb10: { gb: 10, price: 2000, currency: 'usd' } },
+        }),
+      });
+      const lowered = handlerWith({ config: testPaymentsConfig({ maxGbPerOrder: 5 }) });
+
+      // Act
+      const first = await repriced(completed(received));
+      const second = await lowered(completed(crashed));
+
+      // Assess
+      expect([first, second].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
+        'credited',
+        'credited',
+      ]);
+      expect(fx.sim.ledger().map((r) => r.trafficGb)).toEqual(['10', '10']);
+      expect(await order('stripe', received)).toMatchObject({ state: 'CREDITED' });
+      expect(await order('stripe', crashed)).toMatchObject({ state: 'CREDITED' });
+      expect(sink.events).toEqual([]);
+    });
+
     it('records 204 "not our customer" as a permanent failure, alerts and gives the cap back', async () => {
       // Prepare
       const handler = handlerWith();
@@ -364,6 +409,66 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       expect(results.filter((r) => r === 'held')).toHaveLength(8);
       expect(fx.sim.ledger()).toHaveLength(2);
       expect(sink.kinds().every((k) => k === 'order-held')).toBe(true);
+    });
+  });
+
+  describe('ledger.releaseHeld', () => {
+    it('releases only a HELD order with the customer and GB seen, once, adding its GB to the month', async () => {
+      // Prepare
+      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const id = sessionId();
+      const key = { provider: 'stripe', paymentId: id };
+      await ledger.createOrder(
+        {
+          provider: 'stripe',
+          paymentId: id,
+          orderId: deriveOrderId('stripe', id),
+          state: 'HELD',
+          reason: 'order-max',
+          customerId: '91',
+          packageId: 'gb100',
+          quantity: 6,
+          gb: '600',
+          amountMinor: 48_000,
+          currency: 'usd',
+        },
+        { now },
+      );
+      const release = (gb: string) =>
+        ledger.releaseHeld(key, {
+          now,
+          by: 'alice',
+          note: 'approved',
+          monthCap: { customerId: '91', month: '2031-01', gb },
+        });
+
+      // Act
+      const stale = await release('60');
+      const first = await release('600');
+      const second = await release('600');
+
+      // Assess
+      expect(stale).toEqual({
+        released: false,
+        existing: expect.objectContaining({ state: 'HELD' }),
+      });
+      expect(first).toEqual({ released: true });
+      expect(second).toEqual({
+        released: false,
+        existing: expect.objectContaining({ state: 'RECEIVED', releasedBy: 'alice' }),
+      });
+      expect(await order('stripe', id)).toMatchObject({
+        state: 'RECEIVED',
+        gsi1pk: 'ORDERS#RECEIVED',
+        capMonth: '2031-01',
+        releasedAt: now.toISOString(),
+        releaseNote: 'approved',
+        reason: 'order-max',
+      });
+      const counter = await table.doc.send(
+        new GetCommand({ TableName: table.tableName, Key: ledgerKeys.month('91', '2031-01') }),
+      );
+      expect(counter.Item?.gb).toBe(600);
     });
   });
 

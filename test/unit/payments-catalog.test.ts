@@ -129,6 +129,8 @@ describe('Function: gbToDeduct', () => {
     ['10', 5000, 1000, '10'],
     ['0.5', 1, 3, '0.16'],
     ['10', 0, 0, '0'],
+    // Past 20 significant digits a float-like quotient would land 0.01 GB low.
+    ['25375.74', 47222616802408, 141667850407224, '8458.58'],
   ])('%s GB with %i of %i refunded → %s GB (rounded down)', (gb, covered, paidMinor, out) => {
     expect(gbToDeduct(gb, covered, paidMinor).toFixed()).toBe(out);
   });

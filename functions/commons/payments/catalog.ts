@@ -103,5 +103,10 @@ export function capMonth(now: Date, zone: string): string {
 export function gbToDeduct(creditedGb: Decimal.Value, coveredMinor: number, paidMinor: number) {
   if (paidMinor <= 0) return new Decimal(0);
   const covered = Math.min(coveredMinor, paidMinor);
-  return new Decimal(creditedGb).mul(covered).div(paidMinor).toDecimalPlaces(2, Decimal.ROUND_DOWN);
+  // Integer arithmetic in hundredths of a GB: exact at any size, and BigInt division floors.
+  const centiGb = BigInt(
+    new Decimal(creditedGb).mul(100).toDecimalPlaces(0, Decimal.ROUND_DOWN).toFixed(),
+  );
+  const share = (centiGb * BigInt(covered)) / BigInt(paidMinor);
+  return new Decimal(share.toString()).div(100);
 }

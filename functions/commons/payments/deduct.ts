@@ -1,4 +1,5 @@
 import { logger } from '../logger.ts';
+import { StoreError } from '../store/errors.ts';
 import type { DeductionPart, Order, OrderKey } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import {
@@ -28,6 +29,12 @@ function findOrder(provider: ProviderId, ev: RefundEvent | DisputeEvent, deps: P
  * key, so each part is claimed in the ledger first (the part item and the order's counters in
  * one transaction); a redelivery finds the claim and never calls again. When the answer to
  * the one call is lost the part is marked UNKNOWN and a human is alerted.
+ *
+ * Refunds give nothing back to the customer's monthly cap counter, on purpose: the cap
+ * bounds what is credited automatically in a month (a guard against a leaked key or a shop
+ * bug), and a deduction may fail or stay UNKNOWN, or land in another month than its credit;
+ * giving room back would let buy-refund cycles re-arm the guard. The cost is that a
+ * refunded customer may reach the cap sooner: that order is held for a human, the safe side.
  */
 export async function deductForRefund(
   provider: ProviderId,
@@ -87,7 +94,10 @@ async function claim(
     }
     return ok('nothing-to-deduct');
   }
-  if (newMinor <= 0) return ok('already-deducted');
+  if (newMinor <= 0) {
+    const part = await deps.ledger.getPart(key, ev.partId);
+    return part ? abandonedOrDone(deps, order, part, now) : ok('already-deducted');
+  }
 
   const paid = order.amountMinor ?? 0;
   const covered = Math.min(paid, order.deductedMinor + newMinor);
@@ -111,10 +121,77 @@ async function claim(
     },
     now,
   });
-  if (res.outcome === 'part-exists') return ok('already-deducted');
+  if (res.outcome === 'part-exists') return abandonedOrDone(deps, order, res.part, now);
   if (res.outcome !== 'claimed') return 'retry';
   if (delta.isZero()) return ok('deducted');
   return { part };
+}
+
+/**
+ * A redelivery found its part already claimed: never call again. A part still DEDUCTING
+ * long after any delivery could still be calling (the lease outlasts the function's timeout)
+ * was abandoned mid-call by a crash: its outcome is unknown, so it is marked UNKNOWN and a
+ * human is alerted, as when the answer is lost.
+ */
+async function abandonedOrDone(
+  deps: PaymentDeps,
+  order: Order,
+  part: DeductionPart,
+  now: Date,
+): Promise<Outcome> {
+  const age = now.getTime() - Date.parse(part.updatedAt);
+  if (part.state !== 'DEDUCTING' || !(age > deps.config.leaseSeconds * 1000)) {
+    return ok('already-deducted');
+  }
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  const error = 'the delivery that called deductionFlow never reported back';
+  try {
+    await deps.ledger.settleDeduction(key, part.partId, { state: 'UNKNOWN', now, error });
+  } catch (err) {
+    // Another redelivery settled it first (the write is conditional on DEDUCTING).
+    if (
+      err instanceof StoreError &&
+      (err.cause as Error | undefined)?.name === 'ConditionalCheckFailedException'
+    ) {
+      return ok('already-deducted');
+    }
+    throw err;
+  }
+  await alertNeedsHuman(deps, order, part, 'UNKNOWN', error);
+  return ok('deduction-unknown');
+}
+
+function partFacts(order: Order, part: Pick<DeductionPart, 'partId' | 'kind' | 'gb'>) {
+  return {
+    provider: order.provider,
+    paymentId: order.paymentId,
+    orderId: order.orderId,
+    partId: part.partId,
+    kind: part.kind,
+    customerId: order.customerId ?? '',
+    gb: part.gb,
+  };
+}
+
+async function alertNeedsHuman(
+  deps: PaymentDeps,
+  order: Order,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb'>,
+  state: 'UNKNOWN' | 'FAILED',
+  error: string,
+): Promise<void> {
+  const details = partFacts(order, part);
+  logger.error('deduction needs a human', { ...details, state, error });
+  await raiseAlert(deps.sink, {
+    kind: 'deduction-unknown',
+    severity: 'critical',
+    subject: `deduction:${order.provider}:${order.paymentId}:${part.partId}`,
+    summary:
+      state === 'FAILED'
+        ? `Deduction of ${part.gb} GB from customer ${details.customerId} was not applied; deduct it by hand`
+        : `Deduction of ${part.gb} GB from customer ${details.customerId} may or may not have been applied; check the upstream before acting`,
+    details: { ...details, state, error },
+  });
 }
 
 async function callDeduction(
@@ -125,15 +202,6 @@ async function callDeduction(
 ): Promise<Outcome> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const customerId = order.customerId ?? '';
-  const details = {
-    provider: order.provider,
-    paymentId: order.paymentId,
-    orderId: order.orderId,
-    partId: part.partId,
-    kind: part.kind,
-    customerId,
-    gb: part.gb,
-  };
   try {
     const res = await deps.upstream.deductionFlow(
       { customerId, trafficGb: new Decimal(part.gb) },
@@ -145,7 +213,7 @@ async function callDeduction(
       code: res.code,
       message: res.message,
     });
-    logger.info('traffic deducted', details);
+    logger.info('traffic deducted', partFacts(order, part));
     return ok('deducted');
   } catch (err) {
     // Not applied for sure: a definite refusal, or a request that never left.
@@ -163,16 +231,7 @@ async function callDeduction(
         ? { code: err.code, message: err.upstreamMessage }
         : {}),
     });
-    logger.error('deduction needs a human', { ...details, state, error });
-    await raiseAlert(deps.sink, {
-      kind: 'deduction-unknown',
-      severity: 'critical',
-      subject: `deduction:${key.provider}:${key.paymentId}:${part.partId}`,
-      summary: notApplied
-        ? `Deduction of ${part.gb} GB from customer ${customerId} was not applied; deduct it by hand`
-        : `Deduction of ${part.gb} GB from customer ${customerId} may or may not have been applied; check the upstream before acting`,
-      details: { ...details, state, error },
-    });
+    await alertNeedsHuman(deps, order, part, state, error);
     return ok(notApplied ? 'deduction-failed' : 'deduction-unknown');
   }
 }

@@ -88,10 +88,15 @@ export async function creditPayment(
   const decision = decide(ev, config);
   const base = orderBase(provider, ev, decision);
   const subject = orderSubject(base);
+  const lease = {
+    owner: (deps.newLeaseOwner ?? randomUUID)(),
+    until: now.getTime() + config.leaseSeconds * 1000,
+  };
+  const resume = (existing: Order) => resumeOrder(deps, existing, now, lease, opts.signal);
 
   if (decision.kind === 'reject') {
     const amount = decision.reason === 'amount-mismatch';
-    return recordOnly(deps, base, 'REJECTED', decision.reason, {
+    return recordOnly(deps, base, 'REJECTED', decision.reason, resume, {
       kind: amount ? 'amount-mismatch' : 'topup-failed',
       severity: 'warning',
       subject,
@@ -100,7 +105,7 @@ export async function creditPayment(
     });
   }
   const held = (reason: string, detail: string) =>
-    recordOnly(deps, base, 'HELD', reason, {
+    recordOnly(deps, base, 'HELD', reason, resume, {
       kind: 'order-held',
       severity: 'warning',
       subject,
@@ -114,10 +119,6 @@ export async function creditPayment(
   const capDetail = `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
   if (decision.gb.gt(cap)) return held('monthly-cap', capDetail);
 
-  const lease = {
-    owner: (deps.newLeaseOwner ?? randomUUID)(),
-    until: now.getTime() + config.leaseSeconds * 1000,
-  };
   const created = await ledger.createOrder(
     { ...base, state: 'CREDITING' },
     {
@@ -131,27 +132,38 @@ export async function creditPayment(
       },
     },
   );
-  let order: Order;
   switch (created.outcome) {
     case 'created':
-      order = created.order;
-      break;
+      return callUpstream(deps, created.order, lease.owner, opts.signal);
     case 'cap-exceeded':
       return held('monthly-cap', capDetail);
     case 'conflict':
       return inProgress(1);
-    case 'exists': {
-      const { existing } = created;
-      const expired = existing.state === 'CREDITING' && (existing.leaseUntil ?? 0) < now.getTime();
-      if (existing.state !== 'RECEIVED' && !expired) return answerExisting(existing, now);
-      const again = await ledger.reclaim(base, { now, lease });
-      if (!again.claimed)
-        return again.existing ? answerExisting(again.existing, now) : inProgress(1);
-      order = again.order;
-      break;
-    }
+    case 'exists':
+      return resume(created.existing);
   }
-  return callUpstream(deps, order, lease.owner, opts.signal);
+}
+
+/**
+ * A delivery (or a replay) found the order already written. An order that was accepted for
+ * crediting (RECEIVED after a transient failure or an operator's release, or CREDITING whose
+ * lease expired) is credited as stored, whatever this event's own checks now say: the
+ * catalog or the limits may have changed since, or an operator overrode them. Anything else
+ * is answered from its state.
+ */
+async function resumeOrder(
+  deps: PaymentDeps,
+  existing: Order,
+  now: Date,
+  lease: { owner: string; until: number },
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
+  const expired = existing.state === 'CREDITING' && (existing.leaseUntil ?? 0) < now.getTime();
+  if (existing.state !== 'RECEIVED' && !expired) return answerExisting(existing, now);
+  const key: OrderKey = { provider: existing.provider, paymentId: existing.paymentId };
+  const again = await deps.ledger.reclaim(key, { now, lease });
+  if (!again.claimed) return again.existing ? answerExisting(again.existing, now) : inProgress(1);
+  return callUpstream(deps, again.order, lease.owner, signal);
 }
 
 async function recordOnly(
@@ -159,11 +171,12 @@ async function recordOnly(
   base: OrderBase,
   state: 'REJECTED' | 'HELD',
   reason: string,
+  onExists: (existing: Order) => Promise<Outcome>,
   alert: OpsEvent,
 ): Promise<Outcome> {
   const now = deps.clock();
   const res = await deps.ledger.createOrder({ ...base, state, reason }, { now });
-  if (res.outcome === 'exists') return answerExisting(res.existing, now);
+  if (res.outcome === 'exists') return onExists(res.existing);
   if (res.outcome !== 'created') return inProgress(1);
   logger.warn('order recorded without credit', { ...facts(base), state, reason });
   await raiseAlert(deps.sink, alert);

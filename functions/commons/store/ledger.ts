@@ -69,6 +69,10 @@ export interface Order extends OrderKey {
   upstreamCode?: number;
   upstreamMessage?: string;
   lastError?: string;
+  /** When an operator released a HELD order for crediting, who did, and why. */
+  releasedAt?: string;
+  releasedBy?: string;
+  releaseNote?: string;
   /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
   refundedMinor: number;
   /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
@@ -87,6 +91,9 @@ export type NewOrder = Omit<
   | 'deductedGb'
   | 'leaseOwner'
   | 'leaseUntil'
+  | 'releasedAt'
+  | 'releasedBy'
+  | 'releaseNote'
 >;
 
 export interface DeductionPart {
@@ -149,6 +156,22 @@ export interface Ledger {
   markCredited(key: OrderKey, opts: { now: Date; code: number; message: string }): Promise<void>;
   /** Gives the lease back after a transient failure so the provider's retry can go at once. */
   release(key: OrderKey, opts: { now: Date; owner: string; error: string }): Promise<void>;
+  /**
+   * An operator lets a HELD order be credited: HELD → RECEIVED (then `reclaim` and the usual
+   * call), recording who, when and why. The operator overrides the limits, so the cap is not
+   * checked, but the GB are added to `monthCap.month`'s counter so later orders count them
+   * (and a permanent failure gives them back, as for any order). The order must still carry
+   * the customer and GB the operator saw.
+   */
+  releaseHeld(
+    key: OrderKey,
+    opts: {
+      now: Date;
+      by: string;
+      note: string;
+      monthCap: { customerId: string; month: string; gb: string };
+    },
+  ): Promise<{ released: true } | { released: false; existing: Order | undefined }>;
   /** Ends the order for good and gives its GB back to the month's cap counter. */
   markFailed(
     key: OrderKey,
@@ -170,6 +193,7 @@ export interface Ledger {
     next: { refundedMinor: number; deductedMinor: number; deductedGb: string };
     now: Date;
   }): Promise<ClaimDeductionResult>;
+  getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined>;
   /** Records a part that deducts nothing (order never credited, currency mismatch). */
   recordPart(
     key: OrderKey,
@@ -227,6 +251,9 @@ const ORDER_ATTRS = new Set<string>([
   'upstreamCode',
   'upstreamMessage',
   'lastError',
+  'releasedAt',
+  'releasedBy',
+  'releaseNote',
   'refundedMinor',
   'deductedMinor',
   'deductedGb',
@@ -501,6 +528,68 @@ export class DynamoLedger implements Ledger {
     }
   }
 
+  async releaseHeld(
+    key: OrderKey,
+    opts: {
+      now: Date;
+      by: string;
+      note: string;
+      monthCap: { customerId: string; month: string; gb: string };
+    },
+  ): Promise<{ released: true } | { released: false; existing: Order | undefined }> {
+    const at = opts.now.toISOString();
+    const cap = opts.monthCap;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.order(key),
+                UpdateExpression:
+                  'SET #state = :received, capMonth = :month, releasedAt = :at, ' +
+                  'releasedBy = :by, releaseNote = :note, updatedAt = :at, gsi1pk = :gsi1pk, ' +
+                  'gsi1sk = :at',
+                ConditionExpression: '#state = :held AND customerId = :customer AND gb = :gb',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: {
+                  ':received': 'RECEIVED',
+                  ':held': 'HELD',
+                  ':month': cap.month,
+                  ':at': at,
+                  ':by': opts.by,
+                  ':note': opts.note,
+                  ':gsi1pk': 'ORDERS#RECEIVED',
+                  ':customer': cap.customerId,
+                  ':gb': cap.gb,
+                },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.month(cap.customerId, cap.month),
+                UpdateExpression: 'ADD #gb :gb SET updatedAt = :at',
+                ExpressionAttributeNames: { '#gb': 'gb' },
+                ExpressionAttributeValues: { ':gb': NumberValue.from(cap.gb), ':at': at },
+              },
+            },
+          ],
+        }),
+      );
+      return { released: true };
+    } catch (err) {
+      const orderReason = cancellationReasons(err)?.[0];
+      if (orderReason?.Code !== 'ConditionalCheckFailed') {
+        throw new StoreError('DynamoDB releaseHeld failed', 'ledger.releaseHeld', { cause: err });
+      }
+      const existing = oldItem(orderReason.Item);
+      return { released: false, existing: existing ? toOrder(existing) : await this.getOrder(key) };
+    }
+  }
+
   async markFailed(
     key: OrderKey,
     opts: {
@@ -742,7 +831,7 @@ export class DynamoLedger implements Ledger {
     return out;
   }
 
-  private async getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined> {
+  async getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined> {
     const out = await storeCall('ledger.getPart', () =>
       this.doc.send(
         new GetCommand({ TableName: this.tableName, Key: ledgerKeys.part(key, partId) }),
