@@ -10,6 +10,7 @@ import { Observability } from './constructs/observability.ts';
 import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
+import { assertDeployable, FUNCTION_TIMEOUT_SECONDS } from './limits.ts';
 
 /** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. */
 const MAX_CONFIG_JSON_BYTES = 3072;
@@ -40,6 +41,7 @@ export class FlowPilotStack extends Stack {
   constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
     super(scope, id, props);
     const { config } = props;
+    assertDeployable(config);
     const configJson = JSON.stringify(config);
     const configBytes = Buffer.byteLength(configJson);
     if (configBytes > MAX_CONFIG_JSON_BYTES) {
@@ -61,8 +63,7 @@ export class FlowPilotStack extends Stack {
         name: 'poll-totals',
         description: 'Reads the pool totals, keeps a snapshot and raises low-traffic alerts',
         schedule: config.schedules.pollTotals,
-        // Room for the upstream's timeout times its retry attempts.
-        timeout: Duration.seconds(90),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['poll-totals']),
         memorySize: 256,
         environment,
       }),
@@ -70,8 +71,7 @@ export class FlowPilotStack extends Stack {
         name: 'poll-usage',
         description: 'Reads per-customer daily usage and consumption series incrementally',
         schedule: config.schedules.pollUsage,
-        // Paginated backfill; it stops safetyMarginMs before the deadline and resumes.
-        timeout: Duration.minutes(5),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['poll-usage']),
         memorySize: 512,
         environment,
       }),
@@ -79,7 +79,7 @@ export class FlowPilotStack extends Stack {
         name: 'reconcile',
         description: "Compares the top-up ledger with the upstream's recharge records",
         schedule: config.schedules.reconcile,
-        timeout: Duration.minutes(5),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.reconcile),
         memorySize: 512,
         environment,
       }),

@@ -4,6 +4,7 @@
  * the handlers are imported only after the environment points their module-scope clients
  * at the local services.
  */
+import './runtime/process-env.ts';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +13,7 @@ import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
+import { assertDeployable } from '../infra/limits.ts';
 import { removeRuntimeInfo, writeRuntimeInfo } from './cli/connection.ts';
 import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
 import {
@@ -23,7 +25,7 @@ import {
 import { scheduledEvent } from './runtime/events.ts';
 import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
-import { Scheduler } from './runtime/scheduler.ts';
+import { type ScheduledJob, Scheduler } from './runtime/scheduler.ts';
 import { startSimulator } from './simulator/index.ts';
 import { statusDepsFor, statusPageHandler } from './status/page.ts';
 
@@ -37,17 +39,17 @@ function fail(err: unknown): never {
 }
 
 async function main(): Promise<void> {
-  // The Lambdas run Node 22; this warning about the local Node is noise here.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // No CloudWatch here: EMF documents would only clutter the console.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   // 1. Validate everything first: one clear message and a non-zero exit.
   let env: LocalEnv;
   let config: Config;
   let configSource: string;
+  let jobs: ScheduledJob[];
   try {
     env = readLocalEnv(process.env, process.cwd());
     ({ config, source: configSource } = loadConfig(process.env, process.cwd()));
+    // What synth would refuse (lease vs webhook timeout, schedules EventBridge rejects).
+    assertDeployable(config, configSource);
+    jobs = schedules(config);
   } catch (err) {
     fail(err);
   }
@@ -107,7 +109,6 @@ async function main(): Promise<void> {
   // 4. The real handlers, an HTTP front and the scheduler.
   const invoker = new Invoker();
   await invoker.load();
-  const jobs = schedules(config);
   const fire = async (name: FunctionName) => {
     try {
       await invoker.invoke(name, scheduledEvent(name));

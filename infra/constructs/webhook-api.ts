@@ -9,6 +9,7 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../limits.ts';
 import { FlowPilotFunction } from './function.ts';
 
 export const WEBHOOK_PATH = '/webhooks/{provider}';
@@ -42,8 +43,7 @@ export class WebhookApi extends Construct {
     this.function = new FlowPilotFunction(this, 'Function', {
       name: 'payment-webhook',
       description: 'Verifies payment webhooks and credits paid traffic exactly once',
-      // Under API Gateway's 30 s integration limit, with room for one upstream call and retry.
-      timeout: Duration.seconds(25),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['payment-webhook']),
       memorySize: 512,
       environment: props.environment,
     });
@@ -55,7 +55,9 @@ export class WebhookApi extends Construct {
     const route = this.api.addRoutes({
       path: WEBHOOK_PATH,
       methods: [HttpMethod.POST],
-      integration: new HttpLambdaIntegration('PaymentWebhook', this.function),
+      integration: new HttpLambdaIntegration('PaymentWebhook', this.function, {
+        timeout: Duration.seconds(API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS),
+      }),
     });
     for (const r of route) {
       Validations.of(r).acknowledge({

@@ -7,8 +7,11 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 
-/** Content types API Gateway (HTTP API) passes as text; anything else arrives base64. */
-const TEXTUAL = /^(text\/|application\/(json|x-www-form-urlencoded|xml|[\w.+-]+\+json))/i;
+/**
+ * Content types an HTTP API passes to Lambda as text. Anything else arrives base64, a missing
+ * content type and form posts (`application/x-www-form-urlencoded`) included.
+ */
+const TEXTUAL = /^\s*(text\/[^;\s]+|application\/(json|xml|javascript))\s*(;|$)/i;
 
 export interface RawRequest {
   method: string;

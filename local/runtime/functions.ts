@@ -1,9 +1,12 @@
 import type { Context } from 'aws-lambda';
 import type { Config } from '../../functions/commons/config/schema.ts';
+import { ConfigError } from '../../functions/commons/errors.ts';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../infra/limits.ts';
 import { lambdaContext } from './events.ts';
-import { parseSchedule, type Schedule } from './schedule.ts';
+import { parseSchedule } from './schedule.ts';
+import type { ScheduledJob } from './scheduler.ts';
 
-/** The functions, named as in AWS, with the timeouts the stack gives them. */
+/** The functions, named as in AWS; each gets the timeout the stack gives it. */
 export const FUNCTION_NAMES = [
   'poll-totals',
   'poll-usage',
@@ -17,28 +20,23 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 const SPECS: Record<
   FunctionName,
   {
-    timeoutMs: number;
     schedule?: keyof Config['schedules'];
     load: () => Promise<{ handler: unknown }>;
   }
 > = {
   'poll-totals': {
-    timeoutMs: 60_000,
     schedule: 'pollTotals',
     load: () => import('../../functions/poll-totals.ts'),
   },
   'poll-usage': {
-    timeoutMs: 300_000,
     schedule: 'pollUsage',
     load: () => import('../../functions/poll-usage.ts'),
   },
   reconcile: {
-    timeoutMs: 300_000,
     schedule: 'reconcile',
     load: () => import('../../functions/reconcile.ts'),
   },
   'payment-webhook': {
-    timeoutMs: 29_000,
     load: () => import('../../functions/payment-webhook.ts'),
   },
 };
@@ -49,7 +47,9 @@ export function isFunctionName(name: string): name is FunctionName {
 
 /**
  * Runs the real handlers in this process. One run of a function at a time, like the
- * reserved concurrency of 1 in AWS: a second invocation waits for the first to finish.
+ * reserved concurrency of 1 of the scheduled ones in AWS: a second invocation waits for the
+ * first to finish. payment-webhook too, unlike AWS: the embedded engine emulates
+ * transactions one at a time, and a local runtime sees a handful of payments.
  */
 export class Invoker {
   private readonly handlers = new Map<FunctionName, Handler>();
@@ -71,7 +71,7 @@ export class Invoker {
     while (this.running.has(name)) await this.running.get(name)?.catch(() => undefined);
     const handler = this.handlers.get(name);
     if (!handler) throw new Error(`${name} is not loaded`);
-    const run = handler(event, lambdaContext(name, SPECS[name].timeoutMs));
+    const run = handler(event, lambdaContext(name, FUNCTION_TIMEOUT_SECONDS[name] * 1000));
     this.running.set(name, run);
     try {
       return await run;
@@ -86,15 +86,28 @@ export class Invoker {
   }
 }
 
-export function schedules(
-  config: Config,
-): { name: FunctionName; expression: string; schedule: Schedule }[] {
-  const out: { name: FunctionName; expression: string; schedule: Schedule }[] = [];
+/**
+ * The scheduled functions with their configured schedules. An expression this runtime cannot
+ * honour, or one that never fires, is a ConfigError naming its key, raised before anything
+ * starts.
+ */
+export function schedules(config: Config, now = new Date()): ScheduledJob[] {
+  const out: ScheduledJob[] = [];
+  const issues: string[] = [];
   for (const name of FUNCTION_NAMES) {
     const key = SPECS[name].schedule;
     if (!key) continue;
     const expression = config.schedules[key];
-    out.push({ name, expression, schedule: parseSchedule(expression) });
+    try {
+      const schedule = parseSchedule(expression);
+      schedule.next(now);
+      out.push({ name, expression, schedule });
+    } catch (err) {
+      issues.push(`schedules.${key}: ${(err as Error).message}`);
+    }
+  }
+  if (issues.length) {
+    throw new ConfigError(`invalid schedules:\n  ${issues.join('\n  ')}`, issues);
   }
   return out;
 }

@@ -107,6 +107,8 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
     }
     try {
       const result = await opts.invoker.invoke(name, event);
+      const failed = failedHttpStatus(result);
+      if (failed) return send(res, failed, { function: name, ok: false, result });
       return send(res, 200, { function: name, ok: true, result: result ?? null });
     } catch (err) {
       logger.error(`${name} failed`, { error: err as Error });
@@ -120,6 +122,16 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
   }
 
   return send(res, 404, { message: 'not found' });
+}
+
+/**
+ * An HTTP answer (payment-webhook's) that is not 2xx is a failed run: the invocation answers
+ * with its status when it is an error status, else 502, so callers need not read the body.
+ */
+function failedHttpStatus(result: unknown): number | undefined {
+  const status = (result as { statusCode?: unknown } | null | undefined)?.statusCode;
+  if (typeof status !== 'number' || (status >= 200 && status < 300)) return undefined;
+  return status >= 400 && status < 600 ? status : 502;
 }
 
 export function createHttpServer(opts: HttpOptions): Server {

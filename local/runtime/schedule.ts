@@ -41,7 +41,8 @@ function field(
   nameBase = min,
 ): Set<number> | null {
   if (text === '*' || text === '?') return null;
-  if (/[LW#]/.test(text)) throw new ValidationError(`${expression}: L, W and # are not supported`);
+  if (/[LW#]/.test(text))
+    throw new ValidationError(`${expression}: L, W and # are not supported locally`);
   const value = (t: string): number => {
     const i = names.indexOf(t.toUpperCase());
     const n = i >= 0 ? i + nameBase : Number(t);

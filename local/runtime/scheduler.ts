@@ -3,6 +3,8 @@ import type { Schedule } from './schedule.ts';
 
 export interface ScheduledJob {
   name: FunctionName;
+  /** The configured expression, as EventBridge gets it in AWS. */
+  expression: string;
   schedule: Schedule;
 }
 

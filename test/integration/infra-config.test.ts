@@ -6,11 +6,18 @@ import { promisify } from 'node:util';
 import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/commons/config/load.ts';
 import { ConfigError } from '../../functions/commons/errors.ts';
 import { PROJECT_ROOT } from '../../infra/bundling.ts';
 import { loadInfraConfig } from '../../infra/config.ts';
+import {
+  API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS,
+  deploymentIssues,
+  FUNCTION_TIMEOUT_SECONDS,
+} from '../../infra/limits.ts';
 import { buildApp } from '../../infra/main.ts';
 import { maxEventAge, scheduleInterval, stoppedWindow } from '../../infra/schedule.ts';
+import { FlowPilotStack } from '../../infra/stack.ts';
 
 const run = promisify(execFile);
 
@@ -99,6 +106,73 @@ describe('infra configuration', () => {
 
       // Assess
       expect(attempt).toThrow(/configuration is \d+ bytes as JSON; at most 3072/);
+    });
+  });
+
+  describe('deployment limits', () => {
+    it('answers payment webhooks before API Gateway gives up on them', () => {
+      expect(FUNCTION_TIMEOUT_SECONDS['payment-webhook']).toBeLessThan(
+        API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS,
+      );
+    });
+
+    it('refuses a payments lease that does not outlast the webhook timeout, naming the key', () => {
+      // Prepare
+      const webhook = FUNCTION_TIMEOUT_SECONDS['payment-webhook'];
+      const app = appWith({ flowpilot: { payments: { leaseSeconds: webhook } } });
+
+      // Act
+      const attempt = () => buildApp({ app, env: {} });
+
+      // Assess
+      expect(attempt).toThrow(ConfigError);
+      expect(attempt).toThrow(
+        /invalid context "flowpilot":\n {2}payments\.leaseSeconds: must be more than the payment-webhook timeout \(25 s\)/,
+      );
+      expect(deploymentIssues(parseConfig({ payments: { leaseSeconds: webhook + 1 } }))).toEqual(
+        [],
+      );
+      expect(deploymentIssues(parseConfig({}))).toEqual([]);
+    });
+
+    it('refuses it in the stack too, whoever builds the stack', () => {
+      // Prepare
+      const config = parseConfig({ payments: { leaseSeconds: 10 } });
+
+      // Act
+      const attempt = () => new FlowPilotStack(appWith({}), 'Direct', { config });
+
+      // Assess
+      expect(attempt).toThrow(/payments\.leaseSeconds: must be more than/);
+    });
+
+    it('refuses schedule expressions EventBridge would reject at deploy time', () => {
+      // Prepare
+      const config = parseConfig({
+        schedules: {
+          pollTotals: 'rate(1 minutes)',
+          pollUsage: 'rate(0 hours)',
+          reconcile: 'cron(0 3 * * * *)',
+        },
+      });
+      const fine = parseConfig({
+        schedules: {
+          pollTotals: 'rate(1 minute)',
+          pollUsage: 'rate(2 hours)',
+          reconcile: 'cron(0 3 ? * MON-FRI *)',
+        },
+      });
+
+      // Act
+      const issues = deploymentIssues(config);
+
+      // Assess
+      expect(issues).toEqual([
+        expect.stringMatching(/^schedules\.pollTotals: EventBridge wants "minute" for 1/),
+        expect.stringMatching(/^schedules\.pollUsage: a rate must be at least 1/),
+        expect.stringMatching(/^schedules\.reconcile: EventBridge wants "\?" in exactly one of/),
+      ]);
+      expect(deploymentIssues(fine)).toEqual([]);
     });
   });
 
