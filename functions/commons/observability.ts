@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
@@ -58,12 +57,10 @@ export function recordWebhookOutcome(result: string): void {
 }
 
 /**
- * Wraps an entry point with the Powertools middlewares: Lambda context in every log line,
- * a trace segment, and metrics flushed at the end of each invocation.
+ * Wraps an entry point with the Powertools middlewares: Lambda context in every log line and
+ * a trace segment. Metrics need no flush at the end: each figure above is its own EMF
+ * document, written when it is recorded.
  */
 export function instrument<E, R>(handler: (event: E, context: Context) => Promise<R>) {
-  return middy(handler)
-    .use(injectLambdaContext(logger))
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics));
+  return middy(handler).use(injectLambdaContext(logger)).use(captureLambdaHandler(tracer));
 }

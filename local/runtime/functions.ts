@@ -46,14 +46,16 @@ export function isFunctionName(name: string): name is FunctionName {
 }
 
 /**
- * Runs the real handlers in this process. One run of a function at a time, like the
- * reserved concurrency of 1 of the scheduled ones in AWS: a second invocation waits for the
- * first to finish. payment-webhook too, unlike AWS: the embedded engine emulates
- * transactions one at a time, and a local runtime sees a handful of payments.
+ * Runs the real handlers in this process. A scheduled function runs once at a time, like its
+ * reserved concurrency of 1 in AWS: a second invocation waits for the first to finish.
+ * payment-webhook runs concurrently, as behind API Gateway, so duplicate deliveries race
+ * for the order exactly as they would in AWS.
  */
 export class Invoker {
   private readonly handlers = new Map<FunctionName, Handler>();
-  private readonly running = new Map<FunctionName, Promise<unknown>>();
+  /** The one run of each scheduled function, while it lasts. */
+  private readonly exclusive = new Map<FunctionName, Promise<unknown>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   async load(): Promise<void> {
     for (const name of FUNCTION_NAMES) {
@@ -64,25 +66,30 @@ export class Invoker {
   }
 
   isRunning(name: FunctionName): boolean {
-    return this.running.has(name);
+    return this.exclusive.has(name);
   }
 
   async invoke(name: FunctionName, event: unknown): Promise<unknown> {
-    while (this.running.has(name)) await this.running.get(name)?.catch(() => undefined);
+    const serial = SPECS[name].schedule !== undefined;
+    while (serial && this.exclusive.has(name)) {
+      await this.exclusive.get(name)?.catch(() => undefined);
+    }
     const handler = this.handlers.get(name);
     if (!handler) throw new Error(`${name} is not loaded`);
     const run = handler(event, lambdaContext(name, FUNCTION_TIMEOUT_SECONDS[name] * 1000));
-    this.running.set(name, run);
+    if (serial) this.exclusive.set(name, run);
+    this.inFlight.add(run);
     try {
       return await run;
     } finally {
-      this.running.delete(name);
+      if (serial) this.exclusive.delete(name);
+      this.inFlight.delete(run);
     }
   }
 
   /** Resolves once nothing is running (for a clean shutdown). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.inFlight]);
   }
 }
 
