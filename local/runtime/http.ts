@@ -125,11 +125,17 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
 }
 
 /**
- * An HTTP answer (payment-webhook's) that is not 2xx is a failed run: the invocation answers
- * with its status when it is an error status, else 502, so callers need not read the body.
+ * Which completed runs count as failed, so callers need not read the body:
+ * - an HTTP answer (payment-webhook's) that is not 2xx: its status when it is an error
+ *   status, else 502;
+ * - a poll whose upstream read failed (`outcome.ok: false`): 502. In AWS the poller returns
+ *   rather than throws, so Lambda does not retry and count the same failure again, but the
+ *   run did fail to read the upstream.
  */
 function failedHttpStatus(result: unknown): number | undefined {
-  const status = (result as { statusCode?: unknown } | null | undefined)?.statusCode;
+  const r = result as { statusCode?: unknown; outcome?: { ok?: unknown } } | null | undefined;
+  if (r?.outcome?.ok === false) return 502;
+  const status = r?.statusCode;
   if (typeof status !== 'number' || (status >= 200 && status < 300)) return undefined;
   return status >= 400 && status < 600 ? status : 502;
 }

@@ -132,6 +132,20 @@ describe('local runtime end to end: npm start', () => {
     expect(poll.status).toBe(200);
     expect(poll.body).toMatchObject({ function: 'poll-totals', ok: true });
     expect(first.output()).toMatch(/ALERT .*severity=critical rule=low-residual pool=primary/);
+
+    // The upstream now rejects the token: the poll fails (non-2xx) and says so once.
+    await post(
+      `${sim}_sim/faults`,
+      JSON.stringify({ kind: 'auth', endpoint: 'getFlowTotalFull' }),
+      { 'content-type': 'application/json' },
+    );
+    const rejected = await post(`${first.base}/_local/invoke/poll-totals`, '');
+    expect(rejected.status).toBe(502);
+    expect(rejected.body).toMatchObject({
+      ok: false,
+      result: { outcome: { ok: false, reason: 'auth' } },
+    });
+    expect(first.output()).toMatch(/ALERT .*rule=token-rejected/);
     expect(await post(`${first.base}/_local/invoke/no-such-function`, '')).toMatchObject({
       status: 404,
     });
