@@ -8,8 +8,13 @@ for (const file of BENCHES) {
   process.stdout.write(`\n=== bench/${file} ===\n`);
   const run = spawnSync('npx', ['tsx', resolve(import.meta.dirname, file)], {
     stdio: 'inherit',
-    // The Lambdas run Node 22; the SDK's warning about this machine's Node is noise here.
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The Lambdas run Node 22, so the SDK's warning about this Node is noise here; EMF lines
+    // on stdout would bury the figures.
+    env: {
+      ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
   });
   if (run.status !== 0) failed++;
 }
