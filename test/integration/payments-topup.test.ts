@@ -327,6 +327,38 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       expect(counter.Item?.gb).toBe(0);
     });
 
+    it('keeps an order refused with an undocumented code retryable, alerts, and credits it once the cause is fixed', async () => {
+      // Prepare: the agent's pool is empty, so the upstream refuses with its own code.
+      const handler = handlerWith();
+      const id = sessionId();
+      fx.sim.addFault({
+        kind: 'code',
+        endpoint: 'rechargeTrafficCount',
+        code: 500,
+        msg: '流量不足',
+        times: 1,
+      });
+
+      // Act
+      const refused = await handler(completed(id));
+      const stateAfterRefusal = await order('stripe', id);
+      const retried = await handler(completed(id));
+
+      // Assess
+      expect(refused.statusCode).toBe(503);
+      expect(stateAfterRefusal).toMatchObject({ state: 'RECEIVED' });
+      expect(sink.events).toEqual([
+        expect.objectContaining({
+          kind: 'topup-failed',
+          severity: 'critical',
+          details: expect.objectContaining({ upstreamCode: '500', upstreamMessage: '流量不足' }),
+        }),
+      ]);
+      expect(retried.statusCode).toBe(200);
+      expect(await order('stripe', id)).toMatchObject({ state: 'CREDITED' });
+      expect(fx.sim.ledger()).toHaveLength(1);
+    });
+
     it('answers 503 and keeps the order retryable when the upstream is down', async () => {
       // Prepare
       const handler = handlerWith({ attempts: 2 });

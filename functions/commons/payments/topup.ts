@@ -3,7 +3,12 @@ import { logger } from '../logger.ts';
 import type { OpsEvent } from '../ops-events.ts';
 import type { NewOrder, Order, OrderKey } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
-import { NotChannelCustomerError, UpstreamAuthError, UpstreamError } from '../upstream/errors.ts';
+import {
+  NotChannelCustomerError,
+  UpstreamAuthError,
+  UpstreamError,
+  UpstreamRejectedError,
+} from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { capMonth, type Decision, decide, deriveOrderId } from './catalog.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
@@ -226,40 +231,54 @@ async function upstreamFailed(
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
   const subject = orderSubject(order);
-  // A definite refusal (204 not our customer, another code): record it, give the GB back to
-  // the month's cap and acknowledge, since a retry would get the same answer.
-  if (err instanceof UpstreamError && !err.transient && !(err instanceof UpstreamAuthError)) {
-    const rejected = err as UpstreamError & { code?: number; upstreamMessage?: string };
-    const reason =
-      err instanceof NotChannelCustomerError ? 'not-channel-customer' : 'upstream-rejected';
+  // 204 is the one documented permanent refusal: record it, give the GB back to the month's
+  // cap and acknowledge, since a retry would get the same answer.
+  if (err instanceof NotChannelCustomerError) {
     await deps.ledger.markFailed(key, {
       now,
       owner,
-      reason,
-      ...(rejected.code === undefined ? {} : { code: rejected.code }),
-      ...(rejected.upstreamMessage === undefined ? {} : { message: rejected.upstreamMessage }),
+      reason: 'not-channel-customer',
+      code: err.code,
+      message: err.upstreamMessage,
       ...(order.capMonth && order.customerId && order.gb
         ? {
             monthGiveBack: { customerId: order.customerId, month: order.capMonth, gb: order.gb },
           }
         : {}),
     });
-    logger.warn('upstream refused the recharge', { ...facts(order), reason });
+    logger.warn('upstream refused the recharge', {
+      ...facts(order),
+      reason: 'not-channel-customer',
+    });
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'warning',
       subject,
-      summary:
-        reason === 'not-channel-customer'
-          ? `Top-up refused: customer ${order.customerId} is not in the agent's channel`
-          : `Top-up refused by the upstream (code ${rejected.code ?? '?'})`,
+      summary: `Top-up refused: customer ${order.customerId} is not in the agent's channel`,
       details: facts(order, {
-        reason,
-        upstreamCode: String(rejected.code ?? ''),
-        upstreamMessage: rejected.upstreamMessage ?? '',
+        reason: 'not-channel-customer',
+        upstreamCode: String(err.code),
+        upstreamMessage: err.upstreamMessage,
       }),
     });
     return ok('failed');
+  }
+  // Any other refusal code is undocumented (an empty agent pool, say): the customer has paid,
+  // and the recharge is idempotent on orderId, so the order stays retryable — the provider
+  // retries (Stripe for 3 days) and `flowpilot replay` re-drives it once the cause is fixed —
+  // while a person is told at once, with the upstream's own code and message.
+  if (err instanceof UpstreamRejectedError) {
+    await raiseAlert(deps.sink, {
+      kind: 'topup-failed',
+      severity: 'critical',
+      subject,
+      summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried`,
+      details: facts(order, {
+        reason: 'upstream-rejected',
+        upstreamCode: String(err.code),
+        upstreamMessage: err.upstreamMessage,
+      }),
+    });
   }
   // Transient (or the token was refused): give the lease back so the provider's retry can
   // go at once; the upstream dedupes on orderId should the call have been applied.
