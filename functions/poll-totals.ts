@@ -55,6 +55,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   // A notice SNS refused stays pending and is sent again on the next poll.
   if (alerts.failed.length)
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
+  const eventReminders = await remindOpenEvents();
   const summary = {
     outcome: totalsOutcomeJson(outcome),
     health,
@@ -64,8 +65,27 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
       status: c.status,
       notice: c.notice,
     })),
+    eventReminders,
   };
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
   return summary;
 });
+
+/**
+ * Reminds of open ops events (a deduction nobody checked yet). The poll's own work is done
+ * by then, so a failure here is logged, not thrown: the next poll tries again.
+ */
+async function remindOpenEvents(): Promise<number> {
+  try {
+    const changes = await alertingFromEnv().events.remindDue();
+    const failed = changes.filter((c) => c.delivery === 'failed');
+    if (failed.length) logger.error('event reminders not delivered', { failed: failed.length });
+    return changes.filter((c) => c.notice === 'reminder' && c.delivery === 'sent').length;
+  } catch (error) {
+    logger.error('event reminders failed', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
+    });
+    return 0;
+  }
+}

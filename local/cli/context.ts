@@ -108,7 +108,14 @@ export function createContext(input: ContextInput): CommandContext {
       timeZone: config.upstream.timeZone,
       clock,
     },
-    sink: input.sink ?? new AlertEventSink({ state: alertState, notifier, clock }),
+    sink:
+      input.sink ??
+      new AlertEventSink({
+        state: alertState,
+        notifier,
+        clock,
+        reminderMs: config.alerts.reminderMinutes * 60_000,
+      }),
     upstream() {
       const target = input.upstream;
       if (!target) {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAlerting } from '../../functions/commons/alerts/index.ts';
 import { alertsSchema } from '../../functions/commons/config/alerts.ts';
 import { alertAfterTotals } from '../../functions/commons/pollers/totals-alerts.ts';
+import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { Decimal, daysBetween, gbToMb } from '../../functions/commons/units.ts';
@@ -88,6 +89,43 @@ describe('Handler: poll-totals with alerting', () => {
     ]);
     expect(snapshotsBeforeAuth).toBe(2);
     expect(await primarySnapshots()).toBe(2);
+  });
+});
+
+describe('Handler: poll-totals reminding of open events', () => {
+  it('reminds once of an event alert last notified longer ago than the interval', async () => {
+    // Prepare: a deduction nobody checked, last notified a day ago (the default interval is 4 h).
+    const dayAgo = new Date(Date.now() - 24 * 3_600_000);
+    await new AlertStateStore({ client: table.doc, tableName: table.tableName }).save(
+      {
+        rule: 'deduction-unknown',
+        subject: 'stripe#pi_unchecked',
+        status: 'critical',
+        version: 1,
+        openedAt: dayAgo,
+        lastNotifiedAt: dayAgo,
+        event: { summary: 'Deduction of 20 GB from customer 88 was lost', details: {} },
+        updatedAt: dayAgo,
+      },
+      undefined,
+    );
+    const { handler } = await import('../../functions/poll-totals.ts');
+    const before = published().length;
+
+    // Act
+    const first = await handler(event, context);
+    const second = await handler(event, context);
+
+    // Assess
+    expect([first.eventReminders, second.eventReminders]).toEqual([1, 0]);
+    expect(published().slice(before)).toContainEqual(
+      `${TOPIC} reminder deduction-unknown/none critical`,
+    );
+    expect(
+      published()
+        .slice(before)
+        .filter((p) => p.includes('deduction-unknown')),
+    ).toHaveLength(1);
   });
 });
 

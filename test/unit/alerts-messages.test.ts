@@ -89,6 +89,17 @@ function allFacts(): AlertFacts[] {
       },
     });
   }
+  // What a reminder of an event kept from before its details were stored has to go on.
+  out.push({
+    type: 'event',
+    event: {
+      kind: 'deduction-unknown',
+      severity: 'warning',
+      subject: LONG_ORDER,
+      summary: `Deduction needs a human: ${LONG_ORDER}`,
+      details: {},
+    },
+  });
   return out;
 }
 
@@ -139,7 +150,7 @@ describe('Function: renderMessage', () => {
     const messages = notices.map(renderMessage);
 
     // Assess
-    expect(messages).toHaveLength(18 * TRANSITIONS.length);
+    expect(messages).toHaveLength(19 * TRANSITIONS.length);
     for (const m of messages) {
       expect(m.sms.length, m.sms).toBeLessThanOrEqual(160);
       expect(m.sms, m.sms).toMatch(GSM7_BASIC_ASCII);

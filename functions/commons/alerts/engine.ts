@@ -36,6 +36,10 @@ export async function applyRule(
   const change: AlertChange = { ...key, status: next?.status ?? prev?.status ?? 'ok' };
   if (!next) return change;
   next.summary = alertTitle(key.rule, key.subject, next.status, facts);
+  // An event has no rule to re-read it from: its words are kept for the reminders.
+  if (facts.type === 'event' && next.status !== 'ok') {
+    next.event = { summary: facts.event.summary, details: facts.event.details };
+  }
   try {
     await deps.state.save(next, prev?.version);
   } catch (err) {

@@ -1,27 +1,49 @@
 import type { Notifier } from '../notifier/types.ts';
 import { NotifierError } from '../notifier/types.ts';
 import type { OpsEvent, OpsEventKind, OpsEventSink } from '../ops-events.ts';
+import type { AlertStateStore } from '../store/alert-state.ts';
 import { type AlertChange, type AlertStatePort, applyRule } from './engine.ts';
-import { rank } from './types.ts';
+import type { LifecycleOptions } from './lifecycle.ts';
+import { type AlertState, type AlertStatus, type RuleId, rank } from './types.ts';
 
-// Events have no "still true" signal to remind on; they stay open until resolved.
-const EVENT_LIFECYCLE = { holdPolls: 1, reminderMs: Number.POSITIVE_INFINITY };
+// A repeated raise is no news: reminders come from `remindDue`, on the configured interval.
+const RAISE_LIFECYCLE: LifecycleOptions = { holdPolls: 1, reminderMs: Number.POSITIVE_INFINITY };
+
+// Exhaustive over the kinds, so a new kind cannot be forgotten here.
+const EVENT_KINDS: Record<OpsEventKind, true> = {
+  'topup-failed': true,
+  'deduction-unknown': true,
+  'amount-mismatch': true,
+  'order-held': true,
+  'reconciliation-difference': true,
+};
+
+const isEventKind = (rule: RuleId): rule is OpsEventKind => Object.hasOwn(EVENT_KINDS, rule);
+
+export interface AlertEventSinkDeps {
+  state: AlertStatePort & Pick<AlertStateStore, 'listOpenAlerts'>;
+  notifier: Notifier;
+  clock: () => Date;
+  /** Remind an open event alert this often (`alerts.reminderMinutes`). */
+  reminderMs: number;
+}
 
 /**
  * Ops events as alerts: one state per kind and subject (an order key, a report date). The
- * first raise notifies; repeats are silent unless they escalate to critical; `resolve`
- * closes it with one "resolved". Concurrent raises of one subject notify once.
+ * first raise notifies; repeats are silent unless they escalate to critical; `remindDue`
+ * reminds of the open ones every `reminderMs`; `resolve` closes one with one "resolved".
+ * Concurrent raises (or reminder runs) of one subject notify once.
  */
 export class AlertEventSink implements OpsEventSink {
-  readonly #deps: { state: AlertStatePort; notifier: Notifier; clock: () => Date };
+  readonly #deps: AlertEventSinkDeps;
 
-  constructor(deps: { state: AlertStatePort; notifier: Notifier; clock: () => Date }) {
+  constructor(deps: AlertEventSinkDeps) {
     this.#deps = deps;
   }
 
   /**
    * Throws NotifierError when the notice could not be delivered; it is then kept pending
-   * and sent by the next `raise` or `resolve` of the same subject.
+   * and sent by the next `raise`, `resolve` or `remindDue` of the same subject.
    */
   async raise(event: OpsEvent): Promise<void> {
     const change = await applyRule(
@@ -31,7 +53,7 @@ export class AlertEventSink implements OpsEventSink {
         status: rank(current) > rank(event.severity) ? current : event.severity,
         facts: { type: 'event', event },
       }),
-      EVENT_LIFECYCLE,
+      RAISE_LIFECYCLE,
     );
     throwIfUndelivered(change);
   }
@@ -48,15 +70,62 @@ export class AlertEventSink implements OpsEventSink {
           event: { kind, severity: 'warning', subject, summary: note, details: {} },
         },
       }),
-      EVENT_LIFECYCLE,
+      RAISE_LIFECYCLE,
     );
     throwIfUndelivered(change);
     return change.notice === 'resolved';
   }
 
+  /**
+   * Reminds of every open event alert last notified at least `reminderMs` ago, with the
+   * event's own words, and sends notices whose delivery failed earlier. Each goes through
+   * the same conditional write as any rule, so concurrent callers remind once. Delivery
+   * failures are in the result (kept pending); DynamoDB errors propagate (AlertStoreError).
+   */
+  async remindDue(): Promise<AlertChange[]> {
+    const context = this.#context();
+    const options: LifecycleOptions = { holdPolls: 1, reminderMs: this.#deps.reminderMs };
+    // The index may lag; applyRule re-reads each one consistently before it decides.
+    const due = (await this.#deps.state.listOpenAlerts()).flatMap((alert) =>
+      isEventKind(alert.rule) && (alert.pendingNotice || isReminderDue(alert, context.now, options))
+        ? [{ alert, kind: alert.rule }]
+        : [],
+    );
+    return Promise.all(
+      due.map(({ alert, kind }) =>
+        applyRule(
+          context,
+          { rule: kind, subject: alert.subject },
+          // Still open as it is: the lifecycle turns that into a reminder when one is due.
+          (current) => ({
+            status: current,
+            facts: { type: 'event', event: storedEvent(kind, alert, current) },
+          }),
+          options,
+        ),
+      ),
+    );
+  }
+
   #context() {
     return { state: this.#deps.state, notifier: this.#deps.notifier, now: this.#deps.clock() };
   }
+}
+
+function isReminderDue(alert: AlertState, now: Date, options: LifecycleOptions): boolean {
+  const since = alert.lastNotifiedAt ?? alert.openedAt;
+  return since !== undefined && now.getTime() - since.getTime() >= options.reminderMs;
+}
+
+/** The event as it was raised, from what its alert state kept. */
+function storedEvent(kind: OpsEventKind, alert: AlertState, current: AlertStatus): OpsEvent {
+  return {
+    kind,
+    severity: current === 'ok' ? 'warning' : current,
+    subject: alert.subject,
+    summary: alert.event?.summary ?? alert.summary ?? 'Still open.',
+    details: alert.event?.details ?? {},
+  };
 }
 
 function throwIfUndelivered(change: AlertChange): void {

@@ -1,7 +1,7 @@
 // What the rest of FlowPilot uses from alerting.
 export type { AlertChange, AlertStatePort } from './engine.ts';
 export { type AlertDeps, type EvaluationResult, evaluateAfterTotalsPoll } from './evaluate.ts';
-export { AlertEventSink } from './events.ts';
+export { AlertEventSink, type AlertEventSinkDeps } from './events.ts';
 export { burnFromDays, type TotalsPollInput, type TotalsPollOutcome } from './rules.ts';
 export type { AlertState, AlertStatus, NoticeKind, PoolBurn, RuleId, Severity } from './types.ts';
 export { createAlerting, SNS_TOPIC_ENV } from './wiring.ts';

@@ -31,6 +31,8 @@ export interface AlertState {
   pendingNotice?: NoticeKind;
   /** One line for people, from the last evaluation that changed something. */
   summary?: string;
+  /** An open event's own words, kept so its reminders can repeat them. */
+  event?: Pick<OpsEvent, 'summary' | 'details'>;
   updatedAt: Date;
 }
 

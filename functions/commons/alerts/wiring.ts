@@ -31,6 +31,11 @@ export function createAlerting(options: {
   return {
     store,
     deps: { state: store, notifier, clock, config: options.config },
-    events: new AlertEventSink({ state: store, notifier, clock }),
+    events: new AlertEventSink({
+      state: store,
+      notifier,
+      clock,
+      reminderMs: options.config.reminderMinutes * 60_000,
+    }),
   };
 }

@@ -57,6 +57,7 @@ interface AlertItem {
   holdCount?: number;
   pendingNotice?: string;
   summary?: string;
+  event?: { summary: string; details: Record<string, string> };
   updatedAt: string;
 }
 
@@ -84,6 +85,7 @@ function toItem(state: AlertState): AlertItem {
   if (state.holdCount !== undefined) item.holdCount = state.holdCount;
   if (state.pendingNotice) item.pendingNotice = state.pendingNotice;
   if (state.summary) item.summary = state.summary;
+  if (state.event) item.event = { summary: state.event.summary, details: state.event.details };
   return item;
 }
 
@@ -109,7 +111,20 @@ function fromItem(item: Record<string, unknown>): AlertState {
   if (typeof item.pendingNotice === 'string')
     state.pendingNotice = item.pendingNotice as NoticeKind;
   if (typeof item.summary === 'string') state.summary = item.summary;
+  const event = eventOf(item.event);
+  if (event) state.event = event;
   return state;
+}
+
+function eventOf(value: unknown): AlertState['event'] {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { summary, details } = value as Record<string, unknown>;
+  if (typeof summary !== 'string') return undefined;
+  const texts: Record<string, string> = {};
+  if (typeof details === 'object' && details !== null) {
+    for (const [k, v] of Object.entries(details)) if (typeof v === 'string') texts[k] = v;
+  }
+  return { summary, details: texts };
 }
 
 function isConditionFailure(err: unknown): err is Error & { Item?: Record<string, unknown> } {
