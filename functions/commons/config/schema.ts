@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts.ts';
+import { customersSchema } from './customers.ts';
 import { notificationsSchema } from './notifications.ts';
 import { paymentsSchema } from './payments.ts';
 import { pollingSchema } from './polling.ts';
@@ -20,6 +21,7 @@ export const configSchema = z.strictObject({
   payments: paymentsSchema.prefault({}),
   notifications: notificationsSchema.prefault({}),
   reconcile: reconcileSchema.prefault({}),
+  customers: customersSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,2 @@
+/** Keys of `customers` owned by the balance computation. */
+export const customerBalanceConfigShape = {};

@@ -1,0 +1,2 @@
+/** Keys of `customers` owned by the customer notices. */
+export const customerNoticesConfigShape = {};
