@@ -19,6 +19,8 @@ export function signedCheckoutCompleted(input: {
     object: 'event',
     type: 'checkout.session.completed',
     created: Math.floor(Date.now() / 1000),
+    // Signed with a development (test-mode) secret, so a test-mode event, as Stripe sends.
+    livemode: false,
     data: {
       object: {
         id: input.sessionId,

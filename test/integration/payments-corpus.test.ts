@@ -40,7 +40,15 @@ function stripeSigned(payload: string, secret = STRIPE_SECRET): APIGatewayProxyE
 }
 
 function stripeRaw(object: Record<string, unknown>, type = 'checkout.session.completed') {
-  return stripeSigned(JSON.stringify({ id: `evt_${uid()}`, type, data: { object } }));
+  return stripeSigned(
+    JSON.stringify({
+      id: `evt_${uid()}`,
+      type,
+      created: 1_800_000_000,
+      livemode: false,
+      data: { object },
+    }),
+  );
 }
 
 function standard(type: string, data: Record<string, unknown>, opts = {}) {
@@ -283,7 +291,7 @@ const CASES: Case[] = [
         'charge.refunded',
       ),
     status: 200,
-    result: 'unknown-payment',
+    result: 'recorded-before-payment',
   },
   // -- standard webhooks
   {
@@ -406,7 +414,7 @@ const CASES: Case[] = [
         currency: 'usd',
       }),
     status: 200,
-    result: 'unknown-payment',
+    result: 'recorded-before-payment',
   },
   // -- epay
   {

@@ -33,6 +33,8 @@ export function testPaymentsConfig(overrides: Record<string, unknown> = {}): Pay
     maxGbPerOrder: 500,
     monthlyCapGbPerCustomer: 1000,
     maxBodyBytes: 4096,
+    // The fixtures' events are test-mode, as Stripe's test keys send them.
+    stripe: { livemode: false },
     ...overrides,
   });
 }
@@ -106,13 +108,18 @@ export function apiEvent(
 
 let eventSeq = 0;
 
-export function stripeEvent(type: string, object: Record<string, unknown>): string {
+export function stripeEvent(
+  type: string,
+  object: Record<string, unknown>,
+  opts: { livemode?: boolean; created?: number } = {},
+): string {
   eventSeq += 1;
   return JSON.stringify({
     id: `evt_${eventSeq}_${Math.random().toString(36).slice(2)}`,
     object: 'event',
     api_version: '2025-01-27',
-    created: Math.floor(Date.now() / 1000),
+    created: opts.created ?? Math.floor(Date.now() / 1000),
+    livemode: opts.livemode ?? false,
     type,
     data: { object },
   });

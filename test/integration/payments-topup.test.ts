@@ -471,6 +471,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
           now,
           by: 'alice',
           note: 'approved',
+          version: 0,
           monthCap: { customerId: '91', month: '2031-01', gb },
         });
 

@@ -14,7 +14,7 @@ import type { WebhookRequest } from '../../functions/commons/payments/types.ts';
 import { splitSecrets } from '../../functions/commons/payments/webhook.ts';
 import { lambdaContext } from '../../local/runtime/events.ts';
 
-const config = paymentsSchema.parse({});
+const config = paymentsSchema.parse({ stripe: { livemode: false } });
 const NEW = 'whsec_new';
 const OLD = 'whsec_old';
 
@@ -35,7 +35,13 @@ describe('Provider: stripe', () => {
     payment_intent: 'pi_1',
   };
   const signed = (type: string, object: unknown, secret = NEW) => {
-    const body = JSON.stringify({ id: 'evt_1', type, data: { object } });
+    const body = JSON.stringify({
+      id: 'evt_1',
+      type,
+      created: 1_800_000_000,
+      livemode: false,
+      data: { object },
+    });
     return request(body, {
       'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret }),
     });
@@ -94,6 +100,7 @@ describe('Provider: stripe', () => {
       partId: 'ch_1:300',
       refundedMinor: 300,
       currency: 'usd',
+      eventCreated: 1_800_000_000,
     });
   });
 });

@@ -71,12 +71,30 @@ export const paymentsSchema = z.strictObject({
     .strictObject({
       /** Largest age of a signed Stripe timestamp, seconds (Stripe's own default). */
       toleranceSeconds: z.int().min(30).max(3600).default(300),
+      /**
+       * Which Stripe mode's events may move traffic: `true` live only, `false` test only;
+       * events of the other mode are acknowledged and ignored, so a test-mode secret left in
+       * a rotation list cannot credit real traffic. Unset: live only (the local runtime,
+       * whose development secret is a test one, makes it test only).
+       */
+      livemode: z.boolean().optional(),
+      /**
+       * A Checkout paid with a 100 % discount (`payment_status: no_payment_required`):
+       * `hold` for a human (default) or `credit` like any paid order.
+       */
+      noPaymentRequired: z.enum(['hold', 'credit']).default('hold'),
     })
     .prefault({}),
   epay: z
     .strictObject({
-      /** Merchant id (`pid`); when set, notifications for another merchant are refused. */
-      pid: z.string().min(1).optional(),
+      /**
+       * Merchant id (`pid`): required when epay is enabled (its key is set); notifications
+       * for another merchant are refused.
+       */
+      pid: z
+        .string()
+        .regex(/^\w{1,64}$/, 'must be the epay merchant id (pid)')
+        .optional(),
       /** epay amounts (`money`) are decimal yuan; minor units are fen. */
       currency: currency.default('cny'),
     })

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { canonicalCustomerId } from '../customer-id.ts';
 import { Decimal, dayInZone } from '../units.ts';
 import type { PaymentSucceeded, ProviderId } from './types.ts';
 
@@ -19,9 +20,13 @@ export interface OrderFacts {
 export type Decision =
   | (OrderFacts & { kind: 'credit'; customerId: string; gb: Decimal })
   | (OrderFacts & { kind: 'reject'; reason: RejectReason; detail: string })
-  | (OrderFacts & { kind: 'hold'; reason: 'order-max'; detail: string; gb: Decimal });
+  | (OrderFacts & {
+      kind: 'hold';
+      reason: 'order-max' | 'no-payment-required';
+      detail: string;
+      gb: Decimal;
+    });
 
-const CUSTOMER_ID = /^\d{1,20}$/;
 const QUANTITY_TEXT = /^\d{1,9}$/;
 
 /** 1 when absent; otherwise a whole number from 1 to `max`, as a number or plain digits. */
@@ -34,22 +39,35 @@ export function parseQuantity(raw: unknown, max: number): number | undefined {
   return Number.isSafeInteger(n) && n >= 1 && n <= max ? n : undefined;
 }
 
+/** `subtotal` ÷ `price` when it is a whole number from 1 to `max`. */
+export function quantityOfSubtotal(subtotal: number, price: number, max: number) {
+  if (subtotal <= 0 || subtotal % price !== 0) return undefined;
+  const n = subtotal / price;
+  return n <= max ? n : undefined;
+}
+
 /**
  * What a paid order is worth, from the catalog alone: the event never says how many GB to
- * credit. The amount paid must equal price × quantity in the package's currency.
+ * credit. The amount before tax and discounts (Stripe `amount_subtotal`; else the amount
+ * paid) must equal price × quantity in the package's currency.
  */
 export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
   const facts: OrderFacts = {};
-  if (typeof ev.customerId === 'string' && CUSTOMER_ID.test(ev.customerId)) {
-    facts.customerId = ev.customerId;
-  }
+  const customerId = canonicalCustomerId(ev.customerId);
+  if (customerId !== undefined) facts.customerId = customerId;
   // Own keys only: `__proto__` or `constructor` must not find a package.
   const pkg =
     ev.packageId !== undefined && Object.hasOwn(config.catalog, ev.packageId)
       ? config.catalog[ev.packageId]
       : undefined;
   if (pkg && ev.packageId !== undefined) facts.packageId = ev.packageId;
-  const quantity = parseQuantity(ev.quantity, config.maxQuantity);
+  // Without a quantity in metadata (Stripe: adjustable quantity, Payment Links), the line
+  // items' subtotal says how many: taken when it is a whole number of the package's price.
+  const fromSubtotal =
+    ev.quantity === undefined && ev.subtotalMinor !== undefined && pkg !== undefined;
+  const quantity = fromSubtotal
+    ? quantityOfSubtotal(ev.subtotalMinor ?? 0, pkg.price, config.maxQuantity)
+    : parseQuantity(ev.quantity, config.maxQuantity);
   if (quantity !== undefined) facts.quantity = quantity;
 
   if (!facts.customerId) {
@@ -64,6 +82,10 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
     const detail = `package ${JSON.stringify(ev.packageId ?? null).slice(0, 80)} is not in the catalog`;
     return { ...facts, kind: 'reject', reason: 'unknown-package', detail };
   }
+  if (quantity === undefined && fromSubtotal) {
+    const detail = `subtotal ${ev.subtotalMinor} ${ev.currency} is not a whole number (1-${config.maxQuantity}) of the price ${pkg.price} ${pkg.currency}`;
+    return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
+  }
   if (quantity === undefined) {
     const detail = `quantity must be 1-${config.maxQuantity}`;
     return { ...facts, kind: 'reject', reason: 'invalid-quantity', detail };
@@ -71,13 +93,21 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
   const gb = new Decimal(pkg.gb).mul(quantity);
   facts.gb = gb;
   const expected = pkg.price * quantity;
-  if (ev.currency !== pkg.currency || ev.amountMinor !== expected) {
-    const detail = `paid ${ev.amountMinor} ${ev.currency}, expected ${expected} ${pkg.currency}`;
+  // Tax and discounts change what was charged, not what was bought: the catalog is matched
+  // against the amount before them.
+  const priced = ev.subtotalMinor ?? ev.amountMinor;
+  if (ev.currency !== pkg.currency || priced !== expected) {
+    const what = ev.subtotalMinor === undefined ? 'paid' : 'subtotal';
+    const detail = `${what} ${priced} ${ev.currency}, expected ${expected} ${pkg.currency}`;
     return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
   }
   if (gb.gt(config.maxGbPerOrder)) {
     const detail = `${gb.toFixed()} GB is over the per-order maximum of ${config.maxGbPerOrder} GB`;
     return { ...facts, kind: 'hold', reason: 'order-max', detail, gb };
+  }
+  if (ev.noPaymentRequired && config.stripe.noPaymentRequired === 'hold') {
+    const detail = 'nothing was charged (a 100 % discount); credit it by hand if it is meant';
+    return { ...facts, kind: 'hold', reason: 'no-payment-required', detail, gb };
   }
   return { ...facts, kind: 'credit', customerId: facts.customerId, gb };
 }

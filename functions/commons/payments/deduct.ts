@@ -1,6 +1,6 @@
 import { logger } from '../logger.ts';
 import { StoreError } from '../store/errors.ts';
-import type { DeductionPart, Order, OrderKey } from '../store/ledger.ts';
+import type { DeductionPart, Order, OrderKey, PartInput, PendingGuard } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import {
   UpstreamAuthError,
@@ -8,20 +8,63 @@ import {
   UpstreamTransportError,
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
-import { gbToDeduct } from './catalog.ts';
-import type { DisputeEvent, Outcome, PaymentDeps, ProviderId, RefundEvent } from './types.ts';
+import { deriveOrderId } from './catalog.ts';
+import { orderRef, refKey, shareOf } from './coverage.ts';
+import type {
+  DisputeEvent,
+  Outcome,
+  PaymentDeps,
+  PaymentRef,
+  ProviderId,
+  RefundEvent,
+} from './types.ts';
 
 /** Optimistic rounds when concurrent refunds of one payment move its counters. */
 const CLAIM_ROUNDS = 3;
+/** Seconds a refund for an order still being credited is asked to wait. */
+const CREDITING_RETRY_AFTER = 5;
 
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
+const inProgress = (seconds: number): Outcome => ({
+  statusCode: 409,
+  result: 'in-progress',
+  retryAfterSeconds: Math.max(1, Math.ceil(seconds)),
+});
 
-type PartInput = Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
-
-function findOrder(provider: ProviderId, ev: RefundEvent | DisputeEvent, deps: PaymentDeps) {
+export function findOrder(
+  provider: ProviderId,
+  ev: { ref: PaymentRef },
+  deps: Pick<PaymentDeps, 'ledger'>,
+) {
   return 'paymentIntentId' in ev.ref
     ? deps.ledger.findByPaymentIntent(ev.ref.paymentIntentId)
     : deps.ledger.getOrder({ provider, paymentId: ev.ref.paymentId });
+}
+
+/** Keeps a refund for later; false when `guard` no longer holds (apply it now instead). */
+function recordPending(
+  provider: ProviderId,
+  ev: RefundEvent | DisputeEvent,
+  deps: PaymentDeps,
+  guard: PendingGuard,
+): Promise<boolean> {
+  const now = deps.clock();
+  return deps.ledger.recordPending({
+    provider,
+    ref: refKey(ev.ref),
+    entry: {
+      partId: ev.partId,
+      kind: ev.type,
+      minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor,
+      currency: ev.currency,
+      ...(ev.type === 'refund' && ev.eventCreated !== undefined
+        ? { eventCreated: ev.eventCreated }
+        : {}),
+      at: now.toISOString(),
+    },
+    guard,
+    now,
+  });
 }
 
 /**
@@ -29,6 +72,12 @@ function findOrder(provider: ProviderId, ev: RefundEvent | DisputeEvent, deps: P
  * key, so each part is claimed in the ledger first (the part item and the order's counters in
  * one transaction); a redelivery finds the claim and never calls again. When the answer to
  * the one call is lost the part is marked UNKNOWN and a human is alerted.
+ *
+ * No refund is dropped for arriving early: for a payment not in the ledger yet it is recorded
+ * as pending (answered 2xx) and the paid event, when it comes, credits only what was not
+ * refunded; for an order still being credited it is recorded too (answered 409, so the
+ * provider retries) and applied as soon as the credit is done, by the delivery or the replay
+ * that finishes it.
  *
  * Refunds give nothing back to the customer's monthly cap counter, on purpose: the cap
  * bounds what is credited automatically in a month (a guard against a leaked key or a shop
@@ -45,18 +94,74 @@ export async function deductForRefund(
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const order = await findOrder(provider, ev, deps);
     if (!order) {
-      logger.info('refund or dispute for a payment not in the ledger', {
+      const guard: PendingGuard =
+        'paymentIntentId' in ev.ref
+          ? { paymentIntentAbsent: ev.ref.paymentIntentId }
+          : { orderAbsent: { provider, paymentId: ev.ref.paymentId } };
+      if (!(await recordPending(provider, ev, deps, guard))) continue;
+      logger.info('refund or dispute recorded before its payment', {
         provider,
         partId: ev.partId,
       });
-      return ok('unknown-payment');
+      return ok('recorded-before-payment');
+    }
+    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+    if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
+      // The credit is unresolved; deciding now could miss GB that are about to arrive. The
+      // refund is kept on the order's side, so the credit applies it however it ends.
+      if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
+      return inProgress(CREDITING_RETRY_AFTER);
+    }
+    if (
+      ev.type === 'refund' &&
+      order.refundsResetAt !== undefined &&
+      ev.eventCreated !== undefined &&
+      ev.eventCreated < order.refundsResetAt
+    ) {
+      // Sent before a refund failed: its cumulative total no longer holds.
+      return ok('stale-event');
     }
     const step = await claim(ev, order, deps);
     if (step === 'retry') continue;
     if ('statusCode' in step) return step;
     return callDeduction(deps, order, step.part, opts.signal);
   }
-  return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
+  return inProgress(1);
+}
+
+/**
+ * After a credit: the refunds and disputes recorded while it was under way are deducted
+ * now, each through the same claim as a delivery of its own (so a redelivery meanwhile
+ * deducts nothing twice), and forgotten once settled. Called by whoever finished the credit.
+ */
+export async function applyPendingRefunds(
+  provider: ProviderId,
+  order: Pick<Order, 'provider' | 'paymentId' | 'paymentIntentId'>,
+  deps: PaymentDeps,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const ref = orderRef(order);
+  const pending = await deps.ledger.getPending(order.provider, refKey(ref));
+  const results: string[] = [];
+  const done: string[] = [];
+  for (const e of pending.entries) {
+    const ev: RefundEvent | DisputeEvent =
+      e.kind === 'refund'
+        ? {
+            type: 'refund',
+            ref,
+            partId: e.partId,
+            refundedMinor: e.minor,
+            currency: e.currency,
+            ...(e.eventCreated === undefined ? {} : { eventCreated: e.eventCreated }),
+          }
+        : { type: 'dispute', ref, partId: e.partId, amountMinor: e.minor, currency: e.currency };
+    const out = await deductForRefund(provider, ev, deps, signal ? { signal } : {});
+    results.push(out.result);
+    if (out.statusCode < 300) done.push(e.partId);
+  }
+  await deps.ledger.clearPending(order.provider, refKey(ref), done);
+  return results;
 }
 
 async function claim(
@@ -66,126 +171,137 @@ async function claim(
 ): Promise<Outcome | 'retry' | { part: PartInput }> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
-  const newMinor = ev.type === 'refund' ? ev.refundedMinor - order.refundedMinor : ev.amountMinor;
+  const share = shareOf(
+    { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
+    { kind: ev.type, minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor },
+  );
+  // After a failed refund the cumulative totals start again: the same total is a new part.
+  const partId =
+    ev.type === 'refund' && order.refundsResetAt !== undefined
+      ? `${ev.partId}@${order.refundsResetAt}`
+      : ev.partId;
   const base = {
-    partId: ev.partId,
+    partId,
     kind: ev.type,
     ...(order.customerId ? { customerId: order.customerId } : {}),
   };
-  if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
-    // The credit is unresolved; deciding now could miss GB that are about to arrive.
-    return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 5 };
-  }
   if (order.state !== 'CREDITED' || ev.currency !== order.currency) {
     const reason = order.state !== 'CREDITED' ? 'not-credited' : 'currency-mismatch';
     const res = await deps.ledger.recordPart(
       key,
-      { ...base, state: 'SKIPPED', gb: '0', minor: Math.max(0, newMinor), reason },
+      { ...base, state: 'SKIPPED', gb: '0', minor: Math.max(0, share.newMinor), reason },
       now,
     );
     if (res.created && reason === 'currency-mismatch') {
       await raiseAlert(deps.sink, {
         kind: 'amount-mismatch',
         severity: 'warning',
-        subject: `deduction:${key.provider}:${key.paymentId}:${ev.partId}`,
+        subject: `deduction:${key.provider}:${key.paymentId}:${partId}`,
         summary: `Refund or dispute in ${ev.currency} for an order paid in ${order.currency}: nothing deducted`,
-        details: { orderId: order.orderId, paymentId: order.paymentId, partId: ev.partId },
+        details: { orderId: order.orderId, paymentId: order.paymentId, partId },
       });
     }
     return ok('nothing-to-deduct');
   }
-  if (newMinor <= 0) {
-    const part = await deps.ledger.getPart(key, ev.partId);
-    return part ? abandonedOrDone(deps, order, part, now) : ok('already-deducted');
+  if (share.newMinor <= 0) {
+    const part = await deps.ledger.getPart(key, partId);
+    return part ? abandonedOrDone(deps, key, part, now) : ok('already-deducted');
   }
 
-  const paid = order.amountMinor ?? 0;
-  const covered = Math.min(paid, order.deductedMinor + newMinor);
-  const target = gbToDeduct(order.gb ?? '0', covered, paid);
-  const already = new Decimal(order.deductedGb);
-  const delta = Decimal.max(0, target.minus(already));
   const part: PartInput = {
     ...base,
-    state: delta.gt(0) ? 'DEDUCTING' : 'DEDUCTED',
-    gb: delta.toFixed(),
-    minor: newMinor,
+    state: share.gb.gt(0) ? 'DEDUCTING' : 'DEDUCTED',
+    gb: share.gb.toFixed(),
+    minor: share.newMinor,
   };
   const res = await deps.ledger.claimDeduction({
     key,
     part,
     expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
-    next: {
-      refundedMinor: ev.type === 'refund' ? ev.refundedMinor : order.refundedMinor,
-      deductedMinor: covered,
-      deductedGb: Decimal.max(target, already).toFixed(),
-    },
+    next: share.next,
     now,
   });
-  if (res.outcome === 'part-exists') return abandonedOrDone(deps, order, res.part, now);
+  if (res.outcome === 'part-exists') return abandonedOrDone(deps, key, res.part, now);
   if (res.outcome !== 'claimed') return 'retry';
-  if (delta.isZero()) return ok('deducted');
+  if (share.gb.isZero()) return ok('deducted');
   return { part };
 }
 
 /**
  * A redelivery found its part already claimed: never call again. A part still DEDUCTING
- * long after any delivery could still be calling (the lease outlasts the function's timeout)
- * was abandoned mid-call by a crash: its outcome is unknown, so it is marked UNKNOWN and a
- * human is alerted, as when the answer is lost.
+ * within the lease may still be in a delivery's hands: the sender is asked to come back
+ * (409, as for a top-up). Past the lease the delivery died mid-call: its outcome is
+ * unknown, so it is marked UNKNOWN and a human is alerted (the poll's sweep does the same
+ * for parts nobody redelivers).
  */
 async function abandonedOrDone(
   deps: PaymentDeps,
-  order: Order,
+  key: OrderKey,
   part: DeductionPart,
   now: Date,
 ): Promise<Outcome> {
-  const age = now.getTime() - Date.parse(part.updatedAt);
-  if (part.state !== 'DEDUCTING' || !(age > deps.config.leaseSeconds * 1000)) {
-    return ok('already-deducted');
-  }
-  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  if (part.state !== 'DEDUCTING') return ok('already-deducted');
+  const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(part.updatedAt));
+  if (left >= 0) return inProgress(left / 1000);
+  return (await markAbandoned(deps, key, part, now))
+    ? ok('deduction-unknown')
+    : ok('already-deducted');
+}
+
+/**
+ * Marks a part a dead delivery left DEDUCTING as UNKNOWN and alerts; false when another
+ * settled it first (the write is conditional on DEDUCTING).
+ */
+export async function markAbandoned(
+  deps: Pick<PaymentDeps, 'ledger' | 'sink'>,
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
+  now: Date,
+): Promise<boolean> {
   const error = 'the delivery that called deductionFlow never reported back';
   try {
     await deps.ledger.settleDeduction(key, part.partId, { state: 'UNKNOWN', now, error });
   } catch (err) {
-    // Another redelivery settled it first (the write is conditional on DEDUCTING).
     if (
       err instanceof StoreError &&
       (err.cause as Error | undefined)?.name === 'ConditionalCheckFailedException'
     ) {
-      return ok('already-deducted');
+      return false;
     }
     throw err;
   }
-  await alertNeedsHuman(deps, order, part, 'UNKNOWN', error);
-  return ok('deduction-unknown');
+  await alertNeedsHuman(deps, key, part, 'UNKNOWN', error);
+  return true;
 }
 
-function partFacts(order: Order, part: Pick<DeductionPart, 'partId' | 'kind' | 'gb'>) {
+export function partFacts(
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
+) {
   return {
-    provider: order.provider,
-    paymentId: order.paymentId,
-    orderId: order.orderId,
+    provider: key.provider,
+    paymentId: key.paymentId,
+    orderId: deriveOrderId(key.provider as ProviderId, key.paymentId),
     partId: part.partId,
     kind: part.kind,
-    customerId: order.customerId ?? '',
+    customerId: part.customerId ?? '',
     gb: part.gb,
   };
 }
 
 async function alertNeedsHuman(
-  deps: PaymentDeps,
-  order: Order,
-  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb'>,
+  deps: Pick<PaymentDeps, 'sink'>,
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   state: 'UNKNOWN' | 'FAILED',
   error: string,
 ): Promise<void> {
-  const details = partFacts(order, part);
+  const details = partFacts(key, part);
   logger.error('deduction needs a human', { ...details, state, error });
   await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
-    subject: `deduction:${order.provider}:${order.paymentId}:${part.partId}`,
+    subject: `deduction:${key.provider}:${key.paymentId}:${part.partId}`,
     summary:
       state === 'FAILED'
         ? `Deduction of ${part.gb} GB from customer ${details.customerId} was not applied; deduct it by hand`
@@ -213,7 +329,7 @@ async function callDeduction(
       code: res.code,
       message: res.message,
     });
-    logger.info('traffic deducted', partFacts(order, part));
+    logger.info('traffic deducted', partFacts(key, part));
     return ok('deducted');
   } catch (err) {
     // Not applied for sure: a definite refusal, or a request that never left.
@@ -231,7 +347,7 @@ async function callDeduction(
         ? { code: err.code, message: err.upstreamMessage }
         : {}),
     });
-    await alertNeedsHuman(deps, order, part, state, error);
+    await alertNeedsHuman(deps, key, part, state, error);
     return ok(notApplied ? 'deduction-failed' : 'deduction-unknown');
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { logger } from '../logger.ts';
 import type { OpsEvent } from '../ops-events.ts';
-import type { NewOrder, Order, OrderKey } from '../store/ledger.ts';
+import type { NewOrder, Order, OrderKey, Pending, TakePending } from '../store/ledger.ts';
+import { gbToCredit } from '../store/ledger-orders.ts';
 import { Decimal } from '../units.ts';
 import {
   NotChannelCustomerError,
@@ -11,6 +12,8 @@ import {
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { capMonth, type Decision, decide, deriveOrderId } from './catalog.ts';
+import { foldPending, orderRef, refKey } from './coverage.ts';
+import { applyPendingRefunds } from './deduct.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
 
 /** Seconds a provider should wait before retrying after a transient failure. */
@@ -56,6 +59,9 @@ function orderBase(provider: ProviderId, ev: PaymentSucceeded, decision: Decisio
     ...(decision.quantity === undefined ? {} : { quantity: decision.quantity }),
     ...(decision.gb === undefined ? {} : { gb: decision.gb.toFixed() }),
     amountMinor: ev.amountMinor,
+    ...(ev.subtotalMinor === undefined ? {} : { subtotalMinor: ev.subtotalMinor }),
+    ...(ev.taxMinor === undefined ? {} : { taxMinor: ev.taxMinor }),
+    ...(ev.discountMinor === undefined ? {} : { discountMinor: ev.discountMinor }),
     currency: ev.currency,
     ...(ev.paymentIntentId ? { paymentIntentId: ev.paymentIntentId } : {}),
   };
@@ -75,12 +81,20 @@ function facts(base: OrderBase, extra: Record<string, string> = {}): Record<stri
   return { ...out, ...extra };
 }
 
+/** Rounds when a refund for the payment is recorded while its order is being written. */
+const PENDING_ROUNDS = 3;
+
 /**
  * Credits a paid order exactly once. The first delivery creates the order item holding a
  * lease (adding its GB to the customer's month in the same transaction); a duplicate learns
  * the order's state from that one failed write and never calls the upstream while the lease
  * is live. After a crash the lease expires and a retry calls again with the same orderId,
  * which the upstream answers with "already processed".
+ *
+ * Refunds and disputes that arrived before the payment (recorded as pending) are taken in
+ * the same transaction: only what was not refunded is credited, and a payment refunded in
+ * full is recorded REJECTED (`refunded`) without a credit. Should one be recorded between
+ * the read and the write, the write fails and the order is decided again.
  */
 export async function creditPayment(
   provider: ProviderId,
@@ -88,6 +102,23 @@ export async function creditPayment(
   deps: PaymentDeps,
   opts: { signal?: AbortSignal } = {},
 ): Promise<Outcome> {
+  // Refunds before the payment are rare: the first write assumes none (and checks it).
+  let pending: Pending = { version: 0, entries: [] };
+  for (let round = 0; round < PENDING_ROUNDS; round++) {
+    const out = await creditOnce(provider, ev, deps, opts, pending);
+    if (out !== 'pending-changed') return out;
+    pending = await deps.ledger.getPending(provider, refKey(orderRef(ev)));
+  }
+  return inProgress(1);
+}
+
+async function creditOnce(
+  provider: ProviderId,
+  ev: PaymentSucceeded,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal },
+  pending: Pending,
+): Promise<Outcome | 'pending-changed'> {
   const { ledger, config } = deps;
   const now = deps.clock();
   const decision = decide(ev, config);
@@ -98,10 +129,27 @@ export async function creditPayment(
     until: now.getTime() + config.leaseSeconds * 1000,
   };
   const resume = (existing: Order) => resumeOrder(deps, existing, now, lease, opts.signal);
+  const ref = refKey(orderRef(base));
+  const take = (mode: 'before-credit' | 'not-credited'): TakePending => ({
+    provider,
+    ref,
+    version: pending.version,
+    entries: pending.entries,
+    ...foldPending(
+      {
+        gb: decision.gb?.toFixed() ?? '0',
+        paidMinor: ev.amountMinor,
+        currency: ev.currency,
+        ...(decision.customerId ? { customerId: decision.customerId } : {}),
+      },
+      pending.entries,
+      mode,
+    ),
+  });
 
   if (decision.kind === 'reject') {
     const amount = decision.reason === 'amount-mismatch';
-    return recordOnly(deps, base, 'REJECTED', decision.reason, resume, {
+    return recordOnly(deps, base, 'REJECTED', decision.reason, resume, take('not-credited'), {
       kind: amount ? 'amount-mismatch' : 'topup-failed',
       severity: 'warning',
       subject,
@@ -110,7 +158,7 @@ export async function creditPayment(
     });
   }
   const held = (reason: string, detail: string) =>
-    recordOnly(deps, base, 'HELD', reason, resume, {
+    recordOnly(deps, base, 'HELD', reason, resume, take('not-credited'), {
       kind: 'order-held',
       severity: 'warning',
       subject,
@@ -119,22 +167,31 @@ export async function creditPayment(
     });
   if (decision.kind === 'hold') return held(decision.reason, decision.detail);
 
+  const early = take('before-credit');
+  const creditGb = decision.gb.minus(early.counters.deductedGb);
+  if (pending.entries.length > 0 && early.counters.deductedMinor >= ev.amountMinor) {
+    // Refunded (or disputed) in full before it was known: nothing is owed.
+    return recordOnly(deps, base, 'REJECTED', 'refunded', resume, early);
+  }
+  const reduced = creditGb.lt(decision.gb) ? { creditGb: creditGb.toFixed() } : {};
+
   const cap = new Decimal(config.monthlyCapGbPerCustomer);
   const month = capMonth(now, config.capTimeZone);
   const capDetail = `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
-  if (decision.gb.gt(cap)) return held('monthly-cap', capDetail);
+  if (creditGb.gt(cap)) return held('monthly-cap', capDetail);
 
   const created = await ledger.createOrder(
-    { ...base, state: 'CREDITING' },
+    { ...base, ...reduced, state: 'CREDITING' },
     {
       now,
       lease,
       monthCap: {
         customerId: decision.customerId,
         month,
-        gb: decision.gb.toFixed(),
-        room: cap.minus(decision.gb).toFixed(),
+        gb: creditGb.toFixed(),
+        room: cap.minus(creditGb).toFixed(),
       },
+      pending: early,
     },
   );
   switch (created.outcome) {
@@ -142,6 +199,8 @@ export async function creditPayment(
       return callUpstream(deps, created.order, lease.owner, opts.signal);
     case 'cap-exceeded':
       return held('monthly-cap', capDetail);
+    case 'pending-changed':
+      return 'pending-changed';
     case 'conflict':
       return inProgress(1);
     case 'exists':
@@ -171,18 +230,25 @@ async function resumeOrder(
   return callUpstream(deps, again.order, lease.owner, signal);
 }
 
+/** Records an order that is not credited (with the refunds that came first); no alert: refunded. */
 async function recordOnly(
   deps: PaymentDeps,
   base: OrderBase,
   state: 'REJECTED' | 'HELD',
   reason: string,
   onExists: (existing: Order) => Promise<Outcome>,
-  alert: OpsEvent,
-): Promise<Outcome> {
+  pending: TakePending,
+  alert?: OpsEvent,
+): Promise<Outcome | 'pending-changed'> {
   const now = deps.clock();
-  const res = await deps.ledger.createOrder({ ...base, state, reason }, { now });
+  const res = await deps.ledger.createOrder({ ...base, state, reason }, { now, pending });
   if (res.outcome === 'exists') return onExists(res.existing);
+  if (res.outcome === 'pending-changed') return res.outcome;
   if (res.outcome !== 'created') return inProgress(1);
+  if (!alert) {
+    logger.info('order refunded before it was known; nothing to credit', facts(base));
+    return ok('refunded');
+  }
   logger.warn('order recorded without credit', { ...facts(base), state, reason });
   await raiseAlert(deps.sink, alert);
   return ok(state === 'REJECTED' ? 'rejected' : 'held');
@@ -200,7 +266,8 @@ async function callUpstream(
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
-  const { customerId, gb } = order;
+  const { customerId } = order;
+  const gb = gbToCredit(order);
   if (customerId === undefined || gb === undefined) {
     throw new Error(`order ${order.orderId} is CREDITING without customer or GB`);
   }
@@ -213,13 +280,36 @@ async function callUpstream(
   } catch (err) {
     return upstreamFailed(deps, order, owner, err);
   }
-  await deps.ledger.markCredited(key, {
+  const marked = await deps.ledger.markCredited(key, {
     now: deps.clock(),
     code: result.code,
     message: result.message,
   });
   logger.info('order credited', { ...facts(order), upstream: result.status });
+  if (marked.refundsDuringCredit) await applyAfterCredit(deps, order, signal);
   return ok('credited');
+}
+
+/**
+ * Refunds recorded while the order was being credited are deducted now. The credit stands
+ * whatever happens here: a failure is logged, the refund's own redelivery or a replay
+ * applies it later.
+ */
+export async function applyAfterCredit(
+  deps: PaymentDeps,
+  order: Pick<Order, 'provider' | 'paymentId' | 'paymentIntentId'>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  try {
+    return await applyPendingRefunds(order.provider as ProviderId, order, deps, signal);
+  } catch (err) {
+    logger.error('refunds recorded during the credit not applied yet', {
+      provider: order.provider,
+      paymentId: order.paymentId,
+      error: errorLabel(err),
+    });
+    return [];
+  }
 }
 
 async function upstreamFailed(
@@ -242,7 +332,11 @@ async function upstreamFailed(
       message: err.upstreamMessage,
       ...(order.capMonth && order.customerId && order.gb
         ? {
-            monthGiveBack: { customerId: order.customerId, month: order.capMonth, gb: order.gb },
+            monthGiveBack: {
+              customerId: order.customerId,
+              month: order.capMonth,
+              gb: gbToCredit(order) ?? order.gb,
+            },
           }
         : {}),
     });

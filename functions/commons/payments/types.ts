@@ -22,8 +22,17 @@ export interface PaymentSucceeded {
   packageId?: string;
   /** As the provider sent it (number or text); checked against the catalog rules. */
   quantity?: unknown;
-  /** Paid amount in the currency's minor units. */
+  /** Amount charged in the currency's minor units (after discounts, with tax). */
   amountMinor: number;
+  /**
+   * Amount before discounts and taxes (Stripe `amount_subtotal`), matched to the catalog;
+   * absent: `amountMinor` is. Its presence also lets the quantity come from it.
+   */
+  subtotalMinor?: number;
+  taxMinor?: number;
+  discountMinor?: number;
+  /** Nothing was charged (Stripe `payment_status: no_payment_required`, a 100 % discount). */
+  noPaymentRequired?: boolean;
   /** ISO 4217, lower case. */
   currency: string;
   /** Stripe only: refunds and disputes name the PaymentIntent, not the session. */
@@ -44,6 +53,8 @@ export interface RefundEvent {
   partId: string;
   refundedMinor: number;
   currency: string;
+  /** Epoch seconds the provider created the event (Stripe `created`), when it says. */
+  eventCreated?: number;
 }
 
 /** Money taken back by a dispute (chargeback); `amountMinor` is this dispute's amount. */
@@ -53,6 +64,24 @@ export interface DisputeEvent {
   partId: string;
   amountMinor: number;
   currency: string;
+}
+
+/**
+ * Money that came back to the shop after a deduction: a dispute won (`partId` names the
+ * dispute's part) or a refund that failed (`amountMinor` of it).
+ */
+export interface ReversalEvent {
+  type: 'reversal';
+  kind: 'dispute-won' | 'refund-failed';
+  ref: PaymentRef;
+  /** The reversal's own part id. */
+  partId: string;
+  /** dispute-won: the dispute's part id. */
+  disputePartId?: string;
+  /** refund-failed: the amount that was not refunded after all. */
+  amountMinor: number;
+  currency: string;
+  eventCreated?: number;
 }
 
 export interface IgnoredEvent {
@@ -65,6 +94,7 @@ export type PaymentEvent =
   | PaymentFailed
   | RefundEvent
   | DisputeEvent
+  | ReversalEvent
   | IgnoredEvent;
 
 /** What the domain decided, before a provider renders it. */

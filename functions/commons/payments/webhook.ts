@@ -6,6 +6,7 @@ import { jsonAnswer } from './providers/common.ts';
 import { epayProvider } from './providers/epay.ts';
 import { standardProvider } from './providers/standard.ts';
 import { stripeProvider } from './providers/stripe.ts';
+import { reverseDeduction } from './reverse.ts';
 import { creditPayment, recordPaymentFailed } from './topup.ts';
 import type {
   Outcome,
@@ -52,7 +53,10 @@ function dispatch(
     case 'refund':
     case 'dispute':
       return deductForRefund(provider, event, deps, opts);
+    case 'reversal':
+      return reverseDeduction(provider, event, deps, opts);
     case 'ignored':
+      logger.info('webhook event ignored', { provider, reason: event.reason });
       return { statusCode: 200, result: 'ignored' };
   }
 }

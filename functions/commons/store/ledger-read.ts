@@ -32,6 +32,8 @@ const DEDUCTION_STATE_SET: Record<DeductionState, true> = {
   UNKNOWN: true,
   FAILED: true,
   SKIPPED: true,
+  RECREDITING: true,
+  RECREDITED: true,
 };
 
 /** Every order state, in lifecycle order. */

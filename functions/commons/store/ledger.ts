@@ -1,137 +1,90 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
-  NumberValue,
-  PutCommand,
-  QueryCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { Decimal } from '../units.ts';
+import type { Decimal } from '../units.ts';
 import { StoreError, storeCall } from './errors.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import {
+  addToMonth,
+  addWithinCap,
+  giveBackToMonth,
+  type MonthAmount,
+  type MonthCap,
+} from './ledger-caps.ts';
+import {
+  cancellationReasons,
+  ledgerKeys,
+  type OrderKey,
+  oldItem,
+  optionalSets,
+  stateIndex,
+  type TxItems,
+} from './ledger-items.ts';
+import {
+  type Lease,
+  type NewOrder,
+  type Order,
+  OrderStore,
+  type RefundCounters,
+  toOrder,
+  versionIs,
+} from './ledger-orders.ts';
+import {
+  type DeductionPart,
+  type PartInput,
+  PartStore,
+  type Pending,
+  type PendingEntry,
+  partItem,
+  pendingEntrySk,
+  toPart,
+} from './ledger-parts.ts';
 
 /**
- * The top-up ledger (README "Data model"): one item per payment, one per refund or dispute
- * part, one counter per customer and month, and a pointer from a Stripe PaymentIntent to its
- * order. Every conditional write that can lose a race returns the item that won, so callers
- * decide from one request; where an engine leaves the item out, one read stands in.
+ * The top-up ledger (README "Data model"): orders (`ledger-orders.ts`), their refund parts
+ * and pending refunds (`ledger-parts.ts`) and the monthly cap counters (`ledger-caps.ts`).
+ * This module holds the writes that span them, each one DynamoDB transaction. Every
+ * conditional write that can lose a race returns the item that won, so callers decide from
+ * one request; where an engine leaves the item out, one read stands in.
  */
 
-export type OrderState =
-  /** A transient failure released the lease; the next delivery claims it again. */
-  | 'RECEIVED'
-  /** A delivery holds the lease until `leaseUntil` and is calling the upstream. */
-  | 'CREDITING'
-  | 'CREDITED'
-  /** Recorded, never credited: unknown package, amount mismatch, bad order data. */
-  | 'REJECTED'
-  /** Recorded for a human: over the per-order maximum or the customer's monthly cap. */
-  | 'HELD'
-  /** The upstream refused for good (204 not our channel customer, other codes). */
-  | 'FAILED_PERMANENT'
-  /** The provider reported that a delayed payment failed. */
-  | 'PAYMENT_FAILED';
-
-export type DeductionState = 'DEDUCTING' | 'DEDUCTED' | 'UNKNOWN' | 'FAILED' | 'SKIPPED';
-
-export interface OrderKey {
-  provider: string;
-  paymentId: string;
-}
-
-export interface Order extends OrderKey {
-  /** The upstream's idempotency key, derived from the order key. */
-  orderId: string;
-  state: OrderState;
-  customerId?: string;
-  packageId?: string;
-  quantity?: number;
-  /** GB to credit, decimal text. */
-  gb?: string;
-  amountMinor?: number;
-  currency?: string;
-  paymentIntentId?: string;
-  /** The `yyyy-MM` whose cap counter this order was added to. */
-  capMonth?: string;
-  /** Why it is REJECTED, HELD or FAILED_PERMANENT (`amount-mismatch`, `monthly-cap`, …). */
-  reason?: string;
-  leaseOwner?: string;
-  /** Epoch milliseconds. */
-  leaseUntil?: number;
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  creditedAt?: string;
-  upstreamCode?: number;
-  upstreamMessage?: string;
-  lastError?: string;
-  /** When an operator released a HELD order for crediting, who did, and why. */
-  releasedAt?: string;
-  releasedBy?: string;
-  releaseNote?: string;
-  /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
-  refundedMinor: number;
-  /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
-  deductedMinor: number;
-  /** GB already claimed for deduction, decimal text. */
-  deductedGb: string;
-}
-
-export type NewOrder = Omit<
+export type { MonthCap } from './ledger-caps.ts';
+export { ledgerKeys, type OrderKey } from './ledger-items.ts';
+export type {
+  Lease,
+  NewOrder,
   Order,
-  | 'attempts'
-  | 'createdAt'
-  | 'updatedAt'
-  | 'refundedMinor'
-  | 'deductedMinor'
-  | 'deductedGb'
-  | 'leaseOwner'
-  | 'leaseUntil'
-  | 'releasedAt'
-  | 'releasedBy'
-  | 'releaseNote'
->;
+  OrderState,
+  RefundCounters,
+} from './ledger-orders.ts';
+export type {
+  DeductionPart,
+  DeductionState,
+  PartInput,
+  PartKind,
+  Pending,
+  PendingEntry,
+} from './ledger-parts.ts';
 
-export interface DeductionPart {
-  partId: string;
-  state: DeductionState;
-  kind: 'refund' | 'dispute';
-  customerId?: string;
-  /** GB to deduct, decimal text. */
-  gb: string;
-  /** Minor units this part newly covers. */
-  minor: number;
-  reason?: string;
-  createdAt: string;
-  updatedAt: string;
-  upstreamCode?: number;
-  upstreamMessage?: string;
-  error?: string;
-}
-
-export interface Lease {
-  owner: string;
-  /** Epoch milliseconds. */
-  until: number;
-}
-
-export interface MonthCap {
-  customerId: string;
-  month: string;
-  /** GB this order adds, decimal text. */
-  gb: string;
-  /** The counter may hold at most this much before the add (cap − gb), decimal text. */
-  room: string;
+/** What an order takes from the refunds recorded before it (see `getPending`). */
+export interface TakePending {
+  provider: string;
+  ref: string;
+  /** The version read; the order is written only if no refund was recorded since. */
+  version: number;
+  entries: PendingEntry[];
+  /** The parts the entries become on the order. */
+  parts: PartInput[];
+  counters: RefundCounters;
 }
 
 export type CreateOrderResult =
   | { outcome: 'created'; order: Order }
   | { outcome: 'exists'; existing: Order }
   | { outcome: 'cap-exceeded' }
+  /** A refund or dispute was recorded for this payment since `pending` was read. */
+  | { outcome: 'pending-changed' }
   /** Another transaction was writing the same items; nothing was written. */
   | { outcome: 'conflict' };
 
@@ -142,35 +95,46 @@ export type ClaimDeductionResult =
   | { outcome: 'order-changed' }
   | { outcome: 'conflict' };
 
+/** What must still hold for a pending refund to be recorded instead of applied. */
+export type PendingGuard =
+  /** Nothing knows the payment yet: no order item (standard, epay) … */
+  | { orderAbsent: OrderKey }
+  /** … or no PaymentIntent pointer (Stripe). */
+  | { paymentIntentAbsent: string }
+  /** The order is still being credited (RECEIVED or CREDITING). */
+  | { orderCrediting: OrderKey };
+
 /** What the payments domain needs from storage; `DynamoLedger` is the one implementation. */
 export interface Ledger {
   createOrder(
     order: NewOrder,
-    opts: { now: Date; lease?: Lease; monthCap?: MonthCap },
+    opts: { now: Date; lease?: Lease; monthCap?: MonthCap; pending?: TakePending },
   ): Promise<CreateOrderResult>;
   /** Takes the lease of an order that is RECEIVED or whose lease has expired. */
   reclaim(
     key: OrderKey,
     opts: { now: Date; lease: Lease },
   ): Promise<{ claimed: true; order: Order } | { claimed: false; existing: Order | undefined }>;
-  markCredited(key: OrderKey, opts: { now: Date; code: number; message: string }): Promise<void>;
+  /**
+   * RECEIVED/CREDITING → CREDITED. `refundsDuringCredit`: refunds or disputes were recorded
+   * while it was being credited (apply them now); false too when another marked it first.
+   */
+  markCredited(
+    key: OrderKey,
+    opts: { now: Date; code: number; message: string },
+  ): Promise<{ refundsDuringCredit: boolean }>;
   /** Gives the lease back after a transient failure so the provider's retry can go at once. */
   release(key: OrderKey, opts: { now: Date; owner: string; error: string }): Promise<void>;
   /**
    * An operator lets a HELD order be credited: HELD → RECEIVED (then `reclaim` and the usual
    * call), recording who, when and why. The operator overrides the limits, so the cap is not
    * checked, but the GB are added to `monthCap.month`'s counter so later orders count them
-   * (and a permanent failure gives them back, as for any order). The order must still carry
-   * the customer and GB the operator saw.
+   * (and a permanent failure gives them back, as for any order). The order must still be as
+   * the operator saw it: same customer and GB, and same `version` (no refund part since).
    */
   releaseHeld(
     key: OrderKey,
-    opts: {
-      now: Date;
-      by: string;
-      note: string;
-      monthCap: { customerId: string; month: string; gb: string };
-    },
+    opts: { now: Date; by: string; note: string; version: number; monthCap: MonthAmount },
   ): Promise<{ released: true } | { released: false; existing: Order | undefined }>;
   /** Ends the order for good and gives its GB back to the month's cap counter. */
   markFailed(
@@ -181,23 +145,24 @@ export interface Ledger {
       reason: string;
       code?: number;
       message?: string;
-      monthGiveBack?: { customerId: string; month: string; gb: string };
+      monthGiveBack?: MonthAmount;
     },
   ): Promise<void>;
   getOrder(key: OrderKey): Promise<Order | undefined>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
+  /** Claims a part and moves the order's counters in one transaction (CREDITED orders only). */
   claimDeduction(input: {
     key: OrderKey;
-    part: Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
+    part: PartInput;
     expect: { refundedMinor: number; deductedMinor: number };
-    next: { refundedMinor: number; deductedMinor: number; deductedGb: string };
+    next: RefundCounters & { refundsResetAt?: number };
     now: Date;
   }): Promise<ClaimDeductionResult>;
   getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined>;
   /** Records a part that deducts nothing (order never credited, currency mismatch). */
   recordPart(
     key: OrderKey,
-    part: Omit<DeductionPart, 'createdAt' | 'updatedAt'>,
+    part: PartInput,
     now: Date,
   ): Promise<{ created: true } | { created: false; part: DeductionPart | undefined }>;
   settleDeduction(
@@ -211,129 +176,54 @@ export interface Ledger {
       error?: string;
     },
   ): Promise<void>;
+  /** Ends a reversal part once the upstream credited it back. */
+  settleReversal(
+    key: OrderKey,
+    partId: string,
+    result: { now: Date; code: number; message: string },
+  ): Promise<void>;
+  /** Refunds and disputes recorded for a payment reference (`pi:…`, `pay:…`) not yet taken. */
+  getPending(provider: string, ref: string): Promise<Pending>;
+  /**
+   * Records a refund or dispute for later, if `guard` still holds; `false` when it no longer
+   * does (the order appeared or finished crediting meanwhile: apply the refund now).
+   */
+  recordPending(input: {
+    provider: string;
+    ref: string;
+    entry: PendingEntry;
+    guard: PendingGuard;
+    now: Date;
+  }): Promise<boolean>;
+  /** Forgets pending entries once they were applied to their order. */
+  clearPending(provider: string, ref: string, partIds: readonly string[]): Promise<void>;
 }
-
-export const ledgerKeys = {
-  order: (k: OrderKey) => ({ pk: `ORDER#${k.provider}#${k.paymentId}`, sk: 'ORDER' }),
-  part: (k: OrderKey, partId: string) => ({
-    pk: `ORDER#${k.provider}#${k.paymentId}`,
-    sk: `DEDUCT#${partId}`,
-  }),
-  month: (customerId: string, month: string) => ({ pk: `CUSTMONTH#${customerId}`, sk: month }),
-  paymentIntent: (id: string) => ({ pk: `PI#${id}`, sk: 'PI' }),
-} as const;
 
 /** Attempts of a transaction that DynamoDB cancelled for a conflict with another one. */
 const CONFLICT_ROUNDS = 3;
 
-const stateIndex = (state: string, at: string) => ({ gsi1pk: `ORDERS#${state}`, gsi1sk: at });
-
-const ORDER_ATTRS = new Set<string>([
-  'provider',
-  'paymentId',
-  'orderId',
-  'state',
-  'customerId',
-  'packageId',
-  'quantity',
-  'gb',
-  'amountMinor',
-  'currency',
-  'paymentIntentId',
-  'capMonth',
-  'reason',
-  'leaseOwner',
-  'leaseUntil',
-  'attempts',
-  'createdAt',
-  'updatedAt',
-  'creditedAt',
-  'upstreamCode',
-  'upstreamMessage',
-  'lastError',
-  'releasedAt',
-  'releasedBy',
-  'releaseNote',
-  'refundedMinor',
-  'deductedMinor',
-  'deductedGb',
-]);
-
-function pick<T>(item: Record<string, unknown>, attrs: Set<string>): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item)) if (attrs.has(k)) out[k] = v;
-  return out as T;
-}
-
-const toOrder = (item: Record<string, unknown>): Order => pick<Order>(item, ORDER_ATTRS);
-
-const PART_ATTRS = new Set<string>([
-  'partId',
-  'state',
-  'kind',
-  'customerId',
-  'gb',
-  'minor',
-  'reason',
-  'createdAt',
-  'updatedAt',
-  'upstreamCode',
-  'upstreamMessage',
-  'error',
-]);
-
-const toPart = (item: Record<string, unknown>): DeductionPart =>
-  pick<DeductionPart>(item, PART_ATTRS);
-
-/** Items on SDK errors (ALL_OLD) come marshalled: the document client leaves errors alone. */
-function oldItem(raw: unknown): Record<string, unknown> | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  return unmarshall(raw as Record<string, AttributeValue>);
-}
-
-interface CancellationReason {
-  Code?: string;
-  Item?: unknown;
-}
-
-function cancellationReasons(err: unknown): CancellationReason[] | undefined {
-  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
-  return (err as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-}
-
-function isConditionFailed(err: unknown): err is Error & { Item?: unknown } {
-  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
-}
-
-/** `, #a = :a, …` for the attributes that have a value; the others are left as they are. */
-function optionalSets(attrs: Record<string, unknown>): {
-  clause: string;
-  names: Record<string, string>;
-  values: Record<string, unknown>;
-} {
-  let clause = '';
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined) continue;
-    clause += `, #${name} = :${name}`;
-    names[`#${name}`] = name;
-    values[`:${name}`] = value;
-  }
-  return { clause, names, values };
-}
-
 export class DynamoLedger implements Ledger {
+  private readonly orders: OrderStore;
+  private readonly parts: PartStore;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.orders = new OrderStore(doc, tableName);
+    this.parts = new PartStore(doc, tableName);
+  }
 
   async createOrder(
     order: NewOrder,
-    opts: { now: Date; lease?: Lease; monthCap?: MonthCap },
+    opts: { now: Date; lease?: Lease; monthCap?: MonthCap; pending?: TakePending },
   ): Promise<CreateOrderResult> {
     const at = opts.now.toISOString();
+    const counters = opts.pending?.counters ?? {
+      refundedMinor: 0,
+      deductedMinor: 0,
+      deductedGb: '0',
+    };
     const item = {
       ...ledgerKeys.order(order),
       ...stateIndex(order.state, at),
@@ -343,11 +233,10 @@ export class DynamoLedger implements Ledger {
       attempts: opts.lease ? 1 : 0,
       createdAt: at,
       updatedAt: at,
-      refundedMinor: 0,
-      deductedMinor: 0,
-      deductedGb: '0',
+      ...counters,
+      version: opts.pending?.parts.length ? 1 : 0,
     };
-    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+    const items: TxItems = [
       {
         Put: {
           TableName: this.tableName,
@@ -357,23 +246,9 @@ export class DynamoLedger implements Ledger {
         },
       },
     ];
-    if (opts.monthCap) {
-      const cap = opts.monthCap;
-      items.push({
-        Update: {
-          TableName: this.tableName,
-          Key: ledgerKeys.month(cap.customerId, cap.month),
-          UpdateExpression: 'ADD #gb :gb SET updatedAt = :at',
-          ConditionExpression: 'attribute_not_exists(#gb) OR #gb <= :room',
-          ExpressionAttributeNames: { '#gb': 'gb' },
-          ExpressionAttributeValues: {
-            ':gb': NumberValue.from(cap.gb),
-            ':room': NumberValue.from(cap.room),
-            ':at': at,
-          },
-        },
-      });
-    }
+    const capIndex = opts.monthCap
+      ? items.push(addWithinCap(this.tableName, opts.monthCap, at)) - 1
+      : -1;
     if (order.paymentIntentId) {
       items.push({
         Put: {
@@ -386,8 +261,10 @@ export class DynamoLedger implements Ledger {
         },
       });
     }
+    const headIndex = opts.pending ? items.length : -1;
+    if (opts.pending) items.push(...this.takePending(order, opts.pending, at));
     for (let round = 1; ; round++) {
-      const res = await this.tryCreate(order, items, Boolean(opts.monthCap));
+      const res = await this.tryCreate(order, items, { capIndex, headIndex });
       // Conflicts with other orders' transactions on the shared month counter clear quickly.
       if (res.outcome !== 'conflict' || round >= CONFLICT_ROUNDS) {
         return res.outcome === 'created' ? { outcome: 'created', order: toOrder(item) } : res;
@@ -396,10 +273,47 @@ export class DynamoLedger implements Ledger {
     }
   }
 
+  /** The pending head checked at the version read, its entries deleted, the parts written. */
+  private takePending(key: OrderKey, take: TakePending, at: string): TxItems {
+    const head = ledgerKeys.pending(take.provider, take.ref);
+    const v = versionIs(take.version);
+    const items: TxItems = [
+      take.version === 0
+        ? {
+            ConditionCheck: {
+              TableName: this.tableName,
+              Key: head,
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          }
+        : {
+            Delete: {
+              TableName: this.tableName,
+              Key: head,
+              ConditionExpression: v.condition,
+              ExpressionAttributeNames: v.names,
+              ExpressionAttributeValues: v.values,
+            },
+          },
+    ];
+    for (const entry of take.entries) {
+      items.push({
+        Delete: {
+          TableName: this.tableName,
+          Key: { pk: head.pk, sk: pendingEntrySk(entry.partId) },
+        },
+      });
+    }
+    for (const part of take.parts) {
+      items.push({ Put: { TableName: this.tableName, Item: partItem(key, part, at) } });
+    }
+    return items;
+  }
+
   private async tryCreate(
     key: OrderKey,
-    items: NonNullable<TransactWriteCommandInput['TransactItems']>,
-    withCap: boolean,
+    items: TxItems,
+    at: { capIndex: number; headIndex: number },
   ): Promise<CreateOrderResult | { outcome: 'created' }> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -408,15 +322,18 @@ export class DynamoLedger implements Ledger {
       const reasons = cancellationReasons(err);
       if (!reasons)
         throw new StoreError('DynamoDB createOrder failed', 'ledger.createOrder', { cause: err });
-      const [orderReason, capReason] = reasons;
+      const orderReason = reasons[0];
       if (orderReason?.Code === 'ConditionalCheckFailed') {
         const existing = oldItem(orderReason.Item);
         if (existing) return { outcome: 'exists', existing: toOrder(existing) };
         const read = await this.getOrder(key);
         return read ? { outcome: 'exists', existing: read } : { outcome: 'conflict' };
       }
-      if (withCap && capReason?.Code === 'ConditionalCheckFailed') {
+      if (reasons[at.capIndex]?.Code === 'ConditionalCheckFailed') {
         return { outcome: 'cap-exceeded' };
+      }
+      if (reasons[at.headIndex]?.Code === 'ConditionalCheckFailed') {
+        return { outcome: 'pending-changed' };
       }
       if (reasons.some((r) => r.Code === 'TransactionConflict')) return { outcome: 'conflict' };
       throw new StoreError('DynamoDB createOrder was cancelled', 'ledger.createOrder', {
@@ -426,119 +343,25 @@ export class DynamoLedger implements Ledger {
     }
   }
 
-  async reclaim(
-    key: OrderKey,
-    opts: { now: Date; lease: Lease },
-  ): Promise<{ claimed: true; order: Order } | { claimed: false; existing: Order | undefined }> {
-    const at = opts.now.toISOString();
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.order(key),
-          UpdateExpression:
-            'SET #state = :crediting, leaseOwner = :owner, leaseUntil = :until, updatedAt = :at, ' +
-            'gsi1pk = :gsi1pk, gsi1sk = :at ADD attempts :one',
-          ConditionExpression:
-            '#state = :received OR (#state = :crediting AND leaseUntil < :nowMs)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':crediting': 'CREDITING',
-            ':received': 'RECEIVED',
-            ':owner': opts.lease.owner,
-            ':until': opts.lease.until,
-            ':nowMs': opts.now.getTime(),
-            ':at': at,
-            ':gsi1pk': 'ORDERS#CREDITING',
-            ':one': 1,
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { claimed: true, order: toOrder(out.Attributes ?? {}) };
-    } catch (err) {
-      if (!isConditionFailed(err)) {
-        throw new StoreError('DynamoDB reclaim failed', 'ledger.reclaim', { cause: err });
-      }
-      const existing = oldItem(err.Item);
-      return { claimed: false, existing: existing ? toOrder(existing) : await this.getOrder(key) };
-    }
+  reclaim(key: OrderKey, opts: { now: Date; lease: Lease }) {
+    return this.orders.reclaim(key, opts);
   }
 
-  async markCredited(
-    key: OrderKey,
-    opts: { now: Date; code: number; message: string },
-  ): Promise<void> {
-    const at = opts.now.toISOString();
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.order(key),
-          UpdateExpression:
-            'SET #state = :credited, creditedAt = :at, updatedAt = :at, gsi1pk = :gsi1pk, ' +
-            'gsi1sk = :at, upstreamCode = :code, upstreamMessage = :msg ' +
-            'REMOVE leaseOwner, leaseUntil, lastError',
-          // Whoever holds the lease now, the upstream has applied this orderId: it is credited.
-          ConditionExpression: '#state IN (:crediting, :received)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':credited': 'CREDITED',
-            ':crediting': 'CREDITING',
-            ':received': 'RECEIVED',
-            ':at': at,
-            ':gsi1pk': 'ORDERS#CREDITED',
-            ':code': opts.code,
-            ':msg': opts.message,
-          },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailed(err)) return; // already marked by a concurrent delivery
-      throw new StoreError('DynamoDB markCredited failed', 'ledger.markCredited', { cause: err });
-    }
+  markCredited(key: OrderKey, opts: { now: Date; code: number; message: string }) {
+    return this.orders.markCredited(key, opts);
   }
 
-  async release(key: OrderKey, opts: { now: Date; owner: string; error: string }): Promise<void> {
-    const at = opts.now.toISOString();
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.order(key),
-          UpdateExpression:
-            'SET #state = :received, updatedAt = :at, gsi1pk = :gsi1pk, gsi1sk = :at, ' +
-            'lastError = :error REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: '#state = :crediting AND leaseOwner = :owner',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':received': 'RECEIVED',
-            ':crediting': 'CREDITING',
-            ':owner': opts.owner,
-            ':at': at,
-            ':gsi1pk': 'ORDERS#RECEIVED',
-            ':error': opts.error,
-          },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailed(err)) return; // the lease already passed to another delivery
-      throw new StoreError('DynamoDB release failed', 'ledger.release', { cause: err });
-    }
+  release(key: OrderKey, opts: { now: Date; owner: string; error: string }) {
+    return this.orders.release(key, opts);
   }
 
   async releaseHeld(
     key: OrderKey,
-    opts: {
-      now: Date;
-      by: string;
-      note: string;
-      monthCap: { customerId: string; month: string; gb: string };
-    },
+    opts: { now: Date; by: string; note: string; version: number; monthCap: MonthAmount },
   ): Promise<{ released: true } | { released: false; existing: Order | undefined }> {
     const at = opts.now.toISOString();
     const cap = opts.monthCap;
+    const v = versionIs(opts.version);
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -550,9 +373,9 @@ export class DynamoLedger implements Ledger {
                 UpdateExpression:
                   'SET #state = :received, capMonth = :month, releasedAt = :at, ' +
                   'releasedBy = :by, releaseNote = :note, updatedAt = :at, gsi1pk = :gsi1pk, ' +
-                  'gsi1sk = :at',
-                ConditionExpression: '#state = :held AND customerId = :customer AND gb = :gb',
-                ExpressionAttributeNames: { '#state': 'state' },
+                  'gsi1sk = :at ADD #version :one',
+                ConditionExpression: `#state = :held AND customerId = :customer AND gb = :gb AND ${v.condition}`,
+                ExpressionAttributeNames: { '#state': 'state', ...v.names },
                 ExpressionAttributeValues: {
                   ':received': 'RECEIVED',
                   ':held': 'HELD',
@@ -563,19 +386,13 @@ export class DynamoLedger implements Ledger {
                   ':gsi1pk': 'ORDERS#RECEIVED',
                   ':customer': cap.customerId,
                   ':gb': cap.gb,
+                  ':one': 1,
+                  ...v.values,
                 },
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: ledgerKeys.month(cap.customerId, cap.month),
-                UpdateExpression: 'ADD #gb :gb SET updatedAt = :at',
-                ExpressionAttributeNames: { '#gb': 'gb' },
-                ExpressionAttributeValues: { ':gb': NumberValue.from(cap.gb), ':at': at },
-              },
-            },
+            addToMonth(this.tableName, cap, at),
           ],
         }),
       );
@@ -598,12 +415,12 @@ export class DynamoLedger implements Ledger {
       reason: string;
       code?: number;
       message?: string;
-      monthGiveBack?: { customerId: string; month: string; gb: string };
+      monthGiveBack?: MonthAmount;
     },
   ): Promise<void> {
     const at = opts.now.toISOString();
     const extra = optionalSets({ upstreamCode: opts.code, upstreamMessage: opts.message });
-    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+    const items: TxItems = [
       {
         Update: {
           TableName: this.tableName,
@@ -625,18 +442,7 @@ export class DynamoLedger implements Ledger {
         },
       },
     ];
-    const back = opts.monthGiveBack;
-    if (back) {
-      items.push({
-        Update: {
-          TableName: this.tableName,
-          Key: ledgerKeys.month(back.customerId, back.month),
-          UpdateExpression: 'ADD #gb :minus SET updatedAt = :at',
-          ExpressionAttributeNames: { '#gb': 'gb' },
-          ExpressionAttributeValues: { ':minus': NumberValue.from(`-${back.gb}`), ':at': at },
-        },
-      });
-    }
+    if (opts.monthGiveBack) items.push(giveBackToMonth(this.tableName, opts.monthGiveBack, at));
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (err) {
@@ -646,35 +452,30 @@ export class DynamoLedger implements Ledger {
     }
   }
 
-  async getOrder(key: OrderKey): Promise<Order | undefined> {
-    const out = await storeCall('ledger.getOrder', () =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: ledgerKeys.order(key) })),
-    );
-    return out.Item ? toOrder(out.Item) : undefined;
+  getOrder(key: OrderKey) {
+    return this.orders.getOrder(key);
   }
 
-  async findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined> {
-    const out = await storeCall('ledger.findByPaymentIntent', () =>
-      this.doc.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.paymentIntent(paymentIntentId),
-        }),
-      ),
-    );
-    const ptr = out.Item;
-    if (typeof ptr?.provider !== 'string' || typeof ptr.paymentId !== 'string') return undefined;
-    return this.getOrder({ provider: ptr.provider, paymentId: ptr.paymentId });
+  findByPaymentIntent(paymentIntentId: string) {
+    return this.orders.findByPaymentIntent(paymentIntentId);
+  }
+
+  listCredited(
+    from: Date,
+    to: Date,
+  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
+    return this.orders.listCredited(from, to);
   }
 
   async claimDeduction(input: {
     key: OrderKey;
-    part: Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
+    part: PartInput;
     expect: { refundedMinor: number; deductedMinor: number };
-    next: { refundedMinor: number; deductedMinor: number; deductedGb: string };
+    next: RefundCounters & { refundsResetAt?: number };
     now: Date;
   }): Promise<ClaimDeductionResult> {
     const at = input.now.toISOString();
+    const reset = optionalSets({ refundsResetAt: input.next.refundsResetAt });
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -682,7 +483,7 @@ export class DynamoLedger implements Ledger {
             {
               Put: {
                 TableName: this.tableName,
-                Item: this.partItem(input.key, input.part, at),
+                Item: partItem(input.key, input.part, at),
                 ConditionExpression: 'attribute_not_exists(pk)',
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
@@ -692,10 +493,15 @@ export class DynamoLedger implements Ledger {
                 TableName: this.tableName,
                 Key: ledgerKeys.order(input.key),
                 UpdateExpression:
-                  'SET refundedMinor = :r, deductedMinor = :d, deductedGb = :g, updatedAt = :at',
+                  `SET refundedMinor = :r, deductedMinor = :d, deductedGb = :g, updatedAt = :at${reset.clause} ` +
+                  'ADD #version :one',
                 ConditionExpression:
                   '#state = :credited AND refundedMinor = :oldR AND deductedMinor = :oldD',
-                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeNames: {
+                  '#state': 'state',
+                  '#version': 'version',
+                  ...reset.names,
+                },
                 ExpressionAttributeValues: {
                   ':credited': 'CREDITED',
                   ':r': input.next.refundedMinor,
@@ -704,6 +510,8 @@ export class DynamoLedger implements Ledger {
                   ':oldR': input.expect.refundedMinor,
                   ':oldD': input.expect.deductedMinor,
                   ':at': at,
+                  ':one': 1,
+                  ...reset.values,
                 },
               },
             },
@@ -729,31 +537,57 @@ export class DynamoLedger implements Ledger {
     }
   }
 
+  /** The part, and a new `version` on its order, so a release decided before it fails. */
   async recordPart(
     key: OrderKey,
-    part: Omit<DeductionPart, 'createdAt' | 'updatedAt'>,
+    part: PartInput,
     now: Date,
   ): Promise<{ created: true } | { created: false; part: DeductionPart | undefined }> {
+    const at = now.toISOString();
     try {
       await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: this.partItem(key, part, now.toISOString()),
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: partItem(key, part, at),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.order(key),
+                UpdateExpression: 'SET updatedAt = :at ADD #version :one',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':at': at, ':one': 1 },
+              },
+            },
+          ],
         }),
       );
       return { created: true };
     } catch (err) {
-      if (!isConditionFailed(err)) {
-        throw new StoreError('DynamoDB recordPart failed', 'ledger.recordPart', { cause: err });
+      const partReason = cancellationReasons(err)?.[0];
+      if (partReason?.Code !== 'ConditionalCheckFailed') {
+        throw new StoreError('DynamoDB recordPart failed', 'ledger.recordPart', {
+          cause: err,
+          retryable: cancellationReasons(err) !== undefined,
+        });
       }
-      const old = oldItem(err.Item);
+      const old = oldItem(partReason.Item);
       return { created: false, part: old ? toPart(old) : await this.getPart(key, part.partId) };
     }
   }
 
-  async settleDeduction(
+  getPart(key: OrderKey, partId: string) {
+    return this.parts.getPart(key, partId);
+  }
+
+  settleDeduction(
     key: OrderKey,
     partId: string,
     result: {
@@ -763,94 +597,105 @@ export class DynamoLedger implements Ledger {
       message?: string;
       error?: string;
     },
-  ): Promise<void> {
-    const at = result.now.toISOString();
-    const extra = optionalSets({
-      upstreamCode: result.code,
-      upstreamMessage: result.message,
-      error: result.error,
-    });
-    await storeCall('ledger.settleDeduction', () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.part(key, partId),
-          UpdateExpression: `SET #state = :state, updatedAt = :at, gsi1pk = :gsi1pk, gsi1sk = :at${extra.clause}`,
-          ConditionExpression: '#state = :deducting',
-          ExpressionAttributeNames: { '#state': 'state', ...extra.names },
-          ExpressionAttributeValues: {
-            ':state': result.state,
-            ':deducting': 'DEDUCTING',
-            ':at': at,
-            ':gsi1pk': `ORDERS#${result.state}`,
-            ...extra.values,
-          },
-        }),
-      ),
-    );
+  ) {
+    return this.parts.settle(key, partId, { ...result, from: 'DEDUCTING' });
   }
 
-  /**
-   * Orders credited in [from, to], for the daily reconciliation. A credited order's index
-   * sort key is its credit time (later deductions do not move it).
-   */
-  async listCredited(
-    from: Date,
-    to: Date,
-  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
-    const out: { orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await storeCall('ledger.listCredited', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: TABLE_DEFINITION.gsi1.indexName,
-            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: {
-              ':pk': 'ORDERS#CREDITED',
-              ':from': from.toISOString(),
-              ':to': to.toISOString(),
+  settleReversal(
+    key: OrderKey,
+    partId: string,
+    result: { now: Date; code: number; message: string },
+  ) {
+    return this.parts.settle(key, partId, { ...result, from: 'RECREDITING', state: 'RECREDITED' });
+  }
+
+  getPending(provider: string, ref: string) {
+    return this.parts.getPending(provider, ref);
+  }
+
+  async recordPending(input: {
+    provider: string;
+    ref: string;
+    entry: PendingEntry;
+    guard: PendingGuard;
+    now: Date;
+  }): Promise<boolean> {
+    const head = ledgerKeys.pending(input.provider, input.ref);
+    const at = input.now.toISOString();
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.guardItem(input.guard, at),
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: head.pk, sk: pendingEntrySk(input.entry.partId), ...input.entry },
+              },
             },
-            ExclusiveStartKey: start,
-          }),
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: head,
+                UpdateExpression: 'SET updatedAt = :at ADD #version :one',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':at': at, ':one': 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      const reasons = cancellationReasons(err);
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw new StoreError('DynamoDB recordPending failed', 'ledger.recordPending', {
+        cause: err,
+        retryable: reasons !== undefined,
+      });
+    }
+  }
+
+  private guardItem(guard: PendingGuard, at: string): TxItems[number] {
+    if ('orderCrediting' in guard) {
+      // Marks the order, so that whoever marks it CREDITED learns there is work left.
+      return {
+        Update: {
+          TableName: this.tableName,
+          Key: ledgerKeys.order(guard.orderCrediting),
+          UpdateExpression: 'SET refundsDuringCredit = :yes, updatedAt = :at',
+          ConditionExpression: '#state IN (:received, :crediting)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':received': 'RECEIVED',
+            ':crediting': 'CREDITING',
+            ':yes': true,
+            ':at': at,
+          },
+        },
+      };
+    }
+    const key =
+      'orderAbsent' in guard
+        ? ledgerKeys.order(guard.orderAbsent)
+        : ledgerKeys.paymentIntent(guard.paymentIntentAbsent);
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: key,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  async clearPending(provider: string, ref: string, partIds: readonly string[]): Promise<void> {
+    const { pk } = ledgerKeys.pending(provider, ref);
+    for (const partId of partIds) {
+      await storeCall('ledger.clearPending', () =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: pendingEntrySk(partId) } }),
         ),
       );
-      for (const item of page.Items ?? []) {
-        const order = toOrder(item);
-        if (!order.customerId || !order.gb || !order.creditedAt) continue;
-        out.push({
-          orderKey: ledgerKeys.order(order).pk,
-          customerId: order.customerId,
-          gb: new Decimal(order.gb),
-          creditedAt: new Date(order.creditedAt),
-        });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
-  }
-
-  async getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined> {
-    const out = await storeCall('ledger.getPart', () =>
-      this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: ledgerKeys.part(key, partId) }),
-      ),
-    );
-    return out.Item ? toPart(out.Item) : undefined;
-  }
-
-  private partItem(
-    key: OrderKey,
-    part: Omit<DeductionPart, 'createdAt' | 'updatedAt'>,
-    at: string,
-  ): Record<string, unknown> {
-    return {
-      ...ledgerKeys.part(key, part.partId),
-      ...stateIndex(part.state, at),
-      ...part,
-      createdAt: at,
-      updatedAt: at,
-    };
+    }
   }
 }

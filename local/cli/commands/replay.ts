@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PaymentsConfig } from '../../../functions/commons/config/payments.ts';
 import { capMonth, decide, deriveOrderId } from '../../../functions/commons/payments/catalog.ts';
-import { creditPayment, orderSubject } from '../../../functions/commons/payments/topup.ts';
+import {
+  applyAfterCredit,
+  creditPayment,
+  orderSubject,
+} from '../../../functions/commons/payments/topup.ts';
 import type {
   PaymentDeps,
   PaymentSucceeded,
@@ -130,11 +134,29 @@ export async function replayOrder(deps: ReplayDeps, key: OrderKey): Promise<Repl
     return { outcome, key: keyText, state, message, ...(released ? { released } : {}) };
   };
 
+  const provider = order.provider as ProviderId;
+  const paymentDeps: PaymentDeps = {
+    ledger: deps.ledger,
+    // Built on the first call, so a replay that sends nothing needs no upstream.
+    upstream: {
+      rechargeTrafficCount: (...a) => deps.upstream().rechargeTrafficCount(...a),
+      deductionFlow: (...a) => deps.upstream().deductionFlow(...a),
+    },
+    sink: deps.sink,
+    clock: deps.clock,
+    config: deps.payments,
+    // creditPayment verifies nothing; webhook secrets are never needed here.
+    getSecret: async () => undefined,
+    newLeaseOwner: () => `cli-replay-${randomUUID()}`,
+  };
   if (order.state === 'CREDITED') {
+    // Refunds recorded while it was being credited, should the delivery that finished the
+    // credit have died before applying them.
+    const applied = order.refundsDuringCredit ? await applyAfterCredit(paymentDeps, order) : [];
     return result(
       'already-credited',
       order.state,
-      `already credited at ${order.creditedAt ?? '?'}; nothing sent`,
+      `already credited at ${order.creditedAt ?? '?'}; nothing sent${applied.length ? `; refunds recorded during the credit: ${applied.join(', ')}` : ''}`,
     );
   }
   const refusal = REFUSED_STATES[order.state];
@@ -150,17 +172,6 @@ export async function replayOrder(deps: ReplayDeps, key: OrderKey): Promise<Repl
   const why = refusalOf(order, deps.payments);
   if (why) return result('refused', order.state, `not replayed: ${why}`);
 
-  const provider = order.provider as ProviderId;
-  const paymentDeps: PaymentDeps = {
-    ledger: deps.ledger,
-    upstream: deps.upstream(),
-    sink: deps.sink,
-    clock: deps.clock,
-    config: deps.payments,
-    // creditPayment verifies nothing; webhook secrets are never needed here.
-    getSecret: async () => undefined,
-    newLeaseOwner: () => `cli-replay-${randomUUID()}`,
-  };
   const outcome = await creditPayment(provider, eventOf(order), paymentDeps);
   const after = await deps.ledger.getOrder(key);
   switch (outcome.result) {
@@ -248,6 +259,8 @@ export async function releaseHeldOrder(
     now,
     by: who.by,
     note: who.note,
+    // Refused when a refund or dispute was recorded since the parts above were read.
+    version: order.version ?? 0,
     monthCap: {
       customerId: order.customerId,
       month: capMonth(now, deps.payments.capTimeZone),
@@ -255,10 +268,13 @@ export async function releaseHeldOrder(
     },
   });
   if (!res.released) {
-    return {
-      ...refused('it changed meanwhile; look at it again'),
-      state: res.existing?.state,
-    };
+    const now = await deps.ledgerRead.orderWithParts(key);
+    const parts = now?.parts ?? [];
+    const why =
+      parts.length > 0
+        ? `a refund or dispute was recorded while it was being released (${parts.map((p) => p.partId).join(', ')}); credit it by hand if it is still due`
+        : 'it changed meanwhile; look at it again';
+    return { ...refused(why), state: res.existing?.state };
   }
   return replayOrder(deps, key);
 }

@@ -1,3 +1,4 @@
+import { canonicalCustomerId } from '../../../functions/commons/customer-id.ts';
 import type { UsageRecord } from '../../../functions/commons/store/usage.ts';
 import { formatGb, mbToGb, sum } from '../../../functions/commons/units.ts';
 import {
@@ -46,11 +47,10 @@ export const usageCommand = defineCommand<UsageArgs>({
   },
   parse(args) {
     expectPositionals(args, []);
-    const customerId = requiredOption(args, 'customer');
-    if (!/^\d{1,20}$/.test(customerId)) {
-      throw new UsageError(
-        `--customer must be a customer id (digits), got ${JSON.stringify(customerId)}`,
-      );
+    const raw = requiredOption(args, 'customer');
+    const customerId = canonicalCustomerId(raw);
+    if (customerId === undefined) {
+      throw new UsageError(`--customer must be a customer id (digits), got ${JSON.stringify(raw)}`);
     }
     requiredOption(args, 'from');
     requiredOption(args, 'to');

@@ -1,5 +1,6 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
+import { canonicalCustomerId } from '../../customer-id.ts';
 import { WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, WebhookRequest } from '../types.ts';
 import {
@@ -28,14 +29,13 @@ import {
  * and ignored.
  */
 
-const customerId = z.union([
-  z.string().regex(/^\d{1,20}$/),
-  z
-    .int()
-    .min(0)
-    .max(Number.MAX_SAFE_INTEGER)
-    .transform((n) => String(n)),
-]);
+/** Digits (text or a number); `089` and `89` are one customer, kept as `89`. */
+const customerId = z.union([z.string(), z.int()]).transform((v, ctx) => {
+  const id = canonicalCustomerId(v);
+  if (id !== undefined) return id;
+  ctx.addIssue('not a customer id');
+  return z.NEVER;
+});
 
 const envelope = z.object({ type: z.string().min(1), data: z.unknown() });
 

@@ -10,11 +10,16 @@ import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } f
  * with `client_reference_id` = the Dynamic Traffic customer id (or `metadata.customerId`),
  * `metadata.package` = a catalog package id and optional `metadata.quantity` (default 1).
  * Refunds and disputes name the PaymentIntent, which the order stores when it is credited.
+ * A won dispute (`charge.dispute.funds_reinstated`) and a failed refund
+ * (`charge.refund.updated`, status `failed` or `canceled`) give the deducted traffic back.
+ * Only events of the configured mode (`payments.stripe.livemode`) act.
  */
 
 const eventSchema = z.object({
   id: z.string(),
   type: z.string(),
+  created: z.int().min(0),
+  livemode: z.boolean(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
@@ -24,6 +29,10 @@ const sessionSchema = z.object({
   id: paymentIdSchema,
   payment_status: z.string(),
   amount_total: minorUnits,
+  amount_subtotal: minorUnits.nullish(),
+  total_details: z
+    .object({ amount_discount: minorUnits.nullish(), amount_tax: minorUnits.nullish() })
+    .nullish(),
   currency: currencySchema,
   client_reference_id: z.string().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
@@ -34,6 +43,14 @@ const chargeSchema = z.object({
   id: paymentIdSchema,
   amount_refunded: minorUnits,
   currency: currencySchema,
+  payment_intent: idRef.nullish(),
+});
+
+const refundSchema = z.object({
+  id: paymentIdSchema,
+  amount: minorUnits,
+  currency: currencySchema,
+  status: z.string().nullish(),
   payment_intent: idRef.nullish(),
 });
 
@@ -59,11 +76,17 @@ function verify(req: WebhookRequest, secrets: readonly string[], tolerance: numb
   throw new WebhookSignatureError();
 }
 
+/**
+ * The session's money: `amount_total` is what was charged (after discounts, with tax),
+ * `amount_subtotal` what the line items cost, which the catalog is matched against.
+ */
 function paid(object: Record<string, unknown>): PaymentSucceeded {
   const s = parseShape(sessionSchema, object);
   const customerId = s.client_reference_id ?? s.metadata?.customerId;
   const pkg = s.metadata?.package;
   const quantity = s.metadata?.quantity;
+  const tax = s.total_details?.amount_tax;
+  const discount = s.total_details?.amount_discount;
   return {
     type: 'payment-succeeded',
     paymentId: s.id,
@@ -71,17 +94,23 @@ function paid(object: Record<string, unknown>): PaymentSucceeded {
     ...(pkg ? { packageId: pkg } : {}),
     ...(quantity !== undefined ? { quantity } : {}),
     amountMinor: s.amount_total,
+    ...(s.amount_subtotal != null ? { subtotalMinor: s.amount_subtotal } : {}),
+    ...(tax ? { taxMinor: tax } : {}),
+    ...(discount ? { discountMinor: discount } : {}),
+    ...(s.payment_status === 'no_payment_required' ? { noPaymentRequired: true } : {}),
     currency: s.currency,
     ...(s.payment_intent ? { paymentIntentId: s.payment_intent } : {}),
   };
 }
 
-function normalise(type: string, object: Record<string, unknown>): PaymentEvent {
+function normalise(type: string, object: Record<string, unknown>, created: number): PaymentEvent {
   switch (type) {
     case 'checkout.session.completed': {
       // Delayed methods complete unpaid and follow up with async_payment_succeeded.
       const status = parseShape(z.object({ payment_status: z.string() }), object).payment_status;
-      return status === 'paid' ? paid(object) : { type: 'ignored', reason: `payment ${status}` };
+      return status === 'paid' || status === 'no_payment_required'
+        ? paid(object)
+        : { type: 'ignored', reason: `payment ${status}` };
     }
     case 'checkout.session.async_payment_succeeded':
       return paid(object);
@@ -97,6 +126,37 @@ function normalise(type: string, object: Record<string, unknown>): PaymentEvent 
         partId: `${c.id}:${c.amount_refunded}`,
         refundedMinor: c.amount_refunded,
         currency: c.currency,
+        eventCreated: created,
+      };
+    }
+    case 'charge.refund.updated': {
+      // A refund that failed (or was canceled) gives the money back to the shop.
+      const r = parseShape(refundSchema, object);
+      if (r.status !== 'failed' && r.status !== 'canceled') {
+        return { type: 'ignored', reason: `refund ${r.status ?? 'updated'}` };
+      }
+      if (!r.payment_intent) return { type: 'ignored', reason: 'refund without payment intent' };
+      return {
+        type: 'reversal',
+        kind: 'refund-failed',
+        ref: { paymentIntentId: r.payment_intent },
+        partId: `${r.id}:${r.status}`,
+        amountMinor: r.amount,
+        currency: r.currency,
+        eventCreated: created,
+      };
+    }
+    case 'charge.dispute.funds_reinstated': {
+      const d = parseShape(disputeSchema, object);
+      if (!d.payment_intent) return { type: 'ignored', reason: 'dispute without payment intent' };
+      return {
+        type: 'reversal',
+        kind: 'dispute-won',
+        ref: { paymentIntentId: d.payment_intent },
+        partId: `${d.id}:reinstated`,
+        disputePartId: d.id,
+        amountMinor: d.amount,
+        currency: d.currency,
       };
     }
     case 'charge.dispute.funds_withdrawn': {
@@ -122,7 +182,14 @@ export const stripeProvider: PaymentProvider = {
   parse(req, ctx) {
     const raw = verify(req, ctx.secrets, ctx.config.stripe.toleranceSeconds);
     const event = parseShape(eventSchema, raw);
-    return normalise(event.type, event.data.object);
+    const live = ctx.config.stripe.livemode ?? true;
+    if (event.livemode !== live) {
+      return {
+        type: 'ignored',
+        reason: `${event.livemode ? 'live' : 'test'}-mode event; this deployment takes ${live ? 'live' : 'test'} mode only`,
+      };
+    }
+    return normalise(event.type, event.data.object, event.created);
   },
   answer: jsonAnswer,
 };

@@ -1,0 +1,76 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+
+/**
+ * What the ledger's aggregates (orders, refund parts, month caps) share: their keys, and the
+ * few DynamoDB idioms every conditional write of theirs needs.
+ */
+
+export interface OrderKey {
+  provider: string;
+  paymentId: string;
+}
+
+export const ledgerKeys = {
+  order: (k: OrderKey) => ({ pk: `ORDER#${k.provider}#${k.paymentId}`, sk: 'ORDER' }),
+  part: (k: OrderKey, partId: string) => ({
+    pk: `ORDER#${k.provider}#${k.paymentId}`,
+    sk: `DEDUCT#${partId}`,
+  }),
+  month: (customerId: string, month: string) => ({ pk: `CUSTMONTH#${customerId}`, sk: month }),
+  paymentIntent: (id: string) => ({ pk: `PI#${id}`, sk: 'PI' }),
+  /** Refunds and disputes recorded before their payment could take them (by payment ref). */
+  pending: (provider: string, ref: string) => ({ pk: `PENDING#${provider}#${ref}`, sk: 'HEAD' }),
+} as const;
+
+export type TxItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+export const stateIndex = (state: string, at: string) => ({
+  gsi1pk: `ORDERS#${state}`,
+  gsi1sk: at,
+});
+
+export function pick<T>(item: Record<string, unknown>, attrs: ReadonlySet<string>): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (attrs.has(k)) out[k] = v;
+  return out as T;
+}
+
+/** Items on SDK errors (ALL_OLD) come marshalled: the document client leaves errors alone. */
+export function oldItem(raw: unknown): Record<string, unknown> | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  return unmarshall(raw as Record<string, AttributeValue>);
+}
+
+export interface CancellationReason {
+  Code?: string;
+  Item?: unknown;
+}
+
+export function cancellationReasons(err: unknown): CancellationReason[] | undefined {
+  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
+  return (err as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+}
+
+export function isConditionFailed(err: unknown): err is Error & { Item?: unknown } {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/** `, #a = :a, …` for the attributes that have a value; the others are left as they are. */
+export function optionalSets(attrs: Record<string, unknown>): {
+  clause: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  let clause = '';
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined) continue;
+    clause += `, #${name} = :${name}`;
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+  }
+  return { clause, names, values };
+}

@@ -1,0 +1,363 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { Decimal } from '../units.ts';
+import { StoreError, storeCall } from './errors.ts';
+import { isConditionFailed, ledgerKeys, type OrderKey, oldItem, pick } from './ledger-items.ts';
+import { TABLE_DEFINITION } from './table.ts';
+
+/**
+ * The order aggregate: one item per payment, plus a pointer from a Stripe PaymentIntent to
+ * its order. The writes here touch the order alone; those that also touch a refund part or a
+ * month counter are transactions in `ledger.ts`. Every read that decides money is strongly
+ * consistent: an eventually consistent read may miss the write a moment ago.
+ */
+
+export type OrderState =
+  /** A transient failure released the lease; the next delivery claims it again. */
+  | 'RECEIVED'
+  /** A delivery holds the lease until `leaseUntil` and is calling the upstream. */
+  | 'CREDITING'
+  | 'CREDITED'
+  /** Recorded, never credited: unknown package, amount mismatch, bad order data, refunded. */
+  | 'REJECTED'
+  /** Recorded for a human: over a limit, or paid nothing (a 100 % discount). */
+  | 'HELD'
+  /** The upstream refused for good (204 not our channel customer, other codes). */
+  | 'FAILED_PERMANENT'
+  /** The provider reported that a delayed payment failed. */
+  | 'PAYMENT_FAILED';
+
+export type { OrderKey };
+
+export interface Order extends OrderKey {
+  /** The upstream's idempotency key, derived from the order key. */
+  orderId: string;
+  state: OrderState;
+  customerId?: string;
+  packageId?: string;
+  quantity?: number;
+  /** GB the catalog gives for this order, decimal text. */
+  gb?: string;
+  /**
+   * GB sent to the upstream when less than `gb`: refunds or disputes recorded before the
+   * payment was known took their share off the credit. Absent: `gb` is credited.
+   */
+  creditGb?: string;
+  /** Amount charged, in minor units (after discounts, with tax). */
+  amountMinor?: number;
+  /** Amount before discounts and taxes (Stripe `amount_subtotal`), matched to the catalog. */
+  subtotalMinor?: number;
+  taxMinor?: number;
+  discountMinor?: number;
+  currency?: string;
+  paymentIntentId?: string;
+  /** The `yyyy-MM` whose cap counter this order was added to. */
+  capMonth?: string;
+  /** Why it is REJECTED, HELD or FAILED_PERMANENT (`amount-mismatch`, `monthly-cap`, …). */
+  reason?: string;
+  leaseOwner?: string;
+  /** Epoch milliseconds. */
+  leaseUntil?: number;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  creditedAt?: string;
+  upstreamCode?: number;
+  upstreamMessage?: string;
+  lastError?: string;
+  /** When an operator released a HELD order for crediting, who did, and why. */
+  releasedAt?: string;
+  releasedBy?: string;
+  releaseNote?: string;
+  /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
+  refundedMinor: number;
+  /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
+  deductedMinor: number;
+  /** GB already claimed for deduction (or kept off the credit), decimal text. */
+  deductedGb: string;
+  /**
+   * Bumped by every write of a refund part and by a release, so that a release decided on
+   * what an operator read fails when a refund was recorded meanwhile. Absent on old items: 0.
+   */
+  version?: number;
+  /** Epoch seconds of the last failed refund: refund events sent before it are stale. */
+  refundsResetAt?: number;
+  /** Refunds or disputes were recorded (pending) while it was RECEIVED or CREDITING. */
+  refundsDuringCredit?: boolean;
+}
+
+export type NewOrder = Omit<
+  Order,
+  | 'attempts'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'refundedMinor'
+  | 'deductedMinor'
+  | 'deductedGb'
+  | 'leaseOwner'
+  | 'leaseUntil'
+  | 'releasedAt'
+  | 'releasedBy'
+  | 'releaseNote'
+  | 'version'
+  | 'refundsResetAt'
+  | 'refundsDuringCredit'
+>;
+
+export interface Lease {
+  owner: string;
+  /** Epoch milliseconds. */
+  until: number;
+}
+
+/** The refund counters an order starts with or moves to. */
+export interface RefundCounters {
+  refundedMinor: number;
+  deductedMinor: number;
+  deductedGb: string;
+}
+
+const ORDER_ATTRS = new Set<string>([
+  'provider',
+  'paymentId',
+  'orderId',
+  'state',
+  'customerId',
+  'packageId',
+  'quantity',
+  'gb',
+  'creditGb',
+  'amountMinor',
+  'subtotalMinor',
+  'taxMinor',
+  'discountMinor',
+  'currency',
+  'paymentIntentId',
+  'capMonth',
+  'reason',
+  'leaseOwner',
+  'leaseUntil',
+  'attempts',
+  'createdAt',
+  'updatedAt',
+  'creditedAt',
+  'upstreamCode',
+  'upstreamMessage',
+  'lastError',
+  'releasedAt',
+  'releasedBy',
+  'releaseNote',
+  'refundedMinor',
+  'deductedMinor',
+  'deductedGb',
+  'version',
+  'refundsResetAt',
+  'refundsDuringCredit',
+]);
+
+export const toOrder = (item: Record<string, unknown>): Order => pick<Order>(item, ORDER_ATTRS);
+
+/** The GB the upstream is asked to credit for an order. */
+export const gbToCredit = (order: Pick<Order, 'gb' | 'creditGb'>): string | undefined =>
+  order.creditGb ?? order.gb;
+
+/** `version` condition: old items carry none, which counts as 0. */
+export function versionIs(version: number): {
+  condition: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  return {
+    condition:
+      version === 0 ? '(attribute_not_exists(#version) OR #version = :v)' : '#version = :v',
+    names: { '#version': 'version' },
+    values: { ':v': version },
+  };
+}
+
+export class OrderStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Takes the lease of an order that is RECEIVED or whose lease has expired. */
+  async reclaim(
+    key: OrderKey,
+    opts: { now: Date; lease: Lease },
+  ): Promise<{ claimed: true; order: Order } | { claimed: false; existing: Order | undefined }> {
+    const at = opts.now.toISOString();
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression:
+            'SET #state = :crediting, leaseOwner = :owner, leaseUntil = :until, updatedAt = :at, ' +
+            'gsi1pk = :gsi1pk, gsi1sk = :at ADD attempts :one',
+          ConditionExpression:
+            '#state = :received OR (#state = :crediting AND leaseUntil < :nowMs)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':crediting': 'CREDITING',
+            ':received': 'RECEIVED',
+            ':owner': opts.lease.owner,
+            ':until': opts.lease.until,
+            ':nowMs': opts.now.getTime(),
+            ':at': at,
+            ':gsi1pk': 'ORDERS#CREDITING',
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true, order: toOrder(out.Attributes ?? {}) };
+    } catch (err) {
+      if (!isConditionFailed(err)) {
+        throw new StoreError('DynamoDB reclaim failed', 'ledger.reclaim', { cause: err });
+      }
+      const existing = oldItem(err.Item);
+      return { claimed: false, existing: existing ? toOrder(existing) : await this.getOrder(key) };
+    }
+  }
+
+  async markCredited(
+    key: OrderKey,
+    opts: { now: Date; code: number; message: string },
+  ): Promise<{ refundsDuringCredit: boolean }> {
+    const at = opts.now.toISOString();
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression:
+            'SET #state = :credited, creditedAt = :at, updatedAt = :at, gsi1pk = :gsi1pk, ' +
+            'gsi1sk = :at, upstreamCode = :code, upstreamMessage = :msg ' +
+            'REMOVE leaseOwner, leaseUntil, lastError',
+          // Whoever holds the lease now, the upstream has applied this orderId: it is credited.
+          ConditionExpression: '#state IN (:crediting, :received)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':credited': 'CREDITED',
+            ':crediting': 'CREDITING',
+            ':received': 'RECEIVED',
+            ':at': at,
+            ':gsi1pk': 'ORDERS#CREDITED',
+            ':code': opts.code,
+            ':msg': opts.message,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { refundsDuringCredit: out.Attributes?.refundsDuringCredit === true };
+    } catch (err) {
+      // Already marked by a concurrent delivery, which saw the same flag.
+      if (isConditionFailed(err)) return { refundsDuringCredit: false };
+      throw new StoreError('DynamoDB markCredited failed', 'ledger.markCredited', { cause: err });
+    }
+  }
+
+  async release(key: OrderKey, opts: { now: Date; owner: string; error: string }): Promise<void> {
+    const at = opts.now.toISOString();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression:
+            'SET #state = :received, updatedAt = :at, gsi1pk = :gsi1pk, gsi1sk = :at, ' +
+            'lastError = :error REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: '#state = :crediting AND leaseOwner = :owner',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':received': 'RECEIVED',
+            ':crediting': 'CREDITING',
+            ':owner': opts.owner,
+            ':at': at,
+            ':gsi1pk': 'ORDERS#RECEIVED',
+            ':error': opts.error,
+          },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailed(err)) return; // the lease already passed to another delivery
+      throw new StoreError('DynamoDB release failed', 'ledger.release', { cause: err });
+    }
+  }
+
+  async getOrder(key: OrderKey): Promise<Order | undefined> {
+    const out = await storeCall('ledger.getOrder', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item ? toOrder(out.Item) : undefined;
+  }
+
+  async findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined> {
+    const out = await storeCall('ledger.findByPaymentIntent', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.paymentIntent(paymentIntentId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const ptr = out.Item;
+    if (typeof ptr?.provider !== 'string' || typeof ptr.paymentId !== 'string') return undefined;
+    return this.getOrder({ provider: ptr.provider, paymentId: ptr.paymentId });
+  }
+
+  /**
+   * Orders credited in [from, to], for the daily reconciliation. A credited order's index
+   * sort key is its credit time (later deductions do not move it).
+   */
+  async listCredited(
+    from: Date,
+    to: Date,
+  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
+    const out: { orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await storeCall('ledger.listCredited', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_DEFINITION.gsi1.indexName,
+            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': 'ORDERS#CREDITED',
+              ':from': from.toISOString(),
+              ':to': to.toISOString(),
+            },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const order = toOrder(item);
+        const gb = gbToCredit(order);
+        if (!order.customerId || !gb || !order.creditedAt) continue;
+        out.push({
+          orderKey: ledgerKeys.order(order).pk,
+          customerId: order.customerId,
+          gb: new Decimal(gb),
+          creditedAt: new Date(order.creditedAt),
+        });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}
