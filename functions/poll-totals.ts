@@ -4,9 +4,12 @@ import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.t
 import { getConfig } from './commons/config/load.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordResidual } from './commons/observability.ts';
+import { sweepStuckDeductions } from './commons/payments/sweep.ts';
 import { totalsOutcomeJson } from './commons/pollers/summary.ts';
 import { type PollTotalsDeps, pollTotals } from './commons/pollers/totals.ts';
 import { alertAfterTotals } from './commons/pollers/totals-alerts.ts';
+import { DynamoLedger } from './commons/store/ledger.ts';
+import { LedgerReader } from './commons/store/ledger-read.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
@@ -55,6 +58,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   // A notice SNS refused stays pending and is sent again on the next poll.
   if (alerts.failed.length)
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
+  const stuckDeductions = await sweepDeductions(config.payments.leaseSeconds);
   const eventReminders = await remindOpenEvents();
   const summary = {
     outcome: totalsOutcomeJson(outcome),
@@ -65,12 +69,35 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
       status: c.status,
       notice: c.notice,
     })),
+    stuckDeductions,
     eventReminders,
   };
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
   return summary;
 });
+
+/**
+ * Marks deductions a dead delivery left DEDUCTING past the lease UNKNOWN and alerts. Like
+ * the reminders, a failure is logged, not thrown: the next poll sweeps again.
+ */
+async function sweepDeductions(leaseSeconds: number): Promise<number> {
+  try {
+    const { marked } = await sweepStuckDeductions({
+      ledger: new DynamoLedger(docClient, tableName()),
+      reader: new LedgerReader(docClient, tableName()),
+      sink: alertingFromEnv().events,
+      clock: () => new Date(),
+      leaseSeconds,
+    });
+    return marked;
+  } catch (error) {
+    logger.error('deduction sweep failed', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
+    });
+    return 0;
+  }
+}
 
 /**
  * Reminds of open ops events (a deduction nobody checked yet). The poll's own work is done

@@ -93,6 +93,12 @@ async function main(): Promise<void> {
   const demoCatalog = Object.keys(config.payments.catalog).length === 0;
   if (demoCatalog)
     config = { ...config, payments: { ...config.payments, catalog: { ...LOCAL_DEMO_CATALOG } } };
+  // Locally Stripe events come signed with a development (test-mode) secret: unless the
+  // configuration says otherwise, test mode is the one accepted here.
+  if (config.payments.stripe.livemode === undefined) {
+    const stripe = { ...config.payments.stripe, livemode: false };
+    config = { ...config, payments: { ...config.payments, stripe } };
+  }
   // The handlers read their configuration exactly as deployed functions do.
   process.env[CONFIG_JSON_ENV] = JSON.stringify(config);
   const devSecrets: string[] = [];

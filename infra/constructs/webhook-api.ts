@@ -13,6 +13,8 @@ import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_SECONDS } fro
 import { FlowPilotFunction } from './function.ts';
 
 export const WEBHOOK_PATH = '/webhooks/{provider}';
+/** 彩虹易支付 notifies by GET with the parameters in the query string. */
+export const EPAY_GET_PATH = '/webhooks/epay';
 
 export interface WebhookApiProps {
   readonly environment: Record<string, string>;
@@ -25,7 +27,7 @@ export interface WebhookApiProps {
 }
 
 /**
- * `POST /webhooks/{provider}` on an HTTP API in front of payment-webhook. No IAM or JWT
+ * `POST /webhooks/{provider}` (and `GET /webhooks/epay`) on an HTTP API in front of payment-webhook. No IAM or JWT
  * authorizer: providers cannot sign AWS requests, so the function verifies each provider's
  * own signature before it acts. Throttled at the stage, access-logged as JSON without bodies
  * or headers (signatures stay out of the logs).
@@ -52,14 +54,15 @@ export class WebhookApi extends Construct {
       description: 'FlowPilot payment webhooks',
       createDefaultStage: false,
     });
-    const route = this.api.addRoutes({
-      path: WEBHOOK_PATH,
-      methods: [HttpMethod.POST],
-      integration: new HttpLambdaIntegration('PaymentWebhook', this.function, {
-        timeout: Duration.seconds(API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS),
-      }),
+    const integration = new HttpLambdaIntegration('PaymentWebhook', this.function, {
+      timeout: Duration.seconds(API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS),
     });
-    for (const r of route) {
+    const routes = [
+      ...this.api.addRoutes({ path: WEBHOOK_PATH, methods: [HttpMethod.POST], integration }),
+      // GET for epay only; the function answers 405 to a GET for any other provider.
+      ...this.api.addRoutes({ path: EPAY_GET_PATH, methods: [HttpMethod.GET], integration }),
+    ];
+    for (const r of routes) {
       Validations.of(r).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:

@@ -71,8 +71,12 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
 
   const webhook = /^\/webhooks\/([^/]+)$/.exec(path);
   if (webhook) {
-    if (method !== 'POST')
-      return send(res, 405, { message: 'method not allowed' }, { allow: 'POST' });
+    // 彩虹易支付 notifies by GET (query string); every other provider POSTs.
+    const getOk = webhook[1] === 'epay';
+    if (method !== 'POST' && !(getOk && method === 'GET')) {
+      const allow = getOk ? 'GET, POST' : 'POST';
+      return send(res, 405, { message: 'method not allowed' }, { allow });
+    }
     const event = apiGatewayEvent(
       {
         method,
@@ -82,8 +86,9 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
         body,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       },
-      'POST /webhooks/{provider}',
-      { provider: decodeURIComponent(webhook[1] ?? '') },
+      method === 'GET' ? 'GET /webhooks/epay' : 'POST /webhooks/{provider}',
+      // A static route has no path parameters in API Gateway either.
+      method === 'GET' ? {} : { provider: decodeURIComponent(webhook[1] ?? '') },
     );
     const result = httpResult(await opts.invoker.invoke('payment-webhook', event));
     res.writeHead(result.statusCode, result.headers);

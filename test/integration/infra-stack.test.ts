@@ -312,11 +312,18 @@ describe('FlowPilotStack', () => {
   });
 
   describe('webhook API', () => {
-    it('routes POST /webhooks/{provider} to payment-webhook (payload v2)', () => {
-      template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
-      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-        RouteKey: 'POST /webhooks/{provider}',
-      });
+    it('routes POST /webhooks/{provider} and GET /webhooks/epay to payment-webhook (payload v2)', () => {
+      // Prepare
+      const routes = template.findResources('AWS::ApiGatewayV2::Route');
+      const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+
+      // Assess: two routes, one integration; GET only for epay, as 彩虹易支付 notifies.
+      expect(
+        Object.values(routes)
+          .map((r) => r.Properties.RouteKey)
+          .sort(),
+      ).toEqual(['GET /webhooks/epay', 'POST /webhooks/{provider}']);
+      expect(Object.keys(integrations)).toHaveLength(1);
       template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
         IntegrationType: 'AWS_PROXY',
         PayloadFormatVersion: '2.0',

@@ -1,6 +1,14 @@
 import { logger } from '../logger.ts';
+import type { OpsEventSink } from '../ops-events.ts';
 import { StoreError } from '../store/errors.ts';
-import type { DeductionPart, Order, OrderKey, PartInput, PendingGuard } from '../store/ledger.ts';
+import type {
+  DeductionPart,
+  Ledger,
+  Order,
+  OrderKey,
+  PartInput,
+  PendingGuard,
+} from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import {
   UpstreamAuthError,
@@ -253,7 +261,7 @@ async function abandonedOrDone(
  * settled it first (the write is conditional on DEDUCTING).
  */
 export async function markAbandoned(
-  deps: Pick<PaymentDeps, 'ledger' | 'sink'>,
+  deps: { ledger: Pick<Ledger, 'settleDeduction'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   now: Date,

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { WebhookAnswer, WebhookRequest } from './types.ts';
 
-/** The `{provider}` of `POST /webhooks/{provider}`, from the route or, failing that, the path. */
+/** The `{provider}` of `POST /webhooks/{provider}` (or `GET /webhooks/epay`), from the route or, failing that, the path. */
 export function providerOf(event: APIGatewayProxyEventV2): string {
   const fromRoute = event.pathParameters?.provider;
   if (fromRoute) return fromRoute;
@@ -16,7 +16,12 @@ export function toWebhookRequest(event: APIGatewayProxyEventV2): WebhookRequest 
   }
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
-  return { headers, body, rawQuery: event.rawQueryString ?? '' };
+  return {
+    method: event.requestContext?.http?.method ?? 'POST',
+    headers,
+    body,
+    rawQuery: event.rawQueryString ?? '',
+  };
 }
 
 export function toResult(answer: WebhookAnswer): APIGatewayProxyStructuredResultV2 {

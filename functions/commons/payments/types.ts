@@ -8,6 +8,8 @@ export type ProviderId = 'stripe' | 'standard' | 'epay';
 
 /** A webhook as it arrived: header names lower case, the body byte for byte. */
 export interface WebhookRequest {
+  /** `POST`, or `GET` for a provider that notifies by GET (epay). @default 'POST' */
+  method?: string;
   headers: Record<string, string>;
   body: Buffer;
   /** The query string without `?`, as sent. */
@@ -121,6 +123,8 @@ export interface VerifyContext {
 export interface PaymentProvider {
   readonly id: ProviderId;
   readonly secretName: SecretName;
+  /** It notifies by GET with the parameters in the query string (彩虹易支付 does). */
+  readonly notifiesByGet?: true;
   /** Whether the request's media type (lower case, no parameters) can carry an event. */
   acceptsContentType(mediaType: string | undefined, req: WebhookRequest): boolean;
   /** Throws WebhookSignatureError (401) or MalformedWebhookError (400); changes nothing. */

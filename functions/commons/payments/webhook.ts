@@ -62,7 +62,7 @@ function dispatch(
 }
 
 /**
- * `POST /webhooks/{provider}`: checks in order of cost (provider, size, media type,
+ * `POST /webhooks/{provider}` (and `GET /webhooks/epay`): checks in order of cost (provider, method, size, media type,
  * signature, shape) so a refused request changes nothing, then runs the payment's flow.
  * Answers carry fixed words only; details go to the log.
  */
@@ -75,6 +75,12 @@ export async function handleWebhook(
   const provider = isProviderId(providerName) ? PROVIDERS[providerName] : undefined;
   if (!provider) return NOT_FOUND;
   try {
+    const method = req.method ?? 'POST';
+    if (method !== 'POST' && !(method === 'GET' && provider.notifiesByGet)) {
+      const answer = provider.answer({ statusCode: 405, result: 'method not allowed' });
+      const allow = provider.notifiesByGet ? 'GET, POST' : 'POST';
+      return { ...answer, headers: { ...answer.headers, allow } };
+    }
     if (req.body.length > deps.config.maxBodyBytes) {
       return provider.answer({ statusCode: 413, result: 'payload too large' });
     }

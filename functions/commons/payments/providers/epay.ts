@@ -1,12 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../../errors.ts';
 import { Decimal } from '../../units.ts';
 import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
 import type { Outcome, PaymentEvent, PaymentProvider, WebhookAnswer } from '../types.ts';
 import { paymentIdSchema } from './common.ts';
 
 /**
- * 彩虹易支付 (epay) asynchronous notifications. The parameters arrive as a form body
- * (`application/x-www-form-urlencoded`) or, GET-style, in the query string: `pid`,
+ * 彩虹易支付 (epay) asynchronous notifications. It notifies by HTTP GET with the parameters in
+ * the query string (some deployments POST them as a form body,
+ * `application/x-www-form-urlencoded`); both are taken: `pid` (required to match
+ * `payments.epay.pid`),
  * `trade_no`, `out_trade_no` (the shop's order number: our payment id), `type`, `name`,
  * `money` (decimal yuan), `trade_status`, `param`, `sign`, `sign_type` (MD5).
  *
@@ -69,13 +72,18 @@ function answer(outcome: Outcome): WebhookAnswer {
 export const epayProvider: PaymentProvider = {
   id: 'epay',
   secretName: 'EPAY_KEY',
+  notifiesByGet: true,
   acceptsContentType: (mediaType, req) =>
     req.body.length === 0 || mediaType === 'application/x-www-form-urlencoded',
   parse(req, ctx): PaymentEvent {
     const params = readParams(req.body, req.rawQuery);
     verify(params, ctx.secrets);
     const pid = ctx.config.epay.pid;
-    if (pid !== undefined && params.get('pid') !== pid) {
+    // Ours to fix, not the sender's: a 500, so epay keeps retrying until it is set.
+    if (pid === undefined) {
+      throw new ConfigError('payments.epay.pid must be set when epay is enabled (EPAY_KEY set)');
+    }
+    if (params.get('pid') !== pid) {
       throw new MalformedWebhookError('unknown merchant');
     }
     const status = params.get('trade_status');
