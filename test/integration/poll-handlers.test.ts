@@ -1,5 +1,6 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
@@ -47,6 +48,48 @@ describe('Handler: poll-totals', () => {
     });
     const latest = await new SnapshotStore(table.doc, table.tableName).latest('primary');
     expect(latest?.rechargedMb.toFixed()).toBe('5242880');
+  });
+});
+
+describe('Handler: poll-totals sweeps stuck deductions', () => {
+  it('marks a part a dead delivery left DEDUCTING past its lease UNKNOWN', async () => {
+    // Prepare: a refund part claimed 10 minutes ago and never settled (lease: 120 s).
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const key = { provider: 'stripe', paymentId: 'cs_swept' };
+    await ledger.createOrder(
+      {
+        ...key,
+        orderId: 'o1',
+        state: 'CREDITED',
+        customerId: '88',
+        gb: '10',
+        amountMinor: 1000,
+        currency: 'usd',
+      },
+      { now: new Date() },
+    );
+    await ledger.claimDeduction({
+      key,
+      part: {
+        partId: 'ch_1:500',
+        state: 'DEDUCTING',
+        kind: 'refund',
+        customerId: '88',
+        gb: '5',
+        minor: 500,
+      },
+      expect: { refundedMinor: 0, deductedMinor: 0 },
+      next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
+      now: new Date(Date.now() - 10 * 60_000),
+    });
+    const { handler } = await import('../../functions/poll-totals.ts');
+
+    // Act
+    const summary = await handler(event, context());
+
+    // Assess
+    expect(summary).toMatchObject({ stuckDeductions: 1 });
+    expect(await ledger.getPart(key, 'ch_1:500')).toMatchObject({ state: 'UNKNOWN' });
   });
 });
 
