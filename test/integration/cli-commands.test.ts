@@ -315,10 +315,11 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
         '--csv',
       );
       const csvText = h.stdout.text;
+      // Spelled with a leading zero: still customer 501 (one customer, one spelling).
       const jsonCode = await h.cli(
         'usage',
         '--customer',
-        '501',
+        '0501',
         '--from',
         '2026-03-01',
         '--to',
