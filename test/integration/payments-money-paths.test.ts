@@ -495,6 +495,13 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       expect(orders.map((o) => `${o.customerId}:${o.trafficGb}`)).toEqual(['88:10', '88:10']);
       expect(orders[1]?.orderId).toBe(deriveOrderId('stripe', `${id}#dp_${id}:reinstated`));
       expect(orders[1]?.orderId).not.toBe(orders[0]?.orderId);
+      // The reconciliation sees the re-credit as a credit of the ledger, not a manual top-up.
+      const listed = await ledger.listCredited(new Date(Date.now() - 60_000), new Date());
+      expect(
+        listed
+          .filter((c) => c.orderKey.startsWith(`ORDER#stripe#${id}`))
+          .map((c) => c.gb.toFixed()),
+      ).toEqual(['10', '10']);
     });
 
     it('re-credits a failed refund; a later refund of the same total deducts again, a stale one does not', async () => {

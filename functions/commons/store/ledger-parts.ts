@@ -4,8 +4,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { Decimal } from '../units.ts';
 import { storeCall } from './errors.ts';
 import { ledgerKeys, type OrderKey, optionalSets, pick, stateIndex } from './ledger-items.ts';
+import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * The refund-part aggregate: one item per refund, dispute or reversal of an order (in the
@@ -160,6 +162,47 @@ export class PartStore {
         }),
       ),
     );
+  }
+
+  /**
+   * Reversals credited back in [from, to] (their index sort key is the time they were), for
+   * the reconciliation: each is a recharge of its own upstream.
+   */
+  async listRecredited(
+    from: Date,
+    to: Date,
+  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
+    const out: { orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await storeCall('ledger.listRecredited', () =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_DEFINITION.gsi1.indexName,
+            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': 'ORDERS#RECREDITED',
+              ':from': from.toISOString(),
+              ':to': to.toISOString(),
+            },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        const part = toPart(item);
+        if (!part.customerId || new Decimal(part.gb).isZero()) continue;
+        out.push({
+          orderKey: `${String(item.pk)}#${String(item.sk)}`,
+          customerId: part.customerId,
+          gb: new Decimal(part.gb),
+          creditedAt: new Date(part.updatedAt),
+        });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   /** The refunds and disputes waiting for a payment reference, read strongly consistent. */

@@ -460,11 +460,16 @@ export class DynamoLedger implements Ledger {
     return this.orders.findByPaymentIntent(paymentIntentId);
   }
 
-  listCredited(
+  /** Credits in [from, to] for the reconciliation: orders, and reversals credited back. */
+  async listCredited(
     from: Date,
     to: Date,
   ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
-    return this.orders.listCredited(from, to);
+    const [orders, reversals] = await Promise.all([
+      this.orders.listCredited(from, to),
+      this.parts.listRecredited(from, to),
+    ]);
+    return [...orders, ...reversals];
   }
 
   async claimDeduction(input: {
