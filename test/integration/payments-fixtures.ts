@@ -35,6 +35,7 @@ export function testPaymentsConfig(overrides: Record<string, unknown> = {}): Pay
     maxBodyBytes: 4096,
     // The fixtures' events are test-mode, as Stripe's test keys send them.
     stripe: { livemode: false },
+    epay: { pid: '1001' },
     ...overrides,
   });
 }

@@ -14,7 +14,7 @@ import type { WebhookRequest } from '../../functions/commons/payments/types.ts';
 import { splitSecrets } from '../../functions/commons/payments/webhook.ts';
 import { lambdaContext } from '../../local/runtime/events.ts';
 
-const config = paymentsSchema.parse({ stripe: { livemode: false } });
+const config = paymentsSchema.parse({ stripe: { livemode: false }, epay: { pid: '1001' } });
 const NEW = 'whsec_new';
 const OLD = 'whsec_old';
 
@@ -162,6 +162,7 @@ describe('Provider: epay', () => {
   it('reads the customer, package and quantity from param and money in fen', () => {
     // Prepare
     const fields = new Map([
+      ['pid', '1001'],
       ['out_trade_no', 'o-1'],
       ['money', '12.30'],
       ['trade_status', 'TRADE_SUCCESS'],
