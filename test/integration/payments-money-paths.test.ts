@@ -658,6 +658,34 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       expect(deductions()).toEqual(['88:5']);
     });
 
+    it('replays a taxed order that failed for now, matching the catalog as the paid event did', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const session = { ...checkoutSession(id, { amount: 1200 }), amount_subtotal: 1000 };
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
+      const paid = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+      );
+
+      // Act
+      const replay = await replayOrder(
+        {
+          ledger,
+          upstream: () => fx.client(),
+          sink,
+          clock: () => new Date(),
+          payments: testPaymentsConfig(),
+        },
+        { provider: 'stripe', paymentId: id },
+      );
+
+      // Assess
+      expect(paid.statusCode).toBe(503);
+      expect(replay.outcome).toBe('credited');
+      expect(credits()).toEqual(['88:10']);
+    });
+
     it('takes the quantity from amount_subtotal ÷ price when metadata has none, with a discount', async () => {
       // Prepare: two gb10 (2000), a 500 discount: 1500 charged, no quantity in metadata.
       const handler = handlerOf();

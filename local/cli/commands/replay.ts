@@ -72,6 +72,8 @@ function eventOf(order: Order): PaymentSucceeded {
     type: 'payment-succeeded',
     paymentId: order.paymentId,
     amountMinor: order.amountMinor ?? 0,
+    // Matched to the catalog before tax and discounts, as the paid event was.
+    ...(order.subtotalMinor === undefined ? {} : { subtotalMinor: order.subtotalMinor }),
     currency: order.currency ?? '',
     ...(order.customerId === undefined ? {} : { customerId: order.customerId }),
     ...(order.packageId === undefined ? {} : { packageId: order.packageId }),
