@@ -105,6 +105,66 @@ describe('Provider: stripe', () => {
   });
 });
 
+describe('Provider: stripe modes and reversals', () => {
+  const event = (type: string, object: unknown, livemode: boolean) => {
+    const body = JSON.stringify({
+      id: 'evt_2',
+      type,
+      created: 1_800_000_000,
+      livemode,
+      data: { object },
+    });
+    return request(body, {
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: NEW }),
+    });
+  };
+  const refundFailed = {
+    id: 're_1',
+    amount: 300,
+    currency: 'usd',
+    status: 'failed',
+    payment_intent: 'pi_1',
+  };
+
+  it('takes live-mode events only unless configured otherwise', () => {
+    // Prepare
+    const deployed = paymentsSchema.parse({});
+
+    // Act
+    const testEvent = stripeProvider.parse(event('charge.refund.updated', refundFailed, false), {
+      secrets: [NEW],
+      config: deployed,
+    });
+    const liveEvent = stripeProvider.parse(event('charge.refund.updated', refundFailed, true), {
+      secrets: [NEW],
+      config: deployed,
+    });
+
+    // Assess
+    expect(testEvent).toMatchObject({
+      type: 'ignored',
+      reason: expect.stringMatching(/test-mode/),
+    });
+    expect(liveEvent).toEqual({
+      type: 'reversal',
+      kind: 'refund-failed',
+      ref: { paymentIntentId: 'pi_1' },
+      partId: 're_1:failed',
+      amountMinor: 300,
+      currency: 'usd',
+      eventCreated: 1_800_000_000,
+    });
+  });
+
+  it('ignores refund updates that do not return the money', () => {
+    const ev = stripeProvider.parse(
+      event('charge.refund.updated', { ...refundFailed, status: 'succeeded' }, false),
+      { secrets: [NEW], config },
+    );
+    expect(ev).toEqual({ type: 'ignored', reason: 'refund succeeded' });
+  });
+});
+
 describe('Provider: standard', () => {
   const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
   const sign = (body: string, key = secret) => {
