@@ -17,7 +17,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const CONCURRENCY = 50;
 const ROUNDS = 5;
-const SECRET = 'whsec_bench';
+const SECRET = 'whsec_bench_signing_secret_0001';
 
 const { documentClient } = await import('../functions/commons/clients/dynamodb.ts');
 const { ensureTable } = await import('../functions/commons/store/table.ts');
@@ -63,22 +63,26 @@ try {
   for (const customerId of customers) sim.addCustomer({ customerId });
 
   const config = paymentsSchema.parse({
+    providers: ['stripe'],
     catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
     monthlyCapGbPerCustomer: 1_000_000,
   });
-  const handler = createPaymentWebhookHandler(async () => ({
-    ledger: new DynamoLedger(doc, tableName),
-    upstream: createDynamicTrafficClient({
-      baseUrl: sim.url,
-      token: sim.token,
-      timeoutMs: 10_000,
-      retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+  const handler = createPaymentWebhookHandler(
+    async () => ({
+      ledger: new DynamoLedger(doc, tableName),
+      upstream: createDynamicTrafficClient({
+        baseUrl: sim.url,
+        token: sim.token,
+        timeoutMs: 10_000,
+        retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      }),
+      sink: { raise: async () => {} },
+      clock: () => new Date(),
+      config,
+      getSecret: async (name) => (name === 'STRIPE_WEBHOOK_SECRET' ? SECRET : undefined),
     }),
-    sink: { raise: async () => {} },
-    clock: () => new Date(),
-    config,
-    getSecret: async (name) => (name === 'STRIPE_WEBHOOK_SECRET' ? SECRET : undefined),
-  }));
+    () => config,
+  );
 
   function delivery(sessionId: string, customerId: string) {
     const payload = JSON.stringify({

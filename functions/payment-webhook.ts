@@ -3,12 +3,14 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { getConfig } from './commons/config/load.ts';
+import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 import { createPaymentDeps } from './commons/payments/deps.ts';
 import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
 import type { PaymentDeps } from './commons/payments/types.ts';
-import { handleWebhook, isProviderId, NOT_FOUND } from './commons/payments/webhook.ts';
+import { handleWebhook, isEnabledProvider, NOT_FOUND } from './commons/payments/webhook.ts';
 
 /** Time kept back from the Lambda deadline so the lease can be released and the answer sent. */
 const DEADLINE_MARGIN_MS = 2_000;
@@ -21,16 +23,29 @@ const INTERNAL_ERROR: APIGatewayProxyStructuredResultV2 = {
 
 /**
  * `POST /webhooks/{provider}` (API Gateway HTTP API, payload v2). Thin: the event becomes a
- * raw request, the payments domain decides, the answer goes back as is.
+ * raw request, the payments domain decides, the answer goes back as is. `paymentsConfig`
+ * says which providers are enabled, known before `getDeps` reads any secret.
  */
-export function createPaymentWebhookHandler(getDeps: () => Promise<PaymentDeps>) {
+export function createPaymentWebhookHandler(
+  getDeps: () => Promise<PaymentDeps>,
+  paymentsConfig: () => PaymentsConfig = () => getConfig().payments,
+) {
   return async (
     event: APIGatewayProxyEventV2,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     const provider = providerOf(event);
-    // Unknown paths are answered without building anything (no secrets read, no clients).
-    if (!isProviderId(provider)) return toResult(NOT_FOUND);
+    // Unknown or disabled providers are answered without building anything (no secrets read).
+    let enabled: boolean;
+    try {
+      enabled = isEnabledProvider(provider, paymentsConfig());
+    } catch (err) {
+      logger.error('payment-webhook cannot read its configuration', {
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+      return INTERNAL_ERROR;
+    }
+    if (!enabled) return toResult(NOT_FOUND);
     let deps: PaymentDeps;
     try {
       deps = await getDeps();

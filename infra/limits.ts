@@ -65,9 +65,28 @@ function scheduleProblem(expression: string): string | undefined {
   return undefined;
 }
 
-/** Throws a ConfigError listing every deployment issue, `source` naming where config came from. */
-export function assertDeployable(config: Config, source = 'configuration'): void {
-  const issues = deploymentIssues(config);
+/**
+ * The real upstream over plain HTTP carries the token in clear: refused unless the
+ * configuration accepts it on purpose. (The local simulator is http and is not checked.)
+ */
+export function insecureUpstreamIssue(config: Config): string | undefined {
+  const { baseUrl, allowInsecureHttp } = config.upstream;
+  if (new URL(baseUrl).protocol === 'https:' || allowInsecureHttp) return undefined;
+  return `upstream.baseUrl: ${baseUrl} would send the upstream token in clear; use https://, or set upstream.allowInsecureHttp: true to accept that on purpose`;
+}
+
+/**
+ * Throws a ConfigError listing every deployment issue, `source` naming where config came
+ * from. `upstream: 'simulator'` (the local runtime without IPWEB_BASE_URL) skips the https
+ * check, since the simulator replaces the configured upstream.
+ */
+export function assertDeployable(
+  config: Config,
+  source = 'configuration',
+  upstream: 'real' | 'simulator' = 'real',
+): void {
+  const insecure = upstream === 'real' ? insecureUpstreamIssue(config) : undefined;
+  const issues = [...deploymentIssues(config), ...(insecure ? [insecure] : [])];
   if (issues.length) {
     throw new ConfigError(`invalid ${source}:\n  ${issues.join('\n  ')}`, issues);
   }

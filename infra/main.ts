@@ -1,6 +1,6 @@
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App } from 'aws-cdk-lib';
 import { loadInfraConfig } from './config.ts';
+import { addPolicyChecks } from './policy-checks.ts';
 import { FlowPilotStack } from './stack.ts';
 
 export const STACK_NAME = 'FlowPilot';
@@ -14,8 +14,7 @@ export interface BuildAppOptions {
 
 /**
  * The CDK app as `cdk synth` builds it: configuration loaded and validated first (a wrong key
- * throws a ConfigError naming it), then the stack, with cdk-nag's AwsSolutions pack as a
- * validation plugin so that any unacknowledged finding fails synthesis.
+ * throws a ConfigError naming it), then the stack, with the policy checks of infra/policy-checks.ts.
  */
 export function buildApp(options: BuildAppOptions = {}): {
   app: App;
@@ -28,6 +27,6 @@ export function buildApp(options: BuildAppOptions = {}): {
     description: 'FlowPilot: Dynamic Traffic reseller back office (pollers, alerts, top-ups)',
     config,
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  addPolicyChecks(app);
   return { app, stack, configSource: source };
 }

@@ -11,6 +11,7 @@
  * | TopUpCredited      | Count     | —                           | payment-webhook, order credited |
  * | TopUpFailed        | Count     | —                           | payment-webhook, permanent fail |
  * | WebhookOutcome     | Count     | Outcome                     | payment-webhook, every delivery |
+ * | WebhookProviderDisabled | Count | Provider              | payment-webhook, unusable key   |
  */
 export {
   METRIC_DIMENSIONS,

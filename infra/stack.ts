@@ -1,16 +1,18 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CONFIG_JSON_ENV } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { DataStore } from './constructs/data.ts';
 import type { FlowPilotFunction } from './constructs/function.ts';
+import { LogEncryption } from './constructs/log-encryption.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import { assertDeployable, FUNCTION_TIMEOUT_SECONDS } from './limits.ts';
+import { TABLE_ACCESS } from './table-access.ts';
 
 /** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. */
 const MAX_CONFIG_JSON_BYTES = 3072;
@@ -52,6 +54,7 @@ export class FlowPilotStack extends Stack {
     Tags.of(this).add('app', 'flowpilot');
 
     this.data = new DataStore(this, 'Data');
+    Aspects.of(this).add(new LogEncryption(this, 'LogEncryption', { logs: config.logs }));
     this.secrets = new Secrets(this, 'Secrets');
     this.notifications = new Notifications(this, 'Notifications', {
       notifications: config.notifications,
@@ -95,7 +98,7 @@ export class FlowPilotStack extends Stack {
       this.webhook.function,
     ];
     for (const fn of everyFunction) {
-      fn.bindTable(table, 'RW')
+      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel])
         .bindAlertsTopic(this.notifications.alertsTopic)
         .bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
     }

@@ -19,6 +19,7 @@ import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
 import {
   LOCAL_DEMO_CATALOG,
   LOCAL_DEV_SECRETS,
+  LOCAL_TOKEN_HEADER,
   type LocalEnv,
   readLocalEnv,
 } from './runtime/env.ts';
@@ -47,8 +48,11 @@ async function main(): Promise<void> {
   try {
     env = readLocalEnv(process.env, process.cwd());
     ({ config, source: configSource } = loadConfig(process.env, process.cwd()));
-    // What synth would refuse (lease vs webhook timeout, schedules EventBridge rejects).
-    assertDeployable(config, configSource);
+    if (env.upstream) {
+      config = { ...config, upstream: { ...config.upstream, baseUrl: env.upstream.baseUrl } };
+    }
+    // What synth would refuse (lease vs webhook timeout, schedules, the real upstream over http).
+    assertDeployable(config, configSource, env.upstream ? 'real' : 'simulator');
     jobs = schedules(config);
   } catch (err) {
     fail(err);
@@ -79,7 +83,6 @@ async function main(): Promise<void> {
   let simulatorUrl: string | undefined;
   let simulatorToken: string | undefined;
   if (env.upstream) {
-    config = { ...config, upstream: { ...config.upstream, baseUrl: env.upstream.baseUrl } };
     upstream = `Dynamic Traffic API at ${env.upstream.baseUrl}`;
   } else {
     const sim = await startSimulator({ host: env.host, port: env.simulatorPort, seedData: true });
@@ -90,7 +93,10 @@ async function main(): Promise<void> {
     config = { ...config, upstream: { ...config.upstream, baseUrl: sim.url } };
     upstream = `built-in simulator at ${sim.url} (control API under ${new URL('/_sim', sim.url).href})`;
   }
-  const demoCatalog = Object.keys(config.payments.catalog).length === 0;
+  // Demo package, every provider and development secrets: with the simulator only. With the
+  // real upstream nothing public may move traffic (readLocalEnv refuses the dev values).
+  const demo = !env.upstream;
+  const demoCatalog = demo && Object.keys(config.payments.catalog).length === 0;
   if (demoCatalog)
     config = { ...config, payments: { ...config.payments, catalog: { ...LOCAL_DEMO_CATALOG } } };
   // Locally Stripe events come signed with a development (test-mode) secret: unless the
@@ -99,11 +105,16 @@ async function main(): Promise<void> {
     const stripe = { ...config.payments.stripe, livemode: false };
     config = { ...config, payments: { ...config.payments, stripe } };
   }
+  if (demo && config.payments.providers.length === 0)
+    config = {
+      ...config,
+      payments: { ...config.payments, providers: ['stripe', 'standard', 'epay'] },
+    };
   // The handlers read their configuration exactly as deployed functions do.
   process.env[CONFIG_JSON_ENV] = JSON.stringify(config);
   const devSecrets: string[] = [];
   for (const [name, value] of Object.entries(LOCAL_DEV_SECRETS)) {
-    if (!process.env[name]) {
+    if (demo && !process.env[name]) {
       process.env[name] = value;
       devSecrets.push(name);
     }
@@ -128,6 +139,9 @@ async function main(): Promise<void> {
   const server: Server = createHttpServer({
     invoker,
     health: () => ({ upstream: env.upstream ? 'real' : 'simulator', simulatorUrl, store, alerts }),
+    localToken: env.localToken,
+    allowedHosts: env.allowedHosts,
+    runtime: () => ({ pid: process.pid }),
     statusPage: statusPageHandler(statusDepsFor(documentClient(statusDdb), env.tableName, config)),
   });
   await new Promise<void>((resolve, reject) => {
@@ -146,6 +160,7 @@ async function main(): Promise<void> {
     upstreamBaseUrl: config.upstream.baseUrl,
     ...(simulatorToken ? { upstreamToken: simulatorToken } : {}),
     httpUrl: base,
+    localToken: env.localToken,
   });
 
   process.stdout.write(
@@ -154,7 +169,9 @@ async function main(): Promise<void> {
       `FlowPilot is running (local runtime)`,
       `  API          ${base}  (POST /webhooks/{stripe|standard|epay}, GET /health)`,
       `  status page  ${base}/   ·   CLI: npx flowpilot status`,
-      `  invoke now   curl -X POST ${base}/_local/invoke/poll-totals`,
+      `  invoke now   curl -X POST -H '${LOCAL_TOKEN_HEADER}: ${env.localToken}' ${base}/_local/invoke/poll-totals`,
+      `  local token  ${env.localToken}  (${LOCAL_TOKEN_HEADER}, for /_local/*; also in ${env.dataDir}/runtime.json)`,
+      `  providers    ${config.payments.providers.join(', ') || 'none (set payments.providers)'}`,
       `  schedules    ${jobs.map((j) => `${j.name} ${j.expression}`).join(', ')}`,
       `  upstream     ${upstream}`,
       `  store        ${store}`,
@@ -163,7 +180,11 @@ async function main(): Promise<void> {
       devSecrets.length
         ? `  secrets      local development values for ${devSecrets.join(', ')} (see .env.example)`
         : '  secrets      from the environment',
-      `  try          npm run demo:payment   (a signed Stripe payment, credited through the simulator)`,
+      ...(demo
+        ? [
+            `  try          npm run demo:payment   (a signed Stripe payment, credited through the simulator)`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );

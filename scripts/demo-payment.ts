@@ -10,6 +10,17 @@ import { LOCAL_DEMO_CATALOG, LOCAL_DEV_SECRETS } from '../local/runtime/env.ts';
 import { signedCheckoutCompleted } from './stripe-checkout.ts';
 
 const base = process.env.FLOWPILOT_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`;
+const health = (await (await fetch(`${base}/health`)).json()) as {
+  upstream?: string;
+  simulatorUrl?: string;
+};
+// A demo payment is signed with a public development secret: never against real traffic.
+if (health.upstream !== 'simulator') {
+  process.stderr.write(
+    `demo:payment: the runtime at ${base} uses the real upstream; demo payments only run against the simulator (start without IPWEB_BASE_URL)\n`,
+  );
+  process.exit(2);
+}
 const secret = process.env.STRIPE_WEBHOOK_SECRET || LOCAL_DEV_SECRETS.STRIPE_WEBHOOK_SECRET;
 const { config } = loadConfig();
 const catalog: Record<string, { gb: string; price: number; currency: string }> = Object.keys(
@@ -45,7 +56,6 @@ const res = await fetch(`${base}/webhooks/stripe`, {
 process.stdout.write(
   `POST ${base}/webhooks/stripe (session ${sessionId}, customer ${customerId}, ${quantity} × ${packageId} = ${item.gb} GB each)\n→ ${res.status} ${await res.text()}\n`,
 );
-const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl?: string };
 if (health.simulatorUrl) {
   const ledger = await (await fetch(new URL('/_sim/ledger', health.simulatorUrl))).json();
   process.stdout.write(`simulator ledger: ${JSON.stringify(ledger, null, 2)}\n`);

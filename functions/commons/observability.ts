@@ -16,8 +16,13 @@ export const METRIC_NAMES = {
   topUpCredited: 'TopUpCredited',
   topUpFailed: 'TopUpFailed',
   webhookOutcome: 'WebhookOutcome',
+  webhookProviderDisabled: 'WebhookProviderDisabled',
 } as const;
-export const METRIC_DIMENSIONS = { pool: 'Pool', outcome: 'Outcome' } as const;
+export const METRIC_DIMENSIONS = {
+  pool: 'Pool',
+  outcome: 'Outcome',
+  provider: 'Provider',
+} as const;
 
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 // X-Ray only inside Lambda; locally there is no daemon to send to.
@@ -54,6 +59,14 @@ export function recordWebhookOutcome(result: string): void {
   single(METRIC_NAMES.webhookOutcome, 1, MetricUnit.Count, [METRIC_DIMENSIONS.outcome, result]);
   if (result === 'credited') single(METRIC_NAMES.topUpCredited, 1, MetricUnit.Count);
   if (result === 'failed') single(METRIC_NAMES.topUpFailed, 1, MetricUnit.Count);
+}
+
+/** A delivery refused because the provider's keys are missing or unusable. */
+export function recordProviderDisabled(provider: string): void {
+  single(METRIC_NAMES.webhookProviderDisabled, 1, MetricUnit.Count, [
+    METRIC_DIMENSIONS.provider,
+    provider,
+  ]);
 }
 
 /**

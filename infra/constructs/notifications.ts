@@ -5,6 +5,7 @@ import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription, SmsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { NotificationsConfig } from '../../functions/commons/config/notifications.ts';
+import { denyGrantsExceptForAwsServices } from './key-policy.ts';
 
 /** Message attribute the notifier sets on every alert; SMS only carries `critical` ones. */
 export const SEVERITY_ATTRIBUTE = 'severity';
@@ -31,14 +32,29 @@ export class Notifications extends Construct {
       description: 'Encrypts the FlowPilot alerts and ops topics',
       enableKeyRotation: true,
     });
+    const stack = Stack.of(this);
+    // Only this account's alarms (a confused deputy elsewhere cannot borrow the key).
+    const ownAlarms = {
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+      StringEquals: { 'aws:SourceAccount': stack.account },
+    };
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToOpsTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: ownAlarms,
       }),
     );
+    denyGrantsExceptForAwsServices(this.key);
 
     this.alertsTopic = new Topic(this, 'AlertsTopic', {
       displayName: 'FlowPilot alerts',
@@ -51,24 +67,13 @@ export class Notifications extends Construct {
       enforceSSL: true,
     });
     // The topic policy replaces SNS's default one, so the alarm service is allowed by name.
-    const stack = Stack.of(this);
     this.opsTopic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
         resources: [this.opsTopic.topicArn],
-        conditions: {
-          ArnLike: {
-            'aws:SourceArn': stack.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: '*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-          StringEquals: { 'aws:SourceAccount': stack.account },
-        },
+        conditions: ownAlarms,
       }),
     );
 

@@ -115,7 +115,11 @@ export class Observability extends Construct {
           search(METRIC_NAMES.topUpCredited, 'Sum', Duration.hours(1)),
           search(METRIC_NAMES.topUpFailed, 'Sum', Duration.hours(1)),
         ],
-        right: [search(METRIC_NAMES.webhookOutcome, 'Sum', Duration.hours(1))],
+        right: [
+          search(METRIC_NAMES.webhookOutcome, 'Sum', Duration.hours(1)),
+          // Deliveries refused because a provider's secret holds no usable key.
+          search(METRIC_NAMES.webhookProviderDisabled, 'Sum', Duration.hours(1)),
+        ],
         width: 8,
       }),
     );

@@ -54,6 +54,11 @@ export class ScheduledJob extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the function and its schedule.',
     });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'cdk-validator-cfnguard::sqs_dlq_check',
+      reason:
+        'CT.SQS.PR.1: this queue is itself a dead-letter queue; nothing consumes it, so no message can fail over to another one. An alarm fires on its first message.',
+    });
 
     this.function = new FlowPilotFunction(this, 'Function', {
       name: props.name,

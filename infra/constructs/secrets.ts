@@ -18,6 +18,13 @@ const DESCRIPTIONS: Record<SecretName, string> = {
 };
 
 /**
+ * Placeholders are long and without punctuation: a rotated webhook secret is split on
+ * whitespace into keys, and none may be short enough to guess; none of them passes a
+ * provider's key format either, so a provider stays disabled until its real secret is put.
+ */
+export const PLACEHOLDER_LENGTH = 64;
+
+/**
  * The secrets functions read through functions/commons/secrets.ts, named
  * `<stack>/<NAME>` so the deploy guide can tell operators what to set. CloudFormation
  * creates each with a random placeholder value: until an operator puts the real one, the
@@ -38,6 +45,11 @@ export class Secrets extends Construct {
       const secret = new Secret(this, name, {
         secretName: this.secretNames[name],
         description: `${DESCRIPTIONS[name]}. Placeholder until set with put-secret-value.`,
+        generateSecretString: {
+          passwordLength: PLACEHOLDER_LENGTH,
+          excludePunctuation: true,
+          includeSpace: false,
+        },
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',

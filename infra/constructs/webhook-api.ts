@@ -1,13 +1,15 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   type HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../limits.ts';
 import { FlowPilotFunction } from './function.ts';
@@ -15,6 +17,14 @@ import { FlowPilotFunction } from './function.ts';
 export const WEBHOOK_PATH = '/webhooks/{provider}';
 /** 彩虹易支付 notifies by GET with the parameters in the query string. */
 export const EPAY_GET_PATH = '/webhooks/epay';
+
+/**
+ * The webhook route's own limit, below the stage's: a flood of unsigned requests gets 429
+ * from API Gateway before it reaches the function, and a genuine delivery caught in it is
+ * retried by its provider (Stripe for up to three days with exponential backoff), so it is
+ * late, never lost. Payment webhooks arrive at a few per minute.
+ */
+export const WEBHOOK_ROUTE_THROTTLE = { rateLimit: 10, burstLimit: 20 } as const;
 
 export interface WebhookApiProps {
   readonly environment: Record<string, string>;
@@ -63,17 +73,31 @@ export class WebhookApi extends Construct {
       ...this.api.addRoutes({ path: EPAY_GET_PATH, methods: [HttpMethod.GET], integration }),
     ];
     for (const r of routes) {
-      Validations.of(r).acknowledge({
-        id: 'AwsSolutions-APIG4',
+      Validations.of(r).acknowledge(
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Payment providers cannot sign AWS requests; the function verifies the provider signature (Stripe, Standard Webhooks, EPay) before acting.',
+        },
+        {
+          id: 'cdk-validator-cfnguard::api_gw_v2_authorization_type_configured_check',
+          reason:
+            'CT.APIGATEWAY.PR.5: providers cannot send AWS, JWT or custom authorizer credentials; each signs the body, and the function verifies that signature before it acts.',
+        },
+      );
+    }
+    // API Gateway may invoke the function only for this account's API.
+    for (const permission of this.node.findAll().filter((c) => c instanceof CfnPermission)) {
+      permission.sourceAccount = Stack.of(this).account;
+      Validations.of(permission).acknowledge({
+        id: 'cdk-validator-cfnguard::lambda_function_public_access_prohibited_check',
         reason:
-          'Payment providers cannot sign AWS requests; the function verifies the provider signature (Stripe, Standard Webhooks, EPay) before acting.',
+          'CT.LAMBDA.PR.2: SourceAccount and SourceArn are both set, as references (the stack is environment-agnostic); the rule accepts only a literal account id.',
       });
     }
 
-    this.accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: RetentionDays.THREE_MONTHS,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    // Retention and KMS encryption come from the stack's LogEncryption.
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { removalPolicy: RemovalPolicy.RETAIN });
     const throttle = props.throttle ?? { rateLimit: 20, burstLimit: 40 };
     this.stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
@@ -100,6 +124,12 @@ export class WebhookApi extends Construct {
         ),
       },
     });
+    (this.stage.node.defaultChild as CfnStage).routeSettings = {
+      [`POST ${WEBHOOK_PATH}`]: {
+        ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burstLimit,
+      },
+    };
     this.webhookBaseUrl = `${this.stage.url}webhooks`;
   }
 }

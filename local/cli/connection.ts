@@ -8,6 +8,7 @@ import type { Config } from '../../functions/commons/config/schema.ts';
 import { getSecret } from '../../functions/commons/secrets.ts';
 import { ensureTable, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
 import { startEmbeddedDynamoDb } from '../runtime/dynamodb.ts';
+import { LOCAL_TOKEN_HEADER } from '../runtime/env.ts';
 import { CliError } from './errors.ts';
 
 /**
@@ -15,7 +16,10 @@ import { CliError } from './errors.ts';
  * 1. `TABLE_NAME` in the environment: that table (a deployed stack with the AWS credentials
  *    and region of the environment, or the DynamoDB at `AWS_ENDPOINT_URL_DYNAMODB`); the
  *    upstream from `config.upstream.baseUrl` (or `IPWEB_BASE_URL`) and the `IPWEB_TOKEN` secret;
- * 2. a running local runtime, found through `<data dir>/runtime.json`;
+ * 2. a running local runtime, found through `<data dir>/runtime.json` and confirmed by its
+ *    per-run token on `/health`; the upstream token from the file is only ever the
+ *    simulator's; a token from the environment goes only to the URL the environment or the
+ *    configuration names, never to one from the file;
  * 3. the local runtime's embedded store on disk, opened by the CLI itself (only while the
  *    runtime is stopped: LevelDB admits one process); no upstream unless `IPWEB_BASE_URL`
  *    and `IPWEB_TOKEN` are set.
@@ -32,6 +36,8 @@ export const runtimeInfoSchema = z.object({
   /** Only ever the simulator's token; a real token stays in the environment. */
   upstreamToken: z.string().min(1).optional(),
   httpUrl: z.url(),
+  /** The runtime's per-run token (`x-flowpilot-token`), which its `/health` confirms. */
+  localToken: z.string().min(16),
 });
 
 export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
@@ -86,6 +92,32 @@ export function isProcessAlive(pid: number): boolean {
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** How long the CLI waits for a runtime's `/health` before treating it as not running. */
+const VERIFY_TIMEOUT_MS = 3_000;
+
+/**
+ * Whether the runtime the file names answers `/health` as that runtime: the token it was
+ * started with, and the pid the file gives. A file left behind by a stopped runtime (whose pid
+ * was reused) or planted by someone else is thereby not taken for a running one.
+ */
+export async function verifyRuntime(info: RuntimeInfo): Promise<boolean> {
+  const url = new URL('/health', info.httpUrl);
+  // A runtime listening on every interface is reached on loopback.
+  if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
+  if (url.hostname === '[::]') url.hostname = '[::1]';
+  try {
+    const res = await fetch(url, {
+      headers: { [LOCAL_TOKEN_HEADER]: info.localToken },
+      signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS),
+    });
+    if (!res.ok) return false;
+    const body = (await res.json()) as { runtime?: { pid?: unknown } };
+    return body.runtime?.pid === info.pid;
+  } catch {
+    return false;
   }
 }
 
@@ -145,15 +177,21 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
 
   const dataDir = dataDirOf(env, cwd);
   const info = readRuntimeInfo(dataDir);
-  if (info && isProcessAlive(info.pid)) {
+  if (info && isProcessAlive(info.pid) && (await verifyRuntime(info))) {
     const client = dynamoClient(info.dynamoEndpoint, true);
-    const token = info.upstreamToken ?? env.IPWEB_TOKEN;
+    // The simulator's token with the simulator's URL; a real token never with a URL from a file.
+    const realBaseUrl = env.IPWEB_BASE_URL || config.upstream.baseUrl;
+    const upstream = info.upstreamToken
+      ? { baseUrl: info.upstreamBaseUrl, token: info.upstreamToken }
+      : env.IPWEB_TOKEN
+        ? { baseUrl: realBaseUrl, token: env.IPWEB_TOKEN }
+        : undefined;
     return {
       describe: `local runtime (pid ${info.pid}, ${info.httpUrl}), table ${info.tableName}`,
       kind: 'local-runtime',
       doc: documentClient(client),
       tableName: info.tableName,
-      upstream: token ? { baseUrl: info.upstreamBaseUrl, token } : undefined,
+      upstream,
       close: async () => client.destroy(),
     };
   }

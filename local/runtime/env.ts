@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../functions/commons/errors.ts';
 
@@ -11,23 +13,64 @@ export interface LocalEnv {
   snsTopicArn: string | undefined;
   upstream: { baseUrl: string; token: string } | undefined;
   simulatorPort: number;
+  /** What `/_local/*` wants in `x-flowpilot-token`: `FLOWPILOT_LOCAL_TOKEN`, else random per run. */
+  localToken: string;
+  /** Host names (lower case, without port) the HTTP server answers to; see allowedHosts. */
+  allowedHosts: ReadonlySet<string>;
 }
 
+/** The header carrying the per-run token on `/_local/*` (and on `/health`, to verify a runtime). */
+export const LOCAL_TOKEN_HEADER = 'x-flowpilot-token';
+
 /**
- * Used only by the local runtime when the configuration sells nothing, so that a newcomer's
- * `npm run demo:payment` has something to buy. Never part of the deployed configuration.
+ * Used only by the local runtime with the simulator when the configuration sells nothing, so
+ * that a newcomer's `npm run demo:payment` has something to buy. Never with the real upstream,
+ * never part of the deployed configuration.
  */
 export const LOCAL_DEMO_CATALOG: Record<string, { gb: string; price: number; currency: string }> = {
   'demo-10gb': { gb: '10', price: 500, currency: 'usd' },
 };
 
-/** Secrets a newcomer gets without setting anything; printed by the banner, local only. */
+/**
+ * Secrets a newcomer gets without setting anything; printed by the banner, with the
+ * simulator only: never with the real upstream (see devSecretsIn).
+ */
 export const LOCAL_DEV_SECRETS = {
   STRIPE_WEBHOOK_SECRET: 'whsec_flowpilot_local_dev',
   // Standard Webhooks secrets are base64 after the prefix.
   STANDARD_WEBHOOK_SECRET: `whsec_${Buffer.from('flowpilot-local-dev-secret-32byt').toString('base64')}`,
   EPAY_KEY: 'flowpilot-local-epay-key',
 } as const;
+
+/**
+ * Host names the local server answers to, so a web page cannot reach it through DNS
+ * rebinding (a name of the attacker's resolving to 127.0.0.1): the loopback names, the
+ * `HOST` it listens on, and when that is a wildcard (0.0.0.0, ::) this machine's own name
+ * and addresses.
+ */
+export function allowedHosts(host: string): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
+  const bare = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (bare === '0.0.0.0' || bare === '::') {
+    names.add(hostname().toLowerCase());
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) names.add(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+    }
+  } else {
+    names.add(bare.includes(':') ? `[${bare}]` : bare);
+  }
+  return names;
+}
+
+/**
+ * Development secrets are public (they are in this file): with the real upstream they would
+ * let anyone who reads the source credit real traffic, so they are refused there.
+ */
+export function devSecretsIn(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(LOCAL_DEV_SECRETS).flatMap(([name, value]) =>
+    (env[name] ?? '').split(/\s+/).includes(value) ? [name] : [],
+  );
+}
 
 function port(
   name: string,
@@ -71,15 +114,30 @@ export function readLocalEnv(env: NodeJS.ProcessEnv, cwd: string): LocalEnv {
       `TABLE_NAME must be 3-255 characters of [A-Za-z0-9_.-], got ${JSON.stringify(tableName)}`,
     );
   }
+  const localToken = env.FLOWPILOT_LOCAL_TOKEN || randomBytes(24).toString('hex');
+  if (!/^[\x21-\x7e]{16,200}$/.test(localToken)) {
+    problems.push('FLOWPILOT_LOCAL_TOKEN must be 16-200 printable characters without spaces');
+  }
+  const upstream = baseUrl && token ? { baseUrl, token } : undefined;
+  if (upstream) {
+    for (const name of devSecretsIn(env)) {
+      problems.push(
+        `${name} holds the public local development value; with the real upstream (IPWEB_BASE_URL) set a real secret or leave it unset`,
+      );
+    }
+  }
+  const host = env.HOST || '127.0.0.1';
   const result: LocalEnv = {
     port: port('PORT', env.PORT, 3000, problems),
-    host: env.HOST || '127.0.0.1',
+    host,
     dataDir: resolve(cwd, env.FLOWPILOT_DATA_DIR || '.data'),
     tableName,
     dynamoEndpoint: url('AWS_ENDPOINT_URL_DYNAMODB', env.AWS_ENDPOINT_URL_DYNAMODB, problems),
     snsTopicArn,
-    upstream: baseUrl && token ? { baseUrl, token } : undefined,
+    upstream,
     simulatorPort: port('SIMULATOR_PORT', env.SIMULATOR_PORT, 0, problems),
+    localToken,
+    allowedHosts: allowedHosts(host),
   };
   if (problems.length) {
     throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`, problems);

@@ -1,5 +1,7 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { logger } from '../../functions/commons/logger.ts';
+import { LOCAL_TOKEN_HEADER } from './env.ts';
 import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
 import { type Invoker, isFunctionName } from './functions.ts';
 
@@ -10,6 +12,12 @@ export interface HttpOptions {
   invoker: Invoker;
   /** Facts shown by GET /health (what runs where). */
   health: () => Record<string, unknown>;
+  /** The per-run token `/_local/*` requires in `x-flowpilot-token`. */
+  localToken: string;
+  /** Host names (lower case, no port) requests may name in `Host`; others get 403. */
+  allowedHosts: ReadonlySet<string>;
+  /** Shown by GET /health to a caller holding the token, so the CLI can verify the runtime. */
+  runtime: () => Record<string, unknown>;
   /** The status page at `/`. */
   statusPage?: (
     method: string,
@@ -48,10 +56,59 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
+/** `Host` or `Origin`'s host, lower case and without port (IPv6 keeps its brackets). */
+function hostOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    return new URL(value.includes('://') ? value : `http://${value}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+function holdsToken(req: IncomingMessage, token: string): boolean {
+  const given = req.headers[LOCAL_TOKEN_HEADER];
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(token, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Why a request is refused before routing, if it is: a `Host` this server does not answer to
+ * (DNS rebinding), or a state-changing request a browser sent on behalf of another site
+ * (a form post or a `text/plain` fetch needs no CORS preflight). Providers and the CLI send
+ * neither `Origin` nor `Sec-Fetch-Site`.
+ */
+function refusal(req: IncomingMessage, opts: HttpOptions): string | undefined {
+  const host = hostOf(req.headers.host);
+  if (!host || !opts.allowedHosts.has(host)) return 'host not allowed';
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return 'cross-site request refused';
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const from = hostOf(origin);
+    if (origin === 'null' || !from || !opts.allowedHosts.has(from)) {
+      return 'cross-site request refused';
+    }
+  }
+  return undefined;
+}
+
 async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   const method = req.method ?? 'GET';
+
+  const refused = refusal(req, opts);
+  if (refused) {
+    req.resume();
+    return send(res, 403, { message: refused });
+  }
 
   if (path === '/' && opts.statusPage) {
     const page = await opts.statusPage(method);
@@ -63,7 +120,15 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
   if (path === '/health') {
     if (method !== 'GET')
       return send(res, 405, { message: 'method not allowed' }, { allow: 'GET' });
-    return send(res, 200, { status: 'ok', ...opts.health() });
+    const runtime = holdsToken(req, opts.localToken) ? { runtime: opts.runtime() } : {};
+    return send(res, 200, { status: 'ok', ...opts.health(), ...runtime });
+  }
+
+  if (path.startsWith('/_local/') && !holdsToken(req, opts.localToken)) {
+    req.resume();
+    return send(res, 401, {
+      message: `${LOCAL_TOKEN_HEADER} header missing or wrong (the npm start banner prints it)`,
+    });
   }
 
   const body = await readBody(req);

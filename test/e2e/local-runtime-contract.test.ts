@@ -13,6 +13,9 @@ import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:flowpilot-e2e-alerts';
+/** The runtime's per-run token, fixed here so the test can call /_local/*. */
+const LOCAL_TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
+const AUTH = { 'x-flowpilot-token': LOCAL_TOKEN };
 
 interface Runtime {
   child: ChildProcess;
@@ -25,7 +28,14 @@ function spawnRuntime(env: Record<string, string>): Runtime {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, FLOWPILOT_CONFIG: '', IPWEB_BASE_URL: '', SNS_TOPIC_ARN: '', ...env },
+    env: {
+      ...process.env,
+      FLOWPILOT_CONFIG: '',
+      IPWEB_BASE_URL: '',
+      SNS_TOPIC_ARN: '',
+      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => {
@@ -229,7 +239,7 @@ describe('local runtime contract', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ residualMb: '1024' }),
       });
-      const poll = await call(`${base}/_local/invoke/poll-totals`);
+      const poll = await call(`${base}/_local/invoke/poll-totals`, { headers: AUTH });
 
       // Assess
       expect(run.output()).toContain('poll-totals rate(1 minute)');
@@ -251,6 +261,7 @@ describe('local runtime contract', () => {
       const headers = { 'content-type': 'application/json', 'stripe-signature': late.signature };
       const webhook = await call(`${base}/webhooks/stripe`, { headers, body: late.payload });
       const invoked = await call(`${base}/_local/invoke/payment-webhook`, {
+        headers: AUTH,
         body: JSON.stringify({
           version: '2.0',
           routeKey: 'POST /webhooks/{provider}',
@@ -263,7 +274,7 @@ describe('local runtime contract', () => {
           isBase64Encoded: false,
         }),
       });
-      const polled = await call(`${base}/_local/invoke/poll-totals`);
+      const polled = await call(`${base}/_local/invoke/poll-totals`, { headers: AUTH });
 
       // Assess: a 5xx the provider retries, and failed invocations answered non-2xx.
       expect(webhook).toEqual({ status: 500, body: { message: 'internal error' } });

@@ -9,6 +9,9 @@ import { freePort } from '../../scripts/dynamodb-local.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+/** The runtime's per-run token, fixed here so the test can call /_local/*. */
+const LOCAL_TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
+const AUTH = { 'x-flowpilot-token': LOCAL_TOKEN };
 
 interface Running {
   child: ChildProcess;
@@ -22,7 +25,13 @@ async function start(dataDir: string, port: number): Promise<Running> {
   let output = '';
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), FLOWPILOT_DATA_DIR: dataDir, FLOWPILOT_CONFIG: '' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      FLOWPILOT_DATA_DIR: dataDir,
+      FLOWPILOT_CONFIG: '',
+      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -117,7 +126,7 @@ describe('local runtime end to end: npm start', () => {
       'PUT',
     );
     expect(lowered.status).toBe(200);
-    const poll = await post(`${first.base}/_local/invoke/poll-totals`, '');
+    const poll = await post(`${first.base}/_local/invoke/poll-totals`, '', AUTH);
 
     // Assess
     const results = deliveries.map((d) => `${d.status} ${String(d.body.result ?? d.body.message)}`);
@@ -139,14 +148,14 @@ describe('local runtime end to end: npm start', () => {
       JSON.stringify({ kind: 'auth', endpoint: 'getFlowTotalFull' }),
       { 'content-type': 'application/json' },
     );
-    const rejected = await post(`${first.base}/_local/invoke/poll-totals`, '');
+    const rejected = await post(`${first.base}/_local/invoke/poll-totals`, '', AUTH);
     expect(rejected.status).toBe(502);
     expect(rejected.body).toMatchObject({
       ok: false,
       result: { outcome: { ok: false, reason: 'auth' } },
     });
     expect(first.output()).toMatch(/ALERT .*rule=token-rejected/);
-    expect(await post(`${first.base}/_local/invoke/no-such-function`, '')).toMatchObject({
+    expect(await post(`${first.base}/_local/invoke/no-such-function`, '', AUTH)).toMatchObject({
       status: 404,
     });
 

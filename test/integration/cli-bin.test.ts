@@ -10,6 +10,8 @@ import { ensureTable } from '../../functions/commons/store/table.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { writeRuntimeInfo } from '../../local/cli/connection.ts';
 import { startEmbeddedDynamoDb } from '../../local/runtime/dynamodb.ts';
+import { Invoker } from '../../local/runtime/functions.ts';
+import { createHttpServer } from '../../local/runtime/http.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 
 const BIN = resolve('bin/flowpilot.js');
@@ -118,14 +120,25 @@ describe('bin/flowpilot.js as a child process', () => {
   });
 
   it('finds a running local runtime through runtime.json, and ignores one whose process is gone', async () => {
-    // Prepare: this test process stands in for the running `npm start`.
+    // Prepare: this test process, with the runtime's HTTP front, stands in for `npm start`.
     const running = mkdtempSync(join(tmpdir(), 'flowpilot-rt-'));
     const stale = mkdtempSync(join(tmpdir(), 'flowpilot-stale-'));
+    const localToken = 'per-run-token-0123456789';
+    const front = createHttpServer({
+      invoker: new Invoker(),
+      health: () => ({}),
+      localToken,
+      allowedHosts: new Set(['127.0.0.1']),
+      runtime: () => ({ pid: process.pid }),
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const address = front.address();
     const info = {
       dynamoEndpoint: inject('dynamoEndpoint'),
       tableName: table.tableName,
       upstreamBaseUrl: 'http://127.0.0.1:9/prod-api',
-      httpUrl: 'http://127.0.0.1:3000',
+      httpUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+      localToken,
     };
     writeRuntimeInfo(join(running, '.data'), { ...info, pid: process.pid });
     // A pid far above any real one (Linux caps them at 2^22).
@@ -145,6 +158,7 @@ describe('bin/flowpilot.js as a child process', () => {
       expect(gone.stderr).toContain('no FlowPilot data in');
       expect(gone.stderr).toContain('start the local runtime (npm start)');
     } finally {
+      front.close();
       rmSync(running, { recursive: true, force: true });
       rmSync(stale, { recursive: true, force: true });
     }

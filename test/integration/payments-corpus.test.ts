@@ -15,6 +15,7 @@ import {
   formBody,
   getTestSecret,
   RecordingSink,
+  STRIPE_OLD_SECRET,
   STRIPE_SECRET,
   standardHeaders,
   standardPayload,
@@ -515,7 +516,10 @@ describe('payment webhooks: a corpus of bad requests through the real handler', 
       config: testPaymentsConfig(),
       getSecret: getTestSecret,
     };
-    handler = createPaymentWebhookHandler(async () => deps);
+    handler = createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
   });
 
   it('holds at least 40 cases', () => {
@@ -549,7 +553,7 @@ describe('payment webhooks: a corpus of bad requests through the real handler', 
     const body = stripeEvent('customer.created', { id: 'cus_1' });
     const header = Stripe.webhooks.generateTestHeaderString({
       payload: body,
-      secret: 'whsec_test_stripe_old',
+      secret: STRIPE_OLD_SECRET,
     });
 
     // Act

@@ -41,7 +41,10 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
       config: testPaymentsConfig(),
       getSecret: getTestSecret,
     };
-    handler = createPaymentWebhookHandler(async () => deps);
+    handler = createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
   });
 
   /** A credited 10 GB Stripe order paid 1000 cents; returns its ids. */

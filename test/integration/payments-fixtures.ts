@@ -8,15 +8,15 @@ import type { OpsEvent, OpsEventSink } from '../../functions/commons/ops-events.
 import type { SecretName } from '../../functions/commons/secrets.ts';
 
 export const STRIPE_SECRET = 'whsec_test_stripe_secret';
-export const STRIPE_OLD_SECRET = 'whsec_test_stripe_old';
+export const STRIPE_OLD_SECRET = 'whsec_test_stripe_old_secret';
 export const STANDARD_SECRET = `whsec_${Buffer.from('standard-webhooks-test-secret-32').toString('base64')}`;
 export const STANDARD_OLD_SECRET = `whsec_${Buffer.from('standard-webhooks-old-secret-32b').toString('base64')}`;
-export const EPAY_KEY = 'epay-test-key';
+export const EPAY_KEY = 'epay-test-merchant-key';
 
 export const SECRETS: Record<SecretName, string> = {
   IPWEB_TOKEN: 'unused',
   STRIPE_WEBHOOK_SECRET: `${STRIPE_SECRET} ${STRIPE_OLD_SECRET}`,
-  STANDARD_WEBHOOK_SECRET: `${STANDARD_SECRET},${STANDARD_OLD_SECRET}`,
+  STANDARD_WEBHOOK_SECRET: `${STANDARD_SECRET}\n${STANDARD_OLD_SECRET}`,
   EPAY_KEY,
 };
 
@@ -25,6 +25,7 @@ export const getTestSecret = async (name: SecretName) => SECRETS[name];
 /** gb10: 10 GB for 1000 usd cents; gb100: 100 GB for 8000; cn5: 5 GB for 30.00 yuan. */
 export function testPaymentsConfig(overrides: Record<string, unknown> = {}): PaymentsConfig {
   return paymentsSchema.parse({
+    providers: ['stripe', 'standard', 'epay'],
     catalog: {
       gb10: { gb: 10, price: 1000, currency: 'USD' },
       gb100: { gb: '100', price: 8000, currency: 'usd' },

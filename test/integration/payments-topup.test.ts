@@ -59,7 +59,10 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       config: opts.config ?? testPaymentsConfig(),
       getSecret: getTestSecret,
     };
-    return createPaymentWebhookHandler(async () => deps);
+    return createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
   }
 
   async function order(provider: string, paymentId: string) {

@@ -189,6 +189,7 @@ describe('Module: runtime info', () => {
       upstreamBaseUrl: 'http://127.0.0.1:4010/prod-api',
       upstreamToken: 'simulator-token',
       httpUrl: 'http://127.0.0.1:3000',
+      localToken: 'per-run-token-0123456789',
     };
 
     // Act
@@ -216,6 +217,7 @@ describe('Module: runtime info', () => {
       tableName: 't',
       upstreamBaseUrl: 'http://127.0.0.1:1',
       httpUrl: 'http://127.0.0.1:3000',
+      localToken: 'per-run-token-0123456789',
     });
 
     // Act

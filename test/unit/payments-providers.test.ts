@@ -1,17 +1,18 @@
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { CONFIG_JSON_ENV } from '../../functions/commons/config/load.ts';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import {
   MalformedWebhookError,
   WebhookSignatureError,
 } from '../../functions/commons/payments/errors.ts';
 import { providerOf, toWebhookRequest } from '../../functions/commons/payments/http.ts';
+import { splitSecrets } from '../../functions/commons/payments/keys.ts';
 import { epayProvider, epaySign } from '../../functions/commons/payments/providers/epay.ts';
 import { standardProvider } from '../../functions/commons/payments/providers/standard.ts';
 import { stripeProvider } from '../../functions/commons/payments/providers/stripe.ts';
 import type { WebhookRequest } from '../../functions/commons/payments/types.ts';
-import { splitSecrets } from '../../functions/commons/payments/webhook.ts';
 import { lambdaContext } from '../../local/runtime/events.ts';
 
 const config = paymentsSchema.parse({ stripe: { livemode: false }, epay: { pid: '1001' } });
@@ -279,13 +280,39 @@ describe('Module: http', () => {
     expect(providerOf({ rawPath: '/webhooks/stripe' } as never)).toBe('stripe');
   });
 
-  it('splits rotated secrets on spaces and commas', () => {
-    expect(splitSecrets(' a, b  c,')).toEqual(['a', 'b', 'c']);
+  it('splits rotated secrets on whitespace only, so a comma inside a key keeps it whole', () => {
+    expect(splitSecrets(' a,b  c\nd\t')).toEqual(['a,b', 'c', 'd']);
     expect(splitSecrets(undefined)).toEqual([]);
   });
 });
 
 describe('Handler: payment-webhook', () => {
+  // Read once per process by getConfig(), at the first delivery.
+  beforeAll(() => {
+    vi.stubEnv(CONFIG_JSON_ENV, JSON.stringify({ payments: { providers: ['stripe'] } }));
+  });
+
+  it('answers a known provider the configuration does not enable 404 before reading any secret', async () => {
+    // Prepare: no table either, so building the clients would answer 500.
+    vi.stubEnv('TABLE_NAME', '');
+    const { handler } = await import('../../functions/payment-webhook.ts');
+
+    // Act
+    const res = await handler(
+      {
+        rawPath: '/webhooks/epay',
+        pathParameters: { provider: 'epay' },
+        headers: {},
+        body: '',
+        isBase64Encoded: false,
+      } as never,
+      lambdaContext('payment-webhook', 10_000),
+    );
+
+    // Assess
+    expect(res).toMatchObject({ statusCode: 404 });
+  });
+
   it('answers an unknown provider 404 without building its clients', async () => {
     // Prepare
     const { handler } = await import('../../functions/payment-webhook.ts');

@@ -37,6 +37,14 @@ const packageId = z
 
 // Owned by the payments work: catalog, limits, provider settings.
 export const paymentsSchema = z.strictObject({
+  /**
+   * Providers enabled on purpose; every other `/webhooks/{provider}` answers 404 before any
+   * secret is read. None by default: a deployment names the ones it has secrets for.
+   */
+  providers: z
+    .array(z.enum(['stripe', 'standard', 'epay'], 'must be "stripe", "standard" or "epay"'))
+    .refine((ids) => new Set(ids).size === ids.length, 'lists a provider twice')
+    .default([]),
   /** Largest webhook body accepted, in bytes; larger answers 413. */
   maxBodyBytes: z.int().min(1024).max(1_048_576).default(65_536),
   /** What can be bought: package id → GB, price and currency. Credited GB come only from here. */

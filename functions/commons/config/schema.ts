@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts.ts';
 import { customersSchema } from './customers.ts';
+import { logsSchema } from './logs.ts';
 import { notificationsSchema } from './notifications.ts';
 import { paymentsSchema } from './payments.ts';
 import { pollingSchema } from './polling.ts';
@@ -22,6 +23,7 @@ export const configSchema = z.strictObject({
   notifications: notificationsSchema.prefault({}),
   reconcile: reconcileSchema.prefault({}),
   customers: customersSchema.prefault({}),
+  logs: logsSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -14,10 +14,19 @@ const timeZone = z.string().refine(
 );
 
 export const upstreamSchema = z.strictObject({
-  /** Base of every endpoint; `/open/dynamic/...` and `/api/agent/...` hang off it. */
+  /**
+   * Base of every endpoint; `/open/dynamic/...` and `/api/agent/...` hang off it. The vendor's
+   * documentation shows http://; https is the default so that the token is never sent in
+   * clear unless `allowInsecureHttp` says so.
+   */
   baseUrl: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-    .default('http://user.ipweb.cc/prod-api'),
+    .default('https://user.ipweb.cc/prod-api'),
+  /**
+   * Accept an http:// `baseUrl` for the real upstream, knowing that the token and every
+   * answer cross the network in clear. Synth and `npm start` refuse http:// without it.
+   */
+  allowInsecureHttp: z.boolean().default(false),
   /** The upstream's calendar: day boundaries and zone-less timestamps are read in it. */
   timeZone: timeZone.default(DEFAULT_UPSTREAM_ZONE),
   /** Per-request timeout; callers may bound it further by the Lambda's remaining time. */

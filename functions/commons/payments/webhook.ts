@@ -1,7 +1,8 @@
 import { logger } from '../logger.ts';
-import { recordWebhookOutcome } from '../observability.ts';
+import { recordProviderDisabled, recordWebhookOutcome } from '../observability.ts';
 import { deductForRefund } from './deduct.ts';
 import { WebhookRequestError } from './errors.ts';
+import { keyProblem, splitSecrets } from './keys.ts';
 import { jsonAnswer } from './providers/common.ts';
 import { epayProvider } from './providers/epay.ts';
 import { standardProvider } from './providers/standard.ts';
@@ -30,9 +31,28 @@ export function isProviderId(name: string): name is ProviderId {
   return Object.hasOwn(PROVIDERS, name);
 }
 
-/** A secret may hold several keys (rotation), separated by spaces or commas. */
-export function splitSecrets(value: string | undefined): string[] {
-  return (value ?? '').split(/[\s,]+/).filter((s) => s !== '');
+/** Whether `/webhooks/{name}` answers at all: a provider the configuration enables. */
+export function isEnabledProvider(name: string, config: PaymentDeps['config']): name is ProviderId {
+  return isProviderId(name) && config.providers.includes(name);
+}
+
+/** The last key problem logged per provider, so a flood of deliveries logs it once. */
+const loggedKeyProblems = new Map<ProviderId, string>();
+
+function disabledByKeys(provider: ProviderId, problem: string | undefined): boolean {
+  if (problem === undefined) {
+    loggedKeyProblems.delete(provider);
+    return false;
+  }
+  if (loggedKeyProblems.get(provider) !== problem) {
+    loggedKeyProblems.set(provider, problem);
+    logger.error('webhook provider disabled: its secret holds no usable key', {
+      provider,
+      problem,
+    });
+  }
+  recordProviderDisabled(provider);
+  return true;
 }
 
 function mediaType(contentType: string | undefined): string | undefined {
@@ -72,8 +92,9 @@ export async function handleWebhook(
   deps: PaymentDeps,
   opts: { signal?: AbortSignal } = {},
 ): Promise<WebhookAnswer> {
-  const provider = isProviderId(providerName) ? PROVIDERS[providerName] : undefined;
-  if (!provider) return NOT_FOUND;
+  // A provider the configuration does not enable answers before any secret is read.
+  if (!isEnabledProvider(providerName, deps.config)) return NOT_FOUND;
+  const provider = PROVIDERS[providerName];
   try {
     const method = req.method ?? 'POST';
     if (method !== 'POST' && !(method === 'GET' && provider.notifiesByGet)) {
@@ -88,8 +109,8 @@ export async function handleWebhook(
       return provider.answer({ statusCode: 415, result: 'unsupported media type' });
     }
     const secrets = splitSecrets(await deps.getSecret(provider.secretName));
-    // A provider without a secret is not enabled here.
-    if (secrets.length === 0) return NOT_FOUND;
+    // Without a usable key the provider is disabled, as if it were not configured.
+    if (disabledByKeys(provider.id, keyProblem(provider.id, secrets))) return NOT_FOUND;
     const event = provider.parse(req, { secrets, config: deps.config });
     const outcome = await dispatch(provider.id, event, deps, opts);
     logger.info('webhook handled', {

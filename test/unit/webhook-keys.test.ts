@@ -1,0 +1,92 @@
+import { describe, expect, it, vi } from 'vitest';
+import { paymentsSchema } from '../../functions/commons/config/payments.ts';
+import { logger } from '../../functions/commons/logger.ts';
+import { metrics } from '../../functions/commons/observability.ts';
+import { keyProblem, splitSecrets } from '../../functions/commons/payments/keys.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
+import type { SecretName } from '../../functions/commons/secrets.ts';
+
+const b64 = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64');
+
+function depsWith(providers: string[], secret: string | undefined) {
+  const asked: SecretName[] = [];
+  const deps = {
+    config: paymentsSchema.parse({ providers }),
+    getSecret: async (name: SecretName) => {
+      asked.push(name);
+      return secret;
+    },
+  } as unknown as PaymentDeps;
+  return { deps, asked };
+}
+
+const form = { headers: { 'content-type': 'application/x-www-form-urlencoded' }, rawQuery: '' };
+
+describe('Module: payments/keys', () => {
+  describe('Method: keyProblem', () => {
+    it('accepts keys in each provider format', () => {
+      expect(keyProblem('stripe', ['whsec_abcdefghijklmnopqrstuvwxyz012345'])).toBeUndefined();
+      expect(keyProblem('standard', [`whsec_${b64(24)}`, `whsec_${b64(64)}`])).toBeUndefined();
+      expect(keyProblem('epay', ['0123456789abcdef'])).toBeUndefined();
+    });
+
+    it('refuses short, unprefixed or malformed keys, naming which one and never quoting it', () => {
+      expect(keyProblem('stripe', [])).toBe('no key is set');
+      expect(keyProblem('stripe', ['whsec_short'])).toMatch(/^key 1 of 1 is unusable/);
+      expect(keyProblem('stripe', ['whsec_abcdefghijklmnop', 'abcdefghijklmnopqrstuvwx'])).toMatch(
+        /^key 2 of 2 is unusable: Stripe/,
+      );
+      expect(keyProblem('standard', [`whsec_${b64(16)}`])).toMatch(/24 to 64 bytes/);
+      expect(keyProblem('standard', ['whsec_not*base64!!'])).toMatch(/unusable/);
+      expect(keyProblem('epay', ['k'])).toMatch(/at least 16 characters/);
+      expect(keyProblem('epay', ['fifteen-chars15'])).not.toContain('fifteen');
+    });
+
+    it('keeps a generated placeholder with commas in one piece, and that piece is no usable key', () => {
+      // What Secrets Manager generated before placeholders lost their punctuation.
+      const placeholder = 'a,Zk!q,3;x#Lm`p,Q^e&R(2)w,9s~T"y';
+      const keys = splitSecrets(placeholder);
+      expect(keys).toEqual([placeholder]);
+      expect(keyProblem('stripe', keys)).toBeDefined();
+      expect(keyProblem('standard', keys)).toBeDefined();
+    });
+  });
+});
+
+describe('Method: handleWebhook (provider enablement)', () => {
+  it('answers 404 for a provider the configuration does not enable, reading no secret', async () => {
+    // Prepare
+    const { deps, asked } = depsWith(['stripe'], 'a-valid-looking-epay-key-0123456');
+
+    // Act
+    const res = await handleWebhook('epay', { ...form, body: Buffer.from('a=1') }, deps);
+
+    // Assess
+    expect(res.statusCode).toBe(404);
+    expect(asked).toEqual([]);
+  });
+
+  it('disables a provider whose key is too short: 404, one log line for many deliveries, a metric each', async () => {
+    // Prepare
+    const { deps, asked } = depsWith(['epay'], 'k');
+    const error = vi.spyOn(logger, 'error');
+    const metric = vi.spyOn(metrics, 'singleMetric');
+
+    // Act
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      answers.push(await handleWebhook('epay', { ...form, body: Buffer.from('a=1') }, deps));
+    }
+
+    // Assess
+    expect(answers.map((a) => a.statusCode)).toEqual([404, 404, 404]);
+    expect(asked).toEqual(['EPAY_KEY', 'EPAY_KEY', 'EPAY_KEY']);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(error.mock.calls[0]?.[0]).toBe(
+      'webhook provider disabled: its secret holds no usable key',
+    );
+    expect(JSON.stringify(error.mock.calls[0])).not.toContain('"k"');
+    expect(metric).toHaveBeenCalledTimes(3);
+  });
+});
