@@ -1,4 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { sendDigestIfDue } from './commons/alerts/digest.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
 import { getConfig } from './commons/config/load.ts';
@@ -56,6 +57,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   if (alerts.failed.length)
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
   const eventReminders = await remindOpenEvents();
+  const digest = await sendDailyDigest();
   const summary = {
     outcome: totalsOutcomeJson(outcome),
     health,
@@ -66,6 +68,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
       notice: c.notice,
     })),
     eventReminders,
+    digest,
   };
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
@@ -87,5 +90,21 @@ async function remindOpenEvents(): Promise<number> {
       error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
     });
     return 0;
+  }
+}
+
+/**
+ * The daily alert digest (`alerts.digest`), due on the first poll at or after its local
+ * time. Like the reminders, a failure is logged and the next poll tries again.
+ */
+async function sendDailyDigest(): Promise<string> {
+  try {
+    const outcome = await sendDigestIfDue(alertingFromEnv().digest);
+    return outcome.sent ? 'sent' : outcome.reason;
+  } catch (error) {
+    logger.error('alert digest failed', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
+    });
+    return 'failed';
   }
 }

@@ -36,7 +36,8 @@ export function silenceCovers(s: Silence, rule: RuleId, subject: string): boolea
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function localTime(at: Date, timeZone: string): { day: number; time: string } {
+/** Weekday (0 = Monday) and `HH:mm` of an instant in a zone. */
+export function localTime(at: Date, timeZone: string): { day: number; time: string } {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {

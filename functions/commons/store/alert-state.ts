@@ -271,7 +271,27 @@ export class AlertStateStore {
     }
   }
 
-  /** Alerts currently warning or critical, ordered by rule and subject. */
+  /**
+   * Records that a person saw an open alert: no reminders until its status changes (or
+   * `ack.until`). Undefined when the alert is not open. Retries when an evaluation wrote
+   * the state meanwhile.
+   */
+  async acknowledge(rule: RuleId, subject: string, ack: AlertAck): Promise<AlertState | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const state = await this.get(rule, subject);
+      if (!state || (state.status === 'ok' && !state.flapping)) return undefined;
+      const next: AlertState = { ...state, ack, version: state.version + 1, updatedAt: ack.at };
+      try {
+        await this.save(next, state.version);
+        return next;
+      } catch (err) {
+        if (!(err instanceof AlertStateConflictError)) throw err;
+      }
+    }
+    throw new AlertStoreError(`alert ${rule}/${subject} kept changing; try the ack again`);
+  }
+
+  /** Alerts currently warning or critical (or flapping), ordered by rule and subject. */
   async listOpenAlerts(): Promise<AlertState[]> {
     const out: AlertState[] = [];
     let startKey: Record<string, unknown> | undefined;
