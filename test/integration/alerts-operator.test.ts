@@ -123,7 +123,7 @@ describe('Alerts an operator can live with', () => {
   });
 
   it('sends at most 2 notifications for 40 polls hovering at a threshold, then one when it settles', async () => {
-    // Prepare: the defaults (clearPolls 2, flap window 21 polls, 20 %, stable for 6).
+    // Prepare: the defaults (clearPolls 2, flap window 21 polls, 30 %, stable for 6).
     const fp = await setUp(PERCENT_ONLY);
 
     // Act

@@ -13,7 +13,7 @@ describe('Config: alerts', () => {
       hysteresisPercent: 5,
       holdPolls: 1,
       clearPolls: 2,
-      flap: { enabled: true, windowPolls: 21, startPercent: 20, stablePolls: 6 },
+      flap: { enabled: true, windowPolls: 21, startPercent: 30, stablePolls: 6 },
       maintenance: [],
       digest: { enabled: false, time: '08:00', timeZone: 'UTC' },
       pools: {

@@ -111,7 +111,7 @@ export const alertsSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       windowPolls: z.int().min(3).max(100).default(21),
-      startPercent: z.number().min(1).max(100).default(20),
+      startPercent: z.number().min(1).max(100).default(30),
       stablePolls: z.int().min(1).max(100).default(6),
     })
     .prefault({}),
