@@ -74,6 +74,11 @@ async function setUp(config: AlertsConfigInput = {}) {
     },
     poll: (primary: Pool, burnGb?: number) =>
       evaluateAfterTotalsPoll(alerting.deps, pools(primary, burnGb)),
+    fail: (reason: 'auth' | 'transport', consecutiveFailures: number) =>
+      evaluateAfterTotalsPoll(alerting.deps, {
+        outcome: { ok: false, at: now, reason, message: `${reason} failure` },
+        health: { consecutiveFailures, lastSuccessAt: T0 },
+      }),
     sent: (): Sent[] =>
       sns.commandCalls(PublishCommand).map(({ args }) => {
         const { Subject, Message, MessageAttributes: a } = args[0].input;
@@ -201,6 +206,32 @@ describe('Alerts an operator can live with', () => {
     ]);
   });
 
+  it('keeps staleness quiet while the token is rejected, and says nothing of it after', async () => {
+    // Prepare
+    const fp = await setUp();
+    fp.at(0);
+    await fp.poll({ rechargedGb: 1000, residualGb: 500 });
+
+    // Act: the token is rejected, then the upstream stops answering for 10 polls.
+    fp.at(5);
+    await fp.fail('auth', 1);
+    let stale: unknown;
+    for (let i = 2; i <= 11; i++) {
+      fp.at(i * 5);
+      const { changes } = await fp.fail('transport', i);
+      stale = changes.find((c) => c.rule === 'data-stale');
+    }
+    fp.at(60);
+    await fp.poll({ rechargedGb: 1000, residualGb: 500 });
+
+    // Assess
+    expect(stale).toMatchObject({ status: 'critical', quieted: { why: 'inhibited' } });
+    expect(fp.sent().map(line)).toEqual([
+      'opened token-rejected/none critical',
+      'resolved token-rejected/none critical',
+    ]);
+  });
+
   it('respects a silence while it lasts, records the alert, and notifies once it expires', async () => {
     // Prepare
     const fp = await setUp();
@@ -262,6 +293,47 @@ describe('Alerts an operator can live with', () => {
 
     // Assess
     expect(fp.sent().map(line)).toEqual(['opened deduction-unknown/none critical']);
+  });
+
+  it('silences an event that is named, and sends what it held once the silence ends', async () => {
+    // Prepare
+    const fp = await setUp();
+    await fp.alerting.silences.add({
+      id: 's-topup',
+      rule: 'topup-failed',
+      startsAt: fp.at(0),
+      endsAt: fp.at(60),
+      reason: 'provider incident',
+      createdAt: fp.at(0),
+    });
+    const event = {
+      kind: 'topup-failed' as const,
+      severity: 'critical' as const,
+      subject: 'stripe#pi_2',
+      summary: 'Top-up of 10 GB for customer 7 failed',
+      details: {},
+    };
+
+    // Act
+    fp.at(5);
+    await fp.alerting.events.raise(event);
+    fp.at(30);
+    await fp.alerting.events.raise({ ...event, subject: 'stripe#pi_3' });
+    await fp.alerting.events.resolve('topup-failed', 'stripe#pi_3', 'Credited by hand.');
+    const duringSilence = fp.sent().length;
+    fp.at(65);
+    await fp.alerting.events.remindDue();
+    fp.at(70);
+    await fp.alerting.events.remindDue();
+
+    // Assess: pi_3 opened and resolved unheard: nothing to say about it.
+    expect(duringSilence).toBe(0);
+    expect(fp.sent().map((s) => `${line(s)} ${s.subject}`)).toEqual([
+      'opened topup-failed/none critical FlowPilot CRITICAL: Top-up failed: stripe#pi_2',
+    ]);
+    expect((await fp.alerting.store.listOpenAlerts()).map((a) => a.subject)).toEqual([
+      'stripe#pi_2',
+    ]);
   });
 
   it('holds notices in a recurring maintenance window and sends them when it closes', async () => {

@@ -11,7 +11,7 @@ import {
 } from './engine.ts';
 import type { LifecycleOptions } from './lifecycle.ts';
 import { quietingAt, type SilenceSource } from './quiet.ts';
-import { pollObservations, type TotalsPollInput } from './rules.ts';
+import { pollObservations, type TotalsPollInput, UPSTREAM_SUBJECT } from './rules.ts';
 import { type AlertState, type AlertStatus, type NoticeKind, type RuleId, rank } from './types.ts';
 
 export interface AlertDeps {
@@ -53,10 +53,9 @@ const statusAfter = (d: Decision): AlertStatus => d.step.next?.status ?? d.prev?
  * other poll rule speaks (it says why figures stop); a pool at critical keeps its own
  * lower-level notices back. Held notices go out once the inhibiting alert is over.
  */
-function inhibitor(first: readonly Decision[]) {
-  const tokenRejected = first.some(
-    (d) => d.key.rule === 'token-rejected' && statusAfter(d) !== 'ok',
-  );
+function inhibitor(first: readonly Decision[], storedToken: AlertState | undefined) {
+  const token = first.find((d) => d.key.rule === 'token-rejected');
+  const tokenRejected = (token ? statusAfter(token) : (storedToken?.status ?? 'ok')) !== 'ok';
   const criticalPools = new Set(
     first
       .filter((d) => POOL_RULES.has(d.key.rule) && statusAfter(d) === 'critical')
@@ -84,9 +83,12 @@ export async function evaluateAfterTotalsPoll(
   const now = deps.clock();
   const { config } = deps;
   const observations = pollObservations(config, input, now);
-  const [quieting, prevs] = await Promise.all([
+  // A poll that failed for another reason says nothing about the token: what is stored does.
+  const tokenObserved = observations.some((o) => o.rule === 'token-rejected');
+  const [quieting, prevs, storedToken] = await Promise.all([
     quietingAt(deps.silences, config.maintenance, now),
     Promise.all(observations.map((o) => deps.state.get(o.rule, o.subject))),
+    tokenObserved ? undefined : deps.state.get('token-rejected', UPSTREAM_SUBJECT),
   ]);
   const options = (rule: RuleId): LifecycleOptions => ({
     holdPolls: HELD_RULES.has(rule) ? config.holdPolls : 1,
@@ -96,7 +98,7 @@ export async function evaluateAfterTotalsPoll(
   });
   // Deciding is pure: a first pass learns where every rule stands, for inhibition.
   const first = observations.map((o, i) => decide(prevs[i], o, o.observe, now, options(o.rule)));
-  const inhibited = inhibitor(first);
+  const inhibited = inhibitor(first, storedToken);
   const decisions = observations.map((o, i) =>
     decide(prevs[i], o, o.observe, now, {
       ...options(o.rule),

@@ -76,8 +76,9 @@ interface AlertItem {
 }
 
 function toItem(state: AlertState): AlertItem {
-  // A flapping subject is news even while its status is ok.
-  const open = state.status !== 'ok' || state.flapping !== undefined;
+  // A flapping subject is news even while its status is ok, and so is a notice held back
+  // (an event's "resolved" is released by the reminder run, which lists these).
+  const open = state.status !== 'ok' || state.flapping !== undefined || !!state.heldNotice;
   const item: AlertItem = {
     pk: `ALERT#${state.rule}`,
     sk: `SUBJECT#${state.subject}`,
