@@ -1,4 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { sendDigestIfDue } from './commons/alerts/digest.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
 import { getConfig } from './commons/config/load.ts';
@@ -60,6 +61,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
   const stuckDeductions = await sweepDeductions(config.payments.leaseSeconds);
   const eventReminders = await remindOpenEvents();
+  const digest = await sendDailyDigest();
   const summary = {
     outcome: totalsOutcomeJson(outcome),
     health,
@@ -71,6 +73,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
     })),
     stuckDeductions,
     eventReminders,
+    digest,
   };
   if (outcome.ok) logger.info('poll-totals done', summary);
   else logger.warn('poll-totals failed', summary);
@@ -114,5 +117,21 @@ async function remindOpenEvents(): Promise<number> {
       error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
     });
     return 0;
+  }
+}
+
+/**
+ * The daily alert digest (`alerts.digest`), due on the first poll at or after its local
+ * time. Like the reminders, a failure is logged and the next poll tries again.
+ */
+async function sendDailyDigest(): Promise<string> {
+  try {
+    const outcome = await sendDigestIfDue(alertingFromEnv().digest);
+    return outcome.sent ? 'sent' : outcome.reason;
+  } catch (error) {
+    logger.error('alert digest failed', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
+    });
+    return 'failed';
   }
 }

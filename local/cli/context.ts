@@ -4,6 +4,7 @@ import type { Config } from '../../functions/commons/config/schema.ts';
 import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifier/index.ts';
 import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
+import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
@@ -45,6 +46,8 @@ export interface CommandContext {
   /** For people: where the CLI is working. */
   where: string;
   stores: StatusDeps & {
+    alerts: AlertStateStore;
+    silences: SilenceStore;
     usage: UsageStore;
     ledger: DynamoLedger;
     ledgerRead: LedgerReader;
@@ -85,6 +88,7 @@ export function createContext(input: ContextInput): CommandContext {
   const clock = input.clock ?? (() => new Date());
   const { retentionDays } = config.polling;
   const alertState = new AlertStateStore({ tableName, client: doc });
+  const silences = new SilenceStore(doc, tableName);
   const topicArn = io.env.SNS_TOPIC_ARN || undefined;
   const notifier = topicArn
     ? createNotifier({ topicArn })
@@ -101,6 +105,7 @@ export function createContext(input: ContextInput): CommandContext {
       series: new SeriesStore(doc, tableName, { retentionDays }),
       pollState: new PollStateStore(doc, tableName),
       alerts: alertState,
+      silences,
       usage: new UsageStore(doc, tableName, { retentionDays }),
       ledger: new DynamoLedger(doc, tableName),
       ledgerRead: new LedgerReader(doc, tableName),
@@ -115,6 +120,8 @@ export function createContext(input: ContextInput): CommandContext {
         notifier,
         clock,
         reminderMs: config.alerts.reminderMinutes * 60_000,
+        silences,
+        maintenance: config.alerts.maintenance,
       }),
     upstream() {
       const target = input.upstream;

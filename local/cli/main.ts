@@ -4,10 +4,12 @@ import type { Config } from '../../functions/commons/config/schema.ts';
 import { ConfigError, FlowPilotError } from '../../functions/commons/errors.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
+import { alertsCommand } from './commands/alerts.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
+import { silenceCommand } from './commands/silence.ts';
 import { statusCommand } from './commands/status.ts';
 import { usageCommand } from './commands/usage.ts';
 import { connect } from './connection.ts';
@@ -22,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   backfillCommand,
   replayCommand,
   reconcileCommand,
+  alertsCommand,
+  silenceCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */

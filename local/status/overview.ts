@@ -1,5 +1,11 @@
+import {
+  type Quieting,
+  quietingAt,
+  type SilenceSource,
+} from '../../functions/commons/alerts/quiet.ts';
 import { burnFromDays, poolFigures } from '../../functions/commons/alerts/rules.ts';
 import type { AlertState, PoolBurn } from '../../functions/commons/alerts/types.ts';
+import type { MaintenanceWindow } from '../../functions/commons/config/alerts.ts';
 import { POLL_TOTALS } from '../../functions/commons/pollers/totals.ts';
 import { POLL_USAGE } from '../../functions/commons/pollers/usage.ts';
 import type { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
@@ -15,6 +21,10 @@ export interface StatusDeps {
   series: SeriesStore;
   pollState: PollStateStore;
   alerts: Pick<AlertStateStore, 'listOpenAlerts'>;
+  /** Silences in force, shown with the alerts they hold back; absent: none shown. */
+  silences?: SilenceSource;
+  /** `alerts.maintenance`, to show which alerts a window holds back now. */
+  maintenance?: readonly MaintenanceWindow[];
   /** The upstream's calendar (config.upstream.timeZone): "yesterday" is a day there. */
   timeZone: string;
   clock: () => Date;
@@ -64,18 +74,21 @@ export interface StatusOverview {
   missingPools: PoolId[];
   polls: { totals: PollHealth; usage: PollHealth };
   openAlerts: AlertState[];
+  /** The silences in force and the windows open now (what holds an alert's notices back). */
+  quieting: Quieting;
 }
 
 /** Reads everything the views show, at once. */
 export async function collectStatus(deps: StatusDeps): Promise<StatusOverview> {
   const now = deps.clock();
   const yesterday = addDays(dayInZone(now, deps.timeZone), -1);
-  const [latest, burns, totals, usage, openAlerts] = await Promise.all([
+  const [latest, burns, totals, usage, openAlerts, quieting] = await Promise.all([
     deps.snapshots.latestAll(),
     burnByPool(deps.series, yesterday),
     deps.pollState.health(POLL_TOTALS),
     deps.pollState.health(POLL_USAGE),
     deps.alerts.listOpenAlerts(),
+    quietingAt(deps.silences, deps.maintenance ?? [], now),
   ]);
   const pools: PoolStatus[] = [];
   const missingPools: PoolId[] = [];
@@ -107,5 +120,12 @@ export async function collectStatus(deps: StatusDeps): Promise<StatusOverview> {
     }
     pools.push(status);
   }
-  return { at: now.toISOString(), pools, missingPools, polls: { totals, usage }, openAlerts };
+  return {
+    at: now.toISOString(),
+    pools,
+    missingPools,
+    polls: { totals, usage },
+    openAlerts,
+    quieting,
+  };
 }

@@ -1,6 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ackActive } from '../../functions/commons/alerts/lifecycle.ts';
+import type { AlertState } from '../../functions/commons/alerts/types.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
 import { logger } from '../../functions/commons/logger.ts';
+import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
@@ -42,7 +45,7 @@ const POOL_COLORS: Record<string, string> = { primary: '#2563eb', secondary: '#1
 export function statusDepsFor(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  config: Pick<Config, 'upstream' | 'polling'>,
+  config: Pick<Config, 'upstream' | 'polling'> & { alerts?: Pick<Config['alerts'], 'maintenance'> },
   clock: () => Date = () => new Date(),
 ): StatusDeps {
   const { retentionDays } = config.polling;
@@ -51,6 +54,8 @@ export function statusDepsFor(
     series: new SeriesStore(doc, tableName, { retentionDays }),
     pollState: new PollStateStore(doc, tableName),
     alerts: new AlertStateStore({ tableName, client: doc }),
+    silences: new SilenceStore(doc, tableName),
+    maintenance: config.alerts?.maintenance ?? [],
     timeZone: config.upstream.timeZone,
     clock,
   };
@@ -96,15 +101,32 @@ function pollLine(name: string, h: StatusOverview['polls']['totals']): string {
   return `<li>${esc(name)}: last success ${esc(last)}${failures}</li>`;
 }
 
+/** What holds an alert's notices back now: a silence, a window, an ack, flapping. */
+export function alertQuiet(a: AlertState, o: Pick<StatusOverview, 'at' | 'quieting'>): string {
+  const now = new Date(o.at);
+  const silence = o.quieting.silenceFor(a.rule, a.subject);
+  const window = o.quieting.windowFor(a.rule, a.subject);
+  return [
+    silence &&
+      `silenced until ${shortTime(silence.endsAt.toISOString())} (${silence.id}: ${silence.reason})`,
+    window && `maintenance window ${window.name}`,
+    a.ack && ackActive(a.ack, now) && `acknowledged${a.ack.by ? ` by ${a.ack.by}` : ''}`,
+    a.flapping && `flapping since ${shortTime(a.flapping.since.toISOString())}`,
+    !silence && !window && a.quieted === 'inhibited' && a.heldNotice && 'held by a worse alert',
+  ]
+    .filter((t): t is string => typeof t === 'string')
+    .join('; ');
+}
+
 function alertRows(o: StatusOverview): string {
   if (o.openAlerts.length === 0) return '<p class="ok">No open alerts.</p>';
   const rows = o.openAlerts
     .map(
       (a) =>
-        `<tr class="${esc(a.status)}"><td>${esc(a.status)}</td><td>${esc(a.rule)}</td><td>${esc(a.subject)}</td><td>${esc(a.openedAt ? shortTime(a.openedAt.toISOString()) : '–')}</td><td>${esc(a.summary ?? '')}</td></tr>`,
+        `<tr class="${esc(a.status)}"><td>${esc(a.status)}</td><td>${esc(a.rule)}</td><td>${esc(a.subject)}</td><td>${esc(a.openedAt ? shortTime(a.openedAt.toISOString()) : '–')}</td><td>${esc(a.summary ?? '')}</td><td>${esc(alertQuiet(a, o) || '–')}</td></tr>`,
     )
     .join('');
-  return `<table class="alerts"><thead><tr><th>Status</th><th>Rule</th><th>Subject</th><th>Since</th><th>Summary</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="alerts"><thead><tr><th>Status</th><th>Rule</th><th>Subject</th><th>Since</th><th>Summary</th><th>Silence / ack</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 const STYLE = `

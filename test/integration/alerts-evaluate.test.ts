@@ -236,8 +236,12 @@ describe('Function: evaluateAfterTotalsPoll', () => {
     await fp.poll({ primary, burn: { lastDayGb: 410, sevenDayAvgGb: 410 } }); // 7.3 days < 7.35
     fp.at(25);
     await fp.poll({ primary, burn: { lastDayGb: 400, sevenDayAvgGb: 400 } }); // 7.5 days
+    const afterOneClearPoll = fp.published().length;
+    fp.at(30);
+    await fp.poll({ primary, burn: { lastDayGb: 400, sevenDayAvgGb: 400 } }); // clear twice
 
     // Assess
+    expect(afterOneClearPoll).toBe(3);
     expect(fp.published().map(summary)).toEqual([
       'opened forecast/primary warning',
       'escalated forecast/primary critical',

@@ -12,6 +12,10 @@ describe('Config: alerts', () => {
       reminderMinutes: 240,
       hysteresisPercent: 5,
       holdPolls: 1,
+      clearPolls: 2,
+      flap: { enabled: true, windowPolls: 21, startPercent: 30, stablePolls: 6 },
+      maintenance: [],
+      digest: { enabled: false, time: '08:00', timeZone: 'UTC' },
       pools: {
         primary: {
           enabled: true,

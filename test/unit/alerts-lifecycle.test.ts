@@ -171,3 +171,90 @@ describe('Function: burnFromDays', () => {
     expect(stale).toEqual({});
   });
 });
+
+describe('Function: step (operator features)', () => {
+  const FLAP = { windowPolls: 21, startPercent: 20, stablePolls: 3 };
+
+  it('resolves only after the figure stayed clear for clearPolls polls', () => {
+    // Act
+    const { notices } = run(
+      [
+        [0, 'warning'],
+        [5, 'ok'],
+        [10, 'warning'],
+        [15, 'ok'],
+        [20, 'ok'],
+      ],
+      { ...OPTIONS, clearPolls: 2 },
+    );
+
+    // Assess
+    expect(notices).toEqual(['0:opened:warning', '20:resolved:ok']);
+  });
+
+  it('reports flapping once, then nothing until stable, then where it settled', () => {
+    // Act: four changes (20 % of 20 transitions) start it; three equal polls end it.
+    const { notices, state } = run(
+      [
+        [0, 'warning'],
+        [5, 'ok'],
+        [10, 'warning'],
+        [15, 'ok'],
+        [20, 'warning'],
+        [25, 'ok'],
+        [30, 'critical'],
+        [35, 'critical'],
+        [40, 'critical'],
+      ],
+      { ...OPTIONS, clearPolls: 2, flap: FLAP },
+    );
+
+    // Assess
+    expect(notices).toEqual(['0:opened:warning', '15:flapping:warning', '40:settled:critical']);
+    expect(state?.flapping).toBeUndefined();
+    expect(state?.recent).toBeUndefined();
+    expect(state?.previousStatus).toBe('critical');
+  });
+
+  it('keeps a silenced opening back, and drops it when the alert resolves unheard', () => {
+    // Prepare
+    const silenced: LifecycleOptions = { ...OPTIONS, quiet: () => 'silenced' };
+
+    // Act
+    const opened = step(undefined, KEY, 'critical', at(0), silenced);
+    const stillSilenced = step(opened.next, KEY, 'critical', at(5), silenced);
+    const released = step(opened.next, KEY, 'critical', at(5), OPTIONS);
+    const resolvedUnheard = step(opened.next, KEY, 'ok', at(5), OPTIONS);
+
+    // Assess
+    expect(opened).toMatchObject({
+      notice: undefined,
+      next: { status: 'critical', heldNotice: 'opened', quieted: 'silenced' },
+      quieted: { notice: 'opened', why: 'silenced' },
+    });
+    expect(opened.next?.lastNotifiedAt).toBeUndefined();
+    expect(stillSilenced.next).toBeUndefined();
+    expect(released.notice).toBe('opened');
+    expect(released.next?.heldNotice).toBeUndefined();
+    expect(resolvedUnheard.notice).toBeUndefined();
+    expect(resolvedUnheard.next).toMatchObject({ status: 'ok', heldNotice: undefined });
+  });
+
+  it('skips reminders while acknowledged, and forgets the ack when the status changes', () => {
+    // Prepare
+    const opened = step(undefined, KEY, 'warning', at(0), OPTIONS).next as AlertState;
+    const acked: AlertState = { ...opened, ack: { at: at(1), until: at(600) } };
+
+    // Act
+    const quiet = step(acked, KEY, 'warning', at(300), OPTIONS);
+    const afterAck = step(acked, KEY, 'warning', at(600), OPTIONS);
+    const escalated = step(acked, KEY, 'critical', at(300), OPTIONS);
+
+    // Assess
+    expect(quiet.notice).toBeUndefined();
+    expect(quiet.quieted).toEqual({ notice: 'reminder', why: 'acknowledged' });
+    expect(afterAck.notice).toBe('reminder');
+    expect(escalated.notice).toBe('escalated');
+    expect(escalated.next?.ack).toBeUndefined();
+  });
+});

@@ -1,8 +1,16 @@
 import type { Notifier } from '../notifier/types.ts';
 import { AlertStateConflictError, type AlertStateStore } from '../store/alert-state.ts';
-import { type LifecycleOptions, step } from './lifecycle.ts';
-import { alertTitle, renderMessage } from './messages.ts';
-import type { AlertFacts, AlertStatus, NoticeKind, RuleId } from './types.ts';
+import { type LifecycleOptions, type Step, step } from './lifecycle.ts';
+import { alertTitle, renderGroup, renderMessage } from './messages.ts';
+import type {
+  AlertFacts,
+  AlertNotice,
+  AlertState,
+  AlertStatus,
+  NoticeKind,
+  Quieted,
+  RuleId,
+} from './types.ts';
 
 /** The part of the store the engine uses (a real AlertStateStore in code and tests). */
 export type AlertStatePort = Pick<AlertStateStore, 'get' | 'save' | 'markPending'>;
@@ -16,7 +24,126 @@ export interface AlertChange {
   notice?: NoticeKind;
   /** `sent`; `failed` (kept as pending, re-sent next time); `lost-race` (the winner sends). */
   delivery?: 'sent' | 'failed' | 'lost-race';
+  /** A notice kept back (recorded, not sent), and why. */
+  quieted?: { notice: NoticeKind; why: Quieted };
   error?: Error;
+}
+
+type Key = { rule: RuleId; subject: string };
+type Observe = (current: AlertStatus) => { status: AlertStatus; facts: AlertFacts };
+
+/** One rule's evaluation, decided but not written: pure, so it can be decided again. */
+export interface Decision {
+  key: Key;
+  prev: AlertState | undefined;
+  facts: AlertFacts;
+  observed: AlertStatus;
+  step: Step;
+}
+
+/** Lets the rule observe the stored state and steps the lifecycle; writes nothing. */
+export function decide(
+  prev: AlertState | undefined,
+  key: Key,
+  observe: Observe,
+  now: Date,
+  options: LifecycleOptions,
+): Decision {
+  const { status, facts } = observe(prev?.status ?? 'ok');
+  return { key, prev, facts, observed: status, step: step(prev, key, status, now, options) };
+}
+
+/** A decision written by this evaluation, with the notice it owes (if any). */
+export interface Committed {
+  change: AlertChange;
+  next?: AlertState;
+  notice?: AlertNotice;
+}
+
+/**
+ * Writes a decision conditionally on the version read. Only the writer that won owes the
+ * notice; the loser reports `lost-race`.
+ */
+export async function commit(
+  state: AlertStatePort,
+  decision: Decision,
+  now: Date,
+): Promise<Committed> {
+  const { key, prev, facts } = decision;
+  const { next, notice, flap, quieted } = decision.step;
+  const change: AlertChange = { ...key, status: next?.status ?? prev?.status ?? 'ok' };
+  if (quieted) change.quieted = quieted;
+  if (!next) return { change };
+  next.summary = alertTitle(key.rule, key.subject, next.status, facts);
+  // An event has no rule to re-read it from: its words are kept for the reminders.
+  if (facts.type === 'event' && next.status !== 'ok') {
+    next.event = { summary: facts.event.summary, details: facts.event.details };
+  }
+  try {
+    await state.save(next, prev?.version);
+  } catch (err) {
+    if (err instanceof AlertStateConflictError) {
+      return {
+        change: { ...change, status: err.current?.status ?? change.status, delivery: 'lost-race' },
+      };
+    }
+    throw err;
+  }
+  if (!notice) return { change, next };
+  const previous: AlertStatus =
+    notice === 'reminder'
+      ? next.status
+      : notice === 'flapping'
+        ? (next.flapping?.worst ?? next.status)
+        : (next.previousStatus ?? 'ok');
+  return {
+    change: { ...change, notice },
+    next,
+    notice: {
+      kind: notice,
+      ...key,
+      status: next.status,
+      previous,
+      openedAt: next.openedAt,
+      at: now,
+      facts,
+      ...(flap ? { flap } : {}),
+    },
+  };
+}
+
+/**
+ * Publishes the notices of one subject as one message (one SMS however many rules fired).
+ * When delivery fails each notice is recorded as pending, so the next evaluation sends it.
+ */
+export async function deliver(
+  deps: { state: AlertStatePort; notifier: Notifier },
+  items: readonly Committed[],
+): Promise<AlertChange[]> {
+  const owed = items.filter(
+    (i): i is Committed & { notice: AlertNotice; next: AlertState } => !!i.notice && !!i.next,
+  );
+  const rest = items.filter((i) => !owed.includes(i as (typeof owed)[number])).map((i) => i.change);
+  const [only] = owed;
+  if (!only) return rest;
+  const message =
+    owed.length === 1 ? renderMessage(only.notice) : renderGroup(owed.map((i) => i.notice));
+  try {
+    await deps.notifier.publish(message);
+    return [...rest, ...owed.map((i) => ({ ...i.change, delivery: 'sent' as const }))];
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const marked = await Promise.allSettled(
+      owed.map((i) => deps.state.markPending(i.next, i.notice.kind)),
+    );
+    // Delivery failure is the news; the pending mark is best effort on top of it.
+    const markErrors = marked.flatMap((m) => (m.status === 'rejected' ? [m.reason] : []));
+    const reported = markErrors.length ? new AggregateError([error, ...markErrors]) : error;
+    return [
+      ...rest,
+      ...owed.map((i) => ({ ...i.change, delivery: 'failed' as const, error: reported })),
+    ];
+  }
 }
 
 /**
@@ -26,54 +153,16 @@ export interface AlertChange {
  */
 export async function applyRule(
   deps: { state: AlertStatePort; notifier: Notifier; now: Date },
-  key: { rule: RuleId; subject: string },
-  observe: (current: AlertStatus) => { status: AlertStatus; facts: AlertFacts },
+  key: Key,
+  observe: Observe,
   options: LifecycleOptions,
 ): Promise<AlertChange> {
   const prev = await deps.state.get(key.rule, key.subject);
-  const { status, facts } = observe(prev?.status ?? 'ok');
-  const { next, notice } = step(prev, key, status, deps.now, options);
-  const change: AlertChange = { ...key, status: next?.status ?? prev?.status ?? 'ok' };
-  if (!next) return change;
-  next.summary = alertTitle(key.rule, key.subject, next.status, facts);
-  // An event has no rule to re-read it from: its words are kept for the reminders.
-  if (facts.type === 'event' && next.status !== 'ok') {
-    next.event = { summary: facts.event.summary, details: facts.event.details };
-  }
-  try {
-    await deps.state.save(next, prev?.version);
-  } catch (err) {
-    if (err instanceof AlertStateConflictError) {
-      return { ...change, status: err.current?.status ?? change.status, delivery: 'lost-race' };
-    }
-    throw err;
-  }
-  if (!notice) return change;
-  const message = renderMessage({
-    kind: notice,
-    ...key,
-    status: next.status,
-    previous: notice === 'reminder' ? next.status : (next.previousStatus ?? 'ok'),
-    openedAt: next.openedAt,
-    at: deps.now,
-    facts,
-  });
-  try {
-    await deps.notifier.publish(message);
-    return { ...change, notice, delivery: 'sent' };
-  } catch (err) {
-    const error = err instanceof Error ? err : new Error(String(err));
-    try {
-      await deps.state.markPending(next, notice);
-    } catch (markError) {
-      // Delivery failure is the news; the pending mark is best effort on top of it.
-      return {
-        ...change,
-        notice,
-        delivery: 'failed',
-        error: new AggregateError([error, markError]),
-      };
-    }
-    return { ...change, notice, delivery: 'failed', error };
-  }
+  const committed = await commit(
+    deps.state,
+    decide(prev, key, observe, deps.now, options),
+    deps.now,
+  );
+  const [change] = await deliver(deps, [committed]);
+  return change ?? committed.change;
 }

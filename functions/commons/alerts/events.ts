@@ -1,9 +1,11 @@
+import type { MaintenanceWindow } from '../config/alerts.ts';
 import type { Notifier } from '../notifier/types.ts';
 import { NotifierError } from '../notifier/types.ts';
 import type { OpsEvent, OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import type { AlertStateStore } from '../store/alert-state.ts';
 import { type AlertChange, type AlertStatePort, applyRule } from './engine.ts';
 import type { LifecycleOptions } from './lifecycle.ts';
+import { quietingAt, type SilenceSource } from './quiet.ts';
 import { type AlertState, type AlertStatus, type RuleId, rank } from './types.ts';
 
 // A repeated raise is no news: reminders come from `remindDue`, on the configured interval.
@@ -26,6 +28,10 @@ export interface AlertEventSinkDeps {
   clock: () => Date;
   /** Remind an open event alert this often (`alerts.reminderMinutes`). */
   reminderMs: number;
+  /** Silences people set; an event kind is silenced only by naming it. */
+  silences?: SilenceSource;
+  /** `alerts.maintenance`: windows that name an event kind hold its notices too. */
+  maintenance?: readonly MaintenanceWindow[];
 }
 
 /**
@@ -46,22 +52,24 @@ export class AlertEventSink implements OpsEventSink {
    * and sent by the next `raise`, `resolve` or `remindDue` of the same subject.
    */
   async raise(event: OpsEvent): Promise<void> {
+    const context = this.#context();
     const change = await applyRule(
-      this.#context(),
+      context,
       { rule: event.kind, subject: event.subject },
       (current) => ({
         status: rank(current) > rank(event.severity) ? current : event.severity,
         facts: { type: 'event', event },
       }),
-      RAISE_LIFECYCLE,
+      await this.#quiet(RAISE_LIFECYCLE, context.now),
     );
     throwIfUndelivered(change);
   }
 
   /** Closes an open event alert (e.g. the order was credited by hand); false when not open. */
   async resolve(kind: OpsEventKind, subject: string, note = 'Resolved.'): Promise<boolean> {
+    const context = this.#context();
     const change = await applyRule(
-      this.#context(),
+      context,
       { rule: kind, subject },
       () => ({
         status: 'ok',
@@ -70,7 +78,7 @@ export class AlertEventSink implements OpsEventSink {
           event: { kind, severity: 'warning', subject, summary: note, details: {} },
         },
       }),
-      RAISE_LIFECYCLE,
+      await this.#quiet(RAISE_LIFECYCLE, context.now),
     );
     throwIfUndelivered(change);
     return change.notice === 'resolved';
@@ -84,10 +92,14 @@ export class AlertEventSink implements OpsEventSink {
    */
   async remindDue(): Promise<AlertChange[]> {
     const context = this.#context();
-    const options: LifecycleOptions = { holdPolls: 1, reminderMs: this.#deps.reminderMs };
+    const options = await this.#quiet(
+      { holdPolls: 1, reminderMs: this.#deps.reminderMs },
+      context.now,
+    );
     // The index may lag; applyRule re-reads each one consistently before it decides.
     const due = (await this.#deps.state.listOpenAlerts()).flatMap((alert) =>
-      isEventKind(alert.rule) && (alert.pendingNotice || isReminderDue(alert, context.now, options))
+      isEventKind(alert.rule) &&
+      (alert.pendingNotice || alert.heldNotice || isReminderDue(alert, context.now, options))
         ? [{ alert, kind: alert.rule }]
         : [],
     );
@@ -105,6 +117,12 @@ export class AlertEventSink implements OpsEventSink {
         ),
       ),
     );
+  }
+
+  /** The options with the silences and windows in force now. */
+  async #quiet(options: LifecycleOptions, now: Date): Promise<LifecycleOptions> {
+    const quieting = await quietingAt(this.#deps.silences, this.#deps.maintenance ?? [], now);
+    return { ...options, quiet: (_kind, next) => quieting.why(next.rule, next.subject) };
   }
 
   #context() {

@@ -1,22 +1,96 @@
-import { type AlertState, type AlertStatus, type NoticeKind, type RuleId, rank } from './types.ts';
+import {
+  type AlertAck,
+  type AlertState,
+  type AlertStatus,
+  type NoticeKind,
+  type Quieted,
+  type RuleId,
+  rank,
+  type Severity,
+} from './types.ts';
+
+/** Flap detection (Nagios-style): state changes as a share of a window of polls. */
+export interface FlapOptions {
+  /** Polls the share of state changes is taken over. */
+  windowPolls: number;
+  /** Flapping starts when changes reach this percent of the window's transitions. */
+  startPercent: number;
+  /** Flapping ends once the figure held one status for this many polls in a row. */
+  stablePolls: number;
+}
 
 export interface LifecycleOptions {
   /** Polls in a row a worse status must be seen before it fires (1: at once). */
   holdPolls: number;
   /** Remind this often while not ok; `Infinity` for never. */
   reminderMs: number;
+  /** Polls in a row ok must be seen before "resolved" (1, the default: at once). */
+  clearPolls?: number;
+  /** Absent: no flap detection (event alerts have no polls). */
+  flap?: FlapOptions;
+  /** Why a notice must be kept back now (silence, maintenance window, a worse alert). */
+  quiet?: (notice: NoticeKind, next: AlertState) => Exclude<Quieted, 'acknowledged'> | undefined;
 }
 
 export interface Step {
   /** The state to write, with the next version; undefined when nothing changed. */
   next: AlertState | undefined;
   notice: NoticeKind | undefined;
+  /** For a `flapping` or `settled` notice: the figures it reports. */
+  flap?: { changes: number; polls: number; stablePolls: number };
+  /** The notice kept back this time, and why. */
+  quieted?: { notice: NoticeKind; why: Quieted };
+}
+
+const LETTER: Record<AlertStatus, string> = { ok: 'o', warning: 'w', critical: 'c' };
+const STATUS_OF: Record<string, AlertStatus> = { o: 'ok', w: 'warning', c: 'critical' };
+
+function changesIn(recent: string): number {
+  let n = 0;
+  for (let i = 1; i < recent.length; i++) if (recent[i] !== recent[i - 1]) n++;
+  return n;
+}
+
+function trailingRun(recent: string): number {
+  const last = recent.at(-1);
+  let n = 0;
+  for (let i = recent.length - 1; i >= 0 && recent[i] === last; i--) n++;
+  return n;
+}
+
+function worstIn(recent: string): Severity {
+  return recent.includes('c') ? 'critical' : 'warning';
+}
+
+export function ackActive(ack: AlertAck | undefined, now: Date): boolean {
+  return ack !== undefined && (ack.until === undefined || now < ack.until);
+}
+
+/**
+ * A notice held back earlier combined with this evaluation's: an "opened" nobody heard
+ * stays the news (and is no news once resolved); a reminder adds nothing to a held notice.
+ */
+function withHeld(held: NoticeKind | undefined, notice: NoticeKind | undefined) {
+  if (!held) return notice;
+  if (!notice || notice === 'reminder') return held;
+  if (held === 'opened' && notice === 'resolved') return undefined;
+  if (held === 'opened' && (notice === 'escalated' || notice === 'eased')) return 'opened';
+  return notice;
+}
+
+/** Fields that only say when the state was written. */
+function comparable(state: AlertState): string {
+  const { version: _v, updatedAt: _u, ...rest } = state;
+  return JSON.stringify(rest);
 }
 
 /**
  * One evaluation of the state machine: `observed` is the status the rule sees now (hysteresis
- * already applied). Worse: fires after `holdPolls`; better: eases or resolves at once; same:
- * reminds when due, or sends a notice whose delivery failed earlier.
+ * already applied). Worse: fires after `holdPolls`; better: eases at once, resolves after
+ * `clearPolls`; same: reminds when due (not while acknowledged), or sends a notice whose
+ * delivery failed earlier. With flap detection, a figure that keeps changing status gets one
+ * `flapping` notice, then none until it held one status for `stablePolls`, then `settled`.
+ * A notice `quiet` objects to is recorded in the state and sent once nothing holds it back.
  */
 export function step(
   prev: AlertState | undefined,
@@ -26,18 +100,24 @@ export function step(
   options: LifecycleOptions,
 ): Step {
   const current = prev?.status ?? 'ok';
-  const next: AlertState = prev
-    ? { ...prev }
-    : { rule: key.rule, subject: key.subject, status: 'ok', version: 0, updatedAt: now };
+  const base: AlertState = prev ?? {
+    rule: key.rule,
+    subject: key.subject,
+    status: 'ok',
+    version: 0,
+    updatedAt: now,
+  };
+  const next: AlertState = { ...base };
   let notice: NoticeKind | undefined;
-  let changed = false;
+  let holding = false;
+  let clearing = false;
 
   if (rank(observed) > rank(current)) {
     const held = (prev?.holdCount ?? 0) + 1;
     if (held < options.holdPolls) {
       next.holdStatus = observed === 'ok' ? undefined : observed;
       next.holdCount = held;
-      changed = true;
+      holding = true;
     } else {
       notice = current === 'ok' ? 'opened' : 'escalated';
       next.previousStatus = current;
@@ -45,9 +125,15 @@ export function step(
       if (current === 'ok') next.openedAt = now;
     }
   } else if (rank(observed) < rank(current)) {
-    notice = observed === 'ok' ? 'resolved' : 'eased';
-    next.previousStatus = current;
-    next.status = observed;
+    const cleared = (prev?.clearCount ?? 0) + 1;
+    if (observed === 'ok' && cleared < (options.clearPolls ?? 1)) {
+      next.clearCount = cleared;
+      clearing = true;
+    } else {
+      notice = observed === 'ok' ? 'resolved' : 'eased';
+      next.previousStatus = current;
+      next.status = observed;
+    }
   } else {
     const since = prev?.lastNotifiedAt ?? prev?.openedAt;
     if (current !== 'ok' && since && now.getTime() - since.getTime() >= options.reminderMs) {
@@ -56,19 +142,73 @@ export function step(
       notice = prev.pendingNotice;
     }
   }
-
-  if (notice || rank(observed) <= rank(current)) {
-    if (next.holdCount !== undefined || next.holdStatus !== undefined) changed = true;
+  if (!holding) {
     next.holdCount = undefined;
     next.holdStatus = undefined;
   }
+  if (!clearing) next.clearCount = undefined;
+  // An acknowledgement lasts until the status changes.
+  if (next.status !== current) next.ack = undefined;
+
+  let flap: Step['flap'];
+  if (options.flap) {
+    const { windowPolls, startPercent, stablePolls } = options.flap;
+    // Absent: steady at the stored status for the whole window.
+    const recent = `${prev?.recent ?? LETTER[current]}${LETTER[observed]}`.slice(-windowPolls);
+    const changes = changesIn(recent);
+    const facts = { changes, polls: recent.length, stablePolls };
+    next.recent = recent;
+    if (!next.flapping) {
+      if (changes * 100 >= startPercent * (windowPolls - 1)) {
+        next.flapping = { since: now, worst: worstIn(recent) };
+        notice = 'flapping';
+        flap = facts;
+      }
+    } else {
+      const worst = rank(observed) > rank(next.flapping.worst) ? observed : next.flapping.worst;
+      next.flapping = { ...next.flapping, worst: worst === 'ok' ? 'warning' : worst };
+      const settled =
+        trailingRun(recent) >= stablePolls && STATUS_OF[recent.at(-1) ?? 'o'] === next.status;
+      notice = settled ? 'settled' : undefined;
+      if (settled) {
+        flap = facts;
+        next.previousStatus = next.flapping.worst;
+        next.flapping = undefined;
+        // A fresh window: the restlessness already reported is not counted twice.
+        next.recent = undefined;
+      }
+    }
+    const steady =
+      next.recent !== undefined && next.recent === LETTER[next.status].repeat(next.recent.length);
+    if (steady && !holding && !clearing && !next.flapping) next.recent = undefined;
+  }
+
+  let quieted: Step['quieted'];
+  const out = withHeld(prev?.heldNotice, notice);
+  next.heldNotice = undefined;
+  if (out) {
+    const why: Quieted | undefined =
+      out === 'reminder' && ackActive(next.ack, now) ? 'acknowledged' : options.quiet?.(out, next);
+    if (why) {
+      quieted = { notice: out, why };
+      // A reminder is not kept: the next one is due as soon as nothing holds it back.
+      if (out !== 'reminder') next.heldNotice = out;
+      next.quieted = why;
+      notice = undefined;
+    } else {
+      notice = out;
+      next.quieted = undefined;
+    }
+  } else {
+    notice = undefined;
+  }
+
   if (notice) {
     next.lastNotifiedAt = now;
     next.pendingNotice = undefined;
-    changed = true;
   }
-  if (!changed) return { next: undefined, notice: undefined };
+  if (comparable(base) === comparable(next)) return { next: undefined, notice: undefined, quieted };
   next.version = (prev?.version ?? 0) + 1;
   next.updatedAt = now;
-  return { next, notice };
+  return { next, notice, ...(flap ? { flap } : {}), ...(quieted ? { quieted } : {}) };
 }

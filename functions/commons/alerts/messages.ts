@@ -130,6 +130,8 @@ function label(notice: AlertNotice): string {
   const level = notice.status.toUpperCase();
   if (notice.kind === 'resolved') return 'RESOLVED';
   if (notice.kind === 'reminder') return `REMINDER ${level}`;
+  if (notice.kind === 'flapping') return 'FLAPPING';
+  if (notice.kind === 'settled') return `SETTLED ${level}`;
   return level;
 }
 
@@ -189,6 +191,16 @@ function statusLine(notice: AlertNotice): string {
       return `Reminder: still ${status}${since}${openedAt ? ` (${formatDuration(at.getTime() - openedAt.getTime())})` : ''}.`;
     case 'resolved':
       return `Resolved: back to ok${lasted}.`;
+    case 'flapping': {
+      const f = notice.flap;
+      const restless = f ? `${f.changes} status changes in the last ${f.polls} polls` : 'restless';
+      const until = f ? ` it holds one status for ${f.stablePolls} polls` : ' it is stable';
+      return `Flapping: ${restless}, now ${status}. No further notices about it until${until}.`;
+    }
+    case 'settled': {
+      const held = notice.flap ? ` (held for ${notice.flap.stablePolls} polls)` : '';
+      return `Settled at ${status} after flapping${held}; notices resume.`;
+    }
   }
 }
 
@@ -290,16 +302,64 @@ export function renderMessage(notice: AlertNotice): AlertMessage {
     '',
     '-- FlowPilot',
   ].join('\n');
+  const sms =
+    notice.kind === 'flapping'
+      ? `${title}; held until stable ${notice.flap?.stablePolls ?? ''} polls.`
+      : smsBody(notice);
   return {
     subject: toSnsSubject(`FlowPilot ${heading}`),
     email,
-    sms: toSmsText(`FlowPilot ${label(notice)}: ${smsBody(notice)}`),
+    sms: toSmsText(`FlowPilot ${label(notice)}: ${sms}`),
     default: email,
     attributes: {
       severity: severityOf(notice),
       rule: notice.rule,
       pool: notice.facts.type === 'pool' ? notice.facts.figures.pool : 'none',
       kind: notice.kind,
+    },
+  };
+}
+
+/**
+ * Several notices about one subject from one evaluation as one message: one SMS naming every
+ * rule, at the highest severity among them, and one email with each alert's own section.
+ */
+export function renderGroup(notices: readonly AlertNotice[]): AlertMessage {
+  const ordered = [...notices].sort(
+    (a, b) => rank(severityOf(b)) - rank(severityOf(a)) || a.rule.localeCompare(b.rule),
+  );
+  const parts = ordered.map(renderMessage);
+  const [first] = ordered;
+  const [lead] = parts;
+  if (!first || !lead) throw new Error('renderGroup needs at least one notice');
+  const severity = ordered.some((n) => severityOf(n) === 'critical') ? 'critical' : 'warning';
+  const level = severity.toUpperCase();
+  const rules = ordered.map((n) => n.rule);
+  const titles = ordered.map(
+    (n) => `${label(n)} ${alertTitle(n.rule, n.subject, n.status, n.facts)}`,
+  );
+  const email = [
+    `${level}: ${ordered.length} alerts about ${first.subject} at once`,
+    '',
+    ...titles.map((t) => `- ${t}`),
+    '',
+    ...parts
+      .map((p) => p.email.replace(/\n-- FlowPilot$/, '').trimEnd())
+      .join('\n\n----\n\n')
+      .split('\n'),
+    '',
+    '-- FlowPilot',
+  ].join('\n');
+  return {
+    subject: toSnsSubject(`FlowPilot ${level}: ${titles.join('; ')}`),
+    email,
+    sms: toSmsText(`FlowPilot ${level} ${rules.join('+')}: ${smsBody(first)}`),
+    default: email,
+    attributes: {
+      severity,
+      rule: rules.join(','),
+      pool: lead.attributes.pool,
+      kind: [...new Set(ordered.map((n) => n.kind))].join(','),
     },
   };
 }

@@ -9,8 +9,28 @@ export type AlertStatus = 'ok' | Severity;
 export type PollRuleId = 'low-residual' | 'forecast' | 'token-rejected' | 'data-stale';
 export type RuleId = PollRuleId | OpsEventKind;
 
-/** What a notification says happened to an alert. */
-export type NoticeKind = 'opened' | 'escalated' | 'eased' | 'reminder' | 'resolved';
+/**
+ * What a notification says happened to an alert. `flapping`: the figure keeps crossing a
+ * level, notices are held until it is stable; `settled`: it has been, here is where.
+ */
+export type NoticeKind =
+  | 'opened'
+  | 'escalated'
+  | 'eased'
+  | 'reminder'
+  | 'resolved'
+  | 'flapping'
+  | 'settled';
+
+/** Why a notice was kept back: a silence, a maintenance window, a worse alert, an ack. */
+export type Quieted = 'silenced' | 'maintenance' | 'inhibited' | 'acknowledged';
+
+/** A person saw the alert: no reminders until its status changes (or `until`). */
+export interface AlertAck {
+  at: Date;
+  by?: string;
+  until?: Date;
+}
 
 /** The lifecycle of one rule for one subject (a pool, `upstream`, an order key). */
 export interface AlertState {
@@ -29,11 +49,42 @@ export interface AlertState {
   holdCount?: number;
   /** A notice whose delivery failed; sent at the next evaluation. */
   pendingNotice?: NoticeKind;
+  /** "Must stay clear for N polls" before resolving: clear polls in a row so far. */
+  clearCount?: number;
+  /**
+   * Observed statuses of the last polls, oldest first, one letter each (`o`, `w`, `c`);
+   * absent once the subject has been steady at its status for the whole window.
+   */
+  recent?: string;
+  /** Flapping since, and the worst status seen meanwhile (what the settle notice reports). */
+  flapping?: { since: Date; worst: Severity };
+  /** A notice kept back by a silence, a maintenance window or a worse alert; sent once free. */
+  heldNotice?: NoticeKind;
+  /** Why the last notice was kept back, for the operator's views. */
+  quieted?: Quieted;
+  ack?: AlertAck;
   /** One line for people, from the last evaluation that changed something. */
   summary?: string;
   /** An open event's own words, kept so its reminders can repeat them. */
   event?: Pick<OpsEvent, 'summary' | 'details'>;
   updatedAt: Date;
+}
+
+/**
+ * "Do not notify about this until then", set by a person. No rule: every poll rule (money
+ * and reconciliation events are silenced only by naming them); no subject: every subject.
+ */
+export interface Silence {
+  id: string;
+  rule?: RuleId;
+  subject?: string;
+  startsAt: Date;
+  endsAt: Date;
+  reason: string;
+  by?: string;
+  createdAt: Date;
+  /** Ended early by `silence expire`. */
+  expiredAt?: Date;
 }
 
 export function rank(status: AlertStatus): number {
@@ -95,4 +146,6 @@ export interface AlertNotice {
   /** When it was decided (the evaluation's clock). */
   at: Date;
   facts: AlertFacts;
+  /** For `flapping` and `settled`: how restless the figure was. */
+  flap?: { changes: number; polls: number; stablePolls: number };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assertTimeZone } from '../units.ts';
 
 /**
  * A warning and a critical level for a figure that is worse when lower (GB left, percent
@@ -34,6 +35,60 @@ const poolSchema = z
   })
   .prefault({});
 
+/** Every rule and event kind an alert can be about (silences and windows name them). */
+export const ALERT_RULES = [
+  'low-residual',
+  'forecast',
+  'token-rejected',
+  'data-stale',
+  'topup-failed',
+  'deduction-unknown',
+  'amount-mismatch',
+  'order-held',
+  'reconciliation-difference',
+] as const;
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+const clockTime = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:mm (24-hour), e.g. 02:30');
+
+const zone = z.string().refine(
+  (value) => {
+    try {
+      assertTimeZone(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an IANA time zone, e.g. Europe/Berlin or Asia/Shanghai' },
+);
+
+/**
+ * A recurring window in which notifications are held (a planned upstream maintenance, the
+ * night the pools are refilled). Alerts are still evaluated and recorded; what they would
+ * have said is sent when the window ends, if it still holds. `end` before `start` runs
+ * past midnight into the next day.
+ */
+const maintenanceWindowSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    days: z
+      .array(z.enum(WEEKDAYS))
+      .min(1)
+      .default([...WEEKDAYS]),
+    start: clockTime,
+    end: clockTime,
+    timeZone: zone.default('UTC'),
+    /** Absent: every poll rule (money and reconciliation events only when named). */
+    rules: z.array(z.enum(ALERT_RULES)).min(1).optional(),
+    /** Absent: every subject (pool, `upstream`, order key). */
+    subjects: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .refine((w) => w.start !== w.end, { path: ['end'], message: 'must differ from start' });
+
 export const alertsSchema = z.strictObject({
   /** Repeat a notification this often while a problem lasts. */
   reminderMinutes: z.int().min(5).max(10_080).default(240),
@@ -45,6 +100,31 @@ export const alertsSchema = z.strictObject({
   hysteresisPercent: z.number().min(0).max(100).default(5),
   /** A threshold alert (low residual, forecast) fires only after this many polls in a row. */
   holdPolls: z.int().min(1).max(100).default(1),
+  /** ... and is resolved only after the figure stayed clear for this many polls in a row. */
+  clearPolls: z.int().min(1).max(100).default(2),
+  /**
+   * Flap detection per rule and subject: when the share of status changes over the last
+   * `windowPolls` polls reaches `startPercent`, one "flapping" notice, then none until the
+   * status held for `stablePolls` polls in a row, then one "settled" notice.
+   */
+  flap: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      windowPolls: z.int().min(3).max(100).default(21),
+      startPercent: z.number().min(1).max(100).default(30),
+      stablePolls: z.int().min(1).max(100).default(6),
+    })
+    .prefault({}),
+  /** Recurring windows in which notifications are held. */
+  maintenance: z.array(maintenanceWindowSchema).max(50).default([]),
+  /** A daily email of everything open, at a local time (not by SMS: it is never critical). */
+  digest: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      time: clockTime.default('08:00'),
+      timeZone: zone.default('UTC'),
+    })
+    .prefault({}),
   pools: z.strictObject({ primary: poolSchema, secondary: poolSchema }).prefault({}),
   /** Days left = residual ÷ daily burn; fires only when the 1-day and 7-day burns agree. */
   forecast: z
@@ -68,3 +148,4 @@ export const alertsSchema = z.strictObject({
 
 export type AlertsConfig = z.infer<typeof alertsSchema>;
 export type AlertsConfigInput = z.input<typeof alertsSchema>;
+export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;

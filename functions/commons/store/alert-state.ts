@@ -5,7 +5,15 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { AlertState, AlertStatus, NoticeKind, RuleId, Severity } from '../alerts/types.ts';
+import type {
+  AlertAck,
+  AlertState,
+  AlertStatus,
+  NoticeKind,
+  Quieted,
+  RuleId,
+  Severity,
+} from '../alerts/types.ts';
 import { docClient } from '../clients/dynamodb.ts';
 import { FlowPilotError } from '../errors.ts';
 import { TABLE_DEFINITION } from './table.ts';
@@ -58,11 +66,19 @@ interface AlertItem {
   pendingNotice?: string;
   summary?: string;
   event?: { summary: string; details: Record<string, string> };
+  clearCount?: number;
+  recent?: string;
+  flapping?: { since: string; worst: string };
+  heldNotice?: string;
+  quieted?: string;
+  ack?: { at: string; by?: string; until?: string };
   updatedAt: string;
 }
 
 function toItem(state: AlertState): AlertItem {
-  const open = state.status !== 'ok';
+  // A flapping subject is news even while its status is ok, and so is a notice held back
+  // (an event's "resolved" is released by the reminder run, which lists these).
+  const open = state.status !== 'ok' || state.flapping !== undefined || !!state.heldNotice;
   const item: AlertItem = {
     pk: `ALERT#${state.rule}`,
     sk: `SUBJECT#${state.subject}`,
@@ -86,6 +102,21 @@ function toItem(state: AlertState): AlertItem {
   if (state.pendingNotice) item.pendingNotice = state.pendingNotice;
   if (state.summary) item.summary = state.summary;
   if (state.event) item.event = { summary: state.event.summary, details: state.event.details };
+  if (state.clearCount !== undefined) item.clearCount = state.clearCount;
+  if (state.recent) item.recent = state.recent;
+  if (state.flapping) {
+    item.flapping = { since: state.flapping.since.toISOString(), worst: state.flapping.worst };
+  }
+  if (state.heldNotice) item.heldNotice = state.heldNotice;
+  if (state.quieted) item.quieted = state.quieted;
+  if (state.ack) item.ack = ackItem(state.ack);
+  return item;
+}
+
+function ackItem(ack: AlertAck): NonNullable<AlertItem['ack']> {
+  const item: NonNullable<AlertItem['ack']> = { at: ack.at.toISOString() };
+  if (ack.by) item.by = ack.by;
+  if (ack.until) item.until = ack.until.toISOString();
   return item;
 }
 
@@ -113,6 +144,23 @@ function fromItem(item: Record<string, unknown>): AlertState {
   if (typeof item.summary === 'string') state.summary = item.summary;
   const event = eventOf(item.event);
   if (event) state.event = event;
+  if (typeof item.clearCount === 'number') state.clearCount = item.clearCount;
+  if (typeof item.recent === 'string') state.recent = item.recent;
+  const flapping = item.flapping as Record<string, unknown> | undefined;
+  const flappingSince = date(flapping?.since);
+  if (flappingSince) {
+    state.flapping = { since: flappingSince, worst: String(flapping?.worst) as Severity };
+  }
+  if (typeof item.heldNotice === 'string') state.heldNotice = item.heldNotice as NoticeKind;
+  if (typeof item.quieted === 'string') state.quieted = item.quieted as Quieted;
+  const ack = item.ack as Record<string, unknown> | undefined;
+  const ackAt = date(ack?.at);
+  if (ackAt) {
+    state.ack = { at: ackAt };
+    if (typeof ack?.by === 'string') state.ack.by = ack.by;
+    const until = date(ack?.until);
+    if (until) state.ack.until = until;
+  }
   return state;
 }
 
@@ -224,7 +272,27 @@ export class AlertStateStore {
     }
   }
 
-  /** Alerts currently warning or critical, ordered by rule and subject. */
+  /**
+   * Records that a person saw an open alert: no reminders until its status changes (or
+   * `ack.until`). Undefined when the alert is not open. Retries when an evaluation wrote
+   * the state meanwhile.
+   */
+  async acknowledge(rule: RuleId, subject: string, ack: AlertAck): Promise<AlertState | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const state = await this.get(rule, subject);
+      if (!state || (state.status === 'ok' && !state.flapping)) return undefined;
+      const next: AlertState = { ...state, ack, version: state.version + 1, updatedAt: ack.at };
+      try {
+        await this.save(next, state.version);
+        return next;
+      } catch (err) {
+        if (!(err instanceof AlertStateConflictError)) throw err;
+      }
+    }
+    throw new AlertStoreError(`alert ${rule}/${subject} kept changing; try the ack again`);
+  }
+
+  /** Alerts currently warning or critical (or flapping), ordered by rule and subject. */
   async listOpenAlerts(): Promise<AlertState[]> {
     const out: AlertState[] = [];
     let startKey: Record<string, unknown> | undefined;

@@ -14,10 +14,13 @@ export const keys = {
   }),
   series: (series: SeriesName, day: string) => ({ pk: `SERIES#${series}`, sk: `DAY#${day}` }),
   poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
+  silence: (id: string) => ({ pk: SILENCE_PK, sk: `SILENCE#${id}` }),
+  alertDigest: (day: string) => ({ pk: 'ALERTDIGEST', sk: `DAY#${day}` }),
 } as const;
 
 export type SeriesName = 'consume' | 'nni';
 
+export const SILENCE_PK = 'SILENCES';
 export const SNAP_PREFIX = 'SNAP#';
 export const DAY_PREFIX = 'DAY#';
 

@@ -1,0 +1,48 @@
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { storeCall } from './errors.ts';
+import { expiresAt, keys } from './keys.ts';
+
+const KEEP_DAYS = 30;
+
+const isConditionFailure = (err: unknown) =>
+  (err as Error | undefined)?.name === 'ConditionalCheckFailedException';
+
+/** The daily digest's one-per-day claim (`ALERTDIGEST` / `DAY#<local day>`). */
+export class DigestClaimStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+    this.#doc = doc;
+    this.#table = tableName;
+  }
+
+  /** True for the one caller that claims `day`; everyone else (and every later poll) false. */
+  async claim(day: string, now: Date): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...keys.alertDigest(day),
+            entity: 'alert-digest',
+            claimedAt: now.toISOString(),
+            expiresAt: expiresAt(now, KEEP_DAYS),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      return storeCall('digest.claim', () => Promise.reject(err));
+    }
+  }
+
+  /** Gives the day back after a failed send, so the next poll tries again. */
+  async release(day: string): Promise<void> {
+    await storeCall('digest.release', () =>
+      this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: keys.alertDigest(day) })),
+    );
+  }
+}
