@@ -56,11 +56,26 @@ function url(name: string, value: string | undefined, problems: string[]): strin
   }
 }
 
+/**
+ * The simulator's default port: the next one after PORT (3001 for 3000), fixed so that saved
+ * commands keep working across restarts; a free one when PORT is 0.
+ */
+export function simulatorPortFor(httpPort: number): number {
+  if (httpPort === 0) return 0;
+  return httpPort < 65_535 ? httpPort + 1 : httpPort - 1;
+}
+
 export function readLocalEnv(env: NodeJS.ProcessEnv, cwd: string): LocalEnv {
   const problems: string[] = [];
   const baseUrl = url('IPWEB_BASE_URL', env.IPWEB_BASE_URL, problems);
   const token = env.IPWEB_TOKEN;
   if (baseUrl && !token) problems.push('IPWEB_TOKEN must be set when IPWEB_BASE_URL is set');
+  if (token && !env.IPWEB_BASE_URL) {
+    problems.push(
+      'IPWEB_TOKEN is set but IPWEB_BASE_URL is not: set IPWEB_BASE_URL to use the real ' +
+        'upstream, or unset IPWEB_TOKEN to use the built-in simulator',
+    );
+  }
   const snsTopicArn = env.SNS_TOPIC_ARN || undefined;
   if (snsTopicArn && !/^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+$/.test(snsTopicArn)) {
     problems.push(`SNS_TOPIC_ARN must be an SNS topic ARN, got ${JSON.stringify(snsTopicArn)}`);
@@ -71,15 +86,16 @@ export function readLocalEnv(env: NodeJS.ProcessEnv, cwd: string): LocalEnv {
       `TABLE_NAME must be 3-255 characters of [A-Za-z0-9_.-], got ${JSON.stringify(tableName)}`,
     );
   }
+  const httpPort = port('PORT', env.PORT, 3000, problems);
   const result: LocalEnv = {
-    port: port('PORT', env.PORT, 3000, problems),
+    port: httpPort,
     host: env.HOST || '127.0.0.1',
     dataDir: resolve(cwd, env.FLOWPILOT_DATA_DIR || '.data'),
     tableName,
     dynamoEndpoint: url('AWS_ENDPOINT_URL_DYNAMODB', env.AWS_ENDPOINT_URL_DYNAMODB, problems),
     snsTopicArn,
     upstream: baseUrl && token ? { baseUrl, token } : undefined,
-    simulatorPort: port('SIMULATOR_PORT', env.SIMULATOR_PORT, 0, problems),
+    simulatorPort: port('SIMULATOR_PORT', env.SIMULATOR_PORT, simulatorPortFor(httpPort), problems),
   };
   if (problems.length) {
     throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`, problems);
