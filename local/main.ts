@@ -4,7 +4,8 @@
  * the handlers are imported only after the environment points their module-scope clients
  * at the local services.
  */
-
+// First, before any module builds an SDK client or a logger: .env, log format, SDK settings.
+import './runtime/process-env.ts';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

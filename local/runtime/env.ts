@@ -19,6 +19,8 @@ export interface LocalEnv {
  */
 export const LOCAL_DEMO_CATALOG: Record<string, { gb: string; price: number; currency: string }> = {
   'demo-10gb': { gb: '10', price: 500, currency: 'usd' },
+  // epay pays in yuan: `npm run demo:payment -- --provider epay` buys this one.
+  'demo-10gb-cny': { gb: '10', price: 3800, currency: 'cny' },
 };
 
 /** Secrets a newcomer gets without setting anything; printed by the banner, local only. */

@@ -34,9 +34,24 @@ const DIM = '\x1b[2m';
 
 /** Longest value shown for one field; the JSON form (LOG_FORMAT=json) has everything. */
 const MAX_VALUE = 120;
+/** Longest line; what is cut is in the JSON form. */
+const MAX_LINE = 400;
+
+function isError(v: unknown): boolean {
+  return !!v && typeof v === 'object' && 'message' in v && 'name' in v;
+}
+
+/** Nested objects as dotted keys (`outcome.pools.primary.residualMb`), errors kept whole. */
+function flatten(entries: [string, unknown][], prefix = ''): [string, unknown][] {
+  return entries.flatMap(([k, v]): [string, unknown][] =>
+    v && typeof v === 'object' && !Array.isArray(v) && !isError(v)
+      ? flatten(Object.entries(v), `${prefix}${k}.`)
+      : [[`${prefix}${k}`, v]],
+  );
+}
 
 function value(v: unknown): string {
-  if (v && typeof v === 'object' && 'message' in v && 'name' in v) {
+  if (isError(v)) {
     const e = v as { name: unknown; message: unknown; location?: unknown };
     return `${String(e.name)}: ${String(e.message)}${e.location ? ` (${String(e.location)})` : ''}`;
   }
@@ -68,13 +83,20 @@ export function formatLogLine(text: string, opts: { color: boolean }): string | 
   const paint = (code: string | undefined, s: string) =>
     opts.color && code ? `${code}${s}${RESET}` : s;
   const fn = typeof log.function_name === 'string' ? `${log.function_name}: ` : '';
-  const fields = Object.entries(log)
-    .filter(([k, v]) => !PLUMBING.has(k) && v !== undefined && v !== null)
-    .map(([k, v]) => `${paint(DIM, `${k}=`)}${value(v)}`);
-  return [
-    `${paint(DIM, `${clock(log.timestamp)}Z`)} ${paint(COLORS[level], level.padEnd(5))} ${fn}${String(log.message)}`,
-    ...fields,
-  ].join('  ');
+  let line = `${paint(DIM, `${clock(log.timestamp)}Z`)} ${paint(COLORS[level], level.padEnd(5))} ${fn}${String(log.message)}`;
+  let width = `${clock(log.timestamp)}Z ${level.padEnd(5)} ${fn}${String(log.message)}`.length;
+  const fields = flatten(Object.entries(log).filter(([k]) => !PLUMBING.has(k)));
+  for (const [k, v] of fields) {
+    if (v === undefined || v === null) continue;
+    const text = `${k}=${value(v)}`;
+    if (width + text.length + 2 > MAX_LINE) {
+      line += '  …';
+      break;
+    }
+    line += `  ${paint(DIM, `${k}=`)}${value(v)}`;
+    width += text.length + 2;
+  }
+  return line;
 }
 
 type ConsoleMethod = 'log' | 'info' | 'warn' | 'error' | 'debug';
