@@ -16,7 +16,7 @@ import {
 } from '../command.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, NotFoundError, UsageError } from '../errors.ts';
-import { fields, shortTime, table } from '../format.ts';
+import { fields, money, shortTime, table } from '../format.ts';
 
 const KEY_HELP =
   'an order key is provider:paymentId (e.g. stripe:cs_test_1) or ORDER#provider#paymentId';
@@ -39,8 +39,13 @@ export function parseOrderKey(text: string): OrderKey {
 export const orderKeyText = (k: OrderKey) => `${k.provider}:${k.paymentId}`;
 
 const gb = (text: string | undefined) => (text === undefined ? '-' : `${text} GB`);
+/** Minor units in the store and in --json (`amountMinor`); major units with the currency here. */
 const amount = (o: Pick<Order, 'amountMinor' | 'currency'>) =>
-  o.amountMinor === undefined ? '-' : `${o.amountMinor} ${o.currency ?? ''}`.trim();
+  o.amountMinor === undefined
+    ? '-'
+    : o.currency
+      ? money(o.amountMinor, o.currency)
+      : `${o.amountMinor} (minor units)`;
 
 function ordersTable(orders: readonly Order[]): string {
   return table(orders, [
@@ -147,7 +152,7 @@ export const orderCommand = defineCommand<{ key: OrderKey }>({
     const lease =
       order.leaseUntil === undefined
         ? undefined
-        : `${order.leaseOwner ?? '?'} until ${new Date(order.leaseUntil).toISOString()}`;
+        : `${order.leaseOwner ?? '?'} until ${shortTime(new Date(order.leaseUntil).toISOString())}`;
     ctx.io.stdout.write(
       fields([
         ['order', orderKeyText(order)],
@@ -172,7 +177,9 @@ export const orderCommand = defineCommand<{ key: OrderKey }>({
         ['last error', order.lastError],
         [
           'refunded',
-          order.refundedMinor ? `${order.refundedMinor} ${order.currency ?? ''}` : undefined,
+          order.refundedMinor
+            ? amount({ amountMinor: order.refundedMinor, currency: order.currency })
+            : undefined,
         ],
         [
           'deducted',
