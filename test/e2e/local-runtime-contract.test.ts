@@ -25,7 +25,15 @@ function spawnRuntime(env: Record<string, string>): Runtime {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, FLOWPILOT_CONFIG: '', IPWEB_BASE_URL: '', SNS_TOPIC_ARN: '', ...env },
+    env: {
+      ...process.env,
+      FLOWPILOT_CONFIG: '',
+      IPWEB_BASE_URL: '',
+      SNS_TOPIC_ARN: '',
+      // A free port rather than PORT + 1, which another test may hold.
+      SIMULATOR_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => {
