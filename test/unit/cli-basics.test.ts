@@ -62,7 +62,10 @@ describe('Function: run (arguments only)', () => {
     [['status', '--verbose'], 'unknown option --verbose; options: --json, --help'],
     [['orders', '--stat', 'X'], 'unknown option --stat (did you mean --state?)'],
     [['usage', '--customer'], '--customer needs a value'],
-    [['invoke', 'poll-total'], 'no function named "poll-total"; functions: poll-totals, poll-usage, reconcile'],
+    [
+      ['invoke', 'poll-total'],
+      'no function named "poll-total"; functions: poll-totals, poll-usage, reconcile',
+    ],
     [['invoke', 'poll-totals', '--from', '2026-03-01', '--to', '2026-03-02'], 'for reconcile only'],
     [['backfill'], '--from is required'],
     [['backfill', '--from', '2026-13-01'], '--from must be a date as yyyy-MM-dd'],
