@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
-import { money } from '../local/cli/format.ts';
+import { money } from '../functions/commons/money.ts';
 import { LOCAL_DEMO_CATALOG, LOCAL_DEV_SECRETS } from '../local/runtime/env.ts';
 import { startupFailure } from '../local/runtime/startup.ts';
 import { type SignedRequest, signedEpayPayment, signedStandardPayment } from './demo-signing.ts';

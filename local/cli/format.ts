@@ -1,5 +1,4 @@
 /** Text output for people: aligned tables, CSV, relative times. */
-import { Decimal } from '../../functions/commons/units.ts';
 
 export type Align = 'left' | 'right';
 
@@ -64,22 +63,4 @@ export function shortTime(iso: string | undefined): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/**
- * An amount in minor units (cents, fen; whole yen) as people read it, in major units with
- * its currency: `$5.00`, `CN¥38.00`, `¥500`. Exact: the digits come from the currency.
- */
-export function money(amountMinor: number | string, currency: string): string {
-  const code = currency.toUpperCase();
-  let format: Intl.NumberFormat;
-  try {
-    format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
-  } catch {
-    return `${amountMinor} ${currency} (minor units)`;
-  }
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  const major = new Decimal(amountMinor).div(new Decimal(10).pow(digits)).toFixed(digits);
-  // Intl formats a decimal string exactly, with no binary floating point in between.
-  return format.format(major as unknown as number);
 }

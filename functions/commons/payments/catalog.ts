@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { money } from '../money.ts';
 import { Decimal, dayInZone } from '../units.ts';
 import type { PaymentSucceeded, ProviderId } from './types.ts';
 
@@ -72,7 +73,7 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
   facts.gb = gb;
   const expected = pkg.price * quantity;
   if (ev.currency !== pkg.currency || ev.amountMinor !== expected) {
-    const detail = `paid ${ev.amountMinor} ${ev.currency}, expected ${expected} ${pkg.currency}`;
+    const detail = `paid ${money(ev.amountMinor, ev.currency)}, expected ${money(expected, pkg.currency)}`;
     return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
   }
   if (gb.gt(config.maxGbPerOrder)) {

@@ -1,3 +1,4 @@
+import { money } from '../../../functions/commons/money.ts';
 import type { DeductionPart, Order, OrderKey } from '../../../functions/commons/store/ledger.ts';
 import {
   DEDUCTION_STATES,
@@ -16,7 +17,7 @@ import {
 } from '../command.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, NotFoundError, UsageError } from '../errors.ts';
-import { fields, money, shortTime, table } from '../format.ts';
+import { fields, shortTime, table } from '../format.ts';
 
 const KEY_HELP =
   'an order key is provider:paymentId (e.g. stripe:cs_test_1) or ORDER#provider#paymentId';
