@@ -16,9 +16,9 @@ interface Runtime {
 }
 
 /** local/main.ts from any working directory (for `.env`), with only the given environment. */
-function spawnRuntime(cwd: string, env: Record<string, string>): Runtime {
+function spawnRuntime(cwd: string, env: Record<string, string>, script = MAIN): Runtime {
   let output = '';
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+  const child = spawn(process.execPath, ['--import', TSX, script], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,6 +75,12 @@ describe('npm start: the first minutes', () => {
     const takenCode = await taken.exited;
     const token = spawnRuntime(cwd, { IPWEB_TOKEN: 'real-token' });
     const tokenCode = await token.exited;
+    // A configuration with a typo: npm start and demo:payment say the same.
+    writeFileSync(join(cwd, 'bad.json'), '{"alert": {}}');
+    const bad = { FLOWPILOT_CONFIG: 'bad.json', FLOWPILOT_DATA_DIR: join(cwd, 'bad') };
+    const badStart = spawnRuntime(cwd, bad);
+    const badDemo = spawnRuntime(cwd, bad, join(ROOT, 'scripts/demo-payment.ts'));
+    const badCodes = [await badStart.exited, await badDemo.exited];
 
     // Assess
     expect(first.output()).toContain(
@@ -93,6 +99,11 @@ describe('npm start: the first minutes', () => {
       `flowpilot: port ${port} on 127.0.0.1 (PORT) is already in use by another program or ` +
         `another FlowPilot; pick another one, e.g. PORT=${port + 2} npm start\n`,
     );
+    expect(badCodes).toEqual([1, 1]);
+    expect(badStart.output()).toBe(
+      `flowpilot: invalid ${join(cwd, 'bad.json')}:\n  alert: unknown key (did you mean alerts?)\n`,
+    );
+    expect(badDemo.output()).toBe(badStart.output());
     expect(tokenCode).toBe(1);
     expect(token.output()).toMatch(/IPWEB_TOKEN is set but IPWEB_BASE_URL is not/);
     // Readable log lines (LOG_FORMAT=text): the start poll, with its time and level.
