@@ -7,7 +7,10 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { addDays, Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { createDynamicTrafficClient } from '../../functions/commons/upstream/client.ts';
+import { run } from '../../local/cli/main.ts';
 import { refuseOtherRuntime } from '../../local/cli/runtime-probe.ts';
+import { startEmbeddedDynamoDb } from '../../local/runtime/dynamodb.ts';
+import { LOCK_FILE } from '../../local/runtime/lock.ts';
 import { startSimulator } from '../../local/simulator/index.ts';
 import { renderStatusPage, statusDepsFor } from '../../local/status/page.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
@@ -147,5 +150,58 @@ describe('Function: refuseOtherRuntime', () => {
     const free = typeof address === 'object' && address ? address.port : 0;
     await new Promise<void>((res) => quiet.close(() => res()));
     await expect(refuseOtherRuntime({ PORT: String(free) }, '/x')).resolves.toBeUndefined();
+  });
+});
+
+describe('CLI on the local store', () => {
+  class Out {
+    text = '';
+    write(chunk: string) {
+      this.text += chunk;
+      return true;
+    }
+  }
+
+  it('says which store it reads, and names the process holding it instead of failing inside', async () => {
+    // Prepare: a data directory with an embedded store and no runtime; PORT where nothing is.
+    const dataDir = join(tempDir(), '.data');
+    const store = await startEmbeddedDynamoDb(join(dataDir, 'dynamodb'));
+    await store.close();
+    const quiet = createServer();
+    await new Promise<void>((res) => quiet.listen(0, '127.0.0.1', res));
+    const address = quiet.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    await new Promise<void>((res) => quiet.close(() => res()));
+    const io = () => ({
+      stdout: new Out(),
+      stderr: new Out(),
+      env: { FLOWPILOT_DATA_DIR: dataDir, PORT: String(port) },
+      cwd: '/',
+    });
+    const free = io();
+    const held = io();
+
+    // Act
+    const freeCode = await run(['status'], free);
+    writeFileSync(
+      join(dataDir, LOCK_FILE),
+      JSON.stringify({
+        pid: process.ppid,
+        what: 'npm start, port 3000',
+        since: '2026-03-10T04:00:00Z',
+      }),
+    );
+    const heldCode = await run(['status'], held);
+
+    // Assess
+    expect(freeCode).toBe(0);
+    expect(free.stderr.text).toBe(
+      `flowpilot: reading local store ${join(dataDir, 'dynamodb')} (runtime not running), table flowpilot\n`,
+    );
+    expect(free.stdout.text).toContain('no snapshot yet for: primary, secondary');
+    expect(heldCode).toBe(1);
+    expect(held.stderr.text).toContain(
+      `flowpilot status: the data directory ${dataDir} is in use by process ${process.ppid} (npm start, port 3000`,
+    );
   });
 });
