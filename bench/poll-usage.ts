@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/poll-usage.ts [rows] [rounds]
  */
+
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -26,6 +27,7 @@ import { createDynamicTrafficClient } from '../functions/commons/upstream/client
 import type { DynamicTrafficApi, UsageRow } from '../functions/commons/upstream/types.ts';
 import { startSimulator } from '../local/simulator/index.ts';
 import { startDynamoDbLocal } from '../scripts/dynamodb-local.ts';
+import { exitOnMissedGoals, goal } from './goal.ts';
 
 const ROWS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -285,7 +287,7 @@ async function main() {
       `poll-usage bench: ${ROWS} rows, pageSize ${pageSize}, ${maxPagesInFlight} pages in flight, ${ROUNDS} rounds (median)`,
     );
     console.log(
-      `  upstream calls     poll ${poll.upstreamCalls} (flowReport ${poll.pages}, goal ${Math.ceil(ROWS / pageSize)} + 2 series) | raw ${rawCalls}`,
+      `  upstream calls     poll ${poll.upstreamCalls} (flowReport ${poll.pages}, ${Math.ceil(ROWS / pageSize)} pages + 2 series) | raw ${rawCalls}${goal(poll.upstreamCalls, { name: 'poll-usage upstream calls', op: '<=', limit: Math.ceil(ROWS / pageSize) + 2 })}`,
     );
     console.log(
       `  rows read/written  ${poll.rows} / usage ${poll.written.usage}, series ${poll.written.series}`,
@@ -294,7 +296,7 @@ async function main() {
       `  DynamoDB requests  poll ${JSON.stringify(pollCounts)} | raw ${JSON.stringify(rawCounts)}`,
     );
     console.log(
-      `  wall time          poll ${fmt(pollMs)} | raw ${fmt(rawMs)} | ratio ${(pollMs / rawMs).toFixed(3)}x (goal <= 1.15x)`,
+      `  wall time          poll ${fmt(pollMs)} | raw ${fmt(rawMs)} | ratio ${(pollMs / rawMs).toFixed(3)}x${goal(Number((pollMs / rawMs).toFixed(3)), { name: 'poll-usage wall-time ratio to raw', op: '<=', limit: 1.15, unit: 'x' })}`,
     );
     console.log(
       `    all runs         poll ${polled.map(fmt).join(', ')} | raw ${raw.map(fmt).join(', ')}`,
@@ -315,3 +317,4 @@ async function main() {
 }
 
 await main();
+exitOnMissedGoals();

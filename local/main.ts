@@ -4,6 +4,7 @@
  * the handlers are imported only after the environment points their module-scope clients
  * at the local services.
  */
+// First, before any module builds an SDK client or a logger: .env, log format, SDK settings.
 import './runtime/process-env.ts';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -11,10 +12,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../functions/commons/clients/dynamodb.ts';
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
-import { ConfigError } from '../functions/commons/errors.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
 import { assertDeployable } from '../infra/limits.ts';
 import { removeRuntimeInfo, writeRuntimeInfo } from './cli/connection.ts';
+import { shortTime } from './cli/format.ts';
+import { describeDotEnv } from './runtime/dotenv.ts';
 import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
 import {
   LOCAL_DEMO_CATALOG,
@@ -26,16 +28,26 @@ import {
 import { scheduledEvent } from './runtime/events.ts';
 import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
+import { type DataDirLock, lockDataDir } from './runtime/lock.ts';
+import { dotEnv, dotEnvError, readableLogs } from './runtime/process-env.ts';
 import { type ScheduledJob, Scheduler } from './runtime/scheduler.ts';
+import { explainListenError, listen, startupFailure } from './runtime/startup.ts';
 import { startSimulator } from './simulator/index.ts';
 import { statusDepsFor, statusPageHandler } from './status/page.ts';
 
 type Closer = { name: string; close: () => Promise<void> };
 
-function fail(err: unknown): never {
-  const message =
-    err instanceof ConfigError ? err.message : `could not start: ${(err as Error).message}`;
-  process.stderr.write(`flowpilot: ${message}\n`);
+/** The simulator's state, kept beside the store so a restart finds its ledger again. */
+export const SIMULATOR_STATE_FILE = 'simulator.json';
+
+const closers: Closer[] = [];
+let lock: DataDirLock | undefined;
+
+/** One line, then whatever was started is closed again, and exit 1. */
+async function fail(err: unknown): Promise<never> {
+  process.stderr.write(`${startupFailure(err)}\n`);
+  for (const c of closers) await c.close().catch(() => undefined);
+  lock?.release();
   process.exit(1);
 }
 
@@ -46,6 +58,7 @@ async function main(): Promise<void> {
   let configSource: string;
   let jobs: ScheduledJob[];
   try {
+    if (dotEnvError) throw dotEnvError;
     env = readLocalEnv(process.env, process.cwd());
     ({ config, source: configSource } = loadConfig(process.env, process.cwd()));
     if (env.upstream) {
@@ -55,9 +68,11 @@ async function main(): Promise<void> {
     assertDeployable(config, configSource, env.upstream ? 'real' : 'simulator');
     jobs = schedules(config);
   } catch (err) {
-    fail(err);
+    return fail(err);
   }
-  const closers: Closer[] = [];
+  // One runtime per data directory: a second start says who holds it instead of failing
+  // somewhere inside the store.
+  lock = lockDataDir(env.dataDir, `npm start, port ${env.port}`);
 
   // 2. DynamoDB: the given endpoint, or the embedded engine with data on disk.
   process.env.AWS_REGION ??= 'us-east-1';
@@ -80,18 +95,32 @@ async function main(): Promise<void> {
 
   // 3. Upstream: the real one, or the built-in simulator.
   let upstream: string;
-  let simulatorUrl: string | undefined;
+  /** Where the simulator answers: its origin, its control API, its Dynamic Traffic API. */
+  let simulator: { url: string; controlUrl: string; apiUrl: string } | undefined;
   let simulatorToken: string | undefined;
   if (env.upstream) {
     upstream = `Dynamic Traffic API at ${env.upstream.baseUrl}`;
   } else {
-    const sim = await startSimulator({ host: env.host, port: env.simulatorPort, seedData: true });
+    const stateFile = join(env.dataDir, SIMULATOR_STATE_FILE);
+    const sim = await startSimulator({
+      host: env.host,
+      port: env.simulatorPort,
+      seedData: true,
+      stateFile,
+    }).catch((err: unknown) => {
+      throw explainListenError(err, {
+        host: env.host,
+        port: env.simulatorPort,
+        variable: 'SIMULATOR_PORT, by default PORT + 1',
+        example: `SIMULATOR_PORT=${env.simulatorPort + 2} npm start`,
+      });
+    });
     closers.unshift({ name: 'simulator', close: () => sim.close() });
     process.env.IPWEB_TOKEN = sim.token;
     simulatorToken = sim.token;
-    simulatorUrl = sim.url;
+    simulator = { url: sim.origin, controlUrl: `${sim.origin}/_sim`, apiUrl: sim.url };
     config = { ...config, upstream: { ...config.upstream, baseUrl: sim.url } };
-    upstream = `built-in simulator at ${sim.url} (control API under ${new URL('/_sim', sim.url).href})`;
+    upstream = `built-in simulator at ${sim.url}, control API ${simulator.controlUrl}, state in ${stateFile}`;
   }
   // Demo package, every provider and development secrets: with the simulator only. With the
   // real upstream nothing public may move traffic (readLocalEnv refuses the dev values).
@@ -136,17 +165,37 @@ async function main(): Promise<void> {
   const scheduler = new Scheduler(jobs, fire, (n) => invoker.isRunning(n));
   const statusDdb = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
   closers.unshift({ name: 'status page client', close: async () => statusDdb.destroy() });
+  const nextRuns = () => scheduler.nextRuns().map((r) => ({ ...r, at: r.at.toISOString() }));
   const server: Server = createHttpServer({
     invoker,
-    health: () => ({ upstream: env.upstream ? 'real' : 'simulator', simulatorUrl, store, alerts }),
+    health: () => ({
+      upstream: env.upstream ? 'real' : 'simulator',
+      // `<simulatorUrl>/_sim/...` is the control API; simulatorApiUrl is IPWEB_BASE_URL's form.
+      ...(simulator
+        ? {
+            simulatorUrl: simulator.url,
+            simulatorControlUrl: simulator.controlUrl,
+            simulatorApiUrl: simulator.apiUrl,
+          }
+        : {}),
+      store,
+      alerts,
+      dataDir: env.dataDir,
+      nextRuns: nextRuns(),
+    }),
     localToken: env.localToken,
     allowedHosts: env.allowedHosts,
     runtime: () => ({ pid: process.pid }),
-    statusPage: statusPageHandler(statusDepsFor(documentClient(statusDdb), env.tableName, config)),
+    statusPage: statusPageHandler({
+      ...statusDepsFor(documentClient(statusDdb), env.tableName, config),
+      nextRuns: () => scheduler.nextRuns(),
+    }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.port, env.host, () => resolve());
+  await listen(server, {
+    host: env.host,
+    port: env.port,
+    variable: 'PORT',
+    example: `PORT=${env.port + 2} npm start`,
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
@@ -163,31 +212,50 @@ async function main(): Promise<void> {
     localToken: env.localToken,
   });
 
+  // The dev secrets are printed only with the simulator: they are public, and worthless there.
+  const secretLines = !devSecrets.length
+    ? ['  secrets      from the environment']
+    : env.upstream
+      ? [`  secrets      local development values for ${devSecrets.join(', ')} (see .env.example)`]
+      : [
+          '  secrets      local development values (simulator only; set them to use your own):',
+          ...devSecrets.map((name) => `                 ${name}=${process.env[name]}`),
+        ];
+  const dotEnvLine = describeDotEnv(dotEnv);
   process.stdout.write(
     [
       '',
       `FlowPilot is running (local runtime)`,
       `  API          ${base}  (POST /webhooks/{stripe|standard|epay}, GET /health)`,
       `  status page  ${base}/   ·   CLI: npx flowpilot status`,
-      `  invoke now   curl -X POST -H '${LOCAL_TOKEN_HEADER}: ${env.localToken}' ${base}/_local/invoke/poll-totals`,
+      `  invoke now   npx flowpilot invoke poll-totals   (also poll-usage, reconcile)`,
       `  local token  ${env.localToken}  (${LOCAL_TOKEN_HEADER}, for /_local/*; also in ${env.dataDir}/runtime.json)`,
       `  providers    ${config.payments.providers.join(', ') || 'none (set payments.providers)'}`,
-      `  schedules    ${jobs.map((j) => `${j.name} ${j.expression}`).join(', ')}`,
+      ...scheduler
+        .nextRuns()
+        .map(
+          (r, i) =>
+            `  ${i === 0 ? 'schedules ' : '          '}   ${r.name} ${r.expression}, next ${shortTime(r.at.toISOString())}` +
+            (r.name === 'poll-totals' ? ' (and once now, at start)' : ''),
+        ),
       `  upstream     ${upstream}`,
       `  store        ${store}`,
       `  alerts       ${alerts}`,
       `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
-      devSecrets.length
-        ? `  secrets      local development values for ${devSecrets.join(', ')} (see .env.example)`
-        : '  secrets      from the environment',
+      ...(dotEnvLine ? [`  .env         ${dotEnvLine}`] : []),
+      `  logs         ${readableLogs ? 'readable (LOG_FORMAT=json for JSON lines)' : 'JSON lines (LOG_FORMAT=text for readable ones)'}`,
+      ...secretLines,
       ...(demo
         ? [
-            `  try          npm run demo:payment   (a signed Stripe payment, credited through the simulator)`,
+            `  try          npm run demo:payment   (a signed Stripe payment; -- --provider epay|standard)`,
           ]
         : []),
       '',
     ].join('\n'),
   );
+  // A first snapshot now rather than at the first schedule mark, so the status page and
+  // `flowpilot status` have figures from the start.
+  void fire('poll-totals');
 
   // 5. Clean shutdown: stop new work, let in-flight requests and runs finish, close the store.
   let stopping = false;
@@ -203,6 +271,7 @@ async function main(): Promise<void> {
     await invoker.idle();
     removeRuntimeInfo(env.dataDir);
     for (const c of closers) await c.close().catch(() => undefined);
+    lock?.release();
     process.stdout.write('stopped\n');
     process.exit(0);
   };
@@ -210,4 +279,4 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-main().catch(fail);
+main().catch((err: unknown) => void fail(err));

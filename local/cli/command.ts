@@ -24,7 +24,12 @@ export interface Command<A = unknown> {
   options: NonNullable<ParseArgsConfig['options']>;
   parse(args: ParsedArgs): A;
   run(args: A, ctx: CommandContext): Promise<ExitCode>;
+  /** Set by commands that open no store (they talk to the running runtime): used instead. */
+  runStoreless?(args: A, ctx: BaseContext): Promise<ExitCode>;
 }
+
+/** What every command has, store or not. */
+export type BaseContext = Pick<CommandContext, 'io' | 'json' | 'config'>;
 
 /** Erases the argument type so commands of different shapes share one list. */
 export function defineCommand<A>(command: Command<A>): Command<unknown> {
@@ -90,6 +95,6 @@ export function expectPositionals(args: ParsedArgs, names: readonly string[]): s
 }
 
 /** Writes one JSON document to stdout. */
-export function printJson(ctx: CommandContext, value: unknown): void {
+export function printJson(ctx: BaseContext, value: unknown): void {
   ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

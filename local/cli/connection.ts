@@ -9,7 +9,9 @@ import { getSecret } from '../../functions/commons/secrets.ts';
 import { ensureTable, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
 import { startEmbeddedDynamoDb } from '../runtime/dynamodb.ts';
 import { LOCAL_TOKEN_HEADER } from '../runtime/env.ts';
+import { DataDirInUseError, lockDataDir } from '../runtime/lock.ts';
 import { CliError } from './errors.ts';
+import { refuseOtherRuntime } from './runtime-probe.ts';
 
 /**
  * Where the CLI works, first match wins:
@@ -142,6 +144,8 @@ export interface ConnectOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
   config: Config;
+  /** For the data directory's lock: what holds it (`flowpilot backfill`). */
+  command?: string;
 }
 
 function dynamoClient(endpoint: string | undefined, local: boolean): DynamoDBClient {
@@ -196,6 +200,7 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
     };
   }
 
+  await refuseOtherRuntime(env, dataDir);
   const storeDir = join(dataDir, 'dynamodb');
   if (!existsSync(storeDir)) {
     throw new CliError(
@@ -204,9 +209,17 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
     );
   }
   let embedded: Awaited<ReturnType<typeof startEmbeddedDynamoDb>>;
+  let lock: ReturnType<typeof lockDataDir>;
+  try {
+    lock = lockDataDir(dataDir, `flowpilot ${opts.command ?? 'CLI'}`);
+  } catch (cause) {
+    if (cause instanceof DataDirInUseError) throw new CliError(cause.message, { cause });
+    throw cause;
+  }
   try {
     embedded = await startEmbeddedDynamoDb(storeDir);
   } catch (cause) {
+    lock.release();
     throw new CliError(
       `cannot open the local store ${storeDir}; is another process using it? ` +
         `(a running npm start is found through ${join(dataDir, RUNTIME_INFO_FILE)})`,
@@ -221,6 +234,7 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
   } catch (cause) {
     client.destroy();
     await embedded.close();
+    lock.release();
     throw new CliError(`cannot open table ${tableName} in ${storeDir}`, { cause });
   }
   const baseUrl = env.IPWEB_BASE_URL;
@@ -234,6 +248,7 @@ export async function connect(opts: ConnectOptions): Promise<Connection> {
     close: async () => {
       client.destroy();
       await embedded.close();
+      lock.release();
     },
   };
 }

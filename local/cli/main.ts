@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../functions/commons/config/load.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
+import { closest } from '../../functions/commons/config/suggest.ts';
 import { ConfigError, FlowPilotError } from '../../functions/commons/errors.ts';
+import { describeDotEnv, loadDotEnv } from '../runtime/dotenv.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
 import { alertsCommand } from './commands/alerts.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { invokeCommand } from './commands/invoke.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
@@ -26,17 +30,22 @@ export const COMMANDS: readonly Command[] = [
   reconcileCommand,
   alertsCommand,
   silenceCommand,
+  invokeCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */
 export type OpenContext = (
   io: CliIo,
-  opts: { json: boolean; config: Config },
+  opts: { json: boolean; config: Config; command: string },
 ) => Promise<{ ctx: CommandContext; close(): Promise<void> }>;
 
-/** The real one: a deployed table, the running local runtime, or its store on disk. */
-export const openContext: OpenContext = async (io, { json, config }) => {
-  const conn = await connect({ env: io.env, cwd: io.cwd, config });
+/**
+ * The real one: a deployed table, the running local runtime, or its store on disk. Which
+ * local store it reads is said on stderr (not with --json), so a wrong directory shows.
+ */
+export const openContext: OpenContext = async (io, { json, config, command }) => {
+  const conn = await connect({ env: io.env, cwd: io.cwd, config, command });
+  if (!json && conn.kind !== 'deployed') io.stderr.write(`flowpilot: reading ${conn.describe}\n`);
   // The local runtime sells a demo package when the configuration sells nothing: replay
   // must price orders as it did.
   const local = conn.kind !== 'deployed' && Object.keys(config.payments.catalog).length === 0;
@@ -65,7 +74,7 @@ export function generalHelp(): string {
   return [
     'flowpilot: the operator CLI of FlowPilot',
     '',
-    'usage: flowpilot <command> [options]    flowpilot <command> --help',
+    'usage: flowpilot <command> [options]    flowpilot <command> --help    flowpilot --version',
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -86,6 +95,24 @@ export function commandHelp(c: Command): string {
   return `usage: ${c.usage}\n\n${c.summary}\n\n${c.details}\n`;
 }
 
+/** node:util's complaints, said the way the rest of the CLI speaks. */
+function usageMessage(command: Command, err: Error & { code?: string }): string {
+  const flags = Object.keys({ ...command.options, ...GLOBAL_OPTIONS }).map((o) => `--${o}`);
+  const option = /'(-[^' ]+)/.exec(err.message)?.[1];
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const hint = option && closest(option, flags);
+      return `unknown option ${option ?? ''}${hint ? ` (did you mean ${hint}?)` : ''}; options: ${flags.join(', ')}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return option && command.options[option.replace(/^-+/, '')]?.type === 'string'
+        ? `${option} needs a value`
+        : `${option ?? 'an option'} takes no value`;
+    default:
+      return err.message.split('. ')[0] ?? err.message;
+  }
+}
+
 function parse(command: Command, argv: string[]): ParsedArgs {
   try {
     const { values, positionals } = parseArgs({
@@ -98,7 +125,8 @@ function parse(command: Command, argv: string[]): ParsedArgs {
   } catch (err) {
     // node:util marks its own complaints (unknown option, missing value) with ERR_PARSE_ARGS_*.
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+    if (code.startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError(usageMessage(command, err as Error));
     throw err;
   }
 }
@@ -129,6 +157,10 @@ export async function run(
     io.stdout.write(generalHelp());
     return EXIT.ok;
   }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`flowpilot ${version()}\n`);
+    return EXIT.ok;
+  }
   if (name === 'help') {
     const target = COMMANDS.find((c) => c.name === rest[0]);
     io.stdout.write(target ? commandHelp(target) : generalHelp());
@@ -136,8 +168,13 @@ export async function run(
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
+    const hint = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
     io.stderr.write(
-      `flowpilot: unknown command ${JSON.stringify(name)}\n` +
+      `flowpilot: unknown ${name.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(name)}` +
+        `${hint ? ` (did you mean ${hint}?)` : ''}\n` +
         `commands: ${COMMANDS.map((c) => c.name).join(', ')} (flowpilot --help)\n`,
     );
     return EXIT.usage;
@@ -164,7 +201,8 @@ export async function run(
   let opened: Awaited<ReturnType<OpenContext>> | undefined;
   try {
     const { config } = loadConfig(io.env, io.cwd);
-    opened = await (opts.openContext ?? openContext)(io, { json, config });
+    if (command.runStoreless) return await command.runStoreless(args, { io, json, config });
+    opened = await (opts.openContext ?? openContext)(io, { json, config, command: command.name });
     return await command.run(args, opened.ctx);
   } catch (err) {
     const code = err instanceof CliError ? err.exitCode : EXIT.failure;
@@ -176,8 +214,23 @@ export async function run(
   }
 }
 
+/** The package's version, for `flowpilot --version`. */
+function version(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
 /** The `flowpilot` executable (bin/flowpilot.js). */
 export async function main(): Promise<void> {
+  // `.env` as npm start reads it, so both find the same data directory and port.
+  try {
+    const loaded = describeDotEnv(loadDotEnv(process.env, process.cwd()));
+    if (loaded) process.stderr.write(`flowpilot: ${loaded}\n`);
+  } catch (err) {
+    process.stderr.write(`flowpilot: ${(err as Error).message}\n`);
+    process.exitCode = EXIT.failure;
+    return;
+  }
   const code = await run(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

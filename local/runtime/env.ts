@@ -29,6 +29,8 @@ export const LOCAL_TOKEN_HEADER = 'x-flowpilot-token';
  */
 export const LOCAL_DEMO_CATALOG: Record<string, { gb: string; price: number; currency: string }> = {
   'demo-10gb': { gb: '10', price: 500, currency: 'usd' },
+  // epay pays in yuan: `npm run demo:payment -- --provider epay` buys this one.
+  'demo-10gb-cny': { gb: '10', price: 3800, currency: 'cny' },
 };
 
 /**
@@ -99,11 +101,26 @@ function url(name: string, value: string | undefined, problems: string[]): strin
   }
 }
 
+/**
+ * The simulator's default port: the next one after PORT (3001 for 3000), fixed so that saved
+ * commands keep working across restarts; a free one when PORT is 0.
+ */
+export function simulatorPortFor(httpPort: number): number {
+  if (httpPort === 0) return 0;
+  return httpPort < 65_535 ? httpPort + 1 : httpPort - 1;
+}
+
 export function readLocalEnv(env: NodeJS.ProcessEnv, cwd: string): LocalEnv {
   const problems: string[] = [];
   const baseUrl = url('IPWEB_BASE_URL', env.IPWEB_BASE_URL, problems);
   const token = env.IPWEB_TOKEN;
   if (baseUrl && !token) problems.push('IPWEB_TOKEN must be set when IPWEB_BASE_URL is set');
+  if (token && !env.IPWEB_BASE_URL) {
+    problems.push(
+      'IPWEB_TOKEN is set but IPWEB_BASE_URL is not: set IPWEB_BASE_URL to use the real ' +
+        'upstream, or unset IPWEB_TOKEN to use the built-in simulator',
+    );
+  }
   const snsTopicArn = env.SNS_TOPIC_ARN || undefined;
   if (snsTopicArn && !/^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+$/.test(snsTopicArn)) {
     problems.push(`SNS_TOPIC_ARN must be an SNS topic ARN, got ${JSON.stringify(snsTopicArn)}`);
@@ -127,15 +144,16 @@ export function readLocalEnv(env: NodeJS.ProcessEnv, cwd: string): LocalEnv {
     }
   }
   const host = env.HOST || '127.0.0.1';
+  const httpPort = port('PORT', env.PORT, 3000, problems);
   const result: LocalEnv = {
-    port: port('PORT', env.PORT, 3000, problems),
+    port: httpPort,
     host,
     dataDir: resolve(cwd, env.FLOWPILOT_DATA_DIR || '.data'),
     tableName,
     dynamoEndpoint: url('AWS_ENDPOINT_URL_DYNAMODB', env.AWS_ENDPOINT_URL_DYNAMODB, problems),
     snsTopicArn,
     upstream,
-    simulatorPort: port('SIMULATOR_PORT', env.SIMULATOR_PORT, 0, problems),
+    simulatorPort: port('SIMULATOR_PORT', env.SIMULATOR_PORT, simulatorPortFor(httpPort), problems),
     localToken,
     allowedHosts: allowedHosts(host),
   };

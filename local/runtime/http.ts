@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { logger } from '../../functions/commons/logger.ts';
 import { LOCAL_TOKEN_HEADER } from './env.ts';
 import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
-import { type Invoker, isFunctionName } from './functions.ts';
+import { FUNCTION_NAMES, type Invoker, isFunctionName } from './functions.ts';
 
 /** Bodies above this are refused before any handler runs (API Gateway's own limit). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -166,7 +166,11 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
     if (method !== 'POST')
       return send(res, 405, { message: 'method not allowed' }, { allow: 'POST' });
     const name = decodeURIComponent(invoke[1] ?? '');
-    if (!isFunctionName(name)) return send(res, 404, { message: `no function named ${name}` });
+    if (!isFunctionName(name)) {
+      return send(res, 404, {
+        message: `no function named ${name}; functions: ${FUNCTION_NAMES.join(', ')}`,
+      });
+    }
     let event: unknown = scheduledEvent(name);
     if (body.length > 0) {
       try {

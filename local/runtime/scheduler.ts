@@ -14,6 +14,8 @@ export interface ScheduledJob {
  */
 export class Scheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** When each job fires next, for the banner and the status page. */
+  private readonly next = new Map<ScheduledJob['name'], Date>();
   private stopped = false;
 
   constructor(
@@ -30,6 +32,7 @@ export class Scheduler {
   private arm(job: ScheduledJob): void {
     if (this.stopped) return;
     const at = job.schedule.next(this.now());
+    this.next.set(job.name, at);
     // setTimeout caps at ~24.8 days; re-arm in steps for long schedules.
     const delay = Math.min(at.getTime() - this.now().getTime(), 2 ** 31 - 1);
     const timer = setTimeout(
@@ -43,6 +46,15 @@ export class Scheduler {
       Math.max(0, delay),
     );
     this.timers.add(timer);
+  }
+
+  /** Each job with its next run (the one computed from now when not started yet). */
+  nextRuns(): { name: FunctionName; expression: string; at: Date }[] {
+    return this.jobs.map((j) => ({
+      name: j.name,
+      expression: j.expression,
+      at: this.next.get(j.name) ?? j.schedule.next(this.now()),
+    }));
   }
 
   stop(): void {

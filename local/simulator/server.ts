@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_UPSTREAM_ZONE } from '../../functions/commons/units.ts';
 import { seededRandom, writeJson } from './json.ts';
+import { readSnapshot, writeSnapshot } from './snapshot.ts';
 import {
   type ConsumeDayInput,
   type CustomerInput,
@@ -88,6 +89,11 @@ export interface SimulatorOptions {
   /** Clock for createTime and "today". @default the system clock */
   now?: () => Date;
   options?: Partial<SimOptions>;
+  /**
+   * A file that keeps the state across restarts: read at start when it exists (instead of
+   * `seedData`), written after every change. Faults, the call log and the clock are not kept.
+   */
+  stateFile?: string;
 }
 
 export interface Simulator {
@@ -128,6 +134,9 @@ const HTML_PAGE =
   '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>' +
   '<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>';
 
+/** Endpoints that change the state (the others only read). */
+const MUTATING = new Set<SimEndpoint>(['rechargeTrafficCount', 'deductionFlow']);
+
 const ROUTES = new Map<string, SimEndpoint>(
   Object.entries(SIM_ENDPOINTS).map(([name, path]) => [path, name as SimEndpoint]),
 );
@@ -154,6 +163,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     opts.seedData ?? false,
   );
   state.options = { ...DEFAULT_OPTIONS, ...opts.options };
+  const stateFile = opts.stateFile;
+  const saved = stateFile ? readSnapshot(stateFile) : undefined;
+  if (saved) state.restore(saved);
+  const save = () => {
+    if (stateFile) writeSnapshot(stateFile, state.toSnapshot());
+  };
+  if (!saved) save();
+  /** Wraps a mutation so that the state file follows it. */
+  const saving =
+    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    (...args: A): R => {
+      const result = fn(...args);
+      save();
+      return result;
+    };
   let coin = seededRandom(seed ^ 0x5bd1e995);
   let faults: FaultSpec[] = [];
   let callLog: SimCall[] = [];
@@ -234,6 +258,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     if (!authorized) return sendEnvelope(res, { code: 200, msg: MSG.auth, data: null });
     const envelope = state.answer(endpoint, query);
+    if (MUTATING.has(endpoint)) save();
     if (fault?.kind === 'drop-after-apply') {
       req.socket.destroy();
       return;
@@ -394,35 +419,42 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     origin,
     token,
     async close() {
+      save();
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-    reset(o = {}) {
+    reset: saving((o: { seed?: number; seedData?: boolean } = {}) => {
       seed = o.seed ?? seed;
       state.reset(seed, o.seedData ?? false);
       state.options = { ...DEFAULT_OPTIONS, ...opts.options };
       coin = seededRandom(seed ^ 0x5bd1e995);
       faults = [];
       callLog = [];
-    },
-    setOptions: (o) => {
+    }),
+    setOptions: saving((o: Partial<SimOptions>) => {
       state.options = { ...state.options, ...o };
-    },
+    }),
     setNow: (now) => {
       fixedNow = now;
     },
-    setPool: (pool, totals) => state.setPool(pool, totals),
+    setPool: saving((pool: SimPoolId, totals: Partial<Record<keyof PoolView, string | number>>) =>
+      state.setPool(pool, totals),
+    ),
     getPools: () => state.getPools(),
-    addCustomer: (c) => state.addCustomer(c),
+    addCustomer: saving((c: CustomerInput) => state.addCustomer(c)),
     getCustomer: (id) => state.getCustomer(id),
     listCustomers: () => state.listCustomers(),
-    addUsageRows: (rows) => state.addUsageRows(rows),
-    generateUsage: (count, o) => state.generateUsage(count, o),
+    addUsageRows: saving((rows: UsageRowInput[]) => state.addUsageRows(rows)),
+    generateUsage: saving((count: number, o?: { endDate?: string; customerIds?: string[] }) =>
+      state.generateUsage(count, o),
+    ),
     listUsage: () => state.listUsage(),
-    setConsumeSeries: (days) => state.setConsumeSeries(days),
-    setNniSeries: (days) => state.setNniSeries(days),
-    addRecords: (records, o) => state.addRecords(records, o?.forMe ?? false),
+    setConsumeSeries: saving((days: ConsumeDayInput[]) => state.setConsumeSeries(days)),
+    setNniSeries: saving((days: NniDayInput[]) => state.setNniSeries(days)),
+    addRecords: saving((records: RecordInput[], o?: { forMe?: boolean }) =>
+      state.addRecords(records, o?.forMe ?? false),
+    ),
     listRecords: (o) => state.listRecords(o?.forMe ?? false),
     ledger: () => state.ledger(),
     deductions: () => state.deductions(),

@@ -178,6 +178,9 @@ const DECIMAL = /^\d+(\.\d+)?$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const OPERATOR = { createId: '98765', createBy: 'flowpilot-agent' };
 
+/** SimState fields that are not data: the clock, the calendar and the generator. */
+const UNSAVED = new Set(['clock', 'zone', 'random']);
+
 export const DEFAULT_OPTIONS: SimOptions = {
   numberStyle: 'mixed',
   alreadyProcessedCode: 201,
@@ -308,6 +311,26 @@ export class SimState {
 
   private nowText(): string {
     return wallTime(this.clock.now(), this.zone);
+  }
+
+  // ---- persistence --------------------------------------------------------------------
+
+  /**
+   * Every data field of the state, for snapshot.ts to save: a field added to this class is
+   * saved and restored with no further code, as long as it holds plain data, Decimals, Maps
+   * and arrays. Only what comes from the constructor or cannot be saved is left out.
+   */
+  toSnapshot(): Record<string, unknown> {
+    return Object.fromEntries(
+      Object.entries(this).filter(([k, v]) => !UNSAVED.has(k) && typeof v !== 'function'),
+    );
+  }
+
+  /** Puts back what toSnapshot gave; fields this version no longer has are ignored. */
+  restore(saved: Record<string, unknown>): void {
+    for (const [k, v] of Object.entries(saved)) {
+      if (k in this && !UNSAVED.has(k)) (this as unknown as Record<string, unknown>)[k] = v;
+    }
   }
 
   // ---- control ------------------------------------------------------------------------

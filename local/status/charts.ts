@@ -76,18 +76,20 @@ export function lineChart(
   return frame('line', title, yMax, unit, body + legend(series), xLabels);
 }
 
-/** Bar chart of labelled values (e.g. GB per day). */
+/** Bar chart of labelled values (e.g. GB per day); a null value keeps its slot empty. */
 export function barChart(
   title: string,
   unit: string,
-  bars: { label: string; value: number }[],
+  bars: { label: string; value: number | null }[],
   color: string,
 ): string {
-  if (bars.length === 0) return emptyChart(title);
-  const yMax = niceMax(Math.max(...bars.map((b) => b.value)));
+  const values = bars.flatMap((b) => (b.value === null ? [] : [b.value]));
+  if (values.length === 0) return emptyChart(title);
+  const yMax = niceMax(Math.max(...values));
   const slot = (W - PAD.left - PAD.right) / bars.length;
   const body = bars
     .map((b, i) => {
+      if (b.value === null) return '';
       const h = (b.value / yMax) * (H - PAD.top - PAD.bottom);
       const x = PAD.left + i * slot + slot * 0.15;
       return `<rect class="bar" x="${x.toFixed(1)}" y="${(H - PAD.bottom - h).toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${esc(b.label)}: ${b.value.toFixed(1)} ${esc(unit)}</title></rect>`;

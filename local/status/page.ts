@@ -35,6 +35,8 @@ import {
 export interface StatusPageDeps extends StatusDeps {
   /** Days of history in the charts. @default 30 */
   days?: number;
+  /** When each scheduled function runs next (the local runtime's scheduler). */
+  nextRuns?: () => { name: string; expression: string; at: Date }[];
 }
 
 /** Points per pool in the residual chart; a poll every few minutes gives far more. */
@@ -175,12 +177,23 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
     series,
     xLabels,
   );
+  // One bar per day of the window, empty where the series has no figure, so "last 30
+  // days" shows 30 slots whatever has been read so far.
+  const byDay = new Map(consumption.map((d) => [d.day, d]));
   const consumptionChart = barChart(
     `Daily consumption, last ${days} full days`,
     'GB',
-    consumption.map((d) => ({ label: d.day, value: gbNumber(d.uploadMb.plus(d.downloadMb)) })),
+    Array.from({ length: days }, (_, i) => {
+      const day = addDays(yesterday, i + 1 - days);
+      const d = byDay.get(day);
+      return { label: day, value: d ? gbNumber(d.uploadMb.plus(d.downloadMb)) : null };
+    }),
     '#f59e0b',
   );
+  const next = deps.nextRuns?.() ?? [];
+  const nextLine = next.length
+    ? `<p class="meta next-runs">Next runs: ${next.map((r) => `${esc(r.name)} ${esc(shortTime(r.at.toISOString()))}`).join(' · ')}.</p>`
+    : '';
 
   const missing = overview.missingPools.length
     ? `<p class="meta">No snapshot yet for: ${esc(overview.missingPools.join(', '))}.</p>`
@@ -201,6 +214,7 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
 <table class="pools"><thead><tr><th>Pool</th><th class="num">Residual</th><th class="num">Left</th><th class="num">Days left</th><th class="num">Burn per day</th><th>Snapshot</th></tr></thead><tbody>${poolRows(overview.pools)}</tbody></table>
 ${missing}
 <ul class="polls">${pollLine('Totals poll', overview.polls.totals)}${pollLine('Usage poll', overview.polls.usage)}</ul>
+${nextLine}
 <h2>Charts</h2>
 <div class="charts">
 <figure id="residual-chart"><figcaption>Residual per pool (GB)</figcaption>${residualChart}</figure>

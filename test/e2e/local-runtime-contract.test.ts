@@ -34,6 +34,8 @@ function spawnRuntime(env: Record<string, string>): Runtime {
       IPWEB_BASE_URL: '',
       SNS_TOPIC_ARN: '',
       FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
+      // A free port rather than PORT + 1, which another test may hold.
+      SIMULATOR_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,9 +25,11 @@ async function start(dataDir: string, port: number): Promise<Running> {
   let output = '';
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
+    // SIMULATOR_PORT 0: a free one, rather than PORT + 1 which another test may hold.
     env: {
       ...process.env,
       PORT: String(port),
+      SIMULATOR_PORT: '0',
       FLOWPILOT_DATA_DIR: dataDir,
       FLOWPILOT_CONFIG: '',
       FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
@@ -163,7 +165,8 @@ describe('local runtime end to end: npm start', () => {
     await stop(first);
     expect(first.output()).toMatch(/SIGTERM: stopping…\nstopped/);
 
-    // Restart on the same data: the order is remembered, so the retry credits nothing new.
+    // Restart on the same data: the order is remembered, so the retry credits nothing new;
+    // the simulator kept its state too, so its ledger still holds the one recharge.
     const second = await start(dataDir, port);
     running.push(second);
     const health2 = (await (await fetch(`${second.base}/health`)).json()) as {
@@ -175,7 +178,7 @@ describe('local runtime end to end: npm start', () => {
     const ledger2 = (await (
       await fetch(new URL('/_sim/ledger', health2.simulatorUrl))
     ).json()) as unknown[];
-    expect(ledger2).toEqual([]);
+    expect(ledger2).toEqual(ledger);
     await stop(second);
     expect(second.output()).toMatch(/stopped/);
   });

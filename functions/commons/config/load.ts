@@ -2,18 +2,47 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { jsonErrorAt } from './json-position.ts';
 import { type Config, configSchema } from './schema.ts';
+import { closest } from './suggest.ts';
 
 /** Name of the environment variable through which a deployed function receives its config. */
 export const CONFIG_JSON_ENV = 'FLOWPILOT_CONFIG_JSON';
 export const CONFIG_FILE_ENV = 'FLOWPILOT_CONFIG';
 export const DEFAULT_CONFIG_FILE = 'flowpilot.config.json';
 
+/** The keys an object schema at `path` knows, through defaults and optionals. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: unknown = configSchema;
+  const unwrap = (s: unknown): unknown => {
+    let cur = s as { _zod?: { def?: { innerType?: unknown; in?: unknown } } } | undefined;
+    for (let n = 0; n < 10 && cur?._zod?.def; n++) {
+      const def = cur._zod.def;
+      const inner = def.innerType ?? def.in;
+      if (!inner) break;
+      cur = inner as typeof cur;
+    }
+    return cur;
+  };
+  for (const step of path) {
+    const shape = (unwrap(schema) as { shape?: Record<string, unknown> } | undefined)?.shape;
+    schema = shape?.[String(step)];
+    if (!schema) return [];
+  }
+  return Object.keys((unwrap(schema) as { shape?: Record<string, unknown> })?.shape ?? {});
+}
+
 function describe(issue: z.core.$ZodIssue): string {
   const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
   if (issue.code === 'unrecognized_keys') {
     const prefix = issue.path.length ? `${key}.` : '';
-    return issue.keys.map((k) => `${prefix}${k}: unknown key`).join('\n');
+    const known = knownKeys(issue.path);
+    return issue.keys
+      .map((k) => {
+        const near = closest(k, known);
+        return `${prefix}${k}: unknown key${near ? ` (did you mean ${prefix}${near}?)` : ''}`;
+      })
+      .join('\n');
   }
   return `${key}: ${issue.message}`;
 }
@@ -30,9 +59,12 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`invalid ${source}: not JSON (${(cause as Error).message})`, [], {
-      cause,
-    });
+    const at = jsonErrorAt(text);
+    throw new ConfigError(
+      `invalid ${source}: not JSON at line ${at.line}, column ${at.column} (found ${at.found})`,
+      [],
+      { cause },
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { canonicalCustomerId } from '../customer-id.ts';
+import { money } from '../money.ts';
 import { Decimal, dayInZone } from '../units.ts';
 import type { PaymentSucceeded, ProviderId } from './types.ts';
 
@@ -98,7 +99,7 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
   const priced = ev.subtotalMinor ?? ev.amountMinor;
   if (ev.currency !== pkg.currency || priced !== expected) {
     const what = ev.subtotalMinor === undefined ? 'paid' : 'subtotal';
-    const detail = `${what} ${priced} ${ev.currency}, expected ${expected} ${pkg.currency}`;
+    const detail = `${what} ${money(priced, ev.currency)}, expected ${money(expected, pkg.currency)}`;
     return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
   }
   if (gb.gt(config.maxGbPerOrder)) {

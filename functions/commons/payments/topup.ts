@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { logger } from '../logger.ts';
+import { money } from '../money.ts';
 import type { OpsEvent } from '../ops-events.ts';
 import type { NewOrder, Order, OrderKey, Pending, TakePending } from '../store/ledger.ts';
 import { gbToCredit } from '../store/ledger-orders.ts';
@@ -77,7 +78,11 @@ function facts(base: OrderBase, extra: Record<string, string> = {}): Record<stri
   if (base.packageId) out.package = base.packageId;
   if (base.quantity !== undefined) out.quantity = String(base.quantity);
   if (base.gb) out.gb = base.gb;
-  if (base.amountMinor !== undefined) out.amount = `${base.amountMinor} ${base.currency ?? ''}`;
+  if (base.amountMinor !== undefined) {
+    out.amount = base.currency
+      ? money(base.amountMinor, base.currency)
+      : `${base.amountMinor} (minor units)`;
+  }
   return { ...out, ...extra };
 }
 

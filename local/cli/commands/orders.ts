@@ -1,3 +1,4 @@
+import { money } from '../../../functions/commons/money.ts';
 import type { DeductionPart, Order, OrderKey } from '../../../functions/commons/store/ledger.ts';
 import {
   DEDUCTION_STATES,
@@ -39,8 +40,13 @@ export function parseOrderKey(text: string): OrderKey {
 export const orderKeyText = (k: OrderKey) => `${k.provider}:${k.paymentId}`;
 
 const gb = (text: string | undefined) => (text === undefined ? '-' : `${text} GB`);
+/** Minor units in the store and in --json (`amountMinor`); major units with the currency here. */
 const amount = (o: Pick<Order, 'amountMinor' | 'currency'>) =>
-  o.amountMinor === undefined ? '-' : `${o.amountMinor} ${o.currency ?? ''}`.trim();
+  o.amountMinor === undefined
+    ? '-'
+    : o.currency
+      ? money(o.amountMinor, o.currency)
+      : `${o.amountMinor} (minor units)`;
 
 function ordersTable(orders: readonly Order[]): string {
   return table(orders, [
@@ -147,7 +153,7 @@ export const orderCommand = defineCommand<{ key: OrderKey }>({
     const lease =
       order.leaseUntil === undefined
         ? undefined
-        : `${order.leaseOwner ?? '?'} until ${new Date(order.leaseUntil).toISOString()}`;
+        : `${order.leaseOwner ?? '?'} until ${shortTime(new Date(order.leaseUntil).toISOString())}`;
     ctx.io.stdout.write(
       fields([
         ['order', orderKeyText(order)],
@@ -172,7 +178,9 @@ export const orderCommand = defineCommand<{ key: OrderKey }>({
         ['last error', order.lastError],
         [
           'refunded',
-          order.refundedMinor ? `${order.refundedMinor} ${order.currency ?? ''}` : undefined,
+          order.refundedMinor
+            ? amount({ amountMinor: order.refundedMinor, currency: order.currency })
+            : undefined,
         ],
         [
           'deducted',

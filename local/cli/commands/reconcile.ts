@@ -1,16 +1,36 @@
 import type { ReconciliationReport } from '../../../functions/commons/reconcile/report-store.ts';
 import { reconcile } from '../../../functions/commons/reconcile/run.ts';
+import { parseUpstreamDateTime } from '../../../functions/commons/units.ts';
 import { dayOption, defineCommand, expectPositionals, printJson } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';
-import { fields, table } from '../format.ts';
+import { fields, shortTime, table } from '../format.ts';
+import { orderKeyText, parseOrderKey } from './orders.ts';
 
 type ReconcileArgs = { window: { from: string; to: string } | undefined };
 
-export function reportText(r: ReconciliationReport): string {
+/** `ORDER#stripe#cs_1` as every other command shows it: `stripe:cs_1`. */
+function keyText(pk: string): string {
+  try {
+    return orderKeyText(parseOrderKey(pk));
+  } catch {
+    return pk;
+  }
+}
+
+/** The report for people: keys as `provider:paymentId`, every time in UTC like the rest. */
+export function reportText(r: ReconciliationReport, timeZone: string): string {
   const c = r.counts;
+  // The upstream writes wall-clock times in its own zone; shown here in UTC like the rest.
+  const upstreamTime = (text: string) => {
+    try {
+      return shortTime(parseUpstreamDateTime(text, timeZone).toISOString());
+    } catch {
+      return `${text} (${timeZone})`;
+    }
+  };
   let out = fields([
-    ['report', r.id],
-    ['window', `${r.window.from} to ${r.window.to} (upstream calendar)`],
+    ['report', shortTime(r.id)],
+    ['window', `${r.window.from} to ${r.window.to} (days in ${timeZone})`],
     ['ledger credits', String(c.ledger)],
     ['upstream recharges', String(c.upstream)],
     ['matched', String(c.matched)],
@@ -22,20 +42,20 @@ export function reportText(r: ReconciliationReport): string {
   if (r.missingUpstream.length) {
     out += '\ncredited in the ledger, missing upstream:\n';
     out += table(r.missingUpstream, [
-      { header: 'ORDER', value: (m) => m.orderKey },
+      { header: 'ORDER', value: (m) => keyText(m.orderKey) },
       { header: 'CUSTOMER', value: (m) => m.customerId },
       { header: 'GB', value: (m) => m.gb, align: 'right' },
-      { header: 'CREDITED', value: (m) => m.creditedAt },
+      { header: 'CREDITED', value: (m) => shortTime(m.creditedAt) },
     ]);
   }
   if (r.amountDifferences.length) {
     out += '\namounts that differ:\n';
     out += table(r.amountDifferences, [
-      { header: 'ORDER', value: (d) => d.orderKey },
+      { header: 'ORDER', value: (d) => keyText(d.orderKey) },
       { header: 'CUSTOMER', value: (d) => d.customerId },
       { header: 'LEDGER MB', value: (d) => d.ledgerMb, align: 'right' },
       { header: 'UPSTREAM MB', value: (d) => d.upstreamMb, align: 'right' },
-      { header: 'UPSTREAM TIME', value: (d) => d.upstreamTime },
+      { header: 'UPSTREAM TIME', value: (d) => upstreamTime(d.upstreamTime) },
     ]);
   }
   if (r.manualTopUps.length) {
@@ -44,7 +64,7 @@ export function reportText(r: ReconciliationReport): string {
       { header: 'CUSTOMER', value: (m) => m.customerId },
       { header: 'ACCOUNT', value: (m) => m.account },
       { header: 'MB', value: (m) => m.mb, align: 'right' },
-      { header: 'TIME', value: (m) => m.createTime },
+      { header: 'TIME', value: (m) => upstreamTime(m.createTime) },
     ]);
   }
   return out;
@@ -85,7 +105,7 @@ export const reconcileCommand = defineCommand<ReconcileArgs>({
       args.window,
     );
     if (ctx.json) printJson(ctx, report);
-    else ctx.io.stdout.write(reportText(report));
+    else ctx.io.stdout.write(reportText(report, ctx.config.upstream.timeZone));
     return EXIT.ok;
   },
 });
