@@ -14,7 +14,23 @@ export const keys = {
   }),
   series: (series: SeriesName, day: string) => ({ pk: `SERIES#${series}`, sk: `DAY#${day}` }),
   poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
+  /** One customer's balance; `CUSTBAL` lists every customer in id order. */
+  customerBalance: (customerId: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: 'BALANCE',
+    gsi1pk: 'CUSTBAL',
+    gsi1sk: customerId.padStart(20, '0'),
+  }),
+  /** One upstream record (myRechargeFlowList), beside the balance; by day on gsi1. */
+  customerRecord: (customerId: string, recordKey: string, day: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: `${CUSTOMER_RECORD_PREFIX}${recordKey}`,
+    gsi1pk: `CUSTRECDAY#${day}`,
+    gsi1sk: `${customerId}#${recordKey}`,
+  }),
 } as const;
+
+export const CUSTOMER_RECORD_PREFIX = 'REC#';
 
 export type SeriesName = 'consume' | 'nni';
 
