@@ -20,6 +20,7 @@ import {
   type SimOptions,
   type SimPoolId,
   SimState,
+  type TrafficUseInput,
   type UsageRowInput,
   type UsageRowView,
 } from './state.ts';
@@ -110,6 +111,10 @@ export interface Simulator {
   addUsageRows(rows: UsageRowInput[]): void;
   generateUsage(count: number, opts?: { endDate?: string; customerIds?: string[] }): number;
   listUsage(): UsageRowView[];
+  /** A customer uses traffic: today's usage row grows, the balance falls. */
+  useTraffic(input: TrafficUseInput): CustomerView;
+  /** A top-up by hand in the vendor console (a type 0 record, no orderId). */
+  consoleTopUp(input: { customerId: string; mb: string | number; createBy?: string }): CustomerView;
   setConsumeSeries(days: ConsumeDayInput[]): void;
   setNniSeries(days: NniDayInput[]): void;
   addRecords(records: RecordInput[], opts?: { forMe?: boolean }): void;
@@ -294,6 +299,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         return (
           Array.isArray(body) ? (body as CustomerInput[]) : [b as unknown as CustomerInput]
         ).map((c) => sim.addCustomer(c));
+      case 'POST /_sim/customers/use':
+        return sim.useTraffic(b as unknown as TrafficUseInput);
+      case 'POST /_sim/customers/topup':
+        return sim.consoleTopUp(b as unknown as { customerId: string; mb: string });
       case 'GET /_sim/usage':
         return sim.listUsage();
       case 'POST /_sim/usage':
@@ -420,6 +429,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     addUsageRows: (rows) => state.addUsageRows(rows),
     generateUsage: (count, o) => state.generateUsage(count, o),
     listUsage: () => state.listUsage(),
+    useTraffic: (input) => state.useTraffic(input),
+    consoleTopUp: (input) => state.consoleTopUp(input),
     setConsumeSeries: (days) => state.setConsumeSeries(days),
     setNniSeries: (days) => state.setNniSeries(days),
     addRecords: (records, o) => state.addRecords(records, o?.forMe ?? false),
