@@ -5,6 +5,8 @@ import { ConfigError, FlowPilotError } from '../../functions/commons/errors.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { customerCommand } from './commands/customer.ts';
+import { customersCommand } from './commands/customers.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
@@ -19,6 +21,8 @@ export const COMMANDS: readonly Command[] = [
   ordersCommand,
   orderCommand,
   usageCommand,
+  customersCommand,
+  customerCommand,
   backfillCommand,
   replayCommand,
   reconcileCommand,

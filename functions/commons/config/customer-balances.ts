@@ -13,6 +13,13 @@ export const customerBalanceConfigShape = {
   recordsPageSize: z.int().min(10).max(1000).default(1000),
   /** Days of stored usage read per step of the balance pass (the backfill walks them all). */
   usageDaysPerStep: z.int().min(1).max(31).default(7),
+  /** Who `flowpilot customers --low` and the status page list as running low. */
+  lowList: z
+    .strictObject({
+      gb: z.number().min(0).default(1),
+      daysLeft: z.number().min(0).default(3),
+    })
+    .prefault({}),
 };
 
 const customerBalancesSchema = z.strictObject(customerBalanceConfigShape);

@@ -57,14 +57,14 @@ export function applyUsage(
   const recent = new Map(state.recent);
   for (const [day, mb] of days) {
     if (state.settledThrough !== undefined && day <= state.settledThrough) continue;
-    recent.set(day, afterOpening(state, day, mb));
+    recent.set(day, mb);
   }
   const foldBefore = finalBefore < keepFrom ? finalBefore : keepFrom;
   let settledMb = state.settledMb;
   let settledThrough = state.settledThrough;
   for (const day of [...recent.keys()].sort()) {
     if (day >= foldBefore) break;
-    settledMb = settledMb.plus(recent.get(day) ?? 0);
+    settledMb = settledMb.plus(afterOpening(state, day, recent.get(day) ?? new Decimal(0)));
     settledThrough = day;
     recent.delete(day);
   }
@@ -98,8 +98,11 @@ export function recordSums(state: BalanceState, records: readonly CustomerRecord
   return next;
 }
 
+/** Usage counted against the balance: what the opening leaves of every day. */
 export function usageMb(state: BalanceState): Decimal {
-  return state.settledMb.plus(sum(state.recent.values()));
+  return state.settledMb.plus(
+    sum([...state.recent].map(([day, mb]) => afterOpening(state, day, mb))),
+  );
 }
 
 export function balanceMb(state: BalanceState): Decimal {

@@ -68,10 +68,12 @@ export async function calibrate(
       dayBaseMb: row ? countedMb(row, deps.usageCounts) : gbToMb(0),
     };
   }
+  const keepFrom = addDays(today, -7);
   const [stored, records, usage, usageCursor] = await Promise.all([
     deps.balances.get(customerId),
     deps.records.byCustomer(customerId),
-    opening.day <= today ? deps.usage.byCustomer(customerId, opening.day, today) : [],
+    // From the burn window on at least, so days left read the real burn.
+    deps.usage.byCustomer(customerId, [opening.day, keepFrom].sort()[0] ?? keepFrom, today),
     deps.pollState.cursor(POLL_USAGE),
   ]);
   let state = emptyBalance(customerId);
@@ -80,7 +82,7 @@ export async function calibrate(
   state.opening = opening;
   state = recordSums(state, records);
   const days = new Map(usage.map((r) => [r.day, countedMb(r, deps.usageCounts)]));
-  state = applyUsage(state, days, usageCursor ?? today, addDays(today, -7));
+  state = applyUsage(state, days, usageCursor ?? today, keepFrom);
   await deps.balances.put([state], now);
   return { opening, figures: balanceFigures(state, today, now) };
 }
