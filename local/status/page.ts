@@ -5,6 +5,7 @@ import { logger } from '../../functions/commons/logger.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
+import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import {
   POOLS,
@@ -39,6 +40,8 @@ export interface StatusPageDeps extends StatusDeps {
     balances: Pick<CustomerBalanceStore, 'list'>;
     lowList: Config['customers']['lowList'];
   };
+  /** The pool ledger, for "pool refilled +X GB at T" under the pools. */
+  refills?: Pick<PoolRefillStore, 'since'>;
 }
 
 /** Rows in "customers running low"; the rest are counted. */
@@ -61,6 +64,7 @@ export function statusDepsFor(
       balances: new CustomerBalanceStore(doc, tableName),
       lowList: config.customers.lowList,
     },
+    refills: new PoolRefillStore(doc, tableName, retentionDays),
     snapshots: new SnapshotStore(doc, tableName, { retentionDays }),
     series: new SeriesStore(doc, tableName, { retentionDays }),
     pollState: new PollStateStore(doc, tableName),
@@ -162,12 +166,21 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
   const now = deps.clock();
   const since = new Date(now.getTime() - days * 86_400_000);
   const yesterday = addDays(dayInZone(now, deps.timeZone), -1);
-  const [overview, histories, consumption, customers] = await Promise.all([
+  const [overview, histories, consumption, customers, refills] = await Promise.all([
     collectStatus(deps),
     Promise.all(POOLS.map((pool) => deps.snapshots.range(pool, since, now))),
     deps.series.consume(addDays(yesterday, 1 - days), yesterday),
     deps.customers ? customerRows(deps.customers.balances, deps.timeZone, now) : undefined,
+    deps.refills ? deps.refills.since(since) : [],
   ]);
+  const refillLines = refills
+    .slice(-5)
+    .reverse()
+    .map(
+      (r) =>
+        `<li>${esc(r.pool)} pool refilled +${esc(formatGb(mbToGb(r.addedMb)))} at ${esc(shortTime(r.at))}</li>`,
+    )
+    .join('');
   const lowList = deps.customers?.lowList;
   const low = customers && lowList ? customers.filter((r) => isLow(r.figures, lowList)) : [];
   const customerSection = customers
@@ -220,6 +233,7 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
 <h2>Pools</h2>
 <table class="pools"><thead><tr><th>Pool</th><th class="num">Residual</th><th class="num">Left</th><th class="num">Days left</th><th class="num">Burn per day</th><th>Snapshot</th></tr></thead><tbody>${poolRows(overview.pools)}</tbody></table>
 ${missing}
+${refillLines ? `<ul class="refills">${refillLines}</ul>` : ''}
 <ul class="polls">${pollLine('Totals poll', overview.polls.totals)}${pollLine('Usage poll', overview.polls.usage)}</ul>
 <h2>Charts</h2>
 <div class="charts">

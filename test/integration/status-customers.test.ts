@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { emptyBalance } from '../../functions/commons/customers/balance.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import { renderStatusPage, statusDepsFor } from '../../local/status/page.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
@@ -48,6 +49,20 @@ describe('Status page: customers running low', () => {
     expect(rows[0]?.[2]).toContain('<td class="num">-0.02 GB</td><td class="num">0.0</td>');
     expect(rows[2]?.[2]).toContain('<td>&#60;b&#62;eve&#60;/b&#62;</td>');
     expect(html).not.toContain('data-customer="90"');
+  });
+
+  it('shows the latest pool refills from the pool ledger', async () => {
+    const table = await createTestTable('status-customers');
+    await new PoolRefillStore(table.doc, table.tableName).put({
+      pool: 'primary',
+      addedMb: new Decimal(512_000),
+      at: '2026-11-20T02:40:00.000Z',
+      seenAt: '2026-11-20T02:45:00.000Z',
+    });
+    const html = await renderStatusPage(
+      statusDepsFor(table.doc, table.tableName, parseConfig({}), () => NOW),
+    );
+    expect(html).toContain('<li>primary pool refilled +500 GB at 2026-11-20 02:40 UTC</li>');
   });
 
   it('says so when nobody runs low', async () => {

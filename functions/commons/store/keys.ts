@@ -14,6 +14,8 @@ export const keys = {
   }),
   series: (series: SeriesName, day: string) => ({ pk: `SERIES#${series}`, sk: `DAY#${day}` }),
   poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
+  /** A pool refill (the pool ledger), newest last. */
+  poolRefill: (at: string, pool: string) => ({ pk: 'POOLREFILL', sk: `AT#${at}#${pool}` }),
   /** One customer's balance; `CUSTBAL` lists every customer in id order. */
   customerBalance: (customerId: string) => ({
     pk: `CUSTOMER#${customerId}`,
