@@ -209,6 +209,22 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     }
   };
 
+  // Customers whose records changed, until a usage step (or the end of the run) writes them.
+  const pending = {
+    ids: new Set<string>(),
+    records: new Map<string, CustomerRecord[]>(),
+    credits: new Map<string, CustomerRecord[]>(),
+    clear() {
+      this.ids.clear();
+      this.records.clear();
+      this.credits.clear();
+    },
+  };
+  const flushPending = async () => {
+    if (pending.ids.size === 0) return;
+    await update([...pending.ids], new Map(), pending.records, pending.credits);
+    pending.clear();
+  };
   let stopReason: 'time' | 'total-changed' | 'usage-not-ready' | undefined;
   let usageWindow: CustomersPollOutcome['usageWindow'];
   try {
@@ -263,19 +279,24 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       const through = balancesNow.get(id)?.state.recordsThrough ?? '';
       return (byCustomer.get(id) ?? []).some((r) => r.key > through);
     });
-    const allRecords = new Map<string, CustomerRecord[]>();
-    const newCredits = new Map<string, CustomerRecord[]>();
     await Promise.all(
       stale.map((id) =>
         readDay(async () => {
-          allRecords.set(id, await deps.records.byCustomer(id));
+          // A first sweep read every record there is: no need to read them back.
+          pending.records.set(
+            id,
+            recordsFrom === undefined
+              ? (byCustomer.get(id) ?? [])
+              : await deps.records.byCustomer(id),
+          );
           const through = balancesNow.get(id)?.state.recordsThrough ?? '';
           const credits = (byCustomer.get(id) ?? []).filter((r) => r.type === 0 && r.key > through);
-          if (reportCredits && credits.length) newCredits.set(id, credits);
+          if (reportCredits && credits.length) pending.credits.set(id, credits);
         }),
       ),
     );
-    await update(stale, new Map(), allRecords, newCredits);
+    // Written with the first usage step, so a customer is written once per run.
+    for (const id of stale) pending.ids.add(id);
     if (recordsComplete) {
       await deps.pollState.advanceCursor(
         RECORDS_CURSOR,
@@ -308,7 +329,13 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         }
         stats.usage.days += chunk.length;
         stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
-        await update([...usage.keys()], usage, new Map(), new Map());
+        await update(
+          [...new Set([...usage.keys(), ...pending.ids])],
+          usage,
+          pending.records,
+          pending.credits,
+        );
+        pending.clear();
         const last = chunk[chunk.length - 1] ?? today;
         const next = last < finalBefore ? addDays(last, 1) : finalBefore;
         await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
@@ -336,6 +363,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     }
     stopReason = 'time';
   }
+  await flushPending();
   stats.customers.touched = touched.size;
 
   if (stopReason) {
