@@ -215,8 +215,18 @@ async function main() {
     console.log(
       `    DynamoDB         ${total(backfillReqs)} requests ${JSON.stringify(backfillReqs)} over ${steps} steps of ${config.customers.usageDaysPerStep} days`,
     );
+    // Every usage step costs the same at a given number of customers: BatchGetItem and
+    // BatchWriteItem over all of them, and the day queries (pages of up to 1 MB) of its days.
+    // The steady run's queries: one per customer with a new record, one for the records' day,
+    // the rest are the two days' usage.
+    const dayQueries = (steadyReqs.Query ?? 0) - (NEW_CREDITS + NEW_DEDUCTIONS) - 1;
+    const perStep =
+      Math.ceil(CUSTOMERS / 100) +
+      Math.ceil(CUSTOMERS / 25) +
+      Math.max(1, Math.round(Math.max(dayQueries, 0) / 2)) * config.customers.usageDaysPerStep;
     console.log(
-      `    400 days         ~${Math.round((total(backfillReqs) / steps) * steps400)} requests, ~${fmt((backfillMs / steps) * steps400)} (projected: ${steps400} steps at the measured cost per step)`,
+      `    400 days         ~${perStep * steps400 + Math.ceil(CUSTOMERS / 25) + Math.ceil(CUSTOMERS / 100)} requests (projected: ${steps400} steps × ~${perStep} + the records), ` +
+        `~${fmt((backfillMs / Math.max(1, backfill.usage.rows)) * CUSTOMERS * 400)} at the measured time per row`,
     );
     console.log(
       `  steady poll-usage  ${fmt(usageSteadyMs)}, flowReport ${flowReportCalls} calls for ${u1.outcome.rows} rows in the window (budget ceil(rows/2000) = ${Math.ceil(u1.outcome.rows / 2000)})`,

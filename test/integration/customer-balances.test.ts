@@ -250,6 +250,36 @@ describe('Function: pollCustomers', () => {
     expect(await flowPilotBalance(t.balances, '88')).toBe('6968');
   });
 
+  it('counts a top-up once when a run fails between storing its record and writing the balance', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: backfill done, then a top-up by hand.
+    const t = await setup(new Date('2026-11-10T02:00:00.000Z'));
+    fixture.sim.addCustomer({ customerId: '88' });
+    fixture.sim.useTraffic({ customerId: '88', downloadMb: '100' });
+    await t.poll();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '4096' });
+    const failing: PollCustomersDeps['balances'] = {
+      getMany: (ids) => t.balances.getMany(ids),
+      put: async () => {
+        throw new Error('DynamoDB went away');
+      },
+    };
+
+    // Act: the record is stored, the balance write fails; the next runs repeat the work.
+    await expect(pollCustomers({ ...t.customerDeps, balances: failing })).rejects.toThrow(
+      'DynamoDB went away',
+    );
+    await t.poll();
+    t.setNow(new Date('2026-11-10T03:15:00.000Z'));
+    await t.poll();
+
+    // Assess
+    expect(await flowPilotBalance(t.balances, '88')).toBe('3996');
+    expect(fixture.sim.getCustomer('88')?.balanceMb).toBe('3996');
+  });
+
   it('waits for poll-usage, and resumes a backfill cut short by the deadline', {
     timeout: 60_000,
   }, async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addRecords,
   applyUsage,
   balanceFigures,
   balanceMb,
@@ -113,5 +114,39 @@ describe('Function: countedMb and canonicalCustomerId', () => {
     expect(canonicalCustomerId('0')).toBe('0');
     expect(() => canonicalCustomerId('8a')).toThrow(ValidationError);
     expect(() => canonicalCustomerId('')).toThrow(ValidationError);
+  });
+});
+
+describe('Function: addRecords', () => {
+  const rec = (key: string, type: 0 | 1, mb: number, at: string) => ({
+    customerId: '88',
+    key,
+    day: at.slice(0, 10),
+    type,
+    mb: d(mb),
+    account: 'alice@example.com',
+    createBy: 'admin',
+    createId: '1',
+    createTime: key.slice(0, 19),
+    at,
+  });
+
+  it('adds what follows the newest record counted, once, and nothing before the opening', () => {
+    const state = {
+      ...emptyBalance('88'),
+      opening: { mb: d(0), at: '2026-11-10T00:00:00.000Z', day: '2026-11-10', dayBaseMb: d(0) },
+    };
+    const records = [
+      rec('2026-11-09 10:00:00#0#a#0', 0, 999, '2026-11-09T02:00:00.000Z'),
+      rec('2026-11-11 10:00:00#0#b#0', 0, 1024, '2026-11-11T02:00:00.000Z'),
+      rec('2026-11-12 10:00:00#1#c#0', 1, 24, '2026-11-12T02:00:00.000Z'),
+    ];
+    const once = addRecords(state, records);
+    const twice = addRecords(once, records);
+    expect(balanceMb(twice).toFixed()).toBe('1000');
+    expect(twice).toMatchObject({
+      lastCreditAt: '2026-11-11T02:00:00.000Z',
+      recordsThrough: '2026-11-12 10:00:00#1#c#0',
+    });
   });
 });

@@ -79,6 +79,8 @@ export function recordSums(state: BalanceState, records: readonly CustomerRecord
   let last: CustomerRecord | undefined;
   let through: string | undefined;
   for (const r of records) {
+    // Records before the opening are seen (not news) but not counted.
+    if (!through || r.key > through) through = r.key;
     if (openedAt && r.at <= openedAt) continue;
     if (r.type === 0) {
       creditsMb = creditsMb.plus(r.mb);
@@ -86,7 +88,6 @@ export function recordSums(state: BalanceState, records: readonly CustomerRecord
     } else {
       deductionsMb = deductionsMb.plus(r.mb);
     }
-    if (!through || r.key > through) through = r.key;
   }
   const next: BalanceState = { ...state, creditsMb, deductionsMb };
   if (last) {
@@ -95,6 +96,28 @@ export function recordSums(state: BalanceState, records: readonly CustomerRecord
     if (!next.account && last.account) next.account = last.account;
   }
   if (through) next.recordsThrough = through;
+  return next;
+}
+
+/**
+ * Adds records to the sums without reading the others back: only those after the opening
+ * and after the newest record already counted, so adding the same records twice is harmless.
+ */
+export function addRecords(state: BalanceState, records: readonly CustomerRecord[]): BalanceState {
+  let next = state;
+  for (const r of [...records].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (state.opening && r.at <= state.opening.at) continue;
+    if (next.recordsThrough !== undefined && r.key <= next.recordsThrough) continue;
+    next = { ...next, recordsThrough: r.key };
+    if (r.type === 1) {
+      next.deductionsMb = next.deductionsMb.plus(r.mb);
+      continue;
+    }
+    next.creditsMb = next.creditsMb.plus(r.mb);
+    next.lastCreditMb = r.mb;
+    next.lastCreditAt = r.at;
+    if (!next.account && r.account) next.account = r.account;
+  }
   return next;
 }
 

@@ -11,6 +11,7 @@ import { addDays, Decimal, dayInZone, daysBetween } from '../units.ts';
 import { UpstreamTransportError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import {
+  addRecords,
   applyUsage,
   balanceFigures,
   countedMb,
@@ -36,8 +37,8 @@ const RECORDS_OVERLAP_MS = 10 * 60_000;
 export interface PollCustomersDeps {
   upstream: Pick<DynamicTrafficApi, 'myRechargeFlowList'>;
   usage: Pick<UsageStore, 'onDay' | 'byCustomer'>;
-  balances: CustomerBalanceStore;
-  records: CustomerRecordStore;
+  balances: Pick<CustomerBalanceStore, 'getMany' | 'put'>;
+  records: Pick<CustomerRecordStore, 'knownOnDay' | 'put' | 'byCustomer'>;
   pollState: PollStateStore;
   /** FlowPilot's own ledger, to name the order behind a credit; optional. */
   credits?: CreditSource;
@@ -170,6 +171,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     usage: ReadonlyMap<string, { userName?: string; days: Map<string, Decimal> }>,
     records: ReadonlyMap<string, CustomerRecord[]>,
     newCredits: ReadonlyMap<string, CustomerRecord[]>,
+    added: ReadonlyMap<string, CustomerRecord[]> = new Map(),
   ) => {
     if (ids.length === 0) return;
     const stored = await deps.balances.getMany(ids);
@@ -180,6 +182,8 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       let state = old ?? emptyBalance(id);
       const recs = records.get(id);
       if (recs) state = recordSums(state, recs);
+      const more = added.get(id);
+      if (more) state = addRecords(state, more);
       const u = usage.get(id);
       if (u) {
         if (u.userName && !state.userName) state = { ...state, userName: u.userName };
@@ -212,17 +216,21 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   // Customers whose records changed, until a usage step (or the end of the run) writes them.
   const pending = {
     ids: new Set<string>(),
+    /** Every record of the customer: the sums are made again. */
     records: new Map<string, CustomerRecord[]>(),
+    /** Records newer than what the balance counted: added to the sums. */
+    added: new Map<string, CustomerRecord[]>(),
     credits: new Map<string, CustomerRecord[]>(),
     clear() {
       this.ids.clear();
       this.records.clear();
+      this.added.clear();
       this.credits.clear();
     },
   };
   const flushPending = async () => {
     if (pending.ids.size === 0) return;
-    await update([...pending.ids], new Map(), pending.records, pending.credits);
+    await update([...pending.ids], new Map(), pending.records, pending.credits, pending.added);
     pending.clear();
   };
   let stopReason: 'time' | 'total-changed' | 'usage-not-ready' | undefined;
@@ -272,6 +280,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     for (const r of fetched)
       byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
     const freshIds = new Set(fresh.map((r) => r.customerId));
+    const freshKeys = new Set(fresh.map((r) => `${r.customerId}#${r.key}`));
     const candidates = [...byCustomer.keys()];
     const balancesNow = candidates.length ? await deps.balances.getMany(candidates) : new Map();
     const stale = candidates.filter((id) => {
@@ -282,14 +291,22 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     await Promise.all(
       stale.map((id) =>
         readDay(async () => {
-          // A first sweep read every record there is: no need to read them back.
-          pending.records.set(
-            id,
-            recordsFrom === undefined
-              ? (byCustomer.get(id) ?? [])
-              : await deps.records.byCustomer(id),
-          );
-          const through = balancesNow.get(id)?.state.recordsThrough ?? '';
+          const old = balancesNow.get(id)?.state;
+          const through = old?.recordsThrough ?? '';
+          const newer = (byCustomer.get(id) ?? []).filter((r) => r.key > through);
+          if (recordsFrom === undefined) {
+            // A first sweep read every record there is: no need to read them back.
+            pending.records.set(id, byCustomer.get(id) ?? []);
+          } else if (
+            old &&
+            newer.length > 0 &&
+            newer.every((r) => freshKeys.has(`${r.customerId}#${r.key}`))
+          ) {
+            // Only records just stored, all after what the balance counted: add them.
+            pending.added.set(id, newer);
+          } else {
+            pending.records.set(id, await deps.records.byCustomer(id));
+          }
           const credits = (byCustomer.get(id) ?? []).filter((r) => r.type === 0 && r.key > through);
           if (reportCredits && credits.length) pending.credits.set(id, credits);
         }),
@@ -334,6 +351,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
           usage,
           pending.records,
           pending.credits,
+          pending.added,
         );
         pending.clear();
         const last = chunk[chunk.length - 1] ?? today;
