@@ -9,9 +9,11 @@ import { sweepStuckDeductions } from './commons/payments/sweep.ts';
 import { totalsOutcomeJson } from './commons/pollers/summary.ts';
 import { type PollTotalsDeps, pollTotals } from './commons/pollers/totals.ts';
 import { alertAfterTotals } from './commons/pollers/totals-alerts.ts';
+import { noteRefills } from './commons/pool-ledger/refills.ts';
 import { DynamoLedger } from './commons/store/ledger.ts';
 import { LedgerReader } from './commons/store/ledger-read.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
+import { PoolRefillStore } from './commons/store/pool-refills.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
 
@@ -27,12 +29,9 @@ export async function composePollTotals(context: Pick<Context, 'awsRequestId'>) 
     }),
     pollState: new PollStateStore(docClient, tableName()),
   };
-  const deps: PollTotalsDeps = {
-    ...stores,
-    upstream: await upstreamFromEnv(),
-    pollId: context.awsRequestId,
-  };
-  return { config, deps };
+  const upstream = await upstreamFromEnv();
+  const deps: PollTotalsDeps = { ...stores, upstream, pollId: context.awsRequestId };
+  return { config, deps, upstream };
 }
 
 /**
@@ -41,8 +40,20 @@ export async function composePollTotals(context: Pick<Context, 'awsRequestId'>) 
  * Lambda retry and count the same failure again. Store failures do throw.
  */
 export const handler = instrument(async (_event: ScheduledEvent, context: Context) => {
-  const { config, deps } = await composePollTotals(context);
+  const { config, deps, upstream } = await composePollTotals(context);
+  const previous = await deps.snapshots.latestAll();
   const result = await pollTotals(deps);
+  const refills = result.outcome.ok
+    ? await noteRefills(
+        {
+          upstream,
+          refills: new PoolRefillStore(docClient, tableName(), config.polling.retentionDays),
+          timeZone: config.upstream.timeZone,
+        },
+        previous,
+        result.outcome,
+      )
+    : {};
   const { outcome, health } = result;
   if (outcome.ok) {
     for (const [pool, totals] of Object.entries(outcome.pools))
@@ -55,6 +66,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
       timeZone: config.upstream.timeZone,
     },
     result,
+    refills,
   );
   // A notice SNS refused stays pending and is sent again on the next poll.
   if (alerts.failed.length)

@@ -8,6 +8,7 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FUNCTION_ENTRIES = {
   'poll-totals': 'functions/poll-totals.ts',
   'poll-usage': 'functions/poll-usage.ts',
+  'poll-customers': 'functions/poll-customers.ts',
   reconcile: 'functions/reconcile.ts',
   'payment-webhook': 'functions/payment-webhook.ts',
 } as const;

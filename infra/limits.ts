@@ -18,6 +18,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
   'poll-totals': 90,
   // Paginated backfill; it stops safetyMarginMs before the deadline and resumes next run.
   'poll-usage': 300,
+  // A steady run takes seconds; the first one walks the usage history and resumes if need be.
+  'poll-customers': 300,
   reconcile: 300,
   // Under the integration timeout with room for a cold start, so the provider gets our answer.
   'payment-webhook': 25,

@@ -35,6 +35,7 @@ export class FlowPilotStack extends Stack {
   readonly jobs: {
     readonly pollTotals: ScheduledJob;
     readonly pollUsage: ScheduledJob;
+    readonly pollCustomers: ScheduledJob;
     readonly reconcile: ScheduledJob;
   };
   readonly webhook: WebhookApi;
@@ -78,6 +79,14 @@ export class FlowPilotStack extends Stack {
         memorySize: 512,
         environment,
       }),
+      pollCustomers: new ScheduledJob(this, 'PollCustomers', {
+        name: 'poll-customers',
+        description: "Keeps every customer's traffic balance from records and stored usage",
+        schedule: config.schedules.pollCustomers,
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['poll-customers']),
+        memorySize: 512,
+        environment,
+      }),
       reconcile: new ScheduledJob(this, 'Reconcile', {
         name: 'reconcile',
         description: "Compares the top-up ledger with the upstream's recharge records",
@@ -94,6 +103,7 @@ export class FlowPilotStack extends Stack {
     const everyFunction: FlowPilotFunction[] = [
       this.jobs.pollTotals.function,
       this.jobs.pollUsage.function,
+      this.jobs.pollCustomers.function,
       this.jobs.reconcile.function,
       this.webhook.function,
     ];

@@ -24,6 +24,14 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
     'dynamodb:UpdateItem',
     'dynamodb:BatchWriteItem',
   ],
+  'poll-customers': [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:BatchWriteItem',
+  ],
   reconcile: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   'payment-webhook': [
     'dynamodb:GetItem',

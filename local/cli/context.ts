@@ -6,6 +6,8 @@ import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-eve
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
@@ -52,6 +54,8 @@ export interface CommandContext {
     ledger: DynamoLedger;
     ledgerRead: LedgerReader;
     reports: ReportStore;
+    balances: CustomerBalanceStore;
+    records: CustomerRecordStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -110,6 +114,8 @@ export function createContext(input: ContextInput): CommandContext {
       ledger: new DynamoLedger(doc, tableName),
       ledgerRead: new LedgerReader(doc, tableName),
       reports: new ReportStore(doc, tableName, retentionDays),
+      balances: new CustomerBalanceStore(doc, tableName),
+      records: new CustomerRecordStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

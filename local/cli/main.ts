@@ -9,6 +9,8 @@ import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
 import { alertsCommand } from './commands/alerts.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { customerCommand } from './commands/customer.ts';
+import { customersCommand } from './commands/customers.ts';
 import { invokeCommand } from './commands/invoke.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
@@ -25,6 +27,8 @@ export const COMMANDS: readonly Command[] = [
   ordersCommand,
   orderCommand,
   usageCommand,
+  customersCommand,
+  customerCommand,
   backfillCommand,
   replayCommand,
   reconcileCommand,

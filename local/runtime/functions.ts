@@ -10,6 +10,7 @@ import type { ScheduledJob } from './scheduler.ts';
 export const FUNCTION_NAMES = [
   'poll-totals',
   'poll-usage',
+  'poll-customers',
   'reconcile',
   'payment-webhook',
 ] as const;
@@ -31,6 +32,10 @@ const SPECS: Record<
   'poll-usage': {
     schedule: 'pollUsage',
     load: () => import('../../functions/poll-usage.ts'),
+  },
+  'poll-customers': {
+    schedule: 'pollCustomers',
+    load: () => import('../../functions/poll-customers.ts'),
   },
   reconcile: {
     schedule: 'reconcile',

@@ -16,6 +16,7 @@ export type {
   SimEndpoint,
   SimOptions,
   SimPoolId,
+  TrafficUseInput,
   UsageRowInput,
   UsageRowView,
 } from './state.ts';

@@ -21,6 +21,7 @@ import {
   type SimOptions,
   type SimPoolId,
   SimState,
+  type TrafficUseInput,
   type UsageRowInput,
   type UsageRowView,
 } from './state.ts';
@@ -116,6 +117,10 @@ export interface Simulator {
   addUsageRows(rows: UsageRowInput[]): void;
   generateUsage(count: number, opts?: { endDate?: string; customerIds?: string[] }): number;
   listUsage(): UsageRowView[];
+  /** A customer uses traffic: today's usage row grows, the balance falls. */
+  useTraffic(input: TrafficUseInput): CustomerView;
+  /** A top-up by hand in the vendor console (a type 0 record, no orderId). */
+  consoleTopUp(input: { customerId: string; mb: string | number; createBy?: string }): CustomerView;
   setConsumeSeries(days: ConsumeDayInput[]): void;
   setNniSeries(days: NniDayInput[]): void;
   addRecords(records: RecordInput[], opts?: { forMe?: boolean }): void;
@@ -319,6 +324,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         return (
           Array.isArray(body) ? (body as CustomerInput[]) : [b as unknown as CustomerInput]
         ).map((c) => sim.addCustomer(c));
+      case 'POST /_sim/customers/use':
+        return sim.useTraffic(b as unknown as TrafficUseInput);
+      case 'POST /_sim/customers/topup':
+        return sim.consoleTopUp(b as unknown as { customerId: string; mb: string });
       case 'GET /_sim/usage':
         return sim.listUsage();
       case 'POST /_sim/usage':
@@ -450,6 +459,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       state.generateUsage(count, o),
     ),
     listUsage: () => state.listUsage(),
+    useTraffic: saving((input: Parameters<SimState['useTraffic']>[0]) => state.useTraffic(input)),
+    consoleTopUp: saving((input: Parameters<SimState['consoleTopUp']>[0]) =>
+      state.consoleTopUp(input),
+    ),
     setConsumeSeries: saving((days: ConsumeDayInput[]) => state.setConsumeSeries(days)),
     setNniSeries: saving((days: NniDayInput[]) => state.setNniSeries(days)),
     addRecords: saving((records: RecordInput[], o?: { forMe?: boolean }) =>

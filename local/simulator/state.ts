@@ -90,6 +90,14 @@ export interface UsageRowView {
   downloadMb: string;
 }
 
+export interface TrafficUseInput {
+  customerId: string;
+  /** @default today */
+  day?: string;
+  uploadMb?: Decimal.Value;
+  downloadMb?: Decimal.Value;
+}
+
 export interface ConsumeDayInput {
   date: string;
   uploadMb: Decimal.Value;
@@ -420,6 +428,54 @@ export class SimState {
       added++;
     }
     return added;
+  }
+
+  /**
+   * A customer uses traffic: the day's flowReport row grows (upload and download, 2 decimals
+   * as the upstream prints them) and the customer's balance falls by both. The balance the
+   * vendor keeps is what FlowPilot's own balance is tested against.
+   */
+  useTraffic(input: TrafficUseInput): CustomerView {
+    const c = this.customers.get(input.customerId);
+    if (!c) throw new TypeError(`no customer ${input.customerId}`);
+    const day = input.day ?? this.today();
+    if (!DAY.test(day)) throw new TypeError('day must be yyyy-MM-dd');
+    const up = mb(input.uploadMb ?? 0, 'uploadMb').toDecimalPlaces(2);
+    const down = mb(input.downloadMb ?? 0, 'downloadMb').toDecimalPlaces(2);
+    const row = this.usage.get(`${day}#${c.customerId}`);
+    this.addUsageRows([
+      {
+        reportDate: day,
+        customerId: c.customerId,
+        userName: c.userName,
+        uploadMb: (row?.uploadMb ?? new Decimal(0)).plus(up),
+        downloadMb: (row?.downloadMb ?? new Decimal(0)).plus(down),
+      },
+    ]);
+    c.balanceMb = c.balanceMb.minus(up).minus(down);
+    return customerView(c);
+  }
+
+  /**
+   * A top-up made by hand in the vendor's console: it reaches the customer's balance and
+   * the recharge records (type 0, another operator) like any other, with no orderId.
+   */
+  consoleTopUp(input: { customerId: string; mb: Decimal.Value; createBy?: string }): CustomerView {
+    const c = this.customers.get(input.customerId);
+    if (!c) throw new TypeError(`no customer ${input.customerId}`);
+    const moved = mb(input.mb, 'mb').toDecimalPlaces(2);
+    if (moved.lte(0)) throw new TypeError('mb must be positive');
+    c.balanceMb = c.balanceMb.plus(moved);
+    this.records.push({
+      customerId: c.customerId,
+      account: c.account,
+      flowMb: moved,
+      type: 0,
+      createId: '1',
+      createBy: input.createBy ?? 'admin',
+      createTime: this.nowText(),
+    });
+    return customerView(c);
   }
 
   listUsage(): UsageRowView[] {

@@ -2,10 +2,13 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ackActive } from '../../functions/commons/alerts/lifecycle.ts';
 import type { AlertState } from '../../functions/commons/alerts/types.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
+import { type CustomerRow, customerRows, isLow } from '../../functions/commons/customers/view.ts';
 import { logger } from '../../functions/commons/logger.ts';
 import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
+import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import {
   POOLS,
@@ -37,7 +40,17 @@ export interface StatusPageDeps extends StatusDeps {
   days?: number;
   /** When each scheduled function runs next (the local runtime's scheduler). */
   nextRuns?: () => { name: string; expression: string; at: Date }[];
+  /** Customer balances, for "customers running low"; the section is left out without them. */
+  customers?: {
+    balances: Pick<CustomerBalanceStore, 'list'>;
+    lowList: Config['customers']['lowList'];
+  };
+  /** The pool ledger, for "pool refilled +X GB at T" under the pools. */
+  refills?: Pick<PoolRefillStore, 'since'>;
 }
+
+/** Rows in "customers running low"; the rest are counted. */
+const MAX_LOW_CUSTOMERS = 50;
 
 /** Points per pool in the residual chart; a poll every few minutes gives far more. */
 const MAX_POINTS = 240;
@@ -47,11 +60,18 @@ const POOL_COLORS: Record<string, string> = { primary: '#2563eb', secondary: '#1
 export function statusDepsFor(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  config: Pick<Config, 'upstream' | 'polling'> & { alerts?: Pick<Config['alerts'], 'maintenance'> },
+  config: Pick<Config, 'upstream' | 'polling' | 'customers'> & {
+    alerts?: Pick<Config['alerts'], 'maintenance'>;
+  },
   clock: () => Date = () => new Date(),
-): StatusDeps {
+): StatusPageDeps {
   const { retentionDays } = config.polling;
   return {
+    customers: {
+      balances: new CustomerBalanceStore(doc, tableName),
+      lowList: config.customers.lowList,
+    },
+    refills: new PoolRefillStore(doc, tableName, retentionDays),
     snapshots: new SnapshotStore(doc, tableName, { retentionDays }),
     series: new SeriesStore(doc, tableName, { retentionDays }),
     pollState: new PollStateStore(doc, tableName),
@@ -120,6 +140,28 @@ export function alertQuiet(a: AlertState, o: Pick<StatusOverview, 'at' | 'quieti
     .join('; ');
 }
 
+function lowCustomerRows(rows: readonly CustomerRow[], all: number): string {
+  if (rows.length === 0) {
+    return `<p class="ok">No customer running low (of ${all} with a balance).</p>`;
+  }
+  const body = rows
+    .slice(0, MAX_LOW_CUSTOMERS)
+    .map((r) => {
+      const f = r.figures;
+      const days = f.daysLeft === null ? '–' : f.daysLeft.toFixed(1);
+      const last = f.lastCreditMb
+        ? `${formatGb(mbToGb(f.lastCreditMb))} ${shortTime(f.lastCreditAt ?? '')}`
+        : '–';
+      return `<tr data-customer="${esc(f.customerId)}"><th scope="row">${esc(f.customerId)}</th><td>${esc(f.account ?? '–')}</td><td class="num">${esc(formatGb(mbToGb(f.balanceMb), 2))}</td><td class="num">${days}</td><td>${esc(last)}</td><td>${esc(r.noticeState ?? '')}</td></tr>`;
+    })
+    .join('');
+  const more =
+    rows.length > MAX_LOW_CUSTOMERS
+      ? `<p class="meta">and ${rows.length - MAX_LOW_CUSTOMERS} more: flowpilot customers --low</p>`
+      : '';
+  return `<table class="customers"><thead><tr><th>Customer</th><th>Account</th><th class="num">Balance</th><th class="num">Days left</th><th>Last top-up</th><th>Notice</th></tr></thead><tbody>${body}</tbody></table>${more}`;
+}
+
 function alertRows(o: StatusOverview): string {
   if (o.openAlerts.length === 0) return '<p class="ok">No open alerts.</p>';
   const rows = o.openAlerts
@@ -150,11 +192,26 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
   const now = deps.clock();
   const since = new Date(now.getTime() - days * 86_400_000);
   const yesterday = addDays(dayInZone(now, deps.timeZone), -1);
-  const [overview, histories, consumption] = await Promise.all([
+  const [overview, histories, consumption, customers, refills] = await Promise.all([
     collectStatus(deps),
     Promise.all(POOLS.map((pool) => deps.snapshots.range(pool, since, now))),
     deps.series.consume(addDays(yesterday, 1 - days), yesterday),
+    deps.customers ? customerRows(deps.customers.balances, deps.timeZone, now) : undefined,
+    deps.refills ? deps.refills.since(since) : [],
   ]);
+  const refillLines = refills
+    .slice(-5)
+    .reverse()
+    .map(
+      (r) =>
+        `<li>${esc(r.pool)} pool refilled +${esc(formatGb(mbToGb(r.addedMb)))} at ${esc(shortTime(r.at))}</li>`,
+    )
+    .join('');
+  const lowList = deps.customers?.lowList;
+  const low = customers && lowList ? customers.filter((r) => isLow(r.figures, lowList)) : [];
+  const customerSection = customers
+    ? `<h2>Customers running low (${low.length})</h2>\n${lowCustomerRows(low, customers.length)}\n`
+    : '';
 
   const series: Series[] = POOLS.map((pool, i) => ({
     name: pool,
@@ -213,6 +270,7 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
 <h2>Pools</h2>
 <table class="pools"><thead><tr><th>Pool</th><th class="num">Residual</th><th class="num">Left</th><th class="num">Days left</th><th class="num">Burn per day</th><th>Snapshot</th></tr></thead><tbody>${poolRows(overview.pools)}</tbody></table>
 ${missing}
+${refillLines ? `<ul class="refills">${refillLines}</ul>` : ''}
 <ul class="polls">${pollLine('Totals poll', overview.polls.totals)}${pollLine('Usage poll', overview.polls.usage)}</ul>
 ${nextLine}
 <h2>Charts</h2>
@@ -220,7 +278,7 @@ ${nextLine}
 <figure id="residual-chart"><figcaption>Residual per pool (GB)</figcaption>${residualChart}</figure>
 <figure id="consumption-chart"><figcaption>Daily consumption (GB)</figcaption>${consumptionChart}</figure>
 </div>
-<h2>Open alerts (${overview.openAlerts.length})</h2>
+${customerSection}<h2>Open alerts (${overview.openAlerts.length})</h2>
 ${alertRows(overview)}
 </body>
 </html>

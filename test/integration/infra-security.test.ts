@@ -87,6 +87,7 @@ function roleDynamoActions(name: FunctionName): string[] {
   const fns: Record<FunctionName, { executionRole: { node: { defaultChild?: unknown } } }> = {
     'poll-totals': stack.jobs.pollTotals.function,
     'poll-usage': stack.jobs.pollUsage.function,
+    'poll-customers': stack.jobs.pollCustomers.function,
     reconcile: stack.jobs.reconcile.function,
     'payment-webhook': stack.webhook.function,
   };

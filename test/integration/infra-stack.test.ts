@@ -15,7 +15,7 @@ import { buildApp } from '../../infra/main.ts';
 import { METRIC_NAMES } from '../../infra/metrics.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
 
-// One synthesis (with real esbuild bundling of the four functions) shared by every test.
+// One synthesis (with real esbuild bundling of the five functions) shared by every test.
 const CONFIG: ConfigInput = {
   schedules: { pollTotals: 'rate(10 minutes)', reconcile: 'cron(0 3 * * ? *)' },
   notifications: {
@@ -44,6 +44,7 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
 const functions = (): Record<FunctionName, FlowPilotFunction> => ({
   'poll-totals': stack.jobs.pollTotals.function,
   'poll-usage': stack.jobs.pollUsage.function,
+  'poll-customers': stack.jobs.pollCustomers.function,
   reconcile: stack.jobs.reconcile.function,
   'payment-webhook': stack.webhook.function,
 });
@@ -77,9 +78,9 @@ const secretRef = (name: SecretName) => ({
 
 describe('FlowPilotStack', () => {
   describe('functions', () => {
-    it('runs all four on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
+    it('runs all five on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
       // Assess
-      template.resourceCountIs('AWS::Lambda::Function', 4);
+      template.resourceCountIs('AWS::Lambda::Function', 5);
       for (const fn of Object.values(functions())) {
         const props = functionProps(fn);
         expect(props).toMatchObject({
@@ -103,7 +104,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('keeps logs a year (logs.retentionDays) and does not delete them with the stack', () => {
-      template.resourceCountIs('AWS::Logs::LogGroup', 5);
+      template.resourceCountIs('AWS::Logs::LogGroup', 6);
       template.allResources('AWS::Logs::LogGroup', {
         Properties: { RetentionInDays: 365, KmsKeyId: Match.anyValue() },
         DeletionPolicy: 'Retain',
@@ -152,9 +153,10 @@ describe('FlowPilotStack', () => {
       const expected = {
         'poll-totals': 'rate(10 minutes)',
         'poll-usage': 'rate(1 hour)',
+        'poll-customers': 'rate(15 minutes)',
         reconcile: 'cron(0 3 * * ? *)',
       };
-      template.resourceCountIs('AWS::Events::Rule', 3);
+      template.resourceCountIs('AWS::Events::Rule', 4);
       for (const [name, schedule] of Object.entries(expected)) {
         const fn = functions()[name as FunctionName];
         template.hasResourceProperties('AWS::Events::Rule', {
@@ -171,7 +173,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('retries failed runs twice and sends what still fails to its dead-letter queue', () => {
-      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 3);
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 4);
       for (const job of Object.values(stack.jobs)) {
         template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
           FunctionName: { Ref: logicalId(job.function) },
@@ -191,7 +193,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('encrypts the dead-letter queues and refuses them over plain HTTP', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 3);
+      template.resourceCountIs('AWS::SQS::Queue', 4);
       template.allResourcesProperties('AWS::SQS::Queue', {
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 1_209_600,
@@ -379,7 +381,7 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 15);
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 19);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -400,7 +402,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('alarms when a scheduled function has not run over two of its intervals', () => {
-      const periods = { pollTotals: 1200, pollUsage: 7200, reconcile: 86_400 };
+      const periods = { pollTotals: 1200, pollUsage: 7200, pollCustomers: 1800, reconcile: 86_400 };
       for (const [key, period] of Object.entries(periods)) {
         const job = stack.jobs[key as keyof typeof periods];
         expect(
@@ -480,6 +482,7 @@ describe('FlowPilotStack', () => {
       const expected: Record<string, string[]> = {
         'poll-totals': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
         'poll-usage': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
+        'poll-customers': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
         reconcile: [...READ_WRITE, ...COMMON, ...DLQ],
         'payment-webhook': [...READ_WRITE, ...COMMON],
       };

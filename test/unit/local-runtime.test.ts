@@ -129,7 +129,7 @@ describe('local runtime: API Gateway v2 events', () => {
 });
 
 describe('local runtime: scheduled functions from the configuration', () => {
-  it('schedules the three scheduled functions on their configured expressions', () => {
+  it('schedules the four scheduled functions on their configured expressions', () => {
     // Prepare
     const config = parseConfig({
       schedules: { pollTotals: 'rate(1 minute)', reconcile: 'cron(0 3 * * ? *)' },
@@ -142,6 +142,7 @@ describe('local runtime: scheduled functions from the configuration', () => {
     expect(jobs.map((j) => [j.name, j.expression])).toEqual([
       ['poll-totals', 'rate(1 minute)'],
       ['poll-usage', 'rate(1 hour)'],
+      ['poll-customers', 'rate(15 minutes)'],
       ['reconcile', 'cron(0 3 * * ? *)'],
     ]);
     const after = new Date('2026-01-01T10:00:30Z');

@@ -82,6 +82,12 @@ function burnText(f: PoolFigures): string | undefined {
   return highest ? formatBurn(highest) : undefined;
 }
 
+/** "refilled +500 GB at 2026-11-20 10:04 UTC", from the pool ledger. */
+const refillText = (f: PoolFigures) =>
+  f.refill
+    ? `refilled +${formatMbAsGb(f.refill.addedMb)} at ${formatTime(f.refill.at)}`
+    : undefined;
+
 const residualText = (f: PoolFigures) =>
   f.residualPercent
     ? `${formatMbAsGb(f.residualMb)} (${formatPercent(f.residualPercent)})`
@@ -104,6 +110,8 @@ export function alertTitle(
     case 'pool': {
       const f = facts.figures;
       if (facts.rule === 'low-residual') {
+        const refill = refillText(f);
+        if (!open && refill) return `${f.pool} pool ${refill}: ${residualText(f)}`;
         return open
           ? `${f.pool} pool low: ${residualText(f)} left`
           : `${f.pool} pool residual ok: ${residualText(f)}`;
@@ -149,7 +157,7 @@ function smsBody(notice: AlertNotice): string {
       if (facts.rule === 'low-residual') {
         return open
           ? `${f.pool} pool ${residualText(f)} left${runway}. Top up now.`
-          : `${f.pool} pool back to ${residualText(f)}.`;
+          : `${f.pool} pool ${refillText(f) ?? 'back'} to ${residualText(f)}.`;
       }
       return open
         ? `${f.pool} pool runs out in ${days ?? 'unknown'}${burn ? ` at ${burn}` : ''}, ${residualText(f)} left. Top up.`
@@ -227,7 +235,9 @@ function factsBlock(notice: AlertNotice): string[] {
         f.daysLeftLastDay ? `${formatDays(f.daysLeftLastDay)} at the last day's burn` : undefined,
         f.daysLeftSevenDay ? `${formatDays(f.daysLeftSevenDay)} at the 7-day average` : undefined,
       ].filter(Boolean);
+      const refill = refillText(f);
       return [
+        ...(refill ? [`The ${f.pool} pool was ${refill}.`] : []),
         `Figures for the ${f.pool} pool, read ${formatTime(f.at)}:`,
         `  Residual:   ${formatMbAsGb(f.residualMb)}${pct}`,
         `  Consumed:   ${formatMbAsGb(f.consumedMb)}`,

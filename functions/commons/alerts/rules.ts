@@ -1,7 +1,14 @@
 import type { AlertsConfig } from '../config/alerts.ts';
 import { addDays, Decimal, mbToGb, sum } from '../units.ts';
 import type { FlowTotals, PoolId } from '../upstream/types.ts';
-import type { AlertFacts, AlertStatus, PollRuleId, PoolBurn, PoolFigures } from './types.ts';
+import type {
+  AlertFacts,
+  AlertStatus,
+  PollRuleId,
+  PoolBurn,
+  PoolFigures,
+  PoolRefill,
+} from './types.ts';
 import { rank } from './types.ts';
 
 /** What a totals poll produced, as plain data. */
@@ -13,6 +20,8 @@ export type TotalsPollOutcome =
       pools: FlowTotals;
       /** Daily burn per pool; a pool without both figures gets no forecast alert. */
       burn?: Partial<Record<PoolId, PoolBurn>>;
+      /** Pools refilled since the previous poll: judged without hysteresis. */
+      refills?: Partial<Record<PoolId, PoolRefill>>;
     }
   | {
       ok: false;
@@ -85,8 +94,10 @@ export function poolFigures(
   totals: FlowTotals[PoolId],
   burn: PoolBurn | undefined,
   at: Date,
+  refill?: PoolRefill,
 ): PoolFigures {
   const figures: PoolFigures = { pool, at, ...totals, burn: { ...burn } };
+  if (refill) figures.refill = refill;
   if (totals.rechargedMb.gt(0)) {
     figures.residualPercent = totals.residualMb.div(totals.rechargedMb).mul(100);
   }
@@ -126,27 +137,38 @@ export function pollObservations(
     for (const pool of POOLS) {
       const poolConfig = config.pools[pool];
       if (!poolConfig.enabled) continue;
-      const figures = poolFigures(pool, outcome.pools[pool], outcome.burn?.[pool], outcome.at);
+      const figures = poolFigures(
+        pool,
+        outcome.pools[pool],
+        outcome.burn?.[pool],
+        outcome.at,
+        outcome.refills?.[pool],
+      );
+      // A refill is news, not a hovering figure: the alert is judged afresh and may resolve.
+      const fresh = (held: AlertStatus): AlertStatus => (figures.refill ? 'ok' : held);
       out.push({
         rule: 'low-residual',
         subject: pool,
-        observe: (current) => ({
-          status: unused(figures, current)
-            ? 'ok'
-            : worst(
-                levelStatus(mbToGb(figures.residualMb), poolConfig.residualGb, current, margin),
-                levelStatus(figures.residualPercent, poolConfig.residualPercent, current, margin),
-              ),
-          facts: {
-            type: 'pool',
-            rule: 'low-residual',
-            figures,
-            levels: [
-              { ...poolConfig.residualGb, unit: 'GB' },
-              { ...poolConfig.residualPercent, unit: '%' },
-            ],
-          },
-        }),
+        observe: (held) => {
+          const current = fresh(held);
+          return {
+            status: unused(figures, current)
+              ? 'ok'
+              : worst(
+                  levelStatus(mbToGb(figures.residualMb), poolConfig.residualGb, current, margin),
+                  levelStatus(figures.residualPercent, poolConfig.residualPercent, current, margin),
+                ),
+            facts: {
+              type: 'pool',
+              rule: 'low-residual',
+              figures,
+              levels: [
+                { ...poolConfig.residualGb, unit: 'GB' },
+                { ...poolConfig.residualPercent, unit: '%' },
+              ],
+            },
+          };
+        },
       });
       const burn = figures.burn;
       if (config.forecast.enabled && burn.lastDayMb && burn.sevenDayAvgMb) {
@@ -155,20 +177,23 @@ export function pollObservations(
           rule: 'forecast',
           subject: pool,
           // Both burns must agree: the milder of the two statuses wins.
-          observe: (current) => ({
-            status: unused(figures, current)
-              ? 'ok'
-              : mildest(
-                  levelStatus(figures.daysLeftLastDay, days, current, margin),
-                  levelStatus(figures.daysLeftSevenDay, days, current, margin),
-                ),
-            facts: {
-              type: 'pool',
-              rule: 'forecast',
-              figures,
-              levels: [{ ...days, unit: 'days' }],
-            },
-          }),
+          observe: (held) => {
+            const current = fresh(held);
+            return {
+              status: unused(figures, current)
+                ? 'ok'
+                : mildest(
+                    levelStatus(figures.daysLeftLastDay, days, current, margin),
+                    levelStatus(figures.daysLeftSevenDay, days, current, margin),
+                  ),
+              facts: {
+                type: 'pool',
+                rule: 'forecast',
+                figures,
+                levels: [{ ...days, unit: 'days' }],
+              },
+            };
+          },
         });
       }
     }

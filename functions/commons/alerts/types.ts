@@ -113,6 +113,14 @@ export interface PoolFigures {
   /** Days left at each burn; absent when the burn is unknown or zero. */
   daysLeftLastDay?: Decimal;
   daysLeftSevenDay?: Decimal;
+  /** The pool was refilled since the previous poll (pool ledger). */
+  refill?: PoolRefill;
+}
+
+/** Traffic the agent bought for a pool: the rise in recharged MB, and when. */
+export interface PoolRefill {
+  addedMb: Decimal;
+  at: Date;
 }
 
 /** The facts a message is built from, per kind of rule. */

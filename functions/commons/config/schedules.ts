@@ -12,6 +12,8 @@ export const schedulesSchema = z.strictObject({
   pollTotals: scheduleExpression.default('rate(5 minutes)'),
   pollUsage: scheduleExpression.default('rate(1 hour)'),
   reconcile: scheduleExpression.default('cron(30 1 * * ? *)'),
+  /** Customer balances: how late a top-up shows (README "Customer balances" on the cost). */
+  pollCustomers: scheduleExpression.default('rate(15 minutes)'),
 });
 
 export type SchedulesConfig = z.infer<typeof schedulesSchema>;

@@ -4,7 +4,7 @@ import {
   type EvaluationResult,
   evaluateAfterTotalsPoll,
 } from '../alerts/index.ts';
-import type { PoolBurn } from '../alerts/types.ts';
+import type { PoolBurn, PoolRefill } from '../alerts/types.ts';
 import type { SeriesStore } from '../store/series.ts';
 import { addDays, dayInZone } from '../units.ts';
 import type { PoolId } from '../upstream/types.ts';
@@ -36,10 +36,11 @@ async function burnByPool(deps: TotalsAlertDeps, at: Date): Promise<Record<PoolI
   };
 }
 
-/** Feeds one totals poll (success or failure) to the alert rules. */
+/** Feeds one totals poll (success or failure), and the refills it showed, to the alert rules. */
 export async function alertAfterTotals(
   deps: TotalsAlertDeps,
   { outcome, health }: PollTotalsResult,
+  refills: Partial<Record<PoolId, PoolRefill>> = {},
 ): Promise<EvaluationResult> {
   const at = new Date(outcome.at);
   const input = {
@@ -48,7 +49,13 @@ export async function alertAfterTotals(
       ...(health.lastSuccessAt ? { lastSuccessAt: new Date(health.lastSuccessAt) } : {}),
     },
     outcome: outcome.ok
-      ? { ok: true as const, at, pools: outcome.pools, burn: await burnByPool(deps, at) }
+      ? {
+          ok: true as const,
+          at,
+          pools: outcome.pools,
+          burn: await burnByPool(deps, at),
+          refills,
+        }
       : { ok: false as const, at, reason: outcome.reason, message: outcome.message },
   };
   return evaluateAfterTotalsPoll(deps.alerts, input);

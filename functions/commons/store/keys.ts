@@ -16,7 +16,25 @@ export const keys = {
   poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
   silence: (id: string) => ({ pk: SILENCE_PK, sk: `SILENCE#${id}` }),
   alertDigest: (day: string) => ({ pk: 'ALERTDIGEST', sk: `DAY#${day}` }),
+  /** A pool refill (the pool ledger), newest last. */
+  poolRefill: (at: string, pool: string) => ({ pk: 'POOLREFILL', sk: `AT#${at}#${pool}` }),
+  /** One customer's balance; `CUSTBAL` lists every customer in id order. */
+  customerBalance: (customerId: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: 'BALANCE',
+    gsi1pk: 'CUSTBAL',
+    gsi1sk: customerId.padStart(20, '0'),
+  }),
+  /** One upstream record (myRechargeFlowList), beside the balance; by day on gsi1. */
+  customerRecord: (customerId: string, recordKey: string, day: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: `${CUSTOMER_RECORD_PREFIX}${recordKey}`,
+    gsi1pk: `CUSTRECDAY#${day}`,
+    gsi1sk: `${customerId}#${recordKey}`,
+  }),
 } as const;
+
+export const CUSTOMER_RECORD_PREFIX = 'REC#';
 
 export type SeriesName = 'consume' | 'nni';
 

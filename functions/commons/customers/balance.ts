@@ -1,0 +1,176 @@
+import type { CustomerBalancesConfig } from '../config/customer-balances.ts';
+import type { BalanceState } from '../store/customer-balances.ts';
+import type { CustomerRecord } from '../store/customer-records.ts';
+import { addDays, Decimal, sum } from '../units.ts';
+import type { CustomerBalance } from './types.ts';
+
+export type { BalanceState } from '../store/customer-balances.ts';
+
+/*
+ * balance = opening + credits − deductions − usage. Usage days that can no longer change
+ * (before poll-usage's cursor) and are older than the burn window are folded into a sum;
+ * the days after stay one by one, where a re-read day overwrites its value. Applying the
+ * same days twice changes nothing, so a run that failed half way is simply repeated.
+ */
+
+export type UsageCounts = CustomerBalancesConfig['usageCounts'];
+
+/** The MB of one flowReport row that count against the customer's balance. */
+export function countedMb(
+  row: { uploadMb: Decimal; downloadMb: Decimal },
+  counts: UsageCounts,
+): Decimal {
+  if (counts === 'download') return row.downloadMb;
+  if (counts === 'upload') return row.uploadMb;
+  return row.uploadMb.plus(row.downloadMb);
+}
+
+export function emptyBalance(customerId: string): BalanceState {
+  return {
+    customerId,
+    creditsMb: new Decimal(0),
+    deductionsMb: new Decimal(0),
+    settledMb: new Decimal(0),
+    recent: new Map(),
+  };
+}
+
+/** What the opening leaves of a day's usage. */
+function afterOpening(state: BalanceState, day: string, mb: Decimal): Decimal {
+  const o = state.opening;
+  if (!o || day > o.day) return mb;
+  if (day < o.day) return new Decimal(0);
+  return Decimal.max(mb.minus(o.dayBaseMb), 0);
+}
+
+/**
+ * Applies a customer's usage days (counted MB, before the opening is taken off). `finalBefore`:
+ * days before it will not be re-read (poll-usage's cursor); `keepFrom`: the first day the burn
+ * figures need one by one. Days already settled are ignored: they were counted and are final.
+ */
+export function applyUsage(
+  state: BalanceState,
+  days: ReadonlyMap<string, Decimal>,
+  finalBefore: string,
+  keepFrom: string,
+): BalanceState {
+  const recent = new Map(state.recent);
+  for (const [day, mb] of days) {
+    if (state.settledThrough !== undefined && day <= state.settledThrough) continue;
+    recent.set(day, mb);
+  }
+  const foldBefore = finalBefore < keepFrom ? finalBefore : keepFrom;
+  let settledMb = state.settledMb;
+  let settledThrough = state.settledThrough;
+  for (const day of [...recent.keys()].sort()) {
+    if (day >= foldBefore) break;
+    settledMb = settledMb.plus(afterOpening(state, day, recent.get(day) ?? new Decimal(0)));
+    settledThrough = day;
+    recent.delete(day);
+  }
+  return { ...state, recent, settledMb, ...(settledThrough && { settledThrough }) };
+}
+
+/** Records of one customer counted after the opening. */
+export function recordSums(state: BalanceState, records: readonly CustomerRecord[]): BalanceState {
+  const openedAt = state.opening?.at;
+  let creditsMb = new Decimal(0);
+  let deductionsMb = new Decimal(0);
+  let last: CustomerRecord | undefined;
+  let through: string | undefined;
+  for (const r of records) {
+    // Records before the opening are seen (not news) but not counted.
+    if (!through || r.key > through) through = r.key;
+    if (openedAt && r.at <= openedAt) continue;
+    if (r.type === 0) {
+      creditsMb = creditsMb.plus(r.mb);
+      if (!last || r.key > last.key) last = r;
+    } else {
+      deductionsMb = deductionsMb.plus(r.mb);
+    }
+  }
+  const next: BalanceState = { ...state, creditsMb, deductionsMb };
+  if (last) {
+    next.lastCreditMb = last.mb;
+    next.lastCreditAt = last.at;
+    if (!next.account && last.account) next.account = last.account;
+  }
+  if (through) next.recordsThrough = through;
+  return next;
+}
+
+/**
+ * Adds records to the sums without reading the others back: only those after the opening
+ * and after the newest record already counted, so adding the same records twice is harmless.
+ */
+export function addRecords(state: BalanceState, records: readonly CustomerRecord[]): BalanceState {
+  let next = state;
+  for (const r of [...records].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (state.opening && r.at <= state.opening.at) continue;
+    if (next.recordsThrough !== undefined && r.key <= next.recordsThrough) continue;
+    next = { ...next, recordsThrough: r.key };
+    if (r.type === 1) {
+      next.deductionsMb = next.deductionsMb.plus(r.mb);
+      continue;
+    }
+    next.creditsMb = next.creditsMb.plus(r.mb);
+    next.lastCreditMb = r.mb;
+    next.lastCreditAt = r.at;
+    if (!next.account && r.account) next.account = r.account;
+  }
+  return next;
+}
+
+/** Usage counted against the balance: what the opening leaves of every day. */
+export function usageMb(state: BalanceState): Decimal {
+  return state.settledMb.plus(
+    sum([...state.recent].map(([day, mb]) => afterOpening(state, day, mb))),
+  );
+}
+
+export function balanceMb(state: BalanceState): Decimal {
+  return (state.opening?.mb ?? new Decimal(0))
+    .plus(state.creditsMb)
+    .minus(state.deductionsMb)
+    .minus(usageMb(state));
+}
+
+/**
+ * The figures listeners and views read. Burn: the last full day (yesterday) and the average
+ * of the last 7 full days, a day without a row being a day without traffic. Days left, as for
+ * pools, only when both burns agree that the balance runs out: the balance over the milder
+ * (smaller) of the two; none when either is zero; 0 once the balance is gone.
+ */
+export function balanceFigures(state: BalanceState, today: string, asOf: Date): CustomerBalance {
+  const yesterday = addDays(today, -1);
+  const hasUsage = state.settledThrough !== undefined || state.recent.size > 0;
+  const day = (d: string) => state.recent.get(d) ?? new Decimal(0);
+  const burn1d = hasUsage ? day(yesterday) : undefined;
+  const burn7d = hasUsage
+    ? sum(Array.from({ length: 7 }, (_, i) => day(addDays(yesterday, -i)))).div(7)
+    : undefined;
+  const balance = balanceMb(state);
+  let daysLeft: number | null = null;
+  if (balance.lte(0)) daysLeft = 0;
+  else if (burn1d?.gt(0) && burn7d?.gt(0)) {
+    daysLeft = balance.div(Decimal.min(burn1d, burn7d)).toDecimalPlaces(1).toNumber();
+  }
+  const figures: CustomerBalance = {
+    customerId: state.customerId,
+    balanceMb: balance.toFixed(),
+    burn1dMb: burn1d ? burn1d.toFixed() : null,
+    burn7dMb: burn7d ? burn7d.toDecimalPlaces(2).toFixed() : null,
+    daysLeft,
+    lastCreditMb: state.lastCreditMb ? state.lastCreditMb.toFixed() : null,
+    lastCreditAt: state.lastCreditAt ?? null,
+    asOf: asOf.toISOString(),
+  };
+  if (state.account) figures.account = state.account;
+  return figures;
+}
+
+/** Whether two computations tell a listener anything different (asOf aside). */
+export function sameFigures(a: CustomerBalance | undefined, b: CustomerBalance): boolean {
+  if (!a) return false;
+  return JSON.stringify({ ...a, asOf: '' }) === JSON.stringify({ ...b, asOf: '' });
+}

@@ -1,0 +1,226 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type NativeAttributeValue,
+} from '@aws-sdk/lib-dynamodb';
+import { type Decimal, parseDecimal } from '../units.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
+import { StoreError, storeCall } from './errors.ts';
+import { decimalText, keys } from './keys.ts';
+import { queryAll, type StoredItem } from './query.ts';
+import { TABLE_DEFINITION } from './table.ts';
+
+/** The operator's calibration: the balance was `mb` at `at`. */
+export interface Opening {
+  mb: Decimal;
+  /** The instant the figure was true (ISO 8601). */
+  at: string;
+  /** The upstream day containing `at`: earlier days are not counted at all… */
+  day: string;
+  /** …and of this day only what exceeds what had been used when the figure was read. */
+  dayBaseMb: Decimal;
+}
+
+/**
+ * One customer's balance as FlowPilot keeps it (customers/balance.ts does the arithmetic).
+ * Usage is split so an update costs the same on day 400 as on day 1: days folded into
+ * `settledMb` up to `settledThrough`, and the few days after that one by one in `recent`.
+ */
+export interface BalanceState {
+  customerId: string;
+  account?: string;
+  userName?: string;
+  opening?: Opening;
+  /** Sums of the upstream's records after the opening (type 0; type 1 as a positive). */
+  creditsMb: Decimal;
+  deductionsMb: Decimal;
+  lastCreditMb?: Decimal;
+  lastCreditAt?: string;
+  /** Key of the newest record counted; a record sorting after it is a new credit. */
+  recordsThrough?: string;
+  settledMb: Decimal;
+  settledThrough?: string;
+  /** Day → MB counted, for the days after `settledThrough`. */
+  recent: Map<string, Decimal>;
+}
+
+/** A stored balance and when it was last computed (ISO 8601). */
+export interface StoredBalance {
+  state: BalanceState;
+  updatedAt: string;
+}
+
+/** BatchGetItem's limit. */
+const GET_BATCH = 100;
+const GET_ATTEMPTS = 8;
+
+const dec = (v: NativeAttributeValue, what: string) => parseDecimal(v, what);
+const optional = (v: NativeAttributeValue) =>
+  v === undefined || v === null ? undefined : String(v);
+
+function fromItem(item: StoredItem): StoredBalance {
+  try {
+    const state: BalanceState = {
+      customerId: String(item.customerId),
+      creditsMb: dec(item.creditsMb, 'creditsMb'),
+      deductionsMb: dec(item.deductionsMb, 'deductionsMb'),
+      settledMb: dec(item.settledMb, 'settledMb'),
+      recent: new Map(
+        Object.entries((item.recent ?? {}) as Record<string, string>).map(([d, v]) => [
+          d,
+          dec(v, `recent.${d}`),
+        ]),
+      ),
+    };
+    const account = optional(item.account);
+    if (account) state.account = account;
+    const userName = optional(item.userName);
+    if (userName) state.userName = userName;
+    const o = item.opening as Record<string, string> | undefined;
+    if (o) {
+      state.opening = {
+        mb: dec(o.mb, 'opening.mb'),
+        at: String(o.at),
+        day: String(o.day),
+        dayBaseMb: dec(o.dayBaseMb, 'opening.dayBaseMb'),
+      };
+    }
+    if (item.lastCreditMb !== undefined) state.lastCreditMb = dec(item.lastCreditMb, 'lastCredit');
+    const lastCreditAt = optional(item.lastCreditAt);
+    if (lastCreditAt) state.lastCreditAt = lastCreditAt;
+    const recordsThrough = optional(item.recordsThrough);
+    if (recordsThrough) state.recordsThrough = recordsThrough;
+    const settledThrough = optional(item.settledThrough);
+    if (settledThrough) state.settledThrough = settledThrough;
+    return { state, updatedAt: String(item.updatedAt ?? '') };
+  } catch (cause) {
+    throw new StoreError(`unreadable customer balance ${item.pk}`, 'customerBalances.read', {
+      cause,
+    });
+  }
+}
+
+function toItem(s: BalanceState, at: Date): StoredItem {
+  const item: StoredItem = {
+    ...keys.customerBalance(s.customerId),
+    customerId: s.customerId,
+    creditsMb: decimalText(s.creditsMb),
+    deductionsMb: decimalText(s.deductionsMb),
+    settledMb: decimalText(s.settledMb),
+    recent: Object.fromEntries([...s.recent].map(([d, v]) => [d, decimalText(v)])),
+    updatedAt: at.toISOString(),
+  };
+  if (s.account) item.account = s.account;
+  if (s.userName) item.userName = s.userName;
+  if (s.opening) {
+    item.opening = {
+      mb: decimalText(s.opening.mb),
+      at: s.opening.at,
+      day: s.opening.day,
+      dayBaseMb: decimalText(s.opening.dayBaseMb),
+    };
+  }
+  if (s.lastCreditMb) item.lastCreditMb = decimalText(s.lastCreditMb);
+  if (s.lastCreditAt) item.lastCreditAt = s.lastCreditAt;
+  if (s.recordsThrough) item.recordsThrough = s.recordsThrough;
+  if (s.settledThrough) item.settledThrough = s.settledThrough;
+  return item;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Customer balances: `CUSTOMER#<id>` / `BALANCE`, one small item per customer (its size does
+ * not grow with history), listed in id order through gsi1 `CUSTBAL`.
+ */
+export class CustomerBalanceStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #batch: BatchWriteOptions;
+
+  constructor(doc: DynamoDBDocumentClient, tableName: string, batch: BatchWriteOptions = {}) {
+    this.#doc = doc;
+    this.#table = tableName;
+    this.#batch = batch;
+  }
+
+  async get(customerId: string): Promise<StoredBalance | undefined> {
+    const { pk, sk } = keys.customerBalance(customerId);
+    const out = await storeCall('customerBalances.get', () =>
+      this.#doc.send(
+        new GetCommand({ TableName: this.#table, Key: { pk, sk }, ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  /** The stored balances of these customers (absent ones left out), 100 per BatchGetItem. */
+  async getMany(customerIds: readonly string[]): Promise<Map<string, StoredBalance>> {
+    const found = new Map<string, StoredBalance>();
+    const unique = [...new Set(customerIds)];
+    const chunks: StoredItem[][] = [];
+    for (let i = 0; i < unique.length; i += GET_BATCH) {
+      chunks.push(
+        unique.slice(i, i + GET_BATCH).map((id) => {
+          const { pk, sk } = keys.customerBalance(id);
+          return { pk, sk };
+        }),
+      );
+    }
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending = chunk;
+        for (let attempt = 0; pending.length > 0; attempt++) {
+          if (attempt >= GET_ATTEMPTS) {
+            throw new StoreError(
+              `DynamoDB customerBalances.getMany: ${pending.length} keys unprocessed`,
+              'customerBalances.getMany',
+              { retryable: true },
+            );
+          }
+          if (attempt > 0) await sleep(Math.random() * Math.min(2000, 25 * 2 ** attempt));
+          const out = await storeCall('customerBalances.getMany', () =>
+            this.#doc.send(
+              new BatchGetCommand({
+                RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } },
+              }),
+            ),
+          );
+          for (const item of out.Responses?.[this.#table] ?? []) {
+            const b = fromItem(item);
+            found.set(b.state.customerId, b);
+          }
+          pending = (out.UnprocessedKeys?.[this.#table]?.Keys ?? []) as StoredItem[];
+        }
+      }),
+    );
+    return found;
+  }
+
+  /** Writes balances (one per customer per call). */
+  put(balances: readonly BalanceState[], at: Date): Promise<WriteStats> {
+    return batchWriteAll(
+      this.#doc,
+      this.#table,
+      balances.map((b) => ({ PutRequest: { Item: toItem(b, at) } })),
+      'customerBalances.put',
+      this.#batch,
+    );
+  }
+
+  /** Every customer's balance, in id order (for the operator's views). */
+  async list(): Promise<StoredBalance[]> {
+    const items = await queryAll(
+      this.#doc,
+      {
+        TableName: this.#table,
+        IndexName: TABLE_DEFINITION.gsi1.indexName,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.customerBalance('').gsi1pk },
+      },
+      'customerBalances.list',
+    );
+    return items.map(fromItem);
+  }
+}
