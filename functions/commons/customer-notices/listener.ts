@@ -214,7 +214,12 @@ export class CustomerNotices implements BalanceListener {
   async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<string> {
     const outbox = this.#d.outbox;
     const now = this.#clock();
-    if (e.episode !== undefined && state && state.episode !== e.episode) {
+    const level = e.kind === 'used-up' ? 'empty' : 'low';
+    if (
+      e.episode !== undefined &&
+      state &&
+      (state.episode !== e.episode || state.level !== level)
+    ) {
       await outbox.settle(e, { status: 'dropped', reason: 'episode over' });
       return 'dropped';
     }
