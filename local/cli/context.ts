@@ -5,8 +5,10 @@ import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifie
 import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
+import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
@@ -49,6 +51,8 @@ export interface CommandContext {
     ledger: DynamoLedger;
     ledgerRead: LedgerReader;
     reports: ReportStore;
+    contacts: CustomerContactStore;
+    outbox: NoticeOutboxStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -105,6 +109,8 @@ export function createContext(input: ContextInput): CommandContext {
       ledger: new DynamoLedger(doc, tableName),
       ledgerRead: new LedgerReader(doc, tableName),
       reports: new ReportStore(doc, tableName, retentionDays),
+      contacts: new CustomerContactStore(doc, tableName),
+      outbox: new NoticeOutboxStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

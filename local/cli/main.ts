@@ -5,7 +5,9 @@ import { ConfigError, FlowPilotError } from '../../functions/commons/errors.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
 import { backfillCommand } from './commands/backfill.ts';
+import { customerContactCommand } from './commands/customer-contact.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
+import { outboxCommand } from './commands/outbox.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { statusCommand } from './commands/status.ts';
@@ -22,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   backfillCommand,
   replayCommand,
   reconcileCommand,
+  customerContactCommand,
+  outboxCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */
@@ -111,6 +115,17 @@ function describeFailure(err: unknown): string {
   return 'unexpected failure';
 }
 
+/** A two-word command (`customer contact`) wins over its first word alone. */
+function findCommand(
+  name: string | undefined,
+  rest: readonly string[],
+): { command: Command; argv: string[] } | undefined {
+  const two = COMMANDS.find((c) => c.name === `${name} ${rest[0]}`);
+  if (two) return { command: two, argv: rest.slice(1) };
+  const one = COMMANDS.find((c) => c.name === name);
+  return one ? { command: one, argv: [...rest] } : undefined;
+}
+
 /**
  * Runs one command line and returns the exit code. Arguments are checked before anything
  * is opened; output goes to `io`, errors to its stderr as `flowpilot <command>: <message>`.
@@ -126,12 +141,12 @@ export async function run(
     return EXIT.ok;
   }
   if (name === 'help') {
-    const target = COMMANDS.find((c) => c.name === rest[0]);
+    const target = findCommand(rest[0], rest.slice(1))?.command;
     io.stdout.write(target ? commandHelp(target) : generalHelp());
     return rest[0] === undefined || target ? EXIT.ok : EXIT.usage;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const found = findCommand(name, rest);
+  if (!found) {
     io.stderr.write(
       `flowpilot: unknown command ${JSON.stringify(name)}\n` +
         `commands: ${COMMANDS.map((c) => c.name).join(', ')} (flowpilot --help)\n`,
@@ -139,10 +154,11 @@ export async function run(
     return EXIT.usage;
   }
 
+  const { command, argv: commandArgv } = found;
   let args: unknown;
   let json = false;
   try {
-    const parsed = parse(command, [...rest]);
+    const parsed = parse(command, commandArgv);
     if (parsed.values.help === true) {
       io.stdout.write(commandHelp(command));
       return EXIT.ok;
