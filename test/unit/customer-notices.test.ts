@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { sendEmailInput } from '../../functions/commons/customer-notices/channels.ts';
+import { noticeDelivery } from '../../functions/commons/customer-notices/delivery.ts';
 import {
   decideNotices,
   lowReasons,
   thresholdsFor,
 } from '../../functions/commons/customer-notices/episodes.ts';
-import { noticeDelivery } from '../../functions/commons/customer-notices/from-env.ts';
 import {
   paymentLinkFor,
   renderNotice,

@@ -48,14 +48,16 @@ const notices = z
     enabled: z.boolean().default(true),
     /**
      * Email through Amazon SES v2. Absent: no email. `identity` is the verified SES identity
-     * that sends (the `from` address itself or its domain); the stack creates it and scopes
-     * `ses:SendEmail` to it. @default the domain of `from`
+     * that sends (the `from` address itself or its domain, @default the domain of `from`);
+     * the stack creates it and scopes `ses:SendEmail` to it.
      */
     email: z
       .strictObject({
         from: z.email({ message: 'must be an email address' }),
         fromName: z.string().min(1).max(64).optional(),
         identity: z.string().min(3).max(253).optional(),
+        /** False: the identity exists already (another stack, the console); only grant it. */
+        createIdentity: z.boolean().default(true),
         replyTo: z.email({ message: 'must be an email address' }).optional(),
       })
       .superRefine((v, ctx) => {
@@ -82,6 +84,11 @@ const notices = z
         /** SMS only from `fromHour` to before `toHour`, in the customer's time zone. */
         fromHour: z.int().min(0).max(23).default(8),
         toHour: z.int().min(1).max(24).default(22),
+        /**
+         * The account's SNS SMS spend limit (`MonthlySpendLimit`, USD; AWS starts every account
+         * at 1). Set it in SNS yourself; the stack alarms at 80 % of this figure.
+         */
+        monthlySpendLimitUsd: z.number().min(1).max(1_000_000).default(1),
       })
       .refine((v) => v.fromHour < v.toHour, {
         path: ['toHour'],
@@ -110,3 +117,8 @@ export const customerNoticesConfigShape = {
 };
 
 export type CustomerNoticesConfig = z.infer<typeof notices>;
+
+/** The SES identity that sends: the configured one, else the from address's domain. */
+export function sesIdentityOf(email: NonNullable<CustomerNoticesConfig['email']>): string {
+  return email.identity ?? email.from.slice(email.from.lastIndexOf('@') + 1).toLowerCase();
+}

@@ -5,31 +5,14 @@ import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
 import type { CustomersConfig } from '../config/customers.ts';
 import { getConfig } from '../config/load.ts';
-import { getOptionalStringFromEnv, getStringFromEnv } from '../env.ts';
-import { ConfigError } from '../errors.ts';
+import { getStringFromEnv } from '../env.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
 import { NoticeStateStore } from '../store/customer-notice-state.ts';
 import { NoticeOutboxStore } from '../store/notice-outbox.ts';
 import { TABLE_NAME_ENV } from '../store/table.ts';
 import { PrintChannel, SesEmailChannel, SnsSmsChannel } from './channels.ts';
+import { type NoticeDelivery, noticeDelivery } from './delivery.ts';
 import { CustomerNotices, type CustomerNoticesDeps } from './listener.ts';
-
-/**
- * `aws`: email by SES, SMS by SNS (the stack sets it). `print` (the default, the local
- * runtime): printed to the console; the outbox is kept either way.
- */
-export const NOTICE_DELIVERY_ENV = 'CUSTOMER_NOTICES_DELIVERY';
-export type NoticeDelivery = 'aws' | 'print';
-
-export function noticeDelivery(env: NodeJS.ProcessEnv = process.env): NoticeDelivery {
-  const value = getOptionalStringFromEnv(NOTICE_DELIVERY_ENV, env) ?? 'print';
-  if (value !== 'aws' && value !== 'print') {
-    throw new ConfigError(
-      `${NOTICE_DELIVERY_ENV} must be aws or print, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
 
 /** The channels a delivery mode gives, given the configuration; tests hand in clients. */
 export function noticeChannels(
