@@ -372,7 +372,8 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 15);
+      // 15 here, plus the customer notices' two (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 15 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
