@@ -367,6 +367,42 @@ describe('Class: CustomerNotices', () => {
       expect(used?.reason).toContain('MessageRejected');
     });
 
+    it('sends one notice when two runs race over the same change', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL }, t.now());
+      await t.poll(20);
+      const twin = new CustomerNotices({
+        config: config().notices,
+        contacts: t.contacts,
+        state: new NoticeStateStore(t.table.doc, t.table.tableName),
+        outbox: t.outbox,
+        clock: t.now,
+        ...noticeChannels(config(), 'aws', {
+          ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
+          sns: new SNSClient({ region: 'us-east-1' }),
+        }),
+      });
+      const low: BalanceChange = {
+        before: undefined,
+        after: {
+          customerId: '88',
+          balanceMb: gbToMb(1).toFixed(),
+          burn1dMb: null,
+          burn7dMb: null,
+          daysLeft: null,
+          lastCreditMb: null,
+          lastCreditAt: null,
+          asOf: t.now().toISOString(),
+        },
+        credits: [],
+      };
+      const [a, b] = await Promise.all([t.listener.run([low]), twin.run([low])]);
+      expect(a.saved + b.saved).toBe(1);
+      // Both read the state before either wrote (the usual case): the loser saw a conflict.
+      expect(a.conflicts + b.conflicts).toBeLessThanOrEqual(1);
+      expect(ses.sent).toHaveLength(1);
+    });
+
     it('starts quietly for a customer seen for the first time', async () => {
       const t = await setUp();
       await t.contacts.edit('88', { email: EMAIL }, t.now());

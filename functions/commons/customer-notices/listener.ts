@@ -1,6 +1,7 @@
 import type { CustomerNoticesConfig, NoticeLocale } from '../config/customer-notices.ts';
 import type { BalanceChange, BalanceListener } from '../customers/types.ts';
 import { logger } from '../logger.ts';
+import { runLimited } from '../store/batch.ts';
 import {
   type CustomerContact,
   type CustomerContactStore,
@@ -24,6 +25,8 @@ export const SEND_LEASE_MS = 10 * 60_000;
 /** A failed send is tried again after this long, up to MAX_ATTEMPTS in all. */
 export const RETRY_AFTER_MS = 15 * 60_000;
 export const MAX_ATTEMPTS = 3;
+/** Customers worked on at once (each is a few small requests). */
+export const CUSTOMER_CONCURRENCY = 8;
 
 export interface CustomerNoticesDeps {
   config: CustomerNoticesConfig;
@@ -84,31 +87,44 @@ export class CustomerNotices implements BalanceListener {
       this.#d.contacts.getMany(ids),
       this.#d.state.getMany(ids),
     ]);
-    for (const change of changes) {
-      const id = change.after.customerId;
-      const contact = contacts.get(id);
-      const current = states.get(id);
-      const t = thresholdsFor(this.#d.config.runningLow, contact?.lowThresholds);
-      const now = this.#clock();
-      const decision = decideNotices(current, change, t, this.#d.config.hysteresisPercent, now);
-      if (!decision.changed) continue;
-      const entries = decision.notices.flatMap((n) => this.#entries(n, change, contact, now));
-      try {
-        await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
-      } catch (err) {
-        if (err instanceof NoticeStateConflictError) {
-          summary.conflicts++;
-          states.delete(id);
-          continue;
-        }
-        throw err;
-      }
-      summary.saved++;
-      states.set(id, decision.next);
-      for (const e of entries) {
-        count(e.status === 'pending' ? await this.#attempt(e, decision.next) : e.status);
-      }
+    // One customer's changes in order; customers side by side.
+    const byCustomer = new Map<string, BalanceChange[]>();
+    for (const c of changes) {
+      const list = byCustomer.get(c.after.customerId) ?? [];
+      list.push(c);
+      byCustomer.set(c.after.customerId, list);
     }
+    await runLimited([...byCustomer.values()], CUSTOMER_CONCURRENCY, async (list) => {
+      for (const change of list) {
+        const id = change.after.customerId;
+        const contact = contacts.get(id);
+        const t = thresholdsFor(this.#d.config.runningLow, contact?.lowThresholds);
+        const now = this.#clock();
+        const decision = decideNotices(
+          states.get(id),
+          change,
+          t,
+          this.#d.config.hysteresisPercent,
+          now,
+        );
+        if (!decision.changed) continue;
+        const entries = decision.notices.flatMap((n) => this.#entries(n, change, contact, now));
+        try {
+          await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
+        } catch (err) {
+          if (err instanceof NoticeStateConflictError) {
+            summary.conflicts++;
+            return;
+          }
+          throw err;
+        }
+        summary.saved++;
+        states.set(id, decision.next);
+        for (const e of entries) {
+          count(e.status === 'pending' ? await this.#attempt(e, decision.next) : e.status);
+        }
+      }
+    });
     return summary;
   }
 
