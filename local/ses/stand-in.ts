@@ -22,6 +22,8 @@ export interface SesStandIn {
   readonly sent: ReceivedEmail[];
   /** The next `count` requests fail with this HTTP status and SES error type. */
   failNext(count: number, status: number, type: string): void;
+  /** Forgets what was sent and any failures still to come. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -111,6 +113,10 @@ export async function startSesStandIn(
     sent,
     failNext(count, status, type) {
       failures = { count, status, type };
+    },
+    reset() {
+      sent.length = 0;
+      failures = undefined;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   sns.reset();
-  ses.sent.length = 0;
+  ses.reset();
 });
 
 const LINK = 'https://shop.example.com/pay?customer={customerId}';
@@ -92,6 +92,10 @@ async function setUp(over: Record<string, unknown> = {}, at = '2026-12-01T02:00:
   };
   return {
     table,
+    last: () => {
+      if (!last) throw new Error('poll first');
+      return last;
+    },
     contacts,
     outbox,
     listener,
@@ -360,11 +364,23 @@ describe('Class: CustomerNotices', () => {
       expect(ses.sent).toHaveLength(1);
 
       // A sender SES does not know: rejected at once, never retried.
-      ses.failNext(MAX_ATTEMPTS + 1, 400, 'MessageRejected');
+      ses.failNext(1, 400, 'MessageRejected');
       await t.poll(-1);
       const used = (await t.outbox.forCustomer('88')).find((e) => e.kind === 'used-up');
       expect(used).toMatchObject({ status: 'failed', attempts: 1 });
       expect(used?.reason).toContain('MessageRejected');
+
+      // Throttled on every attempt: failed after MAX_ATTEMPTS, then never tried again.
+      ses.failNext(3 * MAX_ATTEMPTS, 429, 'TooManyRequestsException');
+      await t.poll(50, { credits: [credit(51, '2026-12-01T01:00:00Z', 'o-7')] });
+      const outcomes: string[] = [];
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        t.at(new Date(t.now().getTime() + RETRY_AFTER_MS).toISOString());
+        outcomes.push(...(await t.listener.deliverDue()));
+      }
+      expect(outcomes).toEqual([...Array(MAX_ATTEMPTS - 2).fill('retry'), 'failed']);
+      const receipt = (await t.outbox.forCustomer('88')).find((e) => e.kind === 'topped-up');
+      expect(receipt).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS });
     });
 
     it('sends one notice when two runs race over the same change', async () => {
@@ -383,7 +399,7 @@ describe('Class: CustomerNotices', () => {
         }),
       });
       const low: BalanceChange = {
-        before: undefined,
+        before: { ...t.last(), balanceMb: gbToMb(20).toFixed() },
         after: {
           customerId: '88',
           balanceMb: gbToMb(1).toFixed(),

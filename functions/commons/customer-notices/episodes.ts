@@ -53,9 +53,9 @@ const creditKey = (c: CustomerCredit) => c.orderId ?? `${c.at}/${c.mb}`;
  * used up) is notified once when it opens. A top-up sends a receipt per credit and closes the
  * episode at once; a balance still low after it opens a quiet episode (the receipt gave the
  * new balance), so no running-low or used-up notice follows a top-up. A running-low episode
- * ends without a top-up only once every trigger is cleared by the hysteresis. A customer seen
- * for the first time starts quietly at the level it is at, so a deployment or a backfill does
- * not notify everyone about the past.
+ * ends without a top-up only once every trigger is cleared by the hysteresis, so a deployment
+ * or a backfill does not notify everyone about the past. A customer with no state is ok; one the balance poll
+ * computes for the first time (no `before`) starts quietly at the level it is at.
  */
 export function decideNotices(
   current: NoticeState | undefined,
@@ -71,7 +71,7 @@ export function decideNotices(
   const levelNow: NoticeLevel = empty ? 'empty' : low.length > 0 ? 'low' : 'ok';
   const since = now.toISOString();
 
-  if (!current) {
+  if (!current && change.before === undefined) {
     const next = {
       customerId: b.customerId,
       level: levelNow,
@@ -79,8 +79,10 @@ export function decideNotices(
       since,
       version: 1,
     };
-    return { next, changed: true, notices: [] };
+    // No state is the same as ok: only a customer first seen low or used up needs a write.
+    return { next, changed: levelNow !== 'ok', notices: [] };
   }
+  current ??= { customerId: b.customerId, level: 'ok', episode: 0, since, version: 0 };
 
   let level = current.level;
   let episode = current.episode;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { NOTICE_LOCALES, type NoticeLocale } from '../config/customer-notices.ts';
 import { ValidationError } from '../errors.ts';
 import { assertTimeZone } from '../units.ts';
+import { runLimited } from './batch.ts';
 import { StoreError, storeCall } from './errors.ts';
 
 type Item = Record<string, NativeAttributeValue>;
@@ -318,6 +319,7 @@ export class CustomerContactStore {
 }
 
 const BATCH_GET_SIZE = 100;
+const BATCH_GET_CONCURRENCY = 4;
 
 /**
  * Every item of `keys` that exists, 100 keys per BatchGetItem, unprocessed keys asked again
@@ -330,8 +332,11 @@ export async function batchGetAll(
   operation: string,
 ): Promise<Item[]> {
   const out: Item[] = [];
-  for (let i = 0; i < keys.length; i += BATCH_GET_SIZE) {
-    let pending: Item[] = keys.slice(i, i + BATCH_GET_SIZE);
+  const chunks: Item[][] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_SIZE)
+    chunks.push(keys.slice(i, i + BATCH_GET_SIZE));
+  await runLimited(chunks, BATCH_GET_CONCURRENCY, async (chunk) => {
+    let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= 8) {
         throw new StoreError(`DynamoDB ${operation}: keys unprocessed`, operation, {
@@ -350,6 +355,6 @@ export async function batchGetAll(
       out.push(...(res.Responses?.[tableName] ?? []));
       pending = (res.UnprocessedKeys?.[tableName]?.Keys ?? []) as Item[];
     }
-  }
+  });
   return out;
 }
