@@ -58,9 +58,10 @@ try {
   for (let i = 0; i < CUSTOMERS; i += 100) {
     await contacts.edit(String(i + 1), { email: `c${i + 1}@example.com` }, new Date());
   }
+  let previous: Change[] = [];
   const balances = (gb: (i: number) => number): Change[] =>
     Array.from({ length: CUSTOMERS }, (_, i) => ({
-      before: undefined,
+      before: previous[i]?.after,
       after: {
         customerId: String(i + 1),
         balanceMb: gbToMb(gb(i)).toFixed(),
@@ -78,6 +79,7 @@ try {
     byCommand.clear();
     const t0 = performance.now();
     const summary = await listener.run(changes);
+    previous = changes;
     const ms = performance.now() - t0;
     const total = [...byCommand.values()].reduce((a, b) => a + b, 0);
     const detail = [...byCommand.entries()].map(([k, v]) => `${k.replace('Command', '')} ${v}`);
@@ -88,9 +90,18 @@ try {
   };
 
   process.stdout.write(`customer notices, ${CUSTOMERS} customers, DynamoDB Local\n`);
-  await run('first run (all seen first time)', balances(() => 100));
-  await run('steady run (no episode changes)', balances((i) => 90 + (i % 7)));
-  await run('1 % of customers go low', balances((i) => (i % 100 === 0 ? 2 : 80)));
+  await run(
+    'first run (all seen first time)',
+    balances(() => 100),
+  );
+  await run(
+    'steady run (no episode changes)',
+    balances((i) => 90 + (i % 7)),
+  );
+  await run(
+    '1 % of customers go low',
+    balances((i) => (i % 100 === 0 ? 2 : 80)),
+  );
   process.stdout.write(`printed notices: ${printed}\n`);
 } finally {
   await ddb.stop();
