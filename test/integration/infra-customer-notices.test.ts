@@ -45,7 +45,8 @@ const identityArn = (name: string) => ({
   ],
 });
 
-describe('Construct: CustomerNotices', () => {
+// The first synthesis pays for loading aws-cdk-lib, slow on a busy machine.
+describe('Construct: CustomerNotices', { timeout: 120_000 }, () => {
   it('creates the configured domain identity and scopes ses:SendEmail to it and the from address', () => {
     const { template } = synth({ email: { from: 'traffic@notices.example.com' } });
     template.hasResourceProperties('AWS::SES::EmailIdentity', {
