@@ -5,7 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const BENCHES = ['bundle-size.ts', 'poll-usage.ts', 'customer-balances.ts', 'webhook.ts'];
+const BENCHES = [
+  'bundle-size.ts',
+  'poll-usage.ts',
+  'customer-balances.ts',
+  'webhook.ts',
+  'customer-notices.ts',
+];
 const failed: string[] = [];
 for (const file of BENCHES) {
   process.stdout.write(`\n=== bench/${file} ===\n`);

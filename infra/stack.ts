@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { CONFIG_JSON_ENV } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
+import { CustomerNotices } from './constructs/customer-notices.ts';
 import { DataStore } from './constructs/data.ts';
 import type { FlowPilotFunction } from './constructs/function.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
@@ -40,6 +41,7 @@ export class FlowPilotStack extends Stack {
   };
   readonly webhook: WebhookApi;
   readonly observability: Observability;
+  readonly customerNotices: CustomerNotices;
 
   constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
     super(scope, id, props);
@@ -122,6 +124,12 @@ export class FlowPilotStack extends Stack {
       jobs: Object.values(this.jobs),
       webhook: this.webhook,
     });
+
+    // The balance poll runs the notices listener: it sends them.
+    this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
+      customers: config.customers,
+      opsTopic: this.notifications.opsTopic,
+    }).grantTo(this.jobs.pollUsage.function);
 
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',

@@ -7,9 +7,11 @@ import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
+import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
@@ -56,6 +58,8 @@ export interface CommandContext {
     reports: ReportStore;
     balances: CustomerBalanceStore;
     records: CustomerRecordStore;
+    contacts: CustomerContactStore;
+    outbox: NoticeOutboxStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -116,6 +120,8 @@ export function createContext(input: ContextInput): CommandContext {
       reports: new ReportStore(doc, tableName, retentionDays),
       balances: new CustomerBalanceStore(doc, tableName),
       records: new CustomerRecordStore(doc, tableName),
+      contacts: new CustomerContactStore(doc, tableName),
+      outbox: new NoticeOutboxStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

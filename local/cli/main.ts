@@ -10,9 +10,11 @@ import type { Command, ParsedArgs } from './command.ts';
 import { alertsCommand } from './commands/alerts.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { customerCommand } from './commands/customer.ts';
+import { customerContactCommand } from './commands/customer-contact.ts';
 import { customersCommand } from './commands/customers.ts';
 import { invokeCommand } from './commands/invoke.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
+import { outboxCommand } from './commands/outbox.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { replayCommand } from './commands/replay.ts';
 import { silenceCommand } from './commands/silence.ts';
@@ -35,6 +37,8 @@ export const COMMANDS: readonly Command[] = [
   alertsCommand,
   silenceCommand,
   invokeCommand,
+  customerContactCommand,
+  outboxCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */
@@ -147,6 +151,17 @@ function describeFailure(err: unknown): string {
   return 'unexpected failure';
 }
 
+/** A two-word command (`customer contact`) wins over its first word alone. */
+function findCommand(
+  name: string | undefined,
+  rest: readonly string[],
+): { command: Command; argv: string[] } | undefined {
+  const two = COMMANDS.find((c) => c.name === `${name} ${rest[0]}`);
+  if (two) return { command: two, argv: rest.slice(1) };
+  const one = COMMANDS.find((c) => c.name === name);
+  return one ? { command: one, argv: [...rest] } : undefined;
+}
+
 /**
  * Runs one command line and returns the exit code. Arguments are checked before anything
  * is opened; output goes to `io`, errors to its stderr as `flowpilot <command>: <message>`.
@@ -166,12 +181,12 @@ export async function run(
     return EXIT.ok;
   }
   if (name === 'help') {
-    const target = COMMANDS.find((c) => c.name === rest[0]);
+    const target = findCommand(rest[0], rest.slice(1))?.command;
     io.stdout.write(target ? commandHelp(target) : generalHelp());
     return rest[0] === undefined || target ? EXIT.ok : EXIT.usage;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const found = findCommand(name, rest);
+  if (!found) {
     const hint = closest(
       name,
       COMMANDS.map((c) => c.name),
@@ -184,10 +199,11 @@ export async function run(
     return EXIT.usage;
   }
 
+  const { command, argv: commandArgv } = found;
   let args: unknown;
   let json = false;
   try {
-    const parsed = parse(command, [...rest]);
+    const parsed = parse(command, commandArgv);
     if (parsed.values.help === true) {
       io.stdout.write(commandHelp(command));
       return EXIT.ok;

@@ -1,2 +1,124 @@
+import { z } from 'zod';
+import { assertTimeZone, DEFAULT_UPSTREAM_ZONE } from '../units.ts';
+
+/** Locales a notice can be written in; anything else falls back to the default locale. */
+export const NOTICE_LOCALES = ['en', 'zh-CN'] as const;
+export type NoticeLocale = (typeof NOTICE_LOCALES)[number];
+
+export const timeZoneSchema = z.string().refine(
+  (zone) => {
+    try {
+      assertTimeZone(zone);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an IANA time zone such as Asia/Shanghai' },
+);
+
+/** `https://…` (or `http://` for a local shop); `{customerId}` is replaced per customer. */
+const paymentLink = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .max(512)
+  .refine((u) => !/[{}]/.test(u.replaceAll('{customerId}', '')), {
+    message: 'the only placeholder allowed is {customerId}',
+  });
+
+/**
+ * When a customer is running low. Each figure is one trigger (0 turns it off); the customer
+ * is low when any enabled trigger holds. A contact may override each one.
+ */
+export const runningLowSchema = z
+  .strictObject({
+    /** Balance below this many GB. */
+    gb: z.number().min(0).max(1_000_000).default(5),
+    /** Balance below this percent of the last top-up. */
+    percentOfLastTopUp: z.number().min(0).max(100).default(20),
+    /** Fewer than this many days left at the current burn (both burns must agree). */
+    daysLeft: z.number().min(0).max(365).default(3),
+  })
+  .prefault({});
+
+export type RunningLowThresholds = z.infer<typeof runningLowSchema>;
+
+const notices = z
+  .strictObject({
+    /** Off: balances still tracked and the episodes kept, but nothing is sent or printed. */
+    enabled: z.boolean().default(true),
+    /**
+     * Email through Amazon SES v2. Absent: no email. `identity` is the verified SES identity
+     * that sends (the `from` address itself or its domain, @default the domain of `from`);
+     * the stack creates it and scopes `ses:SendEmail` to it.
+     */
+    email: z
+      .strictObject({
+        from: z.email({ message: 'must be an email address' }),
+        fromName: z.string().min(1).max(64).optional(),
+        identity: z.string().min(3).max(253).optional(),
+        /** False: the identity exists already (another stack, the console); only grant it. */
+        createIdentity: z.boolean().default(true),
+        replyTo: z.email({ message: 'must be an email address' }).optional(),
+      })
+      .superRefine((v, ctx) => {
+        const domain = v.from.slice(v.from.lastIndexOf('@') + 1).toLowerCase();
+        const id = v.identity?.toLowerCase();
+        if (id !== undefined && id !== domain && id !== v.from.toLowerCase()) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['identity'],
+            message: `must be the from address or its domain (${domain}), got ${v.identity}`,
+          });
+        }
+      })
+      .optional(),
+    /** SMS by SNS `Publish` to the customer's number, only inside the quiet-hours window. */
+    sms: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Alphanumeric sender id where the destination country allows one. */
+        senderId: z
+          .string()
+          .regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1-11 letters or digits')
+          .optional(),
+        /** SMS only from `fromHour` to before `toHour`, in the customer's time zone. */
+        fromHour: z.int().min(0).max(23).default(8),
+        toHour: z.int().min(1).max(24).default(22),
+        /**
+         * The account's SNS SMS spend limit (`MonthlySpendLimit`, USD; AWS starts every account
+         * at 1). Set it in SNS yourself; the stack alarms at 80 % of this figure.
+         */
+        monthlySpendLimitUsd: z.number().min(1).max(1_000_000).default(1),
+      })
+      .refine((v) => v.fromHour < v.toHour, {
+        path: ['toHour'],
+        message: 'must be after fromHour',
+      })
+      .prefault({}),
+    defaultLocale: z.enum(NOTICE_LOCALES).default('en'),
+    /** For customers whose contact names no zone (a locale does not imply one). */
+    defaultTimeZone: timeZoneSchema.default(DEFAULT_UPSTREAM_ZONE),
+    runningLow: runningLowSchema,
+    /**
+     * A running-low episode ends without a top-up only once every trigger is cleared by this
+     * many percent (5 GB clears at 5.5 GB with 10), so a balance hovering does not re-notify.
+     */
+    hysteresisPercent: z.number().min(0).max(100).default(10),
+    /** Days an outbox entry is kept. */
+    outboxRetentionDays: z.int().min(1).max(3650).default(90),
+  })
+  .prefault({});
+
 /** Keys of `customers` owned by the customer notices. */
-export const customerNoticesConfigShape = {};
+export const customerNoticesConfigShape = {
+  /** Link to pay, in every notice; `{customerId}` is substituted. Absent: no link. */
+  paymentLinkUrl: paymentLink.optional(),
+  notices,
+};
+
+export type CustomerNoticesConfig = z.infer<typeof notices>;
+
+/** The SES identity that sends: the configured one, else the from address's domain. */
+export function sesIdentityOf(email: NonNullable<CustomerNoticesConfig['email']>): string {
+  return email.identity ?? email.from.slice(email.from.lastIndexOf('@') + 1).toLowerCase();
+}

@@ -3,7 +3,9 @@ import { alertingFromEnv, tableName, upstreamFromEnv } from '../compose.ts';
 import { getConfig } from '../config/load.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { getSecret } from '../secrets.ts';
+import { CustomerContactStore } from '../store/customer-contacts.ts';
 import { DynamoLedger } from '../store/ledger.ts';
+import { contactSaver } from './contact.ts';
 import type { PaymentDeps } from './types.ts';
 
 export type OpsEventSinkFactory = () => OpsEventSink;
@@ -15,7 +17,7 @@ export type OpsEventSinkFactory = () => OpsEventSink;
  */
 export const createOpsEventSink: OpsEventSinkFactory = () => alertingFromEnv().events;
 
-let stable: Pick<PaymentDeps, 'ledger' | 'sink' | 'config'> | undefined;
+let stable: Pick<PaymentDeps, 'ledger' | 'sink' | 'config' | 'saveContact'> | undefined;
 
 /**
  * The webhook's collaborators in AWS and the local runtime. The ledger, the sink and the
@@ -30,6 +32,7 @@ export async function createPaymentDeps(
     ledger: new DynamoLedger(docClient, tableName()),
     sink: (opts.sinkFactory ?? createOpsEventSink)(),
     config: getConfig().payments,
+    saveContact: contactSaver(new CustomerContactStore(docClient, tableName())),
   };
   return {
     ...stable,

@@ -39,6 +39,14 @@ export interface PaymentSucceeded {
   currency: string;
   /** Stripe only: refunds and disputes name the PaymentIntent, not the session. */
   paymentIntentId?: string;
+  /** The payer's contact as the provider sent it (unchecked); kept after a credit. */
+  contact?: PayerContact;
+}
+
+export interface PayerContact {
+  email?: string;
+  phone?: string;
+  name?: string;
 }
 
 export interface PaymentFailed {
@@ -143,4 +151,6 @@ export interface PaymentDeps {
   getSecret: (name: SecretName) => Promise<string | undefined>;
   /** Identifies one delivery's lease. @default crypto.randomUUID */
   newLeaseOwner?: () => string;
+  /** Keeps a credited payer's contact for customer notices (contact.ts). */
+  saveContact?: (customerId: string, contact: PayerContact, at: Date) => Promise<unknown>;
 }

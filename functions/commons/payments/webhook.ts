@@ -1,5 +1,6 @@
 import { logger } from '../logger.ts';
 import { recordProviderDisabled, recordWebhookOutcome } from '../observability.ts';
+import { keepPayerContact } from './contact.ts';
 import { deductForRefund } from './deduct.ts';
 import { WebhookRequestError } from './errors.ts';
 import { keyProblem, splitSecrets } from './keys.ts';
@@ -67,7 +68,9 @@ function dispatch(
 ): Promise<Outcome> | Outcome {
   switch (event.type) {
     case 'payment-succeeded':
-      return creditPayment(provider, event, deps, opts);
+      return creditPayment(provider, event, deps, opts).then((o) =>
+        keepPayerContact(event, o, deps),
+      );
     case 'payment-failed':
       return recordPaymentFailed(provider, event, deps);
     case 'refund':

@@ -1,6 +1,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
 import { canonicalCustomerId } from '../../customer-id.ts';
+import { payerContact } from '../contact.ts';
 import { WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, WebhookRequest } from '../types.ts';
 import {
@@ -46,6 +47,8 @@ const succeeded = z.strictObject({
   quantity: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   amount: minorUnits,
   currency: currencySchema,
+  email: z.string().max(320).nullish(),
+  phone: z.string().max(40).nullish(),
 });
 
 const refunded = z.strictObject({
@@ -89,6 +92,7 @@ export const standardProvider: PaymentProvider = {
           ...(d.quantity === undefined ? {} : { quantity: d.quantity }),
           amountMinor: d.amount,
           currency: d.currency,
+          ...payerContact(d),
         };
       }
       case 'payment.refunded': {

@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
+import { payerContact } from '../contact.ts';
 import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
 import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } from './common.ts';
@@ -37,6 +38,13 @@ const sessionSchema = z.object({
   client_reference_id: z.string().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
   payment_intent: idRef.nullish(),
+  customer_details: z
+    .object({
+      email: z.string().nullish(),
+      phone: z.string().nullish(),
+      name: z.string().nullish(),
+    })
+    .nullish(),
 });
 
 const chargeSchema = z.object({
@@ -100,6 +108,7 @@ function paid(object: Record<string, unknown>): PaymentSucceeded {
     ...(s.payment_status === 'no_payment_required' ? { noPaymentRequired: true } : {}),
     currency: s.currency,
     ...(s.payment_intent ? { paymentIntentId: s.payment_intent } : {}),
+    ...payerContact(s.customer_details),
   };
 }
 

@@ -1,0 +1,66 @@
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { docClient } from '../clients/dynamodb.ts';
+import { sesClient } from '../clients/ses.ts';
+import { snsClient } from '../clients/sns.ts';
+import type { CustomersConfig } from '../config/customers.ts';
+import { getConfig } from '../config/load.ts';
+import { getStringFromEnv } from '../env.ts';
+import { CustomerContactStore } from '../store/customer-contacts.ts';
+import { NoticeStateStore } from '../store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../store/notice-outbox.ts';
+import { TABLE_NAME_ENV } from '../store/table.ts';
+import { PrintChannel, SesEmailChannel, SnsSmsChannel } from './channels.ts';
+import { type NoticeDelivery, noticeDelivery } from './delivery.ts';
+import { CustomerNotices, type CustomerNoticesDeps } from './listener.ts';
+
+/** The channels a delivery mode gives, given the configuration; tests hand in clients. */
+export function noticeChannels(
+  config: CustomersConfig,
+  delivery: NoticeDelivery,
+  o: { ses?: SESv2Client; sns?: SNSClient; write?: (text: string) => void } = {},
+): Pick<CustomerNoticesDeps, 'email' | 'sms'> {
+  const { email, sms } = config.notices;
+  if (delivery === 'print') {
+    const printer = new PrintChannel(o.write);
+    return { email: printer, ...(sms.enabled ? { sms: printer } : {}) };
+  }
+  return {
+    ...(email
+      ? {
+          email: new SesEmailChannel({
+            client: o.ses ?? sesClient,
+            from: email.from,
+            ...(email.fromName ? { fromName: email.fromName } : {}),
+            ...(email.replyTo ? { replyTo: email.replyTo } : {}),
+          }),
+        }
+      : {}),
+    ...(sms.enabled
+      ? {
+          sms: new SnsSmsChannel({
+            client: o.sns ?? snsClient,
+            ...(sms.senderId ? { senderId: sms.senderId } : {}),
+          }),
+        }
+      : {}),
+  };
+}
+
+let built: CustomerNotices | undefined;
+
+/** The listener as a function builds it, once per container: its table, clients and config. */
+export function customerNoticesFromEnv(): CustomerNotices {
+  if (built) return built;
+  const config = getConfig().customers;
+  const tableName = getStringFromEnv(TABLE_NAME_ENV);
+  built = new CustomerNotices({
+    config: config.notices,
+    paymentLinkUrl: config.paymentLinkUrl,
+    contacts: new CustomerContactStore(docClient, tableName),
+    state: new NoticeStateStore(docClient, tableName),
+    outbox: new NoticeOutboxStore(docClient, tableName),
+    ...noticeChannels(config, noticeDelivery()),
+  });
+  return built;
+}

@@ -1,0 +1,298 @@
+import type { CustomerNoticesConfig, NoticeLocale } from '../config/customer-notices.ts';
+import type { BalanceChange, BalanceListener } from '../customers/types.ts';
+import { logger } from '../logger.ts';
+import { runLimited } from '../store/batch.ts';
+import {
+  type CustomerContact,
+  type CustomerContactStore,
+  effectiveEmail,
+  effectivePhone,
+} from '../store/customer-contacts.ts';
+import {
+  type NoticeState,
+  NoticeStateConflictError,
+  type NoticeStateStore,
+} from '../store/customer-notice-state.ts';
+import type { NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
+import { type NoticeChannel, NoticeDeliveryError } from './channels.ts';
+import { decideNotices, type NoticeIntent, thresholdsFor } from './episodes.ts';
+import { paymentLinkFor, renderNotice } from './messages.ts';
+import { recordNotice } from './metrics.ts';
+import { nextSmsTime, type SmsWindow } from './quiet-hours.ts';
+
+/** An attempt that dies mid-send is taken up again this long after it started. */
+export const SEND_LEASE_MS = 10 * 60_000;
+/** A failed send is tried again after this long, up to MAX_ATTEMPTS in all. */
+export const RETRY_AFTER_MS = 15 * 60_000;
+export const MAX_ATTEMPTS = 3;
+/** Customers worked on at once (each is a few small requests). */
+export const CUSTOMER_CONCURRENCY = 8;
+
+export interface CustomerNoticesDeps {
+  config: CustomerNoticesConfig;
+  paymentLinkUrl?: string | undefined;
+  contacts: CustomerContactStore;
+  state: NoticeStateStore;
+  outbox: NoticeOutboxStore;
+  /** Absent: that channel is off (no sender configured, or SMS disabled). */
+  email?: NoticeChannel | undefined;
+  sms?: NoticeChannel | undefined;
+  clock?: () => Date;
+}
+
+export interface NoticeRunSummary {
+  customers: number;
+  /** Customers whose notice state was saved. */
+  saved: number;
+  /** Lost a race to another run (which owns the news). */
+  conflicts: number;
+  /** Outbox entries by resulting status, across new and due entries. */
+  entries: Record<string, number>;
+}
+
+/**
+ * Customer notices as a BalanceListener: for each customer a balance computation touched,
+ * decide the episode (episodes.ts), record the state and the notices in one transaction,
+ * then hand each notice to its channel. SMS waits for the customer's daytime; failures are
+ * tried again later; what was due but not sent (quiet hours, retries, a crash) goes out at
+ * the start of the next run.
+ */
+export class CustomerNotices implements BalanceListener {
+  readonly name = 'customer-notices';
+  readonly #d: CustomerNoticesDeps;
+  readonly #clock: () => Date;
+
+  constructor(deps: CustomerNoticesDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? (() => new Date());
+  }
+
+  async onBalances(changes: readonly BalanceChange[]): Promise<void> {
+    const summary = await this.run(changes);
+    logger.info('customer notices', { ...summary });
+  }
+
+  /** onBalances with its figures, for callers that report them. */
+  async run(changes: readonly BalanceChange[]): Promise<NoticeRunSummary> {
+    const summary: NoticeRunSummary = { customers: 0, saved: 0, conflicts: 0, entries: {} };
+    const count = (status: string) => {
+      summary.entries[status] = (summary.entries[status] ?? 0) + 1;
+    };
+    for (const s of await this.deliverDue()) count(s);
+    if (changes.length === 0) return summary;
+
+    const ids = [...new Set(changes.map((c) => c.after.customerId))];
+    summary.customers = ids.length;
+    const [contacts, states] = await Promise.all([
+      this.#d.contacts.getMany(ids),
+      this.#d.state.getMany(ids),
+    ]);
+    // One customer's changes in order; customers side by side.
+    const byCustomer = new Map<string, BalanceChange[]>();
+    for (const c of changes) {
+      const list = byCustomer.get(c.after.customerId) ?? [];
+      list.push(c);
+      byCustomer.set(c.after.customerId, list);
+    }
+    await runLimited([...byCustomer.values()], CUSTOMER_CONCURRENCY, async (list) => {
+      for (const change of list) {
+        const id = change.after.customerId;
+        const contact = contacts.get(id);
+        const t = thresholdsFor(this.#d.config.runningLow, contact?.lowThresholds);
+        const now = this.#clock();
+        const decision = decideNotices(
+          states.get(id),
+          change,
+          t,
+          this.#d.config.hysteresisPercent,
+          now,
+        );
+        if (!decision.changed) continue;
+        const entries = decision.notices.flatMap((n) => this.#entries(n, change, contact, now));
+        try {
+          await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
+        } catch (err) {
+          if (err instanceof NoticeStateConflictError) {
+            summary.conflicts++;
+            return;
+          }
+          throw err;
+        }
+        summary.saved++;
+        states.set(id, decision.next);
+        for (const e of entries) {
+          count(e.status === 'pending' ? await this.#attempt(e, decision.next) : e.status);
+        }
+      }
+    });
+    return summary;
+  }
+
+  /**
+   * Sends what is due: SMS whose quiet hours ended, retries, attempts a crash cut short.
+   * The local runtime may call it on its own; onBalances calls it first.
+   */
+  async deliverDue(): Promise<string[]> {
+    const due = await this.#d.outbox.due(this.#clock());
+    if (due.length === 0) return [];
+    const states = await this.#d.state.getMany([...new Set(due.map((e) => e.customerId))]);
+    const out: string[] = [];
+    for (const e of due) out.push(await this.#attempt(e, states.get(e.customerId)));
+    return out;
+  }
+
+  #entries(
+    n: NoticeIntent,
+    change: BalanceChange,
+    contact: CustomerContact | undefined,
+    now: Date,
+  ): OutboxEntry[] {
+    const cfg = this.#d.config;
+    const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
+    const b = change.after;
+    const name = contact?.name ?? contact?.paymentName;
+    const link = paymentLinkFor(this.#d.paymentLinkUrl, b.customerId);
+    const text = renderNotice(
+      {
+        kind: n.kind,
+        customerId: b.customerId,
+        ...(b.account ? { account: b.account } : {}),
+        ...(name ? { name } : {}),
+        balanceMb: b.balanceMb,
+        daysLeft: b.daysLeft,
+        ...(n.credit ? { creditMb: n.credit.mb } : {}),
+        ...(link ? { paymentLink: link } : {}),
+      },
+      locale,
+    );
+    const createdAt = now.toISOString();
+    const base = {
+      customerId: b.customerId,
+      noticeId: n.noticeId,
+      kind: n.kind,
+      locale,
+      createdAt,
+      attempts: 0,
+      ...(n.episode === undefined ? {} : { episode: n.episode }),
+    };
+    const skipped = (reason: string): OutboxEntry[] => [
+      {
+        ...base,
+        channel: 'none',
+        status: 'skipped',
+        reason,
+        subject: text.subject,
+        text: text.email,
+      },
+    ];
+    if (!cfg.enabled) return skipped('notices disabled');
+    if (contact && !contact.notices) return skipped('opted out');
+    const email = contact ? effectiveEmail(contact) : undefined;
+    const phone = contact ? effectivePhone(contact) : undefined;
+    const out: OutboxEntry[] = [];
+    const lease = new Date(now.getTime() + SEND_LEASE_MS).toISOString();
+    if (email && this.#d.email) {
+      out.push({
+        ...base,
+        channel: 'email',
+        status: 'pending',
+        to: email,
+        subject: text.subject,
+        text: text.email,
+        notBefore: lease,
+      });
+    }
+    if (phone && this.#d.sms) {
+      const at = nextSmsTime(now, this.#window(contact));
+      const wait = at.getTime() > now.getTime();
+      out.push({
+        ...base,
+        channel: 'sms',
+        status: wait ? 'deferred' : 'pending',
+        to: phone,
+        text: text.sms,
+        notBefore: wait ? at.toISOString() : lease,
+        ...(wait ? { reason: 'quiet hours' } : {}),
+      });
+    }
+    return out.length > 0 ? out : skipped('no contact');
+  }
+
+  #window(contact: CustomerContact | undefined): SmsWindow {
+    const { fromHour, toHour } = this.#d.config.sms;
+    return { fromHour, toHour, timeZone: contact?.timeZone ?? this.#d.config.defaultTimeZone };
+  }
+
+  /**
+   * One attempt at an open entry. An episode notice that is out of date when due (the
+   * customer topped up or moved on during quiet hours) is dropped, not sent.
+   */
+  async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<string> {
+    const outbox = this.#d.outbox;
+    const now = this.#clock();
+    const level = e.kind === 'used-up' ? 'empty' : 'low';
+    if (
+      e.episode !== undefined &&
+      state &&
+      (state.episode !== e.episode || state.level !== level)
+    ) {
+      await outbox.settle(e, { status: 'dropped', reason: 'episode over' });
+      return 'dropped';
+    }
+    const channel =
+      e.channel === 'email' ? this.#d.email : e.channel === 'sms' ? this.#d.sms : undefined;
+    if (!channel || !this.#d.config.enabled) {
+      await outbox.settle(e, { status: 'dropped', reason: 'channel off' });
+      return 'dropped';
+    }
+    // A new entry was placed in the window just now; anything older is checked again.
+    if (e.channel === 'sms' && !(e.status === 'pending' && e.attempts === 0)) {
+      const contact = await this.#d.contacts.get(e.customerId);
+      const at = nextSmsTime(now, this.#window(contact));
+      if (at.getTime() > now.getTime()) {
+        await outbox.settle(e, {
+          status: 'deferred',
+          reason: 'quiet hours',
+          notBefore: at.toISOString(),
+        });
+        return 'deferred';
+      }
+    }
+    const claimed = await outbox.claim(e, now, SEND_LEASE_MS);
+    if (!claimed) return 'taken';
+    try {
+      const { messageId } = await channel.send(claimed);
+      await outbox.settle(claimed, {
+        status: channel.delivered,
+        sentAt: this.#clock().toISOString(),
+        ...(messageId ? { messageId } : {}),
+      });
+      recordNotice(channel.delivered, claimed);
+      return channel.delivered;
+    } catch (err) {
+      if (!(err instanceof NoticeDeliveryError)) throw err;
+      const again = err.retryable && claimed.attempts < MAX_ATTEMPTS;
+      // Never the recipient: the customer, the notice and why.
+      logger.warn('customer notice not delivered', {
+        customerId: claimed.customerId,
+        notice: claimed.noticeId,
+        channel: claimed.channel,
+        attempt: claimed.attempts,
+        error: err.message,
+        retry: again,
+      });
+      await outbox.settle(
+        claimed,
+        again
+          ? {
+              status: 'retry',
+              reason: err.message,
+              notBefore: new Date(now.getTime() + RETRY_AFTER_MS).toISOString(),
+            }
+          : { status: 'failed', reason: err.message },
+      );
+      recordNotice(again ? 'retry' : 'failed', claimed);
+      return again ? 'retry' : 'failed';
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import type { NoticeLocale } from '../config/customer-notices.ts';
+import type { NoticeKind } from '../store/notice-outbox.ts';
+import { formatGb, mbToGb } from '../units.ts';
+
+/** What a notice says, before it is worded in a locale. Amounts are decimal MB as text. */
+export interface NoticeFacts {
+  kind: NoticeKind;
+  customerId: string;
+  account?: string;
+  name?: string;
+  balanceMb: string;
+  daysLeft: number | null;
+  /** Topped up: the credit's MB. */
+  creditMb?: string;
+  paymentLink?: string;
+}
+
+export interface RenderedNotice {
+  subject: string;
+  /** Plain-text email body. */
+  email: string;
+  sms: string;
+}
+
+/** SMS length caps: two GSM-7 segments in English, two UCS-2 segments in Chinese. */
+export const SMS_MAX = { en: 306, 'zh-CN': 134 } as const satisfies Record<NoticeLocale, number>;
+
+/** `{customerId}` in the configured link, URL-encoded. */
+export function paymentLinkFor(template: string | undefined, customerId: string) {
+  return template?.replaceAll('{customerId}', encodeURIComponent(customerId));
+}
+
+const gb = (mb: string) => formatGb(mbToGb(mb), 2);
+const days = (d: number | null) => (d === null ? undefined : Math.max(0, Math.floor(d)));
+
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+type Words = (f: NoticeFacts) => { subject: string; lines: string[]; sms: string };
+
+const EN: Record<NoticeKind, Words> = {
+  'running-low': (f) => {
+    const left = days(f.daysLeft);
+    const leftText =
+      left === undefined
+        ? ''
+        : ` (about ${left} day${left === 1 ? '' : 's'} left at your current usage)`;
+    return {
+      subject: `Your proxy traffic is running low: ${gb(f.balanceMb)} left`,
+      lines: [
+        `Your traffic balance is ${gb(f.balanceMb)}${leftText}.`,
+        'Top up now so that your proxies keep working.',
+      ],
+      sms: `Your proxy traffic is running low: ${gb(f.balanceMb)} left${left === undefined ? '' : `, about ${left} d`}. Top up to keep your proxies working.`,
+    };
+  },
+  'used-up': (f) => ({
+    subject: 'Your proxy traffic is used up',
+    lines: [
+      `Your traffic balance is used up (balance ${gb(f.balanceMb)}).`,
+      'Your proxies stop working until you top up.',
+    ],
+    sms: `Your proxy traffic is used up (balance ${gb(f.balanceMb)}). Top up to keep your proxies working.`,
+  }),
+  'topped-up': (f) => ({
+    subject: `Top-up received: +${gb(f.creditMb ?? '0')}`,
+    lines: [
+      `We added ${gb(f.creditMb ?? '0')} to your account.`,
+      `Your new balance is ${gb(f.balanceMb)}.`,
+    ],
+    sms: `Top-up received: +${gb(f.creditMb ?? '0')}. New balance ${gb(f.balanceMb)}.`,
+  }),
+};
+
+const ZH: Record<NoticeKind, Words> = {
+  'running-low': (f) => {
+    const left = days(f.daysLeft);
+    const leftText = left === undefined ? '' : `，按当前用量约可使用 ${left} 天`;
+    return {
+      subject: `您的代理流量余额不足：剩余 ${gb(f.balanceMb)}`,
+      lines: [`您的流量余额为 ${gb(f.balanceMb)}${leftText}。`, '请及时充值，以免代理中断。'],
+      sms: `您的代理流量余额不足，剩余 ${gb(f.balanceMb)}${leftText}。请及时充值。`,
+    };
+  },
+  'used-up': (f) => ({
+    subject: '您的代理流量已用完',
+    lines: [`您的流量余额已用完（余额 ${gb(f.balanceMb)}）。`, '充值后代理即可恢复使用。'],
+    sms: `您的代理流量已用完（余额 ${gb(f.balanceMb)}），充值后即可恢复使用。`,
+  }),
+  'topped-up': (f) => ({
+    subject: `充值成功：+${gb(f.creditMb ?? '0')}`,
+    lines: [`已为您的账户充值 ${gb(f.creditMb ?? '0')}。`, `当前余额为 ${gb(f.balanceMb)}。`],
+    sms: `充值成功：+${gb(f.creditMb ?? '0')}，当前余额 ${gb(f.balanceMb)}。`,
+  }),
+};
+
+const FRAME: Record<
+  NoticeLocale,
+  {
+    hello: (name?: string) => string;
+    account: (f: NoticeFacts) => string;
+    pay: string;
+    sign: string;
+  }
+> = {
+  en: {
+    hello: (name) => `Hello${name ? ` ${name}` : ''},`,
+    account: (f) => `Customer ${f.customerId}${f.account ? ` (account ${f.account})` : ''}`,
+    pay: 'Top up here:',
+    sign: 'This is an automatic message about your proxy traffic.',
+  },
+  'zh-CN': {
+    hello: (name) => `${name ? `${name}，` : ''}您好：`,
+    account: (f) => `客户编号 ${f.customerId}${f.account ? `（账户 ${f.account}）` : ''}`,
+    pay: '充值链接：',
+    sign: '此邮件由系统自动发送，请勿直接回复。',
+  },
+};
+
+/** The notice's subject, email body and SMS in one locale. */
+export function renderNotice(facts: NoticeFacts, locale: NoticeLocale): RenderedNotice {
+  const words = (locale === 'zh-CN' ? ZH : EN)[facts.kind](facts);
+  const frame = FRAME[locale];
+  const link = facts.paymentLink;
+  const showLink = link !== undefined && facts.kind !== 'topped-up';
+  const email = [
+    frame.hello(facts.name),
+    '',
+    ...words.lines,
+    ...(showLink ? ['', `${frame.pay} ${link}`] : []),
+    '',
+    frame.account(facts),
+    frame.sign,
+    '',
+  ].join('\n');
+  const sms = cut(`${words.sms}${showLink ? ` ${link}` : ''}`, SMS_MAX[locale]);
+  return { subject: words.subject, email, sms };
+}

@@ -1,0 +1,45 @@
+import { logger } from '../logger.ts';
+import { type CustomerContactStore, canonicalCustomerId } from '../store/customer-contacts.ts';
+import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
+
+type Nullable<T> = { [K in keyof T]?: T[K] | null | undefined };
+
+/** `{ contact }` when the provider named any of email, phone or name; else nothing. */
+export function payerContact(from: Nullable<PayerContact> | null | undefined): {
+  contact?: PayerContact;
+} {
+  const contact: PayerContact = {};
+  for (const k of ['email', 'phone', 'name'] as const) {
+    const v = from?.[k]?.trim();
+    if (v) contact[k] = v;
+  }
+  return Object.keys(contact).length > 0 ? { contact } : {};
+}
+
+/**
+ * After a credit, keeps the payer's contact for customer notices. Never blocks or fails the
+ * credit: the order is already credited, a failure here is only logged (without the contact).
+ */
+export async function keepPayerContact(
+  ev: PaymentSucceeded,
+  outcome: Outcome,
+  deps: PaymentDeps,
+): Promise<Outcome> {
+  if (outcome.result !== 'credited' || !ev.contact || !deps.saveContact || !ev.customerId) {
+    return outcome;
+  }
+  try {
+    await deps.saveContact(canonicalCustomerId(ev.customerId), ev.contact, deps.clock());
+  } catch (err) {
+    logger.warn('payer contact not kept', {
+      paymentId: ev.paymentId,
+      error: err instanceof Error ? err.name : 'unknown',
+    });
+  }
+  return outcome;
+}
+
+/** The saveContact dependency over the contacts store. */
+export function contactSaver(store: CustomerContactStore): NonNullable<PaymentDeps['saveContact']> {
+  return (customerId, contact, at) => store.capture(customerId, contact, at);
+}

@@ -1,0 +1,360 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type NativeAttributeValue,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { NOTICE_LOCALES, type NoticeLocale } from '../config/customer-notices.ts';
+import { ValidationError } from '../errors.ts';
+import { assertTimeZone } from '../units.ts';
+import { runLimited } from './batch.ts';
+import { StoreError, storeCall } from './errors.ts';
+
+type Item = Record<string, NativeAttributeValue>;
+
+/** Per-customer overrides of the running-low triggers (0 turns one off). */
+export interface ThresholdOverrides {
+  gb?: number;
+  percentOfLastTopUp?: number;
+  daysLeft?: number;
+}
+
+/**
+ * How to reach one customer. The operator's values (CLI) win over those captured from
+ * payments, which are kept apart so that a later payment never overwrites an operator's edit
+ * and the opt-out is never touched by a payment.
+ */
+export interface CustomerContact {
+  customerId: string;
+  email?: string;
+  phone?: string;
+  name?: string;
+  /** Captured from the customer's latest payment that carried them. */
+  paymentEmail?: string;
+  paymentPhone?: string;
+  paymentName?: string;
+  paymentAt?: string;
+  locale?: NoticeLocale;
+  timeZone?: string;
+  /** False once the customer opted out. @default true */
+  notices: boolean;
+  lowThresholds: ThresholdOverrides;
+  updatedAt?: string;
+}
+
+/** What a payment said about its payer; anything unusable is dropped, never an error. */
+export interface PaymentContact {
+  email?: string;
+  phone?: string;
+  name?: string;
+}
+
+/** What the operator sets with `flowpilot customer contact`. */
+export interface ContactEdit {
+  email?: string;
+  phone?: string;
+  name?: string;
+  locale?: NoticeLocale;
+  timeZone?: string;
+  notices?: boolean;
+  lowThresholds?: { [K in keyof ThresholdOverrides]?: number | null };
+}
+
+const emailSchema = z.email();
+
+/** Canonical decimal customer id (no leading zeros), or a ValidationError. */
+export function canonicalCustomerId(value: string): string {
+  const text = value.trim();
+  if (!/^\d{1,20}$/.test(text)) {
+    throw new ValidationError(`customer id must be a decimal number, got ${JSON.stringify(value)}`);
+  }
+  return BigInt(text).toString();
+}
+
+/** Trimmed, domain lower-cased email, or a ValidationError (the address is not echoed). */
+export function normaliseEmail(value: string): string {
+  const text = value.trim();
+  const at = text.lastIndexOf('@');
+  const email = at > 0 ? `${text.slice(0, at)}@${text.slice(at + 1).toLowerCase()}` : text;
+  if (email.length > 254 || !emailSchema.safeParse(email).success) {
+    throw new ValidationError('email must be an address like name@example.com');
+  }
+  return email;
+}
+
+/** E.164 (`+` and 7-15 digits) once spaces, dots, dashes and brackets are removed. */
+export function normalisePhone(value: string): string {
+  const phone = value.replace(/[\s().-]/g, '');
+  if (!/^\+[1-9]\d{6,14}$/.test(phone)) {
+    throw new ValidationError('phone must be an E.164 number like +8613800138000');
+  }
+  return phone;
+}
+
+/** `zh`, `zh_CN`, `zh-Hans`… read as zh-CN, `en-GB`… as en; anything else is refused. */
+export function normaliseLocale(value: string): NoticeLocale {
+  const tag = value.trim().replace('_', '-').toLowerCase();
+  if (tag === 'zh' || tag === 'zh-cn' || tag === 'zh-hans' || tag === 'zh-hans-cn') return 'zh-CN';
+  if (tag === 'en' || tag.startsWith('en-')) return 'en';
+  throw new ValidationError(
+    `locale must be one of ${NOTICE_LOCALES.join(', ')}, got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Shows enough of an address or number to recognise it, never all of it. */
+export function maskContact(value: string | undefined): string {
+  if (!value) return '-';
+  const at = value.lastIndexOf('@');
+  if (at > 0) return `${value.slice(0, 1)}***@${value.slice(at + 1)}`;
+  return value.length > 4 ? `${value.slice(0, 3)}***${value.slice(-2)}` : '***';
+}
+
+/** Where a notice goes: the operator's value, else the one from the latest payment. */
+export function effectiveEmail(c: CustomerContact): string | undefined {
+  return c.email ?? c.paymentEmail;
+}
+
+export function effectivePhone(c: CustomerContact): string | undefined {
+  return c.phone ?? c.paymentPhone;
+}
+
+const keyOf = (customerId: string) => ({ pk: `CUSTOMER#${customerId}`, sk: 'CONTACT' });
+
+const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+
+function fromItem(item: Item): CustomerContact {
+  const out: CustomerContact = {
+    customerId: String(item.customerId),
+    notices: item.notices !== false,
+    lowThresholds: {},
+  };
+  for (const k of [
+    'email',
+    'phone',
+    'name',
+    'paymentEmail',
+    'paymentPhone',
+    'paymentName',
+    'paymentAt',
+    'timeZone',
+    'updatedAt',
+  ] as const) {
+    const v = str(item[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  const locale = str(item.locale);
+  if (locale && (NOTICE_LOCALES as readonly string[]).includes(locale)) {
+    out.locale = locale as NoticeLocale;
+  }
+  const gb = num(item.lowGb);
+  const pct = num(item.lowPercent);
+  const days = num(item.lowDaysLeft);
+  if (gb !== undefined) out.lowThresholds.gb = gb;
+  if (pct !== undefined) out.lowThresholds.percentOfLastTopUp = pct;
+  if (days !== undefined) out.lowThresholds.daysLeft = days;
+  return out;
+}
+
+const THRESHOLD_ATTRIBUTES = {
+  gb: 'lowGb',
+  percentOfLastTopUp: 'lowPercent',
+  daysLeft: 'lowDaysLeft',
+} as const;
+
+/**
+ * Contacts in the single table: `CUSTOMER#<id>` / `CONTACT`. Contact details live only
+ * here and in the outbox; callers log masked values (maskContact) at most.
+ */
+export class CustomerContactStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #tableName: string;
+
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+    this.#doc = doc;
+    this.#tableName = tableName;
+  }
+
+  async get(customerId: string): Promise<CustomerContact | undefined> {
+    const { Item } = await storeCall('contacts.get', () =>
+      this.#doc.send(
+        new GetCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return Item ? fromItem(Item) : undefined;
+  }
+
+  /** Contacts of many customers, 100 keys per BatchGetItem; missing ones are absent. */
+  async getMany(customerIds: readonly string[]): Promise<Map<string, CustomerContact>> {
+    const items = await batchGetAll(
+      this.#doc,
+      this.#tableName,
+      customerIds.map(keyOf),
+      'contacts.getMany',
+    );
+    return new Map(items.map((item) => [String(item.customerId), fromItem(item)]));
+  }
+
+  /** Applies the operator's edit; fields not named are left as they are. */
+  async edit(customerId: string, edit: ContactEdit, now: Date): Promise<CustomerContact> {
+    const set: string[] = ['customerId = :id', 'entity = :entity', 'updatedAt = :now'];
+    const remove: string[] = [];
+    const values: Item = {
+      ':id': customerId,
+      ':entity': 'customer-contact',
+      ':now': now.toISOString(),
+    };
+    const names: Record<string, string> = {};
+    const assign = (attr: string, value: NativeAttributeValue) => {
+      names[`#${attr}`] = attr;
+      values[`:${attr}`] = value;
+      set.push(`#${attr} = :${attr}`);
+    };
+    if (edit.email !== undefined) assign('email', normaliseEmail(edit.email));
+    if (edit.phone !== undefined) assign('phone', normalisePhone(edit.phone));
+    if (edit.name !== undefined) assign('name', edit.name.trim().slice(0, 100));
+    if (edit.locale !== undefined) assign('locale', edit.locale);
+    if (edit.timeZone !== undefined) {
+      assertTimeZone(edit.timeZone);
+      assign('timeZone', edit.timeZone);
+    }
+    if (edit.notices !== undefined) assign('notices', edit.notices);
+    for (const [key, attr] of Object.entries(THRESHOLD_ATTRIBUTES)) {
+      const v = edit.lowThresholds?.[key as keyof ThresholdOverrides];
+      if (v === null) {
+        names[`#${attr}`] = attr;
+        remove.push(`#${attr}`);
+      } else if (v !== undefined) {
+        assign(attr, v);
+      }
+    }
+    const { Attributes } = await storeCall('contacts.edit', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    if (!Attributes) throw new StoreError('contacts.edit returned nothing', 'contacts.edit');
+    return fromItem(Attributes);
+  }
+
+  /**
+   * Keeps what a payment said about its payer. Only a newer payment replaces an older one's
+   * values; the operator's own values and the opt-out are never touched. Returns what was kept.
+   */
+  async capture(
+    customerId: string,
+    contact: PaymentContact,
+    at: Date,
+  ): Promise<{ email: boolean; phone: boolean; name: boolean }> {
+    const kept = { email: false, phone: false, name: false };
+    const values: Item = {
+      ':id': customerId,
+      ':entity': 'customer-contact',
+      ':at': at.toISOString(),
+    };
+    const set = ['customerId = :id', 'entity = :entity', 'paymentAt = :at', 'updatedAt = :at'];
+    const attempt = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof ValidationError) return undefined;
+        throw err;
+      }
+    };
+    const email = contact.email
+      ? attempt(() => normaliseEmail(contact.email as string))
+      : undefined;
+    const phone = contact.phone
+      ? attempt(() => normalisePhone(contact.phone as string))
+      : undefined;
+    const name = contact.name?.trim().slice(0, 100) || undefined;
+    if (email) {
+      values[':email'] = email;
+      set.push('paymentEmail = :email');
+      kept.email = true;
+    }
+    if (phone) {
+      values[':phone'] = phone;
+      set.push('paymentPhone = :phone');
+      kept.phone = true;
+    }
+    if (name) {
+      values[':name'] = name;
+      set.push('paymentName = :name');
+      kept.name = true;
+    }
+    if (!email && !phone && !name) return kept;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(paymentAt) OR paymentAt <= :at',
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (cause) {
+      // A newer payment's contact is already stored: this older one has nothing to add.
+      if ((cause as Error).name === 'ConditionalCheckFailedException') {
+        return { email: false, phone: false, name: false };
+      }
+      throw new StoreError('DynamoDB contacts.capture failed', 'contacts.capture', { cause });
+    }
+    return kept;
+  }
+}
+
+const BATCH_GET_SIZE = 100;
+const BATCH_GET_CONCURRENCY = 4;
+
+/**
+ * Every item of `keys` that exists, 100 keys per BatchGetItem, unprocessed keys asked again
+ * (with a short backoff) up to 8 times.
+ */
+export async function batchGetAll(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Item[],
+  operation: string,
+): Promise<Item[]> {
+  const out: Item[] = [];
+  const chunks: Item[][] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_SIZE)
+    chunks.push(keys.slice(i, i + BATCH_GET_SIZE));
+  await runLimited(chunks, BATCH_GET_CONCURRENCY, async (chunk) => {
+    let pending = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 8) {
+        throw new StoreError(`DynamoDB ${operation}: keys unprocessed`, operation, {
+          retryable: true,
+        });
+      }
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
+      const keysNow = pending;
+      const res = await storeCall(operation, () =>
+        doc.send(
+          new BatchGetCommand({
+            RequestItems: { [tableName]: { Keys: keysNow, ConsistentRead: true } },
+          }),
+        ),
+      );
+      out.push(...(res.Responses?.[tableName] ?? []));
+      pending = (res.UnprocessedKeys?.[tableName]?.Keys ?? []) as Item[];
+    }
+  });
+  return out;
+}

@@ -1,0 +1,164 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
+import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
+import { type CliIo, createContext } from '../../local/cli/context.ts';
+import { run } from '../../local/cli/main.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { RecordingSink } from './payments-fixtures.ts';
+
+// 23:00 in Shanghai: email goes at once, SMS waits for 08:00.
+const NOW = new Date('2026-12-01T15:00:00.000Z');
+const config = parseConfig({
+  customers: { paymentLinkUrl: 'https://pay.example.com/{customerId}' },
+});
+
+class Out {
+  text = '';
+  write(chunk: string) {
+    this.text += chunk;
+    return true;
+  }
+}
+
+function harness(table: TestTable) {
+  const stdout = new Out();
+  const stderr = new Out();
+  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
+  return {
+    stdout,
+    stderr,
+    async cli(...argv: string[]) {
+      stdout.text = '';
+      stderr.text = '';
+      return run(argv, io, {
+        openContext: async (_io, { json }) => ({
+          ctx: createContext({
+            io,
+            json,
+            config,
+            doc: table.doc,
+            tableName: table.tableName,
+            where: 'test table',
+            upstream: undefined,
+            clock: () => NOW,
+            sink: new RecordingSink(),
+          }),
+          close: async () => {},
+        }),
+      });
+    },
+  };
+}
+
+const balance = (gb: number): CustomerBalance => ({
+  customerId: '88',
+  balanceMb: gbToMb(gb).toFixed(),
+  burn1dMb: null,
+  burn7dMb: null,
+  daysLeft: null,
+  lastCreditMb: null,
+  lastCreditAt: null,
+  asOf: NOW.toISOString(),
+});
+
+describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
+  let table: TestTable;
+  let h: ReturnType<typeof harness>;
+
+  beforeAll(async () => {
+    table = await createTestTable('cli-notices');
+    h = harness(table);
+  });
+
+  it('sets and shows a contact, and refuses what it cannot store', async () => {
+    expect(await h.cli('customer', 'contact', '88')).toBe(3);
+    expect(h.stderr.text).toContain('no contact stored for customer 88');
+
+    expect(
+      await h.cli(
+        'customer',
+        'contact',
+        '088',
+        '--email',
+        'ada@example.net',
+        '--phone',
+        '+86 138 0013 8000',
+        '--locale',
+        'zh',
+        '--low-gb',
+        '2',
+      ),
+    ).toBe(0);
+    expect(h.stdout.text).toMatch(/email:\s+ada@example\.net \(set by operator\)/);
+    expect(h.stdout.text).toMatch(/locale:\s+zh-CN/);
+    expect(h.stdout.text).toMatch(/low below:\s+2 GB/);
+    expect(h.stdout.text).toMatch(/time zone:\s+Asia\/Shanghai \(default\)/);
+
+    expect(await h.cli('customer', 'contact', '88', '--no-notices', '--json')).toBe(0);
+    expect(JSON.parse(h.stdout.text).contact).toMatchObject({
+      customerId: '88',
+      phone: '+8613800138000',
+      notices: false,
+      lowThresholds: { gb: 2 },
+    });
+
+    expect(await h.cli('customer', 'contact', '88', '--locale', 'fr')).toBe(2);
+    expect(h.stderr.text).toContain('--locale: locale must be one of en, zh-CN, got "fr"');
+    expect(await h.cli('customer', 'contact', '88', '--notices', '--no-notices')).toBe(2);
+    expect(await h.cli('customer', 'contact', '88', '--email', 'nope')).toBe(2);
+    expect(await h.cli('customer', 'contact', 'abc')).toBe(2);
+    expect(await h.cli('customer', 'contact', '88', '--notices', '--low-gb', 'default')).toBe(0);
+    expect(h.stdout.text).toMatch(/notices:\s+on/);
+    expect(h.stdout.text).toMatch(/low below:\s+5 GB \(default\)/);
+  });
+
+  it('lists the outbox with recipients masked, deferred SMS first', async () => {
+    const contacts = new CustomerContactStore(table.doc, table.tableName);
+    await contacts.edit('88', { notices: true }, NOW);
+    const printed: string[] = [];
+    const notices = new CustomerNotices({
+      config: config.customers.notices,
+      paymentLinkUrl: config.customers.paymentLinkUrl,
+      contacts,
+      state: new NoticeStateStore(table.doc, table.tableName),
+      outbox: new NoticeOutboxStore(table.doc, table.tableName),
+      clock: () => NOW,
+      ...noticeChannels(config.customers, 'print', { write: (t) => printed.push(t) }),
+    });
+    const first = balance(20);
+    await notices.onBalances([{ before: undefined, after: first, credits: [] }]);
+    await notices.onBalances([{ before: first, after: balance(1), credits: [] }]);
+
+    // Printed locally, in Chinese, recipient masked.
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toContain(
+      'CUSTOMER NOTICE running-low | customer=88 channel=email locale=zh-CN to=a***@example.net',
+    );
+    expect(printed[0]).toContain('充值链接： https://pay.example.com/88');
+    expect(printed.join('')).not.toContain('ada@example.net');
+
+    expect(await h.cli('outbox')).toBe(0);
+    const lines = h.stdout.text.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^CREATED\s+CUSTOMER\s+NOTICE\s+CHANNEL\s+LOCALE\s+STATUS\s+TO\s+NOTE$/,
+    );
+    expect(lines[1]).toMatch(
+      /running-low#1\s+sms\s+zh-CN\s+deferred\s+\+86\*\*\*00\s+due 2026-12-02 00:00 UTC \(quiet hours\)$/,
+    );
+    expect(lines[2]).toMatch(/running-low#1\s+email\s+zh-CN\s+printed\s+a\*\*\*@example\.net/);
+    expect(h.stdout.text).not.toContain('ada@example.net');
+
+    expect(await h.cli('outbox', '--customer', '88', '--json', '--full')).toBe(0);
+    const { entries } = JSON.parse(h.stdout.text) as { entries: { to: string; status: string }[] };
+    expect(entries.map((e) => `${e.status} ${e.to}`).sort()).toEqual([
+      'deferred +86***00',
+      'printed a***@example.net',
+    ]);
+  });
+});

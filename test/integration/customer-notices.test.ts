@@ -1,0 +1,430 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sesClientFor } from '../../functions/commons/clients/ses.ts';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import {
+  CustomerNotices,
+  MAX_ATTEMPTS,
+  RETRY_AFTER_MS,
+} from '../../functions/commons/customer-notices/listener.ts';
+import type {
+  BalanceChange,
+  CustomerBalance,
+  CustomerCredit,
+} from '../../functions/commons/customers/types.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
+import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
+import { createTestTable } from '../helpers/dynamo.ts';
+
+const sns = mockClient(SNSClient);
+let ses: SesStandIn;
+
+beforeAll(async () => {
+  ses = await startSesStandIn({ verifiedIdentities: ['notices.example.com'] });
+});
+afterAll(async () => {
+  await ses.close();
+});
+afterEach(() => {
+  sns.reset();
+  ses.reset();
+});
+
+const LINK = 'https://shop.example.com/pay?customer={customerId}';
+const EMAIL = 'ada@example.net';
+const PHONE = '+8613800138000';
+
+function config(over: Record<string, unknown> = {}) {
+  return parseConfig({
+    customers: {
+      paymentLinkUrl: LINK,
+      notices: {
+        email: { from: 'traffic@notices.example.com', fromName: 'Proxy Shop' },
+        defaultTimeZone: 'Asia/Shanghai',
+        ...over,
+      },
+    },
+  }).customers;
+}
+
+async function setUp(over: Record<string, unknown> = {}, at = '2026-12-01T02:00:00Z') {
+  const table = await createTestTable('notices');
+  const contacts = new CustomerContactStore(table.doc, table.tableName);
+  const outbox = new NoticeOutboxStore(table.doc, table.tableName);
+  const state = new NoticeStateStore(table.doc, table.tableName);
+  const customers = config(over);
+  sns.on(PublishCommand).resolves({ MessageId: 'sms-1' });
+  let now = new Date(at);
+  const listener = new CustomerNotices({
+    config: customers.notices,
+    paymentLinkUrl: customers.paymentLinkUrl,
+    contacts,
+    state,
+    outbox,
+    clock: () => now,
+    ...noticeChannels(customers, 'aws', {
+      ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
+      sns: new SNSClient({ region: 'us-east-1' }),
+    }),
+  });
+  let last: CustomerBalance | undefined;
+  /** Feeds the listener one computation for customer 88 and remembers it as the next `before`. */
+  const poll = async (gb: number, opts: { credits?: CustomerCredit[]; daysLeft?: number } = {}) => {
+    const after: CustomerBalance = {
+      customerId: '88',
+      account: 'ada01',
+      balanceMb: gbToMb(gb).toFixed(),
+      burn1dMb: '1024',
+      burn7dMb: '1024',
+      daysLeft: opts.daysLeft ?? null,
+      lastCreditMb: opts.credits?.at(-1)?.mb ?? last?.lastCreditMb ?? null,
+      lastCreditAt: opts.credits?.at(-1)?.at ?? last?.lastCreditAt ?? null,
+      asOf: now.toISOString(),
+    };
+    const change: BalanceChange = { before: last, after, credits: opts.credits ?? [] };
+    last = after;
+    return listener.run([change]);
+  };
+  return {
+    table,
+    last: () => {
+      if (!last) throw new Error('poll first');
+      return last;
+    },
+    contacts,
+    outbox,
+    listener,
+    poll,
+    now: () => now,
+    at: (iso: string) => {
+      now = new Date(iso);
+    },
+    smsSent: () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input),
+  };
+}
+
+const credit = (gb: number, at: string, orderId?: string): CustomerCredit => ({
+  mb: gbToMb(gb).toFixed(),
+  at,
+  ...(orderId ? { orderId } : {}),
+});
+
+describe('Class: CustomerNotices', () => {
+  describe('Method: onBalances', () => {
+    it('sends one running-low notice per episode, by SES and SNS exactly, with hysteresis', async () => {
+      // Prepare: 10:00 in Shanghai, a customer known at 50 GB.
+      const t = await setUp();
+      await t.contacts.edit(
+        '88',
+        { email: EMAIL, phone: PHONE, locale: 'en', name: 'Ada' },
+        t.now(),
+      );
+      await t.poll(50);
+      expect(ses.sent).toHaveLength(0);
+
+      // Act: below 5 GB.
+      await t.poll(4, { daysLeft: 2.5 });
+
+      // Assess: one email and one SMS, word for word.
+      expect(ses.sent).toEqual([
+        {
+          messageId: expect.any(String),
+          from: '"Proxy Shop" <traffic@notices.example.com>',
+          to: [EMAIL],
+          replyTo: [],
+          subject: 'Your proxy traffic is running low: 4 GB left',
+          subjectCharset: 'UTF-8',
+          text: [
+            'Hello Ada,',
+            '',
+            'Your traffic balance is 4 GB (about 2 days left at your current usage).',
+            'Top up now so that your proxies keep working.',
+            '',
+            'Top up here: https://shop.example.com/pay?customer=88',
+            '',
+            'Customer 88 (account ada01)',
+            'This is an automatic message about your proxy traffic.',
+            '',
+          ].join('\n'),
+          tags: { 'flowpilot-notice': 'running-low', locale: 'en' },
+          signedFor: 'ses',
+        },
+      ]);
+      expect(t.smsSent()).toEqual([
+        {
+          PhoneNumber: PHONE,
+          Message:
+            'Your proxy traffic is running low: 4 GB left, about 2 d. Top up to keep your proxies working. https://shop.example.com/pay?customer=88',
+          MessageAttributes: {
+            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
+          },
+        },
+      ]);
+
+      // Still low, then hovering just above 5 GB (under 5.5 with 10 % hysteresis): silence.
+      await t.poll(3);
+      await t.poll(5.2);
+      await t.poll(4.9);
+      expect(ses.sent).toHaveLength(1);
+      expect(t.smsSent()).toHaveLength(1);
+
+      // Clear of the hysteresis, then low again: a new episode, a new notice.
+      await t.poll(6);
+      await t.poll(4.5);
+      expect(ses.sent.map((e) => e.subject)).toEqual([
+        'Your proxy traffic is running low: 4 GB left',
+        'Your proxy traffic is running low: 4.5 GB left',
+      ]);
+      const outbox = await t.outbox.forCustomer('88');
+      expect(outbox.map((e) => `${e.noticeId} ${e.channel} ${e.status}`).sort()).toEqual([
+        'running-low#1 email sent',
+        'running-low#1 sms sent',
+        'running-low#2 email sent',
+        'running-low#2 sms sent',
+      ]);
+      expect(
+        outbox
+          .filter((e) => e.channel === 'email')
+          .map((e) => e.messageId)
+          .sort(),
+      ).toEqual(ses.sent.map((e) => e.messageId).sort());
+    });
+
+    it('sends a receipt after a top-up and no running-low reminder after it', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL, locale: 'en' }, t.now());
+      await t.poll(20);
+      await t.poll(4);
+      expect(ses.sent.map((e) => e.subject)).toEqual([
+        'Your proxy traffic is running low: 4 GB left',
+      ]);
+
+      // A top-up too small to lift the balance out of "low": a receipt, and nothing else.
+      await t.poll(4.5, { credits: [credit(1, '2026-12-01T01:50:00Z', 'stripe-cs_1')] });
+      await t.poll(4.2);
+      await t.poll(3.9);
+      // A proper top-up, seen twice (the balance poll retried): one receipt.
+      const big = credit(100, '2026-12-01T01:58:00Z', 'stripe-cs_2');
+      await t.poll(103.9, { credits: [big] });
+      expect(ses.sent.map((e) => e.subject)).toEqual([
+        'Your proxy traffic is running low: 4 GB left',
+        'Top-up received: +1 GB',
+        'Top-up received: +100 GB',
+      ]);
+      expect(ses.sent[2]?.text).toContain(
+        'We added 100 GB to your account.\nYour new balance is 103.9 GB.',
+      );
+      expect(ses.sent[2]?.text).not.toContain('Top up here');
+      const again = await t.listener.run([
+        {
+          before: undefined,
+          after: {
+            customerId: '88',
+            balanceMb: gbToMb(103.9).toFixed(),
+            burn1dMb: null,
+            burn7dMb: null,
+            daysLeft: null,
+            lastCreditMb: big.mb,
+            lastCreditAt: big.at,
+            asOf: t.now().toISOString(),
+          },
+          credits: [big],
+        },
+      ]);
+      expect(again.saved).toBe(0);
+      // Draining the 100 GB: low below 20 % of the last top-up (20 GB) once, not before.
+      await t.poll(50);
+      await t.poll(21);
+      expect(ses.sent).toHaveLength(3);
+      await t.poll(19.5);
+      expect(ses.sent.map((e) => e.subject).at(-1)).toBe(
+        'Your proxy traffic is running low: 19.5 GB left',
+      );
+      expect(ses.sent).toHaveLength(4);
+    });
+
+    it('tells a Chinese-speaking customer once that the traffic is used up, with the payment link', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL, phone: PHONE, locale: 'zh-CN' }, t.now());
+      await t.poll(2);
+      await t.poll(-0.25);
+      await t.poll(-0.5);
+      expect(ses.sent).toHaveLength(1);
+      expect(ses.sent[0]?.subject).toBe('您的代理流量已用完');
+      expect(ses.sent[0]?.text).toBe(
+        [
+          '您好：',
+          '',
+          '您的流量余额已用完（余额 -0.25 GB）。',
+          '充值后代理即可恢复使用。',
+          '',
+          '充值链接： https://shop.example.com/pay?customer=88',
+          '',
+          '客户编号 88（账户 ada01）',
+          '此邮件由系统自动发送，请勿直接回复。',
+          '',
+        ].join('\n'),
+      );
+      expect(ses.sent[0]?.tags.locale).toBe('zh-CN');
+      expect(t.smsSent()).toEqual([
+        {
+          PhoneNumber: PHONE,
+          Message:
+            '您的代理流量已用完（余额 -0.25 GB），充值后即可恢复使用。 https://shop.example.com/pay?customer=88',
+          MessageAttributes: {
+            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
+          },
+        },
+      ]);
+      // The top-up receipt in Chinese ends the episode.
+      await t.poll(99.75, { credits: [credit(100, '2026-12-01T01:59:00Z', 'o-9')] });
+      expect(ses.sent[1]?.subject).toBe('充值成功：+100 GB');
+      expect(ses.sent[1]?.text).toContain('当前余额为 99.75 GB。');
+    });
+
+    it('sends nothing while the customer has opted out, and no backlog after opting in', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL, phone: PHONE, notices: false }, t.now());
+      await t.poll(20);
+      await t.poll(4);
+      await t.poll(-1);
+      await t.poll(50, { credits: [credit(51, '2026-12-01T01:00:00Z', 'o-1')] });
+      expect(ses.sent).toHaveLength(0);
+      expect(t.smsSent()).toHaveLength(0);
+      const outbox = await t.outbox.forCustomer('88');
+      expect(outbox.map((e) => `${e.kind} ${e.channel} ${e.status} ${e.reason}`).sort()).toEqual([
+        'running-low none skipped opted out',
+        'topped-up none skipped opted out',
+        'used-up none skipped opted out',
+      ]);
+      await t.contacts.edit('88', { notices: true }, t.now());
+      await t.poll(49);
+      expect(ses.sent).toHaveLength(0);
+      await t.poll(4);
+      expect(ses.sent).toHaveLength(1);
+    });
+
+    it('holds SMS to 08:00-22:00 in the customer’s zone and emails at once', async () => {
+      // 23:30 in Shanghai (15:30 UTC); the contact's own zone is Shanghai, the default UTC.
+      const t = await setUp({ defaultTimeZone: 'UTC' }, '2026-12-01T15:30:00Z');
+      await t.contacts.edit(
+        '88',
+        { email: EMAIL, phone: PHONE, timeZone: 'Asia/Shanghai' },
+        t.now(),
+      );
+      await t.poll(20);
+      await t.poll(4);
+      expect(ses.sent).toHaveLength(1);
+      expect(t.smsSent()).toHaveLength(0);
+      const [deferred] = (await t.outbox.forCustomer('88')).filter((e) => e.channel === 'sms');
+      expect(deferred).toMatchObject({ status: 'deferred', notBefore: '2026-12-02T00:00:00.000Z' });
+
+      t.at('2026-12-01T23:59:00Z'); // 07:59 local
+      await t.listener.deliverDue();
+      expect(t.smsSent()).toHaveLength(0);
+      t.at('2026-12-02T00:00:00Z'); // 08:00 local
+      expect(await t.listener.deliverDue()).toEqual(['sent']);
+      expect(t.smsSent().map((s) => s.Message?.slice(0, 34))).toEqual([
+        'Your proxy traffic is running low:',
+      ]);
+    });
+
+    it('drops a running-low SMS that a night-time top-up made moot, and sends the receipt at 08:00', async () => {
+      const t = await setUp({}, '2026-12-01T15:30:00Z'); // 23:30 in Shanghai (the default zone)
+      await t.contacts.edit('88', { phone: PHONE }, t.now());
+      await t.poll(20);
+      await t.poll(4);
+      t.at('2026-12-01T17:00:00Z'); // 01:00 local
+      await t.poll(104, { credits: [credit(100, '2026-12-01T16:59:00Z', 'o-2')] });
+      expect(t.smsSent()).toHaveLength(0);
+      t.at('2026-12-02T00:05:00Z');
+      expect((await t.listener.deliverDue()).sort()).toEqual(['dropped', 'sent']);
+      expect(t.smsSent().map((s) => s.Message)).toEqual([
+        'Top-up received: +100 GB. New balance 104 GB.',
+      ]);
+    });
+
+    it('retries a throttled email later and gives up on a rejected one', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL }, t.now());
+      await t.poll(20);
+      // The SDK's own three attempts all throttled.
+      ses.failNext(3, 429, 'TooManyRequestsException');
+      await t.poll(4);
+      expect(ses.sent).toHaveLength(0);
+      const [entry] = await t.outbox.forCustomer('88');
+      expect(entry).toMatchObject({ status: 'retry', attempts: 1 });
+      t.at(new Date(t.now().getTime() + RETRY_AFTER_MS).toISOString());
+      expect(await t.listener.deliverDue()).toEqual(['sent']);
+      expect(ses.sent).toHaveLength(1);
+
+      // A sender SES does not know: rejected at once, never retried.
+      ses.failNext(1, 400, 'MessageRejected');
+      await t.poll(-1);
+      const used = (await t.outbox.forCustomer('88')).find((e) => e.kind === 'used-up');
+      expect(used).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(used?.reason).toContain('MessageRejected');
+
+      // Throttled on every attempt: failed after MAX_ATTEMPTS, then never tried again.
+      ses.failNext(3 * MAX_ATTEMPTS, 429, 'TooManyRequestsException');
+      await t.poll(50, { credits: [credit(51, '2026-12-01T01:00:00Z', 'o-7')] });
+      const outcomes: string[] = [];
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        t.at(new Date(t.now().getTime() + RETRY_AFTER_MS).toISOString());
+        outcomes.push(...(await t.listener.deliverDue()));
+      }
+      expect(outcomes).toEqual([...Array(MAX_ATTEMPTS - 2).fill('retry'), 'failed']);
+      const receipt = (await t.outbox.forCustomer('88')).find((e) => e.kind === 'topped-up');
+      expect(receipt).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS });
+    });
+
+    it('sends one notice when two runs race over the same change', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL }, t.now());
+      await t.poll(20);
+      const twin = new CustomerNotices({
+        config: config().notices,
+        contacts: t.contacts,
+        state: new NoticeStateStore(t.table.doc, t.table.tableName),
+        outbox: t.outbox,
+        clock: t.now,
+        ...noticeChannels(config(), 'aws', {
+          ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
+          sns: new SNSClient({ region: 'us-east-1' }),
+        }),
+      });
+      const low: BalanceChange = {
+        before: { ...t.last(), balanceMb: gbToMb(20).toFixed() },
+        after: {
+          customerId: '88',
+          balanceMb: gbToMb(1).toFixed(),
+          burn1dMb: null,
+          burn7dMb: null,
+          daysLeft: null,
+          lastCreditMb: null,
+          lastCreditAt: null,
+          asOf: t.now().toISOString(),
+        },
+        credits: [],
+      };
+      const [a, b] = await Promise.all([t.listener.run([low]), twin.run([low])]);
+      expect(a.saved + b.saved).toBe(1);
+      // Both read the state before either wrote (the usual case): the loser saw a conflict.
+      expect(a.conflicts + b.conflicts).toBeLessThanOrEqual(1);
+      expect(ses.sent).toHaveLength(1);
+    });
+
+    it('starts quietly for a customer seen for the first time', async () => {
+      const t = await setUp();
+      await t.contacts.edit('88', { email: EMAIL }, t.now());
+      await t.poll(-3, { credits: [credit(10, '2026-01-01T00:00:00Z', 'old')] });
+      await t.poll(-3.5);
+      expect(ses.sent).toHaveLength(0);
+    });
+  });
+});
