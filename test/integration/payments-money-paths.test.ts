@@ -596,7 +596,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
     it('credits a GET notification once and answers plain success', async () => {
       // Prepare
-      const handler = handlerOf({ epay: { pid: '1001' } });
+      const handler = handlerOf();
       const params = epayParams(epayNotify({ out_trade_no: `shop-${randomUUID()}` }));
 
       // Act
@@ -619,7 +619,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
       // Act
       const stripeGet = await handlerOf()(epayGet(params, 'stripe'));
-      const noPid = await handlerOf()(epayGet(params));
+      const noPid = await handlerOf({ epay: {} })(epayGet(params));
 
       // Assess
       expect(stripeGet.statusCode).toBe(405);

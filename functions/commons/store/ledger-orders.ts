@@ -2,18 +2,38 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { Decimal } from '../units.ts';
 import { StoreError, storeCall } from './errors.ts';
-import { isConditionFailed, ledgerKeys, type OrderKey, oldItem, pick } from './ledger-items.ts';
+import {
+  addToMonth,
+  addWithinCap,
+  giveBackToMonth,
+  type MonthAmount,
+  type MonthCap,
+} from './ledger-caps.ts';
+import {
+  cancellationReasons,
+  isConditionFailed,
+  ledgerKeys,
+  type OrderKey,
+  oldItem,
+  optionalSets,
+  pick,
+  stateIndex,
+  type TxItems,
+} from './ledger-items.ts';
+import { type PartInput, type PendingEntry, partItem, pendingEntrySk } from './ledger-parts.ts';
 import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * The order aggregate: one item per payment, plus a pointer from a Stripe PaymentIntent to
- * its order. The writes here touch the order alone; those that also touch a refund part or a
- * month counter are transactions in `ledger.ts`. Every read that decides money is strongly
- * consistent: an eventually consistent read may miss the write a moment ago.
+ * its order. A write that also moves a month counter (`ledger-caps.ts`) or takes pending
+ * refunds as parts (`ledger-parts.ts`) does it in the same transaction. Every read that
+ * decides money is strongly consistent: an eventually consistent read may miss the write a
+ * moment ago.
  */
 
 export type OrderState =
@@ -179,6 +199,30 @@ export function versionIs(version: number): {
   };
 }
 
+/** What an order takes from the refunds recorded before it (see `getPending`). */
+export interface TakePending {
+  provider: string;
+  ref: string;
+  /** The version read; the order is written only if no refund was recorded since. */
+  version: number;
+  entries: PendingEntry[];
+  /** The parts the entries become on the order. */
+  parts: PartInput[];
+  counters: RefundCounters;
+}
+
+export type CreateOrderResult =
+  | { outcome: 'created'; order: Order }
+  | { outcome: 'exists'; existing: Order }
+  | { outcome: 'cap-exceeded' }
+  /** A refund or dispute was recorded for this payment since `pending` was read. */
+  | { outcome: 'pending-changed' }
+  /** Another transaction was writing the same items; nothing was written. */
+  | { outcome: 'conflict' };
+
+/** Attempts of a transaction that DynamoDB cancelled for a conflict with another one. */
+const CONFLICT_ROUNDS = 3;
+
 export class OrderStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -288,6 +332,232 @@ export class OrderStore {
     } catch (err) {
       if (isConditionFailed(err)) return; // the lease already passed to another delivery
       throw new StoreError('DynamoDB release failed', 'ledger.release', { cause: err });
+    }
+  }
+
+  async createOrder(
+    order: NewOrder,
+    opts: { now: Date; lease?: Lease; monthCap?: MonthCap; pending?: TakePending },
+  ): Promise<CreateOrderResult> {
+    const at = opts.now.toISOString();
+    const counters = opts.pending?.counters ?? {
+      refundedMinor: 0,
+      deductedMinor: 0,
+      deductedGb: '0',
+    };
+    const item = {
+      ...ledgerKeys.order(order),
+      ...stateIndex(order.state, at),
+      ...order,
+      ...(opts.lease ? { leaseOwner: opts.lease.owner, leaseUntil: opts.lease.until } : {}),
+      ...(opts.monthCap ? { capMonth: opts.monthCap.month } : {}),
+      attempts: opts.lease ? 1 : 0,
+      createdAt: at,
+      updatedAt: at,
+      ...counters,
+      version: opts.pending?.parts.length ? 1 : 0,
+    };
+    const items: TxItems = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ];
+    const capIndex = opts.monthCap
+      ? items.push(addWithinCap(this.tableName, opts.monthCap, at)) - 1
+      : -1;
+    if (order.paymentIntentId) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...ledgerKeys.paymentIntent(order.paymentIntentId),
+            provider: order.provider,
+            paymentId: order.paymentId,
+          },
+        },
+      });
+    }
+    const headIndex = opts.pending ? items.length : -1;
+    if (opts.pending) items.push(...this.takePending(order, opts.pending, at));
+    for (let round = 1; ; round++) {
+      const res = await this.tryCreate(order, items, { capIndex, headIndex });
+      // Conflicts with other orders' transactions on the shared month counter clear quickly.
+      if (res.outcome !== 'conflict' || round >= CONFLICT_ROUNDS) {
+        return res.outcome === 'created' ? { outcome: 'created', order: toOrder(item) } : res;
+      }
+      await new Promise((r) => setTimeout(r, 10 * round + Math.random() * 20));
+    }
+  }
+
+  /** The pending head checked at the version read, its entries deleted, the parts written. */
+  private takePending(key: OrderKey, take: TakePending, at: string): TxItems {
+    const head = ledgerKeys.pending(take.provider, take.ref);
+    const v = versionIs(take.version);
+    const items: TxItems = [
+      take.version === 0
+        ? {
+            ConditionCheck: {
+              TableName: this.tableName,
+              Key: head,
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          }
+        : {
+            Delete: {
+              TableName: this.tableName,
+              Key: head,
+              ConditionExpression: v.condition,
+              ExpressionAttributeNames: v.names,
+              ExpressionAttributeValues: v.values,
+            },
+          },
+    ];
+    for (const entry of take.entries) {
+      items.push({
+        Delete: {
+          TableName: this.tableName,
+          Key: { pk: head.pk, sk: pendingEntrySk(entry.partId) },
+        },
+      });
+    }
+    for (const part of take.parts) {
+      items.push({ Put: { TableName: this.tableName, Item: partItem(key, part, at) } });
+    }
+    return items;
+  }
+
+  private async tryCreate(
+    key: OrderKey,
+    items: TxItems,
+    at: { capIndex: number; headIndex: number },
+  ): Promise<CreateOrderResult | { outcome: 'created' }> {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return { outcome: 'created' };
+    } catch (err) {
+      const reasons = cancellationReasons(err);
+      if (!reasons)
+        throw new StoreError('DynamoDB createOrder failed', 'ledger.createOrder', { cause: err });
+      const orderReason = reasons[0];
+      if (orderReason?.Code === 'ConditionalCheckFailed') {
+        const existing = oldItem(orderReason.Item);
+        if (existing) return { outcome: 'exists', existing: toOrder(existing) };
+        const read = await this.getOrder(key);
+        return read ? { outcome: 'exists', existing: read } : { outcome: 'conflict' };
+      }
+      if (reasons[at.capIndex]?.Code === 'ConditionalCheckFailed') {
+        return { outcome: 'cap-exceeded' };
+      }
+      if (reasons[at.headIndex]?.Code === 'ConditionalCheckFailed') {
+        return { outcome: 'pending-changed' };
+      }
+      if (reasons.some((r) => r.Code === 'TransactionConflict')) return { outcome: 'conflict' };
+      throw new StoreError('DynamoDB createOrder was cancelled', 'ledger.createOrder', {
+        cause: err,
+        retryable: true,
+      });
+    }
+  }
+
+  async releaseHeld(
+    key: OrderKey,
+    opts: { now: Date; by: string; note: string; version: number; monthCap: MonthAmount },
+  ): Promise<{ released: true } | { released: false; existing: Order | undefined }> {
+    const at = opts.now.toISOString();
+    const cap = opts.monthCap;
+    const v = versionIs(opts.version);
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.order(key),
+                UpdateExpression:
+                  'SET #state = :received, capMonth = :month, releasedAt = :at, ' +
+                  'releasedBy = :by, releaseNote = :note, updatedAt = :at, gsi1pk = :gsi1pk, ' +
+                  'gsi1sk = :at ADD #version :one',
+                ConditionExpression: `#state = :held AND customerId = :customer AND gb = :gb AND ${v.condition}`,
+                ExpressionAttributeNames: { '#state': 'state', ...v.names },
+                ExpressionAttributeValues: {
+                  ':received': 'RECEIVED',
+                  ':held': 'HELD',
+                  ':month': cap.month,
+                  ':at': at,
+                  ':by': opts.by,
+                  ':note': opts.note,
+                  ':gsi1pk': 'ORDERS#RECEIVED',
+                  ':customer': cap.customerId,
+                  ':gb': cap.gb,
+                  ':one': 1,
+                  ...v.values,
+                },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            addToMonth(this.tableName, cap, at),
+          ],
+        }),
+      );
+      return { released: true };
+    } catch (err) {
+      const orderReason = cancellationReasons(err)?.[0];
+      if (orderReason?.Code !== 'ConditionalCheckFailed') {
+        throw new StoreError('DynamoDB releaseHeld failed', 'ledger.releaseHeld', { cause: err });
+      }
+      const existing = oldItem(orderReason.Item);
+      return { released: false, existing: existing ? toOrder(existing) : await this.getOrder(key) };
+    }
+  }
+
+  async markFailed(
+    key: OrderKey,
+    opts: {
+      now: Date;
+      owner: string;
+      reason: string;
+      code?: number;
+      message?: string;
+      monthGiveBack?: MonthAmount;
+    },
+  ): Promise<void> {
+    const at = opts.now.toISOString();
+    const extra = optionalSets({ upstreamCode: opts.code, upstreamMessage: opts.message });
+    const items: TxItems = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression:
+            'SET #state = :failed, reason = :reason, updatedAt = :at, gsi1pk = :gsi1pk, ' +
+            `gsi1sk = :at${extra.clause} REMOVE leaseOwner, leaseUntil`,
+          ConditionExpression: '#state = :crediting AND leaseOwner = :owner',
+          ExpressionAttributeNames: { '#state': 'state', ...extra.names },
+          ExpressionAttributeValues: {
+            ':failed': 'FAILED_PERMANENT',
+            ':crediting': 'CREDITING',
+            ':owner': opts.owner,
+            ':reason': opts.reason,
+            ':at': at,
+            ':gsi1pk': 'ORDERS#FAILED_PERMANENT',
+            ...extra.values,
+          },
+        },
+      },
+    ];
+    if (opts.monthGiveBack) items.push(giveBackToMonth(this.tableName, opts.monthGiveBack, at));
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      // Lost the lease: the delivery that holds it now decides the order's fate.
+      if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return;
+      throw new StoreError('DynamoDB markFailed failed', 'ledger.markFailed', { cause: err });
     }
   }
 

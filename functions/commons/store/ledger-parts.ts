@@ -1,18 +1,32 @@
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { Decimal } from '../units.ts';
-import { storeCall } from './errors.ts';
-import { ledgerKeys, type OrderKey, optionalSets, pick, stateIndex } from './ledger-items.ts';
+import { StoreError, storeCall } from './errors.ts';
+import {
+  cancellationReasons,
+  ledgerKeys,
+  type OrderKey,
+  oldItem,
+  optionalSets,
+  pick,
+  stateIndex,
+  type TxItems,
+} from './ledger-items.ts';
+import type { RefundCounters } from './ledger-orders.ts';
 import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * The refund-part aggregate: one item per refund, dispute or reversal of an order (in the
  * order's partition), and the refunds and disputes recorded before their payment could take
- * them (pending, keyed by the payment reference the provider's event names).
+ * them (pending, keyed by the payment reference the provider's event names). A part is
+ * written in one transaction with what it depends on: the order's counters and `version`,
+ * or the guard that the payment is still unknown or still being credited.
  */
 
 export type DeductionState =
@@ -105,6 +119,22 @@ export function partItem(key: OrderKey, part: PartInput, at: string): Record<str
     updatedAt: at,
   };
 }
+
+export type ClaimDeductionResult =
+  | { outcome: 'claimed' }
+  | { outcome: 'part-exists'; part: DeductionPart }
+  /** The order's counters moved since they were read (or it is no longer CREDITED). */
+  | { outcome: 'order-changed' }
+  | { outcome: 'conflict' };
+
+/** What must still hold for a pending refund to be recorded instead of applied. */
+export type PendingGuard =
+  /** Nothing knows the payment yet: no order item (standard, epay) … */
+  | { orderAbsent: OrderKey }
+  /** … or no PaymentIntent pointer (Stripe). */
+  | { paymentIntentAbsent: string }
+  /** The order is still being credited (RECEIVED or CREDITING). */
+  | { orderCrediting: OrderKey };
 
 export class PartStore {
   constructor(
@@ -225,5 +255,207 @@ export class PartStore {
       else entries.push(pick<PendingEntry>(item, PENDING_ATTRS));
     }
     return { version, entries };
+  }
+
+  async claimDeduction(input: {
+    key: OrderKey;
+    part: PartInput;
+    expect: { refundedMinor: number; deductedMinor: number };
+    next: RefundCounters & { refundsResetAt?: number };
+    now: Date;
+  }): Promise<ClaimDeductionResult> {
+    const at = input.now.toISOString();
+    const reset = optionalSets({ refundsResetAt: input.next.refundsResetAt });
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: partItem(input.key, input.part, at),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.order(input.key),
+                UpdateExpression:
+                  `SET refundedMinor = :r, deductedMinor = :d, deductedGb = :g, updatedAt = :at${reset.clause} ` +
+                  'ADD #version :one',
+                ConditionExpression:
+                  '#state = :credited AND refundedMinor = :oldR AND deductedMinor = :oldD',
+                ExpressionAttributeNames: {
+                  '#state': 'state',
+                  '#version': 'version',
+                  ...reset.names,
+                },
+                ExpressionAttributeValues: {
+                  ':credited': 'CREDITED',
+                  ':r': input.next.refundedMinor,
+                  ':d': input.next.deductedMinor,
+                  ':g': input.next.deductedGb,
+                  ':oldR': input.expect.refundedMinor,
+                  ':oldD': input.expect.deductedMinor,
+                  ':at': at,
+                  ':one': 1,
+                  ...reset.values,
+                },
+              },
+            },
+          ],
+        }),
+      );
+      return { outcome: 'claimed' };
+    } catch (err) {
+      const reasons = cancellationReasons(err);
+      if (!reasons) {
+        throw new StoreError('DynamoDB claimDeduction failed', 'ledger.claimDeduction', {
+          cause: err,
+        });
+      }
+      const [partReason, orderReason] = reasons;
+      if (partReason?.Code === 'ConditionalCheckFailed') {
+        const old = oldItem(partReason.Item);
+        const part = old ? toPart(old) : await this.getPart(input.key, input.part.partId);
+        return part ? { outcome: 'part-exists', part } : { outcome: 'conflict' };
+      }
+      if (orderReason?.Code === 'ConditionalCheckFailed') return { outcome: 'order-changed' };
+      return { outcome: 'conflict' };
+    }
+  }
+
+  /** The part, and a new `version` on its order, so a release decided before it fails. */
+  async recordPart(
+    key: OrderKey,
+    part: PartInput,
+    now: Date,
+  ): Promise<{ created: true } | { created: false; part: DeductionPart | undefined }> {
+    const at = now.toISOString();
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: partItem(key, part, at),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: ledgerKeys.order(key),
+                UpdateExpression: 'SET updatedAt = :at ADD #version :one',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':at': at, ':one': 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return { created: true };
+    } catch (err) {
+      const partReason = cancellationReasons(err)?.[0];
+      if (partReason?.Code !== 'ConditionalCheckFailed') {
+        throw new StoreError('DynamoDB recordPart failed', 'ledger.recordPart', {
+          cause: err,
+          retryable: cancellationReasons(err) !== undefined,
+        });
+      }
+      const old = oldItem(partReason.Item);
+      return { created: false, part: old ? toPart(old) : await this.getPart(key, part.partId) };
+    }
+  }
+
+  async recordPending(input: {
+    provider: string;
+    ref: string;
+    entry: PendingEntry;
+    guard: PendingGuard;
+    now: Date;
+  }): Promise<boolean> {
+    const head = ledgerKeys.pending(input.provider, input.ref);
+    const at = input.now.toISOString();
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.guardItem(input.guard, at),
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: head.pk, sk: pendingEntrySk(input.entry.partId), ...input.entry },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: head,
+                UpdateExpression: 'SET updatedAt = :at ADD #version :one',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':at': at, ':one': 1 },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      const reasons = cancellationReasons(err);
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw new StoreError('DynamoDB recordPending failed', 'ledger.recordPending', {
+        cause: err,
+        retryable: reasons !== undefined,
+      });
+    }
+  }
+
+  private guardItem(guard: PendingGuard, at: string): TxItems[number] {
+    if ('orderCrediting' in guard) {
+      // Marks the order, so that whoever marks it CREDITED learns there is work left.
+      return {
+        Update: {
+          TableName: this.tableName,
+          Key: ledgerKeys.order(guard.orderCrediting),
+          UpdateExpression: 'SET refundsDuringCredit = :yes, updatedAt = :at',
+          ConditionExpression: '#state IN (:received, :crediting)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':received': 'RECEIVED',
+            ':crediting': 'CREDITING',
+            ':yes': true,
+            ':at': at,
+          },
+        },
+      };
+    }
+    const key =
+      'orderAbsent' in guard
+        ? ledgerKeys.order(guard.orderAbsent)
+        : ledgerKeys.paymentIntent(guard.paymentIntentAbsent);
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: key,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  async clearPending(provider: string, ref: string, partIds: readonly string[]): Promise<void> {
+    const { pk } = ledgerKeys.pending(provider, ref);
+    for (const partId of partIds) {
+      await storeCall('ledger.clearPending', () =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: pendingEntrySk(partId) } }),
+        ),
+      );
+    }
   }
 }
