@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts.ts';
+import { autoTopupSchema } from './autotopup.ts';
 import { customersSchema } from './customers.ts';
 import { notificationsSchema } from './notifications.ts';
 import { paymentsSchema } from './payments.ts';
@@ -22,6 +23,7 @@ export const configSchema = z.strictObject({
   notifications: notificationsSchema.prefault({}),
   reconcile: reconcileSchema.prefault({}),
   customers: customersSchema.prefault({}),
+  autoTopup: autoTopupSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
