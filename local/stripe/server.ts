@@ -116,7 +116,9 @@ export function decodeForm(body: string): Params {
         node[part] = value;
       } else {
         const next = node[part];
-        node = typeof next === 'object' ? next : (node[part] = {});
+        const child: Params = typeof next === 'object' ? next : {};
+        node[part] = child;
+        node = child;
       }
     }
   }
