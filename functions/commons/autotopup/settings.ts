@@ -155,7 +155,6 @@ export async function setAutoTopup(
     };
     const next: AutoTopupRecord = {
       customerId,
-      version: 0,
       episodeSeq: 0,
       chargesInMonth: 0,
       createdAt: at,
