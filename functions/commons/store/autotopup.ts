@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -92,9 +91,10 @@ export interface HistoryLine {
 
 export const autoTopupKeys = {
   state: (customerId: string) => ({ pk: `AUTOTOPUP#${customerId}`, sk: 'STATE' }),
-  history: (customerId: string, at: string, i: number) => ({
+  /** The record's version orders lines written within one millisecond. */
+  history: (customerId: string, at: string, version: number, i: number) => ({
     pk: `AUTOTOPUP#${customerId}`,
-    sk: `HIST#${at}#${String(i).padStart(3, '0')}#${randomBytes(3).toString('hex')}`,
+    sk: `HIST#${at}#${String(version).padStart(10, '0')}#${String(i).padStart(2, '0')}`,
   }),
 } as const;
 
@@ -184,7 +184,7 @@ export class AutoTopupStore {
               Put: {
                 TableName: this.tableName,
                 Item: {
-                  ...autoTopupKeys.history(next.customerId, at, i),
+                  ...autoTopupKeys.history(next.customerId, at, next.version, i),
                   customerId: next.customerId,
                   at,
                   ...line,
