@@ -5,6 +5,7 @@ import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifie
 import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
@@ -49,6 +50,7 @@ export interface CommandContext {
     ledger: DynamoLedger;
     ledgerRead: LedgerReader;
     reports: ReportStore;
+    autoTopup: AutoTopupStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -105,6 +107,7 @@ export function createContext(input: ContextInput): CommandContext {
       ledger: new DynamoLedger(doc, tableName),
       ledgerRead: new LedgerReader(doc, tableName),
       reports: new ReportStore(doc, tableName, retentionDays),
+      autoTopup: new AutoTopupStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

@@ -4,6 +4,7 @@ import type { Config } from '../../functions/commons/config/schema.ts';
 import { ConfigError, FlowPilotError } from '../../functions/commons/errors.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
+import { autoTopupCommand } from './commands/autotopup.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { orderCommand, ordersCommand } from './commands/orders.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   backfillCommand,
   replayCommand,
   reconcileCommand,
+  autoTopupCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */
