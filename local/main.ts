@@ -28,6 +28,7 @@ import { createHttpServer } from './runtime/http.ts';
 import { type ScheduledJob, Scheduler } from './runtime/scheduler.ts';
 import { startSimulator } from './simulator/index.ts';
 import { statusDepsFor, statusPageHandler } from './status/page.ts';
+import { startLocalStripe } from './stripe/index.ts';
 
 type Closer = { name: string; close: () => Promise<void> };
 
@@ -102,6 +103,9 @@ async function main(): Promise<void> {
       devSecrets.push(name);
     }
   }
+  // Auto top-up's Stripe API: the given one, or the stand-in (before the handlers load).
+  const stripe = await startLocalStripe(process.env, env.host);
+  if (stripe.standIn) closers.unshift({ name: 'Stripe stand-in', close: stripe.standIn.close });
   const alerts = env.snsTopicArn
     ? `SNS topic ${env.snsTopicArn}${process.env.AWS_ENDPOINT_URL_SNS ? ` at ${process.env.AWS_ENDPOINT_URL_SNS}` : ''}`
     : 'console (set SNS_TOPIC_ARN to publish)';
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
   const base = `http://${env.host}:${port}`;
+  stripe.forwardTo(`${base}/webhooks/stripe`);
   scheduler.start();
   // Lets `npx flowpilot` reach this store while the runtime holds it (LevelDB allows one process).
   writeRuntimeInfo(env.dataDir, {
@@ -153,11 +158,15 @@ async function main(): Promise<void> {
       `  upstream     ${upstream}`,
       `  store        ${store}`,
       `  alerts       ${alerts}`,
+      `  stripe       ${stripe.describe}`,
       `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
       devSecrets.length
         ? `  secrets      local development values for ${devSecrets.join(', ')} (see .env.example)`
         : '  secrets      from the environment',
       `  try          npm run demo:payment   (a signed Stripe payment, credited through the simulator)`,
+      `               npx flowpilot autotopup set 88 --package ${Object.keys(config.payments.catalog)[0] ?? '<package>'} --below-gb 20 --payment-method pm_card_visa --stripe-customer cus_local`,
+      "               then lower customer 88's balance in the simulator: the next poll charges the card,",
+      '               the webhook credits it   (npx flowpilot autotopup history 88)',
       '',
     ].join('\n'),
   );
