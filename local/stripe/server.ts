@@ -89,6 +89,8 @@ export interface StripeStandIn {
     currency: string;
     metadata?: Record<string, string>;
   }): StandInCheckoutSession;
+  /** A payment that fails after the fact (a delayed decline), as Stripe would record it. */
+  failPaymentIntent(id: string, code: string): void;
   setWebhook(webhook: { url: string; secret: string } | undefined): void;
   /** Sends the queued events (manual mode); resolves when each was answered. */
   deliverWebhooks(): Promise<WebhookDelivery[]>;
@@ -430,6 +432,16 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       };
       sessions.set(session.id, session);
       return { ...session };
+    },
+    failPaymentIntent(piId, code) {
+      const pi = intents.get(piId);
+      if (!pi) throw new Error(`no PaymentIntent ${piId}`);
+      pi.status = 'requires_payment_method';
+      pi.amount_received = 0;
+      pi.last_payment_error = { type: 'card_error', code, message: 'Your card was declined.' };
+      // The success event of a payment that failed is never sent.
+      const at = queue.findIndex((q) => q.payload.includes(`"id":"${piId}"`));
+      if (at >= 0) queue.splice(at, 1);
     },
     setWebhook(w) {
       webhook = w;

@@ -31,6 +31,15 @@ import {
 } from './payments-fixtures.ts';
 
 const KEY = 'sk_test_autotopup';
+
+/** The alerting sink can also close an alert; this one records what it closed. */
+class ResolvingSink extends RecordingSink {
+  readonly resolved: string[] = [];
+  async resolve(_kind: string, subject: string): Promise<boolean> {
+    this.resolved.push(subject);
+    return true;
+  }
+}
 const HOUR = 3_600_000;
 const fx = useSimulator();
 
@@ -42,7 +51,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
   let store: AutoTopupStore;
   let snapshots: SnapshotStore;
   let ledger: DynamoLedger;
-  let sink: RecordingSink;
+  let sink: ResolvingSink;
   let notices: AutoTopupNotice[];
   let now: Date;
   let customer = 100;
@@ -104,7 +113,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     snapshots = new SnapshotStore(table.doc, table.tableName);
     ledger = new DynamoLedger(table.doc, table.tableName);
     standIn.reset();
-    sink = new RecordingSink();
+    sink = new ResolvingSink();
     notices = [];
     now = new Date('2026-12-01T12:00:00Z');
     customer += 1;
@@ -443,6 +452,42 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     ]);
     expect((await store.history(id))[0]?.detail).toMatch(/pool has 50 GB after pending top-ups/);
     expect(other).not.toBe(id);
+    expect(sink.resolved).toEqual([]);
+
+    // Act: the agent refills the pool; the next poll charges and closes the alert
+    await snapshots.put([pool('1000', new Date(now.getTime() - 500))]);
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(2);
+    expect(sink.resolved).toEqual(['autotopup:pool:primary']);
+  });
+
+  it('asks Stripe about a charge still not credited: a missed webhook alerts the agent, a late failure is a decline', async () => {
+    // Prepare: charged, but the webhook never arrives
+    await optIn();
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    now = new Date(now.getTime() + 59 * 60_000);
+    await engine().onBalances(low());
+    expect(standIn.requests().filter((r) => r.method === 'GET')).toHaveLength(0);
+
+    // Act: an hour after the charge
+    now = new Date(now.getTime() + 2 * 60_000);
+    await engine().onBalances(low());
+    await engine().onBalances(low());
+
+    // Assess: one look at Stripe, one alert, still pending
+    expect(standIn.requests().filter((r) => r.method === 'GET')).toHaveLength(1);
+    expect(sink.events).toEqual([
+      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:uncredited:${pi?.id}` }),
+    ]);
+    expect((await store.get(id))?.episode?.state).toBe('PENDING');
+
+    // Act: the bank reverses it; at the next look it goes the decline way
+    standIn.failPaymentIntent(pi?.id ?? '', 'card_declined');
+    now = new Date(now.getTime() + 61 * 60_000);
+    await engine().onBalances(low());
+    expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 1 });
+    expect(await events()).toEqual(['on', 'episode', 'charged', 'not-credited', 'declined']);
   });
 });
 

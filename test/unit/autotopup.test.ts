@@ -115,6 +115,7 @@ describe('auto top-up rules', () => {
       maxDeclines: 3,
       retryBackoffMinutes: 60,
       claimSeconds: 120,
+      pendingCheckMinutes: 60,
       pool: 'primary',
     });
     expect(() => parseConfig({ autoTopup: { actionUrl: 'https://shop.example/pay' } })).toThrow(

@@ -2,7 +2,7 @@ import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
 import { logger } from '../logger.ts';
-import type { OpsEventSink } from '../ops-events.ts';
+import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth, deriveOrderId } from '../payments/catalog.ts';
 import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
 import type { Ledger } from '../store/ledger.ts';
@@ -31,7 +31,10 @@ export interface AutoTopupDeps {
   stripe: () => Promise<StripeApi>;
   ledger: Pick<Ledger, 'getOrder'>;
   snapshots: Pick<SnapshotStore, 'latest'>;
-  sink: OpsEventSink;
+  /** Agent alerts; `resolve` (the alerting sink has it) closes the pool alert once it passes. */
+  sink: OpsEventSink & {
+    resolve?(kind: OpsEventKind, subject: string, note?: string): Promise<boolean>;
+  };
   notices: AutoTopupNotices;
   clock: () => Date;
   config: { autoTopup: AutoTopupConfig; payments: PaymentsConfig };
@@ -180,7 +183,7 @@ export class AutoTopupEngine implements BalanceListener {
       await this.#deps.sink.raise({
         kind: 'topup-failed',
         severity: 'warning',
-        subject: `autotopup:pool:${this.#deps.config.autoTopup.pool}`,
+        subject: this.#poolSubject(),
         summary: 'Auto top-up held back: the pool cannot deliver the package',
         details: { customerId: rec.customerId, package: rec.packageId, reason: refusal.detail },
       });
@@ -234,6 +237,13 @@ export class AutoTopupEngine implements BalanceListener {
       },
     ]);
     if (!claimed) return;
+    if (rec.blocked === 'pool') {
+      await this.#deps.sink.resolve?.(
+        'topup-failed',
+        this.#poolSubject(),
+        'The pool covers auto top-ups again.',
+      );
+    }
     // The pool check above counted the pending top-ups; this one is pending now too.
     batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(gb));
     await this.#charge(next, episode);
@@ -282,16 +292,17 @@ export class AutoTopupEngine implements BalanceListener {
     const { autoTopup } = this.#deps.config;
     const now = this.#deps.clock();
     const ours = (r: AutoTopupRecord) =>
-      r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === 'CLAIMED';
+      r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === ep.state;
     const pi = result.paymentIntentId;
     const withPi = pi ? { paymentIntentId: pi } : {};
-    const { claimUntil: _, ...settled } = ep;
+    const { claimUntil: _, checkAt: __, ...settled } = ep;
+    const checkAt = new Date(now.getTime() + autoTopup.pendingCheckMinutes * 60_000).toISOString();
 
     if (result.kind === 'charged') {
       await this.#write(rec, (r) =>
         ours(r)
           ? {
-              next: { ...r, episode: { ...settled, ...withPi, state: 'PENDING' } },
+              next: { ...r, episode: { ...settled, ...withPi, state: 'PENDING', checkAt } },
               lines: [
                 {
                   by: BY,
@@ -425,6 +436,15 @@ export class AutoTopupEngine implements BalanceListener {
       return;
     }
 
+    if (
+      ep.state === 'PENDING' &&
+      ep.paymentIntentId &&
+      ep.checkAt &&
+      ep.checkAt <= now.toISOString()
+    ) {
+      return this.#checkPending(rec, ep, ep.paymentIntentId, now);
+    }
+
     if (ep.state === 'RETRY_WAIT') {
       if (!rec.enabled) {
         await this.#write(rec, (r) => ({
@@ -472,6 +492,52 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
+  /**
+   * Charged a while ago and still not credited: ask Stripe. A payment that failed after all
+   * goes the decline way; one that succeeded without reaching the webhook is a person's job
+   * (is the endpoint subscribed to `payment_intent.succeeded`?), so the agent is told.
+   */
+  async #checkPending(rec: AutoTopupRecord, ep: Episode, pi: string, now: Date): Promise<void> {
+    let status: { status: string; code?: string };
+    try {
+      status = await (await this.#deps.stripe()).paymentIntentStatus(pi);
+    } catch (err) {
+      if (err instanceof StripeUnavailableError || err instanceof StripeAccessError) return;
+      throw err;
+    }
+    if (status.status === 'requires_payment_method' || status.status === 'canceled') {
+      const code = status.code ?? status.status;
+      return this.#record(rec, ep, { kind: 'declined', paymentIntentId: pi, code, message: code });
+    }
+    const checkAt = new Date(
+      now.getTime() + this.#deps.config.autoTopup.pendingCheckMinutes * 60_000,
+    ).toISOString();
+    const written = await this.#write(rec, (r) =>
+      r.episode?.n === ep.n && r.episode.state === 'PENDING'
+        ? {
+            next: { ...r, episode: { ...r.episode, checkAt } },
+            lines: [
+              {
+                by: BY,
+                event: 'not-credited',
+                episode: ep.n,
+                detail: `PaymentIntent ${pi} is ${status.status} at Stripe but not credited yet`,
+              },
+            ],
+          }
+        : undefined,
+    );
+    if (written && status.status === 'succeeded') {
+      await this.#deps.sink.raise({
+        kind: 'topup-failed',
+        severity: 'warning',
+        subject: `autotopup:uncredited:${pi}`,
+        summary: `Auto top-up charged but not credited: is the Stripe webhook subscribed to payment_intent.succeeded?`,
+        details: { customerId: rec.customerId, paymentIntent: pi, since: ep.startedAt },
+      });
+    }
+  }
+
   /** True when the episode's PaymentIntent reached a final state in the ledger (and it closed). */
   async #ended(rec: AutoTopupRecord, ep: Episode, change: BalanceChange): Promise<boolean> {
     const pi = ep.paymentIntentId;
@@ -495,6 +561,10 @@ export class AutoTopupEngine implements BalanceListener {
         : undefined,
     );
     return true;
+  }
+
+  #poolSubject(): string {
+    return `autotopup:pool:${this.#deps.config.autoTopup.pool}`;
   }
 
   #actionLink(customerId: string, paymentIntentId: string | undefined): string | undefined {

@@ -42,6 +42,8 @@ export interface SavedCard {
 /** The part of Stripe auto top-up uses; one module owns it. */
 export interface StripeApi {
   chargeOffSession(charge: OffSessionCharge): Promise<ChargeResult>;
+  /** A PaymentIntent's status and, after a failure, its error code. */
+  paymentIntentStatus(id: string): Promise<{ status: string; code?: string }>;
   /** The customer and card a paid Checkout Session saved (setup_future_usage=off_session). */
   savedCardOfCheckout(sessionId: string): Promise<SavedCard | undefined>;
 }
@@ -130,6 +132,16 @@ export function createStripeApi(stripe: Stripe): StripeApi {
           };
         }
         return failure(err, 'create a PaymentIntent');
+      }
+    },
+
+    async paymentIntentStatus(id) {
+      try {
+        const pi = await stripe.paymentIntents.retrieve(id);
+        const code = pi.last_payment_error?.code;
+        return { status: pi.status, ...(code ? { code } : {}) };
+      } catch (err) {
+        return failure(err, 'read a PaymentIntent');
       }
     },
 

@@ -20,6 +20,11 @@ export const autoTopupSchema = z.strictObject({
    * recording the answer is retried after it, with the same idempotency key.
    */
   claimSeconds: z.int().min(10).max(900).default(120),
+  /**
+   * A charge still not credited this long after Stripe took it is looked up at Stripe: a
+   * late failure goes the decline way, a success the webhook missed alerts the agent.
+   */
+  pendingCheckMinutes: z.int().min(5).max(1440).default(60),
   /** The agent pool customer top-ups are drawn from (its residual must cover the package). */
   pool: z.enum(['primary', 'secondary']).default('primary'),
   /**

@@ -43,6 +43,8 @@ export interface Episode {
   amountMinor: number;
   currency: string;
   nextTryAt?: string;
+  /** PENDING: when to ask Stripe whether a payment still not credited went through. */
+  checkAt?: string;
   lastCode?: string;
 }
 
