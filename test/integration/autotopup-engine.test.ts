@@ -24,6 +24,7 @@ import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/serve
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import {
+  countRequests,
   getTestSecret,
   RecordingSink,
   STRIPE_SECRET,
@@ -251,6 +252,28 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     expect(await events()).toEqual(['on', 'episode', 'charged', 'credited']);
   });
 
+  it('reads a batch of 250 customers in 3 requests and charges only the one who opted in', async () => {
+    await optIn();
+    const requests = countRequests(table.client);
+    const others = Array.from(
+      { length: 249 },
+      (_, i): BalanceChange => ({
+        before: undefined,
+        after: { ...balance('1'), customerId: String(900_000 + i) },
+        credits: [],
+      }),
+    );
+    requests.reset();
+    await engine().onBalances([...others, ...low()]);
+    const charged = requests.total();
+    requests.reset();
+    await engine().onBalances(others);
+    expect(requests.total()).toBe(3);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the claim and the answer
+    expect(charged).toBe(3 + 5);
+  });
+
   it('ends the episode from the ledger when the balance poll reports the credit without its order id', async () => {
     await optIn();
     await engine().onBalances(low());
@@ -264,6 +287,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     await optIn();
     const crashing: AutoTopupDeps['store'] = {
       get: (c) => store.get(c),
+      getMany: (c) => store.getMany(c),
       openEpisodes: () => store.openEpisodes(),
       monthGb: (c, m) => store.monthGb(c, m),
       commit: async (next, v, lines) => {

@@ -26,7 +26,7 @@ import {
  */
 
 export interface AutoTopupDeps {
-  store: Pick<AutoTopupStore, 'get' | 'commit' | 'openEpisodes' | 'monthGb'>;
+  store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
   ledger: Pick<Ledger, 'getOrder'>;
@@ -78,9 +78,13 @@ export class AutoTopupEngine implements BalanceListener {
 
   async onBalances(changes: readonly BalanceChange[]): Promise<void> {
     const batch: Batch = {};
+    // Most customers never opted in: one batched read finds the few that did.
+    const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
     for (const change of changes) {
+      const rec = records.get(change.after.customerId);
+      if (!rec) continue;
       try {
-        await this.#one(change, batch);
+        await this.#one(rec, change, batch);
       } catch (err) {
         // One customer's failure must not keep the others from their top-up.
         logger.error('auto top-up failed for a customer', {
@@ -91,9 +95,7 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  async #one(change: BalanceChange, batch: Batch): Promise<void> {
-    const rec = await this.#deps.store.get(change.after.customerId);
-    if (!rec) return;
+  async #one(rec: AutoTopupRecord, change: BalanceChange, batch: Batch): Promise<void> {
     if (rec.episode) return this.#continue(rec, change);
     if (!rec.enabled) return;
     const now = this.#deps.clock();

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -148,6 +149,41 @@ export class AutoTopupStore {
       ),
     );
     return out.Item ? toRecord(out.Item) : undefined;
+  }
+
+  /**
+   * The records of many customers in ⌈n/100⌉ BatchGetItem requests (plus retries of
+   * unprocessed keys): a balance poll touching 10,000 customers reads them in 100.
+   */
+  async getMany(customerIds: readonly string[]): Promise<Map<string, AutoTopupRecord>> {
+    const out = new Map<string, AutoTopupRecord>();
+    const unique = [...new Set(customerIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] = unique
+        .slice(i, i + 100)
+        .map((c) => autoTopupKeys.state(c));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= 8) {
+          throw new StoreError('DynamoDB autotopup.getMany left keys unread', 'autotopup.getMany', {
+            retryable: true,
+          });
+        }
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 25 * 2 ** attempt)));
+        const res = await storeCall('autotopup.getMany', () =>
+          this.doc.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+            }),
+          ),
+        );
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const rec = toRecord(item);
+          out.set(rec.customerId, rec);
+        }
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return out;
   }
 
   /**
