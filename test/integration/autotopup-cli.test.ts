@@ -10,6 +10,14 @@ const config = parseConfig({
   payments: { catalog: { 'gb-100': { gb: 100, price: 8000, currency: 'usd' } } },
 });
 
+class ResolvingSink extends RecordingSink {
+  static resolved: string[] = [];
+  async resolve(_kind: string, subject: string): Promise<boolean> {
+    ResolvingSink.resolved.push(subject);
+    return true;
+  }
+}
+
 class Out {
   text = '';
   write(chunk: string) {
@@ -42,7 +50,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
           where: 'test table',
           upstream: undefined,
           clock: () => NOW,
-          sink: new RecordingSink(),
+          sink: new ResolvingSink(),
         }),
         close: async () => {},
       }),
@@ -171,5 +179,10 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     expect(lines[2]?.detail).toContain('card pm_card_visa of cus_88');
     expect(await cli('autotopup', 'history', '88')).toBe(0);
     expect(stdout.text.split('\n')[0]).toMatch(/^WHEN\s+BY\s+EPISODE\s+EVENT\s+DETAIL$/);
+
+    // Turning it back on closes the agent's "turned off" alert
+    expect(ResolvingSink.resolved).toEqual([]);
+    expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(0);
+    expect(ResolvingSink.resolved).toEqual(['autotopup:88:off']);
   });
 });

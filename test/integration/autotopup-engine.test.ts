@@ -505,6 +505,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:uncredited:${pi?.id}` }),
     ]);
     expect((await store.get(id))?.episode?.state).toBe('PENDING');
+    expect(sink.resolved).toEqual([]);
 
     // Act: the bank reverses it; at the next look it goes the decline way
     standIn.failPaymentIntent(pi?.id ?? '', 'card_declined');
@@ -512,6 +513,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     await engine().onBalances(low());
     expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 1 });
     expect(await events()).toEqual(['on', 'episode', 'charged', 'not-credited', 'declined']);
+    expect(sink.resolved).toEqual([`autotopup:uncredited:${pi?.id}`]);
   });
 });
 

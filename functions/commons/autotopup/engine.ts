@@ -60,8 +60,8 @@ type AutoTopupSettingsLike = Pick<AutoTopupRecord, 'belowGb' | 'orDaysLeft'>;
 export const idempotencyKey = (customerId: string, ep: Pick<Episode, 'n' | 'attempt'>) =>
   `flowpilot-autotopup-${customerId}-${ep.n}-${ep.attempt}`;
 
-const money = (minor: number, currency: string) =>
-  `${new Decimal(minor).div(100).toFixed(2)} ${currency}`;
+/** As the orders CLI shows amounts: minor units (cents, fen, whole yen) and the currency. */
+const money = (minor: number, currency: string) => `${minor} ${currency}`;
 
 /** A batch shares what the pool still owes: the pending top-ups, counted once. */
 interface Batch {
@@ -390,6 +390,13 @@ export class AutoTopupEngine implements BalanceListener {
         ],
       };
     });
+    if (written && ep.uncreditedAlert) {
+      await this.#deps.sink.resolve?.(
+        'topup-failed',
+        `autotopup:uncredited:${pi}`,
+        'The payment failed after all; nothing to credit.',
+      );
+    }
     if (written && giveUp) {
       await this.#deps.notices.send({
         kind: 'turned-off',
@@ -517,7 +524,14 @@ export class AutoTopupEngine implements BalanceListener {
     const written = await this.#write(rec, (r) =>
       r.episode?.n === ep.n && r.episode.state === 'PENDING'
         ? {
-            next: { ...r, episode: { ...r.episode, checkAt } },
+            next: {
+              ...r,
+              episode: {
+                ...r.episode,
+                checkAt,
+                ...(status.status === 'succeeded' ? { uncreditedAlert: true } : {}),
+              },
+            },
             lines: [
               {
                 by: BY,
@@ -554,7 +568,7 @@ export class AutoTopupEngine implements BalanceListener {
       landed || order?.state === 'CREDITED'
         ? `+${formatGb(ep.gb)} credited (order ${orderId}); episode ${ep.n} ends`
         : `order ${order?.state}${order?.reason ? ` (${order.reason})` : ''}: paid but not credited, see flowpilot order stripe:${pi}; episode ${ep.n} ends`;
-    await this.#write(rec, (r) =>
+    const closed = await this.#write(rec, (r) =>
       r.episode?.n === ep.n
         ? {
             next: { ...r, episode: undefined },
@@ -562,6 +576,9 @@ export class AutoTopupEngine implements BalanceListener {
           }
         : undefined,
     );
+    if (closed && ep.uncreditedAlert) {
+      await this.#deps.sink.resolve?.('topup-failed', `autotopup:uncredited:${pi}`, detail);
+    }
     return true;
   }
 

@@ -46,6 +46,8 @@ export interface Episode {
   nextTryAt?: string;
   /** PENDING: when to ask Stripe whether a payment still not credited went through. */
   checkAt?: string;
+  /** The agent was told this charge is not credited (closed when it is). */
+  uncreditedAlert?: boolean;
   lastCode?: string;
 }
 

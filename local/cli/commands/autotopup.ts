@@ -157,6 +157,7 @@ export const autoTopupCommand = defineCommand<Args>({
     const now = ctx.clock();
     try {
       if (args.action === 'set') {
+        const before = await store.get(args.customerId);
         const rec = await setAutoTopup(
           store,
           {
@@ -173,6 +174,14 @@ export const autoTopupCommand = defineCommand<Args>({
           },
           ctx.config,
         );
+        // Turned back on after declines: the agent's "turned off" alert is over.
+        if (before && !before.enabled) {
+          await ctx.sink.resolve?.(
+            'topup-failed',
+            `autotopup:${rec.customerId}:off`,
+            'Auto top-up turned on again.',
+          );
+        }
         if (ctx.json) printJson(ctx, rec);
         else
           ctx.io.stdout.write(
