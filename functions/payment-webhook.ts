@@ -3,13 +3,15 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { optInDepsFromEnv } from './commons/autotopup/compose.ts';
+import { checkoutOptInOf, recordCheckoutOptIn } from './commons/autotopup/opt-in.ts';
 import { getConfig } from './commons/config/load.ts';
 import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 import { createPaymentDeps } from './commons/payments/deps.ts';
 import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
-import type { PaymentDeps } from './commons/payments/types.ts';
+import type { PaymentDeps, WebhookAnswer, WebhookRequest } from './commons/payments/types.ts';
 import { handleWebhook, isEnabledProvider, NOT_FOUND } from './commons/payments/webhook.ts';
 
 /** Time kept back from the Lambda deadline so the lease can be released and the answer sent. */
@@ -21,6 +23,31 @@ const INTERNAL_ERROR: APIGatewayProxyStructuredResultV2 = {
   body: JSON.stringify({ message: 'internal error' }),
 };
 
+const RETRY_LATER: APIGatewayProxyStructuredResultV2 = {
+  statusCode: 503,
+  headers: { 'content-type': 'application/json', 'retry-after': '5' },
+  body: JSON.stringify({ message: 'retry-later' }),
+};
+
+export interface WebhookHooks {
+  /**
+   * Auto top-up: runs after a Stripe delivery was credited (or found credited), on the
+   * verified request; records a Checkout opt-in. Throwing answers 503 so that Stripe
+   * redelivers (the credit itself is idempotent).
+   */
+  stripeCredited?: (req: WebhookRequest) => Promise<void>;
+}
+
+function credited(answer: WebhookAnswer): boolean {
+  if (answer.statusCode !== 200) return false;
+  try {
+    const { result } = JSON.parse(answer.body) as { result?: unknown };
+    return result === 'credited' || result === 'already-credited';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `POST /webhooks/{provider}` (API Gateway HTTP API, payload v2). Thin: the event becomes a
  * raw request, the payments domain decides, the answer goes back as is. `paymentsConfig`
@@ -29,6 +56,7 @@ const INTERNAL_ERROR: APIGatewayProxyStructuredResultV2 = {
 export function createPaymentWebhookHandler(
   getDeps: () => Promise<PaymentDeps>,
   paymentsConfig: () => PaymentsConfig = () => getConfig().payments,
+  hooks: WebhookHooks = {},
 ) {
   return async (
     event: APIGatewayProxyEventV2,
@@ -60,11 +88,31 @@ export function createPaymentWebhookHandler(
       remaining === undefined
         ? undefined
         : AbortSignal.timeout(Math.max(1_000, remaining - DEADLINE_MARGIN_MS));
-    const answer = await handleWebhook(provider, toWebhookRequest(event), deps, {
-      ...(signal ? { signal } : {}),
-    });
+    const req = toWebhookRequest(event);
+    const answer = await handleWebhook(provider, req, deps, { ...(signal ? { signal } : {}) });
+    if (provider === 'stripe' && hooks.stripeCredited && credited(answer)) {
+      try {
+        await hooks.stripeCredited(req);
+      } catch (err) {
+        logger.error('auto top-up opt-in failed; Stripe will redeliver', {
+          error: err instanceof Error ? err.name : 'unknown',
+        });
+        return { ...RETRY_LATER };
+      }
+    }
     return toResult(answer);
   };
 }
 
-export const handler = instrument(createPaymentWebhookHandler(() => createPaymentDeps()));
+export const handler = instrument(
+  createPaymentWebhookHandler(
+    () => createPaymentDeps(),
+    () => getConfig().payments,
+    {
+      async stripeCredited(req) {
+        const optIn = checkoutOptInOf(req.body);
+        if (optIn) await recordCheckoutOptIn(optIn, optInDepsFromEnv());
+      },
+    },
+  ),
+);

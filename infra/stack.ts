@@ -118,6 +118,10 @@ export class FlowPilotStack extends Stack {
       .bindSecret('STRIPE_WEBHOOK_SECRET', byName.STRIPE_WEBHOOK_SECRET)
       .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
+    // Auto top-up: the balance poll charges saved cards, the webhook reads Checkout opt-ins.
+    for (const fn of [this.jobs.pollUsage.function, this.webhook.function]) {
+      fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+    }
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,

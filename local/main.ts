@@ -34,6 +34,7 @@ import { type ScheduledJob, Scheduler } from './runtime/scheduler.ts';
 import { explainListenError, listen, startupFailure } from './runtime/startup.ts';
 import { startSimulator } from './simulator/index.ts';
 import { statusDepsFor, statusPageHandler } from './status/page.ts';
+import { startLocalStripe } from './stripe/index.ts';
 
 type Closer = { name: string; close: () => Promise<void> };
 
@@ -148,6 +149,9 @@ async function main(): Promise<void> {
       devSecrets.push(name);
     }
   }
+  // Auto top-up's Stripe API: the given one, or the stand-in (before the handlers load).
+  const stripe = await startLocalStripe(process.env, env.host);
+  if (stripe.standIn) closers.unshift({ name: 'Stripe stand-in', close: stripe.standIn.close });
   const alerts = env.snsTopicArn
     ? `SNS topic ${env.snsTopicArn}${process.env.AWS_ENDPOINT_URL_SNS ? ` at ${process.env.AWS_ENDPOINT_URL_SNS}` : ''}`
     : 'console (set SNS_TOPIC_ARN to publish)';
@@ -200,6 +204,7 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
   const base = `http://${env.host}:${port}`;
+  stripe.forwardTo(`${base}/webhooks/stripe`);
   scheduler.start();
   // Lets `npx flowpilot` reach this store while the runtime holds it (LevelDB allows one process).
   writeRuntimeInfo(env.dataDir, {
@@ -241,6 +246,7 @@ async function main(): Promise<void> {
       `  upstream     ${upstream}`,
       `  store        ${store}`,
       `  alerts       ${alerts}`,
+      `  stripe       ${stripe.describe}`,
       `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
       ...(dotEnvLine ? [`  .env         ${dotEnvLine}`] : []),
       `  logs         ${readableLogs ? 'readable (LOG_FORMAT=json for JSON lines)' : 'JSON lines (LOG_FORMAT=text for readable ones)'}`,
@@ -248,6 +254,9 @@ async function main(): Promise<void> {
       ...(demo
         ? [
             `  try          npm run demo:payment   (a signed Stripe payment; -- --provider epay|standard)`,
+            `               npx flowpilot autotopup set 88 --package ${Object.keys(config.payments.catalog)[0] ?? '<package>'} --below-gb 20 --payment-method pm_card_visa --stripe-customer cus_local`,
+            "               then lower customer 88's balance in the simulator: the next poll charges the card,",
+            '               the webhook credits it   (npx flowpilot autotopup history 88)',
           ]
         : []),
       '',

@@ -8,6 +8,7 @@ export const SECRET_NAMES: readonly SecretName[] = [
   'STRIPE_WEBHOOK_SECRET',
   'STANDARD_WEBHOOK_SECRET',
   'EPAY_KEY',
+  'STRIPE_API_KEY',
 ];
 
 const DESCRIPTIONS: Record<SecretName, string> = {
@@ -15,6 +16,7 @@ const DESCRIPTIONS: Record<SecretName, string> = {
   STRIPE_WEBHOOK_SECRET: 'Stripe webhook signing secret (whsec_...)',
   STANDARD_WEBHOOK_SECRET: 'Standard Webhooks signing secret (whsec_...)',
   EPAY_KEY: 'EPay merchant key used to verify its notifications',
+  STRIPE_API_KEY: 'Stripe secret API key (sk_... or rk_...) for auto top-up charges',
 };
 
 /**

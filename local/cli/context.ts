@@ -6,6 +6,7 @@ import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-eve
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
@@ -60,6 +61,7 @@ export interface CommandContext {
     records: CustomerRecordStore;
     contacts: CustomerContactStore;
     outbox: NoticeOutboxStore;
+    autoTopup: AutoTopupStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -122,6 +124,7 @@ export function createContext(input: ContextInput): CommandContext {
       records: new CustomerRecordStore(doc, tableName),
       contacts: new CustomerContactStore(doc, tableName),
       outbox: new NoticeOutboxStore(doc, tableName),
+      autoTopup: new AutoTopupStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

@@ -8,6 +8,7 @@ import { describeDotEnv, loadDotEnv } from '../runtime/dotenv.ts';
 import { LOCAL_DEMO_CATALOG } from '../runtime/env.ts';
 import type { Command, ParsedArgs } from './command.ts';
 import { alertsCommand } from './commands/alerts.ts';
+import { autoTopupCommand } from './commands/autotopup.ts';
 import { backfillCommand } from './commands/backfill.ts';
 import { customerCommand } from './commands/customer.ts';
 import { customerContactCommand } from './commands/customer-contact.ts';
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   invokeCommand,
   customerContactCommand,
   outboxCommand,
+  autoTopupCommand,
 ];
 
 /** Opens what the commands work on; tests hand in their own table and upstream. */

@@ -131,7 +131,10 @@ describe('payment webhook: payer contact capture', () => {
       getSecret: getTestSecret,
       ...(saveContact ? { saveContact } : {}),
     };
-    return createPaymentWebhookHandler(async () => deps);
+    return createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
   }
 
   it('keeps Stripe Checkout customer_details after the credit', async () => {

@@ -358,13 +358,14 @@ describe('FlowPilotStack', () => {
   });
 
   describe('secrets', () => {
-    it('creates the four secrets under the stack name with a placeholder value', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 4);
+    it('creates the five secrets under the stack name with a placeholder value', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 5);
       for (const name of [
         'IPWEB_TOKEN',
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
         'EPAY_KEY',
+        'STRIPE_API_KEY',
       ]) {
         template.hasResourceProperties('AWS::SecretsManager::Secret', {
           Name: `FlowPilot/${name}`,
@@ -542,6 +543,10 @@ describe('FlowPilotStack', () => {
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
+        // The Stripe API key charges cards: only the balance poll and the webhook hold it.
+        const charges = name === 'poll-usage' || name === 'payment-webhook';
+        expect(readable.includes(JSON.stringify(secretRef('STRIPE_API_KEY')))).toBe(charges);
+        expect(variables.STRIPE_API_KEY_SECRET_ARN !== undefined).toBe(charges);
       }
     });
 

@@ -18,6 +18,7 @@ export const SECRETS: Record<SecretName, string> = {
   STRIPE_WEBHOOK_SECRET: `${STRIPE_SECRET} ${STRIPE_OLD_SECRET}`,
   STANDARD_WEBHOOK_SECRET: `${STANDARD_SECRET}\n${STANDARD_OLD_SECRET}`,
   EPAY_KEY,
+  STRIPE_API_KEY: 'sk_test_unused',
 };
 
 export const getTestSecret = async (name: SecretName) => SECRETS[name];

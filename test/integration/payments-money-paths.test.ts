@@ -56,7 +56,10 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
   }
   const handlerOf = (config: Record<string, unknown> = {}) => {
     const d = deps(config);
-    return createPaymentWebhookHandler(async () => d);
+    return createPaymentWebhookHandler(
+      async () => d,
+      () => d.config,
+    );
   };
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
   const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts.ts';
+import { autoTopupSchema } from './autotopup.ts';
 import { customersSchema } from './customers.ts';
 import { logsSchema } from './logs.ts';
 import { notificationsSchema } from './notifications.ts';
@@ -24,6 +25,7 @@ export const configSchema = z.strictObject({
   reconcile: reconcileSchema.prefault({}),
   customers: customersSchema.prefault({}),
   logs: logsSchema.prefault({}),
+  autoTopup: autoTopupSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

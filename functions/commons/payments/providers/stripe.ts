@@ -112,6 +112,44 @@ function paid(object: Record<string, unknown>): PaymentSucceeded {
   };
 }
 
+// ---- Auto top-up (README "Auto top-up") ------------------------------------------------
+
+/**
+ * Metadata FlowPilot puts on the off-session PaymentIntents it creates for auto top-up. Only
+ * those are credited from `payment_intent.succeeded`: a Checkout payment emits the same event
+ * for its own PaymentIntent and is credited through its session, so crediting it here too
+ * would credit it twice.
+ */
+export const AUTO_TOPUP_MARKER = { key: 'flowpilot', value: 'autotopup' } as const;
+
+const autoTopupIntentSchema = z.object({
+  id: paymentIdSchema,
+  amount_received: minorUnits,
+  currency: currencySchema,
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+
+/** The order is the PaymentIntent itself (key and refund pointer alike). */
+function autoTopupPaid(object: Record<string, unknown>): PaymentEvent {
+  const pi = parseShape(autoTopupIntentSchema, object);
+  const meta = pi.metadata ?? {};
+  if (meta[AUTO_TOPUP_MARKER.key] !== AUTO_TOPUP_MARKER.value) {
+    return { type: 'ignored', reason: 'payment intent not created by auto top-up' };
+  }
+  return {
+    type: 'payment-succeeded',
+    paymentId: pi.id,
+    ...(meta.customerId ? { customerId: meta.customerId } : {}),
+    ...(meta.package ? { packageId: meta.package } : {}),
+    ...(meta.quantity !== undefined ? { quantity: meta.quantity } : {}),
+    amountMinor: pi.amount_received,
+    currency: pi.currency,
+    paymentIntentId: pi.id,
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+
 function normalise(type: string, object: Record<string, unknown>, created: number): PaymentEvent {
   switch (type) {
     case 'checkout.session.completed': {
@@ -123,6 +161,8 @@ function normalise(type: string, object: Record<string, unknown>, created: numbe
     }
     case 'checkout.session.async_payment_succeeded':
       return paid(object);
+    case 'payment_intent.succeeded':
+      return autoTopupPaid(object);
     case 'checkout.session.async_payment_failed':
       return { type: 'payment-failed', paymentId: parseShape(sessionSchema, object).id };
     case 'charge.refunded': {

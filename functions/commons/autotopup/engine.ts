@@ -1,0 +1,627 @@
+import type { AutoTopupConfig } from '../config/autotopup.ts';
+import type { PaymentsConfig } from '../config/payments.ts';
+import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
+import { logger } from '../logger.ts';
+import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
+import { capMonth, deriveOrderId } from '../payments/catalog.ts';
+import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
+import type { Ledger } from '../store/ledger.ts';
+import type { SnapshotStore } from '../store/snapshots.ts';
+import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
+import type { AutoTopupNotices } from './notices.ts';
+import {
+  type ChargeResult,
+  StripeAccessError,
+  type StripeApi,
+  StripeUnavailableError,
+} from './stripe-api.ts';
+
+/**
+ * The charge engine, a BalanceListener: when a customer who opted in runs low it starts one
+ * episode and charges the saved card once for it (README "Auto top-up"). The claim is a
+ * conditional write made before Stripe is asked, so of two runs at once one charges; the
+ * idempotency key (customer, episode, attempt) makes a retry after a crash get the same
+ * PaymentIntent. Traffic is credited only by the webhook once Stripe confirms; the episode
+ * ends when that credit lands.
+ */
+
+export interface AutoTopupDeps {
+  store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
+  /** Built per run: the API key comes from the secret cache and may rotate. */
+  stripe: () => Promise<StripeApi>;
+  ledger: Pick<Ledger, 'getOrder'>;
+  snapshots: Pick<SnapshotStore, 'latest'>;
+  /** Agent alerts; `resolve` (the alerting sink has it) closes the pool alert once it passes. */
+  sink: OpsEventSink & {
+    resolve?(kind: OpsEventKind, subject: string, note?: string): Promise<boolean>;
+  };
+  notices: AutoTopupNotices;
+  clock: () => Date;
+  config: { autoTopup: AutoTopupConfig; payments: PaymentsConfig };
+}
+
+type Line = Omit<HistoryLine, 'at'>;
+type Mutation = { next: AutoTopupRecord; lines: Line[] } | undefined;
+
+const BY = 'auto';
+/** Attempts of a write that lost to a concurrent one (a CLI change, say) before giving up. */
+const WRITE_ROUNDS = 5;
+
+/** Both the balance and the days left count; either one below its threshold is "low". */
+export function isLow(rec: AutoTopupSettingsLike, balance: CustomerBalance): boolean {
+  if (new Decimal(balance.balanceMb).lt(gbToMb(rec.belowGb))) return true;
+  return (
+    rec.orDaysLeft !== undefined && balance.daysLeft !== null && balance.daysLeft <= rec.orDaysLeft
+  );
+}
+
+type AutoTopupSettingsLike = Pick<AutoTopupRecord, 'belowGb' | 'orDaysLeft'>;
+
+export const idempotencyKey = (customerId: string, ep: Pick<Episode, 'n' | 'attempt'>) =>
+  `flowpilot-autotopup-${customerId}-${ep.n}-${ep.attempt}`;
+
+/** As the orders CLI shows amounts: minor units (cents, fen, whole yen) and the currency. */
+const money = (minor: number, currency: string) => `${minor} ${currency}`;
+
+/** A batch shares what the pool still owes: the pending top-ups, counted once. */
+interface Batch {
+  pendingMb?: Decimal;
+}
+
+export class AutoTopupEngine implements BalanceListener {
+  readonly name = 'auto-top-up';
+  readonly #deps: AutoTopupDeps;
+
+  constructor(deps: AutoTopupDeps) {
+    this.#deps = deps;
+  }
+
+  async onBalances(changes: readonly BalanceChange[]): Promise<void> {
+    const batch: Batch = {};
+    // Most customers never opted in: one batched read finds the few that did.
+    const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
+    for (const change of changes) {
+      const rec = records.get(change.after.customerId);
+      if (!rec) continue;
+      try {
+        await this.#one(rec, change, batch);
+      } catch (err) {
+        // One customer's failure must not keep the others from their top-up.
+        logger.error('auto top-up failed for a customer', {
+          customerId: change.after.customerId,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+        });
+      }
+    }
+  }
+
+  async #one(rec: AutoTopupRecord, change: BalanceChange, batch: Batch): Promise<void> {
+    if (rec.episode) return this.#continue(rec, change);
+    if (!rec.enabled) return;
+    const now = this.#deps.clock();
+    if (!isLow(rec, change.after)) {
+      if (rec.blocked) {
+        await this.#write(rec, (r) => ({
+          next: { ...r, blocked: undefined },
+          lines: [{ by: BY, event: 'recovered', detail: 'balance back above the threshold' }],
+        }));
+      }
+      return;
+    }
+    const refusal = await this.#refusal(rec, now, batch);
+    if (refusal) return this.#block(rec, refusal);
+    await this.#start(rec, change.after, now, batch);
+  }
+
+  /** Why no charge may start now, or undefined. Cheapest checks first. */
+  async #refusal(
+    rec: AutoTopupRecord,
+    now: Date,
+    batch: Batch,
+  ): Promise<{ code: string; detail: string } | undefined> {
+    const { autoTopup, payments } = this.#deps.config;
+    if (!rec.paymentMethod) {
+      return {
+        code: 'no-payment-method',
+        detail: 'no saved card: set one with --payment-method or opt in at Stripe Checkout',
+      };
+    }
+    const pkg = Object.hasOwn(payments.catalog, rec.packageId)
+      ? payments.catalog[rec.packageId]
+      : undefined;
+    if (!pkg) return { code: 'unknown-package', detail: `package ${rec.packageId} is not sold` };
+    const gb = new Decimal(pkg.gb).mul(rec.quantity);
+    if (gb.gt(payments.maxGbPerOrder)) {
+      return { code: 'order-max', detail: `${gb} GB is over payments.maxGbPerOrder` };
+    }
+    if (rec.lastEpisodeAt) {
+      const until = new Date(rec.lastEpisodeAt).getTime() + autoTopup.cooldownHours * 3_600_000;
+      if (until > now.getTime()) {
+        return {
+          code: 'cooldown',
+          detail: `cooldown of ${autoTopup.cooldownHours} h after the last top-up, until ${new Date(until).toISOString()}`,
+        };
+      }
+    }
+    const month = capMonth(now, payments.capTimeZone);
+    const max = rec.maxPerMonth ?? autoTopup.defaultMaxPerMonth;
+    if (rec.month === month && rec.chargesInMonth >= max) {
+      return { code: 'monthly-limit', detail: `${max} auto top-ups in ${month} already` };
+    }
+    const monthGb = new Decimal(await this.#deps.store.monthGb(rec.customerId, month));
+    if (monthGb.plus(gb).gt(payments.monthlyCapGbPerCustomer)) {
+      return {
+        code: 'monthly-cap',
+        detail: `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`,
+      };
+    }
+    const pool = autoTopup.pool;
+    const snapshot = await this.#deps.snapshots.latest(pool);
+    if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
+    batch.pendingMb ??= await this.#pendingMb();
+    const left = snapshot.residualMb.minus(batch.pendingMb);
+    if (left.lt(gbToMb(gb))) {
+      return {
+        code: 'pool',
+        detail: `the ${pool} pool has ${formatGb(mbToGb(left))} after pending top-ups, the package needs ${formatGb(gb)}`,
+      };
+    }
+    return undefined;
+  }
+
+  async #pendingMb(): Promise<Decimal> {
+    const open = await this.#deps.store.openEpisodes();
+    return gbToMb(sum(open.flatMap((r) => (r.episode ? [r.episode.gb] : []))));
+  }
+
+  /** Records why the customer is not charged, once per reason; the pool also tells the agent. */
+  async #block(rec: AutoTopupRecord, refusal: { code: string; detail: string }): Promise<void> {
+    if (rec.blocked === refusal.code) return;
+    const written = await this.#write(rec, (r) => ({
+      next: { ...r, blocked: refusal.code },
+      lines: [{ by: BY, event: 'not-charged', detail: `${refusal.code}: ${refusal.detail}` }],
+    }));
+    if (written && refusal.code === 'pool') {
+      await this.#deps.sink.raise({
+        kind: 'topup-failed',
+        severity: 'warning',
+        subject: this.#poolSubject(),
+        summary: 'Auto top-up held back: the pool cannot deliver the package',
+        details: { customerId: rec.customerId, package: rec.packageId, reason: refusal.detail },
+      });
+    }
+  }
+
+  async #start(rec: AutoTopupRecord, after: CustomerBalance, now: Date, batch: Batch) {
+    const { payments, autoTopup } = this.#deps.config;
+    const pkg = payments.catalog[rec.packageId];
+    if (!pkg) return;
+    const at = now.toISOString();
+    const month = capMonth(now, payments.capTimeZone);
+    const n = rec.episodeSeq + 1;
+    const gb = new Decimal(pkg.gb).mul(rec.quantity);
+    const episode: Episode = {
+      n,
+      state: 'CLAIMED',
+      attempt: 1,
+      startedAt: at,
+      claimUntil: now.getTime() + autoTopup.claimSeconds * 1000,
+      packageId: rec.packageId,
+      quantity: rec.quantity,
+      gb: gb.toFixed(),
+      amountMinor: pkg.price * rec.quantity,
+      currency: pkg.currency,
+    };
+    const next: AutoTopupRecord = {
+      ...rec,
+      version: rec.version + 1,
+      episodeSeq: n,
+      episode,
+      lastEpisodeAt: at,
+      month,
+      chargesInMonth: (rec.month === month ? rec.chargesInMonth : 0) + 1,
+      blocked: undefined,
+      updatedAt: at,
+      updatedBy: BY,
+    };
+    const balance = formatGb(mbToGb(after.balanceMb));
+    const why =
+      after.daysLeft !== null && rec.orDaysLeft !== undefined && after.daysLeft <= rec.orDaysLeft
+        ? `${balance}, ${after.daysLeft} days left`
+        : `${balance} below ${formatGb(rec.belowGb)}`;
+    // The claim: whoever writes this version charges; a concurrent run finds it taken.
+    const claimed = await this.#deps.store.commit(next, rec.version, [
+      {
+        by: BY,
+        event: 'episode',
+        episode: n,
+        detail: `${why}: charging ${rec.packageId} × ${rec.quantity} (${formatGb(gb)}, ${money(episode.amountMinor, episode.currency)})`,
+      },
+    ]);
+    if (!claimed) return;
+    if (rec.blocked === 'pool') {
+      await this.#deps.sink.resolve?.(
+        'topup-failed',
+        this.#poolSubject(),
+        'The pool covers auto top-ups again.',
+      );
+    }
+    // The pool check above counted the pending top-ups; this one is pending now too.
+    batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(gb));
+    await this.#charge(next, episode);
+  }
+
+  /** Asks Stripe for the episode's charge and records the answer. */
+  async #charge(rec: AutoTopupRecord, ep: Episode): Promise<void> {
+    const { customerId } = rec;
+    if (!rec.paymentMethod) return;
+    let result: ChargeResult;
+    try {
+      const stripe = await this.#deps.stripe();
+      result = await stripe.chargeOffSession({
+        customerId,
+        packageId: ep.packageId,
+        quantity: ep.quantity,
+        episode: ep.n,
+        amountMinor: ep.amountMinor,
+        currency: ep.currency,
+        stripeCustomer: rec.stripeCustomer,
+        paymentMethod: rec.paymentMethod,
+        idempotencyKey: idempotencyKey(customerId, ep),
+      });
+    } catch (err) {
+      // The claim stays; once it expires the next run asks again with the same key.
+      if (err instanceof StripeAccessError) {
+        await this.#deps.sink.raise({
+          kind: 'topup-failed',
+          severity: 'critical',
+          subject: 'autotopup:stripe-access',
+          summary: `Auto top-up cannot charge: ${err.message}`,
+          details: { customerId, episode: String(ep.n) },
+        });
+        return;
+      }
+      if (err instanceof StripeUnavailableError) {
+        logger.warn('auto top-up: Stripe unavailable, retrying later', { customerId });
+        return;
+      }
+      throw err;
+    }
+    await this.#record(rec, ep, result);
+  }
+
+  async #record(rec: AutoTopupRecord, ep: Episode, result: ChargeResult): Promise<void> {
+    const { autoTopup } = this.#deps.config;
+    const now = this.#deps.clock();
+    const ours = (r: AutoTopupRecord) =>
+      r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === ep.state;
+    const pi = result.paymentIntentId;
+    const withPi = pi ? { paymentIntentId: pi } : {};
+    const { claimUntil: _, checkAt: __, ...settled } = ep;
+    const checkAt = new Date(now.getTime() + autoTopup.pendingCheckMinutes * 60_000).toISOString();
+
+    if (result.kind === 'charged') {
+      await this.#write(rec, (r) =>
+        ours(r)
+          ? {
+              next: { ...r, episode: { ...settled, ...withPi, state: 'PENDING', checkAt } },
+              lines: [
+                {
+                  by: BY,
+                  event: 'charged',
+                  episode: ep.n,
+                  detail: `PaymentIntent ${pi} ${result.status} (${money(ep.amountMinor, ep.currency)}); credit follows from the webhook`,
+                },
+              ],
+            }
+          : undefined,
+      );
+      return;
+    }
+
+    if (result.kind === 'action-required') {
+      const link = this.#actionLink(rec.customerId, pi);
+      const written = await this.#write(rec, (r) =>
+        ours(r)
+          ? {
+              next: {
+                ...r,
+                episode: { ...settled, ...withPi, state: 'ACTION_REQUIRED', lastCode: result.code },
+              },
+              lines: [
+                {
+                  by: BY,
+                  event: 'action-required',
+                  episode: ep.n,
+                  detail: `the bank asks the customer to authenticate (${result.code}); notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
+                },
+              ],
+            }
+          : undefined,
+      );
+      if (written) {
+        await this.#deps.notices.send({
+          kind: 'authentication-required',
+          customerId: rec.customerId,
+          ...withPi,
+          ...(link ? { link } : {}),
+        });
+      }
+      return;
+    }
+
+    // Declined: retry with backoff, then turn auto top-up off and tell both sides.
+    const giveUp = ep.attempt >= autoTopup.maxDeclines;
+    const wait = autoTopup.retryBackoffMinutes * 60_000 * 2 ** (ep.attempt - 1);
+    const nextTryAt = new Date(now.getTime() + wait).toISOString();
+    const declined: Line = {
+      by: BY,
+      event: 'declined',
+      episode: ep.n,
+      detail: `attempt ${ep.attempt} of ${autoTopup.maxDeclines} declined (${result.code})${pi ? ` on ${pi}` : ''}${giveUp ? '' : `; next attempt at ${nextTryAt}`}`,
+    };
+    const written = await this.#write(rec, (r) => {
+      if (!ours(r)) return undefined;
+      if (!giveUp) {
+        return {
+          next: {
+            ...r,
+            episode: {
+              ...settled,
+              ...withPi,
+              state: 'RETRY_WAIT',
+              nextTryAt,
+              lastCode: result.code,
+            },
+          },
+          lines: [declined],
+        };
+      }
+      return {
+        next: { ...r, enabled: false, episode: undefined },
+        lines: [
+          declined,
+          {
+            by: BY,
+            event: 'off',
+            episode: ep.n,
+            detail: `auto top-up turned off after ${ep.attempt} declined attempts; customer and agent told`,
+          },
+        ],
+      };
+    });
+    if (written && ep.uncreditedAlert) {
+      await this.#deps.sink.resolve?.(
+        'topup-failed',
+        `autotopup:uncredited:${pi}`,
+        'The payment failed after all; nothing to credit.',
+      );
+    }
+    if (written && giveUp) {
+      await this.#deps.notices.send({
+        kind: 'turned-off',
+        customerId: rec.customerId,
+        reason: result.code,
+      });
+      await this.#deps.sink.raise({
+        kind: 'topup-failed',
+        severity: 'warning',
+        subject: `autotopup:${rec.customerId}:off`,
+        summary: `Auto top-up turned off for customer ${rec.customerId}: the card was declined ${ep.attempt} times`,
+        details: {
+          customerId: rec.customerId,
+          package: ep.packageId,
+          lastDecline: result.code,
+          ...(pi ? { paymentIntent: pi } : {}),
+        },
+      });
+    }
+  }
+
+  /** An episode is open: end it when its credit landed, else resume what is due. */
+  async #continue(rec: AutoTopupRecord, change: BalanceChange): Promise<void> {
+    const ep = rec.episode;
+    if (!ep) return;
+    const now = this.#deps.clock();
+    if (ep.paymentIntentId && (await this.#ended(rec, ep, change))) return;
+
+    if (ep.state === 'CLAIMED' && (ep.claimUntil ?? 0) < now.getTime()) {
+      // A run crashed (or Stripe was unreachable) between the claim and the answer: the
+      // same idempotency key gets the same PaymentIntent, never a second charge.
+      const again: Episode = {
+        ...ep,
+        claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
+      };
+      const next = this.#bump(rec, { episode: again });
+      const claimed = await this.#deps.store.commit(next, rec.version, [
+        {
+          by: BY,
+          event: 'resume',
+          episode: ep.n,
+          detail: `asking Stripe again for attempt ${ep.attempt} (same idempotency key)`,
+        },
+      ]);
+      if (claimed) await this.#charge(next, again);
+      return;
+    }
+
+    if (
+      ep.state === 'PENDING' &&
+      ep.paymentIntentId &&
+      ep.checkAt &&
+      ep.checkAt <= now.toISOString()
+    ) {
+      return this.#checkPending(rec, ep, ep.paymentIntentId, now);
+    }
+
+    if (ep.state === 'RETRY_WAIT') {
+      if (!rec.enabled) {
+        await this.#write(rec, (r) => ({
+          next: { ...r, episode: undefined },
+          lines: [
+            { by: BY, event: 'closed', episode: ep.n, detail: 'auto top-up is off: no retry' },
+          ],
+        }));
+        return;
+      }
+      if (ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
+      const { nextTryAt: _, paymentIntentId: __, ...rest } = ep;
+      const again: Episode = {
+        ...rest,
+        state: 'CLAIMED',
+        attempt: ep.attempt + 1,
+        claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
+      };
+      const next = this.#bump(rec, { episode: again });
+      const claimed = await this.#deps.store.commit(next, rec.version, [
+        {
+          by: BY,
+          event: 'retry',
+          episode: ep.n,
+          detail: `attempt ${again.attempt} of ${this.#deps.config.autoTopup.maxDeclines}`,
+        },
+      ]);
+      if (claimed) await this.#charge(next, again);
+      return;
+    }
+
+    if (ep.state === 'ACTION_REQUIRED' && !isLow(rec, change.after)) {
+      // Topped up another way; the customer may still complete the payment (then credited).
+      await this.#write(rec, (r) => ({
+        next: { ...r, episode: undefined },
+        lines: [
+          {
+            by: BY,
+            event: 'closed',
+            episode: ep.n,
+            detail: 'balance back above the threshold without the authenticated payment',
+          },
+        ],
+      }));
+    }
+  }
+
+  /**
+   * Charged a while ago and still not credited: ask Stripe. A payment that failed after all
+   * goes the decline way; one that succeeded without reaching the webhook is a person's job
+   * (is the endpoint subscribed to `payment_intent.succeeded`?), so the agent is told.
+   */
+  async #checkPending(rec: AutoTopupRecord, ep: Episode, pi: string, now: Date): Promise<void> {
+    let status: { status: string; code?: string };
+    try {
+      status = await (await this.#deps.stripe()).paymentIntentStatus(pi);
+    } catch (err) {
+      if (err instanceof StripeUnavailableError || err instanceof StripeAccessError) return;
+      throw err;
+    }
+    if (status.status === 'requires_payment_method' || status.status === 'canceled') {
+      const code = status.code ?? status.status;
+      return this.#record(rec, ep, { kind: 'declined', paymentIntentId: pi, code, message: code });
+    }
+    const checkAt = new Date(
+      now.getTime() + this.#deps.config.autoTopup.pendingCheckMinutes * 60_000,
+    ).toISOString();
+    const written = await this.#write(rec, (r) =>
+      r.episode?.n === ep.n && r.episode.state === 'PENDING'
+        ? {
+            next: {
+              ...r,
+              episode: {
+                ...r.episode,
+                checkAt,
+                ...(status.status === 'succeeded' ? { uncreditedAlert: true } : {}),
+              },
+            },
+            lines: [
+              {
+                by: BY,
+                event: 'not-credited',
+                episode: ep.n,
+                detail: `PaymentIntent ${pi} is ${status.status} at Stripe but not credited yet`,
+              },
+            ],
+          }
+        : undefined,
+    );
+    if (written && status.status === 'succeeded') {
+      await this.#deps.sink.raise({
+        kind: 'topup-failed',
+        severity: 'warning',
+        subject: `autotopup:uncredited:${pi}`,
+        summary: `Auto top-up charged but not credited: is the Stripe webhook subscribed to payment_intent.succeeded?`,
+        details: { customerId: rec.customerId, paymentIntent: pi, since: ep.startedAt },
+      });
+    }
+  }
+
+  /** True when the episode's PaymentIntent reached a final state in the ledger (and it closed). */
+  async #ended(rec: AutoTopupRecord, ep: Episode, change: BalanceChange): Promise<boolean> {
+    const pi = ep.paymentIntentId;
+    if (!pi) return false;
+    const orderId = deriveOrderId('stripe', pi);
+    const landed = change.credits.find((c) => c.orderId === orderId);
+    const order = landed
+      ? undefined
+      : await this.#deps.ledger.getOrder({ provider: 'stripe', paymentId: pi });
+    if (!landed && order?.state !== 'CREDITED' && !isFinalNotCredited(order?.state)) return false;
+    const detail =
+      landed || order?.state === 'CREDITED'
+        ? `+${formatGb(ep.gb)} credited (order ${orderId}); episode ${ep.n} ends`
+        : `order ${order?.state}${order?.reason ? ` (${order.reason})` : ''}: paid but not credited, see flowpilot order stripe:${pi}; episode ${ep.n} ends`;
+    const closed = await this.#write(rec, (r) =>
+      r.episode?.n === ep.n
+        ? {
+            next: { ...r, episode: undefined },
+            lines: [{ by: 'webhook', event: 'credited', episode: ep.n, detail }],
+          }
+        : undefined,
+    );
+    if (closed && ep.uncreditedAlert) {
+      await this.#deps.sink.resolve?.('topup-failed', `autotopup:uncredited:${pi}`, detail);
+    }
+    return true;
+  }
+
+  #poolSubject(): string {
+    return `autotopup:pool:${this.#deps.config.autoTopup.pool}`;
+  }
+
+  #actionLink(customerId: string, paymentIntentId: string | undefined): string | undefined {
+    const template = this.#deps.config.autoTopup.actionUrl;
+    if (!template) return undefined;
+    return template
+      .replaceAll('{customerId}', encodeURIComponent(customerId))
+      .replaceAll('{paymentIntentId}', encodeURIComponent(paymentIntentId ?? ''));
+  }
+
+  #bump(rec: AutoTopupRecord, change: Partial<AutoTopupRecord>): AutoTopupRecord {
+    return {
+      ...rec,
+      ...change,
+      version: rec.version + 1,
+      updatedAt: this.#deps.clock().toISOString(),
+      updatedBy: BY,
+    };
+  }
+
+  /**
+   * Applies `mutate` to the record as stored and writes it; on losing to another writer,
+   * reads again and re-applies (the mutation decides whether it still applies).
+   */
+  async #write(rec: AutoTopupRecord, mutate: (r: AutoTopupRecord) => Mutation): Promise<boolean> {
+    let current: AutoTopupRecord | undefined = rec;
+    for (let round = 0; round < WRITE_ROUNDS && current; round++) {
+      const m = mutate(current);
+      if (!m) return false;
+      if (await this.#deps.store.commit(this.#bump(current, m.next), current.version, m.lines)) {
+        return true;
+      }
+      current = await this.#deps.store.get(rec.customerId);
+    }
+    return false;
+  }
+}
+
+function isFinalNotCredited(state: string | undefined): boolean {
+  return state === 'HELD' || state === 'REJECTED' || state === 'FAILED_PERMANENT';
+}

@@ -1,0 +1,205 @@
+import type { AutoTopupConfig } from '../config/autotopup.ts';
+import type { PaymentsConfig } from '../config/payments.ts';
+import { FlowPilotError } from '../errors.ts';
+import type { AutoTopupRecord, AutoTopupStore, HistoryLine } from '../store/autotopup.ts';
+import { Decimal, formatGb } from '../units.ts';
+
+/** A setting that cannot be used; the message says what to change (400: the caller's fault). */
+export class AutoTopupSettingsError extends FlowPilotError {
+  constructor(message: string) {
+    super(message, { statusCode: 400 });
+  }
+}
+
+export interface SettingsInput {
+  packageId: string;
+  quantity: number;
+  /** GB, decimal text. */
+  belowGb: string;
+  orDaysLeft?: number;
+  maxPerMonth?: number;
+  paymentMethod?: string;
+  stripeCustomer?: string;
+}
+
+type Store = Pick<AutoTopupStore, 'get' | 'commit'>;
+
+const CUSTOMER_ID = /^\d{1,20}$/;
+const GB_TEXT = /^\d{1,7}(\.\d{1,2})?$/;
+const STRIPE_ID = (prefix: string) => new RegExp(`^${prefix}_[A-Za-z0-9_]{1,200}$`);
+
+export const NO_CARD_HELP =
+  'auto top-up needs a card saved for off-session use: pay once through Stripe Checkout ' +
+  'with setup_future_usage=off_session (metadata autoTopup=<package>:<belowGb>), or give ' +
+  '--payment-method pm_… --stripe-customer cus_…. Customers paying by epay or Standard ' +
+  'Webhooks cannot be charged off-session; they get the running-low notice with the payment link.';
+
+export function checkCustomerId(customerId: string): string {
+  if (!CUSTOMER_ID.test(customerId)) {
+    throw new AutoTopupSettingsError(
+      `customer id must be digits, got ${JSON.stringify(customerId)}`,
+    );
+  }
+  return customerId.replace(/^0+(?=\d)/, '');
+}
+
+/** Checks the settings against the catalog and limits; the message names what is wrong. */
+export function checkSettings(input: SettingsInput, payments: PaymentsConfig): void {
+  if (!Object.hasOwn(payments.catalog, input.packageId)) {
+    const sold = Object.keys(payments.catalog).join(', ') || 'nothing';
+    throw new AutoTopupSettingsError(
+      `package ${JSON.stringify(input.packageId)} is not in the catalog (sold: ${sold})`,
+    );
+  }
+  if (!Number.isSafeInteger(input.quantity) || input.quantity < 1) {
+    throw new AutoTopupSettingsError('quantity must be a whole number of at least 1');
+  }
+  if (input.quantity > payments.maxQuantity) {
+    throw new AutoTopupSettingsError(`quantity must be at most ${payments.maxQuantity}`);
+  }
+  if (!GB_TEXT.test(input.belowGb) || new Decimal(input.belowGb).lte(0)) {
+    throw new AutoTopupSettingsError(
+      `the threshold must be a positive number of GB with at most 2 decimals, got ${JSON.stringify(input.belowGb)}`,
+    );
+  }
+  if (
+    input.orDaysLeft !== undefined &&
+    (!Number.isInteger(input.orDaysLeft) || input.orDaysLeft < 0 || input.orDaysLeft > 365)
+  ) {
+    throw new AutoTopupSettingsError('days left must be a whole number from 0 to 365');
+  }
+  if (
+    input.maxPerMonth !== undefined &&
+    (!Number.isInteger(input.maxPerMonth) || input.maxPerMonth < 1 || input.maxPerMonth > 100)
+  ) {
+    throw new AutoTopupSettingsError('the monthly limit must be a whole number from 1 to 100');
+  }
+  if (input.paymentMethod !== undefined && !STRIPE_ID('pm').test(input.paymentMethod)) {
+    throw new AutoTopupSettingsError('--payment-method must be a Stripe id such as pm_1Abc…');
+  }
+  if (input.stripeCustomer !== undefined && !STRIPE_ID('cus').test(input.stripeCustomer)) {
+    throw new AutoTopupSettingsError('--stripe-customer must be a Stripe id such as cus_1Abc…');
+  }
+}
+
+/** `gb-100:20` (package, threshold GB) or `gb-100:20:2` (… quantity), from Checkout metadata. */
+export function parseOptIn(
+  spec: string,
+): Pick<SettingsInput, 'packageId' | 'belowGb' | 'quantity'> {
+  const parts = spec.trim().split(':');
+  const [packageId, belowGb, quantity] = parts;
+  if (parts.length < 2 || parts.length > 3 || !packageId || !belowGb) {
+    throw new AutoTopupSettingsError(
+      `autoTopup must read <package>:<belowGb>[:<quantity>], got ${JSON.stringify(spec.slice(0, 80))}`,
+    );
+  }
+  const q = quantity === undefined ? 1 : /^\d{1,6}$/.test(quantity) ? Number(quantity) : Number.NaN;
+  return { packageId, belowGb, quantity: q };
+}
+
+export function describeSettings(
+  s: Pick<AutoTopupRecord, 'packageId' | 'quantity' | 'belowGb' | 'orDaysLeft' | 'maxPerMonth'>,
+  config: AutoTopupConfig,
+): string {
+  const days = s.orDaysLeft === undefined ? '' : ` or ${s.orDaysLeft} days left`;
+  const max = s.maxPerMonth ?? config.defaultMaxPerMonth;
+  return `${s.packageId} × ${s.quantity} when below ${formatGb(s.belowGb, 2)}${days}, at most ${max} a month`;
+}
+
+/** Reads, changes and writes one customer's record, again if another writer got there first. */
+async function update(
+  store: Store,
+  customerId: string,
+  change: (current: AutoTopupRecord | undefined) => {
+    next: AutoTopupRecord;
+    lines: Omit<HistoryLine, 'at'>[];
+  },
+): Promise<AutoTopupRecord> {
+  for (let round = 0; round < 5; round++) {
+    const current = await store.get(customerId);
+    const { next, lines } = change(current);
+    if (await store.commit(next, current?.version, lines)) return next;
+  }
+  throw new FlowPilotError(
+    `auto top-up settings of customer ${customerId} kept changing; try again`,
+  );
+}
+
+/** Turns auto top-up on (or changes it) for a customer, recording who did what. */
+export async function setAutoTopup(
+  store: Store,
+  input: SettingsInput & { customerId: string; by: string; now: Date },
+  config: { payments: PaymentsConfig; autoTopup: AutoTopupConfig },
+): Promise<AutoTopupRecord> {
+  const customerId = checkCustomerId(input.customerId);
+  checkSettings(input, config.payments);
+  if ((input.paymentMethod === undefined) !== (input.stripeCustomer === undefined)) {
+    throw new AutoTopupSettingsError(
+      'give --payment-method and --stripe-customer together (a saved card belongs to a Stripe customer)',
+    );
+  }
+  const at = input.now.toISOString();
+  return update(store, customerId, (current) => {
+    const paymentMethod = input.paymentMethod ?? current?.paymentMethod;
+    const stripeCustomer = input.stripeCustomer ?? current?.stripeCustomer;
+    if (!paymentMethod) throw new AutoTopupSettingsError(`customer ${customerId}: ${NO_CARD_HELP}`);
+    const settings = {
+      enabled: true,
+      packageId: input.packageId,
+      quantity: input.quantity,
+      belowGb: new Decimal(input.belowGb).toFixed(),
+      orDaysLeft: input.orDaysLeft,
+      maxPerMonth: input.maxPerMonth,
+      paymentMethod,
+      stripeCustomer,
+    };
+    const next: AutoTopupRecord = {
+      customerId,
+      episodeSeq: 0,
+      chargesInMonth: 0,
+      createdAt: at,
+      ...current,
+      ...settings,
+      blocked: undefined,
+      version: (current?.version ?? 0) + 1,
+      updatedAt: at,
+      updatedBy: input.by,
+    };
+    const card =
+      input.paymentMethod === undefined ? '' : `; card ${paymentMethod} of ${stripeCustomer}`;
+    return {
+      next,
+      lines: [
+        {
+          by: input.by,
+          event: current?.enabled ? 'settings' : 'on',
+          detail: `${describeSettings(next, config.autoTopup)}${card}`,
+        },
+      ],
+    };
+  });
+}
+
+/** Turns auto top-up off. A charge already taken is still credited; nothing new starts. */
+export async function turnOffAutoTopup(
+  store: Store,
+  input: { customerId: string; by: string; now: Date; reason?: string },
+): Promise<AutoTopupRecord> {
+  const customerId = checkCustomerId(input.customerId);
+  const at = input.now.toISOString();
+  return update(store, customerId, (current) => {
+    if (!current) {
+      throw new AutoTopupSettingsError(`customer ${customerId} has no auto top-up settings`);
+    }
+    return {
+      next: {
+        ...current,
+        enabled: false,
+        version: current.version + 1,
+        updatedAt: at,
+        updatedBy: input.by,
+      },
+      lines: [{ by: input.by, event: 'off', detail: input.reason ?? 'turned off' }],
+    };
+  });
+}

@@ -1,0 +1,162 @@
+import Stripe from 'stripe';
+import { FlowPilotError } from '../errors.ts';
+import { AUTO_TOPUP_MARKER } from '../payments/providers/stripe.ts';
+
+/** What an off-session charge asks Stripe for; everything fixed when the episode was claimed. */
+export interface OffSessionCharge {
+  customerId: string;
+  packageId: string;
+  quantity: number;
+  episode: number;
+  amountMinor: number;
+  currency: string;
+  stripeCustomer: string | undefined;
+  paymentMethod: string;
+  /** Same key, same PaymentIntent: a retry after a crash never charges twice. */
+  idempotencyKey: string;
+}
+
+export type ChargeResult =
+  /** Captured (or being captured): the webhook credits it. */
+  | { kind: 'charged'; paymentIntentId: string; status: string }
+  /** The bank wants the customer to authenticate (3-D Secure): they must come back. */
+  | { kind: 'action-required'; paymentIntentId: string | undefined; code: string }
+  /** Declined (or a payment method Stripe will not use): retry later, then give up. */
+  | { kind: 'declined'; paymentIntentId: string | undefined; code: string; message: string };
+
+/** Stripe could not be asked (network, 5xx, rate limit): retry with the same key. */
+export class StripeUnavailableError extends FlowPilotError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, statusCode: 503 });
+  }
+}
+
+/** Stripe refused our key or account: nothing a customer did, an operator must act. */
+export class StripeAccessError extends FlowPilotError {}
+
+export interface SavedCard {
+  stripeCustomer: string;
+  paymentMethod: string;
+}
+
+/** The part of Stripe auto top-up uses; one module owns it. */
+export interface StripeApi {
+  chargeOffSession(charge: OffSessionCharge): Promise<ChargeResult>;
+  /** A PaymentIntent's status and, after a failure, its error code. */
+  paymentIntentStatus(id: string): Promise<{ status: string; code?: string }>;
+  /** The customer and card a paid Checkout Session saved (setup_future_usage=off_session). */
+  savedCardOfCheckout(sessionId: string): Promise<SavedCard | undefined>;
+}
+
+const idOf = (v: string | { id: string } | null | undefined) =>
+  v === null || v === undefined ? undefined : typeof v === 'string' ? v : v.id;
+
+function failure(err: unknown, what: string): never {
+  if (err instanceof Stripe.errors.StripeAuthenticationError) {
+    throw new StripeAccessError(`Stripe refused the API key (${what})`, { cause: err });
+  }
+  if (err instanceof Stripe.errors.StripePermissionError) {
+    throw new StripeAccessError(`the Stripe API key may not ${what}`, { cause: err });
+  }
+  const name = err instanceof Error ? err.name : 'unknown error';
+  throw new StripeUnavailableError(`Stripe ${what} failed (${name})`, { cause: err });
+}
+
+export function createStripeApi(stripe: Stripe): StripeApi {
+  return {
+    async chargeOffSession(c) {
+      try {
+        const pi = await stripe.paymentIntents.create(
+          {
+            amount: c.amountMinor,
+            currency: c.currency,
+            ...(c.stripeCustomer ? { customer: c.stripeCustomer } : {}),
+            payment_method: c.paymentMethod,
+            confirm: true,
+            off_session: true,
+            description: `Auto top-up ${c.packageId} × ${c.quantity} for customer ${c.customerId}`,
+            metadata: {
+              [AUTO_TOPUP_MARKER.key]: AUTO_TOPUP_MARKER.value,
+              customerId: c.customerId,
+              package: c.packageId,
+              quantity: String(c.quantity),
+              episode: String(c.episode),
+            },
+          },
+          { idempotencyKey: c.idempotencyKey },
+        );
+        if (pi.status === 'requires_action') {
+          return { kind: 'action-required', paymentIntentId: pi.id, code: 'requires_action' };
+        }
+        if (pi.status === 'requires_payment_method' || pi.status === 'canceled') {
+          return {
+            kind: 'declined',
+            paymentIntentId: pi.id,
+            code: pi.last_payment_error?.code ?? pi.status,
+            message: pi.last_payment_error?.message ?? pi.status,
+          };
+        }
+        return { kind: 'charged', paymentIntentId: pi.id, status: pi.status };
+      } catch (err) {
+        if (err instanceof Stripe.errors.StripeCardError) {
+          const paymentIntentId = err.payment_intent?.id;
+          const code = err.code ?? 'card_error';
+          if (
+            code === 'authentication_required' ||
+            err.decline_code === 'authentication_required'
+          ) {
+            return { kind: 'action-required', paymentIntentId, code: 'authentication_required' };
+          }
+          return {
+            kind: 'declined',
+            paymentIntentId,
+            code: err.decline_code ? `${code}:${err.decline_code}` : code,
+            message: err.message,
+          };
+        }
+        // A payment method or customer Stripe does not know, or a reused key: charging
+        // again would fail the same way, so it counts as a decline.
+        if (
+          err instanceof Stripe.errors.StripeInvalidRequestError ||
+          err instanceof Stripe.errors.StripeIdempotencyError
+        ) {
+          return {
+            kind: 'declined',
+            paymentIntentId: err.payment_intent?.id,
+            code:
+              err.code ??
+              (err instanceof Stripe.errors.StripeIdempotencyError
+                ? 'idempotency_error'
+                : 'invalid_request_error'),
+            message: err.message,
+          };
+        }
+        return failure(err, 'create a PaymentIntent');
+      }
+    },
+
+    async paymentIntentStatus(id) {
+      try {
+        const pi = await stripe.paymentIntents.retrieve(id);
+        const code = pi.last_payment_error?.code;
+        return { status: pi.status, ...(code ? { code } : {}) };
+      } catch (err) {
+        return failure(err, 'read a PaymentIntent');
+      }
+    },
+
+    async savedCardOfCheckout(sessionId) {
+      try {
+        const session = await stripe.checkout.sessions.retrieve(sessionId);
+        const stripeCustomer = idOf(session.customer);
+        const piId = idOf(session.payment_intent);
+        if (!stripeCustomer || !piId) return undefined;
+        const pi = await stripe.paymentIntents.retrieve(piId);
+        const paymentMethod = idOf(pi.payment_method);
+        return paymentMethod ? { stripeCustomer, paymentMethod } : undefined;
+      } catch (err) {
+        return failure(err, 'read the Checkout Session');
+      }
+    },
+  };
+}

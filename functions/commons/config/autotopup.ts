@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * Automatic top-up (README "Auto top-up"): when a customer who opted in runs low, FlowPilot
+ * charges the saved card off-session and credits through the webhook once Stripe confirms.
+ * Per-customer settings (package, threshold, monthly limit) live in DynamoDB; these are the
+ * rules around every customer's charges.
+ */
+export const autoTopupSchema = z.strictObject({
+  /** No new episode starts this long after the last one started (hours). */
+  cooldownHours: z.number().min(0).max(720).default(6),
+  /** Charges (episodes) one customer may have per calendar month unless set per customer. */
+  defaultMaxPerMonth: z.int().min(1).max(100).default(3),
+  /** Declined attempts in one episode before auto top-up turns itself off. */
+  maxDeclines: z.int().min(1).max(10).default(3),
+  /** Wait before retrying a declined card; doubles with each further decline (minutes). */
+  retryBackoffMinutes: z.int().min(1).max(10_080).default(60),
+  /**
+   * How long a run owns a started charge. A run that crashed between asking Stripe and
+   * recording the answer is retried after it, with the same idempotency key.
+   */
+  claimSeconds: z.int().min(10).max(900).default(120),
+  /**
+   * A charge still not credited this long after Stripe took it is looked up at Stripe: a
+   * late failure goes the decline way, a success the webhook missed alerts the agent.
+   */
+  pendingCheckMinutes: z.int().min(5).max(1440).default(60),
+  /** The agent pool customer top-ups are drawn from (its residual must cover the package). */
+  pool: z.enum(['primary', 'secondary']).default('primary'),
+  /**
+   * Where a customer completes a payment that needs authentication (3-D Secure), with
+   * `{customerId}` and `{paymentIntentId}` substituted; sent in the customer's notice.
+   */
+  actionUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine((u) => u.includes('{paymentIntentId}') || u.includes('{customerId}'), {
+      message: 'must contain {paymentIntentId} or {customerId}',
+    })
+    .optional(),
+});
+
+export type AutoTopupConfig = z.infer<typeof autoTopupSchema>;

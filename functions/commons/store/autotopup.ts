@@ -1,0 +1,305 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { StoreError, storeCall } from './errors.ts';
+import { ledgerKeys } from './ledger.ts';
+import { queryAll } from './query.ts';
+import { TABLE_DEFINITION } from './table.ts';
+
+/**
+ * Auto top-up, one aggregate per customer (README "Data model"):
+ * `AUTOTOPUP#<customer>` / `STATE` holds the settings and the running episode, and every
+ * change to it is written in the same transaction as its history lines
+ * (`AUTOTOPUP#<customer>` / `HIST#<at>#…`), so the history cannot miss a step. Writers
+ * compare `version`: of two concurrent runs, one writes and the other learns it lost.
+ */
+
+export type EpisodeState =
+  /** A run owns the charge until `claimUntil` and is asking Stripe. */
+  | 'CLAIMED'
+  /** Stripe took the money (or is taking it): the webhook credits it. */
+  | 'PENDING'
+  /** The bank wants 3-D Secure: the customer was sent a link. */
+  | 'ACTION_REQUIRED'
+  /** Declined: the next attempt goes at `nextTryAt`. */
+  | 'RETRY_WAIT';
+
+export interface Episode {
+  n: number;
+  state: EpisodeState;
+  /** 1 for the first charge; a decline's retry is the next attempt, with its own key. */
+  attempt: number;
+  startedAt: string;
+  /** Epoch milliseconds; CLAIMED only. */
+  claimUntil?: number;
+  paymentIntentId?: string;
+  /** What this episode charges, fixed when it started (a retry sends the same request). */
+  packageId: string;
+  quantity: number;
+  gb: string;
+  amountMinor: number;
+  currency: string;
+  nextTryAt?: string;
+  /** PENDING: when to ask Stripe whether a payment still not credited went through. */
+  checkAt?: string;
+  /** The agent was told this charge is not credited (closed when it is). */
+  uncreditedAlert?: boolean;
+  lastCode?: string;
+}
+
+export interface AutoTopupSettings {
+  enabled: boolean;
+  packageId: string;
+  quantity: number;
+  /** Charge when the balance falls below this many GB (decimal text). */
+  belowGb: string;
+  /** …or when the days left fall to this many. */
+  orDaysLeft?: number;
+  /** Episodes per calendar month; absent: `autoTopup.defaultMaxPerMonth`. */
+  maxPerMonth?: number;
+  paymentMethod?: string;
+  stripeCustomer?: string;
+}
+
+export interface AutoTopupRecord extends AutoTopupSettings {
+  customerId: string;
+  /** Incremented by every write; the condition of the next one. */
+  version: number;
+  /** The last episode number used. */
+  episodeSeq: number;
+  episode?: Episode;
+  /** When the last episode started (the cooldown counts from it). */
+  lastEpisodeAt?: string;
+  /** `yyyy-MM` that `chargesInMonth` counts. */
+  month?: string;
+  chargesInMonth: number;
+  /** Why no episode starts though the customer is low (`cooldown`, `pool`, …), once per reason. */
+  blocked?: string;
+  createdAt: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface HistoryLine {
+  at: string;
+  /** `cli:<user>`, `checkout:<session>`, `auto`, `webhook`. */
+  by: string;
+  /** `settings`, `off`, `charge`, `charged`, `declined`, `credited`, … */
+  event: string;
+  detail: string;
+  episode?: number;
+}
+
+export const autoTopupKeys = {
+  state: (customerId: string) => ({ pk: `AUTOTOPUP#${customerId}`, sk: 'STATE' }),
+  /** The record's version orders lines written within one millisecond. */
+  history: (customerId: string, at: string, version: number, i: number) => ({
+    pk: `AUTOTOPUP#${customerId}`,
+    sk: `HIST#${at}#${String(version).padStart(10, '0')}#${String(i).padStart(2, '0')}`,
+  }),
+} as const;
+
+/** Customers with an open episode, for the pool's pending top-ups. */
+const OPEN_INDEX = 'AUTOTOPUP#OPEN';
+
+const RECORD_ATTRS = new Set<string>([
+  'customerId',
+  'enabled',
+  'packageId',
+  'quantity',
+  'belowGb',
+  'orDaysLeft',
+  'maxPerMonth',
+  'paymentMethod',
+  'stripeCustomer',
+  'version',
+  'episodeSeq',
+  'episode',
+  'lastEpisodeAt',
+  'month',
+  'chargesInMonth',
+  'blocked',
+  'createdAt',
+  'updatedAt',
+  'updatedBy',
+]);
+
+function toRecord(item: Record<string, unknown>): AutoTopupRecord {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) if (RECORD_ATTRS.has(k)) out[k] = v;
+  return out as unknown as AutoTopupRecord;
+}
+
+export class AutoTopupStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(customerId: string): Promise<AutoTopupRecord | undefined> {
+    const out = await storeCall('autotopup.get', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: autoTopupKeys.state(customerId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item ? toRecord(out.Item) : undefined;
+  }
+
+  /**
+   * The records of many customers in ⌈n/100⌉ BatchGetItem requests (plus retries of
+   * unprocessed keys): a balance poll touching 10,000 customers reads them in 100.
+   */
+  async getMany(customerIds: readonly string[]): Promise<Map<string, AutoTopupRecord>> {
+    const out = new Map<string, AutoTopupRecord>();
+    const unique = [...new Set(customerIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] = unique
+        .slice(i, i + 100)
+        .map((c) => autoTopupKeys.state(c));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= 8) {
+          throw new StoreError('DynamoDB autotopup.getMany left keys unread', 'autotopup.getMany', {
+            retryable: true,
+          });
+        }
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 25 * 2 ** attempt)));
+        const res = await storeCall('autotopup.getMany', () =>
+          this.doc.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+            }),
+          ),
+        );
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const rec = toRecord(item);
+          out.set(rec.customerId, rec);
+        }
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Writes `next` (its `version` one more than `expectVersion`; undefined: it must be new)
+   * with its history lines. False when another writer got there first: nothing was written.
+   */
+  async commit(
+    next: AutoTopupRecord,
+    expectVersion: number | undefined,
+    lines: readonly Omit<HistoryLine, 'at'>[],
+  ): Promise<boolean> {
+    const at = next.updatedAt;
+    const open = next.episode !== undefined;
+    const state = {
+      ...autoTopupKeys.state(next.customerId),
+      ...next,
+      ...(open ? { gsi1pk: OPEN_INDEX, gsi1sk: next.customerId } : {}),
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: state,
+                ...(expectVersion === undefined
+                  ? { ConditionExpression: 'attribute_not_exists(pk)' }
+                  : {
+                      ConditionExpression: 'version = :v',
+                      ExpressionAttributeValues: { ':v': expectVersion },
+                    }),
+              },
+            },
+            ...lines.map((line, i) => ({
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...autoTopupKeys.history(next.customerId, at, next.version, i),
+                  customerId: next.customerId,
+                  at,
+                  ...line,
+                },
+              },
+            })),
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof Error && err.name === 'TransactionCanceledException') {
+        const reasons =
+          (err as Error & { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+        if (
+          reasons.some(
+            (r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict',
+          )
+        ) {
+          return false;
+        }
+      }
+      throw new StoreError('DynamoDB autotopup.commit failed', 'autotopup.commit', { cause: err });
+    }
+  }
+
+  /** Newest first. */
+  async history(customerId: string, limit = 100): Promise<HistoryLine[]> {
+    const out = await storeCall('autotopup.history', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :h)',
+          ExpressionAttributeValues: { ':pk': `AUTOTOPUP#${customerId}`, ':h': 'HIST#' },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((i) => ({
+      at: String(i.at),
+      by: String(i.by),
+      event: String(i.event),
+      detail: String(i.detail),
+      ...(typeof i.episode === 'number' ? { episode: i.episode } : {}),
+    }));
+  }
+
+  /** Every customer with an episode open (charging, pending, waiting for the customer). */
+  async openEpisodes(): Promise<AutoTopupRecord[]> {
+    const items = await queryAll(
+      this.doc,
+      {
+        TableName: this.tableName,
+        IndexName: TABLE_DEFINITION.gsi1.indexName,
+        KeyConditionExpression: 'gsi1pk = :open',
+        ExpressionAttributeValues: { ':open': OPEN_INDEX },
+      },
+      'autotopup.openEpisodes',
+    );
+    return items.map(toRecord);
+  }
+
+  /** GB already credited or being credited to the customer in `month` (the payments cap). */
+  async monthGb(customerId: string, month: string): Promise<string> {
+    const out = await storeCall('autotopup.monthGb', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.month(customerId, month),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const gb = out.Item?.gb;
+    return gb === undefined ? '0' : String(gb);
+  }
+}

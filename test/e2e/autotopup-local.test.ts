@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
+import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
+import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
+import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
+import { stripeClient } from '../../functions/commons/clients/stripe.ts';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
+import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
+import { readRuntimeInfo } from '../../local/cli/connection.ts';
+import { run } from '../../local/cli/main.ts';
+import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
+import { LOCAL_STRIPE_API_KEY } from '../../local/stripe/index.ts';
+import { freePort } from '../../scripts/dynamodb-local.ts';
+import { RecordingSink } from '../integration/payments-fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/**
+ * Auto top-up through `npm start`: the CLI opts a customer in against the running runtime,
+ * the engine (fed the balance change the balance poll will hand it) charges the card at the
+ * runtime's Stripe stand-in, the stand-in delivers the signed webhook to the runtime, which
+ * credits through the simulator, and the next balance change ends the episode.
+ */
+describe('local runtime end to end: auto top-up with the Stripe stand-in', () => {
+  let child: ChildProcess | undefined;
+  let closed = false;
+  afterAll(async () => {
+    if (!child || closed) return;
+    const c = child;
+    await new Promise<void>((res) => {
+      c.once('close', () => res());
+      if (c.pid) process.kill(-c.pid, 'SIGTERM');
+    });
+  });
+
+  it('charges once, is credited by the webhook, and shows it in the history', async () => {
+    // Prepare: npm start on free ports and a fresh data folder
+    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-autotopup-'));
+    const port = await freePort();
+    let output = '';
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      FLOWPILOT_DATA_DIR: dataDir,
+      FLOWPILOT_CONFIG: '',
+      STRIPE_API_BASE_URL: '',
+      STRIPE_API_KEY: '',
+    };
+    child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.once('close', () => {
+      closed = true;
+    });
+    child.stdout?.on('data', (d) => {
+      output += d;
+    });
+    child.stderr?.on('data', (d) => {
+      output += d;
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 90_000;
+    while (!output.includes('  try ') && Date.now() < deadline && !closed) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
+    const standInUrl = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
+    const info = readRuntimeInfo(dataDir);
+    if (!info) throw new Error(`no runtime info:\n${output}`);
+    const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
+    expect((await fetch(`${base}/_local/invoke/poll-totals`, { method: 'POST' })).ok).toBe(true);
+
+    // Act 1: the operator opts customer 1001 in with the CLI, against the running runtime
+    const out = {
+      text: '',
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
+    const io = { stdout: out, stderr: out, env: { ...env, USER: 'e2e' }, cwd: ROOT };
+    const set = ['autotopup', 'set', '1001', '--package', 'demo-10gb', '--below-gb', '20'];
+    const card = ['--payment-method', 'pm_card_visa', '--stripe-customer', 'cus_local'];
+    expect(await run([...set, ...card], io)).toBe(0);
+
+    // Act 2: the balance computation reports customer 1001 low, twice at once
+    const ddb = new DynamoDBClient({
+      endpoint: info.dynamoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const doc = documentClient(ddb);
+    const config = parseConfig({ payments: { catalog: LOCAL_DEMO_CATALOG } });
+    const notices: AutoTopupNotice[] = [];
+    const engine = new AutoTopupEngine({
+      store: new AutoTopupStore(doc, info.tableName),
+      stripe: async () => createStripeApi(stripeClient(LOCAL_STRIPE_API_KEY, standInUrl)),
+      ledger: new DynamoLedger(doc, info.tableName),
+      snapshots: new SnapshotStore(doc, info.tableName),
+      sink: new RecordingSink(),
+      notices: { send: async (n) => void notices.push(n) },
+      clock: () => new Date(),
+      config: { autoTopup: config.autoTopup, payments: config.payments },
+    });
+    const balance = (gb: string): CustomerBalance => ({
+      customerId: '1001',
+      balanceMb: gbToMb(gb).toFixed(),
+      burn1dMb: null,
+      burn7dMb: null,
+      daysLeft: null,
+      lastCreditMb: null,
+      lastCreditAt: null,
+      asOf: new Date().toISOString(),
+    });
+    const low = [{ before: balance('25'), after: balance('5'), credits: [] }];
+    await Promise.all([engine.onBalances(low), engine.onBalances(low)]);
+
+    // Assess: the stand-in's webhook reached the runtime and the simulator was credited once
+    const store = new AutoTopupStore(doc, info.tableName);
+    const pi = (await store.get('1001'))?.episode?.paymentIntentId ?? '';
+    expect(pi).toMatch(/^pi_/);
+    let ledger: { orderId: string; customerId: string; trafficGb: string }[] = [];
+    for (let i = 0; i < 40; i++) {
+      ledger = (await (
+        await fetch(new URL('/_sim/ledger', health.simulatorUrl))
+      ).json()) as typeof ledger;
+      if (ledger.some((l) => l.orderId === deriveOrderId('stripe', pi))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(ledger.filter((l) => l.customerId === '1001')).toEqual([
+      expect.objectContaining({ orderId: deriveOrderId('stripe', pi), trafficGb: '10' }),
+    ]);
+
+    // Act 3: the next computation sees the credit; the episode ends
+    await engine.onBalances([
+      {
+        before: balance('5'),
+        after: balance('15'),
+        credits: [
+          {
+            mb: gbToMb(10).toFixed(),
+            at: new Date().toISOString(),
+            orderId: deriveOrderId('stripe', pi),
+          },
+        ],
+      },
+    ]);
+    out.text = '';
+    expect(await run(['autotopup', 'history', '1001', '--json'], io)).toBe(0);
+    const lines = JSON.parse(out.text) as { event: string }[];
+    expect(lines.map((l) => l.event).reverse()).toEqual(['on', 'episode', 'charged', 'credited']);
+    expect(notices).toEqual([]);
+    ddb.destroy();
+  }, 180_000);
+});

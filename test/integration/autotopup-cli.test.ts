@@ -1,0 +1,188 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import { type CliIo, createContext } from '../../local/cli/context.ts';
+import { run } from '../../local/cli/main.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { RecordingSink } from './payments-fixtures.ts';
+
+const NOW = new Date('2026-12-01T04:00:00.000Z');
+const config = parseConfig({
+  payments: { catalog: { 'gb-100': { gb: 100, price: 8000, currency: 'usd' } } },
+});
+
+class ResolvingSink extends RecordingSink {
+  static resolved: string[] = [];
+  async resolve(_kind: string, subject: string): Promise<boolean> {
+    ResolvingSink.resolved.push(subject);
+    return true;
+  }
+}
+
+class Out {
+  text = '';
+  write(chunk: string) {
+    this.text += chunk;
+    return true;
+  }
+}
+
+describe('flowpilot autotopup (DynamoDB Local)', () => {
+  let table: TestTable;
+  const stdout = new Out();
+  const stderr = new Out();
+  const io: CliIo = { stdout, stderr, env: { USER: 'alice' }, cwd: process.cwd() };
+
+  beforeAll(async () => {
+    table = await createTestTable('autotopup-cli');
+  });
+
+  function cli(...argv: string[]) {
+    stdout.text = '';
+    stderr.text = '';
+    return run(argv, io, {
+      openContext: async (_io, { json }) => ({
+        ctx: createContext({
+          io,
+          json,
+          config,
+          doc: table.doc,
+          tableName: table.tableName,
+          where: 'test table',
+          upstream: undefined,
+          clock: () => NOW,
+          sink: new ResolvingSink(),
+        }),
+        close: async () => {},
+      }),
+    });
+  }
+
+  it('refuses to turn on without a saved card, and says how to get one', async () => {
+    expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(2);
+    expect(stderr.text).toContain('setup_future_usage=off_session');
+    expect(stderr.text).toContain('epay or Standard Webhooks');
+    expect(await cli('autotopup', 'show', '88')).toBe(3);
+  });
+
+  it('refuses bad settings before writing anything', async () => {
+    expect(
+      await cli(
+        'autotopup',
+        'set',
+        '77',
+        '--package',
+        'gb-999',
+        '--below-gb',
+        '20',
+        '--payment-method',
+        'pm_card_visa',
+        '--stripe-customer',
+        'cus_1',
+      ),
+    ).toBe(2);
+    expect(stderr.text).toContain('package "gb-999" is not in the catalog (sold: gb-100)');
+    expect(
+      await cli(
+        'autotopup',
+        'set',
+        '77',
+        '--package',
+        'gb-100',
+        '--below-gb',
+        '-3',
+        '--payment-method',
+        'pm_card_visa',
+        '--stripe-customer',
+        'cus_1',
+      ),
+    ).toBe(2);
+    expect(
+      await cli(
+        'autotopup',
+        'set',
+        '77',
+        '--package',
+        'gb-100',
+        '--below-gb',
+        '20',
+        '--payment-method',
+        'pm_card_visa',
+      ),
+    ).toBe(2);
+    expect(stderr.text).toContain('--payment-method and --stripe-customer together');
+    expect(await cli('autotopup', 'off', '77', '--package', 'gb-100')).toBe(2);
+    expect(await cli('autotopup', 'pause', '77')).toBe(2);
+    expect(await cli('autotopup', 'history', '77')).toBe(3);
+  });
+
+  it('sets, shows, changes, turns off, and records who did what and when', async () => {
+    expect(
+      await cli(
+        'autotopup',
+        'set',
+        '88',
+        '--package',
+        'gb-100',
+        '--below-gb',
+        '20',
+        '--or-days-left',
+        '2',
+        '--max-per-month',
+        '3',
+        '--payment-method',
+        'pm_card_visa',
+        '--stripe-customer',
+        'cus_88',
+      ),
+    ).toBe(0);
+    expect(stdout.text).toBe(
+      'auto top-up on for customer 88: gb-100 × 1 when below 20 GB or 2 days left, at most 3 a month\n',
+    );
+    expect(
+      await cli(
+        'autotopup',
+        'set',
+        '88',
+        '--package',
+        'gb-100',
+        '--quantity',
+        '2',
+        '--below-gb',
+        '30.5',
+      ),
+    ).toBe(0);
+    expect(await cli('autotopup', 'show', '88')).toBe(0);
+    expect(stdout.text).toContain('auto top-up: on');
+    expect(stdout.text).toContain('gb-100 × 2 when below 30.5 GB, at most 3 a month');
+    expect(stdout.text).toContain('pm_card_visa (cus_88)');
+    expect(await cli('autotopup', 'off', '88')).toBe(0);
+    expect(await cli('autotopup', 'show', '88', '--json')).toBe(0);
+    expect(JSON.parse(stdout.text)).toMatchObject({
+      customerId: '88',
+      enabled: false,
+      updatedBy: 'cli:alice',
+    });
+
+    expect(await cli('autotopup', 'history', '88', '--json')).toBe(0);
+    const lines = JSON.parse(stdout.text) as {
+      by: string;
+      event: string;
+      detail: string;
+      at: string;
+    }[];
+    expect(lines.map((l) => [l.event, l.by])).toEqual([
+      ['off', 'cli:alice'],
+      ['settings', 'cli:alice'],
+      ['on', 'cli:alice'],
+    ]);
+    expect(lines.every((l) => l.at === NOW.toISOString())).toBe(true);
+    expect(lines[2]?.detail).toContain('card pm_card_visa of cus_88');
+    expect(await cli('autotopup', 'history', '88')).toBe(0);
+    expect(stdout.text.split('\n')[0]).toMatch(/^WHEN\s+BY\s+EPISODE\s+EVENT\s+DETAIL$/);
+
+    // Turning it back on closes the agent's "turned off" alert
+    expect(ResolvingSink.resolved).toEqual([]);
+    expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(0);
+    expect(ResolvingSink.resolved).toEqual(['autotopup:88:off']);
+  });
+});

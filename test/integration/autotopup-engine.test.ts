@@ -1,0 +1,621 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AutoTopupDeps, AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
+import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
+import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
+import { stripeClient } from '../../functions/commons/clients/stripe.ts';
+import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
+import type {
+  BalanceChange,
+  CustomerBalance,
+  CustomerCredit,
+} from '../../functions/commons/customers/types.ts';
+import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { Decimal, gbToMb } from '../../functions/commons/units.ts';
+import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  countRequests,
+  getTestSecret,
+  RecordingSink,
+  STRIPE_SECRET,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const KEY = 'sk_test_autotopup';
+
+/** The alerting sink can also close an alert; this one records what it closed. */
+class ResolvingSink extends RecordingSink {
+  readonly resolved: string[] = [];
+  async resolve(_kind: string, subject: string): Promise<boolean> {
+    this.resolved.push(subject);
+    return true;
+  }
+}
+const HOUR = 3_600_000;
+const fx = useSimulator();
+
+/** gb100 is 100 GB for 8000 usd cents; the threshold is 20 GB. */
+describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, simulator)', () => {
+  let table: TestTable;
+  let standIn: StripeStandIn;
+  let hook: Server;
+  let store: AutoTopupStore;
+  let snapshots: SnapshotStore;
+  let ledger: DynamoLedger;
+  let sink: ResolvingSink;
+  let notices: AutoTopupNotice[];
+  let now: Date;
+  let customer = 100;
+  let id: string;
+
+  const payments = testPaymentsConfig();
+  const config = (over: Record<string, unknown> = {}) => ({
+    autoTopup: autoTopupSchema.parse({
+      actionUrl: 'https://shop.example/pay/{paymentIntentId}',
+      ...over,
+    }),
+    payments,
+  });
+
+  beforeAll(async () => {
+    // The runtime's webhook, as far as auto top-up needs it: the real payments path.
+    hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const deps: PaymentDeps = {
+          ledger,
+          upstream: fx.client(),
+          sink,
+          clock: () => now,
+          config: payments,
+          getSecret: getTestSecret,
+        };
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+        const answer = await handleWebhook(
+          'stripe',
+          { headers, body: Buffer.concat(chunks), rawQuery: '' },
+          deps,
+        );
+        res.writeHead(answer.statusCode, answer.headers).end(answer.body);
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    standIn = await startStripeStandIn({
+      apiKey: KEY,
+      webhook: {
+        url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhooks/stripe`,
+        secret: STRIPE_SECRET,
+      },
+      webhookMode: 'manual',
+    });
+  });
+
+  afterAll(async () => {
+    await standIn.close();
+    await new Promise<void>((r) => hook.close(() => r()));
+  });
+
+  beforeEach(async () => {
+    // A table per test: the pool counts every customer's pending top-ups.
+    table = await createTestTable('autotopup');
+    store = new AutoTopupStore(table.doc, table.tableName);
+    snapshots = new SnapshotStore(table.doc, table.tableName);
+    ledger = new DynamoLedger(table.doc, table.tableName);
+    standIn.reset();
+    sink = new ResolvingSink();
+    notices = [];
+    now = new Date('2026-12-01T12:00:00Z');
+    customer += 1;
+    id = String(customer);
+    fx.sim.addCustomer({ customerId: id });
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    await snapshots.put([pool('1000000')]);
+  });
+
+  function pool(residualGb: string, at = new Date(now.getTime() - 60_000)) {
+    const mb = gbToMb(residualGb);
+    return {
+      pool: 'primary' as const,
+      at: at.toISOString(),
+      pollId: `p-${at.getTime()}`,
+      rechargedMb: mb,
+      consumedMb: new Decimal(0),
+      residualMb: mb,
+    };
+  }
+
+  function engine(over: Record<string, unknown> = {}, deps: Partial<AutoTopupDeps> = {}) {
+    return new AutoTopupEngine({
+      store,
+      stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
+      ledger,
+      snapshots,
+      sink,
+      notices: { send: async (n) => void notices.push(n) },
+      clock: () => now,
+      config: config(over),
+      ...deps,
+    });
+  }
+
+  const balance = (gb: string, extra: Partial<CustomerBalance> = {}): CustomerBalance => ({
+    customerId: id,
+    balanceMb: gbToMb(gb).toFixed(),
+    burn1dMb: null,
+    burn7dMb: null,
+    daysLeft: null,
+    lastCreditMb: null,
+    lastCreditAt: null,
+    asOf: now.toISOString(),
+    ...extra,
+  });
+  const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => [
+    { before: balance('25'), after: balance(gb), credits },
+  ];
+
+  async function optIn(paymentMethod = 'pm_card_visa', over: Record<string, unknown> = {}) {
+    await setAutoTopup(
+      store,
+      {
+        customerId: id,
+        packageId: 'gb100',
+        quantity: 1,
+        belowGb: '20',
+        paymentMethod,
+        stripeCustomer: 'cus_test',
+        by: 'cli:test',
+        now,
+        ...over,
+      },
+      config(),
+    );
+  }
+
+  const events = async () => (await store.history(id)).map((l) => l.event).reverse();
+  const creditOf = (pi: string): CustomerCredit => ({
+    mb: gbToMb(100).toFixed(),
+    at: now.toISOString(),
+    orderId: deriveOrderId('stripe', pi),
+  });
+
+  it('charges once for two runs at once, credits only through the webhook, and ends the episode when the credit lands', async () => {
+    // Prepare
+    await optIn();
+
+    // Act: two poll runs see the same low balance at the same time
+    await Promise.all([engine().onBalances(low()), engine().onBalances(low())]);
+
+    // Assess: one PaymentIntent, marked, with the episode's idempotency key
+    const intents = standIn.paymentIntents();
+    expect(intents).toHaveLength(1);
+    const pi = intents[0];
+    if (!pi) throw new Error('no PaymentIntent');
+    expect(pi).toMatchObject({
+      amount: 8000,
+      currency: 'usd',
+      customer: 'cus_test',
+      payment_method: 'pm_card_visa',
+      metadata: {
+        flowpilot: 'autotopup',
+        customerId: id,
+        package: 'gb100',
+        quantity: '1',
+        episode: '1',
+      },
+    });
+    expect(standIn.requests().map((r) => r.idempotencyKey)).toEqual([
+      `flowpilot-autotopup-${id}-1-1`,
+    ]);
+    expect(fx.sim.ledger().filter((l) => l.customerId === id)).toEqual([]); // nothing before the webhook
+    expect((await store.get(id))?.episode).toMatchObject({
+      state: 'PENDING',
+      paymentIntentId: pi.id,
+    });
+
+    // Act: another poll while the payment is pending
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+
+    // Act: Stripe's webhook arrives and is credited through the exactly-once path
+    const delivered = await standIn.deliverWebhooks();
+    expect(delivered).toEqual([
+      expect.objectContaining({ type: 'payment_intent.succeeded', status: 200 }),
+    ]);
+    expect(fx.sim.ledger().filter((l) => l.customerId === id)).toEqual([
+      expect.objectContaining({ orderId: deriveOrderId('stripe', pi.id), trafficGb: '100' }),
+    ]);
+    expect(await ledger.getOrder({ provider: 'stripe', paymentId: pi.id })).toMatchObject({
+      state: 'CREDITED',
+      paymentIntentId: pi.id,
+      gb: '100',
+    });
+
+    // Act: the next balance computation sees the credit
+    await engine().onBalances([
+      { before: balance('12'), after: balance('112'), credits: [creditOf(pi.id)] },
+    ]);
+
+    // Assess
+    expect((await store.get(id))?.episode).toBeUndefined();
+    expect(await events()).toEqual(['on', 'episode', 'charged', 'credited']);
+  });
+
+  it('reads a batch of 250 customers in 3 requests and charges only the one who opted in', async () => {
+    await optIn();
+    const requests = countRequests(table.client);
+    const others = Array.from(
+      { length: 249 },
+      (_, i): BalanceChange => ({
+        before: undefined,
+        after: { ...balance('1'), customerId: String(900_000 + i) },
+        credits: [],
+      }),
+    );
+    requests.reset();
+    await engine().onBalances([...others, ...low()]);
+    const charged = requests.total();
+    requests.reset();
+    await engine().onBalances(others);
+    expect(requests.total()).toBe(3);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the claim and the answer
+    expect(charged).toBe(3 + 5);
+  });
+
+  it('ends the episode from the ledger when the balance poll reports the credit without its order id', async () => {
+    await optIn();
+    await engine().onBalances(low());
+    await standIn.deliverWebhooks();
+    await engine().onBalances([{ before: balance('12'), after: balance('112'), credits: [] }]);
+    expect((await store.get(id))?.episode).toBeUndefined();
+  });
+
+  it('after a crash between creating the PaymentIntent and recording it, the retry gets the same PaymentIntent', async () => {
+    // Prepare: the run dies right after Stripe answered (its write of the answer never happens)
+    await optIn();
+    const crashing: AutoTopupDeps['store'] = {
+      get: (c) => store.get(c),
+      getMany: (c) => store.getMany(c),
+      openEpisodes: () => store.openEpisodes(),
+      monthGb: (c, m) => store.monthGb(c, m),
+      commit: async (next, v, lines) => {
+        if (next.episode?.state === 'PENDING') throw new Error('process killed');
+        return store.commit(next, v, lines);
+      },
+    };
+    await engine({}, { store: crashing }).onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode?.state).toBe('CLAIMED');
+
+    // Act: a run within the claim leaves it alone; one after it asks again
+    await engine().onBalances(low());
+    expect(standIn.requests()).toHaveLength(1);
+    now = new Date(now.getTime() + 121_000);
+    await engine().onBalances(low());
+
+    // Assess: Stripe replayed the first answer; still one PaymentIntent, now recorded
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(standIn.requests().map((r) => [r.idempotencyKey, r.replayed])).toEqual([
+      [`flowpilot-autotopup-${id}-1-1`, false],
+      [`flowpilot-autotopup-${id}-1-1`, true],
+    ]);
+    expect((await store.get(id))?.episode).toMatchObject({
+      state: 'PENDING',
+      paymentIntentId: standIn.paymentIntents()[0]?.id,
+    });
+    expect(await events()).toEqual(['on', 'episode', 'resume', 'charged']);
+  });
+
+  it('asks the customer to authenticate when the bank requires it, and charges nothing more meanwhile', async () => {
+    await optIn('pm_card_authenticationRequired');
+    await engine().onBalances(low());
+    await engine().onBalances(low());
+
+    const [pi] = standIn.paymentIntents();
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode).toMatchObject({
+      state: 'ACTION_REQUIRED',
+      paymentIntentId: pi?.id,
+    });
+    expect(notices).toEqual([
+      {
+        kind: 'authentication-required',
+        customerId: id,
+        paymentIntentId: pi?.id,
+        link: `https://shop.example/pay/${pi?.id}`,
+      },
+    ]);
+    expect(await events()).toEqual(['on', 'episode', 'action-required']);
+    expect(await standIn.deliverWebhooks()).toEqual([]);
+  });
+
+  it('retries a declined card with backoff, then turns auto top-up off and tells the customer and the agent', async () => {
+    await optIn('pm_card_chargeDeclined');
+    const run = () => engine().onBalances(low());
+
+    await run();
+    expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 1 });
+    now = new Date(now.getTime() + 59 * 60_000);
+    await run(); // before the backoff: nothing
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    now = new Date(now.getTime() + 60_000);
+    await run(); // attempt 2, after 60 min
+    now = new Date(now.getTime() + 119 * 60_000);
+    await run(); // backoff doubled: not yet
+    expect(standIn.paymentIntents()).toHaveLength(2);
+    now = new Date(now.getTime() + 60_000);
+    await run(); // attempt 3: declined again → off
+
+    const rec = await store.get(id);
+    expect(rec).toMatchObject({ enabled: false });
+    expect(rec?.episode).toBeUndefined();
+    expect(standIn.requests().map((r) => r.idempotencyKey)).toEqual([
+      `flowpilot-autotopup-${id}-1-1`,
+      `flowpilot-autotopup-${id}-1-2`,
+      `flowpilot-autotopup-${id}-1-3`,
+    ]);
+    expect(notices).toEqual([
+      { kind: 'turned-off', customerId: id, reason: 'card_declined:generic_decline' },
+    ]);
+    expect(sink.events).toEqual([
+      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:${id}:off` }),
+    ]);
+    expect(await events()).toEqual([
+      'on',
+      'episode',
+      'declined',
+      'retry',
+      'declined',
+      'retry',
+      'declined',
+      'off',
+    ]);
+
+    // Off means off: a later low balance charges nothing
+    now = new Date(now.getTime() + 24 * HOUR);
+    await run();
+    expect(standIn.paymentIntents()).toHaveLength(3);
+  });
+
+  it('waits out the cooldown before the next episode', async () => {
+    await optIn();
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    await standIn.deliverWebhooks();
+    // Credited, but heavy use keeps the customer below the threshold
+    await engine().onBalances(low([creditOf(pi?.id ?? '')]));
+    now = new Date(now.getTime() + 5 * HOUR);
+    await engine().onBalances(low());
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.blocked).toBe('cooldown');
+
+    now = new Date(now.getTime() + HOUR + 1000);
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(2);
+    expect(standIn.paymentIntents()[1]?.metadata.episode).toBe('2');
+    expect(await events()).toEqual([
+      'on',
+      'episode',
+      'charged',
+      'credited',
+      'not-charged',
+      'episode',
+      'charged',
+    ]);
+  });
+
+  it('stops at the per-customer monthly limit', async () => {
+    await optIn('pm_card_visa', { maxPerMonth: 1 });
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    await standIn.deliverWebhooks();
+    await engine().onBalances(low([creditOf(pi?.id ?? '')]));
+    now = new Date(now.getTime() + 7 * HOUR);
+    await engine().onBalances(low());
+
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    const rec = await store.get(id);
+    expect(rec?.blocked).toBe('monthly-limit');
+    expect((await store.history(id))[0]?.detail).toContain('1 auto top-ups in 2026-12 already');
+  });
+
+  it("refuses a charge that would pass the customer's monthly GB cap", async () => {
+    const capped = testPaymentsConfig({ monthlyCapGbPerCustomer: 150 });
+    await optIn();
+    const e = new AutoTopupEngine({
+      store,
+      stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
+      ledger,
+      snapshots,
+      sink,
+      notices: { send: async () => undefined },
+      clock: () => now,
+      config: { autoTopup: autoTopupSchema.parse({ cooldownHours: 0 }), payments: capped },
+    });
+    await e.onBalances(low());
+    await standIn.deliverWebhooks(); // 100 GB counted in the month
+    await e.onBalances(low([creditOf(standIn.paymentIntents()[0]?.id ?? '')]));
+    await e.onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.blocked).toBe('monthly-cap');
+  });
+
+  it('never charges when the pool cannot deliver the package, and alerts the agent once', async () => {
+    // Prepare: 150 GB left, but another customer's 100 GB top-up is pending
+    await snapshots.put([pool('150', new Date(now.getTime() - 1000))]);
+    const other = id;
+    await optIn();
+    await engine().onBalances(low()); // other customer: pending 100 GB
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    customer += 1;
+    id = String(customer);
+    await optIn();
+
+    // Act: two polls
+    await engine().onBalances(low());
+    await engine().onBalances(low());
+
+    // Assess
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.blocked).toBe('pool');
+    expect(sink.events).toEqual([
+      expect.objectContaining({ kind: 'topup-failed', subject: 'autotopup:pool:primary' }),
+    ]);
+    expect((await store.history(id))[0]?.detail).toMatch(/pool has 50 GB after pending top-ups/);
+    expect(other).not.toBe(id);
+    expect(sink.resolved).toEqual([]);
+
+    // Act: the agent refills the pool; the next poll charges and closes the alert
+    await snapshots.put([pool('1000', new Date(now.getTime() - 500))]);
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(2);
+    expect(sink.resolved).toEqual(['autotopup:pool:primary']);
+  });
+
+  it('asks Stripe about a charge still not credited: a missed webhook alerts the agent, a late failure is a decline', async () => {
+    // Prepare: charged, but the webhook never arrives
+    await optIn();
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    now = new Date(now.getTime() + 59 * 60_000);
+    await engine().onBalances(low());
+    expect(standIn.requests().filter((r) => r.method === 'GET')).toHaveLength(0);
+
+    // Act: an hour after the charge
+    now = new Date(now.getTime() + 2 * 60_000);
+    await engine().onBalances(low());
+    await engine().onBalances(low());
+
+    // Assess: one look at Stripe, one alert, still pending
+    expect(standIn.requests().filter((r) => r.method === 'GET')).toHaveLength(1);
+    expect(sink.events).toEqual([
+      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:uncredited:${pi?.id}` }),
+    ]);
+    expect((await store.get(id))?.episode?.state).toBe('PENDING');
+    expect(sink.resolved).toEqual([]);
+
+    // Act: the bank reverses it; at the next look it goes the decline way
+    standIn.failPaymentIntent(pi?.id ?? '', 'card_declined');
+    now = new Date(now.getTime() + 61 * 60_000);
+    await engine().onBalances(low());
+    expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 1 });
+    expect(await events()).toEqual(['on', 'episode', 'charged', 'not-credited', 'declined']);
+    expect(sink.resolved).toEqual([`autotopup:uncredited:${pi?.id}`]);
+  });
+});
+
+describe('payment_intent.succeeded through the Stripe webhook (DynamoDB Local, simulator)', () => {
+  let table: TestTable;
+  let sink: RecordingSink;
+
+  beforeAll(async () => {
+    table = await createTestTable('autotopup-webhook');
+  });
+  beforeEach(() => {
+    sink = new RecordingSink();
+    fx.sim.addCustomer({ customerId: '88' });
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+  });
+
+  const deliver = (type: string, object: Record<string, unknown>) => {
+    const payload = JSON.stringify({
+      id: `evt_${Math.random()}`,
+      object: 'event',
+      type,
+      data: { object },
+    });
+    const deps: PaymentDeps = {
+      ledger: new DynamoLedger(table.doc, table.tableName),
+      upstream: fx.client(),
+      sink,
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
+    return handleWebhook(
+      'stripe',
+      {
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body: Buffer.from(payload),
+        rawQuery: '',
+      },
+      deps,
+    );
+  };
+
+  it("does not credit a Checkout payment's own PaymentIntent a second time", async () => {
+    // Prepare: a Checkout Session credited through its session
+    const session = {
+      id: 'cs_test_double',
+      payment_status: 'paid',
+      amount_total: 1000,
+      currency: 'usd',
+      client_reference_id: '88',
+      metadata: { package: 'gb10' },
+      payment_intent: 'pi_checkout_double',
+    };
+    const first = await deliver('checkout.session.completed', session);
+    expect(JSON.parse(first.body)).toEqual({ received: true, result: 'credited' });
+
+    // Act: Stripe also sends payment_intent.succeeded for the session's PaymentIntent
+    const again = await deliver('payment_intent.succeeded', {
+      id: 'pi_checkout_double',
+      object: 'payment_intent',
+      amount: 1000,
+      amount_received: 1000,
+      currency: 'usd',
+      status: 'succeeded',
+      metadata: { customerId: '88', package: 'gb10' },
+    });
+
+    // Assess: acknowledged, ignored, credited once in all
+    expect(JSON.parse(again.body)).toEqual({ received: true, result: 'ignored' });
+    expect(fx.sim.ledger().filter((l) => l.customerId === '88')).toHaveLength(1);
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    expect(
+      await ledger.getOrder({ provider: 'stripe', paymentId: 'pi_checkout_double' }),
+    ).toBeUndefined();
+  });
+
+  it('credits a marked auto top-up PaymentIntent once, however often it is delivered', async () => {
+    const pi = {
+      id: 'pi_auto_once',
+      object: 'payment_intent',
+      amount: 8000,
+      amount_received: 8000,
+      currency: 'usd',
+      status: 'succeeded',
+      metadata: {
+        flowpilot: 'autotopup',
+        customerId: '88',
+        package: 'gb100',
+        quantity: '1',
+        episode: '1',
+      },
+    };
+    const results = await Promise.all([
+      deliver('payment_intent.succeeded', pi),
+      deliver('payment_intent.succeeded', pi),
+    ]);
+    const again = await deliver('payment_intent.succeeded', pi);
+    expect(results.map((r) => r.statusCode).sort()).toContain(200);
+    expect(JSON.parse(again.body)).toEqual({ received: true, result: 'already-credited' });
+    expect(
+      fx.sim.ledger().filter((l) => l.orderId === deriveOrderId('stripe', 'pi_auto_once')),
+    ).toHaveLength(1);
+  });
+});

@@ -1,0 +1,144 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createStripeApi,
+  StripeAccessError,
+} from '../../functions/commons/autotopup/stripe-api.ts';
+import { stripeClient } from '../../functions/commons/clients/stripe.ts';
+import { decodeForm, type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+
+const KEY = 'sk_test_standin';
+const SECRET = 'whsec_standin_test';
+
+const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 8000) => ({
+  customerId: '88',
+  packageId: 'gb100',
+  quantity: 1,
+  episode: 1,
+  amountMinor,
+  currency: 'usd',
+  stripeCustomer: 'cus_1',
+  paymentMethod,
+  idempotencyKey,
+});
+
+describe('Stripe stand-in with the real stripe client', () => {
+  let standIn: StripeStandIn;
+  let hook: ReturnType<typeof createServer>;
+  const received: { signature: string; body: string }[] = [];
+
+  beforeAll(async () => {
+    hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({
+          signature: String(req.headers['stripe-signature']),
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhooks/stripe`;
+    standIn = await startStripeStandIn({
+      apiKey: KEY,
+      webhook: { url, secret: SECRET },
+      webhookMode: 'manual',
+    });
+  });
+  beforeEach(() => {
+    standIn.reset();
+    received.length = 0;
+  });
+  afterAll(async () => {
+    await standIn.close();
+    await new Promise<void>((r) => hook.close(() => r()));
+  });
+
+  const api = () => createStripeApi(stripeClient(KEY, standIn.url));
+
+  it('decodes bracketed form keys as Stripe does', () => {
+    expect(decodeForm('a=1&metadata[customerId]=88&metadata[quantity]=2')).toEqual({
+      a: '1',
+      metadata: { customerId: '88', quantity: '2' },
+    });
+  });
+
+  it('charges pm_card_visa off-session, marked, and sends a signed payment_intent.succeeded', async () => {
+    const res = await api().chargeOffSession(charge('pm_card_visa', 'k-1'));
+    expect(res).toMatchObject({ kind: 'charged', status: 'succeeded' });
+    const [pi] = standIn.paymentIntents();
+    expect(pi).toMatchObject({
+      amount: 8000,
+      amount_received: 8000,
+      customer: 'cus_1',
+      metadata: {
+        flowpilot: 'autotopup',
+        customerId: '88',
+        package: 'gb100',
+        quantity: '1',
+        episode: '1',
+      },
+    });
+    const sent = await standIn.deliverWebhooks();
+    expect(sent).toEqual([
+      expect.objectContaining({ type: 'payment_intent.succeeded', status: 200 }),
+    ]);
+    const [delivery] = received;
+    if (!delivery) throw new Error('no delivery');
+    const event = Stripe.webhooks.constructEvent(delivery.body, delivery.signature, SECRET);
+    expect(event.type).toBe('payment_intent.succeeded');
+    expect((event.data.object as { id: string }).id).toBe(pi?.id);
+  });
+
+  it('returns the same PaymentIntent for a repeated idempotency key, and refuses other parameters', async () => {
+    const a = await api().chargeOffSession(charge('pm_card_visa', 'k-same'));
+    const b = await api().chargeOffSession(charge('pm_card_visa', 'k-same'));
+    expect(a.kind === 'charged' && b.kind === 'charged').toBe(true);
+    expect(a).toEqual(b);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(standIn.requests().map((r) => r.replayed)).toEqual([false, true]);
+    const c = await api().chargeOffSession(charge('pm_card_visa', 'k-same', 9000));
+    expect(c).toMatchObject({ kind: 'declined', code: 'idempotency_error' });
+    expect(standIn.paymentIntents()).toHaveLength(1);
+  });
+
+  it('fails authentication-required cards off-session with authentication_required (402)', async () => {
+    const res = await api().chargeOffSession(charge('pm_card_authenticationRequired', 'k-3ds'));
+    expect(res).toMatchObject({ kind: 'action-required', code: 'authentication_required' });
+    const [pi] = standIn.paymentIntents();
+    expect(res.kind === 'action-required' && res.paymentIntentId).toBe(pi?.id);
+    expect(pi?.status).toBe('requires_payment_method');
+    expect(await standIn.deliverWebhooks()).toEqual([]);
+  });
+
+  it('declines pm_card_chargeDeclined with card_declined', async () => {
+    const res = await api().chargeOffSession(charge('pm_card_chargeDeclined', 'k-decl'));
+    expect(res).toMatchObject({ kind: 'declined', code: 'card_declined:generic_decline' });
+  });
+
+  it('refuses a wrong API key as an access problem, not a decline', async () => {
+    const bad = createStripeApi(stripeClient('sk_test_wrong', standIn.url));
+    await expect(bad.chargeOffSession(charge('pm_card_visa', 'k-key'))).rejects.toBeInstanceOf(
+      StripeAccessError,
+    );
+    expect(standIn.paymentIntents()).toHaveLength(0);
+  });
+
+  it('reads the saved card of a paid Checkout Session', async () => {
+    const session = standIn.addCheckoutSession({
+      customerId: '88',
+      stripeCustomer: 'cus_88',
+      paymentMethod: 'pm_card_visa',
+      amountMinor: 8000,
+      currency: 'usd',
+    });
+    expect(await api().savedCardOfCheckout(session.id)).toEqual({
+      stripeCustomer: 'cus_88',
+      paymentMethod: 'pm_card_visa',
+    });
+  });
+});
