@@ -216,6 +216,24 @@ describe('FlowPilotStack security', () => {
   });
 });
 
+describe('upstream over plain HTTP at synth', () => {
+  const synthWith = (upstream: Record<string, unknown>) => () =>
+    buildApp({ app: new App({ context: { ...NO_BUNDLING, flowpilot: { upstream } } }), env: {} });
+
+  it('refuses an http:// upstream.baseUrl, naming the key', () => {
+    expect(synthWith({ baseUrl: 'http://user.ipweb.cc/prod-api' })).toThrow(
+      /upstream\.baseUrl: http:\/\/user\.ipweb\.cc\/prod-api would send the upstream token in clear/,
+    );
+  });
+
+  it('accepts it when upstream.allowInsecureHttp is set on purpose, and https by default', () => {
+    expect(
+      synthWith({ baseUrl: 'http://user.ipweb.cc/prod-api', allowInsecureHttp: true }),
+    ).not.toThrow();
+    expect(parseConfig({}).upstream.baseUrl).toBe('https://user.ipweb.cc/prod-api');
+  });
+});
+
 describe('policy checks at synth (cdk-nag and AWS Control Tower proactive controls)', () => {
   function appWith(build: (stack: Stack) => void): App {
     const app = new App();

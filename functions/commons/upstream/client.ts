@@ -74,6 +74,38 @@ export interface DynamicTrafficClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told about every retry, e.g. to log it (the error carries no secret). */
   onRetry?: (info: RetryInfo) => void;
+  /** Largest answer body read; past it the exchange fails. @default MAX_UPSTREAM_BODY_BYTES */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The largest upstream answer read (a full flowReport page of 2000 rows is about 0.5 MB): a
+ * misbehaving or impostor server cannot make a function buffer without bound.
+ */
+export const MAX_UPSTREAM_BODY_BYTES = 8 * 1024 * 1024;
+
+/** The body as text, or undefined once it is longer than `limit` bytes (reading stops there). */
+async function readLimited(res: Response, limit: number): Promise<string | undefined> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 interface Envelope {
@@ -159,6 +191,7 @@ export function createDynamicTrafficClient(opts: DynamicTrafficClientOptions): D
   const random = opts.random ?? Math.random;
   const sleep = opts.sleep ?? defaultSleep;
   const attempts = Math.max(1, Math.floor(opts.retry.attempts));
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
 
   function transportFailure(
     endpoint: Endpoint,
@@ -209,7 +242,7 @@ export function createDynamicTrafficClient(opts: DynamicTrafficClientOptions): D
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
     let res: Response;
-    let body: string;
+    let body: string | undefined;
     try {
       // `manual`: a redirect must not carry the token header to another host.
       res = await doFetch(url, {
@@ -234,7 +267,7 @@ export function createDynamicTrafficClient(opts: DynamicTrafficClientOptions): D
       );
     }
     try {
-      body = await res.text();
+      body = await readLimited(res, maxBodyBytes);
     } catch (err) {
       throw transportFailure(endpoint, err, timeout, caller, 'body');
     }
@@ -245,6 +278,7 @@ export function createDynamicTrafficClient(opts: DynamicTrafficClientOptions): D
         sent: true,
         cause,
       });
+    if (body === undefined) throw badBody(`a body larger than ${maxBodyBytes} bytes`);
     if (body.trim() === '') throw badBody('an empty body');
     let json: unknown;
     try {
