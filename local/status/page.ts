@@ -275,8 +275,8 @@ ${refillLines ? `<ul class="refills">${refillLines}</ul>` : ''}
 ${nextLine}
 <h2>Charts</h2>
 <div class="charts">
-<figure id="residual-chart"><figcaption>Residual per pool (GB)</figcaption>${residualChart}</figure>
-<figure id="consumption-chart"><figcaption>Daily consumption (GB)</figcaption>${consumptionChart}</figure>
+<figure id="residual-chart"><figcaption>Residual per pool (GB; dates UTC)</figcaption>${residualChart}</figure>
+<figure id="consumption-chart"><figcaption>Daily consumption (GB; days of the upstream's calendar, ${esc(deps.timeZone)})</figcaption>${consumptionChart}</figure>
 </div>
 ${customerSection}<h2>Open alerts (${overview.openAlerts.length})</h2>
 ${alertRows(overview)}

@@ -292,6 +292,6 @@ describe('local runtime contract', () => {
       // Assess
       expect(await run.exited).toBe(0);
       expect(run.output()).toMatch(/SIGTERM: stopping…\nstopped/);
-    });
+    }, 90_000);
   });
 });

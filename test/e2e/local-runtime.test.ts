@@ -181,5 +181,5 @@ describe('local runtime end to end: npm start', () => {
     expect(ledger2).toEqual(ledger);
     await stop(second);
     expect(second.output()).toMatch(/stopped/);
-  });
+  }, 120_000);
 });
