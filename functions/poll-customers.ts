@@ -51,5 +51,8 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   const summary = { outcome, health };
   if (outcome.ok) logger.info('poll-customers done', summary);
   else logger.warn('poll-customers failed', summary);
+  if (outcome.listenerFailures.length) {
+    logger.error('balance listeners failed', { failures: outcome.listenerFailures });
+  }
   return summary;
 });

@@ -65,7 +65,15 @@ async function setup(start: Date, opts: { credits?: LedgerCredit[] } = {}) {
     balances,
     records,
     pollState,
-    listeners: [listener],
+    listeners: [
+      {
+        name: 'broken',
+        onBalances: async () => {
+          throw new Error('SES is down');
+        },
+      },
+      listener,
+    ],
     ...(opts.credits && {
       credits: { listCredited: async () => opts.credits ?? [] },
     }),
@@ -80,11 +88,19 @@ async function setup(start: Date, opts: { credits?: LedgerCredit[] } = {}) {
     },
     clock,
   };
+  const t0Ready = { value: false };
   const poll = async () => {
     const u = await pollUsage(usageDeps);
     expect(u.outcome.ok).toBe(true);
     const c = await pollCustomers(customerDeps);
     expect(c.outcome).toMatchObject({ ok: true, complete: true });
+    // Every run after the backfill hands the broken listener its changes, and it says so.
+    if (c.outcome.changes || t0Ready.value) {
+      expect(c.outcome.listenerFailures).toEqual([
+        { name: 'broken', message: 'Error: SES is down' },
+      ]);
+    }
+    t0Ready.value = true;
     return c.outcome;
   };
   const calibrateDeps = {
@@ -242,6 +258,9 @@ describe('Function: pollCustomers', () => {
     expect(bob?.credits).toEqual([
       { mb: '1024', at: '2026-11-11T04:00:00.000Z', orderId: 'stripe:pi_123' },
     ]);
+
+    // A listener that throws does not keep the others from their changes.
+    expect(t.listener.batches).toHaveLength(2);
 
     // Act 4: the same state read again is no news, and counts nothing twice.
     t.setNow(new Date('2026-11-11T04:15:00.000Z'));

@@ -249,7 +249,8 @@ describe('infra configuration', () => {
       const stopped = template.findResources('AWS::CloudWatch::Alarm', {
         Properties: { MetricName: 'Invocations' },
       });
-      expect(Object.keys(stopped)).toHaveLength(2);
+      // poll-totals, poll-usage and poll-customers keep theirs.
+      expect(Object.keys(stopped)).toHaveLength(3);
       Annotations.fromStack(stack).hasWarning(
         '/FlowPilot/Reconcile',
         Match.stringLikeRegexp('reconcile runs less often than daily'),

@@ -66,6 +66,11 @@ export interface CustomersPollStats {
   customers: { touched: number; written: number };
   /** Changes handed to the listeners (0 when they were held back). */
   changes: number;
+  /**
+   * Listeners that threw: each gets the changes whatever the others do, and the balances
+   * stay written, so one failing reaction neither blocks another nor repeats the run.
+   */
+  listenerFailures: { name: string; message: string }[];
 }
 
 export type CustomersPollOutcome = CustomersPollStats & {
@@ -145,6 +150,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     usage: { days: 0, rows: 0 },
     customers: { touched: 0, written: 0 },
     changes: 0,
+    listenerFailures: [],
   };
 
   // One entry per customer over the whole run: figures before the first update, after the last.
@@ -408,7 +414,14 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     }
     await nameOrders(deps, list);
     stats.changes = list.length;
-    for (const listener of deps.listeners) await listener.onBalances(list);
+    for (const listener of deps.listeners) {
+      try {
+        await listener.onBalances(list);
+      } catch (err) {
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
+        stats.listenerFailures.push({ name: listener.name, message });
+      }
+    }
   } else await deps.pollState.advanceCursor(READY_CURSOR, today, now);
   const health = await deps.pollState.recordSuccess(POLL_CUSTOMERS, now);
   return {
