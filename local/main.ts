@@ -140,6 +140,11 @@ async function main(): Promise<void> {
       ...config,
       payments: { ...config.payments, providers: ['stripe', 'standard', 'epay'] },
     };
+  // epay needs its merchant id; the demo payments sign as the simulator's merchant 1001.
+  if (demo && config.payments.epay.pid === undefined) {
+    const epay = { ...config.payments.epay, pid: '1001' };
+    config = { ...config, payments: { ...config.payments, epay } };
+  }
   // The handlers read their configuration exactly as deployed functions do.
   process.env[CONFIG_JSON_ENV] = JSON.stringify(config);
   const devSecrets: string[] = [];
