@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -19,6 +19,9 @@ import {
   PROJECT_ROOT,
 } from '../bundling.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
+
+/** Tag naming the entry point on each function (its name here, in logs and in alarms). */
+export const FUNCTION_NAME_TAG = 'flowpilot:function';
 
 /** Environment variable through which functions find the alerts topic. */
 export const SNS_TOPIC_ARN_ENV = 'SNS_TOPIC_ARN';
@@ -116,6 +119,7 @@ export class FlowPilotFunction extends NodejsFunction {
     });
     this.functionLabel = props.name;
     this.executionRole = role;
+    Tags.of(this).add(FUNCTION_NAME_TAG, props.name);
     logGroup.grantWrite(role);
     // Tracing.ACTIVE grants xray:PutTraceSegments and PutTelemetryRecords on `*`.
     Validations.of(role).acknowledge({
