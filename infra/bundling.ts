@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { configSchemaFingerprint } from './config-env.ts';
 
 /** Repository root: entries, lock file and tsconfig are found from here, not from `cwd`. */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -13,6 +14,18 @@ export const FUNCTION_ENTRIES = {
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
+
+/**
+ * The package.json `imports` condition under which a bundle takes its zod-free variants
+ * (`#config` → functions/commons/config/prevalidated.ts). `module` is listed because esbuild
+ * stops adding it by itself once conditions are given, and packages' ESM builds need it.
+ */
+export const BUNDLE_CONDITIONS = ['flowpilot-lambda', 'module'] as const;
+
+/** Constants built into each bundle: the configuration schema it was built with. */
+export function bundleDefine(): Record<string, string> {
+  return { __FLOWPILOT_CONFIG_SCHEMA__: JSON.stringify(configSchemaFingerprint()) };
+}
 
 /** esbuild target matching the Lambda runtime (nodejs22.x). */
 export const NODE_TARGET = 'node22';

@@ -3,7 +3,12 @@ import { type Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  LogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -12,6 +17,8 @@ import type { SecretName } from '../../functions/commons/secrets.ts';
 import { TABLE_DEFINITION, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
 import {
   BUNDLE_AWS_SDK,
+  BUNDLE_CONDITIONS,
+  bundleDefine,
   ESM_REQUIRE_BANNER,
   FUNCTION_ENTRIES,
   type FunctionName,
@@ -114,6 +121,10 @@ export class FlowPilotFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
         bundleAwsSDK: BUNDLE_AWS_SDK,
+        define: bundleDefine(),
+        esbuildArgs: { '--conditions': BUNDLE_CONDITIONS.join(',') },
+        // Warnings and errors only: synth output stays about what needs attention.
+        logLevel: LogLevel.WARNING,
         tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
       },
     });
