@@ -17,6 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { type BuildOptions, build } from 'esbuild';
 import {
+  BUNDLE_CONDITIONS,
+  bundleDefine,
   ESM_REQUIRE_BANNER,
   FUNCTION_ENTRIES,
   NODE_TARGET,
@@ -50,7 +52,10 @@ function options(external: string[]): BuildOptions {
     format: 'esm',
     target: NODE_TARGET,
     minify: true,
+    keepNames: true,
     mainFields: ['module', 'main'],
+    conditions: [...BUNDLE_CONDITIONS],
+    define: bundleDefine(),
     banner: { js: ESM_REQUIRE_BANNER },
     external,
     logLevel: 'silent',

@@ -78,6 +78,7 @@ async function bundle(label: string, input: { entry: string } | { source: string
     format: 'esm',
     target: NODE_TARGET,
     minify: true,
+    keepNames: true,
     mainFields: ['module', 'main'],
     conditions: [...BUNDLE_CONDITIONS],
     define: bundleDefine(),

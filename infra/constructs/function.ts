@@ -114,6 +114,9 @@ export class FlowPilotFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: NODE_TARGET,
         minify: true,
+        // Error classes name themselves from their constructor (`new.target.name`); minified
+        // names would reach the logs as `Cr` instead of `ConfigError`.
+        keepNames: true,
         sourceMap: true,
         // Linked: a separate .map plus the comment Node needs to find it (EXTERNAL omits it).
         sourceMapMode: SourceMapMode.DEFAULT,

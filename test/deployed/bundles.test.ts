@@ -82,13 +82,11 @@ async function scanTable(): Promise<Record<string, unknown>[]> {
   return items;
 }
 
-/** Runs a function's deployed bundle once, as Lambda would, and reads back its outcome. */
-async function invoke(fn: DeployedFunction, event: unknown): Promise<Invocation> {
-  const taskRoot = stageAsset(fn);
-  staged.push(taskRoot);
+/** The environment Lambda would give the function, pointed at the local stand-ins. */
+function lambdaEnvironment(fn: DeployedFunction): Record<string, string> {
   const functionName = `${fn.name}-${fn.logicalId}`;
   const memory = deployed.resources[fn.logicalId]?.Properties?.MemorySize;
-  const environment = {
+  return {
     // What the template gives the function …
     ...resolveEnvironment(fn, refs),
     // … what the Lambda runtime adds (credentials, identity, X-Ray) …
@@ -112,7 +110,13 @@ async function invoke(fn: DeployedFunction, event: unknown): Promise<Invocation>
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const invocation = await invokeStaged(fn, taskRoot, environment, event);
+}
+
+/** Runs a function's deployed bundle once, as Lambda would, and reads back its outcome. */
+async function invoke(fn: DeployedFunction, event: unknown): Promise<Invocation> {
+  const taskRoot = stageAsset(fn);
+  staged.push(taskRoot);
+  const invocation = await invokeStaged(fn, taskRoot, lambdaEnvironment(fn), event);
   if (invocation.error) {
     throw new Error(
       `${fn.name} threw ${invocation.error.name}: ${invocation.error.message}\n${invocation.stdout}\n${invocation.stderr}`,
@@ -361,6 +365,26 @@ describe('deployed bundles', () => {
         .filter((f) => !f.startsWith(taskRoot));
       expect(outside, fn.logicalId).toEqual([]);
     }
+  });
+
+  it('refuses configuration edited after synth instead of trusting it', async () => {
+    const fn = deployed.functions.find((f) => f.name === 'poll-totals');
+    if (!fn) throw new Error('poll-totals: not in the template');
+    const env = lambdaEnvironment(fn);
+    const config = JSON.parse(env.FLOWPILOT_CONFIG_JSON ?? '{}');
+    config.polling.retentionDays += 1;
+    const taskRoot = stageAsset(fn);
+    staged.push(taskRoot);
+    const invocation = await invokeStaged(
+      fn,
+      taskRoot,
+      { ...env, FLOWPILOT_CONFIG_JSON: JSON.stringify(config) },
+      scheduledEvent(fn),
+    );
+    expect(invocation.error).toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/FLOWPILOT_CONFIG_JSON changed after it was validated/),
+    });
   });
 
   it.each(Object.keys(SPECS))('runs %s from its asset against local stand-ins', async (name) => {
