@@ -21,12 +21,9 @@ import { build } from 'esbuild';
 import Stripe from 'stripe';
 import { parseConfig } from '../functions/commons/config/load.ts';
 import {
-  BUNDLE_CONDITIONS,
-  bundleDefine,
-  ESM_REQUIRE_BANNER,
   FUNCTION_ENTRIES,
   type FunctionName,
-  NODE_TARGET,
+  lambdaBuildOptions,
   PROJECT_ROOT,
 } from '../infra/bundling.ts';
 import { configEnvironment } from '../infra/config-env.ts';
@@ -72,17 +69,8 @@ const LAYERS: [string, string][] = [
 
 async function bundle(label: string, input: { entry: string } | { source: string }) {
   const result = await build({
-    bundle: true,
+    ...lambdaBuildOptions(),
     write: false,
-    platform: 'node',
-    format: 'esm',
-    target: NODE_TARGET,
-    minify: true,
-    keepNames: true,
-    mainFields: ['module', 'main'],
-    conditions: [...BUNDLE_CONDITIONS],
-    define: bundleDefine(),
-    banner: { js: ESM_REQUIRE_BANNER },
     logLevel: 'silent',
     ...('entry' in input
       ? { entryPoints: [join(PROJECT_ROOT, input.entry)] }

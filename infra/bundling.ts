@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BuildOptions } from 'esbuild';
 import { configSchemaFingerprint } from './config-env.ts';
 
 /** Repository root: entries, lock file and tsconfig are found from here, not from `cwd`. */
@@ -47,3 +48,22 @@ export const ESM_REQUIRE_BANNER =
  * keeps only the code used. Lambda init time itself needs an AWS account and was not measured.
  */
 export const BUNDLE_AWS_SDK = true;
+
+/**
+ * The esbuild options FlowPilotFunction gives NodejsFunction, for the benches and tests that
+ * build the same bundles themselves (with write: false and their own entry).
+ */
+export function lambdaBuildOptions(): BuildOptions {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: NODE_TARGET,
+    minify: true,
+    keepNames: true,
+    mainFields: ['module', 'main'],
+    conditions: [...BUNDLE_CONDITIONS],
+    define: bundleDefine(),
+    banner: { js: ESM_REQUIRE_BANNER },
+  };
+}

@@ -365,7 +365,8 @@ describe('deployed bundles', () => {
         .filter((f) => !f.startsWith(taskRoot));
       expect(outside, fn.logicalId).toEqual([]);
     }
-  });
+    // Re-parsing four bundles of about 1 MB: slow on a busy machine.
+  }, 180_000);
 
   it('refuses configuration edited after synth instead of trusting it', async () => {
     const fn = deployed.functions.find((f) => f.name === 'poll-totals');
@@ -385,14 +386,18 @@ describe('deployed bundles', () => {
       name: 'ConfigError',
       message: expect.stringMatching(/FLOWPILOT_CONFIG_JSON changed after it was validated/),
     });
-  });
+  }, 90_000);
 
-  it.each(Object.keys(SPECS))('runs %s from its asset against local stand-ins', async (name) => {
-    const spec = SPECS[name];
-    const fn = deployed.functions.find((f) => f.name === name);
-    if (!spec || !fn) throw new Error(`${name}: not in the template`);
-    spec.arrange?.();
-    const invocation = await invoke(fn, spec.event(fn));
-    await spec.assess(invocation);
-  });
+  it.each(Object.keys(SPECS))(
+    'runs %s from its asset against local stand-ins',
+    async (name) => {
+      const spec = SPECS[name];
+      const fn = deployed.functions.find((f) => f.name === name);
+      if (!spec || !fn) throw new Error(`${name}: not in the template`);
+      spec.arrange?.();
+      const invocation = await invoke(fn, spec.event(fn));
+      await spec.assess(invocation);
+    },
+    90_000,
+  );
 });
