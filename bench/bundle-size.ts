@@ -16,12 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { type BuildOptions, build } from 'esbuild';
-import {
-  ESM_REQUIRE_BANNER,
-  FUNCTION_ENTRIES,
-  NODE_TARGET,
-  PROJECT_ROOT,
-} from '../infra/bundling.ts';
+import { FUNCTION_ENTRIES, lambdaBuildOptions, PROJECT_ROOT } from '../infra/bundling.ts';
 
 const PROBE = `
 import { docClient } from './functions/commons/clients/dynamodb.ts';
@@ -43,18 +38,7 @@ export const handler = async () => {
 `;
 
 function options(external: string[]): BuildOptions {
-  return {
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: NODE_TARGET,
-    minify: true,
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_REQUIRE_BANNER },
-    external,
-    logLevel: 'silent',
-  };
+  return { ...lambdaBuildOptions(), write: false, external, logLevel: 'silent' };
 }
 
 // Inside the project so that an external `@aws-sdk/*` import resolves from node_modules.

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 
 const BENCHES = [
   'bundle-size.ts',
+  'cold-start.ts',
   'poll-usage.ts',
   'customer-balances.ts',
   'webhook.ts',

@@ -3,9 +3,9 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import { getConfig } from '#config';
 import { optInDepsFromEnv } from './commons/autotopup/compose.ts';
 import { checkoutOptInOf, recordCheckoutOptIn } from './commons/autotopup/opt-in.ts';
-import { getConfig } from './commons/config/load.ts';
 import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';

@@ -1,7 +1,7 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { tableName, upstreamFromEnv } from './commons/compose.ts';
-import { getConfig } from './commons/config/load.ts';
 import { balanceListeners } from './commons/customers/listeners.ts';
 import { type PollCustomersDeps, pollCustomers } from './commons/customers/poll.ts';
 import { logger } from './commons/logger.ts';

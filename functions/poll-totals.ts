@@ -1,8 +1,8 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { getConfig } from '#config';
 import { sendDigestIfDue } from './commons/alerts/digest.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
-import { getConfig } from './commons/config/load.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordResidual } from './commons/observability.ts';
 import { sweepStuckDeductions } from './commons/payments/sweep.ts';

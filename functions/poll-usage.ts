@@ -1,7 +1,7 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { tableName, upstreamFromEnv } from './commons/compose.ts';
-import { getConfig } from './commons/config/load.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordDailyConsumption } from './commons/observability.ts';
 import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';

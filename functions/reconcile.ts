@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
+import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
-import { getConfig } from './commons/config/load.ts';
 import { ValidationError } from './commons/errors.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';

@@ -1,5 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BuildOptions } from 'esbuild';
+import { configSchemaFingerprint } from './config-env.ts';
 
 /** Repository root: entries, lock file and tsconfig are found from here, not from `cwd`. */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,6 +16,18 @@ export const FUNCTION_ENTRIES = {
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
+
+/**
+ * The package.json `imports` condition under which a bundle takes its zod-free variants
+ * (`#config` → functions/commons/config/prevalidated.ts). `module` is listed because esbuild
+ * stops adding it by itself once conditions are given, and packages' ESM builds need it.
+ */
+export const BUNDLE_CONDITIONS = ['flowpilot-lambda', 'module'] as const;
+
+/** Constants built into each bundle: the configuration schema it was built with. */
+export function bundleDefine(): Record<string, string> {
+  return { __FLOWPILOT_CONFIG_SCHEMA__: JSON.stringify(configSchemaFingerprint()) };
+}
 
 /** esbuild target matching the Lambda runtime (nodejs22.x). */
 export const NODE_TARGET = 'node22';
@@ -35,3 +49,22 @@ export const ESM_REQUIRE_BANNER =
  * keeps only the code used. Lambda init time itself needs an AWS account and was not measured.
  */
 export const BUNDLE_AWS_SDK = true;
+
+/**
+ * The esbuild options FlowPilotFunction gives NodejsFunction, for the benches and tests that
+ * build the same bundles themselves (with write: false and their own entry).
+ */
+export function lambdaBuildOptions(): BuildOptions {
+  return {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: NODE_TARGET,
+    minify: true,
+    keepNames: true,
+    mainFields: ['module', 'main'],
+    conditions: [...BUNDLE_CONDITIONS],
+    define: bundleDefine(),
+    banner: { js: ESM_REQUIRE_BANNER },
+  };
+}

@@ -1,8 +1,8 @@
 import { Aspects, CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { CONFIG_JSON_ENV } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
+import { configEnvironment } from './config-env.ts';
 import { CustomerNotices } from './constructs/customer-notices.ts';
 import { DataStore } from './constructs/data.ts';
 import type { FlowPilotFunction } from './constructs/function.ts';
@@ -15,7 +15,7 @@ import { WebhookApi } from './constructs/webhook-api.ts';
 import { assertDeployable, FUNCTION_TIMEOUT_SECONDS } from './limits.ts';
 import { TABLE_ACCESS } from './table-access.ts';
 
-/** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. */
+/** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. Counts the config JSON and its check (names included). */
 const MAX_CONFIG_JSON_BYTES = 3072;
 
 export interface FlowPilotStackProps extends StackProps {
@@ -47,11 +47,14 @@ export class FlowPilotStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     assertDeployable(config);
-    const configJson = JSON.stringify(config);
-    const configBytes = Buffer.byteLength(configJson);
+    const environment = configEnvironment(config);
+    const configBytes = Object.entries(environment).reduce(
+      (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+      0,
+    );
     if (configBytes > MAX_CONFIG_JSON_BYTES) {
       throw new ConfigError(
-        `configuration is ${configBytes} bytes as JSON; at most ${MAX_CONFIG_JSON_BYTES} fit in a Lambda environment`,
+        `configuration is ${configBytes} bytes as JSON; at most ${MAX_CONFIG_JSON_BYTES} fit in a Lambda environment (with its check)`,
       );
     }
     Tags.of(this).add('app', 'flowpilot');
@@ -63,7 +66,6 @@ export class FlowPilotStack extends Stack {
       notifications: config.notifications,
     });
 
-    const environment = { [CONFIG_JSON_ENV]: configJson };
     this.jobs = {
       pollTotals: new ScheduledJob(this, 'PollTotals', {
         name: 'poll-totals',

@@ -1,8 +1,8 @@
+import { getConfig } from '#config';
 import { createAlerting } from './alerts/index.ts';
 import { SNS_TOPIC_ENV } from './alerts/wiring.ts';
 import { docClient } from './clients/dynamodb.ts';
 import { snsClient } from './clients/sns.ts';
-import { getConfig } from './config/load.ts';
 import { getOptionalStringFromEnv, getStringFromEnv } from './env.ts';
 import { logger } from './logger.ts';
 import { requireSecret } from './secrets.ts';

@@ -1,9 +1,14 @@
 import { join } from 'node:path';
-import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  LogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -12,6 +17,8 @@ import type { SecretName } from '../../functions/commons/secrets.ts';
 import { TABLE_DEFINITION, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
 import {
   BUNDLE_AWS_SDK,
+  BUNDLE_CONDITIONS,
+  bundleDefine,
   ESM_REQUIRE_BANNER,
   FUNCTION_ENTRIES,
   type FunctionName,
@@ -19,6 +26,9 @@ import {
   PROJECT_ROOT,
 } from '../bundling.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
+
+/** Tag naming the entry point on each function (its name here, in logs and in alarms). */
+export const FUNCTION_NAME_TAG = 'flowpilot:function';
 
 /** Environment variable through which functions find the alerts topic. */
 export const SNS_TOPIC_ARN_ENV = 'SNS_TOPIC_ARN';
@@ -91,6 +101,9 @@ export class FlowPilotFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: NODE_TARGET,
         minify: true,
+        // Error classes name themselves from their constructor (`new.target.name`); minified
+        // names would reach the logs as `Cr` instead of `ConfigError`.
+        keepNames: true,
         sourceMap: true,
         // Linked: a separate .map plus the comment Node needs to find it (EXTERNAL omits it).
         sourceMapMode: SourceMapMode.DEFAULT,
@@ -98,11 +111,16 @@ export class FlowPilotFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
         bundleAwsSDK: BUNDLE_AWS_SDK,
+        define: bundleDefine(),
+        esbuildArgs: { '--conditions': BUNDLE_CONDITIONS.join(',') },
+        // Warnings and errors only: synth output stays about what needs attention.
+        logLevel: LogLevel.WARNING,
         tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
       },
     });
     this.functionLabel = props.name;
     this.executionRole = role;
+    Tags.of(this).add(FUNCTION_NAME_TAG, props.name);
     logGroup.grantWrite(role);
     // Tracing.ACTIVE grants xray:PutTraceSegments and PutTelemetryRecords on `*`.
     Validations.of(role).acknowledge({

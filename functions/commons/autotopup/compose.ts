@@ -1,7 +1,7 @@
+import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
 import { STRIPE_API_BASE_ENV, stripeClient } from '../clients/stripe.ts';
 import { alertingFromEnv, tableName } from '../compose.ts';
-import { getConfig } from '../config/load.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';

@@ -1,10 +1,10 @@
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
 import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
 import type { CustomersConfig } from '../config/customers.ts';
-import { getConfig } from '../config/load.ts';
 import { getStringFromEnv } from '../env.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
 import { NoticeStateStore } from '../store/customer-notice-state.ts';

@@ -1,6 +1,6 @@
+import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
 import { alertingFromEnv, tableName, upstreamFromEnv } from '../compose.ts';
-import { getConfig } from '../config/load.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { getSecret } from '../secrets.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';

@@ -1,0 +1,420 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { build } from 'esbuild';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ConfigInput } from '../../functions/commons/config/schema.ts';
+import { addDays, dayInZone } from '../../functions/commons/units.ts';
+import { NODE_TARGET } from '../../infra/bundling.ts';
+import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
+import { localDynamoClient } from '../helpers/dynamo.ts';
+import {
+  type DeployedFunction,
+  type DeployedStack,
+  resolveEnvironment,
+  synthDeployed,
+} from './assembly.ts';
+import { type Invocation, invokeStaged, nodeModulesAbove, stageAsset } from './invoke.ts';
+import {
+  type SecretsManagerStandIn,
+  type SnsStandIn,
+  startSecretsManagerStandIn,
+  startSnsStandIn,
+} from './stand-ins.ts';
+
+/**
+ * The deployed-artifact tier: what `cdk deploy` would upload, run as Lambda would run it.
+ * The stack is synthesized once, offline, with cdk.json's context; each Lambda's asset is
+ * copied out of the cloud assembly to a directory with no node_modules anywhere above it
+ * and run in a fresh Node process with exactly the template's environment (references
+ * resolved to local stand-ins) plus the runtime's own variables and endpoint overrides.
+ */
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const CUSTOMER = '4242';
+const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
+
+let sim: Simulator;
+let sns: SnsStandIn;
+let secretsManager: SecretsManagerStandIn;
+let outdir: string;
+let deployed: DeployedStack;
+const refs: Record<string, string> = {};
+const tableNames: string[] = [];
+const staged: string[] = [];
+
+/** What each secret holds, by its name in the template (`<stack>/<NAME>`): a plain string, as the README tells operators to put it. */
+function secretValues(): Record<string, string> {
+  return {
+    IPWEB_TOKEN: sim.token,
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    STANDARD_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+    EPAY_KEY: randomBytes(16).toString('hex'),
+  };
+}
+
+const resourcesOf = (type: string) =>
+  Object.entries(deployed.resources).filter(([, r]) => r.Type === type);
+
+const alertsTopicArn = () => {
+  const [id] = resourcesOf('AWS::SNS::Topic').find(([logicalId]) => /Alerts/.test(logicalId)) ?? [];
+  if (!id) throw new Error('no alerts topic in the template');
+  return refs[id];
+};
+
+async function scanTable(): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for (const TableName of tableNames) {
+    const { Items = [] } = await localDynamoClient().send(new ScanCommand({ TableName }));
+    items.push(...Items);
+  }
+  return items;
+}
+
+/** The environment Lambda would give the function, pointed at the local stand-ins. */
+function lambdaEnvironment(fn: DeployedFunction): Record<string, string> {
+  const functionName = `${fn.name}-${fn.logicalId}`;
+  const memory = deployed.resources[fn.logicalId]?.Properties?.MemorySize;
+  return {
+    // What the template gives the function …
+    ...resolveEnvironment(fn, refs),
+    // … what the Lambda runtime adds (credentials, identity, X-Ray) …
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: 'local',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memory ?? 128),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
+    AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+    AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    _X_AMZN_TRACE_ID: `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`,
+    TZ: ':UTC',
+    // … and, for this machine only, the local endpoints (Node 20 here, 22 in Lambda).
+    AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+    AWS_ENDPOINT_URL_SNS: sns.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/** Runs a function's deployed bundle once, as Lambda would, and reads back its outcome. */
+async function invoke(fn: DeployedFunction, event: unknown): Promise<Invocation> {
+  const taskRoot = stageAsset(fn);
+  staged.push(taskRoot);
+  const invocation = await invokeStaged(fn, taskRoot, lambdaEnvironment(fn), event);
+  if (invocation.error) {
+    throw new Error(
+      `${fn.name} threw ${invocation.error.name}: ${invocation.error.message}\n${invocation.stdout}\n${invocation.stderr}`,
+    );
+  }
+  return invocation;
+}
+
+function scheduledEvent(fn: DeployedFunction) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: ACCOUNT,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: REGION,
+    resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/FlowPilot-${fn.logicalId}Schedule`],
+    detail: {},
+  };
+}
+
+/** A Stripe delivery as API Gateway's HTTP API (payload 2.0) hands it over: body base64. */
+function stripeDelivery(sessionId: string) {
+  const payload = JSON.stringify({
+    id: `evt_${randomUUID().replaceAll('-', '')}`,
+    object: 'event',
+    api_version: '2025-01-27.acacia',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    type: 'checkout.session.completed',
+    data: {
+      object: {
+        id: sessionId,
+        object: 'checkout.session',
+        payment_status: 'paid',
+        status: 'complete',
+        amount_total: 1000,
+        currency: 'usd',
+        client_reference_id: CUSTOMER,
+        metadata: { package: 'gb10' },
+        payment_intent: `pi_${sessionId}`,
+      },
+    },
+  });
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: 'POST /webhooks/{provider}',
+    rawPath: '/webhooks/stripe',
+    rawQueryString: '',
+    headers: {
+      accept: '*/*; q=0.5, application/xml',
+      'cache-control': 'no-cache',
+      'content-length': String(Buffer.byteLength(payload)),
+      'content-type': 'application/json; charset=utf-8',
+      host: 'abc123.execute-api.us-east-1.amazonaws.com',
+      'stripe-signature': signature,
+      'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+      'x-forwarded-for': '54.187.174.169',
+      'x-forwarded-port': '443',
+      'x-forwarded-proto': 'https',
+    },
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: {
+        method: 'POST',
+        path: '/webhooks/stripe',
+        protocol: 'HTTP/1.1',
+        sourceIp: '54.187.174.169',
+        userAgent: 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+      },
+      requestId: randomUUID(),
+      routeKey: 'POST /webhooks/{provider}',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    pathParameters: { provider: 'stripe' },
+    body: Buffer.from(payload).toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+interface InvocationSpec {
+  /** Puts the simulator in the state the invocation needs. */
+  arrange?(): void;
+  event(fn: DeployedFunction): unknown;
+  /** Checks the answer and the side effects (simulator, table, SNS). */
+  assess(invocation: Invocation): Promise<void>;
+}
+
+/**
+ * One entry per function, run in this order. A Lambda in the template without an entry here
+ * fails the tier: every deployed bundle is run before it ships.
+ */
+const SPECS: Record<string, InvocationSpec> = {
+  'poll-totals': {
+    arrange() {
+      // 10 GB left, under the default critical level (50 GB): a low-residual alert.
+      sim.setPool('primary', { rechargedMb: 2_048_000, consumedMb: 2_037_760, residualMb: 10_240 });
+    },
+    event: scheduledEvent,
+    async assess({ result }) {
+      expect(result).toMatchObject({
+        outcome: { ok: true, pools: { primary: { residualMb: '10240' } } },
+      });
+      const items = await scanTable();
+      expect(items).toContainEqual(
+        expect.objectContaining({ pk: 'POOL#primary', sk: expect.stringMatching(/^SNAP#/) }),
+      );
+      const toAlerts = sns.published.filter((p) => p.get('TopicArn') === alertsTopicArn());
+      expect(toAlerts.length).toBeGreaterThan(0);
+      expect(toAlerts.map((p) => p.get('Message')).join('\n')).toMatch(/primary/i);
+    },
+  },
+  'poll-usage': {
+    arrange() {
+      sim.addCustomer({ customerId: CUSTOMER });
+      sim.generateUsage(6, { customerIds: [CUSTOMER] });
+    },
+    event: scheduledEvent,
+    async assess({ result }) {
+      expect(result).toMatchObject({ outcome: { ok: true } });
+      const usage = (await scanTable()).filter((i) => i.pk === `USAGE#${CUSTOMER}`);
+      expect(usage.length).toBeGreaterThan(0);
+    },
+  },
+  'payment-webhook': {
+    event: () => stripeDelivery(`cs_test_${randomUUID().replaceAll('-', '')}`),
+    async assess({ result }) {
+      expect(result).toMatchObject({ statusCode: 200 });
+      const credits = sim.ledger().filter((o) => o.customerId === CUSTOMER);
+      expect(credits).toHaveLength(1);
+      expect(credits[0]?.trafficGb).toBe('10');
+      const secretIds = secretsManager.requested.join('\n');
+      expect(secretIds).toMatch(/STRIPE_WEBHOOK_SECRET/);
+      expect(secretIds).toMatch(/IPWEB_TOKEN/);
+      const orders = (await scanTable()).filter((i) => i.orderId === credits[0]?.orderId);
+      expect(orders.length).toBeGreaterThan(0);
+    },
+  },
+  'poll-customers': {
+    event: scheduledEvent,
+    async assess({ result }) {
+      expect(result).toMatchObject({ outcome: { ok: true } });
+      // The webhook's credit above, read back from the upstream's records into a balance.
+      const balance = (await scanTable()).find(
+        (i) => i.pk === `CUSTOMER#${CUSTOMER}` && i.sk === 'BALANCE',
+      );
+      expect(balance).toBeDefined();
+    },
+  },
+  reconcile: {
+    event: () => {
+      const today = dayInZone(new Date());
+      return { from: addDays(today, -1), to: today };
+    },
+    async assess({ result }) {
+      // The webhook's credit above, found on both sides.
+      expect(result).toMatchObject({
+        counts: { ledger: 1, upstream: 1, matched: 1, missingUpstream: 0 },
+        alerted: false,
+      });
+    },
+  },
+};
+
+beforeAll(async () => {
+  sim = await startSimulator({ options: { numberStyle: 'number' } });
+  sns = await startSnsStandIn();
+  const config: ConfigInput = {
+    upstream: {
+      baseUrl: sim.url,
+      // The simulator speaks plain HTTP on loopback.
+      allowInsecureHttp: true,
+      timeoutMs: 5_000,
+      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+    },
+    payments: {
+      providers: ['stripe'],
+      stripe: { livemode: false },
+      catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
+    },
+  };
+  outdir = mkdtempSync(join(tmpdir(), 'flowpilot-cdk-out-'));
+  deployed = synthDeployed(config, outdir);
+
+  for (const [logicalId] of resourcesOf('AWS::SNS::Topic')) {
+    refs[logicalId] = `arn:aws:sns:${REGION}:${ACCOUNT}:FlowPilot-${logicalId}`;
+  }
+  const values = secretValues();
+  const secrets = resourcesOf('AWS::SecretsManager::Secret').map(([logicalId, r]) => {
+    const name = String(r.Properties?.Name);
+    const value = values[name.split('/').pop() ?? ''];
+    if (value === undefined)
+      throw new Error(`no value for secret ${name}: add it to secretValues()`);
+    const arn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${randomBytes(3).toString('hex')}`;
+    refs[logicalId] = arn;
+    return { arn, name, value };
+  });
+  secretsManager = await startSecretsManagerStandIn(secrets);
+
+  // Each table as the template defines it (keys, attributes, indexes).
+  for (const [logicalId, r] of resourcesOf('AWS::DynamoDB::Table')) {
+    const p = r.Properties ?? {};
+    const TableName = `deployed-${logicalId}-${randomUUID().slice(0, 8)}`;
+    await localDynamoClient().send(
+      new CreateTableCommand({
+        TableName,
+        KeySchema: p.KeySchema as KeySchemaElement[],
+        AttributeDefinitions: p.AttributeDefinitions as AttributeDefinition[],
+        GlobalSecondaryIndexes: p.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
+        BillingMode: p.BillingMode as 'PAY_PER_REQUEST',
+      }),
+    );
+    refs[logicalId] = TableName;
+    tableNames.push(TableName);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await sim?.close();
+  await sns?.close();
+  await secretsManager?.close();
+  for (const dir of [...staged, outdir]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('deployed bundles', () => {
+  it('has an invocation for every Lambda in the template, and a Lambda for every invocation', () => {
+    const names = deployed.functions.map((f) => f.name ?? `(untagged ${f.logicalId})`);
+    expect([...names].sort()).toEqual(Object.keys(SPECS).sort());
+  });
+
+  it('targets the runtime the template names (nodejs22.x, esbuild node22)', () => {
+    for (const fn of deployed.functions) {
+      expect(fn.runtime, fn.logicalId).toBe(`nodejs${NODE_TARGET.replace('node', '')}.x`);
+    }
+  });
+
+  it('needs nothing outside the bundle: every import resolves inside the asset', async () => {
+    for (const fn of deployed.functions) {
+      const taskRoot = stageAsset(fn);
+      staged.push(taskRoot);
+      expect(nodeModulesAbove(taskRoot), `${taskRoot} must not see a node_modules`).toBeUndefined();
+      // Re-bundling the output from there fails on any import that is not a Node builtin.
+      const result = await build({
+        entryPoints: [join(taskRoot, `${fn.handler.split('.')[0]}.mjs`)],
+        bundle: true,
+        write: false,
+        platform: 'node',
+        format: 'esm',
+        external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)],
+        logLevel: 'silent',
+        metafile: true,
+      });
+      const outside = Object.keys(result.metafile.inputs)
+        .map((f) => resolve(f))
+        .filter((f) => !f.startsWith(taskRoot));
+      expect(outside, fn.logicalId).toEqual([]);
+    }
+    // Re-parsing four bundles of about 1 MB: slow on a busy machine.
+  }, 180_000);
+
+  it('refuses configuration edited after synth instead of trusting it', async () => {
+    const fn = deployed.functions.find((f) => f.name === 'poll-totals');
+    if (!fn) throw new Error('poll-totals: not in the template');
+    const env = lambdaEnvironment(fn);
+    const config = JSON.parse(env.FLOWPILOT_CONFIG_JSON ?? '{}');
+    config.polling.retentionDays += 1;
+    const taskRoot = stageAsset(fn);
+    staged.push(taskRoot);
+    const invocation = await invokeStaged(
+      fn,
+      taskRoot,
+      { ...env, FLOWPILOT_CONFIG_JSON: JSON.stringify(config) },
+      scheduledEvent(fn),
+    );
+    expect(invocation.error).toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/FLOWPILOT_CONFIG_JSON changed after it was validated/),
+    });
+  }, 90_000);
+
+  it.each(Object.keys(SPECS))(
+    'runs %s from its asset against local stand-ins',
+    async (name) => {
+      const spec = SPECS[name];
+      const fn = deployed.functions.find((f) => f.name === name);
+      if (!spec || !fn) throw new Error(`${name}: not in the template`);
+      spec.arrange?.();
+      const invocation = await invoke(fn, spec.event(fn));
+      await spec.assess(invocation);
+    },
+    90_000,
+  );
+});

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import {
+  FUNCTION_ENTRIES,
+  type FunctionName,
+  lambdaBuildOptions,
+  PROJECT_ROOT,
+} from '../../infra/bundling.ts';
+
+/**
+ * What each bundle must not hold, so that it starts fast: no zod (configuration arrives
+ * validated, through `#config`), no Stripe or payment code in the pollers, no poller code in
+ * the webhook. The webhook keeps zod for now: the payment providers parse payload shapes
+ * with it. A function not listed gets the default.
+ */
+const DEFAULT_FORBIDDEN = ['node_modules/zod/'];
+const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
+  'poll-totals': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
+  'poll-usage': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
+  reconcile: [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
+  'payment-webhook': ['functions/commons/pollers/', 'functions/commons/config/schema.ts'],
+};
+
+describe('bundle import graphs', () => {
+  it.each(Object.entries(FUNCTION_ENTRIES))(
+    '%s holds only what it uses',
+    async (name, entry) => {
+      const { metafile } = await build({
+        ...lambdaBuildOptions(),
+        entryPoints: [join(PROJECT_ROOT, entry)],
+        write: false,
+        outdir: join(PROJECT_ROOT, '.cache', 'import-graph'),
+        metafile: true,
+        logLevel: 'silent',
+      });
+      const inputs = Object.keys(metafile.inputs);
+      const forbidden = FORBIDDEN[name as FunctionName] ?? DEFAULT_FORBIDDEN;
+      const found = forbidden.filter((f) => inputs.some((i) => i.includes(f)));
+      expect(found, `${name} bundles ${found.join(', ')}`).toEqual([]);
+    },
+    60_000,
+  );
+});
