@@ -6,7 +6,7 @@ import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth, deriveOrderId } from '../payments/catalog.ts';
 import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
 import type { Ledger } from '../store/ledger.ts';
-import type { SnapshotStore } from '../store/snapshots.ts';
+import type { PoolSnapshot, SnapshotStore } from '../store/snapshots.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
 import {
@@ -66,6 +66,8 @@ const money = (minor: number, currency: string) => `${minor} ${currency}`;
 /** A batch shares what the pool still owes: the pending top-ups, counted once. */
 interface Batch {
   pendingMb?: Decimal;
+  /** The pool's latest snapshot, read once per batch (null: there is none). */
+  snapshot?: PoolSnapshot | null;
 }
 
 export class AutoTopupEngine implements BalanceListener {
@@ -156,7 +158,9 @@ export class AutoTopupEngine implements BalanceListener {
       };
     }
     const pool = autoTopup.pool;
-    const snapshot = await this.#deps.snapshots.latest(pool);
+    if (batch.snapshot === undefined)
+      batch.snapshot = (await this.#deps.snapshots.latest(pool)) ?? null;
+    const snapshot = batch.snapshot;
     if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
     batch.pendingMb ??= await this.#pendingMb();
     const left = snapshot.residualMb.minus(batch.pendingMb);
