@@ -1,9 +1,11 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
+import { createAutoTopupListener } from './commons/autotopup/compose.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { tableName, upstreamFromEnv } from './commons/compose.ts';
-import { balanceListeners } from './commons/customers/listeners.ts';
+import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
 import { type PollCustomersDeps, pollCustomers } from './commons/customers/poll.ts';
+import type { BalanceListener } from './commons/customers/types.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
@@ -13,6 +15,7 @@ import { PollStateStore } from './commons/store/poll-state.ts';
 import { UsageStore } from './commons/store/usage.ts';
 
 // Built on the first invocation and kept while the container is warm.
+let listeners: readonly BalanceListener[] | undefined;
 let stores:
   | Pick<PollCustomersDeps, 'usage' | 'balances' | 'records' | 'pollState' | 'credits'>
   | undefined;
@@ -31,7 +34,8 @@ export async function composePollCustomers(context: Pick<Context, 'getRemainingT
   const deps: PollCustomersDeps = {
     ...stores,
     upstream: await upstreamFromEnv(),
-    listeners: balanceListeners,
+    // What reacts to each computation, in order: the customer's notices, then auto top-up.
+    listeners: (listeners ??= [customerNoticesFromEnv(), createAutoTopupListener()]),
     config: {
       ...config.customers,
       timeZone: config.upstream.timeZone,

@@ -121,7 +121,7 @@ export class FlowPilotStack extends Stack {
       .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
     // Auto top-up: the balance poll charges saved cards, the webhook reads Checkout opt-ins.
-    for (const fn of [this.jobs.pollUsage.function, this.webhook.function]) {
+    for (const fn of [this.jobs.pollCustomers.function, this.webhook.function]) {
       fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
     }
 
@@ -135,7 +135,7 @@ export class FlowPilotStack extends Stack {
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
       customers: config.customers,
       opsTopic: this.notifications.opsTopic,
-    }).grantTo(this.jobs.pollUsage.function);
+    }).grantTo(this.jobs.pollCustomers.function);
 
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',

@@ -23,6 +23,8 @@ import { LOCAL_STRIPE_API_KEY } from '../../local/stripe/index.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
 
+const LOCAL_TOKEN = 'e2e-autotopup-local-token';
+
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /**
@@ -55,6 +57,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
       FLOWPILOT_CONFIG: '',
       STRIPE_API_BASE_URL: '',
       STRIPE_API_KEY: '',
+      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
     };
     child = spawn('npm', ['start'], {
       cwd: ROOT,
@@ -82,7 +85,14 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     const info = readRuntimeInfo(dataDir);
     if (!info) throw new Error(`no runtime info:\n${output}`);
     const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
-    expect((await fetch(`${base}/_local/invoke/poll-totals`, { method: 'POST' })).ok).toBe(true);
+    expect(
+      (
+        await fetch(`${base}/_local/invoke/poll-totals`, {
+          method: 'POST',
+          headers: { 'x-flowpilot-token': LOCAL_TOKEN },
+        })
+      ).ok,
+    ).toBe(true);
 
     // Act 1: the operator opts customer 1001 in with the CLI, against the running runtime
     const out = {

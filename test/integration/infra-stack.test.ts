@@ -544,7 +544,7 @@ describe('FlowPilotStack', () => {
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
         // The Stripe API key charges cards: only the balance poll and the webhook hold it.
-        const charges = name === 'poll-usage' || name === 'payment-webhook';
+        const charges = name === 'poll-customers' || name === 'payment-webhook';
         expect(readable.includes(JSON.stringify(secretRef('STRIPE_API_KEY')))).toBe(charges);
         expect(variables.STRIPE_API_KEY_SECRET_ARN !== undefined).toBe(charges);
       }
