@@ -31,11 +31,12 @@ export async function composePollCustomers(context: Pick<Context, 'getRemainingT
     pollState: new PollStateStore(docClient, table),
     credits: new DynamoLedger(docClient, table),
   };
+  listeners ??= [customerNoticesFromEnv(), createAutoTopupListener()];
   const deps: PollCustomersDeps = {
     ...stores,
     upstream: await upstreamFromEnv(),
     // What reacts to each computation, in order: the customer's notices, then auto top-up.
-    listeners: (listeners ??= [customerNoticesFromEnv(), createAutoTopupListener()]),
+    listeners,
     config: {
       ...config.customers,
       timeZone: config.upstream.timeZone,

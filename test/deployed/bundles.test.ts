@@ -61,6 +61,7 @@ function secretValues(): Record<string, string> {
     STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
     STANDARD_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
     EPAY_KEY: randomBytes(16).toString('hex'),
+    STRIPE_API_KEY: `sk_test_${randomBytes(16).toString('hex')}`,
   };
 }
 

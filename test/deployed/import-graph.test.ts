@@ -16,7 +16,12 @@ import {
  */
 const DEFAULT_FORBIDDEN = ['node_modules/zod/'];
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
-  'poll-totals': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
+  // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
+  'poll-totals': [
+    ...DEFAULT_FORBIDDEN,
+    'node_modules/stripe/',
+    'functions/commons/payments/providers/',
+  ],
   'poll-usage': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
   reconcile: [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
   'payment-webhook': ['functions/commons/pollers/', 'functions/commons/config/schema.ts'],

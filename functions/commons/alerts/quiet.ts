@@ -1,4 +1,5 @@
-import { type MaintenanceWindow, WEEKDAYS } from '../config/alerts.ts';
+import type { MaintenanceWindow } from '../config/alerts.ts';
+import { WEEKDAYS } from '../config/weekdays.ts';
 import type { PollRuleId, Quieted, RuleId, Silence } from './types.ts';
 
 const POLL_RULES: Record<PollRuleId, true> = {

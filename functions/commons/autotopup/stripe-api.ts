@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { FlowPilotError } from '../errors.ts';
-import { AUTO_TOPUP_MARKER } from '../payments/providers/stripe.ts';
+import { AUTO_TOPUP_MARKER } from '../payments/autotopup-marker.ts';
 
 /** What an off-session charge asks Stripe for; everything fixed when the episode was claimed. */
 export interface OffSessionCharge {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertTimeZone } from '../units.ts';
+import { WEEKDAYS } from './weekdays.ts';
 
 /**
  * A warning and a critical level for a figure that is worse when lower (GB left, percent
@@ -47,8 +48,6 @@ export const ALERT_RULES = [
   'order-held',
   'reconciliation-difference',
 ] as const;
-
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const clockTime = z
   .string()

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { assertTimeZone, DEFAULT_UPSTREAM_ZONE } from '../units.ts';
+import { NOTICE_LOCALES } from './notice-locales.ts';
 
 /** Locales a notice can be written in; anything else falls back to the default locale. */
-export const NOTICE_LOCALES = ['en', 'zh-CN'] as const;
-export type NoticeLocale = (typeof NOTICE_LOCALES)[number];
 
 export const timeZoneSchema = z.string().refine(
   (zone) => {

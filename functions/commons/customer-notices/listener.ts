@@ -1,4 +1,5 @@
-import type { CustomerNoticesConfig, NoticeLocale } from '../config/customer-notices.ts';
+import type { CustomerNoticesConfig } from '../config/customer-notices.ts';
+import type { NoticeLocale } from '../config/notice-locales.ts';
 import type { BalanceChange, BalanceListener } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import { runLimited } from '../store/batch.ts';

@@ -1,4 +1,4 @@
-import type { NoticeLocale } from '../config/customer-notices.ts';
+import type { NoticeLocale } from '../config/notice-locales.ts';
 import type { NoticeKind } from '../store/notice-outbox.ts';
 import { formatGb, mbToGb } from '../units.ts';
 

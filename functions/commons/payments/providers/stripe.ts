@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
+import { AUTO_TOPUP_MARKER } from '../autotopup-marker.ts';
 import { payerContact } from '../contact.ts';
 import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
@@ -113,14 +114,6 @@ function paid(object: Record<string, unknown>): PaymentSucceeded {
 }
 
 // ---- Auto top-up (README "Auto top-up") ------------------------------------------------
-
-/**
- * Metadata FlowPilot puts on the off-session PaymentIntents it creates for auto top-up. Only
- * those are credited from `payment_intent.succeeded`: a Checkout payment emits the same event
- * for its own PaymentIntent and is credited through its session, so crediting it here too
- * would credit it twice.
- */
-export const AUTO_TOPUP_MARKER = { key: 'flowpilot', value: 'autotopup' } as const;
 
 const autoTopupIntentSchema = z.object({
   id: paymentIdSchema,
