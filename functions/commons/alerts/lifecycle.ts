@@ -178,8 +178,13 @@ export function step(
         next.recent = undefined;
       }
     }
+    // Held stable long enough to end flapping: the earlier changes need not be kept (and
+    // written every poll) any longer.
     const steady =
-      next.recent !== undefined && next.recent === LETTER[next.status].repeat(next.recent.length);
+      next.recent !== undefined &&
+      next.recent.at(-1) === LETTER[next.status] &&
+      (trailingRun(next.recent) >= stablePolls ||
+        next.recent === LETTER[next.status].repeat(next.recent.length));
     if (steady && !holding && !clearing && !next.flapping) next.recent = undefined;
   }
 
