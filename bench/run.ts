@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const BENCHES = ['bundle-size.ts', 'poll-usage.ts', 'webhook.ts'];
+const BENCHES = ['bundle-size.ts', 'poll-usage.ts', 'webhook.ts', 'alerts-hover.ts'];
 let failed = 0;
 for (const file of BENCHES) {
   process.stdout.write(`\n=== bench/${file} ===\n`);
