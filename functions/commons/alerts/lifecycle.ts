@@ -169,7 +169,8 @@ export function step(
       next.flapping = { ...next.flapping, worst: worst === 'ok' ? 'warning' : worst };
       const settled =
         trailingRun(recent) >= stablePolls && STATUS_OF[recent.at(-1) ?? 'o'] === next.status;
-      notice = settled ? 'settled' : undefined;
+      // Quiet while flapping, but a "flapping" notice whose delivery failed is sent again.
+      notice = settled ? 'settled' : prev?.pendingNotice === 'flapping' ? 'flapping' : undefined;
       if (settled) {
         flap = facts;
         next.previousStatus = next.flapping.worst;
