@@ -12,6 +12,8 @@ const BENCHES = [
   'customer-balances.ts',
   'webhook.ts',
   'customer-notices.ts',
+  'alerts-hover.ts',
+  'autotopup.ts',
 ];
 const failed: string[] = [];
 for (const file of BENCHES) {

@@ -448,13 +448,16 @@ describe('Alerts an operator can live with', () => {
     const due = await digest();
     fp.at(65);
     const again = await digest();
+    // Another container, which has not seen the day claimed: the stored claim stops it.
+    const elsewhere = await sendDigestIfDue({ ...fp.alerting.digest, seen: {} });
     fp.at(24 * 60 + 60);
     const nextDay = await digest();
 
     // Assess
-    expect([early, due, again, nextDay]).toEqual([
+    expect([early, due, again, elsewhere, nextDay]).toEqual([
       { sent: false, reason: 'not-due' },
       { sent: true, day: '2026-01-05', open: 2 },
+      { sent: false, reason: 'already-sent' },
       { sent: false, reason: 'already-sent' },
       { sent: true, day: '2026-01-06', open: 2 },
     ]);

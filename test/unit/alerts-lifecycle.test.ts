@@ -216,6 +216,31 @@ describe('Function: step (operator features)', () => {
     expect(state?.previousStatus).toBe('critical');
   });
 
+  it('sends a flapping notice again when its delivery failed, and nothing else meanwhile', () => {
+    // Prepare: flapping, then SNS refused the notice.
+    const options = { ...OPTIONS, clearPolls: 2, flap: FLAP };
+    const { state } = run(
+      [
+        [0, 'warning'],
+        [5, 'ok'],
+        [10, 'warning'],
+        [15, 'ok'],
+      ],
+      options,
+    );
+    const pending = { ...(state as AlertState), pendingNotice: 'flapping' as const };
+
+    // Act
+    const retry = step(pending, KEY, 'warning', at(20), options);
+    const after = step(retry.next, KEY, 'ok', at(25), options);
+
+    // Assess
+    expect(state?.flapping).toBeDefined();
+    expect(retry.notice).toBe('flapping');
+    expect(retry.next?.pendingNotice).toBeUndefined();
+    expect(after.notice).toBeUndefined();
+  });
+
   it('keeps a silenced opening back, and drops it when the alert resolves unheard', () => {
     // Prepare
     const silenced: LifecycleOptions = { ...OPTIONS, quiet: () => 'silenced' };

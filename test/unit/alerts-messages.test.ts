@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMessage } from '../../functions/commons/alerts/messages.ts';
+import { renderGroup, renderMessage } from '../../functions/commons/alerts/messages.ts';
 import { poolFigures } from '../../functions/commons/alerts/rules.ts';
 import type {
   AlertFacts,
@@ -112,6 +112,8 @@ const TRANSITIONS: [NoticeKind, AlertStatus, AlertStatus][] = [
   ['reminder', 'critical', 'critical'],
   ['resolved', 'ok', 'warning'],
   ['resolved', 'ok', 'critical'],
+  ['flapping', 'ok', 'critical'],
+  ['settled', 'warning', 'critical'],
 ];
 
 function notice(facts: AlertFacts, [kind, status, previous]: (typeof TRANSITIONS)[number]) {
@@ -159,6 +161,38 @@ describe('Function: renderMessage', () => {
       expect(m.sms.startsWith('FlowPilot ')).toBe(true);
       expect(['warning', 'critical']).toContain(m.attributes.severity);
       expect(m.email).toContain('What to do: ');
+    }
+  });
+
+  it('keeps grouped messages within the channel limits too, at the highest severity', () => {
+    // Prepare: every pair of notices about one pool from one evaluation.
+    const pool = allFacts().filter((f) => f.type === 'pool');
+    const groups = pool.flatMap((a) =>
+      pool
+        .filter(
+          (b) =>
+            b.type === 'pool' &&
+            a.type === 'pool' &&
+            b.rule !== a.rule &&
+            b.figures.pool === a.figures.pool,
+        )
+        .flatMap((b) =>
+          TRANSITIONS.map((t) => [notice(a, t), notice(b, ['opened', 'critical', 'ok'])]),
+        ),
+    );
+
+    // Act
+    const messages = groups.map(renderGroup);
+
+    // Assess
+    expect(messages.length).toBeGreaterThan(0);
+    for (const m of messages) {
+      expect(m.sms.length, m.sms).toBeLessThanOrEqual(160);
+      expect(m.sms, m.sms).toMatch(GSM7_BASIC_ASCII);
+      expect(m.subject.length, m.subject).toBeLessThan(100);
+      expect(m.subject, m.subject).toMatch(SUBJECT_ASCII);
+      expect(m.attributes.severity).toBe('critical');
+      expect(m.attributes.rule.split(',').sort()).toEqual(['forecast', 'low-residual']);
     }
   });
 

@@ -16,6 +16,8 @@ export interface DigestDeps {
   notifier: Notifier;
   clock: () => Date;
   config: Pick<AlertsConfig, 'digest' | 'maintenance'>;
+  /** The last day this container saw claimed, so later polls skip the claim write. */
+  seen?: { day?: string };
 }
 
 export type DigestOutcome =
@@ -104,7 +106,10 @@ export async function sendDigestIfDue(deps: DigestDeps): Promise<DigestOutcome> 
   const now = deps.clock();
   if (localTime(now, digest.timeZone).time < digest.time) return { sent: false, reason: 'not-due' };
   const day = dayInZone(now, digest.timeZone);
-  if (!(await deps.claims.claim(day, now))) return { sent: false, reason: 'already-sent' };
+  if (deps.seen?.day === day) return { sent: false, reason: 'already-sent' };
+  const claimed = await deps.claims.claim(day, now);
+  if (deps.seen) deps.seen.day = day;
+  if (!claimed) return { sent: false, reason: 'already-sent' };
   try {
     const [open, quieting] = await Promise.all([
       deps.alerts.listOpenAlerts(),
@@ -116,6 +121,7 @@ export async function sendDigestIfDue(deps: DigestDeps): Promise<DigestOutcome> 
     return { sent: true, day, open: open.length };
   } catch (err) {
     // Best effort: the send's failure is the news.
+    if (deps.seen) deps.seen.day = undefined;
     await deps.claims.release(day).catch(() => undefined);
     throw err;
   }

@@ -120,10 +120,12 @@ export async function deliver(
   deps: { state: AlertStatePort; notifier: Notifier },
   items: readonly Committed[],
 ): Promise<AlertChange[]> {
-  const owed = items.filter(
-    (i): i is Committed & { notice: AlertNotice; next: AlertState } => !!i.notice && !!i.next,
-  );
-  const rest = items.filter((i) => !owed.includes(i as (typeof owed)[number])).map((i) => i.change);
+  const owed: (Committed & { notice: AlertNotice; next: AlertState })[] = [];
+  const rest: AlertChange[] = [];
+  for (const i of items) {
+    if (i.notice && i.next) owed.push({ ...i, notice: i.notice, next: i.next });
+    else rest.push(i.change);
+  }
   const [only] = owed;
   if (!only) return rest;
   const message =

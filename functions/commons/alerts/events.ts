@@ -81,7 +81,8 @@ export class AlertEventSink implements OpsEventSink {
       await this.#quiet(RAISE_LIFECYCLE, context.now),
     );
     throwIfUndelivered(change);
-    return change.notice === 'resolved';
+    // A "resolved" a silence holds back still closed the alert.
+    return change.notice === 'resolved' || change.quieted?.notice === 'resolved';
   }
 
   /**

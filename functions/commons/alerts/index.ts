@@ -1,4 +1,6 @@
 // What the rest of FlowPilot uses from alerting.
+
+export { type DigestDeps, type DigestOutcome, sendDigestIfDue } from './digest.ts';
 export type { AlertChange, AlertStatePort } from './engine.ts';
 export { type AlertDeps, type EvaluationResult, evaluateAfterTotalsPoll } from './evaluate.ts';
 export { AlertEventSink, type AlertEventSinkDeps } from './events.ts';

@@ -169,7 +169,8 @@ export function step(
       next.flapping = { ...next.flapping, worst: worst === 'ok' ? 'warning' : worst };
       const settled =
         trailingRun(recent) >= stablePolls && STATUS_OF[recent.at(-1) ?? 'o'] === next.status;
-      notice = settled ? 'settled' : undefined;
+      // Quiet while flapping, but a "flapping" notice whose delivery failed is sent again.
+      notice = settled ? 'settled' : prev?.pendingNotice === 'flapping' ? 'flapping' : undefined;
       if (settled) {
         flap = facts;
         next.previousStatus = next.flapping.worst;
@@ -178,8 +179,13 @@ export function step(
         next.recent = undefined;
       }
     }
+    // Held stable long enough to end flapping: the earlier changes need not be kept (and
+    // written every poll) any longer.
     const steady =
-      next.recent !== undefined && next.recent === LETTER[next.status].repeat(next.recent.length);
+      next.recent !== undefined &&
+      next.recent.at(-1) === LETTER[next.status] &&
+      (trailingRun(next.recent) >= stablePolls ||
+        next.recent === LETTER[next.status].repeat(next.recent.length));
     if (steady && !holding && !clearing && !next.flapping) next.recent = undefined;
   }
 

@@ -9,7 +9,7 @@ const POLL_RULES: Record<PollRuleId, true> = {
   'data-stale': true,
 };
 
-export const isPollRule = (rule: RuleId): rule is PollRuleId => Object.hasOwn(POLL_RULES, rule);
+const isPollRule = (rule: RuleId): rule is PollRuleId => Object.hasOwn(POLL_RULES, rule);
 
 /**
  * A silence or window that names no rule covers the poll rules only: money and
@@ -26,7 +26,7 @@ function covers(
   );
 }
 
-export function silenceCovers(s: Silence, rule: RuleId, subject: string): boolean {
+function silenceCovers(s: Silence, rule: RuleId, subject: string): boolean {
   return covers(
     s.rule && [s.rule],
     s.subject === undefined ? undefined : [s.subject],

@@ -57,6 +57,7 @@ export function createAlerting(options: {
       notifier,
       clock,
       config,
+      seen: {},
     },
   };
 }

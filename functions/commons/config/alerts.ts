@@ -113,6 +113,10 @@ export const alertsSchema = z.strictObject({
       startPercent: z.number().min(1).max(100).default(30),
       stablePolls: z.int().min(1).max(100).default(6),
     })
+    .refine((f) => f.stablePolls <= f.windowPolls, {
+      path: ['stablePolls'],
+      message: 'must be at most windowPolls (the polls kept), or flapping never ends',
+    })
     .prefault({}),
   /** Recurring windows in which notifications are held. */
   maintenance: z.array(maintenanceWindowSchema).max(50).default([]),
