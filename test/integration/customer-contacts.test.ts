@@ -185,5 +185,22 @@ describe('payment webhook: payer contact capture', () => {
     })(apiEvent('standard', other, standardHeaders(other)));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body ?? '').result).toBe('credited');
+
+    // A contact of the wrong type is ignored, never a malformed payment.
+    const odd = standardPayload('payment.succeeded', {
+      paymentId: `ord_${randomUUID()}`,
+      customerId: 88,
+      package: 'gb10',
+      amount: 1000,
+      currency: 'usd',
+      email: 42,
+      phone: null,
+    });
+    const kept: unknown[] = [];
+    const third = await handler(async (...args) => kept.push(args))(
+      apiEvent('standard', odd, standardHeaders(odd)),
+    );
+    expect(JSON.parse(third.body ?? '').result).toBe('credited');
+    expect(kept).toEqual([]);
   });
 });

@@ -111,6 +111,8 @@ describe('notice texts', () => {
           locale,
         );
         expect([...r.sms].length).toBeLessThanOrEqual(SMS_MAX[locale]);
+        // GSM-7 stays GSM-7: no character that would switch an English SMS to UCS-2.
+        if (locale === 'en') expect(r.sms).toMatch(/^[\x20-\x7e]*$/);
         expect(r.subject.length).toBeGreaterThan(0);
       }
     }

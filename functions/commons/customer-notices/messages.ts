@@ -33,9 +33,12 @@ export function paymentLinkFor(template: string | undefined, customerId: string)
 const gb = (mb: string) => formatGb(mbToGb(mb), 2);
 const days = (d: number | null) => (d === null ? undefined : Math.max(0, Math.floor(d)));
 
-function cut(text: string, max: number): string {
+/** Cut to `max` characters; English ends in ASCII dots, since `…` would force UCS-2. */
+function cut(text: string, max: number, locale: NoticeLocale): string {
   const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  if (chars.length <= max) return text;
+  const more = locale === 'en' ? '...' : '…';
+  return `${chars.slice(0, max - more.length).join('')}${more}`;
 }
 
 type Words = (f: NoticeFacts) => { subject: string; lines: string[]; sms: string };
@@ -135,6 +138,6 @@ export function renderNotice(facts: NoticeFacts, locale: NoticeLocale): Rendered
     frame.sign,
     '',
   ].join('\n');
-  const sms = cut(`${words.sms}${showLink ? ` ${link}` : ''}`, SMS_MAX[locale]);
+  const sms = cut(`${words.sms}${showLink ? ` ${link}` : ''}`, SMS_MAX[locale], locale);
   return { subject: words.subject, email, sms };
 }

@@ -2,16 +2,17 @@ import { logger } from '../logger.ts';
 import { type CustomerContactStore, canonicalCustomerId } from '../store/customer-contacts.ts';
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 
-type Nullable<T> = { [K in keyof T]?: T[K] | null | undefined };
-
-/** `{ contact }` when the provider named any of email, phone or name; else nothing. */
-export function payerContact(from: Nullable<PayerContact> | null | undefined): {
-  contact?: PayerContact;
-} {
+/**
+ * `{ contact }` when the provider named any of email, phone or name as text; else nothing.
+ * Anything else (wrong types, absurd lengths) is dropped: a contact never blocks a credit.
+ */
+export function payerContact(from: unknown): { contact?: PayerContact } {
+  if (typeof from !== 'object' || from === null) return {};
   const contact: PayerContact = {};
   for (const k of ['email', 'phone', 'name'] as const) {
-    const v = from?.[k]?.trim();
-    if (v) contact[k] = v;
+    const v = (from as Record<string, unknown>)[k];
+    const text = typeof v === 'string' ? v.trim() : '';
+    if (text && text.length <= 320) contact[k] = text;
   }
   return Object.keys(contact).length > 0 ? { contact } : {};
 }

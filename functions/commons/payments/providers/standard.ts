@@ -25,7 +25,8 @@ import {
  *   { "type": "payment.refunded", "timestamp": "2026-02-01T08:00:00Z",
  *     "data": { "paymentId": "ord_1001", "amountRefunded": 500, "currency": "usd" } }
  *
- * `quantity` is optional (default 1). `amountRefunded` is the payment's cumulative refunded
+ * `quantity` is optional (default 1); so are `email` and `phone`, the payer's contact for
+ * customer notices (kept after the credit; an unusable one is dropped, never refused). `amountRefunded` is the payment's cumulative refunded
  * total, so a redelivered or late event never deducts twice. Other `type`s are acknowledged
  * and ignored.
  */
@@ -47,8 +48,9 @@ const succeeded = z.strictObject({
   quantity: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   amount: minorUnits,
   currency: currencySchema,
-  email: z.string().max(320).nullish(),
-  phone: z.string().max(40).nullish(),
+  // Read leniently: a contact never makes a payment malformed.
+  email: z.unknown().optional(),
+  phone: z.unknown().optional(),
 });
 
 const refunded = z.strictObject({

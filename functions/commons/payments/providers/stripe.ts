@@ -39,13 +39,8 @@ const sessionSchema = z.object({
   client_reference_id: z.string().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
   payment_intent: idRef.nullish(),
-  customer_details: z
-    .object({
-      email: z.string().nullish(),
-      phone: z.string().nullish(),
-      name: z.string().nullish(),
-    })
-    .nullish(),
+  // Read leniently: a contact never makes a paid session malformed.
+  customer_details: z.unknown().optional(),
 });
 
 const chargeSchema = z.object({
