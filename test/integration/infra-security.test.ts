@@ -13,6 +13,7 @@ import { WEBHOOK_PATH, WEBHOOK_ROUTE_THROTTLE } from '../../infra/constructs/web
 import { buildApp } from '../../infra/main.ts';
 import { addPolicyChecks } from '../../infra/policy-checks.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
+import { DIGEST_CLAIM_KEY, PENDING_REFUND_KEYS } from '../../infra/table-access.ts';
 
 // Bundling is skipped (the template is the same but for asset hashes), so this synth is quick.
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
@@ -109,10 +110,20 @@ describe('FlowPilotStack security', () => {
       },
     );
 
-    it('lets no role delete items, the internet-facing webhook least of all', () => {
-      for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
-        expect(roleDynamoActions(name)).not.toContain('dynamodb:DeleteItem');
+    it('lets roles delete only transient markers, by partition key, and never a ledger item', () => {
+      const deletes = ofType('AWS::IAM::Policy')
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((s) => list(s.Action).includes('dynamodb:DeleteItem'));
+      expect(deletes.length).toBeGreaterThan(0);
+      for (const s of deletes) {
+        expect(list(s.Action)).toEqual(['dynamodb:DeleteItem']);
+        const leading = s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+        expect(leading, 'a DeleteItem grant without a partition-key condition').toBeDefined();
+        for (const key of list(leading as string | string[])) {
+          expect([PENDING_REFUND_KEYS, DIGEST_CLAIM_KEY]).toContain(key);
+        }
       }
+      expect(roleDynamoActions('poll-usage')).not.toContain('dynamodb:DeleteItem');
     });
   });
 
@@ -158,7 +169,7 @@ describe('FlowPilotStack security', () => {
   describe('logs', () => {
     it('encrypts every log group with the logs key and keeps it for logs.retentionDays', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(5);
+      expect(groups).toHaveLength(6);
       const logsKey = stack.getLogicalId(
         stack.node.findChild('LogEncryption').node.findChild('Key').node.defaultChild as CfnKey,
       );
@@ -204,7 +215,7 @@ describe('FlowPilotStack security', () => {
   describe('secrets', () => {
     it('creates placeholders of 64 characters without punctuation or spaces', () => {
       const secrets = ofType('AWS::SecretsManager::Secret');
-      expect(secrets).toHaveLength(4);
+      expect(secrets).toHaveLength(5);
       for (const s of secrets) {
         expect(s.Properties.GenerateSecretString).toEqual({
           PasswordLength: 64,

@@ -14,6 +14,7 @@ import type { FlowPilotFunction } from '../../infra/constructs/function.ts';
 import { buildApp } from '../../infra/main.ts';
 import { METRIC_NAMES } from '../../infra/metrics.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
+import { TABLE_ACCESS, TABLE_DELETES } from '../../infra/table-access.ts';
 
 // One synthesis (with real esbuild bundling of the five functions) shared by every test.
 const CONFIG: ConfigInput = {
@@ -461,12 +462,6 @@ describe('FlowPilotStack', () => {
 
   describe('IAM', () => {
     // Which DynamoDB actions each role holds: infra-security.test.ts checks them against the code.
-    const READ_WRITE = [
-      'dynamodb:GetItem',
-      'dynamodb:Query',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-    ];
     const COMMON = [
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -481,12 +476,18 @@ describe('FlowPilotStack', () => {
     const DLQ = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 
     it('grants each function exactly the actions it needs and no managed policy', () => {
+      // The table actions come from infra/table-access.ts, which infra-security.test.ts checks
+      // against each function's bundle.
+      const table = (name: FunctionName) => [
+        ...TABLE_ACCESS[name],
+        ...(TABLE_DELETES[name].length ? ['dynamodb:DeleteItem'] : []),
+      ];
       const expected: Record<string, string[]> = {
-        'poll-totals': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
-        'poll-usage': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
-        'poll-customers': [...READ_WRITE, 'dynamodb:BatchWriteItem', ...COMMON, ...DLQ],
-        reconcile: [...READ_WRITE, ...COMMON, ...DLQ],
-        'payment-webhook': [...READ_WRITE, ...COMMON],
+        'poll-totals': [...table('poll-totals'), ...COMMON, ...DLQ],
+        'poll-usage': [...table('poll-usage'), ...COMMON, ...DLQ],
+        'poll-customers': [...table('poll-customers'), ...COMMON, ...DLQ],
+        reconcile: [...table('reconcile'), ...COMMON, ...DLQ],
+        'payment-webhook': [...table('payment-webhook'), ...COMMON],
       };
       for (const [name, fn] of Object.entries(functions())) {
         expect([...actionsOf(roleStatements(fn))].sort()).toEqual(expected[name]?.sort());
