@@ -239,7 +239,7 @@ async function main(): Promise<void> {
       `  API          ${base}  (POST /webhooks/{stripe|standard|epay}, GET /health)`,
       `  status page  ${base}/   ·   CLI: npx flowpilot status`,
       `  invoke now   npx flowpilot invoke poll-totals   (also poll-usage, reconcile)`,
-      `  local token  ${env.localToken}  (${LOCAL_TOKEN_HEADER}, for /_local/*; also in ${env.dataDir}/runtime.json)`,
+      `  local token  ${LOCAL_TOKEN_HEADER}: ${env.localToken}  (for /_local/*; also in ${env.dataDir}/runtime.json)`,
       `  providers    ${config.payments.providers.join(', ') || 'none (set payments.providers)'}`,
       ...scheduler
         .nextRuns()

@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../functions/commons/units.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 
+const LOCAL_TOKEN = 'e2e-customers-local-token';
+
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /** `npm start` on a free port and a fresh data folder; resolves once /health answers. */
@@ -13,7 +15,14 @@ async function start(dataDir: string, port: number) {
   let output = '';
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), FLOWPILOT_DATA_DIR: dataDir, FLOWPILOT_CONFIG: '' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SIMULATOR_PORT: '0',
+      FLOWPILOT_DATA_DIR: dataDir,
+      FLOWPILOT_CONFIG: '',
+      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -79,7 +88,10 @@ describe('customer balances end to end: npm start', () => {
     };
     const sim = new URL('/', health.simulatorUrl).href;
     const invoke = async (name: string) => {
-      const res = await fetch(`${running.base}/_local/invoke/${name}`, { method: 'POST' });
+      const res = await fetch(`${running.base}/_local/invoke/${name}`, {
+        method: 'POST',
+        headers: { 'x-flowpilot-token': LOCAL_TOKEN },
+      });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
 

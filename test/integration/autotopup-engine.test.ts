@@ -534,6 +534,8 @@ describe('payment_intent.succeeded through the Stripe webhook (DynamoDB Local, s
     const payload = JSON.stringify({
       id: `evt_${Math.random()}`,
       object: 'event',
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
       type,
       data: { object },
     });

@@ -11,7 +11,12 @@ import {
 } from './engine.ts';
 import type { LifecycleOptions } from './lifecycle.ts';
 import { quietingAt, type SilenceSource } from './quiet.ts';
-import { pollObservations, type TotalsPollInput, UPSTREAM_SUBJECT } from './rules.ts';
+import {
+  type Observation,
+  pollObservations,
+  type TotalsPollInput,
+  UPSTREAM_SUBJECT,
+} from './rules.ts';
 import { type AlertState, type AlertStatus, type NoticeKind, type RuleId, rank } from './types.ts';
 
 export interface AlertDeps {
@@ -90,18 +95,18 @@ export async function evaluateAfterTotalsPoll(
     Promise.all(observations.map((o) => deps.state.get(o.rule, o.subject))),
     tokenObserved ? undefined : deps.state.get('token-rejected', UPSTREAM_SUBJECT),
   ]);
-  const options = (rule: RuleId): LifecycleOptions => ({
+  const options = ({ rule, refilled }: Observation): LifecycleOptions => ({
     holdPolls: HELD_RULES.has(rule) ? config.holdPolls : 1,
-    clearPolls: HELD_RULES.has(rule) ? config.clearPolls : 1,
+    clearPolls: HELD_RULES.has(rule) && !refilled ? config.clearPolls : 1,
     reminderMs: config.reminderMinutes * 60_000,
     ...(config.flap.enabled ? { flap: config.flap } : {}),
   });
   // Deciding is pure: a first pass learns where every rule stands, for inhibition.
-  const first = observations.map((o, i) => decide(prevs[i], o, o.observe, now, options(o.rule)));
+  const first = observations.map((o, i) => decide(prevs[i], o, o.observe, now, options(o)));
   const inhibited = inhibitor(first, storedToken);
   const decisions = observations.map((o, i) =>
     decide(prevs[i], o, o.observe, now, {
-      ...options(o.rule),
+      ...options(o),
       quiet: (kind, next) =>
         quieting.why(o.rule, o.subject) ??
         (inhibited(o.rule, o.subject, kind, next) ? 'inhibited' : undefined),

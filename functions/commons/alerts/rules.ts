@@ -42,6 +42,8 @@ export interface TotalsPollInput {
 export interface Observation {
   rule: PollRuleId;
   subject: string;
+  /** A refill since the previous poll: judged afresh, so "resolved" needs no clear polls. */
+  refilled?: boolean;
   observe(current: AlertStatus): { status: AlertStatus; facts: AlertFacts };
 }
 
@@ -149,6 +151,7 @@ export function pollObservations(
       out.push({
         rule: 'low-residual',
         subject: pool,
+        ...(figures.refill ? { refilled: true } : {}),
         observe: (held) => {
           const current = fresh(held);
           return {
