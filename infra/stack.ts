@@ -13,7 +13,7 @@ import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import { assertDeployable, FUNCTION_TIMEOUT_SECONDS } from './limits.ts';
-import { TABLE_ACCESS, TABLE_DELETES } from './table-access.ts';
+import { TABLE_ACCESS } from './table-access.ts';
 
 /** Lambda allows 4 KB of environment in all; the ARNs and names take the rest. Counts the config JSON and its check (names included). */
 const MAX_CONFIG_JSON_BYTES = 3072;
@@ -112,7 +112,7 @@ export class FlowPilotStack extends Stack {
       this.webhook.function,
     ];
     for (const fn of everyFunction) {
-      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel], TABLE_DELETES[fn.functionLabel])
+      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel])
         .bindAlertsTopic(this.notifications.alertsTopic)
         .bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
     }

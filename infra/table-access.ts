@@ -4,7 +4,9 @@ import type { TableAction } from './constructs/function.ts';
 /**
  * What each function's code does to the table, and so all its role may do: read by key and
  * query, write by put, update and (the pollers) batch put; transactions need the actions of
- * their items (Put, Update, ConditionCheck, Delete). test/integration/infra-security.test.ts
+ * their items (Put, Update, ConditionCheck). Nothing deletes items (expiry is DynamoDB TTL;
+ * consumed markers are marked, not deleted), so no role holds DeleteItem, the internet-facing
+ * webhook least of all. test/integration/infra-security.test.ts
  * derives these lists from each function's bundle, so a new call fails the test until its
  * grant is added here, and a grant the code stops using fails it too.
  */
@@ -25,21 +27,4 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
   ],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
-};
-
-/**
- * The only items a role may delete, by partition key (`dynamodb:LeadingKeys`): transient
- * markers, never an order, part, balance or record. `PENDING#…`: a refund recorded before its
- * payment, taken into the order (and deleted) in the transaction that writes the order.
- * `ALERTDIGEST`: the claim on a day's digest, released when its send failed.
- */
-export const PENDING_REFUND_KEYS = 'PENDING#*';
-export const DIGEST_CLAIM_KEY = 'ALERTDIGEST';
-
-export const TABLE_DELETES: Readonly<Record<FunctionName, readonly string[]>> = {
-  'poll-totals': [PENDING_REFUND_KEYS, DIGEST_CLAIM_KEY],
-  'poll-usage': [],
-  'poll-customers': [PENDING_REFUND_KEYS],
-  reconcile: [PENDING_REFUND_KEYS],
-  'payment-webhook': [PENDING_REFUND_KEYS],
 };

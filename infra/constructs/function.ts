@@ -140,11 +140,7 @@ export class FlowPilotFunction extends NodejsFunction {
   }
 
   /** Names the table in TABLE_NAME and grants these item actions, on the table and gsi1 only. */
-  bindTable(
-    table: ITable,
-    actions: readonly TableAction[],
-    deletableKeys: readonly string[] = [],
-  ): this {
+  bindTable(table: ITable, actions: readonly TableAction[]): this {
     this.addEnvironment(TABLE_NAME_ENV, table.tableName);
     this.executionRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -159,18 +155,6 @@ export class FlowPilotFunction extends NodejsFunction {
         ],
       }),
     );
-    if (deletableKeys.length) {
-      // Deletes only of the items whose partition key matches: transient markers.
-      this.executionRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['dynamodb:DeleteItem'],
-          resources: [table.tableArn],
-          conditions: {
-            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...deletableKeys] },
-          },
-        }),
-      );
-    }
     return this;
   }
 

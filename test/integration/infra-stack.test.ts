@@ -14,7 +14,7 @@ import type { FlowPilotFunction } from '../../infra/constructs/function.ts';
 import { buildApp } from '../../infra/main.ts';
 import { METRIC_NAMES } from '../../infra/metrics.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
-import { TABLE_ACCESS, TABLE_DELETES } from '../../infra/table-access.ts';
+import { TABLE_ACCESS } from '../../infra/table-access.ts';
 
 // One synthesis (with real esbuild bundling of the five functions) shared by every test.
 const CONFIG: ConfigInput = {
@@ -478,10 +478,7 @@ describe('FlowPilotStack', () => {
     it('grants each function exactly the actions it needs and no managed policy', () => {
       // The table actions come from infra/table-access.ts, which infra-security.test.ts checks
       // against each function's bundle.
-      const table = (name: FunctionName) => [
-        ...TABLE_ACCESS[name],
-        ...(TABLE_DELETES[name].length ? ['dynamodb:DeleteItem'] : []),
-      ];
+      const table = (name: FunctionName) => [...TABLE_ACCESS[name]];
       const expected: Record<string, string[]> = {
         'poll-totals': [...table('poll-totals'), ...COMMON, ...DLQ],
         'poll-usage': [...table('poll-usage'), ...COMMON, ...DLQ],

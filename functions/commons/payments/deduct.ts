@@ -168,7 +168,7 @@ export async function applyPendingRefunds(
     results.push(out.result);
     if (out.statusCode < 300) done.push(e.partId);
   }
-  await deps.ledger.clearPending(order.provider, refKey(ref), done);
+  await deps.ledger.clearPending(order.provider, refKey(ref), done, deps.clock());
   return results;
 }
 

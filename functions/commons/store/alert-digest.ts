@@ -1,4 +1,4 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { storeCall } from './errors.ts';
 import { expiresAt, keys } from './keys.ts';
 
@@ -29,7 +29,9 @@ export class DigestClaimStore {
             claimedAt: now.toISOString(),
             expiresAt: expiresAt(now, KEEP_DAYS),
           },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          // A claim given back after a failed send may be taken again.
+          ConditionExpression: 'attribute_not_exists(pk) OR released = :yes',
+          ExpressionAttributeValues: { ':yes': true },
         }),
       );
       return true;
@@ -42,7 +44,14 @@ export class DigestClaimStore {
   /** Gives the day back after a failed send, so the next poll tries again. */
   async release(day: string): Promise<void> {
     await storeCall('digest.release', () =>
-      this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: keys.alertDigest(day) })),
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: keys.alertDigest(day),
+          UpdateExpression: 'SET released = :yes',
+          ExpressionAttributeValues: { ':yes': true },
+        }),
+      ),
     );
   }
 }

@@ -394,7 +394,7 @@ export class OrderStore {
     }
   }
 
-  /** The pending head checked at the version read, its entries deleted, the parts written. */
+  /** The pending head checked at the version read, its entries marked taken, the parts written. */
   private takePending(key: OrderKey, take: TakePending, at: string): TxItems {
     const head = ledgerKeys.pending(take.provider, take.ref);
     const v = versionIs(take.version);
@@ -408,20 +408,25 @@ export class OrderStore {
             },
           }
         : {
-            Delete: {
+            // Marked taken rather than deleted (no role may delete): a refund recorded since
+            // the read bumped the version and fails this transaction.
+            Update: {
               TableName: this.tableName,
               Key: head,
+              UpdateExpression: 'SET takenAt = :at ADD #version :one',
               ConditionExpression: v.condition,
               ExpressionAttributeNames: v.names,
-              ExpressionAttributeValues: v.values,
+              ExpressionAttributeValues: { ...v.values, ':at': at, ':one': 1 },
             },
           },
     ];
     for (const entry of take.entries) {
       items.push({
-        Delete: {
+        Update: {
           TableName: this.tableName,
           Key: { pk: head.pk, sk: pendingEntrySk(entry.partId) },
+          UpdateExpression: 'SET takenAt = :at',
+          ExpressionAttributeValues: { ':at': at },
         },
       });
     }

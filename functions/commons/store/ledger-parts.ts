@@ -1,5 +1,4 @@
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -252,7 +251,8 @@ export class PartStore {
     const entries: PendingEntry[] = [];
     for (const item of out.Items ?? []) {
       if (item.sk === head.sk) version = Number(item.version ?? 0);
-      else entries.push(pick<PendingEntry>(item, PENDING_ATTRS));
+      // An entry an order took (or a deduction finished) is kept, marked, never applied twice.
+      else if (item.takenAt === undefined) entries.push(pick<PendingEntry>(item, PENDING_ATTRS));
     }
     return { version, entries };
   }
@@ -448,12 +448,22 @@ export class PartStore {
     };
   }
 
-  async clearPending(provider: string, ref: string, partIds: readonly string[]): Promise<void> {
+  async clearPending(
+    provider: string,
+    ref: string,
+    partIds: readonly string[],
+    now: Date,
+  ): Promise<void> {
     const { pk } = ledgerKeys.pending(provider, ref);
     for (const partId of partIds) {
       await storeCall('ledger.clearPending', () =>
         this.doc.send(
-          new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: pendingEntrySk(partId) } }),
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk, sk: pendingEntrySk(partId) },
+            UpdateExpression: 'SET takenAt = :at',
+            ExpressionAttributeValues: { ':at': now.toISOString() },
+          }),
         ),
       );
     }

@@ -143,7 +143,7 @@ export interface Ledger {
     now: Date;
   }): Promise<boolean>;
   /** Forgets pending entries once they were applied to their order. */
-  clearPending(provider: string, ref: string, partIds: readonly string[]): Promise<void>;
+  clearPending(provider: string, ref: string, partIds: readonly string[], now: Date): Promise<void>;
 }
 
 export class DynamoLedger implements Ledger {
@@ -269,7 +269,7 @@ export class DynamoLedger implements Ledger {
     return this.parts.recordPending(input);
   }
 
-  clearPending(provider: string, ref: string, partIds: readonly string[]) {
-    return this.parts.clearPending(provider, ref, partIds);
+  clearPending(provider: string, ref: string, partIds: readonly string[], now: Date) {
+    return this.parts.clearPending(provider, ref, partIds, now);
   }
 }
