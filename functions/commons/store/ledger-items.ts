@@ -1,6 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Decimal } from '../units.ts';
+import { queryAll, type StoredItem } from './query.ts';
+import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * What the ledger's aggregates (orders, refund parts, month caps) share: their keys, and the
@@ -73,4 +76,37 @@ export function optionalSets(attrs: Record<string, unknown>): {
     values[`:${name}`] = value;
   }
   return { clause, names, values };
+}
+
+/** A credit the reconciliation compares with the upstream's records. */
+export interface CreditInRange {
+  orderKey: string;
+  customerId: string;
+  gb: Decimal;
+  creditedAt: Date;
+}
+
+/** Ledger items filed under `gsi1pk` with an index time in [from, to], every page. */
+export function creditsInRange(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  gsi1pk: string,
+  from: Date,
+  to: Date,
+  operation: string,
+): Promise<StoredItem[]> {
+  return queryAll(
+    doc,
+    {
+      TableName: tableName,
+      IndexName: TABLE_DEFINITION.gsi1.indexName,
+      KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':pk': gsi1pk,
+        ':from': from.toISOString(),
+        ':to': to.toISOString(),
+      },
+    },
+    operation,
+  );
 }

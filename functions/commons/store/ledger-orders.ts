@@ -1,7 +1,6 @@
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -15,7 +14,9 @@ import {
   type MonthCap,
 } from './ledger-caps.ts';
 import {
+  type CreditInRange,
   cancellationReasons,
+  creditsInRange,
   isConditionFailed,
   ledgerKeys,
   type OrderKey,
@@ -26,7 +27,6 @@ import {
   type TxItems,
 } from './ledger-items.ts';
 import { type PartInput, type PendingEntry, partItem, pendingEntrySk } from './ledger-parts.ts';
-import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * The order aggregate: one item per payment, plus a pointer from a Stripe PaymentIntent to
@@ -598,41 +598,27 @@ export class OrderStore {
    * Orders credited in [from, to], for the daily reconciliation. A credited order's index
    * sort key is its credit time (later deductions do not move it).
    */
-  async listCredited(
-    from: Date,
-    to: Date,
-  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
-    const out: { orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await storeCall('ledger.listCredited', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: TABLE_DEFINITION.gsi1.indexName,
-            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: {
-              ':pk': 'ORDERS#CREDITED',
-              ':from': from.toISOString(),
-              ':to': to.toISOString(),
-            },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        const order = toOrder(item);
-        const gb = gbToCredit(order);
-        if (!order.customerId || !gb || !order.creditedAt) continue;
-        out.push({
-          orderKey: ledgerKeys.order(order).pk,
-          customerId: order.customerId,
-          gb: new Decimal(gb),
-          creditedAt: new Date(order.creditedAt),
-        });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+  async listCredited(from: Date, to: Date): Promise<CreditInRange[]> {
+    const items = await creditsInRange(
+      this.doc,
+      this.tableName,
+      'ORDERS#CREDITED',
+      from,
+      to,
+      'ledger.listCredited',
+    );
+    const out: CreditInRange[] = [];
+    for (const item of items) {
+      const order = toOrder(item);
+      const gb = gbToCredit(order);
+      if (!order.customerId || !gb || !order.creditedAt) continue;
+      out.push({
+        orderKey: ledgerKeys.order(order).pk,
+        customerId: order.customerId,
+        gb: new Decimal(gb),
+        creditedAt: new Date(order.creditedAt),
+      });
+    }
     return out;
   }
 }

@@ -8,7 +8,9 @@ import {
 import { Decimal } from '../units.ts';
 import { StoreError, storeCall } from './errors.ts';
 import {
+  type CreditInRange,
   cancellationReasons,
+  creditsInRange,
   ledgerKeys,
   type OrderKey,
   oldItem,
@@ -18,7 +20,6 @@ import {
   type TxItems,
 } from './ledger-items.ts';
 import type { RefundCounters } from './ledger-orders.ts';
-import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * The refund-part aggregate: one item per refund, dispute or reversal of an order (in the
@@ -197,40 +198,26 @@ export class PartStore {
    * Reversals credited back in [from, to] (their index sort key is the time they were), for
    * the reconciliation: each is a recharge of its own upstream.
    */
-  async listRecredited(
-    from: Date,
-    to: Date,
-  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
-    const out: { orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await storeCall('ledger.listRecredited', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: TABLE_DEFINITION.gsi1.indexName,
-            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: {
-              ':pk': 'ORDERS#RECREDITED',
-              ':from': from.toISOString(),
-              ':to': to.toISOString(),
-            },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        const part = toPart(item);
-        if (!part.customerId || new Decimal(part.gb).isZero()) continue;
-        out.push({
-          orderKey: `${String(item.pk)}#${String(item.sk)}`,
-          customerId: part.customerId,
-          gb: new Decimal(part.gb),
-          creditedAt: new Date(part.updatedAt),
-        });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+  async listRecredited(from: Date, to: Date): Promise<CreditInRange[]> {
+    const items = await creditsInRange(
+      this.doc,
+      this.tableName,
+      'ORDERS#RECREDITED',
+      from,
+      to,
+      'ledger.listRecredited',
+    );
+    const out: CreditInRange[] = [];
+    for (const item of items) {
+      const part = toPart(item);
+      if (!part.customerId || new Decimal(part.gb).isZero()) continue;
+      out.push({
+        orderKey: `${String(item.pk)}#${String(item.sk)}`,
+        customerId: part.customerId,
+        gb: new Decimal(part.gb),
+        creditedAt: new Date(part.updatedAt),
+      });
+    }
     return out;
   }
 
