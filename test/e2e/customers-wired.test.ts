@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { run } from '../../local/cli/main.ts';
+import { LOCAL_STRIPE_API_KEY } from '../../local/stripe/index.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 
 const LOCAL_TOKEN = 'e2e-customers-wired-local-token';
@@ -67,6 +68,17 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(output).toMatch(/built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
+    const standIn = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
+    const paymentIntents = async () =>
+      (
+        (await (
+          await fetch(`${standIn}/v1/payment_intents?customer=cus_local`, {
+            headers: { authorization: `Bearer ${LOCAL_STRIPE_API_KEY}` },
+          })
+        ).json()) as {
+          data: { id: string; status: string; amount: number; metadata: Record<string, string> }[];
+        }
+      ).data;
     const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
     const sim = (path: string) => new URL(path, health.simulatorUrl).href;
     const invoke = async (name: string) => {
@@ -106,7 +118,13 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     const outbox = async (customerId: string) =>
       (
         JSON.parse(await cli(['outbox', '--customer', customerId, '--json'])) as {
-          entries: { kind: string; locale: string; channel: string; status: string }[];
+          entries: {
+            kind: string;
+            locale: string;
+            channel: string;
+            status: string;
+            text: string;
+          }[];
         }
       ).entries;
     const simLedger = async () =>
@@ -141,10 +159,17 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     expect(afterBackfill).toEqual([]);
     expect(afterCalibrate).toEqual([]);
     const low = await outbox('1002');
+    // Local delivery prints (CUSTOMER_NOTICES_DELIVERY unset), masking the address.
     expect(low).toEqual([
-      expect.objectContaining({ kind: 'running-low', channel: 'email', locale: 'zh-CN' }),
+      expect.objectContaining({
+        kind: 'running-low',
+        channel: 'email',
+        locale: 'zh-CN',
+        status: 'printed',
+        to: 'l***@example.net',
+      }),
     ]);
-    expect(low[0]?.status).not.toMatch(/skipped|failed/);
+    expect(low[0]?.text).toMatch(/[\u4e00-\u9fff]/);
 
     // Assess 2: one PaymentIntent for 1003, whose signed webhook credits the simulator once
     const shown = JSON.parse(await cli(['autotopup', 'show', '1003', '--json'])) as {
@@ -152,6 +177,17 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     };
     const pi = shown.episode?.paymentIntentId ?? '';
     expect(pi, JSON.stringify(shown)).toMatch(/^pi_/);
+    expect(await paymentIntents()).toEqual([
+      expect.objectContaining({
+        id: pi,
+        status: 'succeeded',
+        metadata: expect.objectContaining({
+          customerId: '1003',
+          package: 'demo-10gb',
+          flowpilot: 'autotopup',
+        }),
+      }),
+    ]);
     const orderId = deriveOrderId('stripe', pi);
     let ledger = await simLedger();
     for (let i = 0; i < 40 && !ledger.some((l) => l.orderId === orderId); i++) {
@@ -162,11 +198,16 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
       expect.objectContaining({ orderId, trafficGb: '10' }),
     ]);
 
-    // Act 3: the next balance run sees the credit (ending the episode); one more run after it
-    await poll('poll-customers');
+    // Act 3: 1002 uses 2 GB more (still low, same episode); the next balance run sees that
+    // and 1003's credit (ending its episode); one more run after it
+    await use('1002', '2');
+    await poll('poll-usage');
+    const credited = await poll('poll-customers');
     await poll('poll-customers');
 
     // Assess 3: nothing more is charged or sent; the history shows every step
+    expect(credited).toMatchObject({ result: { outcome: { listenerFailures: [] } } });
+    expect(await paymentIntents()).toHaveLength(1);
     expect((await simLedger()).filter((l) => l.customerId === '1003')).toHaveLength(1);
     expect(await outbox('1002')).toHaveLength(1);
     const history = JSON.parse(await cli(['autotopup', 'history', '1003', '--json'])) as {
@@ -176,8 +217,8 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     const customers = JSON.parse(await cli(['customers', '--json'])) as {
       customers: { customerId: string; balanceMb: string }[];
     };
-    expect(customers.customers.find((c) => c.customerId === '1003')?.balanceMb).toBe(
-      gbToMb('15').toFixed(),
-    );
+    const balance = (id: string) => customers.customers.find((c) => c.customerId === id);
+    expect(balance('1003')?.balanceMb).toBe(gbToMb('15').toFixed());
+    expect(balance('1002')?.balanceMb).toBe(gbToMb('3').toFixed());
   });
 });
