@@ -155,6 +155,12 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     await poll('poll-usage');
     await poll('poll-customers');
 
+    const lowFigures = (
+      JSON.parse(await cli(['customers', '--json'])) as {
+        customers: { customerId: string; daysLeft: number | null }[];
+      }
+    ).customers.find((c) => c.customerId === '1002');
+
     // Assess 1: exactly one running-low notice for 1002, by email, in Chinese
     expect(afterBackfill).toEqual([]);
     expect(afterCalibrate).toEqual([]);
@@ -169,7 +175,10 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
         to: 'l***@example.net',
       }),
     ]);
-    expect(low[0]?.text).toMatch(/[\u4e00-\u9fff]/);
+    // Under a day left at 1002's burn: the notice says so, not "about 0 days".
+    expect(lowFigures?.daysLeft).toBeGreaterThan(0);
+    expect(lowFigures?.daysLeft).toBeLessThan(1);
+    expect(low[0]?.text).toContain('您的流量余额为 5 GB，按当前用量可使用不足 1 天。');
 
     // Assess 2: one PaymentIntent for 1003, whose signed webhook credits the simulator once
     const shown = JSON.parse(await cli(['autotopup', 'show', '1003', '--json'])) as {
@@ -213,7 +222,12 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     const history = JSON.parse(await cli(['autotopup', 'history', '1003', '--json'])) as {
       event: string;
     }[];
-    expect(history.map((l) => l.event).reverse()).toEqual(['on', 'episode', 'charged', 'credited']);
+    expect(history.map((l) => l.event).reverse(), JSON.stringify(history)).toEqual([
+      'on',
+      'episode',
+      'charged',
+      'credited',
+    ]);
     const customers = JSON.parse(await cli(['customers', '--json'])) as {
       customers: { customerId: string; balanceMb: string }[];
     };
