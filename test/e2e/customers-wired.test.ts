@@ -143,6 +143,17 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     const afterBackfill = await outbox('1002');
     await cli(['customer', 'calibrate', '1002', '--gb', '30']);
     await cli(['customer', 'calibrate', '1003', '--gb', '30']);
+    // A console top-up in the very second of a calibration (the upstream stamps records to
+    // the second) was not in the operator's figure: it counts.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
+    const calibratedAt = Date.now();
+    await cli(['customer', 'calibrate', '1004', '--gb', '30']);
+    await fetch(sim('/_sim/customers/topup'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId: '1004', mb: '1024' }),
+    });
+    const sameSecond = Math.floor(calibratedAt / 1000) === Math.floor(Date.now() / 1000);
     await poll('poll-customers');
     const afterCalibrate = await outbox('1002');
 
@@ -234,5 +245,7 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     const balance = (id: string) => customers.customers.find((c) => c.customerId === id);
     expect(balance('1003')?.balanceMb).toBe(gbToMb('15').toFixed());
     expect(balance('1002')?.balanceMb).toBe(gbToMb('3').toFixed());
+    expect(sameSecond).toBe(true);
+    expect(balance('1004')?.balanceMb).toBe(gbToMb('31').toFixed());
   });
 });
