@@ -306,6 +306,14 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     if (method === 'POST' && url.pathname === '/v1/payment_intents') {
       return createPaymentIntent(decodeForm(body));
     }
+    if (method === 'GET' && url.pathname === '/v1/payment_intents') {
+      // Stripe's list, newest first, optionally by customer (no paging: a stand-in holds few).
+      const customer = url.searchParams.get('customer');
+      const data = [...intents.values()]
+        .filter((i) => customer === null || i.customer === customer)
+        .reverse();
+      return { status: 200, body: { object: 'list', url: url.pathname, has_more: false, data } };
+    }
     const pi = /^\/v1\/payment_intents\/([^/]+)$/.exec(url.pathname);
     if (method === 'GET' && pi?.[1]) {
       const found = intents.get(decodeURIComponent(pi[1]));

@@ -31,6 +31,7 @@ export function paymentLinkFor(template: string | undefined, customerId: string)
 }
 
 const gb = (mb: string) => formatGb(mbToGb(mb), 2);
+// Whole days; 0 means under a day (a running-low balance is above zero), never "about 0 days".
 const days = (d: number | null) => (d === null ? undefined : Math.max(0, Math.floor(d)));
 
 /** Cut to `max` characters; English ends in ASCII dots, since `…` would force UCS-2. */
@@ -49,14 +50,17 @@ const EN: Record<NoticeKind, Words> = {
     const leftText =
       left === undefined
         ? ''
-        : ` (about ${left} day${left === 1 ? '' : 's'} left at your current usage)`;
+        : left === 0
+          ? ' (less than a day left at your current usage)'
+          : ` (about ${left} day${left === 1 ? '' : 's'} left at your current usage)`;
+    const leftSms = left === undefined ? '' : left === 0 ? ', under 1 d' : `, about ${left} d`;
     return {
       subject: `Your proxy traffic is running low: ${gb(f.balanceMb)} left`,
       lines: [
         `Your traffic balance is ${gb(f.balanceMb)}${leftText}.`,
         'Top up now so that your proxies keep working.',
       ],
-      sms: `Your proxy traffic is running low: ${gb(f.balanceMb)} left${left === undefined ? '' : `, about ${left} d`}. Top up to keep your proxies working.`,
+      sms: `Your proxy traffic is running low: ${gb(f.balanceMb)} left${leftSms}. Top up to keep your proxies working.`,
     };
   },
   'used-up': (f) => ({
@@ -80,7 +84,12 @@ const EN: Record<NoticeKind, Words> = {
 const ZH: Record<NoticeKind, Words> = {
   'running-low': (f) => {
     const left = days(f.daysLeft);
-    const leftText = left === undefined ? '' : `，按当前用量约可使用 ${left} 天`;
+    const leftText =
+      left === undefined
+        ? ''
+        : left === 0
+          ? '，按当前用量可使用不足 1 天'
+          : `，按当前用量约可使用 ${left} 天`;
     return {
       subject: `您的代理流量余额不足：剩余 ${gb(f.balanceMb)}`,
       lines: [`您的流量余额为 ${gb(f.balanceMb)}${leftText}。`, '请及时充值，以免代理中断。'],

@@ -63,7 +63,9 @@ export async function calibrate(
     const [row] = await deps.usage.byCustomer(customerId, today, today);
     opening = {
       mb: gbToMb(input.gb),
-      at: now.toISOString(),
+      // The upstream stamps records to the second: one in this very second was not in the
+      // figure the operator read before typing it, so it counts (records are `at` > opening).
+      at: new Date(Math.floor(now.getTime() / 1000) * 1000 - 1).toISOString(),
       day: today,
       dayBaseMb: row ? countedMb(row, deps.usageCounts) : gbToMb(0),
     };
