@@ -333,6 +333,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       {
         kind: 'authentication-required',
         customerId: id,
+        episode: 1,
         paymentIntentId: pi?.id,
         link: `https://shop.example/pay/${pi?.id}`,
       },
@@ -367,7 +368,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       `flowpilot-autotopup-${id}-1-3`,
     ]);
     expect(notices).toEqual([
-      { kind: 'turned-off', customerId: id, reason: 'card_declined:generic_decline' },
+      { kind: 'turned-off', customerId: id, episode: 1, reason: 'card_declined:generic_decline' },
     ]);
     expect(sink.events).toEqual([
       expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:${id}:off` }),
