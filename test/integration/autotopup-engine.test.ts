@@ -4,10 +4,15 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AutoTopupDeps, AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
+import { customerAutoTopupNotices } from '../../functions/commons/autotopup/notices.ts';
 import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
+import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import type {
   BalanceChange,
   CustomerBalance,
@@ -17,9 +22,13 @@ import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
+import { startSesStandIn } from '../../local/ses/stand-in.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
@@ -333,12 +342,46 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       {
         kind: 'authentication-required',
         customerId: id,
+        episode: 1,
         paymentIntentId: pi?.id,
         link: `https://shop.example/pay/${pi?.id}`,
       },
     ]);
     expect(await events()).toEqual(['on', 'episode', 'action-required']);
     expect(await standIn.deliverWebhooks()).toEqual([]);
+  });
+
+  it('emails the customer the 3-D Secure link once through the customer notices (SES stand-in)', async () => {
+    const ses = await startSesStandIn({ verifiedIdentities: ['notices.example.com'] });
+    try {
+      const customers = parseConfig({
+        customers: { notices: { email: { from: 'traffic@notices.example.com' } } },
+      }).customers;
+      const contacts = new CustomerContactStore(table.doc, table.tableName);
+      await contacts.edit(id, { email: 'ada@example.net', locale: 'zh-CN' }, now);
+      const customerNotices = new CustomerNotices({
+        config: customers.notices,
+        contacts,
+        state: new NoticeStateStore(table.doc, table.tableName),
+        outbox: new NoticeOutboxStore(table.doc, table.tableName),
+        clock: () => now,
+        ...noticeChannels(customers, 'aws', {
+          ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
+        }),
+      });
+      const wired = { notices: customerAutoTopupNotices(customerNotices) };
+      await optIn('pm_card_authenticationRequired');
+      await engine({}, wired).onBalances(low());
+      await engine({}, wired).onBalances(low());
+
+      const [pi] = standIn.paymentIntents();
+      expect(ses.sent.map((m) => [m.to, m.subject])).toEqual([
+        [['ada@example.net'], '请确认自动充值付款'],
+      ]);
+      expect(ses.sent[0]?.text).toContain(`确认付款链接： https://shop.example/pay/${pi?.id}`);
+    } finally {
+      await ses.close();
+    }
   });
 
   it('retries a declined card with backoff, then turns auto top-up off and tells the customer and the agent', async () => {
@@ -367,7 +410,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       `flowpilot-autotopup-${id}-1-3`,
     ]);
     expect(notices).toEqual([
-      { kind: 'turned-off', customerId: id, reason: 'card_declined:generic_decline' },
+      { kind: 'turned-off', customerId: id, episode: 1, reason: 'card_declined:generic_decline' },
     ]);
     expect(sink.events).toEqual([
       expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:${id}:off` }),

@@ -347,6 +347,7 @@ export class AutoTopupEngine implements BalanceListener {
         await this.#deps.notices.send({
           kind: 'authentication-required',
           customerId: rec.customerId,
+          episode: ep.n,
           ...withPi,
           ...(link ? { link } : {}),
         });
@@ -405,6 +406,7 @@ export class AutoTopupEngine implements BalanceListener {
       await this.#deps.notices.send({
         kind: 'turned-off',
         customerId: rec.customerId,
+        episode: ep.n,
         reason: result.code,
       });
       await this.#deps.sink.raise({

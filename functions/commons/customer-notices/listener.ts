@@ -14,10 +14,10 @@ import {
   NoticeStateConflictError,
   type NoticeStateStore,
 } from '../store/customer-notice-state.ts';
-import type { NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
+import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
 import { type NoticeChannel, NoticeDeliveryError } from './channels.ts';
 import { decideNotices, type NoticeIntent, thresholdsFor } from './episodes.ts';
-import { paymentLinkFor, renderNotice } from './messages.ts';
+import { type NoticeFacts, paymentLinkFor, renderNotice } from './messages.ts';
 import { recordNotice } from './metrics.ts';
 import { nextSmsTime, type SmsWindow } from './quiet-hours.ts';
 
@@ -39,6 +39,15 @@ export interface CustomerNoticesDeps {
   email?: NoticeChannel | undefined;
   sms?: NoticeChannel | undefined;
   clock?: () => Date;
+}
+
+/** A notice outside the balance episodes; `link` overrides the configured payment link. */
+export interface OneOffNotice {
+  kind: NoticeKind;
+  customerId: string;
+  /** Stable per notice: the same id is delivered once. */
+  noticeId: string;
+  link?: string;
 }
 
 export interface NoticeRunSummary {
@@ -130,6 +139,31 @@ export class CustomerNotices implements BalanceListener {
   }
 
   /**
+   * A notice that belongs to no balance episode (auto top-up's): recorded once per
+   * `noticeId` on each of the customer's channels and sent like the others (email now, SMS
+   * in the customer's daytime, failures again later). Seen again, it is not sent again.
+   */
+  async sendOnce(notice: OneOffNotice): Promise<string[]> {
+    const contact = await this.#d.contacts.get(notice.customerId);
+    const link = notice.link ?? paymentLinkFor(this.#d.paymentLinkUrl, notice.customerId);
+    const entries = this.#channelEntries(
+      {
+        kind: notice.kind,
+        customerId: notice.customerId,
+        ...(link ? { paymentLink: link } : {}),
+      },
+      notice,
+      contact,
+      this.#clock(),
+    );
+    const added = await this.#d.outbox.addNew(entries, this.#d.config.outboxRetentionDays);
+    const out: string[] = [];
+    for (const e of added)
+      out.push(e.status === 'pending' ? await this.#attempt(e, undefined) : e.status);
+    return out;
+  }
+
+  /**
    * Sends what is due: SMS whose quiet hours ended, retries, attempts a crash cut short.
    * The local runtime may call it on its own; onBalances calls it first.
    */
@@ -148,29 +182,40 @@ export class CustomerNotices implements BalanceListener {
     contact: CustomerContact | undefined,
     now: Date,
   ): OutboxEntry[] {
-    const cfg = this.#d.config;
-    const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
     const b = change.after;
-    const name = contact?.name ?? contact?.paymentName;
     const link = paymentLinkFor(this.#d.paymentLinkUrl, b.customerId);
-    const text = renderNotice(
+    return this.#channelEntries(
       {
         kind: n.kind,
         customerId: b.customerId,
         ...(b.account ? { account: b.account } : {}),
-        ...(name ? { name } : {}),
         balanceMb: b.balanceMb,
         daysLeft: b.daysLeft,
         ...(n.credit ? { creditMb: n.credit.mb } : {}),
         ...(link ? { paymentLink: link } : {}),
       },
-      locale,
+      n,
+      contact,
+      now,
     );
+  }
+
+  /** One outbox entry per channel the customer can be reached on, in their locale. */
+  #channelEntries(
+    facts: NoticeFacts,
+    n: Pick<NoticeIntent, 'noticeId' | 'episode'>,
+    contact: CustomerContact | undefined,
+    now: Date,
+  ): OutboxEntry[] {
+    const cfg = this.#d.config;
+    const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
+    const name = contact?.name ?? contact?.paymentName;
+    const text = renderNotice({ ...facts, ...(name ? { name } : {}) }, locale);
     const createdAt = now.toISOString();
     const base = {
-      customerId: b.customerId,
+      customerId: facts.customerId,
       noticeId: n.noticeId,
-      kind: n.kind,
+      kind: facts.kind,
       locale,
       createdAt,
       attempts: 0,

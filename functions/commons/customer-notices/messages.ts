@@ -8,8 +8,9 @@ export interface NoticeFacts {
   customerId: string;
   account?: string;
   name?: string;
-  balanceMb: string;
-  daysLeft: number | null;
+  /** Absent for auto top-up notices, which are not about the balance. */
+  balanceMb?: string;
+  daysLeft?: number | null;
   /** Topped up: the credit's MB. */
   creditMb?: string;
   paymentLink?: string;
@@ -30,9 +31,10 @@ export function paymentLinkFor(template: string | undefined, customerId: string)
   return template?.replaceAll('{customerId}', encodeURIComponent(customerId));
 }
 
-const gb = (mb: string) => formatGb(mbToGb(mb), 2);
+const gb = (mb: string | undefined) => formatGb(mbToGb(mb ?? '0'), 2);
 // Whole days; 0 means under a day (a running-low balance is above zero), never "about 0 days".
-const days = (d: number | null) => (d === null ? undefined : Math.max(0, Math.floor(d)));
+const days = (d: number | null | undefined) =>
+  d === null || d === undefined ? undefined : Math.max(0, Math.floor(d));
 
 /** Cut to `max` characters; English ends in ASCII dots, since `…` would force UCS-2. */
 function cut(text: string, max: number, locale: NoticeLocale): string {
@@ -42,7 +44,8 @@ function cut(text: string, max: number, locale: NoticeLocale): string {
   return `${chars.slice(0, max - more.length).join('')}${more}`;
 }
 
-type Words = (f: NoticeFacts) => { subject: string; lines: string[]; sms: string };
+/** `pay` labels the link when it is not a plain top-up link. */
+type Words = (f: NoticeFacts) => { subject: string; lines: string[]; sms: string; pay?: string };
 
 const EN: Record<NoticeKind, Words> = {
   'running-low': (f) => {
@@ -79,6 +82,23 @@ const EN: Record<NoticeKind, Words> = {
     ],
     sms: `Top-up received: +${gb(f.creditMb ?? '0')}. New balance ${gb(f.balanceMb)}.`,
   }),
+  'autotopup-authentication': () => ({
+    subject: 'Please confirm your automatic top-up',
+    lines: [
+      'Your bank asks you to confirm the automatic top-up of your proxy traffic (3-D Secure).',
+      'Nothing was charged yet. Confirm the payment once so that your proxies keep working.',
+    ],
+    sms: 'Your bank asks you to confirm your automatic top-up. Confirm the payment:',
+    pay: 'Confirm the payment here:',
+  }),
+  'autotopup-off': () => ({
+    subject: 'Automatic top-up is turned off',
+    lines: [
+      'Your card was declined several times, so we turned automatic top-up off.',
+      'Top up yourself, or update your card and turn automatic top-up on again.',
+    ],
+    sms: 'Your card was declined several times; automatic top-up is off. Top up here:',
+  }),
 };
 
 const ZH: Record<NoticeKind, Words> = {
@@ -105,6 +125,23 @@ const ZH: Record<NoticeKind, Words> = {
     subject: `充值成功：+${gb(f.creditMb ?? '0')}`,
     lines: [`已为您的账户充值 ${gb(f.creditMb ?? '0')}。`, `当前余额为 ${gb(f.balanceMb)}。`],
     sms: `充值成功：+${gb(f.creditMb ?? '0')}，当前余额 ${gb(f.balanceMb)}。`,
+  }),
+  'autotopup-authentication': () => ({
+    subject: '请确认自动充值付款',
+    lines: [
+      '您的银行要求您确认本次代理流量自动充值（3-D Secure 验证）。',
+      '目前尚未扣款。请确认一次付款，以免代理中断。',
+    ],
+    sms: '您的银行要求确认自动充值付款，请点击确认：',
+    pay: '确认付款链接：',
+  }),
+  'autotopup-off': () => ({
+    subject: '自动充值已关闭',
+    lines: [
+      '您的银行卡多次被拒绝，自动充值已关闭。',
+      '请手动充值，或更新银行卡后重新开启自动充值。',
+    ],
+    sms: '您的银行卡多次被拒绝，自动充值已关闭。充值链接：',
   }),
 };
 
@@ -141,7 +178,7 @@ export function renderNotice(facts: NoticeFacts, locale: NoticeLocale): Rendered
     frame.hello(facts.name),
     '',
     ...words.lines,
-    ...(showLink ? ['', `${frame.pay} ${link}`] : []),
+    ...(showLink ? ['', `${words.pay ?? frame.pay} ${link}`] : []),
     '',
     frame.account(facts),
     frame.sign,

@@ -1,6 +1,7 @@
 import {
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
+  PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -11,7 +12,14 @@ import { TABLE_DEFINITION } from './table.ts';
 
 type Item = Record<string, NativeAttributeValue>;
 
-export type NoticeKind = 'running-low' | 'used-up' | 'topped-up';
+export type NoticeKind =
+  | 'running-low'
+  | 'used-up'
+  | 'topped-up'
+  /** Auto top-up: the bank wants 3-D Secure; the customer pays once through the link. */
+  | 'autotopup-authentication'
+  /** Auto top-up turned itself off after declined attempts. */
+  | 'autotopup-off';
 /** `none`: the customer could not be told (no contact, or opted out); kept for the operator. */
 export type OutboxChannel = 'email' | 'sms' | 'none';
 /**
@@ -34,7 +42,10 @@ const OPEN: readonly OutboxStatus[] = ['pending', 'deferred', 'retry'];
 /** One notice on one channel. Holds the recipient: never log it, show it masked. */
 export interface OutboxEntry {
   customerId: string;
-  /** `running-low#3`, `used-up#4`, `topped-up#<credit>`: the same notice has the same id. */
+  /**
+   * `running-low#3`, `used-up#4`, `topped-up#<credit>`, `autotopup-off#<episode>`: the same
+   * notice has the same id.
+   */
   noticeId: string;
   kind: NoticeKind;
   channel: OutboxChannel;
@@ -194,6 +205,30 @@ export class NoticeOutboxStore {
       throw new StoreError('DynamoDB outbox.settle failed', 'outbox.settle', { cause });
     }
     return next;
+  }
+
+  /**
+   * Creates entries that are not there yet (a notice with no episode state behind it);
+   * answers the ones it created, so a notice seen again is not sent again.
+   */
+  async addNew(entries: readonly OutboxEntry[], retentionDays: number): Promise<OutboxEntry[]> {
+    const added: OutboxEntry[] = [];
+    for (const e of entries) {
+      try {
+        await this.#doc.send(
+          new PutCommand({
+            TableName: this.#tableName,
+            Item: outboxPut(e, retentionDays),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        added.push(e);
+      } catch (cause) {
+        if ((cause as Error).name === 'ConditionalCheckFailedException') continue;
+        throw new StoreError('DynamoDB outbox.addNew failed', 'outbox.addNew', { cause });
+      }
+    }
+    return added;
   }
 
   /** Open entries due at `now`, oldest first. */
