@@ -52,7 +52,11 @@ function config(over: Record<string, unknown> = {}) {
   }).customers;
 }
 
-async function setUp(over: Record<string, unknown> = {}, at = '2026-12-01T02:00:00Z') {
+async function setUp(
+  over: Record<string, unknown> = {},
+  at = '2026-12-01T02:00:00Z',
+  automatic: ReadonlySet<string> = new Set(),
+) {
   const table = await createTestTable('notices');
   const contacts = new CustomerContactStore(table.doc, table.tableName);
   const outbox = new NoticeOutboxStore(table.doc, table.tableName);
@@ -67,6 +71,7 @@ async function setUp(over: Record<string, unknown> = {}, at = '2026-12-01T02:00:
     state,
     outbox,
     clock: () => now,
+    chargedAutomatically: async (ids) => new Set(ids.filter((id) => automatic.has(id))),
     ...noticeChannels(customers, 'aws', {
       ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
       sns: new SNSClient({ region: 'us-east-1' }),
@@ -193,6 +198,23 @@ describe('Class: CustomerNotices', () => {
           .map((e) => e.messageId)
           .sort(),
       ).toEqual(ses.sent.map((e) => e.messageId).sort());
+    });
+
+    it('sends no running-low notice to a customer auto top-up charges, but used-up and receipts', async () => {
+      // Prepare: customer 88's saved card is charged automatically.
+      const t = await setUp({}, '2026-12-01T02:00:00Z', new Set(['88']));
+      await t.contacts.edit('88', { email: EMAIL, locale: 'en' }, t.now());
+      await t.poll(50);
+
+      // Act: low (the charge comes instead), then used up, then credited.
+      await t.poll(4, { daysLeft: 2 });
+      const afterLow = ses.sent.length;
+      await t.poll(0);
+      await t.poll(10, { credits: [credit(10, t.now().toISOString())] });
+
+      // Assess
+      expect(afterLow).toBe(0);
+      expect(ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual(['used-up', 'topped-up']);
     });
 
     it('sends a receipt after a top-up and no running-low reminder after it', async () => {

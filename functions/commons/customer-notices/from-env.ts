@@ -6,6 +6,7 @@ import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
 import type { CustomersConfig } from '../config/customers.ts';
 import { getStringFromEnv } from '../env.ts';
+import { AutoTopupStore } from '../store/autotopup.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
 import { NoticeStateStore } from '../store/customer-notice-state.ts';
 import { NoticeOutboxStore } from '../store/notice-outbox.ts';
@@ -54,6 +55,7 @@ export function customerNoticesFromEnv(): CustomerNotices {
   if (built) return built;
   const config = getConfig().customers;
   const tableName = getStringFromEnv(TABLE_NAME_ENV);
+  const autoTopup = new AutoTopupStore(docClient, tableName);
   built = new CustomerNotices({
     config: config.notices,
     paymentLinkUrl: config.paymentLinkUrl,
@@ -61,6 +63,7 @@ export function customerNoticesFromEnv(): CustomerNotices {
     state: new NoticeStateStore(docClient, tableName),
     outbox: new NoticeOutboxStore(docClient, tableName),
     ...noticeChannels(config, noticeDelivery()),
+    chargedAutomatically: (ids) => autoTopup.chargedAutomatically(ids),
   });
   return built;
 }

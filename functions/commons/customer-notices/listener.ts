@@ -39,6 +39,12 @@ export interface CustomerNoticesDeps {
   email?: NoticeChannel | undefined;
   sms?: NoticeChannel | undefined;
   clock?: () => Date;
+  /**
+   * Of these customers, those whose saved card auto top-up charges: they get no running-low
+   * notice (the charge comes instead, and a payment link would invite a second payment);
+   * used-up notices and receipts still go. Absent: nobody.
+   */
+  chargedAutomatically?: (customerIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 /** A notice outside the balance episodes; `link` overrides the configured payment link. */
@@ -93,9 +99,10 @@ export class CustomerNotices implements BalanceListener {
 
     const ids = [...new Set(changes.map((c) => c.after.customerId))];
     summary.customers = ids.length;
-    const [contacts, states] = await Promise.all([
+    const [contacts, states, automatic] = await Promise.all([
       this.#d.contacts.getMany(ids),
       this.#d.state.getMany(ids),
+      this.#d.chargedAutomatically?.(ids) ?? new Set<string>(),
     ]);
     // One customer's changes in order; customers side by side.
     const byCustomer = new Map<string, BalanceChange[]>();
@@ -118,7 +125,12 @@ export class CustomerNotices implements BalanceListener {
           now,
         );
         if (!decision.changed) continue;
-        const entries = decision.notices.flatMap((n) => this.#entries(n, change, contact, now));
+        // The episode is still tracked for a customer charged automatically: if auto top-up is
+        // turned off meanwhile, no running-low backlog follows.
+        const notices = automatic.has(id)
+          ? decision.notices.filter((n) => n.kind !== 'running-low')
+          : decision.notices;
+        const entries = notices.flatMap((n) => this.#entries(n, change, contact, now));
         try {
           await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
         } catch (err) {

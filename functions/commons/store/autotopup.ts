@@ -188,6 +188,14 @@ export class AutoTopupStore {
     return out;
   }
 
+  /** Of these customers, those auto top-up charges: turned on, with a saved card. */
+  async chargedAutomatically(customerIds: readonly string[]): Promise<Set<string>> {
+    const records = await this.getMany(customerIds);
+    return new Set(
+      [...records.values()].filter((r) => r.enabled && r.paymentMethod).map((r) => r.customerId),
+    );
+  }
+
   /**
    * Writes `next` (its `version` one more than `expectVersion`; undefined: it must be new)
    * with its history lines. False when another writer got there first: nothing was written.
