@@ -7,7 +7,7 @@
  * measured here. Run: npx tsx bench/bundle-size.ts
  *
  * A "commons" probe stands for a typical function (DynamoDB document client, SNS, Secrets
- * Manager, Powertools logger/metrics/tracer) so the figure means something even while an
+ * Manager, Powertools logger, EMF metrics, X-Ray tracing) so the figure means something even while an
  * entry point is still a placeholder.
  */
 import { execFileSync } from 'node:child_process';
@@ -23,18 +23,16 @@ import { docClient } from './functions/commons/clients/dynamodb.ts';
 import { snsClient } from './functions/commons/clients/sns.ts';
 import { getSecret } from './functions/commons/secrets.ts';
 import { logger } from './functions/commons/logger.ts';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { instrument, recordMetric } from './functions/commons/observability.ts';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PublishCommand } from '@aws-sdk/client-sns';
-export const handler = async () => {
-  const tracer = new Tracer();
-  const metrics = new Metrics({ namespace: 'FlowPilot' });
-  logger.info('probe', { t: tracer.isTracingEnabled(), m: typeof metrics });
+export const handler = instrument(async () => {
+  logger.info('probe');
+  recordMetric('Probe', 'Count', 1);
   await docClient.send(new GetCommand({ TableName: 't', Key: { pk: 'a', sk: 'b' } }));
   await snsClient.send(new PublishCommand({ TopicArn: 'x', Message: 'y' }));
   return getSecret('IPWEB_TOKEN');
-};
+});
 `;
 
 function options(external: string[]): BuildOptions {

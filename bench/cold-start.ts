@@ -9,7 +9,7 @@
  *
  * Then where the time goes: the same measurement for probes that add one layer at a time
  * on top of the bare SDK clients. Lambda's own init time needs an AWS account and is not
- * measured here. Run: npx tsx bench/cold-start.ts
+ * measured here. Run: npx tsx bench/cold-start.ts [function…]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,12 +51,12 @@ export const handler = async () => {
 const LAYERS: [string, string][] = [
   ['+ logger', `import { logger } from './functions/commons/logger.ts'; logger.info('x');`],
   [
-    '+ metrics',
-    `import { Metrics } from '@aws-lambda-powertools/metrics'; new Metrics({ namespace: 'x' });`,
+    '+ EMF metrics',
+    `import { recordMetric } from './functions/commons/observability.ts'; recordMetric('x', 'Count', 1);`,
   ],
   [
-    '+ tracer (X-Ray SDK)',
-    `import { Tracer } from '@aws-lambda-powertools/tracer'; new Tracer({ serviceName: 'x' });`,
+    '+ X-Ray tracing',
+    `import { xrayTracing } from './functions/commons/tracing.ts'; xrayTracing({ service: 'x' });`,
   ],
   ['+ middy', `import middy from '@middy/core'; middy(async () => {});`],
   ['+ decimal.js', `import { Decimal } from 'decimal.js'; new Decimal(1);`],
@@ -232,7 +232,9 @@ try {
     `cold start to first AWS call, median of ${RUNS} fresh processes (Node ${process.version})`,
   );
   console.log('function          | CPU: bundle / bare / ratio | wall: bundle / bare / ratio');
+  const only = process.argv.slice(2);
   for (const [name, entry] of Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][]) {
+    if (only.length > 0 && !only.includes(name)) continue;
     const file = await bundle(name, { entry });
     const ours: Sample[] = [];
     const theirs: Sample[] = [];

@@ -29,15 +29,18 @@ export function bundleDefine(): Record<string, string> {
   return { __FLOWPILOT_CONFIG_SCHEMA__: JSON.stringify(configSchemaFingerprint()) };
 }
 
+/**
+ * Module replacements in the Lambda bundles, relative to the project root (esbuild resolves
+ * alias targets from its working directory, which is the project root for NodejsFunction and
+ * for lambdaBuildOptions). The AWS SDK's default credential chain becomes the environment
+ * provider alone: see functions/commons/clients/lambda-credentials.ts.
+ */
+export const BUNDLE_ALIASES = {
+  '@aws-sdk/credential-provider-node': './functions/commons/clients/lambda-credentials.ts',
+} as const;
+
 /** esbuild target matching the Lambda runtime (nodejs22.x). */
 export const NODE_TARGET = 'node22';
-
-/**
- * ESM output has no `require`; CommonJS dependencies bundled into it (the X-Ray SDK behind the
- * Powertools tracer, parts of the AWS SDK) still call it, so the bundle gets one up front.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
 
 /**
  * AWS SDK v3 is bundled, not taken from the runtime. Measured with bench/bundle-size.ts
@@ -61,10 +64,10 @@ export function lambdaBuildOptions(): BuildOptions {
     format: 'esm',
     target: NODE_TARGET,
     minify: true,
-    keepNames: true,
     mainFields: ['module', 'main'],
     conditions: [...BUNDLE_CONDITIONS],
     define: bundleDefine(),
-    banner: { js: ESM_REQUIRE_BANNER },
+    alias: { ...BUNDLE_ALIASES },
+    absWorkingDir: PROJECT_ROOT,
   };
 }

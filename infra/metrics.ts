@@ -1,7 +1,7 @@
 /**
  * EMF metrics the functions emit and the dashboard graphs; the names live with the function
- * code (functions/commons/observability.ts) so both sides use the same ones. Powertools adds
- * `service` as a dimension on its own; the dashboard finds the metrics by namespace and name
+ * code (functions/commons/observability.ts) so both sides use the same ones. Every document
+ * also carries `service` as a dimension; the dashboard finds the metrics by namespace and name
  * with SEARCH, so extra dimensions do not hide them.
  *
  * | metric             | unit      | dimensions                  | emitted by                      |

@@ -8,6 +8,8 @@ export class FlowPilotError extends Error {
 
   constructor(message: string, options: { cause?: unknown; statusCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Classes bundled into a Lambda also name themselves with a literal (`override name`):
+    // the bundles are minified without keepNames, so `new.target.name` would read `Cr` there.
     this.name = new.target.name;
     this.statusCode = options.statusCode ?? 500;
   }
@@ -15,6 +17,7 @@ export class FlowPilotError extends Error {
 
 /** Configuration or environment that cannot be used; raised once, at start. */
 export class ConfigError extends FlowPilotError {
+  override name = 'ConfigError';
   readonly issues: readonly string[];
 
   constructor(message: string, issues: readonly string[] = [], options: { cause?: unknown } = {}) {
@@ -25,6 +28,7 @@ export class ConfigError extends FlowPilotError {
 
 /** A value that cannot be read as a decimal, a date or a unit. */
 export class ValidationError extends FlowPilotError {
+  override name = 'ValidationError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { ...options, statusCode: 400 });
   }

@@ -1,10 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger } from './logger.ts';
+import { xrayTracing } from './tracing.ts';
 import type { Decimal } from './units.ts';
 
 /** The EMF metrics the dashboard graphs (infra/metrics.ts reads these names). */
@@ -24,56 +22,85 @@ export const METRIC_DIMENSIONS = {
   provider: 'Provider',
 } as const;
 
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-// X-Ray only inside Lambda; locally there is no daemon to send to.
-export const tracer = new Tracer({
-  serviceName: SERVICE_NAME,
-  enabled: Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME),
-});
+/** CloudWatch units FlowPilot's figures use. */
+export const MetricUnit = { Count: 'Count', Megabytes: 'Megabytes' } as const;
+export type MetricUnitName = (typeof MetricUnit)[keyof typeof MetricUnit];
 
-/** A figure with a dimension of its own (one EMF document, so dimensions do not mix). */
-function single(
+/** Where EMF documents go: one JSON line on stdout, which CloudWatch Logs turns into metrics. */
+export const metricsOutput = {
+  write(line: string): void {
+    process.stdout.write(`${line}\n`);
+  },
+};
+
+/**
+ * One figure as its own EMF document (so dimensions never mix), with the `service`
+ * dimension on every document, as the Powertools metrics utility wrote them before: the
+ * format is the documented embedded metric format, a few lines that spare every bundle the
+ * utility's weight.
+ */
+export function recordMetric(
   name: string,
+  unit: MetricUnitName,
   value: number,
-  unit: (typeof MetricUnit)[keyof typeof MetricUnit],
-  dimension?: [string, string],
+  dimension?: readonly [string, string],
 ): void {
-  const m = metrics.singleMetric();
-  if (dimension) m.addDimension(dimension[0], dimension[1]);
-  m.addMetric(name, unit, value);
+  const dimensions = dimension ? ['service', dimension[0]] : ['service'];
+  metricsOutput.write(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: METRICS_NAMESPACE,
+            Dimensions: [dimensions],
+            Metrics: [{ Name: name, Unit: unit }],
+          },
+        ],
+      },
+      service: SERVICE_NAME,
+      ...(dimension ? { [dimension[0]]: dimension[1] } : {}),
+      [name]: value,
+    }),
+  );
 }
 
 export function recordResidual(pool: string, residualMb: Decimal): void {
-  single(METRIC_NAMES.residual, residualMb.toNumber(), MetricUnit.Megabytes, [
+  recordMetric(METRIC_NAMES.residual, MetricUnit.Megabytes, residualMb.toNumber(), [
     METRIC_DIMENSIONS.pool,
     pool,
   ]);
 }
 
 export function recordDailyConsumption(mb: Decimal): void {
-  single(METRIC_NAMES.dailyConsumption, mb.toNumber(), MetricUnit.Megabytes);
+  recordMetric(METRIC_NAMES.dailyConsumption, MetricUnit.Megabytes, mb.toNumber());
 }
 
 /** Every webhook delivery by outcome, plus credits and permanent failures as their own counts. */
 export function recordWebhookOutcome(result: string): void {
-  single(METRIC_NAMES.webhookOutcome, 1, MetricUnit.Count, [METRIC_DIMENSIONS.outcome, result]);
-  if (result === 'credited') single(METRIC_NAMES.topUpCredited, 1, MetricUnit.Count);
-  if (result === 'failed') single(METRIC_NAMES.topUpFailed, 1, MetricUnit.Count);
+  recordMetric(METRIC_NAMES.webhookOutcome, MetricUnit.Count, 1, [
+    METRIC_DIMENSIONS.outcome,
+    result,
+  ]);
+  if (result === 'credited') recordMetric(METRIC_NAMES.topUpCredited, MetricUnit.Count, 1);
+  if (result === 'failed') recordMetric(METRIC_NAMES.topUpFailed, MetricUnit.Count, 1);
 }
 
 /** A delivery refused because the provider's keys are missing or unusable. */
 export function recordProviderDisabled(provider: string): void {
-  single(METRIC_NAMES.webhookProviderDisabled, 1, MetricUnit.Count, [
+  recordMetric(METRIC_NAMES.webhookProviderDisabled, MetricUnit.Count, 1, [
     METRIC_DIMENSIONS.provider,
     provider,
   ]);
 }
 
 /**
- * Wraps an entry point with the Powertools middlewares: Lambda context in every log line and
- * a trace segment. Metrics need no flush at the end: each figure above is its own EMF
+ * Wraps an entry point: Lambda context in every log line (Powertools) and X-Ray subsegments
+ * (functions/commons/tracing.ts; active only inside Lambda with tracing on). Metrics need no flush at the end: each figure above is its own EMF
  * document, written when it is recorded.
  */
 export function instrument<E, R>(handler: (event: E, context: Context) => Promise<R>) {
-  return middy(handler).use(injectLambdaContext(logger)).use(captureLambdaHandler(tracer));
+  return middy(handler)
+    .use(injectLambdaContext(logger))
+    .use(xrayTracing({ service: SERVICE_NAME }));
 }

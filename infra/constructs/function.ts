@@ -16,10 +16,10 @@ import type { Construct } from 'constructs';
 import type { SecretName } from '../../functions/commons/secrets.ts';
 import { TABLE_DEFINITION, TABLE_NAME_ENV } from '../../functions/commons/store/table.ts';
 import {
+  BUNDLE_ALIASES,
   BUNDLE_AWS_SDK,
   BUNDLE_CONDITIONS,
   bundleDefine,
-  ESM_REQUIRE_BANNER,
   FUNCTION_ENTRIES,
   type FunctionName,
   NODE_TARGET,
@@ -101,18 +101,19 @@ export class FlowPilotFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: NODE_TARGET,
         minify: true,
-        // Error classes name themselves from their constructor (`new.target.name`); minified
-        // names would reach the logs as `Cr` instead of `ConfigError`.
-        keepNames: true,
+        // No keepNames (it costs ~25 KB per bundle): error classes name themselves with a
+        // literal, which test/unit/error-names.test.ts checks.
         sourceMap: true,
         // Linked: a separate .map plus the comment Node needs to find it (EXTERNAL omits it).
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
         bundleAwsSDK: BUNDLE_AWS_SDK,
         define: bundleDefine(),
-        esbuildArgs: { '--conditions': BUNDLE_CONDITIONS.join(',') },
+        esbuildArgs: {
+          '--conditions': BUNDLE_CONDITIONS.join(','),
+          '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`),
+        },
         // Warnings and errors only: synth output stays about what needs attention.
         logLevel: LogLevel.WARNING,
         tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),

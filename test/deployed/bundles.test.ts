@@ -30,6 +30,8 @@ import {
   type SnsStandIn,
   startSecretsManagerStandIn,
   startSnsStandIn,
+  startXrayDaemonStandIn,
+  type XrayDaemonStandIn,
 } from './stand-ins.ts';
 
 /**
@@ -48,6 +50,7 @@ const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 let sim: Simulator;
 let sns: SnsStandIn;
 let secretsManager: SecretsManagerStandIn;
+let xray: XrayDaemonStandIn;
 let outdir: string;
 let deployed: DeployedStack;
 const refs: Record<string, string> = {};
@@ -101,7 +104,7 @@ function lambdaEnvironment(fn: DeployedFunction): Record<string, string> {
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memory ?? 128),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
-    AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+    AWS_XRAY_DAEMON_ADDRESS: xray.address,
     AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
     _X_AMZN_TRACE_ID: `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`,
     TZ: ':UTC',
@@ -293,6 +296,7 @@ const SPECS: Record<string, InvocationSpec> = {
 beforeAll(async () => {
   sim = await startSimulator({ options: { numberStyle: 'number' } });
   sns = await startSnsStandIn();
+  xray = await startXrayDaemonStandIn();
   const config: ConfigInput = {
     upstream: {
       baseUrl: sim.url,
@@ -347,6 +351,7 @@ afterAll(async () => {
   await sim?.close();
   await sns?.close();
   await secretsManager?.close();
+  await xray?.close();
   for (const dir of [...staged, outdir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -413,8 +418,24 @@ describe('deployed bundles', () => {
       const fn = deployed.functions.find((f) => f.name === name);
       if (!spec || !fn) throw new Error(`${name}: not in the template`);
       spec.arrange?.();
+      xray.received.length = 0;
       const invocation = await invoke(fn, spec.event(fn));
       await spec.assess(invocation);
+      // Traced as active tracing would show it: the handler, and its DynamoDB calls under it.
+      await expect.poll(() => xray.received.length, { timeout: 2_000 }).toBeGreaterThan(1);
+      const handler = xray.received.find((s) => s.name === '## index.handler');
+      expect(handler, `${name}: no handler subsegment`).toMatchObject({
+        annotations: { ColdStart: true, Service: 'flowpilot' },
+      });
+      expect(handler?.fault).toBeUndefined();
+      expect(xray.received).toContainEqual(
+        expect.objectContaining({
+          name: 'dynamodb',
+          namespace: 'aws',
+          parent_id: handler?.id,
+          trace_id: handler?.trace_id,
+        }),
+      );
     },
     90_000,
   );

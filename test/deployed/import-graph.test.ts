@@ -15,6 +15,17 @@ import {
  * with it. A function not listed gets the default.
  */
 const DEFAULT_FORBIDDEN = ['node_modules/zod/'];
+/**
+ * In no bundle: the AWS SDK's default credential chain (Lambda's credentials are in the
+ * environment; infra/bundling.ts aliases the chain to the environment provider) and the X-Ray
+ * SDK (functions/commons/tracing.ts sends the segments itself).
+ */
+const NEVER = [
+  'node_modules/@aws-sdk/credential-provider-node/',
+  'node_modules/@aws-sdk/credential-provider-sso/',
+  'node_modules/@aws-sdk/nested-clients/',
+  'node_modules/aws-xray-sdk-core/',
+];
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
   'poll-totals': [
@@ -40,7 +51,7 @@ describe('bundle import graphs', () => {
         logLevel: 'silent',
       });
       const inputs = Object.keys(metafile.inputs);
-      const forbidden = FORBIDDEN[name as FunctionName] ?? DEFAULT_FORBIDDEN;
+      const forbidden = [...NEVER, ...(FORBIDDEN[name as FunctionName] ?? DEFAULT_FORBIDDEN)];
       const found = forbidden.filter((f) => inputs.some((i) => i.includes(f)));
       expect(found, `${name} bundles ${found.join(', ')}`).toEqual([]);
     },

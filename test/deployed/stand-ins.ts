@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -100,4 +101,41 @@ export async function startSecretsManagerStandIn(
     });
   });
   return { endpoint, requested, close: closer(server) };
+}
+
+/** One segment document as the X-Ray daemon receives it (the JSON after the header line). */
+export interface XraySegment {
+  name: string;
+  id: string;
+  trace_id: string;
+  parent_id?: string;
+  namespace?: string;
+  annotations?: Record<string, unknown>;
+  aws?: { operation?: string };
+  fault?: boolean;
+}
+
+export interface XrayDaemonStandIn {
+  /** `AWS_XRAY_DAEMON_ADDRESS` for the function. */
+  readonly address: string;
+  readonly received: XraySegment[];
+  close(): Promise<void>;
+}
+
+/** The X-Ray daemon's UDP side: `{"format":"json","version":1}\n<segment>` per datagram. */
+export async function startXrayDaemonStandIn(): Promise<XrayDaemonStandIn> {
+  const socket = createSocket('udp4');
+  const received: XraySegment[] = [];
+  socket.on('message', (msg) => {
+    const [header, body] = msg.toString('utf8').split('\n');
+    if (header === '{"format":"json","version":1}' && body) {
+      received.push(JSON.parse(body) as XraySegment);
+    }
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(socket.address() as AddressInfo).port}`,
+    received,
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
 }

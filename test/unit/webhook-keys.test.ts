@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { logger } from '../../functions/commons/logger.ts';
-import { metrics } from '../../functions/commons/observability.ts';
+import { metricsOutput } from '../../functions/commons/observability.ts';
 import { keyProblem, splitSecrets } from '../../functions/commons/payments/keys.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
@@ -71,7 +71,7 @@ describe('Method: handleWebhook (provider enablement)', () => {
     // Prepare
     const { deps, asked } = depsWith(['epay'], 'k');
     const error = vi.spyOn(logger, 'error');
-    const metric = vi.spyOn(metrics, 'singleMetric');
+    const metric = vi.spyOn(metricsOutput, 'write').mockImplementation(() => {});
 
     // Act
     const answers = [];
@@ -87,6 +87,8 @@ describe('Method: handleWebhook (provider enablement)', () => {
       'webhook provider disabled: its secret holds no usable key',
     );
     expect(JSON.stringify(error.mock.calls[0])).not.toContain('"k"');
-    expect(metric).toHaveBeenCalledTimes(3);
+    expect(metric.mock.calls.map(([line]) => JSON.parse(line) as Record<string, unknown>)).toEqual(
+      Array(3).fill(expect.objectContaining({ Provider: 'epay', WebhookProviderDisabled: 1 })),
+    );
   });
 });

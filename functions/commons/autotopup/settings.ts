@@ -6,6 +6,7 @@ import { Decimal, formatGb } from '../units.ts';
 
 /** A setting that cannot be used; the message says what to change (400: the caller's fault). */
 export class AutoTopupSettingsError extends FlowPilotError {
+  override name = 'AutoTopupSettingsError';
   constructor(message: string) {
     super(message, { statusCode: 400 });
   }

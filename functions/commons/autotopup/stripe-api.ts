@@ -26,13 +26,16 @@ export type ChargeResult =
 
 /** Stripe could not be asked (network, 5xx, rate limit): retry with the same key. */
 export class StripeUnavailableError extends FlowPilotError {
+  override name = 'StripeUnavailableError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { ...options, statusCode: 503 });
   }
 }
 
 /** Stripe refused our key or account: nothing a customer did, an operator must act. */
-export class StripeAccessError extends FlowPilotError {}
+export class StripeAccessError extends FlowPilotError {
+  override name = 'StripeAccessError';
+}
 
 export interface SavedCard {
   stripeCustomer: string;

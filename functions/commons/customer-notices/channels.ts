@@ -10,6 +10,7 @@ import type { OutboxEntry } from '../store/notice-outbox.ts';
 
 /** A notice could not be handed over; `retryable` when the same request may succeed later. */
 export class NoticeDeliveryError extends FlowPilotError {
+  override name = 'NoticeDeliveryError';
   readonly retryable: boolean;
 
   constructor(message: string, options: { cause?: unknown; retryable: boolean }) {

@@ -1,5 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { metrics } from '../observability.ts';
+import { MetricUnit, recordMetric } from '../observability.ts';
 import type { OutboxEntry } from '../store/notice-outbox.ts';
 
 /** EMF metrics of the customer notices; infra alarms on `CustomerNoticeFailed`. */
@@ -22,7 +21,5 @@ export function recordNotice(
       : outcome === 'failed'
         ? NOTICE_METRICS.failed
         : NOTICE_METRICS.retried;
-  const m = metrics.singleMetric();
-  m.addDimension(NOTICE_CHANNEL_DIMENSION, entry.channel);
-  m.addMetric(name, MetricUnit.Count, 1);
+  recordMetric(name, MetricUnit.Count, 1, [NOTICE_CHANNEL_DIMENSION, entry.channel]);
 }

@@ -108,7 +108,9 @@ function limiter(n: number) {
   };
 }
 
-class OutOfTime extends Error {}
+class OutOfTime extends Error {
+  override name = 'OutOfTime';
+}
 
 /**
  * The customer-balance poll. Two passes, each incremental and resumable:

@@ -26,6 +26,7 @@ export interface Notifier {
 
 /** A notification could not be handed over for delivery. */
 export class NotifierError extends FlowPilotError {
+  override name = 'NotifierError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { ...options, statusCode: 502 });
   }

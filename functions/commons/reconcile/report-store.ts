@@ -27,7 +27,9 @@ export interface ReconciliationReport {
   alerted: boolean;
 }
 
-export class ReportStoreError extends FlowPilotError {}
+export class ReportStoreError extends FlowPilotError {
+  override name = 'ReportStoreError';
+}
 
 const PK = 'RECON';
 // Reports are small; keep lists bounded so one item stays far under DynamoDB's 400 KB.

@@ -20,6 +20,7 @@ import { TABLE_DEFINITION } from './table.ts';
 
 /** The state changed since it was read: another evaluation won; the loser must not notify. */
 export class AlertStateConflictError extends FlowPilotError {
+  override name = 'AlertStateConflictError';
   /** The state that won, when DynamoDB returned it. */
   readonly current: AlertState | undefined;
 
@@ -36,6 +37,7 @@ export class AlertStateConflictError extends FlowPilotError {
 
 /** DynamoDB failed for a reason other than a lost race. */
 export class AlertStoreError extends FlowPilotError {
+  override name = 'AlertStoreError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { ...options, statusCode: 500 });
   }

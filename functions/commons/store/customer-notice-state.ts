@@ -41,6 +41,7 @@ function fromItem(item: Item): NoticeState {
 
 /** Another evaluation saved this customer's state first; the loser sends nothing. */
 export class NoticeStateConflictError extends StoreError {
+  override name = 'NoticeStateConflictError';
   constructor(customerId: string, options: { cause?: unknown } = {}) {
     super(`notice state of customer ${customerId} changed concurrently`, 'noticeState.commit', {
       ...options,

@@ -13,6 +13,7 @@ export function isThrottle(err: unknown): boolean {
 
 /** A DynamoDB call failed. Callers see this, never an SDK type; the SDK error is the cause. */
 export class StoreError extends FlowPilotError {
+  override name = 'StoreError';
   /** What the store was doing, e.g. `usage.writeRows`. */
   readonly operation: string;
   /** Worth trying again later (throttling, unprocessed items left after retries). */

@@ -2,6 +2,7 @@ import { FlowPilotError } from '../errors.ts';
 
 /** Anything that went wrong talking to the Dynamic Traffic API. Never carries the token. */
 export class UpstreamError extends FlowPilotError {
+  override name = 'UpstreamError';
   readonly endpoint: string;
   /** Worth trying again later (network, 5xx, timeout), as opposed to a definite answer. */
   readonly transient: boolean;
@@ -15,6 +16,7 @@ export class UpstreamError extends FlowPilotError {
 
 /** The upstream rejected the token (it says so with `code: 200` and msg 无效的认证令牌). */
 export class UpstreamAuthError extends UpstreamError {
+  override name = 'UpstreamAuthError';
   constructor(endpoint: string, options: { cause?: unknown } = {}) {
     super(`upstream rejected the access token (${endpoint})`, endpoint, {
       ...options,
@@ -30,6 +32,7 @@ export type TransportFailure = 'timeout' | 'aborted' | 'network' | 'http-status'
  * upstream (so a non-idempotent call may have been applied).
  */
 export class UpstreamTransportError extends UpstreamError {
+  override name = 'UpstreamTransportError';
   readonly kind: TransportFailure;
   readonly httpStatus: number | undefined;
   readonly sent: boolean;
@@ -48,6 +51,7 @@ export class UpstreamTransportError extends UpstreamError {
 
 /** A well-formed answer whose `code` is a failure; the upstream's message is kept. */
 export class UpstreamRejectedError extends UpstreamError {
+  override name = 'UpstreamRejectedError';
   readonly code: number;
   readonly upstreamMessage: string;
 
@@ -67,10 +71,13 @@ export class UpstreamRejectedError extends UpstreamError {
 }
 
 /** Recharge answered 204: the customer is not in the agent's channel. Permanent. */
-export class NotChannelCustomerError extends UpstreamRejectedError {}
+export class NotChannelCustomerError extends UpstreamRejectedError {
+  override name = 'NotChannelCustomerError';
+}
 
 /** `code: 200` but `data` missing or of the wrong shape, and not an auth failure. */
 export class UpstreamDataError extends UpstreamError {
+  override name = 'UpstreamDataError';
   constructor(message: string, endpoint: string, options: { cause?: unknown } = {}) {
     super(message, endpoint, { ...options, transient: true });
   }

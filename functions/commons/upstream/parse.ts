@@ -13,7 +13,9 @@ import type {
  * Reads the upstream's `data` payloads into FlowPilot's types. Every failure throws a plain
  * `ShapeError` naming the field; the client turns it into an UpstreamDataError.
  */
-export class ShapeError extends Error {}
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
 
 type Json = Record<string, unknown>;
 

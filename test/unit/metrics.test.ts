@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordNotice } from '../../functions/commons/customer-notices/metrics.ts';
+import {
+  metricsOutput,
+  recordResidual,
+  recordWebhookOutcome,
+} from '../../functions/commons/observability.ts';
+import { Decimal } from '../../functions/commons/units.ts';
+
+/** The embedded metric format documents CloudWatch Logs turns into the dashboard's metrics. */
+function capture(): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  vi.spyOn(metricsOutput, 'write').mockImplementation((line) => {
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  return lines;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('EMF metrics', () => {
+  it('writes one document per figure with the service and its own dimension', () => {
+    // Prepare
+    const docs = capture();
+
+    // Act
+    recordResidual('main', new Decimal('1536.25'));
+
+    // Assess
+    expect(docs).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'FlowPilot',
+              Dimensions: [['service', 'Pool']],
+              Metrics: [{ Name: 'ResidualMb', Unit: 'Megabytes' }],
+            },
+          ],
+        },
+        service: 'flowpilot',
+        Pool: 'main',
+        ResidualMb: 1536.25,
+      },
+    ]);
+    const stamp = (docs[0]?._aws as { Timestamp?: number } | undefined)?.Timestamp ?? 0;
+    expect(Math.abs(stamp - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('counts a credited delivery by outcome and as a credit, each in its own document', () => {
+    // Prepare
+    const docs = capture();
+
+    // Act
+    recordWebhookOutcome('credited');
+    recordWebhookOutcome('duplicate');
+
+    // Assess
+    expect(docs.map(({ _aws, ...figure }) => figure)).toEqual([
+      { service: 'flowpilot', Outcome: 'credited', WebhookOutcome: 1 },
+      { service: 'flowpilot', TopUpCredited: 1 },
+      { service: 'flowpilot', Outcome: 'duplicate', WebhookOutcome: 1 },
+    ]);
+    expect(
+      docs.map(
+        (d) =>
+          (d._aws as { CloudWatchMetrics: { Dimensions: unknown }[] }).CloudWatchMetrics[0]
+            ?.Dimensions,
+      ),
+    ).toEqual([[['service', 'Outcome']], [['service']], [['service', 'Outcome']]]);
+  });
+
+  it('counts customer notices by channel and leaves printed ones out', () => {
+    // Prepare
+    const docs = capture();
+
+    // Act
+    recordNotice('failed', { channel: 'sms' });
+    recordNotice('printed', { channel: 'email' });
+
+    // Assess
+    expect(docs.map(({ _aws, ...figure }) => figure)).toEqual([
+      { service: 'flowpilot', Channel: 'sms', CustomerNoticeFailed: 1 },
+    ]);
+  });
+});
