@@ -242,6 +242,18 @@ describe('Function: money', () => {
   ])('shows %s %s minor units as %s', (minor, currency, text) => {
     expect(money(minor, currency)).toBe(text);
   });
+
+  it('keeps the same answers when formatters are reused, and names codes Intl does not know', () => {
+    expect([money(500, 'usd'), money(750, 'USD'), money(500, 'usd')]).toEqual([
+      '$5.00',
+      '$7.50',
+      '$5.00',
+    ]);
+    expect([money(500, 'not-a-code'), money(600, 'not-a-code')]).toEqual([
+      '500 not-a-code (minor units)',
+      '600 not-a-code (minor units)',
+    ]);
+  });
 });
 
 describe('Module: bench goals', () => {

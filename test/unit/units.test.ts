@@ -69,3 +69,33 @@ describe('units', () => {
     expect(() => parseDay('2026-02-30')).toThrow(/not a real date/);
   });
 });
+
+describe('Function: dayInZone', () => {
+  it('agrees with Intl on every quarter hour around DST changes and midnights', () => {
+    // Prepare: 2026-03-08 is New York's spring-forward day, 2026-11-01 its fall-back day.
+    const zones = ['America/New_York', 'Asia/Shanghai', 'Australia/Lord_Howe', 'UTC'];
+    const starts = [Date.UTC(2026, 2, 7, 12), Date.UTC(2026, 9, 31, 12)];
+    const direct = (t: number, zone: string) =>
+      new Intl.DateTimeFormat('en-CA', {
+        timeZone: zone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).format(new Date(t));
+
+    // Act
+    const mismatches: string[] = [];
+    for (const zone of zones) {
+      for (const start of starts) {
+        for (let t = start; t < start + 2 * 86_400_000; t += 15 * 60_000) {
+          const got = dayInZone(new Date(t), zone);
+          if (got !== direct(t, zone))
+            mismatches.push(`${zone} ${new Date(t).toISOString()} ${got}`);
+        }
+      }
+    }
+
+    // Assess
+    expect(mismatches).toEqual([]);
+  });
+});
