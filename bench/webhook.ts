@@ -300,6 +300,7 @@ try {
   const roundRatios: Record<string, { p50: number[]; p95: number[] }> = {};
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   const silence = process.stdout.write;
+  const requestsBy: Record<string, number> = {};
   for (let round = 0; round < ROUNDS; round++) {
     const scenarios: Record<string, () => Promise<number>[]> = {
       'handler fresh': () =>
@@ -323,7 +324,11 @@ try {
       // The handler's log lines and EMF documents are written, as in Lambda, to a sink.
       process.stdout.write = (() => true) as typeof process.stdout.write;
       try {
-        for (const name of order) got[name] = await Promise.all(scenarios[name]?.() ?? []);
+        for (const name of order) {
+          requests = 0;
+          got[name] = await Promise.all(scenarios[name]?.() ?? []);
+          requestsBy[name] = (requestsBy[name] ?? 0) + requests;
+        }
       } finally {
         process.stdout.write = silence;
       }
@@ -355,6 +360,7 @@ try {
     const p95 = quantile(sorted(roundRatios[h]?.p95 ?? []), 0.5);
     console.log(
       `  ${h.padEnd(22)} ${fmt(quantile(a, 0.5))} / ${fmt(quantile(a, 0.95))}   ${r.padEnd(18)} ${fmt(quantile(b, 0.5))} / ${fmt(quantile(b, 0.95))}   ` +
+        `DynamoDB requests per delivery ${((requestsBy[h] ?? 0) / ROUNDS / CONCURRENCY).toFixed(2)} / ${((requestsBy[r] ?? 0) / ROUNDS / CONCURRENCY).toFixed(2)}   ` +
         `ratio p50 ${x(p50)}${goal(Number(p50.toFixed(2)), { name: `${h} p50 ratio to raw`, op: '<=', limit: 1.1, unit: 'x' })}, p95 ${x(p95)}`,
     );
   }
