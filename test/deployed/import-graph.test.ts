@@ -11,10 +11,11 @@ import {
 /**
  * What each bundle must not hold, so that it starts fast: no zod (configuration arrives
  * validated, through `#config`), no Stripe or payment code in the pollers, no poller code in
- * the webhook. The webhook keeps zod for now: the payment providers parse payload shapes
- * with it. A function not listed gets the default.
+ * the webhook. The webhook parses payload shapes with zod/mini, never the full build.
+ * A function not listed gets the default.
  */
 const DEFAULT_FORBIDDEN = ['node_modules/zod/'];
+const CLASSIC_ZOD = 'node_modules/zod/v4/classic/';
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
   'poll-totals': [
@@ -24,7 +25,14 @@ const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   ],
   'poll-usage': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
   reconcile: [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
-  'payment-webhook': ['functions/commons/pollers/', 'functions/commons/config/schema.ts'],
+  'payment-webhook': [
+    'functions/commons/pollers/',
+    'functions/commons/config/schema.ts',
+    CLASSIC_ZOD,
+    // Customer notices (and their SES client) belong to the balance poll, not the opt-in.
+    'functions/commons/customer-notices/',
+    'node_modules/@aws-sdk/client-sesv2/',
+  ],
 };
 
 describe('bundle import graphs', () => {

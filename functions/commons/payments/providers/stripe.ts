@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AUTO_TOPUP_MARKER } from '../autotopup-marker.ts';
 import { payerContact } from '../contact.ts';
 import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
@@ -20,49 +20,55 @@ import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } f
 const eventSchema = z.object({
   id: z.string(),
   type: z.string(),
-  created: z.int().min(0),
+  created: z.int().check(z.minimum(0)),
   livemode: z.boolean(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
-const idRef = z.union([z.string(), z.object({ id: z.string() }).transform((o) => o.id)]);
+const idRef = z.union([
+  z.string(),
+  z.pipe(
+    z.object({ id: z.string() }),
+    z.transform((o) => o.id),
+  ),
+]);
 
 const sessionSchema = z.object({
   id: paymentIdSchema,
   payment_status: z.string(),
   amount_total: minorUnits,
-  amount_subtotal: minorUnits.nullish(),
-  total_details: z
-    .object({ amount_discount: minorUnits.nullish(), amount_tax: minorUnits.nullish() })
-    .nullish(),
+  amount_subtotal: z.nullish(minorUnits),
+  total_details: z.nullish(
+    z.object({ amount_discount: z.nullish(minorUnits), amount_tax: z.nullish(minorUnits) }),
+  ),
   currency: currencySchema,
-  client_reference_id: z.string().nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  payment_intent: idRef.nullish(),
+  client_reference_id: z.nullish(z.string()),
+  metadata: z.nullish(z.record(z.string(), z.string())),
+  payment_intent: z.nullish(idRef),
   // Read leniently: a contact never makes a paid session malformed.
-  customer_details: z.unknown().optional(),
+  customer_details: z.optional(z.unknown()),
 });
 
 const chargeSchema = z.object({
   id: paymentIdSchema,
   amount_refunded: minorUnits,
   currency: currencySchema,
-  payment_intent: idRef.nullish(),
+  payment_intent: z.nullish(idRef),
 });
 
 const refundSchema = z.object({
   id: paymentIdSchema,
   amount: minorUnits,
   currency: currencySchema,
-  status: z.string().nullish(),
-  payment_intent: idRef.nullish(),
+  status: z.nullish(z.string()),
+  payment_intent: z.nullish(idRef),
 });
 
 const disputeSchema = z.object({
   id: paymentIdSchema,
   amount: minorUnits,
   currency: currencySchema,
-  payment_intent: idRef.nullish(),
+  payment_intent: z.nullish(idRef),
 });
 
 function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number) {
@@ -114,7 +120,7 @@ const autoTopupIntentSchema = z.object({
   id: paymentIdSchema,
   amount_received: minorUnits,
   currency: currencySchema,
-  metadata: z.record(z.string(), z.string()).nullish(),
+  metadata: z.nullish(z.record(z.string(), z.string())),
 });
 
 /** The order is the PaymentIntent itself (key and refund pointer alike). */
