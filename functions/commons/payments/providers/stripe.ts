@@ -1,10 +1,17 @@
-import Stripe from 'stripe';
 import * as z from 'zod/mini';
 import { AUTO_TOPUP_MARKER } from '../autotopup-marker.ts';
 import { payerContact } from '../contact.ts';
-import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
+import { WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
-import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } from './common.ts';
+import {
+  currencySchema,
+  jsonAnswer,
+  minorUnits,
+  parseJsonBody,
+  parseShape,
+  paymentIdSchema,
+} from './common.ts';
+import { stripeSignatureValid } from './stripe-signature.ts';
 
 /**
  * Stripe Checkout. The order is the Checkout Session (never the event: its id differs between
@@ -71,19 +78,12 @@ const disputeSchema = z.object({
   payment_intent: z.nullish(idRef),
 });
 
-function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number) {
-  const header = req.headers['stripe-signature'];
-  if (!header) throw new WebhookSignatureError();
-  for (const secret of secrets) {
-    try {
-      return Stripe.webhooks.constructEvent(req.body, header, secret, tolerance);
-    } catch (err) {
-      // Only a signature mismatch tries the next secret; the body is parsed after it verified.
-      if (err instanceof Stripe.errors.StripeSignatureVerificationError) continue;
-      throw new MalformedWebhookError('malformed JSON', { cause: err });
-    }
+function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number): unknown {
+  if (!stripeSignatureValid(req.body, req.headers['stripe-signature'], secrets, tolerance)) {
+    throw new WebhookSignatureError();
   }
-  throw new WebhookSignatureError();
+  // The body is parsed only after it verified.
+  return parseJsonBody(req.body);
 }
 
 /**
