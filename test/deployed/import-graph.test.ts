@@ -28,6 +28,8 @@ const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
     'functions/commons/config/schema.ts',
     CLASSIC_ZOD,
     STRIPE_SDK,
+    // Standard Webhooks signatures are checked with node:crypto too.
+    'node_modules/standardwebhooks/',
     // Customer notices (and their SES client) belong to the balance poll, not the opt-in.
     'functions/commons/customer-notices/',
     'node_modules/@aws-sdk/client-sesv2/',
