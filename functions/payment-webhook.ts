@@ -4,8 +4,8 @@ import type {
   Context,
 } from 'aws-lambda';
 import { getConfig } from '#config';
-import { optInDepsFromEnv } from './commons/autotopup/compose.ts';
 import { checkoutOptInOf, recordCheckoutOptIn } from './commons/autotopup/opt-in.ts';
+import { optInDepsFromEnv } from './commons/autotopup/opt-in-deps.ts';
 import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';

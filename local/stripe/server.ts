@@ -5,7 +5,8 @@ import Stripe from 'stripe';
 
 /**
  * A stand-in for the parts of the Stripe API that auto top-up uses, speaking Stripe's own
- * protocol so the real `stripe` client talks to it unchanged: form-encoded requests with
+ * protocol so FlowPilot's Stripe client (functions/commons/clients/stripe.ts) and Stripe's
+ * own library talk to it unchanged: form-encoded requests with
  * bracketed keys, `Authorization: Bearer <secret key>`, `Idempotency-Key` replays (and the
  * idempotency error for a reused key with other parameters), Stripe's error envelope, and
  * `payment_intent.succeeded` delivered to a webhook URL signed as `stripe listen` signs it.
@@ -78,8 +79,26 @@ export interface StripeStandIn {
   url: string;
   /** Every PaymentIntent, oldest first. */
   paymentIntents(): StandInPaymentIntent[];
-  /** Requests that reached the API (method and path), oldest first. */
-  requests(): { method: string; path: string; idempotencyKey?: string; replayed: boolean }[];
+  /** Requests that reached the API (method, path, what they were sent with), oldest first. */
+  requests(): {
+    method: string;
+    path: string;
+    idempotencyKey?: string;
+    /** The `Stripe-Version` header, when sent. */
+    stripeVersion?: string;
+    /** The form body of a POST, decoded. */
+    params?: Params;
+    /** The status answered. */
+    status: number;
+    replayed: boolean;
+  }[];
+  /**
+   * The next `times` requests fail before they are handled, as a Stripe outage or rate limit
+   * would: answered `status` with Stripe's error envelope and nothing remembered for their
+   * idempotency key, so a retry with the same key is handled afresh. `shouldRetry` sends
+   * `Stripe-Should-Retry`.
+   */
+  failNext(times: number, status?: number, opts?: { shouldRetry?: boolean }): void;
   /** A completed Checkout Session as Stripe keeps it, with its PaymentIntent. */
   addCheckoutSession(input: {
     customerId: string;
@@ -164,6 +183,7 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
   const delivered: WebhookDelivery[] = [];
   const pendingSends = new Set<Promise<unknown>>();
   let webhook = opts.webhook;
+  let failures: { times: number; status: number; shouldRetry?: boolean } | undefined;
   const mode = opts.webhookMode ?? 'auto';
 
   function event(type: string, object: unknown) {
@@ -345,11 +365,20 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     const key = req.headers['idempotency-key'];
     const idemKey = typeof key === 'string' && req.method === 'POST' ? key : undefined;
     const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
-    const reply = (status: number, text: string, replayed: boolean) => {
+    const version = req.headers['stripe-version'];
+    const reply = (
+      status: number,
+      text: string,
+      replayed: boolean,
+      extra: Record<string, string> = {},
+    ) => {
       log.push({
         method: req.method ?? 'GET',
         path,
         ...(idemKey ? { idempotencyKey: idemKey } : {}),
+        ...(typeof version === 'string' ? { stripeVersion: version } : {}),
+        ...(req.method === 'POST' ? { params: decodeForm(body) } : {}),
+        status,
         replayed,
       });
       res.writeHead(status, {
@@ -357,9 +386,23 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
         'request-id': id('req'),
         ...(idemKey ? { 'idempotency-key': idemKey } : {}),
         ...(replayed ? { 'idempotent-replayed': 'true' } : {}),
+        ...extra,
       });
       res.end(text);
     };
+    if (failures && failures.times > 0) {
+      const { status, shouldRetry } = failures;
+      failures.times -= 1;
+      const error =
+        status === 429
+          ? { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests.' }
+          : status >= 500
+            ? { type: 'api_error', message: 'An error occurred with our connection to Stripe.' }
+            : { type: 'invalid_request_error', message: `Refused (${status}).` };
+      const header: Record<string, string> =
+        shouldRetry === undefined ? {} : { 'stripe-should-retry': String(shouldRetry) };
+      return reply(status, JSON.stringify({ error }), false, header);
+    }
     const fingerprint = createHash('sha256').update(`${req.method} ${path} ${body}`).digest('hex');
     if (idemKey) {
       const seen = idempotent.get(idemKey);
@@ -406,6 +449,9 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     url,
     paymentIntents: () => [...intents.values()].map((pi) => ({ ...pi })),
     requests: () => [...log],
+    failNext(times, status = 500, o = {}) {
+      failures = { times, status, ...o };
+    },
     addCheckoutSession(input) {
       const pi: StandInPaymentIntent = {
         id: id('pi'),
@@ -460,6 +506,7 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       intents.clear();
       sessions.clear();
       idempotent.clear();
+      failures = undefined;
       log.length = 0;
       queue.length = 0;
       delivered.length = 0;

@@ -10,11 +10,14 @@ import {
 
 /**
  * What each bundle must not hold, so that it starts fast: no zod (configuration arrives
- * validated, through `#config`), no Stripe or payment code in the pollers, no poller code in
- * the webhook. The webhook keeps zod for now: the payment providers parse payload shapes
- * with it. A function not listed gets the default.
+ * validated, through `#config`), no payment providers in the pollers, no poller code in the
+ * webhook, and nowhere the `stripe` package (signatures are checked with node:crypto, the
+ * API called through clients/stripe.ts). The webhook parses payload shapes with zod/mini,
+ * never the full build. A function not listed gets the default.
  */
-const DEFAULT_FORBIDDEN = ['node_modules/zod/'];
+const STRIPE_SDK = 'node_modules/stripe/';
+const DEFAULT_FORBIDDEN = ['node_modules/zod/', STRIPE_SDK];
+const CLASSIC_ZOD = 'node_modules/zod/v4/classic/';
 /**
  * In no bundle: the AWS SDK's default credential chain (Lambda's credentials are in the
  * environment; infra/bundling.ts aliases the chain to the environment provider) and the X-Ray
@@ -28,14 +31,20 @@ const NEVER = [
 ];
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
-  'poll-totals': [
-    ...DEFAULT_FORBIDDEN,
-    'node_modules/stripe/',
-    'functions/commons/payments/providers/',
+  'poll-totals': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/providers/'],
+  'poll-usage': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
+  reconcile: [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
+  'payment-webhook': [
+    'functions/commons/pollers/',
+    'functions/commons/config/schema.ts',
+    CLASSIC_ZOD,
+    STRIPE_SDK,
+    // Standard Webhooks signatures are checked with node:crypto too.
+    'node_modules/standardwebhooks/',
+    // Customer notices (and their SES client) belong to the balance poll, not the opt-in.
+    'functions/commons/customer-notices/',
+    'node_modules/@aws-sdk/client-sesv2/',
   ],
-  'poll-usage': [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
-  reconcile: [...DEFAULT_FORBIDDEN, 'node_modules/stripe/', 'functions/commons/payments/'],
-  'payment-webhook': ['functions/commons/pollers/', 'functions/commons/config/schema.ts'],
 };
 
 describe('bundle import graphs', () => {

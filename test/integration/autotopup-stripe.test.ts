@@ -24,7 +24,7 @@ const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 800
   idempotencyKey,
 });
 
-describe('Stripe stand-in with the real stripe client', () => {
+describe("Stripe stand-in with FlowPilot's Stripe client", () => {
   let standIn: StripeStandIn;
   let hook: ReturnType<typeof createServer>;
   const received: { signature: string; body: string }[] = [];

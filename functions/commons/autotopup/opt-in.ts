@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { logger } from '../logger.ts';
@@ -26,9 +26,9 @@ const eventSchema = z.object({
   data: z.object({
     object: z.object({
       id: z.string(),
-      payment_status: z.string().optional(),
-      client_reference_id: z.string().nullish(),
-      metadata: z.record(z.string(), z.string()).nullish(),
+      payment_status: z.optional(z.string()),
+      client_reference_id: z.nullish(z.string()),
+      metadata: z.nullish(z.record(z.string(), z.string())),
     }),
   }),
 });

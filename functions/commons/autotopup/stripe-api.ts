@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import { StripeApiError, type StripeClient } from '../clients/stripe.ts';
 import { FlowPilotError } from '../errors.ts';
 import { AUTO_TOPUP_MARKER } from '../payments/autotopup-marker.ts';
 
@@ -51,25 +51,46 @@ export interface StripeApi {
   savedCardOfCheckout(sessionId: string): Promise<SavedCard | undefined>;
 }
 
-const idOf = (v: string | { id: string } | null | undefined) =>
+/** The fields of Stripe's objects auto top-up reads (API version STRIPE_API_VERSION). */
+type Ref = string | { id: string } | null | undefined;
+interface PaymentIntent {
+  id: string;
+  status: string;
+  payment_method?: Ref;
+  last_payment_error?: { code?: string; message?: string } | null;
+}
+interface CheckoutSession {
+  customer?: Ref;
+  payment_intent?: Ref;
+}
+
+const idOf = (v: Ref) =>
   v === null || v === undefined ? undefined : typeof v === 'string' ? v : v.id;
 
 function failure(err: unknown, what: string): never {
-  if (err instanceof Stripe.errors.StripeAuthenticationError) {
+  if (err instanceof StripeApiError && err.kind === 'authentication') {
     throw new StripeAccessError(`Stripe refused the API key (${what})`, { cause: err });
   }
-  if (err instanceof Stripe.errors.StripePermissionError) {
+  if (err instanceof StripeApiError && err.kind === 'permission') {
     throw new StripeAccessError(`the Stripe API key may not ${what}`, { cause: err });
   }
-  const name = err instanceof Error ? err.name : 'unknown error';
+  const name =
+    err instanceof StripeApiError
+      ? `${err.name} ${err.httpStatus}`
+      : err instanceof Error
+        ? err.name
+        : 'unknown error';
   throw new StripeUnavailableError(`Stripe ${what} failed (${name})`, { cause: err });
 }
 
-export function createStripeApi(stripe: Stripe): StripeApi {
+const path = (prefix: string, id: string) => `${prefix}/${encodeURIComponent(id)}`;
+
+export function createStripeApi(stripe: StripeClient): StripeApi {
   return {
     async chargeOffSession(c) {
       try {
-        const pi = await stripe.paymentIntents.create(
+        const pi = await stripe.post<PaymentIntent>(
+          'payment_intents',
           {
             amount: c.amountMinor,
             currency: c.currency,
@@ -101,36 +122,31 @@ export function createStripeApi(stripe: Stripe): StripeApi {
         }
         return { kind: 'charged', paymentIntentId: pi.id, status: pi.status };
       } catch (err) {
-        if (err instanceof Stripe.errors.StripeCardError) {
-          const paymentIntentId = err.payment_intent?.id;
+        if (err instanceof StripeApiError && err.kind === 'card') {
+          const paymentIntentId = err.paymentIntentId;
           const code = err.code ?? 'card_error';
-          if (
-            code === 'authentication_required' ||
-            err.decline_code === 'authentication_required'
-          ) {
+          if (code === 'authentication_required' || err.declineCode === 'authentication_required') {
             return { kind: 'action-required', paymentIntentId, code: 'authentication_required' };
           }
           return {
             kind: 'declined',
             paymentIntentId,
-            code: err.decline_code ? `${code}:${err.decline_code}` : code,
+            code: err.declineCode ? `${code}:${err.declineCode}` : code,
             message: err.message,
           };
         }
         // A payment method or customer Stripe does not know, or a reused key: charging
         // again would fail the same way, so it counts as a decline.
         if (
-          err instanceof Stripe.errors.StripeInvalidRequestError ||
-          err instanceof Stripe.errors.StripeIdempotencyError
+          err instanceof StripeApiError &&
+          (err.kind === 'invalid-request' || err.kind === 'idempotency')
         ) {
           return {
             kind: 'declined',
-            paymentIntentId: err.payment_intent?.id,
+            paymentIntentId: err.paymentIntentId,
             code:
               err.code ??
-              (err instanceof Stripe.errors.StripeIdempotencyError
-                ? 'idempotency_error'
-                : 'invalid_request_error'),
+              (err.kind === 'idempotency' ? 'idempotency_error' : 'invalid_request_error'),
             message: err.message,
           };
         }
@@ -140,7 +156,7 @@ export function createStripeApi(stripe: Stripe): StripeApi {
 
     async paymentIntentStatus(id) {
       try {
-        const pi = await stripe.paymentIntents.retrieve(id);
+        const pi = await stripe.get<PaymentIntent>(path('payment_intents', id));
         const code = pi.last_payment_error?.code;
         return { status: pi.status, ...(code ? { code } : {}) };
       } catch (err) {
@@ -150,11 +166,11 @@ export function createStripeApi(stripe: Stripe): StripeApi {
 
     async savedCardOfCheckout(sessionId) {
       try {
-        const session = await stripe.checkout.sessions.retrieve(sessionId);
+        const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
         const stripeCustomer = idOf(session.customer);
         const piId = idOf(session.payment_intent);
         if (!stripeCustomer || !piId) return undefined;
-        const pi = await stripe.paymentIntents.retrieve(piId);
+        const pi = await stripe.get<PaymentIntent>(path('payment_intents', piId));
         const paymentMethod = idOf(pi.payment_method);
         return paymentMethod ? { stripeCustomer, paymentMethod } : undefined;
       } catch (err) {

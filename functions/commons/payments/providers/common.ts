@@ -1,20 +1,24 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import englishMessages from 'zod/v4/locales/en.js';
 import { MalformedWebhookError } from '../errors.ts';
 import type { Outcome, WebhookAnswer } from '../types.ts';
 
 /** Payment ids become ledger keys: printable ASCII without spaces, bounded. */
-export const paymentIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
+export const paymentIdSchema = z.string().check(z.regex(/^[\x21-\x7e]{1,200}$/));
 
-export const minorUnits = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const minorUnits = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 
-export const currencySchema = z
-  .string()
-  .regex(/^[A-Za-z]{3}$/)
-  .transform((c) => c.toLowerCase());
+export const currencySchema = z.string().check(z.regex(/^[A-Za-z]{3}$/), z.toLowerCase());
+
+/**
+ * zod/mini (a fraction of the full build in the webhook bundle) carries no messages of its
+ * own; the English ones make the logged cause say what was wrong, as the full build would.
+ */
+const { localeError } = englishMessages();
 
 /** Parses with a schema; a mismatch is the sender's malformed event (400), never a crash. */
-export function parseShape<T>(schema: z.ZodType<T>, value: unknown): T {
-  const res = schema.safeParse(value);
+export function parseShape<T>(schema: z.ZodMiniType<T>, value: unknown): T {
+  const res = schema.safeParse(value, { error: localeError });
   if (!res.success) throw new MalformedWebhookError('malformed event', { cause: res.error });
   return res.data;
 }

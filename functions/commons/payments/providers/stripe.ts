@@ -1,10 +1,17 @@
-import Stripe from 'stripe';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AUTO_TOPUP_MARKER } from '../autotopup-marker.ts';
 import { payerContact } from '../contact.ts';
-import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
+import { WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
-import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } from './common.ts';
+import {
+  currencySchema,
+  jsonAnswer,
+  minorUnits,
+  parseJsonBody,
+  parseShape,
+  paymentIdSchema,
+} from './common.ts';
+import { stripeSignatureValid } from './stripe-signature.ts';
 
 /**
  * Stripe Checkout. The order is the Checkout Session (never the event: its id differs between
@@ -20,64 +27,63 @@ import { currencySchema, jsonAnswer, minorUnits, parseShape, paymentIdSchema } f
 const eventSchema = z.object({
   id: z.string(),
   type: z.string(),
-  created: z.int().min(0),
+  created: z.int().check(z.minimum(0)),
   livemode: z.boolean(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
-const idRef = z.union([z.string(), z.object({ id: z.string() }).transform((o) => o.id)]);
+const idRef = z.union([
+  z.string(),
+  z.pipe(
+    z.object({ id: z.string() }),
+    z.transform((o) => o.id),
+  ),
+]);
 
 const sessionSchema = z.object({
   id: paymentIdSchema,
   payment_status: z.string(),
   amount_total: minorUnits,
-  amount_subtotal: minorUnits.nullish(),
-  total_details: z
-    .object({ amount_discount: minorUnits.nullish(), amount_tax: minorUnits.nullish() })
-    .nullish(),
+  amount_subtotal: z.nullish(minorUnits),
+  total_details: z.nullish(
+    z.object({ amount_discount: z.nullish(minorUnits), amount_tax: z.nullish(minorUnits) }),
+  ),
   currency: currencySchema,
-  client_reference_id: z.string().nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  payment_intent: idRef.nullish(),
+  client_reference_id: z.nullish(z.string()),
+  metadata: z.nullish(z.record(z.string(), z.string())),
+  payment_intent: z.nullish(idRef),
   // Read leniently: a contact never makes a paid session malformed.
-  customer_details: z.unknown().optional(),
+  customer_details: z.optional(z.unknown()),
 });
 
 const chargeSchema = z.object({
   id: paymentIdSchema,
   amount_refunded: minorUnits,
   currency: currencySchema,
-  payment_intent: idRef.nullish(),
+  payment_intent: z.nullish(idRef),
 });
 
 const refundSchema = z.object({
   id: paymentIdSchema,
   amount: minorUnits,
   currency: currencySchema,
-  status: z.string().nullish(),
-  payment_intent: idRef.nullish(),
+  status: z.nullish(z.string()),
+  payment_intent: z.nullish(idRef),
 });
 
 const disputeSchema = z.object({
   id: paymentIdSchema,
   amount: minorUnits,
   currency: currencySchema,
-  payment_intent: idRef.nullish(),
+  payment_intent: z.nullish(idRef),
 });
 
-function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number) {
-  const header = req.headers['stripe-signature'];
-  if (!header) throw new WebhookSignatureError();
-  for (const secret of secrets) {
-    try {
-      return Stripe.webhooks.constructEvent(req.body, header, secret, tolerance);
-    } catch (err) {
-      // Only a signature mismatch tries the next secret; the body is parsed after it verified.
-      if (err instanceof Stripe.errors.StripeSignatureVerificationError) continue;
-      throw new MalformedWebhookError('malformed JSON', { cause: err });
-    }
+function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number): unknown {
+  if (!stripeSignatureValid(req.body, req.headers['stripe-signature'], secrets, tolerance)) {
+    throw new WebhookSignatureError();
   }
-  throw new WebhookSignatureError();
+  // The body is parsed only after it verified.
+  return parseJsonBody(req.body);
 }
 
 /**
@@ -114,7 +120,7 @@ const autoTopupIntentSchema = z.object({
   id: paymentIdSchema,
   amount_received: minorUnits,
   currency: currencySchema,
-  metadata: z.record(z.string(), z.string()).nullish(),
+  metadata: z.nullish(z.record(z.string(), z.string())),
 });
 
 /** The order is the PaymentIntent itself (key and refund pointer alike). */
