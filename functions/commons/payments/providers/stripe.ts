@@ -56,6 +56,10 @@ const sessionSchema = z.object({
   customer_details: z.optional(z.unknown()),
 });
 
+// Schemas live at module scope: zod compiles an object schema's parser on first use, so a
+// schema built per delivery would be compiled per delivery.
+const sessionStatusSchema = z.object({ payment_status: z.string() });
+
 const chargeSchema = z.object({
   id: paymentIdSchema,
   amount_refunded: minorUnits,
@@ -148,7 +152,7 @@ function normalise(type: string, object: Record<string, unknown>, created: numbe
   switch (type) {
     case 'checkout.session.completed': {
       // Delayed methods complete unpaid and follow up with async_payment_succeeded.
-      const status = parseShape(z.object({ payment_status: z.string() }), object).payment_status;
+      const status = parseShape(sessionStatusSchema, object).payment_status;
       return status === 'paid' || status === 'no_payment_required'
         ? paid(object)
         : { type: 'ignored', reason: `payment ${status}` };
