@@ -157,6 +157,17 @@ describe('Provider: stripe modes and reversals', () => {
     });
   });
 
+  it('answers an event whose data.object is not an object as malformed (400)', () => {
+    for (const object of [null, 'cs_1', [{ id: 'cs_1' }]]) {
+      expect(() =>
+        stripeProvider.parse(event('checkout.session.completed', object, false), {
+          secrets: [NEW],
+          config,
+        }),
+      ).toThrow(MalformedWebhookError);
+    }
+  });
+
   it('ignores refund updates that do not return the money', () => {
     const ev = stripeProvider.parse(
       event('charge.refund.updated', { ...refundFailed, status: 'succeeded' }, false),

@@ -29,7 +29,13 @@ const eventSchema = z.object({
   type: z.string(),
   created: z.int().check(z.minimum(0)),
   livemode: z.boolean(),
-  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+  // Checked to be an object, not copied key by key: the event type's own schema reads it.
+  data: z.object({
+    object: z.custom<Record<string, unknown>>(
+      (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      { error: 'expected an object' },
+    ),
+  }),
 });
 
 const idRef = z.union([
