@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { type BuildOptions, build } from 'esbuild';
 import { FUNCTION_ENTRIES, lambdaBuildOptions, PROJECT_ROOT } from '../infra/bundling.ts';
+import { exitOnMissedGoals, goal } from './goal.ts';
 
 const PROBE = `
 import { docClient } from './functions/commons/clients/dynamodb.ts';
@@ -82,6 +83,15 @@ async function measure(
   };
 }
 
+/** Size goals (issue #13): the pollers at most 400 KB raw, the webhook 700 KB. */
+const LIMIT_KB: Record<string, number> = {
+  'poll-totals': 400,
+  'poll-usage': 400,
+  'poll-customers': 400,
+  reconcile: 400,
+  'payment-webhook': 700,
+};
+
 const kb = (n: number) => `${(n / 1024).toFixed(1).padStart(7)} KB`;
 
 const rows: [string, { entry: string } | { probe: string }][] = [
@@ -102,7 +112,17 @@ for (const [name, input] of rows) {
   const label = name.replace(/\W/g, '');
   const bundled = await measure(`${label}-bundled`, input, []);
   const external = await measure(`${label}-external`, input, ['@aws-sdk/*', '@smithy/*']);
+  const limit = LIMIT_KB[name];
   console.log(
-    `${name.padEnd(17)} | ${kb(bundled.raw)} / ${kb(bundled.zipped)} / ${ms(bundled.importMs)} | ${kb(external.raw)} / ${kb(external.zipped)} / ${ms(external.importMs)}`,
+    `${name.padEnd(17)} | ${kb(bundled.raw)} / ${kb(bundled.zipped)} / ${ms(bundled.importMs)} | ${kb(external.raw)} / ${kb(external.zipped)} / ${ms(external.importMs)}` +
+      (limit === undefined
+        ? ''
+        : goal(Math.round(bundled.raw / 1024), {
+            name: `${name} bundle (raw, SDK bundled)`,
+            op: '<=',
+            limit,
+            unit: ' KB',
+          })),
   );
 }
+exitOnMissedGoals();

@@ -2,7 +2,8 @@
  * Cold start of each Lambda bundle, locally: a fresh Node process imports the bundle (built
  * with the stack's esbuild settings, infra/bundling.ts) and runs its first invocation up to
  * its first AWS call, against a bare handler bundled the same way that imports the same AWS
- * SDK clients (DynamoDB document client, SNS, Secrets Manager) and makes the same first
+ * SDK clients (DynamoDB document client, SNS, Secrets Manager, and SES v2 for poll-customers)
+ * and makes the same first
  * call. Both run side by side, alternating, in one run; the ratio is median against median.
  * The clock runs from the process's start (performance.timeOrigin) to the moment the first
  * request reaches a local endpoint, so Node's own start-up is in both.
@@ -27,6 +28,7 @@ import {
   PROJECT_ROOT,
 } from '../infra/bundling.ts';
 import { configEnvironment } from '../infra/config-env.ts';
+import { exitOnMissedGoals, goal } from './goal.ts';
 
 const RUNS = Number(process.env.COLD_START_RUNS ?? 9);
 const OUT_DIR = join(PROJECT_ROOT, '.cache', 'cold-start');
@@ -46,6 +48,16 @@ export const handler = async () => {
   await sns.send(new PublishCommand({ TopicArn: process.env.SNS_TOPIC_ARN, Message: 'x' }));
 };
 `;
+
+/**
+ * The bare handler for a function that also holds an SES client (customer notices): the same
+ * clients as the function, so the ratio is about FlowPilot's own code.
+ */
+const BARE_WITH_SES = `
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+const ses = new SESv2Client({});
+${BARE}`;
+const BARE_SOURCE: Partial<Record<FunctionName, string>> = { 'poll-customers': BARE_WITH_SES };
 
 /** One layer more per probe, each on top of the bare clients, to show what each costs. */
 const LAYERS: [string, string][] = [
@@ -97,7 +109,11 @@ const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const config = configEnvironment(
   parseConfig({
     upstream: { baseUrl: 'http://127.0.0.1:9' },
-    payments: { catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } } },
+    payments: {
+      providers: ['stripe'],
+      stripe: { livemode: false },
+      catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
+    },
   }),
 );
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:FlowPilot/';
@@ -128,6 +144,9 @@ const ENV: Record<string, string> = {
 function webhookEvent() {
   const payload = JSON.stringify({
     id: 'evt_bench',
+    object: 'event',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
     type: 'checkout.session.completed',
     data: { object: { id: 'cs_bench', payment_status: 'paid', amount_total: 1000 } },
   });
@@ -228,6 +247,7 @@ const medians = (xs: Sample[]): Sample => ({
 mkdirSync(OUT_DIR, { recursive: true });
 try {
   const bare = await bundle('bare', { source: BARE });
+  const bareWithSes = await bundle('bare-ses', { source: BARE_WITH_SES });
   console.log(
     `cold start to first AWS call, median of ${RUNS} fresh processes (Node ${process.version})`,
   );
@@ -236,22 +256,29 @@ try {
   for (const [name, entry] of Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][]) {
     if (only.length > 0 && !only.includes(name)) continue;
     const file = await bundle(name, { entry });
+    const baseline = name in BARE_SOURCE ? bareWithSes : bare;
     const ours: Sample[] = [];
     const theirs: Sample[] = [];
     for (let i = 0; i < RUNS; i++) {
       // Alternate which goes first so neither always meets a warmer disk cache.
       if (i % 2) {
         ours.push(await coldStart(file, EVENTS[name]));
-        theirs.push(await coldStart(bare, {}));
+        theirs.push(await coldStart(baseline, {}));
       } else {
-        theirs.push(await coldStart(bare, {}));
+        theirs.push(await coldStart(baseline, {}));
         ours.push(await coldStart(file, EVENTS[name]));
       }
     }
     const a = medians(ours);
     const b = medians(theirs);
     console.log(
-      `${name.padEnd(17)} | ${ms(a.cpu)} / ${ms(b.cpu)} / ${(a.cpu / b.cpu).toFixed(2)}      | ${ms(a.wall)} / ${ms(b.wall)} / ${(a.wall / b.wall).toFixed(2)}`,
+      `${name.padEnd(17)} | ${ms(a.cpu)} / ${ms(b.cpu)} / ${(a.cpu / b.cpu).toFixed(2)}      | ${ms(a.wall)} / ${ms(b.wall)} / ${(a.wall / b.wall).toFixed(2)}` +
+        goal(Number((a.cpu / b.cpu).toFixed(2)), {
+          name: `${name} init CPU ratio to a bare handler`,
+          op: '<=',
+          limit: 1.3,
+          unit: 'x',
+        }),
     );
   }
 
@@ -271,3 +298,4 @@ try {
 } finally {
   server.close();
 }
+exitOnMissedGoals();

@@ -31,11 +31,21 @@ export function alertingFromEnv(): ReturnType<typeof createAlerting> {
   return alerting;
 }
 
-/** The token is read per invocation: the secret cache keeps it cheap and lets rotation work. */
+let upstream:
+  | { token: string; config: ReturnType<typeof getConfig>['upstream']; client: DynamicTrafficApi }
+  | undefined;
+
+/**
+ * The token is read per invocation (the secret cache keeps that cheap and lets a rotation
+ * take effect while warm); the client is rebuilt only when the token or the configuration
+ * changed.
+ */
 export async function upstreamFromEnv(): Promise<DynamicTrafficApi> {
-  const { baseUrl, timeoutMs, retry } = getConfig().upstream;
   const token = await requireSecret('IPWEB_TOKEN');
-  return createDynamicTrafficClient({
+  const config = getConfig().upstream;
+  if (upstream?.token === token && upstream.config === config) return upstream.client;
+  const { baseUrl, timeoutMs, retry } = config;
+  const client = createDynamicTrafficClient({
     baseUrl,
     token,
     timeoutMs,
@@ -47,4 +57,6 @@ export async function upstreamFromEnv(): Promise<DynamicTrafficApi> {
         error: info.error.name,
       }),
   });
+  upstream = { token, config, client };
+  return client;
 }
