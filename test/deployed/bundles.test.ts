@@ -17,6 +17,7 @@ import type { ConfigInput } from '../../functions/commons/config/schema.ts';
 import { addDays, dayInZone } from '../../functions/commons/units.ts';
 import { NODE_TARGET } from '../../infra/bundling.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
+import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/index.ts';
 import { localDynamoClient } from '../helpers/dynamo.ts';
 import {
   type DeployedFunction,
@@ -51,6 +52,8 @@ let sim: Simulator;
 let sns: SnsStandIn;
 let secretsManager: SecretsManagerStandIn;
 let xray: XrayDaemonStandIn;
+let stripe: StripeStandIn;
+const STRIPE_API_KEY = `sk_test_${randomBytes(16).toString('hex')}`;
 let outdir: string;
 let deployed: DeployedStack;
 const refs: Record<string, string> = {};
@@ -64,7 +67,7 @@ function secretValues(): Record<string, string> {
     STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
     STANDARD_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
     EPAY_KEY: randomBytes(16).toString('hex'),
-    STRIPE_API_KEY: `sk_test_${randomBytes(16).toString('hex')}`,
+    STRIPE_API_KEY,
   };
 }
 
@@ -112,6 +115,7 @@ function lambdaEnvironment(fn: DeployedFunction): Record<string, string> {
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
     AWS_ENDPOINT_URL_SNS: sns.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    STRIPE_API_BASE_URL: stripe.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
@@ -144,7 +148,10 @@ function scheduledEvent(fn: DeployedFunction) {
 }
 
 /** A Stripe delivery as API Gateway's HTTP API (payload 2.0) hands it over: body base64. */
-function stripeDelivery(sessionId: string) {
+function stripeDelivery(
+  sessionId: string,
+  session: { metadata?: Record<string, string>; paymentIntent?: string } = {},
+) {
   const payload = JSON.stringify({
     id: `evt_${randomUUID().replaceAll('-', '')}`,
     object: 'event',
@@ -161,8 +168,8 @@ function stripeDelivery(sessionId: string) {
         amount_total: 1000,
         currency: 'usd',
         client_reference_id: CUSTOMER,
-        metadata: { package: 'gb10' },
-        payment_intent: `pi_${sessionId}`,
+        metadata: { package: 'gb10', ...session.metadata },
+        payment_intent: session.paymentIntent ?? `pi_${sessionId}`,
       },
     },
   });
@@ -211,7 +218,7 @@ function stripeDelivery(sessionId: string) {
 
 interface InvocationSpec {
   /** Puts the simulator in the state the invocation needs. */
-  arrange?(): void;
+  arrange?(): void | Promise<void>;
   event(fn: DeployedFunction): unknown;
   /** Checks the answer and the side effects (simulator, table, SNS). */
   assess(invocation: Invocation): Promise<void>;
@@ -254,7 +261,22 @@ const SPECS: Record<string, InvocationSpec> = {
     },
   },
   'payment-webhook': {
-    event: () => stripeDelivery(`cs_test_${randomUUID().replaceAll('-', '')}`),
+    // A Checkout that opts the customer into auto top-up: after the credit, the bundle reads
+    // the saved card back from the Stripe API (its own fetch client, the stand-in here).
+    event: () => {
+      const session = stripe.addCheckoutSession({
+        customerId: CUSTOMER,
+        stripeCustomer: 'cus_deployed',
+        paymentMethod: 'pm_card_visa',
+        amountMinor: 1000,
+        currency: 'usd',
+        metadata: { package: 'gb10', autoTopup: 'gb10:5' },
+      });
+      return stripeDelivery(session.id, {
+        metadata: session.metadata,
+        ...(session.payment_intent ? { paymentIntent: session.payment_intent } : {}),
+      });
+    },
     async assess({ result }) {
       expect(result).toMatchObject({ statusCode: 200 });
       const credits = sim.ledger().filter((o) => o.customerId === CUSTOMER);
@@ -263,8 +285,22 @@ const SPECS: Record<string, InvocationSpec> = {
       const secretIds = secretsManager.requested.join('\n');
       expect(secretIds).toMatch(/STRIPE_WEBHOOK_SECRET/);
       expect(secretIds).toMatch(/IPWEB_TOKEN/);
-      const orders = (await scanTable()).filter((i) => i.orderId === credits[0]?.orderId);
-      expect(orders.length).toBeGreaterThan(0);
+      expect(secretIds).toMatch(/STRIPE_API_KEY/);
+      const items = await scanTable();
+      expect(items.filter((i) => i.orderId === credits[0]?.orderId).length).toBeGreaterThan(0);
+      expect(stripe.requests().map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+        expect.stringMatching(/^GET \/v1\/checkout\/sessions\/cs_\w+ 200$/),
+        expect.stringMatching(/^GET \/v1\/payment_intents\/pi_\w+ 200$/),
+      ]);
+      expect(items).toContainEqual(
+        expect.objectContaining({
+          pk: `AUTOTOPUP#${CUSTOMER}`,
+          sk: 'STATE',
+          enabled: true,
+          stripeCustomer: 'cus_deployed',
+          paymentMethod: 'pm_card_visa',
+        }),
+      );
     },
   },
   'poll-customers': {
@@ -297,6 +333,7 @@ beforeAll(async () => {
   sim = await startSimulator({ options: { numberStyle: 'number' } });
   sns = await startSnsStandIn();
   xray = await startXrayDaemonStandIn();
+  stripe = await startStripeStandIn({ apiKey: STRIPE_API_KEY });
   const config: ConfigInput = {
     upstream: {
       baseUrl: sim.url,
@@ -352,6 +389,7 @@ afterAll(async () => {
   await sns?.close();
   await secretsManager?.close();
   await xray?.close();
+  await stripe?.close();
   for (const dir of [...staged, outdir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -417,7 +455,7 @@ describe('deployed bundles', () => {
       const spec = SPECS[name];
       const fn = deployed.functions.find((f) => f.name === name);
       if (!spec || !fn) throw new Error(`${name}: not in the template`);
-      spec.arrange?.();
+      await spec.arrange?.();
       xray.received.length = 0;
       const invocation = await invoke(fn, spec.event(fn));
       await spec.assess(invocation);
