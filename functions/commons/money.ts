@@ -1,20 +1,27 @@
 import { Decimal } from './units.ts';
 
+interface CurrencyFormat {
+  format: Intl.NumberFormat;
+  /** Minor-unit digits of the currency (2 for USD, 0 for JPY, 3 for BHD). */
+  digits: number;
+}
+
 // Building an Intl.NumberFormat costs ~100 µs; the webhook formats an amount per delivery.
-const formats = new Map<string, Intl.NumberFormat | undefined>();
+const formats = new Map<string, CurrencyFormat | undefined>();
 
 /** The currency's formatter, or undefined for a code Intl does not know. */
-function formatOf(code: string): Intl.NumberFormat | undefined {
+function formatOf(code: string): CurrencyFormat | undefined {
   if (formats.has(code)) return formats.get(code);
-  let format: Intl.NumberFormat | undefined;
+  let entry: CurrencyFormat | undefined;
   try {
-    format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
+    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
+    entry = { format, digits: format.resolvedOptions().maximumFractionDigits ?? 2 };
   } catch {
-    format = undefined;
+    entry = undefined;
   }
   // Codes come from payloads: bounded so that junk codes cannot grow the cache without end.
-  if (formats.size < 64) formats.set(code, format);
-  return format;
+  if (formats.size < 64) formats.set(code, entry);
+  return entry;
 }
 
 /**
@@ -23,9 +30,9 @@ function formatOf(code: string): Intl.NumberFormat | undefined {
  * Exact: the digits come from the currency, and no binary float is involved.
  */
 export function money(amountMinor: number | string, currency: string): string {
-  const format = formatOf(currency.toUpperCase());
-  if (!format) return `${amountMinor} ${currency} (minor units)`;
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  const entry = formatOf(currency.toUpperCase());
+  if (!entry) return `${amountMinor} ${currency} (minor units)`;
+  const { format, digits } = entry;
   const major = new Decimal(amountMinor).div(new Decimal(10).pow(digits)).toFixed(digits);
   // Intl formats a decimal string exactly (its type only admits numbers).
   return format.format(major as unknown as number);

@@ -2,13 +2,14 @@ import * as z from 'zod/mini';
 import englishMessages from 'zod/v4/locales/en.js';
 import { MalformedWebhookError } from '../errors.ts';
 import type { Outcome, WebhookAnswer } from '../types.ts';
+import { CURRENCY, PAYMENT_ID } from './fields.ts';
 
 /** Payment ids become ledger keys: printable ASCII without spaces, bounded. */
-export const paymentIdSchema = z.string().check(z.regex(/^[\x21-\x7e]{1,200}$/));
+export const paymentIdSchema = z.string().check(z.regex(PAYMENT_ID));
 
 export const minorUnits = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 
-export const currencySchema = z.string().check(z.regex(/^[A-Za-z]{3}$/), z.toLowerCase());
+export const currencySchema = z.string().check(z.regex(CURRENCY), z.toLowerCase());
 
 /**
  * zod/mini (a fraction of the full build in the webhook bundle) carries no messages of its

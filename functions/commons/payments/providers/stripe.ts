@@ -1,16 +1,9 @@
-import * as z from 'zod/mini';
 import { AUTO_TOPUP_MARKER } from '../autotopup-marker.ts';
 import { payerContact } from '../contact.ts';
 import { WebhookSignatureError } from '../errors.ts';
 import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
-import {
-  currencySchema,
-  jsonAnswer,
-  minorUnits,
-  parseJsonBody,
-  parseShape,
-  paymentIdSchema,
-} from './common.ts';
+import { jsonAnswer, parseJsonBody } from './common.ts';
+import { FieldReader } from './fields.ts';
 import { stripeSignatureValid } from './stripe-signature.ts';
 
 /**
@@ -24,69 +17,15 @@ import { stripeSignatureValid } from './stripe-signature.ts';
  * Only events of the configured mode (`payments.stripe.livemode`) act.
  */
 
-const eventSchema = z.object({
-  id: z.string(),
-  type: z.string(),
-  created: z.int().check(z.minimum(0)),
-  livemode: z.boolean(),
-  // Checked to be an object, not copied key by key: the event type's own schema reads it.
-  data: z.object({
-    object: z.custom<Record<string, unknown>>(
-      (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-      { error: 'expected an object' },
-    ),
-  }),
-});
-
-const idRef = z.union([
-  z.string(),
-  z.pipe(
-    z.object({ id: z.string() }),
-    z.transform((o) => o.id),
-  ),
-]);
-
-const sessionSchema = z.object({
-  id: paymentIdSchema,
-  payment_status: z.string(),
-  amount_total: minorUnits,
-  amount_subtotal: z.nullish(minorUnits),
-  total_details: z.nullish(
-    z.object({ amount_discount: z.nullish(minorUnits), amount_tax: z.nullish(minorUnits) }),
-  ),
-  currency: currencySchema,
-  client_reference_id: z.nullish(z.string()),
-  metadata: z.nullish(z.record(z.string(), z.string())),
-  payment_intent: z.nullish(idRef),
-  // Read leniently: a contact never makes a paid session malformed.
-  customer_details: z.optional(z.unknown()),
-});
-
-// Schemas live at module scope: zod compiles an object schema's parser on first use, so a
-// schema built per delivery would be compiled per delivery.
-const sessionStatusSchema = z.object({ payment_status: z.string() });
-
-const chargeSchema = z.object({
-  id: paymentIdSchema,
-  amount_refunded: minorUnits,
-  currency: currencySchema,
-  payment_intent: z.nullish(idRef),
-});
-
-const refundSchema = z.object({
-  id: paymentIdSchema,
-  amount: minorUnits,
-  currency: currencySchema,
-  status: z.nullish(z.string()),
-  payment_intent: z.nullish(idRef),
-});
-
-const disputeSchema = z.object({
-  id: paymentIdSchema,
-  amount: minorUnits,
-  currency: currencySchema,
-  payment_intent: z.nullish(idRef),
-});
+/** What every event type reads the same way: the charged thing, its amount and its intent. */
+function chargeLike(object: FieldReader, amountKey: string) {
+  return {
+    id: object.paymentId('id'),
+    amount: object.count(amountKey),
+    currency: object.currency('currency'),
+    paymentIntent: object.optionalRef('payment_intent'),
+  };
+}
 
 function verify(req: WebhookRequest, secrets: readonly string[], tolerance: number): unknown {
   if (!stripeSignatureValid(req.body, req.headers['stripe-signature'], secrets, tolerance)) {
@@ -100,43 +39,48 @@ function verify(req: WebhookRequest, secrets: readonly string[], tolerance: numb
  * The session's money: `amount_total` is what was charged (after discounts, with tax),
  * `amount_subtotal` what the line items cost, which the catalog is matched against.
  */
-function paid(object: Record<string, unknown>): PaymentSucceeded {
-  const s = parseShape(sessionSchema, object);
-  const customerId = s.client_reference_id ?? s.metadata?.customerId;
-  const pkg = s.metadata?.package;
-  const quantity = s.metadata?.quantity;
-  const tax = s.total_details?.amount_tax;
-  const discount = s.total_details?.amount_discount;
+function paid(object: FieldReader): PaymentSucceeded {
+  const id = object.paymentId('id');
+  const status = object.string('payment_status');
+  const amountTotal = object.count('amount_total');
+  const subtotal = object.optionalCount('amount_subtotal');
+  const totals = object.optionalObject('total_details');
+  const tax = totals?.optionalCount('amount_tax');
+  const discount = totals?.optionalCount('amount_discount');
+  const currency = object.currency('currency');
+  const metadata = object.optionalStringMap('metadata');
+  const customerId = object.optionalString('client_reference_id') ?? metadata?.customerId;
+  const pkg = metadata?.package;
+  const quantity = metadata?.quantity;
+  const paymentIntent = object.optionalRef('payment_intent');
   return {
     type: 'payment-succeeded',
-    paymentId: s.id,
+    paymentId: id,
     ...(customerId ? { customerId } : {}),
     ...(pkg ? { packageId: pkg } : {}),
     ...(quantity !== undefined ? { quantity } : {}),
-    amountMinor: s.amount_total,
-    ...(s.amount_subtotal != null ? { subtotalMinor: s.amount_subtotal } : {}),
+    amountMinor: amountTotal,
+    ...(subtotal !== undefined ? { subtotalMinor: subtotal } : {}),
     ...(tax ? { taxMinor: tax } : {}),
     ...(discount ? { discountMinor: discount } : {}),
-    ...(s.payment_status === 'no_payment_required' ? { noPaymentRequired: true } : {}),
-    currency: s.currency,
-    ...(s.payment_intent ? { paymentIntentId: s.payment_intent } : {}),
-    ...payerContact(s.customer_details),
+    ...(status === 'no_payment_required' ? { noPaymentRequired: true } : {}),
+    currency,
+    ...(paymentIntent ? { paymentIntentId: paymentIntent } : {}),
+    // Read leniently: a contact never makes a paid session malformed.
+    ...payerContact(object.fields.customer_details),
   };
 }
 
 // ---- Auto top-up (README "Auto top-up") ------------------------------------------------
 
-const autoTopupIntentSchema = z.object({
-  id: paymentIdSchema,
-  amount_received: minorUnits,
-  currency: currencySchema,
-  metadata: z.nullish(z.record(z.string(), z.string())),
-});
-
 /** The order is the PaymentIntent itself (key and refund pointer alike). */
-function autoTopupPaid(object: Record<string, unknown>): PaymentEvent {
-  const pi = parseShape(autoTopupIntentSchema, object);
-  const meta = pi.metadata ?? {};
+function autoTopupPaid(object: FieldReader): PaymentEvent {
+  const pi = {
+    id: object.paymentId('id'),
+    amount_received: object.count('amount_received'),
+    currency: object.currency('currency'),
+  };
+  const meta = object.optionalStringMap('metadata') ?? {};
   if (meta[AUTO_TOPUP_MARKER.key] !== AUTO_TOPUP_MARKER.value) {
     return { type: 'ignored', reason: 'payment intent not created by auto top-up' };
   }
@@ -154,11 +98,11 @@ function autoTopupPaid(object: Record<string, unknown>): PaymentEvent {
 
 // ------------------------------------------------------------------------------------------
 
-function normalise(type: string, object: Record<string, unknown>, created: number): PaymentEvent {
+function normalise(type: string, object: FieldReader, created: number): PaymentEvent {
   switch (type) {
     case 'checkout.session.completed': {
       // Delayed methods complete unpaid and follow up with async_payment_succeeded.
-      const status = parseShape(sessionStatusSchema, object).payment_status;
+      const status = object.string('payment_status');
       return status === 'paid' || status === 'no_payment_required'
         ? paid(object)
         : { type: 'ignored', reason: `payment ${status}` };
@@ -168,44 +112,46 @@ function normalise(type: string, object: Record<string, unknown>, created: numbe
     case 'payment_intent.succeeded':
       return autoTopupPaid(object);
     case 'checkout.session.async_payment_failed':
-      return { type: 'payment-failed', paymentId: parseShape(sessionSchema, object).id };
+      // The whole session is read, as for a paid one, though only its id is kept.
+      return { type: 'payment-failed', paymentId: paid(object).paymentId };
     case 'charge.refunded': {
-      const c = parseShape(chargeSchema, object);
-      if (!c.payment_intent) return { type: 'ignored', reason: 'charge without payment intent' };
+      const c = chargeLike(object, 'amount_refunded');
+      if (!c.paymentIntent) return { type: 'ignored', reason: 'charge without payment intent' };
       return {
         type: 'refund',
-        ref: { paymentIntentId: c.payment_intent },
+        ref: { paymentIntentId: c.paymentIntent },
         // amount_refunded is cumulative: each new total is a new part, a redelivery is not.
-        partId: `${c.id}:${c.amount_refunded}`,
-        refundedMinor: c.amount_refunded,
+        partId: `${c.id}:${c.amount}`,
+        refundedMinor: c.amount,
         currency: c.currency,
         eventCreated: created,
       };
     }
     case 'charge.refund.updated': {
       // A refund that failed (or was canceled) gives the money back to the shop.
-      const r = parseShape(refundSchema, object);
-      if (r.status !== 'failed' && r.status !== 'canceled') {
-        return { type: 'ignored', reason: `refund ${r.status ?? 'updated'}` };
+      const r = chargeLike(object, 'amount');
+      const status = object.optionalString('status');
+      if (status !== 'failed' && status !== 'canceled') {
+        return { type: 'ignored', reason: `refund ${status ?? 'updated'}` };
       }
-      if (!r.payment_intent) return { type: 'ignored', reason: 'refund without payment intent' };
+      if (!r.paymentIntent) return { type: 'ignored', reason: 'refund without payment intent' };
       return {
         type: 'reversal',
         kind: 'refund-failed',
-        ref: { paymentIntentId: r.payment_intent },
-        partId: `${r.id}:${r.status}`,
+        ref: { paymentIntentId: r.paymentIntent },
+        partId: `${r.id}:${status}`,
         amountMinor: r.amount,
         currency: r.currency,
         eventCreated: created,
       };
     }
     case 'charge.dispute.funds_reinstated': {
-      const d = parseShape(disputeSchema, object);
-      if (!d.payment_intent) return { type: 'ignored', reason: 'dispute without payment intent' };
+      const d = chargeLike(object, 'amount');
+      if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
       return {
         type: 'reversal',
         kind: 'dispute-won',
-        ref: { paymentIntentId: d.payment_intent },
+        ref: { paymentIntentId: d.paymentIntent },
         partId: `${d.id}:reinstated`,
         disputePartId: d.id,
         amountMinor: d.amount,
@@ -213,11 +159,11 @@ function normalise(type: string, object: Record<string, unknown>, created: numbe
       };
     }
     case 'charge.dispute.funds_withdrawn': {
-      const d = parseShape(disputeSchema, object);
-      if (!d.payment_intent) return { type: 'ignored', reason: 'dispute without payment intent' };
+      const d = chargeLike(object, 'amount');
+      if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
       return {
         type: 'dispute',
-        ref: { paymentIntentId: d.payment_intent },
+        ref: { paymentIntentId: d.paymentIntent },
         partId: d.id,
         amountMinor: d.amount,
         currency: d.currency,
@@ -233,16 +179,23 @@ export const stripeProvider: PaymentProvider = {
   secretName: 'STRIPE_WEBHOOK_SECRET',
   acceptsContentType: (mediaType) => mediaType === 'application/json',
   parse(req, ctx) {
-    const raw = verify(req, ctx.secrets, ctx.config.stripe.toleranceSeconds);
-    const event = parseShape(eventSchema, raw);
+    const event = FieldReader.of(
+      verify(req, ctx.secrets, ctx.config.stripe.toleranceSeconds),
+      'event',
+    );
+    event.string('id');
+    const type = event.string('type');
+    const created = event.count('created');
+    const livemode = event.boolean('livemode');
+    const object = event.object('data').object('object');
     const live = ctx.config.stripe.livemode ?? true;
-    if (event.livemode !== live) {
+    if (livemode !== live) {
       return {
         type: 'ignored',
-        reason: `${event.livemode ? 'live' : 'test'}-mode event; this deployment takes ${live ? 'live' : 'test'} mode only`,
+        reason: `${livemode ? 'live' : 'test'}-mode event; this deployment takes ${live ? 'live' : 'test'} mode only`,
       };
     }
-    return normalise(event.type, event.data.object, event.created);
+    return normalise(type, object, created);
   },
   answer: jsonAnswer,
 };
