@@ -148,7 +148,9 @@ function webhookEvent() {
     created: Math.floor(Date.now() / 1000),
     livemode: false,
     type: 'checkout.session.completed',
-    data: { object: { id: 'cs_bench', payment_status: 'paid', amount_total: 1000 } },
+    data: {
+      object: { id: 'cs_bench', payment_status: 'paid', amount_total: 1000, currency: 'usd' },
+    },
   });
   return {
     version: '2.0',

@@ -31,20 +31,17 @@ export function alertingFromEnv(): ReturnType<typeof createAlerting> {
   return alerting;
 }
 
-let upstream:
-  | { token: string; config: ReturnType<typeof getConfig>['upstream']; client: DynamicTrafficApi }
-  | undefined;
+let upstream: { token: string; client: DynamicTrafficApi } | undefined;
 
 /**
  * The token is read per invocation (the secret cache keeps that cheap and lets a rotation
- * take effect while warm); the client is rebuilt only when the token or the configuration
- * changed.
+ * take effect while warm); the client is rebuilt only when the token changed.
  */
 export async function upstreamFromEnv(): Promise<DynamicTrafficApi> {
   const token = await requireSecret('IPWEB_TOKEN');
-  const config = getConfig().upstream;
-  if (upstream?.token === token && upstream.config === config) return upstream.client;
-  const { baseUrl, timeoutMs, retry } = config;
+  if (upstream?.token === token) return upstream.client;
+  // The configuration is read once per process, so only the token can change while warm.
+  const { baseUrl, timeoutMs, retry } = getConfig().upstream;
   const client = createDynamicTrafficClient({
     baseUrl,
     token,
@@ -57,6 +54,6 @@ export async function upstreamFromEnv(): Promise<DynamicTrafficApi> {
         error: info.error.name,
       }),
   });
-  upstream = { token, config, client };
+  upstream = { token, client };
   return client;
 }

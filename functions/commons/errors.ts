@@ -4,13 +4,15 @@
  * and the original stays in the log through `cause`.
  */
 export class FlowPilotError extends Error {
+  override name = 'FlowPilotError';
   readonly statusCode: number;
 
   constructor(message: string, options: { cause?: unknown; statusCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    // Classes bundled into a Lambda also name themselves with a literal (`override name`):
-    // the bundles are minified without keepNames, so `new.target.name` would read `Cr` there.
-    this.name = new.target.name;
+    // Classes bundled into a Lambda name themselves with a literal (`override name`): the
+    // bundles are minified without keepNames, so `new.target.name` would read `Cr` there.
+    // Subclasses elsewhere (the CLI, the local runtime) are named by their constructor.
+    if (new.target !== FlowPilotError) this.name = new.target.name;
     this.statusCode = options.statusCode ?? 500;
   }
 }

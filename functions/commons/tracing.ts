@@ -47,7 +47,8 @@ export function parseDaemonAddress(
   const colon = udp.lastIndexOf(':');
   const port = Number(udp.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535) return undefined;
-  return { host: udp.slice(0, colon), port };
+  // `[::1]:2000`: an IPv6 host loses its brackets.
+  return { host: udp.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 interface Subsegment {
@@ -79,7 +80,7 @@ function udpSender(address: { host: string; port: number }): SegmentSender {
   let socket: Socket | undefined;
   return (document) =>
     new Promise((resolve) => {
-      socket ??= createSocket('udp4').unref();
+      socket ??= createSocket(address.host.includes(':') ? 'udp6' : 'udp4').unref();
       // Tracing never fails an invocation: a lost document is a gap in a trace, nothing more.
       socket.send(HEADER + document, address.port, address.host, () => resolve());
     });
@@ -87,7 +88,8 @@ function udpSender(address: { host: string; port: number }): SegmentSender {
 
 function describeError(err: unknown): NonNullable<Subsegment['cause']> {
   const type = err instanceof Error ? err.name : typeof err;
-  const message = err instanceof Error ? err.message : '';
+  // Capped: a document must fit one UDP datagram (64 KB) or it is lost.
+  const message = err instanceof Error ? err.message.slice(0, 1000) : '';
   return { exceptions: [{ id: newId(), type, message }] };
 }
 
@@ -168,6 +170,8 @@ class Invocation {
   }
 }
 
+// One invocation at a time per process, as the Node.js runtime runs them; the trace header
+// comes from the environment, which the runtime sets per invocation.
 let current: Invocation | undefined;
 const httpRequests = new WeakMap<object, Subsegment>();
 
@@ -196,44 +200,78 @@ interface UndiciRequest {
   path: string;
 }
 
+/**
+ * A diagnostics-channel subscriber runs inside the request's own call: an exception there
+ * would surface in the invocation (or as an uncaught exception). Tracing never fails an
+ * invocation, so a message it cannot read is skipped.
+ */
+function guarded<T>(read: (message: T) => void): (message: unknown) => void {
+  return (message) => {
+    if (!current) return;
+    try {
+      read(message as T);
+    } catch {
+      // A request this module cannot describe goes untraced.
+    }
+  };
+}
+
+/** `request.path` is a whole URL when the request goes through a forward proxy. */
+function clientUrl(request: NodeClientRequest, host: string | undefined): URL {
+  if (/^https?:\/\//.test(request.path)) return new URL(request.path);
+  // The Host header carries a non-default port; `request.host` does not.
+  return new URL(`${request.protocol}//${host ?? request.host}${request.path}`);
+}
+
 let subscribed = false;
 function subscribeOnce(): void {
   if (subscribed) return;
   subscribed = true;
-  subscribe('http.client.request.start', (m) => {
-    const { request } = m as { request: NodeClientRequest };
-    const header = (name: string) => {
-      const v = request.getHeader(name);
-      return typeof v === 'string' ? v : undefined;
-    };
-    start(
-      request.method,
-      // The Host header carries a non-default port; `request.host` does not.
-      new URL(`${request.protocol}//${header('host') ?? request.host}${request.path}`),
-      { target: header('x-amz-target'), authorization: header('authorization') },
-      request,
-    );
-  });
-  subscribe('http.client.response.finish', (m) => {
-    const { request, response } = m as { request: object; response: { statusCode?: number } };
-    finish(request, response.statusCode);
-  });
-  subscribe('http.client.request.error', (m) => {
-    const { request, error } = m as { request: object; error: unknown };
-    finish(request, undefined, error);
-  });
-  subscribe('undici:request:create', (m) => {
-    const { request } = m as { request: UndiciRequest };
-    start(request.method, new URL(request.path, request.origin), {}, request);
-  });
-  subscribe('undici:request:headers', (m) => {
-    const { request, response } = m as { request: object; response: { statusCode: number } };
-    finish(request, response.statusCode);
-  });
-  subscribe('undici:request:error', (m) => {
-    const { request, error } = m as { request: object; error: unknown };
-    finish(request, undefined, error);
-  });
+  subscribe(
+    'http.client.request.start',
+    guarded<{ request: NodeClientRequest }>(({ request }) => {
+      const header = (name: string) => {
+        const v = request.getHeader(name);
+        return typeof v === 'string' ? v : undefined;
+      };
+      start(
+        request.method,
+        clientUrl(request, header('host')),
+        { target: header('x-amz-target'), authorization: header('authorization') },
+        request,
+      );
+    }),
+  );
+  subscribe(
+    'http.client.response.finish',
+    guarded<{ request: object; response: { statusCode?: number } }>(({ request, response }) =>
+      finish(request, response.statusCode),
+    ),
+  );
+  subscribe(
+    'http.client.request.error',
+    guarded<{ request: object; error: unknown }>(({ request, error }) =>
+      finish(request, undefined, error),
+    ),
+  );
+  subscribe(
+    'undici:request:create',
+    guarded<{ request: UndiciRequest }>(({ request }) =>
+      start(request.method, new URL(request.path, request.origin), {}, request),
+    ),
+  );
+  subscribe(
+    'undici:request:headers',
+    guarded<{ request: object; response: { statusCode: number } }>(({ request, response }) =>
+      finish(request, response.statusCode),
+    ),
+  );
+  subscribe(
+    'undici:request:error',
+    guarded<{ request: object; error: unknown }>(({ request, error }) =>
+      finish(request, undefined, error),
+    ),
+  );
 }
 
 export interface TracingOptions {
@@ -249,7 +287,8 @@ export interface TracingOptions {
  */
 export function xrayTracing(opts: TracingOptions): MiddlewareObj {
   const env = opts.env ?? process.env;
-  let coldStart = true;
+  // A provisioned environment is initialised before any invocation: none of them is cold.
+  let coldStart = env.AWS_LAMBDA_INITIALIZATION_TYPE !== 'provisioned-concurrency';
   let send = opts.send;
   const end = async (err?: unknown) => {
     const invocation = current;

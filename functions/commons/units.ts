@@ -106,8 +106,9 @@ export function dayInZone(instant: Date, zone = DEFAULT_UPSTREAM_ZONE): string {
 const lastOffsets = new Map<string, { minute: number; offset: number }>();
 
 /**
- * offsetMs, remembered per zone for the minute it was asked in: zone offsets change only on
- * whole minutes (DST and zone rule changes), so within one minute the offset is the same.
+ * offsetMs, remembered per zone for the minute it was asked in: DST and zone-rule changes
+ * since standard time zones fall on whole minutes, so within one minute the offset is the
+ * same (old local-mean-time changes, before 1900 or so, did not; no payment is dated then).
  */
 function offsetMsCached(instant: Date, zone: string): number {
   const minute = Math.floor(instant.getTime() / 60_000);

@@ -137,13 +137,16 @@ describe('FlowPilotStack', () => {
       expect(functionProps(webhook)).not.toHaveProperty('ReservedConcurrentExecutions');
     });
 
-    it('bundles pure ESM (no CommonJS require left to shim) with a linked source map', () => {
+    it('bundles pure ESM (no CommonJS require left to shim), credentials from the environment, a linked source map', () => {
       for (const fn of Object.values(functions())) {
         const code = functionProps(fn).Code as { S3Key: string };
         const dir = join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
         const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
         // esbuild's shim for a bundled CommonJS `require`, which would throw in ESM at run time.
         expect(bundle).not.toContain('Dynamic require of');
+        // The stack's --alias took: the environment-only credentials, not the SDK's chain.
+        expect(bundle).toContain('read AWS credentials from the environment only');
+        expect(bundle).not.toContain('Multiple credential sources detected');
         expect(bundle.slice(-80)).toMatch(/sourceMappingURL=index\.mjs\.map\s*$/);
         expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
       }

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
@@ -189,6 +189,62 @@ describe('X-Ray tracing middleware', () => {
     expect(received).toEqual([]);
   });
 
+  it('traces a request sent through a forward proxy, and never fails the invocation over one it cannot read', async () => {
+    // Prepare: a proxied request carries the whole URL as its path.
+    received = [];
+    const port = Number(new URL(webUrl).port);
+    const viaProxy = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: 'http://upstream.example/api?token=secret' },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const handler = middy(async () => viaProxy()).use(
+      xrayTracing({ service: 'flowpilot', env: env('1') }),
+    );
+
+    // Act
+    const status = await handler({}, {} as never);
+
+    // Assess
+    expect(status).toBe(200);
+    const docs = await documents(2);
+    expect(docs).toContainEqual(
+      expect.objectContaining({
+        name: 'upstream.example',
+        http: {
+          request: { method: 'GET', url: 'http://upstream.example/api' },
+          response: { status: 200 },
+        },
+      }),
+    );
+    expect(JSON.stringify(docs)).not.toContain('secret');
+  });
+
+  it('does not call the first invocation of a provisioned environment cold', async () => {
+    // Prepare
+    received = [];
+    const handler = middy(async () => 'ok').use(
+      xrayTracing({
+        service: 'flowpilot',
+        env: { ...env('1'), AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency' },
+      }),
+    );
+
+    // Act
+    await handler({}, {} as never);
+
+    // Assess
+    const [doc] = await documents(1);
+    expect(doc?.annotations).toMatchObject({ ColdStart: false });
+  });
+
   it('reads the trace header and daemon address forms Lambda uses', () => {
     expect(parseTraceHeader(`Root=${ROOT};Parent=${PARENT};Sampled=1;Lineage=a:1`)).toEqual({
       root: ROOT,
@@ -204,6 +260,7 @@ describe('X-Ray tracing middleware', () => {
       host: '127.0.0.2',
       port: 2001,
     });
+    expect(parseDaemonAddress('[::1]:2000')).toEqual({ host: '::1', port: 2000 });
     expect(parseDaemonAddress('nonsense')).toBeUndefined();
   });
 });

@@ -11,8 +11,13 @@ const fixture = useSimulator();
 const saved = { token: process.env.IPWEB_TOKEN, config: process.env.FLOWPILOT_CONFIG_JSON };
 
 afterEach(() => {
-  process.env.IPWEB_TOKEN = saved.token;
-  process.env.FLOWPILOT_CONFIG_JSON = saved.config;
+  for (const [name, value] of [
+    ['IPWEB_TOKEN', saved.token],
+    ['FLOWPILOT_CONFIG_JSON', saved.config],
+  ] as const) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
 });
 
 describe('Function: upstreamFromEnv', () => {
