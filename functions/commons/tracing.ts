@@ -73,8 +73,8 @@ const HEADER = '{"format":"json","version":1}\n';
 const newId = () => randomBytes(8).toString('hex');
 const now = () => Date.now() / 1000;
 
-/** Where documents go; a test swaps in its own. */
-export type SegmentSender = (document: string) => Promise<void>;
+/** Sends one segment document; resolves once it has left. */
+type SegmentSender = (document: string) => Promise<void>;
 
 function udpSender(address: { host: string; port: number }): SegmentSender {
   let socket: Socket | undefined;
@@ -276,9 +276,8 @@ function subscribeOnce(): void {
 
 export interface TracingOptions {
   service: string;
+  /** Where the Lambda variables are read; tests hand in their own. */
   env?: NodeJS.ProcessEnv;
-  /** Defaults to UDP to `AWS_XRAY_DAEMON_ADDRESS`. */
-  send?: SegmentSender;
 }
 
 /**
@@ -289,7 +288,8 @@ export function xrayTracing(opts: TracingOptions): MiddlewareObj {
   const env = opts.env ?? process.env;
   // A provisioned environment is initialised before any invocation: none of them is cold.
   let coldStart = env.AWS_LAMBDA_INITIALIZATION_TYPE !== 'provisioned-concurrency';
-  let send = opts.send;
+  // The UDP socket to `AWS_XRAY_DAEMON_ADDRESS`, made on the first traced invocation.
+  let send: SegmentSender | undefined;
   const end = async (err?: unknown) => {
     const invocation = current;
     current = undefined;
