@@ -45,6 +45,9 @@ export function recordMetric(
   value: number,
   dimension?: readonly [string, string],
 ): void {
+  // The switch Powertools metrics honoured: the local runtime and the benches set it, where
+  // there is no CloudWatch and the documents would only bury the console.
+  if (process.env.POWERTOOLS_METRICS_DISABLED === 'true') return;
   const dimensions = dimension ? ['service', dimension[0]] : ['service'];
   metricsOutput.write(
     JSON.stringify({

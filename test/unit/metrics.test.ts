@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordNotice } from '../../functions/commons/customer-notices/metrics.ts';
 import {
   metricsOutput,
@@ -16,8 +16,15 @@ function capture(): Record<string, unknown>[] {
   return lines;
 }
 
+// The test configuration switches metrics off for every other test; these want them on.
+const switchedOff = process.env.POWERTOOLS_METRICS_DISABLED;
+beforeEach(() => {
+  delete process.env.POWERTOOLS_METRICS_DISABLED;
+});
 afterEach(() => {
   vi.restoreAllMocks();
+  if (switchedOff === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+  else process.env.POWERTOOLS_METRICS_DISABLED = switchedOff;
 });
 
 describe('EMF metrics', () => {
@@ -85,5 +92,17 @@ describe('EMF metrics', () => {
     expect(docs.map(({ _aws, ...figure }) => figure)).toEqual([
       { service: 'flowpilot', Channel: 'sms', CustomerNoticeFailed: 1 },
     ]);
+  });
+
+  it('writes nothing where metrics are switched off (the local runtime, the benches)', () => {
+    // Prepare
+    const docs = capture();
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+    // Act
+    recordResidual('main', new Decimal(1));
+
+    // Assess
+    expect(docs).toEqual([]);
   });
 });

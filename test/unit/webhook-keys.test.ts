@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { logger } from '../../functions/commons/logger.ts';
 import { metricsOutput } from '../../functions/commons/observability.ts';
@@ -55,6 +55,11 @@ describe('Module: payments/keys', () => {
 });
 
 describe('Method: handleWebhook (provider enablement)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
   it('answers 404 for a provider the configuration does not enable, reading no secret', async () => {
     // Prepare
     const { deps, asked } = depsWith(['stripe'], 'a-valid-looking-epay-key-0123456');
@@ -72,6 +77,8 @@ describe('Method: handleWebhook (provider enablement)', () => {
     const { deps, asked } = depsWith(['epay'], 'k');
     const error = vi.spyOn(logger, 'error');
     const metric = vi.spyOn(metricsOutput, 'write').mockImplementation(() => {});
+    // Metrics are switched off for tests (vitest.config.ts); this one counts them.
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
 
     // Act
     const answers = [];
