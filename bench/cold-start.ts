@@ -122,7 +122,6 @@ const ENV: Record<string, string> = {
   PATH: process.env.PATH ?? '',
   NODE_OPTIONS: '--enable-source-maps',
   POWERTOOLS_SERVICE_NAME: 'flowpilot',
-  POWERTOOLS_METRICS_NAMESPACE: 'FlowPilot',
   POWERTOOLS_LOG_LEVEL: 'WARN',
   TABLE_NAME: 'bench',
   SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:alerts',

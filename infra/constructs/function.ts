@@ -25,7 +25,7 @@ import {
   NODE_TARGET,
   PROJECT_ROOT,
 } from '../bundling.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
+import { SERVICE_NAME } from '../metrics.ts';
 
 /** Tag naming the entry point on each function (its name here, in logs and in alarms). */
 export const FUNCTION_NAME_TAG = 'flowpilot:function';
@@ -94,7 +94,6 @@ export class FlowPilotFunction extends NodejsFunction {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
       bundling: {
