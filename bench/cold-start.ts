@@ -2,7 +2,7 @@
  * Cold start of each Lambda bundle, locally: a fresh Node process imports the bundle (built
  * with the stack's esbuild settings, infra/bundling.ts) and runs its first invocation up to
  * its first AWS call, against a bare handler bundled the same way that imports the same AWS
- * SDK clients (DynamoDB document client, SNS, Secrets Manager, and SES v2 for poll-customers)
+ * SDK clients (DynamoDB document client, SNS, Secrets Manager, and SES v2 for customer-actions)
  * and makes the same first
  * call. Both run side by side, alternating, in one run; the ratio is median against median.
  * The clock runs from the process's start (performance.timeOrigin) to the moment the first
@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import Stripe from 'stripe';
 import { parseConfig } from '../functions/commons/config/load.ts';
+import { balanceChangeMessages } from '../functions/commons/customers/handoff.ts';
 import {
   FUNCTION_ENTRIES,
   type FunctionName,
@@ -28,6 +29,7 @@ import {
   PROJECT_ROOT,
 } from '../infra/bundling.ts';
 import { configEnvironment } from '../infra/config-env.ts';
+import { snsEvent } from '../local/runtime/events.ts';
 import { exitOnMissedGoals, goal } from './goal.ts';
 
 const RUNS = Number(process.env.COLD_START_RUNS ?? 9);
@@ -57,7 +59,7 @@ const BARE_WITH_SES = `
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 const ses = new SESv2Client({});
 ${BARE}`;
-const BARE_SOURCE: Partial<Record<FunctionName, string>> = { 'poll-customers': BARE_WITH_SES };
+const BARE_SOURCE: Partial<Record<FunctionName, string>> = { 'customer-actions': BARE_WITH_SES };
 
 /** One layer more per probe, each on top of the bare clients, to show what each costs. */
 const LAYERS: [string, string][] = [
@@ -172,6 +174,11 @@ const EVENTS: Record<FunctionName, unknown> = {
   'poll-totals': { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
   'poll-usage': { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
   'poll-customers': { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+  // A run with no changes: the notices still look for what waited for its time.
+  'customer-actions': snsEvent(
+    'balance-changes',
+    balanceChangeMessages([], new Date().toISOString())[0] ?? '',
+  ),
   reconcile: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
   'payment-webhook': webhookEvent(),
 };

@@ -1,11 +1,13 @@
+import { PublishCommand } from '@aws-sdk/client-sns';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
-import { createAutoTopupListener } from './commons/autotopup/compose.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { tableName, upstreamFromEnv } from './commons/compose.ts';
-import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
+import { snsClient } from './commons/clients/sns.ts';
+import { tableName } from './commons/compose.ts';
+import { BALANCE_CHANGES_TOPIC_ENV, BalanceChangesHandoff } from './commons/customers/handoff.ts';
 import { type PollCustomersDeps, pollCustomers } from './commons/customers/poll.ts';
 import type { BalanceListener } from './commons/customers/types.ts';
+import { getStringFromEnv } from './commons/env.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
@@ -13,51 +15,63 @@ import { CustomerRecordStore } from './commons/store/customer-records.ts';
 import { DynamoLedger } from './commons/store/ledger.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
 import { UsageStore } from './commons/store/usage.ts';
+import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 
-// Built on the first invocation and kept while the container is warm.
-let listeners: readonly BalanceListener[] | undefined;
-let stores:
-  | Pick<PollCustomersDeps, 'usage' | 'balances' | 'records' | 'pollState' | 'credits'>
-  | undefined;
+/** In AWS the changes go to customer-actions through the balance-changes topic. */
+function snsHandoff(): BalanceListener {
+  const topicArn = getStringFromEnv(BALANCE_CHANGES_TOPIC_ENV);
+  return new BalanceChangesHandoff(async (body) => {
+    await snsClient.send(new PublishCommand({ TopicArn: topicArn, Message: body }));
+  });
+}
 
-/** The one place the poll's collaborators are built. */
-export async function composePollCustomers(context: Pick<Context, 'getRemainingTimeInMillis'>) {
-  const config = getConfig();
-  const table = tableName();
-  stores ??= {
-    usage: new UsageStore(docClient, table, { retentionDays: config.polling.retentionDays }),
-    balances: new CustomerBalanceStore(docClient, table),
-    records: new CustomerRecordStore(docClient, table),
-    pollState: new PollStateStore(docClient, table),
-    credits: new DynamoLedger(docClient, table),
-  };
-  listeners ??= [customerNoticesFromEnv(), createAutoTopupListener()];
-  const deps: PollCustomersDeps = {
-    ...stores,
-    upstream: await upstreamFromEnv(),
-    // What reacts to each computation, in order: the customer's notices, then auto top-up.
-    listeners,
-    config: {
-      ...config.customers,
-      timeZone: config.upstream.timeZone,
-      retentionDays: config.polling.retentionDays,
-      safetyMarginMs: config.polling.safetyMarginMs,
-      toleranceMinutes: config.reconcile.toleranceMinutes,
-    },
-    remainingMs: () => context.getRemainingTimeInMillis(),
-  };
-  return { config, deps };
+/**
+ * The handler with `handoff` as what hears the balance changes: the SNS topic in AWS; the
+ * local runtime gives one that invokes customer-actions in process.
+ */
+export function createPollCustomersHandler(handoff: () => BalanceListener) {
+  // Built on the first invocation and kept while the container is warm.
+  let built:
+    | Pick<
+        PollCustomersDeps,
+        'usage' | 'balances' | 'records' | 'pollState' | 'credits' | 'listeners'
+      >
+    | undefined;
+
+  return instrument(async (_event: ScheduledEvent, context: Context) => {
+    const config = getConfig();
+    if (!built) {
+      const table = tableName();
+      built = {
+        usage: new UsageStore(docClient, table, { retentionDays: config.polling.retentionDays }),
+        balances: new CustomerBalanceStore(docClient, table),
+        records: new CustomerRecordStore(docClient, table),
+        pollState: new PollStateStore(docClient, table),
+        credits: new DynamoLedger(docClient, table),
+        listeners: [handoff()],
+      };
+    }
+    const { outcome, health } = await pollCustomers({
+      ...built,
+      upstream: await upstreamFromEnv(),
+      config: {
+        ...config.customers,
+        timeZone: config.upstream.timeZone,
+        retentionDays: config.polling.retentionDays,
+        safetyMarginMs: config.polling.safetyMarginMs,
+        toleranceMinutes: config.reconcile.toleranceMinutes,
+      },
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+    const summary = { outcome, health };
+    if (outcome.ok) logger.info('poll-customers done', summary);
+    else logger.warn('poll-customers failed', summary);
+    if (outcome.listenerFailures.length) {
+      logger.error('balance changes not handed on', { failures: outcome.listenerFailures });
+    }
+    return summary;
+  });
 }
 
 /** Scheduled (EventBridge). Upstream failures are recorded in health and returned, not thrown. */
-export const handler = instrument(async (_event: ScheduledEvent, context: Context) => {
-  const { deps } = await composePollCustomers(context);
-  const { outcome, health } = await pollCustomers(deps);
-  const summary = { outcome, health };
-  if (outcome.ok) logger.info('poll-customers done', summary);
-  else logger.warn('poll-customers failed', summary);
-  if (outcome.listenerFailures.length) {
-    logger.error('balance listeners failed', { failures: outcome.listenerFailures });
-  }
-  return summary;
-});
+export const handler = createPollCustomersHandler(snsHandoff);

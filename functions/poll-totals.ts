@@ -2,7 +2,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
 import { sendDigestIfDue } from './commons/alerts/digest.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { alertingFromEnv, tableName, upstreamFromEnv } from './commons/compose.ts';
+import { alertingFromEnv, tableName } from './commons/compose.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordResidual } from './commons/observability.ts';
 import { sweepStuckDeductions } from './commons/payments/sweep.ts';
@@ -16,6 +16,7 @@ import { PollStateStore } from './commons/store/poll-state.ts';
 import { PoolRefillStore } from './commons/store/pool-refills.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
+import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollTotalsDeps, 'snapshots' | 'pollState'> | undefined;

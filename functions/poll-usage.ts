@@ -1,7 +1,7 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { tableName, upstreamFromEnv } from './commons/compose.ts';
+import { tableName } from './commons/compose.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordDailyConsumption } from './commons/observability.ts';
 import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
@@ -9,6 +9,7 @@ import { PollStateStore } from './commons/store/poll-state.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { UsageStore } from './commons/store/usage.ts';
 import { addDays, dayInZone } from './commons/units.ts';
+import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollUsageDeps, 'usage' | 'series' | 'pollState'> | undefined;

@@ -11,6 +11,7 @@ export const FUNCTION_ENTRIES = {
   'poll-totals': 'functions/poll-totals.ts',
   'poll-usage': 'functions/poll-usage.ts',
   'poll-customers': 'functions/poll-customers.ts',
+  'customer-actions': 'functions/customer-actions.ts',
   reconcile: 'functions/reconcile.ts',
   'payment-webhook': 'functions/payment-webhook.ts',
 } as const;

@@ -20,6 +20,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
   'poll-usage': 300,
   // A steady run takes seconds; the first one walks the usage history and resumes if need be.
   'poll-customers': 300,
+  // One message of changes: its notices and its charges (Stripe answers in about a second).
+  'customer-actions': 300,
   reconcile: 300,
   // Under the integration timeout with room for a cold start, so the provider gets our answer.
   'payment-webhook': 25,

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { configEnvironment } from './config-env.ts';
+import { CustomerActions } from './constructs/customer-actions.ts';
 import { CustomerNotices } from './constructs/customer-notices.ts';
 import { DataStore } from './constructs/data.ts';
 import type { FlowPilotFunction } from './constructs/function.ts';
@@ -24,8 +25,8 @@ export interface FlowPilotStackProps extends StackProps {
 }
 
 /**
- * The whole system in one stack: data, secrets, notifications, the three scheduled jobs, the
- * webhook API and their alarms and dashboard. Environment-agnostic (no account or region, no
+ * The whole system in one stack: data, secrets, notifications, the four scheduled jobs, the
+ * customer actions they feed, the webhook API and their alarms and dashboard. Environment-agnostic (no account or region, no
  * lookups), so it synthesizes offline. Construct IDs are the contract with deployed
  * resources: renaming one replaces the resource.
  */
@@ -40,6 +41,7 @@ export class FlowPilotStack extends Stack {
     readonly reconcile: ScheduledJob;
   };
   readonly webhook: WebhookApi;
+  readonly customerActions: CustomerActions;
   readonly observability: Observability;
   readonly customerNotices: CustomerNotices;
 
@@ -101,6 +103,11 @@ export class FlowPilotStack extends Stack {
       }),
     };
     this.webhook = new WebhookApi(this, 'Webhook', { environment });
+    // The notices and auto top-up that react to each balance poll, in a function of their own.
+    this.customerActions = new CustomerActions(this, 'CustomerActions', {
+      key: this.notifications.key,
+      environment,
+    }).grantPublish(this.jobs.pollCustomers.function);
 
     const { table } = this.data;
     const { byName } = this.secrets;
@@ -110,32 +117,34 @@ export class FlowPilotStack extends Stack {
       this.jobs.pollCustomers.function,
       this.jobs.reconcile.function,
       this.webhook.function,
+      this.customerActions.function,
     ];
     for (const fn of everyFunction) {
-      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel])
-        .bindAlertsTopic(this.notifications.alertsTopic)
-        .bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
+      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel]).bindAlertsTopic(
+        this.notifications.alertsTopic,
+      );
+      // customer-actions never calls the upstream: it reads pools from the stored snapshots.
+      if (fn !== this.customerActions.function) fn.bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
     }
     this.webhook.function
       .bindSecret('STRIPE_WEBHOOK_SECRET', byName.STRIPE_WEBHOOK_SECRET)
       .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
-    // Auto top-up: the balance poll charges saved cards, the webhook reads Checkout opt-ins.
-    for (const fn of [this.jobs.pollCustomers.function, this.webhook.function]) {
+    // Auto top-up: customer-actions charges saved cards, the webhook reads Checkout opt-ins.
+    for (const fn of [this.customerActions.function, this.webhook.function]) {
       fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
     }
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
-      jobs: Object.values(this.jobs),
+      jobs: [...Object.values(this.jobs), this.customerActions],
       webhook: this.webhook,
     });
 
-    // The balance poll runs the notices listener: it sends them.
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
       customers: config.customers,
       opsTopic: this.notifications.opsTopic,
-    }).grantTo(this.jobs.pollCustomers.function);
+    }).grantTo(this.customerActions.function);
 
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',

@@ -25,6 +25,13 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
     'dynamodb:BatchGetItem',
     'dynamodb:BatchWriteItem',
   ],
+  'customer-actions': [
+    ...READ,
+    ...WRITE,
+    ...LEDGER_TX,
+    'dynamodb:BatchGetItem',
+    'dynamodb:BatchWriteItem',
+  ],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
 };

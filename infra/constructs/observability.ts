@@ -23,7 +23,8 @@ import type { WebhookApi } from './webhook-api.ts';
 export interface ObservabilityProps {
   /** Every alarm notifies here, on alarm and on recovery. */
   readonly opsTopic: ITopic;
-  readonly jobs: readonly ScheduledJob[];
+  /** Functions run by a schedule or a topic, each with its dead-letter queue. */
+  readonly jobs: readonly Pick<ScheduledJob, 'function' | 'deadLetterQueue' | 'interval'>[];
   readonly webhook: WebhookApi;
 }
 

@@ -11,6 +11,28 @@ import { FlowPilotFunction } from './function.ts';
 /** Lambda's maximum for asynchronous invocations; EventBridge retries delivery as often. */
 export const SCHEDULED_RETRY_ATTEMPTS = 2;
 
+/**
+ * An encrypted queue kept 14 days for what a function and its trigger (`of`) finally failed
+ * to do; nothing consumes it, and the observability alarms fire on its first message.
+ */
+export function deadLetterQueue(scope: Construct, of: string): Queue {
+  const queue = new Queue(scope, 'DeadLetterQueue', {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue is itself the dead-letter queue of ${of}.`,
+  });
+  Validations.of(queue).acknowledge({
+    id: 'cdk-validator-cfnguard::sqs_dlq_check',
+    reason:
+      'CT.SQS.PR.1: this queue is itself a dead-letter queue; nothing consumes it, so no message can fail over to another one. An alarm fires on its first message.',
+  });
+  return queue;
+}
+
 export interface ScheduledJobProps {
   readonly name: FunctionName;
   readonly description: string;
@@ -45,20 +67,7 @@ export class ScheduledJob extends Construct {
     }
     const eventAge = maxEventAge(this.interval);
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the function and its schedule.',
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'cdk-validator-cfnguard::sqs_dlq_check',
-      reason:
-        'CT.SQS.PR.1: this queue is itself a dead-letter queue; nothing consumes it, so no message can fail over to another one. An alarm fires on its first message.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'the function and its schedule');
 
     this.function = new FlowPilotFunction(this, 'Function', {
       name: props.name,

@@ -5,6 +5,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
   ScheduledEvent,
+  SNSEvent,
 } from 'aws-lambda';
 
 /**
@@ -86,6 +87,34 @@ export function scheduledEvent(functionName: string, at = new Date()): Scheduled
     region: process.env.AWS_REGION ?? 'us-east-1',
     resources: [`arn:aws:events:local:000000000000:rule/${functionName}`],
     detail: {},
+  };
+}
+
+/** What SNS hands a subscribed function for one message of `topic`. */
+export function snsEvent(topic: string, message: string, at = new Date()): SNSEvent {
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  const topicArn = `arn:aws:sns:${region}:000000000000:${topic}`;
+  return {
+    Records: [
+      {
+        EventSource: 'aws:sns',
+        EventVersion: '1.0',
+        EventSubscriptionArn: `${topicArn}:${randomUUID()}`,
+        Sns: {
+          Type: 'Notification',
+          MessageId: randomUUID(),
+          TopicArn: topicArn,
+          Subject: '',
+          Message: message,
+          Timestamp: at.toISOString(),
+          SignatureVersion: '1',
+          Signature: '',
+          SigningCertUrl: '',
+          UnsubscribeUrl: '',
+          MessageAttributes: {},
+        },
+      },
+    ],
   };
 }
 

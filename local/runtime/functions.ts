@@ -1,8 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { Config } from '../../functions/commons/config/schema.ts';
+import { BalanceChangesHandoff } from '../../functions/commons/customers/handoff.ts';
 import { ConfigError } from '../../functions/commons/errors.ts';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../infra/limits.ts';
-import { lambdaContext } from './events.ts';
+import { lambdaContext, snsEvent } from './events.ts';
 import { parseSchedule } from './schedule.ts';
 import type { ScheduledJob } from './scheduler.ts';
 
@@ -11,6 +12,7 @@ export const FUNCTION_NAMES = [
   'poll-totals',
   'poll-usage',
   'poll-customers',
+  'customer-actions',
   'reconcile',
   'payment-webhook',
 ] as const;
@@ -22,7 +24,9 @@ const SPECS: Record<
   FunctionName,
   {
     schedule?: keyof Config['schedules'];
-    load: () => Promise<{ handler: unknown }>;
+    /** One invocation at a time (reserved concurrency 1 in AWS); every scheduled one is. */
+    serial?: boolean;
+    load: (invoker: Invoker) => Promise<{ handler: unknown }>;
   }
 > = {
   'poll-totals': {
@@ -35,7 +39,14 @@ const SPECS: Record<
   },
   'poll-customers': {
     schedule: 'pollCustomers',
-    load: () => import('../../functions/poll-customers.ts'),
+    load: async (invoker) => {
+      const { createPollCustomersHandler } = await import('../../functions/poll-customers.ts');
+      return { handler: createPollCustomersHandler(() => localHandoff(invoker)) };
+    },
+  },
+  'customer-actions': {
+    serial: true,
+    load: () => import('../../functions/customer-actions.ts'),
   },
   reconcile: {
     schedule: 'reconcile',
@@ -46,13 +57,35 @@ const SPECS: Record<
   },
 };
 
+/**
+ * Where AWS publishes the balance changes to a topic that customer-actions is subscribed to,
+ * here each message goes to the same handler as the same SNS event, and the poll waits for
+ * it: one local invocation of poll-customers shows the notices and top-ups it led to, and a
+ * listener that failed shows in its result.
+ */
+function localHandoff(invoker: Invoker): BalanceChangesHandoff {
+  return new BalanceChangesHandoff(async (body) => {
+    const result = (await invoker.invoke(
+      'customer-actions',
+      snsEvent('balance-changes', body),
+    )) as {
+      listenerFailures?: { name: string; message: string }[];
+    };
+    const failures = result?.listenerFailures ?? [];
+    if (failures.length) {
+      throw new Error(failures.map((f) => `${f.name}: ${f.message}`).join('; '));
+    }
+  });
+}
+
 export function isFunctionName(name: string): name is FunctionName {
   return (FUNCTION_NAMES as readonly string[]).includes(name);
 }
 
 /**
- * Runs the real handlers in this process. A scheduled function runs once at a time, like its
- * reserved concurrency of 1 in AWS: a second invocation waits for the first to finish.
+ * Runs the real handlers in this process. A scheduled function (and customer-actions) runs
+ * once at a time, like its reserved concurrency of 1 in AWS: a second invocation waits for
+ * the first to finish.
  * payment-webhook runs concurrently, as behind API Gateway, so duplicate deliveries race
  * for the order exactly as they would in AWS.
  */
@@ -64,7 +97,7 @@ export class Invoker {
 
   async load(): Promise<void> {
     for (const name of FUNCTION_NAMES) {
-      const mod = await SPECS[name].load();
+      const mod = await SPECS[name].load(this);
       if (typeof mod.handler !== 'function') throw new Error(`${name} exports no handler`);
       this.handlers.set(name, mod.handler as Handler);
     }
@@ -75,7 +108,8 @@ export class Invoker {
   }
 
   async invoke(name: FunctionName, event: unknown): Promise<unknown> {
-    const serial = SPECS[name].schedule !== undefined;
+    const spec = SPECS[name];
+    const serial = spec.serial === true || spec.schedule !== undefined;
     while (serial && this.exclusive.has(name)) {
       await this.exclusive.get(name)?.catch(() => undefined);
     }

@@ -29,10 +29,26 @@ const NEVER = [
   'node_modules/@aws-sdk/nested-clients/',
   'node_modules/aws-xray-sdk-core/',
 ];
+/** Customer notices and auto top-up: their own function, fed by poll-customers. */
+const CUSTOMER_ACTIONS = [
+  'functions/commons/customer-notices/',
+  'functions/commons/autotopup/',
+  'functions/commons/clients/stripe.ts',
+  'node_modules/@aws-sdk/client-sesv2/',
+];
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
   'poll-totals': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/providers/'],
   'poll-usage': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
+  'poll-customers': [...DEFAULT_FORBIDDEN, ...CUSTOMER_ACTIONS, 'functions/commons/payments/'],
+  // It reads the balance-changes messages with zod/mini; it never calls the upstream.
+  'customer-actions': [
+    CLASSIC_ZOD,
+    STRIPE_SDK,
+    'functions/commons/pollers/',
+    'functions/commons/payments/providers/',
+    'functions/commons/upstream/client.ts',
+  ],
   reconcile: [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
   'payment-webhook': [
     'functions/commons/pollers/',

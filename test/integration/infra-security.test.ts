@@ -88,6 +88,7 @@ function roleDynamoActions(name: FunctionName): string[] {
     'poll-totals': stack.jobs.pollTotals.function,
     'poll-usage': stack.jobs.pollUsage.function,
     'poll-customers': stack.jobs.pollCustomers.function,
+    'customer-actions': stack.customerActions.function,
     reconcile: stack.jobs.reconcile.function,
     'payment-webhook': stack.webhook.function,
   };
@@ -158,7 +159,7 @@ describe('FlowPilotStack security', () => {
   describe('logs', () => {
     it('encrypts every log group with the logs key and keeps it for logs.retentionDays', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(6);
+      expect(groups).toHaveLength(7);
       const logsKey = stack.getLogicalId(
         stack.node.findChild('LogEncryption').node.findChild('Key').node.defaultChild as CfnKey,
       );

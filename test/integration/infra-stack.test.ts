@@ -46,6 +46,7 @@ const functions = (): Record<FunctionName, FlowPilotFunction> => ({
   'poll-totals': stack.jobs.pollTotals.function,
   'poll-usage': stack.jobs.pollUsage.function,
   'poll-customers': stack.jobs.pollCustomers.function,
+  'customer-actions': stack.customerActions.function,
   reconcile: stack.jobs.reconcile.function,
   'payment-webhook': stack.webhook.function,
 });
@@ -79,9 +80,9 @@ const secretRef = (name: SecretName) => ({
 
 describe('FlowPilotStack', () => {
   describe('functions', () => {
-    it('runs all five on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
+    it('runs all six on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
       // Assess
-      template.resourceCountIs('AWS::Lambda::Function', 5);
+      template.resourceCountIs('AWS::Lambda::Function', 6);
       for (const fn of Object.values(functions())) {
         const props = functionProps(fn);
         expect(props).toMatchObject({
@@ -105,20 +106,26 @@ describe('FlowPilotStack', () => {
     });
 
     it('keeps logs a year (logs.retentionDays) and does not delete them with the stack', () => {
-      template.resourceCountIs('AWS::Logs::LogGroup', 6);
+      template.resourceCountIs('AWS::Logs::LogGroup', 7);
       template.allResources('AWS::Logs::LogGroup', {
         Properties: { RetentionInDays: 365, KmsKeyId: Match.anyValue() },
         DeletionPolicy: 'Retain',
       });
     });
 
-    it('gives each function its timeout and memory, and the scheduled ones concurrency 1', () => {
+    it('gives each function its timeout and memory, and the scheduled ones and customer-actions concurrency 1', () => {
       const {
         'poll-totals': totals,
         'poll-usage': usage,
         reconcile,
         'payment-webhook': webhook,
+        'customer-actions': actions,
       } = functions();
+      expect(functionProps(actions)).toMatchObject({
+        Timeout: 300,
+        MemorySize: 512,
+        ReservedConcurrentExecutions: 1,
+      });
       expect(functionProps(totals)).toMatchObject({
         Timeout: 90,
         MemorySize: 256,
@@ -178,8 +185,8 @@ describe('FlowPilotStack', () => {
     });
 
     it('retries failed runs twice and sends what still fails to its dead-letter queue', () => {
-      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 4);
-      for (const job of Object.values(stack.jobs)) {
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 5);
+      for (const job of [...Object.values(stack.jobs), stack.customerActions]) {
         template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
           FunctionName: { Ref: logicalId(job.function) },
           MaximumRetryAttempts: 2,
@@ -198,7 +205,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('encrypts the dead-letter queues and refuses them over plain HTTP', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 4);
+      template.resourceCountIs('AWS::SQS::Queue', 5);
       template.allResourcesProperties('AWS::SQS::Queue', {
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 1_209_600,
@@ -250,9 +257,10 @@ describe('FlowPilotStack', () => {
   });
 
   describe('notifications', () => {
-    it('encrypts both topics with a rotated key and refuses publishing without TLS', () => {
+    it('encrypts the three topics with a rotated key and refuses publishing without TLS', () => {
       const keyId = logicalId(stack.notifications.key);
-      template.resourceCountIs('AWS::SNS::Topic', 2);
+      // alerts, ops, and the internal balance changes (customer-actions' own test).
+      template.resourceCountIs('AWS::SNS::Topic', 3);
       template.allResourcesProperties('AWS::SNS::Topic', {
         KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
       });
@@ -298,7 +306,8 @@ describe('FlowPilotStack', () => {
     it('subscribes emails to everything and phones to critical alerts only', () => {
       const alerts = { Ref: logicalId(stack.notifications.alertsTopic) };
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      template.resourceCountIs('AWS::SNS::Subscription', 5);
+      // … plus customer-actions on the balance-changes topic.
+      template.resourceCountIs('AWS::SNS::Subscription', 6);
       for (const email of ['ops@example.com', 'owner@example.com']) {
         for (const topic of [alerts, ops]) {
           template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -315,6 +324,47 @@ describe('FlowPilotStack', () => {
         TopicArn: alerts,
         FilterPolicy: { severity: ['critical'] },
       });
+    });
+  });
+
+  describe('customer actions', () => {
+    it('feeds customer-actions from poll-customers through an encrypted topic, with a redrive queue', () => {
+      const topic = { Ref: logicalId(stack.customerActions.topic) };
+      const actions = logicalId(stack.customerActions.function);
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        DisplayName: 'FlowPilot balance changes (internal)',
+        KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] },
+      });
+      const subscriptions = template.findResources('AWS::SNS::Subscription', {
+        Properties: { TopicArn: topic },
+      });
+      // One subscriber, the function; what SNS cannot deliver goes to its dead-letter queue.
+      expect(Object.values(subscriptions).map((r) => r.Properties)).toEqual([
+        {
+          Protocol: 'lambda',
+          TopicArn: topic,
+          Endpoint: { 'Fn::GetAtt': [actions, 'Arn'] },
+          RedrivePolicy: {
+            deadLetterTargetArn: {
+              'Fn::GetAtt': [logicalId(stack.customerActions.deadLetterQueue), 'Arn'],
+            },
+          },
+        },
+      ]);
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [actions, 'Arn'] },
+        Principal: 'sns.amazonaws.com',
+        SourceArn: topic,
+      });
+      const env = (fn: FlowPilotFunction) =>
+        (functionProps(fn).Environment as { Variables: Record<string, unknown> }).Variables;
+      const { 'poll-customers': poll, 'customer-actions': customerActions } = functions();
+      expect(env(poll).BALANCE_CHANGES_TOPIC_ARN).toEqual(topic);
+      expect(env(customerActions).BALANCE_CHANGES_TOPIC_ARN).toBeUndefined();
+      // The notices are sent from customer-actions now, so only it is told to send for real.
+      expect(env(customerActions).CUSTOMER_NOTICES_DELIVERY).toBe('aws');
+      expect(env(poll).CUSTOMER_NOTICES_DELIVERY).toBeUndefined();
     });
   });
 
@@ -387,8 +437,8 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      // 19 here, plus the customer notices' two (failed notices, SMS spend).
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 19 + stack.customerNotices.alarms.length);
+      // 22 here, plus the customer notices' two (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 22 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -434,7 +484,7 @@ describe('FlowPilotStack', () => {
           Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalId(stack.webhook.api) } }],
         }),
       ).toHaveLength(1);
-      for (const job of Object.values(stack.jobs)) {
+      for (const job of [...Object.values(stack.jobs), stack.customerActions]) {
         expect(
           alarmsWith({
             Namespace: 'AWS/SQS',
@@ -489,6 +539,7 @@ describe('FlowPilotStack', () => {
         'poll-customers': [...table('poll-customers'), ...COMMON, ...DLQ],
         reconcile: [...table('reconcile'), ...COMMON, ...DLQ],
         'payment-webhook': [...table('payment-webhook'), ...COMMON],
+        'customer-actions': [...table('customer-actions'), ...COMMON, ...DLQ],
       };
       for (const [name, fn] of Object.entries(functions())) {
         expect([...actionsOf(roleStatements(fn))].sort()).toEqual(expected[name]?.sort());
@@ -526,7 +577,7 @@ describe('FlowPilotStack', () => {
       }
     });
 
-    it('lets every function read the upstream token and only payment-webhook the webhook secrets', () => {
+    it('lets every function but customer-actions read the upstream token, and only payment-webhook the webhook secrets', () => {
       const webhookSecrets: SecretName[] = [
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
@@ -538,30 +589,40 @@ describe('FlowPilotStack', () => {
           .map((s) => JSON.stringify(s.Resource));
         const variables = (functionProps(fn).Environment as { Variables: Record<string, unknown> })
           .Variables;
-        expect(readable).toContain(JSON.stringify(secretRef('IPWEB_TOKEN')));
-        expect(variables.IPWEB_TOKEN_SECRET_ARN).toEqual(secretRef('IPWEB_TOKEN'));
+        // customer-actions reads the pools from the snapshots; it never calls the upstream.
+        const upstream = name !== 'customer-actions';
+        expect(readable.includes(JSON.stringify(secretRef('IPWEB_TOKEN')))).toBe(upstream);
+        expect(variables.IPWEB_TOKEN_SECRET_ARN).toEqual(
+          upstream ? secretRef('IPWEB_TOKEN') : undefined,
+        );
         for (const secret of webhookSecrets) {
           const granted = readable.includes(JSON.stringify(secretRef(secret)));
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
-        // The Stripe API key charges cards: only the balance poll and the webhook hold it.
-        const charges = name === 'poll-customers' || name === 'payment-webhook';
+        // The Stripe API key charges cards: only customer-actions and the webhook hold it.
+        const charges = name === 'customer-actions' || name === 'payment-webhook';
         expect(readable.includes(JSON.stringify(secretRef('STRIPE_API_KEY')))).toBe(charges);
         expect(variables.STRIPE_API_KEY_SECRET_ARN !== undefined).toBe(charges);
       }
     });
 
-    it('limits publishing to the alerts topic and key use to the topic key', () => {
-      for (const fn of Object.values(functions())) {
+    it('limits publishing to the alerts topic (and poll-customers to the balance changes) and key use to the topic key', () => {
+      for (const [name, fn] of Object.entries(functions())) {
         const statements = roleStatements(fn);
         // The customer notices' SMS statement names no resource (see its own test).
         const publish = statements.filter(
           (s) => actionsOf([s]).has('sns:Publish') && s.Resource !== undefined,
         );
-        expect(publish.map((s) => s.Resource)).toEqual([
-          { Ref: logicalId(stack.notifications.alertsTopic) },
-        ]);
+        expect(publish.map((s) => s.Resource)).toEqual(
+          expect.arrayContaining([{ Ref: logicalId(stack.notifications.alertsTopic) }]),
+        );
+        expect(publish.map((s) => s.Resource)).toHaveLength(name === 'poll-customers' ? 2 : 1);
+        if (name === 'poll-customers') {
+          expect(publish.map((s) => s.Resource)).toContainEqual({
+            Ref: logicalId(stack.customerActions.topic),
+          });
+        }
         const kms = statements.filter((s) => actionsOf([s]).has('kms:Decrypt'));
         expect(kms.map((s) => s.Resource)).toEqual([
           { 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] },

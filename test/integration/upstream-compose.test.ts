@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { upstreamFromEnv } from '../../functions/commons/compose.ts';
 import { UpstreamAuthError } from '../../functions/commons/upstream/errors.ts';
+import { upstreamFromEnv } from '../../functions/commons/upstream/from-env.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 /**

@@ -20,6 +20,7 @@ import {
   sameFigures,
 } from './balance.ts';
 import { canonicalCustomerId } from './ids.ts';
+import { type ListenerFailure, runListeners } from './listeners.ts';
 import { keyRecords } from './records.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance, CustomerCredit } from './types.ts';
 
@@ -70,7 +71,7 @@ export interface CustomersPollStats {
    * Listeners that threw: each gets the changes whatever the others do, and the balances
    * stay written, so one failing reaction neither blocks another nor repeats the run.
    */
-  listenerFailures: { name: string; message: string }[];
+  listenerFailures: ListenerFailure[];
 }
 
 export type CustomersPollOutcome = CustomersPollStats & {
@@ -416,14 +417,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     }
     await nameOrders(deps, list);
     stats.changes = list.length;
-    for (const listener of deps.listeners) {
-      try {
-        await listener.onBalances(list);
-      } catch (err) {
-        const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
-        stats.listenerFailures.push({ name: listener.name, message });
-      }
-    }
+    stats.listenerFailures = await runListeners(deps.listeners, list);
   } else await deps.pollState.advanceCursor(READY_CURSOR, today, now);
   const health = await deps.pollState.recordSuccess(POLL_CUSTOMERS, now);
   return {
