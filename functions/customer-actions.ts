@@ -11,9 +11,6 @@ import type { BalanceListener } from './commons/customers/types.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 
-// Built on the first invocation and kept while the container is warm.
-let listeners: readonly BalanceListener[] | undefined;
-
 /** The messages of an SNS event; anything else is refused whole, before any action. */
 function messagesOf(event: unknown): BalanceChangesMessage[] {
   const records = (event as Partial<SNSEvent> | null)?.Records;
@@ -31,27 +28,37 @@ function messagesOf(event: unknown): BalanceChangesMessage[] {
 
 /**
  * Subscribed to the balance-changes topic that poll-customers publishes to: hands each
- * message's changes to the customer notices, then to auto top-up. A listener that throws is
- * logged and reported, not retried (the other one already acted, and the next run brings any
- * change that still matters); a message that cannot be read throws, so Lambda retries it and
- * then keeps it in the dead-letter queue.
+ * message's changes to `listeners` in order. A listener that throws is logged and reported,
+ * not retried (the other one already acted, and the next run brings any change that still
+ * matters); a message that cannot be read throws before any listener runs, so Lambda retries
+ * it and then keeps it in the dead-letter queue.
  */
-export const handler = instrument(async (event: unknown) => {
-  const messages = messagesOf(event);
-  listeners ??= [customerNoticesFromEnv(), createAutoTopupListener()];
-  let changes = 0;
-  const listenerFailures: ListenerFailure[] = [];
-  for (const m of messages) {
-    changes += m.changes.length;
-    listenerFailures.push(...(await runListeners(listeners, m.changes)));
-  }
-  const summary = {
-    runAt: messages[0]?.at,
-    parts: messages.map((m) => `${m.part}/${m.parts}`),
-    changes,
-    listenerFailures,
-  };
-  if (listenerFailures.length) logger.error('balance listeners failed', summary);
-  else logger.info('customer-actions done', summary);
-  return summary;
-});
+export function createCustomerActionsHandler(listeners: () => readonly BalanceListener[]) {
+  // Built on the first invocation and kept while the container is warm.
+  let built: readonly BalanceListener[] | undefined;
+  return instrument(async (event: unknown) => {
+    const messages = messagesOf(event);
+    built ??= listeners();
+    let changes = 0;
+    const listenerFailures: ListenerFailure[] = [];
+    for (const m of messages) {
+      changes += m.changes.length;
+      listenerFailures.push(...(await runListeners(built, m.changes)));
+    }
+    const summary = {
+      runAt: messages[0]?.at,
+      parts: messages.map((m) => `${m.part}/${m.parts}`),
+      changes,
+      listenerFailures,
+    };
+    if (listenerFailures.length) logger.error('balance listeners failed', summary);
+    else logger.info('customer-actions done', summary);
+    return summary;
+  });
+}
+
+/** The customer's notices first, then auto top-up (which may send a notice of its own). */
+export const handler = createCustomerActionsHandler(() => [
+  customerNoticesFromEnv(),
+  createAutoTopupListener(),
+]);

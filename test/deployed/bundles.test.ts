@@ -74,11 +74,50 @@ function secretValues(): Record<string, string> {
 const resourcesOf = (type: string) =>
   Object.entries(deployed.resources).filter(([, r]) => r.Type === type);
 
-const alertsTopicArn = () => {
-  const [id] = resourcesOf('AWS::SNS::Topic').find(([logicalId]) => /Alerts/.test(logicalId)) ?? [];
-  if (!id) throw new Error('no alerts topic in the template');
+const topicArn = (name: RegExp) => {
+  const [id] = resourcesOf('AWS::SNS::Topic').find(([logicalId]) => name.test(logicalId)) ?? [];
+  if (!id) throw new Error(`no ${name} topic in the template`);
   return refs[id];
 };
+const alertsTopicArn = () => topicArn(/Alerts/);
+const balanceChangesTopicArn = () => topicArn(/BalanceChanges/);
+const publishedTo = (arn: string | undefined) =>
+  sns.published.filter((p) => p.get('TopicArn') === arn);
+
+const functionNamed = (name: string) => {
+  const fn = deployed.functions.find((f) => f.name === name);
+  if (!fn) throw new Error(`${name}: not in the template`);
+  return fn;
+};
+
+/** What SNS hands a subscribed function: one record per message. */
+function snsDelivery(topic: string | undefined, message: string) {
+  return {
+    Records: [
+      {
+        EventSource: 'aws:sns',
+        EventVersion: '1.0',
+        EventSubscriptionArn: `${topic}:${randomUUID()}`,
+        Sns: {
+          Type: 'Notification',
+          MessageId: randomUUID(),
+          TopicArn: topic,
+          Subject: null,
+          Message: message,
+          Timestamp: new Date().toISOString(),
+          SignatureVersion: '1',
+          Signature: 'EXAMPLE',
+          SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem',
+          UnsubscribeUrl: `https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${topic}`,
+          MessageAttributes: {},
+        },
+      },
+    ],
+  };
+}
+
+/** The balance changes poll-customers published in customer-actions' arrange step. */
+let handedOn: string[] = [];
 
 async function scanTable(): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
@@ -243,7 +282,7 @@ const SPECS: Record<string, InvocationSpec> = {
       expect(items).toContainEqual(
         expect.objectContaining({ pk: 'POOL#primary', sk: expect.stringMatching(/^SNAP#/) }),
       );
-      const toAlerts = sns.published.filter((p) => p.get('TopicArn') === alertsTopicArn());
+      const toAlerts = publishedTo(alertsTopicArn());
       expect(toAlerts.length).toBeGreaterThan(0);
       expect(toAlerts.map((p) => p.get('Message')).join('\n')).toMatch(/primary/i);
     },
@@ -306,12 +345,42 @@ const SPECS: Record<string, InvocationSpec> = {
   'poll-customers': {
     event: scheduledEvent,
     async assess({ result }) {
-      expect(result).toMatchObject({ outcome: { ok: true } });
+      expect(result).toMatchObject({ outcome: { ok: true, complete: true } });
       // The webhook's credit above, read back from the upstream's records into a balance.
       const balance = (await scanTable()).find(
         (i) => i.pk === `CUSTOMER#${CUSTOMER}` && i.sk === 'BALANCE',
       );
       expect(balance).toBeDefined();
+      // The first complete run is the backfill: history, not news, so nothing is handed on.
+      expect(publishedTo(balanceChangesTopicArn())).toEqual([]);
+    },
+  },
+  'customer-actions': {
+    // The customer (who opted into auto top-up below 5 GB at the webhook's Checkout) uses
+    // 30 GB; poll-usage and poll-customers, from their bundles, see it and publish the change.
+    async arrange() {
+      sim.useTraffic({ customerId: CUSTOMER, downloadMb: 30 * 1024 });
+      for (const name of ['poll-usage', 'poll-customers']) {
+        const fn = functionNamed(name);
+        await invoke(fn, scheduledEvent(fn));
+      }
+      handedOn = publishedTo(balanceChangesTopicArn()).map((p) => p.get('Message') ?? '');
+      expect(handedOn).toHaveLength(1);
+    },
+    // … and SNS hands the message over as it would.
+    event: () => snsDelivery(balanceChangesTopicArn(), handedOn[0] ?? ''),
+    async assess({ result }) {
+      expect(result).toMatchObject({ parts: ['1/1'], changes: 1, listenerFailures: [] });
+      // The saved card is charged off-session, once, for the opted-in package.
+      const charges = stripe.requests().filter((r) => r.method === 'POST');
+      expect(charges.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+        'POST /v1/payment_intents 200',
+      ]);
+      const autoTopup = (await scanTable()).find(
+        (i) => i.pk === `AUTOTOPUP#${CUSTOMER}` && i.sk === 'STATE',
+      );
+      expect(autoTopup).toMatchObject({ episodeSeq: 1, episode: { n: 1, packageId: 'gb10' } });
+      expect(secretsManager.requested.join('\n')).toMatch(/STRIPE_API_KEY/);
     },
   },
   reconcile: {
@@ -430,8 +499,7 @@ describe('deployed bundles', () => {
   }, 180_000);
 
   it('refuses configuration edited after synth instead of trusting it', async () => {
-    const fn = deployed.functions.find((f) => f.name === 'poll-totals');
-    if (!fn) throw new Error('poll-totals: not in the template');
+    const fn = functionNamed('poll-totals');
     const env = lambdaEnvironment(fn);
     const config = JSON.parse(env.FLOWPILOT_CONFIG_JSON ?? '{}');
     config.polling.retentionDays += 1;

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BalanceChangesHandoff,
+  BalanceChangesMessageError,
+  balanceChangeMessages,
+  MAX_MESSAGE_BYTES,
+} from '../../functions/commons/customers/handoff.ts';
+import { parseBalanceChangesMessage } from '../../functions/commons/customers/handoff-read.ts';
+import type { BalanceChange, CustomerBalance } from '../../functions/commons/customers/types.ts';
+import { createCustomerActionsHandler } from '../../functions/customer-actions.ts';
+import { lambdaContext, snsEvent } from '../../local/runtime/events.ts';
+
+const AT = '2026-12-01T10:15:00.000Z';
+
+function balance(customerId: string, balanceMb: string): CustomerBalance {
+  return {
+    customerId,
+    account: `acct-${customerId}`,
+    balanceMb,
+    burn1dMb: '1024.5',
+    burn7dMb: null,
+    daysLeft: 3,
+    lastCreditMb: '10240',
+    lastCreditAt: '2026-11-30T08:00:00.000Z',
+    asOf: AT,
+  };
+}
+
+function change(customerId: string, i = 0): BalanceChange {
+  return {
+    // A customer seen for the first time has no `before`.
+    before: i % 2 ? balance(customerId, '5000') : undefined,
+    after: balance(customerId, `-${i}.25`),
+    credits: i % 3 ? [] : [{ mb: '10240', at: '2026-12-01T09:00:00.000Z', orderId: `ord-${i}` }],
+  };
+}
+
+/** Records what each listener was handed, in order; `fail` makes one throw. */
+function recorder(fail?: string) {
+  const calls: { name: string; changes: readonly BalanceChange[] }[] = [];
+  const listener = (name: string) => ({
+    name,
+    async onBalances(changes: readonly BalanceChange[]) {
+      calls.push({ name, changes });
+      if (name === fail) throw new TypeError(`${name} broke`);
+    },
+  });
+  return { calls, listeners: () => [listener('notices'), listener('auto-top-up')] };
+}
+
+const context = () => lambdaContext('customer-actions', 300_000);
+
+describe('balance changes handoff', () => {
+  it('sends a run with no changes as one empty message (the notices still deliver what waited)', () => {
+    const [only, ...rest] = balanceChangeMessages([], AT);
+    expect(rest).toEqual([]);
+    expect(parseBalanceChangesMessage(only ?? '')).toEqual({
+      version: 1,
+      at: AT,
+      part: 1,
+      parts: 1,
+      changes: [],
+    });
+  });
+
+  it('splits a large run into messages under the SNS limit, in order, and reads them back whole', () => {
+    const changes = Array.from({ length: 2_000 }, (_, i) => change(String(1000 + i), i));
+    const bodies = balanceChangeMessages(changes, AT);
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const body of bodies)
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    const read = bodies.map(parseBalanceChangesMessage);
+    expect(read.map((m) => [m.part, m.parts])).toEqual(
+      bodies.map((_, i) => [i + 1, bodies.length]),
+    );
+    expect(read.flatMap((m) => m.changes)).toEqual(changes);
+  });
+
+  it('refuses a change too large for any message instead of sending a message SNS would reject', () => {
+    const huge = change('1001');
+    huge.after.account = 'x'.repeat(MAX_MESSAGE_BYTES);
+    expect(() => balanceChangeMessages([huge], AT)).toThrow(BalanceChangesMessageError);
+  });
+
+  it.each([
+    ['not JSON', '{', /not JSON/],
+    [
+      'another version',
+      JSON.stringify({ version: 2, at: AT, part: 1, parts: 1, changes: [] }),
+      /version/,
+    ],
+    [
+      'a balance that is not a decimal',
+      JSON.stringify({
+        version: 1,
+        at: AT,
+        part: 1,
+        parts: 1,
+        changes: [{ ...change('1001'), after: { ...balance('1001', '1e3') } }],
+      }),
+      /changes\.0\.after\.balanceMb/,
+    ],
+    [
+      'a change without its customer',
+      JSON.stringify({ version: 1, at: AT, part: 1, parts: 1, changes: [{ credits: [] }] }),
+      /changes\.0\.after/,
+    ],
+  ])('refuses %s, naming what is wrong', (_, body, message) => {
+    expect(() => parseBalanceChangesMessage(body)).toThrow(BalanceChangesMessageError);
+    expect(() => parseBalanceChangesMessage(body)).toThrow(message);
+  });
+
+  it('hands each message to the sender in order, and fails when a send fails', async () => {
+    const sent: string[] = [];
+    const changes = Array.from({ length: 1_200 }, (_, i) => change(String(5000 + i), i));
+    await new BalanceChangesHandoff(
+      async (body) => {
+        sent.push(body);
+      },
+      () => new Date(AT),
+    ).onBalances(changes);
+    expect(sent).toEqual(balanceChangeMessages(changes, AT));
+    const failing = new BalanceChangesHandoff(async () => {
+      throw new Error('SNS unavailable');
+    });
+    await expect(failing.onBalances(changes)).rejects.toThrow('SNS unavailable');
+  });
+});
+
+describe('customer-actions handler', () => {
+  it('hands the listeners exactly the changes the poll handed on, notices first', async () => {
+    const changes = [change('1001', 0), change('1002', 1)];
+    const { calls, listeners } = recorder();
+    const handler = createCustomerActionsHandler(listeners);
+    const [body] = balanceChangeMessages(changes, AT);
+    const result = await handler(snsEvent('balance-changes', body ?? ''), context());
+    expect(calls.map((c) => c.name)).toEqual(['notices', 'auto-top-up']);
+    // Strict: `before: undefined` (a first-seen customer) survives the trip through JSON.
+    for (const call of calls) expect(call.changes).toStrictEqual(changes);
+    expect(result).toEqual({ runAt: AT, parts: ['1/1'], changes: 2, listenerFailures: [] });
+  });
+
+  it('still runs auto top-up when the notices fail, and reports the failure', async () => {
+    const { calls, listeners } = recorder('notices');
+    const handler = createCustomerActionsHandler(listeners);
+    const [body] = balanceChangeMessages([change('1001')], AT);
+    const result = await handler(snsEvent('balance-changes', body ?? ''), context());
+    expect(calls.map((c) => c.name)).toEqual(['notices', 'auto-top-up']);
+    expect(result.listenerFailures).toEqual([
+      { name: 'notices', message: 'TypeError: notices broke' },
+    ]);
+  });
+
+  it.each([
+    ['an event that is not from SNS', { 'detail-type': 'Scheduled Event' }],
+    ['an SNS record without a message', { Records: [{ Sns: {} }] }],
+    ['a message of another kind', snsEvent('balance-changes', '{"hello":"world"}')],
+  ])('refuses %s before any listener runs', async (_, event) => {
+    const { calls, listeners } = recorder();
+    const handler = createCustomerActionsHandler(listeners);
+    await expect(handler(event, context())).rejects.toThrow(BalanceChangesMessageError);
+    expect(calls).toEqual([]);
+  });
+});
