@@ -90,10 +90,10 @@ export function scheduledEvent(functionName: string, at = new Date()): Scheduled
   };
 }
 
-/** What SNS hands a subscribed function for one message of `topic`. */
+/** What SNS hands a subscribed function for one message of `topic` (a name or an ARN). */
 export function snsEvent(topic: string, message: string, at = new Date()): SNSEvent {
   const region = process.env.AWS_REGION ?? 'us-east-1';
-  const topicArn = `arn:aws:sns:${region}:000000000000:${topic}`;
+  const topicArn = topic.startsWith('arn:') ? topic : `arn:aws:sns:${region}:000000000000:${topic}`;
   return {
     Records: [
       {

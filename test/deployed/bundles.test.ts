@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConfigInput } from '../../functions/commons/config/schema.ts';
 import { addDays, dayInZone } from '../../functions/commons/units.ts';
 import { NODE_TARGET } from '../../infra/bundling.ts';
+import { snsEvent } from '../../local/runtime/events.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/index.ts';
 import { localDynamoClient } from '../helpers/dynamo.ts';
@@ -89,32 +90,6 @@ const functionNamed = (name: string) => {
   if (!fn) throw new Error(`${name}: not in the template`);
   return fn;
 };
-
-/** What SNS hands a subscribed function: one record per message. */
-function snsDelivery(topic: string | undefined, message: string) {
-  return {
-    Records: [
-      {
-        EventSource: 'aws:sns',
-        EventVersion: '1.0',
-        EventSubscriptionArn: `${topic}:${randomUUID()}`,
-        Sns: {
-          Type: 'Notification',
-          MessageId: randomUUID(),
-          TopicArn: topic,
-          Subject: null,
-          Message: message,
-          Timestamp: new Date().toISOString(),
-          SignatureVersion: '1',
-          Signature: 'EXAMPLE',
-          SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem',
-          UnsubscribeUrl: `https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${topic}`,
-          MessageAttributes: {},
-        },
-      },
-    ],
-  };
-}
 
 /** The balance changes poll-customers published in customer-actions' arrange step. */
 let handedOn: string[] = [];
@@ -368,7 +343,7 @@ const SPECS: Record<string, InvocationSpec> = {
       expect(handedOn).toHaveLength(1);
     },
     // … and SNS hands the message over as it would.
-    event: () => snsDelivery(balanceChangesTopicArn(), handedOn[0] ?? ''),
+    event: () => snsEvent(balanceChangesTopicArn() ?? '', handedOn[0] ?? ''),
     async assess({ result }) {
       expect(result).toMatchObject({ parts: ['1/1'], changes: 1, listenerFailures: [] });
       // The saved card is charged off-session, once, for the opted-in package.
