@@ -36,30 +36,35 @@ const RUNS = Number(process.env.COLD_START_RUNS ?? 9);
 const OUT_DIR = join(PROJECT_ROOT, '.cache', 'cold-start');
 const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 
-const BARE = `
+/**
+ * The bare handler: the SDK clients a function holds, built the same way, and one call each
+ * (the secret, a DynamoDB read, a publish when it holds SNS), so that the ratio is about
+ * FlowPilot's own code.
+ */
+function bareSource(clients: { sns: boolean; ses: boolean }): string {
+  return `
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+${clients.sns ? "import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';\nconst sns = new SNSClient({});" : ''}
+${clients.ses ? "import { SESv2Client } from '@aws-sdk/client-sesv2';\nconst ses = new SESv2Client({});" : ''}
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const sns = new SNSClient({});
 const secrets = new SecretsManagerClient({});
 export const handler = async () => {
   const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: process.env.IPWEB_TOKEN_SECRET_ARN }));
   await doc.send(new GetCommand({ TableName: process.env.TABLE_NAME, Key: { pk: 'a', sk: SecretString } }));
-  await sns.send(new PublishCommand({ TopicArn: process.env.SNS_TOPIC_ARN, Message: 'x' }));
+  ${clients.sns ? "await sns.send(new PublishCommand({ TopicArn: process.env.SNS_TOPIC_ARN, Message: 'x' }));" : ''}
 };
 `;
-
-/**
- * The bare handler for a function that also holds an SES client (customer notices): the same
- * clients as the function, so the ratio is about FlowPilot's own code.
- */
-const BARE_WITH_SES = `
-import { SESv2Client } from '@aws-sdk/client-sesv2';
-const ses = new SESv2Client({});
-${BARE}`;
-const BARE_SOURCE: Partial<Record<FunctionName, string>> = { 'customer-actions': BARE_WITH_SES };
+}
+const BARE = bareSource({ sns: true, ses: false });
+/** Functions whose clients differ from the common DynamoDB + SNS + Secrets Manager. */
+const BARE_CLIENTS: Partial<Record<FunctionName, { sns: boolean; ses: boolean }>> = {
+  // Customer notices: SES for email, SNS for SMS.
+  'customer-actions': { sns: true, ses: true },
+  // It raises no alert.
+  'poll-usage': { sns: false, ses: false },
+};
 
 /** One layer more per probe, each on top of the bare clients, to show what each costs. */
 const LAYERS: [string, string][] = [
@@ -257,7 +262,6 @@ const medians = (xs: Sample[]): Sample => ({
 mkdirSync(OUT_DIR, { recursive: true });
 try {
   const bare = await bundle('bare', { source: BARE });
-  const bareWithSes = await bundle('bare-ses', { source: BARE_WITH_SES });
   console.log(
     `cold start to first AWS call, median of ${RUNS} fresh processes (Node ${process.version})`,
   );
@@ -266,7 +270,8 @@ try {
   for (const [name, entry] of Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][]) {
     if (only.length > 0 && !only.includes(name)) continue;
     const file = await bundle(name, { entry });
-    const baseline = name in BARE_SOURCE ? bareWithSes : bare;
+    const clients = BARE_CLIENTS[name];
+    const baseline = clients ? await bundle(`bare-${name}`, { source: bareSource(clients) }) : bare;
     const ours: Sample[] = [];
     const theirs: Sample[] = [];
     for (let i = 0; i < RUNS; i++) {

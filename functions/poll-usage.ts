@@ -1,12 +1,12 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { tableName } from './commons/compose.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordDailyConsumption } from './commons/observability.ts';
 import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
 import { SeriesStore } from './commons/store/series.ts';
+import { tableName } from './commons/store/table.ts';
 import { UsageStore } from './commons/store/usage.ts';
 import { addDays, dayInZone } from './commons/units.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';

@@ -120,9 +120,9 @@ export class FlowPilotStack extends Stack {
       this.customerActions.function,
     ];
     for (const fn of everyFunction) {
-      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel]).bindAlertsTopic(
-        this.notifications.alertsTopic,
-      );
+      fn.bindTable(table, TABLE_ACCESS[fn.functionLabel]);
+      // poll-usage raises no alert (poll-totals judges its health): no topic, no SNS client.
+      if (fn !== this.jobs.pollUsage.function) fn.bindAlertsTopic(this.notifications.alertsTopic);
       // customer-actions never calls the upstream: it reads pools from the stored snapshots.
       if (fn !== this.customerActions.function) fn.bindSecret('IPWEB_TOKEN', byName.IPWEB_TOKEN);
     }

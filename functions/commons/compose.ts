@@ -3,8 +3,8 @@ import { createAlerting } from './alerts/index.ts';
 import { SNS_TOPIC_ENV } from './alerts/wiring.ts';
 import { docClient } from './clients/dynamodb.ts';
 import { snsClient } from './clients/sns.ts';
-import { getOptionalStringFromEnv, getStringFromEnv } from './env.ts';
-import { TABLE_NAME_ENV } from './store/table.ts';
+import { getOptionalStringFromEnv } from './env.ts';
+import { tableName } from './store/table.ts';
 
 /**
  * What every entry point builds the same way, once per container: the table name and the
@@ -13,9 +13,9 @@ import { TABLE_NAME_ENV } from './store/table.ts';
  */
 let alerting: ReturnType<typeof createAlerting> | undefined;
 
-export function tableName(): string {
-  return getStringFromEnv(TABLE_NAME_ENV);
-}
+// Where most entry points have always found it; poll-usage takes it from the store, so that
+// it carries no SNS client.
+export { tableName };
 
 export function alertingFromEnv(): ReturnType<typeof createAlerting> {
   alerting ??= createAlerting({

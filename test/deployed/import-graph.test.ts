@@ -39,7 +39,13 @@ const CUSTOMER_ACTIONS = [
 const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // poll-totals sweeps deductions left DEDUCTING (payments/sweep.ts), but never a provider.
   'poll-totals': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/providers/'],
-  'poll-usage': [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
+  // It raises no alert, so it holds no SNS client.
+  'poll-usage': [
+    ...DEFAULT_FORBIDDEN,
+    'functions/commons/payments/',
+    'functions/commons/alerts/',
+    'node_modules/@aws-sdk/client-sns/',
+  ],
   'poll-customers': [...DEFAULT_FORBIDDEN, ...CUSTOMER_ACTIONS, 'functions/commons/payments/'],
   // It reads the balance-changes messages with zod/mini; it never calls the upstream.
   'customer-actions': [

@@ -95,9 +95,12 @@ describe('FlowPilotStack', () => {
         const variables = (props.Environment as { Variables: Record<string, unknown> }).Variables;
         expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
         expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
-        expect(variables.SNS_TOPIC_ARN).toEqual({
-          Ref: logicalId(stack.notifications.alertsTopic),
-        });
+        // poll-usage raises no alert: it gets no topic (and bundles no SNS client).
+        expect(variables.SNS_TOPIC_ARN).toEqual(
+          fn === stack.jobs.pollUsage.function
+            ? undefined
+            : { Ref: logicalId(stack.notifications.alertsTopic) },
+        );
         expect(JSON.parse(variables.FLOWPILOT_CONFIG_JSON as string)).toMatchObject({
           schedules: { pollTotals: 'rate(10 minutes)' },
           notifications: { phoneNumbers: ['+15551234567'] },
@@ -528,6 +531,8 @@ describe('FlowPilotStack', () => {
       'secretsmanager:DescribeSecret',
     ];
     const DLQ = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    /** Publishing to the encrypted alerts topic, which poll-usage does not. */
+    const ALERTS = ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey*'];
 
     it('grants each function exactly the actions it needs and no managed policy', () => {
       // The table actions come from infra/table-access.ts, which infra-security.test.ts checks
@@ -535,7 +540,11 @@ describe('FlowPilotStack', () => {
       const table = (name: FunctionName) => [...TABLE_ACCESS[name]];
       const expected: Record<string, string[]> = {
         'poll-totals': [...table('poll-totals'), ...COMMON, ...DLQ],
-        'poll-usage': [...table('poll-usage'), ...COMMON, ...DLQ],
+        'poll-usage': [
+          ...table('poll-usage'),
+          ...COMMON.filter((a) => !ALERTS.includes(a)),
+          ...DLQ,
+        ],
         'poll-customers': [...table('poll-customers'), ...COMMON, ...DLQ],
         reconcile: [...table('reconcile'), ...COMMON, ...DLQ],
         'payment-webhook': [...table('payment-webhook'), ...COMMON],
@@ -609,6 +618,7 @@ describe('FlowPilotStack', () => {
 
     it('limits publishing to the alerts topic (and poll-customers to the balance changes) and key use to the topic key', () => {
       for (const [name, fn] of Object.entries(functions())) {
+        if (name === 'poll-usage') continue;
         const statements = roleStatements(fn);
         // The customer notices' SMS statement names no resource (see its own test).
         const publish = statements.filter(

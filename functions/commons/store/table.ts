@@ -6,6 +6,7 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { getStringFromEnv } from '../env.ts';
 
 /**
  * The one definition of FlowPilot's table. The CDK stack, the tests and the local runtime
@@ -23,6 +24,11 @@ export const TABLE_DEFINITION = {
 
 /** Environment variable that names the table in every function. */
 export const TABLE_NAME_ENV = 'TABLE_NAME';
+
+/** The table a function works on, as the stack names it in its environment. */
+export function tableName(): string {
+  return getStringFromEnv(TABLE_NAME_ENV);
+}
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, gsi1 } = TABLE_DEFINITION;
