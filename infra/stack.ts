@@ -139,6 +139,7 @@ export class FlowPilotStack extends Stack {
       opsTopic: this.notifications.opsTopic,
       jobs: [...Object.values(this.jobs), this.customerActions],
       webhook: this.webhook,
+      providers: config.payments.providers,
     });
 
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {

@@ -7,14 +7,14 @@ import {
   GraphWidget,
   type IMetric,
   MathExpression,
-  type Metric,
+  Metric,
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../metrics.ts';
+import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
 import { stoppedWindow } from '../schedule.ts';
 import type { FlowPilotFunction } from './function.ts';
 import type { ScheduledJob } from './scheduled-job.ts';
@@ -26,6 +26,8 @@ export interface ObservabilityProps {
   /** Functions run by a schedule or a topic, each with its dead-letter queue. */
   readonly jobs: readonly Pick<ScheduledJob, 'function' | 'deadLetterQueue' | 'interval'>[];
   readonly webhook: WebhookApi;
+  /** The payment providers the configuration turns on (`payments.providers`). */
+  readonly providers: readonly string[];
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -88,6 +90,30 @@ export class Observability extends Construct {
       props.webhook.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
       { description: 'Payment webhooks answered 5xx (providers will retry)' },
     );
+    // A provider whose secret holds no usable key refuses every delivery: paid orders wait.
+    if (props.providers.length > 0) {
+      const disabled = (provider: string) =>
+        new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: METRIC_NAMES.webhookProviderDisabled,
+          dimensionsMap: { service: SERVICE_NAME, [METRIC_DIMENSIONS.provider]: provider },
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+        });
+      this.alarm(
+        'webhook-provider-disabled',
+        new MathExpression({
+          expression: props.providers.join(' + '),
+          usingMetrics: Object.fromEntries(props.providers.map((p) => [p, disabled(p)])),
+          label: 'deliveries refused: provider disabled',
+          period: FIVE_MINUTES,
+        }),
+        {
+          description:
+            "A payment provider's secret holds no usable key, so its deliveries are refused and paid orders wait; set the secret (see the webhook's log)",
+        },
+      );
+    }
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
@@ -173,7 +199,7 @@ export class Observability extends Construct {
 
   private alarm(
     name: string,
-    metric: Metric,
+    metric: IMetric,
     options: {
       description: string;
       comparison?: ComparisonOperator;

@@ -16,9 +16,10 @@ import { METRIC_NAMES } from '../../infra/metrics.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
 import { TABLE_ACCESS } from '../../infra/table-access.ts';
 
-// One synthesis (with real esbuild bundling of the five functions) shared by every test.
+// One synthesis (with real esbuild bundling of the six functions) shared by every test.
 const CONFIG: ConfigInput = {
   schedules: { pollTotals: 'rate(10 minutes)', reconcile: 'cron(0 3 * * ? *)' },
+  payments: { providers: ['stripe', 'epay'], stripe: { livemode: false }, epay: { pid: '1001' } },
   notifications: {
     emails: ['ops@example.com', 'owner@example.com'],
     phoneNumbers: ['+15551234567'],
@@ -440,8 +441,8 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      // 22 here, plus the customer notices' two (failed notices, SMS spend).
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 22 + stack.customerNotices.alarms.length);
+      // 23 here, plus the customer notices' two (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 23 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -502,6 +503,36 @@ describe('FlowPilotStack', () => {
           }),
         ).toHaveLength(1);
       }
+    });
+
+    it('alarms when an enabled payment provider refuses deliveries for want of a usable key', () => {
+      const [alarm, ...others] = Object.values(
+        template.findResources('AWS::CloudWatch::Alarm', {
+          Properties: { AlarmDescription: Match.stringLikeRegexp('no usable key') },
+        }),
+      );
+      expect(others).toEqual([]);
+      const metrics = alarm?.Properties.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: unknown[] }; Stat: string };
+      }[];
+      // One series per provider the configuration turns on, summed.
+      expect(metrics.find((m) => m.Expression)?.Expression).toBe('stripe + epay');
+      for (const provider of ['stripe', 'epay']) {
+        expect(metrics.find((m) => m.Id === provider)?.MetricStat).toMatchObject({
+          Metric: {
+            MetricName: METRIC_NAMES.webhookProviderDisabled,
+            Namespace: 'FlowPilot',
+            Dimensions: expect.arrayContaining([{ Name: 'Provider', Value: provider }]),
+          },
+          Stat: 'Sum',
+        });
+      }
+      expect(alarm?.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
     });
 
     it('graphs residual per pool, daily consumption and top-up outcomes', () => {
