@@ -9,7 +9,7 @@ import { parseBalanceChangesMessage } from './commons/customers/handoff-read.ts'
 import { type ListenerFailure, runListeners } from './commons/customers/listeners.ts';
 import type { BalanceListener } from './commons/customers/types.ts';
 import { logger } from './commons/logger.ts';
-import { instrument } from './commons/observability.ts';
+import { instrument, recordListenerFailures } from './commons/observability.ts';
 
 /** The messages of an SNS event; anything else is refused whole, before any action. */
 function messagesOf(event: unknown): BalanceChangesMessage[] {
@@ -51,8 +51,10 @@ export function createCustomerActionsHandler(listeners: () => readonly BalanceLi
       changes,
       listenerFailures,
     };
-    if (listenerFailures.length) logger.error('balance listeners failed', summary);
-    else logger.info('customer-actions done', summary);
+    if (listenerFailures.length) {
+      logger.error('balance listeners failed', summary);
+      recordListenerFailures(listenerFailures);
+    } else logger.info('customer-actions done', summary);
     return summary;
   });
 }

@@ -9,7 +9,7 @@ import { type PollCustomersDeps, pollCustomers } from './commons/customers/poll.
 import type { BalanceListener } from './commons/customers/types.ts';
 import { getStringFromEnv } from './commons/env.ts';
 import { logger } from './commons/logger.ts';
-import { instrument } from './commons/observability.ts';
+import { instrument, recordListenerFailures } from './commons/observability.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
 import { CustomerRecordStore } from './commons/store/customer-records.ts';
 import { DynamoLedger } from './commons/store/ledger.ts';
@@ -68,6 +68,7 @@ export function createPollCustomersHandler(handoff: () => BalanceListener) {
     else logger.warn('poll-customers failed', summary);
     if (outcome.listenerFailures.length) {
       logger.error('balance changes not handed on', { failures: outcome.listenerFailures });
+      recordListenerFailures(outcome.listenerFailures);
     }
     return summary;
   });

@@ -12,6 +12,7 @@
  * | TopUpFailed        | Count     | —                           | payment-webhook, permanent fail |
  * | WebhookOutcome     | Count     | Outcome                     | payment-webhook, every delivery |
  * | WebhookProviderDisabled | Count | Provider              | payment-webhook, unusable key   |
+ * | BalanceListenerFailed | Count  | Listener                  | poll-customers, customer-actions |
  */
 export {
   METRIC_DIMENSIONS,

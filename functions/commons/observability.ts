@@ -15,11 +15,13 @@ export const METRIC_NAMES = {
   topUpFailed: 'TopUpFailed',
   webhookOutcome: 'WebhookOutcome',
   webhookProviderDisabled: 'WebhookProviderDisabled',
+  balanceListenerFailed: 'BalanceListenerFailed',
 } as const;
 export const METRIC_DIMENSIONS = {
   pool: 'Pool',
   outcome: 'Outcome',
   provider: 'Provider',
+  listener: 'Listener',
 } as const;
 
 /** CloudWatch units FlowPilot's figures use. */
@@ -106,4 +108,17 @@ export function instrument<E, R>(handler: (event: E, context: Context) => Promis
   return middy(handler)
     .use(injectLambdaContext(logger))
     .use(xrayTracing({ service: SERVICE_NAME }));
+}
+
+/**
+ * Balance listeners that threw (poll-customers' hand-off, customer-actions' notices and auto
+ * top-up): the run goes on, so without this only the log would know.
+ */
+export function recordListenerFailures(failures: readonly { name: string }[]): void {
+  for (const f of failures) {
+    recordMetric(METRIC_NAMES.balanceListenerFailed, MetricUnit.Count, 1, [
+      METRIC_DIMENSIONS.listener,
+      f.name,
+    ]);
+  }
 }

@@ -14,6 +14,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { LISTENER_NAMES } from '../../functions/commons/customers/listeners.ts';
 import { METRIC_DIMENSIONS, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../metrics.ts';
 import { stoppedWindow } from '../schedule.ts';
 import type { FlowPilotFunction } from './function.ts';
@@ -90,6 +91,29 @@ export class Observability extends Construct {
       props.webhook.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
       { description: 'Payment webhooks answered 5xx (providers will retry)' },
     );
+    // A balance listener that threw: the run went on, so only this and the log know.
+    const listener = (name: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC_NAMES.balanceListenerFailed,
+        dimensionsMap: { service: SERVICE_NAME, [METRIC_DIMENSIONS.listener]: name },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+    const listeners = Object.entries(LISTENER_NAMES);
+    this.alarm(
+      'balance-listener-failed',
+      new MathExpression({
+        expression: listeners.map(([key]) => key).join(' + '),
+        usingMetrics: Object.fromEntries(listeners.map(([key, name]) => [key, listener(name)])),
+        label: 'balance listeners failed',
+        period: FIVE_MINUTES,
+      }),
+      {
+        description:
+          'Balance changes were not handed on to customer-actions, or its customer notices or auto top-up threw on them; see the logs (balance listeners failed)',
+      },
+    );
     // A provider whose secret holds no usable key refuses every delivery: paid orders wait.
     if (props.providers.length > 0) {
       const disabled = (provider: string) =>
@@ -146,6 +170,8 @@ export class Observability extends Construct {
           search(METRIC_NAMES.webhookOutcome, 'Sum', Duration.hours(1)),
           // Deliveries refused because a provider's secret holds no usable key.
           search(METRIC_NAMES.webhookProviderDisabled, 'Sum', Duration.hours(1)),
+          // Notices and auto top-ups that did not run on a balance change.
+          search(METRIC_NAMES.balanceListenerFailed, 'Sum', Duration.hours(1)),
         ],
         width: 8,
       }),

@@ -441,8 +441,8 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      // 23 here, plus the customer notices' two (failed notices, SMS spend).
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 23 + stack.customerNotices.alarms.length);
+      // 24 here, plus the customer notices' two (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 24 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -533,6 +533,31 @@ describe('FlowPilotStack', () => {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
+    });
+
+    it('alarms when a balance listener throws: the hand-off, the customer notices, auto top-up', () => {
+      const [alarm, ...others] = Object.values(
+        template.findResources('AWS::CloudWatch::Alarm', {
+          Properties: { AlarmDescription: Match.stringLikeRegexp('not handed on') },
+        }),
+      );
+      expect(others).toEqual([]);
+      const metrics = alarm?.Properties.Metrics as {
+        Expression?: string;
+        MetricStat?: {
+          Metric: { MetricName: string; Dimensions: { Name: string; Value: string }[] };
+        };
+      }[];
+      const listeners = metrics.flatMap((m) =>
+        (m.MetricStat?.Metric.Dimensions ?? [])
+          .filter((d) => d.Name === 'Listener')
+          .map((d) => d.Value),
+      );
+      expect(listeners.sort()).toEqual(['auto-top-up', 'customer-actions', 'customer-notices']);
+      expect(
+        metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat?.Metric.MetricName),
+      ).toEqual(Array(3).fill(METRIC_NAMES.balanceListenerFailed));
+      expect(metrics.find((m) => m.Expression)?.Expression?.split(' + ')).toHaveLength(3);
     });
 
     it('graphs residual per pool, daily consumption and top-up outcomes', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BalanceChangesHandoff,
   BalanceChangesMessageError,
@@ -6,7 +6,9 @@ import {
   MAX_MESSAGE_BYTES,
 } from '../../functions/commons/customers/handoff.ts';
 import { parseBalanceChangesMessage } from '../../functions/commons/customers/handoff-read.ts';
+import { LISTENER_NAMES } from '../../functions/commons/customers/listeners.ts';
 import type { BalanceChange, CustomerBalance } from '../../functions/commons/customers/types.ts';
+import { metricsOutput } from '../../functions/commons/observability.ts';
 import { createCustomerActionsHandler } from '../../functions/customer-actions.ts';
 import { lambdaContext, snsEvent } from '../../local/runtime/events.ts';
 
@@ -45,7 +47,10 @@ function recorder(fail?: string) {
       if (name === fail) throw new TypeError(`${name} broke`);
     },
   });
-  return { calls, listeners: () => [listener('notices'), listener('auto-top-up')] };
+  return {
+    calls,
+    listeners: () => [listener(LISTENER_NAMES.notices), listener(LISTENER_NAMES.autoTopup)],
+  };
 }
 
 const context = () => lambdaContext('customer-actions', 300_000);
@@ -128,27 +133,41 @@ describe('balance changes handoff', () => {
 });
 
 describe('customer-actions handler', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
   it('hands the listeners exactly the changes the poll handed on, notices first', async () => {
     const changes = [change('1001', 0), change('1002', 1)];
     const { calls, listeners } = recorder();
     const handler = createCustomerActionsHandler(listeners);
     const [body] = balanceChangeMessages(changes, AT);
     const result = await handler(snsEvent('balance-changes', body ?? ''), context());
-    expect(calls.map((c) => c.name)).toEqual(['notices', 'auto-top-up']);
+    expect(calls.map((c) => c.name)).toEqual(['customer-notices', 'auto-top-up']);
     // Strict: `before: undefined` (a first-seen customer) survives the trip through JSON.
     for (const call of calls) expect(call.changes).toStrictEqual(changes);
     expect(result).toEqual({ runAt: AT, parts: ['1/1'], changes: 2, listenerFailures: [] });
   });
 
   it('still runs auto top-up when the notices fail, and reports the failure', async () => {
-    const { calls, listeners } = recorder('notices');
+    const metrics: Record<string, unknown>[] = [];
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    vi.spyOn(metricsOutput, 'write').mockImplementation((line) => {
+      metrics.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    const { calls, listeners } = recorder('customer-notices');
     const handler = createCustomerActionsHandler(listeners);
     const [body] = balanceChangeMessages([change('1001')], AT);
     const result = await handler(snsEvent('balance-changes', body ?? ''), context());
-    expect(calls.map((c) => c.name)).toEqual(['notices', 'auto-top-up']);
+    expect(calls.map((c) => c.name)).toEqual(['customer-notices', 'auto-top-up']);
     expect(result.listenerFailures).toEqual([
-      { name: 'notices', message: 'TypeError: notices broke' },
+      { name: 'customer-notices', message: 'TypeError: customer-notices broke' },
     ]);
+    // … and counts it, for the alarm: the run itself succeeded.
+    expect(metrics).toContainEqual(
+      expect.objectContaining({ Listener: 'customer-notices', BalanceListenerFailed: 1 }),
+    );
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
@@ -71,7 +72,7 @@ interface Batch {
 }
 
 export class AutoTopupEngine implements BalanceListener {
-  readonly name = 'auto-top-up';
+  readonly name = LISTENER_NAMES.autoTopup;
   readonly #deps: AutoTopupDeps;
 
   constructor(deps: AutoTopupDeps) {

@@ -1,5 +1,6 @@
 import type { CustomerNoticesConfig } from '../config/customer-notices.ts';
 import type { NoticeLocale } from '../config/notice-locales.ts';
+import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import { runLimited } from '../store/batch.ts';
@@ -74,7 +75,7 @@ export interface NoticeRunSummary {
  * the start of the next run.
  */
 export class CustomerNotices implements BalanceListener {
-  readonly name = 'customer-notices';
+  readonly name = LISTENER_NAMES.notices;
   readonly #d: CustomerNoticesDeps;
   readonly #clock: () => Date;
 

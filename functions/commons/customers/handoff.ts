@@ -1,4 +1,5 @@
 import { FlowPilotError } from '../errors.ts';
+import { LISTENER_NAMES } from './listeners.ts';
 import type { BalanceChange, BalanceListener } from './types.ts';
 
 /**
@@ -78,7 +79,7 @@ export function balanceChangeMessages(changes: readonly BalanceChange[], at: str
  * Publish in AWS), in order. A failed send fails the listener, which the poll reports.
  */
 export class BalanceChangesHandoff implements BalanceListener {
-  readonly name = 'customer-actions';
+  readonly name = LISTENER_NAMES.handoff;
   readonly #send: (body: string) => Promise<void>;
   readonly #clock: () => Date;
 

@@ -1,5 +1,13 @@
 import type { BalanceChange, BalanceListener } from './types.ts';
 
+/** The listeners by name, as failures and their metric name them. */
+export const LISTENER_NAMES = {
+  /** poll-customers' one listener: the hand-off to customer-actions. */
+  handoff: 'customer-actions',
+  notices: 'customer-notices',
+  autoTopup: 'auto-top-up',
+} as const;
+
 /** A listener that threw, by name, with what it threw. */
 export interface ListenerFailure {
   name: string;
