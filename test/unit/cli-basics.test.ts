@@ -64,7 +64,7 @@ describe('Function: run (arguments only)', () => {
     [['usage', '--customer'], '--customer needs a value'],
     [
       ['invoke', 'poll-total'],
-      'no function named "poll-total"; functions: poll-totals, poll-usage, reconcile',
+      'no function named "poll-total"; functions: poll-totals, poll-usage, poll-customers, reconcile',
     ],
     [['invoke', 'poll-totals', '--from', '2026-03-01', '--to', '2026-03-02'], 'for reconcile only'],
     [['backfill'], '--from is required'],

@@ -12,7 +12,7 @@ import { CliError, EXIT, type ExitCode, UsageError } from '../errors.ts';
 import { refuseOtherRuntime } from '../runtime-probe.ts';
 
 /** What `invoke` can run: the scheduled functions (payment-webhook takes a delivery). */
-export const INVOKABLE = ['poll-totals', 'poll-usage', 'reconcile'] as const;
+export const INVOKABLE = ['poll-totals', 'poll-usage', 'poll-customers', 'reconcile'] as const;
 type Invokable = (typeof INVOKABLE)[number];
 
 type InvokeArgs = { name: Invokable; window: { from: string; to: string } | undefined };
