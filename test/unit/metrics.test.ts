@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordNotice } from '../../functions/commons/customer-notices/metrics.ts';
 import {
+  emfDocument,
+  type MetricUnitName,
   metricsOutput,
   recordResidual,
   recordWebhookOutcome,
@@ -104,5 +106,57 @@ describe('EMF metrics', () => {
 
     // Assess
     expect(docs).toEqual([]);
+  });
+
+  it('writes the same text as serializing the whole document, for any name, value and dimension', () => {
+    // Prepare: the document as JSON.stringify writes it, key order included.
+    const whole = (
+      name: string,
+      unit: MetricUnitName,
+      value: number,
+      dimension: readonly [string, string] | undefined,
+      timestamp: number,
+    ) =>
+      JSON.stringify({
+        _aws: {
+          Timestamp: timestamp,
+          CloudWatchMetrics: [
+            {
+              Namespace: 'FlowPilot',
+              Dimensions: [dimension ? ['service', dimension[0]] : ['service']],
+              Metrics: [{ Name: name, Unit: unit }],
+            },
+          ],
+        },
+        service: 'flowpilot',
+        ...(dimension ? { [dimension[0]]: dimension[1] } : {}),
+        [name]: value,
+      });
+    const cases: [string, MetricUnitName, number, readonly [string, string] | undefined][] = [
+      ['WebhookOutcome', 'Count', 1, ['Outcome', 'credited']],
+      // The same frame again with other values: nothing of the first call is kept but the frame.
+      ['WebhookOutcome', 'Count', 2, ['Outcome', 'refused-400 "quoted" \u00e9 \n']],
+      ['WebhookOutcome', 'Megabytes', 1.5, ['Outcome', 'x']],
+      ['WebhookOutcome', 'Count', 1, ['Pool', 'main']],
+      ['TopUpCredited', 'Count', 1, undefined],
+      ['ResidualMb', 'Megabytes', 1536.25, ['Pool', 'main']],
+      ['ResidualMb', 'Megabytes', Number.NaN, ['Pool', 'main']],
+      ['ResidualMb', 'Megabytes', -0, undefined],
+      // Keys the document has, or that JSON orders first, or a dimension named as the metric.
+      ['service', 'Count', 1, ['Outcome', 'x']],
+      ['Odd', 'Count', 1, ['_aws', 'x']],
+      ['Odd', 'Count', 1, ['Odd', 'x']],
+      ['7', 'Count', 1, ['Outcome', 'x']],
+      ['Odd', 'Count', 1, ['12', 'x']],
+      ['Quo"te', 'Count', 3, ['Dim"en\\sion', 'v']],
+    ];
+
+    for (const [name, unit, value, dimension] of cases) {
+      // Act
+      const text = emfDocument(name, unit, value, dimension, 1_796_149_068_563);
+
+      // Assess
+      expect(text).toBe(whole(name, unit, value, dimension, 1_796_149_068_563));
+    }
   });
 });
