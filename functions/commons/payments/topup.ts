@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { logger } from '../logger.ts';
+import { infoEnabled, logger } from '../logger.ts';
 import { money } from '../money.ts';
 import type { OpsEvent } from '../ops-events.ts';
 import type { NewOrder, Order, OrderKey, Pending, TakePending } from '../store/ledger.ts';
@@ -12,7 +12,7 @@ import {
   UpstreamRejectedError,
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
-import { capMonth, type Decision, decide, deriveOrderId } from './catalog.ts';
+import { capMonth, configDecimal, type Decision, decide, deriveOrderId } from './catalog.ts';
 import { foldPending, orderRef, refKey } from './coverage.ts';
 import { applyPendingRefunds } from './deduct.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
@@ -142,7 +142,8 @@ async function creditOnce(
     entries: pending.entries,
     ...foldPending(
       {
-        gb: decision.gb?.toFixed() ?? '0',
+        // base.gb is decision.gb as text, when the decision has one.
+        gb: base.gb ?? '0',
         paidMinor: ev.amountMinor,
         currency: ev.currency,
         ...(decision.customerId ? { customerId: decision.customerId } : {}),
@@ -173,17 +174,21 @@ async function creditOnce(
   if (decision.kind === 'hold') return held(decision.reason, decision.detail);
 
   const early = take('before-credit');
-  const creditGb = decision.gb.minus(early.counters.deductedGb);
+  // Nothing deducted before the credit (the common case): the credit is the decision's GB.
+  const deducted = early.counters.deductedGb !== '0';
+  const creditGb = deducted ? decision.gb.minus(early.counters.deductedGb) : decision.gb;
   if (pending.entries.length > 0 && early.counters.deductedMinor >= ev.amountMinor) {
     // Refunded (or disputed) in full before it was known: nothing is owed.
     return recordOnly(deps, base, 'REJECTED', 'refunded', resume, early);
   }
-  const reduced = creditGb.lt(decision.gb) ? { creditGb: creditGb.toFixed() } : {};
+  const creditText = deducted ? creditGb.toFixed() : (base.gb ?? creditGb.toFixed());
+  const reduced = deducted && creditGb.lt(decision.gb) ? { creditGb: creditText } : {};
 
-  const cap = new Decimal(config.monthlyCapGbPerCustomer);
+  const cap = configDecimal(config.monthlyCapGbPerCustomer);
   const month = capMonth(now, config.capTimeZone);
-  const capDetail = `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
-  if (creditGb.gt(cap)) return held('monthly-cap', capDetail);
+  const capDetail = () =>
+    `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
+  if (creditGb.gt(cap)) return held('monthly-cap', capDetail());
 
   const created = await ledger.createOrder(
     { ...base, ...reduced, state: 'CREDITING' },
@@ -193,7 +198,7 @@ async function creditOnce(
       monthCap: {
         customerId: decision.customerId,
         month,
-        gb: creditGb.toFixed(),
+        gb: creditText,
         room: cap.minus(creditGb).toFixed(),
       },
       pending: early,
@@ -203,7 +208,7 @@ async function creditOnce(
     case 'created':
       return callUpstream(deps, created.order, lease.owner, opts.signal);
     case 'cap-exceeded':
-      return held('monthly-cap', capDetail);
+      return held('monthly-cap', capDetail());
     case 'pending-changed':
       return 'pending-changed';
     case 'conflict':
@@ -290,7 +295,7 @@ async function callUpstream(
     code: result.code,
     message: result.message,
   });
-  logger.info('order credited', { ...facts(order), upstream: result.status });
+  if (infoEnabled()) logger.info('order credited', { ...facts(order), upstream: result.status });
   if (marked.refundsDuringCredit) await applyAfterCredit(deps, order, signal);
   return ok('credited');
 }
