@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentsConfig } from '../../functions/commons/config/payments.ts';
-import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
@@ -116,6 +116,80 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
         '88',
         '10',
       ]);
+    });
+
+    it('stores exactly these attributes on a credited order, its PaymentIntent pointer and a rejected order', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      const unknown = sessionId();
+      const at = now.toISOString();
+
+      // Act
+      await handler(completed(id));
+      await handler(completed(unknown, { pkg: 'no-such-package' }));
+
+      // Assess: every attribute, nothing more.
+      expect(await order('stripe', id)).toEqual({
+        pk: `ORDER#stripe#${id}`,
+        sk: 'ORDER',
+        gsi1pk: 'ORDERS#CREDITED',
+        gsi1sk: at,
+        provider: 'stripe',
+        paymentId: id,
+        orderId: deriveOrderId('stripe', id),
+        customerId: '88',
+        packageId: 'gb10',
+        quantity: 1,
+        gb: '10',
+        amountMinor: 1000,
+        currency: 'usd',
+        paymentIntentId: `pi_${id}`,
+        state: 'CREDITED',
+        capMonth: capMonth(now, testPaymentsConfig().capTimeZone),
+        attempts: 1,
+        createdAt: at,
+        updatedAt: at,
+        creditedAt: at,
+        refundedMinor: 0,
+        deductedMinor: 0,
+        deductedGb: '0',
+        version: 0,
+        upstreamCode: 200,
+        upstreamMessage: expect.any(String),
+      });
+      const pointer = await table.doc.send(
+        new GetCommand({ TableName: table.tableName, Key: ledgerKeys.paymentIntent(`pi_${id}`) }),
+      );
+      expect(pointer.Item).toEqual({
+        pk: `PI#pi_${id}`,
+        sk: 'PI',
+        provider: 'stripe',
+        paymentId: id,
+      });
+      expect(await order('stripe', unknown)).toEqual({
+        pk: `ORDER#stripe#${unknown}`,
+        sk: 'ORDER',
+        gsi1pk: 'ORDERS#REJECTED',
+        gsi1sk: at,
+        provider: 'stripe',
+        paymentId: unknown,
+        orderId: deriveOrderId('stripe', unknown),
+        customerId: '88',
+        quantity: 1,
+        amountMinor: 1000,
+        currency: 'usd',
+        paymentIntentId: `pi_${unknown}`,
+        state: 'REJECTED',
+        reason: 'unknown-package',
+        attempts: 0,
+        createdAt: at,
+        updatedAt: at,
+        refundedMinor: 0,
+        deductedMinor: 0,
+        deductedGb: '0',
+        version: 0,
+      });
     });
 
     it('answers a duplicate of a credited order from one DynamoDB request, without the upstream', async () => {

@@ -51,21 +51,24 @@ export function answerExisting(existing: Order, now: Date): Outcome {
 }
 
 function orderBase(provider: ProviderId, ev: PaymentSucceeded, decision: Decision): OrderBase {
-  return {
+  // Assigned one by one rather than spread from conditional literals: the same object,
+  // a fraction of the CPU (it is built on every delivery).
+  const base: OrderBase = {
     provider,
     paymentId: ev.paymentId,
     orderId: deriveOrderId(provider, ev.paymentId),
-    ...(decision.customerId === undefined ? {} : { customerId: decision.customerId }),
-    ...(decision.packageId === undefined ? {} : { packageId: decision.packageId }),
-    ...(decision.quantity === undefined ? {} : { quantity: decision.quantity }),
-    ...(decision.gb === undefined ? {} : { gb: decision.gb.toFixed() }),
-    amountMinor: ev.amountMinor,
-    ...(ev.subtotalMinor === undefined ? {} : { subtotalMinor: ev.subtotalMinor }),
-    ...(ev.taxMinor === undefined ? {} : { taxMinor: ev.taxMinor }),
-    ...(ev.discountMinor === undefined ? {} : { discountMinor: ev.discountMinor }),
-    currency: ev.currency,
-    ...(ev.paymentIntentId ? { paymentIntentId: ev.paymentIntentId } : {}),
   };
+  if (decision.customerId !== undefined) base.customerId = decision.customerId;
+  if (decision.packageId !== undefined) base.packageId = decision.packageId;
+  if (decision.quantity !== undefined) base.quantity = decision.quantity;
+  if (decision.gb !== undefined) base.gb = decision.gb.toFixed();
+  base.amountMinor = ev.amountMinor;
+  if (ev.subtotalMinor !== undefined) base.subtotalMinor = ev.subtotalMinor;
+  if (ev.taxMinor !== undefined) base.taxMinor = ev.taxMinor;
+  if (ev.discountMinor !== undefined) base.discountMinor = ev.discountMinor;
+  base.currency = ev.currency;
+  if (ev.paymentIntentId) base.paymentIntentId = ev.paymentIntentId;
+  return base;
 }
 
 function facts(base: OrderBase, extra: Record<string, string> = {}): Record<string, string> {
@@ -135,23 +138,17 @@ async function creditOnce(
   };
   const resume = (existing: Order) => resumeOrder(deps, existing, now, lease, opts.signal);
   const ref = refKey(orderRef(base));
-  const take = (mode: 'before-credit' | 'not-credited'): TakePending => ({
-    provider,
-    ref,
-    version: pending.version,
-    entries: pending.entries,
-    ...foldPending(
-      {
-        // base.gb is decision.gb as text, when the decision has one.
-        gb: base.gb ?? '0',
-        paidMinor: ev.amountMinor,
-        currency: ev.currency,
-        ...(decision.customerId ? { customerId: decision.customerId } : {}),
-      },
-      pending.entries,
-      mode,
-    ),
-  });
+  const take = (mode: 'before-credit' | 'not-credited'): TakePending => {
+    // base.gb is decision.gb as text, when the decision has one.
+    const paid: Parameters<typeof foldPending>[0] = {
+      gb: base.gb ?? '0',
+      paidMinor: ev.amountMinor,
+      currency: ev.currency,
+    };
+    if (decision.customerId) paid.customerId = decision.customerId;
+    const { parts, counters } = foldPending(paid, pending.entries, mode);
+    return { provider, ref, version: pending.version, entries: pending.entries, parts, counters };
+  };
 
   if (decision.kind === 'reject') {
     const amount = decision.reason === 'amount-mismatch';
