@@ -21,6 +21,7 @@ import {
   ledgerKeys,
   type OrderKey,
   oldItem,
+  oldItemPicked,
   optionalSets,
   pick,
   stateIndex,
@@ -458,8 +459,8 @@ export class OrderStore {
         throw new StoreError('DynamoDB createOrder failed', 'ledger.createOrder', { cause: err });
       const orderReason = reasons[0];
       if (orderReason?.Code === 'ConditionalCheckFailed') {
-        const existing = oldItem(orderReason.Item);
-        if (existing) return { outcome: 'exists', existing: toOrder(existing) };
+        const existing = oldItemPicked(orderReason.Item, ORDER_ATTRS) as Order | undefined;
+        if (existing) return { outcome: 'exists', existing };
         const read = await this.getOrder(key);
         return read ? { outcome: 'exists', existing: read } : { outcome: 'conflict' };
       }
