@@ -168,6 +168,12 @@ describe('Function: deriveOrderId', () => {
     expect(deriveOrderId('standard', 'cs_1')).not.toBe(a);
     expect(deriveOrderId('stripe', 'cs_2')).not.toBe(a);
   });
+
+  it('keeps the ids orders already carry upstream (SHA-256 of "provider:paymentId", UTF-8)', () => {
+    // The upstream dedupes on these: a changed derivation would credit a redelivery twice.
+    expect(deriveOrderId('stripe', 'cs_1')).toBe('137e3626f7335aec4391dd9eaa3c0776');
+    expect(deriveOrderId('epay', '订单-42')).toBe('37d962b055c6b7f2c07b25604cceac56');
+  });
 });
 
 describe('Function: gbToDeduct', () => {

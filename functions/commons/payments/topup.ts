@@ -179,7 +179,7 @@ async function creditOnce(
     return recordOnly(deps, base, 'REJECTED', 'refunded', resume, early);
   }
   const creditText = deducted ? creditGb.toFixed() : (base.gb ?? creditGb.toFixed());
-  const reduced = deducted && creditGb.lt(decision.gb) ? { creditGb: creditText } : {};
+  const reduced = deducted && creditGb.lt(decision.gb);
 
   const cap = configDecimal(config.monthlyCapGbPerCustomer);
   const month = capMonth(now, config.capTimeZone);
@@ -188,7 +188,9 @@ async function creditOnce(
   if (creditGb.gt(cap)) return held('monthly-cap', capDetail());
 
   const created = await ledger.createOrder(
-    { ...base, ...reduced, state: 'CREDITING' },
+    reduced
+      ? { ...base, creditGb: creditText, state: 'CREDITING' }
+      : { ...base, state: 'CREDITING' },
     {
       now,
       lease,
