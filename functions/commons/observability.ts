@@ -60,33 +60,46 @@ function emfDocumentOf(
 }
 
 /**
- * The text around the timestamp and the values, per metric name, unit and dimension name:
- * the webhook writes one or two documents per delivery, and serializing each whole cost
- * ~10 µs of the CPU its 50 concurrent deliveries share in bench/webhook.ts.
+ * The text of a document but its timestamp, per metric name, unit, dimension and values: the
+ * webhook writes one or two documents per delivery with the same few outcomes, and building
+ * each whole (JSON.stringify) cost ~10 µs of the CPU its concurrent deliveries share in
+ * bench/webhook.ts. `null`: a name JSON would place elsewhere, built whole every time.
  */
-const emfFrames = new Map<string, { head: string; value: string }>();
+interface EmfFrame {
+  /** Up to the dimension's value. */
+  head: string;
+  /** Between the dimension's value (or the head) and the metric's value. */
+  value: string;
+  /** Finished tails by dimension value, then metric value. */
+  tails: Map<string, Map<number, string>>;
+}
+interface EmfFrames {
+  none?: EmfFrame | null;
+  byDimension: Map<string, EmfFrame | null>;
+}
+const emfFrames = new Map<string, Map<string, EmfFrames>>();
 
-/** Keys the document has already, or that JSON would put first (integer-like): built whole. */
+/** Keys the document has already, or that JSON would put first (integer-like). */
 const plainKey = (key: string) => key !== '_aws' && key !== 'service' && !/^\d+$/.test(key);
 
-/** The same text as serializing the document whole (test/unit/metrics.test.ts holds them equal). */
-export function emfDocument(
-  name: string,
-  unit: MetricUnitName,
-  value: number,
-  dimension: readonly [string, string] | undefined,
-  timestamp: number,
-): string {
-  const dimensionName = dimension?.[0];
-  if (
-    !plainKey(name) ||
-    (dimensionName !== undefined && (!plainKey(dimensionName) || dimensionName === name))
-  ) {
-    return emfDocumentOf(name, unit, value, dimension, timestamp);
+function emfFrame(name: string, unit: string, dimensionName: string | undefined): EmfFrame | null {
+  let byUnit = emfFrames.get(name);
+  if (byUnit === undefined) {
+    byUnit = new Map();
+    emfFrames.set(name, byUnit);
   }
-  const key = dimensionName === undefined ? `${name}|${unit}` : `${name}|${unit}|${dimensionName}`;
-  let frame = emfFrames.get(key);
-  if (!frame) {
+  let frames = byUnit.get(unit);
+  if (frames === undefined) {
+    frames = { byDimension: new Map() };
+    byUnit.set(unit, frames);
+  }
+  const known = dimensionName === undefined ? frames.none : frames.byDimension.get(dimensionName);
+  if (known !== undefined) return known;
+  let frame: EmfFrame | null = null;
+  if (
+    plainKey(name) &&
+    (dimensionName === undefined || (plainKey(dimensionName) && dimensionName !== name))
+  ) {
     const metrics = [
       {
         Namespace: METRICS_NAMESPACE,
@@ -99,11 +112,40 @@ export function emfDocument(
         dimensionName === undefined ? '' : `,${JSON.stringify(dimensionName)}:`
       }`,
       value: `,${JSON.stringify(name)}:`,
+      tails: new Map(),
     };
-    emfFrames.set(key, frame);
   }
-  const dimensionValue = dimension ? JSON.stringify(dimension[1]) : '';
-  return `{"_aws":{"Timestamp":${JSON.stringify(timestamp)}${frame.head}${dimensionValue}${frame.value}${JSON.stringify(value)}}`;
+  if (dimensionName === undefined) frames.none = frame;
+  else frames.byDimension.set(dimensionName, frame);
+  return frame;
+}
+
+/** The same text as serializing the document whole (test/unit/metrics.test.ts holds them equal). */
+export function emfDocument(
+  name: string,
+  unit: MetricUnitName,
+  value: number,
+  dimension: readonly [string, string] | undefined,
+  timestamp: number,
+): string {
+  const frame = emfFrame(name, unit, dimension?.[0]);
+  if (frame === null) return emfDocumentOf(name, unit, value, dimension, timestamp);
+  const dimensionValue = dimension === undefined ? '' : dimension[1];
+  let byValue = frame.tails.get(dimensionValue);
+  let tail = byValue?.get(value);
+  if (tail === undefined) {
+    const dimensionText = dimension === undefined ? '' : JSON.stringify(dimensionValue);
+    tail = `${frame.head}${dimensionText}${frame.value}${JSON.stringify(value)}}`;
+    // Bounded: outcomes and values are a handful; anything beyond is built every time.
+    if (byValue === undefined && frame.tails.size < 64) {
+      byValue = new Map();
+      frame.tails.set(dimensionValue, byValue);
+    }
+    if (byValue !== undefined && byValue.size < 16) byValue.set(value, tail);
+  }
+  // JSON writes a finite number as String does.
+  const stamp = Number.isFinite(timestamp) ? String(timestamp) : 'null';
+  return `{"_aws":{"Timestamp":${stamp}${tail}`;
 }
 
 /**

@@ -149,14 +149,29 @@ describe('EMF metrics', () => {
       ['7', 'Count', 1, ['Outcome', 'x']],
       ['Odd', 'Count', 1, ['12', 'x']],
       ['Quo"te', 'Count', 3, ['Dim"en\\sion', 'v']],
+      // Names that join into the same text once separated (A|Count + Count, A + Count|Count).
+      ['A|Count', 'Count', 1, undefined],
+      ['A', 'Count', 1, ['Count', 'x']],
+      ['WebhookOutcome', 'Count', 1, ['', '']],
+      ['WebhookOutcome', 'Count', 1, undefined],
     ];
 
-    for (const [name, unit, value, dimension] of cases) {
-      // Act
-      const text = emfDocument(name, unit, value, dimension, 1_796_149_068_563);
+    // Act: every case three times over, with other timestamps, so that what was kept from an
+    // earlier call is used, and never for another name, unit, dimension or value.
+    for (const timestamp of [1_796_149_068_563, 0, Number.NaN]) {
+      for (const [name, unit, value, dimension] of cases) {
+        const text = emfDocument(name, unit, value, dimension, timestamp);
 
-      // Assess
-      expect(text).toBe(whole(name, unit, value, dimension, 1_796_149_068_563));
+        // Assess
+        expect(text).toBe(whole(name, unit, value, dimension, timestamp));
+      }
+    }
+    // Many outcomes and values: past what is kept, still each its own text.
+    for (let i = 0; i < 100; i++) {
+      const dimension = ['Outcome', `outcome-${i % 70}`] as const;
+      expect(emfDocument('WebhookOutcome', 'Count', i % 20, dimension, i)).toBe(
+        whole('WebhookOutcome', 'Count', i % 20, dimension, i),
+      );
     }
   });
 });

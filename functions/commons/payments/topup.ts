@@ -224,15 +224,26 @@ async function creditOnce(
  * catalog or the limits may have changed since, or an operator overrode them. Anything else
  * is answered from its state.
  */
-async function resumeOrder(
+function resumeOrder(
+  deps: PaymentDeps,
+  existing: Order,
+  now: Date,
+  lease: { owner: string; until: number },
+  signal: AbortSignal | undefined,
+): Outcome | Promise<Outcome> {
+  const expired = existing.state === 'CREDITING' && (existing.leaseUntil ?? 0) < now.getTime();
+  // Answered at once, without another promise: most duplicates end here.
+  if (existing.state !== 'RECEIVED' && !expired) return answerExisting(existing, now);
+  return reclaimOrder(deps, existing, now, lease, signal);
+}
+
+async function reclaimOrder(
   deps: PaymentDeps,
   existing: Order,
   now: Date,
   lease: { owner: string; until: number },
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  const expired = existing.state === 'CREDITING' && (existing.leaseUntil ?? 0) < now.getTime();
-  if (existing.state !== 'RECEIVED' && !expired) return answerExisting(existing, now);
   const key: OrderKey = { provider: existing.provider, paymentId: existing.paymentId };
   const again = await deps.ledger.reclaim(key, { now, lease });
   if (!again.claimed) return again.existing ? answerExisting(again.existing, now) : inProgress(1);
@@ -245,7 +256,7 @@ async function recordOnly(
   base: OrderBase,
   state: 'REJECTED' | 'HELD',
   reason: string,
-  onExists: (existing: Order) => Promise<Outcome>,
+  onExists: (existing: Order) => Outcome | Promise<Outcome>,
   pending: TakePending,
   alert?: OpsEvent,
 ): Promise<Outcome | 'pending-changed'> {
