@@ -519,6 +519,42 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       expect(fx.sim.ledger()).toHaveLength(2);
       expect(sink.kinds().every((k) => k === 'order-held')).toBe(true);
     });
+
+    it('follows a changed monthly cap from one delivery to the next, never an answer for the old one', async () => {
+      // Prepare: two customers of their own, so that other tests' credits leave their months alone.
+      const [a, b] = [
+        String(700_000 + Math.floor(Math.random() * 99_999)),
+        String(800_000 + Math.floor(Math.random() * 99_999)),
+      ];
+      for (const customerId of [a, b]) fx.sim.addCustomer({ customerId });
+      const capped = (cap: string) =>
+        handlerWith({ config: testPaymentsConfig({ monthlyCapGbPerCustomer: cap }) });
+      const buy = async (cap: string, customerId: string) => {
+        const res = await capped(cap)(completed(sessionId(), { customerId }));
+        return JSON.parse(res.body ?? '').result as string;
+      };
+
+      // Act: 10 GB orders under caps of 15, 5, 15, 25 and 15 GB.
+      const results = [
+        await buy('15', a), // a: 10 of 15
+        await buy('5', b), // over a 5 GB cap on its own
+        await buy('15', b), // b: 10 of 15
+        await buy('25', a), // a: 20 of 25
+        await buy('15', a), // a would be at 30 of 15
+      ];
+
+      // Assess
+      expect(results).toEqual(['credited', 'held', 'credited', 'credited', 'held']);
+      const month = capMonth(now, testPaymentsConfig().capTimeZone);
+      const counters = await Promise.all(
+        [a, b].map((c) =>
+          table.doc.send(
+            new GetCommand({ TableName: table.tableName, Key: ledgerKeys.month(c, month) }),
+          ),
+        ),
+      );
+      expect(counters.map((c) => c.Item?.gb)).toEqual([20, 10]);
+    });
   });
 
   describe('ledger.releaseHeld', () => {

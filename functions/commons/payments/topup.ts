@@ -89,6 +89,26 @@ function facts(base: OrderBase, extra: Record<string, string> = {}): Record<stri
   return { ...out, ...extra };
 }
 
+/** `capRoom` answers per cap and credit: the same few packages are bought all day. */
+const capRooms = new Map<string, { capGb: string; over: boolean; room: string }>();
+
+/**
+ * The monthly cap (`capGb`, configuration text) against one order's credit: whether the
+ * credit alone is over it, and the room (cap − credit) the month's counter may hold before
+ * the add. `creditText` is `credit.toFixed()`: with the cap's text it names the answer.
+ */
+function capRoom(capGb: string, credit: Decimal, creditText: string) {
+  const key = `${capGb}/${creditText}`;
+  let answer = capRooms.get(key);
+  if (answer === undefined) {
+    const cap = configDecimal(capGb);
+    answer = { capGb: cap.toFixed(), over: credit.gt(cap), room: cap.minus(credit).toFixed() };
+    // Bounded: a handful of packages and caps; anything beyond is worked out every time.
+    if (capRooms.size < 256) capRooms.set(key, answer);
+  }
+  return answer;
+}
+
 /** Rounds when a refund for the payment is recorded while its order is being written. */
 const PENDING_ROUNDS = 3;
 
@@ -181,11 +201,11 @@ async function creditOnce(
   const creditText = deducted ? creditGb.toFixed() : (base.gb ?? creditGb.toFixed());
   const reduced = deducted && creditGb.lt(decision.gb);
 
-  const cap = configDecimal(config.monthlyCapGbPerCustomer);
+  const cap = capRoom(config.monthlyCapGbPerCustomer, creditGb, creditText);
   const month = capMonth(now, config.capTimeZone);
   const capDetail = () =>
-    `over the monthly cap of ${cap.toFixed()} GB for customer ${decision.customerId} in ${month}`;
-  if (creditGb.gt(cap)) return held('monthly-cap', capDetail());
+    `over the monthly cap of ${cap.capGb} GB for customer ${decision.customerId} in ${month}`;
+  if (cap.over) return held('monthly-cap', capDetail());
 
   const created = await ledger.createOrder(
     reduced
@@ -198,7 +218,7 @@ async function creditOnce(
         customerId: decision.customerId,
         month,
         gb: creditText,
-        room: cap.minus(creditGb).toFixed(),
+        room: cap.room,
       },
       pending: early,
     },
