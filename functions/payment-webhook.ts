@@ -89,7 +89,7 @@ export function createPaymentWebhookHandler(
         ? undefined
         : AbortSignal.timeout(Math.max(1_000, remaining - DEADLINE_MARGIN_MS));
     const req = toWebhookRequest(event);
-    const answer = await handleWebhook(provider, req, deps, { ...(signal ? { signal } : {}) });
+    const answer = await handleWebhook(provider, req, deps, signal ? { signal } : {});
     if (provider === 'stripe' && hooks.stripeCredited && credited(answer)) {
       try {
         await hooks.stripeCredited(req);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentsConfig } from '../../functions/commons/config/payments.ts';
-import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
@@ -116,6 +116,80 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
         '88',
         '10',
       ]);
+    });
+
+    it('stores exactly these attributes on a credited order, its PaymentIntent pointer and a rejected order', async () => {
+      // Prepare
+      const handler = handlerWith();
+      const id = sessionId();
+      const unknown = sessionId();
+      const at = now.toISOString();
+
+      // Act
+      await handler(completed(id));
+      await handler(completed(unknown, { pkg: 'no-such-package' }));
+
+      // Assess: every attribute, nothing more.
+      expect(await order('stripe', id)).toEqual({
+        pk: `ORDER#stripe#${id}`,
+        sk: 'ORDER',
+        gsi1pk: 'ORDERS#CREDITED',
+        gsi1sk: at,
+        provider: 'stripe',
+        paymentId: id,
+        orderId: deriveOrderId('stripe', id),
+        customerId: '88',
+        packageId: 'gb10',
+        quantity: 1,
+        gb: '10',
+        amountMinor: 1000,
+        currency: 'usd',
+        paymentIntentId: `pi_${id}`,
+        state: 'CREDITED',
+        capMonth: capMonth(now, testPaymentsConfig().capTimeZone),
+        attempts: 1,
+        createdAt: at,
+        updatedAt: at,
+        creditedAt: at,
+        refundedMinor: 0,
+        deductedMinor: 0,
+        deductedGb: '0',
+        version: 0,
+        upstreamCode: 200,
+        upstreamMessage: expect.any(String),
+      });
+      const pointer = await table.doc.send(
+        new GetCommand({ TableName: table.tableName, Key: ledgerKeys.paymentIntent(`pi_${id}`) }),
+      );
+      expect(pointer.Item).toEqual({
+        pk: `PI#pi_${id}`,
+        sk: 'PI',
+        provider: 'stripe',
+        paymentId: id,
+      });
+      expect(await order('stripe', unknown)).toEqual({
+        pk: `ORDER#stripe#${unknown}`,
+        sk: 'ORDER',
+        gsi1pk: 'ORDERS#REJECTED',
+        gsi1sk: at,
+        provider: 'stripe',
+        paymentId: unknown,
+        orderId: deriveOrderId('stripe', unknown),
+        customerId: '88',
+        quantity: 1,
+        amountMinor: 1000,
+        currency: 'usd',
+        paymentIntentId: `pi_${unknown}`,
+        state: 'REJECTED',
+        reason: 'unknown-package',
+        attempts: 0,
+        createdAt: at,
+        updatedAt: at,
+        refundedMinor: 0,
+        deductedMinor: 0,
+        deductedGb: '0',
+        version: 0,
+      });
     });
 
     it('answers a duplicate of a credited order from one DynamoDB request, without the upstream', async () => {
@@ -444,6 +518,42 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       expect(results.filter((r) => r === 'held')).toHaveLength(8);
       expect(fx.sim.ledger()).toHaveLength(2);
       expect(sink.kinds().every((k) => k === 'order-held')).toBe(true);
+    });
+
+    it('follows a changed monthly cap from one delivery to the next, never an answer for the old one', async () => {
+      // Prepare: two customers of their own, so that other tests' credits leave their months alone.
+      const [a, b] = [
+        String(700_000 + Math.floor(Math.random() * 99_999)),
+        String(800_000 + Math.floor(Math.random() * 99_999)),
+      ];
+      for (const customerId of [a, b]) fx.sim.addCustomer({ customerId });
+      const capped = (cap: string) =>
+        handlerWith({ config: testPaymentsConfig({ monthlyCapGbPerCustomer: cap }) });
+      const buy = async (cap: string, customerId: string) => {
+        const res = await capped(cap)(completed(sessionId(), { customerId }));
+        return JSON.parse(res.body ?? '').result as string;
+      };
+
+      // Act: 10 GB orders under caps of 15, 5, 15, 25 and 15 GB.
+      const results = [
+        await buy('15', a), // a: 10 of 15
+        await buy('5', b), // over a 5 GB cap on its own
+        await buy('15', b), // b: 10 of 15
+        await buy('25', a), // a: 20 of 25
+        await buy('15', a), // a would be at 30 of 15
+      ];
+
+      // Assess
+      expect(results).toEqual(['credited', 'held', 'credited', 'credited', 'held']);
+      const month = capMonth(now, testPaymentsConfig().capTimeZone);
+      const counters = await Promise.all(
+        [a, b].map((c) =>
+          table.doc.send(
+            new GetCommand({ TableName: table.tableName, Key: ledgerKeys.month(c, month) }),
+          ),
+        ),
+      );
+      expect(counters.map((c) => c.Item?.gb)).toEqual([20, 10]);
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { logger } from '../../functions/commons/logger.ts';
+import { infoEnabled, logger } from '../../functions/commons/logger.ts';
 
 describe('logger', () => {
   it('masks values under secret-looking keys, wherever they are nested', () => {
@@ -29,5 +29,33 @@ describe('logger', () => {
     expect(text).toContain('application/json');
     expect(text).not.toMatch(/SECRET|v1=abc/);
     expect(text).toContain('[redacted]');
+  });
+
+  it('says an INFO line would be written exactly when the logger writes one', () => {
+    // Prepare
+    const level = logger.getLevelName();
+    const written: string[] = [];
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const info = vi.spyOn(console, 'info').mockImplementation((...args) => {
+      written.push(args.map(String).join(' '));
+    });
+
+    // Act
+    const seen = (['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const).map((name) => {
+      logger.setLogLevel(name);
+      written.length = 0;
+      logger.info('probe');
+      return { name, enabled: infoEnabled(), wrote: written.length > 0 };
+    });
+    logger.setLogLevel(level);
+    out.mockRestore();
+    info.mockRestore();
+
+    // Assess
+    expect(seen.map((s) => s.enabled)).toEqual([true, true, false, false, false]);
+    expect(seen.map((s) => s.wrote)).toEqual(seen.map((s) => s.enabled));
   });
 });

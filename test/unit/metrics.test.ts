@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordNotice } from '../../functions/commons/customer-notices/metrics.ts';
 import {
+  emfDocument,
+  type MetricUnitName,
   metricsOutput,
   recordResidual,
   recordWebhookOutcome,
@@ -104,5 +106,72 @@ describe('EMF metrics', () => {
 
     // Assess
     expect(docs).toEqual([]);
+  });
+
+  it('writes the same text as serializing the whole document, for any name, value and dimension', () => {
+    // Prepare: the document as JSON.stringify writes it, key order included.
+    const whole = (
+      name: string,
+      unit: MetricUnitName,
+      value: number,
+      dimension: readonly [string, string] | undefined,
+      timestamp: number,
+    ) =>
+      JSON.stringify({
+        _aws: {
+          Timestamp: timestamp,
+          CloudWatchMetrics: [
+            {
+              Namespace: 'FlowPilot',
+              Dimensions: [dimension ? ['service', dimension[0]] : ['service']],
+              Metrics: [{ Name: name, Unit: unit }],
+            },
+          ],
+        },
+        service: 'flowpilot',
+        ...(dimension ? { [dimension[0]]: dimension[1] } : {}),
+        [name]: value,
+      });
+    const cases: [string, MetricUnitName, number, readonly [string, string] | undefined][] = [
+      ['WebhookOutcome', 'Count', 1, ['Outcome', 'credited']],
+      // The same frame again with other values: nothing of the first call is kept but the frame.
+      ['WebhookOutcome', 'Count', 2, ['Outcome', 'refused-400 "quoted" \u00e9 \n']],
+      ['WebhookOutcome', 'Megabytes', 1.5, ['Outcome', 'x']],
+      ['WebhookOutcome', 'Count', 1, ['Pool', 'main']],
+      ['TopUpCredited', 'Count', 1, undefined],
+      ['ResidualMb', 'Megabytes', 1536.25, ['Pool', 'main']],
+      ['ResidualMb', 'Megabytes', Number.NaN, ['Pool', 'main']],
+      ['ResidualMb', 'Megabytes', -0, undefined],
+      // Keys the document has, or that JSON orders first, or a dimension named as the metric.
+      ['service', 'Count', 1, ['Outcome', 'x']],
+      ['Odd', 'Count', 1, ['_aws', 'x']],
+      ['Odd', 'Count', 1, ['Odd', 'x']],
+      ['7', 'Count', 1, ['Outcome', 'x']],
+      ['Odd', 'Count', 1, ['12', 'x']],
+      ['Quo"te', 'Count', 3, ['Dim"en\\sion', 'v']],
+      // Names that join into the same text once separated (A|Count + Count, A + Count|Count).
+      ['A|Count', 'Count', 1, undefined],
+      ['A', 'Count', 1, ['Count', 'x']],
+      ['WebhookOutcome', 'Count', 1, ['', '']],
+      ['WebhookOutcome', 'Count', 1, undefined],
+    ];
+
+    // Act: every case three times over, with other timestamps, so that what was kept from an
+    // earlier call is used, and never for another name, unit, dimension or value.
+    for (const timestamp of [1_796_149_068_563, 0, Number.NaN]) {
+      for (const [name, unit, value, dimension] of cases) {
+        const text = emfDocument(name, unit, value, dimension, timestamp);
+
+        // Assess
+        expect(text).toBe(whole(name, unit, value, dimension, timestamp));
+      }
+    }
+    // Many outcomes and values: past what is kept, still each its own text.
+    for (let i = 0; i < 100; i++) {
+      const dimension = ['Outcome', `outcome-${i % 70}`] as const;
+      expect(emfDocument('WebhookOutcome', 'Count', i % 20, dimension, i)).toBe(
+        whole('WebhookOutcome', 'Count', i % 20, dimension, i),
+      );
+    }
   });
 });

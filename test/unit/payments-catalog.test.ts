@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import {
   capMonth,
+  configDecimal,
   decide,
   deriveOrderId,
   gbToDeduct,
@@ -88,6 +89,55 @@ describe('Function: decide', () => {
     // Assess
     expect(d).toMatchObject({ kind: 'hold', reason: 'order-max' });
   });
+
+  it('follows a changed catalog and maximum, never a value parsed for the old configuration', () => {
+    // Prepare: the same package and limit, then both changed.
+    const before = paymentsSchema.parse({
+      catalog: { p: { gb: '2.5', price: 100, currency: 'usd' } },
+      maxGbPerOrder: '5',
+    });
+    const after = paymentsSchema.parse({
+      catalog: { p: { gb: '4', price: 100, currency: 'usd' } },
+      maxGbPerOrder: '3',
+    });
+    const order = paid({ packageId: 'p', quantity: 2, amountMinor: 200 });
+
+    // Act
+    const first = decide(order, before);
+    const single = decide(paid({ packageId: 'p', amountMinor: 100 }), before);
+    const second = decide(order, after);
+    const third = decide(order, before);
+
+    // Assess
+    expect(first).toMatchObject({ kind: 'credit' });
+    expect(first.gb?.toFixed()).toBe('5');
+    expect(single.gb?.toFixed()).toBe('2.5');
+    expect(second).toMatchObject({ kind: 'hold', reason: 'order-max' });
+    expect(second.gb?.toFixed()).toBe('8');
+    expect(third.gb?.toFixed()).toBe('5');
+  });
+});
+
+describe('Function: configDecimal', () => {
+  it('is the Decimal of the text it is given, whichever texts came before', () => {
+    // Act
+    const texts = ['10', '0.5', '10.00', '50000', '0.01', '123456789012345678901234.5'];
+    const got = texts.map((t) => configDecimal(t));
+    // More texts than are kept: each is still its own value.
+    const many = Array.from({ length: 300 }, (_, i) => configDecimal(`${i}.25`).toFixed());
+
+    // Assess
+    expect(got.map((d) => d.toFixed())).toEqual([
+      '10',
+      '0.5',
+      '10',
+      '50000',
+      '0.01',
+      '123456789012345678901234.5',
+    ]);
+    expect(configDecimal('10')).toBe(got[0]);
+    expect(many).toEqual(Array.from({ length: 300 }, (_, i) => `${i}.25`));
+  });
 });
 
 describe('Function: parseQuantity', () => {
@@ -118,6 +168,12 @@ describe('Function: deriveOrderId', () => {
     expect(deriveOrderId('standard', 'cs_1')).not.toBe(a);
     expect(deriveOrderId('stripe', 'cs_2')).not.toBe(a);
   });
+
+  it('keeps the ids orders already carry upstream (SHA-256 of "provider:paymentId", UTF-8)', () => {
+    // The upstream dedupes on these: a changed derivation would credit a redelivery twice.
+    expect(deriveOrderId('stripe', 'cs_1')).toBe('137e3626f7335aec4391dd9eaa3c0776');
+    expect(deriveOrderId('epay', '订单-42')).toBe('37d962b055c6b7f2c07b25604cceac56');
+  });
 });
 
 describe('Function: gbToDeduct', () => {
@@ -141,5 +197,33 @@ describe('Function: capMonth', () => {
     // 2026-01-31T17:00Z is already February 1st in Shanghai.
     expect(capMonth(new Date('2026-01-31T17:00:00Z'), 'Asia/Shanghai')).toBe('2026-02');
     expect(capMonth(new Date('2026-01-31T17:00:00Z'), 'UTC')).toBe('2026-01');
+  });
+
+  it('turns the month on the minute it turns in the zone, asked minute after minute', () => {
+    // Prepare: Shanghai is UTC+8, so February starts at 2026-01-31T16:00:00Z.
+    const zone = 'Asia/Shanghai';
+    const at = (iso: string) => capMonth(new Date(iso), zone);
+
+    // Act: the same minute twice, then the next, then the zone asked for an earlier instant.
+    const got = [
+      at('2026-01-31T15:59:00.000Z'),
+      at('2026-01-31T15:59:59.999Z'),
+      at('2026-01-31T16:00:00.000Z'),
+      at('2026-01-31T16:00:30.000Z'),
+      at('2026-01-31T15:59:30.000Z'),
+      capMonth(new Date('2026-01-31T16:00:30.000Z'), 'UTC'),
+      at('2026-01-31T16:00:30.000Z'),
+    ];
+
+    // Assess
+    expect(got).toEqual([
+      '2026-01',
+      '2026-01',
+      '2026-02',
+      '2026-02',
+      '2026-01',
+      '2026-01',
+      '2026-02',
+    ]);
   });
 });

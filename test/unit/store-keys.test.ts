@@ -1,9 +1,12 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/commons/errors.ts';
 import { classifyUpstreamFailure } from '../../functions/commons/pollers/outcome.ts';
 import { runLimited } from '../../functions/commons/store/batch.ts';
 import { StoreError, storeCall } from '../../functions/commons/store/errors.ts';
 import { dayExpiresAt, decimalText, keys } from '../../functions/commons/store/keys.ts';
+import { oldItem, oldItemPicked } from '../../functions/commons/store/ledger-items.ts';
+import { toOrder } from '../../functions/commons/store/ledger-orders.ts';
 import { usageFingerprint } from '../../functions/commons/store/usage.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import {
@@ -125,5 +128,51 @@ describe('Function: classifyUpstreamFailure', () => {
 
     // Assess
     expect(kinds).toEqual(['auth', 'transport', 'data', 'data', 'data', undefined]);
+  });
+});
+
+describe('Function: oldItemPicked', () => {
+  it('reads an order from a cancellation reason exactly as unmarshall and toOrder would', () => {
+    // Prepare: every kind of value an item can hold, and attributes an order does not have.
+    const item = {
+      pk: 'ORDER#stripe#cs_1',
+      sk: 'ORDER',
+      gsi1pk: 'ORDERS#CREDITING',
+      provider: 'stripe',
+      paymentId: 'cs_1',
+      state: 'CREDITING',
+      gb: '10.5',
+      quantity: 3,
+      amountMinor: 0,
+      attempts: -2,
+      leaseUntil: 1_796_149_068_563,
+      refundedMinor: 999_999_999_999_999,
+      deductedMinor: 9_007_199_254_740_993n,
+      upstreamCode: 1.5,
+      refundsDuringCredit: true,
+      version: 12,
+      reason: '',
+      lastError: null,
+      releaseNote: { nested: ['a', 1, false] },
+      releasedBy: ['x', 2],
+      unknownAttribute: 'dropped',
+    };
+    const raw = marshall(item, { removeUndefinedValues: true, allowImpreciseNumbers: true });
+    raw.upstreamMessage = { N: '007' };
+    raw.creditedAt = { N: '-0' };
+    raw.releasedAt = { SS: ['a', 'b'] };
+    raw.refundsResetAt = { N: '1e3' };
+
+    // Act
+    const fast = oldItemPicked(raw, new Set(Object.keys(toOrder(oldItem(raw) ?? {}))));
+
+    // Assess
+    expect(fast).toEqual(toOrder(oldItem(raw) ?? {}));
+    expect(Object.keys(fast ?? {})).toEqual(Object.keys(toOrder(oldItem(raw) ?? {})));
+    expect(fast?.deductedMinor).toBe(9_007_199_254_740_993n);
+    expect(Object.is(fast?.creditedAt, -0)).toBe(true);
+    expect(fast).not.toHaveProperty('pk');
+    expect(fast).not.toHaveProperty('unknownAttribute');
+    expect(oldItemPicked(undefined, new Set(['state']))).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { logger } from '../../functions/commons/logger.ts';
 import { metricsOutput } from '../../functions/commons/observability.ts';
-import { keyProblem, splitSecrets } from '../../functions/commons/payments/keys.ts';
+import { checkedKeys, keyProblem, splitSecrets } from '../../functions/commons/payments/keys.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import type { SecretName } from '../../functions/commons/secrets.ts';
@@ -50,6 +50,36 @@ describe('Module: payments/keys', () => {
       expect(keys).toEqual([placeholder]);
       expect(keyProblem('stripe', keys)).toBeDefined();
       expect(keyProblem('standard', keys)).toBeDefined();
+    });
+  });
+
+  describe('Method: checkedKeys', () => {
+    it('answers for the value it is given, never for the last one, as a secret is rotated and broken', () => {
+      // Prepare
+      const good = 'whsec_abcdefghijklmnopqrstuvwxyz012345';
+      const next = 'whsec_ZYXWVUTSRQPONMLKJIHGFEDCBA987654';
+
+      // Act: the same value twice, a rotation, a broken value, then the good one again.
+      const first = checkedKeys('stripe', good);
+      const again = checkedKeys('stripe', good);
+      const rotating = checkedKeys('stripe', `${good}\n${next}`);
+      const broken = checkedKeys('stripe', 'whsec_short');
+      const unset = checkedKeys('stripe', undefined);
+      const back = checkedKeys('stripe', good);
+      // Another provider's rules for the very same value.
+      const asEpay = checkedKeys('epay', 'whsec_short');
+
+      // Assess
+      expect(first).toEqual({ keys: [good], problem: undefined });
+      expect(again.keys).toEqual([good]);
+      expect(rotating).toEqual({ keys: [good, next], problem: undefined });
+      expect(broken.keys).toEqual(['whsec_short']);
+      expect(broken.problem).toMatch(/^key 1 of 1 is unusable/);
+      expect(unset).toEqual({ keys: [], problem: 'no key is set' });
+      expect(back).toEqual({ keys: [good], problem: undefined });
+      expect(asEpay.problem).toMatch(/at least 16 characters/);
+      // Shared between deliveries, so nobody may change them.
+      expect(Object.isFrozen(back.keys)).toBe(true);
     });
   });
 });

@@ -63,6 +63,8 @@ export function foldPending(
   entries: readonly PendingEntry[],
   mode: 'before-credit' | 'not-credited',
 ): { parts: PartInput[]; counters: RefundCounters } {
+  // The common case (no refund came first): nothing to sort or fold.
+  if (entries.length === 0) return { parts: [], counters: NO_REFUNDS };
   // Cumulative refund totals in rising order, then disputes as they came.
   const sorted = [...entries].sort((a, b) => {
     if (a.kind !== b.kind) return a.kind === 'refund' ? -1 : 1;

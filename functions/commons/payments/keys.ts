@@ -42,3 +42,25 @@ export function keyProblem(provider: ProviderId, keys: readonly string[]): strin
   if (bad.length === 0) return undefined;
   return `key ${bad.join(', ')} of ${keys.length} is unusable: ${rule.want}`;
 }
+
+export interface CheckedKeys {
+  keys: readonly string[];
+  /** Why they cannot be used (see `keyProblem`), or undefined. */
+  problem: string | undefined;
+}
+
+/** The last secret value checked per provider: every delivery reads the same one. */
+const lastChecked = new Map<ProviderId, { value: string | undefined; checked: CheckedKeys }>();
+
+/**
+ * The keys of a provider's secret value and their problem, worked out again only when the
+ * value differs from the last one seen (a rotation), never served for another value.
+ */
+export function checkedKeys(provider: ProviderId, value: string | undefined): CheckedKeys {
+  const hit = lastChecked.get(provider);
+  if (hit !== undefined && hit.value === value) return hit.checked;
+  const keys = Object.freeze(splitSecrets(value));
+  const checked = { keys, problem: keyProblem(provider, keys) };
+  lastChecked.set(provider, { value, checked });
+  return checked;
+}

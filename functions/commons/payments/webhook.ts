@@ -1,9 +1,9 @@
-import { logger } from '../logger.ts';
+import { infoEnabled, logger } from '../logger.ts';
 import { recordProviderDisabled, recordWebhookOutcome } from '../observability.ts';
 import { keepPayerContact } from './contact.ts';
 import { deductForRefund } from './deduct.ts';
 import { WebhookRequestError } from './errors.ts';
-import { keyProblem, splitSecrets } from './keys.ts';
+import { checkedKeys } from './keys.ts';
 import { jsonAnswer } from './providers/common.ts';
 import { epayProvider } from './providers/epay.ts';
 import { standardProvider } from './providers/standard.ts';
@@ -111,17 +111,22 @@ export async function handleWebhook(
     if (!provider.acceptsContentType(mediaType(req.headers['content-type']), req)) {
       return provider.answer({ statusCode: 415, result: 'unsupported media type' });
     }
-    const secrets = splitSecrets(await deps.getSecret(provider.secretName));
+    const { keys: secrets, problem } = checkedKeys(
+      provider.id,
+      await deps.getSecret(provider.secretName),
+    );
     // Without a usable key the provider is disabled, as if it were not configured.
-    if (disabledByKeys(provider.id, keyProblem(provider.id, secrets))) return NOT_FOUND;
+    if (disabledByKeys(provider.id, problem)) return NOT_FOUND;
     const event = provider.parse(req, { secrets, config: deps.config });
     const outcome = await dispatch(provider.id, event, deps, opts);
-    logger.info('webhook handled', {
-      provider: provider.id,
-      event: event.type,
-      status: outcome.statusCode,
-      result: outcome.result,
-    });
+    if (infoEnabled()) {
+      logger.info('webhook handled', {
+        provider: provider.id,
+        event: event.type,
+        status: outcome.statusCode,
+        result: outcome.result,
+      });
+    }
     recordWebhookOutcome(outcome.result);
     return provider.answer(outcome);
   } catch (err) {

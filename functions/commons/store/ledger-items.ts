@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { convertToNative, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Decimal } from '../units.ts';
 import { queryAll, type StoredItem } from './query.ts';
 import { TABLE_DEFINITION } from './table.ts';
@@ -44,6 +44,34 @@ export function pick<T>(item: Record<string, unknown>, attrs: ReadonlySet<string
 export function oldItem(raw: unknown): Record<string, unknown> | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
   return unmarshall(raw as Record<string, AttributeValue>);
+}
+
+/** Whole numbers of up to 15 digits: `Number` reads them exactly, as `unmarshall` would. */
+const SMALL_INTEGER = /^-?\d{1,15}$/;
+
+/**
+ * The native value of one marshalled attribute, as `unmarshall` gives it: strings, small
+ * whole numbers and booleans directly (a duplicate delivery reads an order item from its
+ * cancellation reason, and `unmarshall` spent ~15 µs on one), anything else through the SDK.
+ */
+export function nativeValue(value: AttributeValue): unknown {
+  if (typeof value.S === 'string') return value.S;
+  if (typeof value.N === 'string' && SMALL_INTEGER.test(value.N)) return Number(value.N);
+  if (typeof value.BOOL === 'boolean') return value.BOOL;
+  return convertToNative(value);
+}
+
+/** An SDK error's item (ALL_OLD), unmarshalled, with only the attributes in `attrs`. */
+export function oldItemPicked(
+  raw: unknown,
+  attrs: ReadonlySet<string>,
+): Record<string, unknown> | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, AttributeValue>)) {
+    if (attrs.has(k)) out[k] = nativeValue(v);
+  }
+  return out;
 }
 
 export interface CancellationReason {

@@ -21,6 +21,7 @@ import {
   ledgerKeys,
   type OrderKey,
   oldItem,
+  oldItemPicked,
   optionalSets,
   pick,
   stateIndex,
@@ -345,18 +346,24 @@ export class OrderStore {
       deductedMinor: 0,
       deductedGb: '0',
     };
-    const item = {
-      ...ledgerKeys.order(order),
-      ...stateIndex(order.state, at),
-      ...order,
-      ...(opts.lease ? { leaseOwner: opts.lease.owner, leaseUntil: opts.lease.until } : {}),
-      ...(opts.monthCap ? { capMonth: opts.monthCap.month } : {}),
-      attempts: opts.lease ? 1 : 0,
-      createdAt: at,
-      updatedAt: at,
-      ...counters,
-      version: opts.pending?.parts.length ? 1 : 0,
-    };
+    // Built from a literal, then attribute by attribute in the same order as spreading would:
+    // an object that starts as a spread of another (`{ ...keys, ...order, … }`) took V8
+    // (Node 20) ~30 µs to build here, every delivery.
+    const { pk, sk } = ledgerKeys.order(order);
+    const { gsi1pk, gsi1sk } = stateIndex(order.state, at);
+    const item: Record<string, unknown> = { pk, sk, gsi1pk, gsi1sk, ...order };
+    if (opts.lease) {
+      item.leaseOwner = opts.lease.owner;
+      item.leaseUntil = opts.lease.until;
+    }
+    if (opts.monthCap) item.capMonth = opts.monthCap.month;
+    item.attempts = opts.lease ? 1 : 0;
+    item.createdAt = at;
+    item.updatedAt = at;
+    item.refundedMinor = counters.refundedMinor;
+    item.deductedMinor = counters.deductedMinor;
+    item.deductedGb = counters.deductedGb;
+    item.version = opts.pending?.parts.length ? 1 : 0;
     const items: TxItems = [
       {
         Put: {
@@ -371,11 +378,13 @@ export class OrderStore {
       ? items.push(addWithinCap(this.tableName, opts.monthCap, at)) - 1
       : -1;
     if (order.paymentIntentId) {
+      const pointer = ledgerKeys.paymentIntent(order.paymentIntentId);
       items.push({
         Put: {
           TableName: this.tableName,
           Item: {
-            ...ledgerKeys.paymentIntent(order.paymentIntentId),
+            pk: pointer.pk,
+            sk: pointer.sk,
             provider: order.provider,
             paymentId: order.paymentId,
           },
@@ -450,8 +459,8 @@ export class OrderStore {
         throw new StoreError('DynamoDB createOrder failed', 'ledger.createOrder', { cause: err });
       const orderReason = reasons[0];
       if (orderReason?.Code === 'ConditionalCheckFailed') {
-        const existing = oldItem(orderReason.Item);
-        if (existing) return { outcome: 'exists', existing: toOrder(existing) };
+        const existing = oldItemPicked(orderReason.Item, ORDER_ATTRS) as Order | undefined;
+        if (existing) return { outcome: 'exists', existing };
         const read = await this.getOrder(key);
         return read ? { outcome: 'exists', existing: read } : { outcome: 'conflict' };
       }

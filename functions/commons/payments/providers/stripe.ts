@@ -53,22 +53,26 @@ function paid(object: FieldReader): PaymentSucceeded {
   const pkg = metadata?.package;
   const quantity = metadata?.quantity;
   const paymentIntent = object.optionalRef('payment_intent');
-  return {
+  // Assigned one by one rather than spread from conditional literals: the same event, a
+  // fraction of the CPU on every delivery.
+  const ev: PaymentSucceeded = {
     type: 'payment-succeeded',
     paymentId: id,
-    ...(customerId ? { customerId } : {}),
-    ...(pkg ? { packageId: pkg } : {}),
-    ...(quantity !== undefined ? { quantity } : {}),
     amountMinor: amountTotal,
-    ...(subtotal !== undefined ? { subtotalMinor: subtotal } : {}),
-    ...(tax ? { taxMinor: tax } : {}),
-    ...(discount ? { discountMinor: discount } : {}),
-    ...(status === 'no_payment_required' ? { noPaymentRequired: true } : {}),
     currency,
-    ...(paymentIntent ? { paymentIntentId: paymentIntent } : {}),
-    // Read leniently: a contact never makes a paid session malformed.
-    ...payerContact(object.fields.customer_details),
   };
+  if (customerId) ev.customerId = customerId;
+  if (pkg) ev.packageId = pkg;
+  if (quantity !== undefined) ev.quantity = quantity;
+  if (subtotal !== undefined) ev.subtotalMinor = subtotal;
+  if (tax) ev.taxMinor = tax;
+  if (discount) ev.discountMinor = discount;
+  if (status === 'no_payment_required') ev.noPaymentRequired = true;
+  if (paymentIntent) ev.paymentIntentId = paymentIntent;
+  // Read leniently: a contact never makes a paid session malformed.
+  const { contact } = payerContact(object.fields.customer_details);
+  if (contact) ev.contact = contact;
+  return ev;
 }
 
 // ---- Auto top-up (README "Auto top-up") ------------------------------------------------
