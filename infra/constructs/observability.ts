@@ -92,50 +92,21 @@ export class Observability extends Construct {
       { description: 'Payment webhooks answered 5xx (providers will retry)' },
     );
     // A balance listener that threw: the run went on, so only this and the log know.
-    const listener = (name: string) =>
-      new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC_NAMES.balanceListenerFailed,
-        dimensionsMap: { service: SERVICE_NAME, [METRIC_DIMENSIONS.listener]: name },
-        statistic: 'Sum',
-        period: FIVE_MINUTES,
-      });
-    const listeners = Object.entries(LISTENER_NAMES);
-    this.alarm(
+    this.seriesSumAlarm(
       'balance-listener-failed',
-      new MathExpression({
-        expression: listeners.map(([key]) => key).join(' + '),
-        usingMetrics: Object.fromEntries(listeners.map(([key, name]) => [key, listener(name)])),
-        label: 'balance listeners failed',
-        period: FIVE_MINUTES,
-      }),
-      {
-        description:
-          'Balance changes were not handed on to customer-actions, or its customer notices or auto top-up threw on them; see the logs (balance listeners failed)',
-      },
+      METRIC_NAMES.balanceListenerFailed,
+      METRIC_DIMENSIONS.listener,
+      Object.entries(LISTENER_NAMES),
+      'Balance changes were not handed on to customer-actions, or its customer notices or auto top-up threw on them; see the logs (balance listeners failed)',
     );
     // A provider whose secret holds no usable key refuses every delivery: paid orders wait.
     if (props.providers.length > 0) {
-      const disabled = (provider: string) =>
-        new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: METRIC_NAMES.webhookProviderDisabled,
-          dimensionsMap: { service: SERVICE_NAME, [METRIC_DIMENSIONS.provider]: provider },
-          statistic: 'Sum',
-          period: FIVE_MINUTES,
-        });
-      this.alarm(
+      this.seriesSumAlarm(
         'webhook-provider-disabled',
-        new MathExpression({
-          expression: props.providers.join(' + '),
-          usingMetrics: Object.fromEntries(props.providers.map((p) => [p, disabled(p)])),
-          label: 'deliveries refused: provider disabled',
-          period: FIVE_MINUTES,
-        }),
-        {
-          description:
-            "A payment provider's secret holds no usable key, so its deliveries are refused and paid orders wait; set the secret (see the webhook's log)",
-        },
+        METRIC_NAMES.webhookProviderDisabled,
+        METRIC_DIMENSIONS.provider,
+        props.providers.map((p) => [p, p]),
+        "A payment provider's secret holds no usable key, so its deliveries are refused and paid orders wait; set the secret (see the webhook's log)",
       );
     }
 
@@ -220,6 +191,37 @@ export class Observability extends Construct {
         width: 8,
       }),
       new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 8 }),
+    );
+  }
+
+  /**
+   * An alarm on the sum of one EMF metric over the given values of its dimension (an alarm
+   * cannot SEARCH), each series under its id in the expression.
+   */
+  private seriesSumAlarm(
+    name: string,
+    metricName: string,
+    dimension: string,
+    series: readonly (readonly [id: string, value: string])[],
+    description: string,
+  ): Alarm {
+    const metric = (value: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME, [dimension]: value },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+    return this.alarm(
+      name,
+      new MathExpression({
+        expression: series.map(([id]) => id).join(' + '),
+        usingMetrics: Object.fromEntries(series.map(([id, value]) => [id, metric(value)])),
+        label: metricName,
+        period: FIVE_MINUTES,
+      }),
+      { description },
     );
   }
 
