@@ -139,7 +139,8 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     await cli(['customer', 'contact', '1002', '--email', 'lin@example.net', '--locale', 'zh-CN']);
     await poll('poll-totals');
     await poll('poll-usage');
-    await poll('poll-customers');
+    // The backfill run through the operator CLI, as `flowpilot invoke poll-customers`.
+    expect(await cli(['invoke', 'poll-customers'])).toMatch(/^poll-customers: ok in [\d.]+ s\n$/);
     const afterBackfill = await outbox('1002');
     await cli(['customer', 'calibrate', '1002', '--gb', '30']);
     await cli(['customer', 'calibrate', '1003', '--gb', '30']);
