@@ -11,12 +11,40 @@ export function redactSecrets(key: string, value: unknown): unknown {
     : value;
 }
 
-export const logger = new Logger({ serviceName: 'flowpilot', jsonReplacerFn: redactSecrets });
+/**
+ * Lambda Managed Instances run invocations side by side (`AWS_LAMBDA_MAX_CONCURRENCY`), and
+ * Powertools keeps a level per invocation there; a function on its own runs one at a time.
+ */
+const levelPerInvocation = (process.env.AWS_LAMBDA_MAX_CONCURRENCY ?? '') !== '';
+
+/**
+ * Powertools' logger, remembering whether INFO is on. Its `level` reads the environment on
+ * every call (to find out whether the level is per invocation), which cost the webhook
+ * ~10 µs per delivery under load; every change of level at run time (the operator's, debug
+ * sampling per invocation, the test's) goes through `setLogLevel`.
+ */
+class FlowPilotLogger extends Logger {
+  // Not a #private field: Powertools may call setLogLevel from its own constructor (debug
+  // sampling), before a subclass's private fields exist.
+  infoOn: boolean | undefined;
+
+  override setLogLevel(logLevel: Parameters<Logger['setLogLevel']>[0]): void {
+    super.setLogLevel(logLevel);
+    this.infoOn = undefined;
+  }
+}
+
+export const logger = new FlowPilotLogger({
+  serviceName: 'flowpilot',
+  jsonReplacerFn: redactSecrets,
+});
 
 /**
  * Whether an INFO line would be written now (the invocation's level, as the logger itself
  * decides): a hot path skips building the attributes of a line that would be dropped.
  */
 export function infoEnabled(): boolean {
-  return logger.level <= LogLevelThreshold.INFO;
+  if (levelPerInvocation) return logger.level <= LogLevelThreshold.INFO;
+  logger.infoOn ??= logger.level <= LogLevelThreshold.INFO;
+  return logger.infoOn;
 }

@@ -30,6 +30,13 @@ export type MetricUnitName = (typeof MetricUnit)[keyof typeof MetricUnit];
 
 /** Where EMF documents go: one JSON line on stdout, which CloudWatch Logs turns into metrics. */
 export const metricsOutput = {
+  /**
+   * The switch Powertools metrics honoured, `POWERTOOLS_METRICS_DISABLED=true`: the local
+   * runtime and the benches set it, where there is no CloudWatch and the documents would only
+   * bury the console. Read once, with the rest of the process's configuration: an environment
+   * read per figure cost the webhook ~10 µs per delivery under load.
+   */
+  enabled: process.env.POWERTOOLS_METRICS_DISABLED !== 'true',
   write(line: string): void {
     process.stdout.write(`${line}\n`);
   },
@@ -162,9 +169,7 @@ export function recordMetric(
   value: number,
   dimension?: readonly [string, string],
 ): void {
-  // The switch Powertools metrics honoured: the local runtime and the benches set it, where
-  // there is no CloudWatch and the documents would only bury the console.
-  if (process.env.POWERTOOLS_METRICS_DISABLED === 'true') return;
+  if (!metricsOutput.enabled) return;
   metricsOutput.write(emfDocument(name, unit, value, dimension, Date.now()));
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   BalanceChangesHandoff,
   BalanceChangesMessageError,
@@ -152,7 +152,11 @@ describe('customer-actions handler', () => {
 
   it('still runs auto top-up when the notices fail, and reports the failure', async () => {
     const metrics: Record<string, unknown>[] = [];
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    const was = metricsOutput.enabled;
+    metricsOutput.enabled = true;
+    onTestFinished(() => {
+      metricsOutput.enabled = was;
+    });
     vi.spyOn(metricsOutput, 'write').mockImplementation((line) => {
       metrics.push(JSON.parse(line) as Record<string, unknown>);
     });

@@ -19,14 +19,14 @@ function capture(): Record<string, unknown>[] {
 }
 
 // The test configuration switches metrics off for every other test; these want them on.
-const switchedOff = process.env.POWERTOOLS_METRICS_DISABLED;
+const switchedOn = metricsOutput.enabled;
 beforeEach(() => {
-  delete process.env.POWERTOOLS_METRICS_DISABLED;
+  metricsOutput.enabled = true;
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  if (switchedOff === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-  else process.env.POWERTOOLS_METRICS_DISABLED = switchedOff;
+  vi.unstubAllEnvs();
+  metricsOutput.enabled = switchedOn;
 });
 
 describe('EMF metrics', () => {
@@ -99,13 +99,29 @@ describe('EMF metrics', () => {
   it('writes nothing where metrics are switched off (the local runtime, the benches)', () => {
     // Prepare
     const docs = capture();
-    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    metricsOutput.enabled = false;
 
     // Act
     recordResidual('main', new Decimal(1));
 
     // Assess
     expect(docs).toEqual([]);
+  });
+
+  it('is switched off by POWERTOOLS_METRICS_DISABLED=true when the process starts, and only then', async () => {
+    // Prepare
+    const started = async (value: string | undefined) => {
+      vi.resetModules();
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', value);
+      const fresh = await import('../../functions/commons/observability.ts');
+      return fresh.metricsOutput.enabled;
+    };
+
+    // Act
+    const seen = [await started('true'), await started('false'), await started(undefined)];
+
+    // Assess
+    expect(seen).toEqual([false, true, true]);
   });
 
   it('writes the same text as serializing the whole document, for any name, value and dimension', () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { logger } from '../../functions/commons/logger.ts';
 import { metricsOutput } from '../../functions/commons/observability.ts';
@@ -108,7 +108,11 @@ describe('Method: handleWebhook (provider enablement)', () => {
     const error = vi.spyOn(logger, 'error');
     const metric = vi.spyOn(metricsOutput, 'write').mockImplementation(() => {});
     // Metrics are switched off for tests (vitest.config.ts); this one counts them.
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    const was = metricsOutput.enabled;
+    metricsOutput.enabled = true;
+    onTestFinished(() => {
+      metricsOutput.enabled = was;
+    });
 
     // Act
     const answers = [];
