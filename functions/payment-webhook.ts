@@ -39,13 +39,10 @@ export interface WebhookHooks {
 }
 
 function credited(answer: WebhookAnswer): boolean {
-  if (answer.statusCode !== 200) return false;
-  try {
-    const { result } = JSON.parse(answer.body) as { result?: unknown };
-    return result === 'credited' || result === 'already-credited';
-  } catch {
-    return false;
-  }
+  return (
+    answer.statusCode === 200 &&
+    (answer.result === 'credited' || answer.result === 'already-credited')
+  );
 }
 
 /**

@@ -164,7 +164,8 @@ describe('Function: oldItemPicked', () => {
     raw.refundsResetAt = { N: '1e3' };
 
     // Act
-    const fast = oldItemPicked(raw, new Set(Object.keys(toOrder(oldItem(raw) ?? {}))));
+    const wanted = [...Object.keys(toOrder(oldItem(raw) ?? {})), 'notInTheItem', 'toString'];
+    const fast = oldItemPicked(raw, new Set(wanted));
 
     // Assess
     expect(fast).toEqual(toOrder(oldItem(raw) ?? {}));
@@ -173,6 +174,8 @@ describe('Function: oldItemPicked', () => {
     expect(Object.is(fast?.creditedAt, -0)).toBe(true);
     expect(fast).not.toHaveProperty('pk');
     expect(fast).not.toHaveProperty('unknownAttribute');
+    expect(Object.hasOwn(fast ?? {}, 'notInTheItem')).toBe(false);
+    expect(Object.hasOwn(fast ?? {}, 'toString')).toBe(false);
     expect(oldItemPicked(undefined, new Set(['state']))).toBeUndefined();
   });
 });

@@ -11,7 +11,9 @@ export function providerOf(event: APIGatewayProxyEventV2): string {
 /** The request exactly as sent: signatures are over these bytes, not a re-encoding. */
 export function toWebhookRequest(event: APIGatewayProxyEventV2): WebhookRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
+  const given = event.headers ?? {};
+  for (const name in given) {
+    const value = given[name];
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
   const raw = event.body ?? '';

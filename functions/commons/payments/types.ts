@@ -119,6 +119,8 @@ export interface WebhookAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** A handled delivery's result, for the function's own hooks (never sent). */
+  result?: string;
 }
 
 export interface VerifyContext {

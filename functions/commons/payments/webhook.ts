@@ -68,8 +68,9 @@ function dispatch(
 ): Promise<Outcome> | Outcome {
   switch (event.type) {
     case 'payment-succeeded':
+      // Only a credit keeps the payer's contact; duplicates skip the extra step.
       return creditPayment(provider, event, deps, opts).then((o) =>
-        keepPayerContact(event, o, deps),
+        o.result === 'credited' ? keepPayerContact(event, o, deps) : o,
       );
     case 'payment-failed':
       return recordPaymentFailed(provider, event, deps);
@@ -128,7 +129,9 @@ export async function handleWebhook(
       });
     }
     recordWebhookOutcome(outcome.result);
-    return provider.answer(outcome);
+    const answer = provider.answer(outcome);
+    answer.result = outcome.result;
+    return answer;
   } catch (err) {
     if (err instanceof WebhookRequestError) {
       logger.warn('webhook refused', {

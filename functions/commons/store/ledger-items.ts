@@ -67,9 +67,12 @@ export function oldItemPicked(
   attrs: ReadonlySet<string>,
 ): Record<string, unknown> | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
+  const item = raw as Record<string, AttributeValue | undefined>;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, AttributeValue>)) {
-    if (attrs.has(k)) out[k] = nativeValue(v);
+  // The wanted names looked up, rather than every attribute listed: no pair per attribute.
+  for (const k of attrs) {
+    const v = Object.hasOwn(item, k) ? item[k] : undefined;
+    if (v !== undefined) out[k] = nativeValue(v);
   }
   return out;
 }
