@@ -11,40 +11,60 @@
  * times over here, so the ratio is a strict proxy for its overhead. The handler runs with the
  * log level at WARN, and what it writes to stdout while timed goes to a sink.
  */
+
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import Stripe from 'stripe';
+import { lambdaBuildOptions, PROJECT_ROOT } from '../infra/bundling.ts';
 import { startDynamoDbLocal } from '../scripts/dynamodb-local.ts';
 import { exitOnMissedGoals, goal } from './goal.ts';
 
+// Read by the bundle's logger and metrics when it is imported, below.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const CONCURRENCY = Number(process.env.WEBHOOK_CONCURRENCY ?? 50);
 const ROUNDS = Number(process.env.WEBHOOK_ROUNDS ?? 240);
 const SECRET = 'whsec_bench_signing_secret_0001';
 
-const { documentClient } = await import('../functions/commons/clients/dynamodb.ts');
-const { ensureTable } = await import('../functions/commons/store/table.ts');
-const { DynamoLedger } = await import('../functions/commons/store/ledger.ts');
-const { paymentsSchema } = await import('../functions/commons/config/payments.ts');
-const { createDynamicTrafficClient } = await import('../functions/commons/upstream/client.ts');
-const { createPaymentWebhookHandler } = await import('../functions/payment-webhook.ts');
-const { deriveOrderId } = await import('../functions/commons/payments/catalog.ts');
+/** The handler and the SDK as Lambda runs them: bundled with the stack's esbuild options. */
+async function bundledSubject(): Promise<typeof import('./webhook-subject.ts')> {
+  const result = await build({
+    ...lambdaBuildOptions(),
+    entryPoints: [join(PROJECT_ROOT, 'bench', 'webhook-subject.ts')],
+    write: false,
+    logLevel: 'silent',
+  });
+  const dir = join(PROJECT_ROOT, '.cache', 'bench-webhook');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'subject.mjs');
+  writeFileSync(file, result.outputFiles?.[0]?.contents ?? new Uint8Array());
+  return import(pathToFileURL(file).href);
+}
+
+const {
+  createDynamicTrafficClient,
+  createPaymentWebhookHandler,
+  deriveOrderId,
+  documentClient,
+  DynamoDBClient,
+  DynamoLedger,
+  ensureTable,
+  GetCommand,
+  instrument,
+  logger,
+  paymentsSchema,
+  PROVIDERS,
+  PutCommand,
+  QueryCommand,
+  stripeSignatureValid,
+  toWebhookRequest,
+  TransactWriteCommand,
+  UpdateCommand,
+} = await bundledSubject();
 const { startSimulator } = await import('../local/simulator/index.ts');
-const { PROVIDERS } = await import('../functions/commons/payments/webhook.ts');
-const { stripeSignatureValid } = await import(
-  '../functions/commons/payments/providers/stripe-signature.ts'
-);
-const { toWebhookRequest } = await import('../functions/commons/payments/http.ts');
-const { instrument } = await import('../functions/commons/observability.ts');
-const { logger } = await import('../functions/commons/logger.ts');
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
@@ -166,7 +186,7 @@ try {
       `recording the handler requests failed: ${recorded.statusCode} ${recorded.body}, ${template.length} requests`,
     );
   }
-  type DocCommand = new (input: never) => TransactWriteCommand;
+  type DocCommand = new (input: never) => InstanceType<typeof TransactWriteCommand>;
   const COMMANDS: Record<string, DocCommand> = {
     TransactWriteItemsCommand: TransactWriteCommand,
     UpdateItemCommand: UpdateCommand as unknown as DocCommand,
