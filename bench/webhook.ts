@@ -3,7 +3,8 @@
  * concurrent deliveries as a ratio to a raw baseline — the same DynamoDB requests the handler
  * sent (recorded from it, replayed through the same document client with fresh ids) and the
  * same upstream GET, with nothing around them — measured in the same run against DynamoDB
- * Local and the simulator over HTTP. Then where the handler's own time goes.
+ * Local and the simulator over HTTP. Then where the handler's own time goes. The handler and the
+ * SDK are the Lambda build (bench/webhook-subject.ts, bundled with the stack's esbuild options).
  * Run: npx tsx bench/webhook.ts (WEBHOOK_ROUNDS, WEBHOOK_CONCURRENCY to change the load).
  *
  * All 50 deliveries share this one process and its event loop, which Lambda never does (one
