@@ -15,7 +15,7 @@ export {
 export { documentClient } from '../functions/commons/clients/dynamodb.ts';
 export { paymentsSchema } from '../functions/commons/config/payments.ts';
 export { logger } from '../functions/commons/logger.ts';
-export { instrument } from '../functions/commons/observability.ts';
+export { instrument, metricsOutput } from '../functions/commons/observability.ts';
 export { deriveOrderId } from '../functions/commons/payments/catalog.ts';
 export { toWebhookRequest } from '../functions/commons/payments/http.ts';
 export { stripeSignatureValid } from '../functions/commons/payments/providers/stripe-signature.ts';

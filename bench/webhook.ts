@@ -23,8 +23,10 @@ import { lambdaBuildOptions, PROJECT_ROOT } from '../infra/bundling.ts';
 import { startDynamoDbLocal } from '../scripts/dynamodb-local.ts';
 import { exitOnMissedGoals, goal } from './goal.ts';
 
-// Read by the bundle's logger and metrics when it is imported, below.
+// Read by the bundle's logger and metrics when it is imported, below. The EMF documents are
+// built as in Lambda whatever the caller's environment says (npm run bench switches them off).
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 
 const CONCURRENCY = Number(process.env.WEBHOOK_CONCURRENCY ?? 50);
 const ROUNDS = Number(process.env.WEBHOOK_ROUNDS ?? 240);
@@ -56,6 +58,7 @@ const {
   GetCommand,
   instrument,
   logger,
+  metricsOutput,
   paymentsSchema,
   PROVIDERS,
   PutCommand,
@@ -66,6 +69,11 @@ const {
   UpdateCommand,
 } = await bundledSubject();
 const { startSimulator } = await import('../local/simulator/index.ts');
+// Written, as in Lambda, as one line each; to a sink here, so that stdout carries the figures.
+let emfBytes = 0;
+metricsOutput.write = (line) => {
+  emfBytes += `${line}\n`.length;
+};
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
@@ -422,6 +430,7 @@ try {
     );
   }
   console.log(`  upstream credits applied by the simulator: ${sim.ledger().length}`);
+  console.log(`  EMF documents written: ${(emfBytes / 1e6).toFixed(1)} MB`);
   console.log('  where the time goes, CPU per delivery (each step alone, in this process):');
   console.log(`    signature (node:crypto HMAC) + JSON.parse    ${us(signatureUs)}`);
   console.log(`    payload reading (typed field reads)          ${us(parseUs - signatureUs)}`);
