@@ -58,4 +58,31 @@ describe('logger', () => {
     expect(seen.map((s) => s.enabled)).toEqual([true, true, false, false, false]);
     expect(seen.map((s) => s.wrote)).toEqual(seen.map((s) => s.enabled));
   });
+
+  it('sees a level set while the logger is built (debug sampling), and every change after it', async () => {
+    // Prepare: a fresh logger at WARN that samples every invocation into DEBUG.
+    vi.resetModules();
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'WARN');
+    vi.stubEnv('POWERTOOLS_LOGGER_SAMPLE_RATE', '1');
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const debug = vi.spyOn(console, 'debug').mockImplementation(() => {});
+    try {
+      const fresh = await import('../../functions/commons/logger.ts');
+
+      // Act
+      const sampled = fresh.infoEnabled();
+      fresh.logger.setLogLevel('ERROR');
+      const afterChange = fresh.infoEnabled();
+
+      // Assess
+      expect(fresh.logger.getLevelName()).toBe('ERROR');
+      expect([sampled, afterChange]).toEqual([true, false]);
+    } finally {
+      out.mockRestore();
+      info.mockRestore();
+      debug.mockRestore();
+      vi.unstubAllEnvs();
+    }
+  });
 });
