@@ -239,7 +239,26 @@ export function createDynamicTrafficClient(opts: DynamicTrafficClientOptions): D
         sent: false,
       });
     }
-    const timeout = AbortSignal.timeout(opts.timeoutMs);
+    // A timer cleared when the exchange ends, rather than AbortSignal.timeout, whose timer and
+    // weak references stay behind for the whole timeout after every call.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('upstream timeout', 'TimeoutError')),
+      opts.timeoutMs,
+    );
+    try {
+      return await exchangeWithin(endpoint, url, deadline.signal, caller);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function exchangeWithin(
+    endpoint: Endpoint,
+    url: URL,
+    timeout: AbortSignal,
+    caller: AbortSignal | undefined,
+  ): Promise<Envelope> {
     const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
     let res: Response;
     let body: string | undefined;
