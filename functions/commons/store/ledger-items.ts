@@ -61,22 +61,6 @@ export function nativeValue(value: AttributeValue): unknown {
   return convertToNative(value);
 }
 
-/** An SDK error's item (ALL_OLD), unmarshalled, with only the attributes in `attrs`. */
-export function oldItemPicked(
-  raw: unknown,
-  attrs: ReadonlySet<string>,
-): Record<string, unknown> | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const item = raw as Record<string, AttributeValue | undefined>;
-  const out: Record<string, unknown> = {};
-  // The wanted names looked up, rather than every attribute listed: no pair per attribute.
-  for (const k of attrs) {
-    const v = Object.hasOwn(item, k) ? item[k] : undefined;
-    if (v !== undefined) out[k] = nativeValue(v);
-  }
-  return out;
-}
-
 export interface CancellationReason {
   Code?: string;
   Item?: unknown;

@@ -39,6 +39,20 @@ export function jsonAnswer(outcome: Outcome): WebhookAnswer {
     headers['retry-after'] = String(outcome.retryAfterSeconds);
   }
   const ok = outcome.statusCode >= 200 && outcome.statusCode < 300;
-  const body = ok ? { received: true, result: outcome.result } : { message: outcome.result };
-  return { statusCode: outcome.statusCode, headers, body: JSON.stringify(body) };
+  return { statusCode: outcome.statusCode, headers, body: answerBody(ok, outcome.result) };
+}
+
+/** Bodies by result, built once each: results are a handful of fixed words. */
+const okBodies = new Map<string, string>();
+const errorBodies = new Map<string, string>();
+
+function answerBody(ok: boolean, result: string): string {
+  const bodies = ok ? okBodies : errorBodies;
+  let body = bodies.get(result);
+  if (body === undefined) {
+    body = JSON.stringify(ok ? { received: true, result } : { message: result });
+    // Bounded all the same: anything beyond is built every time.
+    if (bodies.size < 64) bodies.set(result, body);
+  }
+  return body;
 }
