@@ -47,10 +47,11 @@ const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
     'node_modules/@aws-sdk/client-sns/',
   ],
   'poll-customers': [...DEFAULT_FORBIDDEN, ...CUSTOMER_ACTIONS, 'functions/commons/payments/'],
-  // It reads the balance-changes messages with zod/mini; it never calls the upstream.
+  // It reads the balance-changes messages with typed reads, not zod; it never calls the
+  // upstream, and reads orders without the ledger's writes (DynamoLedger).
   'customer-actions': [
-    CLASSIC_ZOD,
-    STRIPE_SDK,
+    ...DEFAULT_FORBIDDEN,
+    'functions/commons/store/ledger.ts',
     'functions/commons/pollers/',
     'functions/commons/payments/providers/',
     'functions/commons/upstream/client.ts',

@@ -110,9 +110,68 @@ describe('balance changes handoff', () => {
       JSON.stringify({ version: 1, at: AT, part: 1, parts: 1, changes: [{ credits: [] }] }),
       /changes\.0\.after/,
     ],
+    [
+      'a date that is not in the calendar',
+      JSON.stringify({ version: 1, at: '2026-02-30T10:00:00Z', part: 1, parts: 1, changes: [] }),
+      /^not a balance-changes message: at: /,
+    ],
+    [
+      'a time without seconds',
+      JSON.stringify({ version: 1, at: '2026-12-01T10:15Z', part: 1, parts: 1, changes: [] }),
+      /at: expected ISO 8601/,
+    ],
+    [
+      'a part numbered from 0',
+      JSON.stringify({ version: 1, at: AT, part: 0, parts: 1, changes: [] }),
+      /part: expected integer from 1, received number/,
+    ],
+    [
+      'days left as text',
+      JSON.stringify({
+        version: 1,
+        at: AT,
+        part: 1,
+        parts: 1,
+        changes: [{ ...change('1001'), after: { ...balance('1001', '5'), daysLeft: '3' } }],
+      }),
+      /changes\.0\.after\.daysLeft: expected number or null, received string/,
+    ],
+    [
+      'a credit with an empty order id',
+      JSON.stringify({
+        version: 1,
+        at: AT,
+        part: 1,
+        parts: 1,
+        changes: [{ ...change('1001'), credits: [{ mb: '1', at: AT, orderId: '' }] }],
+      }),
+      /changes\.0\.credits\.0\.orderId/,
+    ],
+    ['an array', '[]', /\(message\): expected object, received array/],
   ])('refuses %s, naming what is wrong', (_, body, message) => {
     expect(() => parseBalanceChangesMessage(body)).toThrow(BalanceChangesMessageError);
     expect(() => parseBalanceChangesMessage(body)).toThrow(message);
+  });
+
+  it('reads offsets and fractions of a second, and drops fields the contract does not know', () => {
+    const after = { ...balance('1001', '5'), asOf: '2026-12-01T12:15:00.123456+02:00', extra: 1 };
+    const body = JSON.stringify({
+      version: 1,
+      at: '2024-02-29T00:00:00-05:30',
+      part: 2,
+      parts: 3,
+      changes: [{ after, credits: [{ mb: '-0.5', at: AT }] }],
+      note: 'ignored',
+    });
+    const { extra: _, ...kept } = after;
+    expect(parseBalanceChangesMessage(body)).toEqual({
+      version: 1,
+      at: '2024-02-29T00:00:00-05:30',
+      part: 2,
+      parts: 3,
+      changes: [{ before: undefined, after: kept, credits: [{ mb: '-0.5', at: AT }] }],
+    });
+    expect(Object.hasOwn(parseBalanceChangesMessage(body).changes[0] ?? {}, 'before')).toBe(true);
   });
 
   it('hands each message to the sender in order, and fails when a send fails', async () => {

@@ -3,7 +3,7 @@ import { alertingFromEnv, tableName } from '../compose.ts';
 import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
-import { DynamoLedger } from '../store/ledger.ts';
+import { readOrder } from '../store/ledger-orders.ts';
 import { SnapshotStore } from '../store/snapshots.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';
@@ -21,7 +21,8 @@ export function createAutoTopupListener(
   return new AutoTopupEngine({
     store: new AutoTopupStore(docClient, table),
     stripe: stripeFromEnv,
-    ledger: new DynamoLedger(docClient, table),
+    // Reads only: the ledger's writes stay out of customer-actions' bundle.
+    ledger: { getOrder: (key) => readOrder(docClient, table, key) },
     snapshots: new SnapshotStore(docClient, table),
     sink: alertingFromEnv().events,
     notices: opts.notices ?? customerAutoTopupNotices(customerNoticesFromEnv()),

@@ -198,6 +198,23 @@ const ORDER_ATTRS: ReadonlySet<string> = new Set(Object.keys(orderOfOldItem({}) 
 
 export const toOrder = (item: Record<string, unknown>): Order => pick<Order>(item, ORDER_ATTRS);
 
+/**
+ * One order, read consistently. Apart from OrderStore so that a reader (auto top-up) does not
+ * carry the ledger's writes in its bundle.
+ */
+export async function readOrder(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  key: OrderKey,
+): Promise<Order | undefined> {
+  const out = await storeCall('ledger.getOrder', () =>
+    doc.send(
+      new GetCommand({ TableName: tableName, Key: ledgerKeys.order(key), ConsistentRead: true }),
+    ),
+  );
+  return out.Item ? toOrder(out.Item) : undefined;
+}
+
 /** The GB the upstream is asked to credit for an order. */
 export const gbToCredit = (order: Pick<Order, 'gb' | 'creditGb'>): string | undefined =>
   order.creditGb ?? order.gb;
@@ -592,17 +609,8 @@ export class OrderStore {
     }
   }
 
-  async getOrder(key: OrderKey): Promise<Order | undefined> {
-    const out = await storeCall('ledger.getOrder', () =>
-      this.doc.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: ledgerKeys.order(key),
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return out.Item ? toOrder(out.Item) : undefined;
+  getOrder(key: OrderKey): Promise<Order | undefined> {
+    return readOrder(this.doc, this.tableName, key);
   }
 
   async findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined> {
