@@ -12,12 +12,11 @@ import {
  * What each bundle must not hold, so that it starts fast: no zod (configuration arrives
  * validated, through `#config`), no payment providers in the pollers, no poller code in the
  * webhook, and nowhere the `stripe` package (signatures are checked with node:crypto, the
- * API called through clients/stripe.ts). The webhook parses payload shapes with zod/mini,
- * never the full build. A function not listed gets the default.
+ * API called through clients/stripe.ts). Payloads and messages are read with typed field
+ * reads, so no bundle holds zod at all. A function not listed gets the default.
  */
 const STRIPE_SDK = 'node_modules/stripe/';
 const DEFAULT_FORBIDDEN = ['node_modules/zod/', STRIPE_SDK];
-const CLASSIC_ZOD = 'node_modules/zod/v4/classic/';
 /**
  * In no bundle: the AWS SDK's default credential chain (Lambda's credentials are in the
  * environment; infra/bundling.ts aliases the chain to the environment provider) and the X-Ray
@@ -58,10 +57,9 @@ const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   ],
   reconcile: [...DEFAULT_FORBIDDEN, 'functions/commons/payments/'],
   'payment-webhook': [
+    ...DEFAULT_FORBIDDEN,
     'functions/commons/pollers/',
     'functions/commons/config/schema.ts',
-    CLASSIC_ZOD,
-    STRIPE_SDK,
     // Standard Webhooks signatures are checked with node:crypto too.
     'node_modules/standardwebhooks/',
     // Customer notices (and their SES client) belong to the balance poll, not the opt-in.

@@ -106,6 +106,16 @@ describe('auto top-up rules', () => {
     ).toBeUndefined();
     expect(checkoutOptInOf(event('payment_intent.succeeded', session))).toBeUndefined();
     expect(checkoutOptInOf(Buffer.from('not json'))).toBeUndefined();
+    // A session of another shape asks for nothing.
+    for (const odd of [
+      { ...session, id: 7 },
+      { ...session, client_reference_id: 88 },
+      { ...session, metadata: { autoTopup: 'gb100:20', note: 1 } },
+      { ...session, metadata: ['gb100:20'] },
+    ]) {
+      expect(checkoutOptInOf(event('checkout.session.completed', odd))).toBeUndefined();
+    }
+    expect(checkoutOptInOf(Buffer.from('{"type":"checkout.session.completed"}'))).toBeUndefined();
   });
 
   it('validates the autoTopup configuration section with clear messages', () => {

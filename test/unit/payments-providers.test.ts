@@ -211,6 +211,76 @@ describe('Provider: standard', () => {
     expect(() => standardProvider.parse(sign('{}', other), ctx)).toThrow(WebhookSignatureError);
     expect(() => standardProvider.parse(sign('{"type":1}'), ctx)).toThrow(MalformedWebhookError);
   });
+
+  const paid = { paymentId: 'o1', customerId: '0089', package: 'p', amount: 5, currency: 'usd' };
+  const succeeded = (data: unknown) =>
+    standardProvider.parse(sign(JSON.stringify({ type: 'payment.succeeded', data })), {
+      secrets: [secret],
+      config,
+    });
+  /** The field the refusal names (the logged cause), or 'accepted'. */
+  const refusal = (data: unknown) => {
+    try {
+      succeeded(data);
+      return 'accepted';
+    } catch (err) {
+      expect(err).toBeInstanceOf(MalformedWebhookError);
+      return ((err as Error).cause as Error).message;
+    }
+  };
+
+  it('reads every field of payment.succeeded, the contact leniently', () => {
+    expect(succeeded({ ...paid, quantity: 3, email: ' a@b.example ', phone: 42 })).toEqual({
+      type: 'payment-succeeded',
+      paymentId: 'o1',
+      customerId: '89',
+      packageId: 'p',
+      quantity: 3,
+      amountMinor: 5,
+      currency: 'usd',
+      contact: { email: 'a@b.example' },
+    });
+    expect(succeeded(paid)).not.toHaveProperty('quantity');
+  });
+
+  it.each([
+    ['an unknown field', { ...paid, qty: 2 }, /^event\.data\.qty: unknown field$/],
+    ['quantity 0', { ...paid, quantity: 0 }, /^event\.data\.quantity: expected integer from 1/],
+    ['quantity null', { ...paid, quantity: null }, /^event\.data\.quantity: /],
+    ['a fractional amount', { ...paid, amount: 1.5 }, /^event\.data\.amount: /],
+    ['customer 0', { ...paid, customerId: '000' }, /^event\.data\.customerId: /],
+    ['a package of 65 characters', { ...paid, package: 'p'.repeat(65) }, /^event\.data\.package: /],
+    ['an empty package', { ...paid, package: '' }, /^event\.data\.package: /],
+    ['a payment id with a space', { ...paid, paymentId: 'o 1' }, /^event\.data\.paymentId: /],
+    ['a currency of four letters', { ...paid, currency: 'usdt' }, /^event\.data\.currency: /],
+    ['data that is not an object', [paid], /^event\.data: expected object, received array/],
+  ])('refuses %s as malformed, naming the field', (_, data, named) => {
+    expect(refusal(data)).toMatch(named);
+  });
+
+  it('reads payment.refunded strictly, and ignores other types', () => {
+    const ctx = { secrets: [secret], config };
+    const refund = (data: unknown) =>
+      standardProvider.parse(sign(JSON.stringify({ type: 'payment.refunded', data })), ctx);
+    expect(refund({ paymentId: 'o1', amountRefunded: 500, currency: 'EUR' })).toEqual({
+      type: 'refund',
+      ref: { paymentId: 'o1' },
+      partId: 'refund:500',
+      refundedMinor: 500,
+      currency: 'eur',
+    });
+    expect(() => refund({ paymentId: 'o1', amountRefunded: 500, currency: 'eur', x: 1 })).toThrow(
+      MalformedWebhookError,
+    );
+    expect(() => refund({ paymentId: 'o1', amountRefunded: -1, currency: 'eur' })).toThrow(
+      MalformedWebhookError,
+    );
+    expect(standardProvider.parse(sign('{"type":"payment.pending","data":1}'), ctx)).toEqual({
+      type: 'ignored',
+      reason: 'event type payment.pending',
+    });
+    expect(() => standardProvider.parse(sign('{"type":""}'), ctx)).toThrow(MalformedWebhookError);
+  });
 });
 
 describe('Provider: epay', () => {

@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { logger } from '../logger.ts';
@@ -21,17 +20,17 @@ export interface CheckoutOptIn {
   spec: string;
 }
 
-const eventSchema = z.object({
-  type: z.string(),
-  data: z.object({
-    object: z.object({
-      id: z.string(),
-      payment_status: z.optional(z.string()),
-      client_reference_id: z.nullish(z.string()),
-      metadata: z.nullish(z.record(z.string(), z.string())),
-    }),
-  }),
-});
+type Fields = Readonly<Record<string, unknown>>;
+
+const isFields = (v: unknown): v is Fields =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Stripe metadata: an object of strings, or absent (null included). */
+function metadataOf(v: unknown): Readonly<Record<string, string>> | undefined | false {
+  if (v == null) return undefined;
+  if (!isFields(v) || !Object.values(v).every((x) => typeof x === 'string')) return false;
+  return v as Readonly<Record<string, string>>;
+}
 
 const PAID_TYPES = new Set([
   'checkout.session.completed',
@@ -46,12 +45,16 @@ export function checkoutOptInOf(body: Buffer): CheckoutOptIn | undefined {
   } catch {
     return undefined;
   }
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success || !PAID_TYPES.has(parsed.data.type)) return undefined;
-  const s = parsed.data.data.object;
-  const spec = s.metadata?.autoTopup;
-  const customerId = s.client_reference_id ?? s.metadata?.customerId;
-  if (!spec || !customerId || s.payment_status !== 'paid') return undefined;
+  // Typed reads, not a schema: zod/mini cost the webhook ~5 ms of every cold start.
+  if (!isFields(raw) || typeof raw.type !== 'string' || !PAID_TYPES.has(raw.type)) return undefined;
+  const s = isFields(raw.data) ? raw.data.object : undefined;
+  if (!isFields(s) || typeof s.id !== 'string' || s.payment_status !== 'paid') return undefined;
+  const ref = s.client_reference_id;
+  const metadata = metadataOf(s.metadata);
+  if ((ref != null && typeof ref !== 'string') || metadata === false) return undefined;
+  const spec = metadata?.autoTopup;
+  const customerId = ref ?? metadata?.customerId;
+  if (!spec || !customerId) return undefined;
   return { sessionId: s.id, customerId, spec };
 }
 

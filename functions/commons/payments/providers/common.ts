@@ -1,28 +1,5 @@
-import * as z from 'zod/mini';
-import englishMessages from 'zod/v4/locales/en.js';
 import { MalformedWebhookError } from '../errors.ts';
 import type { Outcome, WebhookAnswer } from '../types.ts';
-import { CURRENCY, PAYMENT_ID } from './fields.ts';
-
-/** Payment ids become ledger keys: printable ASCII without spaces, bounded. */
-export const paymentIdSchema = z.string().check(z.regex(PAYMENT_ID));
-
-export const minorUnits = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
-
-export const currencySchema = z.string().check(z.regex(CURRENCY), z.toLowerCase());
-
-/**
- * zod/mini (a fraction of the full build in the webhook bundle) carries no messages of its
- * own; the English ones make the logged cause say what was wrong, as the full build would.
- */
-const { localeError } = englishMessages();
-
-/** Parses with a schema; a mismatch is the sender's malformed event (400), never a crash. */
-export function parseShape<T>(schema: z.ZodMiniType<T>, value: unknown): T {
-  const res = schema.safeParse(value, { error: localeError });
-  if (!res.success) throw new MalformedWebhookError('malformed event', { cause: res.error });
-  return res.data;
-}
 
 export function parseJsonBody(body: Buffer): unknown {
   try {

@@ -3,7 +3,7 @@ import { ConfigError } from '../../errors.ts';
 import { Decimal } from '../../units.ts';
 import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
 import type { Outcome, PaymentEvent, PaymentProvider, WebhookAnswer } from '../types.ts';
-import { paymentIdSchema } from './common.ts';
+import { PAYMENT_ID } from './fields.ts';
 
 /**
  * 彩虹易支付 (epay) asynchronous notifications. It notifies by HTTP GET with the parameters in
@@ -88,14 +88,14 @@ export const epayProvider: PaymentProvider = {
     }
     const status = params.get('trade_status');
     if (status !== 'TRADE_SUCCESS') return { type: 'ignored', reason: `trade_status ${status}` };
-    const paymentId = paymentIdSchema.safeParse(params.get('out_trade_no'));
+    const paymentId = params.get('out_trade_no') ?? '';
     const money = params.get('money') ?? '';
-    if (!paymentId.success || !MONEY.test(money)) throw new MalformedWebhookError();
+    if (!PAYMENT_ID.test(paymentId) || !MONEY.test(money)) throw new MalformedWebhookError();
     const [customerId, packageId, quantity, ...rest] = (params.get('param') ?? '').split(':');
     const order = rest.length === 0 ? { customerId, packageId, quantity } : {};
     return {
       type: 'payment-succeeded',
-      paymentId: paymentId.data,
+      paymentId,
       ...(order.customerId ? { customerId: order.customerId } : {}),
       ...(order.packageId ? { packageId: order.packageId } : {}),
       ...(order.quantity !== undefined ? { quantity: order.quantity } : {}),

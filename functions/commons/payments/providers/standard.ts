@@ -1,16 +1,9 @@
-import * as z from 'zod/mini';
 import { canonicalCustomerId } from '../../customer-id.ts';
 import { payerContact } from '../contact.ts';
-import { WebhookSignatureError } from '../errors.ts';
-import type { PaymentEvent, PaymentProvider, WebhookRequest } from '../types.ts';
-import {
-  currencySchema,
-  jsonAnswer,
-  minorUnits,
-  parseJsonBody,
-  parseShape,
-  paymentIdSchema,
-} from './common.ts';
+import { MalformedWebhookError, WebhookSignatureError } from '../errors.ts';
+import type { PaymentEvent, PaymentProvider, PaymentSucceeded, WebhookRequest } from '../types.ts';
+import { jsonAnswer, parseJsonBody } from './common.ts';
+import { FieldReader } from './fields.ts';
 import { standardSignatureValid } from './standard-signature.ts';
 
 /**
@@ -31,36 +24,54 @@ import { standardSignatureValid } from './standard-signature.ts';
  * and ignored.
  */
 
+const SUCCEEDED_FIELDS = new Set([
+  'paymentId',
+  'customerId',
+  'package',
+  'quantity',
+  'amount',
+  'currency',
+  'email',
+  'phone',
+]);
+const REFUNDED_FIELDS = new Set(['paymentId', 'amountRefunded', 'currency']);
+
 /** Digits (text or a number); `089` and `89` are one customer, kept as `89`. */
-const customerId = z.pipe(
-  z.union([z.string(), z.int()]),
-  z.transform((v: string | number, ctx) => {
-    const id = canonicalCustomerId(v);
-    if (id !== undefined) return id;
-    ctx.issues.push({ code: 'custom', message: 'not a customer id', input: v });
-    return z.NEVER;
-  }),
-);
+function customerIdOf(d: FieldReader): string {
+  const id = canonicalCustomerId(d.fields.customerId);
+  if (id !== undefined) return id;
+  throw new MalformedWebhookError('malformed event', {
+    cause: new Error('event.data.customerId: not a customer id'),
+  });
+}
 
-const envelope = z.object({ type: z.string().check(z.minLength(1)), data: z.unknown() });
+function succeeded(d: FieldReader): PaymentSucceeded {
+  d.only(SUCCEEDED_FIELDS);
+  const quantity = d.optionalWholeNumber('quantity', 1);
+  return {
+    type: 'payment-succeeded',
+    paymentId: d.paymentId('paymentId'),
+    customerId: customerIdOf(d),
+    packageId: d.text('package', 1, 64),
+    ...(quantity === undefined ? {} : { quantity }),
+    amountMinor: d.count('amount'),
+    currency: d.currency('currency'),
+    // Read leniently: a contact never makes a payment malformed.
+    ...payerContact({ email: d.fields.email, phone: d.fields.phone }),
+  };
+}
 
-const succeeded = z.strictObject({
-  paymentId: paymentIdSchema,
-  customerId,
-  package: z.string().check(z.minLength(1), z.maxLength(64)),
-  quantity: z.optional(z.int().check(z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER))),
-  amount: minorUnits,
-  currency: currencySchema,
-  // Read leniently: a contact never makes a payment malformed.
-  email: z.optional(z.unknown()),
-  phone: z.optional(z.unknown()),
-});
-
-const refunded = z.strictObject({
-  paymentId: paymentIdSchema,
-  amountRefunded: minorUnits,
-  currency: currencySchema,
-});
+function refunded(d: FieldReader): PaymentEvent {
+  d.only(REFUNDED_FIELDS);
+  const amountRefunded = d.count('amountRefunded');
+  return {
+    type: 'refund',
+    ref: { paymentId: d.paymentId('paymentId') },
+    partId: `refund:${amountRefunded}`,
+    refundedMinor: amountRefunded,
+    currency: d.currency('currency'),
+  };
+}
 
 function verify(req: WebhookRequest, secrets: readonly string[]): void {
   if (!standardSignatureValid(req.body, req.headers, secrets)) throw new WebhookSignatureError();
@@ -72,33 +83,15 @@ export const standardProvider: PaymentProvider = {
   acceptsContentType: (mediaType) => mediaType === 'application/json',
   parse(req, ctx): PaymentEvent {
     verify(req, ctx.secrets);
-    const event = parseShape(envelope, parseJsonBody(req.body));
-    switch (event.type) {
-      case 'payment.succeeded': {
-        const d = parseShape(succeeded, event.data);
-        return {
-          type: 'payment-succeeded',
-          paymentId: d.paymentId,
-          customerId: d.customerId,
-          packageId: d.package,
-          ...(d.quantity === undefined ? {} : { quantity: d.quantity }),
-          amountMinor: d.amount,
-          currency: d.currency,
-          ...payerContact(d),
-        };
-      }
-      case 'payment.refunded': {
-        const d = parseShape(refunded, event.data);
-        return {
-          type: 'refund',
-          ref: { paymentId: d.paymentId },
-          partId: `refund:${d.amountRefunded}`,
-          refundedMinor: d.amountRefunded,
-          currency: d.currency,
-        };
-      }
+    const event = FieldReader.of(parseJsonBody(req.body), 'event');
+    const type = event.text('type', 1, Number.MAX_SAFE_INTEGER);
+    switch (type) {
+      case 'payment.succeeded':
+        return succeeded(event.object('data'));
+      case 'payment.refunded':
+        return refunded(event.object('data'));
       default:
-        return { type: 'ignored', reason: `event type ${event.type.slice(0, 64)}` };
+        return { type: 'ignored', reason: `event type ${type.slice(0, 64)}` };
     }
   },
   answer: jsonAnswer,
