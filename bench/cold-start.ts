@@ -32,7 +32,7 @@ import { configEnvironment } from '../infra/config-env.ts';
 import { snsEvent } from '../local/runtime/events.ts';
 import { exitOnMissedGoals, goal } from './goal.ts';
 
-const RUNS = Number(process.env.COLD_START_RUNS ?? 9);
+const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
 const OUT_DIR = join(PROJECT_ROOT, '.cache', 'cold-start');
 const STRIPE_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 
