@@ -25,10 +25,10 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
     'dynamodb:BatchGetItem',
     'dynamodb:BatchWriteItem',
   ],
+  // It reads orders (auto top-up) but never writes them in a transaction.
   'customer-actions': [
     ...READ,
     ...WRITE,
-    ...LEDGER_TX,
     'dynamodb:BatchGetItem',
     'dynamodb:BatchWriteItem',
   ],
