@@ -26,12 +26,7 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
     'dynamodb:BatchWriteItem',
   ],
   // It reads orders (auto top-up) but never writes them in a transaction.
-  'customer-actions': [
-    ...READ,
-    ...WRITE,
-    'dynamodb:BatchGetItem',
-    'dynamodb:BatchWriteItem',
-  ],
+  'customer-actions': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
 };
