@@ -13,6 +13,7 @@ import type { BalanceChange, CustomerBalance, CustomerCredit } from './types.ts'
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 const CUSTOMER_ID = /^[1-9]\d*$/;
+const NON_EMPTY = /^[\s\S]/;
 /** RFC 3339 with seconds and a `Z` or numeric offset; the calendar date is checked apart. */
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
@@ -98,7 +99,7 @@ function credit(value: unknown, path: string): CustomerCredit {
     at: isoTime(f.at, `${path}.at`),
   };
   if (f.orderId !== undefined) {
-    out.orderId = text(f.orderId, `${path}.orderId`, /./, 'non-empty string');
+    out.orderId = text(f.orderId, `${path}.orderId`, NON_EMPTY, 'non-empty string');
   }
   return out;
 }
