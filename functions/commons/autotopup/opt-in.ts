@@ -1,5 +1,6 @@
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { isFields } from '../json-values.ts';
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import type { AutoTopupStore } from '../store/autotopup.ts';
@@ -19,11 +20,6 @@ export interface CheckoutOptIn {
   customerId: string;
   spec: string;
 }
-
-type Fields = Readonly<Record<string, unknown>>;
-
-const isFields = (v: unknown): v is Fields =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Stripe metadata: an object of strings, or absent (null included). */
 function metadataOf(v: unknown): Readonly<Record<string, string>> | undefined | false {

@@ -1,3 +1,4 @@
+import { type Fields, isFields, jsonKind } from '../json-values.ts';
 import {
   BALANCE_CHANGES_VERSION,
   type BalanceChangesMessage,
@@ -18,24 +19,14 @@ const NON_EMPTY = /^[\s\S]/;
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
-type Fields = Readonly<Record<string, unknown>>;
-
-function kind(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
-
 function wrong(path: string, expected: string, value: unknown): never {
   throw new BalanceChangesMessageError(
-    `not a balance-changes message: ${path}: expected ${expected}, received ${kind(value)}`,
+    `not a balance-changes message: ${path}: expected ${expected}, received ${jsonKind(value)}`,
   );
 }
 
 function object(value: unknown, path: string): Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Fields)
-    : wrong(path, 'object', value);
+  return isFields(value) ? value : wrong(path, 'object', value);
 }
 
 function array(value: unknown, path: string): readonly unknown[] {

@@ -1,3 +1,4 @@
+import { type Fields, isFields, jsonKind } from '../../json-values.ts';
 import { MalformedWebhookError } from '../errors.ts';
 
 /**
@@ -8,27 +9,16 @@ import { MalformedWebhookError } from '../errors.ts';
  * is the sender's malformed event (400) naming the field.
  */
 
-export type Fields = Readonly<Record<string, unknown>>;
-
 /** Printable ASCII without spaces, bounded: payment ids become ledger keys. */
 export const PAYMENT_ID = /^[\x21-\x7e]{1,200}$/;
 /** ISO 4217 letters, either case. */
 export const CURRENCY = /^[A-Za-z]{3}$/;
 
-function kind(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
-
 function malformed(path: string, expected: string, value: unknown): never {
   throw new MalformedWebhookError('malformed event', {
-    cause: new Error(`${path}: expected ${expected}, received ${kind(value)}`),
+    cause: new Error(`${path}: expected ${expected}, received ${jsonKind(value)}`),
   });
 }
-
-const isFields = (v: unknown): v is Fields =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads one object's fields; `path` names it in error messages (`data.object`). */
 export class FieldReader {
