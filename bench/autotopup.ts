@@ -71,7 +71,7 @@ try {
         belowGb: '20',
         paymentMethod: 'pm_card_visa',
         stripeCustomer: 'cus_bench',
-        by: 'bench',
+        by: 'cli:bench',
         now,
       },
       { payments: config.payments, autoTopup: config.autoTopup },

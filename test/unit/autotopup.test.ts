@@ -75,7 +75,7 @@ describe('auto top-up rules', () => {
 
   it('takes an opt-in only from a paid Checkout Session that asks for one', () => {
     const event = (type: string, object: Record<string, unknown>) =>
-      Buffer.from(JSON.stringify({ type, data: { object } }));
+      Buffer.from(JSON.stringify({ type, created: 1_796_000_000, data: { object } }));
     const session = {
       id: 'cs_1',
       payment_status: 'paid',
@@ -86,6 +86,7 @@ describe('auto top-up rules', () => {
       sessionId: 'cs_1',
       customerId: '88',
       spec: 'gb100:20',
+      paidAt: new Date(1_796_000_000_000),
     });
     expect(
       checkoutOptInOf(
@@ -127,6 +128,7 @@ describe('auto top-up rules', () => {
       claimSeconds: 120,
       pendingCheckMinutes: 60,
       pool: 'primary',
+      checkoutOptIn: 'created-by-flowpilot',
     });
     expect(() => parseConfig({ autoTopup: { actionUrl: 'https://shop.example/pay' } })).toThrow(
       /autoTopup.actionUrl: must contain \{paymentIntentId\} or \{customerId\}/,
@@ -135,6 +137,9 @@ describe('auto top-up rules', () => {
       ConfigError,
     );
     expect(() => parseConfig({ autoTopup: { pool: 'tertiary' } })).toThrow(/autoTopup.pool/);
+    expect(() => parseConfig({ autoTopup: { checkoutOptIn: 'all' } })).toThrow(
+      /autoTopup.checkoutOptIn/,
+    );
     expect(() => parseConfig({ autoTopup: { cooldown: 6 } })).toThrow(
       /autoTopup.cooldown: unknown key/,
     );

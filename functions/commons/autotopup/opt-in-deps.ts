@@ -5,6 +5,7 @@ import { alertingFromEnv, tableName } from '../compose.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
+import { CheckoutSessionStore } from '../store/checkout-sessions.ts';
 import type { OptInDeps } from './opt-in.ts';
 import { createStripeApi, StripeAccessError, type StripeApi } from './stripe-api.ts';
 
@@ -26,8 +27,10 @@ export function autoTopupConfig(): OptInDeps['config'] {
 }
 
 export function optInDepsFromEnv(): OptInDeps {
+  const table = tableName();
   return {
-    store: new AutoTopupStore(docClient, tableName()),
+    store: new AutoTopupStore(docClient, table),
+    sessions: new CheckoutSessionStore(docClient, table),
     stripe: stripeFromEnv,
     sink: alertingFromEnv().events,
     clock: () => new Date(),

@@ -25,6 +25,14 @@ export const autoTopupSchema = z.strictObject({
    * late failure goes the decline way, a success the webhook missed alerts the agent.
    */
   pendingCheckMinutes: z.int().min(5).max(1440).default(60),
+  /**
+   * Which paid Checkout Sessions may save a card and turn auto top-up on
+   * (`metadata.autoTopup`): `created-by-flowpilot`, only those FlowPilot created for that
+   * customer (its customer page); `any`, also those your own shop created (whoever it lets
+   * name a customer id can then opt that customer in); `off`, none (the operator's CLI only).
+   * Whichever: a card of another Stripe customer than the one on file is refused.
+   */
+  checkoutOptIn: z.enum(['off', 'created-by-flowpilot', 'any']).default('created-by-flowpilot'),
   /** The agent pool customer top-ups are drawn from (its residual must cover the package). */
   pool: z.enum(['primary', 'secondary']).default('primary'),
   /**

@@ -79,6 +79,13 @@ export interface AutoTopupRecord extends AutoTopupSettings {
   chargesInMonth: number;
   /** Why no episode starts though the customer is low (`cooldown`, `pool`, …), once per reason. */
   blocked?: string;
+  /**
+   * When the settings last changed (a line `on`, `off` or `settings`, by anyone, the engine's
+   * turning off included); episode steps leave it. A Checkout paid before it is not applied.
+   */
+  settingsChangedAt?: string;
+  /** The last Checkout Session whose opt-in was applied (a redelivery of it changes nothing). */
+  optInSession?: string;
   createdAt: string;
   updatedAt: string;
   updatedBy: string;
@@ -86,12 +93,25 @@ export interface AutoTopupRecord extends AutoTopupSettings {
 
 export interface HistoryLine {
   at: string;
-  /** `cli:<user>`, `checkout:<session>`, `auto`, `webhook`. */
+  /** `cli:<user>`, `checkout:<session>`, `portal`, `auto`, `webhook`. */
   by: string;
-  /** `settings`, `off`, `charge`, `charged`, `declined`, `credited`, … */
+  /** `on`, `settings`, `off`, `charge`, `charged`, `declined`, `credited`, … */
   event: string;
   detail: string;
   episode?: number;
+}
+
+/** The history events that change the settings (every settings change writes one). */
+const SETTINGS_EVENTS = new Set(['on', 'settings', 'off']);
+
+/** `next` as `commit` writes it: `settingsChangedAt` moves with a settings line. */
+export function stamped(
+  next: AutoTopupRecord,
+  lines: readonly Omit<HistoryLine, 'at'>[],
+): AutoTopupRecord {
+  return lines.some((l) => SETTINGS_EVENTS.has(l.event))
+    ? { ...next, settingsChangedAt: next.updatedAt }
+    : next;
 }
 
 export const autoTopupKeys = {
@@ -123,6 +143,8 @@ const RECORD_ATTRS = new Set<string>([
   'month',
   'chargesInMonth',
   'blocked',
+  'settingsChangedAt',
+  'optInSession',
   'createdAt',
   'updatedAt',
   'updatedBy',
@@ -199,6 +221,7 @@ export class AutoTopupStore {
   /**
    * Writes `next` (its `version` one more than `expectVersion`; undefined: it must be new)
    * with its history lines. False when another writer got there first: nothing was written.
+   * A settings line stamps `settingsChangedAt` in the same write, whoever wrote it.
    */
   async commit(
     next: AutoTopupRecord,
@@ -209,7 +232,7 @@ export class AutoTopupStore {
     const open = next.episode !== undefined;
     const state = {
       ...autoTopupKeys.state(next.customerId),
-      ...next,
+      ...stamped(next, lines),
       ...(open ? { gsi1pk: OPEN_INDEX, gsi1sk: next.customerId } : {}),
     };
     try {

@@ -48,7 +48,8 @@ function wholeNumber(text: string | undefined, name: string, min: number, max: n
 }
 
 /** Who changed it, for the history: the operator's login, never more. */
-const who = (ctx: CommandContext) => `cli:${ctx.io.env.USER ?? ctx.io.env.USERNAME ?? 'operator'}`;
+const who = (ctx: CommandContext): `cli:${string}` =>
+  `cli:${ctx.io.env.USER ?? ctx.io.env.USERNAME ?? 'operator'}`;
 
 function showRecord(ctx: CommandContext, rec: AutoTopupRecord): string {
   const ep = rec.episode;
