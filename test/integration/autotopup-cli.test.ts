@@ -185,4 +185,26 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(0);
     expect(ResolvingSink.resolved).toEqual(['autotopup:88:off']);
   });
+
+  it('reads 0066 as customer 66 in every action', async () => {
+    const card = ['--payment-method', 'pm_card_visa', '--stripe-customer', 'cus_66'];
+    const rule = ['--package', 'gb-100', '--below-gb', '20'];
+    expect(await cli('autotopup', 'set', '0066', ...rule, ...card)).toBe(0);
+    expect(stdout.text).toContain('auto top-up on for customer 66:');
+    expect(await cli('autotopup', 'show', '0066')).toBe(0);
+    expect(stdout.text).toContain('auto top-up: on');
+    expect(await cli('autotopup', 'off', '00066')).toBe(0);
+    // Back on: the "turned off" alert of customer 66 closes, whatever the spelling
+    ResolvingSink.resolved = [];
+    expect(await cli('autotopup', 'set', '0066', ...rule)).toBe(0);
+    expect(ResolvingSink.resolved).toEqual(['autotopup:66:off']);
+    expect(await cli('autotopup', 'history', '066', '--json')).toBe(0);
+    expect((JSON.parse(stdout.text) as { event: string }[]).map((l) => l.event)).toEqual([
+      'on',
+      'off',
+      'on',
+    ]);
+    expect(await cli('autotopup', 'show', '0')).toBe(2);
+    expect(stderr.text).toContain('<customer> must be a customer id');
+  });
 });

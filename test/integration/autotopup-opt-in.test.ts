@@ -250,6 +250,18 @@ describe('auto top-up opt-in at Stripe Checkout (webhook, Stripe stand-in, Dynam
     });
   });
 
+  it('guards 0066 as 66: one customer, one record, one application per session', async () => {
+    fx.sim.addCustomer({ customerId: '66' });
+    const delivery = await paidSession('0066', 'gb100:20');
+    expect((await handler()(delivery)).statusCode).toBe(200);
+    expect((await handler()(delivery)).statusCode).toBe(200);
+    await turnOffAutoTopup(store, { customerId: '0066', by: 'cli:ops', now: new Date() });
+    expect((await handler()(delivery)).statusCode).toBe(200);
+    expect(await store.get('0066')).toBeUndefined();
+    expect(await store.get('66')).toMatchObject({ customerId: '66', enabled: false });
+    expect(await trail('66')).toEqual(['off by cli:ops', 'on by checkout']);
+  });
+
   describe('a card is saved only from a session FlowPilot created for that customer', () => {
     const card = { paymentMethod: 'pm_card_visa', stripeCustomer: 'cus_77' };
     const rule = { packageId: 'gb10', quantity: 1, belowGb: '5' };

@@ -4,6 +4,7 @@ import {
   setAutoTopup,
   turnOffAutoTopup,
 } from '../../../functions/commons/autotopup/settings.ts';
+import { canonicalCustomerId } from '../../../functions/commons/customer-id.ts';
 import type { AutoTopupRecord } from '../../../functions/commons/store/autotopup.ts';
 import {
   defineCommand,
@@ -108,16 +109,16 @@ export const autoTopupCommand = defineCommand<Args>({
     limit: { type: 'string' },
   },
   parse(args) {
-    const [action, customerId] = expectPositionals(args, ['action', 'customer']);
+    const [action, raw] = expectPositionals(args, ['action', 'customer']);
     if (!ACTIONS.includes(action as Action)) {
       throw new UsageError(
         `unknown action ${JSON.stringify(action)}; one of ${ACTIONS.join(', ')}`,
       );
     }
-    if (!customerId || !/^\d{1,20}$/.test(customerId)) {
-      throw new UsageError(
-        `<customer> must be a customer id (digits), got ${JSON.stringify(customerId)}`,
-      );
+    // One spelling for every read, write and alert below: 0088 is customer 88.
+    const customerId = canonicalCustomerId(raw);
+    if (!customerId) {
+      throw new UsageError(`<customer> must be a customer id (digits), got ${JSON.stringify(raw)}`);
     }
     const setOnly = [
       'package',
