@@ -47,8 +47,9 @@ const GB_TEXT = /^\d{1,7}(\.\d{1,2})?$/;
 const STRIPE_ID = (prefix: string) => new RegExp(`^${prefix}_[A-Za-z0-9_]{1,200}$`);
 
 export const NO_CARD_HELP =
-  'auto top-up needs a card saved for off-session use: pay once through Stripe Checkout ' +
-  'with setup_future_usage=off_session (metadata autoTopup=<package>:<belowGb>), or give ' +
+  'auto top-up needs a card saved for off-session use: the customer pays once through a ' +
+  'Checkout Session with setup_future_usage=off_session and metadata autoTopup=<package>:<belowGb> ' +
+  'that autoTopup.checkoutOptIn accepts (by default one FlowPilot created for them), or give ' +
   '--payment-method pm_… --stripe-customer cus_…. Customers paying by epay or Standard ' +
   'Webhooks cannot be charged off-session; they get the running-low notice with the payment link.';
 
