@@ -126,11 +126,11 @@ export async function recordCheckoutOptIn(
   deps: OptInDeps,
 ): Promise<OptInOutcome> {
   try {
-    const why = await refusal(optIn, deps);
-    if (why) throw new AutoTopupSettingsError(why);
-    // Most deliveries after the first end here, without asking Stripe.
+    // Most deliveries after the first end here, without asking Stripe or alerting again.
     const standing = optInStanding(await deps.store.get(optIn.customerId), optIn);
     if (standing !== 'recorded') return noted(optIn, standing);
+    const why = await refusal(optIn, deps);
+    if (why) throw new AutoTopupSettingsError(why);
     const rule = parseOptIn(optIn.spec);
     const card = await (await deps.stripe()).savedCardOfCheckout(optIn.sessionId);
     if (!card) {
