@@ -17,6 +17,7 @@ const BENCHES = [
   'alerts-hover.ts',
   'autotopup.ts',
   'cost.ts',
+  'burst.ts',
 ];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));
