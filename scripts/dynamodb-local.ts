@@ -48,7 +48,8 @@ async function waitUntilUp(
   child: ChildProcess,
   log: () => string,
 ): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  // Generous: a loaded two-core machine (CI, parallel test files) starts the JVM slowly.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`DynamoDB Local exited: ${log()}`);
     try {
@@ -68,7 +69,7 @@ async function waitUntilUp(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`DynamoDB Local did not start within 30 s: ${log()}`);
+  throw new Error(`DynamoDB Local did not start within 120 s: ${log()}`);
 }
 
 export interface RunningDynamoDbLocal {
