@@ -103,7 +103,7 @@ function convertMembers(members: ts.Type[], depth: number): Schema {
     return { type: 'array', items: item ? convert(item, depth) : {} };
   }
   const symbol = t.getSymbol();
-  if (symbol?.name === 'Decimal') return { type: 'string' };
+  if (t.aliasSymbol?.name === 'Decimal') return { type: 'string' };
   const root = symbol && rootTypes.get(symbol);
   if (root) return depth === 0 ? objectSchema(t, depth) : { $ref: `#/components/schemas/${root}` };
   if (depth > 0 && isResource(t)) return { type: 'object' };
@@ -143,7 +143,9 @@ schemas.error = {
   required: ['error'],
 };
 
-const pkg = JSON.parse(readFileSync(join(stripeDir, 'package.json'), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(join(stripeDir, 'package.json'), 'utf8')) as {
+  version: string;
+};
 const openapi = readFileSync(join(stripeDir, 'OPENAPI_VERSION'), 'utf8').trim();
 const apiVersion = /ApiVersion = '([^']+)'/.exec(
   readFileSync(join(esm, 'apiVersion.js'), 'utf8'),

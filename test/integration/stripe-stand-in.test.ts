@@ -267,7 +267,11 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         await call('POST', 'payment_intents', { amount: 100 + i, currency: 'usd' });
       }
       const first = await call('GET', 'payment_intents', { limit: 2 });
-      expect(first.body).toMatchObject({ object: 'list', has_more: true, url: '/v1/payment_intents' });
+      expect(first.body).toMatchObject({
+        object: 'list',
+        has_more: true,
+        url: '/v1/payment_intents',
+      });
       conforms(first.body, 'list');
       const data = first.body.data as { id: string; amount: number }[];
       expect(data.map((d) => d.amount)).toEqual([104, 103]);
@@ -276,7 +280,9 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         limit: 10,
         starting_after: data[1]?.id ?? '',
       });
-      expect((rest.body.data as { amount: number }[]).map((d) => d.amount)).toEqual([102, 101, 100]);
+      expect((rest.body.data as { amount: number }[]).map((d) => d.amount)).toEqual([
+        102, 101, 100,
+      ]);
       expect(rest.body.has_more).toBe(false);
       const tooMany = await call('GET', 'payment_intents', { limit: 101 });
       expect(errorOf(tooMany)).toMatchObject({ code: 'parameter_invalid_integer', param: 'limit' });
@@ -396,9 +402,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         redirect: 'manual',
       });
       expect(paid.status).toBe(303);
-      expect(paid.headers.get('location')).toBe(
-        `https://shop.example/portal?paid=${created.id}`,
-      );
+      expect(paid.headers.get('location')).toBe(`https://shop.example/portal?paid=${created.id}`);
 
       const done = (await call('GET', `checkout/sessions/${created.id}`)).body;
       conforms(done, 'checkout.session');
@@ -496,9 +500,12 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       const created = (await call('POST', 'checkout/sessions', session())).body;
       standIn.payCheckoutSession(String(created.id));
       const a = await call('GET', `checkout/sessions/${created.id}`, {
-        expand: ['payment_intent'],
+        expand: { 0: 'payment_intent' },
       });
-      expect(a.body.payment_intent).toMatchObject({ object: 'payment_intent', status: 'succeeded' });
+      expect(a.body.payment_intent).toMatchObject({
+        object: 'payment_intent',
+        status: 'succeeded',
+      });
       conforms(a.body, 'checkout.session');
     });
 
@@ -602,6 +609,9 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
     expect(read.status).toBe('open');
     await expect(
       stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true }),
-    ).rejects.toMatchObject({ type: 'StripeInvalidRequestError', code: 'payment_intent_unexpected_state' });
+    ).rejects.toMatchObject({
+      type: 'StripeInvalidRequestError',
+      code: 'payment_intent_unexpected_state',
+    });
   });
 });
