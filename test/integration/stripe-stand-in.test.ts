@@ -9,6 +9,8 @@ import {
   type StripeParams,
   stripeClient,
 } from '../../functions/commons/clients/stripe.ts';
+import { paymentsSchema } from '../../functions/commons/config/payments.ts';
+import { stripeProvider } from '../../functions/commons/payments/providers/stripe.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { stripeSchemaProblems } from '../helpers/stripe-schema.ts';
 
@@ -433,6 +435,28 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       const completed = sent[1];
       expect(completed?.request).toEqual({ id: null, idempotency_key: null });
       expect(completed?.data.object).toEqual(done);
+
+      // FlowPilot's webhook reads the stand-in's event as the payment it is.
+      const delivery = received[1];
+      expect(
+        stripeProvider.parse(
+          {
+            headers: { 'stripe-signature': delivery?.signature ?? '' },
+            body: Buffer.from(delivery?.body ?? ''),
+            rawQuery: '',
+          },
+          { secrets: [SECRET], config: paymentsSchema.parse({ stripe: { livemode: false } }) },
+        ),
+      ).toMatchObject({
+        type: 'payment-succeeded',
+        paymentId: created.id,
+        customerId: '88',
+        packageId: 'gb100',
+        amountMinor: 8000,
+        subtotalMinor: 8000,
+        currency: 'usd',
+        paymentIntentId: done.payment_intent,
+      });
 
       // What auto top-up's opt-in reads back: the customer and the card the session saved.
       const api = createStripeApi(stripeClient(KEY, standIn.url));
