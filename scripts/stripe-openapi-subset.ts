@@ -10,13 +10,15 @@ import ts from 'typescript';
  *
  * Where the schemas come from: the pinned version is the one of the installed `stripe`
  * package (23.1.0, `2026-10-28.endive`), whose type declarations Stripe generates from its
- * OpenAPI spec (`openapi/spec3.json` of github.com/stripe/openapi, at the tag named in the
- * package's OPENAPI_VERSION file). The declarations keep what the subset needs: a property
- * the spec marks required is declared without `?`, a `nullable` one as `| null`, an enum as
- * a union of string literals. They lose `integer` (declared `number`) and descriptions.
- * Read from the declarations rather than from spec3.json because that file (8 MB) was not
- * reachable for the pinned tag; the JSON written has the spec's shape, so a subset cut from
- * spec3.json itself can replace it.
+ * OpenAPI spec (github.com/stripe/openapi, at the tag named in the package's OPENAPI_VERSION
+ * file, v2596). The declarations keep what the subset needs: a `nullable` property is
+ * declared `| null`, an enum as a union of string literals, and a property is optional (`?`)
+ * only when Stripe may leave it out, so `required` here is the spec's `required` plus every
+ * nullable property (which Stripe always sends, null when unset): stricter than spec3.json's
+ * own lists, which test/integration/stripe-stand-in.test.ts checks it contains. They lose
+ * `integer` (declared `number`) and descriptions. Read from the declarations because the
+ * pinned tag's spec3.json (8 MB) was not reachable here; the JSON written has the spec's
+ * shape, so a subset cut from spec3.json can replace it.
  */
 
 const ROOTS: Record<string, [file: string, name: string]> = {

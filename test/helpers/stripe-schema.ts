@@ -22,7 +22,8 @@ const spec = JSON.parse(
   readFileSync(new URL('../fixtures/stripe-openapi-subset.json', import.meta.url), 'utf8'),
 ) as { components: { schemas: Record<string, Schema> } };
 
-export const stripeSchemaNames = Object.keys(spec.components.schemas);
+/** The fields schema `name` requires. */
+export const stripeSchemaRequired = (name: string) => spec.components.schemas[name]?.required ?? [];
 
 function resolve(s: Schema): Schema {
   if (!s.$ref) return s;

@@ -12,7 +12,7 @@ import {
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { stripeProvider } from '../../functions/commons/payments/providers/stripe.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
-import { stripeSchemaProblems } from '../helpers/stripe-schema.ts';
+import { stripeSchemaProblems, stripeSchemaRequired } from '../helpers/stripe-schema.ts';
 
 /**
  * The Stripe stand-in speaks Stripe for the pinned API version: its answers (objects, lists,
@@ -125,6 +125,32 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         "checkout.session.foo: not in Stripe's schema",
       ]),
     );
+  });
+
+  it('requires at least what spec3.json itself requires', () => {
+    // The `required` lists of openapi/spec3.json at stripe/openapi af5309c (2026-07-29), the
+    // newest spec3 readable here; the subset (from the pinned SDK) adds every nullable field,
+    // which Stripe always sends, null when unset.
+    const spec3 = {
+      'checkout.session': [
+        'automatic_tax',
+        'created',
+        'custom_fields',
+        'custom_text',
+        'expires_at',
+        'id',
+        'livemode',
+        'mode',
+        'object',
+        'payment_method_types',
+        'payment_status',
+        'shipping_options',
+      ],
+      payment_intent: ['created', 'id', 'livemode', 'object', 'status'],
+    };
+    for (const [name, required] of Object.entries(spec3)) {
+      expect(stripeSchemaRequired(name)).toEqual(expect.arrayContaining(required));
+    }
   });
 
   describe('PaymentIntents', () => {
