@@ -4,35 +4,38 @@
  * answers (`parameter_unknown`, `parameter_missing`, `parameter_invalid_integer`, …).
  */
 
-export type Param = string | Param[] | Params;
 export type Params = { [key: string]: Param };
+export type Param = string | Params;
 
 /**
- * `a[b][c]=1` → `{ a: { b: { c: '1' } } }`; `expand[]=x` and `line_items[0][quantity]=1`
- * become arrays, as Stripe reads form bodies.
+ * `a[b][c]=1` → `{ a: { b: { c: '1' } } }`, as Stripe reads form bodies. An array arrives as a
+ * hash of indexes (`line_items[0][quantity]=1`, `expand[]=x` → `{ 0: … }`): only the endpoint
+ * knows whether `metadata[2024]` is a key or `line_items[0]` an index.
  */
 export function decodeForm(body: string): Params {
   const out: Params = {};
   for (const [rawKey, value] of new URLSearchParams(body)) {
     const [head = '', ...rest] = rawKey.replace(/\]/g, '').split('[');
-    let node: Params | Param[] = out;
-    let key: string | number = head;
+    let node = out;
+    let key = head;
     for (const part of rest) {
-      const index = part === '' ? -1 : /^\d+$/.test(part) ? Number(part) : undefined;
-      const existing: Param | undefined = (node as Record<string | number, Param>)[key];
-      let child: Params | Param[];
-      if (index !== undefined) {
-        child = Array.isArray(existing) ? existing : [];
-      } else {
-        child = typeof existing === 'object' && !Array.isArray(existing) ? existing : {};
-      }
-      (node as Record<string | number, Param>)[key] = child;
+      const existing = node[key];
+      const child: Params = typeof existing === 'object' ? existing : {};
+      node[key] = child;
       node = child;
-      key = index === -1 ? (child as Param[]).length : (index ?? part);
+      key = part === '' ? String(Object.keys(child).length) : part;
     }
-    (node as Record<string | number, Param>)[key] = value;
+    node[key] = value;
   }
   return out;
+}
+
+/** A hash of indexes as the array it stands for; undefined when it is not one. */
+function asArray(v: Param | undefined): Param[] | undefined {
+  if (typeof v !== 'object') return undefined;
+  const keys = Object.keys(v);
+  if (!keys.every((k) => /^\d+$/.test(k))) return undefined;
+  return keys.sort((a, b) => Number(a) - Number(b)).map((k) => v[k] as Param);
 }
 
 export class ApiError extends Error {
@@ -74,8 +77,7 @@ export type Rule =
   | { array: Rule };
 export type Shape = { readonly [key: string]: Rule };
 
-const isHash = (v: Param | undefined): v is Params =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isHash = (v: Param | undefined): v is Params => typeof v === 'object';
 
 /** Refuses what Stripe refuses before running the request: unknown keys, wrong kinds. */
 export function check(params: Params, shape: Shape, prefix = ''): void {
@@ -98,9 +100,9 @@ function checkValue(value: Param, rule: Rule, name: string): void {
     return;
   }
   if (typeof rule === 'object' && 'array' in rule) {
-    // Stripe takes `a[0]=x` and `a[]=x` alike; a hash of indexes arrives as an array here.
-    if (!Array.isArray(value)) throw invalid('Invalid array', name);
-    value.forEach((v, i) => {
+    const items = asArray(value);
+    if (!items) throw invalid('Invalid array', name);
+    items.forEach((v, i) => {
       checkValue(v, rule.array, `${name}[${i}]`);
     });
     return;
@@ -157,8 +159,7 @@ export function hash(p: Params, key: string): Params | undefined {
 }
 
 export function list(p: Params, key: string): Param[] {
-  const v = p[key];
-  return Array.isArray(v) ? v : [];
+  return asArray(p[key]) ?? [];
 }
 
 export const flag = (p: Params, key: string) => p[key] === 'true';

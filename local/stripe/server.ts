@@ -228,7 +228,6 @@ const RETRIEVE: Shape = { expand: EXPAND };
 
 /** `{"b":1,"a":2}` and `{"a":2,"b":1}` are the same request to Stripe. */
 function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
     const entries = Object.entries(v).sort(([a], [b]) => a.localeCompare(b));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;

@@ -290,6 +290,21 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       expect(errorOf(query)).toMatchObject({ code: 'parameter_unknown', param: 'customr' });
     });
 
+    it('reads numeric metadata keys as keys and `[]` as a list, as Stripe does', async () => {
+      const a = await call('POST', 'payment_intents', {
+        amount: 500,
+        currency: 'usd',
+        metadata: { 2024: 'year', customerId: '88' },
+      });
+      expect(a.body.metadata).toEqual({ 2024: 'year', customerId: '88' });
+      const b = await call(
+        'GET',
+        `payment_intents/${a.body.id}`,
+        'expand[]=payment_method&expand[]=latest_charge',
+      );
+      expect(b.status).toBe(200);
+    });
+
     it('pages lists by limit and starting_after with has_more', async () => {
       for (let i = 0; i < 5; i++) {
         await call('POST', 'payment_intents', { amount: 100 + i, currency: 'usd' });
