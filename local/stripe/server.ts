@@ -262,7 +262,9 @@ function httpUrl(p: Params, key: string): string | null {
   } catch {
     throw invalid('Not a valid URL', key, 'url_invalid');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid('Not a valid URL', key);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw invalid('Not a valid URL', key, 'url_invalid');
+  }
   return v;
 }
 
@@ -395,9 +397,9 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     return undefined;
   }
 
-  function knownPaymentMethod(p: Params, key: string, name = key): string | null {
+  function knownPaymentMethod(p: Params, key: string): string | null {
     const pm = text(p, key) ?? null;
-    if (pm !== null && !pm.startsWith('pm_')) throw missing('PaymentMethod', pm, name);
+    if (pm !== null && !pm.startsWith('pm_')) throw missing('PaymentMethod', pm, key);
     return pm;
   }
 
@@ -781,7 +783,8 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     const html = (status: number, text: string) => {
       res.writeHead(status, {
         'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action *",
+        // form-action covers the 303 to success_url too, wherever the shop is.
+        'content-security-policy': "default-src 'none'; form-action *; frame-ancestors 'none'",
       });
       res.end(text);
     };
@@ -799,7 +802,9 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     if (req.method === 'POST') {
       const form = new URLSearchParams(body);
       const pm = form.get('payment_method') || 'pm_card_visa';
-      const declined = pay(record, pm, form.get('email') || null);
+      const declined = pm.startsWith('pm_')
+        ? pay(record, pm, form.get('email') || null)
+        : `No such PaymentMethod: '${pm}'`;
       if (declined) return html(402, checkoutPage(session, items, declined));
       return done();
     }
