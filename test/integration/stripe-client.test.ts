@@ -135,8 +135,8 @@ describe('Stripe client (fetch) against the stand-in', () => {
     expect(res).toEqual({
       kind: 'declined',
       paymentIntentId: undefined,
-      code: 'invalid_request_error',
-      message: 'Invalid positive integer',
+      code: 'parameter_invalid_integer',
+      message: 'This value must be greater than or equal to 1.',
     });
   });
 
@@ -148,7 +148,7 @@ describe('Stripe client (fetch) against the stand-in', () => {
       kind: 'declined',
       paymentIntentId: standIn.paymentIntents()[0]?.id,
       code: 'card_declined:insufficient_funds',
-      message: 'Your card was declined.',
+      message: 'Your card has insufficient funds.',
     });
     const direct = await client()
       .post('payment_intents', {
