@@ -130,10 +130,10 @@ export class FlowPilotStack extends Stack {
       .bindSecret('STRIPE_WEBHOOK_SECRET', byName.STRIPE_WEBHOOK_SECRET)
       .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
-    // Auto top-up: customer-actions charges saved cards, the webhook reads Checkout opt-ins.
-    for (const fn of [this.customerActions.function, this.webhook.function]) {
-      fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
-    }
+    // Auto top-up, one restricted Stripe key each: customer-actions charges saved cards
+    // (PaymentIntents write); the internet-facing webhook only reads Checkout opt-ins.
+    this.customerActions.function.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+    this.webhook.function.bindSecret('STRIPE_READ_KEY', byName.STRIPE_READ_KEY);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
