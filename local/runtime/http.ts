@@ -2,9 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { logger } from '../../functions/commons/logger.ts';
 import { LOCAL_TOKEN_HEADER } from './env.ts';
-import { crossSiteRefusal, hostRefusal, isSafeMethod } from './guard.ts';
 import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
 import { FUNCTION_NAMES, type Invoker, isFunctionName } from './functions.ts';
+import { crossSiteRefusal, hostRefusal, isSafeMethod } from './guard.ts';
 
 /** Bodies above this are refused before any handler runs (API Gateway's own limit). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
