@@ -328,7 +328,9 @@ describe('local runtime security: npm start with HOST=::1', () => {
   beforeAll(async () => {
     run = await npmStart({ HOST: '::1' }, true, '[::1]');
   }, 120_000);
-  afterAll(() => stop(run));
+  afterAll(async () => {
+    if (run) await stop(run);
+  });
 
   it('writes a URL the CLI can use into runtime.json, and keeps the Stripe stand-in on loopback', async () => {
     const info = JSON.parse(readFileSync(join(run.dataDir, 'runtime.json'), 'utf8'));
