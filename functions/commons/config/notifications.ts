@@ -26,3 +26,5 @@ export const notificationsSchema = z.strictObject({
     .refine((codes) => new Set(codes).size === codes.length, 'lists a country twice')
     .default([]),
 });
+
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;
