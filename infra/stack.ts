@@ -12,6 +12,7 @@ import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
 import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
+import { SmsProtection } from './constructs/sms-protection.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
 import { assertDeployable, FUNCTION_TIMEOUT_SECONDS } from './limits.ts';
 import { TABLE_ACCESS } from './table-access.ts';
@@ -44,6 +45,8 @@ export class FlowPilotStack extends Stack {
   readonly customerActions: CustomerActions;
   readonly observability: Observability;
   readonly customerNotices: CustomerNotices;
+  /** Present when `notifications.smsProtectCountries` lists countries. */
+  readonly smsProtection: SmsProtection | undefined;
 
   constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
     super(scope, id, props);
@@ -130,10 +133,10 @@ export class FlowPilotStack extends Stack {
       .bindSecret('STRIPE_WEBHOOK_SECRET', byName.STRIPE_WEBHOOK_SECRET)
       .bindSecret('STANDARD_WEBHOOK_SECRET', byName.STANDARD_WEBHOOK_SECRET)
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
-    // Auto top-up: customer-actions charges saved cards, the webhook reads Checkout opt-ins.
-    for (const fn of [this.customerActions.function, this.webhook.function]) {
-      fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
-    }
+    // Auto top-up, one restricted Stripe key each: customer-actions charges saved cards
+    // (PaymentIntents write); the internet-facing webhook only reads Checkout opt-ins.
+    this.customerActions.function.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+    this.webhook.function.bindSecret('STRIPE_READ_KEY', byName.STRIPE_READ_KEY);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
@@ -141,6 +144,10 @@ export class FlowPilotStack extends Stack {
       webhook: this.webhook,
       providers: config.payments.providers,
     });
+    const allowCountries = config.notifications.smsProtectCountries;
+    this.smsProtection = allowCountries.length
+      ? new SmsProtection(this, 'SmsProtection', { allowCountries })
+      : undefined;
 
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
       customers: config.customers,

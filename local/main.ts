@@ -10,8 +10,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../functions/commons/clients/dynamodb.ts';
+import { STRIPE_KEY_NAMES, secretKeyRefusal } from '../functions/commons/clients/stripe.ts';
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
+import { ConfigError } from '../functions/commons/errors.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
 import { assertDeployable } from '../infra/limits.ts';
 import { removeRuntimeInfo, writeRuntimeInfo } from './cli/connection.ts';
@@ -19,6 +21,7 @@ import { shortTime } from './cli/format.ts';
 import { describeDotEnv } from './runtime/dotenv.ts';
 import { startEmbeddedDynamoDb } from './runtime/dynamodb.ts';
 import {
+  httpUrl,
   LOCAL_DEMO_CATALOG,
   LOCAL_DEV_SECRETS,
   LOCAL_TOKEN_HEADER,
@@ -67,6 +70,12 @@ async function main(): Promise<void> {
     }
     // What synth would refuse (lease vs webhook timeout, schedules, the real upstream over http).
     assertDeployable(config, configSource, env.upstream ? 'real' : 'simulator');
+    const refused = STRIPE_KEY_NAMES.flatMap((name) => {
+      const key = process.env[name];
+      const problem = key && secretKeyRefusal(name, key, config.payments.stripe.allowSecretKey);
+      return problem ? [problem] : [];
+    });
+    if (refused.length) throw new ConfigError(refused.join('\n  '), refused);
     jobs = schedules(config);
   } catch (err) {
     return fail(err);
@@ -105,6 +114,7 @@ async function main(): Promise<void> {
     const stateFile = join(env.dataDir, SIMULATOR_STATE_FILE);
     const sim = await startSimulator({
       host: env.host,
+      allowedHosts: env.allowedHosts,
       port: env.simulatorPort,
       seedData: true,
       stateFile,
@@ -155,7 +165,7 @@ async function main(): Promise<void> {
     }
   }
   // Auto top-up's Stripe API: the given one, or the stand-in (before the handlers load).
-  const stripe = await startLocalStripe(process.env, env.host);
+  const stripe = await startLocalStripe(process.env, env.upstream ? 'real' : 'simulator');
   if (stripe.standIn) closers.unshift({ name: 'Stripe stand-in', close: stripe.standIn.close });
   const alerts = env.snsTopicArn
     ? `SNS topic ${env.snsTopicArn}${process.env.AWS_ENDPOINT_URL_SNS ? ` at ${process.env.AWS_ENDPOINT_URL_SNS}` : ''}`
@@ -208,7 +218,7 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.port;
-  const base = `http://${env.host}:${port}`;
+  const base = httpUrl(env.host, port);
   stripe.forwardTo(`${base}/webhooks/stripe`);
   scheduler.start();
   // Lets `npx flowpilot` reach this store while the runtime holds it (LevelDB allows one process).
@@ -252,6 +262,9 @@ async function main(): Promise<void> {
       `  store        ${store}`,
       `  alerts       ${alerts}`,
       `  stripe       ${stripe.describe}`,
+      ...(stripe.standInKey
+        ? [`  stripe key   ${stripe.standInKey}  (this run's key for the stand-in only)`]
+        : []),
       `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
       ...(dotEnvLine ? [`  .env         ${dotEnvLine}`] : []),
       `  logs         ${readableLogs ? 'readable (LOG_FORMAT=json for JSON lines)' : 'JSON lines (LOG_FORMAT=text for readable ones)'}`,

@@ -9,6 +9,7 @@ export const SECRET_NAMES: readonly SecretName[] = [
   'STANDARD_WEBHOOK_SECRET',
   'EPAY_KEY',
   'STRIPE_API_KEY',
+  'STRIPE_READ_KEY',
 ];
 
 const DESCRIPTIONS: Record<SecretName, string> = {
@@ -16,7 +17,10 @@ const DESCRIPTIONS: Record<SecretName, string> = {
   STRIPE_WEBHOOK_SECRET: 'Stripe webhook signing secret (whsec_...)',
   STANDARD_WEBHOOK_SECRET: 'Standard Webhooks signing secret (whsec_...)',
   EPAY_KEY: 'EPay merchant key used to verify its notifications',
-  STRIPE_API_KEY: 'Stripe secret API key (sk_... or rk_...) for auto top-up charges',
+  STRIPE_API_KEY:
+    'Stripe restricted key (rk_...) with PaymentIntents write, for the auto top-up charges of customer-actions',
+  STRIPE_READ_KEY:
+    'Stripe restricted key (rk_...) with Checkout Sessions, PaymentIntents and PaymentMethods read, for payment-webhook',
 };
 
 /**

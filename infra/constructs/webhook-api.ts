@@ -19,7 +19,7 @@ export const WEBHOOK_PATH = '/webhooks/{provider}';
 export const EPAY_GET_PATH = '/webhooks/epay';
 
 /**
- * The webhook route's own limit, below the stage's: a flood of unsigned requests gets 429
+ * The webhook routes' own limit, below the stage's: a flood of unsigned requests gets 429
  * from API Gateway before it reaches the function, and a genuine delivery caught in it is
  * retried by its provider (Stripe for up to three days with exponential backoff), so it is
  * late, never lost. Payment webhooks arrive at a few per minute.
@@ -124,11 +124,14 @@ export class WebhookApi extends Construct {
         ),
       },
     });
+    // Both routes that reach the function, epay's GET as much as every provider's POST.
+    const routeThrottle = {
+      ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rateLimit,
+      ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burstLimit,
+    };
     (this.stage.node.defaultChild as CfnStage).routeSettings = {
-      [`POST ${WEBHOOK_PATH}`]: {
-        ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rateLimit,
-        ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burstLimit,
-      },
+      [`POST ${WEBHOOK_PATH}`]: routeThrottle,
+      [`GET ${EPAY_GET_PATH}`]: routeThrottle,
     };
     this.webhookBaseUrl = `${this.stage.url}webhooks`;
   }

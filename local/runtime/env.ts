@@ -64,6 +64,12 @@ export function allowedHosts(host: string): Set<string> {
   return names;
 }
 
+/** `http://host:port`, with an IPv6 address in brackets (`http://[::1]:3000`). */
+export function httpUrl(host: string, port: number): string {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return `http://${bare.includes(':') ? `[${bare}]` : bare}:${port}`;
+}
+
 /**
  * Development secrets are public (they are in this file): with the real upstream they would
  * let anyone who reads the source credit real traffic, so they are refused there.

@@ -4,6 +4,7 @@ import { logger } from '../../functions/commons/logger.ts';
 import { LOCAL_TOKEN_HEADER } from './env.ts';
 import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
 import { FUNCTION_NAMES, type Invoker, isFunctionName } from './functions.ts';
+import { crossSiteRefusal, hostRefusal, isSafeMethod } from './guard.ts';
 
 /** Bodies above this are refused before any handler runs (API Gateway's own limit). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -56,16 +57,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
-/** `Host` or `Origin`'s host, lower case and without port (IPv6 keeps its brackets). */
-function hostOf(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  try {
-    return new URL(value.includes('://') ? value : `http://${value}`).hostname.toLowerCase();
-  } catch {
-    return undefined;
-  }
-}
-
 function holdsToken(req: IncomingMessage, token: string): boolean {
   const given = req.headers[LOCAL_TOKEN_HEADER];
   if (typeof given !== 'string') return false;
@@ -76,27 +67,15 @@ function holdsToken(req: IncomingMessage, token: string): boolean {
 
 /**
  * Why a request is refused before routing, if it is: a `Host` this server does not answer to
- * (DNS rebinding), or a state-changing request a browser sent on behalf of another site
- * (a form post or a `text/plain` fetch needs no CORS preflight). Providers and the CLI send
- * neither `Origin` nor `Sec-Fetch-Site`.
+ * (DNS rebinding), or a request a browser sent on behalf of another site: any state-changing
+ * one, and `GET /webhooks/epay` too, since that GET credits traffic (epay's server sends
+ * neither `Origin` nor `Sec-Fetch-Site`; a browser following a link or loading an image does).
  */
-function refusal(req: IncomingMessage, opts: HttpOptions): string | undefined {
-  const host = hostOf(req.headers.host);
-  if (!host || !opts.allowedHosts.has(host)) return 'host not allowed';
-  const method = req.method ?? 'GET';
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return undefined;
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-    return 'cross-site request refused';
-  }
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    const from = hostOf(origin);
-    if (origin === 'null' || !from || !opts.allowedHosts.has(from)) {
-      return 'cross-site request refused';
-    }
-  }
-  return undefined;
+function refusal(req: IncomingMessage, path: string, opts: HttpOptions): string | undefined {
+  const refused = hostRefusal(req, opts.allowedHosts);
+  if (refused) return refused;
+  if (isSafeMethod(req.method) && !path.startsWith('/webhooks/')) return undefined;
+  return crossSiteRefusal(req, opts.allowedHosts);
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOptions): Promise<void> {
@@ -104,7 +83,7 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
-  const refused = refusal(req, opts);
+  const refused = refusal(req, path, opts);
   if (refused) {
     req.resume();
     return send(res, 403, { message: refused });

@@ -1,4 +1,14 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { StartupError } from './startup.ts';
 
@@ -56,9 +66,32 @@ export interface DataDirLock {
   release(): void;
 }
 
-/** Takes the directory's lock or throws DataDirInUseError naming the live holder. */
+/**
+ * The data directory holds customers' contacts, the ledger and the simulator's token: its
+ * owner's only. Folders become 0700 and files 0600, those a former run left behind too, and
+ * this process's umask keeps what it creates there (LevelDB's own files included) so.
+ */
+export function makePrivate(dataDir: string): void {
+  process.umask(0o077);
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) return;
+    if (stat.isDirectory()) {
+      if ((stat.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+      for (const name of readdirSync(path)) walk(join(path, name));
+    } else if ((stat.mode & 0o077) !== 0) {
+      chmodSync(path, stat.mode & 0o700);
+    }
+  };
+  walk(dataDir);
+}
+
+/**
+ * Takes the directory's lock or throws DataDirInUseError naming the live holder; the holder
+ * makes the directory private (makePrivate).
+ */
 export function lockDataDir(dataDir: string, what: string): DataDirLock {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, what, since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -69,6 +102,7 @@ export function lockDataDir(dataDir: string, what: string): DataDirLock {
       } finally {
         closeSync(fd);
       }
+      makePrivate(dataDir);
       return {
         release() {
           if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true });

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_UPSTREAM_ZONE } from '../../functions/commons/units.ts';
+import { allowedHosts } from '../runtime/env.ts';
+import { crossSiteRefusal, hostRefusal, isSafeMethod } from '../runtime/guard.ts';
 import { seededRandom, writeJson } from './json.ts';
 import { readSnapshot, writeSnapshot } from './snapshot.ts';
 import {
@@ -77,6 +79,11 @@ export interface SimulatorOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
+  /**
+   * Host names (lower case, no port) requests may name in `Host`; others get 403, so a web
+   * page cannot reach the control API through DNS rebinding. @default allowedHosts(host)
+   */
+  allowedHosts?: ReadonlySet<string>;
   /** The token the simulator accepts in the `token` header. @default 'simulator-token' */
   token?: string;
   /** Seeds generated data and the number-style coin. @default 1 */
@@ -386,10 +393,22 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return out;
   }
 
+  const hosts = opts.allowedHosts ?? allowedHosts(opts.host ?? '127.0.0.1');
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const method = req.method ?? 'GET';
-    if (url.pathname.startsWith('/_sim/')) {
+    const isControl = url.pathname.startsWith('/_sim/');
+    // The control API changes balances and ledgers: as the runtime, no foreign Host, and no
+    // change a browser makes on behalf of another site.
+    const refused =
+      hostRefusal(req, hosts) ??
+      (isControl && !isSafeMethod(method) ? crossSiteRefusal(req, hosts) : undefined);
+    if (refused) {
+      req.resume();
+      return send(res, 403, 'application/json', JSON.stringify({ error: refused }));
+    }
+    if (isControl) {
       try {
         const body = method === 'GET' || method === 'DELETE' ? undefined : await readJson(req);
         const result = control(method, url.pathname, body, url);

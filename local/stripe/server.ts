@@ -77,6 +77,8 @@ export interface StripeStandInOptions {
   port?: number;
   /** The secret key requests must carry. */
   apiKey: string;
+  /** Why a request is refused (403) before anything else, if it is: e.g. a foreign `Host`. */
+  refuse?: (req: IncomingMessage) => string | undefined;
   /** Where events go, signed with `secret`; none: not sent. */
   webhook?: { url: string; secret: string };
   /**
@@ -812,6 +814,13 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    const refused = opts.refuse?.(req);
+    if (refused) {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: refused } }));
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const pagePath = /^\/checkout\/pay\/([^/]+)$/.exec(url.pathname);
     if (pagePath?.[1]) return checkoutPageRequest(req, res, decodeURIComponent(pagePath[1]));

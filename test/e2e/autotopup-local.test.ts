@@ -19,7 +19,6 @@ import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
-import { LOCAL_STRIPE_API_KEY } from '../../local/stripe/index.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
 
@@ -82,6 +81,8 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
     const standInUrl = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
+    // The stand-in's key is random per run; the banner prints it.
+    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
     const info = readRuntimeInfo(dataDir);
     if (!info) throw new Error(`no runtime info:\n${output}`);
     const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
@@ -118,7 +119,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     const notices: AutoTopupNotice[] = [];
     const engine = new AutoTopupEngine({
       store: new AutoTopupStore(doc, info.tableName),
-      stripe: async () => createStripeApi(stripeClient(LOCAL_STRIPE_API_KEY, standInUrl)),
+      stripe: async () => createStripeApi(stripeClient(standInKey, standInUrl)),
       ledger: new DynamoLedger(doc, info.tableName),
       snapshots: new SnapshotStore(doc, info.tableName),
       sink: new RecordingSink(),

@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { run } from '../../local/cli/main.ts';
-import { LOCAL_STRIPE_API_KEY } from '../../local/stripe/index.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 
 const LOCAL_TOKEN = 'e2e-customers-wired-local-token';
@@ -69,11 +68,13 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     }
     expect(output).toMatch(/built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     const standIn = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
+    // The stand-in's key is random per run; the banner prints it.
+    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
     const paymentIntents = async () =>
       (
         (await (
           await fetch(`${standIn}/v1/payment_intents?customer=cus_local`, {
-            headers: { authorization: `Bearer ${LOCAL_STRIPE_API_KEY}` },
+            headers: { authorization: `Bearer ${standInKey}` },
           })
         ).json()) as {
           data: { id: string; status: string; amount: number; metadata: Record<string, string> }[];

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,8 +23,15 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-/** `npm start` in its own process group, on a free port and a fresh data folder. */
-async function npmStart(env: Record<string, string>, waitForHealth = true): Promise<Running> {
+/**
+ * `npm start` in its own process group, on a free port and a fresh data folder; `loopback`
+ * is where it is reached (`[::1]` when HOST=::1).
+ */
+async function npmStart(
+  env: Record<string, string>,
+  waitForHealth = true,
+  loopback = '127.0.0.1',
+): Promise<Running> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fp-sec-'));
   const port = await freePort();
   let output = '';
@@ -42,6 +49,10 @@ async function npmStart(env: Record<string, string>, waitForHealth = true): Prom
       STANDARD_WEBHOOK_SECRET: '',
       EPAY_KEY: '',
       SNS_TOPIC_ARN: '',
+      STRIPE_API_BASE_URL: '',
+      STRIPE_API_KEY: '',
+      STRIPE_READ_KEY: '',
+      HOST: '',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,7 +66,7 @@ async function npmStart(env: Record<string, string>, waitForHealth = true): Prom
   const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
   const run = {
     child,
-    base: `http://127.0.0.1:${port}`,
+    base: `http://${loopback}:${port}`,
     port,
     dataDir,
     output: () => output,
@@ -104,6 +115,23 @@ function raw(
     req.on('error', fail);
     req.end(opts.body);
   });
+}
+
+/** Every folder and file under `dir` with its permission bits, e.g. `dynamodb/CURRENT 600`. */
+function modes(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    const line = `${prefix}${entry.name} ${(statSync(path).mode & 0o777).toString(8)}`;
+    return entry.isDirectory() ? [line, ...modes(path, `${prefix}${entry.name}/`)] : [line];
+  });
+}
+
+/** The banner's Stripe stand-in: its URL and the key of this run. */
+function standInOf(output: string): { url: string; key: string } {
+  return {
+    url: /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '',
+    key: /stripe key {3}(\S+)/.exec(output)?.[1] ?? '',
+  };
 }
 
 function devPayment() {
@@ -215,10 +243,107 @@ describe('local runtime security: npm start with the simulator', () => {
     expect(ledger).toEqual([]);
   });
 
+  it('runs the Stripe stand-in on loopback with a random key of this run, refusing a foreign Host', async () => {
+    // Prepare
+    const standIn = standInOf(run.output());
+    const list = (key: string, host?: string) =>
+      raw(`${standIn.url}/v1/payment_intents`, {
+        headers: { authorization: `Bearer ${key}`, ...(host ? { host } : {}) },
+      });
+
+    // Act
+    const publicKey = await list('sk_test_flowpilot_local');
+    const rebound = await list(standIn.key, `rebind.example:${new URL(standIn.url).port}`);
+    const own = await list(standIn.key);
+
+    // Assess
+    expect(standIn.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(standIn.key).toMatch(/^rk_test_local_[0-9a-f]{48}$/);
+    expect([publicKey.status, rebound.status, own.status]).toEqual([401, 403, 200]);
+  });
+
+  it("refuses the simulator's control API to a foreign Host and to a browser's cross-site change", async () => {
+    // Prepare: a customer of the simulator and its balance
+    const { simulatorUrl } = (await (await fetch(`${run.base}/health`)).json()) as {
+      simulatorUrl: string;
+    };
+    const customers = async () =>
+      (await (await fetch(`${simulatorUrl}/_sim/customers`)).json()) as {
+        customerId: string;
+        balanceMb: string;
+      }[];
+    const [victim] = await customers();
+    if (!victim) throw new Error('the simulator has no customer');
+    const topUp = JSON.stringify({ customerId: victim.customerId, mb: '1048576' });
+
+    // Act: a form-like text/plain POST from another site, a rebinding Host, a cross-site fetch
+    const fromOrigin = await raw(`${simulatorUrl}/_sim/customers/topup`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://attacker.example' },
+      body: topUp,
+    });
+    const crossSite = await raw(`${simulatorUrl}/_sim/customers/topup`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' },
+      body: topUp,
+    });
+    const rebound = await raw(`${simulatorUrl}/_sim/state`, {
+      headers: { host: `rebind.example:${new URL(simulatorUrl).port}` },
+    });
+
+    // Assess
+    expect([fromOrigin.status, crossSite.status, rebound.status]).toEqual([403, 403, 403]);
+    const after = (await customers()).find((c) => c.customerId === victim.customerId);
+    expect(after?.balanceMb).toBe(victim.balanceMb);
+  });
+
+  it('refuses a GET /webhooks/epay a browser sends for another site', async () => {
+    const url = `${run.base}/webhooks/epay?pid=1001&trade_no=1&out_trade_no=1&money=38&trade_status=TRADE_SUCCESS`;
+    const crossSite = await fetch(url, { headers: { 'sec-fetch-site': 'cross-site' } });
+    const fromOrigin = await fetch(url, { headers: { origin: 'https://attacker.example' } });
+    const server = await fetch(url);
+    expect([crossSite.status, fromOrigin.status]).toEqual([403, 403]);
+    // epay's own server sends neither header: it reaches the function (which finds no signature).
+    expect(server.status).not.toBe(403);
+  });
+
+  it("keeps the data directory its owner's only: folders 0700, files 0600", () => {
+    const all = modes(run.dataDir);
+    // The embedded DynamoDB's LevelDB files and the simulator's state are among them.
+    expect(all).toEqual(expect.arrayContaining([expect.stringMatching(/^dynamodb\/.+ /)]));
+    expect(all).toContain('simulator.json 600');
+    expect((statSync(run.dataDir).mode & 0o777).toString(8)).toBe('700');
+    for (const line of all) expect(line).toMatch(/ (700|600)$/);
+  });
+
   it('lets the CLI find it through runtime.json, confirmed by the token on /health', async () => {
     const status = await flowpilot(['status', '--json'], ROOT, { FLOWPILOT_DATA_DIR: run.dataDir });
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
+  });
+});
+
+describe('local runtime security: npm start with HOST=::1', () => {
+  let run: Running;
+  beforeAll(async () => {
+    run = await npmStart({ HOST: '::1' }, true, '[::1]');
+  }, 120_000);
+  afterAll(async () => {
+    if (run) await stop(run);
+  });
+
+  it('writes a URL the CLI can use into runtime.json, and keeps the Stripe stand-in on loopback', async () => {
+    const info = JSON.parse(readFileSync(join(run.dataDir, 'runtime.json'), 'utf8'));
+    expect(info.httpUrl).toBe(`http://[::1]:${run.port}`);
+    const status = await flowpilot(['status', '--json'], ROOT, { FLOWPILOT_DATA_DIR: run.dataDir });
+    expect(status.stderr).toBe('');
+    expect(status.code).toBe(0);
+    const standIn = standInOf(run.output());
+    expect(standIn.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${standIn.url}/v1/payment_intents`, {
+      headers: { authorization: `Bearer ${standIn.key}` },
+    });
+    expect(res.status).toBe(200);
   });
 });
 
@@ -299,6 +424,23 @@ describe('local runtime security: npm start with the real upstream', () => {
     expect(run.output()).toMatch(/STRIPE_WEBHOOK_SECRET holds the public local development value/);
   });
 
+  it('refuses a full live Stripe secret key unless payments.stripe.allowSecretKey says so', async () => {
+    const key = `sk_live_${randomBytes(12).toString('hex')}`;
+    const run = await npmStart(
+      {
+        ...real(),
+        FLOWPILOT_CONFIG: writeConfig({ upstream: { allowInsecureHttp: true } }),
+        STRIPE_API_BASE_URL: 'https://api.stripe.com',
+        STRIPE_READ_KEY: key,
+      },
+      false,
+    );
+    expect(await run.exited).not.toBe(0);
+    expect(run.output()).toMatch(/STRIPE_READ_KEY is a full secret key \(sk_live_\.\.\.\)/);
+    expect(run.output()).toContain('payments.stripe.allowSecretKey');
+    expect(run.output()).not.toContain(key);
+  });
+
   it('has no development secret and no demo package: signed demo payments get 404 and demo:payment refuses', async () => {
     // Prepare: Stripe enabled, but no secret given.
     const run = await npmStart({
@@ -333,6 +475,11 @@ describe('local runtime security: npm start with the real upstream', () => {
       expect(demo.code).not.toBe(0);
       expect(demo.out).toContain('uses the real upstream');
       expect(run.output()).not.toMatch(/local development values|demo-10gb|demo:payment/);
+      // No Stripe stand-in where traffic is real: its charges would credit real traffic.
+      expect(run.output()).not.toContain('Stripe stand-in');
+      expect(run.output()).toMatch(
+        /stripe {7}none: auto top-up and Checkout opt-ins are off \(with the real upstream set STRIPE_API_BASE_URL/,
+      );
       expect(sim.ledger()).toEqual([]);
     } finally {
       await stop(run);

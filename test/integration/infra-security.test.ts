@@ -8,15 +8,23 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { ConfigInput } from '../../functions/commons/config/schema.ts';
+import { ISO_COUNTRIES } from '../../functions/commons/config/sms-countries.ts';
 import { FUNCTION_ENTRIES, type FunctionName, PROJECT_ROOT } from '../../infra/bundling.ts';
-import { WEBHOOK_PATH, WEBHOOK_ROUTE_THROTTLE } from '../../infra/constructs/webhook-api.ts';
+import {
+  EPAY_GET_PATH,
+  WEBHOOK_PATH,
+  WEBHOOK_ROUTE_THROTTLE,
+} from '../../infra/constructs/webhook-api.ts';
 import { buildApp } from '../../infra/main.ts';
 import { addPolicyChecks } from '../../infra/policy-checks.ts';
 import type { FlowPilotStack } from '../../infra/stack.ts';
 
 // Bundling is skipped (the template is the same but for asset hashes), so this synth is quick.
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
-const CONFIG: ConfigInput = { logs: { retentionDays: 731 } };
+const CONFIG: ConfigInput = {
+  logs: { retentionDays: 731 },
+  notifications: { smsProtectCountries: ['CN', 'US'] },
+};
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = {
@@ -35,7 +43,7 @@ beforeAll(() => {
   // Runs cdk-nag and the Control Tower controls; throws on any unacknowledged finding.
   app.synth();
   resources = Template.fromStack(stack).toJSON().Resources;
-}, 120_000);
+}, 300_000);
 
 const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
@@ -193,6 +201,18 @@ describe('FlowPilotStack security', () => {
       expect(route?.ThrottlingRateLimit).toBeLessThanOrEqual(stageLimits.ThrottlingRateLimit ?? 0);
     });
 
+    it("throttles epay's GET route like the POST route, below the stage", () => {
+      const [stage] = ofType('AWS::ApiGatewayV2::Stage');
+      const settings = (stage?.Properties.RouteSettings ?? {}) as Record<string, unknown>;
+      expect(settings[`GET ${EPAY_GET_PATH}`]).toEqual({
+        ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rateLimit,
+        ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burstLimit,
+      });
+      // Every route that reaches the function has its own limit.
+      const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+      expect(Object.keys(settings).sort()).toEqual([...routes].sort());
+    });
+
     it("lets API Gateway invoke the function only from this account's API", () => {
       for (const p of ofType('AWS::Lambda::Permission')) {
         if (p.Properties.Principal !== 'apigateway.amazonaws.com') continue;
@@ -205,7 +225,7 @@ describe('FlowPilotStack security', () => {
   describe('secrets', () => {
     it('creates placeholders of 64 characters without punctuation or spaces', () => {
       const secrets = ofType('AWS::SecretsManager::Secret');
-      expect(secrets).toHaveLength(5);
+      expect(secrets).toHaveLength(6);
       for (const s of secrets) {
         expect(s.Properties.GenerateSecretString).toEqual({
           PasswordLength: 64,
@@ -214,6 +234,26 @@ describe('FlowPilotStack security', () => {
         });
       }
     });
+  });
+});
+
+describe('SMS budget', () => {
+  it('allows SMS to the listed countries only, blocking every other one', () => {
+    const configs = ofType('AWS::SMSVOICE::ProtectConfiguration');
+    expect(configs).toHaveLength(1);
+    const ruleSet = configs[0]?.Properties.CountryRuleSet as { SMS?: Record<string, string>[] };
+    const rules = ruleSet.SMS ?? [];
+    const allowed = rules.filter((r) => r.ProtectStatus === 'ALLOW').map((r) => r.CountryCode);
+    expect(allowed.sort()).toEqual(['CN', 'US']);
+    const blocked = rules.filter((r) => r.ProtectStatus === 'BLOCK').map((r) => r.CountryCode);
+    expect(blocked).toContain('SO');
+    expect(blocked).toHaveLength(ISO_COUNTRIES.length - 2);
+  });
+
+  it('refuses a country code End User Messaging does not know, naming the key', () => {
+    expect(() => parseConfig({ notifications: { smsProtectCountries: ['cn'] } })).toThrow(
+      /notifications\.smsProtectCountries\.0: must be an ISO 3166-1 alpha-2 country code/,
+    );
   });
 });
 

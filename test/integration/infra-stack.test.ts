@@ -417,14 +417,15 @@ describe('FlowPilotStack', () => {
   });
 
   describe('secrets', () => {
-    it('creates the five secrets under the stack name with a placeholder value', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 5);
+    it('creates the six secrets under the stack name with a placeholder value', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 6);
       for (const name of [
         'IPWEB_TOKEN',
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
         'EPAY_KEY',
         'STRIPE_API_KEY',
+        'STRIPE_READ_KEY',
       ]) {
         template.hasResourceProperties('AWS::SecretsManager::Secret', {
           Name: `FlowPilot/${name}`,
@@ -665,10 +666,15 @@ describe('FlowPilotStack', () => {
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
-        // The Stripe API key charges cards: only customer-actions and the webhook hold it.
-        const charges = name === 'customer-actions' || name === 'payment-webhook';
-        expect(readable.includes(JSON.stringify(secretRef('STRIPE_API_KEY')))).toBe(charges);
-        expect(variables.STRIPE_API_KEY_SECRET_ARN !== undefined).toBe(charges);
+        // One Stripe key each: the charging one only in customer-actions, the read-only one
+        // only in the internet-facing webhook.
+        for (const [secret, holder] of [
+          ['STRIPE_API_KEY', 'customer-actions'],
+          ['STRIPE_READ_KEY', 'payment-webhook'],
+        ] as const) {
+          expect(readable.includes(JSON.stringify(secretRef(secret)))).toBe(name === holder);
+          expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === holder);
+        }
       }
     });
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { stripeFromEnv } from '../../functions/commons/autotopup/opt-in-deps.ts';
+import { StripeAccessError } from '../../functions/commons/autotopup/stripe-api.ts';
+import { secretKeyRefusal } from '../../functions/commons/clients/stripe.ts';
 import {
   allowedHosts,
   devSecretsIn,
+  httpUrl,
   LOCAL_DEV_SECRETS,
   readLocalEnv,
 } from '../../local/runtime/env.ts';
@@ -54,6 +58,48 @@ describe('Module: local/runtime/env (security)', () => {
       expect(hosts.has('127.0.0.1')).toBe(true);
       expect(hosts.size).toBeGreaterThan(3);
       expect(hosts.has('rebind.example')).toBe(false);
+    });
+  });
+});
+
+describe('Module: local/runtime/env (URLs)', () => {
+  describe('Method: httpUrl', () => {
+    it('puts an IPv6 address in brackets, so runtime.json holds a URL', () => {
+      expect(httpUrl('::1', 3000)).toBe('http://[::1]:3000');
+      expect(httpUrl('[::1]', 3000)).toBe('http://[::1]:3000');
+      expect(httpUrl('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000');
+      expect(() => new URL(httpUrl('::', 3000))).not.toThrow();
+    });
+  });
+});
+
+describe('Module: functions/commons/clients/stripe (key kinds)', () => {
+  describe('Method: secretKeyRefusal', () => {
+    it('refuses a full live secret key, naming the variable and never the value', () => {
+      const key = 'sk_live_0123456789abcdef';
+      const refusal = secretKeyRefusal('STRIPE_API_KEY', key, false);
+      expect(refusal).toMatch(/^STRIPE_API_KEY is a full secret key/);
+      expect(refusal).toContain('payments.stripe.allowSecretKey');
+      expect(refusal).not.toContain(key);
+    });
+
+    it('takes restricted keys and test keys, and a live secret key when config allows it', () => {
+      expect(secretKeyRefusal('STRIPE_READ_KEY', 'rk_live_0123', false)).toBeUndefined();
+      expect(secretKeyRefusal('STRIPE_API_KEY', 'sk_test_0123', false)).toBeUndefined();
+      expect(secretKeyRefusal('STRIPE_API_KEY', 'sk_live_0123', true)).toBeUndefined();
+    });
+  });
+
+  describe('Method: stripeFromEnv (as deployed functions read their key)', () => {
+    it('refuses a full live secret key as an access error, so auto top-up alerts instead of charging', async () => {
+      process.env.STRIPE_READ_KEY = 'sk_live_0123456789abcdef';
+      try {
+        const refused = stripeFromEnv('STRIPE_READ_KEY');
+        await expect(refused).rejects.toBeInstanceOf(StripeAccessError);
+        await expect(refused).rejects.toThrow(/STRIPE_READ_KEY is a full secret key/);
+      } finally {
+        delete process.env.STRIPE_READ_KEY;
+      }
     });
   });
 });

@@ -1,6 +1,11 @@
 import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
-import { STRIPE_API_BASE_ENV, stripeClient } from '../clients/stripe.ts';
+import {
+  STRIPE_API_BASE_ENV,
+  type StripeKeyName,
+  secretKeyRefusal,
+  stripeClient,
+} from '../clients/stripe.ts';
 import { alertingFromEnv, tableName } from '../compose.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';
@@ -12,12 +17,15 @@ import { createStripeApi, StripeAccessError, type StripeApi } from './stripe-api
 /**
  * What the payment webhook needs to record a Checkout opt-in, apart from the engine's
  * (compose.ts) so that the webhook bundle holds no customer notices and no SES client.
- * The Stripe client is at `STRIPE_API_BASE_URL` (Stripe's own when unset), with
- * `STRIPE_API_KEY` read per run from the secret cache.
+ * The Stripe client is at `STRIPE_API_BASE_URL` (Stripe's own when unset), with the named
+ * key (customer-actions' `STRIPE_API_KEY`, the webhook's `STRIPE_READ_KEY`) read per run from
+ * the secret cache.
  */
-export async function stripeFromEnv(): Promise<StripeApi> {
-  const key = await getSecret('STRIPE_API_KEY');
-  if (!key) throw new StripeAccessError('STRIPE_API_KEY is not set');
+export async function stripeFromEnv(name: StripeKeyName = 'STRIPE_API_KEY'): Promise<StripeApi> {
+  const key = await getSecret(name);
+  if (!key) throw new StripeAccessError(`${name} is not set`);
+  const refused = secretKeyRefusal(name, key, getConfig().payments.stripe.allowSecretKey);
+  if (refused) throw new StripeAccessError(refused);
   return createStripeApi(stripeClient(key, getOptionalStringFromEnv(STRIPE_API_BASE_ENV)));
 }
 
@@ -31,7 +39,8 @@ export function optInDepsFromEnv(): OptInDeps {
   return {
     store: new AutoTopupStore(docClient, table),
     sessions: new CheckoutSessionStore(docClient, table),
-    stripe: stripeFromEnv,
+    // The webhook only reads (Checkout Sessions, PaymentMethods): its own read-only key.
+    stripe: () => stripeFromEnv('STRIPE_READ_KEY'),
     sink: alertingFromEnv().events,
     clock: () => new Date(),
     config: autoTopupConfig(),

@@ -5,6 +5,32 @@ import { ConfigError, FlowPilotError } from '../errors.ts';
 export const STRIPE_API_BASE_ENV = 'STRIPE_API_BASE_URL';
 
 /**
+ * FlowPilot's two Stripe keys, each given to one function: `STRIPE_API_KEY` (PaymentIntents
+ * write) to customer-actions for auto top-up charges, `STRIPE_READ_KEY` (Checkout Sessions,
+ * PaymentIntents, PaymentMethods read) to the internet-facing payment-webhook.
+ */
+export const STRIPE_KEY_NAMES = ['STRIPE_API_KEY', 'STRIPE_READ_KEY'] as const;
+export type StripeKeyName = (typeof STRIPE_KEY_NAMES)[number];
+
+/**
+ * Why a Stripe key is refused, if it is: a full live secret key (`sk_live_`) can refund,
+ * pay out and read every customer, so only a restricted one (`rk_live_`) is taken unless
+ * `payments.stripe.allowSecretKey` says otherwise. The message names the key, never its value.
+ */
+export function secretKeyRefusal(
+  name: StripeKeyName,
+  key: string,
+  allowSecretKey: boolean,
+): string | undefined {
+  if (allowSecretKey || !key.startsWith('sk_live_')) return undefined;
+  return (
+    `${name} is a full secret key (sk_live_...), which can do anything in the Stripe account; ` +
+    'put a restricted key (rk_live_...) with only the permissions README "Security model" ' +
+    'lists, or set payments.stripe.allowSecretKey to true on purpose'
+  );
+}
+
+/**
  * The API version every request pins, so that Stripe's answers keep the shape we read. It is
  * the version of the `stripe` package the tests and the local stand-in use (23.1.0).
  */

@@ -91,6 +91,11 @@ export const paymentsSchema = z.strictObject({
        * `hold` for a human (default) or `credit` like any paid order.
        */
       noPaymentRequired: z.enum(['hold', 'credit']).default('hold'),
+      /**
+       * Take a full live secret key (`sk_live_`) as a Stripe key. Off: only restricted keys
+       * (`rk_live_`) with the permissions each function needs; a full key is refused at start.
+       */
+      allowSecretKey: z.boolean().default(false),
     })
     .prefault({}),
   epay: z

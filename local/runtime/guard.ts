@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+
+/** `Host` or `Origin`'s host, lower case and without port (IPv6 keeps its brackets). */
+export function hostOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    return new URL(value.includes('://') ? value : `http://${value}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a request names a `Host` this server does not answer to (DNS rebinding), if it does. */
+export function hostRefusal(
+  req: IncomingMessage,
+  allowedHosts: ReadonlySet<string>,
+): string | undefined {
+  const host = hostOf(req.headers.host);
+  return host && allowedHosts.has(host) ? undefined : 'host not allowed';
+}
+
+/**
+ * Why a request is one a browser sent on behalf of another site, if it is: a form post, a
+ * `text/plain` fetch or a link needs no CORS preflight. Providers, the CLI and scripts send
+ * neither `Origin` nor `Sec-Fetch-Site`.
+ */
+export function crossSiteRefusal(
+  req: IncomingMessage,
+  allowedHosts: ReadonlySet<string>,
+): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return 'cross-site request refused';
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const from = hostOf(origin);
+    if (origin === 'null' || !from || !allowedHosts.has(from)) return 'cross-site request refused';
+  }
+  return undefined;
+}
+
+/** Reads (GET, HEAD, OPTIONS) change nothing, so only the others need crossSiteRefusal. */
+export function isSafeMethod(method: string | undefined): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
