@@ -17,6 +17,8 @@ const DESCRIPTIONS: Record<SecretName, string> = {
   STANDARD_WEBHOOK_SECRET: 'Standard Webhooks signing secret (whsec_...)',
   EPAY_KEY: 'EPay merchant key used to verify its notifications',
   STRIPE_API_KEY: 'Stripe secret API key (sk_... or rk_...) for auto top-up charges',
+  PORTAL_SECRET:
+    "Key of the customer page's signed links (32+ characters; 'new old' while rotating)",
 };
 
 /**
