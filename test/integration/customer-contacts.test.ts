@@ -247,8 +247,8 @@ describe('Function: confirmContact', () => {
     expect(token).not.toContain('ada');
 
     // Act
-    const first = await confirmContact(token, deps());
-    const again = await confirmContact(token, deps());
+    const first = await confirmContact(token, '88', deps());
+    const again = await confirmContact(token, '88', deps());
     // A later payment names someone else, whose own link was issued before.
     const stranger = signConfirmToken(SECRET, '88', 'mallory@example.org', t0);
     await store.capture('88', { email: 'mallory@example.org' }, new Date('2026-12-02T00:00:00Z'));
@@ -256,7 +256,7 @@ describe('Function: confirmContact', () => {
     // Assess
     expect(first).toEqual({ customerId: '88', email: 'a***@example.net', already: false });
     expect(again.already).toBe(true);
-    await expect(confirmContact(stranger, deps())).rejects.toMatchObject({
+    await expect(confirmContact(stranger, '88', deps())).rejects.toMatchObject({
       name: 'ContactConfirmError',
       reason: 'superseded',
       statusCode: 410,
@@ -269,16 +269,25 @@ describe('Function: confirmContact', () => {
     expect(c && noticeAddresses(c, true)).toEqual({ email: 'ada@example.net' });
   });
 
+  it('refuses a link opened on another customer’s page: the address is not the identity', async () => {
+    // A payer paid for customer 55 with their own address and got the receipt's link; they
+    // can open the customer page only as themselves (99), never as 55.
+    await store.capture('55', { email: 'mallory@example.org' }, t0);
+    const token = signConfirmToken(SECRET, '55', 'mallory@example.org', t0);
+    await expect(confirmContact(token, '99', deps())).rejects.toMatchObject({ reason: 'invalid' });
+    expect((await store.get('55'))?.confirmedEmail).toBeUndefined();
+  });
+
   it('refuses a forged, altered, expired or superseded link, and one for a forgotten contact', async () => {
     await store.capture('77', { email: 'bo@example.net' }, t0);
     const token = signConfirmToken(SECRET, '77', 'bo@example.net', t0);
     const refusal = (t: string, d = deps()) =>
-      confirmContact(t, d).then(
+      confirmContact(t, '77', d).then(
         () => 'confirmed',
         (err: unknown) => (err instanceof ContactConfirmError ? err.reason : String(err)),
       );
 
-    expect(await refusal(token.replace(/^77\./, '88.'))).toBe('invalid');
+    expect(await refusal(token.replace(/^77\./, '78.'))).toBe('invalid');
     expect(
       await refusal(
         signConfirmToken('another-secret-entirely-0123456789', '77', 'bo@example.net', t0),
@@ -298,9 +307,11 @@ describe('Function: confirmContact', () => {
     await store.capture('76', { email: 'cy@example.net' }, t0);
     const cy = signConfirmToken(SECRET, '76', 'cy@example.net', t0);
     await store.erase('76', t0);
-    expect(await refusal(cy)).toBe('superseded');
+    await expect(confirmContact(cy, '76', deps())).rejects.toMatchObject({
+      reason: 'superseded',
+    });
     // A short key is refused outright.
-    await expect(confirmContact(token, deps('short'))).rejects.toThrow(
+    await expect(confirmContact(token, '77', deps('short'))).rejects.toThrow(
       'every PORTAL_SECRET key must be at least 32 characters',
     );
   });

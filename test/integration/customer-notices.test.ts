@@ -481,7 +481,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
       'payer@example.org topped-up',
     ]);
     expect(ses.sent[0]?.text).toContain(
-      'To get every notice about this account at this address, not only receipts, confirm it:\nhttps://shop.example.com/portal/confirm-contact?token=',
+      'confirm it on\nyour customer page (open your own customer link first):\nhttps://shop.example.com/portal/confirm-contact?token=',
     );
     expect(t.smsSent().map((s) => s.Message)).toEqual([
       'Top-up received: +10 GB. New balance 9 GB.',
@@ -496,8 +496,8 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
       'used-up none skipped no contact',
     ]);
 
-    // The customer opens the link: the email is theirs; the captured phone stays receipts-only.
-    const confirmed = await confirmContact(tokenIn(ses.sent[0]?.text), {
+    // The customer opens the link on their own page (their signed link's session is 88).
+    const confirmed = await confirmContact(tokenIn(ses.sent[0]?.text), '88', {
       contacts: t.contacts,
       secret: async () => PORTAL_SECRET,
       clock: t.now,

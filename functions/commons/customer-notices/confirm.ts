@@ -98,15 +98,23 @@ export interface ConfirmDeps {
 }
 
 /**
- * The customer opened the link in a receipt: the email captured from their payment becomes
- * theirs, and gets every notice from now on. Only if it is still the captured address and no
- * other address was confirmed meanwhile (a confirmed address is never replaced this way; the
- * operator's always wins). Clicking twice is fine.
+ * The customer opened the link in a receipt on their own customer page: the email captured
+ * from their payment becomes theirs, and gets every notice from now on. The token proves the
+ * address received the receipt; `sessionCustomerId` (the customer whose signed link opened
+ * the page) proves it is the customer: a payer who named their own address for someone
+ * else's id holds the first but not the second. Only if it is still the captured address and
+ * no other address was confirmed meanwhile (a confirmed address is never replaced this way;
+ * the operator's always wins). Clicking twice is fine.
  */
-export async function confirmContact(token: string, deps: ConfirmDeps): Promise<ConfirmedContact> {
+export async function confirmContact(
+  token: string,
+  sessionCustomerId: string,
+  deps: ConfirmDeps,
+): Promise<ConfirmedContact> {
   const now = (deps.clock ?? (() => new Date()))();
   const secret = await deps.secret();
   const { customerId, names } = verifyConfirmToken(secret, token, now);
+  if (customerId !== sessionCustomerId) throw new ContactConfirmError('invalid');
   const contact = await deps.contacts.get(customerId);
   const same = (email: string | undefined): email is string => email !== undefined && names(email);
   if (same(contact?.confirmedEmail)) {

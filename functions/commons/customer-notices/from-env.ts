@@ -87,11 +87,16 @@ export function customerNoticesFromEnv(): CustomerNotices {
 }
 
 /**
- * For the customer page's confirmation route: `confirm(token)` binds the captured email the
- * token names, or throws ContactConfirmError (statusCode 400/410, message fit to show).
+ * For the customer page's confirmation route, behind the customer's session:
+ * `confirm(token, sessionCustomerId)` binds the captured email the token names, or throws
+ * ContactConfirmError (statusCode 400/410, message fit to show).
  */
-export function contactConfirmationFromEnv(): (token: string) => Promise<ConfirmedContact> {
+export function contactConfirmationFromEnv(): (
+  token: string,
+  sessionCustomerId: string,
+) => Promise<ConfirmedContact> {
   const contacts = new CustomerContactStore(docClient, getStringFromEnv(TABLE_NAME_ENV));
-  return (token) =>
-    confirmContact(token, { contacts, secret: () => requireSecret('PORTAL_SECRET') });
+  const secret = () => requireSecret('PORTAL_SECRET');
+  return (token, sessionCustomerId) =>
+    confirmContact(token, sessionCustomerId, { contacts, secret });
 }

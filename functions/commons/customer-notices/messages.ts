@@ -173,7 +173,8 @@ const FRAME: Record<
     account: (id, account) => `Customer ${id}${account ? ` (account ${account})` : ''}`,
     pay: 'Top up here:',
     confirm: (link) => [
-      'To get every notice about this account at this address, not only receipts, confirm it:',
+      'To get every notice about this account at this address, not only receipts, confirm it on',
+      'your customer page (open your own customer link first):',
       link,
       'If this account is not yours, ignore this link.',
     ],
@@ -184,7 +185,7 @@ const FRAME: Record<
     account: (id, account) => `客户编号 ${id}${account ? `（账户 ${account}）` : ''}`,
     pay: '充值链接：',
     confirm: (link) => [
-      '如需在此邮箱接收该账户的全部通知（不仅是充值回执），请确认：',
+      '如需在此邮箱接收该账户的全部通知（不仅是充值回执），请先打开您的客户专属链接，再在客户页面确认：',
       link,
       '如果这不是您的账户，请忽略此链接。',
     ],
