@@ -62,6 +62,7 @@ async function setUp(
   over: Record<string, unknown> = {},
   at = '2026-12-01T02:00:00Z',
   automatic: ReadonlySet<string> = new Set(),
+  portalSecret = PORTAL_SECRET,
 ) {
   const table = await createTestTable('notices');
   const contacts = new CustomerContactStore(table.doc, table.tableName);
@@ -78,7 +79,9 @@ async function setUp(
     outbox,
     clock: () => now,
     chargedAutomatically: async (ids) => new Set(ids.filter((id) => automatic.has(id))),
-    confirmLink: confirmLinks(customers.notices.confirmContactUrl, { PORTAL_SECRET }),
+    confirmLink: confirmLinks(customers.notices.confirmContactUrl, {
+      PORTAL_SECRET: portalSecret,
+    }),
     ...noticeChannels(customers, 'aws', {
       ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
       sns: new SNSClient({ region: 'us-east-1' }),
@@ -509,6 +512,15 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
       'payer@example.org running-low',
     ]);
     expect(t.smsSent()).toHaveLength(1);
+  });
+
+  it('sends the receipt without the link when the link cannot be signed', async () => {
+    const t = await setUp({}, '2026-12-01T02:00:00Z', new Set(), 'too-short');
+    await t.contacts.capture('88', { email: 'payer@example.org' }, t.now());
+    await t.poll(20);
+    await t.poll(29, { credits: [credit(9, t.now().toISOString(), 'stripe-cs_7')] });
+    expect(ses.sent.map((e) => e.subject)).toEqual(['Top-up received: +9 GB']);
+    expect(ses.sent[0]?.text).not.toContain('confirm');
   });
 
   it('sends every notice to the operator’s address, never to one a later payment names', async () => {

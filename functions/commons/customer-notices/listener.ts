@@ -168,11 +168,22 @@ export class CustomerNotices implements BalanceListener {
     return summary;
   }
 
-  /** The confirmation link for a receipt to an email only captured from a payment. */
+  /**
+   * The confirmation link for a receipt to an email only captured from a payment. Without it
+   * (no secret, Secrets Manager failing) the receipt still goes, and the next one asks again.
+   */
   async #confirmLink(contact: CustomerContact | undefined, now: Date) {
     const email = contact && unconfirmedEmail(contact);
     if (!email || !this.#d.confirmLink) return undefined;
-    return this.#d.confirmLink(contact.customerId, email, now);
+    try {
+      return await this.#d.confirmLink(contact.customerId, email, now);
+    } catch (err) {
+      logger.warn('receipt sent without a confirmation link', {
+        customerId: contact.customerId,
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+      return undefined;
+    }
   }
 
   /** A customer who tops up is active: their contact is kept longer. Never fails the run. */
