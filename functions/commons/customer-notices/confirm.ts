@@ -56,7 +56,8 @@ const addressDigest = (secret: string, email: string) =>
 
 /**
  * `<customerId>.<expiry, epoch s>.<address digest>.<HMAC-SHA256>`, URL-safe. It proves that
- * FlowPilot sent this address a receipt for this customer; whoever holds it may confirm.
+ * FlowPilot sent this address a receipt for this customer; it confirms nothing on its own
+ * (confirmContact also wants that customer's own page session).
  */
 export function signConfirmToken(
   secret: string,

@@ -70,7 +70,7 @@ export interface OutboxEntry {
 
 export const DUE_INDEX_PK = 'OUTBOX#due';
 /** What an erased entry's text reads. */
-export const ERASED_TEXT = '(erased)';
+const ERASED_TEXT = '(erased)';
 
 const keyOf = (customerId: string, noticeId: string, channel: OutboxChannel) => ({
   pk: `NOTICE#${customerId}`,
