@@ -21,6 +21,8 @@ const DESCRIPTIONS: Record<SecretName, string> = {
     'Stripe restricted key (rk_...) with PaymentIntents write, for the auto top-up charges of customer-actions',
   STRIPE_READ_KEY:
     'Stripe restricted key (rk_...) with Checkout Sessions, PaymentIntents and PaymentMethods read, for payment-webhook',
+  PORTAL_SECRET:
+    "Key of the customer page's signed links (32+ characters; 'new old' while rotating)",
 };
 
 /**

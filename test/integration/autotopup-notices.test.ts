@@ -44,6 +44,7 @@ async function setUp(at: string) {
       notices: {
         email: { from: 'traffic@notices.example.com' },
         defaultTimeZone: 'Asia/Shanghai',
+        smsCountries: ['+86'],
       },
     },
   }).customers;

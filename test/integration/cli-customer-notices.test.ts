@@ -15,7 +15,10 @@ import { RecordingSink } from './payments-fixtures.ts';
 // 23:00 in Shanghai: email goes at once, SMS waits for 08:00.
 const NOW = new Date('2026-12-01T15:00:00.000Z');
 const config = parseConfig({
-  customers: { paymentLinkUrl: 'https://pay.example.com/{customerId}' },
+  customers: {
+    paymentLinkUrl: 'https://pay.example.com/{customerId}',
+    notices: { smsCountries: ['+86'] },
+  },
 });
 
 class Out {
@@ -160,5 +163,65 @@ describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
       'deferred +86***00',
       'printed a***@example.net',
     ]);
+  });
+
+  it('shows where each address came from: the operator, the customer, or an unconfirmed payment', async () => {
+    const contacts = new CustomerContactStore(table.doc, table.tableName);
+    await contacts.capture('66', { email: 'payer@example.org', phone: '+8613900000000' }, NOW);
+    expect(await h.cli('customer', 'contact', '66')).toBe(0);
+    expect(h.stdout.text).toMatch(
+      /email:\s+payer@example\.org \(from a payment, unconfirmed: receipts only\)/,
+    );
+    expect(h.stdout.text).toMatch(/name:\s+-\n/);
+    await contacts.confirmEmail('66', 'payer@example.org', NOW);
+    await contacts.edit('66', { phone: '+8613800138000' }, NOW);
+    expect(await h.cli('customer', 'contact', '66')).toBe(0);
+    expect(h.stdout.text).toMatch(
+      /email:\s+payer@example\.org \(confirmed by the customer\); payer@example\.org \(from a payment, not used\)/,
+    );
+    expect(h.stdout.text).toMatch(
+      /phone:\s+\+8613800138000 \(set by operator\); \+8613900000000 \(from a payment, not used\)/,
+    );
+  });
+
+  it('forgets a customer: contact removed, outbox masked and erased, open notices dropped, and says what it kept', async () => {
+    // Prepare: customer 88 has a contact, a printed email and an SMS waiting for 08:00.
+    const contacts = new CustomerContactStore(table.doc, table.tableName);
+    const outbox = new NoticeOutboxStore(table.doc, table.tableName);
+    await contacts.edit(
+      '88',
+      { email: 'ada@example.net', phone: '+8613800138000', name: 'Ada' },
+      NOW,
+    );
+    const before = await outbox.forCustomer('88');
+    expect(before.map((e) => e.status).sort()).toEqual(['deferred', 'printed']);
+
+    // Act
+    expect(await h.cli('customer', 'forget', '088')).toBe(0);
+
+    // Assess: what it says, and what is left.
+    expect(h.stdout.text).toContain(
+      'customer 88: contact removed; 2 notice outbox entries kept with the recipient masked and the text erased',
+    );
+    expect(h.stdout.text).toContain('balance, ledger lines, orders and daily usage');
+    const contact = await contacts.get('88');
+    expect(contact).toMatchObject({ customerId: '88', notices: true, lowThresholds: {} });
+    expect(contact?.email ?? contact?.phone ?? contact?.name ?? contact?.locale).toBeUndefined();
+    const after = await outbox.forCustomer('88');
+    expect(after.map((e) => `${e.channel} ${e.status} ${e.to} ${e.text}`).sort()).toEqual([
+      'email printed a***@example.net (erased)',
+      'sms dropped +86***00 (erased)',
+    ]);
+    expect(after.every((e) => e.subject === undefined)).toBe(true);
+    expect(JSON.stringify(after)).not.toContain('ada@example.net');
+    expect(await outbox.due(new Date('2026-12-03T00:00:00Z'))).toEqual([]);
+
+    expect(await h.cli('customer', 'forget', '88', '--json')).toBe(0);
+    expect(JSON.parse(h.stdout.text)).toMatchObject({
+      customerId: '88',
+      contactRemoved: false,
+      outboxEntriesMasked: 2,
+    });
+    expect(await h.cli('customer', 'forget')).toBe(2);
   });
 });

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ContactConfirmError,
+  confirmContact,
+  signConfirmToken,
+} from '../../functions/commons/customer-notices/confirm.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import {
+  CONTACT_RETENTION_DAYS,
   CustomerContactStore,
-  effectiveEmail,
-  effectivePhone,
   maskContact,
+  noticeAddresses,
 } from '../../functions/commons/store/customer-contacts.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
@@ -78,26 +84,37 @@ describe('Class: CustomerContactStore', () => {
     await store.edit('89', { email: 'ops-set@example.com', notices: false }, t0);
     const kept = await store.capture(
       '89',
-      { email: 'payer@example.com', phone: 'not a phone', name: 'Bo' },
+      { email: 'payer@example.com', phone: 'not a phone' },
       new Date('2026-12-02T00:00:00Z'),
     );
-    expect(kept).toEqual({ email: true, phone: false, name: true });
+    expect(kept).toEqual({ email: true, phone: false });
     await store.capture('89', { email: 'older@example.com' }, new Date('2026-12-01T12:00:00Z'));
     const c = await store.get('89');
     expect(c).toMatchObject({
       email: 'ops-set@example.com',
       paymentEmail: 'payer@example.com',
-      paymentName: 'Bo',
       notices: false,
     });
     expect(c?.paymentPhone).toBeUndefined();
-    expect(c && effectiveEmail(c)).toBe('ops-set@example.com');
+    expect(c && noticeAddresses(c, false)).toEqual({ email: 'ops-set@example.com' });
+    expect(c && noticeAddresses(c, true)).toEqual({ email: 'ops-set@example.com' });
     await store.capture('90', { phone: '+15551234567' }, t0);
     const only = await store.get('90');
-    expect(only && effectivePhone(only)).toBe('+15551234567');
+    // A captured number gets receipts, nothing else.
+    expect(only && noticeAddresses(only, true)).toEqual({ phone: '+15551234567' });
+    expect(only && noticeAddresses(only, false)).toEqual({});
     expect(only?.notices).toBe(true);
     const many = await store.getMany(['88', '89', '90', '91']);
     expect([...many.keys()].sort()).toEqual(['88', '89', '90']);
+  });
+
+  it('keeps a contact for two years after its last change, by DynamoDB TTL', async () => {
+    await store.capture('92', { email: 'x@example.org' }, t0);
+    const { Item } = await table.doc.send(
+      new GetCommand({ TableName: table.tableName, Key: { pk: 'CUSTOMER#92', sk: 'CONTACT' } }),
+    );
+    expect(CONTACT_RETENTION_DAYS).toBe(730);
+    expect(Item?.expiresAt).toBe(t0.getTime() / 1000 + 730 * 86_400);
   });
 
   it('masks addresses and numbers for display', () => {
@@ -137,7 +154,7 @@ describe('payment webhook: payer contact capture', () => {
     );
   }
 
-  it('keeps Stripe Checkout customer_details after the credit', async () => {
+  it('keeps Stripe Checkout customer_details’ email and phone after the credit, never the payer’s name', async () => {
     const session = {
       ...checkoutSession(`cs_${randomUUID()}`, { customerId: '88' }),
       customer_details: { email: 'payer@example.org', phone: '+14155550100', name: 'Ada L' },
@@ -146,11 +163,12 @@ describe('payment webhook: payer contact capture', () => {
       stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
     );
     expect(JSON.parse(res.body ?? '').result).toBe('credited');
-    expect(await store.get('88')).toMatchObject({
+    const kept = await store.get('88');
+    expect(kept).toMatchObject({
       paymentEmail: 'payer@example.org',
       paymentPhone: '+14155550100',
-      paymentName: 'Ada L',
     });
+    expect(JSON.stringify(kept)).not.toContain('Ada L');
   });
 
   it('keeps Standard Webhooks data.email and data.phone, and a failing save never fails the credit', async () => {
@@ -202,5 +220,99 @@ describe('payment webhook: payer contact capture', () => {
     );
     expect(JSON.parse(third.body ?? '').result).toBe('credited');
     expect(kept).toEqual([]);
+  });
+});
+
+describe('Function: confirmContact', () => {
+  const SECRET = 'portal-secret-for-tests-0123456789abcdef';
+  const OLD = 'the-previous-portal-secret-0123456789';
+  let table: TestTable;
+  let store: CustomerContactStore;
+  const t0 = new Date('2026-12-01T00:00:00Z');
+  const deps = (secret = SECRET, at = t0) => ({
+    contacts: store,
+    secret: async () => secret,
+    clock: () => at,
+  });
+
+  beforeAll(async () => {
+    table = await createTestTable('confirm');
+    store = new CustomerContactStore(table.doc, table.tableName);
+  });
+
+  it('binds the captured email the link names, once, and never one a payment brings later', async () => {
+    // Prepare: a payment's email, and the link its receipt carried.
+    await store.capture('88', { email: 'ada@example.net' }, t0);
+    const token = signConfirmToken(SECRET, '88', 'ada@example.net', t0);
+    expect(token).not.toContain('ada');
+
+    // Act
+    const first = await confirmContact(token, '88', deps());
+    const again = await confirmContact(token, '88', deps());
+    // A later payment names someone else, whose own link was issued before.
+    const stranger = signConfirmToken(SECRET, '88', 'mallory@example.org', t0);
+    await store.capture('88', { email: 'mallory@example.org' }, new Date('2026-12-02T00:00:00Z'));
+
+    // Assess
+    expect(first).toEqual({ customerId: '88', email: 'a***@example.net', already: false });
+    expect(again.already).toBe(true);
+    await expect(confirmContact(stranger, '88', deps())).rejects.toMatchObject({
+      name: 'ContactConfirmError',
+      reason: 'superseded',
+      statusCode: 410,
+    });
+    const c = await store.get('88');
+    expect(c).toMatchObject({
+      confirmedEmail: 'ada@example.net',
+      paymentEmail: 'mallory@example.org',
+    });
+    expect(c && noticeAddresses(c, true)).toEqual({ email: 'ada@example.net' });
+  });
+
+  it('refuses a link opened on another customer’s page: the address is not the identity', async () => {
+    // A payer paid for customer 55 with their own address and got the receipt's link; they
+    // can open the customer page only as themselves (99), never as 55.
+    await store.capture('55', { email: 'mallory@example.org' }, t0);
+    const token = signConfirmToken(SECRET, '55', 'mallory@example.org', t0);
+    await expect(confirmContact(token, '99', deps())).rejects.toMatchObject({ reason: 'invalid' });
+    expect((await store.get('55'))?.confirmedEmail).toBeUndefined();
+  });
+
+  it('refuses a forged, altered, expired or superseded link, and one for a forgotten contact', async () => {
+    await store.capture('77', { email: 'bo@example.net' }, t0);
+    const token = signConfirmToken(SECRET, '77', 'bo@example.net', t0);
+    const refusal = (t: string, d = deps()) =>
+      confirmContact(t, '77', d).then(
+        () => 'confirmed',
+        (err: unknown) => (err instanceof ContactConfirmError ? err.reason : String(err)),
+      );
+
+    expect(await refusal(token.replace(/^77\./, '78.'))).toBe('invalid');
+    expect(
+      await refusal(
+        signConfirmToken('another-secret-entirely-0123456789', '77', 'bo@example.net', t0),
+      ),
+    ).toBe('invalid');
+    expect(await refusal(`${token}x`)).toBe('invalid');
+    expect(await refusal('')).toBe('invalid');
+    const late = new Date(t0.getTime() + 15 * 86_400_000);
+    expect(await refusal(token, deps(SECRET, late))).toBe('expired');
+    // Another address captured since: the link no longer applies.
+    await store.capture('77', { email: 'bo2@example.net' }, new Date('2026-12-01T01:00:00Z'));
+    expect(await refusal(token)).toBe('superseded');
+    // Rotation: a link signed with the previous key still works while both are put.
+    const old = signConfirmToken(OLD, '77', 'bo2@example.net', t0);
+    expect(await refusal(old, deps(`${SECRET} ${OLD}`))).toBe('confirmed');
+    // Forgotten: nothing is left to confirm.
+    await store.capture('76', { email: 'cy@example.net' }, t0);
+    const cy = signConfirmToken(SECRET, '76', 'cy@example.net', t0);
+    await store.erase('76', t0);
+    await expect(confirmContact(cy, '76', deps())).rejects.toMatchObject({
+      reason: 'superseded',
+    });
+    // A short key is refused outright.
+    await expect(confirmContact(token, '77', deps('short'))).rejects.toThrow(
+      'every PORTAL_SECRET key must be at least 32 characters',
+    );
   });
 });

@@ -1,9 +1,11 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { confirmContact } from '../../functions/commons/customer-notices/confirm.ts';
+import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
 import {
   CustomerNotices,
   MAX_ATTEMPTS,
@@ -36,6 +38,8 @@ afterEach(() => {
 });
 
 const LINK = 'https://shop.example.com/pay?customer={customerId}';
+const CONFIRM = 'https://shop.example.com/portal/confirm-contact?token={token}';
+const PORTAL_SECRET = 'portal-secret-for-tests-0123456789abcdef';
 const EMAIL = 'ada@example.net';
 const PHONE = '+8613800138000';
 
@@ -46,6 +50,8 @@ function config(over: Record<string, unknown> = {}) {
       notices: {
         email: { from: 'traffic@notices.example.com', fromName: 'Proxy Shop' },
         defaultTimeZone: 'Asia/Shanghai',
+        smsCountries: ['+86'],
+        confirmContactUrl: CONFIRM,
         ...over,
       },
     },
@@ -56,6 +62,7 @@ async function setUp(
   over: Record<string, unknown> = {},
   at = '2026-12-01T02:00:00Z',
   automatic: ReadonlySet<string> = new Set(),
+  portalSecret = PORTAL_SECRET,
 ) {
   const table = await createTestTable('notices');
   const contacts = new CustomerContactStore(table.doc, table.tableName);
@@ -72,6 +79,9 @@ async function setUp(
     outbox,
     clock: () => now,
     chargedAutomatically: async (ids) => new Set(ids.filter((id) => automatic.has(id))),
+    confirmLink: confirmLinks(customers.notices.confirmContactUrl, {
+      PORTAL_SECRET: portalSecret,
+    }),
     ...noticeChannels(customers, 'aws', {
       ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
       sns: new SNSClient({ region: 'us-east-1' }),
@@ -448,5 +458,171 @@ describe('Class: CustomerNotices', () => {
       await t.poll(-3.5);
       expect(ses.sent).toHaveLength(0);
     });
+  });
+});
+
+describe('Class: CustomerNotices (what a payer typed)', () => {
+  const tokenIn = (text: string | undefined) => {
+    const m = /confirm-contact\?token=([\w.-]+)/.exec(text ?? '');
+    if (!m?.[1]) throw new Error('no confirmation link in the email');
+    return m[1];
+  };
+
+  it('sends a contact captured from a payment receipts only, with a link to confirm, and every notice once confirmed', async () => {
+    // Prepare: nothing bound; a payment named an email and a phone.
+    const t = await setUp();
+    await t.contacts.capture('88', { email: 'payer@example.org', phone: PHONE }, t.now());
+    await t.poll(20);
+
+    // Act: running low, then used up, then a top-up.
+    await t.poll(4, { daysLeft: 2 });
+    await t.poll(-1);
+    await t.poll(9, { credits: [credit(10, t.now().toISOString(), 'stripe-cs_9')] });
+
+    // Assess: only the receipt went out, by email (with the link) and by SMS.
+    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+      'payer@example.org topped-up',
+    ]);
+    expect(ses.sent[0]?.text).toContain(
+      'confirm it on\nyour customer page (open your own customer link first):\nhttps://shop.example.com/portal/confirm-contact?token=',
+    );
+    expect(t.smsSent().map((s) => s.Message)).toEqual([
+      'Top-up received: +10 GB. New balance 9 GB.',
+    ]);
+    const outbox = await t.outbox.forCustomer('88');
+    expect(
+      outbox.map((e) => `${e.kind} ${e.channel} ${e.status} ${e.reason ?? ''}`).sort(),
+    ).toEqual([
+      'running-low none skipped no contact',
+      'topped-up email sent ',
+      'topped-up sms sent ',
+      'used-up none skipped no contact',
+    ]);
+
+    // The customer opens the link on their own page (their signed link's session is 88).
+    const confirmed = await confirmContact(tokenIn(ses.sent[0]?.text), '88', {
+      contacts: t.contacts,
+      secret: async () => PORTAL_SECRET,
+      clock: t.now,
+    });
+    expect(confirmed).toEqual({ customerId: '88', email: 'p***@example.org', already: false });
+    await t.poll(4);
+    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+      'payer@example.org topped-up',
+      'payer@example.org running-low',
+    ]);
+    expect(t.smsSent()).toHaveLength(1);
+  });
+
+  it('sends the receipt without the link when the link cannot be signed', async () => {
+    const t = await setUp({}, '2026-12-01T02:00:00Z', new Set(), 'too-short');
+    await t.contacts.capture('88', { email: 'payer@example.org' }, t.now());
+    await t.poll(20);
+    await t.poll(29, { credits: [credit(9, t.now().toISOString(), 'stripe-cs_7')] });
+    expect(ses.sent.map((e) => e.subject)).toEqual(['Top-up received: +9 GB']);
+    expect(ses.sent[0]?.text).not.toContain('confirm');
+  });
+
+  it('sends every notice to the operator’s address, never to one a later payment names', async () => {
+    const t = await setUp();
+    await t.contacts.edit('88', { email: EMAIL }, t.now());
+    await t.contacts.capture('88', { email: 'stranger@example.org' }, t.now());
+    await t.poll(20);
+    await t.poll(4);
+    await t.poll(30, { credits: [credit(26, t.now().toISOString(), 'stripe-cs_8')] });
+    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+      `${EMAIL} running-low`,
+      `${EMAIL} topped-up`,
+    ]);
+    // No confirmation link goes to the operator's address: nothing waits for confirmation there.
+    expect(ses.sent[1]?.text).not.toContain('confirm');
+  });
+
+  it('never puts a payer’s name in a message, nor any name carrying a line break or a link', async () => {
+    // Prepare: a contact as the previous release stored it, with a payer's name.
+    const t = await setUp();
+    await t.table.doc.send(
+      new PutCommand({
+        TableName: t.table.tableName,
+        Item: {
+          pk: 'CUSTOMER#88',
+          sk: 'CONTACT',
+          entity: 'customer-contact',
+          customerId: '88',
+          email: EMAIL,
+          paymentName: 'Ada\nYour account is locked. Verify at https://evil.example/login',
+        },
+      }),
+    );
+    await t.poll(20);
+    await t.poll(4);
+    // An operator's name with a link in it is dropped as well.
+    await t.contacts.edit('88', { name: 'Ada www.evil.example' }, t.now());
+    await t.poll(-1);
+
+    expect(ses.sent).toHaveLength(2);
+    for (const mail of ses.sent) {
+      expect(mail.text.startsWith('Hello,\n\n')).toBe(true);
+      expect(mail.text).not.toContain('evil');
+    }
+  });
+
+  it('texts only numbers in the allowed countries, and nobody when none are allowed', async () => {
+    const t = await setUp({ smsCountries: ['+86', '+1'] });
+    await t.contacts.edit('88', { email: EMAIL, phone: '+252612345678' }, t.now());
+    await t.poll(20);
+    await t.poll(4);
+    expect(t.smsSent()).toEqual([]);
+    expect(ses.sent).toHaveLength(1);
+    const sms = (await t.outbox.forCustomer('88')).filter((e) => e.channel === 'sms');
+    expect(sms.map((e) => `${e.status} ${e.reason}`)).toEqual(['skipped country not allowed']);
+
+    // The default: no customer SMS at all.
+    const none = await setUp({ smsCountries: undefined });
+    await none.contacts.edit('88', { phone: PHONE }, none.now());
+    await none.poll(20);
+    await none.poll(4);
+    expect(none.smsSent()).toEqual([]);
+  });
+
+  it('caps notices per customer and day, keeping the last one of the day for a receipt', async () => {
+    // Prepare: two emails a day; reminders may use one of them.
+    const t = await setUp({ dailyCap: { email: 2 } });
+    await t.contacts.edit('88', { email: EMAIL }, t.now());
+    await t.poll(20);
+
+    // Act: running low, used up (over the reminders' share), two top-ups (the second over).
+    await t.poll(4);
+    await t.poll(-1);
+    await t.poll(9, { credits: [credit(10, t.now().toISOString(), 'o-1')] });
+    await t.poll(29, { credits: [credit(20, t.now().toISOString(), 'o-2')] });
+    // The next day (in Shanghai) counts afresh.
+    t.at('2026-12-01T16:30:00Z');
+    await t.poll(4);
+
+    // Assess
+    expect(ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual([
+      'running-low',
+      'topped-up',
+      'running-low',
+    ]);
+    const outbox = await t.outbox.forCustomer('88');
+    expect(outbox.map((e) => `${e.noticeId} ${e.status} ${e.reason ?? ''}`).sort()).toEqual([
+      'running-low#1 sent ',
+      'running-low#3 sent ',
+      'topped-up#o-1 sent ',
+      'topped-up#o-2 capped over the daily cap of 2',
+      'used-up#2 capped over the daily cap of 2',
+    ]);
+  });
+
+  it('counts the daily cap atomically: of many sends at once, exactly the cap get through', async () => {
+    const t = await setUp();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => t.outbox.countSend('88', 'sms', '2026-12-01', 3)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(3);
+    expect(await t.outbox.countSend('88', 'sms', '2026-12-02', 3)).toBe(true);
+    expect(await t.outbox.countSend('88', 'email', '2026-12-01', 3)).toBe(true);
   });
 });

@@ -2,14 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { sendEmailInput } from '../../functions/commons/customer-notices/channels.ts';
+import {
+  CONFIRM_TOKEN_DAYS,
+  signConfirmToken,
+  verifyConfirmToken,
+} from '../../functions/commons/customer-notices/confirm.ts';
 import { noticeDelivery } from '../../functions/commons/customer-notices/delivery.ts';
 import {
   decideNotices,
   lowReasons,
   thresholdsFor,
 } from '../../functions/commons/customer-notices/episodes.ts';
+import { smsAllowed } from '../../functions/commons/customer-notices/listener.ts';
 import {
   paymentLinkFor,
+  plainName,
   renderNotice,
   SMS_MAX,
 } from '../../functions/commons/customer-notices/messages.ts';
@@ -118,6 +125,37 @@ describe('notice texts', () => {
     }
   });
 
+  it('greets by a name only when it is plain text: no line break, no link, no address', () => {
+    const hello = (name: string, locale: 'en' | 'zh-CN' = 'en') =>
+      renderNotice(
+        { kind: 'running-low', customerId: '88', balanceMb: '1024', name },
+        locale,
+      ).email.split('\n')[0];
+    expect(hello('Ada\nYour account is locked. Verify at https://evil.example/login')).toBe(
+      'Hello,',
+    );
+    expect(hello('Ada www.evil.example')).toBe('Hello,');
+    expect(hello('Ada evil.com')).toBe('Hello,');
+    expect(hello('support@evil.example')).toBe('Hello,');
+    expect(hello('\u202eAda\u0007 Lovelace\r\n')).toBe('Hello Ada Lovelace,');
+    expect(hello('李雷', 'zh-CN')).toBe('李雷，您好：');
+    expect(plainName('x'.repeat(100))).toHaveLength(40);
+    // The account line goes through the same filter.
+    const account = renderNotice(
+      { kind: 'used-up', customerId: '88', balanceMb: '0', account: 'ada01\nhttps://evil.example' },
+      'en',
+    ).email;
+    expect(account).toContain('Customer 88\n');
+    expect(account).not.toContain('evil');
+  });
+
+  it('sends SMS only to numbers under an allowed E.164 prefix', () => {
+    expect(smsAllowed('+8613800138000', ['+86', '+1'])).toBe(true);
+    expect(smsAllowed('+14155550100', ['+86', '+1'])).toBe(true);
+    expect(smsAllowed('+252612345678', ['+86', '+1'])).toBe(false);
+    expect(smsAllowed('+8613800138000', [])).toBe(false);
+  });
+
   it('substitutes the customer id into the payment link, URL-encoded', () => {
     expect(paymentLinkFor('https://pay.example.com/c/{customerId}?r={customerId}', '88')).toBe(
       'https://pay.example.com/c/88?r=88',
@@ -147,6 +185,41 @@ describe('notice texts', () => {
   });
 });
 
+describe('contact confirmation tokens', () => {
+  const KEY = 'portal-secret-for-tests-0123456789abcdef';
+  const at = new Date('2026-12-01T00:00:00Z');
+
+  it('names the customer and the address without carrying the address, for 14 days', () => {
+    const token = signConfirmToken(KEY, '88', 'ada@example.net', at);
+    expect(token).toMatch(/^88\.\d+\.[\w-]{22}\.[\w-]{43}$/);
+    const { customerId, names } = verifyConfirmToken(KEY, token, at);
+    expect(customerId).toBe('88');
+    expect(names('ada@example.net')).toBe(true);
+    expect(names('bob@example.net')).toBe(false);
+    const lastSecond = new Date(at.getTime() + CONFIRM_TOKEN_DAYS * 86_400_000);
+    expect(verifyConfirmToken(KEY, token, lastSecond).customerId).toBe('88');
+    expect(() => verifyConfirmToken(KEY, token, new Date(lastSecond.getTime() + 1000))).toThrow(
+      'This confirmation link has expired',
+    );
+  });
+
+  it('refuses any change to the token and any other key', () => {
+    const token = signConfirmToken(KEY, '88', 'ada@example.net', at);
+    const [id, expiry, digest, sig] = token.split('.');
+    const tampered = [
+      `89.${expiry}.${digest}.${sig}`,
+      `${id}.${Number(expiry) + 86_400}.${digest}.${sig}`,
+      `${id}.${expiry}.${'A'.repeat(22)}.${sig}`,
+      `${id}.${expiry}.${digest}.${'A'.repeat(43)}`,
+      `088.${expiry}.${digest}.${sig}`,
+    ];
+    for (const t of tampered) {
+      expect(() => verifyConfirmToken(KEY, t, at)).toThrow('This confirmation link is not valid.');
+    }
+    expect(() => verifyConfirmToken('x'.repeat(40), token, at)).toThrow('not valid');
+  });
+});
+
 describe('configuration and environment', () => {
   it('fills the defaults and refuses what cannot work, naming the key', () => {
     const c = parseConfig({}).customers;
@@ -156,7 +229,10 @@ describe('configuration and environment', () => {
       defaultTimeZone: 'Asia/Shanghai',
       runningLow: { gb: 5, percentOfLastTopUp: 20, daysLeft: 3 },
       sms: { enabled: true, fromHour: 8, toHour: 22 },
+      smsCountries: [],
+      dailyCap: { email: 10, sms: 3 },
     });
+    expect(c.notices.confirmContactUrl).toBeUndefined();
     expect(c.notices.email).toBeUndefined();
     expect(c.paymentLinkUrl).toBeUndefined();
     expect(() =>
@@ -168,12 +244,22 @@ describe('configuration and environment', () => {
             sms: { fromHour: 22, toHour: 8 },
             defaultTimeZone: 'Nowhere/City',
             defaultLocale: 'fr',
+            smsCountries: ['86'],
+            dailyCap: { sms: 0 },
+            confirmContactUrl: 'https://pay.example.com/portal/confirm',
           },
         },
       }),
     ).toThrow(
-      /customers\.paymentLinkUrl: must be an http\(s\) URL[\s\S]*customers\.notices\.email\.identity: must be the from address or its domain \(example\.com\), got other\.com[\s\S]*customers\.notices\.sms\.toHour: must be after fromHour[\s\S]*customers\.notices\.defaultLocale[\s\S]*customers\.notices\.defaultTimeZone: must be an IANA time zone/,
+      /customers\.paymentLinkUrl: must be an http\(s\) URL[\s\S]*customers\.notices\.email\.identity: must be the from address or its domain \(example\.com\), got other\.com[\s\S]*customers\.notices\.sms\.toHour: must be after fromHour[\s\S]*customers\.notices\.smsCountries\.0: must be an E\.164 prefix like \+86[\s\S]*customers\.notices\.dailyCap\.sms[\s\S]*customers\.notices\.confirmContactUrl: must contain \{token\}[\s\S]*customers\.notices\.defaultLocale[\s\S]*customers\.notices\.defaultTimeZone: must be an IANA time zone/,
     );
+    expect(
+      parseConfig({
+        customers: {
+          notices: { confirmContactUrl: 'https://pay.example.com/portal/confirm?token={token}' },
+        },
+      }).customers.notices.confirmContactUrl,
+    ).toBe('https://pay.example.com/portal/confirm?token={token}');
   });
 
   it('reads the delivery mode and honours AWS_ENDPOINT_URL_SES', async () => {

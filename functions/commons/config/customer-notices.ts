@@ -94,6 +94,36 @@ const notices = z
         message: 'must be after fromHour',
       })
       .prefault({}),
+    /**
+     * E.164 prefixes (`+86`, `+1`, `+4420`) a customer SMS may go to; any other number gets
+     * no SMS (recorded as skipped). Empty: no customer SMS at all.
+     */
+    smsCountries: z
+      .array(z.string().regex(/^\+[1-9]\d{0,5}$/, 'must be an E.164 prefix like +86'))
+      .max(300)
+      .default([]),
+    /**
+     * Notices per customer, channel and day (in `defaultTimeZone`); what is over is recorded
+     * as `capped`. Reminders may use all but the last one, which is kept for receipts.
+     */
+    dailyCap: z
+      .strictObject({
+        email: z.int().min(1).max(1000).default(10),
+        sms: z.int().min(1).max(100).default(3),
+      })
+      .prefault({}),
+    /**
+     * The customer page's address that confirms an email captured from a payment, with
+     * `{token}` substituted; a receipt to such an address carries it. Absent: no link, and a
+     * captured address gets receipts only until the operator sets it.
+     */
+    confirmContactUrl: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .max(512)
+      .refine((u) => u.includes('{token}') && !/[{}]/.test(u.replaceAll('{token}', '')), {
+        message: 'must contain {token} and no other placeholder',
+      })
+      .optional(),
     defaultLocale: z.enum(NOTICE_LOCALES).default('en'),
     /** For customers whose contact names no zone (a locale does not imply one). */
     defaultTimeZone: timeZoneSchema.default(DEFAULT_UPSTREAM_ZONE),

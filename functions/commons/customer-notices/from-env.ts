@@ -6,12 +6,14 @@ import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
 import type { CustomersConfig } from '../config/customers.ts';
 import { getStringFromEnv } from '../env.ts';
+import { getSecret, requireSecret } from '../secrets.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
 import { NoticeStateStore } from '../store/customer-notice-state.ts';
 import { NoticeOutboxStore } from '../store/notice-outbox.ts';
 import { TABLE_NAME_ENV } from '../store/table.ts';
 import { PrintChannel, SesEmailChannel, SnsSmsChannel } from './channels.ts';
+import { type ConfirmedContact, confirmContact, confirmLinkFor } from './confirm.ts';
 import { type NoticeDelivery, noticeDelivery } from './delivery.ts';
 import { CustomerNotices, type CustomerNoticesDeps } from './listener.ts';
 
@@ -48,6 +50,21 @@ export function noticeChannels(
   };
 }
 
+/**
+ * The link a receipt to a captured email carries, signed with PORTAL_SECRET; none without a
+ * `confirmContactUrl` or the secret (the address then stays receipts-only).
+ */
+export function confirmLinks(
+  template: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): CustomerNoticesDeps['confirmLink'] {
+  if (!template) return undefined;
+  return async (customerId, email, now) => {
+    const secret = await getSecret('PORTAL_SECRET', env);
+    return secret ? confirmLinkFor(template, secret, customerId, email, now) : undefined;
+  };
+}
+
 let built: CustomerNotices | undefined;
 
 /** The listener as a function builds it, once per container: its table, clients and config. */
@@ -63,7 +80,23 @@ export function customerNoticesFromEnv(): CustomerNotices {
     state: new NoticeStateStore(docClient, tableName),
     outbox: new NoticeOutboxStore(docClient, tableName),
     ...noticeChannels(config, noticeDelivery()),
+    confirmLink: confirmLinks(config.notices.confirmContactUrl),
     chargedAutomatically: (ids) => autoTopup.chargedAutomatically(ids),
   });
   return built;
+}
+
+/**
+ * For the customer page's confirmation route, behind the customer's session:
+ * `confirm(token, sessionCustomerId)` binds the captured email the token names, or throws
+ * ContactConfirmError (statusCode 400/410, message fit to show).
+ */
+export function contactConfirmationFromEnv(): (
+  token: string,
+  sessionCustomerId: string,
+) => Promise<ConfirmedContact> {
+  const contacts = new CustomerContactStore(docClient, getStringFromEnv(TABLE_NAME_ENV));
+  const secret = () => requireSecret('PORTAL_SECRET');
+  return (token, sessionCustomerId) =>
+    confirmContact(token, sessionCustomerId, { contacts, secret });
 }

@@ -7,8 +7,8 @@ import { runLimited } from '../store/batch.ts';
 import {
   type CustomerContact,
   type CustomerContactStore,
-  effectiveEmail,
-  effectivePhone,
+  noticeAddresses,
+  unconfirmedEmail,
 } from '../store/customer-contacts.ts';
 import {
   type NoticeState,
@@ -16,6 +16,7 @@ import {
   type NoticeStateStore,
 } from '../store/customer-notice-state.ts';
 import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
+import { dayInZone } from '../units.ts';
 import { type NoticeChannel, NoticeDeliveryError } from './channels.ts';
 import { decideNotices, type NoticeIntent, thresholdsFor } from './episodes.ts';
 import { type NoticeFacts, paymentLinkFor, renderNotice } from './messages.ts';
@@ -39,6 +40,11 @@ export interface CustomerNoticesDeps {
   /** Absent: that channel is off (no sender configured, or SMS disabled). */
   email?: NoticeChannel | undefined;
   sms?: NoticeChannel | undefined;
+  /**
+   * The link a receipt to a captured, unconfirmed email carries to confirm it (confirm.ts);
+   * undefined when there is none to give (no `confirmContactUrl`, no PORTAL_SECRET).
+   */
+  confirmLink?: (customerId: string, email: string, now: Date) => Promise<string | undefined>;
   clock?: () => Date;
   /**
    * Of these customers, those whose saved card auto top-up charges: they get no running-low
@@ -65,6 +71,11 @@ export interface NoticeRunSummary {
   conflicts: number;
   /** Outbox entries by resulting status, across new and due entries. */
   entries: Record<string, number>;
+}
+
+/** Whether customer SMS may go to this number (`customers.notices.smsCountries`). */
+export function smsAllowed(phone: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => phone.startsWith(p));
 }
 
 /**
@@ -131,7 +142,12 @@ export class CustomerNotices implements BalanceListener {
         const notices = automatic.has(id)
           ? decision.notices.filter((n) => n.kind !== 'running-low')
           : decision.notices;
-        const entries = notices.flatMap((n) => this.#entries(n, change, contact, now));
+        const confirm = notices.some((n) => n.kind === 'topped-up')
+          ? await this.#confirmLink(contact, now)
+          : undefined;
+        const entries = notices.flatMap((n) =>
+          this.#entries(n, change, contact, now, n.kind === 'topped-up' ? confirm : undefined),
+        );
         try {
           await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
         } catch (err) {
@@ -146,9 +162,40 @@ export class CustomerNotices implements BalanceListener {
         for (const e of entries) {
           count(e.status === 'pending' ? await this.#attempt(e, decision.next) : e.status);
         }
+        if (contact && notices.some((n) => n.kind === 'topped-up')) await this.#touch(id, now);
       }
     });
     return summary;
+  }
+
+  /**
+   * The confirmation link for a receipt to an email only captured from a payment. Without it
+   * (no secret, Secrets Manager failing) the receipt still goes, and the next one asks again.
+   */
+  async #confirmLink(contact: CustomerContact | undefined, now: Date) {
+    const email = contact && unconfirmedEmail(contact);
+    if (!email || !this.#d.confirmLink) return undefined;
+    try {
+      return await this.#d.confirmLink(contact.customerId, email, now);
+    } catch (err) {
+      logger.warn('receipt sent without a confirmation link', {
+        customerId: contact.customerId,
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+      return undefined;
+    }
+  }
+
+  /** A customer who tops up is active: their contact is kept longer. Never fails the run. */
+  async #touch(customerId: string, now: Date) {
+    try {
+      await this.#d.contacts.touch(customerId, now);
+    } catch (err) {
+      logger.warn('contact retention not extended', {
+        customerId,
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+    }
   }
 
   /**
@@ -194,6 +241,7 @@ export class CustomerNotices implements BalanceListener {
     change: BalanceChange,
     contact: CustomerContact | undefined,
     now: Date,
+    confirmLink: string | undefined,
   ): OutboxEntry[] {
     const b = change.after;
     const link = paymentLinkFor(this.#d.paymentLinkUrl, b.customerId);
@@ -210,20 +258,31 @@ export class CustomerNotices implements BalanceListener {
       n,
       contact,
       now,
+      confirmLink,
     );
   }
 
-  /** One outbox entry per channel the customer can be reached on, in their locale. */
+  /**
+   * One outbox entry per channel the customer can be reached on, in their locale: bound
+   * addresses for every notice, a captured one for receipts only (noticeAddresses). Only the
+   * operator's name greets; a payer's never reaches a message.
+   */
   #channelEntries(
     facts: NoticeFacts,
     n: Pick<NoticeIntent, 'noticeId' | 'episode'>,
     contact: CustomerContact | undefined,
     now: Date,
+    confirmLink?: string,
   ): OutboxEntry[] {
     const cfg = this.#d.config;
     const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
-    const name = contact?.name ?? contact?.paymentName;
-    const text = renderNotice({ ...facts, ...(name ? { name } : {}) }, locale);
+    const name = contact?.name;
+    const { email, phone } = contact ? noticeAddresses(contact, facts.kind === 'topped-up') : {};
+    // Only the email carries the confirmation link: it goes to the captured address itself.
+    const text = renderNotice(
+      { ...facts, ...(name ? { name } : {}), ...(confirmLink ? { confirmLink } : {}) },
+      locale,
+    );
     const createdAt = now.toISOString();
     const base = {
       customerId: facts.customerId,
@@ -246,8 +305,6 @@ export class CustomerNotices implements BalanceListener {
     ];
     if (!cfg.enabled) return skipped('notices disabled');
     if (contact && !contact.notices) return skipped('opted out');
-    const email = contact ? effectiveEmail(contact) : undefined;
-    const phone = contact ? effectivePhone(contact) : undefined;
     const out: OutboxEntry[] = [];
     const lease = new Date(now.getTime() + SEND_LEASE_MS).toISOString();
     if (email && this.#d.email) {
@@ -261,7 +318,16 @@ export class CustomerNotices implements BalanceListener {
         notBefore: lease,
       });
     }
-    if (phone && this.#d.sms) {
+    if (phone && this.#d.sms && !smsAllowed(phone, cfg.smsCountries)) {
+      out.push({
+        ...base,
+        channel: 'sms',
+        status: 'skipped',
+        reason: 'country not allowed',
+        to: phone,
+        text: text.sms,
+      });
+    } else if (phone && this.#d.sms) {
       const at = nextSmsTime(now, this.#window(contact));
       const wait = at.getTime() > now.getTime();
       out.push({
@@ -275,6 +341,20 @@ export class CustomerNotices implements BalanceListener {
       });
     }
     return out.length > 0 ? out : skipped('no contact');
+  }
+
+  /**
+   * Takes one of today's notices on the entry's channel. Receipts may use the whole cap,
+   * reminders all but the last one: a day of reminders still leaves the receipt of the top-up
+   * they asked for. (Payers can cause receipts, so receipts are capped too.) Answers the
+   * cap when the entry is over it.
+   */
+  async #overCap(e: OutboxEntry, now: Date): Promise<number | undefined> {
+    const { dailyCap, defaultTimeZone } = this.#d.config;
+    const cap = dailyCap[e.channel === 'sms' ? 'sms' : 'email'];
+    const limit = e.kind === 'topped-up' || cap === 1 ? cap : cap - 1;
+    const day = dayInZone(now, defaultTimeZone);
+    return (await this.#d.outbox.countSend(e.customerId, e.channel, day, limit)) ? undefined : cap;
   }
 
   #window(contact: CustomerContact | undefined): SmsWindow {
@@ -304,6 +384,11 @@ export class CustomerNotices implements BalanceListener {
       await outbox.settle(e, { status: 'dropped', reason: 'channel off' });
       return 'dropped';
     }
+    // The allowed countries may have shrunk since a deferred SMS was recorded.
+    if (e.channel === 'sms' && !smsAllowed(e.to ?? '', this.#d.config.smsCountries)) {
+      await outbox.settle(e, { status: 'dropped', reason: 'country not allowed' });
+      return 'dropped';
+    }
     // A new entry was placed in the window just now; anything older is checked again.
     if (e.channel === 'sms' && !(e.status === 'pending' && e.attempts === 0)) {
       const contact = await this.#d.contacts.get(e.customerId);
@@ -319,6 +404,12 @@ export class CustomerNotices implements BalanceListener {
     }
     const claimed = await outbox.claim(e, now, SEND_LEASE_MS);
     if (!claimed) return 'taken';
+    // Counted once per notice, on its first attempt; a retry was counted already.
+    const over = claimed.attempts === 1 ? await this.#overCap(claimed, now) : undefined;
+    if (over !== undefined) {
+      await outbox.settle(claimed, { status: 'capped', reason: `over the daily cap of ${over}` });
+      return 'capped';
+    }
     try {
       const { messageId } = await channel.send(claimed);
       await outbox.settle(claimed, {

@@ -14,6 +14,8 @@ export interface NoticeFacts {
   /** Topped up: the credit's MB. */
   creditMb?: string;
   paymentLink?: string;
+  /** A receipt to an address captured from a payment: the link that confirms it. */
+  confirmLink?: string;
 }
 
 export interface RenderedNotice {
@@ -25,6 +27,17 @@ export interface RenderedNotice {
 
 /** SMS length caps: two GSM-7 segments in English, two UCS-2 segments in Chinese. */
 export const SMS_MAX = { en: 306, 'zh-CN': 134 } as const satisfies Record<NoticeLocale, number>;
+
+/**
+ * A name or account as a message may show it: control and format characters (newlines, bidi
+ * overrides) become spaces; anything that reads as a link or an address drops it whole, so a
+ * message never carries text someone typed to be followed; at most 40 characters.
+ */
+export function plainName(value: string | undefined): string | undefined {
+  const text = value?.replace(/\p{C}/gu, ' ').replace(/\s+/g, ' ').trim();
+  if (!text || /[@/\\:<>]|www\.|\.[a-z]{2,}/i.test(text)) return undefined;
+  return [...text].slice(0, 40).join('');
+}
 
 /** `{customerId}` in the configured link, URL-encoded. */
 export function paymentLinkFor(template: string | undefined, customerId: string) {
@@ -149,21 +162,33 @@ const FRAME: Record<
   NoticeLocale,
   {
     hello: (name?: string) => string;
-    account: (f: NoticeFacts) => string;
+    account: (customerId: string, account?: string) => string;
     pay: string;
+    confirm: (link: string) => string[];
     sign: string;
   }
 > = {
   en: {
     hello: (name) => `Hello${name ? ` ${name}` : ''},`,
-    account: (f) => `Customer ${f.customerId}${f.account ? ` (account ${f.account})` : ''}`,
+    account: (id, account) => `Customer ${id}${account ? ` (account ${account})` : ''}`,
     pay: 'Top up here:',
+    confirm: (link) => [
+      'To get every notice about this account at this address, not only receipts, confirm it on',
+      'your customer page (open your own customer link first):',
+      link,
+      'If this account is not yours, ignore this link.',
+    ],
     sign: 'This is an automatic message about your proxy traffic.',
   },
   'zh-CN': {
     hello: (name) => `${name ? `${name}，` : ''}您好：`,
-    account: (f) => `客户编号 ${f.customerId}${f.account ? `（账户 ${f.account}）` : ''}`,
+    account: (id, account) => `客户编号 ${id}${account ? `（账户 ${account}）` : ''}`,
     pay: '充值链接：',
+    confirm: (link) => [
+      '如需在此邮箱接收该账户的全部通知（不仅是充值回执），请先打开您的客户专属链接，再在客户页面确认：',
+      link,
+      '如果这不是您的账户，请忽略此链接。',
+    ],
     sign: '此邮件由系统自动发送，请勿直接回复。',
   },
 };
@@ -175,12 +200,13 @@ export function renderNotice(facts: NoticeFacts, locale: NoticeLocale): Rendered
   const link = facts.paymentLink;
   const showLink = link !== undefined && facts.kind !== 'topped-up';
   const email = [
-    frame.hello(facts.name),
+    frame.hello(plainName(facts.name)),
     '',
     ...words.lines,
     ...(showLink ? ['', `${words.pay ?? frame.pay} ${link}`] : []),
+    ...(facts.confirmLink ? ['', ...frame.confirm(facts.confirmLink)] : []),
     '',
-    frame.account(facts),
+    frame.account(facts.customerId, plainName(facts.account)),
     frame.sign,
     '',
   ].join('\n');

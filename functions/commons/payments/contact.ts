@@ -3,13 +3,14 @@ import { type CustomerContactStore, canonicalCustomerId } from '../store/custome
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 
 /**
- * `{ contact }` when the provider named any of email, phone or name as text; else nothing.
- * Anything else (wrong types, absurd lengths) is dropped: a contact never blocks a credit.
+ * `{ contact }` when the provider named an email or phone as text; else nothing. Anything
+ * else (wrong types, absurd lengths) is dropped: a contact never blocks a credit. The payer's
+ * name is not read: a payer types it, and it would reach a customer's notices.
  */
 export function payerContact(from: unknown): { contact?: PayerContact } {
   if (typeof from !== 'object' || from === null) return {};
   const contact: PayerContact = {};
-  for (const k of ['email', 'phone', 'name'] as const) {
+  for (const k of ['email', 'phone'] as const) {
     const v = (from as Record<string, unknown>)[k];
     const text = typeof v === 'string' ? v.trim() : '';
     if (text && text.length <= 320) contact[k] = text;
@@ -18,8 +19,10 @@ export function payerContact(from: unknown): { contact?: PayerContact } {
 }
 
 /**
- * After a credit, keeps the payer's contact for customer notices. Never blocks or fails the
- * credit: the order is already credited, a failure here is only logged (without the contact).
+ * After a credit, keeps the payer's contact for customer notices, as captured (unconfirmed:
+ * receipts only, never over an address the operator set or the customer confirmed). Never
+ * blocks or fails the credit: the order is already credited, a failure here is only logged
+ * (without the contact).
  */
 export async function keepPayerContact(
   ev: PaymentSucceeded,

@@ -43,10 +43,10 @@ export interface PaymentSucceeded {
   contact?: PayerContact;
 }
 
+/** Email and phone only: a payer's name is never kept (it would reach customer notices). */
 export interface PayerContact {
   email?: string;
   phone?: string;
-  name?: string;
 }
 
 export interface PaymentFailed {

@@ -10,6 +10,8 @@ import { ValidationError } from '../errors.ts';
 import { assertTimeZone } from '../units.ts';
 import { runLimited } from './batch.ts';
 import { StoreError, storeCall } from './errors.ts';
+import { expiresAt } from './keys.ts';
+import { TABLE_DEFINITION } from './table.ts';
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -21,19 +23,28 @@ export interface ThresholdOverrides {
 }
 
 /**
- * How to reach one customer. The operator's values (CLI) win over those captured from
- * payments, which are kept apart so that a later payment never overwrites an operator's edit
- * and the opt-out is never touched by a payment.
+ * A contact is kept this long after its last change (operator edit, payment, confirmation)
+ * or the customer's last top-up receipt; DynamoDB's TTL then deletes it.
+ */
+export const CONTACT_RETENTION_DAYS = 730;
+
+/**
+ * How to reach one customer. An address is bound to the customer by the operator (CLI) or
+ * by the customer confirming it; one captured from a payment is only what a payer typed,
+ * kept apart, never over a bound one, and good for receipts only until confirmed. A
+ * payment never touches the opt-out. Payers' names are not kept.
  */
 export interface CustomerContact {
   customerId: string;
   email?: string;
   phone?: string;
   name?: string;
-  /** Captured from the customer's latest payment that carried them. */
+  /** A captured email the customer confirmed through the link in a receipt. */
+  confirmedEmail?: string;
+  confirmedAt?: string;
+  /** Captured from the customer's latest payment that carried them; unconfirmed. */
   paymentEmail?: string;
   paymentPhone?: string;
-  paymentName?: string;
   paymentAt?: string;
   locale?: NoticeLocale;
   timeZone?: string;
@@ -47,7 +58,6 @@ export interface CustomerContact {
 export interface PaymentContact {
   email?: string;
   phone?: string;
-  name?: string;
 }
 
 /** What the operator sets with `flowpilot customer contact`. */
@@ -112,13 +122,27 @@ export function maskContact(value: string | undefined): string {
   return value.length > 4 ? `${value.slice(0, 3)}***${value.slice(-2)}` : '***';
 }
 
-/** Where a notice goes: the operator's value, else the one from the latest payment. */
-export function effectiveEmail(c: CustomerContact): string | undefined {
-  return c.email ?? c.paymentEmail;
+/** An address bound to the customer: the operator's, else one the customer confirmed. */
+export function boundEmail(c: CustomerContact): string | undefined {
+  return c.email ?? c.confirmedEmail;
 }
 
-export function effectivePhone(c: CustomerContact): string | undefined {
-  return c.phone ?? c.paymentPhone;
+/**
+ * Where a notice goes. A bound address gets every notice; an address only captured from a
+ * payment (a payer may type anyone's) gets receipts, and only while nothing is bound.
+ */
+export function noticeAddresses(
+  c: CustomerContact,
+  receipt: boolean,
+): { email?: string; phone?: string } {
+  const email = boundEmail(c) ?? (receipt ? c.paymentEmail : undefined);
+  const phone = c.phone ?? (receipt ? c.paymentPhone : undefined);
+  return { ...(email ? { email } : {}), ...(phone ? { phone } : {}) };
+}
+
+/** The captured email a receipt may ask the customer to confirm: one, when nothing is bound. */
+export function unconfirmedEmail(c: CustomerContact): string | undefined {
+  return boundEmail(c) === undefined ? c.paymentEmail : undefined;
 }
 
 const keyOf = (customerId: string) => ({ pk: `CUSTOMER#${customerId}`, sk: 'CONTACT' });
@@ -136,9 +160,10 @@ function fromItem(item: Item): CustomerContact {
     'email',
     'phone',
     'name',
+    'confirmedEmail',
+    'confirmedAt',
     'paymentEmail',
     'paymentPhone',
-    'paymentName',
     'paymentAt',
     'timeZone',
     'updatedAt',
@@ -158,6 +183,26 @@ function fromItem(item: Item): CustomerContact {
   if (days !== undefined) out.lowThresholds.daysLeft = days;
   return out;
 }
+
+/** Everything a contact item holds about the customer; `paymentName` from earlier versions. */
+const ERASED_ATTRIBUTES = [
+  'email',
+  'phone',
+  'name',
+  'confirmedEmail',
+  'confirmedAt',
+  'paymentEmail',
+  'paymentPhone',
+  'paymentName',
+  'paymentAt',
+  'locale',
+  'timeZone',
+  'notices',
+  'lowGb',
+  'lowPercent',
+  'lowDaysLeft',
+  'updatedAt',
+] as const;
 
 const THRESHOLD_ATTRIBUTES = {
   gb: 'lowGb',
@@ -204,14 +249,20 @@ export class CustomerContactStore {
 
   /** Applies the operator's edit; fields not named are left as they are. */
   async edit(customerId: string, edit: ContactEdit, now: Date): Promise<CustomerContact> {
-    const set: string[] = ['customerId = :id', 'entity = :entity', 'updatedAt = :now'];
+    const set: string[] = [
+      'customerId = :id',
+      'entity = :entity',
+      'updatedAt = :now',
+      '#ttl = :ttl',
+    ];
     const remove: string[] = [];
     const values: Item = {
       ':id': customerId,
       ':entity': 'customer-contact',
       ':now': now.toISOString(),
+      ':ttl': expiresAt(now, CONTACT_RETENTION_DAYS),
     };
-    const names: Record<string, string> = {};
+    const names: Record<string, string> = { '#ttl': TABLE_DEFINITION.ttlAttribute };
     const assign = (attr: string, value: NativeAttributeValue) => {
       names[`#${attr}`] = attr;
       values[`:${attr}`] = value;
@@ -241,7 +292,7 @@ export class CustomerContactStore {
           TableName: this.#tableName,
           Key: keyOf(customerId),
           UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
@@ -252,22 +303,16 @@ export class CustomerContactStore {
   }
 
   /**
-   * Keeps what a payment said about its payer. Only a newer payment replaces an older one's
-   * values; the operator's own values and the opt-out are never touched. Returns what was kept.
+   * Keeps what a payment said about its payer, apart from the bound addresses (which it never
+   * touches, nor the opt-out). Only a newer payment replaces an older one's values. Returns
+   * what was kept.
    */
   async capture(
     customerId: string,
     contact: PaymentContact,
     at: Date,
-  ): Promise<{ email: boolean; phone: boolean; name: boolean }> {
-    const kept = { email: false, phone: false, name: false };
-    const values: Item = {
-      ':id': customerId,
-      ':entity': 'customer-contact',
-      ':at': at.toISOString(),
-    };
-    const set = ['customerId = :id', 'entity = :entity', 'paymentAt = :at', 'updatedAt = :at'];
-    const attempt = <T>(fn: () => T): T | undefined => {
+  ): Promise<{ email: boolean; phone: boolean }> {
+    const attempt = (fn: () => string): string | undefined => {
       try {
         return fn();
       } catch (err) {
@@ -275,29 +320,30 @@ export class CustomerContactStore {
         throw err;
       }
     };
-    const email = contact.email
-      ? attempt(() => normaliseEmail(contact.email as string))
-      : undefined;
-    const phone = contact.phone
-      ? attempt(() => normalisePhone(contact.phone as string))
-      : undefined;
-    const name = contact.name?.trim().slice(0, 100) || undefined;
+    const email = contact.email ? attempt(() => normaliseEmail(contact.email ?? '')) : undefined;
+    const phone = contact.phone ? attempt(() => normalisePhone(contact.phone ?? '')) : undefined;
+    if (!email && !phone) return { email: false, phone: false };
+    const values: Item = {
+      ':id': customerId,
+      ':entity': 'customer-contact',
+      ':at': at.toISOString(),
+      ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+    };
+    const set = [
+      'customerId = :id',
+      'entity = :entity',
+      'paymentAt = :at',
+      'updatedAt = :at',
+      '#ttl = :ttl',
+    ];
     if (email) {
       values[':email'] = email;
       set.push('paymentEmail = :email');
-      kept.email = true;
     }
     if (phone) {
       values[':phone'] = phone;
       set.push('paymentPhone = :phone');
-      kept.phone = true;
     }
-    if (name) {
-      values[':name'] = name;
-      set.push('paymentName = :name');
-      kept.name = true;
-    }
-    if (!email && !phone && !name) return kept;
     try {
       await this.#doc.send(
         new UpdateCommand({
@@ -305,17 +351,101 @@ export class CustomerContactStore {
           Key: keyOf(customerId),
           UpdateExpression: `SET ${set.join(', ')}`,
           ConditionExpression: 'attribute_not_exists(paymentAt) OR paymentAt <= :at',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
           ExpressionAttributeValues: values,
         }),
       );
     } catch (cause) {
       // A newer payment's contact is already stored: this older one has nothing to add.
       if ((cause as Error).name === 'ConditionalCheckFailedException') {
-        return { email: false, phone: false, name: false };
+        return { email: false, phone: false };
       }
       throw new StoreError('DynamoDB contacts.capture failed', 'contacts.capture', { cause });
     }
-    return kept;
+    return { email: email !== undefined, phone: phone !== undefined };
+  }
+
+  /**
+   * Binds the captured email `email` to the customer, as the customer confirmed it: only
+   * while it is still the captured one and no other confirmed email is there (a confirmed
+   * address is never replaced this way). False when that no longer holds.
+   */
+  async confirmEmail(customerId: string, email: string, at: Date): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET confirmedEmail = :email, confirmedAt = :at, updatedAt = :at, #ttl = :ttl',
+          ConditionExpression:
+            'paymentEmail = :email AND (attribute_not_exists(confirmedEmail) OR confirmedEmail = :email)',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':email': email,
+            ':at': at.toISOString(),
+            ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+          },
+        }),
+      );
+      return true;
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return false;
+      throw new StoreError('DynamoDB contacts.confirmEmail failed', 'contacts.confirmEmail', {
+        cause,
+      });
+    }
+  }
+
+  /**
+   * Erasure: every detail of the contact (addresses, name, locale, zone, opt-out, overrides,
+   * and those of earlier versions) is removed at once; the empty record left expires by TTL.
+   * False when there was nothing to remove.
+   */
+  async erase(customerId: string, now: Date): Promise<boolean> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: `SET erasedAt = :now, #ttl = :ttl REMOVE ${ERASED_ATTRIBUTES.map((_, i) => `#a${i}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: {
+            '#ttl': TABLE_DEFINITION.ttlAttribute,
+            ...Object.fromEntries(ERASED_ATTRIBUTES.map((a, i) => [`#a${i}`, a])),
+          },
+          ExpressionAttributeValues: {
+            ':now': now.toISOString(),
+            ':ttl': Math.floor(now.getTime() / 1000),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return ERASED_ATTRIBUTES.some((a) => Attributes?.[a] !== undefined);
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return false;
+      throw new StoreError('DynamoDB contacts.erase failed', 'contacts.erase', { cause });
+    }
+  }
+
+  /** A receipt went out: the customer is active, so the contact is kept longer. */
+  async touch(customerId: string, at: Date): Promise<void> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: 'SET #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: { ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS) },
+        }),
+      );
+    } catch (cause) {
+      // Forgotten meanwhile: nothing to keep.
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return;
+      throw new StoreError('DynamoDB contacts.touch failed', 'contacts.touch', { cause });
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { StoreError, storeCall } from './errors.ts';
-import { expiresAt } from './keys.ts';
+import { dayExpiresAt, expiresAt } from './keys.ts';
 import { queryAll } from './query.ts';
 import { TABLE_DEFINITION } from './table.ts';
 
@@ -25,7 +25,8 @@ export type OutboxChannel = 'email' | 'sms' | 'none';
 /**
  * `pending` (to send now, or again after a crash), `deferred` (SMS in quiet hours), `retry`
  * (a send failed, tried again later), then one of `sent`, `printed` (local runtime), `failed`
- * (attempts used up), `skipped` (no contact, opted out) or `dropped` (out of date when due).
+ * (attempts used up), `skipped` (no contact, opted out, country not allowed), `dropped` (out
+ * of date when due, or the customer was forgotten) or `capped` (over the daily cap).
  */
 export type OutboxStatus =
   | 'pending'
@@ -35,7 +36,8 @@ export type OutboxStatus =
   | 'printed'
   | 'failed'
   | 'skipped'
-  | 'dropped';
+  | 'dropped'
+  | 'capped';
 
 const OPEN: readonly OutboxStatus[] = ['pending', 'deferred', 'retry'];
 
@@ -67,6 +69,8 @@ export interface OutboxEntry {
 }
 
 export const DUE_INDEX_PK = 'OUTBOX#due';
+/** What an erased entry's text reads. */
+const ERASED_TEXT = '(erased)';
 
 const keyOf = (customerId: string, noticeId: string, channel: OutboxChannel) => ({
   pk: `NOTICE#${customerId}`,
@@ -229,6 +233,82 @@ export class NoticeOutboxStore {
       }
     }
     return added;
+  }
+
+  /**
+   * Counts one more `channel` notice for the customer on `day` (an atomic counter, kept two
+   * days), unless `limit` are counted already: false then, and nothing is counted.
+   */
+  async countSend(
+    customerId: string,
+    channel: OutboxChannel,
+    day: string,
+    limit: number,
+  ): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: { pk: `NOTICECAP#${customerId}`, sk: `DAY#${day}#${channel}` },
+          UpdateExpression: 'SET entity = :entity, #ttl = :ttl ADD #n :one',
+          ConditionExpression: 'attribute_not_exists(#n) OR #n < :limit',
+          ExpressionAttributeNames: { '#n': 'count', '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':entity': 'notice-cap',
+            ':ttl': dayExpiresAt(day, 2),
+            ':one': 1,
+            ':limit': limit,
+          },
+        }),
+      );
+      return true;
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return false;
+      throw new StoreError('DynamoDB outbox.countSend failed', 'outbox.countSend', { cause });
+    }
+  }
+
+  /**
+   * Erasure: every entry of the customer keeps its kind, channel, status and times, but its
+   * recipient is masked and its text (greeting, account) erased; an open one is dropped so
+   * that it is never sent. Answers how many entries were erased.
+   */
+  async erase(customerId: string, mask: (to: string) => string): Promise<number> {
+    const entries = await this.forCustomer(customerId);
+    for (const e of entries) {
+      const open = OPEN.includes(e.status);
+      const next: OutboxEntry = {
+        ...e,
+        ...(open ? { status: 'dropped' as const, reason: 'customer forgotten' } : {}),
+      };
+      const key = keyOf(e.customerId, e.noticeId, e.channel);
+      const index = indexOf(next, key.sk);
+      await storeCall('outbox.erase', () =>
+        this.#doc.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: key,
+            UpdateExpression: `SET #text = :text, #status = :status, gsi1pk = :gpk, gsi1sk = :gsk${
+              next.reason === undefined ? '' : ', reason = :reason'
+            }${e.to ? ', #to = :to' : ''} REMOVE subject`,
+            ExpressionAttributeNames: {
+              '#text': 'text',
+              '#status': 'status',
+              ...(e.to ? { '#to': 'to' } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':text': ERASED_TEXT,
+              ':status': next.status,
+              ':gpk': index.gsi1pk,
+              ':gsk': index.gsi1sk,
+              ...(next.reason === undefined ? {} : { ':reason': next.reason }),
+              ...(e.to ? { ':to': mask(e.to) } : {}),
+            },
+          }),
+        ),
+      );
+    }
+    return entries.length;
   }
 
   /** Open entries due at `now`, oldest first. */

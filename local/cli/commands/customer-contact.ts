@@ -71,17 +71,29 @@ function readEdit(args: ParsedArgs): ContactEdit | undefined {
 
 function show(ctx: CommandContext, c: CustomerContact): string {
   const n = ctx.config.customers.notices;
-  const from = (own: string | undefined, paid: string | undefined) =>
-    own ? `${own} (set by operator)` : paid ? `${paid} (from a payment)` : '-';
+  const from = (...sources: [string | undefined, string][]) =>
+    sources
+      .filter(([v]) => v !== undefined)
+      .map(([v, how]) => `${v} (${how})`)
+      .join('; ') || '-';
+  const captured = (bound: string | undefined) =>
+    bound ? 'from a payment, not used' : 'from a payment, unconfirmed: receipts only';
   const t = c.lowThresholds;
   const low = (v: number | undefined, d: number, unit: string) =>
     v === undefined ? `${d}${unit} (default)` : `${v}${unit}`;
   return fields([
     ['customer', c.customerId],
     ['notices', c.notices ? 'on' : 'off (opted out)'],
-    ['email', from(c.email, c.paymentEmail)],
-    ['phone', from(c.phone, c.paymentPhone)],
-    ['name', from(c.name, c.paymentName)],
+    [
+      'email',
+      from(
+        [c.email, 'set by operator'],
+        [c.confirmedEmail, 'confirmed by the customer'],
+        [c.paymentEmail, captured(c.email ?? c.confirmedEmail)],
+      ),
+    ],
+    ['phone', from([c.phone, 'set by operator'], [c.paymentPhone, captured(c.phone)])],
+    ['name', from([c.name, 'set by operator'])],
     ['locale', c.locale ?? `${n.defaultLocale} (default)`],
     ['time zone', c.timeZone ?? `${n.defaultTimeZone} (default)`],
     ['low below', low(t.gb, n.runningLow.gb, ' GB')],
@@ -98,8 +110,10 @@ export const customerContactCommand = defineCommand<ContactArgs>({
     'flowpilot customer contact <customerId> [--email E] [--phone +E164] [--name N] [--locale en|zh-CN] ' +
     '[--time-zone Zone] [--notices | --no-notices] [--low-gb N] [--low-percent N] [--low-days N] [--json]',
   details:
-    "Without options: shows the contact. The operator's email, phone and name win over those\n" +
-    'captured from payments (kept apart; a payment never overwrites them or the opt-out).\n' +
+    "Without options: shows the contact. The operator's email and phone, and an email the\n" +
+    'customer confirmed, get every notice; those captured from payments (what a payer typed)\n' +
+    'get receipts only, and only while nothing else is set. A payment never overwrites them or\n' +
+    "the opt-out, and a payer's name is never kept.\n" +
     '--no-notices: the customer is told nothing (episodes are still tracked); --notices: again.\n' +
     '--time-zone: IANA zone for the SMS quiet hours (a locale does not imply a zone).\n' +
     "--low-gb / --low-percent / --low-days: this customer's running-low triggers; 0 turns one\n" +

@@ -1,3 +1,4 @@
+import { forgetCustomer } from '../../../functions/commons/customer-notices/forget.ts';
 import { balanceFigures, usageMb } from '../../../functions/commons/customers/balance.ts';
 import { calibrate } from '../../../functions/commons/customers/calibrate.ts';
 import { canonicalCustomerId } from '../../../functions/commons/customers/ids.ts';
@@ -16,7 +17,15 @@ import { fields, shortTime, table } from '../format.ts';
 
 type CustomerArgs =
   | { action: 'show'; customerId: string; days: number }
-  | { action: 'calibrate'; customerId: string; gb: Decimal; asOf?: string };
+  | { action: 'calibrate'; customerId: string; gb: Decimal; asOf?: string }
+  | { action: 'forget'; customerId: string };
+
+/** What `customer forget` leaves, and why: amounts under the id, no way to reach anyone. */
+const KEPT_ON_FORGET = [
+  'balance, ledger lines, orders and daily usage: amounts and dates under the customer id, no contact; exactly-once crediting, refunds and reconciliation depend on them',
+  'notice episodes (ok / running low / used up): no contact',
+  'auto top-up settings: Stripe ids of the card, no contact (flowpilot autotopup off <id> to stop charges)',
+];
 
 const BAR_WIDTH = 40;
 
@@ -46,14 +55,18 @@ export const customerCommand = defineCommand<CustomerArgs>({
   summary: "one customer's balance, ledger and daily usage; or set its opening balance",
   usage:
     'flowpilot customer <customerId> [--days N] [--json]\n' +
-    '       flowpilot customer calibrate <customerId> --gb GB [--as-of yyyy-MM-dd]',
+    '       flowpilot customer calibrate <customerId> --gb GB [--as-of yyyy-MM-dd]\n' +
+    '       flowpilot customer forget <customerId> [--json]',
   details:
     'Shows the balance, the ledger lines it is made of (opening, credits and deductions from\n' +
     "the upstream's records, any channel, the vendor console included) and the daily usage\n" +
     'of the last --days days (default 14) as a chart.\n' +
     'calibrate sets the opening balance: the customer had --gb GB at the end of --as-of (a\n' +
     "day of the upstream's calendar), or now when --as-of is not given; records and usage\n" +
-    'after it count. The balance is recomputed at once.',
+    'after it count. The balance is recomputed at once.\n' +
+    "forget erases the customer's personal data: the contact (addresses, name, preferences)\n" +
+    'is removed, and in the notice outbox every recipient is masked and every text erased\n' +
+    '(open notices are dropped). It says what it kept and why.',
   options: {
     days: { type: 'string' },
     gb: { type: 'string' },
@@ -61,6 +74,15 @@ export const customerCommand = defineCommand<CustomerArgs>({
   },
   parse(args: ParsedArgs): CustomerArgs {
     const [first, second, ...rest] = args.positionals;
+    if (first === 'forget') {
+      if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+      for (const name of ['gb', 'as-of', 'days']) {
+        if (stringOption(args, name) !== undefined) {
+          throw new UsageError(`--${name} does not belong to flowpilot customer forget`);
+        }
+      }
+      return { action: 'forget', customerId: customerIdArg(second) };
+    }
     if (first === 'calibrate') {
       if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
       const customerId = customerIdArg(second);
@@ -92,6 +114,21 @@ export const customerCommand = defineCommand<CustomerArgs>({
     const today = dayInZone(now, timeZone);
     const gb = (mb: Decimal.Value) => formatGb(mbToGb(mb), 2);
     const { balances, records, usage, pollState } = ctx.stores;
+
+    if (args.action === 'forget') {
+      const done = await forgetCustomer(ctx.stores, args.customerId, now);
+      if (ctx.json) {
+        printJson(ctx, { ...done, kept: KEPT_ON_FORGET });
+        return EXIT.ok;
+      }
+      ctx.io.stdout.write(
+        `customer ${args.customerId}: ${done.contactRemoved ? 'contact removed' : 'no contact stored'}; ` +
+          `${done.outboxEntriesMasked} notice outbox entries kept with the recipient masked and the text erased (they expire after customers.notices.outboxRetentionDays)\n` +
+          `kept:\n${KEPT_ON_FORGET.map((k) => `  - ${k}\n`).join('')}` +
+          'A later payment that names this customer captures its payer contact again (receipts only, until confirmed).\n',
+      );
+      return EXIT.ok;
+    }
 
     if (args.action === 'calibrate') {
       if (args.asOf !== undefined && args.asOf >= today) {

@@ -28,7 +28,7 @@ function note(e: OutboxEntry): string {
 
 export const outboxCommand = defineCommand<OutboxArgs>({
   name: 'outbox',
-  summary: 'customer notices: what was sent, printed, deferred, skipped or failed',
+  summary: 'customer notices: what was sent, printed, deferred, skipped, capped or failed',
   usage: 'flowpilot outbox [--customer ID] [--days N] [--limit N] [--full] [--json]',
   details:
     'Open entries (deferred by quiet hours, waiting for a retry) first, then the last --days\n' +

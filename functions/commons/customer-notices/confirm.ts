@@ -1,0 +1,140 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError, FlowPilotError } from '../errors.ts';
+import { type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
+
+/** A confirmation link works this long after the receipt that carried it. */
+export const CONFIRM_TOKEN_DAYS = 14;
+/** PORTAL_SECRET signs the customer page's links too: every MAC here starts with this. */
+const PURPOSE = 'flowpilot/confirm-contact/v1';
+const MIN_SECRET_LENGTH = 32;
+
+export type ConfirmRefusal = 'invalid' | 'expired' | 'superseded';
+
+const REFUSALS: Record<ConfirmRefusal, string> = {
+  invalid: 'This confirmation link is not valid.',
+  expired: 'This confirmation link has expired; the next receipt carries a new one.',
+  superseded: 'This address is no longer the one waiting to be confirmed.',
+};
+
+/** A confirmation refused; the message may be shown to whoever opened the link. */
+export class ContactConfirmError extends FlowPilotError {
+  override name = 'ContactConfirmError';
+  readonly reason: ConfirmRefusal;
+
+  constructor(reason: ConfirmRefusal, options: { cause?: unknown } = {}) {
+    super(REFUSALS[reason], { ...options, statusCode: reason === 'invalid' ? 400 : 410 });
+    this.reason = reason;
+  }
+}
+
+export interface ConfirmedContact {
+  customerId: string;
+  /** Masked, for the page to show (`a***@example.net`). */
+  email: string;
+  /** Confirmed by an earlier click of the same link. */
+  already: boolean;
+}
+
+/** The secret's keys, newest first (`new old` while rotating): the first signs, all verify. */
+function keysOf(secret: string): [string, ...string[]] {
+  const keys = secret.split(/\s+/).filter(Boolean);
+  const [first, ...rest] = keys;
+  if (!first || keys.some((k) => k.length < MIN_SECRET_LENGTH)) {
+    throw new ConfigError(
+      `every PORTAL_SECRET key must be at least ${MIN_SECRET_LENGTH} characters`,
+    );
+  }
+  return [first, ...rest];
+}
+
+const mac = (secret: string, text: string) =>
+  createHmac('sha256', secret).update(`${PURPOSE}\n${text}`).digest('base64url');
+
+/** Names the address without carrying it: the link (and any log of it) holds no email. */
+const addressDigest = (secret: string, email: string) =>
+  mac(secret, `address\n${email}`).slice(0, 22);
+
+/**
+ * `<customerId>.<expiry, epoch s>.<address digest>.<HMAC-SHA256>`, URL-safe. It proves that
+ * FlowPilot sent this address a receipt for this customer; it confirms nothing on its own
+ * (confirmContact also wants that customer's own page session).
+ */
+export function signConfirmToken(
+  secret: string,
+  customerId: string,
+  email: string,
+  now: Date,
+): string {
+  const [key] = keysOf(secret);
+  const expiry = Math.floor(now.getTime() / 1000) + CONFIRM_TOKEN_DAYS * 86_400;
+  const payload = `${customerId}.${expiry}.${addressDigest(key, email)}`;
+  return `${payload}.${mac(key, payload)}`;
+}
+
+/**
+ * The token's customer, and whether an address is the one it names; or a ContactConfirmError.
+ */
+export function verifyConfirmToken(
+  secret: string,
+  token: string,
+  now: Date,
+): { customerId: string; names: (email: string) => boolean } {
+  const m = /^([1-9]\d{0,19})\.(\d{1,12})\.([\w-]{22})\.([\w-]{43})$/.exec(token);
+  if (!m) throw new ContactConfirmError('invalid');
+  const [, customerId = '', expiry = '', digest = '', sig = ''] = m;
+  const given = Buffer.from(sig);
+  const key = keysOf(secret).find((k) =>
+    timingSafeEqual(Buffer.from(mac(k, `${customerId}.${expiry}.${digest}`)), given),
+  );
+  if (!key) throw new ContactConfirmError('invalid');
+  if (Number(expiry) * 1000 < now.getTime()) throw new ContactConfirmError('expired');
+  return { customerId, names: (email) => addressDigest(key, email) === digest };
+}
+
+export interface ConfirmDeps {
+  contacts: CustomerContactStore;
+  /** PORTAL_SECRET's value. */
+  secret: () => Promise<string>;
+  clock?: () => Date;
+}
+
+/**
+ * The customer opened the link in a receipt on their own customer page: the email captured
+ * from their payment becomes theirs, and gets every notice from now on. The token proves the
+ * address received the receipt; `sessionCustomerId` (the customer whose signed link opened
+ * the page) proves it is the customer: a payer who named their own address for someone
+ * else's id holds the first but not the second. Only if it is still the captured address and
+ * no other address was confirmed meanwhile (a confirmed address is never replaced this way;
+ * the operator's always wins). Clicking twice is fine.
+ */
+export async function confirmContact(
+  token: string,
+  sessionCustomerId: string,
+  deps: ConfirmDeps,
+): Promise<ConfirmedContact> {
+  const now = (deps.clock ?? (() => new Date()))();
+  const secret = await deps.secret();
+  const { customerId, names } = verifyConfirmToken(secret, token, now);
+  if (customerId !== sessionCustomerId) throw new ContactConfirmError('invalid');
+  const contact = await deps.contacts.get(customerId);
+  const same = (email: string | undefined): email is string => email !== undefined && names(email);
+  if (same(contact?.confirmedEmail)) {
+    return { customerId, email: maskContact(contact.confirmedEmail), already: true };
+  }
+  const email = contact?.paymentEmail;
+  if (!same(email) || !(await deps.contacts.confirmEmail(customerId, email, now))) {
+    throw new ContactConfirmError('superseded');
+  }
+  return { customerId, email: maskContact(email), already: false };
+}
+
+/** The link a receipt carries: `template` with `{token}` substituted. */
+export function confirmLinkFor(
+  template: string,
+  secret: string,
+  customerId: string,
+  email: string,
+  now: Date,
+): string {
+  return template.replaceAll('{token}', signConfirmToken(secret, customerId, email, now));
+}
