@@ -417,8 +417,8 @@ describe('FlowPilotStack', () => {
   });
 
   describe('secrets', () => {
-    it('creates the six secrets under the stack name with a placeholder value', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 6);
+    it('creates the seven secrets under the stack name with a placeholder value', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 7);
       for (const name of [
         'IPWEB_TOKEN',
         'STRIPE_WEBHOOK_SECRET',
