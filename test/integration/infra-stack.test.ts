@@ -399,7 +399,7 @@ describe('FlowPilotStack', () => {
       template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
         StageName: '$default',
         AutoDeploy: true,
-        DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 400 },
         AccessLogSettings: {
           DestinationArn: { 'Fn::GetAtt': [logicalId(stack.webhook.accessLogs), 'Arn'] },
           Format: Match.stringLikeRegexp('"status":"\\$context.status"'),
