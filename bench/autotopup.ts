@@ -18,6 +18,8 @@ const { stripeClient } = await import('../functions/commons/clients/stripe.ts');
 const { ensureTable } = await import('../functions/commons/store/table.ts');
 const { AutoTopupStore } = await import('../functions/commons/store/autotopup.ts');
 const { DynamoLedger } = await import('../functions/commons/store/ledger.ts');
+const { CustomerBalanceStore } = await import('../functions/commons/store/customer-balances.ts');
+const { storedBalances } = await import('../functions/commons/autotopup/balances.ts');
 const { SnapshotStore } = await import('../functions/commons/store/snapshots.ts');
 const { AutoTopupEngine } = await import('../functions/commons/autotopup/engine.ts');
 const { setAutoTopup } = await import('../functions/commons/autotopup/settings.ts');
@@ -81,6 +83,11 @@ try {
     store,
     stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
     ledger: new DynamoLedger(doc, tableName),
+    balances: storedBalances(
+      new CustomerBalanceStore(doc, tableName),
+      config.upstream.timeZone,
+      () => now,
+    ),
     snapshots,
     sink: { raise: async () => undefined },
     notices: { send: async () => undefined },

@@ -110,6 +110,8 @@ export interface StripeStandIn {
   }): StandInCheckoutSession;
   /** A payment that fails after the fact (a delayed decline), as Stripe would record it. */
   failPaymentIntent(id: string, code: string): void;
+  /** Forgets every idempotency key, as Stripe does 24 hours after a key's first use. */
+  forgetIdempotencyKeys(): void;
   setWebhook(webhook: { url: string; secret: string } | undefined): void;
   /** Sends the queued events (manual mode); resolves when each was answered. */
   deliverWebhooks(): Promise<WebhookDelivery[]>;
@@ -496,6 +498,9 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       // The success event of a payment that failed is never sent.
       const at = queue.findIndex((q) => q.payload.includes(`"id":"${piId}"`));
       if (at >= 0) queue.splice(at, 1);
+    },
+    forgetIdempotencyKeys() {
+      idempotent.clear();
     },
     setWebhook(w) {
       webhook = w;
