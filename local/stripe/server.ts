@@ -108,6 +108,11 @@ export interface StripeStandIn {
     currency: string;
     metadata?: Record<string, string>;
   }): StandInCheckoutSession;
+  /**
+   * The customer completes 3-D Secure for a PaymentIntent that needed it (through the link
+   * they were sent): it succeeds and `payment_intent.succeeded` follows.
+   */
+  authenticate(id: string): void;
   /** A payment that fails after the fact (a delayed decline), as Stripe would record it. */
   failPaymentIntent(id: string, code: string): void;
   /** Forgets every idempotency key, as Stripe does 24 hours after a key's first use. */
@@ -488,6 +493,15 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       };
       sessions.set(session.id, session);
       return { ...session };
+    },
+    authenticate(piId) {
+      const pi = intents.get(piId);
+      if (!pi) throw new Error(`no PaymentIntent ${piId}`);
+      pi.status = 'succeeded';
+      pi.amount_received = pi.amount;
+      pi.last_payment_error = null;
+      pi.latest_charge = id('ch');
+      event('payment_intent.succeeded', { ...pi });
     },
     failPaymentIntent(piId, code) {
       const pi = intents.get(piId);

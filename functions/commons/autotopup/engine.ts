@@ -419,7 +419,7 @@ export class AutoTopupEngine implements BalanceListener {
                   by: BY,
                   event: 'action-required',
                   episode: ep.n,
-                  detail: `the bank asks the customer to authenticate (${result.code}); notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
+                  detail: `the bank asks the customer to authenticate (${result.code})${pi ? ` on ${pi}` : ''}; notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
                 },
               ],
             }
