@@ -132,6 +132,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     sink = new ResolvingSink();
     notices = [];
     now = new Date('2026-12-01T12:00:00Z');
+    shown = { lastCreditMb: null, lastCreditAt: null };
     customer += 1;
     id = String(customer);
     fx.sim.addCustomer({ customerId: id });
@@ -170,20 +171,26 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     });
   }
 
+  /** The newest credit record the balance counts, once a credit showed. */
+  let shown: Pick<CustomerBalance, 'lastCreditMb' | 'lastCreditAt'> = {
+    lastCreditMb: null,
+    lastCreditAt: null,
+  };
   const balance = (gb: string, extra: Partial<CustomerBalance> = {}): CustomerBalance => ({
     customerId: id,
     balanceMb: gbToMb(gb).toFixed(),
     burn1dMb: null,
     burn7dMb: null,
     daysLeft: null,
-    lastCreditMb: null,
-    lastCreditAt: null,
+    ...shown,
     asOf: now.toISOString(),
     ...extra,
   });
-  const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => [
-    { before: balance('25'), after: balance(gb), credits },
-  ];
+  const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => {
+    const last = credits.at(-1);
+    if (last) shown = { lastCreditMb: last.mb, lastCreditAt: last.at };
+    return [{ before: balance('25'), after: balance(gb), credits }];
+  };
 
   async function optIn(paymentMethod = 'pm_card_visa', over: Record<string, unknown> = {}) {
     await setAutoTopup(
@@ -211,13 +218,10 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     orderId: ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk,
   });
   /** The balance once it shows the credit that just landed. */
-  const credited = (gb = '112'): BalanceChange[] => [
-    {
-      before: balance('12'),
-      after: balance(gb, { lastCreditMb: gbToMb(100).toFixed(), lastCreditAt: now.toISOString() }),
-      credits: [],
-    },
-  ];
+  const credited = (gb = '112'): BalanceChange[] => {
+    shown = { lastCreditMb: gbToMb(100).toFixed(), lastCreditAt: now.toISOString() };
+    return [{ before: balance('12'), after: balance(gb), credits: [] }];
+  };
   /** The store, except that the run dies when it would record Stripe's answer. */
   const dyingAfterStripe = (): AutoTopupDeps['store'] => ({
     get: (c) => store.get(c),
@@ -311,8 +315,9 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     // 3 reads, and the open episodes (a retry may be due for a customer not in the batch)
     expect(requests.total()).toBe(4);
     expect(standIn.paymentIntents()).toHaveLength(1);
-    // 3 reads, the month counter, the pool snapshot and open episodes, the claim and the answer
-    expect(charged).toBe(3 + 5);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's recent
+    // credits (orders and reversals: any the balance does not show yet), the claim and the answer
+    expect(charged).toBe(3 + 7);
   });
 
   it('ends the episode from the ledger when the balance shows the credit but the poll did not name its order', async () => {
@@ -786,6 +791,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
         reads += 1;
         return ledger.getOrder(k);
       },
+      listCredited: (from: Date, to: Date) => ledger.listCredited(from, to),
     };
 
     await engine({}, { ledger: counted }).onBalances(low([creditOf(pi?.id ?? '')], '112'));

@@ -5,7 +5,7 @@ import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
 import { CustomerBalanceStore } from '../store/customer-balances.ts';
-import { readOrder } from '../store/ledger-orders.ts';
+import { OrderStore, readOrder } from '../store/ledger-orders.ts';
 import { SnapshotStore } from '../store/snapshots.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
@@ -26,7 +26,10 @@ export function createAutoTopupListener(
     store: new AutoTopupStore(docClient, table),
     stripe: stripeFromEnv,
     // Reads only: the ledger's writes stay out of customer-actions' bundle.
-    ledger: { getOrder: (key) => readOrder(docClient, table, key) },
+    ledger: {
+      getOrder: (key) => readOrder(docClient, table, key),
+      listCredited: (from, to) => new OrderStore(docClient, table).listCredited(from, to),
+    },
     balances: storedBalances(
       new CustomerBalanceStore(docClient, table),
       getConfig().upstream.timeZone,

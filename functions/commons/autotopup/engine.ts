@@ -1,10 +1,12 @@
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { canonicalCustomerId } from '../customers/ids.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth } from '../payments/catalog.ts';
+import type { CreditSource } from '../reconcile/run.ts';
 import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
 import type { Ledger } from '../store/ledger.ts';
 import { ledgerKeys } from '../store/ledger-items.ts';
@@ -35,7 +37,8 @@ export interface AutoTopupDeps {
   store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
-  ledger: Pick<Ledger, 'getOrder'>;
+  /** Orders by key, and the credits of a time range (the ones a balance may not show yet). */
+  ledger: Pick<Ledger, 'getOrder'> & CreditSource;
   /** The balances as last computed, for open episodes whose customer's balance did not change. */
   balances: { current(customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> };
   snapshots: Pick<SnapshotStore, 'latest'>;
@@ -54,8 +57,10 @@ type Mutation = { next: AutoTopupRecord; lines: Line[] } | undefined;
 const BY = 'auto';
 /** Attempts of a write that lost to a concurrent one (a CLI change, say) before giving up. */
 const WRITE_ROUNDS = 5;
-/** The upstream stamps a record in whole seconds by its own clock: this much earlier still counts. */
+/** The upstream stamps a record in whole seconds by its own clock: this far apart is "at once". */
 const RECORD_SKEW_MS = 60_000;
+/** How far back a credit the balance does not show yet is looked for in the ledger. */
+const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
 
 /** Both the balance and the days left count; either one below its threshold is "low". */
 export function isLow(rec: AutoTopupSettingsLike, balance: CustomerBalance): boolean {
@@ -153,7 +158,32 @@ export class AutoTopupEngine implements BalanceListener {
     }
     const refusal = await this.#refusal(rec, now, batch);
     if (refusal) return this.#block(rec, refusal);
-    await this.#start(rec, change.after, now, batch);
+    // Never on a balance known to be stale: credits the ledger has may not show yet.
+    const known = await this.#known(rec.customerId, change.after, now);
+    if (!isLow(rec, known)) return;
+    await this.#start(rec, known, now, batch);
+  }
+
+  /**
+   * The balance plus the credits FlowPilot's ledger has for the customer that the balance
+   * does not show yet (the upstream lists its records late): what "low" is decided on.
+   */
+  async #known(customerId: string, balance: CustomerBalance, now: Date): Promise<CustomerBalance> {
+    const from = new Date(now.getTime() - UNSHOWN_LOOKBACK_MS);
+    const unshown = (await this.#deps.ledger.listCredited(from, now)).filter(
+      (c) =>
+        canonicalCustomerId(c.customerId) === customerId &&
+        !shows(balance, c.creditedAt.toISOString(), gbToMb(c.gb)),
+    );
+    if (unshown.length === 0) return balance;
+    const mb = new Decimal(balance.balanceMb).plus(gbToMb(sum(unshown.map((c) => c.gb))));
+    const burns = [balance.burn1dMb, balance.burn7dMb].map((b) => new Decimal(b ?? 0));
+    const burn = Decimal.min(...burns);
+    return {
+      ...balance,
+      balanceMb: mb.toFixed(),
+      daysLeft: mb.lte(0) ? 0 : burn.gt(0) ? mb.div(burn).toDecimalPlaces(1).toNumber() : null,
+    };
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
@@ -613,6 +643,9 @@ export class AutoTopupEngine implements BalanceListener {
     const { autoTopup, payments } = this.#deps.config;
     if (!rec.enabled) return 'auto top-up is off';
     if (!isLow(rec, balance)) return 'balance back above the threshold';
+    if (!isLow(rec, await this.#known(rec.customerId, balance, now))) {
+      return 'the balance does not show credits the ledger has yet';
+    }
     if (!(ep.paymentMethod ?? rec.paymentMethod)) return 'no saved card';
     const gb = new Decimal(ep.gb);
     if (gb.gt(payments.maxGbPerOrder)) return `${gb} GB is over payments.maxGbPerOrder`;
@@ -831,10 +864,17 @@ function cardOf(rec: AutoTopupRecord): Pick<Episode, 'paymentMethod' | 'stripeCu
   };
 }
 
-/** Whether the balance counts a credit recorded upstream no earlier than `since`. */
-function shows(balance: CustomerBalance, since: string | undefined): boolean {
-  if (since === undefined || balance.lastCreditAt === null) return false;
-  return Date.parse(balance.lastCreditAt) >= Date.parse(since) - RECORD_SKEW_MS;
+/**
+ * Whether the balance counts a credit made at `at` (of `mb`, when known): its newest credit
+ * record is later, or as good as at once (and of the same MB). Records are listed in order.
+ */
+function shows(balance: CustomerBalance, at: string | undefined, mb?: Decimal): boolean {
+  if (at === undefined || balance.lastCreditAt === null) return false;
+  const last = Date.parse(balance.lastCreditAt);
+  const t = Date.parse(at);
+  if (last > t + RECORD_SKEW_MS) return true;
+  if (last < t - RECORD_SKEW_MS) return false;
+  return mb === undefined || (balance.lastCreditMb !== null && mb.eq(balance.lastCreditMb));
 }
 
 /** Whether an open episode has something to do even when the balance did not change. */
