@@ -82,6 +82,8 @@ const money = (minor: number, currency: string) => `${minor} ${currency}`;
 interface Batch {
   /** Every customer with an open episode, read once per batch. */
   open?: AutoTopupRecord[];
+  /** The ledger's credits of the lookback, read once per batch. */
+  credits?: Awaited<ReturnType<CreditSource['listCredited']>>;
   pendingMb?: Decimal;
   /** The pool's latest snapshot, read once per batch (null: there is none). */
   snapshot?: PoolSnapshot | null;
@@ -159,7 +161,7 @@ export class AutoTopupEngine implements BalanceListener {
     const refusal = await this.#refusal(rec, now, batch);
     if (refusal) return this.#block(rec, refusal);
     // Never on a balance known to be stale: credits the ledger has may not show yet.
-    const known = await this.#known(rec.customerId, change.after, now);
+    const known = await this.#known(rec.customerId, change.after, now, batch);
     if (!isLow(rec, known)) return;
     await this.#start(rec, known, now, batch);
   }
@@ -168,9 +170,18 @@ export class AutoTopupEngine implements BalanceListener {
    * The balance plus the credits FlowPilot's ledger has for the customer that the balance
    * does not show yet (the upstream lists its records late): what "low" is decided on.
    */
-  async #known(customerId: string, balance: CustomerBalance, now: Date): Promise<CustomerBalance> {
-    const from = new Date(now.getTime() - UNSHOWN_LOOKBACK_MS);
-    const unshown = (await this.#deps.ledger.listCredited(from, now)).filter(
+  async #known(
+    customerId: string,
+    balance: CustomerBalance,
+    now: Date,
+    batch: Batch,
+  ): Promise<CustomerBalance> {
+    // Read once per batch, for every customer in it.
+    batch.credits ??= await this.#deps.ledger.listCredited(
+      new Date(now.getTime() - UNSHOWN_LOOKBACK_MS),
+      now,
+    );
+    const unshown = batch.credits.filter(
       (c) =>
         canonicalCustomerId(c.customerId) === customerId &&
         !shows(balance, c.creditedAt.toISOString(), gbToMb(c.gb)),
@@ -558,7 +569,7 @@ export class AutoTopupEngine implements BalanceListener {
 
     if (ep.state === 'RETRY_WAIT') {
       if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
-      const unwanted = await this.#unwanted(rec, ep, change.after, now);
+      const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
       if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
       const { nextTryAt: _, paymentIntentId: __, ...rest } = ep;
       const again: Episode = {
@@ -623,7 +634,7 @@ export class AutoTopupEngine implements BalanceListener {
     );
     if (found === 'unreachable' || found === 'idempotency') return;
     if (found.answer) return this.#record(next, again, found.answer);
-    const unwanted = await this.#unwanted(next, again, balance, now);
+    const unwanted = await this.#unwanted(next, again, balance, now, batch);
     if (unwanted) return this.#close(next, again, `${unwanted}: attempt ${ep.attempt} not made`);
     batch.pendingMb = undefined;
     await this.#charge(next, again);
@@ -639,11 +650,12 @@ export class AutoTopupEngine implements BalanceListener {
     ep: Episode,
     balance: CustomerBalance,
     now: Date,
+    batch: Batch,
   ): Promise<string | undefined> {
     const { autoTopup, payments } = this.#deps.config;
     if (!rec.enabled) return 'auto top-up is off';
     if (!isLow(rec, balance)) return 'balance back above the threshold';
-    if (!isLow(rec, await this.#known(rec.customerId, balance, now))) {
+    if (!isLow(rec, await this.#known(rec.customerId, balance, now, batch))) {
       return 'the balance does not show credits the ledger has yet';
     }
     if (!(ep.paymentMethod ?? rec.paymentMethod)) return 'no saved card';
