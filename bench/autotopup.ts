@@ -28,7 +28,9 @@ const { parseConfig } = await import('../functions/commons/config/load.ts');
 const { Decimal, gbToMb } = await import('../functions/commons/units.ts');
 const { startStripeStandIn } = await import('../local/stripe/server.ts');
 
-const ddb = await startDynamoDbLocal();
+// DYNAMODB_ENDPOINT: a DynamoDB Local already up (a busy machine may not start one in time).
+const given = process.env.DYNAMODB_ENDPOINT;
+const ddb = given ? { endpoint: given, stop: async () => undefined } : await startDynamoDbLocal();
 const standIn = await startStripeStandIn({ apiKey: KEY });
 try {
   const client = new DynamoDBClient({
