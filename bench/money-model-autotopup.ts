@@ -41,12 +41,17 @@ const upstream = createDynamicTrafficClient({
 const world = await startModelWorld(client, sim, upstream);
 let sequences = 0;
 let events = 0;
+const totals = { charges: 0, succeeded: 0, episodes: 0 };
 const t0 = performance.now();
 process.stdout.write(`auto top-up model: ${RUNS} sequences, seed ${SEED}\n`);
 try {
   const result = await fc.check(
     fc.asyncProperty(sequenceArb, async (seq) => {
-      events += await runSequence(world, seq);
+      const stats = await runSequence(world, seq);
+      events += stats.events;
+      totals.charges += stats.charges;
+      totals.succeeded += stats.succeeded;
+      totals.episodes += stats.episodes;
       sequences += 1;
       if (sequences % 500 === 0) {
         const s = (performance.now() - t0) / 1000;
@@ -58,7 +63,8 @@ try {
   const s = (performance.now() - t0) / 1000;
   process.stdout.write(
     `${sequences} sequences (shrinking included), ${events} events in ${s.toFixed(0)} s; ` +
-      `${(events / s).toFixed(0)} events/s\n`,
+      `${(events / s).toFixed(0)} events/s; ${totals.episodes} episodes, ` +
+      `${totals.charges} PaymentIntents, ${totals.succeeded} succeeded\n`,
   );
   if (result.failed) {
     process.stdout.write(
