@@ -18,6 +18,8 @@ const { stripeClient } = await import('../functions/commons/clients/stripe.ts');
 const { ensureTable } = await import('../functions/commons/store/table.ts');
 const { AutoTopupStore } = await import('../functions/commons/store/autotopup.ts');
 const { DynamoLedger } = await import('../functions/commons/store/ledger.ts');
+const { CustomerBalanceStore } = await import('../functions/commons/store/customer-balances.ts');
+const { storedBalances } = await import('../functions/commons/autotopup/balances.ts');
 const { SnapshotStore } = await import('../functions/commons/store/snapshots.ts');
 const { AutoTopupEngine } = await import('../functions/commons/autotopup/engine.ts');
 const { setAutoTopup } = await import('../functions/commons/autotopup/settings.ts');
@@ -26,7 +28,9 @@ const { parseConfig } = await import('../functions/commons/config/load.ts');
 const { Decimal, gbToMb } = await import('../functions/commons/units.ts');
 const { startStripeStandIn } = await import('../local/stripe/server.ts');
 
-const ddb = await startDynamoDbLocal();
+// DYNAMODB_ENDPOINT: a DynamoDB Local already up (a busy machine may not start one in time).
+const given = process.env.DYNAMODB_ENDPOINT;
+const ddb = given ? { endpoint: given, stop: async () => undefined } : await startDynamoDbLocal();
 const standIn = await startStripeStandIn({ apiKey: KEY });
 try {
   const client = new DynamoDBClient({
@@ -81,6 +85,11 @@ try {
     store,
     stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
     ledger: new DynamoLedger(doc, tableName),
+    balances: storedBalances(
+      new CustomerBalanceStore(doc, tableName),
+      config.upstream.timeZone,
+      () => now,
+    ),
     snapshots,
     sink: { raise: async () => undefined },
     notices: { send: async () => undefined },

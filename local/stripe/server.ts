@@ -30,6 +30,7 @@ import {
   metadataOf,
   type Param,
   type Params,
+  type Rule,
   required,
   type Shape,
   text,
@@ -136,8 +137,15 @@ export interface StripeStandIn {
     id: string,
     opts?: { paymentMethod?: string; email?: string },
   ): StandInCheckoutSession;
+  /**
+   * The customer completes 3-D Secure for a PaymentIntent that needed it (through the link
+   * they were sent): it succeeds and `payment_intent.succeeded` follows.
+   */
+  authenticate(id: string): void;
   /** A payment that fails after the fact (a delayed decline), as Stripe would record it. */
   failPaymentIntent(id: string, code: string): void;
+  /** Forgets every idempotency key, as Stripe does 24 hours after a key's first use. */
+  forgetIdempotencyKeys(): void;
   setWebhook(webhook: { url: string; secret: string } | undefined): void;
   /** Sends the queued events (manual mode); resolves when each was answered. */
   deliverWebhooks(): Promise<WebhookDelivery[]>;
@@ -177,7 +185,8 @@ const PAYMENT_INTENT_CREATE: Shape = {
   setup_future_usage: FUTURE_USAGE,
   expand: EXPAND,
 };
-const PAYMENT_INTENT_LIST: Shape = { ...LIST, customer: 'string' };
+const RANGE: Rule = { hash: { gt: 'integer', gte: 'integer', lt: 'integer', lte: 'integer' } };
+const PAYMENT_INTENT_LIST: Shape = { ...LIST, customer: 'string', created: RANGE };
 
 const CHECKOUT_SESSION_CREATE: Shape = {
   mode: { enum: ['payment', 'setup', 'subscription'] },
@@ -714,8 +723,19 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
     if (method === 'GET' && path === '/v1/payment_intents') {
       check(p, PAYMENT_INTENT_LIST);
       const customer = text(p, 'customer');
+      const range = p.created;
+      const bound = (k: string) =>
+        typeof range === 'object' && typeof range[k] === 'string' ? Number(range[k]) : undefined;
+      const [gt, gte, lt, lte] = ['gt', 'gte', 'lt', 'lte'].map(bound);
       const all = [...intents.values()]
-        .filter((i) => customer === undefined || i.customer === customer)
+        .filter(
+          (i) =>
+            (customer === undefined || i.customer === customer) &&
+            (gt === undefined || i.created > gt) &&
+            (gte === undefined || i.created >= gte) &&
+            (lt === undefined || i.created < lt) &&
+            (lte === undefined || i.created <= lte),
+        )
         .reverse();
       return { status: 200, body: page(all, p, path, 'payment_intent') };
     }
@@ -990,6 +1010,16 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       if (declined) throw new Error(declined);
       return structuredClone(record.session);
     },
+    authenticate(piId) {
+      const pi = intents.get(piId);
+      if (!pi) throw new Error(`no PaymentIntent ${piId}`);
+      pi.status = 'succeeded';
+      pi.amount_received = pi.amount;
+      pi.last_payment_error = null;
+      pi.next_action = null;
+      pi.latest_charge = newId('ch');
+      event('payment_intent.succeeded', structuredClone(pi));
+    },
     failPaymentIntent(piId, code) {
       const pi = intents.get(piId);
       if (!pi) throw new Error(`no PaymentIntent ${piId}`);
@@ -1007,6 +1037,9 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       // The success event of a payment that failed is never sent.
       const at = queue.findIndex((q) => q.payload.includes(`"id":"${piId}"`));
       if (at >= 0) queue.splice(at, 1);
+    },
+    forgetIdempotencyKeys() {
+      idempotent.clear();
     },
     setWebhook(w) {
       webhook = w;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
+import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
@@ -13,7 +14,8 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
@@ -121,6 +123,11 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
       store: new AutoTopupStore(doc, info.tableName),
       stripe: async () => createStripeApi(stripeClient(standInKey, standInUrl)),
       ledger: new DynamoLedger(doc, info.tableName),
+      balances: storedBalances(
+        new CustomerBalanceStore(doc, info.tableName),
+        config.upstream.timeZone,
+        () => new Date(),
+      ),
       snapshots: new SnapshotStore(doc, info.tableName),
       sink: new RecordingSink(),
       notices: { send: async (n) => void notices.push(n) },
@@ -165,7 +172,8 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
           {
             mb: gbToMb(10).toFixed(),
             at: new Date().toISOString(),
-            orderId: deriveOrderId('stripe', pi),
+            // As the balance poll names it: the ledger's order key.
+            orderId: ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk,
           },
         ],
       },

@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { type AutoTopupDeps, AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
 import { customerAutoTopupNotices } from '../../functions/commons/autotopup/notices.ts';
-import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { setAutoTopup, turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
@@ -22,9 +24,10 @@ import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
 import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
@@ -68,6 +71,8 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
   let id: string;
 
   const payments = testPaymentsConfig();
+  /** The catalog the webhook reads; a test may change a price between charge and webhook. */
+  let hookPayments = payments;
   const config = (over: Record<string, unknown> = {}) => ({
     autoTopup: autoTopupSchema.parse({
       actionUrl: 'https://shop.example/pay/{paymentIntentId}',
@@ -87,7 +92,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
           upstream: fx.client(),
           sink,
           clock: () => now,
-          config: payments,
+          config: hookPayments,
           getSecret: getTestSecret,
         };
         const headers: Record<string, string> = {};
@@ -123,9 +128,11 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     snapshots = new SnapshotStore(table.doc, table.tableName);
     ledger = new DynamoLedger(table.doc, table.tableName);
     standIn.reset();
+    hookPayments = payments;
     sink = new ResolvingSink();
     notices = [];
     now = new Date('2026-12-01T12:00:00Z');
+    shown = { lastCreditMb: null, lastCreditAt: null };
     customer += 1;
     id = String(customer);
     fx.sim.addCustomer({ customerId: id });
@@ -150,6 +157,11 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       store,
       stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
       ledger,
+      balances: storedBalances(
+        new CustomerBalanceStore(table.doc, table.tableName),
+        'Asia/Shanghai',
+        () => now,
+      ),
       snapshots,
       sink,
       notices: { send: async (n) => void notices.push(n) },
@@ -159,20 +171,26 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     });
   }
 
+  /** The newest credit record the balance counts, once a credit showed. */
+  let shown: Pick<CustomerBalance, 'lastCreditMb' | 'lastCreditAt'> = {
+    lastCreditMb: null,
+    lastCreditAt: null,
+  };
   const balance = (gb: string, extra: Partial<CustomerBalance> = {}): CustomerBalance => ({
     customerId: id,
     balanceMb: gbToMb(gb).toFixed(),
     burn1dMb: null,
     burn7dMb: null,
     daysLeft: null,
-    lastCreditMb: null,
-    lastCreditAt: null,
+    ...shown,
     asOf: now.toISOString(),
     ...extra,
   });
-  const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => [
-    { before: balance('25'), after: balance(gb), credits },
-  ];
+  const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => {
+    const last = credits.at(-1);
+    if (last) shown = { lastCreditMb: last.mb, lastCreditAt: last.at };
+    return [{ before: balance('25'), after: balance(gb), credits }];
+  };
 
   async function optIn(paymentMethod = 'pm_card_visa', over: Record<string, unknown> = {}) {
     await setAutoTopup(
@@ -193,10 +211,27 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
   }
 
   const events = async () => (await store.history(id)).map((l) => l.event).reverse();
+  /** A credit as the balance poll names it: by the ledger's order key. */
   const creditOf = (pi: string): CustomerCredit => ({
     mb: gbToMb(100).toFixed(),
     at: now.toISOString(),
-    orderId: deriveOrderId('stripe', pi),
+    orderId: ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk,
+  });
+  /** The balance once it shows the credit that just landed. */
+  const credited = (gb = '112'): BalanceChange[] => {
+    shown = { lastCreditMb: gbToMb(100).toFixed(), lastCreditAt: now.toISOString() };
+    return [{ before: balance('12'), after: balance(gb), credits: [] }];
+  };
+  /** The store, except that the run dies when it would record Stripe's answer. */
+  const dyingAfterStripe = (): AutoTopupDeps['store'] => ({
+    get: (c) => store.get(c),
+    getMany: (c) => store.getMany(c),
+    openEpisodes: () => store.openEpisodes(),
+    monthGb: (c, m) => store.monthGb(c, m),
+    commit: async (next, v, lines) => {
+      if (next.episode?.state === 'PENDING') throw new Error('process killed');
+      return store.commit(next, v, lines);
+    },
   });
 
   it('charges once for two runs at once, credits only through the webhook, and ends the episode when the credit lands', async () => {
@@ -261,7 +296,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     expect(await events()).toEqual(['on', 'episode', 'charged', 'credited']);
   });
 
-  it('reads a batch of 250 customers in 3 requests and charges only the one who opted in', async () => {
+  it('reads a batch of 250 customers in 4 requests and charges only the one who opted in', async () => {
     await optIn();
     const requests = countRequests(table.client);
     const others = Array.from(
@@ -277,21 +312,23 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     const charged = requests.total();
     requests.reset();
     await engine().onBalances(others);
-    expect(requests.total()).toBe(3);
+    // 3 reads, and the open episodes (a retry may be due for a customer not in the batch)
+    expect(requests.total()).toBe(4);
     expect(standIn.paymentIntents()).toHaveLength(1);
-    // 3 reads, the month counter, the pool snapshot and open episodes, the claim and the answer
-    expect(charged).toBe(3 + 5);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's recent
+    // credits (orders and reversals: any the balance does not show yet), the claim and the answer
+    expect(charged).toBe(3 + 7);
   });
 
-  it('ends the episode from the ledger when the balance poll reports the credit without its order id', async () => {
+  it('ends the episode from the ledger when the balance shows the credit but the poll did not name its order', async () => {
     await optIn();
     await engine().onBalances(low());
     await standIn.deliverWebhooks();
-    await engine().onBalances([{ before: balance('12'), after: balance('112'), credits: [] }]);
+    await engine().onBalances(credited());
     expect((await store.get(id))?.episode).toBeUndefined();
   });
 
-  it('after a crash between creating the PaymentIntent and recording it, the retry gets the same PaymentIntent', async () => {
+  it('after a crash between creating the PaymentIntent and recording it, the resume finds the same PaymentIntent', async () => {
     // Prepare: the run dies right after Stripe answered (its write of the answer never happens)
     await optIn();
     const crashing: AutoTopupDeps['store'] = {
@@ -314,11 +351,11 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     now = new Date(now.getTime() + 121_000);
     await engine().onBalances(low());
 
-    // Assess: Stripe replayed the first answer; still one PaymentIntent, now recorded
+    // Assess: Stripe was asked for the charge, not to charge; one PaymentIntent, now recorded
     expect(standIn.paymentIntents()).toHaveLength(1);
-    expect(standIn.requests().map((r) => [r.idempotencyKey, r.replayed])).toEqual([
-      [`flowpilot-autotopup-${id}-1-1`, false],
-      [`flowpilot-autotopup-${id}-1-1`, true],
+    expect(standIn.requests().map((r) => [r.method, r.idempotencyKey])).toEqual([
+      ['POST', `flowpilot-autotopup-${id}-1-1`],
+      ['GET', undefined],
     ]);
     expect((await store.get(id))?.episode).toMatchObject({
       state: 'PENDING',
@@ -482,6 +519,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       store,
       stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
       ledger,
+      balances: { current: async () => new Map() },
       snapshots,
       sink,
       notices: { send: async () => undefined },
@@ -557,6 +595,209 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 1 });
     expect(await events()).toEqual(['on', 'episode', 'charged', 'not-credited', 'declined']);
     expect(sink.resolved).toEqual([`autotopup:uncredited:${pi?.id}`]);
+  });
+
+  // ---- #26 A2: a resumed charge is never a new charge ----
+
+  it('A2: a resume after the customer saved another card sends the first request again: one charge, no decline', async () => {
+    // Prepare: the run dies after Stripe charged; then the customer saves another card
+    await optIn();
+    await engine({}, { store: dyingAfterStripe() }).onBalances(low());
+    const [first] = standIn.paymentIntents();
+    await optIn('pm_card_mastercard');
+
+    // Act: the claim expires and the next runs resume, then hours pass
+    now = new Date(now.getTime() + 121_000);
+    await engine().onBalances(low());
+    now = new Date(now.getTime() + 3 * HOUR);
+    await engine().onBalances(low());
+
+    // Assess: the one PaymentIntent is recorded; nothing was declined or charged again
+    const posts = standIn.requests().filter((r) => r.method === 'POST');
+    for (const p of posts) expect(p.params).toEqual(posts[0]?.params);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode).toMatchObject({
+      state: 'PENDING',
+      paymentIntentId: first?.id,
+      paymentMethod: 'pm_card_visa',
+    });
+    expect(await events()).not.toContain('declined');
+  });
+
+  it('A2: a resume that finds no charge sends the request of the claim, not the card saved since', async () => {
+    // Prepare: Stripe cannot be reached at the first try; then the customer saves another card
+    await optIn();
+    standIn.failNext(3, 500);
+    await engine().onBalances(low());
+    await optIn('pm_card_mastercard');
+
+    now = new Date(now.getTime() + 121_000);
+    await engine().onBalances(low());
+
+    const posts = standIn.requests().filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(4);
+    for (const p of posts) expect(p.params).toEqual(posts[0]?.params);
+    expect(standIn.paymentIntents()).toEqual([
+      expect.objectContaining({ payment_method: 'pm_card_visa', status: 'succeeded' }),
+    ]);
+  });
+
+  it('A2: a resume after Stripe forgot the idempotency key finds the PaymentIntent instead of charging again', async () => {
+    await optIn();
+    await engine({}, { store: dyingAfterStripe() }).onBalances(low());
+    const [first] = standIn.paymentIntents();
+
+    // Act: a day later (Stripe keeps keys 24 h) the run resumes
+    standIn.forgetIdempotencyKeys();
+    now = new Date(now.getTime() + 25 * HOUR);
+    await engine().onBalances(low());
+
+    // Assess: looked up, not created
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(standIn.requests().map((r) => r.method)).toEqual(['POST', 'GET']);
+    expect((await store.get(id))?.episode).toMatchObject({
+      state: 'PENDING',
+      paymentIntentId: first?.id,
+    });
+    expect(await events()).toEqual(['on', 'episode', 'resume', 'charged']);
+  });
+
+  // ---- #26 A3: credited at what the episode charged ----
+
+  it('A3: credits an auto top-up at the price it was charged when the price changed before the webhook', async () => {
+    await optIn();
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    hookPayments = testPaymentsConfig({
+      catalog: { gb100: { gb: '100', price: 9000, currency: 'usd' } },
+    });
+
+    const delivered = await standIn.deliverWebhooks();
+
+    expect(delivered).toEqual([expect.objectContaining({ status: 200 })]);
+    expect(await ledger.getOrder({ provider: 'stripe', paymentId: pi?.id ?? '' })).toMatchObject({
+      state: 'CREDITED',
+      gb: '100',
+      amountMinor: 8000,
+    });
+  });
+
+  // ---- #26 A4: every charge re-checks that it is still wanted ----
+
+  it('A4: a decline retry charges nothing once the customer bought traffic by hand', async () => {
+    await optIn('pm_card_chargeDeclined');
+    await engine().onBalances(low());
+    now = new Date(now.getTime() + 61 * 60_000);
+
+    await engine().onBalances([{ before: balance('12'), after: balance('112'), credits: [] }]);
+
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode).toBeUndefined();
+    expect(await events()).toEqual(['on', 'episode', 'declined', 'closed']);
+  });
+
+  it('A4: a crash-resume after the customer turned auto top-up off charges nothing', async () => {
+    // Prepare: Stripe cannot be reached at the first try, so the claim stays
+    await optIn();
+    standIn.failNext(3, 500);
+    await engine().onBalances(low());
+    expect((await store.get(id))?.episode?.state).toBe('CLAIMED');
+    await turnOffAutoTopup(store, { customerId: id, by: 'cli:test', now });
+
+    // Act
+    now = new Date(now.getTime() + 121_000);
+    await engine().onBalances(low());
+
+    // Assess: Stripe was asked whether the charge exists, not asked to charge
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    expect(
+      standIn
+        .requests()
+        .filter((r) => r.status === 200)
+        .map((r) => r.method),
+    ).toEqual(['GET']);
+    expect((await store.get(id))?.episode).toBeUndefined();
+    expect(await events()).toEqual(['on', 'episode', 'off', 'resume', 'closed']);
+  });
+
+  it("A4: a decline retry charges nothing that would pass the customer's monthly GB cap", async () => {
+    const capped = testPaymentsConfig({ monthlyCapGbPerCustomer: 150 });
+    await optIn('pm_card_chargeDeclined');
+    const e = () =>
+      engine({}, { config: { autoTopup: autoTopupSchema.parse({}), payments: capped } });
+    await e().onBalances(low());
+    // Meanwhile 60 GB were bought at Checkout and counted in the month
+    await table.doc.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...ledgerKeys.month(id, '2026-12'), gb: 60 },
+      }),
+    );
+    now = new Date(now.getTime() + 61 * 60_000);
+
+    await e().onBalances(low());
+
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode).toBeUndefined();
+  });
+
+  // ---- #26 A5: retries when due, whatever the balance does ----
+
+  it('A5: retries a declined card when due though the balance stopped changing', async () => {
+    await optIn('pm_card_chargeDeclined');
+    await engine().onBalances(low());
+    now = new Date(now.getTime() + 61 * 60_000);
+
+    // Act: a run whose poll changed nobody's balance
+    await engine(
+      {},
+      { balances: { current: async () => new Map([[id, balance('12')]]) } },
+    ).onBalances([]);
+
+    expect(standIn.paymentIntents()).toHaveLength(2);
+    expect((await store.get(id))?.episode).toMatchObject({ state: 'RETRY_WAIT', attempt: 2 });
+  });
+
+  // ---- #26 A6: no second episode on a balance that does not show the first credit ----
+
+  it('A6: with cooldownHours 0, no second episode while the balance does not yet show the credit', async () => {
+    await optIn();
+    const e = () => engine({ cooldownHours: 0 });
+    await e().onBalances(low());
+    await standIn.deliverWebhooks(); // credited upstream; its record lags
+
+    // Act: polls whose records do not yet hold the credit
+    await e().onBalances(low());
+    await e().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+
+    // Act: the balance shows it; later usage brings the customer low again
+    await e().onBalances(credited());
+    expect((await store.get(id))?.episode).toBeUndefined();
+    await e().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(2);
+  });
+
+  // ---- #26 A12: the credit's order named in one form ----
+
+  it("A12: ends the episode on the credit the poll names, without reading the ledger's fallback", async () => {
+    await optIn();
+    await engine().onBalances(low());
+    const [pi] = standIn.paymentIntents();
+    await standIn.deliverWebhooks();
+    let reads = 0;
+    const counted = {
+      getOrder: (k: Parameters<DynamoLedger['getOrder']>[0]) => {
+        reads += 1;
+        return ledger.getOrder(k);
+      },
+      listCredited: (from: Date, to: Date) => ledger.listCredited(from, to),
+    };
+
+    await engine({}, { ledger: counted }).onBalances(low([creditOf(pi?.id ?? '')], '112'));
+
+    expect((await store.get(id))?.episode).toBeUndefined();
+    expect(reads).toBe(0);
   });
 });
 

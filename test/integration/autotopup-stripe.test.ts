@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createStripeApi,
   StripeAccessError,
+  StripeIdempotencyError,
 } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { decodeForm, type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
@@ -17,6 +18,8 @@ const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 800
   packageId: 'gb100',
   quantity: 1,
   episode: 1,
+  attempt: 1,
+  gb: '100',
   amountMinor,
   currency: 'usd',
   stripeCustomer: 'cus_1',
@@ -94,16 +97,40 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
     expect((event.data.object as { id: string }).id).toBe(pi?.id);
   });
 
-  it('returns the same PaymentIntent for a repeated idempotency key, and refuses other parameters', async () => {
+  it('A2: returns the same PaymentIntent for a repeated idempotency key; other parameters are an idempotency error, never a decline', async () => {
     const a = await api().chargeOffSession(charge('pm_card_visa', 'k-same'));
     const b = await api().chargeOffSession(charge('pm_card_visa', 'k-same'));
     expect(a.kind === 'charged' && b.kind === 'charged').toBe(true);
     expect(a).toEqual(b);
     expect(standIn.paymentIntents()).toHaveLength(1);
     expect(standIn.requests().map((r) => r.replayed)).toEqual([false, true]);
-    const c = await api().chargeOffSession(charge('pm_card_visa', 'k-same', 9000));
-    expect(c).toMatchObject({ kind: 'declined', code: 'idempotency_error' });
+    await expect(
+      api().chargeOffSession(charge('pm_card_visa', 'k-same', 9000)),
+    ).rejects.toBeInstanceOf(StripeIdempotencyError);
     expect(standIn.paymentIntents()).toHaveLength(1);
+  });
+
+  it("A2: finds an auto top-up's PaymentIntent by Stripe customer and the episode's metadata", async () => {
+    await api().chargeOffSession({ ...charge('pm_card_visa', 'k-a'), episode: 2 });
+    await api().chargeOffSession({ ...charge('pm_card_chargeDeclined', 'k-b'), episode: 3 });
+    await api().chargeOffSession({ ...charge('pm_card_visa', 'k-c'), stripeCustomer: 'cus_2' });
+    const [two, three] = standIn.paymentIntents();
+    const find = (episode: number, attempt = 1) =>
+      api().findCharge({
+        customerId: '88',
+        stripeCustomer: 'cus_1',
+        episode,
+        attempt,
+        since: new Date(Date.now() - 60_000).toISOString(),
+      });
+    expect(await find(2)).toEqual({
+      kind: 'charged',
+      paymentIntentId: two?.id,
+      status: 'succeeded',
+    });
+    expect(await find(3)).toMatchObject({ kind: 'declined', paymentIntentId: three?.id });
+    expect(await find(2, 2)).toBeUndefined();
+    expect(await find(1)).toBeUndefined();
   });
 
   it('fails authentication-required cards off-session with authentication_required (402)', async () => {

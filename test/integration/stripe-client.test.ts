@@ -24,6 +24,8 @@ const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 800
   packageId: 'gb100',
   quantity: 2,
   episode: 3,
+  attempt: 1,
+  gb: '200',
   amountMinor,
   currency: 'usd',
   stripeCustomer: 'cus_1',

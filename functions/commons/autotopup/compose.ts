@@ -1,10 +1,13 @@
+import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
 import { alertingFromEnv, tableName } from '../compose.ts';
 import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
-import { readOrder } from '../store/ledger-orders.ts';
+import { CustomerBalanceStore } from '../store/customer-balances.ts';
+import { OrderStore, readOrder } from '../store/ledger-orders.ts';
 import { SnapshotStore } from '../store/snapshots.ts';
+import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';
 import { autoTopupConfig, stripeFromEnv } from './opt-in-deps.ts';
@@ -18,15 +21,24 @@ export function createAutoTopupListener(
   opts: { notices?: AutoTopupNotices } = {},
 ): BalanceListener {
   const table = tableName();
+  const clock = () => new Date();
   return new AutoTopupEngine({
     store: new AutoTopupStore(docClient, table),
     stripe: stripeFromEnv,
     // Reads only: the ledger's writes stay out of customer-actions' bundle.
-    ledger: { getOrder: (key) => readOrder(docClient, table, key) },
+    ledger: {
+      getOrder: (key) => readOrder(docClient, table, key),
+      listCredited: (from, to) => new OrderStore(docClient, table).listCredited(from, to),
+    },
+    balances: storedBalances(
+      new CustomerBalanceStore(docClient, table),
+      getConfig().upstream.timeZone,
+      clock,
+    ),
     snapshots: new SnapshotStore(docClient, table),
     sink: alertingFromEnv().events,
     notices: opts.notices ?? customerAutoTopupNotices(customerNoticesFromEnv()),
-    clock: () => new Date(),
+    clock,
     config: autoTopupConfig(),
   });
 }

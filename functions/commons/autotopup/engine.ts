@@ -1,12 +1,15 @@
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { canonicalCustomerId } from '../customers/ids.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
-import { capMonth, deriveOrderId } from '../payments/catalog.ts';
+import { capMonth } from '../payments/catalog.ts';
+import type { CreditSource } from '../reconcile/run.ts';
 import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
 import type { Ledger } from '../store/ledger.ts';
+import { ledgerKeys } from '../store/ledger-items.ts';
 import type { PoolSnapshot, SnapshotStore } from '../store/snapshots.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
@@ -14,6 +17,7 @@ import {
   type ChargeResult,
   StripeAccessError,
   type StripeApi,
+  StripeIdempotencyError,
   StripeUnavailableError,
 } from './stripe-api.ts';
 
@@ -23,14 +27,20 @@ import {
  * conditional write made before Stripe is asked, so of two runs at once one charges; the
  * idempotency key (customer, episode, attempt) makes a retry after a crash get the same
  * PaymentIntent. Traffic is credited only by the webhook once Stripe confirms; the episode
- * ends when that credit lands.
+ * ends when the balance shows that credit. Every call that may charge first checks the charge
+ * is still wanted (on, low, within the limits); a resume first asks Stripe whether the charge
+ * exists. Episodes due for a retry or a resume are found on every run, whether or not the
+ * customer's balance changed.
  */
 
 export interface AutoTopupDeps {
   store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
-  ledger: Pick<Ledger, 'getOrder'>;
+  /** Orders by key, and the credits of a time range (the ones a balance may not show yet). */
+  ledger: Pick<Ledger, 'getOrder'> & CreditSource;
+  /** The balances as last computed, for open episodes whose customer's balance did not change. */
+  balances: { current(customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> };
   snapshots: Pick<SnapshotStore, 'latest'>;
   /** Agent alerts; `resolve` (the alerting sink has it) closes the pool alert once it passes. */
   sink: OpsEventSink & {
@@ -47,6 +57,10 @@ type Mutation = { next: AutoTopupRecord; lines: Line[] } | undefined;
 const BY = 'auto';
 /** Attempts of a write that lost to a concurrent one (a CLI change, say) before giving up. */
 const WRITE_ROUNDS = 5;
+/** The upstream stamps a record in whole seconds by its own clock: this far apart is "at once". */
+const RECORD_SKEW_MS = 60_000;
+/** How far back a credit the balance does not show yet is looked for in the ledger. */
+const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
 
 /** Both the balance and the days left count; either one below its threshold is "low". */
 export function isLow(rec: AutoTopupSettingsLike, balance: CustomerBalance): boolean {
@@ -66,6 +80,10 @@ const money = (minor: number, currency: string) => `${minor} ${currency}`;
 
 /** A batch shares what the pool still owes: the pending top-ups, counted once. */
 interface Batch {
+  /** Every customer with an open episode, read once per batch. */
+  open?: AutoTopupRecord[];
+  /** The ledger's credits of the lookback, read once per batch. */
+  credits?: Awaited<ReturnType<CreditSource['listCredited']>>;
   pendingMb?: Decimal;
   /** The pool's latest snapshot, read once per batch (null: there is none). */
   snapshot?: PoolSnapshot | null;
@@ -85,21 +103,50 @@ export class AutoTopupEngine implements BalanceListener {
     const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
     for (const change of changes) {
       const rec = records.get(change.after.customerId);
-      if (!rec) continue;
-      try {
-        await this.#one(rec, change, batch);
-      } catch (err) {
-        // One customer's failure must not keep the others from their top-up.
-        logger.error('auto top-up failed for a customer', {
-          customerId: change.after.customerId,
-          error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
-        });
-      }
+      if (rec) await this.#guarded(rec.customerId, () => this.#one(rec, change, batch));
+    }
+    await this.#due(new Set(changes.map((c) => c.after.customerId)), batch);
+  }
+
+  /** One customer's failure must not keep the others from their top-up. */
+  async #guarded(customerId: string, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      logger.error('auto top-up failed for a customer', {
+        customerId,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+      });
+    }
+  }
+
+  /**
+   * Open episodes with something due (a retry, a resume, a check at Stripe, a credit to find
+   * in the balance) of customers whose balance did not change this run: they act on the
+   * balance as last computed, which is still the balance.
+   */
+  async #due(changed: ReadonlySet<string>, batch: Batch): Promise<void> {
+    const now = this.#deps.clock();
+    batch.open ??= await this.#deps.store.openEpisodes();
+    const due = batch.open
+      .filter((r) => !changed.has(r.customerId) && isDue(r, now))
+      .map((r) => r.customerId);
+    if (due.length === 0) return;
+    const [records, balances] = await Promise.all([
+      this.#deps.store.getMany(due),
+      this.#deps.balances.current(due),
+    ]);
+    for (const customerId of due) {
+      const rec = records.get(customerId);
+      const after = balances.get(customerId);
+      if (!rec?.episode || !after) continue;
+      const change: BalanceChange = { before: after, after, credits: [] };
+      await this.#guarded(customerId, () => this.#continue(rec, change, batch));
     }
   }
 
   async #one(rec: AutoTopupRecord, change: BalanceChange, batch: Batch): Promise<void> {
-    if (rec.episode) return this.#continue(rec, change);
+    if (rec.episode) return this.#continue(rec, change, batch);
     if (!rec.enabled) return;
     const now = this.#deps.clock();
     if (!isLow(rec, change.after)) {
@@ -113,7 +160,41 @@ export class AutoTopupEngine implements BalanceListener {
     }
     const refusal = await this.#refusal(rec, now, batch);
     if (refusal) return this.#block(rec, refusal);
-    await this.#start(rec, change.after, now, batch);
+    // Never on a balance known to be stale: credits the ledger has may not show yet.
+    const known = await this.#known(rec.customerId, change.after, now, batch);
+    if (!isLow(rec, known)) return;
+    await this.#start(rec, known, now, batch);
+  }
+
+  /**
+   * The balance plus the credits FlowPilot's ledger has for the customer that the balance
+   * does not show yet (the upstream lists its records late): what "low" is decided on.
+   */
+  async #known(
+    customerId: string,
+    balance: CustomerBalance,
+    now: Date,
+    batch: Batch,
+  ): Promise<CustomerBalance> {
+    // Read once per batch, for every customer in it.
+    batch.credits ??= await this.#deps.ledger.listCredited(
+      new Date(now.getTime() - UNSHOWN_LOOKBACK_MS),
+      now,
+    );
+    const unshown = batch.credits.filter(
+      (c) =>
+        canonicalCustomerId(c.customerId) === customerId &&
+        !shows(balance, c.creditedAt.toISOString(), gbToMb(c.gb)),
+    );
+    if (unshown.length === 0) return balance;
+    const mb = new Decimal(balance.balanceMb).plus(gbToMb(sum(unshown.map((c) => c.gb))));
+    const burns = [balance.burn1dMb, balance.burn7dMb].map((b) => new Decimal(b ?? 0));
+    const burn = Decimal.min(...burns);
+    return {
+      ...balance,
+      balanceMb: mb.toFixed(),
+      daysLeft: mb.lte(0) ? 0 : burn.gt(0) ? mb.div(burn).toDecimalPlaces(1).toNumber() : null,
+    };
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
@@ -163,7 +244,7 @@ export class AutoTopupEngine implements BalanceListener {
       batch.snapshot = (await this.#deps.snapshots.latest(pool)) ?? null;
     const snapshot = batch.snapshot;
     if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
-    batch.pendingMb ??= await this.#pendingMb();
+    batch.pendingMb ??= await this.#pendingMb(batch);
     const left = snapshot.residualMb.minus(batch.pendingMb);
     if (left.lt(gbToMb(gb))) {
       return {
@@ -174,9 +255,9 @@ export class AutoTopupEngine implements BalanceListener {
     return undefined;
   }
 
-  async #pendingMb(): Promise<Decimal> {
-    const open = await this.#deps.store.openEpisodes();
-    return gbToMb(sum(open.flatMap((r) => (r.episode ? [r.episode.gb] : []))));
+  async #pendingMb(batch: Batch): Promise<Decimal> {
+    batch.open ??= await this.#deps.store.openEpisodes();
+    return gbToMb(sum(batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : []))));
   }
 
   /** Records why the customer is not charged, once per reason; the pool also tells the agent. */
@@ -211,6 +292,7 @@ export class AutoTopupEngine implements BalanceListener {
       attempt: 1,
       startedAt: at,
       claimUntil: now.getTime() + autoTopup.claimSeconds * 1000,
+      ...cardOf(rec),
       packageId: rec.packageId,
       quantity: rec.quantity,
       gb: gb.toFixed(),
@@ -259,23 +341,64 @@ export class AutoTopupEngine implements BalanceListener {
   /** Asks Stripe for the episode's charge and records the answer. */
   async #charge(rec: AutoTopupRecord, ep: Episode): Promise<void> {
     const { customerId } = rec;
-    if (!rec.paymentMethod) return;
-    let result: ChargeResult;
-    try {
-      const stripe = await this.#deps.stripe();
-      result = await stripe.chargeOffSession({
+    // Old episodes did not record their card: the record's is the one they were claimed with.
+    const paymentMethod = ep.paymentMethod ?? rec.paymentMethod;
+    if (!paymentMethod) return;
+    const asked = await this.#askStripe(customerId, ep, (stripe) =>
+      stripe.chargeOffSession({
         customerId,
         packageId: ep.packageId,
         quantity: ep.quantity,
         episode: ep.n,
+        attempt: ep.attempt,
+        gb: ep.gb,
         amountMinor: ep.amountMinor,
         currency: ep.currency,
-        stripeCustomer: rec.stripeCustomer,
-        paymentMethod: rec.paymentMethod,
+        stripeCustomer: ep.stripeCustomer ?? rec.stripeCustomer,
+        paymentMethod,
         idempotencyKey: idempotencyKey(customerId, ep),
-      });
+      }),
+    );
+    if (asked === 'unreachable') return;
+    if (asked !== 'idempotency') return this.#record(rec, ep, asked.answer);
+    // The key was first used with other parameters: the first request may have charged.
+    const found = await this.#askStripe(customerId, ep, (stripe) =>
+      stripe.findCharge(this.#lookup(rec, ep)),
+    );
+    if (found === 'unreachable') return;
+    if (found !== 'idempotency' && found.answer) return this.#record(rec, ep, found.answer);
+    await this.#deps.sink.raise({
+      kind: 'topup-failed',
+      severity: 'critical',
+      subject: `autotopup:${customerId}:idempotency`,
+      summary: `Auto top-up of customer ${customerId} stopped: Stripe refused the idempotency key of episode ${ep.n} and has no charge for it`,
+      details: { customerId, episode: String(ep.n), attempt: String(ep.attempt) },
+    });
+  }
+
+  #lookup(rec: AutoTopupRecord, ep: Episode) {
+    return {
+      customerId: rec.customerId,
+      stripeCustomer: ep.stripeCustomer ?? rec.stripeCustomer,
+      episode: ep.n,
+      attempt: ep.attempt,
+      since: ep.startedAt,
+    };
+  }
+
+  /**
+   * One Stripe call. `unreachable`: Stripe could not be asked; the claim stays, and once it
+   * expires the next run asks again (a lookup first, then the same key).
+   */
+  async #askStripe<T>(
+    customerId: string,
+    ep: Episode,
+    call: (stripe: StripeApi) => Promise<T>,
+  ): Promise<{ answer: T } | 'idempotency' | 'unreachable'> {
+    try {
+      return { answer: await call(await this.#deps.stripe()) };
     } catch (err) {
-      // The claim stays; once it expires the next run asks again with the same key.
+      if (err instanceof StripeIdempotencyError) return 'idempotency';
       if (err instanceof StripeAccessError) {
         await this.#deps.sink.raise({
           kind: 'topup-failed',
@@ -284,15 +407,14 @@ export class AutoTopupEngine implements BalanceListener {
           summary: `Auto top-up cannot charge: ${err.message}`,
           details: { customerId, episode: String(ep.n) },
         });
-        return;
+        return 'unreachable';
       }
       if (err instanceof StripeUnavailableError) {
         logger.warn('auto top-up: Stripe unavailable, retrying later', { customerId });
-        return;
+        return 'unreachable';
       }
       throw err;
     }
-    await this.#record(rec, ep, result);
   }
 
   async #record(rec: AutoTopupRecord, ep: Episode, result: ChargeResult): Promise<void> {
@@ -338,7 +460,7 @@ export class AutoTopupEngine implements BalanceListener {
                   by: BY,
                   event: 'action-required',
                   episode: ep.n,
-                  detail: `the bank asks the customer to authenticate (${result.code}); notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
+                  detail: `the bank asks the customer to authenticate (${result.code})${pi ? ` on ${pi}` : ''}; notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
                 },
               ],
             }
@@ -425,31 +547,15 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  /** An episode is open: end it when its credit landed, else resume what is due. */
-  async #continue(rec: AutoTopupRecord, change: BalanceChange): Promise<void> {
+  /** An episode is open: end it when its credit shows, else do what is due. */
+  async #continue(rec: AutoTopupRecord, change: BalanceChange, batch: Batch): Promise<void> {
     const ep = rec.episode;
     if (!ep) return;
     const now = this.#deps.clock();
-    if (ep.paymentIntentId && (await this.#ended(rec, ep, change))) return;
+    if (ep.paymentIntentId && (await this.#settled(rec, ep, ep.paymentIntentId, change))) return;
 
     if (ep.state === 'CLAIMED' && (ep.claimUntil ?? 0) < now.getTime()) {
-      // A run crashed (or Stripe was unreachable) between the claim and the answer: the
-      // same idempotency key gets the same PaymentIntent, never a second charge.
-      const again: Episode = {
-        ...ep,
-        claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
-      };
-      const next = this.#bump(rec, { episode: again });
-      const claimed = await this.#deps.store.commit(next, rec.version, [
-        {
-          by: BY,
-          event: 'resume',
-          episode: ep.n,
-          detail: `asking Stripe again for attempt ${ep.attempt} (same idempotency key)`,
-        },
-      ]);
-      if (claimed) await this.#charge(next, again);
-      return;
+      return this.#resume(rec, ep, change.after, now, batch);
     }
 
     if (
@@ -462,22 +568,17 @@ export class AutoTopupEngine implements BalanceListener {
     }
 
     if (ep.state === 'RETRY_WAIT') {
-      if (!rec.enabled) {
-        await this.#write(rec, (r) => ({
-          next: { ...r, episode: undefined },
-          lines: [
-            { by: BY, event: 'closed', episode: ep.n, detail: 'auto top-up is off: no retry' },
-          ],
-        }));
-        return;
-      }
-      if (ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
+      if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
+      const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
+      if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
       const { nextTryAt: _, paymentIntentId: __, ...rest } = ep;
       const again: Episode = {
         ...rest,
         state: 'CLAIMED',
         attempt: ep.attempt + 1,
         claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
+        // A new attempt is a new request: the card the customer has now.
+        ...cardOf(rec),
       };
       const next = this.#bump(rec, { episode: again });
       const claimed = await this.#deps.store.commit(next, rec.version, [
@@ -494,18 +595,95 @@ export class AutoTopupEngine implements BalanceListener {
 
     if (ep.state === 'ACTION_REQUIRED' && !isLow(rec, change.after)) {
       // Topped up another way; the customer may still complete the payment (then credited).
-      await this.#write(rec, (r) => ({
-        next: { ...r, episode: undefined },
-        lines: [
-          {
-            by: BY,
-            event: 'closed',
-            episode: ep.n,
-            detail: 'balance back above the threshold without the authenticated payment',
-          },
-        ],
-      }));
+      await this.#close(
+        rec,
+        ep,
+        'balance back above the threshold without the authenticated payment',
+      );
     }
+  }
+
+  /**
+   * A run crashed (or Stripe was unreachable) between the claim and the answer. Stripe is
+   * asked first whether the charge exists (it forgets idempotency keys after 24 hours); only
+   * when it does not, and the charge is still wanted, is the same request sent again.
+   */
+  async #resume(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    balance: CustomerBalance,
+    now: Date,
+    batch: Batch,
+  ): Promise<void> {
+    const again: Episode = {
+      ...ep,
+      claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
+    };
+    const next = this.#bump(rec, { episode: again });
+    const claimed = await this.#deps.store.commit(next, rec.version, [
+      {
+        by: BY,
+        event: 'resume',
+        episode: ep.n,
+        detail: `asking Stripe about attempt ${ep.attempt} (then the same request, same idempotency key)`,
+      },
+    ]);
+    if (!claimed) return;
+    const found = await this.#askStripe(rec.customerId, again, (stripe) =>
+      stripe.findCharge(this.#lookup(next, again)),
+    );
+    if (found === 'unreachable' || found === 'idempotency') return;
+    if (found.answer) return this.#record(next, again, found.answer);
+    const unwanted = await this.#unwanted(next, again, balance, now, batch);
+    if (unwanted) return this.#close(next, again, `${unwanted}: attempt ${ep.attempt} not made`);
+    batch.pendingMb = undefined;
+    await this.#charge(next, again);
+  }
+
+  /**
+   * Why a charge the episode is about to make is no longer wanted, or undefined: turned off,
+   * no longer low, no card, or over a limit (one the customer or operator lowered meanwhile,
+   * or the month's GB that Checkout purchases filled: the webhook would hold the credit).
+   */
+  async #unwanted(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    balance: CustomerBalance,
+    now: Date,
+    batch: Batch,
+  ): Promise<string | undefined> {
+    const { autoTopup, payments } = this.#deps.config;
+    if (!rec.enabled) return 'auto top-up is off';
+    if (!isLow(rec, balance)) return 'balance back above the threshold';
+    if (!isLow(rec, await this.#known(rec.customerId, balance, now, batch))) {
+      return 'the balance does not show credits the ledger has yet';
+    }
+    if (!(ep.paymentMethod ?? rec.paymentMethod)) return 'no saved card';
+    const gb = new Decimal(ep.gb);
+    if (gb.gt(payments.maxGbPerOrder)) return `${gb} GB is over payments.maxGbPerOrder`;
+    const month = capMonth(now, payments.capTimeZone);
+    const max = rec.maxPerMonth ?? autoTopup.defaultMaxPerMonth;
+    // The month counts this episode already.
+    if (rec.month === month && rec.chargesInMonth > max) {
+      return `monthly limit of ${max} auto top-ups passed`;
+    }
+    const monthGb = new Decimal(await this.#deps.store.monthGb(rec.customerId, month));
+    if (monthGb.plus(gb).gt(payments.monthlyCapGbPerCustomer)) {
+      return `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`;
+    }
+    return undefined;
+  }
+
+  /** Ends the episode without a charge. */
+  async #close(rec: AutoTopupRecord, ep: Episode, detail: string): Promise<void> {
+    await this.#write(rec, (r) =>
+      r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === ep.state
+        ? {
+            next: { ...r, episode: undefined },
+            lines: [{ by: BY, event: 'closed', episode: ep.n, detail }],
+          }
+        : undefined,
+    );
   }
 
   /**
@@ -561,32 +739,89 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  /** True when the episode's PaymentIntent reached a final state in the ledger (and it closed). */
-  async #ended(rec: AutoTopupRecord, ep: Episode, change: BalanceChange): Promise<boolean> {
-    const pi = ep.paymentIntentId;
-    if (!pi) return false;
-    const orderId = deriveOrderId('stripe', pi);
-    const landed = change.credits.find((c) => c.orderId === orderId);
-    const order = landed
-      ? undefined
-      : await this.#deps.ledger.getOrder({ provider: 'stripe', paymentId: pi });
-    if (!landed && order?.state !== 'CREDITED' && !isFinalNotCredited(order?.state)) return false;
-    const detail =
-      landed || order?.state === 'CREDITED'
-        ? `+${formatGb(ep.gb)} credited (order ${orderId}); episode ${ep.n} ends`
-        : `order ${order?.state}${order?.reason ? ` (${order.reason})` : ''}: paid but not credited, see flowpilot order stripe:${pi}; episode ${ep.n} ends`;
+  /**
+   * True when the episode's charge is settled: credited and shown in the balance (the episode
+   * ends), credited but not shown yet (it waits, CREDITED, so no second episode starts on a
+   * balance that lacks the first credit, whatever the cooldown), or final without a credit.
+   */
+  async #settled(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    pi: string,
+    change: BalanceChange,
+  ): Promise<boolean> {
+    // The balance poll names a credit by the ledger's order key.
+    const orderKey = ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk;
+    const gb = `+${formatGb(ep.gb)} credited (order stripe:${pi})`;
+    if (change.credits.some((c) => c.orderId === orderKey)) {
+      await this.#end(rec, ep, `${gb}; episode ${ep.n} ends`);
+      return true;
+    }
+    if (ep.state === 'CREDITED') {
+      if (shows(change.after, ep.creditedSince)) {
+        await this.#end(rec, ep, `${gb} and in the balance; episode ${ep.n} ends`);
+      }
+      return true;
+    }
+    const order = await this.#deps.ledger.getOrder({ provider: 'stripe', paymentId: pi });
+    if (order?.state === 'CREDITED') {
+      if (shows(change.after, order.createdAt)) {
+        await this.#end(rec, ep, `${gb}; episode ${ep.n} ends`);
+        return true;
+      }
+      const written = await this.#write(rec, (r) =>
+        r.episode?.n === ep.n && r.episode.state !== 'CREDITED'
+          ? {
+              next: {
+                ...r,
+                episode: { ...r.episode, state: 'CREDITED', creditedSince: order.createdAt },
+              },
+              lines: [
+                {
+                  by: 'webhook',
+                  event: 'credited',
+                  episode: ep.n,
+                  detail: `${gb}; the balance does not show it yet, episode ${ep.n} waits for it`,
+                },
+              ],
+            }
+          : undefined,
+      );
+      if (written) await this.#resolveUncredited(ep, pi, gb);
+      return true;
+    }
+    if (!isFinalNotCredited(order?.state)) return false;
+    await this.#end(
+      rec,
+      ep,
+      `order ${order?.state}${order?.reason ? ` (${order.reason})` : ''}: paid but not credited, see flowpilot order stripe:${pi}; episode ${ep.n} ends`,
+    );
+    return true;
+  }
+
+  async #end(rec: AutoTopupRecord, ep: Episode, detail: string): Promise<void> {
     const closed = await this.#write(rec, (r) =>
       r.episode?.n === ep.n
         ? {
             next: { ...r, episode: undefined },
-            lines: [{ by: 'webhook', event: 'credited', episode: ep.n, detail }],
+            lines: [
+              {
+                by: 'webhook',
+                event: ep.state === 'CREDITED' ? 'shown' : 'credited',
+                episode: ep.n,
+                detail,
+              },
+            ],
           }
         : undefined,
     );
-    if (closed && ep.uncreditedAlert) {
+    if (closed && ep.paymentIntentId) await this.#resolveUncredited(ep, ep.paymentIntentId, detail);
+  }
+
+  async #resolveUncredited(ep: Episode, pi: string, detail: string): Promise<void> {
+    if (ep.uncreditedAlert) {
       await this.#deps.sink.resolve?.('topup-failed', `autotopup:uncredited:${pi}`, detail);
     }
-    return true;
   }
 
   #poolSubject(): string {
@@ -631,4 +866,43 @@ export class AutoTopupEngine implements BalanceListener {
 
 function isFinalNotCredited(state: string | undefined): boolean {
   return state === 'HELD' || state === 'REJECTED' || state === 'FAILED_PERMANENT';
+}
+
+/** The card a new attempt charges, recorded on the episode so a resume sends the same. */
+function cardOf(rec: AutoTopupRecord): Pick<Episode, 'paymentMethod' | 'stripeCustomer'> {
+  return {
+    ...(rec.paymentMethod ? { paymentMethod: rec.paymentMethod } : {}),
+    ...(rec.stripeCustomer ? { stripeCustomer: rec.stripeCustomer } : {}),
+  };
+}
+
+/**
+ * Whether the balance counts a credit made at `at` (of `mb`, when known): its newest credit
+ * record is later, or as good as at once (and of the same MB). Records are listed in order.
+ */
+function shows(balance: CustomerBalance, at: string | undefined, mb?: Decimal): boolean {
+  if (at === undefined || balance.lastCreditAt === null) return false;
+  const last = Date.parse(balance.lastCreditAt);
+  const t = Date.parse(at);
+  if (last > t + RECORD_SKEW_MS) return true;
+  if (last < t - RECORD_SKEW_MS) return false;
+  return mb === undefined || (balance.lastCreditMb !== null && mb.eq(balance.lastCreditMb));
+}
+
+/** Whether an open episode has something to do even when the balance did not change. */
+function isDue(rec: AutoTopupRecord, now: Date): boolean {
+  const ep = rec.episode;
+  if (!ep) return false;
+  switch (ep.state) {
+    case 'CLAIMED':
+      return (ep.claimUntil ?? 0) < now.getTime();
+    case 'RETRY_WAIT':
+      return !rec.enabled || (ep.nextTryAt ?? '') <= now.toISOString();
+    case 'PENDING':
+      return ep.checkAt !== undefined && ep.checkAt <= now.toISOString();
+    case 'CREDITED':
+      return true;
+    default:
+      return false;
+  }
 }

@@ -8,6 +8,10 @@ export interface OffSessionCharge {
   packageId: string;
   quantity: number;
   episode: number;
+  /** Each attempt of an episode is its own PaymentIntent, found again by this. */
+  attempt: number;
+  /** The GB this charge buys, decimal text: the webhook credits these, whatever the catalog says by then. */
+  gb: string;
   amountMinor: number;
   currency: string;
   stripeCustomer: string | undefined;
@@ -32,6 +36,14 @@ export class StripeUnavailableError extends FlowPilotError {
   }
 }
 
+/**
+ * Stripe refused the idempotency key: it was first used with other parameters. Never a
+ * decline: the first request may have charged, so the engine looks the charge up instead.
+ */
+export class StripeIdempotencyError extends FlowPilotError {
+  override name = 'StripeIdempotencyError';
+}
+
 /** Stripe refused our key or account: nothing a customer did, an operator must act. */
 export class StripeAccessError extends FlowPilotError {
   override name = 'StripeAccessError';
@@ -43,8 +55,23 @@ export interface SavedCard {
 }
 
 /** The part of Stripe auto top-up uses; one module owns it. */
+/** Which auto top-up charge to look for: the metadata every attempt's PaymentIntent carries. */
+export interface ChargeLookup {
+  customerId: string;
+  stripeCustomer: string | undefined;
+  episode: number;
+  attempt: number;
+  /** ISO 8601: the charge cannot be older (the episode's start). */
+  since: string;
+}
+
 export interface StripeApi {
   chargeOffSession(charge: OffSessionCharge): Promise<ChargeResult>;
+  /**
+   * The attempt's PaymentIntent as Stripe has it now, or undefined when there is none: what a
+   * resume asks before it creates one, since Stripe forgets idempotency keys after 24 hours.
+   */
+  findCharge(lookup: ChargeLookup): Promise<ChargeResult | undefined>;
   /** A PaymentIntent's status and, after a failure, its error code. */
   paymentIntentStatus(id: string): Promise<{ status: string; code?: string }>;
   /** The customer and card a paid Checkout Session saved (setup_future_usage=off_session). */
@@ -58,6 +85,11 @@ interface PaymentIntent {
   status: string;
   payment_method?: Ref;
   last_payment_error?: { code?: string; message?: string } | null;
+  metadata?: Record<string, string>;
+}
+interface List<T> {
+  data: T[];
+  has_more: boolean;
 }
 interface CheckoutSession {
   customer?: Ref;
@@ -85,6 +117,32 @@ function failure(err: unknown, what: string): never {
 
 const path = (prefix: string, id: string) => `${prefix}/${encodeURIComponent(id)}`;
 
+/** A PaymentIntent as the engine records it. */
+function resultOf(pi: PaymentIntent): ChargeResult {
+  if (
+    pi.status === 'requires_action' ||
+    (pi.status === 'requires_payment_method' &&
+      pi.last_payment_error?.code === 'authentication_required')
+  ) {
+    const code = pi.status === 'requires_action' ? pi.status : 'authentication_required';
+    return { kind: 'action-required', paymentIntentId: pi.id, code };
+  }
+  // Unconfirmed (never charged) counts as declined: the next attempt is a new PaymentIntent.
+  if (
+    pi.status === 'requires_payment_method' ||
+    pi.status === 'canceled' ||
+    pi.status === 'requires_confirmation'
+  ) {
+    return {
+      kind: 'declined',
+      paymentIntentId: pi.id,
+      code: pi.last_payment_error?.code ?? pi.status,
+      message: pi.last_payment_error?.message ?? pi.status,
+    };
+  }
+  return { kind: 'charged', paymentIntentId: pi.id, status: pi.status };
+}
+
 export function createStripeApi(stripe: StripeClient): StripeApi {
   return {
     async chargeOffSession(c) {
@@ -105,22 +163,13 @@ export function createStripeApi(stripe: StripeClient): StripeApi {
               package: c.packageId,
               quantity: String(c.quantity),
               episode: String(c.episode),
+              attempt: String(c.attempt),
+              gb: c.gb,
             },
           },
           { idempotencyKey: c.idempotencyKey },
         );
-        if (pi.status === 'requires_action') {
-          return { kind: 'action-required', paymentIntentId: pi.id, code: 'requires_action' };
-        }
-        if (pi.status === 'requires_payment_method' || pi.status === 'canceled') {
-          return {
-            kind: 'declined',
-            paymentIntentId: pi.id,
-            code: pi.last_payment_error?.code ?? pi.status,
-            message: pi.last_payment_error?.message ?? pi.status,
-          };
-        }
-        return { kind: 'charged', paymentIntentId: pi.id, status: pi.status };
+        return resultOf(pi);
       } catch (err) {
         if (err instanceof StripeApiError && err.kind === 'card') {
           const paymentIntentId = err.paymentIntentId;
@@ -135,22 +184,51 @@ export function createStripeApi(stripe: StripeClient): StripeApi {
             message: err.message,
           };
         }
-        // A payment method or customer Stripe does not know, or a reused key: charging
-        // again would fail the same way, so it counts as a decline.
-        if (
-          err instanceof StripeApiError &&
-          (err.kind === 'invalid-request' || err.kind === 'idempotency')
-        ) {
+        if (err instanceof StripeApiError && err.kind === 'idempotency') {
+          throw new StripeIdempotencyError(
+            `Stripe refused idempotency key ${c.idempotencyKey}: first used with other parameters`,
+            { cause: err },
+          );
+        }
+        // A payment method or customer Stripe does not know: charging again would fail the
+        // same way, so it counts as a decline.
+        if (err instanceof StripeApiError && err.kind === 'invalid-request') {
           return {
             kind: 'declined',
             paymentIntentId: err.paymentIntentId,
-            code:
-              err.code ??
-              (err.kind === 'idempotency' ? 'idempotency_error' : 'invalid_request_error'),
+            code: err.code ?? 'invalid_request_error',
             message: err.message,
           };
         }
         return failure(err, 'create a PaymentIntent');
+      }
+    },
+
+    async findCharge(q) {
+      // Listing by customer is read-after-write consistent (search is not); newest first.
+      const created = Math.floor(Date.parse(q.since) / 1000) - 3600;
+      let after: string | undefined;
+      try {
+        for (;;) {
+          const query = new URLSearchParams({ limit: '100', 'created[gte]': String(created) });
+          if (q.stripeCustomer) query.set('customer', q.stripeCustomer);
+          if (after) query.set('starting_after', after);
+          const page = await stripe.get<List<PaymentIntent>>(`payment_intents?${query}`);
+          const found = page.data.find((pi) => {
+            const m = pi.metadata ?? {};
+            return (
+              m[AUTO_TOPUP_MARKER.key] === AUTO_TOPUP_MARKER.value &&
+              m.customerId === q.customerId &&
+              m.episode === String(q.episode) &&
+              m.attempt === String(q.attempt)
+            );
+          });
+          if (found) return resultOf(found);
+          after = page.data.at(-1)?.id;
+          if (!page.has_more || !after) return undefined;
+        }
+      } catch (err) {
+        return failure(err, 'list PaymentIntents');
       }
     },
 

@@ -29,6 +29,7 @@ export type Decision =
     });
 
 const QUANTITY_TEXT = /^\d{1,9}$/;
+const GB_TEXT = /^\d{1,9}(\.\d{1,6})?$/;
 
 /** Decimals of configuration text (package GB, limits), parsed once per container. */
 const configDecimals = new Map<string, Decimal>();
@@ -96,6 +97,9 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
       detail: 'no usable customer id',
     };
   }
+  if (ev.charged) {
+    return decideCharged(ev, ev.charged, { ...facts, customerId: facts.customerId }, config);
+  }
   if (!pkg) {
     const detail = `package ${JSON.stringify(ev.packageId ?? null).slice(0, 80)} is not in the catalog`;
     return { ...facts, kind: 'reject', reason: 'unknown-package', detail };
@@ -133,6 +137,33 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
   if (facts.packageId !== undefined) credit.packageId = facts.packageId;
   if (facts.quantity !== undefined) credit.quantity = facts.quantity;
   return credit;
+}
+
+/**
+ * An auto top-up against what its episode charged: the amount received must be the amount
+ * FlowPilot asked for, and the GB are those the episode sold, whatever the catalog says now.
+ */
+function decideCharged(
+  ev: PaymentSucceeded,
+  terms: NonNullable<PaymentSucceeded['charged']>,
+  facts: OrderFacts & { customerId: string },
+  config: PaymentsConfig,
+): Decision {
+  const gb = GB_TEXT.test(terms.gb) ? new Decimal(terms.gb) : undefined;
+  if (!gb || gb.lte(0)) {
+    const detail = `GB ${JSON.stringify(terms.gb).slice(0, 40)} is not a positive amount`;
+    return { ...facts, kind: 'reject', reason: 'invalid-quantity', detail };
+  }
+  facts.gb = gb;
+  if (ev.currency !== terms.currency || ev.amountMinor !== terms.amountMinor) {
+    const detail = `paid ${money(ev.amountMinor, ev.currency)}, charged for ${money(terms.amountMinor, terms.currency)}`;
+    return { ...facts, kind: 'reject', reason: 'amount-mismatch', detail };
+  }
+  if (gb.gt(configDecimal(config.maxGbPerOrder))) {
+    const detail = `${gb.toFixed()} GB is over the per-order maximum of ${config.maxGbPerOrder} GB`;
+    return { ...facts, kind: 'hold', reason: 'order-max', detail, gb };
+  }
+  return { ...facts, kind: 'credit', gb };
 }
 
 /**

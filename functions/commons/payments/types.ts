@@ -39,6 +39,12 @@ export interface PaymentSucceeded {
   currency: string;
   /** Stripe only: refunds and disputes name the PaymentIntent, not the session. */
   paymentIntentId?: string;
+  /**
+   * Auto top-up only: what FlowPilot charged for (the PaymentIntent's amount and currency, the
+   * GB in the metadata it set), matched instead of the catalog, whose price may have changed
+   * before a late webhook (a retry, a 3-D Secure completion).
+   */
+  charged?: { amountMinor: number; currency: string; gb: string };
   /** The payer's contact as the provider sent it (unchecked); kept after a credit. */
   contact?: PayerContact;
 }

@@ -26,7 +26,12 @@ export type EpisodeState =
   /** The bank wants 3-D Secure: the customer was sent a link. */
   | 'ACTION_REQUIRED'
   /** Declined: the next attempt goes at `nextTryAt`. */
-  | 'RETRY_WAIT';
+  | 'RETRY_WAIT'
+  /**
+   * The ledger credited it, but the balance does not show the credit yet (the upstream's
+   * records lag): the episode stays open so no second one starts on that stale balance.
+   */
+  | 'CREDITED';
 
 export interface Episode {
   n: number;
@@ -37,6 +42,14 @@ export interface Episode {
   /** Epoch milliseconds; CLAIMED only. */
   claimUntil?: number;
   paymentIntentId?: string;
+  /**
+   * The card this attempt charges, fixed at its claim: a resume sends exactly the first
+   * request, whatever card the customer saved since (absent on episodes from before).
+   */
+  paymentMethod?: string;
+  stripeCustomer?: string;
+  /** CREDITED: when the order was first recorded; the upstream's record of it cannot be older. */
+  creditedSince?: string;
   /** What this episode charges, fixed when it started (a retry sends the same request). */
   packageId: string;
   quantity: number;

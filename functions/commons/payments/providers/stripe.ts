@@ -97,6 +97,10 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
     amountMinor: pi.amount_received,
     currency: pi.currency,
     paymentIntentId: pi.id,
+    // Set by the engine with our secret key; older PaymentIntents without it meet the catalog.
+    ...(meta.gb !== undefined
+      ? { charged: { amountMinor: object.count('amount'), currency: pi.currency, gb: meta.gb } }
+      : {}),
   };
 }
 

@@ -1,0 +1,28 @@
+import { balanceFigures } from '../customers/balance.ts';
+import type { CustomerBalance } from '../customers/types.ts';
+import type { CustomerBalanceStore } from '../store/customer-balances.ts';
+import { dayInZone } from '../units.ts';
+import type { AutoTopupDeps } from './engine.ts';
+
+/**
+ * The balances as poll-customers last stored them, with figures as of now (the same
+ * computation the poll hands its listeners): what a due retry or resume decides on when the
+ * customer's balance did not change in the run.
+ */
+export function storedBalances(
+  store: Pick<CustomerBalanceStore, 'getMany'>,
+  timeZone: string,
+  clock: () => Date,
+): AutoTopupDeps['balances'] {
+  return {
+    async current(customerIds) {
+      const now = clock();
+      const today = dayInZone(now, timeZone);
+      const out = new Map<string, CustomerBalance>();
+      for (const [id, stored] of await store.getMany(customerIds)) {
+        out.set(id, balanceFigures(stored.state, today, now));
+      }
+      return out;
+    },
+  };
+}
