@@ -3,7 +3,7 @@ import { ConfigError } from './errors.ts';
 
 /**
  * Secrets by name (`IPWEB_TOKEN`, `STRIPE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET`,
- * `EPAY_KEY`, `STRIPE_API_KEY`). In AWS the stack sets `<NAME>_SECRET_ARN` and the value comes from Secrets
+ * `EPAY_KEY`, `STRIPE_API_KEY`, `PORTAL_SECRET`). In AWS the stack sets `<NAME>_SECRET_ARN` and the value comes from Secrets
  * Manager, cached for a few minutes so rotation takes effect without a cold start; locally
  * the value is the environment variable itself. Values are never logged.
  */
@@ -12,7 +12,8 @@ export type SecretName =
   | 'STRIPE_WEBHOOK_SECRET'
   | 'STANDARD_WEBHOOK_SECRET'
   | 'EPAY_KEY'
-  | 'STRIPE_API_KEY';
+  | 'STRIPE_API_KEY'
+  | 'PORTAL_SECRET';
 
 const TTL_MS = 5 * 60_000;
 let client: SecretsManagerClient | undefined;

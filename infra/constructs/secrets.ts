@@ -9,6 +9,7 @@ export const SECRET_NAMES: readonly SecretName[] = [
   'STANDARD_WEBHOOK_SECRET',
   'EPAY_KEY',
   'STRIPE_API_KEY',
+  'PORTAL_SECRET',
 ];
 
 const DESCRIPTIONS: Record<SecretName, string> = {
@@ -17,6 +18,8 @@ const DESCRIPTIONS: Record<SecretName, string> = {
   STANDARD_WEBHOOK_SECRET: 'Standard Webhooks signing secret (whsec_...)',
   EPAY_KEY: 'EPay merchant key used to verify its notifications',
   STRIPE_API_KEY: 'Stripe secret API key (sk_... or rk_...) for auto top-up charges',
+  PORTAL_SECRET:
+    "Key of the customer page's signed links (32+ characters; 'new old' while rotating)",
 };
 
 /**
@@ -56,7 +59,9 @@ export class Secrets extends Construct {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Issued by a third party (upstream or payment provider); it is rotated there and then put here, a Lambda cannot rotate it.',
+          name === 'PORTAL_SECRET'
+            ? "Rotated by the operator as 'new old' (both verify) until the old key's links and sessions expire; a rotation Lambda would cut customers' links short."
+            : 'Issued by a third party (upstream or payment provider); it is rotated there and then put here, a Lambda cannot rotate it.',
       });
       return [name, secret] as const;
     });

@@ -19,6 +19,7 @@ export const SECRETS: Record<SecretName, string> = {
   STANDARD_WEBHOOK_SECRET: `${STANDARD_SECRET}\n${STANDARD_OLD_SECRET}`,
   EPAY_KEY,
   STRIPE_API_KEY: 'sk_test_unused',
+  PORTAL_SECRET: 'unused-portal-secret-of-32-characters',
 };
 
 export const getTestSecret = async (name: SecretName) => SECRETS[name];
