@@ -10,6 +10,7 @@ import type { FlowPilotFunction } from './constructs/function.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
+import { Portal } from './constructs/portal.ts';
 import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
 import { WebhookApi } from './constructs/webhook-api.ts';
@@ -44,6 +45,7 @@ export class FlowPilotStack extends Stack {
   readonly customerActions: CustomerActions;
   readonly observability: Observability;
   readonly customerNotices: CustomerNotices;
+  readonly portal: Portal;
 
   constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
     super(scope, id, props);
@@ -135,6 +137,16 @@ export class FlowPilotStack extends Stack {
       fn.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
     }
 
+    // The customer page, on the webhooks' API: its own role, reading one customer at a time.
+    this.portal = new Portal(this, 'Portal', {
+      api: this.webhook.api,
+      stage: this.webhook.stage,
+      environment,
+    });
+    this.portal.function
+      .bindTable(table, TABLE_ACCESS.portal)
+      .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET);
+
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
       jobs: [...Object.values(this.jobs), this.customerActions],
@@ -150,6 +162,10 @@ export class FlowPilotStack extends Stack {
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',
       value: this.webhook.webhookBaseUrl,
+    });
+    new CfnOutput(this, 'PortalBaseUrl', {
+      description: 'Where customer links point unless portal.baseUrl says otherwise',
+      value: this.portal.baseUrl,
     });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.notifications.alertsTopic.topicArn });
     new CfnOutput(this, 'OpsTopicArn', { value: this.notifications.opsTopic.topicArn });

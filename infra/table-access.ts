@@ -29,4 +29,6 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
   'customer-actions': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
+  // Reads one customer's items; writes only its own page settings and rate counters.
+  portal: [...READ, 'dynamodb:UpdateItem'],
 };

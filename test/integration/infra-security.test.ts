@@ -91,6 +91,7 @@ function roleDynamoActions(name: FunctionName): string[] {
     'customer-actions': stack.customerActions.function,
     reconcile: stack.jobs.reconcile.function,
     'payment-webhook': stack.webhook.function,
+    portal: stack.portal.function,
   };
   const roleId = stack.getLogicalId(fns[name].executionRole.node.defaultChild as CfnRole);
   return ofType('AWS::IAM::Policy')

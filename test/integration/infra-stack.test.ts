@@ -50,6 +50,7 @@ const functions = (): Record<FunctionName, FlowPilotFunction> => ({
   'customer-actions': stack.customerActions.function,
   reconcile: stack.jobs.reconcile.function,
   'payment-webhook': stack.webhook.function,
+  portal: stack.portal.function,
 });
 
 function functionProps(fn: FlowPilotFunction): Record<string, unknown> {

@@ -13,10 +13,12 @@ import {
 } from '../command.ts';
 import { EXIT, NotFoundError, UsageError } from '../errors.ts';
 import { fields, shortTime, table } from '../format.ts';
+import { type LinkArgs, runLink } from './customer-link.ts';
 
 type CustomerArgs =
   | { action: 'show'; customerId: string; days: number }
-  | { action: 'calibrate'; customerId: string; gb: Decimal; asOf?: string };
+  | { action: 'calibrate'; customerId: string; gb: Decimal; asOf?: string }
+  | ({ action: 'link' } & LinkArgs);
 
 const BAR_WIDTH = 40;
 
@@ -46,21 +48,41 @@ export const customerCommand = defineCommand<CustomerArgs>({
   summary: "one customer's balance, ledger and daily usage; or set its opening balance",
   usage:
     'flowpilot customer <customerId> [--days N] [--json]\n' +
-    '       flowpilot customer calibrate <customerId> --gb GB [--as-of yyyy-MM-dd]',
+    '       flowpilot customer calibrate <customerId> --gb GB [--as-of yyyy-MM-dd]\n' +
+    '       flowpilot customer link <customerId> [--days N] [--revoke]',
   details:
     'Shows the balance, the ledger lines it is made of (opening, credits and deductions from\n' +
     "the upstream's records, any channel, the vendor console included) and the daily usage\n" +
     'of the last --days days (default 14) as a chart.\n' +
     'calibrate sets the opening balance: the customer had --gb GB at the end of --as-of (a\n' +
     "day of the upstream's calendar), or now when --as-of is not given; records and usage\n" +
-    'after it count. The balance is recomputed at once.',
+    'after it count. The balance is recomputed at once.\n' +
+    "link prints a signed link to the customer's own page, valid --days days (default\n" +
+    'portal.linkDays); --revoke makes every earlier link and session of the customer invalid.',
   options: {
     days: { type: 'string' },
     gb: { type: 'string' },
     'as-of': { type: 'string' },
+    revoke: { type: 'boolean' },
   },
   parse(args: ParsedArgs): CustomerArgs {
     const [first, second, ...rest] = args.positionals;
+    if (first === 'link') {
+      if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+      const days =
+        stringOption(args, 'days') === undefined
+          ? undefined
+          : positiveIntOption(args, 'days', 30, 90);
+      return {
+        action: 'link',
+        customerId: customerIdArg(second),
+        days,
+        revoke: args.values.revoke === true,
+      };
+    }
+    if (args.values.revoke !== undefined) {
+      throw new UsageError('--revoke belongs to flowpilot customer link');
+    }
     if (first === 'calibrate') {
       if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
       const customerId = customerIdArg(second);
@@ -92,6 +114,7 @@ export const customerCommand = defineCommand<CustomerArgs>({
     const today = dayInZone(now, timeZone);
     const gb = (mb: Decimal.Value) => formatGb(mbToGb(mb), 2);
     const { balances, records, usage, pollState } = ctx.stores;
+    if (args.action === 'link') return runLink(args, ctx);
 
     if (args.action === 'calibrate') {
       if (args.asOf !== undefined && args.asOf >= today) {
