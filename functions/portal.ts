@@ -1,12 +1,14 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
+import { STRIPE_API_BASE_ENV, stripeClient } from './commons/clients/stripe.ts';
 import { instrument } from './commons/observability.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';
 import { PortalStore } from './commons/portal/store.ts';
+import { stripeCheckout } from './commons/portal/stripe-checkout.ts';
 import { portalKeys } from './commons/portal/tokens.ts';
-import { getSecret } from './commons/secrets.ts';
+import { getSecret, requireSecret } from './commons/secrets.ts';
 import { AutoTopupStore } from './commons/store/autotopup.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
 import { CustomerContactStore } from './commons/store/customer-contacts.ts';
@@ -42,6 +44,19 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
     },
     clock: () => new Date(),
     secure,
+    // Buy: with Stripe enabled only. Its Checkout pages are Stripe's (the stand-in's locally).
+    ...(config.payments.providers.includes('stripe')
+      ? {
+          checkout: stripeCheckout({
+            stripe: async () =>
+              stripeClient(await requireSecret('STRIPE_API_KEY'), process.env[STRIPE_API_BASE_ENV]),
+            catalog: config.payments.catalog,
+            ...(process.env[STRIPE_API_BASE_ENV]
+              ? { origin: new URL(process.env[STRIPE_API_BASE_ENV]).origin }
+              : {}),
+          }),
+        }
+      : {}),
   };
 }
 

@@ -145,7 +145,9 @@ export class FlowPilotStack extends Stack {
     });
     this.portal.function
       .bindTable(table, TABLE_ACCESS.portal)
-      .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET);
+      .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET)
+      // Buy creates Checkout Sessions.
+      .bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,

@@ -56,6 +56,8 @@ export const SESSION_COOKIE = 'fp_portal';
 export const LANG_COOKIE = 'fp_lang';
 const PAGE = '/portal/me';
 const RATE_WINDOW_SECONDS = 60;
+/** Checkout Sessions one customer may open per hour: a few, whatever the page's own limit. */
+export const CHECKOUT_SESSIONS_PER_HOUR = 5;
 const ZONES = [
   'UTC',
   'Asia/Shanghai',
@@ -262,6 +264,8 @@ export function createPortalApp(deps: PortalDeps) {
     if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
       return answer(400, messagePage(locale, '400', WORDS[locale].error));
     }
+    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
     const session = await deps.checkout.create({
       customerId: s.customerId,
       packageId,

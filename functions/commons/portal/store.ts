@@ -18,7 +18,8 @@ export interface PortalRecord {
 
 const keyOf = (customerId: string) => ({ pk: `CUSTOMER#${customerId}`, sk: 'PORTAL' });
 
-export type RateScope = 'customer' | 'address';
+/** Requests per customer, per source address, and Checkout Sessions created per customer. */
+export type RateScope = 'customer' | 'address' | 'checkout';
 
 export class PortalStore {
   readonly #doc: DynamoDBDocumentClient;
@@ -64,7 +65,8 @@ export class PortalStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: keyOf(customerId),
-          UpdateExpression: 'SET customerId = :c, timeZone = :z, updatedAt = :at',
+          UpdateExpression: 'SET customerId = :c, #zone = :z, updatedAt = :at',
+          ExpressionAttributeNames: { '#zone': 'timeZone' },
           ExpressionAttributeValues: { ':c': customerId, ':z': timeZone, ':at': now.toISOString() },
         }),
       ),
