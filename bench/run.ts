@@ -14,6 +14,7 @@ const BENCHES = [
   'customer-notices.ts',
   'alerts-hover.ts',
   'autotopup.ts',
+  'portal-view.ts',
 ];
 const failed: string[] = [];
 for (const file of BENCHES) {
