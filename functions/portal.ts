@@ -42,6 +42,7 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
       usage: new UsageStore(docClient, table),
       records: new CustomerRecordStore(docClient, table),
     },
+    contacts: new CustomerContactStore(docClient, table),
     clock: () => new Date(),
     secure,
     // Buy: with Stripe enabled only. Its Checkout pages are Stripe's (the stand-in's locally).

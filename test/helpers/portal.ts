@@ -68,6 +68,7 @@ export function portalDeps(
       usage: new UsageStore(doc, tableName),
       records: new CustomerRecordStore(doc, tableName),
     },
+    contacts: new CustomerContactStore(doc, tableName),
     clock: opts.now,
     secure: opts.secure ?? true,
     ...(opts.checkout ? { checkout: opts.checkout } : {}),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { unsubscribeHeaders } from '../../functions/commons/portal/links.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
@@ -457,5 +458,63 @@ describe('portal: the origin check reads the configured base URL', () => {
     expect(res.statusCode).toBe(200);
     expect(res.cookies?.[0]).toMatch(/^fp_portal=; Path=\/portal; Max-Age=0;/);
     expect(ORIGIN).not.toBe('https://my.example.com');
+  });
+});
+
+describe('portal: one-click unsubscribe (RFC 8058)', () => {
+  it('GET shows a button and changes nothing; POST without cookie or Origin unsubscribes', async () => {
+    // Prepare
+    const customer = '1006';
+    const contacts = new CustomerContactStore(table.doc, table.tableName);
+    await contacts.edit(customer, { email: 'uma@example.com' }, NOW);
+    const headers = await unsubscribeHeaders({
+      store: new PortalStore(table.doc, table.tableName),
+      keys: portalKeys(KEY),
+      baseUrl: ORIGIN,
+      customerId: customer,
+      now: NOW,
+    });
+    const url = new URL(/^<(.+)>$/.exec(headers['List-Unsubscribe'])?.[1] ?? '');
+
+    // Act
+    const shown = await call('GET', `${url.pathname}${url.search}`);
+    const afterGet = await contacts.get(customer);
+    const done = (await handle({
+      ...portalEvent('POST', `${url.pathname}${url.search}`, {
+        form: { 'List-Unsubscribe': 'One-Click' },
+      }),
+      headers: { host: 'portal.example.test', 'content-type': 'application/x-www-form-urlencoded' },
+    })) as Result;
+
+    // Assess
+    expect(headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+    expect(url.origin + url.pathname).toBe(`${ORIGIN}/portal/unsubscribe`);
+    expect(shown.statusCode).toBe(200);
+    expect(shown.body).toContain('<form method="post" action="/portal/unsubscribe?token=');
+    expect(afterGet?.notices).toBe(true);
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('You will no longer receive reminders');
+    expect((await contacts.get(customer))?.notices).toBe(false);
+  });
+
+  it('refuses a tampered token and a link token in its place', async () => {
+    // Prepare
+    const contacts = new CustomerContactStore(table.doc, table.tableName);
+    await contacts.edit('1007', { email: 'ivy@example.com' }, NOW);
+    const linkAsUnsubscribe = linkToken('1007');
+
+    // Act
+    const tampered = await call(
+      'POST',
+      `/portal/unsubscribe?token=${linkAsUnsubscribe.replace(/^1007/, '1008')}`,
+    );
+    const wrongPurpose = await call('POST', `/portal/unsubscribe?token=${linkAsUnsubscribe}`);
+
+    // Assess
+    expect(tampered.statusCode).toBe(403);
+    expect(wrongPurpose.statusCode).toBe(403);
+    expect((await new CustomerContactStore(table.doc, table.tableName).get(A))?.notices).toBe(
+      false,
+    );
   });
 });

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.ts';
 import { logger } from '../logger.ts';
+import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
-import { messagePage, portalPage, STYLE_HASH } from './html.ts';
+import { messagePage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
 import { isPortalLocale, localeFromAcceptLanguage, type PortalLocale, WORDS } from './i18n.ts';
 import type { PortalRecord, PortalStore } from './store.ts';
 import { csrfToken, type PortalKeys, signToken, verifyCsrf, verifyToken } from './tokens.ts';
@@ -46,6 +47,8 @@ export interface PortalDeps {
   keys: () => Promise<PortalKeys>;
   portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit'>;
   view: ViewStores;
+  /** One-click unsubscribe turns the customer's reminders off (receipts still go). */
+  contacts: Pick<CustomerContactStore, 'edit'>;
   clock: () => Date;
   /** `Secure` cookies and an https origin: always in AWS; the local runtime is plain http. */
   secure: boolean;
@@ -276,6 +279,29 @@ export function createPortalApp(deps: PortalDeps) {
     return redirect(session.url);
   }
 
+  /**
+   * RFC 8058 one-click unsubscribe: the signed token in the address is the authority (a mail
+   * provider's POST carries no cookie and no Origin). GET only shows a button, so link
+   * scanners that follow every link unsubscribe nobody; POST unsubscribes from reminders.
+   */
+  async function unsubscribe(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
+    const token = req.query.get('token') ?? undefined;
+    const claims = verifyToken(keys, 'unsubscribe', token, deps.clock());
+    if (!claims || !token) return message(403, locale, 'forbidden');
+    const portal = await deps.portal.get(claims.customerId);
+    if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
+    const w = WORDS[locale];
+    if (req.method === 'GET') {
+      return answer(
+        200,
+        unsubscribePage(locale, `/portal/unsubscribe?token=${encodeURIComponent(token)}`),
+      );
+    }
+    if (req.method !== 'POST') return message(404, locale, 'notFound');
+    await deps.contacts.edit(claims.customerId, { notices: false }, deps.clock());
+    return answer(200, messagePage(locale, w.unsubscribeTitle, w.unsubscribed));
+  }
+
   async function route(req: PortalRequest): Promise<PortalAnswer> {
     const locale = localeOf(req);
     const { method, path } = req;
@@ -287,6 +313,7 @@ export function createPortalApp(deps: PortalDeps) {
     }
     const keys = await deps.keys();
     if (path === '/portal/open' && method === 'GET') return open(req, keys, locale);
+    if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
     const known = path === PAGE || ['/portal/logout', '/portal/zone', '/portal/buy'].includes(path);
     if (!known) return message(404, locale, 'notFound');
     if (method === 'POST' && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');

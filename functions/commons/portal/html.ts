@@ -43,6 +43,16 @@ export function messagePage(locale: PortalLocale, title: string, text: string): 
   });
 }
 
+/** The one-click unsubscribe page: a button that POSTs, nothing done on GET. */
+export function unsubscribePage(locale: PortalLocale, action: string): string {
+  const w = WORDS[locale];
+  return document({
+    locale,
+    title: w.unsubscribeTitle,
+    body: `<h1>${esc(w.unsubscribeTitle)}</h1><p>${esc(w.unsubscribeText)}</p><form method="post" action="${esc(action)}"><button type="submit" name="List-Unsubscribe" value="One-Click">${esc(w.unsubscribeButton)}</button></form>`,
+  });
+}
+
 const W = 640;
 const H = 200;
 const PAD = { left: 44, right: 8, top: 16, bottom: 24 };

@@ -33,3 +33,30 @@ export async function issueLink(input: {
     version: linkVersion,
   };
 }
+
+/** How long an unsubscribe link in an email stays valid (emails are read late). */
+export const UNSUBSCRIBE_DAYS = 365;
+
+/**
+ * The `List-Unsubscribe` headers of a customer email (RFC 8058 one-click): an https URL with
+ * a signed token that a POST of `List-Unsubscribe=One-Click` acts on.
+ */
+export async function unsubscribeHeaders(input: {
+  store: Pick<PortalStore, 'get'>;
+  keys: PortalKeys;
+  baseUrl: string;
+  customerId: string;
+  now: Date;
+}): Promise<Record<'List-Unsubscribe' | 'List-Unsubscribe-Post', string>> {
+  const { linkVersion } = await input.store.get(input.customerId);
+  const token = signToken(input.keys, 'unsubscribe', {
+    customerId: input.customerId,
+    version: linkVersion,
+    expires: Math.floor(input.now.getTime() / 1000) + UNSUBSCRIBE_DAYS * DAY_SECONDS,
+  });
+  const url = portalUrl(input.baseUrl, `unsubscribe?token=${encodeURIComponent(token)}`);
+  return {
+    'List-Unsubscribe': `<${url}>`,
+    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+  };
+}
