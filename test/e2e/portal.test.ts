@@ -141,8 +141,7 @@ describe('customer page end to end: npm start and Chromium', () => {
     const bars = await page.locator('svg.chart rect.bar').count();
     const barBoxes = await page
       .locator('svg.chart rect.bar')
-      .evaluateAll((els) => els.filter((e) => e.getBoundingClientRect().height > 0).length)
-      .catch(() => -1);
+      .evaluateAll((els) => els.filter((e) => e.getBoundingClientRect().height > 0).length);
 
     // Assess
     expect(bannerLink).toContain(`/portal/open?token=${CUSTOMER}.`);
@@ -152,8 +151,8 @@ describe('customer page end to end: npm start and Chromium', () => {
       new Decimal(balanceMb).div(1024).toFixed(),
     );
     expect(bars).toBe(30);
-    // Scripts are off: evaluateAll cannot run, and the page needs none.
-    expect(barBoxes).toBe(-1);
+    // Drawn with scripts off (Playwright measures from its own world): the days with usage.
+    expect(barBoxes).toBeGreaterThan(0);
     await context.close();
   }, 120_000);
 
