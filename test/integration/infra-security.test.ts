@@ -160,7 +160,7 @@ describe('FlowPilotStack security', () => {
   describe('logs', () => {
     it('encrypts every log group with the logs key and keeps it for logs.retentionDays', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(7);
+      expect(groups).toHaveLength(8);
       const logsKey = stack.getLogicalId(
         stack.node.findChild('LogEncryption').node.findChild('Key').node.defaultChild as CfnKey,
       );

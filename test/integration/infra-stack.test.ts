@@ -82,9 +82,9 @@ const secretRef = (name: SecretName) => ({
 
 describe('FlowPilotStack', () => {
   describe('functions', () => {
-    it('runs all six on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
+    it('runs all seven on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
       // Assess
-      template.resourceCountIs('AWS::Lambda::Function', 6);
+      template.resourceCountIs('AWS::Lambda::Function', 7);
       for (const fn of Object.values(functions())) {
         const props = functionProps(fn);
         expect(props).toMatchObject({
@@ -97,9 +97,9 @@ describe('FlowPilotStack', () => {
         const variables = (props.Environment as { Variables: Record<string, unknown> }).Variables;
         expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
         expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
-        // poll-usage raises no alert: it gets no topic (and bundles no SNS client).
+        // poll-usage and the customer page raise no alert: no topic, no SNS client.
         expect(variables.SNS_TOPIC_ARN).toEqual(
-          fn === stack.jobs.pollUsage.function
+          fn === stack.jobs.pollUsage.function || fn === stack.portal.function
             ? undefined
             : { Ref: logicalId(stack.notifications.alertsTopic) },
         );
@@ -111,7 +111,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('keeps logs a year (logs.retentionDays) and does not delete them with the stack', () => {
-      template.resourceCountIs('AWS::Logs::LogGroup', 7);
+      template.resourceCountIs('AWS::Logs::LogGroup', 8);
       template.allResources('AWS::Logs::LogGroup', {
         Properties: { RetentionInDays: 365, KmsKeyId: Match.anyValue() },
         DeletionPolicy: 'Retain',
@@ -418,14 +418,15 @@ describe('FlowPilotStack', () => {
   });
 
   describe('secrets', () => {
-    it('creates the five secrets under the stack name with a placeholder value', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 5);
+    it('creates the six secrets under the stack name with a placeholder value', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 6);
       for (const name of [
         'IPWEB_TOKEN',
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
         'EPAY_KEY',
         'STRIPE_API_KEY',
+        'PORTAL_SECRET',
       ]) {
         template.hasResourceProperties('AWS::SecretsManager::Secret', {
           Name: `FlowPilot/${name}`,
@@ -643,7 +644,7 @@ describe('FlowPilotStack', () => {
       }
     });
 
-    it('lets every function but customer-actions read the upstream token, and only payment-webhook the webhook secrets', () => {
+    it('lets every function but customer-actions and portal read the upstream token, only payment-webhook the webhook secrets, only portal the portal key', () => {
       const webhookSecrets: SecretName[] = [
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
@@ -655,8 +656,9 @@ describe('FlowPilotStack', () => {
           .map((s) => JSON.stringify(s.Resource));
         const variables = (functionProps(fn).Environment as { Variables: Record<string, unknown> })
           .Variables;
-        // customer-actions reads the pools from the snapshots; it never calls the upstream.
-        const upstream = name !== 'customer-actions';
+        // customer-actions reads the pools from the snapshots, the customer page the stored
+        // balances: neither calls the upstream.
+        const upstream = name !== 'customer-actions' && name !== 'portal';
         expect(readable.includes(JSON.stringify(secretRef('IPWEB_TOKEN')))).toBe(upstream);
         expect(variables.IPWEB_TOKEN_SECRET_ARN).toEqual(
           upstream ? secretRef('IPWEB_TOKEN') : undefined,
@@ -666,16 +668,21 @@ describe('FlowPilotStack', () => {
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
-        // The Stripe API key charges cards: only customer-actions and the webhook hold it.
-        const charges = name === 'customer-actions' || name === 'payment-webhook';
+        // The Stripe API key: customer-actions charges cards, the webhook reads opt-ins, the
+        // customer page creates Checkout Sessions; no other function holds it.
+        const charges =
+          name === 'customer-actions' || name === 'payment-webhook' || name === 'portal';
         expect(readable.includes(JSON.stringify(secretRef('STRIPE_API_KEY')))).toBe(charges);
         expect(variables.STRIPE_API_KEY_SECRET_ARN !== undefined).toBe(charges);
+        expect(readable.includes(JSON.stringify(secretRef('PORTAL_SECRET')))).toBe(
+          name === 'portal',
+        );
       }
     });
 
     it('limits publishing to the alerts topic (and poll-customers to the balance changes) and key use to the topic key', () => {
       for (const [name, fn] of Object.entries(functions())) {
-        if (name === 'poll-usage') continue;
+        if (name === 'poll-usage' || name === 'portal') continue;
         const statements = roleStatements(fn);
         // The customer notices' SMS statement names no resource (see its own test).
         const publish = statements.filter(
