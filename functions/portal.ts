@@ -43,6 +43,7 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
       records: new CustomerRecordStore(docClient, table),
     },
     contacts: new CustomerContactStore(docClient, table),
+    autoTopup: new AutoTopupStore(docClient, table),
     clock: () => new Date(),
     secure,
     // Buy: with Stripe enabled only. Its Checkout pages are Stripe's (the stand-in's locally).

@@ -29,6 +29,7 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
   'customer-actions': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
-  // Reads one customer's items; writes only its own page settings and rate counters.
-  portal: [...READ, 'dynamodb:UpdateItem'],
+  // Reads one customer's items; writes its page settings, rate counters, notice opt-out and
+  // auto top-up settings (a transaction of puts with their history).
+  portal: [...READ, ...WRITE],
 };

@@ -69,6 +69,7 @@ export function portalDeps(
       records: new CustomerRecordStore(doc, tableName),
     },
     contacts: new CustomerContactStore(doc, tableName),
+    autoTopup: new AutoTopupStore(doc, tableName),
     clock: opts.now,
     secure: opts.secure ?? true,
     ...(opts.checkout ? { checkout: opts.checkout } : {}),

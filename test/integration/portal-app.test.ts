@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { parseConfig } from '../../functions/commons/config/load.ts';
 import { unsubscribeHeaders } from '../../functions/commons/portal/links.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
@@ -185,7 +188,7 @@ describe("portal: no customer sees or changes another's data", () => {
     expect(res.body).not.toContain('bob');
   });
 
-  const posts = ['/portal/zone', '/portal/logout', '/portal/buy'];
+  const posts = ['/portal/zone', '/portal/logout', '/portal/buy', '/portal/autotopup'];
 
   it.each(['/portal/me', ...posts])('%s without a session: 403', async (path) => {
     const method = path === '/portal/me' ? 'GET' : 'POST';
@@ -515,6 +518,84 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
     expect(wrongPurpose.statusCode).toBe(403);
     expect((await new CustomerContactStore(table.doc, table.tableName).get(A))?.notices).toBe(
       false,
+    );
+  });
+});
+
+describe('portal: auto top-up, self-service', () => {
+  const CATALOG = { payments: { catalog: { 'gb-10': { gb: '10', price: 500, currency: 'usd' } } } };
+
+  it('turns off and on again within the agent limit, recorded as by portal; never without a card', async () => {
+    // Prepare
+    const store = new AutoTopupStore(table.doc, table.tableName);
+    const config = parseConfig(CATALOG);
+    await setAutoTopup(
+      store,
+      {
+        customerId: '1010',
+        packageId: 'gb-10',
+        quantity: 1,
+        belowGb: '5',
+        paymentMethod: 'pm_card_visa',
+        stripeCustomer: 'cus_1010',
+        by: 'cli:operator',
+        now: NOW,
+      },
+      config,
+    );
+    handle = createPortalHandler(() =>
+      portalDeps(table.doc, table.tableName, { now: () => NOW, config: CATALOG }),
+    );
+    const a = await signIn('1010');
+    const b = await signIn('1011');
+    const post = (session: string, csrf: string, form: Record<string, string>) =>
+      call('POST', '/portal/autotopup', {
+        cookies: { fp_portal: session },
+        form: { csrf, ...form },
+      });
+
+    // Act
+    const off = await post(a.session, a.csrf, {});
+    const afterOff = await store.get('1010');
+    const overLimit = await post(a.session, a.csrf, {
+      enabled: 'on',
+      package: 'gb-10',
+      belowGb: '8',
+      maxPerMonth: '4',
+    });
+    const on = await post(a.session, a.csrf, {
+      enabled: 'on',
+      package: 'gb-10',
+      belowGb: '8',
+      orDaysLeft: '2',
+      maxPerMonth: '2',
+    });
+    const noCard = await post(b.session, b.csrf, { enabled: 'on', package: 'gb-10', belowGb: '8' });
+    const page = await call('GET', '/portal/me', { cookies: { fp_portal: a.session } });
+
+    // Assess
+    expect(a.page.body).toContain('action="/portal/autotopup"');
+    expect(off.statusCode).toBe(303);
+    expect(afterOff?.enabled).toBe(false);
+    expect(overLimit.statusCode).toBe(400);
+    expect(on.statusCode).toBe(303);
+    expect(await store.get('1010')).toMatchObject({
+      enabled: true,
+      belowGb: '8',
+      orDaysLeft: 2,
+      maxPerMonth: 2,
+      paymentMethod: 'pm_card_visa',
+      updatedBy: 'portal',
+    });
+    expect(noCard.statusCode).toBe(400);
+    expect(await store.get('1011')).toBeUndefined();
+    const history = await store.history('1010');
+    expect(history.slice(0, 2).map((h) => `${h.by} ${h.event}`)).toEqual([
+      'portal on',
+      'portal off',
+    ]);
+    expect(page.body).toContain(
+      'On: 10 GB · $5.00 when the balance falls below 8 GB, or when 2 days are left.',
     );
   });
 });

@@ -1,5 +1,7 @@
+import { AutoTopupSettingsError, setAutoTopup, turnOffAutoTopup } from '../autotopup/settings.ts';
 import type { Config } from '../config/schema.ts';
 import { logger } from '../logger.ts';
+import type { AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
 import { messagePage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
@@ -43,12 +45,14 @@ export interface CheckoutPort {
 }
 
 export interface PortalDeps {
-  config: Pick<Config, 'portal' | 'upstream' | 'customers' | 'payments'>;
+  config: Pick<Config, 'portal' | 'upstream' | 'customers' | 'payments' | 'autoTopup'>;
   keys: () => Promise<PortalKeys>;
   portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit'>;
   view: ViewStores;
   /** One-click unsubscribe turns the customer's reminders off (receipts still go). */
   contacts: Pick<CustomerContactStore, 'edit'>;
+  /** The customer's own auto top-up changes, recorded `by portal`. */
+  autoTopup: Pick<AutoTopupStore, 'get' | 'commit'>;
   clock: () => Date;
   /** `Secure` cookies and an https origin: always in AWS; the local runtime is plain http. */
   secure: boolean;
@@ -211,6 +215,7 @@ export function createPortalApp(deps: PortalDeps) {
         csrf: csrfToken(keys, s.token),
         catalog: deps.config.payments.catalog,
         canBuy: deps.checkout !== undefined,
+        maxPerMonth: deps.config.autoTopup.defaultMaxPerMonth,
         zones,
         ...(flash ? { flash } : {}),
       }),
@@ -245,8 +250,55 @@ export function createPortalApp(deps: PortalDeps) {
       }
       case '/portal/buy':
         return buy(req, form, s, locale);
+      case '/portal/autotopup':
+        return autoTopup(form, s, locale);
       default:
         return message(404, locale, 'notFound');
+    }
+  }
+
+  /**
+   * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
+   * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
+   * needs a card already saved for this customer (a paid Checkout the page created, or the
+   * operator); the page never takes a card id. Recorded as `portal` in the history.
+   */
+  async function autoTopup(form: URLSearchParams, s: Session, locale: PortalLocale) {
+    const now = deps.clock();
+    const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    const int = (name: string) => {
+      const v = form.get(name) ?? '';
+      return v === '' ? undefined : /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
+    };
+    try {
+      if (form.get('enabled') !== 'on') {
+        await turnOffAutoTopup(deps.autoTopup, { customerId: s.customerId, by: 'portal', now });
+        return redirect(PAGE);
+      }
+      const current = await deps.autoTopup.get(s.customerId);
+      if (!current?.paymentMethod) return bad();
+      const maxPerMonth = int('maxPerMonth');
+      const orDaysLeft = int('orDaysLeft');
+      const limit = deps.config.autoTopup.defaultMaxPerMonth;
+      if (maxPerMonth !== undefined && !(maxPerMonth >= 1 && maxPerMonth <= limit)) return bad();
+      await setAutoTopup(
+        deps.autoTopup,
+        {
+          customerId: s.customerId,
+          packageId: form.get('package') ?? '',
+          quantity: 1,
+          belowGb: form.get('belowGb') ?? '',
+          ...(orDaysLeft !== undefined ? { orDaysLeft } : {}),
+          ...(maxPerMonth !== undefined ? { maxPerMonth } : {}),
+          by: 'portal',
+          now,
+        },
+        deps.config,
+      );
+      return redirect(PAGE);
+    } catch (err) {
+      if (err instanceof AutoTopupSettingsError) return bad();
+      throw err;
     }
   }
 
@@ -314,7 +366,9 @@ export function createPortalApp(deps: PortalDeps) {
     const keys = await deps.keys();
     if (path === '/portal/open' && method === 'GET') return open(req, keys, locale);
     if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
-    const known = path === PAGE || ['/portal/logout', '/portal/zone', '/portal/buy'].includes(path);
+    const known =
+      path === PAGE ||
+      ['/portal/logout', '/portal/zone', '/portal/buy', '/portal/autotopup'].includes(path);
     if (!known) return message(404, locale, 'notFound');
     if (method === 'POST' && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
     const s = await session(req, keys);

@@ -110,6 +110,8 @@ export interface PageInput {
   /** Buy forms are shown only when FlowPilot can create Checkout Sessions. */
   canBuy: boolean;
   flash?: string;
+  /** The agent's limit on automatic charges per month. */
+  maxPerMonth: number;
   /** Zones offered in the settings form (the current one is always among them). */
   zones: readonly string[];
 }
@@ -170,7 +172,20 @@ function autoTopupSection(w: Words, p: PageInput): string {
     ].filter(Boolean);
     text = `<p id="autotopup-state">${parts.map(esc).join(' ')}</p>`;
   }
-  return `<section id="autotopup"><h2>${esc(w.autoTopup)}</h2>${text}</section>`;
+  return `<section id="autotopup"><h2>${esc(w.autoTopup)}</h2>${text}${a?.card ? autoTopupForm(w, p, a) : ''}</section>`;
+}
+
+/** Changes to auto top-up, offered once a card is saved for the customer. */
+function autoTopupForm(w: Words, p: PageInput, a: NonNullable<PortalView['autoTopup']>): string {
+  const packages = Object.keys(p.catalog)
+    .map(
+      (id) =>
+        `<option value="${esc(id)}"${id === a.packageId ? ' selected' : ''}>${esc(packageLabel(p, id))}</option>`,
+    )
+    .join('');
+  const num = (name: string, value: string | number | undefined, min: number, max: number) =>
+    `<input type="number" name="${name}" min="${min}" max="${max}" step="1" value="${esc(String(value ?? ''))}" size="5">`;
+  return `<form method="post" action="/portal/autotopup">${hidden(p.csrf)}<p><label><input type="checkbox" name="enabled" value="on"${a.enabled ? ' checked' : ''}> ${esc(w.autoOnLabel)}</label></p><p><label>${esc(w.autoPackage)} <select name="package">${packages}</select></label></p><p><label>${esc(w.autoBelow)} ${num('belowGb', a.belowGb, 1, 1_000_000)}</label></p><p><label>${esc(w.autoDays)} ${num('orDaysLeft', a.orDaysLeft, 0, 365)}</label></p><p><label>${esc(w.autoMaxLabel)} ${num('maxPerMonth', a.maxPerMonth ?? p.maxPerMonth, 1, p.maxPerMonth)}</label></p><p><button type="submit">${esc(w.save)}</button></p></form>`;
 }
 
 function noticesSection(w: Words, p: PageInput): string {

@@ -87,6 +87,12 @@ export interface Words {
   unsubscribed: string;
   noticeChannels: string;
   reminders: string;
+  autoInvalid: string;
+  autoOnLabel: string;
+  autoPackage: string;
+  autoBelow: string;
+  autoDays: string;
+  autoMaxLabel: string;
 }
 
 const en: Words = {
@@ -147,6 +153,12 @@ const en: Words = {
   unsubscribed: 'You will no longer receive reminders.',
   noticeChannels: 'Channels',
   reminders: 'Reminders',
+  autoInvalid: 'These settings cannot be used. Check the values and try again.',
+  autoOnLabel: 'Top up automatically',
+  autoPackage: 'Package',
+  autoBelow: 'when the balance falls below (GB)',
+  autoDays: 'or when this many days are left',
+  autoMaxLabel: 'at most, per month',
 };
 
 const zhCN: Words = {
@@ -207,6 +219,12 @@ const zhCN: Words = {
   unsubscribed: '您将不再收到提醒。',
   noticeChannels: '渠道',
   reminders: '提醒',
+  autoInvalid: '设置无效，请检查后重试。',
+  autoOnLabel: '自动充值',
+  autoPackage: '套餐',
+  autoBelow: '余额低于（GB）时',
+  autoDays: '或剩余天数为',
+  autoMaxLabel: '每月最多次数',
 };
 
 export const WORDS: Record<PortalLocale, Words> = { en, 'zh-CN': zhCN };
