@@ -153,6 +153,7 @@ export class FlowPilotStack extends Stack {
       opsTopic: this.notifications.opsTopic,
       jobs: [...Object.values(this.jobs), this.customerActions],
       webhook: this.webhook,
+      functions: [this.portal.function],
       providers: config.payments.providers,
     });
 

@@ -379,13 +379,20 @@ describe('FlowPilotStack', () => {
       const routes = template.findResources('AWS::ApiGatewayV2::Route');
       const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
 
-      // Assess: two routes, one integration; GET only for epay, as 彩虹易支付 notifies.
+      // Assess: two webhook routes, GET only for epay, as 彩虹易支付 notifies; the customer
+      // page's three on the same API, with an integration of its own.
       expect(
         Object.values(routes)
           .map((r) => r.Properties.RouteKey)
           .sort(),
-      ).toEqual(['GET /webhooks/epay', 'POST /webhooks/{provider}']);
-      expect(Object.keys(integrations)).toHaveLength(1);
+      ).toEqual([
+        'GET /portal',
+        'GET /portal/{proxy+}',
+        'GET /webhooks/epay',
+        'POST /portal/{proxy+}',
+        'POST /webhooks/{provider}',
+      ]);
+      expect(Object.keys(integrations)).toHaveLength(2);
       template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
         IntegrationType: 'AWS_PROXY',
         PayloadFormatVersion: '2.0',
@@ -443,8 +450,9 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      // 24 here, plus the customer notices' two (failed notices, SMS spend).
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 24 + stack.customerNotices.alarms.length);
+      // 26 here (the portal's errors and throttles included), plus the customer notices' two
+      // (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 26 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -607,6 +615,7 @@ describe('FlowPilotStack', () => {
         reconcile: [...table('reconcile'), ...COMMON, ...DLQ],
         'payment-webhook': [...table('payment-webhook'), ...COMMON],
         'customer-actions': [...table('customer-actions'), ...COMMON, ...DLQ],
+        portal: [...table('portal'), ...COMMON.filter((a) => !ALERTS.includes(a))],
       };
       for (const [name, fn] of Object.entries(functions())) {
         expect([...actionsOf(roleStatements(fn))].sort()).toEqual(expected[name]?.sort());
