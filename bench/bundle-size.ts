@@ -94,6 +94,8 @@ const LIMIT_KB: Record<string, number> = {
   reconcile: 400,
   'payment-webhook': 700,
   'customer-actions': 700,
+  // Issue #28: the customer page, SDK (DynamoDB, Secrets Manager) included.
+  portal: 400,
 };
 
 const kb = (n: number) => `${(n / 1024).toFixed(1).padStart(7)} KB`;

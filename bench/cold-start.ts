@@ -189,6 +189,14 @@ const EVENTS: Record<FunctionName, unknown> = {
   ),
   reconcile: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
   'payment-webhook': webhookEvent(),
+  // Switching the language needs no secret: the page's cold start without Secrets Manager.
+  portal: {
+    version: '2.0',
+    rawPath: '/portal/lang/en',
+    headers: {},
+    requestContext: { http: { method: 'GET', path: '/portal/lang/en', sourceIp: '127.0.0.1' } },
+    isBase64Encoded: false,
+  },
 };
 
 /**

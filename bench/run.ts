@@ -18,6 +18,7 @@ const BENCHES = [
   'autotopup.ts',
   'cost.ts',
   'burst.ts',
+  'portal-view.ts',
 ];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('-'));

@@ -14,6 +14,7 @@ export const FUNCTION_ENTRIES = {
   'customer-actions': 'functions/customer-actions.ts',
   reconcile: 'functions/reconcile.ts',
   'payment-webhook': 'functions/payment-webhook.ts',
+  portal: 'functions/portal.ts',
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

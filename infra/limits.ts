@@ -25,6 +25,8 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
   reconcile: 300,
   // Under the integration timeout with room for a cold start, so the provider gets our answer.
   'payment-webhook': 25,
+  // A page view is a handful of DynamoDB reads; Buy adds one Stripe call.
+  portal: 15,
 };
 
 const RATE = /^rate\((\d+) (minute|hour|day)(s?)\)$/;

@@ -10,6 +10,7 @@ import type { FlowPilotFunction } from './constructs/function.ts';
 import { LogEncryption } from './constructs/log-encryption.ts';
 import { Notifications } from './constructs/notifications.ts';
 import { Observability } from './constructs/observability.ts';
+import { Portal } from './constructs/portal.ts';
 import { ScheduledJob } from './constructs/scheduled-job.ts';
 import { SECRET_NAMES, Secrets } from './constructs/secrets.ts';
 import { SmsProtection } from './constructs/sms-protection.ts';
@@ -47,6 +48,7 @@ export class FlowPilotStack extends Stack {
   readonly customerNotices: CustomerNotices;
   /** Present when `notifications.smsProtectCountries` lists countries. */
   readonly smsProtection: SmsProtection | undefined;
+  readonly portal: Portal;
 
   constructor(scope: Construct, id: string, props: FlowPilotStackProps) {
     super(scope, id, props);
@@ -135,13 +137,29 @@ export class FlowPilotStack extends Stack {
       .bindSecret('EPAY_KEY', byName.EPAY_KEY);
     // Auto top-up, one restricted Stripe key each: customer-actions charges saved cards
     // (PaymentIntents write); the internet-facing webhook only reads Checkout opt-ins.
-    this.customerActions.function.bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+    this.customerActions.function
+      .bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY)
+      // Receipts to an address a payment brought carry a link that confirms it.
+      .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET);
     this.webhook.function.bindSecret('STRIPE_READ_KEY', byName.STRIPE_READ_KEY);
+
+    // The customer page, on the webhooks' API: its own role, reading one customer at a time.
+    this.portal = new Portal(this, 'Portal', {
+      api: this.webhook.api,
+      stage: this.webhook.stage,
+      environment,
+    });
+    this.portal.function
+      .bindTable(table, TABLE_ACCESS.portal)
+      .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET)
+      // Buy creates Checkout Sessions.
+      .bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
       jobs: [...Object.values(this.jobs), this.customerActions],
       webhook: this.webhook,
+      functions: [this.portal.function],
       providers: config.payments.providers,
     });
     const allowCountries = config.notifications.smsProtectCountries;
@@ -157,6 +175,10 @@ export class FlowPilotStack extends Stack {
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',
       value: this.webhook.webhookBaseUrl,
+    });
+    new CfnOutput(this, 'PortalBaseUrl', {
+      description: 'Where customer links point unless portal.baseUrl says otherwise',
+      value: this.portal.baseUrl,
     });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.notifications.alertsTopic.topicArn });
     new CfnOutput(this, 'OpsTopicArn', { value: this.notifications.opsTopic.topicArn });

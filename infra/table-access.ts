@@ -29,4 +29,8 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
   'customer-actions': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
+  // Reads one customer's items; writes its page settings, rate counters, notice opt-out and
+  // auto top-up settings (a transaction of puts with their history). The batch actions come
+  // with the stores it reads through (their getMany and put), which the bundle carries.
+  portal: [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
 };

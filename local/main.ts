@@ -14,6 +14,9 @@ import { STRIPE_KEY_NAMES, secretKeyRefusal } from '../functions/commons/clients
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
+import { issueLink } from '../functions/commons/portal/links.ts';
+import { PortalStore } from '../functions/commons/portal/store.ts';
+import { portalKeys } from '../functions/commons/portal/tokens.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
 import { assertDeployable } from '../infra/limits.ts';
 import { removeRuntimeInfo, writeRuntimeInfo } from './cli/connection.ts';
@@ -43,6 +46,8 @@ type Closer = { name: string; close: () => Promise<void> };
 
 /** The simulator's state, kept beside the store so a restart finds its ledger again. */
 export const SIMULATOR_STATE_FILE = 'simulator.json';
+/** The simulated customer whose page the banner links to. */
+const DEMO_PORTAL_CUSTOMER = '1001';
 
 const closers: Closer[] = [];
 let lock: DataDirLock | undefined;
@@ -232,6 +237,21 @@ async function main(): Promise<void> {
     localToken: env.localToken,
   });
 
+  // A customer page to open at once: the first simulated customer's, with the simulator.
+  const portalLine = demo
+    ? await issueLink({
+        store: new PortalStore(documentClient(statusDdb), env.tableName),
+        keys: portalKeys(process.env.PORTAL_SECRET, process.env.PORTAL_SECRET_PREVIOUS),
+        baseUrl: config.portal.baseUrl ?? base,
+        customerId: DEMO_PORTAL_CUSTOMER,
+        days: config.portal.linkDays,
+        now: new Date(),
+      }).then(
+        (link) =>
+          `  customer     ${link.url}\n               (customer ${DEMO_PORTAL_CUSTOMER}'s own page; npx flowpilot customer link <id> for others)`,
+        (err: unknown) => `  customer     no page link: ${(err as Error).message}`,
+      )
+    : undefined;
   // The dev secrets are printed only with the simulator: they are public, and worthless there.
   const secretLines = !devSecrets.length
     ? ['  secrets      from the environment']
@@ -267,6 +287,7 @@ async function main(): Promise<void> {
         : []),
       `  config       ${configSource}${demoCatalog ? ' (no catalog: selling the local demo package demo-10gb)' : ''}`,
       ...(dotEnvLine ? [`  .env         ${dotEnvLine}`] : []),
+      ...(portalLine ? [portalLine] : []),
       `  logs         ${readableLogs ? 'readable (LOG_FORMAT=json for JSON lines)' : 'JSON lines (LOG_FORMAT=text for readable ones)'}`,
       ...secretLines,
       ...(demo

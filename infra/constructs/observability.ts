@@ -27,6 +27,8 @@ export interface ObservabilityProps {
   /** Functions run by a schedule or a topic, each with its dead-letter queue. */
   readonly jobs: readonly Pick<ScheduledJob, 'function' | 'deadLetterQueue' | 'interval'>[];
   readonly webhook: WebhookApi;
+  /** Other functions behind the API (the customer page): alarmed on errors and throttles. @default none */
+  readonly functions?: readonly FlowPilotFunction[];
   /** The payment providers the configuration turns on (`payments.providers`). */
   readonly providers: readonly string[];
 }
@@ -50,6 +52,7 @@ export class Observability extends Construct {
     const functions: FlowPilotFunction[] = [
       ...props.jobs.map((job) => job.function),
       props.webhook.function,
+      ...(props.functions ?? []),
     ];
 
     for (const fn of functions) {

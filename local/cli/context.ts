@@ -3,6 +3,7 @@ import { AlertEventSink } from '../../functions/commons/alerts/events.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
 import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifier/index.ts';
 import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
+import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
@@ -62,6 +63,7 @@ export interface CommandContext {
     contacts: CustomerContactStore;
     outbox: NoticeOutboxStore;
     autoTopup: AutoTopupStore;
+    portal: PortalStore;
   };
   /** Ops events raised by replay and reconcile. */
   sink: CliSink;
@@ -125,6 +127,7 @@ export function createContext(input: ContextInput): CommandContext {
       contacts: new CustomerContactStore(doc, tableName),
       outbox: new NoticeOutboxStore(doc, tableName),
       autoTopup: new AutoTopupStore(doc, tableName),
+      portal: new PortalStore(doc, tableName),
       timeZone: config.upstream.timeZone,
       clock,
     },

@@ -42,6 +42,8 @@ export const LOCAL_DEV_SECRETS = {
   // Standard Webhooks secrets are base64 after the prefix.
   STANDARD_WEBHOOK_SECRET: `whsec_${Buffer.from('flowpilot-local-dev-secret-32byt').toString('base64')}`,
   EPAY_KEY: 'flowpilot-local-epay-key',
+  // Signs the customer page's links (`flowpilot customer link`); 32 characters at least.
+  PORTAL_SECRET: 'flowpilot-local-portal-secret-dev-only',
 } as const;
 
 /**

@@ -15,6 +15,7 @@ export const FUNCTION_NAMES = [
   'customer-actions',
   'reconcile',
   'payment-webhook',
+  'portal',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -54,6 +55,13 @@ const SPECS: Record<
   },
   'payment-webhook': {
     load: () => import('../../functions/payment-webhook.ts'),
+  },
+  // Plain http here: the page's cookies cannot be Secure (in AWS they always are).
+  portal: {
+    load: async () => {
+      const { createPortalHandler, portalDepsFromEnv } = await import('../../functions/portal.ts');
+      return { handler: createPortalHandler(() => portalDepsFromEnv(false)) };
+    },
   },
 };
 

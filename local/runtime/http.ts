@@ -140,6 +140,34 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpOption
     return;
   }
 
+  if (path === '/portal' || path.startsWith('/portal/')) {
+    if (method !== 'GET' && method !== 'POST') {
+      return send(res, 405, { message: 'method not allowed' }, { allow: 'GET, POST' });
+    }
+    const root = path === '/portal';
+    const event = apiGatewayEvent(
+      {
+        method,
+        path,
+        rawQueryString: url.search.slice(1),
+        headers: req.headers,
+        body,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      },
+      root ? 'GET /portal' : `${method} /portal/{proxy+}`,
+      root ? {} : { proxy: path.slice('/portal/'.length) },
+    );
+    const answer = (await opts.invoker.invoke('portal', event)) as { cookies?: string[] } | null;
+    const result = httpResult(answer);
+    // Payload v2 carries Set-Cookie apart from the headers, as API Gateway sends it.
+    res.writeHead(result.statusCode, {
+      ...result.headers,
+      ...(answer?.cookies?.length ? { 'set-cookie': answer.cookies } : {}),
+    });
+    res.end(result.body);
+    return;
+  }
+
   const invoke = /^\/_local\/invoke\/([^/]+)$/.exec(path);
   if (invoke) {
     if (method !== 'POST')

@@ -14,6 +14,7 @@ import { build } from 'esbuild';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ConfigInput } from '../../functions/commons/config/schema.ts';
+import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { addDays, dayInZone } from '../../functions/commons/units.ts';
 import { NODE_TARGET } from '../../infra/bundling.ts';
 import { snsEvent } from '../../local/runtime/events.ts';
@@ -55,6 +56,7 @@ let secretsManager: SecretsManagerStandIn;
 let xray: XrayDaemonStandIn;
 let stripe: StripeStandIn;
 const STRIPE_API_KEY = `sk_test_${randomBytes(16).toString('hex')}`;
+const PORTAL_SECRET = randomBytes(32).toString('hex');
 let outdir: string;
 let deployed: DeployedStack;
 const refs: Record<string, string> = {};
@@ -71,6 +73,7 @@ function secretValues(): Record<string, string> {
     STRIPE_API_KEY,
     // The stand-in takes one key; the webhook's read-only key is the same string here.
     STRIPE_READ_KEY: STRIPE_API_KEY,
+    PORTAL_SECRET,
   };
 }
 
@@ -372,6 +375,48 @@ const SPECS: Record<string, InvocationSpec> = {
         counts: { ledger: 1, upstream: 1, matched: 1, missingUpstream: 0 },
         alerted: false,
       });
+    },
+  },
+  portal: {
+    // A customer opens the link `flowpilot customer link` printed: a session cookie and 303.
+    event: () => {
+      const token = signToken(portalKeys(PORTAL_SECRET), 'link', {
+        customerId: CUSTOMER,
+        version: 0,
+        expires: Math.floor(Date.now() / 1000) + 3600,
+      });
+      return {
+        version: '2.0',
+        routeKey: 'GET /portal/{proxy+}',
+        rawPath: '/portal/open',
+        rawQueryString: `token=${token}`,
+        headers: {
+          host: 'abc123.execute-api.us-east-1.amazonaws.com',
+          'x-forwarded-proto': 'https',
+        },
+        requestContext: {
+          accountId: ACCOUNT,
+          apiId: 'abc123',
+          domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+          http: {
+            method: 'GET',
+            path: '/portal/open',
+            protocol: 'HTTP/1.1',
+            sourceIp: '198.51.100.7',
+          },
+          requestId: randomUUID(),
+          routeKey: 'GET /portal/{proxy+}',
+          stage: '$default',
+        },
+        isBase64Encoded: false,
+      };
+    },
+    async assess({ result }) {
+      expect(result).toMatchObject({ statusCode: 303, headers: { location: '/portal/me' } });
+      expect((result as { cookies?: string[] }).cookies?.[0]).toMatch(
+        /^fp_portal=.+; HttpOnly; SameSite=Lax; Secure$/,
+      );
+      expect(secretsManager.requested.join('\n')).toMatch(/PORTAL_SECRET/);
     },
   },
 };

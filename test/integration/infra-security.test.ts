@@ -99,6 +99,7 @@ function roleDynamoActions(name: FunctionName): string[] {
     'customer-actions': stack.customerActions.function,
     reconcile: stack.jobs.reconcile.function,
     'payment-webhook': stack.webhook.function,
+    portal: stack.portal.function,
   };
   const roleId = stack.getLogicalId(fns[name].executionRole.node.defaultChild as CfnRole);
   return ofType('AWS::IAM::Policy')
@@ -167,7 +168,7 @@ describe('FlowPilotStack security', () => {
   describe('logs', () => {
     it('encrypts every log group with the logs key and keeps it for logs.retentionDays', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(7);
+      expect(groups).toHaveLength(8);
       const logsKey = stack.getLogicalId(
         stack.node.findChild('LogEncryption').node.findChild('Key').node.defaultChild as CfnKey,
       );

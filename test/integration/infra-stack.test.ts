@@ -50,6 +50,7 @@ const functions = (): Record<FunctionName, FlowPilotFunction> => ({
   'customer-actions': stack.customerActions.function,
   reconcile: stack.jobs.reconcile.function,
   'payment-webhook': stack.webhook.function,
+  portal: stack.portal.function,
 });
 
 function functionProps(fn: FlowPilotFunction): Record<string, unknown> {
@@ -81,9 +82,9 @@ const secretRef = (name: SecretName) => ({
 
 describe('FlowPilotStack', () => {
   describe('functions', () => {
-    it('runs all six on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
+    it('runs all seven on nodejs22.x arm64 with tracing, source maps and their own log group', () => {
       // Assess
-      template.resourceCountIs('AWS::Lambda::Function', 6);
+      template.resourceCountIs('AWS::Lambda::Function', 7);
       for (const fn of Object.values(functions())) {
         const props = functionProps(fn);
         expect(props).toMatchObject({
@@ -96,9 +97,9 @@ describe('FlowPilotStack', () => {
         const variables = (props.Environment as { Variables: Record<string, unknown> }).Variables;
         expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
         expect(variables.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
-        // poll-usage raises no alert: it gets no topic (and bundles no SNS client).
+        // poll-usage and the customer page raise no alert: no topic, no SNS client.
         expect(variables.SNS_TOPIC_ARN).toEqual(
-          fn === stack.jobs.pollUsage.function
+          fn === stack.jobs.pollUsage.function || fn === stack.portal.function
             ? undefined
             : { Ref: logicalId(stack.notifications.alertsTopic) },
         );
@@ -110,7 +111,7 @@ describe('FlowPilotStack', () => {
     });
 
     it('keeps logs a year (logs.retentionDays) and does not delete them with the stack', () => {
-      template.resourceCountIs('AWS::Logs::LogGroup', 7);
+      template.resourceCountIs('AWS::Logs::LogGroup', 8);
       template.allResources('AWS::Logs::LogGroup', {
         Properties: { RetentionInDays: 365, KmsKeyId: Match.anyValue() },
         DeletionPolicy: 'Retain',
@@ -378,13 +379,20 @@ describe('FlowPilotStack', () => {
       const routes = template.findResources('AWS::ApiGatewayV2::Route');
       const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
 
-      // Assess: two routes, one integration; GET only for epay, as 彩虹易支付 notifies.
+      // Assess: two webhook routes, GET only for epay, as 彩虹易支付 notifies; the customer
+      // page's three on the same API, with an integration of its own.
       expect(
         Object.values(routes)
           .map((r) => r.Properties.RouteKey)
           .sort(),
-      ).toEqual(['GET /webhooks/epay', 'POST /webhooks/{provider}']);
-      expect(Object.keys(integrations)).toHaveLength(1);
+      ).toEqual([
+        'GET /portal',
+        'GET /portal/{proxy+}',
+        'GET /webhooks/epay',
+        'POST /portal/{proxy+}',
+        'POST /webhooks/{provider}',
+      ]);
+      expect(Object.keys(integrations)).toHaveLength(2);
       template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
         IntegrationType: 'AWS_PROXY',
         PayloadFormatVersion: '2.0',
@@ -426,6 +434,7 @@ describe('FlowPilotStack', () => {
         'EPAY_KEY',
         'STRIPE_API_KEY',
         'STRIPE_READ_KEY',
+        'PORTAL_SECRET',
       ]) {
         template.hasResourceProperties('AWS::SecretsManager::Secret', {
           Name: `FlowPilot/${name}`,
@@ -442,8 +451,9 @@ describe('FlowPilotStack', () => {
 
     it('alarms on errors and throttles of every function, to the ops topic', () => {
       const ops = { Ref: logicalId(stack.notifications.opsTopic) };
-      // 24 here, plus the customer notices' two (failed notices, SMS spend).
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 24 + stack.customerNotices.alarms.length);
+      // 26 here (the portal's errors and throttles included), plus the customer notices' two
+      // (failed notices, SMS spend).
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 26 + stack.customerNotices.alarms.length);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', {
         AlarmActions: [ops],
         OKActions: [ops],
@@ -606,6 +616,7 @@ describe('FlowPilotStack', () => {
         reconcile: [...table('reconcile'), ...COMMON, ...DLQ],
         'payment-webhook': [...table('payment-webhook'), ...COMMON],
         'customer-actions': [...table('customer-actions'), ...COMMON, ...DLQ],
+        portal: [...table('portal'), ...COMMON.filter((a) => !ALERTS.includes(a))],
       };
       for (const [name, fn] of Object.entries(functions())) {
         expect([...actionsOf(roleStatements(fn))].sort()).toEqual(expected[name]?.sort());
@@ -643,7 +654,7 @@ describe('FlowPilotStack', () => {
       }
     });
 
-    it('lets every function but customer-actions read the upstream token, and only payment-webhook the webhook secrets', () => {
+    it('lets every function but customer-actions and portal read the upstream token, only payment-webhook the webhook secrets, only portal the portal key', () => {
       const webhookSecrets: SecretName[] = [
         'STRIPE_WEBHOOK_SECRET',
         'STANDARD_WEBHOOK_SECRET',
@@ -655,8 +666,9 @@ describe('FlowPilotStack', () => {
           .map((s) => JSON.stringify(s.Resource));
         const variables = (functionProps(fn).Environment as { Variables: Record<string, unknown> })
           .Variables;
-        // customer-actions reads the pools from the snapshots; it never calls the upstream.
-        const upstream = name !== 'customer-actions';
+        // customer-actions reads the pools from the snapshots, the customer page the stored
+        // balances: neither calls the upstream.
+        const upstream = name !== 'customer-actions' && name !== 'portal';
         expect(readable.includes(JSON.stringify(secretRef('IPWEB_TOKEN')))).toBe(upstream);
         expect(variables.IPWEB_TOKEN_SECRET_ARN).toEqual(
           upstream ? secretRef('IPWEB_TOKEN') : undefined,
@@ -666,21 +678,23 @@ describe('FlowPilotStack', () => {
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
-        // One Stripe key each: the charging one only in customer-actions, the read-only one
-        // only in the internet-facing webhook.
-        for (const [secret, holder] of [
-          ['STRIPE_API_KEY', 'customer-actions'],
-          ['STRIPE_READ_KEY', 'payment-webhook'],
+        // One Stripe key each: the charging one in customer-actions and the customer page
+        // (Checkout Sessions), the read-only one only in the webhook.
+        for (const [secret, holders] of [
+          ['STRIPE_API_KEY', ['customer-actions', 'portal']],
+          ['STRIPE_READ_KEY', ['payment-webhook']],
+          ['PORTAL_SECRET', ['customer-actions', 'portal']],
         ] as const) {
-          expect(readable.includes(JSON.stringify(secretRef(secret)))).toBe(name === holder);
-          expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === holder);
+          const holds = (holders as readonly string[]).includes(name);
+          expect(readable.includes(JSON.stringify(secretRef(secret)))).toBe(holds);
+          expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(holds);
         }
       }
     });
 
     it('limits publishing to the alerts topic (and poll-customers to the balance changes) and key use to the topic key', () => {
       for (const [name, fn] of Object.entries(functions())) {
-        if (name === 'poll-usage') continue;
+        if (name === 'poll-usage' || name === 'portal') continue;
         const statements = roleStatements(fn);
         // The customer notices' SMS statement names no resource (see its own test).
         const publish = statements.filter(

@@ -6,6 +6,7 @@ import { logsSchema } from './logs.ts';
 import { notificationsSchema } from './notifications.ts';
 import { paymentsSchema } from './payments.ts';
 import { pollingSchema } from './polling.ts';
+import { portalSchema } from './portal.ts';
 import { reconcileSchema } from './reconcile.ts';
 import { schedulesSchema } from './schedules.ts';
 import { upstreamSchema } from './upstream.ts';
@@ -26,6 +27,7 @@ export const configSchema = z.strictObject({
   customers: customersSchema.prefault({}),
   logs: logsSchema.prefault({}),
   autoTopup: autoTopupSchema.prefault({}),
+  portal: portalSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

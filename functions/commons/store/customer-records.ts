@@ -1,7 +1,7 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Decimal, parseDecimal } from '../units.ts';
 import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError } from './errors.ts';
+import { StoreError, storeCall } from './errors.ts';
 import { CUSTOMER_RECORD_PREFIX, decimalText, keys } from './keys.ts';
 import { queryAll, type StoredItem } from './query.ts';
 import { TABLE_DEFINITION } from './table.ts';
@@ -121,5 +121,32 @@ export class CustomerRecordStore {
       'records.byCustomer',
     );
     return items.map(fromItem);
+  }
+
+  /**
+   * One customer's records from `fromDay` on, newest first, at most `limit`, in one request
+   * whatever the history's length (the customer page); `more` when older ones were left out.
+   */
+  async recentByCustomer(
+    customerId: string,
+    fromDay: string,
+    limit: number,
+  ): Promise<{ records: CustomerRecord[]; more: boolean }> {
+    const out = await storeCall('records.recentByCustomer', () =>
+      this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: {
+            ':pk': keys.customerRecord(customerId, '', '').pk,
+            ':lo': `${CUSTOMER_RECORD_PREFIX}${fromDay}`,
+            ':hi': `${CUSTOMER_RECORD_PREFIX}\uffff`,
+          },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return { records: (out.Items ?? []).map(fromItem), more: out.LastEvaluatedKey !== undefined };
   }
 }

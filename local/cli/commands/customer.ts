@@ -14,11 +14,13 @@ import {
 } from '../command.ts';
 import { EXIT, NotFoundError, UsageError } from '../errors.ts';
 import { fields, shortTime, table } from '../format.ts';
+import { type LinkArgs, runLink } from './customer-link.ts';
 
 type CustomerArgs =
   | { action: 'show'; customerId: string; days: number }
   | { action: 'calibrate'; customerId: string; gb: Decimal; asOf?: string }
-  | { action: 'forget'; customerId: string };
+  | { action: 'forget'; customerId: string }
+  | ({ action: 'link' } & LinkArgs);
 
 /** What `customer forget` leaves, and why: amounts under the id, no way to reach anyone. */
 const KEPT_ON_FORGET = [
@@ -56,7 +58,8 @@ export const customerCommand = defineCommand<CustomerArgs>({
   usage:
     'flowpilot customer <customerId> [--days N] [--json]\n' +
     '       flowpilot customer calibrate <customerId> --gb GB [--as-of yyyy-MM-dd]\n' +
-    '       flowpilot customer forget <customerId> [--json]',
+    '       flowpilot customer forget <customerId> [--json]\n' +
+    '       flowpilot customer link <customerId> [--days N] [--revoke]',
   details:
     'Shows the balance, the ledger lines it is made of (opening, credits and deductions from\n' +
     "the upstream's records, any channel, the vendor console included) and the daily usage\n" +
@@ -66,11 +69,14 @@ export const customerCommand = defineCommand<CustomerArgs>({
     'after it count. The balance is recomputed at once.\n' +
     "forget erases the customer's personal data: the contact (addresses, name, preferences)\n" +
     'is removed, and in the notice outbox every recipient is masked and every text erased\n' +
-    '(open notices are dropped). It says what it kept and why.',
+    '(open notices are dropped). It says what it kept and why.\n' +
+    "link prints a signed link to the customer's own page, valid --days days (default\n" +
+    'portal.linkDays); --revoke makes every earlier link and session of the customer invalid.',
   options: {
     days: { type: 'string' },
     gb: { type: 'string' },
     'as-of': { type: 'string' },
+    revoke: { type: 'boolean' },
   },
   parse(args: ParsedArgs): CustomerArgs {
     const [first, second, ...rest] = args.positionals;
@@ -82,6 +88,22 @@ export const customerCommand = defineCommand<CustomerArgs>({
         }
       }
       return { action: 'forget', customerId: customerIdArg(second) };
+    }
+    if (first === 'link') {
+      if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+      const days =
+        stringOption(args, 'days') === undefined
+          ? undefined
+          : positiveIntOption(args, 'days', 30, 90);
+      return {
+        action: 'link',
+        customerId: customerIdArg(second),
+        days,
+        revoke: args.values.revoke === true,
+      };
+    }
+    if (args.values.revoke !== undefined) {
+      throw new UsageError('--revoke belongs to flowpilot customer link');
     }
     if (first === 'calibrate') {
       if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
@@ -114,6 +136,7 @@ export const customerCommand = defineCommand<CustomerArgs>({
     const today = dayInZone(now, timeZone);
     const gb = (mb: Decimal.Value) => formatGb(mbToGb(mb), 2);
     const { balances, records, usage, pollState } = ctx.stores;
+    if (args.action === 'link') return runLink(args, ctx);
 
     if (args.action === 'forget') {
       const done = await forgetCustomer(ctx.stores, args.customerId, now);

@@ -1,0 +1,397 @@
+import { AutoTopupSettingsError, setAutoTopup, turnOffAutoTopup } from '../autotopup/settings.ts';
+import type { Config } from '../config/schema.ts';
+import { logger } from '../logger.ts';
+import type { AutoTopupStore } from '../store/autotopup.ts';
+import type { CustomerContactStore } from '../store/customer-contacts.ts';
+import { assertTimeZone } from '../units.ts';
+import { messagePage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
+import { isPortalLocale, localeFromAcceptLanguage, type PortalLocale, WORDS } from './i18n.ts';
+import type { PortalRecord, PortalStore } from './store.ts';
+import { csrfToken, type PortalKeys, signToken, verifyCsrf, verifyToken } from './tokens.ts';
+import { loadView, type ViewStores } from './view.ts';
+
+/** A request as the page sees it, whatever carried it (API Gateway, the local runtime). */
+export interface PortalRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  cookies: ReadonlyMap<string, string>;
+  /** Form body, decoded. */
+  body: string;
+  sourceIp: string;
+}
+
+export interface PortalAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** `Set-Cookie` values. */
+  cookies: string[];
+  body: string;
+}
+
+/** Creates Stripe Checkout Sessions for the page's Buy button (see stripe-checkout.ts). */
+export interface CheckoutPort {
+  /** Where Checkout pages live, for the CSP's form-action (the Buy POST redirects there). */
+  readonly origin: string;
+  create(input: {
+    customerId: string;
+    packageId: string;
+    successUrl: string;
+    cancelUrl: string;
+    autoTopup?: { belowGb: string };
+  }): Promise<{ url: string }>;
+}
+
+export interface PortalDeps {
+  config: Pick<Config, 'portal' | 'upstream' | 'customers' | 'payments' | 'autoTopup'>;
+  keys: () => Promise<PortalKeys>;
+  portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit'>;
+  view: ViewStores;
+  /** One-click unsubscribe turns the customer's reminders off (receipts still go). */
+  contacts: Pick<CustomerContactStore, 'edit'>;
+  /** The customer's own auto top-up changes, recorded `by portal`. */
+  autoTopup: Pick<AutoTopupStore, 'get' | 'commit'>;
+  clock: () => Date;
+  /** `Secure` cookies and an https origin: always in AWS; the local runtime is plain http. */
+  secure: boolean;
+  checkout?: CheckoutPort;
+}
+
+export const SESSION_COOKIE = 'fp_portal';
+export const LANG_COOKIE = 'fp_lang';
+const PAGE = '/portal/me';
+const RATE_WINDOW_SECONDS = 60;
+/** Checkout Sessions one customer may open per hour: a few, whatever the page's own limit. */
+export const CHECKOUT_SESSIONS_PER_HOUR = 5;
+const ZONES = [
+  'UTC',
+  'Asia/Shanghai',
+  'Asia/Hong_Kong',
+  'Asia/Taipei',
+  'Asia/Singapore',
+  'Asia/Tokyo',
+  'Europe/London',
+  'Europe/Berlin',
+  'America/New_York',
+  'America/Los_Angeles',
+];
+/** Messages a redirect back to the page may ask for (never free text from the address). */
+const FLASHES = { paid: 'buyDone', canceled: 'buyCanceled' } as const;
+
+function headersFor(deps: PortalDeps): Record<string, string> {
+  const formAction = deps.checkout ? `'self' ${deps.checkout.origin}` : `'self'`;
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'cache-control': 'no-store',
+  };
+}
+
+function cookie(deps: PortalDeps, name: string, value: string, maxAge: number): string {
+  const secure = deps.secure ? '; Secure' : '';
+  return `${name}=${value}; Path=/portal; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+}
+
+function localeOf(req: PortalRequest): PortalLocale {
+  const chosen = req.cookies.get(LANG_COOKIE);
+  if (isPortalLocale(chosen)) return chosen;
+  return localeFromAcceptLanguage(req.headers['accept-language']) ?? 'en';
+}
+
+/** The origin this page is served from: the configured one, or the request's own host. */
+function ownOrigins(req: PortalRequest, deps: PortalDeps): string[] {
+  const out: string[] = [];
+  const base = deps.config.portal.baseUrl;
+  if (base) out.push(new URL(base).origin);
+  const host = req.headers.host;
+  if (host) out.push(`${deps.secure ? 'https' : 'http'}://${host.toLowerCase()}`);
+  return out;
+}
+
+/**
+ * A browser's POST from this page: its Origin is ours (or, where a browser sends none, it
+ * says same-origin). Anything else is another site's form aimed at the customer's cookie.
+ */
+function sameOrigin(req: PortalRequest, deps: PortalDeps): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined) return ownOrigins(req, deps).includes(origin.toLowerCase());
+  return req.headers['sec-fetch-site'] === 'same-origin';
+}
+
+interface Session {
+  token: string;
+  customerId: string;
+  portal: PortalRecord;
+}
+
+export function createPortalApp(deps: PortalDeps) {
+  const base = headersFor(deps);
+  const answer = (
+    status: number,
+    body: string,
+    extra: Partial<Pick<PortalAnswer, 'cookies'>> & { headers?: Record<string, string> } = {},
+  ): PortalAnswer => ({
+    status,
+    headers: { ...base, ...extra.headers },
+    cookies: extra.cookies ?? [],
+    body,
+  });
+  const redirect = (to: string, cookies: string[] = []) =>
+    answer(303, '', { headers: { location: to }, cookies });
+  const message = (
+    status: number,
+    locale: PortalLocale,
+    key: 'forbidden' | 'notFound' | 'tooMany' | 'error',
+  ) => {
+    const w = WORDS[locale];
+    const title = key === 'forbidden' ? w.forbiddenTitle : String(status);
+    return answer(status, messagePage(locale, title, w[key]), {
+      ...(status === 429 ? { headers: { 'retry-after': String(RATE_WINDOW_SECONDS) } } : {}),
+    });
+  };
+
+  /** Counts the request against `scope`'s limit; true when over it. */
+  async function limited(scope: 'customer' | 'address', who: string): Promise<boolean> {
+    const { perCustomerPerMinute, perAddressPerMinute } = deps.config.portal.rateLimit;
+    const max = scope === 'customer' ? perCustomerPerMinute : perAddressPerMinute;
+    return (await deps.portal.hit(scope, who, deps.clock(), RATE_WINDOW_SECONDS)) > max;
+  }
+
+  /**
+   * The customer whose valid session this request carries (signature, expiry and the
+   * customer's current link version all checked), counted against the customer's limit.
+   */
+  async function session(
+    req: PortalRequest,
+    keys: PortalKeys,
+  ): Promise<Session | 'forbidden' | 'limited'> {
+    const token = req.cookies.get(SESSION_COOKIE);
+    const claims = verifyToken(keys, 'session', token, deps.clock());
+    if (!claims || !token) return 'forbidden';
+    const [over, portal] = await Promise.all([
+      limited('customer', claims.customerId),
+      deps.portal.get(claims.customerId),
+    ]);
+    if (portal.linkVersion !== claims.version) return 'forbidden';
+    if (over) return 'limited';
+    return { token, customerId: claims.customerId, portal };
+  }
+
+  async function open(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
+    const now = deps.clock();
+    const claims = verifyToken(keys, 'link', req.query.get('token') ?? undefined, now);
+    if (!claims) return message(403, locale, 'forbidden');
+    const portal = await deps.portal.get(claims.customerId);
+    if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
+    const seconds = deps.config.portal.sessionHours * 3600;
+    const value = signToken(keys, 'session', {
+      customerId: claims.customerId,
+      version: claims.version,
+      expires: Math.floor(now.getTime() / 1000) + seconds,
+    });
+    // 303 to the page itself: the token leaves the address bar and the history.
+    return redirect(PAGE, [cookie(deps, SESSION_COOKIE, value, seconds)]);
+  }
+
+  async function view(req: PortalRequest, s: Session, keys: PortalKeys, locale: PortalLocale) {
+    const data = await loadView(deps.view, deps.config, s.portal, deps.clock());
+    const flashKey = req.query.get('m');
+    const flash =
+      flashKey && Object.hasOwn(FLASHES, flashKey)
+        ? WORDS[locale][FLASHES[flashKey as keyof typeof FLASHES]]
+        : undefined;
+    const zones = ZONES.includes(data.timeZone) ? ZONES : [data.timeZone, ...ZONES];
+    return answer(
+      200,
+      portalPage({
+        view: data,
+        locale,
+        csrf: csrfToken(keys, s.token),
+        catalog: deps.config.payments.catalog,
+        canBuy: deps.checkout !== undefined,
+        maxPerMonth: deps.config.autoTopup.defaultMaxPerMonth,
+        zones,
+        ...(flash ? { flash } : {}),
+      }),
+    );
+  }
+
+  async function post(
+    req: PortalRequest,
+    s: Session,
+    keys: PortalKeys,
+    locale: PortalLocale,
+  ): Promise<PortalAnswer> {
+    const form = new URLSearchParams(req.body);
+    if (!verifyCsrf(keys, s.token, form.get('csrf') ?? undefined)) {
+      return message(403, locale, 'forbidden');
+    }
+    switch (req.path) {
+      case '/portal/logout':
+        return answer(200, messagePage(locale, WORDS[locale].signOut, WORDS[locale].signedOut), {
+          cookies: [cookie(deps, SESSION_COOKIE, '', 0)],
+        });
+      case '/portal/zone': {
+        const zone = form.get('zone') ?? '';
+        try {
+          if (zone.length > 64) throw new Error('too long');
+          assertTimeZone(zone);
+        } catch {
+          return answer(400, messagePage(locale, '400', WORDS[locale].error));
+        }
+        await deps.portal.setTimeZone(s.customerId, zone, deps.clock());
+        return redirect(PAGE);
+      }
+      case '/portal/buy':
+        return buy(req, form, s, locale);
+      case '/portal/autotopup':
+        return autoTopup(form, s, locale);
+      default:
+        return message(404, locale, 'notFound');
+    }
+  }
+
+  /**
+   * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
+   * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
+   * needs a card already saved for this customer (a paid Checkout the page created, or the
+   * operator); the page never takes a card id. Recorded as `portal` in the history.
+   */
+  async function autoTopup(form: URLSearchParams, s: Session, locale: PortalLocale) {
+    const now = deps.clock();
+    const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    const int = (name: string) => {
+      const v = form.get(name) ?? '';
+      return v === '' ? undefined : /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
+    };
+    try {
+      if (form.get('enabled') !== 'on') {
+        await turnOffAutoTopup(deps.autoTopup, { customerId: s.customerId, by: 'portal', now });
+        return redirect(PAGE);
+      }
+      const current = await deps.autoTopup.get(s.customerId);
+      if (!current?.paymentMethod) return bad();
+      const maxPerMonth = int('maxPerMonth');
+      const orDaysLeft = int('orDaysLeft');
+      const limit = deps.config.autoTopup.defaultMaxPerMonth;
+      if (maxPerMonth !== undefined && !(maxPerMonth >= 1 && maxPerMonth <= limit)) return bad();
+      await setAutoTopup(
+        deps.autoTopup,
+        {
+          customerId: s.customerId,
+          packageId: form.get('package') ?? '',
+          quantity: 1,
+          belowGb: form.get('belowGb') ?? '',
+          ...(orDaysLeft !== undefined ? { orDaysLeft } : {}),
+          ...(maxPerMonth !== undefined ? { maxPerMonth } : {}),
+          by: 'portal',
+          now,
+        },
+        deps.config,
+      );
+      return redirect(PAGE);
+    } catch (err) {
+      if (err instanceof AutoTopupSettingsError) return bad();
+      throw err;
+    }
+  }
+
+  async function buy(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+  ): Promise<PortalAnswer> {
+    const packageId = form.get('package') ?? '';
+    const { catalog } = deps.config.payments;
+    if (!deps.checkout || !Object.hasOwn(catalog, packageId)) {
+      return message(404, locale, 'notFound');
+    }
+    const origin = ownOrigins(req, deps)[0] ?? '';
+    const auto = form.get('auto') === 'on';
+    const below = form.get('belowGb') ?? '';
+    if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].error));
+    }
+    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
+    const session = await deps.checkout.create({
+      customerId: s.customerId,
+      packageId,
+      successUrl: `${origin}${PAGE}?m=paid`,
+      cancelUrl: `${origin}${PAGE}?m=canceled`,
+      ...(auto ? { autoTopup: { belowGb: below } } : {}),
+    });
+    return redirect(session.url);
+  }
+
+  /**
+   * RFC 8058 one-click unsubscribe: the signed token in the address is the authority (a mail
+   * provider's POST carries no cookie and no Origin). GET only shows a button, so link
+   * scanners that follow every link unsubscribe nobody; POST unsubscribes from reminders.
+   */
+  async function unsubscribe(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
+    const token = req.query.get('token') ?? undefined;
+    const claims = verifyToken(keys, 'unsubscribe', token, deps.clock());
+    if (!claims || !token) return message(403, locale, 'forbidden');
+    const portal = await deps.portal.get(claims.customerId);
+    if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
+    const w = WORDS[locale];
+    if (req.method === 'GET') {
+      return answer(
+        200,
+        unsubscribePage(locale, `/portal/unsubscribe?token=${encodeURIComponent(token)}`),
+      );
+    }
+    if (req.method !== 'POST') return message(404, locale, 'notFound');
+    await deps.contacts.edit(claims.customerId, { notices: false }, deps.clock());
+    return answer(200, messagePage(locale, w.unsubscribeTitle, w.unsubscribed));
+  }
+
+  async function route(req: PortalRequest): Promise<PortalAnswer> {
+    const locale = localeOf(req);
+    const { method, path } = req;
+    if (await limited('address', req.sourceIp)) return message(429, locale, 'tooMany');
+    if (path === '/portal' || path === '/portal/') return redirect(PAGE);
+    const lang = /^\/portal\/lang\/(en|zh-CN)$/.exec(path);
+    if (lang && method === 'GET') {
+      return redirect(PAGE, [cookie(deps, LANG_COOKIE, lang[1] ?? 'en', 365 * 86_400)]);
+    }
+    const keys = await deps.keys();
+    if (path === '/portal/open' && method === 'GET') return open(req, keys, locale);
+    if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
+    const known =
+      path === PAGE ||
+      ['/portal/logout', '/portal/zone', '/portal/buy', '/portal/autotopup'].includes(path);
+    if (!known) return message(404, locale, 'notFound');
+    if (method === 'POST' && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
+    const s = await session(req, keys);
+    if (s === 'forbidden') return message(403, locale, 'forbidden');
+    if (s === 'limited') return message(429, locale, 'tooMany');
+    if (path === PAGE && method === 'GET') return view(req, s, keys, locale);
+    if (method === 'POST' && path !== PAGE) return post(req, s, keys, locale);
+    return answer(405, messagePage(locale, '405', WORDS[locale].notFound), {
+      headers: { allow: path === PAGE ? 'GET' : 'POST' },
+    });
+  }
+
+  return async (req: PortalRequest): Promise<PortalAnswer> => {
+    try {
+      return await route(req);
+    } catch (err) {
+      // The error's name and message stay in the log; the customer gets a plain page.
+      logger.error('portal request failed', {
+        error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+        path: req.path,
+      });
+      const locale = localeOf(req);
+      return answer(500, messagePage(locale, '500', WORDS[locale].error));
+    }
+  };
+}

@@ -1,0 +1,230 @@
+/** The page's two languages; the notices' locales, so a customer reads both alike. */
+export const PORTAL_LOCALES = ['en', 'zh-CN'] as const;
+export type PortalLocale = (typeof PORTAL_LOCALES)[number];
+
+export function isPortalLocale(value: unknown): value is PortalLocale {
+  return (PORTAL_LOCALES as readonly unknown[]).includes(value);
+}
+
+/**
+ * The first language of `Accept-Language` (by q) that the page speaks: any `zh` tag reads as
+ * Simplified Chinese, any `en` as English; undefined when none.
+ */
+export function localeFromAcceptLanguage(header: string | undefined): PortalLocale | undefined {
+  if (!header) return undefined;
+  const tags = header
+    .split(',')
+    .slice(0, 20)
+    .map((part, i) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+      return { tag: tag.toLowerCase(), q: q === undefined ? 1 : Number(q), i };
+    })
+    .filter((t) => t.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const { tag } of tags) {
+    if (tag === 'zh' || tag.startsWith('zh-')) return 'zh-CN';
+    if (tag === 'en' || tag.startsWith('en-')) return 'en';
+  }
+  return undefined;
+}
+
+export interface Words {
+  title: string;
+  customer: string;
+  balance: string;
+  notCalibrated: string;
+  notCalibratedHint: string;
+  daysLeft: string;
+  daysLeftUnknown: string;
+  days: (n: string) => string;
+  burn: (gb: string) => string;
+  asOf: (when: string) => string;
+  usage30: string;
+  usageChart: string;
+  history: string;
+  historyEmpty: string;
+  historyMore: string;
+  when: string;
+  kind: string;
+  amount: string;
+  topUp: string;
+  deduction: string;
+  receipt: string;
+  autoTopup: string;
+  autoOn: (pkg: string, below: string) => string;
+  autoOrDays: (n: number) => string;
+  autoMax: (n: number) => string;
+  autoCard: string;
+  autoNoCard: string;
+  autoOff: string;
+  autoEpisode: string;
+  notices: string;
+  noticesOn: string;
+  noticesOff: string;
+  email: string;
+  phone: string;
+  none: string;
+  timeZone: string;
+  save: string;
+  language: string;
+  signOut: string;
+  signedOut: string;
+  forbiddenTitle: string;
+  forbidden: string;
+  notFound: string;
+  tooMany: string;
+  error: string;
+  buy: string;
+  buyButton: string;
+  buyAuto: string;
+  buyBelow: string;
+  buyCanceled: string;
+  buyDone: string;
+  unsubscribeTitle: string;
+  unsubscribeText: string;
+  unsubscribeButton: string;
+  unsubscribed: string;
+  noticeChannels: string;
+  reminders: string;
+  autoInvalid: string;
+  autoOnLabel: string;
+  autoPackage: string;
+  autoBelow: string;
+  autoDays: string;
+  autoMaxLabel: string;
+}
+
+const en: Words = {
+  title: 'Your traffic',
+  customer: 'Customer',
+  balance: 'Balance',
+  notCalibrated: 'Not yet set up',
+  notCalibratedHint: 'Your opening balance is being set up; your agent will confirm it.',
+  daysLeft: 'Days left',
+  daysLeftUnknown: 'not enough usage to tell',
+  days: (n) => `${n} days at your current use`,
+  burn: (gb) => `about ${gb} a day`,
+  asOf: (when) => `as of ${when}`,
+  usage30: 'Usage, last 30 days',
+  usageChart: 'Traffic used per day over the last 30 days, in GB',
+  history: 'Top-ups and deductions, last 12 months',
+  historyEmpty: 'None in the last 12 months.',
+  historyMore: 'Older entries are not shown.',
+  when: 'When',
+  kind: 'Kind',
+  amount: 'Traffic',
+  topUp: 'Top-up',
+  deduction: 'Deduction',
+  receipt: 'Receipt',
+  autoTopup: 'Automatic top-up',
+  autoOn: (pkg, below) => `On: ${pkg} when the balance falls below ${below}`,
+  autoOrDays: (n) => `, or when ${n} days are left`,
+  autoMax: (n) => `At most ${n} a month.`,
+  autoCard: 'A card is saved for it.',
+  autoNoCard: 'No card is saved yet.',
+  autoOff: 'Off',
+  autoEpisode: 'A top-up is under way.',
+  notices: 'Notices',
+  noticesOn: 'Reminders are on.',
+  noticesOff: 'Reminders are off (receipts are still sent).',
+  email: 'Email',
+  phone: 'SMS',
+  none: 'none',
+  timeZone: 'Time zone',
+  save: 'Save',
+  language: '中文',
+  signOut: 'Sign out',
+  signedOut: 'You are signed out. Open your link again to come back.',
+  forbiddenTitle: 'Link not valid',
+  forbidden: 'This link cannot be used. Ask your agent for a new one.',
+  notFound: 'There is no such page.',
+  tooMany: 'Too many requests. Please wait a minute.',
+  error: 'Something went wrong. Please try again later.',
+  buy: 'Buy traffic',
+  buyButton: 'Buy',
+  buyAuto: 'Top up automatically with this package',
+  buyBelow: 'when the balance falls below (GB)',
+  buyCanceled: 'The payment was canceled.',
+  buyDone: 'Thank you: the traffic is credited once the payment is confirmed.',
+  unsubscribeTitle: 'Unsubscribe',
+  unsubscribeText: 'Stop reminders about your traffic? Receipts are still sent.',
+  unsubscribeButton: 'Unsubscribe from reminders',
+  unsubscribed: 'You will no longer receive reminders.',
+  noticeChannels: 'Channels',
+  reminders: 'Reminders',
+  autoInvalid: 'These settings cannot be used. Check the values and try again.',
+  autoOnLabel: 'Top up automatically',
+  autoPackage: 'Package',
+  autoBelow: 'when the balance falls below (GB)',
+  autoDays: 'or when this many days are left',
+  autoMaxLabel: 'at most, per month',
+};
+
+const zhCN: Words = {
+  title: '我的流量',
+  customer: '客户',
+  balance: '余额',
+  notCalibrated: '尚未设置',
+  notCalibratedHint: '您的期初余额正在设置中，代理商确认后即可显示。',
+  daysLeft: '剩余天数',
+  daysLeftUnknown: '用量不足，暂无法估算',
+  days: (n) => `按当前用量约 ${n} 天`,
+  burn: (gb) => `每天约 ${gb}`,
+  asOf: (when) => `截至 ${when}`,
+  usage30: '近 30 天用量',
+  usageChart: '近 30 天每日使用流量（GB）',
+  history: '近 12 个月充值与扣除',
+  historyEmpty: '近 12 个月没有记录。',
+  historyMore: '更早的记录未显示。',
+  when: '时间',
+  kind: '类型',
+  amount: '流量',
+  topUp: '充值',
+  deduction: '扣除',
+  receipt: '凭证',
+  autoTopup: '自动充值',
+  autoOn: (pkg, below) => `已开启：余额低于 ${below} 时购买 ${pkg}`,
+  autoOrDays: (n) => `，或剩余 ${n} 天时`,
+  autoMax: (n) => `每月最多 ${n} 次。`,
+  autoCard: '已保存银行卡。',
+  autoNoCard: '尚未保存银行卡。',
+  autoOff: '未开启',
+  autoEpisode: '一笔充值正在进行中。',
+  notices: '通知',
+  noticesOn: '提醒已开启。',
+  noticesOff: '提醒已关闭（仍会发送充值凭证）。',
+  email: '邮箱',
+  phone: '短信',
+  none: '无',
+  timeZone: '时区',
+  save: '保存',
+  language: 'English',
+  signOut: '退出',
+  signedOut: '您已退出。再次打开您的链接即可返回。',
+  forbiddenTitle: '链接无效',
+  forbidden: '此链接无法使用，请向代理商索取新链接。',
+  notFound: '页面不存在。',
+  tooMany: '请求过多，请稍后再试。',
+  error: '出错了，请稍后再试。',
+  buy: '购买流量',
+  buyButton: '购买',
+  buyAuto: '以此套餐自动充值',
+  buyBelow: '余额低于（GB）时',
+  buyCanceled: '支付已取消。',
+  buyDone: '谢谢：支付确认后流量即到账。',
+  unsubscribeTitle: '退订',
+  unsubscribeText: '不再接收流量提醒？充值凭证仍会发送。',
+  unsubscribeButton: '退订提醒',
+  unsubscribed: '您将不再收到提醒。',
+  noticeChannels: '渠道',
+  reminders: '提醒',
+  autoInvalid: '设置无效，请检查后重试。',
+  autoOnLabel: '自动充值',
+  autoPackage: '套餐',
+  autoBelow: '余额低于（GB）时',
+  autoDays: '或剩余天数为',
+  autoMaxLabel: '每月最多次数',
+};
+
+export const WORDS: Record<PortalLocale, Words> = { en, 'zh-CN': zhCN };

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { StripeClient } from '../clients/stripe.ts';
+import type { PaymentsConfig } from '../config/payments.ts';
+import { FlowPilotError } from '../errors.ts';
+import type { CheckoutPort } from './app.ts';
+
+/** Stripe's hosted Checkout pages; the page's CSP lets its Buy form redirect there. */
+export const STRIPE_CHECKOUT_ORIGIN = 'https://checkout.stripe.com';
+
+/** What FlowPilot marks its own Checkout Sessions with, so the webhook can tell them apart. */
+export const CREATED_BY = 'flowpilot-portal';
+
+/** Stripe answered a create without the Checkout page's address. */
+export class CheckoutSessionError extends FlowPilotError {
+  override name = 'CheckoutSessionError';
+}
+
+export interface CreatedSession {
+  id: string;
+  url: string;
+  customerId: string;
+  packageId: string;
+}
+
+export interface StripeCheckoutOptions {
+  stripe: () => Promise<StripeClient>;
+  catalog: PaymentsConfig['catalog'];
+  /** Where Checkout pages are served (the stand-in's origin locally). @default Stripe's */
+  origin?: string;
+  /** Called once Stripe created a session, before the customer is sent to it. */
+  onCreated?: (session: CreatedSession) => Promise<void>;
+}
+
+/**
+ * The Buy button's Stripe client: one `POST /v1/checkout/sessions` per click, in payment mode,
+ * for one catalog package at its catalog price, the customer taken from the signed session
+ * (`client_reference_id`), never from a form field. "Top up automatically" adds
+ * `setup_future_usage=off_session` and the auto top-up rule in the metadata.
+ */
+export function stripeCheckout(opts: StripeCheckoutOptions): CheckoutPort {
+  return {
+    origin: opts.origin ?? STRIPE_CHECKOUT_ORIGIN,
+    async create(input) {
+      const pkg = opts.catalog[input.packageId];
+      if (!pkg) throw new CheckoutSessionError(`no package ${input.packageId} in the catalog`);
+      const metadata: Record<string, string> = {
+        package: input.packageId,
+        customerId: input.customerId,
+        createdBy: CREATED_BY,
+      };
+      if (input.autoTopup) metadata.autoTopup = `${input.packageId}:${input.autoTopup.belowGb}`;
+      const stripe = await opts.stripe();
+      const session = await stripe.post<{ id?: unknown; url?: unknown }>(
+        'checkout/sessions',
+        {
+          mode: 'payment',
+          client_reference_id: input.customerId,
+          success_url: input.successUrl,
+          cancel_url: input.cancelUrl,
+          line_items: {
+            0: {
+              quantity: 1,
+              price_data: {
+                currency: pkg.currency,
+                unit_amount: pkg.price,
+                product_data: { name: `${pkg.gb} GB` },
+              },
+            },
+          },
+          metadata,
+          ...(input.autoTopup
+            ? { payment_intent_data: { setup_future_usage: 'off_session' } }
+            : {}),
+        },
+        { idempotencyKey: `portal-checkout-${randomUUID()}` },
+      );
+      if (typeof session.id !== 'string' || typeof session.url !== 'string') {
+        throw new CheckoutSessionError('Stripe created a Checkout Session without an id or url');
+      }
+      const created = {
+        id: session.id,
+        url: session.url,
+        customerId: input.customerId,
+        packageId: input.packageId,
+      };
+      await opts.onCreated?.(created);
+      return { url: created.url };
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Decimal } from '../../functions/commons/units.ts';
+import { freePort } from '../../scripts/dynamodb-local.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const LOCAL_TOKEN = 'e2e-portal-local-token-0123';
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+];
+const CUSTOMER = '1001';
+
+/** `npm start` as a newcomer runs it; resolves once /health answers, with its output. */
+async function start(dataDir: string, port: number) {
+  let output = '';
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SIMULATOR_PORT: '0',
+      FLOWPILOT_DATA_DIR: dataDir,
+      FLOWPILOT_CONFIG: '',
+      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok && output.includes('/portal/open?token=')) {
+        return { child, base, output: () => output };
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`npm start did not answer /health:\n${output}`);
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null) return done();
+    child.once('close', () => done());
+    if (child.pid) process.kill(-child.pid, 'SIGTERM');
+  });
+}
+
+/** The real `flowpilot` executable, finding the running runtime through the data folder. */
+function flowpilot(args: string[], dataDir: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [resolve(ROOT, 'bin/flowpilot.js'), ...args],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          FLOWPILOT_DATA_DIR: dataDir,
+          FLOWPILOT_CONFIG: '',
+          PORTAL_SECRET: '',
+        },
+        timeout: 60_000,
+      },
+      (err, stdout) => done({ code: err ? Number(err.code ?? -1) : 0, stdout }),
+    );
+  });
+}
+
+describe('customer page end to end: npm start and Chromium', () => {
+  let child: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let base = '';
+  let dataDir = '';
+  let bannerLink = '';
+  const launched = () => {
+    if (!browser) throw new Error('Chromium did not start');
+    return browser;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is required at ${CHROMIUM} for this test: apt-get install chromium`,
+      );
+    }
+    dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-portal-'));
+    const running = await start(dataDir, await freePort());
+    child = running.child;
+    base = running.base;
+    bannerLink = /(http:\/\/\S+\/portal\/open\?token=\S+)/.exec(running.output())?.[1] ?? '';
+    const invoke = async (name: string) =>
+      fetch(`${base}/_local/invoke/${name}`, {
+        method: 'POST',
+        headers: { 'x-flowpilot-token': LOCAL_TOKEN },
+      });
+    expect((await invoke('poll-usage')).status).toBe(200);
+    expect((await invoke('poll-customers')).status).toBe(200);
+    // The simulator's customers have usage but no purchases: give this one its opening.
+    expect(
+      (await flowpilot(['customer', 'calibrate', CUSTOMER, '--gb', '120'], dataDir)).code,
+    ).toBe(0);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (child) await stop(child);
+  });
+
+  it('opens the banner link with scripts disabled: the token leaves the address bar, the balance and chart are right', async () => {
+    // Prepare
+    const context = await launched().newContext({ javaScriptEnabled: false, locale: 'en-US' });
+    const page = await context.newPage();
+    const shown = await flowpilot(['customer', CUSTOMER, '--json'], dataDir);
+    const balanceMb = (JSON.parse(shown.stdout) as { balance: { balanceMb: string } }).balance
+      .balanceMb;
+
+    // Act
+    const response = await page.goto(bannerLink);
+    const url = page.url();
+    const balanceGb = await page.locator('[data-balance-gb]').getAttribute('data-balance-gb');
+    const bars = await page.locator('svg.chart rect.bar').count();
+    const barBoxes = await page
+      .locator('svg.chart rect.bar')
+      .evaluateAll((els) => els.filter((e) => e.getBoundingClientRect().height > 0).length);
+
+    // Assess
+    expect(bannerLink).toContain(`/portal/open?token=${CUSTOMER}.`);
+    expect(response?.status()).toBe(200);
+    expect(url).toBe(`${base}/portal/me`);
+    expect(new Decimal(balanceGb ?? 'NaN').toFixed()).toBe(
+      new Decimal(balanceMb).div(1024).toFixed(),
+    );
+    expect(bars).toBe(30);
+    // Drawn with scripts off (Playwright measures from its own world): the days with usage.
+    expect(barBoxes).toBeGreaterThan(0);
+    await context.close();
+  }, 120_000);
+
+  it('renders in Simplified Chinese for a zh-CN browser and switches language by link', async () => {
+    // Prepare
+    const context = await launched().newContext({ locale: 'zh-CN' });
+    const page = await context.newPage();
+
+    // Act
+    await page.goto(bannerLink);
+    const heading = await page.locator('h1').textContent();
+    await page.getByRole('link', { name: 'English' }).click();
+    const after = await page.locator('h1').textContent();
+
+    // Assess
+    expect(heading).toBe('我的流量');
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(after).toBe('Your traffic');
+    await context.close();
+  }, 120_000);
+
+  it('answers 403 to a tampered link and to a cross-site form post, and to a revoked session', async () => {
+    // Prepare
+    const context = await launched().newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const tampered = bannerLink.replace(`token=${CUSTOMER}.`, 'token=1002.');
+    await page.goto(bannerLink);
+
+    // Act
+    const forged = await page.goto(tampered);
+    const forgedText = await page.locator('body').textContent();
+    await page.goto(bannerLink);
+    await page.setContent(
+      `<form method="post" action="${base}/portal/zone"><input name="zone" value="UTC"><button>go</button></form>`,
+    );
+    const [crossSite] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/portal/zone')),
+      page.click('button'),
+    ]);
+    const revoke = await flowpilot(['customer', 'link', CUSTOMER, '--revoke'], dataDir);
+    const revoked = await page.goto(`${base}/portal/me`);
+
+    // Assess
+    expect(forged?.status()).toBe(403);
+    expect(forgedText).toContain('This link cannot be used');
+    expect(crossSite.status()).toBe(403);
+    expect(revoke.code).toBe(0);
+    expect(revoked?.status()).toBe(403);
+    await context.close();
+  }, 120_000);
+});
