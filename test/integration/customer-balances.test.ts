@@ -46,7 +46,7 @@ async function setup(start: Date, opts: { credits?: LedgerCredit[] } = {}) {
   fixture.sim.setNow(now);
   const usage = new UsageStore(table.doc, table.tableName, { batch });
   const pollState = new PollStateStore(table.doc, table.tableName);
-  const balances = new CustomerBalanceStore(table.doc, table.tableName, batch);
+  const balances = new CustomerBalanceStore(table.doc, table.tableName);
   const records = new CustomerRecordStore(table.doc, table.tableName, batch);
   const listener = new RecordingListener();
   const upstream = fixture.client({ timeoutMs: 10_000 });
@@ -281,7 +281,7 @@ describe('Function: pollCustomers', () => {
     fixture.sim.consoleTopUp({ customerId: '88', mb: '4096' });
     const failing: PollCustomersDeps['balances'] = {
       getMany: (ids) => t.balances.getMany(ids),
-      put: async () => {
+      write: async () => {
         throw new Error('DynamoDB went away');
       },
     };
