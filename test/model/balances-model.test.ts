@@ -1,0 +1,37 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createTestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import { type ModelWorld, runSequence, type Sequence, sequenceArb } from './balances-model.ts';
+
+const fixture = useSimulator();
+const world: ModelWorld = {
+  get sim() {
+    return fixture.sim;
+  },
+  newTable: () => createTestTable('balances-model'),
+};
+
+/** CI: a fixed seed; `BALANCES_MODEL_RUNS` sets how many sequences (bench/ runs many more). */
+const RUNS = Number(process.env.BALANCES_MODEL_RUNS ?? 200);
+const SEED = Number(process.env.BALANCES_MODEL_SEED ?? 26);
+
+describe('Model: customer balances', () => {
+  it(`equals the model after every settled poll, exactly, over ${RUNS} random sequences`, {
+    timeout: 1_800_000,
+  }, async () => {
+    await fc.assert(
+      fc.asyncProperty(sequenceArb, async (seq) => {
+        await runSequence(world, seq);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: false },
+    );
+  });
+});
+
+/** Sequences the model once found failing, replayed as they were shrunk. */
+describe('Model: customer balances — regressions', () => {
+  const replay = (seq: Sequence) => async () => {
+    expect(await runSequence(world, seq)).toBeGreaterThan(0);
+  };
+});
