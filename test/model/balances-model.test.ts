@@ -29,9 +29,29 @@ describe('Model: customer balances', () => {
   });
 });
 
-/** Sequences the model once found failing, replayed as they were shrunk. */
+/** Sequences the model found failing (on the code before #26), replayed as they were shrunk. */
 describe('Model: customer balances — regressions', () => {
   const replay = (seq: Sequence) => async () => {
     expect(await runSequence(world, seq)).toBeGreaterThan(0);
   };
+
+  it(
+    'hands a late credit on once when two runs read it at the same time (seed 7)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'poll', pair: true },
+      ],
+    }),
+  );
 });
