@@ -54,4 +54,71 @@ describe('Model: customer balances — regressions', () => {
       ],
     }),
   );
+  it(
+    'hands a credit that landed during a run on once when the run had a twin (seed 8)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'poll', pair: false },
+        {
+          k: 'poll',
+          pair: true,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'usage', c: 0, mb: '10' },
+      ],
+    }),
+  );
+
+  it(
+    'hands a credit on once when two runs read it after a calibration raced a run (seed 9)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'poll', pair: true },
+        { k: 'usage', c: 0, mb: '10' },
+      ],
+    }),
+  );
+  it(
+    'counts a twin of a credit that landed during a run, and a late credit stamped a second before (seed 10)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'advance', s: 0 },
+      ],
+    }),
+  );
+
+  it(
+    'counts a late credit and a twin after a calibration of another customer raced a run (seed 11)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+      ],
+    }),
+  );
 });
