@@ -121,4 +121,23 @@ describe('Model: customer balances — regressions', () => {
       ],
     }),
   );
+  it(
+    'counts a 0.01 MB credit stamped in the second of one already counted and sorting before it (seed 12)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'flowpilot-agent' },
+          },
+        },
+        { k: 'record', c: 1, type: 0, mb: '333.33', lag: 0, by: 'admin' },
+        { k: 'record', c: 1, type: 0, mb: '0.01', lag: 0, by: 'flowpilot-agent' },
+      ],
+    }),
+  );
 });
