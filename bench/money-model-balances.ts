@@ -52,7 +52,8 @@ async function main() {
           events += await runSequence(world, seq);
         } catch (err) {
           // Shrinking takes a while: say at once what failed first.
-          if (!failedOnce) console.log(`  first failure, sequence ${sequences + 1}: ${String(err)}`);
+          if (!failedOnce)
+            console.log(`  first failure, sequence ${sequences + 1}: ${String(err)}`);
           failedOnce = true;
           throw err;
         }
