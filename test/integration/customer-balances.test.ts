@@ -410,6 +410,50 @@ describe('Function: pollCustomers — records that sort before the newest counte
   });
 });
 
+describe('Function: pollCustomers — records moving while a run pages', () => {
+  it('hands a credit on once when the deductions moved under the run that read it', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: backfill done, two deductions on record (two pages of one), then a top-up.
+    const t = await setup(new Date('2026-11-10T02:00:00.000Z'));
+    fixture.sim.addCustomer({ customerId: '88', account: 'alice@example.com', balanceMb: 0 });
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '10240' });
+    await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+    await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+    await t.poll();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '5120' });
+    // A deduction lands while the run reads the first page of deductions.
+    let moved = false;
+    const upstream: PollCustomersDeps['upstream'] = {
+      myRechargeFlowList: async (query, opts) => {
+        const page = await t.upstream.myRechargeFlowList(query, opts);
+        if (query.type === 1 && !moved) {
+          moved = true;
+          await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+        }
+        return page;
+      },
+    };
+    const paged = {
+      ...t.customerDeps,
+      upstream,
+      config: { ...t.customerDeps.config, recordsPageSize: 1 },
+    };
+
+    // Act: that run, then one over records that stay put.
+    await pollCustomers(paged);
+    t.setNow(new Date('2026-11-10T03:15:00.000Z'));
+    await t.poll();
+
+    // Assess: one receipt for the 5 GB, and the balance whole.
+    expect(moved).toBe(true);
+    const credits = t.listener.batches.flat().flatMap((c) => c.credits);
+    expect(credits).toEqual([{ mb: '5120', at: '2026-11-10T03:00:00.000Z' }]);
+    expect(await flowPilotBalance(t.balances, '88')).toBe('12288');
+  });
+});
+
 describe('Function: calibrate — racing a poll', () => {
   /** 88 holds 10 GB from the 8th; the runs of the 10th read from the 10th on. */
   async function settled() {

@@ -38,6 +38,8 @@ export const READY_CURSOR = 'poll-customers#ready';
 
 /** Stored days read at once. */
 const DAY_READS_IN_FLIGHT = 4;
+/** Reads of one record type while records keep landing between its pages. */
+const TYPE_READS = 3;
 /** Reads and writes of one balance while other writers keep changing it. */
 const WRITE_ATTEMPTS = 8;
 /** Records are re-read from a little before the previous run, so a late-stamped one is seen. */
@@ -278,36 +280,39 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   let usageWindow: CustomersPollOutcome['usageWindow'];
   try {
     // ---- 1. records ----
-    const fetched: CustomerRecord[] = [];
-    let recordsComplete = true;
-    for (const type of [0, 1] as const) {
-      const rows = [];
-      const totals = new Set<number>();
-      for (let pageNum = 1; ; pageNum++) {
-        checkTime();
-        stats.upstreamCalls++;
-        const page = await deps.upstream.myRechargeFlowList(
-          {
-            type,
-            pageNum,
-            pageSize: deps.config.recordsPageSize,
-            ...(recordsFrom && { startDate: recordsFrom }),
-            endDate: today,
-          },
-          deadline ? { signal: deadline } : {},
-        );
-        totals.add(page.total);
-        rows.push(...page.rows);
-        if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
+    /** One type's rows, read again while records land between its pages; undefined: still moving. */
+    const readType = async (type: 0 | 1) => {
+      for (let attempt = 0; attempt < TYPE_READS; attempt++) {
+        const rows = [];
+        const totals = new Set<number>();
+        for (let pageNum = 1; ; pageNum++) {
+          checkTime();
+          stats.upstreamCalls++;
+          const page = await deps.upstream.myRechargeFlowList(
+            {
+              type,
+              pageNum,
+              pageSize: deps.config.recordsPageSize,
+              ...(recordsFrom && { startDate: recordsFrom }),
+              endDate: today,
+            },
+            deadline ? { signal: deadline } : {},
+          );
+          totals.add(page.total);
+          rows.push(...page.rows);
+          if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
+        }
+        if (totals.size === 1) return keyRecords(rows, type, timeZone);
       }
-      // Records that moved while paging: a row read twice across a page boundary would pass
-      // for a second identical record. The next run reads them again.
-      if (totals.size > 1) {
-        recordsComplete = false;
-        continue;
-      }
-      fetched.push(...keyRecords(rows, type, timeZone));
-    }
+      return undefined;
+    };
+    const recharges = await readType(0);
+    const consumptions = recharges && (await readType(1));
+    // Rows read across a move may repeat at a page boundary (and pass for a second identical
+    // record): nothing of such a run counts, so no credit is counted by a run that cannot
+    // hand it on. The next run reads them again.
+    const recordsComplete = recharges !== undefined && consumptions !== undefined;
+    const fetched = recordsComplete ? [...recharges, ...consumptions] : [];
     stats.records.read = fetched.length;
     const known = new Map<string, Set<string>>();
     await Promise.all(
