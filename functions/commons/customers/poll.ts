@@ -38,6 +38,12 @@ export const READY_CURSOR = 'poll-customers#ready';
 
 /** Stored days read at once. */
 const DAY_READS_IN_FLIGHT = 4;
+/** Per customer, what a balance update applies: records read, usage days (day → counted MB). */
+type Work = Map<
+  string,
+  { records?: readonly CustomerRecord[]; usage?: { userName?: string; days: Map<string, Decimal> } }
+>;
+
 /** Reads of one record type while records keep landing between its pages. */
 const TYPE_READS = 3;
 /** Reads and writes of one balance while other writers keep changing it. */
@@ -191,15 +197,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
    * conditional on the version read; a customer another writer changed meanwhile (a
    * calibration, a concurrent run) is read again and recomputed, so neither loses the other's.
    */
-  const update = async (
-    work: ReadonlyMap<
-      string,
-      {
-        records?: readonly CustomerRecord[];
-        usage?: { userName?: string; days: Map<string, Decimal> };
-      }
-    >,
-  ) => {
+  const update = async (work: Work) => {
     let ids = [...work.keys()];
     for (let attempt = 0; ids.length > 0; attempt++) {
       if (attempt === WRITE_ATTEMPTS) {
@@ -276,6 +274,28 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     }
   };
 
+  /*
+   * Customers with records read, written with the first usage step so that a customer is
+   * written once per run; the records cursor moves only once their balances hold the records,
+   * so none is left behind it.
+   */
+  let pending: Work = new Map();
+  let recordsDone = false;
+  const recordsWritten = async () => {
+    pending = new Map();
+    if (!recordsDone) return;
+    recordsDone = false;
+    await deps.pollState.advanceCursor(
+      RECORDS_CURSOR,
+      dayInZone(new Date(now.getTime() - RECORDS_OVERLAP_MS), timeZone),
+      now,
+    );
+  };
+  const flushRecords = async () => {
+    if (pending.size > 0) await update(pending);
+    await recordsWritten();
+  };
+
   let stopReason: 'time' | 'total-changed' | 'usage-not-ready' | undefined;
   let usageWindow: CustomersPollOutcome['usageWindow'];
   try {
@@ -330,17 +350,9 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     const byCustomer = new Map<string, CustomerRecord[]>();
     for (const r of fetched)
       byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
-    await update(new Map([...byCustomer].map(([id, records]) => [id, { records }])));
-    // Moved only once the balances hold the records, so none is left behind the cursor.
-    if (recordsComplete) {
-      await deps.pollState.advanceCursor(
-        RECORDS_CURSOR,
-        dayInZone(new Date(now.getTime() - RECORDS_OVERLAP_MS), timeZone),
-        now,
-      );
-    } else {
-      stopReason = 'total-changed';
-    }
+    pending = new Map([...byCustomer].map(([id, records]) => [id, { records }]));
+    recordsDone = recordsComplete;
+    if (!recordsComplete) stopReason = 'total-changed';
 
     // ---- 2. usage ----
     if (usageCursor === undefined) {
@@ -364,13 +376,17 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         }
         stats.usage.days += chunk.length;
         stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
-        await update(new Map([...usage].map(([id, u]) => [id, { usage: u }])));
+        const work: Work = new Map(pending);
+        for (const [id, u] of usage) work.set(id, { ...pending.get(id), usage: u });
+        await update(work);
+        await recordsWritten();
         const last = chunk[chunk.length - 1] ?? today;
         const next = last < finalBefore ? addDays(last, 1) : finalBefore;
         await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
         usageWindow.next = next;
       }
     }
+    await flushRecords();
   } catch (err) {
     if (!(err instanceof OutOfTime) && !cutByDeadline(err)) {
       const failure = classifyUpstreamFailure(err);
@@ -391,6 +407,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       };
     }
     stopReason = 'time';
+    await flushRecords();
   }
   stats.customers.touched = touched.size;
 
