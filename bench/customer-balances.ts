@@ -215,17 +215,16 @@ async function main() {
     console.log(
       `    DynamoDB         ${total(backfillReqs)} requests ${JSON.stringify(backfillReqs)} over ${steps} steps of ${config.customers.usageDaysPerStep} days`,
     );
-    // Every usage step costs the same at a given number of customers: BatchGetItem and
-    // BatchWriteItem over all of them, and the day queries (pages of up to 1 MB) of its days.
-    // The steady run's queries: one per customer with a new record, one for the records' day,
-    // the rest are the two days' usage.
-    const dayQueries = (steadyReqs.Query ?? 0) - (NEW_CREDITS + NEW_DEDUCTIONS) - 1;
+    // Every usage step costs the same at a given number of customers: BatchGetItem over all
+    // of them, one conditional PutItem each, and the day queries (pages of up to 1 MB) of its
+    // days. The steady run's queries: one for the records' day, the rest are the two days' usage.
+    const dayQueries = (steadyReqs.Query ?? 0) - 1;
     const perStep =
       Math.ceil(CUSTOMERS / 100) +
-      Math.ceil(CUSTOMERS / 25) +
+      CUSTOMERS +
       Math.max(1, Math.round(Math.max(dayQueries, 0) / 2)) * config.customers.usageDaysPerStep;
     console.log(
-      `    400 days         ~${perStep * steps400 + Math.ceil(CUSTOMERS / 25) + Math.ceil(CUSTOMERS / 100)} requests (projected: ${steps400} steps × ~${perStep} + the records), ` +
+      `    400 days         ~${perStep * steps400 + CUSTOMERS + Math.ceil(CUSTOMERS / 100)} requests (projected: ${steps400} steps × ~${perStep} + the records), ` +
         `~${fmt((backfillMs / Math.max(1, backfill.usage.rows)) * CUSTOMERS * 400)} at the measured time per row`,
     );
     console.log(

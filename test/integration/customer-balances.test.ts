@@ -46,7 +46,7 @@ async function setup(start: Date, opts: { credits?: LedgerCredit[] } = {}) {
   fixture.sim.setNow(now);
   const usage = new UsageStore(table.doc, table.tableName, { batch });
   const pollState = new PollStateStore(table.doc, table.tableName);
-  const balances = new CustomerBalanceStore(table.doc, table.tableName, batch);
+  const balances = new CustomerBalanceStore(table.doc, table.tableName);
   const records = new CustomerRecordStore(table.doc, table.tableName, batch);
   const listener = new RecordingListener();
   const upstream = fixture.client({ timeoutMs: 10_000 });
@@ -281,7 +281,7 @@ describe('Function: pollCustomers', () => {
     fixture.sim.consoleTopUp({ customerId: '88', mb: '4096' });
     const failing: PollCustomersDeps['balances'] = {
       getMany: (ids) => t.balances.getMany(ids),
-      put: async () => {
+      write: async () => {
         throw new Error('DynamoDB went away');
       },
     };
@@ -342,5 +342,237 @@ describe('Function: pollCustomers', () => {
     );
     expect(await t.pollState.cursor(POLL_CUSTOMERS)).toBe('2026-11-09');
     expect(await flowPilotBalance(t.balances, '88')).toBe('749.5');
+  });
+});
+
+describe('Function: pollCustomers — records that sort before the newest counted', () => {
+  /** Backfill done: 88 holds 10 GB and used some; a later run reads from the top-up's day. */
+  async function funded() {
+    const t = await setup(new Date('2026-11-10T02:00:00.000Z'));
+    fixture.sim.addCustomer({ customerId: '88', account: 'alice@example.com', balanceMb: 0 });
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '10240' });
+    fixture.sim.useTraffic({ customerId: '88', downloadMb: '100' });
+    await t.poll();
+    return t;
+  }
+  const upstreamBalance = (id: string) =>
+    new Decimal(fixture.sim.getCustomer(id)?.balanceMb ?? 'NaN').toFixed();
+
+  it('counts a credit stamped in the same second as a deduction already counted', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: a deduction at 11:00:00 is counted; then a 5 GB credit in that same second.
+    const t = await funded();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+    await t.poll();
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '5120' });
+    t.setNow(new Date('2026-11-10T03:01:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '1024' });
+
+    // Act
+    await t.poll();
+
+    // Assess: 10240 − 100 − 1024 + 5120 + 1024
+    expect(upstreamBalance('88')).toBe('15260');
+    expect(await flowPilotBalance(t.balances, '88')).toBe('15260');
+  });
+
+  it('counts a credit written between the type-0 and the type-1 reads', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: while the run reads, a credit and then a deduction land in the same second.
+    const t = await funded();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    let injected = false;
+    const upstream: PollCustomersDeps['upstream'] = {
+      myRechargeFlowList: async (query, opts) => {
+        if (query.type === 1 && !injected) {
+          injected = true;
+          fixture.sim.consoleTopUp({ customerId: '88', mb: '5120' });
+          await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+        }
+        return t.upstream.myRechargeFlowList(query, opts);
+      },
+    };
+    const racing = await pollCustomers({ ...t.customerDeps, upstream });
+    expect(racing.outcome.complete).toBe(true);
+    t.setNow(new Date('2026-11-10T03:01:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '1024' });
+
+    // Act
+    await t.poll();
+
+    // Assess
+    expect(injected).toBe(true);
+    expect(upstreamBalance('88')).toBe('15260');
+    expect(await flowPilotBalance(t.balances, '88')).toBe('15260');
+  });
+});
+
+describe('Function: pollCustomers — records moving while a run pages', () => {
+  it('hands a credit on once when the deductions moved under the run that read it', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: backfill done, two deductions on record (two pages of one), then a top-up.
+    const t = await setup(new Date('2026-11-10T02:00:00.000Z'));
+    fixture.sim.addCustomer({ customerId: '88', account: 'alice@example.com', balanceMb: 0 });
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '10240' });
+    await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+    await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+    await t.poll();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '5120' });
+    // A deduction lands while the run reads the first page of deductions.
+    let moved = false;
+    const upstream: PollCustomersDeps['upstream'] = {
+      myRechargeFlowList: async (query, opts) => {
+        const page = await t.upstream.myRechargeFlowList(query, opts);
+        if (query.type === 1 && !moved) {
+          moved = true;
+          await t.upstream.deductionFlow({ customerId: '88', trafficGb: new Decimal('1') });
+        }
+        return page;
+      },
+    };
+    const paged = {
+      ...t.customerDeps,
+      upstream,
+      config: { ...t.customerDeps.config, recordsPageSize: 1 },
+    };
+
+    // Act: that run, then one over records that stay put.
+    await pollCustomers(paged);
+    t.setNow(new Date('2026-11-10T03:15:00.000Z'));
+    await t.poll();
+
+    // Assess: one receipt for the 5 GB, and the balance whole.
+    expect(moved).toBe(true);
+    const credits = t.listener.batches.flat().flatMap((c) => c.credits);
+    expect(credits).toEqual([{ mb: '5120', at: '2026-11-10T03:00:00.000Z' }]);
+    expect(await flowPilotBalance(t.balances, '88')).toBe('12288');
+  });
+});
+
+describe('Function: calibrate — racing a poll', () => {
+  /** 88 holds 10 GB from the 8th; the runs of the 10th read from the 10th on. */
+  async function settled() {
+    const t = await setup(new Date('2026-11-08T02:00:00.000Z'));
+    fixture.sim.addCustomer({ customerId: '88', account: 'alice@example.com', balanceMb: 0 });
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '10240' });
+    await t.poll();
+    t.setNow(new Date('2026-11-10T02:00:00.000Z'));
+    await t.poll();
+    t.setNow(new Date('2026-11-10T03:00:00.000Z'));
+    fixture.sim.useTraffic({ customerId: '88', downloadMb: '100' });
+    return t;
+  }
+
+  it('keeps the opening when a poll that read the balance before it writes after it', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: the operator calibrates 88 to 20 GB between the poll's read and its write.
+    const t = await settled();
+    let calibrated = false;
+    class Racing extends CustomerBalanceStore {
+      override async getMany(ids: readonly string[]) {
+        const read = await super.getMany(ids);
+        if (!calibrated && ids.includes('88')) {
+          calibrated = true;
+          await calibrate(t.calibrateDeps, { customerId: '88', gb: new Decimal('20') });
+        }
+        return read;
+      }
+    }
+    const balances = new Racing(t.table.doc, t.table.tableName);
+
+    // Act
+    await pollUsage({
+      upstream: t.upstream,
+      usage: t.customerDeps.usage as UsageStore,
+      series: new SeriesStore(t.table.doc, t.table.tableName),
+      pollState: t.pollState,
+      polling: { backfillDays: 30, pageSize: 2000, maxPagesInFlight: 2, safetyMarginMs: 1000 },
+      timeZone: ZONE,
+      clock: () => new Date('2026-11-10T03:00:00.000Z'),
+    });
+    const run = await pollCustomers({ ...t.customerDeps, balances });
+
+    // Assess: the 100 MB were used before the calibration, which already holds them.
+    expect(calibrated).toBe(true);
+    expect(run.outcome.complete).toBe(true);
+    expect((await t.balances.get('88'))?.state.opening?.mb.toFixed()).toBe('20480');
+    expect(await flowPilotBalance(t.balances, '88')).toBe('20480');
+  });
+
+  it("keeps a poll's new credit when the calibration read the records before the poll wrote", {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: a 5 GB credit in the calibration's second; a poll stores and counts it while
+    // the calibration is between its reads and its write.
+    const t = await settled();
+    await t.poll();
+    fixture.sim.consoleTopUp({ customerId: '88', mb: '5120' });
+    let polled = false;
+    const records = new CustomerRecordStore(t.table.doc, t.table.tableName);
+    const racing = {
+      ...t.calibrateDeps,
+      records: {
+        byCustomer: async (id: string) => {
+          const read = await records.byCustomer(id);
+          if (!polled) {
+            polled = true;
+            await t.poll();
+          }
+          return read;
+        },
+      },
+    };
+    expect(await flowPilotBalance(t.balances, '88')).toBe('10140');
+
+    // Act
+    const out = await calibrate(racing, { customerId: '88', gb: new Decimal('20') });
+
+    // Assess: the opening, and the credit stamped in its second.
+    expect(polled).toBe(true);
+    expect(out.figures.balanceMb).toBe('25600');
+    expect(await flowPilotBalance(t.balances, '88')).toBe('25600');
+  });
+});
+
+describe('Function: pollCustomers — one receipt per payment', () => {
+  it('names each new credit by its own order when an earlier order of the same amount is in the window', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: two 25 GB Checkouts five seconds apart, each polled after it landed.
+    const ledger: LedgerCredit[] = [];
+    const t = await setup(new Date('2026-11-10T02:00:00.000Z'), { credits: ledger });
+    fixture.sim.addCustomer({ customerId: '89', account: 'bob@example.com' });
+    fixture.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    await t.poll();
+    const pay = async (orderId: string, at: string) => {
+      t.setNow(new Date(at));
+      await t.upstream.rechargeTrafficCount({
+        customerId: '89',
+        orderId,
+        trafficGb: new Decimal('25'),
+      });
+      ledger.push({
+        orderKey: orderId,
+        customerId: '89',
+        gb: new Decimal('25'),
+        creditedAt: new Date(Date.parse(at) + 400),
+      });
+      await t.poll();
+      return t.listener.batches.at(-1)?.flatMap((c) => c.credits.map((x) => x.orderId));
+    };
+
+    // Act
+    const first = await pay('stripe:pi_A', '2026-11-10T03:00:00.000Z');
+    const second = await pay('stripe:pi_B', '2026-11-10T03:00:05.000Z');
+    const third = await pay('stripe:pi_C', '2026-11-10T03:00:09.000Z');
+
+    // Assess
+    expect([first, second, third]).toEqual([['stripe:pi_A'], ['stripe:pi_B'], ['stripe:pi_C']]);
   });
 });

@@ -24,13 +24,13 @@ describe('Status page: customers running low', () => {
     // Prepare
     const table = await createTestTable('status-customers');
     const config = parseConfig({ customers: { lowList: { gb: 1, daysLeft: 3 } } });
-    await new CustomerBalanceStore(table.doc, table.tableName).put(
+    await new CustomerBalanceStore(table.doc, table.tableName).write(
       [
         customer('88', 3072, 1024, 'alice@example.com'), // 3 days left
         customer('89', 512, 10, '<b>eve</b>'), // under 1 GB, 51.2 days left
         customer('90', 102400, 100), // fine
         customer('91', -20, 5), // used up
-      ],
+      ].map((state) => ({ state, version: undefined })),
       NOW,
     );
 

@@ -6,6 +6,7 @@ import {
   balanceMb,
   countedMb,
   emptyBalance,
+  forgetSeenBefore,
 } from '../../functions/commons/customers/balance.ts';
 import { canonicalCustomerId } from '../../functions/commons/customers/ids.ts';
 import { ValidationError } from '../../functions/commons/errors.ts';
@@ -131,7 +132,7 @@ describe('Function: addRecords', () => {
     at,
   });
 
-  it('adds what follows the newest record counted, once, and nothing before the opening', () => {
+  it('adds each record once by identity, whatever it sorts after, and counts nothing before the opening', () => {
     const state = {
       ...emptyBalance('88'),
       opening: { mb: d(0), at: '2026-11-10T00:00:00.000Z', day: '2026-11-10', dayBaseMb: d(0) },
@@ -141,12 +142,29 @@ describe('Function: addRecords', () => {
       rec('2026-11-11 10:00:00#0#b#0', 0, 1024, '2026-11-11T02:00:00.000Z'),
       rec('2026-11-12 10:00:00#1#c#0', 1, 24, '2026-11-12T02:00:00.000Z'),
     ];
+    // Stamped in the second of the deduction already counted, and sorting before it.
+    const late = rec('2026-11-12 10:00:00#0#d#0', 0, 512, '2026-11-12T02:00:00.000Z');
     const once = addRecords(state, records);
-    const twice = addRecords(once, records);
-    expect(balanceMb(twice).toFixed()).toBe('1000');
-    expect(twice).toMatchObject({
-      lastCreditAt: '2026-11-11T02:00:00.000Z',
+    const twice = addRecords(once.state, [...records, late]);
+    const thrice = addRecords(twice.state, [...records, late]);
+    expect(once.added).toHaveLength(3);
+    expect(twice.added).toEqual([late]);
+    expect(thrice.added).toEqual([]);
+    expect(balanceMb(thrice.state).toFixed()).toBe('1512');
+    expect(thrice.state).toMatchObject({
+      lastCreditAt: '2026-11-12T02:00:00.000Z',
       recordsThrough: '2026-11-12 10:00:00#1#c#0',
     });
+  });
+
+  it('takes the days before the first one read as counted once their keys are forgotten', () => {
+    const records = [
+      rec('2026-11-09 10:00:00#0#a#0', 0, 100, '2026-11-09T02:00:00.000Z'),
+      rec('2026-11-10 10:00:00#0#b#0', 0, 200, '2026-11-10T02:00:00.000Z'),
+    ];
+    const counted = forgetSeenBefore(addRecords(emptyBalance('88'), records).state, '2026-11-10');
+    expect([...(counted.seen ?? [])]).toEqual(['2026-11-10 10:00:00#0#b#0']);
+    expect(addRecords(counted, records).added).toEqual([]);
+    expect(balanceMb(counted).toFixed()).toBe('300');
   });
 });

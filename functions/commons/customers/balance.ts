@@ -32,6 +32,7 @@ export function emptyBalance(customerId: string): BalanceState {
     deductionsMb: new Decimal(0),
     settledMb: new Decimal(0),
     recent: new Map(),
+    seen: new Set(),
   };
 }
 
@@ -71,54 +72,67 @@ export function applyUsage(
   return { ...state, recent, settledMb, ...(settledThrough && { settledThrough }) };
 }
 
-/** Records of one customer counted after the opening. */
+/** Whether the balance has taken this record into account already. */
+export function hasSeen(state: BalanceState, r: CustomerRecord): boolean {
+  if (state.seenFrom !== undefined && r.day < state.seenFrom) return true;
+  return state.seen?.has(r.key) === true;
+}
+
+/** Forgets the keys of days before `from`: no run reads them again, all are taken into account. */
+export function forgetSeenBefore(state: BalanceState, from: string | undefined): BalanceState {
+  if (from === undefined || !state.seen || (state.seenFrom ?? '') >= from) return state;
+  const seen = new Set([...state.seen].filter((key) => key.slice(0, 10) >= from));
+  return { ...state, seen, seenFrom: from };
+}
+
+/** Records of one customer counted after the opening: every stored record, summed again. */
 export function recordSums(state: BalanceState, records: readonly CustomerRecord[]): BalanceState {
-  const openedAt = state.opening?.at;
-  let creditsMb = new Decimal(0);
-  let deductionsMb = new Decimal(0);
-  let last: CustomerRecord | undefined;
-  let through: string | undefined;
-  for (const r of records) {
-    // Records before the opening are seen (not news) but not counted.
-    if (!through || r.key > through) through = r.key;
-    if (openedAt && r.at <= openedAt) continue;
-    if (r.type === 0) {
-      creditsMb = creditsMb.plus(r.mb);
-      if (!last || r.key > last.key) last = r;
-    } else {
-      deductionsMb = deductionsMb.plus(r.mb);
-    }
-  }
-  const next: BalanceState = { ...state, creditsMb, deductionsMb };
-  if (last) {
-    next.lastCreditMb = last.mb;
-    next.lastCreditAt = last.at;
-    if (!next.account && last.account) next.account = last.account;
-  }
-  if (through) next.recordsThrough = through;
-  return next;
+  const next: BalanceState = {
+    ...state,
+    creditsMb: new Decimal(0),
+    deductionsMb: new Decimal(0),
+    seen: new Set(),
+  };
+  delete next.seenFrom;
+  delete next.recordsThrough;
+  delete next.lastCreditMb;
+  delete next.lastCreditAt;
+  return addRecords(next, records).state;
 }
 
 /**
- * Adds records to the sums without reading the others back: only those after the opening
- * and after the newest record already counted, so adding the same records twice is harmless.
+ * Adds the records the balance has not taken into account yet, by identity: a record that
+ * sorts before the newest one counted (stamped in the same second, or written between the
+ * type-0 and type-1 reads) is counted too, and adding the same records twice changes nothing.
+ * Records at or before the opening are taken into account without being counted.
  */
-export function addRecords(state: BalanceState, records: readonly CustomerRecord[]): BalanceState {
-  let next = state;
+export function addRecords(
+  state: BalanceState,
+  records: readonly CustomerRecord[],
+): { state: BalanceState; added: CustomerRecord[] } {
+  const seen = new Set(state.seen);
+  const next: BalanceState = { ...state, seen };
+  const added: CustomerRecord[] = [];
   for (const r of [...records].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (hasSeen(next, r)) continue;
+    seen.add(r.key);
+    added.push(r);
+    if (next.recordsThrough === undefined || r.key > next.recordsThrough) {
+      next.recordsThrough = r.key;
+    }
     if (state.opening && r.at <= state.opening.at) continue;
-    if (next.recordsThrough !== undefined && r.key <= next.recordsThrough) continue;
-    next = { ...next, recordsThrough: r.key };
     if (r.type === 1) {
       next.deductionsMb = next.deductionsMb.plus(r.mb);
       continue;
     }
     next.creditsMb = next.creditsMb.plus(r.mb);
-    next.lastCreditMb = r.mb;
-    next.lastCreditAt = r.at;
+    if (next.lastCreditAt === undefined || r.at >= next.lastCreditAt) {
+      next.lastCreditMb = r.mb;
+      next.lastCreditAt = r.at;
+    }
     if (!next.account && r.account) next.account = r.account;
   }
-  return next;
+  return { state: next, added };
 }
 
 /** Usage counted against the balance: what the opening leaves of every day. */

@@ -1,6 +1,7 @@
 import { POLL_USAGE } from '../pollers/usage.ts';
 import type { CustomerBalanceStore, Opening } from '../store/customer-balances.ts';
 import type { CustomerRecordStore } from '../store/customer-records.ts';
+import { StoreError } from '../store/errors.ts';
 import type { PollStateStore } from '../store/poll-state.ts';
 import type { UsageStore } from '../store/usage.ts';
 import {
@@ -16,14 +17,19 @@ import {
   balanceFigures,
   countedMb,
   emptyBalance,
+  forgetSeenBefore,
   recordSums,
   type UsageCounts,
 } from './balance.ts';
 import { canonicalCustomerId } from './ids.ts';
+import { RECORDS_CURSOR } from './poll.ts';
 import type { CustomerBalance } from './types.ts';
 
+/** Reads and writes while polls keep changing the balance. */
+const WRITE_ATTEMPTS = 8;
+
 export interface CalibrateDeps {
-  balances: CustomerBalanceStore;
+  balances: Pick<CustomerBalanceStore, 'get' | 'write'>;
   records: Pick<CustomerRecordStore, 'byCustomer'>;
   usage: Pick<UsageStore, 'byCustomer'>;
   pollState: Pick<PollStateStore, 'cursor'>;
@@ -71,20 +77,30 @@ export async function calibrate(
     };
   }
   const keepFrom = addDays(today, -7);
-  const [stored, records, usage, usageCursor] = await Promise.all([
-    deps.balances.get(customerId),
-    deps.records.byCustomer(customerId),
-    // From the burn window on at least, so days left read the real burn.
-    deps.usage.byCustomer(customerId, [opening.day, keepFrom].sort()[0] ?? keepFrom, today),
-    deps.pollState.cursor(POLL_USAGE),
-  ]);
-  let state = emptyBalance(customerId);
-  if (stored?.state.account) state.account = stored.state.account;
-  if (stored?.state.userName) state.userName = stored.state.userName;
-  state.opening = opening;
-  state = recordSums(state, records);
-  const days = new Map(usage.map((r) => [r.day, countedMb(r, deps.usageCounts)]));
-  state = applyUsage(state, days, usageCursor ?? today, keepFrom);
-  await deps.balances.put([state], now);
-  return { opening, figures: balanceFigures(state, today, now) };
+  // Over the version read first: a poll that writes in between makes this read again, so
+  // neither the opening nor the poll's records and usage are lost.
+  for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+    const stored = await deps.balances.get(customerId);
+    const [records, usage, usageCursor, recordsCursor] = await Promise.all([
+      deps.records.byCustomer(customerId),
+      // From the burn window on at least, so days left read the real burn.
+      deps.usage.byCustomer(customerId, [opening.day, keepFrom].sort()[0] ?? keepFrom, today),
+      deps.pollState.cursor(POLL_USAGE),
+      deps.pollState.cursor(RECORDS_CURSOR),
+    ]);
+    let state = emptyBalance(customerId);
+    if (stored?.state.account) state.account = stored.state.account;
+    if (stored?.state.userName) state.userName = stored.state.userName;
+    state.opening = opening;
+    state = forgetSeenBefore(recordSums(state, records), recordsCursor);
+    const days = new Map(usage.map((r) => [r.day, countedMb(r, deps.usageCounts)]));
+    state = applyUsage(state, days, usageCursor ?? today, keepFrom);
+    const out = await deps.balances.write([{ state, version: stored?.version }], now);
+    if (out.written === 1) return { opening, figures: balanceFigures(state, today, now) };
+  }
+  throw new StoreError(
+    `the balance of customer ${customerId} kept changing under ${WRITE_ATTEMPTS} attempts`,
+    'customerBalances.write',
+    { retryable: true },
+  );
 }

@@ -1,13 +1,17 @@
 import type { CustomerBalancesConfig } from '../config/customer-balances.ts';
 import { classifyUpstreamFailure } from '../pollers/outcome.ts';
 import { POLL_USAGE } from '../pollers/usage.ts';
-import { matchRecharges } from '../reconcile/match.ts';
 import type { CreditSource } from '../reconcile/run.ts';
-import type { BalanceState, CustomerBalanceStore } from '../store/customer-balances.ts';
+import type {
+  BalanceState,
+  BalanceWrite,
+  CustomerBalanceStore,
+} from '../store/customer-balances.ts';
 import type { CustomerRecord, CustomerRecordStore } from '../store/customer-records.ts';
+import { StoreError } from '../store/errors.ts';
 import type { PollHealth, PollStateStore } from '../store/poll-state.ts';
 import type { UsageStore } from '../store/usage.ts';
-import { addDays, Decimal, dayInZone, daysBetween } from '../units.ts';
+import { addDays, type Decimal, dayInZone, daysBetween } from '../units.ts';
 import { UpstreamTransportError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import {
@@ -16,13 +20,15 @@ import {
   balanceFigures,
   countedMb,
   emptyBalance,
+  forgetSeenBefore,
   recordSums,
   sameFigures,
 } from './balance.ts';
 import { canonicalCustomerId } from './ids.ts';
 import { type ListenerFailure, runListeners } from './listeners.ts';
+import { assignOrders } from './orders.ts';
 import { keyRecords } from './records.ts';
-import type { BalanceChange, BalanceListener, CustomerBalance, CustomerCredit } from './types.ts';
+import type { BalanceChange, BalanceListener, CustomerBalance } from './types.ts';
 
 export const POLL_CUSTOMERS = 'poll-customers';
 /** The records sweep keeps its own cursor: the first day it still reads. */
@@ -32,13 +38,23 @@ export const READY_CURSOR = 'poll-customers#ready';
 
 /** Stored days read at once. */
 const DAY_READS_IN_FLIGHT = 4;
+/** Per customer, what a balance update applies: records read, usage days (day → counted MB). */
+type Work = Map<
+  string,
+  { records?: readonly CustomerRecord[]; usage?: { userName?: string; days: Map<string, Decimal> } }
+>;
+
+/** Reads of one record type while records keep landing between its pages. */
+const TYPE_READS = 3;
+/** Reads and writes of one balance while other writers keep changing it. */
+const WRITE_ATTEMPTS = 8;
 /** Records are re-read from a little before the previous run, so a late-stamped one is seen. */
 const RECORDS_OVERLAP_MS = 10 * 60_000;
 
 export interface PollCustomersDeps {
   upstream: Pick<DynamicTrafficApi, 'myRechargeFlowList'>;
   usage: Pick<UsageStore, 'onDay' | 'byCustomer'>;
-  balances: Pick<CustomerBalanceStore, 'getMany' | 'put'>;
+  balances: Pick<CustomerBalanceStore, 'getMany' | 'write'>;
   records: Pick<CustomerRecordStore, 'knownOnDay' | 'put' | 'byCustomer'>;
   pollState: PollStateStore;
   /** FlowPilot's own ledger, to name the order behind a credit; optional. */
@@ -159,7 +175,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   // One entry per customer over the whole run: figures before the first update, after the last.
   const changes = new Map<
     string,
-    { before?: CustomerBalance; after: CustomerBalance; credits: CustomerCredit[] }
+    { before?: CustomerBalance; after: CustomerBalance; credits: CustomerRecord[] }
   >();
   const touched = new Set<string>();
 
@@ -173,107 +189,152 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   const finalBefore = usageCursor ?? addDays(today, -deps.config.retentionDays);
   // Credits found by the very first sweep are history, not news.
   const reportCredits = recordsFrom !== undefined;
+  const readDay = limiter(DAY_READS_IN_FLIGHT);
 
-  /** Recomputes and stores these customers' balances; `usage` holds day → counted MB. */
-  const update = async (
-    ids: readonly string[],
-    usage: ReadonlyMap<string, { userName?: string; days: Map<string, Decimal> }>,
-    records: ReadonlyMap<string, CustomerRecord[]>,
-    newCredits: ReadonlyMap<string, CustomerRecord[]>,
-    added: ReadonlyMap<string, CustomerRecord[]> = new Map(),
-  ) => {
-    if (ids.length === 0) return;
-    const stored = await deps.balances.getMany(ids);
-    const written: BalanceState[] = [];
-    for (const id of ids) {
-      touched.add(id);
-      const old = stored.get(id)?.state;
-      let state = old ?? emptyBalance(id);
-      const recs = records.get(id);
-      if (recs) state = recordSums(state, recs);
-      const more = added.get(id);
-      if (more) state = addRecords(state, more);
-      const u = usage.get(id);
-      if (u) {
-        if (u.userName && !state.userName) state = { ...state, userName: u.userName };
-        state = applyUsage(state, u.days, finalBefore, keepFrom);
+  /**
+   * Recomputes and stores these customers' balances from what is stored and what this run
+   * read: `records` are added by identity, `usage` holds day → counted MB. Each write is
+   * conditional on the version read; a customer another writer changed meanwhile (a
+   * calibration, a concurrent run) is read again and recomputed, so neither loses the other's.
+   */
+  const update = async (work: Work) => {
+    let ids = [...work.keys()];
+    for (let attempt = 0; ids.length > 0; attempt++) {
+      if (attempt === WRITE_ATTEMPTS) {
+        throw new StoreError(
+          `customer balances kept changing under ${WRITE_ATTEMPTS} attempts: ${ids.slice(0, 5).join(', ')}`,
+          'customerBalances.write',
+          { retryable: true },
+        );
       }
-      const after = balanceFigures(state, today, now);
-      const before = old ? balanceFigures(old, today, now) : undefined;
-      const credits = (newCredits.get(id) ?? []).map((r) => ({ mb: r.mb.toFixed(), at: r.at }));
-      if (
-        !old ||
-        !sameFigures(before, after) ||
-        JSON.stringify(stateText(old)) !== JSON.stringify(stateText(state))
-      ) {
-        written.push(state);
+      const stored = await deps.balances.getMany(ids);
+      // A balance written before records were known by identity: its records summed again.
+      const legacy = new Map<string, CustomerRecord[]>();
+      await Promise.all(
+        ids
+          .filter((id) => stored.get(id) && !stored.get(id)?.state.seen)
+          .map((id) => readDay(async () => legacy.set(id, await deps.records.byCustomer(id)))),
+      );
+      const writes: BalanceWrite[] = [];
+      const results = new Map<
+        string,
+        { before?: CustomerBalance; after: CustomerBalance; credits: CustomerRecord[] }
+      >();
+      for (const id of ids) {
+        const w = work.get(id);
+        const old = stored.get(id);
+        let state = old?.state ?? emptyBalance(id);
+        const credits: CustomerRecord[] = [];
+        const all = legacy.get(id);
+        if (all) {
+          const through = state.recordsThrough ?? '';
+          state = recordSums(state, all);
+          credits.push(...all.filter((r) => r.key > through));
+        }
+        if (w?.records) {
+          const out = addRecords(state, w.records);
+          state = out.state;
+          credits.push(...out.added);
+        }
+        // No run reads records before this one's first day again.
+        state = forgetSeenBefore(state, recordsFrom);
+        if (w?.usage) {
+          const u = w.usage;
+          if (u.userName && !state.userName) state = { ...state, userName: u.userName };
+          state = applyUsage(state, u.days, finalBefore, keepFrom);
+        }
+        const after = balanceFigures(state, today, now);
+        const before = old ? balanceFigures(old.state, today, now) : undefined;
+        if (
+          !old ||
+          !sameFigures(before, after) ||
+          JSON.stringify(stateText(old.state)) !== JSON.stringify(stateText(state))
+        ) {
+          writes.push({ state, version: old?.version });
+        }
+        results.set(id, {
+          ...(before && { before }),
+          after,
+          credits: reportCredits ? credits.filter((r) => r.type === 0) : [],
+        });
       }
-      const entry = changes.get(id);
-      if (entry) {
-        entry.after = after;
-        entry.credits.push(...credits);
-      } else {
-        changes.set(id, { ...(before && { before }), after, credits });
+      const out = await deps.balances.write(writes, now);
+      stats.customers.written += out.written;
+      const conflicts = new Set(out.conflicts);
+      for (const [id, r] of results) {
+        if (conflicts.has(id)) continue;
+        touched.add(id);
+        const entry = changes.get(id);
+        if (entry) {
+          entry.after = r.after;
+          entry.credits.push(...r.credits);
+        } else changes.set(id, r);
       }
-    }
-    if (written.length) {
-      const w = await deps.balances.put(written, now);
-      stats.customers.written += w.items;
+      ids = [...conflicts];
     }
   };
 
-  // Customers whose records changed, until a usage step (or the end of the run) writes them.
-  const pending = {
-    ids: new Set<string>(),
-    /** Every record of the customer: the sums are made again. */
-    records: new Map<string, CustomerRecord[]>(),
-    /** Records newer than what the balance counted: added to the sums. */
-    added: new Map<string, CustomerRecord[]>(),
-    credits: new Map<string, CustomerRecord[]>(),
-    clear() {
-      this.ids.clear();
-      this.records.clear();
-      this.added.clear();
-      this.credits.clear();
-    },
+  /*
+   * Customers with records read, written with the first usage step so that a customer is
+   * written once per run; the records cursor moves only once their balances hold the records,
+   * so none is left behind it.
+   */
+  let pending: Work = new Map();
+  let recordsDone = false;
+  const recordsWritten = async () => {
+    pending = new Map();
+    if (!recordsDone) return;
+    recordsDone = false;
+    await deps.pollState.advanceCursor(
+      RECORDS_CURSOR,
+      dayInZone(new Date(now.getTime() - RECORDS_OVERLAP_MS), timeZone),
+      now,
+    );
   };
-  const flushPending = async () => {
-    if (pending.ids.size === 0) return;
-    await update([...pending.ids], new Map(), pending.records, pending.credits, pending.added);
-    pending.clear();
+  const flushRecords = async () => {
+    if (pending.size > 0) await update(pending);
+    await recordsWritten();
   };
+
   let stopReason: 'time' | 'total-changed' | 'usage-not-ready' | undefined;
   let usageWindow: CustomersPollOutcome['usageWindow'];
   try {
     // ---- 1. records ----
-    const fetched: CustomerRecord[] = [];
-    let recordsComplete = true;
-    for (const type of [0, 1] as const) {
-      const rows = [];
-      const totals = new Set<number>();
-      for (let pageNum = 1; ; pageNum++) {
-        checkTime();
-        stats.upstreamCalls++;
-        const page = await deps.upstream.myRechargeFlowList(
-          {
-            type,
-            pageNum,
-            pageSize: deps.config.recordsPageSize,
-            ...(recordsFrom && { startDate: recordsFrom }),
-            endDate: today,
-          },
-          deadline ? { signal: deadline } : {},
-        );
-        totals.add(page.total);
-        rows.push(...page.rows);
-        if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
+    /** One type's rows, read again while records land between its pages; undefined: still moving. */
+    const readType = async (type: 0 | 1) => {
+      for (let attempt = 0; attempt < TYPE_READS; attempt++) {
+        const rows = [];
+        const totals = new Set<number>();
+        for (let pageNum = 1; ; pageNum++) {
+          checkTime();
+          stats.upstreamCalls++;
+          const page = await deps.upstream.myRechargeFlowList(
+            {
+              type,
+              pageNum,
+              pageSize: deps.config.recordsPageSize,
+              ...(recordsFrom && { startDate: recordsFrom }),
+              endDate: today,
+            },
+            deadline ? { signal: deadline } : {},
+          );
+          totals.add(page.total);
+          rows.push(...page.rows);
+          if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
+        }
+        if (totals.size === 1) return keyRecords(rows, type, timeZone);
       }
-      if (totals.size > 1) recordsComplete = false;
-      fetched.push(...keyRecords(rows, type, timeZone));
-    }
+      return undefined;
+    };
+    const recharges = await readType(0);
+    const consumptions = recharges && (await readType(1));
+    // Rows read across a move may repeat at a page boundary (and pass for a second identical
+    // record): nothing of such a run counts, so no credit is counted by a run that cannot
+    // hand it on. The next run reads them again.
+    const recordsComplete = recharges !== undefined && consumptions !== undefined;
+    const fetched = recordsComplete ? [...recharges, ...consumptions] : [];
     stats.records.read = fetched.length;
     const known = new Map<string, Set<string>>();
-    const readDay = limiter(DAY_READS_IN_FLIGHT);
     await Promise.all(
       [...new Set(fetched.map((r) => r.day))].map((day) =>
         readDay(async () => known.set(day, await deps.records.knownOnDay(day))),
@@ -281,57 +342,17 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     );
     const fresh = fetched.filter((r) => !known.get(r.day)?.has(`${r.customerId}#${r.key}`));
     stats.records.new = fresh.length;
+    // Stored before any balance counts them: a calibration sums the stored records.
     if (fresh.length) await deps.records.put(fresh, now);
 
-    // A customer needs its sums again when a record is new, or newer than what it counted
-    // (a previous run stored the record but stopped before the balance).
+    // Every customer with a record read: each record it has not taken into account is added,
+    // whatever it sorts after (a previous run may have stored it and stopped before the balance).
     const byCustomer = new Map<string, CustomerRecord[]>();
     for (const r of fetched)
       byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
-    const freshIds = new Set(fresh.map((r) => r.customerId));
-    const freshKeys = new Set(fresh.map((r) => `${r.customerId}#${r.key}`));
-    const candidates = [...byCustomer.keys()];
-    const balancesNow = candidates.length ? await deps.balances.getMany(candidates) : new Map();
-    const stale = candidates.filter((id) => {
-      if (freshIds.has(id)) return true;
-      const through = balancesNow.get(id)?.state.recordsThrough ?? '';
-      return (byCustomer.get(id) ?? []).some((r) => r.key > through);
-    });
-    await Promise.all(
-      stale.map((id) =>
-        readDay(async () => {
-          const old = balancesNow.get(id)?.state;
-          const through = old?.recordsThrough ?? '';
-          const newer = (byCustomer.get(id) ?? []).filter((r) => r.key > through);
-          if (recordsFrom === undefined) {
-            // A first sweep read every record there is: no need to read them back.
-            pending.records.set(id, byCustomer.get(id) ?? []);
-          } else if (
-            old &&
-            newer.length > 0 &&
-            newer.every((r) => freshKeys.has(`${r.customerId}#${r.key}`))
-          ) {
-            // Only records just stored, all after what the balance counted: add them.
-            pending.added.set(id, newer);
-          } else {
-            pending.records.set(id, await deps.records.byCustomer(id));
-          }
-          const credits = (byCustomer.get(id) ?? []).filter((r) => r.type === 0 && r.key > through);
-          if (reportCredits && credits.length) pending.credits.set(id, credits);
-        }),
-      ),
-    );
-    // Written with the first usage step, so a customer is written once per run.
-    for (const id of stale) pending.ids.add(id);
-    if (recordsComplete) {
-      await deps.pollState.advanceCursor(
-        RECORDS_CURSOR,
-        dayInZone(new Date(now.getTime() - RECORDS_OVERLAP_MS), timeZone),
-        now,
-      );
-    } else {
-      stopReason = 'total-changed';
-    }
+    pending = new Map([...byCustomer].map(([id, records]) => [id, { records }]));
+    recordsDone = recordsComplete;
+    if (!recordsComplete) stopReason = 'total-changed';
 
     // ---- 2. usage ----
     if (usageCursor === undefined) {
@@ -355,20 +376,17 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         }
         stats.usage.days += chunk.length;
         stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
-        await update(
-          [...new Set([...usage.keys(), ...pending.ids])],
-          usage,
-          pending.records,
-          pending.credits,
-          pending.added,
-        );
-        pending.clear();
+        const work: Work = new Map(pending);
+        for (const [id, u] of usage) work.set(id, { ...pending.get(id), usage: u });
+        await update(work);
+        await recordsWritten();
         const last = chunk[chunk.length - 1] ?? today;
         const next = last < finalBefore ? addDays(last, 1) : finalBefore;
         await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
         usageWindow.next = next;
       }
     }
+    await flushRecords();
   } catch (err) {
     if (!(err instanceof OutOfTime) && !cutByDeadline(err)) {
       const failure = classifyUpstreamFailure(err);
@@ -389,8 +407,8 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       };
     }
     stopReason = 'time';
+    await flushRecords();
   }
-  await flushPending();
   stats.customers.touched = touched.size;
 
   if (stopReason) {
@@ -410,12 +428,10 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
 
   // The first complete run ends the backfill: what it found is history, not news.
   if (ready !== undefined) {
-    const list: BalanceChange[] = [];
-    for (const c of changes.values()) {
-      if (c.credits.length === 0 && sameFigures(c.before, c.after)) continue;
-      list.push({ before: c.before, after: c.after, credits: c.credits });
-    }
-    await nameOrders(deps, list);
+    const list = await withOrders(
+      deps,
+      [...changes.values()].filter((c) => c.credits.length > 0 || !sameFigures(c.before, c.after)),
+    );
     stats.changes = list.length;
     stats.listenerFailures = await runListeners(deps.listeners, list);
   } else await deps.pollState.advanceCursor(READY_CURSOR, today, now);
@@ -434,6 +450,7 @@ function stateText(s: BalanceState) {
     deductionsMb: s.deductionsMb.toFixed(),
     settledMb: s.settledMb.toFixed(),
     lastCreditMb: s.lastCreditMb?.toFixed(),
+    seen: s.seen && [...s.seen].sort(),
     opening: s.opening && {
       ...s.opening,
       mb: s.opening.mb.toFixed(),
@@ -443,33 +460,44 @@ function stateText(s: BalanceState) {
   };
 }
 
-/** Joins credits with FlowPilot's ledger, so a receipt can name the order it paid for. */
-async function nameOrders(deps: PollCustomersDeps, changes: readonly BalanceChange[]) {
-  const credits = changes.flatMap((c) =>
-    c.credits.map((credit) => ({ customerId: c.after.customerId, credit })),
-  );
-  if (!deps.credits || credits.length === 0) return;
-  const tolerance = deps.config.toleranceMinutes * 60_000;
-  const times = credits.map((c) => Date.parse(c.credit.at));
-  const ledger = await deps.credits.listCredited(
-    new Date(Math.min(...times) - tolerance),
-    new Date(Math.max(...times) + tolerance),
-  );
-  const upstream = credits.map((c) => ({
-    customerId: c.customerId,
-    account: '',
-    mb: new Decimal(c.credit.mb),
-    at: new Date(c.credit.at),
-    createTime: c.credit.at,
-  }));
-  const matching = matchRecharges(
-    ledger.map((l) => ({ ...l, customerId: canonicalCustomerId(l.customerId) })),
-    upstream,
-    tolerance,
-  );
-  for (const m of matching.matched) {
-    const i = upstream.indexOf(m.upstream);
-    const target = credits[i]?.credit as { orderId?: string } | undefined;
-    if (target) target.orderId = m.credit.orderKey;
+/**
+ * The changes with their credits, each joined with FlowPilot's ledger where it holds the
+ * credit, so a receipt names the order it paid for. The customer's records around the new
+ * credits, those counted before included, take part in the assignment (customers/orders.ts).
+ */
+async function withOrders(
+  deps: PollCustomersDeps,
+  changes: readonly {
+    before?: CustomerBalance;
+    after: CustomerBalance;
+    credits: CustomerRecord[];
+  }[],
+): Promise<BalanceChange[]> {
+  const news = changes.flatMap((c) => c.credits);
+  const orders = new Map<string, string>();
+  if (deps.credits && news.length > 0) {
+    const tolerance = deps.config.toleranceMinutes * 60_000;
+    const times = news.map((r) => Date.parse(r.at));
+    const [from, to] = [Math.min(...times) - tolerance, Math.max(...times) + tolerance];
+    const ledger = await deps.credits.listCredited(new Date(from), new Date(to));
+    // Every record a credit of the ledger window may belong to.
+    const fromDay = dayInZone(new Date(from - tolerance), deps.config.timeZone);
+    const readDay = limiter(DAY_READS_IN_FLIGHT);
+    const around = await Promise.all(
+      [...new Set(news.map((r) => r.customerId))].map((id) =>
+        readDay(() => deps.records.byCustomer(id, fromDay)),
+      ),
+    );
+    for (const [key, order] of assignOrders(ledger, around.flat(), tolerance)) {
+      orders.set(key, order);
+    }
   }
+  return changes.map((c) => ({
+    before: c.before,
+    after: c.after,
+    credits: c.credits.map((r) => {
+      const orderId = orders.get(r.key);
+      return { mb: r.mb.toFixed(), at: r.at, ...(orderId && { orderId }) };
+    }),
+  }));
 }

@@ -3,9 +3,9 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   type NativeAttributeValue,
+  PutCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Decimal, parseDecimal } from '../units.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
 import { StoreError, storeCall } from './errors.ts';
 import { decimalText, keys } from './keys.ts';
 import { queryAll, type StoredItem } from './query.ts';
@@ -37,19 +37,43 @@ export interface BalanceState {
   deductionsMb: Decimal;
   lastCreditMb?: Decimal;
   lastCreditAt?: string;
-  /** Key of the newest record counted; a record sorting after it is a new credit. */
+  /** Key of the newest record taken into account (the balance's records cursor). */
   recordsThrough?: string;
+  /**
+   * Keys of the records taken into account (counted, or before the opening) from the day
+   * `seenFrom` on: a record is counted exactly once by its identity, whatever it sorts
+   * after. Records of earlier days are all taken into account. Absent on a balance written
+   * before this set existed: its records are summed again once.
+   */
+  seen?: Set<string>;
+  seenFrom?: string;
   settledMb: Decimal;
   settledThrough?: string;
   /** Day → MB counted, for the days after `settledThrough`. */
   recent: Map<string, Decimal>;
 }
 
-/** A stored balance and when it was last computed (ISO 8601). */
+/** A stored balance, when it was last computed (ISO 8601), and its version (0: none yet). */
 export interface StoredBalance {
   state: BalanceState;
   updatedAt: string;
+  version: number;
 }
+
+/** A balance to write over the version it was computed from (undefined: none was stored). */
+export interface BalanceWrite {
+  state: BalanceState;
+  version: number | undefined;
+}
+
+export interface BalanceWriteResult {
+  written: number;
+  /** Customers whose balance another writer changed since it was read: nothing written. */
+  conflicts: string[];
+}
+
+/** Writes in flight at once. */
+const WRITES_IN_FLIGHT = 16;
 
 /** BatchGetItem's limit. */
 const GET_BATCH = 100;
@@ -93,7 +117,14 @@ function fromItem(item: StoredItem): StoredBalance {
     if (recordsThrough) state.recordsThrough = recordsThrough;
     const settledThrough = optional(item.settledThrough);
     if (settledThrough) state.settledThrough = settledThrough;
-    return { state, updatedAt: String(item.updatedAt ?? '') };
+    if (Array.isArray(item.seen)) state.seen = new Set(item.seen.map(String));
+    const seenFrom = optional(item.seenFrom);
+    if (seenFrom) state.seenFrom = seenFrom;
+    return {
+      state,
+      updatedAt: String(item.updatedAt ?? ''),
+      version: Number(item.version ?? 0),
+    };
   } catch (cause) {
     throw new StoreError(`unreadable customer balance ${item.pk}`, 'customerBalances.read', {
       cause,
@@ -101,7 +132,7 @@ function fromItem(item: StoredItem): StoredBalance {
   }
 }
 
-function toItem(s: BalanceState, at: Date): StoredItem {
+function toItem(s: BalanceState, at: Date, version: number): StoredItem {
   const item: StoredItem = {
     ...keys.customerBalance(s.customerId),
     customerId: s.customerId,
@@ -110,6 +141,7 @@ function toItem(s: BalanceState, at: Date): StoredItem {
     settledMb: decimalText(s.settledMb),
     recent: Object.fromEntries([...s.recent].map(([d, v]) => [d, decimalText(v)])),
     updatedAt: at.toISOString(),
+    version,
   };
   if (s.account) item.account = s.account;
   if (s.userName) item.userName = s.userName;
@@ -125,6 +157,8 @@ function toItem(s: BalanceState, at: Date): StoredItem {
   if (s.lastCreditAt) item.lastCreditAt = s.lastCreditAt;
   if (s.recordsThrough) item.recordsThrough = s.recordsThrough;
   if (s.settledThrough) item.settledThrough = s.settledThrough;
+  if (s.seen) item.seen = [...s.seen].sort();
+  if (s.seenFrom) item.seenFrom = s.seenFrom;
   return item;
 }
 
@@ -137,12 +171,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class CustomerBalanceStore {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
-  readonly #batch: BatchWriteOptions;
 
-  constructor(doc: DynamoDBDocumentClient, tableName: string, batch: BatchWriteOptions = {}) {
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
     this.#doc = doc;
     this.#table = tableName;
-    this.#batch = batch;
   }
 
   async get(customerId: string): Promise<StoredBalance | undefined> {
@@ -198,15 +230,50 @@ export class CustomerBalanceStore {
     return found;
   }
 
-  /** Writes balances (one per customer per call). */
-  put(balances: readonly BalanceState[], at: Date): Promise<WriteStats> {
-    return batchWriteAll(
-      this.#doc,
-      this.#table,
-      balances.map((b) => ({ PutRequest: { Item: toItem(b, at) } })),
-      'customerBalances.put',
-      this.#batch,
-    );
+  /**
+   * Writes each balance only over the version it was computed from, so that two writers (a
+   * poll and a calibration, or two polls) never overwrite each other's work: the ids whose
+   * stored version moved are returned for the caller to read again and recompute.
+   */
+  async write(balances: readonly BalanceWrite[], at: Date): Promise<BalanceWriteResult> {
+    const out: BalanceWriteResult = { written: 0, conflicts: [] };
+    let next = 0;
+    const one = async () => {
+      for (let w = balances[next++]; w; w = balances[next++]) {
+        const expected = w.version;
+        const condition =
+          expected === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : expected === 0
+              ? { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#v)' }
+              : {
+                  ConditionExpression: '#v = :v',
+                  ExpressionAttributeValues: { ':v': expected },
+                };
+        try {
+          await this.#doc.send(
+            new PutCommand({
+              TableName: this.#table,
+              Item: toItem(w.state, at, (expected ?? 0) + 1),
+              ...condition,
+              ...(expected !== undefined && { ExpressionAttributeNames: { '#v': 'version' } }),
+            }),
+          );
+          out.written++;
+        } catch (cause) {
+          if ((cause as Error).name !== 'ConditionalCheckFailedException') {
+            throw new StoreError(
+              `DynamoDB customerBalances.write failed (${(cause as Error).name})`,
+              'customerBalances.write',
+              { cause },
+            );
+          }
+          out.conflicts.push(w.state.customerId);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITES_IN_FLIGHT, balances.length) }, one));
+    return out;
   }
 
   /** Every customer's balance, in id order (for the operator's views). */

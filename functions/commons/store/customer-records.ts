@@ -106,17 +106,26 @@ export class CustomerRecordStore {
     );
   }
 
-  /** One customer's records, oldest first. */
-  async byCustomer(customerId: string): Promise<CustomerRecord[]> {
+  /** One customer's records, oldest first; from the upstream day `fromDay` on when given. */
+  async byCustomer(customerId: string, fromDay?: string): Promise<CustomerRecord[]> {
+    const pk = keys.customerRecord(customerId, '', '').pk;
     const items = await queryAll(
       this.#doc,
       {
         TableName: this.#table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :rec)',
-        ExpressionAttributeValues: {
-          ':pk': keys.customerRecord(customerId, '', '').pk,
-          ':rec': CUSTOMER_RECORD_PREFIX,
-        },
+        // Keys start with the record's upstream time: a day is a range of them.
+        KeyConditionExpression:
+          fromDay === undefined
+            ? 'pk = :pk AND begins_with(sk, :rec)'
+            : 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues:
+          fromDay === undefined
+            ? { ':pk': pk, ':rec': CUSTOMER_RECORD_PREFIX }
+            : {
+                ':pk': pk,
+                ':from': `${CUSTOMER_RECORD_PREFIX}${fromDay}`,
+                ':to': `${CUSTOMER_RECORD_PREFIX}\uffff`,
+              },
       },
       'records.byCustomer',
     );

@@ -1,0 +1,143 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createTestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import { type ModelWorld, runSequence, type Sequence, sequenceArb } from './balances-model.ts';
+
+const fixture = useSimulator();
+const world: ModelWorld = {
+  get sim() {
+    return fixture.sim;
+  },
+  newTable: () => createTestTable('balances-model'),
+};
+
+/** CI: a fixed seed; `BALANCES_MODEL_RUNS` sets how many sequences (bench/ runs many more). */
+const RUNS = Number(process.env.BALANCES_MODEL_RUNS ?? 200);
+const SEED = Number(process.env.BALANCES_MODEL_SEED ?? 26);
+
+describe('Model: customer balances', () => {
+  it(`equals the model after every settled poll, exactly, over ${RUNS} random sequences`, {
+    timeout: 1_800_000,
+  }, async () => {
+    await fc.assert(
+      fc.asyncProperty(sequenceArb, async (seq) => {
+        await runSequence(world, seq);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: false },
+    );
+  });
+});
+
+/** Sequences the model found failing (on the code before #26), replayed as they were shrunk. */
+describe('Model: customer balances — regressions', () => {
+  const replay = (seq: Sequence) => async () => {
+    expect(await runSequence(world, seq)).toBeGreaterThan(0);
+  };
+
+  it(
+    'hands a late credit on once when two runs read it at the same time (seed 7)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'poll', pair: true },
+      ],
+    }),
+  );
+  it(
+    'hands a credit that landed during a run on once when the run had a twin (seed 8)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'poll', pair: false },
+        {
+          k: 'poll',
+          pair: true,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'usage', c: 0, mb: '10' },
+      ],
+    }),
+  );
+
+  it(
+    'hands a credit on once when two runs read it after a calibration raced a run (seed 9)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'poll', pair: true },
+        { k: 'usage', c: 0, mb: '10' },
+      ],
+    }),
+  );
+  it(
+    'counts a twin of a credit that landed during a run, and a late credit stamped a second before (seed 10)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+          },
+        },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'record', c: 0, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'advance', s: 0 },
+      ],
+    }),
+  );
+
+  it(
+    'counts a late credit and a twin after a calibration of another customer raced a run (seed 11)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+      ],
+    }),
+  );
+  it(
+    'counts a 0.01 MB credit stamped in the second of one already counted and sorting before it (seed 12)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1,
+      cmds: [
+        {
+          k: 'poll',
+          pair: false,
+          inject: {
+            call: 1,
+            rec: { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'flowpilot-agent' },
+          },
+        },
+        { k: 'record', c: 1, type: 0, mb: '333.33', lag: 0, by: 'admin' },
+        { k: 'record', c: 1, type: 0, mb: '0.01', lag: 0, by: 'flowpilot-agent' },
+      ],
+    }),
+  );
+});
