@@ -195,5 +195,5 @@ export async function seedCustomer(
   await new UsageStore(doc, tableName, { retentionDays: 800 }).put(usage, input.now);
   if (input.calibrated !== false)
     await new CustomerRecordStore(doc, tableName).put(records, input.now);
-  await new CustomerBalanceStore(doc, tableName).put([state], input.now);
+  await new CustomerBalanceStore(doc, tableName).write([{ state, version: undefined }], input.now);
 }

@@ -140,4 +140,37 @@ describe('Model: customer balances — regressions', () => {
       ],
     }),
   );
+
+  // Adversarial review F2: a run after 00:10 moved the records cursor to the new day.
+  it(
+    'counts a credit stamped at 23:55 and listed 20 minutes late, after a run past midnight (review F2)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 1000,
+      cmds: [
+        { k: 'poll', pair: false },
+        { k: 'advance', s: 1500 },
+        { k: 'poll', pair: false },
+        { k: 'record', c: 0, type: 0, mb: '5120', lag: 1200, by: 'flowpilot-agent' },
+        { k: 'poll', pair: false },
+      ],
+    }),
+  );
+  it(
+    'counts a credit listed a full day late, after runs on both days (review F2)',
+    { timeout: 60_000 },
+    replay({
+      pageSize: 2,
+      cmds: [
+        { k: 'poll', pair: false },
+        { k: 'advance', s: 1500 },
+        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        { k: 'poll', pair: false },
+        { k: 'advance', s: 86_100 },
+        { k: 'poll', pair: false },
+        { k: 'record', c: 0, type: 0, mb: '5120', lag: 86_400, by: 'flowpilot-agent' },
+        { k: 'poll', pair: false },
+      ],
+    }),
+  );
 });

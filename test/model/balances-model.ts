@@ -44,8 +44,8 @@ const ZONE = 'Asia/Shanghai';
 /** 23:50 upstream time: the first advances cross midnight. */
 const START = new Date('2026-11-10T15:50:00.000Z');
 const CUSTOMERS = ['88', '89'] as const;
-/** How far back a record may be stamped when it appears: within the records overlap. */
-export const MAX_LAG_SECONDS = 600;
+/** How far back a record may be stamped when it appears: up to a full day (the records window). */
+export const MAX_LAG_SECONDS = 86_400;
 
 export interface RecordCmd {
   k: 'record';
@@ -77,7 +77,13 @@ const recordCmd: fc.Arbitrary<RecordCmd> = fc.record({
   type: fc.constantFrom(0 as const, 1 as const),
   // Few amounts, so identical records in one second happen.
   mb: fc.constantFrom('1024', '5120', '0.01', '333.33'),
-  lag: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: MAX_LAG_SECONDS })),
+  // Mostly on time; late by seconds to minutes, or by hours across midnight.
+  lag: fc.oneof(
+    fc.constant(0),
+    fc.constant(0),
+    fc.integer({ min: 1, max: 900 }),
+    fc.integer({ min: 901, max: MAX_LAG_SECONDS }),
+  ),
   by: fc.constantFrom('admin' as const, 'flowpilot-agent' as const),
 });
 

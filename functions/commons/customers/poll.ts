@@ -48,8 +48,6 @@ type Work = Map<
 const TYPE_READS = 3;
 /** Reads and writes of one balance while other writers keep changing it. */
 const WRITE_ATTEMPTS = 8;
-/** Records are re-read from a little before the previous run, so a late-stamped one is seen. */
-const RECORDS_OVERLAP_MS = 10 * 60_000;
 
 export interface PollCustomersDeps {
   upstream: Pick<DynamicTrafficApi, 'myRechargeFlowList'>;
@@ -132,11 +130,11 @@ class OutOfTime extends Error {
 /**
  * The customer-balance poll. Two passes, each incremental and resumable:
  *
- * 1. Records: myRechargeFlowList, type 0 and type 1, from the records cursor (a day) to
- *    today, `recordsPageSize` a call. Records not stored before are stored; every customer
- *    with a record newer than its balance has its credits and deductions summed again from
- *    the stored records (few per customer), so a run repeated after a failure counts nothing
- *    twice.
+ * 1. Records: myRechargeFlowList, type 0 and type 1, from the records cursor (the day before
+ *    the previous run's day) to today, `recordsPageSize` a call. Records not stored before
+ *    are stored; every customer with a record newer than its balance has its credits and
+ *    deductions summed again from the stored records (few per customer), so a run repeated
+ *    after a failure counts nothing twice.
  * 2. Usage: the per-customer daily rows poll-usage already stored (no second flowReport
  *    read), from this poll's cursor to today, a few days at a time, oldest first; each step
  *    updates the balances of the customers it holds (BatchGet 100, BatchWrite 25) and moves
@@ -287,7 +285,9 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     recordsDone = false;
     await deps.pollState.advanceCursor(
       RECORDS_CURSOR,
-      dayInZone(new Date(now.getTime() - RECORDS_OVERLAP_MS), timeZone),
+      // The next run reads yesterday again: a record listed up to a full day after its
+      // stamp (late across midnight) is still read, and its balance keeps that window's keys.
+      addDays(today, -1),
       now,
     );
   };
