@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import { createTestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  checkoutSession,
+  getTestSecret,
+  RecordingSink,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+/** Issue #26 A1, A7, A9: money that comes back, and sessions that cannot be refunded. */
+describe('payment webhooks: disputes, failed refunds, sessions without a PaymentIntent', () => {
+  let ledger: DynamoLedger;
+  let sink: RecordingSink;
+
+  beforeAll(async () => {
+    const table = await createTestTable('reversals');
+    ledger = new DynamoLedger(table.doc, table.tableName);
+  });
+
+  beforeEach(() => {
+    sink = new RecordingSink();
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fx.sim.addCustomer({ customerId: '88' });
+  });
+
+  function handlerOf() {
+    const deps: PaymentDeps = {
+      ledger,
+      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+      sink,
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    return createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
+  }
+  const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
+  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
+  const paid = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
+    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
+  const refunded = (id: string, total: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent('charge.refunded', {
+        id: `ch_${id}`,
+        object: 'charge',
+        amount: 1000,
+        amount_refunded: total,
+        currency: 'usd',
+        payment_intent: `pi_${id}`,
+      }),
+    );
+  const refundFailed = (id: string, amount: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent('charge.refund.updated', {
+        id: `re_${id}`,
+        object: 'refund',
+        amount,
+        currency: 'usd',
+        status: 'failed',
+        payment_intent: `pi_${id}`,
+      }),
+    );
+  /** A dispute as Stripe sends it: its balance transactions say what was taken and returned. */
+  const dispute = (
+    id: string,
+    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
+    opts: { amount?: number; status: string; reinstated?: number },
+  ) => {
+    const amount = opts.amount ?? 1000;
+    const balance_transactions: Record<string, unknown>[] = [
+      { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
+    ];
+    if (opts.reinstated !== undefined) {
+      balance_transactions.push({
+        object: 'balance_transaction',
+        amount: opts.reinstated,
+        currency: 'usd',
+        fee: -1500,
+      });
+    }
+    return stripeDelivery(
+      'stripe',
+      stripeEvent(type, {
+        id: `dp_${id}`,
+        object: 'dispute',
+        amount,
+        currency: 'usd',
+        charge: `ch_${id}`,
+        payment_intent: `pi_${id}`,
+        status: opts.status,
+        balance_transactions,
+      }),
+    );
+  };
+  const net = () => {
+    let gb = 0;
+    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
+    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
+    return Math.round(gb * 100) / 100;
+  };
+
+  describe('A1: a dispute after a partial refund', () => {
+    it('gives back the 6 GB a won dispute took, not the 10 it was for', async () => {
+      // Prepare: 10 GB paid, 4 $ refunded, then the whole charge disputed.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      const taken = await handler(
+        dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }),
+      );
+      expect(resultOf(taken)).toBe('deducted');
+      expect(net()).toBe(0);
+
+      // Act: the shop wins; Stripe returns the 10 $.
+      const won = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess: the customer holds what was paid and not refunded.
+      expect(resultOf(won)).toBe('given-back');
+      expect(net()).toBe(6);
+    });
+
+    it('gives nothing back for a lost dispute whose refunded part Stripe reinstated', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+
+      // Act: lost; Stripe gives back the 4 $ already refunded (disputes on refunded payments).
+      const lost = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'lost', reinstated: 400 }),
+      );
+
+      // Assess
+      expect(lost.statusCode).toBe(200);
+      expect(net()).toBe(0);
+    });
+
+    it('keeps a dispute that outlives a failed refund: the refund failing gives nothing back', async () => {
+      // Prepare: 4 $ refunded, the whole charge disputed (10 GB gone), then the refund fails.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+
+      // Act
+      const back = await handler(refundFailed(id, 400));
+
+      // Assess: the dispute still holds the whole 10 $.
+      expect(back.statusCode).toBe(200);
+      expect(net()).toBe(0);
+    });
+  });
+
+  describe('A7: Checkout Sessions without a PaymentIntent', () => {
+    it.each([
+      ['subscription', { mode: 'subscription', subscription: 'sub_1', invoice: 'in_1' }],
+      ['setup', { mode: 'setup', setup_intent: 'seti_1' }],
+    ])('refuses a %s-mode session with a recorded answer and an alert', async (_mode, extra) => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const session = { ...checkoutSession(id, { paymentIntent: null }), ...extra };
+
+      // Act
+      const res = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+      );
+      const again = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+      );
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(resultOf(res)).toBe('rejected');
+      expect(resultOf(again)).toBe('rejected');
+      expect(fx.sim.ledger()).toEqual([]);
+      expect(await ledger.getOrder({ provider: 'stripe', paymentId: id })).toMatchObject({
+        state: 'REJECTED',
+        reason: 'no-refund-path',
+      });
+      expect(sink.kinds()).toEqual(['topup-failed']);
+    });
+
+    it('refuses a paid payment-mode session that names no PaymentIntent', async () => {
+      const handler = handlerOf();
+      const id = newId();
+      const res = await handler(paid(id, { paymentIntent: null }));
+      expect(resultOf(res)).toBe('rejected');
+      expect(fx.sim.ledger()).toEqual([]);
+    });
+  });
+
+  describe('A9: a failed refund before its order is credited', () => {
+    it('is kept when the payment is not known yet, and applied to the credit', async () => {
+      // Prepare: a refund of 4 $, then its failure, both before the paid event.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(refunded(id, 400));
+
+      // Act
+      const failed = await handler(refundFailed(id, 400));
+      const credited = await handler(paid(id));
+
+      // Assess: nothing was refunded after all: 10 GB.
+      expect(failed.statusCode).toBe(200);
+      expect(resultOf(failed)).toBe('recorded-before-payment');
+      expect(resultOf(credited)).toBe('credited');
+      expect(net()).toBe(10);
+    });
+
+    it('is kept while the order is being credited, and applied when the credit ends', async () => {
+      // Prepare: the refund was applied before the payment; the recharge then fails for now.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(refunded(id, 400));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
+      expect((await handler(paid(id))).statusCode).toBe(503);
+
+      // Act: the refund fails while the order is RECEIVED; then the paid event is retried.
+      const failed = await handler(refundFailed(id, 400));
+      const retried = await handler(paid(id));
+      const again = await handler(refundFailed(id, 400));
+
+      // Assess
+      expect(failed.statusCode).toBe(409);
+      expect(resultOf(retried)).toBe('credited');
+      expect(again.statusCode).toBe(200);
+      expect(net()).toBe(10);
+    });
+  });
+});
