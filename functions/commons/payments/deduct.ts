@@ -7,6 +7,7 @@ import type {
   Order,
   OrderKey,
   PartInput,
+  PendingEntry,
   PendingGuard,
 } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
@@ -17,7 +18,7 @@ import {
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { orderRef, refKey, shareOf } from './coverage.ts';
+import { refKey, shareOf } from './coverage.ts';
 import type {
   DisputeEvent,
   Outcome,
@@ -25,12 +26,13 @@ import type {
   PaymentRef,
   ProviderId,
   RefundEvent,
+  ReversalEvent,
 } from './types.ts';
 
 /** Optimistic rounds when concurrent refunds of one payment move its counters. */
 const CLAIM_ROUNDS = 3;
 /** Seconds a refund for an order still being credited is asked to wait. */
-const CREDITING_RETRY_AFTER = 5;
+export const CREDITING_RETRY_AFTER = 5;
 
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
 const inProgress = (seconds: number): Outcome => ({
@@ -49,10 +51,29 @@ export function findOrder(
     : deps.ledger.getOrder({ provider, paymentId: ev.ref.paymentId });
 }
 
-/** Keeps a refund for later; false when `guard` no longer holds (apply it now instead). */
-function recordPending(
+/** The entry a refund, dispute or reversal is kept as until its order can take it. */
+function pendingEntry(ev: RefundEvent | DisputeEvent | ReversalEvent, at: string): PendingEntry {
+  const entry: PendingEntry = {
+    partId: ev.partId,
+    kind: ev.type === 'reversal' ? ev.kind : ev.type,
+    minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor,
+    currency: ev.currency,
+    at,
+  };
+  if (ev.type !== 'dispute' && ev.eventCreated !== undefined) {
+    entry.eventCreated = ev.eventCreated;
+  }
+  if (ev.type === 'reversal' && ev.disputePartId !== undefined) {
+    entry.disputePartId = ev.disputePartId;
+  }
+  if (ev.type === 'reversal' && ev.disputeLost) entry.disputeLost = true;
+  return entry;
+}
+
+/** Keeps an event for later; false when `guard` no longer holds (apply it now instead). */
+export function recordPending(
   provider: ProviderId,
-  ev: RefundEvent | DisputeEvent,
+  ev: RefundEvent | DisputeEvent | ReversalEvent,
   deps: PaymentDeps,
   guard: PendingGuard,
 ): Promise<boolean> {
@@ -60,19 +81,17 @@ function recordPending(
   return deps.ledger.recordPending({
     provider,
     ref: refKey(ev.ref),
-    entry: {
-      partId: ev.partId,
-      kind: ev.type,
-      minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor,
-      currency: ev.currency,
-      ...(ev.type === 'refund' && ev.eventCreated !== undefined
-        ? { eventCreated: ev.eventCreated }
-        : {}),
-      at: now.toISOString(),
-    },
+    entry: pendingEntry(ev, now.toISOString()),
     guard,
     now,
   });
+}
+
+/** The guard that the event's payment is still unknown. */
+export function paymentUnknown(provider: ProviderId, ref: PaymentRef): PendingGuard {
+  return 'paymentIntentId' in ref
+    ? { paymentIntentAbsent: ref.paymentIntentId }
+    : { orderAbsent: { provider, paymentId: ref.paymentId } };
 }
 
 /**
@@ -102,11 +121,7 @@ export async function deductForRefund(
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const order = await findOrder(provider, ev, deps);
     if (!order) {
-      const guard: PendingGuard =
-        'paymentIntentId' in ev.ref
-          ? { paymentIntentAbsent: ev.ref.paymentIntentId }
-          : { orderAbsent: { provider, paymentId: ev.ref.paymentId } };
-      if (!(await recordPending(provider, ev, deps, guard))) continue;
+      if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
       logger.info('refund or dispute recorded before its payment', {
         provider,
         partId: ev.partId,
@@ -135,41 +150,6 @@ export async function deductForRefund(
     return callDeduction(deps, order, step.part, opts.signal);
   }
   return inProgress(1);
-}
-
-/**
- * After a credit: the refunds and disputes recorded while it was under way are deducted
- * now, each through the same claim as a delivery of its own (so a redelivery meanwhile
- * deducts nothing twice), and forgotten once settled. Called by whoever finished the credit.
- */
-export async function applyPendingRefunds(
-  provider: ProviderId,
-  order: Pick<Order, 'provider' | 'paymentId' | 'paymentIntentId'>,
-  deps: PaymentDeps,
-  signal?: AbortSignal,
-): Promise<string[]> {
-  const ref = orderRef(order);
-  const pending = await deps.ledger.getPending(order.provider, refKey(ref));
-  const results: string[] = [];
-  const done: string[] = [];
-  for (const e of pending.entries) {
-    const ev: RefundEvent | DisputeEvent =
-      e.kind === 'refund'
-        ? {
-            type: 'refund',
-            ref,
-            partId: e.partId,
-            refundedMinor: e.minor,
-            currency: e.currency,
-            ...(e.eventCreated === undefined ? {} : { eventCreated: e.eventCreated }),
-          }
-        : { type: 'dispute', ref, partId: e.partId, amountMinor: e.minor, currency: e.currency };
-    const out = await deductForRefund(provider, ev, deps, signal ? { signal } : {});
-    results.push(out.result);
-    if (out.statusCode < 300) done.push(e.partId);
-  }
-  await deps.ledger.clearPending(order.provider, refKey(ref), done, deps.clock());
-  return results;
 }
 
 async function claim(

@@ -41,6 +41,11 @@ export interface PaymentSucceeded {
   paymentIntentId?: string;
   /** The payer's contact as the provider sent it (unchecked); kept after a credit. */
   contact?: PayerContact;
+  /**
+   * Why its refunds could never be matched to the order (Stripe: a subscription- or
+   * setup-mode session, or a charge without a PaymentIntent): it is refused, never credited.
+   */
+  noRefundPath?: string;
 }
 
 export interface PayerContact {
@@ -77,8 +82,9 @@ export interface DisputeEvent {
 }
 
 /**
- * Money that came back to the shop after a deduction: a dispute won (`partId` names the
- * dispute's part) or a refund that failed (`amountMinor` of it).
+ * Money that came back to the shop after a deduction: a dispute closed with funds reinstated
+ * (`disputePartId` names the dispute's part, `amountMinor` is what Stripe returned) or a
+ * refund that failed (`amountMinor` of it).
  */
 export interface ReversalEvent {
   type: 'reversal';
@@ -88,8 +94,10 @@ export interface ReversalEvent {
   partId: string;
   /** dispute-won: the dispute's part id. */
   disputePartId?: string;
-  /** refund-failed: the amount that was not refunded after all. */
+  /** refund-failed: the amount not refunded after all; dispute-won: the amount reinstated. */
   amountMinor: number;
+  /** dispute-won: the dispute was lost (Stripe reinstates only a refunded part): no GB back. */
+  disputeLost?: boolean;
   currency: string;
   eventCreated?: number;
 }

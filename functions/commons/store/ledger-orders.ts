@@ -99,6 +99,8 @@ export interface Order extends OrderKey {
   refundedMinor: number;
   /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
   deductedMinor: number;
+  /** Disputed minor units not reinstated (absent on old items: see `disputedOf`). */
+  disputedMinor?: number;
   /** GB already claimed for deduction (or kept off the credit), decimal text. */
   deductedGb: string;
   /**
@@ -120,6 +122,7 @@ export type NewOrder = Omit<
   | 'refundedMinor'
   | 'deductedMinor'
   | 'deductedGb'
+  | 'disputedMinor'
   | 'leaseOwner'
   | 'leaseUntil'
   | 'releasedAt'
@@ -141,6 +144,8 @@ export interface RefundCounters {
   refundedMinor: number;
   deductedMinor: number;
   deductedGb: string;
+  /** Disputed and not reinstated; absent on old orders. */
+  disputedMinor?: number;
 }
 
 /**
@@ -185,6 +190,7 @@ export function orderOfOldItem(raw: unknown): Order | undefined {
     releaseNote: v(item.releaseNote),
     refundedMinor: v(item.refundedMinor),
     deductedMinor: v(item.deductedMinor),
+    disputedMinor: v(item.disputedMinor),
     deductedGb: v(item.deductedGb),
     version: v(item.version),
     refundsResetAt: v(item.refundsResetAt),
@@ -243,6 +249,8 @@ export interface TakePending {
   /** The parts the entries become on the order. */
   parts: PartInput[];
   counters: RefundCounters;
+  /** A refund failed among them: refund events created before it are stale. */
+  refundsResetAt?: number;
 }
 
 export type CreateOrderResult =
@@ -397,6 +405,10 @@ export class OrderStore {
     item.refundedMinor = counters.refundedMinor;
     item.deductedMinor = counters.deductedMinor;
     item.deductedGb = counters.deductedGb;
+    if (counters.disputedMinor) item.disputedMinor = counters.disputedMinor;
+    if (opts.pending?.refundsResetAt !== undefined) {
+      item.refundsResetAt = opts.pending.refundsResetAt;
+    }
     item.version = opts.pending?.parts.length ? 1 : 0;
     const items: TxItems = [
       {

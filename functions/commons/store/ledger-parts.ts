@@ -62,12 +62,19 @@ export interface DeductionPart {
 
 export type PartInput = Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
 
-/** A refund or dispute that arrived before its order could take it. */
+/** A refund, dispute or their reversal that arrived before its order could take it. */
 export interface PendingEntry {
   partId: string;
-  kind: 'refund' | 'dispute';
-  /** A refund: the payment's cumulative refunded total; a dispute: its amount. */
+  kind: 'refund' | 'dispute' | 'refund-failed' | 'dispute-won';
+  /**
+   * A refund: the payment's cumulative refunded total; a dispute: its amount; a failed
+   * refund: its amount; a closed dispute: what was reinstated.
+   */
   minor: number;
+  /** dispute-won: the dispute's part id. */
+  disputePartId?: string;
+  /** dispute-won: the dispute was lost. */
+  disputeLost?: boolean;
   currency: string;
   /** Epoch seconds the provider created the event, when it says. */
   eventCreated?: number;
@@ -100,6 +107,8 @@ const PENDING_ATTRS = new Set<string>([
   'partId',
   'kind',
   'minor',
+  'disputePartId',
+  'disputeLost',
   'currency',
   'eventCreated',
   'at',
@@ -252,7 +261,10 @@ export class PartStore {
     now: Date;
   }): Promise<ClaimDeductionResult> {
     const at = input.now.toISOString();
-    const reset = optionalSets({ refundsResetAt: input.next.refundsResetAt });
+    const reset = optionalSets({
+      refundsResetAt: input.next.refundsResetAt,
+      disputedMinor: input.next.disputedMinor,
+    });
     try {
       await this.doc.send(
         new TransactWriteCommand({
