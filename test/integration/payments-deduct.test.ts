@@ -86,20 +86,22 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     // Prepare
     const s = await creditedSession();
 
-    // Act
-    const first = await handler(refunded(s.charge, s.paymentIntent, 300));
+    // Act: the first event's redelivery comes late (Stripe resends the same event).
+    const firstEvent = refunded(s.charge, s.paymentIntent, 300);
+    const first = await handler(firstEvent);
     const second = await handler(refunded(s.charge, s.paymentIntent, 1000));
     const again = await handler(refunded(s.charge, s.paymentIntent, 1000));
-    const late = await handler(refunded(s.charge, s.paymentIntent, 300));
+    const late = await handler(firstEvent);
 
     // Assess
     expect([first, second].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
       'deducted',
       'deducted',
     ]);
+    // The late one's total was superseded by a total created after it.
     expect([again, late].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
       'already-deducted',
-      'already-deducted',
+      'stale-event',
     ]);
     expect(deducted()).toEqual(['3', '7']);
     expect(await part(s.id, `${s.charge}:1000`)).toMatchObject({

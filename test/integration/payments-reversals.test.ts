@@ -50,29 +50,37 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
   const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
   const paid = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
     stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
-  const refunded = (id: string, total: number) =>
+  const refunded = (id: string, total: number, created?: number) =>
     stripeDelivery(
       'stripe',
-      stripeEvent('charge.refunded', {
-        id: `ch_${id}`,
-        object: 'charge',
-        amount: 1000,
-        amount_refunded: total,
-        currency: 'usd',
-        payment_intent: `pi_${id}`,
-      }),
+      stripeEvent(
+        'charge.refunded',
+        {
+          id: `ch_${id}`,
+          object: 'charge',
+          amount: 1000,
+          amount_refunded: total,
+          currency: 'usd',
+          payment_intent: `pi_${id}`,
+        },
+        created === undefined ? {} : { created },
+      ),
     );
-  const refundFailed = (id: string, amount: number) =>
+  const refundFailed = (id: string, amount: number, created?: number) =>
     stripeDelivery(
       'stripe',
-      stripeEvent('charge.refund.updated', {
-        id: `re_${id}`,
-        object: 'refund',
-        amount,
-        currency: 'usd',
-        status: 'failed',
-        payment_intent: `pi_${id}`,
-      }),
+      stripeEvent(
+        'charge.refund.updated',
+        {
+          id: `re_${id}`,
+          object: 'refund',
+          amount,
+          currency: 'usd',
+          status: 'failed',
+          payment_intent: `pi_${id}`,
+        },
+        created === undefined ? {} : { created },
+      ),
     );
   /** A dispute as Stripe sends it: its balance transactions say what was taken and returned. */
   const dispute = (
@@ -247,5 +255,39 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(again.statusCode).toBe(200);
       expect(net()).toBe(10);
     });
+  });
+
+  describe('found by the payments model (test/model)', () => {
+    // Stripe's history: 4 $ refunded (t1), that refund failed (t2), 4 $ refunded again (t3).
+    const t1 = 1_700_000_000;
+    const history = (id: string) => ({
+      first: refunded(id, 400, t1),
+      failed: refundFailed(id, 400, t1 + 10),
+      again: refunded(id, 400, t1 + 20),
+    });
+
+    it.each([
+      ['first, again, failed', ['first', 'again', 'failed'] as const],
+      ['failed, first, again', ['failed', 'first', 'again'] as const],
+      ['again, failed, first', ['again', 'failed', 'first'] as const],
+      ['first, failed, again', ['first', 'failed', 'again'] as const],
+    ])(
+      'a failed refund and a new refund of the same total, delivered %s: 6 GB',
+      async (_, order) => {
+        // Prepare
+        const handler = handlerOf();
+        const id = newId();
+        const events = history(id);
+        await handler(paid(id));
+
+        // Act
+        const answers = [];
+        for (const name of order) answers.push(await handler(events[name]));
+
+        // Assess: refunded 4 of 10 $ in the end.
+        expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+        expect(net()).toBe(6);
+      },
+    );
   });
 });

@@ -24,7 +24,9 @@ describe('payments model (issue #26 B): random Stripe histories against the real
     await sim?.close();
   });
 
-  it(`holds every invariant over ${RUNS} sequences (seed ${SEED})`, { timeout: 600_000 }, async () => {
+  it(`holds every invariant over ${RUNS} sequences (seed ${SEED})`, {
+    timeout: 600_000,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         await runScenario(env, scenario);

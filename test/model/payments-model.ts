@@ -184,7 +184,11 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
         status,
         balance_transactions: bts.map((a) => ({ object: 'balance_transaction', amount: a })),
       });
-      emit(`dispute(${amount})`, 'charge.dispute.funds_withdrawn', dispute('needs_response', [-amount]));
+      emit(
+        `dispute(${amount})`,
+        'charge.dispute.funds_withdrawn',
+        dispute('needs_response', [-amount]),
+      );
       disputed = amount;
       // Won: all of it back. Lost: Stripe returns what a refund had already given back.
       const back =
@@ -254,8 +258,7 @@ function faultyDoc(doc: DynamoDBDocumentClient, plan: () => FaultPlan): DynamoDB
     return out;
   };
   return new Proxy(doc, {
-    get: (target, prop, receiver) =>
-      prop === 'send' ? send : Reflect.get(target, prop, receiver),
+    get: (target, prop, receiver) => (prop === 'send' ? send : Reflect.get(target, prop, receiver)),
   });
 }
 
@@ -428,7 +431,8 @@ function checkBounds(sim: Simulator, histories: History[], log: string[]) {
       .reduce((s, h) => s + h.paidCenti, 0);
     const held = net.get(customerId) ?? 0;
     if (held < 0) fail(`customer ${customerId} holds ${held / 100} GB, below zero`, log);
-    if (held > paid) fail(`customer ${customerId} holds ${held / 100} GB, paid for ${paid / 100}`, log);
+    if (held > paid)
+      fail(`customer ${customerId} holds ${held / 100} GB, paid for ${paid / 100}`, log);
   }
 }
 
@@ -452,14 +456,19 @@ async function checkSettled(
   log: string[],
 ) {
   for (const id of ids) {
-    for (const item of await partition(doc, tableName, ledgerKeys.order({ provider: 'stripe', paymentId: id }).pk)) {
+    for (const item of await partition(
+      doc,
+      tableName,
+      ledgerKeys.order({ provider: 'stripe', paymentId: id }).pk,
+    )) {
       if (['CREDITING', 'RECEIVED', 'DEDUCTING', 'RECREDITING'].includes(String(item.state))) {
         fail(`${String(item.sk)} of ${id} left ${String(item.state)}`, log);
       }
     }
     const pending = await partition(doc, tableName, ledgerKeys.pending('stripe', `pi:pi_${id}`).pk);
     const left = pending.filter((i) => i.sk !== 'HEAD' && i.takenAt === undefined);
-    if (left.length > 0) fail(`pending entries of ${id} never applied: ${left.map((i) => String(i.partId))}`, log);
+    if (left.length > 0)
+      fail(`pending entries of ${id} never applied: ${left.map((i) => String(i.partId))}`, log);
   }
 }
 
@@ -467,7 +476,11 @@ async function checkSettled(
 async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: string[]) {
   const parts = new Map<string, number[]>();
   for (const id of ids) {
-    for (const item of await partition(doc, tableName, ledgerKeys.order({ provider: 'stripe', paymentId: id }).pk)) {
+    for (const item of await partition(
+      doc,
+      tableName,
+      ledgerKeys.order({ provider: 'stripe', paymentId: id }).pk,
+    )) {
       if (item.state !== 'UNKNOWN' && item.state !== 'FAILED') continue;
       const customerId = String(item.customerId);
       parts.set(customerId, [...(parts.get(customerId) ?? []), Math.round(Number(item.gb) * 100)]);
@@ -481,7 +494,12 @@ async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: s
  * handed to a person (its outcome unknown, or refused) is the one allowed difference: the
  * customer then holds the model's GB give or take exactly those parts.
  */
-function checkNet(sim: Simulator, histories: History[], human: Map<string, number[]>, log: string[]) {
+function checkNet(
+  sim: Simulator,
+  histories: History[],
+  human: Map<string, number[]>,
+  log: string[],
+) {
   const net = netCenti(sim);
   for (const customerId of new Set(histories.map((h) => h.customerId))) {
     const want = histories

@@ -45,9 +45,10 @@ export const disputedOf = (order: RefundCounters): number =>
  */
 export function shareOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund' | 'dispute'; minor: number },
+  ev: { kind: 'refund' | 'dispute'; minor: number; created?: number },
 ): Share {
   const newMinor = ev.kind === 'refund' ? ev.minor - order.refundedMinor : ev.minor;
+  const later = ev.created !== undefined && newMinor > 0 ? { refundedAt: ev.created } : {};
   const refunded = Math.max(order.refundedMinor, ev.kind === 'refund' ? ev.minor : 0);
   const disputed = disputedOf(order) + (ev.kind === 'dispute' ? Math.max(0, ev.minor) : 0);
   const covered = Math.min(order.paidMinor, Math.max(order.deductedMinor, refunded + disputed));
@@ -61,6 +62,7 @@ export function shareOf(
       deductedMinor: covered,
       deductedGb: Decimal.max(target, already).toFixed(),
       disputedMinor: disputed,
+      ...later,
     },
   };
 }
@@ -81,10 +83,13 @@ export interface GiveBack {
  */
 export function giveBackOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean },
+  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean; created?: number },
 ): GiveBack {
-  const refunded =
-    ev.kind === 'refund-failed' ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
+  // A refunded total created after the failure no longer counts the failed refund.
+  const counted =
+    ev.kind === 'refund-failed' &&
+    !(ev.created !== undefined && order.refundedAt !== undefined && order.refundedAt > ev.created);
+  const refunded = counted ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
   const disputed =
     ev.kind === 'dispute-won' ? Math.max(0, disputedOf(order) - ev.minor) : disputedOf(order);
   const covered = ev.lost
@@ -100,6 +105,7 @@ export function giveBackOf(
       deductedMinor: covered,
       deductedGb: Decimal.min(target, already).toFixed(),
       disputedMinor: disputed,
+      ...(counted && ev.created !== undefined ? { refundedAt: ev.created } : {}),
     },
   };
 }
@@ -168,7 +174,12 @@ export function foldPending(
       const minor = disputed === undefined ? e.minor : Math.min(e.minor, disputed);
       const back = giveBackOf(
         { ...order, ...counters },
-        { kind, minor, ...(e.disputeLost ? { lost: true } : {}) },
+        {
+          kind,
+          minor,
+          ...(e.disputeLost ? { lost: true } : {}),
+          ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+        },
       );
       if (mode === 'before-credit') counters = back.next;
       if (kind === 'refund-failed' && e.eventCreated !== undefined) {
@@ -177,7 +188,14 @@ export function foldPending(
       skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
       continue;
     }
-    const share = shareOf({ ...order, ...counters }, { kind, minor: e.minor });
+    const share = shareOf(
+      { ...order, ...counters },
+      {
+        kind,
+        minor: e.minor,
+        ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+      },
+    );
     if (kind === 'dispute') disputes.set(e.partId, e.minor);
     if (share.newMinor <= 0) {
       skip('already-covered');

@@ -19,6 +19,7 @@ import {
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
 import { refKey, shareOf } from './coverage.ts';
+import { reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,
   Outcome,
@@ -135,14 +136,10 @@ export async function deductForRefund(
       if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
       return inProgress(CREDITING_RETRY_AFTER);
     }
-    if (
-      ev.type === 'refund' &&
-      order.refundsResetAt !== undefined &&
-      ev.eventCreated !== undefined &&
-      ev.eventCreated < order.refundsResetAt
-    ) {
-      // Sent before a refund failed: its cumulative total no longer holds.
-      return ok('stale-event');
+    if (ev.type === 'refund' && ev.eventCreated !== undefined) {
+      const report = await newerReport(provider, ev, ev.eventCreated, order, deps, opts);
+      if (report === 'retry') continue;
+      if (report) return report;
     }
     const step = await claim(ev, order, deps);
     if (step === 'retry') continue;
@@ -150,6 +147,52 @@ export async function deductForRefund(
     return callDeduction(deps, order, step.part, opts.signal);
   }
   return inProgress(1);
+}
+
+/**
+ * Stripe's refunded total is cumulative and the latest one created is the truth: a refund
+ * that failed lowers it. A total created before the one the order holds (or before a failed
+ * refund) is stale; a newer lower one means a refund failed in between (its own event may
+ * come later, or never): the difference comes back as a failed refund would. A newer equal
+ * total is noted, so that a failure created before it is known to be already counted.
+ * Undefined: an ordinary refund, claimed as usual.
+ */
+async function newerReport(
+  provider: ProviderId,
+  ev: RefundEvent,
+  created: number,
+  order: Order,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal },
+): Promise<Outcome | 'retry' | undefined> {
+  const since = Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0);
+  if (created < since) return ok('stale-event');
+  // Not strictly newer (a redelivery, the same second), or a total going up: as usual.
+  if (ev.refundedMinor > order.refundedMinor) return undefined;
+  if (order.refundedAt === undefined || created <= order.refundedAt) return undefined;
+  if (ev.refundedMinor === order.refundedMinor) {
+    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+    const noted = await deps.ledger.noteRefundReport(key, {
+      refundedMinor: order.refundedMinor,
+      at: created,
+      now: deps.clock(),
+    });
+    return noted ? ok('already-deducted') : 'retry';
+  }
+  return reverseDeduction(
+    provider,
+    {
+      type: 'reversal',
+      kind: 'refund-failed',
+      ref: ev.ref,
+      partId: `${ev.partId}@${created}`,
+      amountMinor: order.refundedMinor - ev.refundedMinor,
+      currency: ev.currency,
+      eventCreated: created,
+    },
+    deps,
+    opts,
+  );
 }
 
 async function claim(
@@ -161,7 +204,13 @@ async function claim(
   const now = deps.clock();
   const share = shareOf(
     { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
-    { kind: ev.type, minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor },
+    ev.type === 'refund'
+      ? {
+          kind: 'refund',
+          minor: ev.refundedMinor,
+          ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+        }
+      : { kind: 'dispute', minor: ev.amountMinor },
   );
   // After a failed refund the cumulative totals start again: the same total is a new part.
   const partId =

@@ -62,10 +62,20 @@ export async function reverseDeduction(
         : ok('already-given-back');
     }
     const minor = await minorToGiveBack(ev, order, deps);
-    if (minor <= 0) return ok('nothing-to-give-back');
+    // A refund failing before its own refund event came still makes that event stale.
+    const resets =
+      ev.kind === 'refund-failed' &&
+      ev.eventCreated !== undefined &&
+      Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
+    if (minor <= 0 && !resets) return ok('nothing-to-give-back');
     const back = giveBackOf(
       { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
-      { kind: ev.kind, minor, ...(ev.disputeLost ? { lost: true } : {}) },
+      {
+        kind: ev.kind,
+        minor,
+        ...(ev.disputeLost ? { lost: true } : {}),
+        ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+      },
     );
     const part: PartInput = {
       partId: ev.partId,

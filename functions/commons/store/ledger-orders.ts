@@ -97,6 +97,8 @@ export interface Order extends OrderKey {
   releaseNote?: string;
   /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
   refundedMinor: number;
+  /** Epoch seconds the provider created the event `refundedMinor` comes from. */
+  refundedAt?: number;
   /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
   deductedMinor: number;
   /** Disputed minor units not reinstated (absent on old items: see `disputedOf`). */
@@ -120,6 +122,7 @@ export type NewOrder = Omit<
   | 'createdAt'
   | 'updatedAt'
   | 'refundedMinor'
+  | 'refundedAt'
   | 'deductedMinor'
   | 'deductedGb'
   | 'disputedMinor'
@@ -146,6 +149,8 @@ export interface RefundCounters {
   deductedGb: string;
   /** Disputed and not reinstated; absent on old orders. */
   disputedMinor?: number;
+  /** When the provider created the refunded total (epoch seconds), when it says. */
+  refundedAt?: number;
 }
 
 /**
@@ -189,6 +194,7 @@ export function orderOfOldItem(raw: unknown): Order | undefined {
     releasedBy: v(item.releasedBy),
     releaseNote: v(item.releaseNote),
     refundedMinor: v(item.refundedMinor),
+    refundedAt: v(item.refundedAt),
     deductedMinor: v(item.deductedMinor),
     disputedMinor: v(item.disputedMinor),
     deductedGb: v(item.deductedGb),
@@ -406,6 +412,7 @@ export class OrderStore {
     item.deductedMinor = counters.deductedMinor;
     item.deductedGb = counters.deductedGb;
     if (counters.disputedMinor) item.disputedMinor = counters.disputedMinor;
+    if (counters.refundedAt !== undefined) item.refundedAt = counters.refundedAt;
     if (opts.pending?.refundsResetAt !== undefined) {
       item.refundsResetAt = opts.pending.refundsResetAt;
     }
@@ -623,6 +630,35 @@ export class OrderStore {
 
   getOrder(key: OrderKey): Promise<Order | undefined> {
     return readOrder(this.doc, this.tableName, key);
+  }
+
+  /** A newer report of the same refunded total; false when the counters moved meanwhile. */
+  async noteRefundReport(
+    key: OrderKey,
+    opts: { refundedMinor: number; at: number; now: Date },
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression: 'SET refundedAt = :at, updatedAt = :now',
+          ConditionExpression:
+            'refundedMinor = :r AND (attribute_not_exists(refundedAt) OR refundedAt < :at)',
+          ExpressionAttributeValues: {
+            ':r': opts.refundedMinor,
+            ':at': opts.at,
+            ':now': opts.now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw new StoreError('DynamoDB noteRefundReport failed', 'ledger.noteRefundReport', {
+        cause: err,
+      });
+    }
   }
 
   async findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined> {

@@ -264,6 +264,7 @@ export class PartStore {
     const reset = optionalSets({
       refundsResetAt: input.next.refundsResetAt,
       disputedMinor: input.next.disputedMinor,
+      refundedAt: input.next.refundedAt,
     });
     try {
       await this.doc.send(

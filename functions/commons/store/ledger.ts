@@ -96,6 +96,11 @@ export interface Ledger {
     },
   ): Promise<void>;
   getOrder(key: OrderKey): Promise<Order | undefined>;
+  /** Notes a newer report of the refunded total it holds; false when that total moved. */
+  noteRefundReport(
+    key: OrderKey,
+    opts: { refundedMinor: number; at: number; now: Date },
+  ): Promise<boolean>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
   /** Claims a part and moves the order's counters in one transaction (CREDITED orders only). */
   claimDeduction(input: {
@@ -201,6 +206,10 @@ export class DynamoLedger implements Ledger {
 
   findByPaymentIntent(paymentIntentId: string) {
     return this.orders.findByPaymentIntent(paymentIntentId);
+  }
+
+  noteRefundReport(key: OrderKey, opts: { refundedMinor: number; at: number; now: Date }) {
+    return this.orders.noteRefundReport(key, opts);
   }
 
   /** Credits in [from, to] for the reconciliation: orders, and reversals credited back. */
