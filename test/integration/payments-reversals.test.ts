@@ -289,5 +289,26 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
         expect(net()).toBe(6);
       },
     );
+
+    it('a won dispute reinstated before its payment and its dispute are known: 10 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const reinstated = dispute(id, 'charge.dispute.funds_reinstated', {
+        status: 'won',
+        reinstated: 1000,
+      });
+
+      // Act: Stripe's three events delivered backwards, the first redelivered at the end.
+      const early = await handler(reinstated);
+      await handler(paid(id));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      const retried = await handler(reinstated);
+
+      // Assess: asked to come back until the dispute was known, then given back.
+      expect(early.statusCode).toBe(409);
+      expect(resultOf(retried)).toBe('given-back');
+      expect(net()).toBe(10);
+    });
   });
 });

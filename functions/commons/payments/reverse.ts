@@ -37,6 +37,7 @@ export async function reverseDeduction(
 ): Promise<Outcome> {
   for (let round = 0; round < ROUNDS; round++) {
     const order = await findOrder(provider, ev, deps);
+    if (!order && ev.kind === 'dispute-won') return waitForDispute();
     if (!order) {
       if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
       logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
@@ -62,6 +63,7 @@ export async function reverseDeduction(
         : ok('already-given-back');
     }
     const minor = await minorToGiveBack(ev, order, deps);
+    if (minor === 'no-dispute') return waitForDispute();
     // A refund failing before its own refund event came still makes that event stale.
     const resets =
       ev.kind === 'refund-failed' &&
@@ -107,6 +109,19 @@ export async function reverseDeduction(
 }
 
 /**
+ * Funds reinstated for a dispute whose own event has not come yet (or whose payment is not
+ * known): nothing to give back from yet, so the provider is asked to retry (Stripe does for
+ * three days) rather than told it is done.
+ */
+function waitForDispute(): Outcome {
+  return {
+    statusCode: 409,
+    result: 'waiting-for-dispute',
+    retryAfterSeconds: TRANSIENT_RETRY_AFTER,
+  };
+}
+
+/**
  * Minor units the reversal returns: the failed refund's amount, or what a dispute had taken
  * and Stripe reinstated. Only a dispute surely taken counts (deducted, or kept off the
  * credit); an UNKNOWN deduction is already a human's.
@@ -115,10 +130,11 @@ async function minorToGiveBack(
   ev: ReversalEvent,
   order: Order,
   deps: PaymentDeps,
-): Promise<number> {
+): Promise<number | 'no-dispute'> {
   if (ev.kind === 'refund-failed') return Math.min(ev.amountMinor, order.refundedMinor);
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const dispute = ev.disputePartId ? await deps.ledger.getPart(key, ev.disputePartId) : undefined;
+  if (ev.disputePartId && !dispute) return 'no-dispute';
   const taken =
     dispute?.state === 'DEDUCTED' ||
     (dispute?.state === 'SKIPPED' && dispute.reason === 'before-credit');
