@@ -310,5 +310,22 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(resultOf(retried)).toBe('given-back');
       expect(net()).toBe(10);
     });
+
+    it('a payment disputed in full before it was known, then the dispute won: 10 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      expect(resultOf(await handler(paid(id)))).toBe('refunded');
+
+      // Act
+      const won = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess
+      expect(resultOf(won)).toBe('given-back');
+      expect(net()).toBe(10);
+    });
   });
 });

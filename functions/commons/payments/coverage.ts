@@ -15,6 +15,14 @@ export const NO_REFUNDS: RefundCounters = {
   disputedMinor: 0,
 };
 
+/**
+ * Whether refunds and disputes move the order's counters: a credited order, and one refunded
+ * or disputed in full before it was known (its counters hold all of it, so a failed refund
+ * or a won dispute gives its GB back like any other).
+ */
+export const countsRefunds = (order: Pick<Order, 'state' | 'reason'>): boolean =>
+  order.state === 'CREDITED' || (order.state === 'REJECTED' && order.reason === 'refunded');
+
 /** The key pending refunds are recorded under: what the provider's refund event names. */
 export const refKey = (ref: PaymentRef): string =>
   'paymentIntentId' in ref ? `pi:${ref.paymentIntentId}` : `pay:${ref.paymentId}`;

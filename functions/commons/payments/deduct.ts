@@ -18,7 +18,7 @@ import {
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { refKey, shareOf } from './coverage.ts';
+import { countsRefunds, refKey, shareOf } from './coverage.ts';
 import { reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,
@@ -222,8 +222,8 @@ async function claim(
     kind: ev.type,
     ...(order.customerId ? { customerId: order.customerId } : {}),
   };
-  if (order.state !== 'CREDITED' || ev.currency !== order.currency) {
-    const reason = order.state !== 'CREDITED' ? 'not-credited' : 'currency-mismatch';
+  if (!countsRefunds(order) || ev.currency !== order.currency) {
+    const reason = countsRefunds(order) ? 'currency-mismatch' : 'not-credited';
     const res = await deps.ledger.recordPart(
       key,
       { ...base, state: 'SKIPPED', gb: '0', minor: Math.max(0, share.newMinor), reason },

@@ -4,7 +4,7 @@ import { Decimal } from '../units.ts';
 import { UpstreamRejectedError } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { giveBackOf } from './coverage.ts';
+import { countsRefunds, giveBackOf } from './coverage.ts';
 import {
   CREDITING_RETRY_AFTER,
   findOrder,
@@ -52,7 +52,7 @@ export async function reverseDeduction(
         retryAfterSeconds: CREDITING_RETRY_AFTER,
       };
     }
-    if (order.state !== 'CREDITED' || order.currency !== ev.currency) {
+    if (!countsRefunds(order) || order.currency !== ev.currency) {
       logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
       return ok('nothing-to-give-back');
     }

@@ -285,15 +285,20 @@ export class PartStore {
                 UpdateExpression:
                   `SET refundedMinor = :r, deductedMinor = :d, deductedGb = :g, updatedAt = :at${reset.clause} ` +
                   'ADD #version :one',
+                // A credited order, or one refunded in full before it was known (coverage.ts).
                 ConditionExpression:
-                  '#state = :credited AND refundedMinor = :oldR AND deductedMinor = :oldD',
+                  '(#state = :credited OR (#state = :rejected AND #reason = :refunded)) AND ' +
+                  'refundedMinor = :oldR AND deductedMinor = :oldD',
                 ExpressionAttributeNames: {
                   '#state': 'state',
+                  '#reason': 'reason',
                   '#version': 'version',
                   ...reset.names,
                 },
                 ExpressionAttributeValues: {
                   ':credited': 'CREDITED',
+                  ':rejected': 'REJECTED',
+                  ':refunded': 'refunded',
                   ':r': input.next.refundedMinor,
                   ':d': input.next.deductedMinor,
                   ':g': input.next.deductedGb,
