@@ -327,5 +327,22 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(resultOf(won)).toBe('given-back');
       expect(net()).toBe(10);
     });
+
+    it('a refund whose deduction is UNKNOWN then fails: nothing given back, a person told', async () => {
+      // Prepare: the deduction's answer is lost (502), so its outcome is unknown.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'deductionFlow', times: 1 });
+      expect(resultOf(await handler(refunded(id, 400)))).toBe('deduction-unknown');
+
+      // Act
+      const failed = await handler(refundFailed(id, 400));
+
+      // Assess: never above what was paid; the person sees both.
+      expect(resultOf(failed)).toBe('needs-a-person');
+      expect(net()).toBe(10);
+      expect(sink.kinds()).toEqual(['deduction-unknown', 'deduction-unknown']);
+    });
   });
 });

@@ -448,7 +448,10 @@ async function partition(doc: DynamoDBDocumentClient, tableName: string, pk: str
   return out.Items ?? [];
 }
 
-/** Nothing CREDITING, RECEIVED or DEDUCTING; no pending refund left untaken. */
+/**
+ * Nothing CREDITING, RECEIVED, DEDUCTING or RECREDITING; every pending refund was applied
+ * (taken by the order, or a part of the order by its own redelivery).
+ */
 async function checkSettled(
   doc: DynamoDBDocumentClient,
   tableName: string,
@@ -456,19 +459,27 @@ async function checkSettled(
   log: string[],
 ) {
   for (const id of ids) {
-    for (const item of await partition(
+    const items = await partition(
       doc,
       tableName,
       ledgerKeys.order({ provider: 'stripe', paymentId: id }).pk,
-    )) {
+    );
+    for (const item of items) {
       if (['CREDITING', 'RECEIVED', 'DEDUCTING', 'RECREDITING'].includes(String(item.state))) {
         fail(`${String(item.sk)} of ${id} left ${String(item.state)}`, log);
       }
     }
+    const parts = new Set(items.map((i) => String(i.sk)));
     const pending = await partition(doc, tableName, ledgerKeys.pending('stripe', `pi:pi_${id}`).pk);
-    const left = pending.filter((i) => i.sk !== 'HEAD' && i.takenAt === undefined);
-    if (left.length > 0)
+    const left = pending.filter(
+      (i) =>
+        i.sk !== 'HEAD' &&
+        i.takenAt === undefined &&
+        ![...parts].some((sk) => sk.startsWith(`DEDUCT#${String(i.partId)}`)),
+    );
+    if (left.length > 0) {
       fail(`pending entries of ${id} never applied: ${left.map((i) => String(i.partId))}`, log);
+    }
   }
 }
 

@@ -64,6 +64,7 @@ export async function reverseDeduction(
     }
     const minor = await minorToGiveBack(ev, order, deps);
     if (minor === 'no-dispute') return waitForDispute();
+    if (minor === 'a-persons') return leftToAPerson(deps, order, ev);
     // A refund failing before its own refund event came still makes that event stale.
     const resets =
       ev.kind === 'refund-failed' &&
@@ -121,6 +122,24 @@ function waitForDispute(): Outcome {
   };
 }
 
+/** A failed refund of an order whose refund deductions a person already looks after. */
+async function leftToAPerson(deps: PaymentDeps, order: Order, ev: ReversalEvent): Promise<Outcome> {
+  await raiseAlert(deps.sink, {
+    kind: 'deduction-unknown',
+    severity: 'critical',
+    subject: `reversal:${order.provider}:${order.paymentId}:${ev.partId}`,
+    summary: `A refund of customer ${order.customerId ?? '?'} failed while one of its deductions is UNKNOWN or FAILED: give back by hand what was really taken`,
+    details: {
+      provider: order.provider,
+      paymentId: order.paymentId,
+      partId: ev.partId,
+      amount: String(ev.amountMinor),
+      currency: ev.currency,
+    },
+  });
+  return ok('needs-a-person');
+}
+
 /**
  * Minor units the reversal returns: the failed refund's amount, or what a dispute had taken
  * and Stripe reinstated. Only a dispute surely taken counts (deducted, or kept off the
@@ -130,9 +149,17 @@ async function minorToGiveBack(
   ev: ReversalEvent,
   order: Order,
   deps: PaymentDeps,
-): Promise<number | 'no-dispute'> {
-  if (ev.kind === 'refund-failed') return Math.min(ev.amountMinor, order.refundedMinor);
+): Promise<number | 'no-dispute' | 'a-persons'> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  if (ev.kind === 'refund-failed') {
+    // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
+    // its GB back could return traffic that was never taken.
+    const parts = await deps.ledger.listParts(key);
+    const unsure = parts.some(
+      (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
+    );
+    return unsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
+  }
   const dispute = ev.disputePartId ? await deps.ledger.getPart(key, ev.disputePartId) : undefined;
   if (ev.disputePartId && !dispute) return 'no-dispute';
   const taken =

@@ -164,6 +164,22 @@ export class PartStore {
     return out.Item ? toPart(out.Item) : undefined;
   }
 
+  /** Every part of an order (refunds, disputes, reversals), read strongly consistent. */
+  async listParts(key: OrderKey): Promise<DeductionPart[]> {
+    const { pk } = ledgerKeys.order(key);
+    const out = await storeCall('ledger.listParts', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :part)',
+          ExpressionAttributeValues: { ':pk': pk, ':part': 'DEDUCT#' },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map(toPart);
+  }
+
   /** Ends a claimed part; conditional on it still being in `from` (another may have ended it). */
   async settle(
     key: OrderKey,

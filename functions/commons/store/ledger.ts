@@ -111,6 +111,8 @@ export interface Ledger {
     now: Date;
   }): Promise<ClaimDeductionResult>;
   getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined>;
+  /** Every part of an order (one page: an order has a handful). */
+  listParts(key: OrderKey): Promise<DeductionPart[]>;
   /** Records a part that deducts nothing (order never credited, currency mismatch). */
   recordPart(
     key: OrderKey,
@@ -240,6 +242,10 @@ export class DynamoLedger implements Ledger {
 
   getPart(key: OrderKey, partId: string) {
     return this.parts.getPart(key, partId);
+  }
+
+  listParts(key: OrderKey) {
+    return this.parts.listParts(key);
   }
 
   settleDeduction(
