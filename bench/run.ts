@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: every benchmark in turn, each printing its own figures and marking any
  * that misses its goal (bench/goal.ts); exits non-zero when one missed a goal or failed.
+ * `npm run bench -- money-model` (names without `.ts`) runs only those, including the long
+ * ones left out of the default run.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -15,8 +17,17 @@ const BENCHES = [
   'alerts-hover.ts',
   'autotopup.ts',
 ];
+/** Long runs: only when named. */
+const ON_REQUEST = ['money-model.ts'];
+const named = process.argv.slice(2).map((name) => `${name.replace(/\.ts$/, '')}.ts`);
+const unknown = named.filter((f) => !BENCHES.includes(f) && !ON_REQUEST.includes(f));
+if (unknown.length) {
+  process.stderr.write(`bench: unknown ${unknown.join(', ')}\n`);
+  process.exit(2);
+}
+const selected = named.length ? named : BENCHES;
 const failed: string[] = [];
-for (const file of BENCHES) {
+for (const file of selected) {
   process.stdout.write(`\n=== bench/${file} ===\n`);
   const run = spawnSync('npx', ['tsx', resolve(import.meta.dirname, file)], {
     stdio: 'inherit',
@@ -32,7 +43,7 @@ for (const file of BENCHES) {
 }
 if (failed.length) {
   process.stdout.write(
-    `\nbench: ${failed.length} of ${BENCHES.length} missed a goal or failed: ${failed.join(', ')} (marked ✗ above)\n`,
+    `\nbench: ${failed.length} of ${selected.length} missed a goal or failed: ${failed.join(', ')} (marked ✗ above)\n`,
   );
 }
 process.exit(failed.length ? 1 : 0);
