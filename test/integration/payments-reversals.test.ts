@@ -344,5 +344,20 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(net()).toBe(10);
       expect(sink.kinds()).toEqual(['deduction-unknown', 'deduction-unknown']);
     });
+
+    it('the same refunded total reported twice before the payment, the older one last: 6 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const events = history(id);
+
+      // Act: the newer report, then the older one redelivered, the failure, then the payment.
+      for (const name of ['again', 'first', 'failed'] as const) await handler(events[name]);
+      const credited = await handler(paid(id));
+
+      // Assess
+      expect(resultOf(credited)).toBe('credited');
+      expect(net()).toBe(6);
+    });
   });
 });

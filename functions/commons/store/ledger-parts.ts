@@ -403,6 +403,7 @@ export class PartStore {
   }): Promise<boolean> {
     const head = ledgerKeys.pending(input.provider, input.ref);
     const at = input.now.toISOString();
+    const created = input.entry.eventCreated;
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -412,6 +413,14 @@ export class PartStore {
               Put: {
                 TableName: this.tableName,
                 Item: { pk: head.pk, sk: pendingEntrySk(input.entry.partId), ...input.entry },
+                // The same refunded total sent again later (after a refund failed) must not be
+                // replaced by an older report of it.
+                ...(created === undefined
+                  ? {}
+                  : {
+                      ConditionExpression: 'attribute_not_exists(pk) OR eventCreated < :created',
+                      ExpressionAttributeValues: { ':created': created },
+                    }),
               },
             },
             {
@@ -430,6 +439,8 @@ export class PartStore {
     } catch (err) {
       const reasons = cancellationReasons(err);
       if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      // A report as new or newer is already recorded: nothing to add.
+      if (reasons?.[1]?.Code === 'ConditionalCheckFailed') return true;
       throw new StoreError('DynamoDB recordPending failed', 'ledger.recordPending', {
         cause: err,
         retryable: reasons !== undefined,
