@@ -57,17 +57,26 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     return { id, paymentIntent: `pi_${id}`, charge: `ch_${id.slice(8)}` };
   }
 
-  const refunded = (charge: string, paymentIntent: string, amountRefunded: number) =>
+  const refunded = (
+    charge: string,
+    paymentIntent: string,
+    amountRefunded: number,
+    created?: number,
+  ) =>
     stripeDelivery(
       'stripe',
-      stripeEvent('charge.refunded', {
-        id: charge,
-        object: 'charge',
-        amount: 1000,
-        amount_refunded: amountRefunded,
-        currency: 'usd',
-        payment_intent: paymentIntent,
-      }),
+      stripeEvent(
+        'charge.refunded',
+        {
+          id: charge,
+          object: 'charge',
+          amount: 1000,
+          amount_refunded: amountRefunded,
+          currency: 'usd',
+          payment_intent: paymentIntent,
+        },
+        created === undefined ? {} : { created },
+      ),
     );
 
   const deducted = () => fx.sim.deductions().map((d) => d.trafficGb);
@@ -87,10 +96,11 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     const s = await creditedSession();
 
     // Act: the first event's redelivery comes late (Stripe resends the same event).
-    const firstEvent = refunded(s.charge, s.paymentIntent, 300);
+    const t = Math.floor(Date.now() / 1000);
+    const firstEvent = refunded(s.charge, s.paymentIntent, 300, t);
     const first = await handler(firstEvent);
-    const second = await handler(refunded(s.charge, s.paymentIntent, 1000));
-    const again = await handler(refunded(s.charge, s.paymentIntent, 1000));
+    const second = await handler(refunded(s.charge, s.paymentIntent, 1000, t + 10));
+    const again = await handler(refunded(s.charge, s.paymentIntent, 1000, t + 10));
     const late = await handler(firstEvent);
 
     // Assess

@@ -359,5 +359,32 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(resultOf(credited)).toBe('credited');
       expect(net()).toBe(6);
     });
+
+    it('a report of the refunded total, a dispute, then an older failure, before the payment: 9.99 GB', async () => {
+      // Prepare: 0.01 $ refunded (t1), that refund failed (t2), 0.01 $ refunded again (t3),
+      // the rest disputed and won.
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+      const taken = dispute(id, 'charge.dispute.funds_withdrawn', {
+        amount: 999,
+        status: 'needs_response',
+      });
+      const won = dispute(id, 'charge.dispute.funds_reinstated', {
+        amount: 999,
+        status: 'won',
+        reinstated: 999,
+      });
+
+      // Act
+      for (const e of [refunded(id, 1, t1), refunded(id, 1, t1 + 20), taken, paid(id)]) {
+        await handler(e);
+      }
+      await handler(refundFailed(id, 1, t1 + 10));
+      await handler(won);
+
+      // Assess: 0.01 $ of 10 $ refunded in the end.
+      expect(net()).toBe(9.99);
+    });
   });
 });

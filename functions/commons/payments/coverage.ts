@@ -56,7 +56,8 @@ export function shareOf(
   ev: { kind: 'refund' | 'dispute'; minor: number; created?: number },
 ): Share {
   const newMinor = ev.kind === 'refund' ? ev.minor - order.refundedMinor : ev.minor;
-  const later = ev.created !== undefined && newMinor > 0 ? { refundedAt: ev.created } : {};
+  const refundedAt = ev.created !== undefined && newMinor > 0 ? ev.created : order.refundedAt;
+  const later = refundedAt === undefined ? {} : { refundedAt };
   const refunded = Math.max(order.refundedMinor, ev.kind === 'refund' ? ev.minor : 0);
   const disputed = disputedOf(order) + (ev.kind === 'dispute' ? Math.max(0, ev.minor) : 0);
   const covered = Math.min(order.paidMinor, Math.max(order.deductedMinor, refunded + disputed));
@@ -113,7 +114,11 @@ export function giveBackOf(
       deductedMinor: covered,
       deductedGb: Decimal.min(target, already).toFixed(),
       disputedMinor: disputed,
-      ...(counted && ev.created !== undefined ? { refundedAt: ev.created } : {}),
+      ...(counted && ev.created !== undefined
+        ? { refundedAt: ev.created }
+        : order.refundedAt === undefined
+          ? {}
+          : { refundedAt: order.refundedAt }),
     },
   };
 }
