@@ -386,5 +386,21 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       // Assess: 0.01 $ of 10 $ refunded in the end.
       expect(net()).toBe(9.99);
     });
+
+    it('a refund, then a lower total after it failed, both before the payment: 9 GB', async () => {
+      // Prepare: 2 $ refunded (t1), that refund failed (t2), 1 $ refunded (t3).
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+
+      // Act: both totals before the payment, the failure after it.
+      await handler(refunded(id, 200, t1));
+      await handler(refunded(id, 100, t1 + 20));
+      await handler(paid(id));
+      await handler(refundFailed(id, 200, t1 + 10));
+
+      // Assess
+      expect(net()).toBe(9);
+    });
   });
 });

@@ -201,6 +201,23 @@ export function foldPending(
       skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
       continue;
     }
+    const lowered =
+      kind === 'refund' &&
+      e.eventCreated !== undefined &&
+      counters.refundedAt !== undefined &&
+      e.eventCreated > counters.refundedAt &&
+      e.minor < counters.refundedMinor;
+    if (lowered && e.eventCreated !== undefined) {
+      // A newer, lower refunded total: a refund failed in between (as deduct.ts reads it).
+      const back = giveBackOf(
+        { ...order, ...counters },
+        { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, created: e.eventCreated },
+      );
+      if (mode === 'before-credit') counters = back.next;
+      refundsResetAt = Math.max(refundsResetAt ?? 0, e.eventCreated);
+      skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
+      continue;
+    }
     const share = shareOf(
       { ...order, ...counters },
       {
