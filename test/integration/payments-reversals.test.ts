@@ -402,5 +402,24 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       // Assess
       expect(net()).toBe(9);
     });
+
+    it('a lower total whose give-back failed for now is finished by its redelivery: 9 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+      const lower = refunded(id, 100, t1 + 20);
+      await handler(paid(id));
+      await handler(refunded(id, 200, t1));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
+      expect((await handler(lower)).statusCode).toBe(503);
+
+      // Act
+      const again = await handler(lower);
+
+      // Assess
+      expect(resultOf(again)).toBe('given-back');
+      expect(net()).toBe(9);
+    });
   });
 });

@@ -167,6 +167,25 @@ async function newerReport(
 ): Promise<Outcome | 'retry' | undefined> {
   const since = Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0);
   if (created < since) return ok('stale-event');
+  const lowered = (amountMinor: number) =>
+    reverseDeduction(
+      provider,
+      {
+        type: 'reversal',
+        kind: 'refund-failed',
+        ref: ev.ref,
+        partId: `${ev.partId}@${created}`,
+        amountMinor,
+        currency: ev.currency,
+        eventCreated: created,
+      },
+      deps,
+      opts,
+    );
+  // The redelivery of a lowered total whose give-back did not finish: finish it.
+  if (order.refundsResetAt === created && ev.refundedMinor === order.refundedMinor) {
+    return lowered(0);
+  }
   // Not strictly newer (a redelivery, the same second), or a total going up: as usual.
   if (ev.refundedMinor > order.refundedMinor) return undefined;
   if (order.refundedAt === undefined || created <= order.refundedAt) return undefined;
@@ -179,20 +198,7 @@ async function newerReport(
     });
     return noted ? ok('already-deducted') : 'retry';
   }
-  return reverseDeduction(
-    provider,
-    {
-      type: 'reversal',
-      kind: 'refund-failed',
-      ref: ev.ref,
-      partId: `${ev.partId}@${created}`,
-      amountMinor: order.refundedMinor - ev.refundedMinor,
-      currency: ev.currency,
-      eventCreated: created,
-    },
-    deps,
-    opts,
-  );
+  return lowered(order.refundedMinor - ev.refundedMinor);
 }
 
 async function claim(
