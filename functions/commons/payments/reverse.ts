@@ -95,9 +95,8 @@ export async function reverseDeduction(
       expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
       next: {
         ...back.next,
-        ...(ev.kind === 'refund-failed' && ev.eventCreated !== undefined
-          ? { refundsResetAt: ev.eventCreated }
-          : {}),
+        // Only forward: a failure older than the totals held changes nothing they say.
+        ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
       },
       now: deps.clock(),
     });
