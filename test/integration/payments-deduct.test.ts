@@ -57,17 +57,26 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     return { id, paymentIntent: `pi_${id}`, charge: `ch_${id.slice(8)}` };
   }
 
-  const refunded = (charge: string, paymentIntent: string, amountRefunded: number) =>
+  const refunded = (
+    charge: string,
+    paymentIntent: string,
+    amountRefunded: number,
+    created?: number,
+  ) =>
     stripeDelivery(
       'stripe',
-      stripeEvent('charge.refunded', {
-        id: charge,
-        object: 'charge',
-        amount: 1000,
-        amount_refunded: amountRefunded,
-        currency: 'usd',
-        payment_intent: paymentIntent,
-      }),
+      stripeEvent(
+        'charge.refunded',
+        {
+          id: charge,
+          object: 'charge',
+          amount: 1000,
+          amount_refunded: amountRefunded,
+          currency: 'usd',
+          payment_intent: paymentIntent,
+        },
+        created === undefined ? {} : { created },
+      ),
     );
 
   const deducted = () => fx.sim.deductions().map((d) => d.trafficGb);
@@ -86,20 +95,23 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     // Prepare
     const s = await creditedSession();
 
-    // Act
-    const first = await handler(refunded(s.charge, s.paymentIntent, 300));
-    const second = await handler(refunded(s.charge, s.paymentIntent, 1000));
-    const again = await handler(refunded(s.charge, s.paymentIntent, 1000));
-    const late = await handler(refunded(s.charge, s.paymentIntent, 300));
+    // Act: the first event's redelivery comes late (Stripe resends the same event).
+    const t = Math.floor(Date.now() / 1000);
+    const firstEvent = refunded(s.charge, s.paymentIntent, 300, t);
+    const first = await handler(firstEvent);
+    const second = await handler(refunded(s.charge, s.paymentIntent, 1000, t + 10));
+    const again = await handler(refunded(s.charge, s.paymentIntent, 1000, t + 10));
+    const late = await handler(firstEvent);
 
     // Assess
     expect([first, second].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
       'deducted',
       'deducted',
     ]);
+    // The late one's total was superseded by a total created after it.
     expect([again, late].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
       'already-deducted',
-      'already-deducted',
+      'stale-event',
     ]);
     expect(deducted()).toEqual(['3', '7']);
     expect(await part(s.id, `${s.charge}:1000`)).toMatchObject({

@@ -90,6 +90,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
         amount,
         currency: 'usd',
         payment_intent: `pi_${id}`,
+        status: type === 'charge.dispute.funds_reinstated' ? 'won' : 'needs_response',
       }),
     );
   const credits = () => fx.sim.ledger().map((o) => `${o.customerId}:${o.trafficGb}`);

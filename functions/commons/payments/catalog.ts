@@ -9,7 +9,8 @@ export type RejectReason =
   | 'unknown-package'
   | 'amount-mismatch'
   | 'invalid-quantity'
-  | 'invalid-customer';
+  | 'invalid-customer'
+  | 'no-refund-path';
 
 export interface OrderFacts {
   customerId?: string;
@@ -89,6 +90,9 @@ export function decide(ev: PaymentSucceeded, config: PaymentsConfig): Decision {
     : parseQuantity(ev.quantity, config.maxQuantity);
   if (quantity !== undefined) facts.quantity = quantity;
 
+  if (ev.noRefundPath !== undefined) {
+    return { ...facts, kind: 'reject', reason: 'no-refund-path', detail: ev.noRefundPath };
+  }
   if (!facts.customerId) {
     return {
       ...facts,

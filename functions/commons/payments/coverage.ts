@@ -8,7 +8,20 @@ import type { PaymentRef } from './types.ts';
  * reversal and a credit reduced by refunds that arrived before the payment was known.
  */
 
-export const NO_REFUNDS: RefundCounters = { refundedMinor: 0, deductedMinor: 0, deductedGb: '0' };
+export const NO_REFUNDS: RefundCounters = {
+  refundedMinor: 0,
+  deductedMinor: 0,
+  deductedGb: '0',
+  disputedMinor: 0,
+};
+
+/**
+ * Whether refunds and disputes move the order's counters: a credited order, and one refunded
+ * or disputed in full before it was known (its counters hold all of it, so a failed refund
+ * or a won dispute gives its GB back like any other).
+ */
+export const countsRefunds = (order: Pick<Order, 'state' | 'reason'>): boolean =>
+  order.state === 'CREDITED' || (order.state === 'REJECTED' && order.reason === 'refunded');
 
 /** The key pending refunds are recorded under: what the provider's refund event names. */
 export const refKey = (ref: PaymentRef): string =>
@@ -28,78 +41,207 @@ export interface Share {
   next: RefundCounters;
 }
 
+/** Disputed minor units not returned; old orders kept none: what refunds do not explain. */
+export const disputedOf = (order: RefundCounters): number =>
+  order.disputedMinor ?? Math.max(0, order.deductedMinor - order.refundedMinor);
+
 /**
  * A refund (`minor`: the cumulative refunded total) or dispute (`minor`: its amount) against
- * an order paid `paidMinor` for `gb` GB: GB × covered fraction, rounded down to 0.01 GB,
- * computed on cumulative totals so that parts add up to exactly the order's GB.
+ * an order paid `paidMinor` for `gb` GB. What is covered is min(paid, refunded + disputed):
+ * GB × covered fraction, rounded down to 0.01 GB, computed on cumulative totals so that
+ * parts add up to exactly the order's GB.
  */
 export function shareOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund' | 'dispute'; minor: number },
+  ev: { kind: 'refund' | 'dispute'; minor: number; created?: number },
 ): Share {
   const newMinor = ev.kind === 'refund' ? ev.minor - order.refundedMinor : ev.minor;
-  const covered = Math.min(order.paidMinor, order.deductedMinor + Math.max(0, newMinor));
+  const refundedAt = ev.created !== undefined && newMinor > 0 ? ev.created : order.refundedAt;
+  const later = refundedAt === undefined ? {} : { refundedAt };
+  const refunded = Math.max(order.refundedMinor, ev.kind === 'refund' ? ev.minor : 0);
+  const disputed = disputedOf(order) + (ev.kind === 'dispute' ? Math.max(0, ev.minor) : 0);
+  const covered = Math.min(order.paidMinor, Math.max(order.deductedMinor, refunded + disputed));
   const target = gbToDeduct(order.gb, covered, order.paidMinor);
   const already = new Decimal(order.deductedGb);
   return {
     newMinor,
     gb: Decimal.max(0, target.minus(already)),
     next: {
-      refundedMinor:
-        ev.kind === 'refund' ? Math.max(ev.minor, order.refundedMinor) : order.refundedMinor,
+      refundedMinor: refunded,
       deductedMinor: covered,
       deductedGb: Decimal.max(target, already).toFixed(),
+      disputedMinor: disputed,
+      ...later,
     },
   };
 }
 
+export interface GiveBack {
+  /** Minor units no longer covered. */
+  minor: number;
+  /** GB to credit back. */
+  gb: Decimal;
+  next: RefundCounters;
+}
+
 /**
- * Refunds and disputes recorded before their order existed, as parts of it. `before-credit`:
- * their GB are kept off the credit (the counters say how much); `not-credited`: the order
- * will not be credited (held, rejected), so they only stand on record.
+ * Money back to the shop: a refund that failed (`minor` of it) or a dispute closed with
+ * `minor` reinstated. What stays covered is min(paid, refunded + disputed) after it; the GB
+ * above that come back. A lost dispute gives nothing back (Stripe returns only a refunded
+ * part, which the refund already took); its counters still follow Stripe's books.
+ */
+export function giveBackOf(
+  order: { gb: string; paidMinor: number } & RefundCounters,
+  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean; created?: number },
+): GiveBack {
+  // A refunded total created after the failure no longer counts the failed refund.
+  const counted =
+    ev.kind === 'refund-failed' &&
+    !(ev.created !== undefined && order.refundedAt !== undefined && order.refundedAt > ev.created);
+  const refunded = counted ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
+  const disputed =
+    ev.kind === 'dispute-won' ? Math.max(0, disputedOf(order) - ev.minor) : disputedOf(order);
+  const covered = ev.lost
+    ? order.deductedMinor
+    : Math.min(order.deductedMinor, order.paidMinor, refunded + disputed);
+  const target = gbToDeduct(order.gb, covered, order.paidMinor);
+  const already = new Decimal(order.deductedGb);
+  return {
+    minor: order.deductedMinor - covered,
+    gb: ev.lost ? new Decimal(0) : Decimal.max(0, already.minus(target)),
+    next: {
+      refundedMinor: refunded,
+      deductedMinor: covered,
+      deductedGb: Decimal.min(target, already).toFixed(),
+      disputedMinor: disputed,
+      ...(counted && ev.created !== undefined
+        ? { refundedAt: ev.created }
+        : order.refundedAt === undefined
+          ? {}
+          : { refundedAt: order.refundedAt }),
+    },
+  };
+}
+
+/** Where an entry sorts: refunds and failed refunds in time, then disputes, then their ends. */
+const RANK: Record<PendingEntry['kind'], number> = {
+  refund: 0,
+  'refund-failed': 0,
+  dispute: 1,
+  'dispute-won': 2,
+};
+
+function byArrival(a: PendingEntry, b: PendingEntry): number {
+  if (RANK[a.kind] !== RANK[b.kind]) return RANK[a.kind] - RANK[b.kind];
+  if (RANK[a.kind] === 0) {
+    // Cumulative refund totals in the order Stripe created them; a failure after its refund.
+    const t = (a.eventCreated ?? 0) - (b.eventCreated ?? 0);
+    if (t !== 0) return t;
+    if (a.kind !== b.kind) return a.kind === 'refund' ? -1 : 1;
+    return a.minor - b.minor;
+  }
+  return a.at.localeCompare(b.at);
+}
+
+/** Pending entries in the order they must be applied. */
+export const inArrivalOrder = (entries: readonly PendingEntry[]): PendingEntry[] =>
+  [...entries].sort(byArrival);
+
+/**
+ * Refunds, disputes and their reversals recorded before their order existed, as parts of it.
+ * `before-credit`: their GB are kept off the credit (the counters say how much);
+ * `not-credited`: the order will not be credited (held, rejected), so they only stand on
+ * record.
  */
 export function foldPending(
   order: { gb: string; paidMinor: number; currency: string; customerId?: string },
   entries: readonly PendingEntry[],
   mode: 'before-credit' | 'not-credited',
-): { parts: PartInput[]; counters: RefundCounters } {
+): { parts: PartInput[]; counters: RefundCounters; refundsResetAt?: number } {
   // The common case (no refund came first): nothing to sort or fold.
   if (entries.length === 0) return { parts: [], counters: NO_REFUNDS };
-  // Cumulative refund totals in rising order, then disputes as they came.
-  const sorted = [...entries].sort((a, b) => {
-    if (a.kind !== b.kind) return a.kind === 'refund' ? -1 : 1;
-    return a.kind === 'refund' ? a.minor - b.minor : a.at.localeCompare(b.at);
-  });
   let counters = NO_REFUNDS;
+  let refundsResetAt: number | undefined;
+  const disputes = new Map<string, number>();
   const parts: PartInput[] = [];
-  for (const e of sorted) {
-    const base = {
+  for (const e of inArrivalOrder(entries)) {
+    const kind = e.kind;
+    const reversal = kind === 'refund-failed' || kind === 'dispute-won';
+    const base: Pick<PartInput, 'partId' | 'kind' | 'customerId'> = {
       partId: e.partId,
-      kind: e.kind,
-      ...(order.customerId ? { customerId: order.customerId } : {}),
+      kind: reversal ? 'reversal' : kind,
     };
+    if (order.customerId) base.customerId = order.customerId;
+    const skip = (reason: string, minor = 0, gb = '0') =>
+      parts.push({ ...base, state: 'SKIPPED', gb, minor, reason });
     if (e.currency !== order.currency) {
-      parts.push({ ...base, state: 'SKIPPED', gb: '0', minor: 0, reason: 'currency-mismatch' });
+      skip('currency-mismatch');
       continue;
     }
-    const share = shareOf({ ...order, ...counters }, e);
+    if (kind === 'refund-failed' || kind === 'dispute-won') {
+      const disputed = kind === 'dispute-won' ? disputes.get(e.disputePartId ?? '') : undefined;
+      if (kind === 'dispute-won' && disputed === undefined) {
+        skip('no-dispute');
+        continue;
+      }
+      const minor = disputed === undefined ? e.minor : Math.min(e.minor, disputed);
+      const back = giveBackOf(
+        { ...order, ...counters },
+        {
+          kind,
+          minor,
+          ...(e.disputeLost ? { lost: true } : {}),
+          ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+        },
+      );
+      if (mode === 'before-credit') counters = back.next;
+      if (kind === 'refund-failed' && e.eventCreated !== undefined) {
+        refundsResetAt = Math.max(refundsResetAt ?? 0, e.eventCreated);
+      }
+      skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
+      continue;
+    }
+    const lowered =
+      kind === 'refund' &&
+      e.eventCreated !== undefined &&
+      counters.refundedAt !== undefined &&
+      e.eventCreated > counters.refundedAt &&
+      e.minor < counters.refundedMinor;
+    if (lowered && e.eventCreated !== undefined) {
+      // A newer, lower refunded total: a refund failed in between (as deduct.ts reads it).
+      const back = giveBackOf(
+        { ...order, ...counters },
+        { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, created: e.eventCreated },
+      );
+      if (mode === 'before-credit') counters = back.next;
+      refundsResetAt = Math.max(refundsResetAt ?? 0, e.eventCreated);
+      skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
+      continue;
+    }
+    const share = shareOf(
+      { ...order, ...counters },
+      {
+        kind,
+        minor: e.minor,
+        ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+      },
+    );
+    if (kind === 'dispute') disputes.set(e.partId, e.minor);
     if (share.newMinor <= 0) {
-      parts.push({ ...base, state: 'SKIPPED', gb: '0', minor: 0, reason: 'already-covered' });
+      skip('already-covered');
       continue;
     }
     if (mode === 'not-credited') {
       counters = { ...counters, refundedMinor: share.next.refundedMinor };
-      parts.push({ ...base, state: 'SKIPPED', gb: '0', minor: share.newMinor, reason: mode });
+      skip(mode, share.newMinor);
       continue;
     }
     counters = share.next;
-    parts.push({
-      ...base,
-      state: 'SKIPPED',
-      gb: share.gb.toFixed(),
-      minor: share.newMinor,
-      reason: mode,
-    });
+    skip(mode, share.newMinor, share.gb.toFixed());
   }
-  return { parts, counters: mode === 'not-credited' ? NO_REFUNDS : counters };
+  return {
+    parts,
+    counters: mode === 'not-credited' ? NO_REFUNDS : counters,
+    ...(refundsResetAt === undefined ? {} : { refundsResetAt }),
+  };
 }

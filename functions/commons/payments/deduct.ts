@@ -7,6 +7,7 @@ import type {
   Order,
   OrderKey,
   PartInput,
+  PendingEntry,
   PendingGuard,
 } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
@@ -17,7 +18,8 @@ import {
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { orderRef, refKey, shareOf } from './coverage.ts';
+import { countsRefunds, refKey, shareOf } from './coverage.ts';
+import { reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,
   Outcome,
@@ -25,12 +27,13 @@ import type {
   PaymentRef,
   ProviderId,
   RefundEvent,
+  ReversalEvent,
 } from './types.ts';
 
 /** Optimistic rounds when concurrent refunds of one payment move its counters. */
 const CLAIM_ROUNDS = 3;
 /** Seconds a refund for an order still being credited is asked to wait. */
-const CREDITING_RETRY_AFTER = 5;
+export const CREDITING_RETRY_AFTER = 5;
 
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
 const inProgress = (seconds: number): Outcome => ({
@@ -49,10 +52,29 @@ export function findOrder(
     : deps.ledger.getOrder({ provider, paymentId: ev.ref.paymentId });
 }
 
-/** Keeps a refund for later; false when `guard` no longer holds (apply it now instead). */
-function recordPending(
+/** The entry a refund, dispute or reversal is kept as until its order can take it. */
+function pendingEntry(ev: RefundEvent | DisputeEvent | ReversalEvent, at: string): PendingEntry {
+  const entry: PendingEntry = {
+    partId: ev.partId,
+    kind: ev.type === 'reversal' ? ev.kind : ev.type,
+    minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor,
+    currency: ev.currency,
+    at,
+  };
+  if (ev.type !== 'dispute' && ev.eventCreated !== undefined) {
+    entry.eventCreated = ev.eventCreated;
+  }
+  if (ev.type === 'reversal' && ev.disputePartId !== undefined) {
+    entry.disputePartId = ev.disputePartId;
+  }
+  if (ev.type === 'reversal' && ev.disputeLost) entry.disputeLost = true;
+  return entry;
+}
+
+/** Keeps an event for later; false when `guard` no longer holds (apply it now instead). */
+export function recordPending(
   provider: ProviderId,
-  ev: RefundEvent | DisputeEvent,
+  ev: RefundEvent | DisputeEvent | ReversalEvent,
   deps: PaymentDeps,
   guard: PendingGuard,
 ): Promise<boolean> {
@@ -60,19 +82,17 @@ function recordPending(
   return deps.ledger.recordPending({
     provider,
     ref: refKey(ev.ref),
-    entry: {
-      partId: ev.partId,
-      kind: ev.type,
-      minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor,
-      currency: ev.currency,
-      ...(ev.type === 'refund' && ev.eventCreated !== undefined
-        ? { eventCreated: ev.eventCreated }
-        : {}),
-      at: now.toISOString(),
-    },
+    entry: pendingEntry(ev, now.toISOString()),
     guard,
     now,
   });
+}
+
+/** The guard that the event's payment is still unknown. */
+export function paymentUnknown(provider: ProviderId, ref: PaymentRef): PendingGuard {
+  return 'paymentIntentId' in ref
+    ? { paymentIntentAbsent: ref.paymentIntentId }
+    : { orderAbsent: { provider, paymentId: ref.paymentId } };
 }
 
 /**
@@ -102,11 +122,7 @@ export async function deductForRefund(
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const order = await findOrder(provider, ev, deps);
     if (!order) {
-      const guard: PendingGuard =
-        'paymentIntentId' in ev.ref
-          ? { paymentIntentAbsent: ev.ref.paymentIntentId }
-          : { orderAbsent: { provider, paymentId: ev.ref.paymentId } };
-      if (!(await recordPending(provider, ev, deps, guard))) continue;
+      if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
       logger.info('refund or dispute recorded before its payment', {
         provider,
         partId: ev.partId,
@@ -120,14 +136,10 @@ export async function deductForRefund(
       if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
       return inProgress(CREDITING_RETRY_AFTER);
     }
-    if (
-      ev.type === 'refund' &&
-      order.refundsResetAt !== undefined &&
-      ev.eventCreated !== undefined &&
-      ev.eventCreated < order.refundsResetAt
-    ) {
-      // Sent before a refund failed: its cumulative total no longer holds.
-      return ok('stale-event');
+    if (ev.type === 'refund' && ev.eventCreated !== undefined) {
+      const report = await newerReport(provider, ev, ev.eventCreated, order, deps, opts);
+      if (report === 'retry') continue;
+      if (report) return report;
     }
     const step = await claim(ev, order, deps);
     if (step === 'retry') continue;
@@ -138,38 +150,55 @@ export async function deductForRefund(
 }
 
 /**
- * After a credit: the refunds and disputes recorded while it was under way are deducted
- * now, each through the same claim as a delivery of its own (so a redelivery meanwhile
- * deducts nothing twice), and forgotten once settled. Called by whoever finished the credit.
+ * Stripe's refunded total is cumulative and the latest one created is the truth: a refund
+ * that failed lowers it. A total created before the one the order holds (or before a failed
+ * refund) is stale; a newer lower one means a refund failed in between (its own event may
+ * come later, or never): the difference comes back as a failed refund would. A newer equal
+ * total is noted, so that a failure created before it is known to be already counted.
+ * Undefined: an ordinary refund, claimed as usual.
  */
-export async function applyPendingRefunds(
+async function newerReport(
   provider: ProviderId,
-  order: Pick<Order, 'provider' | 'paymentId' | 'paymentIntentId'>,
+  ev: RefundEvent,
+  created: number,
+  order: Order,
   deps: PaymentDeps,
-  signal?: AbortSignal,
-): Promise<string[]> {
-  const ref = orderRef(order);
-  const pending = await deps.ledger.getPending(order.provider, refKey(ref));
-  const results: string[] = [];
-  const done: string[] = [];
-  for (const e of pending.entries) {
-    const ev: RefundEvent | DisputeEvent =
-      e.kind === 'refund'
-        ? {
-            type: 'refund',
-            ref,
-            partId: e.partId,
-            refundedMinor: e.minor,
-            currency: e.currency,
-            ...(e.eventCreated === undefined ? {} : { eventCreated: e.eventCreated }),
-          }
-        : { type: 'dispute', ref, partId: e.partId, amountMinor: e.minor, currency: e.currency };
-    const out = await deductForRefund(provider, ev, deps, signal ? { signal } : {});
-    results.push(out.result);
-    if (out.statusCode < 300) done.push(e.partId);
+  opts: { signal?: AbortSignal },
+): Promise<Outcome | 'retry' | undefined> {
+  const since = Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0);
+  if (created < since) return ok('stale-event');
+  const lowered = (amountMinor: number) =>
+    reverseDeduction(
+      provider,
+      {
+        type: 'reversal',
+        kind: 'refund-failed',
+        ref: ev.ref,
+        partId: `${ev.partId}@${created}`,
+        amountMinor,
+        currency: ev.currency,
+        eventCreated: created,
+      },
+      deps,
+      opts,
+    );
+  // The redelivery of a lowered total whose give-back did not finish: finish it.
+  if (order.refundsResetAt === created && ev.refundedMinor === order.refundedMinor) {
+    return lowered(0);
   }
-  await deps.ledger.clearPending(order.provider, refKey(ref), done, deps.clock());
-  return results;
+  // Not strictly newer (a redelivery, the same second), or a total going up: as usual.
+  if (ev.refundedMinor > order.refundedMinor) return undefined;
+  if (order.refundedAt === undefined || created <= order.refundedAt) return undefined;
+  if (ev.refundedMinor === order.refundedMinor) {
+    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+    const noted = await deps.ledger.noteRefundReport(key, {
+      refundedMinor: order.refundedMinor,
+      at: created,
+      now: deps.clock(),
+    });
+    return noted ? ok('already-deducted') : 'retry';
+  }
+  return lowered(order.refundedMinor - ev.refundedMinor);
 }
 
 async function claim(
@@ -181,7 +210,13 @@ async function claim(
   const now = deps.clock();
   const share = shareOf(
     { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
-    { kind: ev.type, minor: ev.type === 'refund' ? ev.refundedMinor : ev.amountMinor },
+    ev.type === 'refund'
+      ? {
+          kind: 'refund',
+          minor: ev.refundedMinor,
+          ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+        }
+      : { kind: 'dispute', minor: ev.amountMinor },
   );
   // After a failed refund the cumulative totals start again: the same total is a new part.
   const partId =
@@ -193,8 +228,8 @@ async function claim(
     kind: ev.type,
     ...(order.customerId ? { customerId: order.customerId } : {}),
   };
-  if (order.state !== 'CREDITED' || ev.currency !== order.currency) {
-    const reason = order.state !== 'CREDITED' ? 'not-credited' : 'currency-mismatch';
+  if (!countsRefunds(order) || ev.currency !== order.currency) {
+    const reason = countsRefunds(order) ? 'currency-mismatch' : 'not-credited';
     const res = await deps.ledger.recordPart(
       key,
       { ...base, state: 'SKIPPED', gb: '0', minor: Math.max(0, share.newMinor), reason },

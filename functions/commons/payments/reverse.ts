@@ -3,8 +3,15 @@ import type { DeductionPart, Order, OrderKey, PartInput } from '../store/ledger.
 import { Decimal } from '../units.ts';
 import { UpstreamRejectedError } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
-import { deriveOrderId, gbToDeduct } from './catalog.ts';
-import { findOrder, partFacts } from './deduct.ts';
+import { deriveOrderId } from './catalog.ts';
+import { countsRefunds, giveBackOf } from './coverage.ts';
+import {
+  CREDITING_RETRY_AFTER,
+  findOrder,
+  partFacts,
+  paymentUnknown,
+  recordPending,
+} from './deduct.ts';
 import type { Outcome, PaymentDeps, ProviderId, ReversalEvent } from './types.ts';
 
 const ROUNDS = 3;
@@ -13,12 +20,14 @@ const TRANSIENT_RETRY_AFTER = 5;
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
 
 /**
- * Traffic given back when the money comes back: a dispute the shop won
- * (`charge.dispute.funds_reinstated`) re-credits what its deduction took; a refund that
- * failed re-credits the share of that amount. Exactly once: the reversal is a part of the
- * order claimed with the order's counters (which go down by what it gives back), and the
- * re-credit is a `rechargeTrafficCount` with an `orderId` of its own, which the upstream
- * applies at most once however often a redelivery (or a crash) repeats the call.
+ * Traffic given back when the money comes back: a dispute closed with funds reinstated
+ * (`charge.dispute.funds_reinstated`) or a refund that failed gives back the GB its money no
+ * longer covers (`giveBackOf`: what stays covered is min(paid, refunded + disputed)).
+ * Exactly once: the reversal is a part of the order claimed with the order's counters, and
+ * the re-credit is a `rechargeTrafficCount` with an `orderId` of its own, which the upstream
+ * applies at most once however often a redelivery (or a crash) repeats the call. A reversal
+ * for a payment not known yet, or still being credited, is kept pending like a refund and
+ * applied with it.
  */
 export async function reverseDeduction(
   provider: ProviderId,
@@ -28,67 +37,134 @@ export async function reverseDeduction(
 ): Promise<Outcome> {
   for (let round = 0; round < ROUNDS; round++) {
     const order = await findOrder(provider, ev, deps);
-    if (order?.state !== 'CREDITED' || order.currency !== ev.currency) {
+    if (!order && ev.kind === 'dispute-won') return waitForDispute();
+    if (!order) {
+      if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
+      logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
+      return ok('recorded-before-payment');
+    }
+    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+    if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
+      if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
+      return {
+        statusCode: 409,
+        result: 'in-progress',
+        retryAfterSeconds: CREDITING_RETRY_AFTER,
+      };
+    }
+    if (!countsRefunds(order) || order.currency !== ev.currency) {
       logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
       return ok('nothing-to-give-back');
     }
-    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
     const existing = await deps.ledger.getPart(key, ev.partId);
     if (existing) {
       return existing.state === 'RECREDITING'
         ? recredit(deps, order, existing, opts.signal)
         : ok('already-given-back');
     }
-    const giveMinor = await minorToGiveBack(ev, order, deps);
-    if (giveMinor <= 0) return ok('nothing-to-give-back');
-    const paid = order.amountMinor ?? 0;
-    const covered = Math.max(0, order.deductedMinor - giveMinor);
-    const target = gbToDeduct(order.gb ?? '0', covered, paid);
-    const gb = Decimal.max(0, new Decimal(order.deductedGb).minus(target));
+    const minor = await minorToGiveBack(ev, order, deps);
+    if (minor === 'no-dispute') return waitForDispute();
+    if (minor === 'a-persons') return leftToAPerson(deps, order, ev);
+    // A refund failing before its own refund event came still makes that event stale.
+    const resets =
+      ev.kind === 'refund-failed' &&
+      ev.eventCreated !== undefined &&
+      Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
+    if (minor <= 0 && !resets) return ok('nothing-to-give-back');
+    const back = giveBackOf(
+      { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
+      {
+        kind: ev.kind,
+        minor,
+        ...(ev.disputeLost ? { lost: true } : {}),
+        ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+      },
+    );
     const part: PartInput = {
       partId: ev.partId,
       kind: 'reversal',
-      state: gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
-      gb: gb.toFixed(),
-      minor: giveMinor,
+      state: back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
+      gb: back.gb.toFixed(),
+      minor: back.minor,
       orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
       ...(order.customerId ? { customerId: order.customerId } : {}),
     };
-    const refundFailed = ev.kind === 'refund-failed';
     const res = await deps.ledger.claimDeduction({
       key,
       part,
       expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
       next: {
-        refundedMinor: refundFailed
-          ? Math.max(0, order.refundedMinor - giveMinor)
-          : order.refundedMinor,
-        deductedMinor: covered,
-        deductedGb: Decimal.min(target, order.deductedGb).toFixed(),
-        ...(refundFailed && ev.eventCreated !== undefined
-          ? { refundsResetAt: ev.eventCreated }
-          : {}),
+        ...back.next,
+        // Only forward: a failure older than the totals held changes nothing they say.
+        ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
       },
       now: deps.clock(),
     });
+    if (res.outcome === 'part-exists') return ok('already-given-back');
     if (res.outcome !== 'claimed') continue;
-    if (gb.isZero()) return ok('given-back');
+    if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
     return recredit(deps, order, { ...part, createdAt: '', updatedAt: '' }, opts.signal);
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
 }
 
-/** Minor units the reversal gives back: the won dispute's part, or the failed refund's amount. */
+/**
+ * Funds reinstated for a dispute whose own event has not come yet (or whose payment is not
+ * known): nothing to give back from yet, so the provider is asked to retry (Stripe does for
+ * three days) rather than told it is done.
+ */
+function waitForDispute(): Outcome {
+  return {
+    statusCode: 409,
+    result: 'waiting-for-dispute',
+    retryAfterSeconds: TRANSIENT_RETRY_AFTER,
+  };
+}
+
+/** A failed refund of an order whose refund deductions a person already looks after. */
+async function leftToAPerson(deps: PaymentDeps, order: Order, ev: ReversalEvent): Promise<Outcome> {
+  await raiseAlert(deps.sink, {
+    kind: 'deduction-unknown',
+    severity: 'critical',
+    subject: `reversal:${order.provider}:${order.paymentId}:${ev.partId}`,
+    summary: `A refund of customer ${order.customerId ?? '?'} failed while one of its deductions is UNKNOWN or FAILED: give back by hand what was really taken`,
+    details: {
+      provider: order.provider,
+      paymentId: order.paymentId,
+      partId: ev.partId,
+      amount: String(ev.amountMinor),
+      currency: ev.currency,
+    },
+  });
+  return ok('needs-a-person');
+}
+
+/**
+ * Minor units the reversal returns: the failed refund's amount, or what a dispute had taken
+ * and Stripe reinstated. Only a dispute surely taken counts (deducted, or kept off the
+ * credit); an UNKNOWN deduction is already a human's.
+ */
 async function minorToGiveBack(
   ev: ReversalEvent,
   order: Order,
   deps: PaymentDeps,
-): Promise<number> {
-  if (ev.kind === 'refund-failed') return Math.min(ev.amountMinor, order.refundedMinor);
+): Promise<number | 'no-dispute' | 'a-persons'> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  if (ev.kind === 'refund-failed') {
+    // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
+    // its GB back could return traffic that was never taken.
+    const parts = await deps.ledger.listParts(key);
+    const unsure = parts.some(
+      (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
+    );
+    return unsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
+  }
   const dispute = ev.disputePartId ? await deps.ledger.getPart(key, ev.disputePartId) : undefined;
-  // Only what was surely taken comes back; an UNKNOWN deduction is already a human's.
-  return dispute?.state === 'DEDUCTED' ? dispute.minor : 0;
+  if (ev.disputePartId && !dispute) return 'no-dispute';
+  const taken =
+    dispute?.state === 'DEDUCTED' ||
+    (dispute?.state === 'SKIPPED' && dispute.reason === 'before-credit');
+  return taken ? Math.min(ev.amountMinor, dispute.minor) : 0;
 }
 
 async function recredit(

@@ -14,7 +14,7 @@ import {
 import { raiseAlert } from './alerts.ts';
 import { capMonth, configDecimal, type Decision, decide, deriveOrderId } from './catalog.ts';
 import { foldPending, orderRef, refKey } from './coverage.ts';
-import { applyPendingRefunds } from './deduct.ts';
+import { applyPendingRefunds } from './pending.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
 
 /** Seconds a provider should wait before retrying after a transient failure. */
@@ -166,8 +166,17 @@ async function creditOnce(
       currency: ev.currency,
     };
     if (decision.customerId) paid.customerId = decision.customerId;
-    const { parts, counters } = foldPending(paid, pending.entries, mode);
-    return { provider, ref, version: pending.version, entries: pending.entries, parts, counters };
+    const { parts, counters, refundsResetAt } = foldPending(paid, pending.entries, mode);
+    const take: TakePending = {
+      provider,
+      ref,
+      version: pending.version,
+      entries: pending.entries,
+      parts,
+      counters,
+    };
+    if (refundsResetAt !== undefined) take.refundsResetAt = refundsResetAt;
+    return take;
   };
 
   if (decision.kind === 'reject') {

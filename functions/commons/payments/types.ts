@@ -47,6 +47,11 @@ export interface PaymentSucceeded {
   charged?: { amountMinor: number; currency: string; gb: string };
   /** The payer's contact as the provider sent it (unchecked); kept after a credit. */
   contact?: PayerContact;
+  /**
+   * Why its refunds could never be matched to the order (Stripe: a subscription- or
+   * setup-mode session, or a charge without a PaymentIntent): it is refused, never credited.
+   */
+  noRefundPath?: string;
 }
 
 /** Email and phone only: a payer's name is never kept (it would reach customer notices). */
@@ -83,8 +88,9 @@ export interface DisputeEvent {
 }
 
 /**
- * Money that came back to the shop after a deduction: a dispute won (`partId` names the
- * dispute's part) or a refund that failed (`amountMinor` of it).
+ * Money that came back to the shop after a deduction: a dispute closed with funds reinstated
+ * (`disputePartId` names the dispute's part, `amountMinor` is what Stripe returned) or a
+ * refund that failed (`amountMinor` of it).
  */
 export interface ReversalEvent {
   type: 'reversal';
@@ -94,8 +100,10 @@ export interface ReversalEvent {
   partId: string;
   /** dispute-won: the dispute's part id. */
   disputePartId?: string;
-  /** refund-failed: the amount that was not refunded after all. */
+  /** refund-failed: the amount not refunded after all; dispute-won: the amount reinstated. */
   amountMinor: number;
+  /** dispute-won: the dispute was lost (Stripe reinstates only a refunded part): no GB back. */
+  disputeLost?: boolean;
   currency: string;
   eventCreated?: number;
 }

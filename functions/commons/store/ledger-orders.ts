@@ -97,8 +97,12 @@ export interface Order extends OrderKey {
   releaseNote?: string;
   /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
   refundedMinor: number;
+  /** Epoch seconds the provider created the event `refundedMinor` comes from. */
+  refundedAt?: number;
   /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
   deductedMinor: number;
+  /** Disputed minor units not reinstated (absent on old items: see `disputedOf`). */
+  disputedMinor?: number;
   /** GB already claimed for deduction (or kept off the credit), decimal text. */
   deductedGb: string;
   /**
@@ -118,8 +122,10 @@ export type NewOrder = Omit<
   | 'createdAt'
   | 'updatedAt'
   | 'refundedMinor'
+  | 'refundedAt'
   | 'deductedMinor'
   | 'deductedGb'
+  | 'disputedMinor'
   | 'leaseOwner'
   | 'leaseUntil'
   | 'releasedAt'
@@ -141,6 +147,10 @@ export interface RefundCounters {
   refundedMinor: number;
   deductedMinor: number;
   deductedGb: string;
+  /** Disputed and not reinstated; absent on old orders. */
+  disputedMinor?: number;
+  /** When the provider created the refunded total (epoch seconds), when it says. */
+  refundedAt?: number;
 }
 
 /**
@@ -184,7 +194,9 @@ export function orderOfOldItem(raw: unknown): Order | undefined {
     releasedBy: v(item.releasedBy),
     releaseNote: v(item.releaseNote),
     refundedMinor: v(item.refundedMinor),
+    refundedAt: v(item.refundedAt),
     deductedMinor: v(item.deductedMinor),
+    disputedMinor: v(item.disputedMinor),
     deductedGb: v(item.deductedGb),
     version: v(item.version),
     refundsResetAt: v(item.refundsResetAt),
@@ -243,6 +255,8 @@ export interface TakePending {
   /** The parts the entries become on the order. */
   parts: PartInput[];
   counters: RefundCounters;
+  /** A refund failed among them: refund events created before it are stale. */
+  refundsResetAt?: number;
 }
 
 export type CreateOrderResult =
@@ -397,6 +411,11 @@ export class OrderStore {
     item.refundedMinor = counters.refundedMinor;
     item.deductedMinor = counters.deductedMinor;
     item.deductedGb = counters.deductedGb;
+    if (counters.disputedMinor) item.disputedMinor = counters.disputedMinor;
+    if (counters.refundedAt !== undefined) item.refundedAt = counters.refundedAt;
+    if (opts.pending?.refundsResetAt !== undefined) {
+      item.refundsResetAt = opts.pending.refundsResetAt;
+    }
     item.version = opts.pending?.parts.length ? 1 : 0;
     const items: TxItems = [
       {
@@ -611,6 +630,35 @@ export class OrderStore {
 
   getOrder(key: OrderKey): Promise<Order | undefined> {
     return readOrder(this.doc, this.tableName, key);
+  }
+
+  /** A newer report of the same refunded total; false when the counters moved meanwhile. */
+  async noteRefundReport(
+    key: OrderKey,
+    opts: { refundedMinor: number; at: number; now: Date },
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression: 'SET refundedAt = :at, updatedAt = :now',
+          ConditionExpression:
+            'refundedMinor = :r AND (attribute_not_exists(refundedAt) OR refundedAt < :at)',
+          ExpressionAttributeValues: {
+            ':r': opts.refundedMinor,
+            ':at': opts.at,
+            ':now': opts.now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw new StoreError('DynamoDB noteRefundReport failed', 'ledger.noteRefundReport', {
+        cause: err,
+      });
+    }
   }
 
   async findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined> {

@@ -62,12 +62,19 @@ export interface DeductionPart {
 
 export type PartInput = Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
 
-/** A refund or dispute that arrived before its order could take it. */
+/** A refund, dispute or their reversal that arrived before its order could take it. */
 export interface PendingEntry {
   partId: string;
-  kind: 'refund' | 'dispute';
-  /** A refund: the payment's cumulative refunded total; a dispute: its amount. */
+  kind: 'refund' | 'dispute' | 'refund-failed' | 'dispute-won';
+  /**
+   * A refund: the payment's cumulative refunded total; a dispute: its amount; a failed
+   * refund: its amount; a closed dispute: what was reinstated.
+   */
   minor: number;
+  /** dispute-won: the dispute's part id. */
+  disputePartId?: string;
+  /** dispute-won: the dispute was lost. */
+  disputeLost?: boolean;
   currency: string;
   /** Epoch seconds the provider created the event, when it says. */
   eventCreated?: number;
@@ -100,6 +107,8 @@ const PENDING_ATTRS = new Set<string>([
   'partId',
   'kind',
   'minor',
+  'disputePartId',
+  'disputeLost',
   'currency',
   'eventCreated',
   'at',
@@ -153,6 +162,22 @@ export class PartStore {
       ),
     );
     return out.Item ? toPart(out.Item) : undefined;
+  }
+
+  /** Every part of an order (refunds, disputes, reversals), read strongly consistent. */
+  async listParts(key: OrderKey): Promise<DeductionPart[]> {
+    const { pk } = ledgerKeys.order(key);
+    const out = await storeCall('ledger.listParts', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :part)',
+          ExpressionAttributeValues: { ':pk': pk, ':part': 'DEDUCT#' },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map(toPart);
   }
 
   /** Ends a claimed part; conditional on it still being in `from` (another may have ended it). */
@@ -252,7 +277,11 @@ export class PartStore {
     now: Date;
   }): Promise<ClaimDeductionResult> {
     const at = input.now.toISOString();
-    const reset = optionalSets({ refundsResetAt: input.next.refundsResetAt });
+    const reset = optionalSets({
+      refundsResetAt: input.next.refundsResetAt,
+      disputedMinor: input.next.disputedMinor,
+      refundedAt: input.next.refundedAt,
+    });
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -272,15 +301,20 @@ export class PartStore {
                 UpdateExpression:
                   `SET refundedMinor = :r, deductedMinor = :d, deductedGb = :g, updatedAt = :at${reset.clause} ` +
                   'ADD #version :one',
+                // A credited order, or one refunded in full before it was known (coverage.ts).
                 ConditionExpression:
-                  '#state = :credited AND refundedMinor = :oldR AND deductedMinor = :oldD',
+                  '(#state = :credited OR (#state = :rejected AND #reason = :refunded)) AND ' +
+                  'refundedMinor = :oldR AND deductedMinor = :oldD',
                 ExpressionAttributeNames: {
                   '#state': 'state',
+                  '#reason': 'reason',
                   '#version': 'version',
                   ...reset.names,
                 },
                 ExpressionAttributeValues: {
                   ':credited': 'CREDITED',
+                  ':rejected': 'REJECTED',
+                  ':refunded': 'refunded',
                   ':r': input.next.refundedMinor,
                   ':d': input.next.deductedMinor,
                   ':g': input.next.deductedGb,
@@ -369,6 +403,7 @@ export class PartStore {
   }): Promise<boolean> {
     const head = ledgerKeys.pending(input.provider, input.ref);
     const at = input.now.toISOString();
+    const created = input.entry.eventCreated;
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -378,6 +413,14 @@ export class PartStore {
               Put: {
                 TableName: this.tableName,
                 Item: { pk: head.pk, sk: pendingEntrySk(input.entry.partId), ...input.entry },
+                // The same refunded total sent again later (after a refund failed) must not be
+                // replaced by an older report of it.
+                ...(created === undefined
+                  ? {}
+                  : {
+                      ConditionExpression: 'attribute_not_exists(pk) OR eventCreated < :created',
+                      ExpressionAttributeValues: { ':created': created },
+                    }),
               },
             },
             {
@@ -396,6 +439,8 @@ export class PartStore {
     } catch (err) {
       const reasons = cancellationReasons(err);
       if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      // A report as new or newer is already recorded: nothing to add.
+      if (reasons?.[1]?.Code === 'ConditionalCheckFailed') return true;
       throw new StoreError('DynamoDB recordPending failed', 'ledger.recordPending', {
         cause: err,
         retryable: reasons !== undefined,

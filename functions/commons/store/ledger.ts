@@ -96,6 +96,11 @@ export interface Ledger {
     },
   ): Promise<void>;
   getOrder(key: OrderKey): Promise<Order | undefined>;
+  /** Notes a newer report of the refunded total it holds; false when that total moved. */
+  noteRefundReport(
+    key: OrderKey,
+    opts: { refundedMinor: number; at: number; now: Date },
+  ): Promise<boolean>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
   /** Claims a part and moves the order's counters in one transaction (CREDITED orders only). */
   claimDeduction(input: {
@@ -106,6 +111,8 @@ export interface Ledger {
     now: Date;
   }): Promise<ClaimDeductionResult>;
   getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined>;
+  /** Every part of an order (one page: an order has a handful). */
+  listParts(key: OrderKey): Promise<DeductionPart[]>;
   /** Records a part that deducts nothing (order never credited, currency mismatch). */
   recordPart(
     key: OrderKey,
@@ -203,6 +210,10 @@ export class DynamoLedger implements Ledger {
     return this.orders.findByPaymentIntent(paymentIntentId);
   }
 
+  noteRefundReport(key: OrderKey, opts: { refundedMinor: number; at: number; now: Date }) {
+    return this.orders.noteRefundReport(key, opts);
+  }
+
   /** Credits in [from, to] for the reconciliation: orders, and reversals credited back. */
   async listCredited(
     from: Date,
@@ -231,6 +242,10 @@ export class DynamoLedger implements Ledger {
 
   getPart(key: OrderKey, partId: string) {
     return this.parts.getPart(key, partId);
+  }
+
+  listParts(key: OrderKey) {
+    return this.parts.listParts(key);
   }
 
   settleDeduction(

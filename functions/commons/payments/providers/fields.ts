@@ -64,6 +64,12 @@ export class FieldReader {
     return this.fields[key] == null ? undefined : this.count(key);
   }
 
+  /** A whole number of either sign (Stripe balance transactions: withdrawals are negative). */
+  integer(key: string): number {
+    const v = this.fields[key];
+    return Number.isSafeInteger(v) ? (v as number) : malformed(this.at(key), 'integer', v);
+  }
+
   paymentId(key: string): string {
     const v = this.string(key);
     return PAYMENT_ID.test(v) ? v : malformed(this.at(key), 'payment id', v);
@@ -118,6 +124,14 @@ export class FieldReader {
 
   optionalObject(key: string): FieldReader | undefined {
     return this.fields[key] == null ? undefined : this.object(key);
+  }
+
+  /** A list of objects; absent or null reads as empty. */
+  optionalObjects(key: string): FieldReader[] {
+    const v = this.fields[key];
+    if (v == null) return [];
+    if (!Array.isArray(v)) return malformed(this.at(key), 'array', v);
+    return v.map((item, i) => FieldReader.of(item, `${this.at(key)}[${i}]`));
   }
 
   /** Stripe metadata: string values only. */

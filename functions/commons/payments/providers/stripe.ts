@@ -53,6 +53,7 @@ function paid(object: FieldReader): PaymentSucceeded {
   const pkg = metadata?.package;
   const quantity = metadata?.quantity;
   const paymentIntent = object.optionalRef('payment_intent');
+  const mode = object.optionalString('mode') ?? 'payment';
   // Assigned one by one rather than spread from conditional literals: the same event, a
   // fraction of the CPU on every delivery.
   const ev: PaymentSucceeded = {
@@ -69,10 +70,33 @@ function paid(object: FieldReader): PaymentSucceeded {
   if (discount) ev.discountMinor = discount;
   if (status === 'no_payment_required') ev.noPaymentRequired = true;
   if (paymentIntent) ev.paymentIntentId = paymentIntent;
+  // Refunds and disputes name a PaymentIntent: without one a credit could never be taken back.
+  if (mode !== 'payment') {
+    ev.noRefundPath = `a ${mode.slice(0, 40)}-mode Checkout Session; only payment mode is supported`;
+  } else if (!paymentIntent && status !== 'no_payment_required') {
+    ev.noRefundPath = 'a paid Checkout Session without a PaymentIntent';
+  }
   // Read leniently: a contact never makes a paid session malformed.
   const { contact } = payerContact(object.fields.customer_details);
   if (contact) ev.contact = contact;
   return ev;
+}
+
+/**
+ * What Stripe returned of a dispute, in the dispute's currency: its balance transactions
+ * (withdrawal negative, reinstatement positive, in the balance's currency) give the share
+ * returned. A lost dispute on a partly refunded payment returns only the refunded part.
+ */
+function reinstatedMinor(dispute: FieldReader, amount: number, status: string | undefined) {
+  let withdrawn = 0;
+  let back = 0;
+  for (const bt of dispute.optionalObjects('balance_transactions')) {
+    const v = bt.integer('amount');
+    if (v < 0) withdrawn -= v;
+    else back += v;
+  }
+  if (withdrawn === 0) return status === 'won' ? amount : 0;
+  return Math.min(amount, Math.round((amount * back) / withdrawn));
 }
 
 // ---- Auto top-up (README "Auto top-up") ------------------------------------------------
@@ -156,15 +180,19 @@ function normalise(type: string, object: FieldReader, created: number): PaymentE
     case 'charge.dispute.funds_reinstated': {
       const d = chargeLike(object, 'amount');
       if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
-      return {
+      const status = object.optionalString('status');
+      const ev: PaymentEvent = {
         type: 'reversal',
         kind: 'dispute-won',
         ref: { paymentIntentId: d.paymentIntent },
         partId: `${d.id}:reinstated`,
         disputePartId: d.id,
-        amountMinor: d.amount,
+        amountMinor: reinstatedMinor(object, d.amount, status),
         currency: d.currency,
+        eventCreated: created,
       };
+      if (status === 'lost') ev.disputeLost = true;
+      return ev;
     }
     case 'charge.dispute.funds_withdrawn': {
       const d = chargeLike(object, 'amount');

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { contactSaver } from '../../functions/commons/payments/contact.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  checkoutSession,
+  countRequests,
+  getTestSecret,
+  RecordingSink,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+/**
+ * Issue #29 point 4: DynamoDB requests per delivery, counted on the SDK client (every command
+ * the handler sends, whatever it is). A fresh order: the order's transaction (which also
+ * checks for refunds recorded before it) and its mark as credited; a payer contact in the
+ * event adds its one write. A duplicate: the one failed write that tells the order's state.
+ */
+describe('payment webhook: DynamoDB requests per delivery', () => {
+  let table: TestTable;
+  let requests: ReturnType<typeof countRequests>;
+
+  beforeAll(async () => {
+    table = await createTestTable('requests');
+    requests = countRequests(table.client);
+  });
+
+  beforeEach(() => {
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fx.sim.addCustomer({ customerId: '88' });
+  });
+
+  function handlerOf() {
+    const deps: PaymentDeps = {
+      ledger: new DynamoLedger(table.doc, table.tableName),
+      upstream: fx.client(),
+      sink: new RecordingSink(),
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+      saveContact: contactSaver(new CustomerContactStore(table.doc, table.tableName)),
+    };
+    return createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
+  }
+  const paid = (id: string, contact: boolean) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent('checkout.session.completed', {
+        ...checkoutSession(id),
+        ...(contact ? { customer_details: { email: 'payer@example.com', name: 'A Payer' } } : {}),
+      }),
+    );
+
+  it.each([
+    ['without a payer contact', false, 2],
+    ['with a payer contact', true, 3],
+  ])(
+    'a fresh order %s (contact: %s) takes at most %d requests, a duplicate 1',
+    async (_, contact, most) => {
+      // Prepare
+      const handler = handlerOf();
+      const id = `cs_test_${randomUUID().replace(/-/g, '')}`;
+      const delivery = paid(id, contact);
+
+      // Act
+      requests.reset();
+      const fresh = await handler(delivery);
+      const freshRequests = requests.total();
+      requests.reset();
+      const duplicate = await handler(delivery);
+      const duplicateRequests = requests.total();
+
+      // Assess
+      expect(JSON.parse(fresh.body ?? '{}').result).toBe('credited');
+      expect(JSON.parse(duplicate.body ?? '{}').result).toBe('already-credited');
+      expect(freshRequests).toBeLessThanOrEqual(most);
+      expect(duplicateRequests).toBe(1);
+    },
+  );
+});

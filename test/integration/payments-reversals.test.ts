@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import { createTestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  checkoutSession,
+  getTestSecret,
+  RecordingSink,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+const fx = useSimulator();
+
+/** Issue #26 A1, A7, A9: money that comes back, and sessions that cannot be refunded. */
+describe('payment webhooks: disputes, failed refunds, sessions without a PaymentIntent', () => {
+  let ledger: DynamoLedger;
+  let sink: RecordingSink;
+
+  beforeAll(async () => {
+    const table = await createTestTable('reversals');
+    ledger = new DynamoLedger(table.doc, table.tableName);
+  });
+
+  beforeEach(() => {
+    sink = new RecordingSink();
+    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fx.sim.addCustomer({ customerId: '88' });
+  });
+
+  function handlerOf() {
+    const deps: PaymentDeps = {
+      ledger,
+      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+      sink,
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    return createPaymentWebhookHandler(
+      async () => deps,
+      () => deps.config,
+    );
+  }
+  const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
+  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
+  const paid = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
+    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
+  const refunded = (id: string, total: number, created?: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent(
+        'charge.refunded',
+        {
+          id: `ch_${id}`,
+          object: 'charge',
+          amount: 1000,
+          amount_refunded: total,
+          currency: 'usd',
+          payment_intent: `pi_${id}`,
+        },
+        created === undefined ? {} : { created },
+      ),
+    );
+  const refundFailed = (id: string, amount: number, created?: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent(
+        'charge.refund.updated',
+        {
+          id: `re_${id}`,
+          object: 'refund',
+          amount,
+          currency: 'usd',
+          status: 'failed',
+          payment_intent: `pi_${id}`,
+        },
+        created === undefined ? {} : { created },
+      ),
+    );
+  /** A dispute as Stripe sends it: its balance transactions say what was taken and returned. */
+  const dispute = (
+    id: string,
+    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
+    opts: { amount?: number; status: string; reinstated?: number },
+  ) => {
+    const amount = opts.amount ?? 1000;
+    const balance_transactions: Record<string, unknown>[] = [
+      { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
+    ];
+    if (opts.reinstated !== undefined) {
+      balance_transactions.push({
+        object: 'balance_transaction',
+        amount: opts.reinstated,
+        currency: 'usd',
+        fee: -1500,
+      });
+    }
+    return stripeDelivery(
+      'stripe',
+      stripeEvent(type, {
+        id: `dp_${id}`,
+        object: 'dispute',
+        amount,
+        currency: 'usd',
+        charge: `ch_${id}`,
+        payment_intent: `pi_${id}`,
+        status: opts.status,
+        balance_transactions,
+      }),
+    );
+  };
+  const net = () => {
+    let gb = 0;
+    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
+    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
+    return Math.round(gb * 100) / 100;
+  };
+
+  describe('A1: a dispute after a partial refund', () => {
+    it('gives back the 6 GB a won dispute took, not the 10 it was for', async () => {
+      // Prepare: 10 GB paid, 4 $ refunded, then the whole charge disputed.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      const taken = await handler(
+        dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }),
+      );
+      expect(resultOf(taken)).toBe('deducted');
+      expect(net()).toBe(0);
+
+      // Act: the shop wins; Stripe returns the 10 $.
+      const won = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess: the customer holds what was paid and not refunded.
+      expect(resultOf(won)).toBe('given-back');
+      expect(net()).toBe(6);
+    });
+
+    it('gives nothing back for a lost dispute whose refunded part Stripe reinstated', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+
+      // Act: lost; Stripe gives back the 4 $ already refunded (disputes on refunded payments).
+      const lost = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'lost', reinstated: 400 }),
+      );
+
+      // Assess
+      expect(lost.statusCode).toBe(200);
+      expect(net()).toBe(0);
+    });
+
+    it('keeps a dispute that outlives a failed refund: the refund failing gives nothing back', async () => {
+      // Prepare: 4 $ refunded, the whole charge disputed (10 GB gone), then the refund fails.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      await handler(refunded(id, 400));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+
+      // Act
+      const back = await handler(refundFailed(id, 400));
+
+      // Assess: the dispute still holds the whole 10 $.
+      expect(back.statusCode).toBe(200);
+      expect(net()).toBe(0);
+    });
+  });
+
+  describe('A7: Checkout Sessions without a PaymentIntent', () => {
+    it.each([
+      ['subscription', { mode: 'subscription', subscription: 'sub_1', invoice: 'in_1' }],
+      ['setup', { mode: 'setup', setup_intent: 'seti_1' }],
+    ])('refuses a %s-mode session with a recorded answer and an alert', async (_mode, extra) => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const session = { ...checkoutSession(id, { paymentIntent: null }), ...extra };
+
+      // Act
+      const res = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+      );
+      const again = await handler(
+        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+      );
+
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(resultOf(res)).toBe('rejected');
+      expect(resultOf(again)).toBe('rejected');
+      expect(fx.sim.ledger()).toEqual([]);
+      expect(await ledger.getOrder({ provider: 'stripe', paymentId: id })).toMatchObject({
+        state: 'REJECTED',
+        reason: 'no-refund-path',
+      });
+      expect(sink.kinds()).toEqual(['topup-failed']);
+    });
+
+    it('refuses a paid payment-mode session that names no PaymentIntent', async () => {
+      const handler = handlerOf();
+      const id = newId();
+      const res = await handler(paid(id, { paymentIntent: null }));
+      expect(resultOf(res)).toBe('rejected');
+      expect(fx.sim.ledger()).toEqual([]);
+    });
+  });
+
+  describe('A9: a failed refund before its order is credited', () => {
+    it('is kept when the payment is not known yet, and applied to the credit', async () => {
+      // Prepare: a refund of 4 $, then its failure, both before the paid event.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(refunded(id, 400));
+
+      // Act
+      const failed = await handler(refundFailed(id, 400));
+      const credited = await handler(paid(id));
+
+      // Assess: nothing was refunded after all: 10 GB.
+      expect(failed.statusCode).toBe(200);
+      expect(resultOf(failed)).toBe('recorded-before-payment');
+      expect(resultOf(credited)).toBe('credited');
+      expect(net()).toBe(10);
+    });
+
+    it('is kept while the order is being credited, and applied when the credit ends', async () => {
+      // Prepare: the refund was applied before the payment; the recharge then fails for now.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(refunded(id, 400));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
+      expect((await handler(paid(id))).statusCode).toBe(503);
+
+      // Act: the refund fails while the order is RECEIVED; then the paid event is retried.
+      const failed = await handler(refundFailed(id, 400));
+      const retried = await handler(paid(id));
+      const again = await handler(refundFailed(id, 400));
+
+      // Assess
+      expect(failed.statusCode).toBe(409);
+      expect(resultOf(retried)).toBe('credited');
+      expect(again.statusCode).toBe(200);
+      expect(net()).toBe(10);
+    });
+  });
+
+  describe('found by the payments model (test/model)', () => {
+    // Stripe's history: 4 $ refunded (t1), that refund failed (t2), 4 $ refunded again (t3).
+    const t1 = 1_700_000_000;
+    const history = (id: string) => ({
+      first: refunded(id, 400, t1),
+      failed: refundFailed(id, 400, t1 + 10),
+      again: refunded(id, 400, t1 + 20),
+    });
+
+    it.each([
+      ['first, again, failed', ['first', 'again', 'failed'] as const],
+      ['failed, first, again', ['failed', 'first', 'again'] as const],
+      ['again, failed, first', ['again', 'failed', 'first'] as const],
+      ['first, failed, again', ['first', 'failed', 'again'] as const],
+    ])(
+      'a failed refund and a new refund of the same total, delivered %s: 6 GB',
+      async (_, order) => {
+        // Prepare
+        const handler = handlerOf();
+        const id = newId();
+        const events = history(id);
+        await handler(paid(id));
+
+        // Act
+        const answers = [];
+        for (const name of order) answers.push(await handler(events[name]));
+
+        // Assess: refunded 4 of 10 $ in the end.
+        expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+        expect(net()).toBe(6);
+      },
+    );
+
+    it('a won dispute reinstated before its payment and its dispute are known: 10 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const reinstated = dispute(id, 'charge.dispute.funds_reinstated', {
+        status: 'won',
+        reinstated: 1000,
+      });
+
+      // Act: Stripe's three events delivered backwards, the first redelivered at the end.
+      const early = await handler(reinstated);
+      await handler(paid(id));
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      const retried = await handler(reinstated);
+
+      // Assess: asked to come back until the dispute was known, then given back.
+      expect(early.statusCode).toBe(409);
+      expect(resultOf(retried)).toBe('given-back');
+      expect(net()).toBe(10);
+    });
+
+    it('a payment disputed in full before it was known, then the dispute won: 10 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      expect(resultOf(await handler(paid(id)))).toBe('refunded');
+
+      // Act
+      const won = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess
+      expect(resultOf(won)).toBe('given-back');
+      expect(net()).toBe(10);
+    });
+
+    it('a refund whose deduction is UNKNOWN then fails: nothing given back, a person told', async () => {
+      // Prepare: the deduction's answer is lost (502), so its outcome is unknown.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'deductionFlow', times: 1 });
+      expect(resultOf(await handler(refunded(id, 400)))).toBe('deduction-unknown');
+
+      // Act
+      const failed = await handler(refundFailed(id, 400));
+
+      // Assess: never above what was paid; the person sees both.
+      expect(resultOf(failed)).toBe('needs-a-person');
+      expect(net()).toBe(10);
+      expect(sink.kinds()).toEqual(['deduction-unknown', 'deduction-unknown']);
+    });
+
+    it('the same refunded total reported twice before the payment, the older one last: 6 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const events = history(id);
+
+      // Act: the newer report, then the older one redelivered, the failure, then the payment.
+      for (const name of ['again', 'first', 'failed'] as const) await handler(events[name]);
+      const credited = await handler(paid(id));
+
+      // Assess
+      expect(resultOf(credited)).toBe('credited');
+      expect(net()).toBe(6);
+    });
+
+    it('a report of the refunded total, a dispute, then an older failure, before the payment: 9.99 GB', async () => {
+      // Prepare: 0.01 $ refunded (t1), that refund failed (t2), 0.01 $ refunded again (t3),
+      // the rest disputed and won.
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+      const taken = dispute(id, 'charge.dispute.funds_withdrawn', {
+        amount: 999,
+        status: 'needs_response',
+      });
+      const won = dispute(id, 'charge.dispute.funds_reinstated', {
+        amount: 999,
+        status: 'won',
+        reinstated: 999,
+      });
+
+      // Act
+      for (const e of [refunded(id, 1, t1), refunded(id, 1, t1 + 20), taken, paid(id)]) {
+        await handler(e);
+      }
+      await handler(refundFailed(id, 1, t1 + 10));
+      await handler(won);
+
+      // Assess: 0.01 $ of 10 $ refunded in the end.
+      expect(net()).toBe(9.99);
+    });
+
+    it('a refund, then a lower total after it failed, both before the payment: 9 GB', async () => {
+      // Prepare: 2 $ refunded (t1), that refund failed (t2), 1 $ refunded (t3).
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+
+      // Act: both totals before the payment, the failure after it.
+      await handler(refunded(id, 200, t1));
+      await handler(refunded(id, 100, t1 + 20));
+      await handler(paid(id));
+      await handler(refundFailed(id, 200, t1 + 10));
+
+      // Assess
+      expect(net()).toBe(9);
+    });
+
+    it('a lower total whose give-back failed for now is finished by its redelivery: 9 GB', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const t1 = 1_700_000_000;
+      const lower = refunded(id, 100, t1 + 20);
+      await handler(paid(id));
+      await handler(refunded(id, 200, t1));
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
+      expect((await handler(lower)).statusCode).toBe(503);
+
+      // Act
+      const again = await handler(lower);
+
+      // Assess
+      expect(resultOf(again)).toBe('given-back');
+      expect(net()).toBe(9);
+    });
+  });
+});

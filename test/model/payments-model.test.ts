@@ -1,0 +1,38 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { type ModelEnv, runScenario, scenarioArb } from './payments-model.ts';
+
+/** Sequences per CI run (`MODEL_RUNS`); the bench (`npm run bench -- money-model`) runs 10,000+. */
+const RUNS = Number(process.env.MODEL_RUNS ?? 200);
+const SEED = Number(process.env.MODEL_SEED ?? 2026);
+
+describe('payments model (issue #26 B): random Stripe histories against the real webhook', () => {
+  let table: TestTable;
+  let sim: Simulator;
+  let env: ModelEnv;
+
+  beforeAll(async () => {
+    table = await createTestTable('model');
+    sim = await startSimulator({ options: { numberStyle: 'number' } });
+    sim.setPool('primary', { rechargedMb: 1e12, consumedMb: 0, residualMb: 1e12 });
+    env = { client: table.client, tableName: table.tableName, sim };
+  });
+
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  it(`holds every invariant over ${RUNS} sequences (seed ${SEED})`, {
+    timeout: 600_000,
+  }, async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        await runScenario(env, scenario);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: false },
+    );
+    expect(RUNS).toBeGreaterThan(0);
+  });
+});
