@@ -877,6 +877,96 @@ describe('payment_intent.succeeded through the Stripe webhook (DynamoDB Local, s
     ).toBeUndefined();
   });
 
+  // A merchant-set payment_intent_data.metadata can carry the marker on a Checkout payment.
+  const markedCheckoutPi = (id: string, metadata: Record<string, string>) => ({
+    id,
+    object: 'payment_intent',
+    amount: 1000,
+    amount_received: 1000,
+    currency: 'usd',
+    status: 'succeeded',
+    metadata: { flowpilot: 'autotopup', customerId: '88', package: 'gb10', ...metadata },
+  });
+  const checkoutOf = (id: string, pi: string) => ({
+    id,
+    payment_status: 'paid',
+    amount_total: 1000,
+    currency: 'usd',
+    client_reference_id: '88',
+    metadata: { package: 'gb10' },
+    payment_intent: pi,
+  });
+  const engineMeta = { quantity: '1', episode: '1', attempt: '1', gb: '10' };
+  const creditsOf = (orderIds: string[]) =>
+    fx.sim.ledger().filter((l) => orderIds.includes(l.orderId)).length;
+
+  it('ignores a marked PaymentIntent without the episode, attempt and GB the engine sets', async () => {
+    const res = await deliver(
+      'payment_intent.succeeded',
+      markedCheckoutPi('pi_marker_only', { quantity: '1' }),
+    );
+    expect(JSON.parse(res.body)).toEqual({ received: true, result: 'ignored' });
+    expect(creditsOf([deriveOrderId('stripe', 'pi_marker_only')])).toBe(0);
+  });
+
+  it('credits a Checkout PaymentIntent once when a marked payment_intent.succeeded follows', async () => {
+    const orders = [
+      deriveOrderId('stripe', 'cs_test_marked_after'),
+      deriveOrderId('stripe', 'pi_marked_after'),
+    ];
+    const first = await deliver(
+      'checkout.session.completed',
+      checkoutOf('cs_test_marked_after', 'pi_marked_after'),
+    );
+    expect(JSON.parse(first.body)).toEqual({ received: true, result: 'credited' });
+
+    const again = await deliver(
+      'payment_intent.succeeded',
+      markedCheckoutPi('pi_marked_after', engineMeta),
+    );
+
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body)).toEqual({ received: true, result: 'duplicate' });
+    expect(creditsOf(orders)).toBe(1);
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const dup = await ledger.getOrder({ provider: 'stripe', paymentId: 'pi_marked_after' });
+    expect(dup).toMatchObject({ state: 'REJECTED', reason: 'duplicate-payment-intent' });
+    expect(await ledger.findByPaymentIntent('pi_marked_after')).toMatchObject({
+      paymentId: 'cs_test_marked_after',
+      state: 'CREDITED',
+    });
+  });
+
+  it('credits a marked PaymentIntent once when its Checkout session completes after it', async () => {
+    const orders = [
+      deriveOrderId('stripe', 'cs_test_marked_before'),
+      deriveOrderId('stripe', 'pi_marked_before'),
+    ];
+    const first = await deliver(
+      'payment_intent.succeeded',
+      markedCheckoutPi('pi_marked_before', engineMeta),
+    );
+    expect(JSON.parse(first.body)).toEqual({ received: true, result: 'credited' });
+
+    const again = await deliver(
+      'checkout.session.completed',
+      checkoutOf('cs_test_marked_before', 'pi_marked_before'),
+    );
+    const redelivered = await deliver(
+      'checkout.session.completed',
+      checkoutOf('cs_test_marked_before', 'pi_marked_before'),
+    );
+
+    expect(JSON.parse(again.body)).toEqual({ received: true, result: 'duplicate' });
+    expect(JSON.parse(redelivered.body)).toEqual({ received: true, result: 'duplicate' });
+    expect(creditsOf(orders)).toBe(1);
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    expect(await ledger.findByPaymentIntent('pi_marked_before')).toMatchObject({
+      paymentId: 'pi_marked_before',
+      state: 'CREDITED',
+    });
+  });
+
   it('credits a marked auto top-up PaymentIntent once, however often it is delivered', async () => {
     const pi = {
       id: 'pi_auto_once',
@@ -891,6 +981,8 @@ describe('payment_intent.succeeded through the Stripe webhook (DynamoDB Local, s
         package: 'gb100',
         quantity: '1',
         episode: '1',
+        attempt: '1',
+        gb: '100',
       },
     };
     const results = await Promise.all([

@@ -29,6 +29,9 @@ const inProgress = (seconds: number): Outcome => ({
   retryAfterSeconds: Math.max(1, seconds),
 });
 
+/** An order whose PaymentIntent another order had already claimed: recorded, never credited. */
+const DUPLICATE_PI = 'duplicate-payment-intent';
+
 export const orderSubject = (key: OrderKey) => `order:${key.provider}:${key.paymentId}`;
 
 /** The answer for a delivery that found the order already written by another one. */
@@ -37,7 +40,7 @@ export function answerExisting(existing: Order, now: Date): Outcome {
     case 'CREDITED':
       return ok('already-credited');
     case 'REJECTED':
-      return ok('rejected');
+      return ok(existing.reason === DUPLICATE_PI ? 'duplicate' : 'rejected');
     case 'HELD':
       return ok('held');
     case 'FAILED_PERMANENT':
@@ -246,7 +249,35 @@ async function creditOnce(
       return inProgress(1);
     case 'exists':
       return resume(created.existing);
+    case 'payment-intent-taken':
+      return recordDuplicate(deps, base, created.by, resume);
   }
+}
+
+/**
+ * The payment's PaymentIntent was claimed by another order (a Checkout session and a marked
+ * payment_intent.succeeded for one payment): recorded REJECTED without the PaymentIntent, so
+ * its refunds keep reaching the order that holds it, and acknowledged.
+ */
+async function recordDuplicate(
+  deps: PaymentDeps,
+  base: OrderBase,
+  by: OrderKey | undefined,
+  onExists: (existing: Order) => Outcome | Promise<Outcome>,
+): Promise<Outcome> {
+  const { paymentIntentId, ...rest } = base;
+  const res = await deps.ledger.createOrder(
+    { ...rest, state: 'REJECTED', reason: DUPLICATE_PI },
+    { now: deps.clock() },
+  );
+  if (res.outcome === 'exists') return onExists(res.existing);
+  if (res.outcome !== 'created') return inProgress(1);
+  logger.warn('payment intent already credited through another order; not credited again', {
+    ...facts(base),
+    paymentIntentId,
+    duplicateOf: by ? orderSubject(by) : 'unknown',
+  });
+  return ok('duplicate');
 }
 
 /**
@@ -296,6 +327,7 @@ async function recordOnly(
   const res = await deps.ledger.createOrder({ ...base, state, reason }, { now, pending });
   if (res.outcome === 'exists') return onExists(res.existing);
   if (res.outcome === 'pending-changed') return res.outcome;
+  if (res.outcome === 'payment-intent-taken') return recordDuplicate(deps, base, res.by, onExists);
   if (res.outcome !== 'created') return inProgress(1);
   if (!alert) {
     logger.info('order refunded before it was known; nothing to credit', facts(base));

@@ -262,6 +262,8 @@ export interface TakePending {
 export type CreateOrderResult =
   | { outcome: 'created'; order: Order }
   | { outcome: 'exists'; existing: Order }
+  /** Another order already claimed this order's PaymentIntent (one credit per PaymentIntent). */
+  | { outcome: 'payment-intent-taken'; by: OrderKey | undefined }
   | { outcome: 'cap-exceeded' }
   /** A refund or dispute was recorded for this payment since `pending` was read. */
   | { outcome: 'pending-changed' }
@@ -430,24 +432,26 @@ export class OrderStore {
     const capIndex = opts.monthCap
       ? items.push(addWithinCap(this.tableName, opts.monthCap, at)) - 1
       : -1;
-    if (order.paymentIntentId) {
-      const pointer = ledgerKeys.paymentIntent(order.paymentIntentId);
-      items.push({
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            pk: pointer.pk,
-            sk: pointer.sk,
-            provider: order.provider,
-            paymentId: order.paymentId,
+    // The PaymentIntent's claim: a Checkout session and a payment_intent.succeeded naming the
+    // same PaymentIntent are two order keys, and only the first written may stand.
+    const pointerIndex = order.paymentIntentId
+      ? items.push({
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...ledgerKeys.paymentIntent(order.paymentIntentId),
+              provider: order.provider,
+              paymentId: order.paymentId,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
-        },
-      });
-    }
+        }) - 1
+      : -1;
     const headIndex = opts.pending ? items.length : -1;
     if (opts.pending) items.push(...this.takePending(order, opts.pending, at));
     for (let round = 1; ; round++) {
-      const res = await this.tryCreate(order, items, { capIndex, headIndex });
+      const res = await this.tryCreate(order, items, { capIndex, headIndex, pointerIndex });
       // Conflicts with other orders' transactions on the shared month counter clear quickly.
       if (res.outcome !== 'conflict' || round >= CONFLICT_ROUNDS) {
         return res.outcome === 'created' ? { outcome: 'created', order: toOrder(item) } : res;
@@ -501,7 +505,7 @@ export class OrderStore {
   private async tryCreate(
     key: OrderKey,
     items: TxItems,
-    at: { capIndex: number; headIndex: number },
+    at: { capIndex: number; headIndex: number; pointerIndex: number },
   ): Promise<CreateOrderResult | { outcome: 'created' }> {
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
@@ -516,6 +520,16 @@ export class OrderStore {
         if (existing) return { outcome: 'exists', existing };
         const read = await this.getOrder(key);
         return read ? { outcome: 'exists', existing: read } : { outcome: 'conflict' };
+      }
+      const pointer = reasons[at.pointerIndex];
+      if (pointer?.Code === 'ConditionalCheckFailed') {
+        const by = pointer.Item as Record<string, { S?: string }> | undefined;
+        const provider = by?.provider?.S;
+        const paymentId = by?.paymentId?.S;
+        return {
+          outcome: 'payment-intent-taken',
+          by: provider && paymentId ? { provider, paymentId } : undefined,
+        };
       }
       if (reasons[at.capIndex]?.Code === 'ConditionalCheckFailed') {
         return { outcome: 'cap-exceeded' };

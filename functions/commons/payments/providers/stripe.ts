@@ -109,7 +109,15 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
     currency: object.currency('currency'),
   };
   const meta = object.optionalStringMap('metadata') ?? {};
-  if (meta[AUTO_TOPUP_MARKER.key] !== AUTO_TOPUP_MARKER.value) {
+  // The marker alone can be set by the merchant on a Checkout payment's PaymentIntent; the
+  // engine also sets the episode, attempt and GB. The ledger's claim on the PaymentIntent
+  // keeps a forged one from a second credit.
+  if (
+    meta[AUTO_TOPUP_MARKER.key] !== AUTO_TOPUP_MARKER.value ||
+    meta.episode === undefined ||
+    meta.attempt === undefined ||
+    meta.gb === undefined
+  ) {
     return { type: 'ignored', reason: 'payment intent not created by auto top-up' };
   }
   return {
@@ -121,10 +129,7 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
     amountMinor: pi.amount_received,
     currency: pi.currency,
     paymentIntentId: pi.id,
-    // Set by the engine with our secret key; older PaymentIntents without it meet the catalog.
-    ...(meta.gb !== undefined
-      ? { charged: { amountMinor: object.count('amount'), currency: pi.currency, gb: meta.gb } }
-      : {}),
+    charged: { amountMinor: object.count('amount'), currency: pi.currency, gb: meta.gb },
   };
 }
 
