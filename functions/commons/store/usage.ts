@@ -238,7 +238,9 @@ export class UsageStore {
       const key = keys.usagePart(day, part);
       for (let attempt = 1; ; attempt++) {
         const out = await storeCall('usage.put', () =>
-          this.#doc.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true })),
+          this.#doc.send(
+            new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+          ),
         );
         const version = Number(out.Item?.v ?? 0);
         const entries: PartEntries = { ...((out.Item?.c ?? {}) as PartEntries) };
