@@ -95,8 +95,8 @@ const byCustomerId = (a: { customerId: string }, b: { customerId: string }) =>
  *   only when its content changes, so an hour costs the changed parts, not the changed rows;
  * - a finished day (see `finish`) is also written once per customer, `USAGE#<customerId>` /
  *   `DAY#<day>` without index keys, so a customer's history is one range query;
- * - `USAGEFINAL` / `THROUGH` holds the last finished day. Days after it are open: their
- *   figures are in the parts only.
+ * - `USAGEFINAL` / `THROUGH` holds the last finished day and the newest day written. Days
+ *   after the first are open: their figures are in the parts only.
  * Until the first `finish`, and for rows written before this layout, rows are kept as they
  * were: one item per customer and day, indexed by `gsi1` as `USAGEDAY#<day>` /
  * `CUST#<customerId>`. Readers merge both; a part's figures win over such a row.
@@ -116,8 +116,10 @@ export class UsageStore {
 
   /** Upserts rows (one per customer per day). Keys must be unique within one call. */
   async put(rows: readonly UsageRecord[], at: Date): Promise<WriteStats> {
-    const through = await this.#finishedThrough();
-    if (through === undefined) return this.#putRows(rows, at, true);
+    const final = await this.#final();
+    if (final === undefined) return this.#putRows(rows, at, true);
+    const { through } = final;
+    const newest = [final.newest, ...rows.map((r) => r.day)].sort().at(-1) as string;
     const [parts, finished] = await Promise.all([
       this.#putParts(rows, at),
       this.#putRows(
@@ -125,6 +127,8 @@ export class UsageStore {
         at,
         false,
       ),
+      // Readers look for open days only up to the newest day written, once a day.
+      newest > final.newest ? this.#putFinal({ ...final, newest }, at) : undefined,
     ]);
     return addStats(parts, finished);
   }
@@ -136,24 +140,21 @@ export class UsageStore {
    */
   async finish(days: readonly string[], at: Date): Promise<WriteStats> {
     const stats = noWrites();
-    if (days.length === 0) return stats;
-    for (const day of [...days].sort()) {
-      const rows = (await this.#partItems(day, 'usage.finish')).flatMap((item) =>
-        Object.entries((item.c ?? {}) as PartEntries).map(([id, f]) => fromEntry(id, day, f)),
-      );
-      addStats(stats, await this.#putRows(rows, at, false));
+    const last = [...days].sort().at(-1);
+    if (last === undefined) return stats;
+    const final = await this.#final();
+    // Without a marker no part exists yet (rows were written per customer), so nothing to copy.
+    if (final !== undefined) {
+      for (const day of [...days].sort().filter((d) => d > final.through)) {
+        const rows = (await this.#partItems(day, 'usage.finish')).flatMap((item) =>
+          Object.entries((item.c ?? {}) as PartEntries).map(([id, f]) => fromEntry(id, day, f)),
+        );
+        addStats(stats, await this.#putRows(rows, at, false));
+      }
     }
-    const last = [...days].sort().at(-1) as string;
-    const through = await this.#finishedThrough();
-    if (through === undefined || last > through) {
-      await storeCall('usage.finish', () =>
-        this.#doc.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: { ...keys.usageFinal(), through: last, updatedAt: at.toISOString() },
-          }),
-        ),
-      );
+    if (final === undefined || last > final.through) {
+      const newest = final && final.newest > last ? final.newest : last;
+      await this.#putFinal({ through: last, newest }, at);
     }
     return stats;
   }
@@ -162,8 +163,8 @@ export class UsageStore {
   async byCustomer(customerId: string, fromDay: string, toDay: string): Promise<UsageRecord[]> {
     const lo = keys.usage(customerId, fromDay);
     const hi = keys.usage(customerId, toDay);
-    const [through, items] = await Promise.all([
-      this.#finishedThrough(),
+    const [final, items] = await Promise.all([
+      this.#final(),
       queryAll(
         this.#doc,
         {
@@ -175,9 +176,10 @@ export class UsageStore {
       ),
     ]);
     const rows = new Map(items.map((i) => [String(i.day), fromItem(i)]));
-    if (through !== undefined && toDay > through) {
-      const firstOpen = addDays(through, 1);
-      const open = daysBetween(fromDay > firstOpen ? fromDay : firstOpen, toDay);
+    if (final !== undefined && toDay > final.through) {
+      const firstOpen = addDays(final.through, 1);
+      const lastOpen = toDay < final.newest ? toDay : final.newest;
+      const open = daysBetween(fromDay > firstOpen ? fromDay : firstOpen, lastOpen);
       for (const row of await this.#entriesOf(customerId, open)) rows.set(row.day, row);
     }
     return [...rows.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
@@ -194,13 +196,27 @@ export class UsageStore {
     return new Map(rows.map((r) => [r.customerId, usageFingerprint(r)]));
   }
 
-  async #finishedThrough(): Promise<string | undefined> {
-    const out = await storeCall('usage.finished', () =>
+  /** The last finished day and the newest day written; undefined before the first `finish`. */
+  async #final(): Promise<{ through: string; newest: string } | undefined> {
+    const out = await storeCall('usage.final', () =>
       this.#doc.send(
         new GetCommand({ TableName: this.#table, Key: keys.usageFinal(), ConsistentRead: true }),
       ),
     );
-    return out.Item ? String(out.Item.through) : undefined;
+    if (!out.Item) return undefined;
+    const through = String(out.Item.through);
+    return { through, newest: String(out.Item.newest ?? through) };
+  }
+
+  async #putFinal(final: { through: string; newest: string }, at: Date): Promise<void> {
+    await storeCall('usage.final', () =>
+      this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...keys.usageFinal(), ...final, updatedAt: at.toISOString() },
+        }),
+      ),
+    );
   }
 
   /** `indexed`: the layout from before parts, kept until the first `finish`. */
