@@ -154,10 +154,11 @@ describe('Function: pollUsage', () => {
     });
     expect(afterSecond.batchWrites).toBe(afterFirst.batchWrites);
     expect(third.outcome).toMatchObject({ written: { usage: 1, series: 0 }, unchanged: 79 });
-    // One item rewritten for the one changed row (its day's part), besides the poll state.
+    // One item rewritten for the one changed row (its day's part), besides the poll state and
+    // the day's first part write noting the newest day in USAGEFINAL.
     expect(writes.items).toBe(afterSecond.items);
     const stateWrites = afterSecond.singleWrites - afterFirst.singleWrites;
-    expect(writes.singleWrites - afterSecond.singleWrites).toBe(stateWrites + 1);
+    expect(writes.singleWrites - afterSecond.singleWrites).toBe(stateWrites + 2);
   });
 
   it('writes an hour in which 30 % of 2,000 customers changed in under 200 write units', {
