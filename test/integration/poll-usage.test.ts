@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
 import {
@@ -46,7 +47,28 @@ async function setup(opts: { pageSize?: number; maxPagesInFlight?: number; flaky
     timeZone: 'Asia/Shanghai',
     clock: () => now,
   };
-  return { deps, usage, series, pollState, writes, flaky };
+  return { deps, doc, usage, series, pollState, writes, flaky };
+}
+
+type Capacity = { CapacityUnits?: number };
+
+/** Capacity units DynamoDB reports (ReturnConsumedCapacity) for every request `doc` sends. */
+function countCapacity(doc: DynamoDBDocumentClient): { read: number; write: number } {
+  const total = { read: 0, write: 0 };
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
+      const out = await next(args);
+      const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] })
+        .ConsumedCapacity;
+      const units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      if (/^(Get|BatchGet|Query|Scan)/.test(context.commandName ?? '')) total.read += units;
+      else total.write += units;
+      return out;
+    },
+    { step: 'initialize', name: 'countCapacity' },
+  );
+  return total;
 }
 
 /** Every stored usage row in the backfill window as `day#customer=upload/download`. */
@@ -132,7 +154,42 @@ describe('Function: pollUsage', () => {
     });
     expect(afterSecond.batchWrites).toBe(afterFirst.batchWrites);
     expect(third.outcome).toMatchObject({ written: { usage: 1, series: 0 }, unchanged: 79 });
-    expect(writes.items - afterSecond.items).toBe(1);
+    // One item rewritten for the one changed row (its day's part), besides the poll state and
+    // the day's first part write noting the newest day in USAGEFINAL.
+    expect(writes.items).toBe(afterSecond.items);
+    const stateWrites = afterSecond.singleWrites - afterFirst.singleWrites;
+    expect(writes.singleWrites - afterSecond.singleWrites).toBe(stateWrites + 2);
+  });
+
+  it('writes an hour in which 30 % of 2,000 customers changed in under 200 write units', {
+    timeout: 300_000,
+  }, async () => {
+    // Prepare: yesterday finished, today open with every customer, then 600 of them move.
+    const { deps, doc, usage } = await setup();
+    const ids = customers(2000);
+    const row = (day: string, id: string, downloadMb: string) => ({
+      reportDate: day,
+      customerId: id,
+      uploadMb: '12.5',
+      downloadMb,
+    });
+    fixture.sim.addUsageRows(ids.map((id) => row(yesterday, id, '100')));
+    await pollUsage(deps);
+    fixture.sim.addUsageRows(ids.map((id) => row(today, id, '1')));
+    await pollUsage(deps);
+    fixture.sim.addUsageRows(ids.filter((_, i) => i % 10 < 3).map((id) => row(today, id, '2.75')));
+    const capacity = countCapacity(doc);
+
+    // Act
+    const { outcome } = await pollUsage(deps);
+
+    // Assess: each changed row cost 2 WRU before (its item plus the day index).
+    expect(outcome).toMatchObject({ complete: true, written: { usage: 600 }, unchanged: 3400 });
+    expect(capacity.write).toBeLessThan(200);
+    expect(capacity.read).toBeLessThan(200);
+    expect(await storedRows(usage)).toEqual(upstreamRows());
+    const [moved] = await usage.byCustomer('1000', today, today);
+    expect(moved?.downloadMb.toFixed()).toBe('2.75');
   });
 
   it('leaves the cursor and writes no duplicates when the upstream fails half-way', async () => {

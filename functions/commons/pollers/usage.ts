@@ -42,8 +42,11 @@ export interface UsagePollStats {
   rows: number;
   /** Usage rows equal to what was stored, so not written. */
   unchanged: number;
-  /** Items written: usage rows and series days. */
-  written: { usage: number; series: number };
+  /**
+   * Items written: usage rows (figures of a customer on a day), series days, and rows of
+   * days finished by this run (written once per customer when a day can no longer change).
+   */
+  written: { usage: number; series: number; finished: number };
   /** DynamoDB BatchWriteItem requests, retries included. */
   writeRequests: number;
 }
@@ -149,7 +152,7 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     pages: 0,
     rows: 0,
     unchanged: 0,
-    written: { usage: 0, series: 0 },
+    written: { usage: 0, series: 0, finished: 0 },
     writeRequests: 0,
   };
   const common = (cursor: string | undefined): UsagePollCommon => ({
@@ -172,9 +175,11 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     return known;
   };
 
-  const writeChanged = async (rows: readonly UsageRow[]) => {
+  // Changed rows of the whole run, written at once: a part item is then rewritten once per
+  // run, not once per page that touches it.
+  const changed: UsageRecord[] = [];
+  const collectChanged = async (rows: readonly UsageRow[]) => {
     stats.rows += rows.length;
-    const changed: UsageRecord[] = [];
     for (const row of lastPerKey(rows, (r) => `${r.reportDate}#${r.customerId}`)) {
       const known = await storedDay(row.reportDate);
       const fingerprint = usageFingerprint(row);
@@ -182,13 +187,15 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
         stats.unchanged++;
         continue;
       }
-      // Claimed before the write so an overlapping page with the same row skips it.
+      // Claimed so an overlapping page with the same row skips it.
       known.set(row.customerId, fingerprint);
       const { customerId, reportDate: day, userName, uploadMb, downloadMb } = row;
       changed.push({ customerId, day, userName, uploadMb, downloadMb });
     }
+  };
+  const writeChanged = async () => {
     if (changed.length === 0) return;
-    const written = await deps.usage.put(changed, now);
+    const written = await deps.usage.put(changed.splice(0), now);
     stats.written.usage += written.items;
     stats.writeRequests += written.requests;
   };
@@ -226,11 +233,11 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
         const page = await fetchPage(nextPage++);
         totals.add(page.total);
         lastPage = Math.max(lastPage, Math.ceil(page.total / pageSize));
-        await writeChanged(page.rows);
+        await collectChanged(page.rows);
       }
     };
     await allOrFirstError([
-      stopOnFailure(() => writeChanged(first.rows)),
+      stopOnFailure(() => collectChanged(first.rows)),
       ...Array.from({ length: maxPagesInFlight }, () => stopOnFailure(worker)),
     ]);
     if (totals.size > 1) stopReason ??= 'total-changed';
@@ -283,6 +290,8 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     await allOrFirstError([stopOnFailure(sweepPages), stopOnFailure(syncSeries)]);
   } catch (err) {
     await Promise.allSettled(storedDays.values());
+    // What was read before the failure is kept, so the next run writes only the rest.
+    await writeChanged();
     if (!cutByDeadline(err)) {
       const failure = classifyUpstreamFailure(err);
       if (!failure) throw err;
@@ -301,6 +310,7 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
     stopReason = 'time';
   }
   await Promise.allSettled(storedDays.values());
+  await writeChanged();
 
   if (stopReason) {
     const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
@@ -308,6 +318,11 @@ export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
   }
 
   const yesterday = addDays(today, -1);
+  // Days before the new cursor are never read again: write them per customer once.
+  const finishing = daysBetween(from, addDays(yesterday, -1));
+  const finished = await deps.usage.finish(finishing, now);
+  stats.written.finished += finished.items;
+  stats.writeRequests += finished.requests;
   await deps.pollState.advanceCursor(POLL_USAGE, yesterday, now);
   const cursor = previous === undefined ? yesterday : later(previous, yesterday);
   const health = await deps.pollState.recordSuccess(POLL_USAGE, now);

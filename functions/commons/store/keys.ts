@@ -12,6 +12,18 @@ export const keys = {
     gsi1pk: `USAGEDAY#${day}`,
     gsi1sk: `CUST#${customerId}`,
   }),
+  /** A finished day's row: read by customer only, so no day index to write. */
+  usageFinished: (customerId: string, day: string) => ({
+    pk: `USAGE#${customerId}`,
+    sk: `DAY#${day}`,
+  }),
+  /** One part of a day's figures (customers hashed into `USAGE_PARTS` parts). */
+  usagePart: (day: string, part: number) => ({
+    pk: `USAGEDAY#${day}`,
+    sk: `${USAGE_PART_PREFIX}${String(part).padStart(2, '0')}`,
+  }),
+  /** The last day whose rows are finished (written per customer). */
+  usageFinal: () => ({ pk: 'USAGEFINAL', sk: 'THROUGH' }),
   series: (series: SeriesName, day: string) => ({ pk: `SERIES#${series}`, sk: `DAY#${day}` }),
   poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
   silence: (id: string) => ({ pk: SILENCE_PK, sk: `SILENCE#${id}` }),
@@ -35,6 +47,23 @@ export const keys = {
 } as const;
 
 export const CUSTOMER_RECORD_PREFIX = 'REC#';
+export const USAGE_PART_PREFIX = 'PART#';
+
+/**
+ * Parts per day: about 40 bytes a customer, so 100,000 customers make parts of ~125 KB,
+ * well under DynamoDB's 400 KB item limit.
+ */
+export const USAGE_PARTS = 32;
+
+/** The part a customer's figures live in: FNV-1a of the id, so it never moves. */
+export function usagePartOf(customerId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < customerId.length; i++) {
+    h ^= customerId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % USAGE_PARTS;
+}
 
 export type SeriesName = 'consume' | 'nni';
 
