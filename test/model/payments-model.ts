@@ -400,6 +400,7 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
   await sweepStuckDeductions({
     ledger,
     reader: new LedgerReader(doc, env.tableName),
+    upstream: deps.upstream,
     sink,
     clock: () => new Date(now),
     leaseSeconds: LEASE_SECONDS,
