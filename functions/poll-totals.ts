@@ -17,6 +17,7 @@ import { PoolRefillStore } from './commons/store/pool-refills.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import type { DynamicTrafficApi } from './commons/upstream/types.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollTotalsDeps, 'snapshots' | 'pollState'> | undefined;
@@ -72,7 +73,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   // A notice SNS refused stays pending and is sent again on the next poll.
   if (alerts.failed.length)
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
-  const stuckDeductions = await sweepDeductions(config.payments.leaseSeconds);
+  const stuckDeductions = await sweepDeductions(config.payments.leaseSeconds, upstream);
   const eventReminders = await remindOpenEvents();
   const digest = await sendDailyDigest();
   const summary = {
@@ -94,14 +95,19 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
 });
 
 /**
- * Marks deductions a dead delivery left DEDUCTING past the lease UNKNOWN and alerts. Like
- * the reminders, a failure is logged, not thrown: the next poll sweeps again.
+ * Marks deductions a dead delivery left DEDUCTING past the lease UNKNOWN and alerts, and
+ * credits again reversals left RECREDITING. Like the reminders, a failure is logged, not
+ * thrown: the next poll sweeps again.
  */
-async function sweepDeductions(leaseSeconds: number): Promise<number> {
+async function sweepDeductions(
+  leaseSeconds: number,
+  upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>,
+): Promise<number> {
   try {
     const { marked } = await sweepStuckDeductions({
       ledger: new DynamoLedger(docClient, tableName()),
       reader: new LedgerReader(docClient, tableName()),
+      upstream,
       sink: alertingFromEnv().events,
       clock: () => new Date(),
       leaseSeconds,

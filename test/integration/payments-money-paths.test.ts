@@ -267,6 +267,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
         sweepStuckDeductions({
           ledger,
           reader: new LedgerReader(table.doc, table.tableName),
+          upstream: fx.client(),
           sink,
           clock: () => new Date(),
           leaseSeconds: 120,

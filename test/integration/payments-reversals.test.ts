@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
-import { createTestTable } from '../helpers/dynamo.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import {
   checkoutSession,
@@ -18,11 +20,12 @@ const fx = useSimulator();
 
 /** Issue #26 A1, A7, A9: money that comes back, and sessions that cannot be refunded. */
 describe('payment webhooks: disputes, failed refunds, sessions without a PaymentIntent', () => {
+  let table: TestTable;
   let ledger: DynamoLedger;
   let sink: RecordingSink;
 
   beforeAll(async () => {
-    const table = await createTestTable('reversals');
+    table = await createTestTable('reversals');
     ledger = new DynamoLedger(table.doc, table.tableName);
   });
 
@@ -420,6 +423,86 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       // Assess
       expect(resultOf(again)).toBe('given-back');
       expect(net()).toBe(9);
+    });
+  });
+
+  describe('a lower refunded total whose re-credit failed (adversarial review F1)', () => {
+    // Stripe's history: 4 $ refunded (t1), that refund fails (its event comes late, t2), a new
+    // 2 $ refund: the total is 200 (t3). The customer must hold 8 GB in the end.
+    const t1 = 1_700_000_000;
+    const history = (id: string) => ({
+      first: refunded(id, 400, t1),
+      failed: refundFailed(id, 400, t1 + 10),
+      lower: refunded(id, 200, t1 + 20),
+    });
+    const faults = [
+      ['502', { kind: 'status', status: 502 }],
+      ['a reset connection', { kind: 'reset' }],
+    ] as const;
+
+    it.each(faults)(
+      'lower total delivered before the failure, its re-credit answered %s, redelivered, then the failure: 8 GB',
+      async (_, fault) => {
+        // Prepare
+        const handler = handlerOf();
+        const id = newId();
+        const events = history(id);
+        await handler(paid(id));
+        await handler(events.first);
+        fx.sim.addFault({ ...fault, endpoint: 'rechargeTrafficCount', times: 1 });
+        expect((await handler(events.lower)).statusCode).toBe(503);
+
+        // Act
+        const redelivered = await handler(events.lower);
+        const late = await handler(events.failed);
+
+        // Assess
+        expect(resultOf(redelivered)).toBe('given-back');
+        expect(late.statusCode).toBe(200);
+        expect(net()).toBe(8);
+      },
+    );
+
+    it('lower total whose re-credit failed and was never redelivered: the sweep gives it back, alerting while it cannot', async () => {
+      // Prepare
+      const handler = handlerOf();
+      const id = newId();
+      const events = history(id);
+      await handler(paid(id));
+      await handler(events.first);
+      fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 2 });
+      expect((await handler(events.lower)).statusCode).toBe(503);
+      const sweep = (at: Date) =>
+        sweepStuckDeductions({
+          ledger,
+          reader: new LedgerReader(table.doc, table.tableName),
+          upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+          sink,
+          clock: () => at,
+          leaseSeconds: 120,
+        });
+      const later = new Date(Date.now() + 121_000);
+
+      const state = async () =>
+        (await ledger.getPart({ provider: 'stripe', paymentId: id }, `ch_${id}:200@${t1 + 20}`))
+          ?.state;
+      const alerts = () =>
+        sink.events.filter((e) => e.subject.includes(id)).map((e) => `${e.kind}:${e.severity}`);
+
+      // Act: within the lease, then past it with the upstream still failing, then again.
+      await sweep(new Date());
+      const within = await state();
+      await sweep(later);
+      const stuck = await state();
+      const stuckAlerts = alerts();
+      await sweep(later);
+
+      // Assess
+      expect(within).toBe('RECREDITING');
+      expect(stuck).toBe('RECREDITING');
+      expect(stuckAlerts).toEqual(['topup-failed:critical']);
+      expect(await state()).toBe('RECREDITED');
+      expect(net()).toBe(8);
     });
   });
 });

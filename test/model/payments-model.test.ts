@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { type ModelEnv, runScenario, scenarioArb } from './payments-model.ts';
+import { lowerTotalFaultArb, type ModelEnv, runScenario, scenarioArb } from './payments-model.ts';
 
 /** Sequences per CI run (`MODEL_RUNS`); the bench (`npm run bench -- money-model`) runs 10,000+. */
 const RUNS = Number(process.env.MODEL_RUNS ?? 200);
@@ -34,5 +34,16 @@ describe('payments model (issue #26 B): random Stripe histories against the real
       { seed: SEED, numRuns: RUNS, endOnFailure: false },
     );
     expect(RUNS).toBeGreaterThan(0);
+  });
+
+  it(`holds every invariant when a lower refunded total's re-credit meets a fault (seed ${SEED})`, {
+    timeout: 300_000,
+  }, async () => {
+    await fc.assert(
+      fc.asyncProperty(lowerTotalFaultArb, async (scenario) => {
+        await runScenario(env, scenario);
+      }),
+      { seed: SEED, numRuns: 20, endOnFailure: false },
+    );
   });
 });

@@ -99,17 +99,48 @@ const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   }),
 );
 
+const stepsArb = fc.array(
+  fc.record(
+    { pick: fc.nat({ max: 20 }), duplicate: fc.boolean(), fault: faultArb },
+    { requiredKeys: ['pick', 'duplicate'] },
+  ),
+  { maxLength: 30 },
+);
+
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   customers: fc.constant(2),
   payments: fc.array(paymentArb, { minLength: 1, maxLength: 2 }),
-  steps: fc.array(
-    fc.record(
-      { pick: fc.nat({ max: 20 }), duplicate: fc.boolean(), fault: faultArb },
-      { requiredKeys: ['pick', 'duplicate'] },
-    ),
-    { maxLength: 30 },
-  ),
+  steps: stepsArb,
 });
+
+/**
+ * A shape random picks rarely reach (adversarial review F1): a refund fails, a new lower total
+ * is delivered before the failure's own event, and its re-credit meets an upstream fault;
+ * Stripe redelivers it, then the failure comes. Events: completed, refunded(a),
+ * refund-failed(a), refunded(b < a); the picks below deliver them in that shape.
+ */
+export const lowerTotalFaultArb: fc.Arbitrary<Scenario> = fc
+  .record({
+    a: fc.integer({ min: 2, max: 1000 }),
+    b: fc.integer({ min: 1, max: 999 }),
+    how: fc.constantFrom('502', 'busy', 'answer-lost', 'kill-after' as const),
+    tail: stepsArb,
+  })
+  .filter(({ a, b }) => b < a)
+  .map(({ a, b, how, tail }) => ({
+    customers: 2,
+    payments: [
+      { customer: 0, pkg: 'gb10' as const, async: false, refunds: [a, b], firstRefundFails: true },
+    ],
+    steps: [
+      { pick: 0, duplicate: false },
+      { pick: 0, duplicate: false },
+      { pick: 1, duplicate: false, fault: { on: 'upstream' as const, how } },
+      { pick: 1, duplicate: false },
+      { pick: 0, duplicate: false },
+      ...tail,
+    ],
+  }));
 
 interface TrueEvent {
   label: string;
@@ -400,6 +431,7 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
   await sweepStuckDeductions({
     ledger,
     reader: new LedgerReader(doc, env.tableName),
+    upstream: deps.upstream,
     sink,
     clock: () => new Date(now),
     leaseSeconds: LEASE_SECONDS,

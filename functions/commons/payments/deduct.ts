@@ -19,7 +19,7 @@ import {
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
 import { countsRefunds, refKey, shareOf } from './coverage.ts';
-import { reverseDeduction } from './reverse.ts';
+import { recredit, reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,
   Outcome,
@@ -141,7 +141,7 @@ export async function deductForRefund(
       if (report === 'retry') continue;
       if (report) return report;
     }
-    const step = await claim(ev, order, deps);
+    const step = await claim(ev, order, deps, opts.signal);
     if (step === 'retry') continue;
     if ('statusCode' in step) return step;
     return callDeduction(deps, order, step.part, opts.signal);
@@ -205,6 +205,7 @@ async function claim(
   ev: RefundEvent | DisputeEvent,
   order: Order,
   deps: PaymentDeps,
+  signal: AbortSignal | undefined,
 ): Promise<Outcome | 'retry' | { part: PartInput }> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
@@ -248,7 +249,7 @@ async function claim(
   }
   if (share.newMinor <= 0) {
     const part = await deps.ledger.getPart(key, partId);
-    return part ? abandonedOrDone(deps, key, part, now) : ok('already-deducted');
+    return part ? claimedBefore(deps, key, part, now, signal) : ok('already-deducted');
   }
 
   const part: PartInput = {
@@ -264,10 +265,27 @@ async function claim(
     next: share.next,
     now,
   });
-  if (res.outcome === 'part-exists') return abandonedOrDone(deps, key, res.part, now);
+  if (res.outcome === 'part-exists') return claimedBefore(deps, key, res.part, now, signal);
   if (res.outcome !== 'claimed') return 'retry';
   if (share.gb.isZero()) return ok('deducted');
   return { part };
+}
+
+/**
+ * The part was claimed by an earlier delivery. A lower total's reversal (`newerReport`, the
+ * same part id) whose re-credit failed is driven again: its redelivery ends up here, not in
+ * `reverseDeduction`, and the upstream applies the reversal's orderId once.
+ */
+function claimedBefore(
+  deps: PaymentDeps,
+  key: OrderKey,
+  part: DeductionPart,
+  now: Date,
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
+  return part.state === 'RECREDITING'
+    ? recredit(deps, key, part, signal)
+    : abandonedOrDone(deps, key, part, now);
 }
 
 /**

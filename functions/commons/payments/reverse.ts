@@ -1,7 +1,9 @@
 import { logger } from '../logger.ts';
-import type { DeductionPart, Order, OrderKey, PartInput } from '../store/ledger.ts';
+import type { OpsEventSink } from '../ops-events.ts';
+import type { DeductionPart, Ledger, Order, OrderKey, PartInput } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import { UpstreamRejectedError } from '../upstream/errors.ts';
+import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
 import { countsRefunds, giveBackOf } from './coverage.ts';
@@ -59,7 +61,7 @@ export async function reverseDeduction(
     const existing = await deps.ledger.getPart(key, ev.partId);
     if (existing) {
       return existing.state === 'RECREDITING'
-        ? recredit(deps, order, existing, opts.signal)
+        ? recredit(deps, key, existing, opts.signal)
         : ok('already-given-back');
     }
     const minor = await minorToGiveBack(ev, order, deps);
@@ -103,7 +105,7 @@ export async function reverseDeduction(
     if (res.outcome === 'part-exists') return ok('already-given-back');
     if (res.outcome !== 'claimed') continue;
     if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
-    return recredit(deps, order, { ...part, createdAt: '', updatedAt: '' }, opts.signal);
+    return recredit(deps, key, part, opts.signal);
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
 }
@@ -167,18 +169,29 @@ async function minorToGiveBack(
   return taken ? Math.min(ev.amountMinor, dispute.minor) : 0;
 }
 
-async function recredit(
-  deps: PaymentDeps,
-  order: Order,
-  part: DeductionPart,
-  signal: AbortSignal | undefined,
+/** What a re-credit needs: a delivery's deps, or the sweep's. */
+export interface RecreditDeps {
+  ledger: Pick<Ledger, 'settleReversal'>;
+  upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;
+  sink: OpsEventSink;
+  clock: () => Date;
+}
+
+/**
+ * Credits a RECREDITING part's GB back. Safe to repeat (a redelivery, the sweep): the upstream
+ * applies the part's own `orderId` at most once.
+ */
+export async function recredit(
+  deps: RecreditDeps,
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  signal?: AbortSignal,
 ): Promise<Outcome> {
-  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const orderId =
     part.orderId ?? deriveOrderId(key.provider as ProviderId, `${key.paymentId}#${part.partId}`);
   try {
     const res = await deps.upstream.rechargeTrafficCount(
-      { customerId: order.customerId ?? '', orderId, trafficGb: new Decimal(part.gb) },
+      { customerId: part.customerId ?? '', orderId, trafficGb: new Decimal(part.gb) },
       signal ? { signal } : undefined,
     );
     await deps.ledger.settleReversal(key, part.partId, {
@@ -189,7 +202,7 @@ async function recredit(
     logger.info('traffic given back', partFacts(key, part));
     return ok('given-back');
   } catch (err) {
-    // The part stays RECREDITING: the redelivery calls again with the same orderId.
+    // The part stays RECREDITING: the redelivery (or the sweep) calls again with the same orderId.
     const error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : 'unknown';
     logger.warn('traffic not given back for now', { ...partFacts(key, part), error });
     if (err instanceof UpstreamRejectedError) {
@@ -197,7 +210,7 @@ async function recredit(
         kind: 'topup-failed',
         severity: 'critical',
         subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-        summary: `Giving back ${part.gb} GB to customer ${order.customerId ?? '?'} was refused (code ${err.code})`,
+        summary: `Giving back ${part.gb} GB to customer ${part.customerId ?? '?'} was refused (code ${err.code})`,
         details: { ...partFacts(key, part), upstreamCode: String(err.code), error },
       });
     }

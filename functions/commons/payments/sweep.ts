@@ -2,14 +2,18 @@ import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import type { Ledger } from '../store/ledger.ts';
 import type { LedgerReader } from '../store/ledger-read.ts';
-import { markAbandoned } from './deduct.ts';
+import type { DynamicTrafficApi } from '../upstream/types.ts';
+import { raiseAlert } from './alerts.ts';
+import { markAbandoned, partFacts } from './deduct.ts';
+import { recredit } from './reverse.ts';
 
 /** Parts looked at per sweep; more wait for the next one (they are alerted either way). */
 const SWEEP_LIMIT = 500;
 
 export interface SweepDeps {
-  ledger: Pick<Ledger, 'settleDeduction'>;
+  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal'>;
   reader: Pick<LedgerReader, 'partsInState'>;
+  upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;
   sink: OpsEventSink;
   clock: () => Date;
   /** `payments.leaseSeconds`: no delivery can still be calling after it. */
@@ -19,18 +23,41 @@ export interface SweepDeps {
 /**
  * Deduction parts left DEDUCTING by a delivery that died (its claim written, `deductionFlow`
  * perhaps called, the answer never recorded) are marked UNKNOWN and alerted, as the lost
- * answer of a live delivery is. Run by every totals poll, so no part stays DEDUCTING unseen
- * longer than the lease plus one poll interval, whether or not the refund is redelivered.
+ * answer of a live delivery is. Reversals left RECREDITING (a re-credit that failed or died,
+ * perhaps never redelivered) are credited again, which the upstream applies once per
+ * orderId, and alerted while they stay stuck. Run by every totals poll, so no part stays
+ * DEDUCTING or RECREDITING unseen longer than the lease plus one poll interval.
  */
-export async function sweepStuckDeductions(deps: SweepDeps): Promise<{ marked: number }> {
+export async function sweepStuckDeductions(
+  deps: SweepDeps,
+): Promise<{ marked: number; recredited: number; stuck: number }> {
   const now = deps.clock();
-  const parts = await deps.reader.partsInState('DEDUCTING', SWEEP_LIMIT);
+  const stale = (updatedAt: string) =>
+    now.getTime() - Date.parse(updatedAt) > deps.leaseSeconds * 1000;
   let marked = 0;
-  for (const part of parts) {
-    const age = now.getTime() - Date.parse(part.updatedAt);
-    if (!(age > deps.leaseSeconds * 1000)) continue;
+  for (const part of await deps.reader.partsInState('DEDUCTING', SWEEP_LIMIT)) {
+    if (!stale(part.updatedAt)) continue;
     if (await markAbandoned(deps, part.order, part, now)) marked += 1;
   }
   if (marked > 0) logger.warn('deductions left DEDUCTING marked UNKNOWN', { marked });
-  return { marked };
+  let recredited = 0;
+  let stuck = 0;
+  for (const part of await deps.reader.partsInState('RECREDITING', SWEEP_LIMIT)) {
+    if (!stale(part.updatedAt)) continue;
+    const out = await recredit(deps, part.order, part);
+    if (out.statusCode < 300) {
+      recredited += 1;
+      continue;
+    }
+    stuck += 1;
+    await raiseAlert(deps.sink, {
+      kind: 'topup-failed',
+      severity: 'critical',
+      subject: `reversal:${part.order.provider}:${part.order.paymentId}:${part.partId}`,
+      summary: `Giving back ${part.gb} GB to customer ${part.customerId ?? '?'} is still not done since ${part.updatedAt}; the next poll tries again`,
+      details: { ...partFacts(part.order, part), since: part.updatedAt },
+    });
+  }
+  if (recredited + stuck > 0) logger.warn('reversals left RECREDITING', { recredited, stuck });
+  return { marked, recredited, stuck };
 }
