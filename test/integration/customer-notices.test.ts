@@ -514,6 +514,40 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     expect(t.smsSent()).toHaveLength(1);
   });
 
+  it('sends a captured address only the receipt of the payment that named it, without the account or balance', async () => {
+    // Prepare: nothing bound; the customer's own payment named their email, then a stranger
+    // paid with client_reference_id=88 and their own email and phone (issue #27).
+    const t = await setUp();
+    await t.contacts.capture('88', { email: 'owner@example.org' }, t.now(), 'ORDER#stripe#cs_own');
+    await t.contacts.capture(
+      '88',
+      { email: 'stranger@example.org', phone: '+8613900000000' },
+      new Date(t.now().getTime() + 60_000),
+      'ORDER#stripe#cs_stranger',
+    );
+    await t.poll(20);
+
+    // Act: both payments land, then an operator credit and an auto top-up.
+    const at = t.now().toISOString();
+    await t.poll(40, {
+      credits: [credit(10, at, 'ORDER#stripe#cs_own'), credit(10, at, 'ORDER#stripe#cs_stranger')],
+    });
+    await t.poll(50, { credits: [credit(10, at)] });
+    await t.poll(60, { credits: [credit(10, at, 'ORDER#stripe#pi_auto')] });
+
+    // Assess: each payer got their own receipt only; the stranger learns no account or balance.
+    expect(ses.sent.map((e) => `${e.to.join()} ${e.subject}`).sort()).toEqual([
+      'owner@example.org Top-up received: +10 GB',
+      'stranger@example.org Top-up received: +10 GB',
+    ]);
+    const toStranger = ses.sent.find((e) => e.to.includes('stranger@example.org'));
+    expect(toStranger?.text).not.toMatch(/ada01|balance/i);
+    expect(toStranger?.text).not.toContain('confirm');
+    expect(t.smsSent().map((s) => `${s.PhoneNumber} ${s.Message}`)).toEqual([
+      '+8613900000000 Top-up received: +10 GB.',
+    ]);
+  });
+
   it('sends the receipt without the link when the link cannot be signed', async () => {
     const t = await setUp({}, '2026-12-01T02:00:00Z', new Set(), 'too-short');
     await t.contacts.capture('88', { email: 'payer@example.org' }, t.now());
