@@ -167,7 +167,12 @@ describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
 
   it('shows where each address came from: the operator, the customer, or an unconfirmed payment', async () => {
     const contacts = new CustomerContactStore(table.doc, table.tableName);
-    await contacts.capture('66', { email: 'payer@example.org', phone: '+8613900000000' }, NOW);
+    await contacts.capture(
+      '66',
+      { email: 'payer@example.org', phone: '+8613900000000' },
+      NOW,
+      'ORDER#stripe#cs_66',
+    );
     expect(await h.cli('customer', 'contact', '66')).toBe(0);
     expect(h.stdout.text).toMatch(
       /email:\s+payer@example\.org \(from a payment, unconfirmed: receipts only\)/,

@@ -86,9 +86,15 @@ describe('Class: CustomerContactStore', () => {
       '89',
       { email: 'payer@example.com', phone: 'not a phone' },
       new Date('2026-12-02T00:00:00Z'),
+      'ORDER#stripe#cs_89',
     );
     expect(kept).toEqual({ email: true, phone: false });
-    await store.capture('89', { email: 'older@example.com' }, new Date('2026-12-01T12:00:00Z'));
+    await store.capture(
+      '89',
+      { email: 'older@example.com' },
+      new Date('2026-12-01T12:00:00Z'),
+      'ORDER#stripe#cs_89old',
+    );
     const c = await store.get('89');
     expect(c).toMatchObject({
       email: 'ops-set@example.com',
@@ -96,20 +102,24 @@ describe('Class: CustomerContactStore', () => {
       notices: false,
     });
     expect(c?.paymentPhone).toBeUndefined();
-    expect(c && noticeAddresses(c, false)).toEqual({ email: 'ops-set@example.com' });
-    expect(c && noticeAddresses(c, true)).toEqual({ email: 'ops-set@example.com' });
-    await store.capture('90', { phone: '+15551234567' }, t0);
+    const ops = { email: { to: 'ops-set@example.com', bound: true } };
+    expect(c && noticeAddresses(c, undefined)).toEqual(ops);
+    expect(c && noticeAddresses(c, 'ORDER#stripe#cs_89')).toEqual(ops);
+    await store.capture('90', { phone: '+15551234567' }, t0, 'ORDER#stripe#cs_90');
     const only = await store.get('90');
-    // A captured number gets receipts, nothing else.
-    expect(only && noticeAddresses(only, true)).toEqual({ phone: '+15551234567' });
-    expect(only && noticeAddresses(only, false)).toEqual({});
+    // A captured number gets its own payment's receipt, nothing else.
+    expect(only && noticeAddresses(only, 'ORDER#stripe#cs_90')).toEqual({
+      phone: { to: '+15551234567', bound: false },
+    });
+    expect(only && noticeAddresses(only, 'ORDER#stripe#cs_other')).toEqual({});
+    expect(only && noticeAddresses(only, undefined)).toEqual({});
     expect(only?.notices).toBe(true);
     const many = await store.getMany(['88', '89', '90', '91']);
     expect([...many.keys()].sort()).toEqual(['88', '89', '90']);
   });
 
   it('keeps a contact for two years after its last change, by DynamoDB TTL', async () => {
-    await store.capture('92', { email: 'x@example.org' }, t0);
+    await store.capture('92', { email: 'x@example.org' }, t0, 'ORDER#stripe#cs_92');
     const { Item } = await table.doc.send(
       new GetCommand({ TableName: table.tableName, Key: { pk: 'CUSTOMER#92', sk: 'CONTACT' } }),
     );
@@ -155,8 +165,9 @@ describe('payment webhook: payer contact capture', () => {
   }
 
   it('keeps Stripe Checkout customer_details’ email and phone after the credit, never the payer’s name', async () => {
+    const sessionId = `cs_${randomUUID()}`;
     const session = {
-      ...checkoutSession(`cs_${randomUUID()}`, { customerId: '88' }),
+      ...checkoutSession(sessionId, { customerId: '88' }),
       customer_details: { email: 'payer@example.org', phone: '+14155550100', name: 'Ada L' },
     };
     const res = await handler(contactSaver(store))(
@@ -168,12 +179,18 @@ describe('payment webhook: payer contact capture', () => {
       paymentEmail: 'payer@example.org',
       paymentPhone: '+14155550100',
     });
+    // Kept under the ledger's order key too: its receipt's credit carries that key.
+    expect(kept?.captures[`ORDER#stripe#${sessionId}`]).toMatchObject({
+      email: 'payer@example.org',
+      phone: '+14155550100',
+    });
     expect(JSON.stringify(kept)).not.toContain('Ada L');
   });
 
   it('keeps Standard Webhooks data.email and data.phone, and a failing save never fails the credit', async () => {
+    const paymentId = `ord_${randomUUID()}`;
     const payload = standardPayload('payment.succeeded', {
-      paymentId: `ord_${randomUUID()}`,
+      paymentId,
       customerId: 88,
       package: 'gb10',
       amount: 1000,
@@ -187,7 +204,12 @@ describe('payment webhook: payer contact capture', () => {
     );
     expect(JSON.parse(ok.body ?? '').result).toBe('credited');
     expect(saved).toEqual([
-      ['88', { email: 'shop-buyer@example.org', phone: '+86 139 0000 0000' }, now],
+      [
+        '88',
+        { email: 'shop-buyer@example.org', phone: '+86 139 0000 0000' },
+        now,
+        `ORDER#standard#${paymentId}`,
+      ],
     ]);
 
     const other = standardPayload('payment.succeeded', {
@@ -242,7 +264,7 @@ describe('Function: confirmContact', () => {
 
   it('binds the captured email the link names, once, and never one a payment brings later', async () => {
     // Prepare: a payment's email, and the link its receipt carried.
-    await store.capture('88', { email: 'ada@example.net' }, t0);
+    await store.capture('88', { email: 'ada@example.net' }, t0, 'ORDER#stripe#cs_88');
     const token = signConfirmToken(SECRET, '88', 'ada@example.net', t0);
     expect(token).not.toContain('ada');
 
@@ -251,7 +273,12 @@ describe('Function: confirmContact', () => {
     const again = await confirmContact(token, '88', deps());
     // A later payment names someone else, whose own link was issued before.
     const stranger = signConfirmToken(SECRET, '88', 'mallory@example.org', t0);
-    await store.capture('88', { email: 'mallory@example.org' }, new Date('2026-12-02T00:00:00Z'));
+    await store.capture(
+      '88',
+      { email: 'mallory@example.org' },
+      new Date('2026-12-02T00:00:00Z'),
+      'ORDER#stripe#cs_88b',
+    );
 
     // Assess
     expect(first).toEqual({ customerId: '88', email: 'a***@example.net', already: false });
@@ -266,20 +293,22 @@ describe('Function: confirmContact', () => {
       confirmedEmail: 'ada@example.net',
       paymentEmail: 'mallory@example.org',
     });
-    expect(c && noticeAddresses(c, true)).toEqual({ email: 'ada@example.net' });
+    expect(c && noticeAddresses(c, 'ORDER#stripe#cs_88')).toEqual({
+      email: { to: 'ada@example.net', bound: true },
+    });
   });
 
   it('refuses a link opened on another customer’s page: the address is not the identity', async () => {
     // A payer paid for customer 55 with their own address and got the receipt's link; they
     // can open the customer page only as themselves (99), never as 55.
-    await store.capture('55', { email: 'mallory@example.org' }, t0);
+    await store.capture('55', { email: 'mallory@example.org' }, t0, 'ORDER#stripe#cs_55');
     const token = signConfirmToken(SECRET, '55', 'mallory@example.org', t0);
     await expect(confirmContact(token, '99', deps())).rejects.toMatchObject({ reason: 'invalid' });
     expect((await store.get('55'))?.confirmedEmail).toBeUndefined();
   });
 
   it('refuses a forged, altered, expired or superseded link, and one for a forgotten contact', async () => {
-    await store.capture('77', { email: 'bo@example.net' }, t0);
+    await store.capture('77', { email: 'bo@example.net' }, t0, 'ORDER#stripe#cs_77');
     const token = signConfirmToken(SECRET, '77', 'bo@example.net', t0);
     const refusal = (t: string, d = deps()) =>
       confirmContact(t, '77', d).then(
@@ -298,13 +327,18 @@ describe('Function: confirmContact', () => {
     const late = new Date(t0.getTime() + 15 * 86_400_000);
     expect(await refusal(token, deps(SECRET, late))).toBe('expired');
     // Another address captured since: the link no longer applies.
-    await store.capture('77', { email: 'bo2@example.net' }, new Date('2026-12-01T01:00:00Z'));
+    await store.capture(
+      '77',
+      { email: 'bo2@example.net' },
+      new Date('2026-12-01T01:00:00Z'),
+      'ORDER#stripe#cs_77b',
+    );
     expect(await refusal(token)).toBe('superseded');
     // Rotation: a link signed with the previous key still works while both are put.
     const old = signConfirmToken(OLD, '77', 'bo2@example.net', t0);
     expect(await refusal(old, deps(`${SECRET} ${OLD}`))).toBe('confirmed');
     // Forgotten: nothing is left to confirm.
-    await store.capture('76', { email: 'cy@example.net' }, t0);
+    await store.capture('76', { email: 'cy@example.net' }, t0, 'ORDER#stripe#cs_76');
     const cy = signConfirmToken(SECRET, '76', 'cy@example.net', t0);
     await store.erase('76', t0);
     await expect(confirmContact(cy, '76', deps())).rejects.toMatchObject({

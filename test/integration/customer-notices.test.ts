@@ -471,7 +471,12 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
   it('sends a contact captured from a payment receipts only, with a link to confirm, and every notice once confirmed', async () => {
     // Prepare: nothing bound; a payment named an email and a phone.
     const t = await setUp();
-    await t.contacts.capture('88', { email: 'payer@example.org', phone: PHONE }, t.now());
+    await t.contacts.capture(
+      '88',
+      { email: 'payer@example.org', phone: PHONE },
+      t.now(),
+      'stripe-cs_9',
+    );
     await t.poll(20);
 
     // Act: running low, then used up, then a top-up.
@@ -486,9 +491,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     expect(ses.sent[0]?.text).toContain(
       'confirm it on\nyour customer page (open your own customer link first):\nhttps://shop.example.com/portal/confirm-contact?token=',
     );
-    expect(t.smsSent().map((s) => s.Message)).toEqual([
-      'Top-up received: +10 GB. New balance 9 GB.',
-    ]);
+    expect(t.smsSent().map((s) => s.Message)).toEqual(['Top-up received: +10 GB.']);
     const outbox = await t.outbox.forCustomer('88');
     expect(
       outbox.map((e) => `${e.kind} ${e.channel} ${e.status} ${e.reason ?? ''}`).sort(),
@@ -514,9 +517,42 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     expect(t.smsSent()).toHaveLength(1);
   });
 
+  it('sends a captured address only the receipt of the payment that named it, without the account or balance', async () => {
+    // Prepare: nothing bound; the customer's own payment named their email, then a stranger
+    // paid with client_reference_id=88 and their own email and phone (issue #27).
+    const t = await setUp();
+    await t.contacts.capture('88', { email: 'owner@example.org' }, t.now(), 'ORDER#stripe#cs_own');
+    await t.contacts.capture(
+      '88',
+      { email: 'stranger@example.org', phone: '+8613900000000' },
+      new Date(t.now().getTime() + 60_000),
+      'ORDER#stripe#cs_stranger',
+    );
+    await t.poll(20);
+
+    // Act: both payments land, then an operator credit and an auto top-up.
+    const at = t.now().toISOString();
+    await t.poll(40, {
+      credits: [credit(10, at, 'ORDER#stripe#cs_own'), credit(10, at, 'ORDER#stripe#cs_stranger')],
+    });
+    await t.poll(50, { credits: [credit(10, at)] });
+    await t.poll(60, { credits: [credit(10, at, 'ORDER#stripe#pi_auto')] });
+
+    // Assess: each payer got their own receipt only; the stranger learns no account or balance.
+    expect(ses.sent.map((e) => `${e.to.join()} ${e.subject}`).sort()).toEqual([
+      'owner@example.org Top-up received: +10 GB',
+      'stranger@example.org Top-up received: +10 GB',
+    ]);
+    const toStranger = ses.sent.find((e) => e.to.includes('stranger@example.org'));
+    expect(toStranger?.text).not.toMatch(/ada01|balance/i);
+    expect(t.smsSent().map((s) => `${s.PhoneNumber} ${s.Message}`)).toEqual([
+      '+8613900000000 Top-up received: +10 GB.',
+    ]);
+  });
+
   it('sends the receipt without the link when the link cannot be signed', async () => {
     const t = await setUp({}, '2026-12-01T02:00:00Z', new Set(), 'too-short');
-    await t.contacts.capture('88', { email: 'payer@example.org' }, t.now());
+    await t.contacts.capture('88', { email: 'payer@example.org' }, t.now(), 'stripe-cs_7');
     await t.poll(20);
     await t.poll(29, { credits: [credit(9, t.now().toISOString(), 'stripe-cs_7')] });
     expect(ses.sent.map((e) => e.subject)).toEqual(['Top-up received: +9 GB']);
@@ -526,7 +562,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
   it('sends every notice to the operator’s address, never to one a later payment names', async () => {
     const t = await setUp();
     await t.contacts.edit('88', { email: EMAIL }, t.now());
-    await t.contacts.capture('88', { email: 'stranger@example.org' }, t.now());
+    await t.contacts.capture('88', { email: 'stranger@example.org' }, t.now(), 'stripe-cs_8');
     await t.poll(20);
     await t.poll(4);
     await t.poll(30, { credits: [credit(26, t.now().toISOString(), 'stripe-cs_8')] });

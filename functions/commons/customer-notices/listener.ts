@@ -259,13 +259,15 @@ export class CustomerNotices implements BalanceListener {
       contact,
       now,
       confirmLink,
+      n.credit?.orderId,
     );
   }
 
   /**
    * One outbox entry per channel the customer can be reached on, in their locale: bound
-   * addresses for every notice, a captured one for receipts only (noticeAddresses). Only the
-   * operator's name greets; a payer's never reaches a message.
+   * addresses for every notice, one captured from a payment for that payment's receipt only
+   * (noticeAddresses), which names neither the account nor the balance. Only the operator's
+   * name greets, and only at a bound address; a payer's never reaches a message.
    */
   #channelEntries(
     facts: NoticeFacts,
@@ -273,16 +275,26 @@ export class CustomerNotices implements BalanceListener {
     contact: CustomerContact | undefined,
     now: Date,
     confirmLink?: string,
+    receiptOf?: string,
   ): OutboxEntry[] {
     const cfg = this.#d.config;
     const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
     const name = contact?.name;
-    const { email, phone } = contact ? noticeAddresses(contact, facts.kind === 'topped-up') : {};
-    // Only the email carries the confirmation link: it goes to the captured address itself.
-    const text = renderNotice(
-      { ...facts, ...(name ? { name } : {}), ...(confirmLink ? { confirmLink } : {}) },
-      locale,
-    );
+    const addresses = contact
+      ? noticeAddresses(contact, facts.kind === 'topped-up' ? receiptOf : undefined)
+      : {};
+    const email = addresses.email?.to;
+    const phone = addresses.phone?.to;
+    const full = renderNotice({ ...facts, ...(name ? { name } : {}) }, locale);
+    const { account: _account, balanceMb: _balance, daysLeft: _days, ...paid } = facts;
+    // Only the email carries the confirmation link, and only to the captured address it names.
+    const payer = (link: string | undefined) =>
+      renderNotice({ ...paid, ...(link ? { confirmLink: link } : {}) }, locale);
+    const emailText =
+      addresses.email && !addresses.email.bound
+        ? payer(contact && email === unconfirmedEmail(contact) ? confirmLink : undefined)
+        : full;
+    const smsText = addresses.phone && !addresses.phone.bound ? payer(undefined).sms : full.sms;
     const createdAt = now.toISOString();
     const base = {
       customerId: facts.customerId,
@@ -299,8 +311,8 @@ export class CustomerNotices implements BalanceListener {
         channel: 'none',
         status: 'skipped',
         reason,
-        subject: text.subject,
-        text: text.email,
+        subject: full.subject,
+        text: full.email,
       },
     ];
     if (!cfg.enabled) return skipped('notices disabled');
@@ -313,8 +325,8 @@ export class CustomerNotices implements BalanceListener {
         channel: 'email',
         status: 'pending',
         to: email,
-        subject: text.subject,
-        text: text.email,
+        subject: emailText.subject,
+        text: emailText.email,
         notBefore: lease,
       });
     }
@@ -325,7 +337,7 @@ export class CustomerNotices implements BalanceListener {
         status: 'skipped',
         reason: 'country not allowed',
         to: phone,
-        text: text.sms,
+        text: smsText,
       });
     } else if (phone && this.#d.sms) {
       const at = nextSmsTime(now, this.#window(contact));
@@ -335,7 +347,7 @@ export class CustomerNotices implements BalanceListener {
         channel: 'sms',
         status: wait ? 'deferred' : 'pending',
         to: phone,
-        text: text.sms,
+        text: smsText,
         notBefore: wait ? at.toISOString() : lease,
         ...(wait ? { reason: 'quiet hours' } : {}),
       });

@@ -8,7 +8,10 @@ export interface NoticeFacts {
   customerId: string;
   account?: string;
   name?: string;
-  /** Absent for auto top-up notices, which are not about the balance. */
+  /**
+   * Absent for auto top-up notices, which are not about the balance, and for a receipt to an
+   * address only a payer typed (it tells what they paid for, nothing about the account).
+   */
   balanceMb?: string;
   daysLeft?: number | null;
   /** Topped up: the credit's MB. */
@@ -91,9 +94,9 @@ const EN: Record<NoticeKind, Words> = {
     subject: `Top-up received: +${gb(f.creditMb ?? '0')}`,
     lines: [
       `We added ${gb(f.creditMb ?? '0')} to your account.`,
-      `Your new balance is ${gb(f.balanceMb)}.`,
+      ...(f.balanceMb === undefined ? [] : [`Your new balance is ${gb(f.balanceMb)}.`]),
     ],
-    sms: `Top-up received: +${gb(f.creditMb ?? '0')}. New balance ${gb(f.balanceMb)}.`,
+    sms: `Top-up received: +${gb(f.creditMb ?? '0')}.${f.balanceMb === undefined ? '' : ` New balance ${gb(f.balanceMb)}.`}`,
   }),
   'autotopup-authentication': () => ({
     subject: 'Please confirm your automatic top-up',
@@ -136,8 +139,14 @@ const ZH: Record<NoticeKind, Words> = {
   }),
   'topped-up': (f) => ({
     subject: `充值成功：+${gb(f.creditMb ?? '0')}`,
-    lines: [`已为您的账户充值 ${gb(f.creditMb ?? '0')}。`, `当前余额为 ${gb(f.balanceMb)}。`],
-    sms: `充值成功：+${gb(f.creditMb ?? '0')}，当前余额 ${gb(f.balanceMb)}。`,
+    lines: [
+      `已为您的账户充值 ${gb(f.creditMb ?? '0')}。`,
+      ...(f.balanceMb === undefined ? [] : [`当前余额为 ${gb(f.balanceMb)}。`]),
+    ],
+    sms:
+      f.balanceMb === undefined
+        ? `充值成功：+${gb(f.creditMb ?? '0')}。`
+        : `充值成功：+${gb(f.creditMb ?? '0')}，当前余额 ${gb(f.balanceMb)}。`,
   }),
   'autotopup-authentication': () => ({
     subject: '请确认自动充值付款',

@@ -1,5 +1,6 @@
 import { logger } from '../logger.ts';
 import { type CustomerContactStore, canonicalCustomerId } from '../store/customer-contacts.ts';
+import { ledgerKeys } from '../store/ledger.ts';
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 
 /**
@@ -25,6 +26,7 @@ export function payerContact(from: unknown): { contact?: PayerContact } {
  * (without the contact).
  */
 export async function keepPayerContact(
+  provider: string,
   ev: PaymentSucceeded,
   outcome: Outcome,
   deps: PaymentDeps,
@@ -33,7 +35,12 @@ export async function keepPayerContact(
     return outcome;
   }
   try {
-    await deps.saveContact(canonicalCustomerId(ev.customerId), ev.contact, deps.clock());
+    await deps.saveContact(
+      canonicalCustomerId(ev.customerId),
+      ev.contact,
+      deps.clock(),
+      ledgerKeys.order({ provider, paymentId: ev.paymentId }).pk,
+    );
   } catch (err) {
     logger.warn('payer contact not kept', {
       paymentId: ev.paymentId,
@@ -45,5 +52,5 @@ export async function keepPayerContact(
 
 /** The saveContact dependency over the contacts store. */
 export function contactSaver(store: CustomerContactStore): NonNullable<PaymentDeps['saveContact']> {
-  return (customerId, contact, at) => store.capture(customerId, contact, at);
+  return (customerId, contact, at, order) => store.capture(customerId, contact, at, order);
 }

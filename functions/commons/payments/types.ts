@@ -167,6 +167,14 @@ export interface PaymentDeps {
   getSecret: (name: SecretName) => Promise<string | undefined>;
   /** Identifies one delivery's lease. @default crypto.randomUUID */
   newLeaseOwner?: () => string;
-  /** Keeps a credited payer's contact for customer notices (contact.ts). */
-  saveContact?: (customerId: string, contact: PayerContact, at: Date) => Promise<unknown>;
+  /**
+   * Keeps a credited payer's contact for customer notices (contact.ts), under the order key
+   * that the ledger gives the payment (its receipt's credit carries the same).
+   */
+  saveContact?: (
+    customerId: string,
+    contact: PayerContact,
+    at: Date,
+    order: string,
+  ) => Promise<unknown>;
 }

@@ -70,7 +70,7 @@ function dispatch(
     case 'payment-succeeded':
       // Only a credit keeps the payer's contact; duplicates skip the extra step.
       return creditPayment(provider, event, deps, opts).then((o) =>
-        o.result === 'credited' ? keepPayerContact(event, o, deps) : o,
+        o.result === 'credited' ? keepPayerContact(provider, event, o, deps) : o,
       );
     case 'payment-failed':
       return recordPaymentFailed(provider, event, deps);

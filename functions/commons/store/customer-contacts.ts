@@ -28,6 +28,16 @@ export interface ThresholdOverrides {
  */
 export const CONTACT_RETENTION_DAYS = 730;
 
+/** A payment's captured address waits this long for that payment's receipt (48 h, with room). */
+export const CAPTURE_RETENTION_DAYS = 7;
+
+/** What one payment named, kept for that payment's own receipt. */
+export interface PaymentCapture {
+  email?: string;
+  phone?: string;
+  at: string;
+}
+
 /**
  * How to reach one customer. An address is bound to the customer by the operator (CLI) or
  * by the customer confirming it; one captured from a payment is only what a payer typed,
@@ -46,6 +56,11 @@ export interface CustomerContact {
   paymentEmail?: string;
   paymentPhone?: string;
   paymentAt?: string;
+  /**
+   * Each recent payment's captured address by its order key (the ledger's, as in a credit's
+   * `orderId`): a payer is sent the receipt of their own payment only.
+   */
+  captures: Record<string, PaymentCapture>;
   locale?: NoticeLocale;
   timeZone?: string;
   /** False once the customer opted out. @default true */
@@ -127,16 +142,26 @@ export function boundEmail(c: CustomerContact): string | undefined {
   return c.email ?? c.confirmedEmail;
 }
 
+/** An address and whether it is bound to the customer (else only a payer typed it). */
+export interface NoticeAddress {
+  to: string;
+  bound: boolean;
+}
+
 /**
- * Where a notice goes. A bound address gets every notice; an address only captured from a
- * payment (a payer may type anyone's) gets receipts, and only while nothing is bound.
+ * Where a notice goes. A bound address gets every notice. An address only captured from a
+ * payment (a payer may type anyone's customer id) gets the receipt of that payment alone
+ * (`receiptOf`, the credit's order key), and only while nothing is bound on that channel.
  */
 export function noticeAddresses(
   c: CustomerContact,
-  receipt: boolean,
-): { email?: string; phone?: string } {
-  const email = boundEmail(c) ?? (receipt ? c.paymentEmail : undefined);
-  const phone = c.phone ?? (receipt ? c.paymentPhone : undefined);
+  receiptOf: string | undefined,
+): { email?: NoticeAddress; phone?: NoticeAddress } {
+  const captured = receiptOf === undefined ? undefined : c.captures[receiptOf];
+  const pick = (bound: string | undefined, payer: string | undefined) =>
+    bound ? { to: bound, bound: true } : payer ? { to: payer, bound: false } : undefined;
+  const email = pick(boundEmail(c), captured?.email);
+  const phone = pick(c.phone, captured?.phone);
   return { ...(email ? { email } : {}), ...(phone ? { phone } : {}) };
 }
 
@@ -154,6 +179,7 @@ function fromItem(item: Item): CustomerContact {
   const out: CustomerContact = {
     customerId: String(item.customerId),
     notices: item.notices !== false,
+    captures: capturesOf(item.captures),
     lowThresholds: {},
   };
   for (const k of [
@@ -184,6 +210,19 @@ function fromItem(item: Item): CustomerContact {
   return out;
 }
 
+function capturesOf(value: unknown): Record<string, PaymentCapture> {
+  const out: Record<string, PaymentCapture> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [order, v] of Object.entries(value as Record<string, Item>)) {
+    const at = str(v?.at);
+    if (!at) continue;
+    const email = str(v.email);
+    const phone = str(v.phone);
+    out[order] = { at, ...(email ? { email } : {}), ...(phone ? { phone } : {}) };
+  }
+  return out;
+}
+
 /** Everything a contact item holds about the customer; `paymentName` from earlier versions. */
 const ERASED_ATTRIBUTES = [
   'email',
@@ -195,6 +234,7 @@ const ERASED_ATTRIBUTES = [
   'paymentPhone',
   'paymentName',
   'paymentAt',
+  'captures',
   'locale',
   'timeZone',
   'notices',
@@ -304,13 +344,15 @@ export class CustomerContactStore {
 
   /**
    * Keeps what a payment said about its payer, apart from the bound addresses (which it never
-   * touches, nor the opt-out). Only a newer payment replaces an older one's values. Returns
-   * what was kept.
+   * touches, nor the opt-out): under the payment's order key for its own receipt, and as the
+   * latest captured address (the one a receipt may ask to confirm), which only a newer
+   * payment replaces. Returns what was kept as the latest.
    */
   async capture(
     customerId: string,
     contact: PaymentContact,
     at: Date,
+    order: string,
   ): Promise<{ email: boolean; phone: boolean }> {
     const attempt = (fn: () => string): string | undefined => {
       try {
@@ -323,6 +365,11 @@ export class CustomerContactStore {
     const email = contact.email ? attempt(() => normaliseEmail(contact.email ?? '')) : undefined;
     const phone = contact.phone ? attempt(() => normalisePhone(contact.phone ?? '')) : undefined;
     if (!email && !phone) return { email: false, phone: false };
+    await this.#keepForReceipt(customerId, order, {
+      at: at.toISOString(),
+      ...(email ? { email } : {}),
+      ...(phone ? { phone } : {}),
+    });
     const values: Item = {
       ':id': customerId,
       ':entity': 'customer-contact',
@@ -363,6 +410,48 @@ export class CustomerContactStore {
       throw new StoreError('DynamoDB contacts.capture failed', 'contacts.capture', { cause });
     }
     return { email: email !== undefined, phone: phone !== undefined };
+  }
+
+  /**
+   * Adds one payment's capture to the `captures` map, dropping those past their retention.
+   * Two writes: a nested path can only be set once the map exists.
+   */
+  async #keepForReceipt(customerId: string, order: string, capture: PaymentCapture) {
+    const { Attributes } = await storeCall('contacts.capture', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET captures = if_not_exists(captures, :empty), customerId = :id, entity = :entity',
+          ExpressionAttributeValues: {
+            ':empty': {},
+            ':id': customerId,
+            ':entity': 'customer-contact',
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    const oldest = Date.parse(capture.at) - CAPTURE_RETENTION_DAYS * 86_400_000;
+    const stale = Object.entries(capturesOf(Attributes?.captures))
+      .filter(([key, c]) => key !== order && Date.parse(c.at) < oldest)
+      .map(([key]) => key);
+    const names: Record<string, string> = { '#order': order };
+    stale.forEach((key, i) => {
+      names[`#s${i}`] = key;
+    });
+    await storeCall('contacts.capture', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: `SET captures.#order = :capture${stale.length ? ` REMOVE ${stale.map((_, i) => `captures.#s${i}`).join(', ')}` : ''}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':capture': capture },
+        }),
+      ),
+    );
   }
 
   /**
