@@ -162,6 +162,64 @@ describe('portal: signed links', () => {
   });
 });
 
+describe('portal: opening a link never logs in silently across sites or sessions', () => {
+  it('a link opened from another site shows a button; its same-origin POST logs in', async () => {
+    // Prepare
+    const token = linkToken(A);
+
+    // Act
+    const shown = await call('GET', `/portal/open?token=${token}`, {
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    const crossPost = await call('POST', '/portal/open', {
+      form: { token },
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
+    const confirmed = await call('POST', '/portal/open', { form: { token } });
+
+    // Assess
+    expect(shown.statusCode).toBe(200);
+    expect(shown.cookies ?? []).toEqual([]);
+    expect(shown.body).toContain(`Open customer ${A}&#39;s page`);
+    expect(shown.body).toMatch(/<form method="post" action="\/portal\/open">/);
+    expect(crossPost.statusCode).toBe(403);
+    expect(sessionOf(crossPost)).toBeUndefined();
+    expect(confirmed.statusCode).toBe(303);
+    expect(confirmed.headers.location).toBe('/portal/me');
+    expect(sessionOf(confirmed)).toBeDefined();
+  });
+
+  it('a link typed or clicked in a mail client (Sec-Fetch-Site: none) logs in at once', async () => {
+    // Act
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
+
+    // Assess
+    expect(res.statusCode).toBe(303);
+    expect(sessionOf(res)).toBeDefined();
+  });
+
+  it("never replaces another customer's session silently", async () => {
+    // Prepare
+    const { session } = await signIn(B);
+
+    // Act
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      cookies: { fp_portal: session },
+    });
+    const same = await call('GET', `/portal/open?token=${linkToken(B)}`, {
+      cookies: { fp_portal: session },
+    });
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(sessionOf(res)).toBeUndefined();
+    expect(res.body).toContain(`Open customer ${A}&#39;s page`);
+    expect(same.statusCode).toBe(303);
+  });
+});
+
 describe("portal: no customer sees or changes another's data", () => {
   it("shows the session's customer only", async () => {
     // Act

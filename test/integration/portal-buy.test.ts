@@ -145,7 +145,7 @@ describe('portal: Buy', () => {
       'line_items[0][quantity]': '1',
       'line_items[0][price_data][currency]': 'usd',
       'line_items[0][price_data][unit_amount]': '500',
-      'line_items[0][price_data][product_data][name]': '10 GB',
+      'line_items[0][price_data][product_data][name]': '10 GB for customer 1001',
       'metadata[package]': 'gb-10',
       'metadata[customerId]': '1001',
       'metadata[createdBy]': 'flowpilot-portal',

@@ -4,7 +4,7 @@ import { logger } from '../logger.ts';
 import type { AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
-import { messagePage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
+import { messagePage, openPage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
 import { isPortalLocale, localeFromAcceptLanguage, type PortalLocale, WORDS } from './i18n.ts';
 import type { PortalRecord, PortalStore } from './store.ts';
 import { csrfToken, type PortalKeys, signToken, verifyCsrf, verifyToken } from './tokens.ts';
@@ -183,12 +183,32 @@ export function createPortalApp(deps: PortalDeps) {
     return { token, customerId: claims.customerId, portal };
   }
 
+  /**
+   * A link sets the session cookie at once only when the browser says it was typed or opened
+   * from outside any site (`Sec-Fetch-Site: none`, or a browser that sends none) and no other
+   * customer's session is open. Otherwise another site may be logging the visitor in as its
+   * own customer (whose page would then save the visitor's card), so the visitor sees whose
+   * page this is and confirms by a same-origin POST.
+   */
   async function open(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
     const now = deps.clock();
-    const claims = verifyToken(keys, 'link', req.query.get('token') ?? undefined, now);
-    if (!claims) return message(403, locale, 'forbidden');
+    const posted = req.method === 'POST';
+    const token = posted
+      ? (new URLSearchParams(req.body).get('token') ?? undefined)
+      : (req.query.get('token') ?? undefined);
+    if (posted && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
+    const claims = verifyToken(keys, 'link', token, now);
+    if (!claims || !token) return message(403, locale, 'forbidden');
     const portal = await deps.portal.get(claims.customerId);
     if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
+    if (!posted) {
+      const site = req.headers['sec-fetch-site'];
+      const current = verifyToken(keys, 'session', req.cookies.get(SESSION_COOKIE), now);
+      const other = current !== undefined && current.customerId !== claims.customerId;
+      if ((site !== undefined && site !== 'none') || other) {
+        return answer(200, openPage(locale, claims.customerId, token));
+      }
+    }
     const seconds = deps.config.portal.sessionHours * 3600;
     const value = signToken(keys, 'session', {
       customerId: claims.customerId,
@@ -364,7 +384,9 @@ export function createPortalApp(deps: PortalDeps) {
       return redirect(PAGE, [cookie(deps, LANG_COOKIE, lang[1] ?? 'en', 365 * 86_400)]);
     }
     const keys = await deps.keys();
-    if (path === '/portal/open' && method === 'GET') return open(req, keys, locale);
+    if (path === '/portal/open' && (method === 'GET' || method === 'POST')) {
+      return open(req, keys, locale);
+    }
     if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
     const known =
       path === PAGE ||
