@@ -43,6 +43,18 @@ describe('Module: local/runtime/env (security)', () => {
       // With the simulator they are what a newcomer gets anyway.
       expect(() => readLocalEnv({ EPAY_KEY: LOCAL_DEV_SECRETS.EPAY_KEY }, '/tmp')).not.toThrow();
     });
+    it('refuses the development portal key as PORTAL_SECRET_PREVIOUS too, which still verifies links', () => {
+      const env = {
+        ...real,
+        PORTAL_SECRET: 'a-real-portal-secret-0123456789abcdef',
+        PORTAL_SECRET_PREVIOUS: `another-real-one-0123456789abcdef ${LOCAL_DEV_SECRETS.PORTAL_SECRET}`,
+      };
+      expect(devSecretsIn(env)).toEqual(['PORTAL_SECRET_PREVIOUS']);
+      expect(() => readLocalEnv(env, '/tmp')).toThrow(
+        /PORTAL_SECRET_PREVIOUS holds the public local development value/,
+      );
+      expect(devSecretsIn({ ...env, PORTAL_SECRET_PREVIOUS: 'x'.repeat(40) })).toEqual([]);
+    });
   });
 
   describe('Method: allowedHosts', () => {
