@@ -17,7 +17,8 @@ export interface PortalRequest {
   query: URLSearchParams;
   /** Lower-case names. */
   headers: Readonly<Record<string, string | undefined>>;
-  cookies: ReadonlyMap<string, string>;
+  /** A name sent more than once maps to undefined: which one to trust is unknowable. */
+  cookies: ReadonlyMap<string, string | undefined>;
   /** Form body, decoded. */
   body: string;
   sourceIp: string;
@@ -60,6 +61,8 @@ export interface PortalDeps {
 }
 
 export const SESSION_COOKIE = 'fp_portal';
+/** In AWS: `__Host-` lets only this origin over https set it (no Domain, Path=/, Secure). */
+const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 export const LANG_COOKIE = 'fp_lang';
 const PAGE = '/portal/me';
 const RATE_WINDOW_SECONDS = 60;
@@ -95,7 +98,12 @@ function headersFor(deps: PortalDeps): Record<string, string> {
 
 function cookie(deps: PortalDeps, name: string, value: string, maxAge: number): string {
   const secure = deps.secure ? '; Secure' : '';
-  return `${name}=${value}; Path=/portal; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+  const path = name.startsWith('__Host-') ? '/' : '/portal';
+  return `${name}=${value}; Path=${path}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+}
+
+function sessionCookie(deps: PortalDeps): string {
+  return deps.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
 }
 
 function localeOf(req: PortalRequest): PortalLocale {
@@ -171,7 +179,7 @@ export function createPortalApp(deps: PortalDeps) {
     req: PortalRequest,
     keys: PortalKeys,
   ): Promise<Session | 'forbidden' | 'limited'> {
-    const token = req.cookies.get(SESSION_COOKIE);
+    const token = req.cookies.get(sessionCookie(deps));
     const claims = verifyToken(keys, 'session', token, deps.clock());
     if (!claims || !token) return 'forbidden';
     const [over, portal] = await Promise.all([
@@ -203,8 +211,10 @@ export function createPortalApp(deps: PortalDeps) {
     if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
     if (!posted) {
       const site = req.headers['sec-fetch-site'];
-      const current = verifyToken(keys, 'session', req.cookies.get(SESSION_COOKIE), now);
-      const other = current !== undefined && current.customerId !== claims.customerId;
+      const name = sessionCookie(deps);
+      const current = verifyToken(keys, 'session', req.cookies.get(name), now);
+      const twice = req.cookies.has(name) && req.cookies.get(name) === undefined;
+      const other = twice || (current !== undefined && current.customerId !== claims.customerId);
       if ((site !== undefined && site !== 'none') || other) {
         return answer(200, openPage(locale, claims.customerId, token));
       }
@@ -216,7 +226,7 @@ export function createPortalApp(deps: PortalDeps) {
       expires: Math.floor(now.getTime() / 1000) + seconds,
     });
     // 303 to the page itself: the token leaves the address bar and the history.
-    return redirect(PAGE, [cookie(deps, SESSION_COOKIE, value, seconds)]);
+    return redirect(PAGE, [cookie(deps, sessionCookie(deps), value, seconds)]);
   }
 
   async function view(req: PortalRequest, s: Session, keys: PortalKeys, locale: PortalLocale) {
@@ -255,7 +265,7 @@ export function createPortalApp(deps: PortalDeps) {
     switch (req.path) {
       case '/portal/logout':
         return answer(200, messagePage(locale, WORDS[locale].signOut, WORDS[locale].signedOut), {
-          cookies: [cookie(deps, SESSION_COOKIE, '', 0)],
+          cookies: [cookie(deps, sessionCookie(deps), '', 0)],
         });
       case '/portal/zone': {
         const zone = form.get('zone') ?? '';
