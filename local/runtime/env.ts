@@ -77,9 +77,10 @@ export function httpUrl(host: string, port: number): string {
  * let anyone who reads the source credit real traffic, so they are refused there.
  */
 export function devSecretsIn(env: NodeJS.ProcessEnv): string[] {
-  return Object.entries(LOCAL_DEV_SECRETS).flatMap(([name, value]) =>
-    (env[name] ?? '').split(/\s+/).includes(value) ? [name] : [],
-  );
+  const dev = new Set<string>(Object.values(LOCAL_DEV_SECRETS));
+  // Every variable a key is read from, the previous portal key too: it still verifies links.
+  const names = [...Object.keys(LOCAL_DEV_SECRETS), 'PORTAL_SECRET_PREVIOUS'];
+  return names.filter((name) => (env[name] ?? '').split(/\s+/).some((key) => dev.has(key)));
 }
 
 function port(

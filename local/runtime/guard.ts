@@ -1,13 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 
-/** `Host` or `Origin`'s host, lower case and without port (IPv6 keeps its brackets). */
-export function hostOf(value: string | undefined): string | undefined {
+function urlOf(value: string | undefined): URL | undefined {
   if (!value) return undefined;
   try {
-    return new URL(value.includes('://') ? value : `http://${value}`).hostname.toLowerCase();
+    return new URL(value.includes('://') ? value : `http://${value}`);
   } catch {
     return undefined;
   }
+}
+
+/** `Host` or `Origin`'s host, lower case and without port (IPv6 keeps its brackets). */
+export function hostOf(value: string | undefined): string | undefined {
+  return urlOf(value)?.hostname.toLowerCase();
+}
+
+/** `Host` or `Origin`'s host and port, without scheme (the scheme's port when none is given). */
+function authorityOf(value: string | undefined): string | undefined {
+  const url = urlOf(value);
+  if (!url) return undefined;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.hostname.toLowerCase()}:${port}`;
 }
 
 /** Why a request names a `Host` this server does not answer to (DNS rebinding), if it does. */
@@ -34,8 +46,12 @@ export function crossSiteRefusal(
   }
   const origin = req.headers.origin;
   if (origin !== undefined) {
+    // Host and port: a page on another local port is another site.
     const from = hostOf(origin);
-    if (origin === 'null' || !from || !allowedHosts.has(from)) return 'cross-site request refused';
+    const same = authorityOf(origin) === authorityOf(req.headers.host);
+    if (origin === 'null' || !from || !allowedHosts.has(from) || !same) {
+      return 'cross-site request refused';
+    }
   }
   return undefined;
 }

@@ -414,7 +414,7 @@ const SPECS: Record<string, InvocationSpec> = {
     async assess({ result }) {
       expect(result).toMatchObject({ statusCode: 303, headers: { location: '/portal/me' } });
       expect((result as { cookies?: string[] }).cookies?.[0]).toMatch(
-        /^fp_portal=.+; HttpOnly; SameSite=Lax; Secure$/,
+        /^__Host-fp_portal=.+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax; Secure$/,
       );
       expect(secretsManager.requested.join('\n')).toMatch(/PORTAL_SECRET/);
     },

@@ -118,8 +118,8 @@ export type Result = APIGatewayProxyStructuredResultV2 & {
 
 /** The session cookie's value out of a Set-Cookie list. */
 export function sessionOf(result: Result): string | undefined {
-  const c = (result.cookies ?? []).find((x) => x.startsWith('fp_portal='));
-  return c?.slice('fp_portal='.length).split(';')[0];
+  const c = (result.cookies ?? []).find((x) => /^(__Host-)?fp_portal=/.test(x));
+  return c?.slice(c.indexOf('=') + 1).split(';')[0];
 }
 
 /** The CSRF token in the page's forms. */

@@ -51,7 +51,7 @@ async function signIn(customerId: string) {
   const opened = await call('GET', `/portal/open?token=${linkToken(customerId)}`);
   const session = sessionOf(opened);
   if (!session) throw new Error(`no session for ${customerId}: ${opened.statusCode}`);
-  const page = await call('GET', '/portal/me', { cookies: { fp_portal: session } });
+  const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
   return { session, csrf: csrfOf(page.body), page };
 }
 
@@ -95,8 +95,9 @@ describe('portal: signed links', () => {
     // Assess
     expect(res.statusCode).toBe(303);
     expect(res.headers.location).toBe('/portal/me');
-    const cookie = (res.cookies ?? []).find((c) => c.startsWith('fp_portal='));
-    expect(cookie).toMatch(/; Path=\/portal; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
+    // __Host-: only this origin over https can set it (no Domain, Path=/, Secure).
+    const cookie = (res.cookies ?? []).find((c) => c.startsWith('__Host-fp_portal='));
+    expect(cookie).toMatch(/; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
     expect(res.headers['referrer-policy']).toBe('no-referrer');
   });
 
@@ -151,7 +152,9 @@ describe('portal: signed links', () => {
     // Act
     const version = await new PortalStore(table.doc, table.tableName).revoke(customer, NOW);
     const oldLink = await call('GET', `/portal/open?token=${before}`);
-    const oldSession = await call('GET', '/portal/me', { cookies: { fp_portal: session } });
+    const oldSession = await call('GET', '/portal/me', {
+      cookies: { '__Host-fp_portal': session },
+    });
     const fresh = await call('GET', `/portal/open?token=${linkToken(customer, { version })}`);
 
     // Assess
@@ -159,6 +162,100 @@ describe('portal: signed links', () => {
     expect(oldLink.statusCode).toBe(403);
     expect(oldSession.statusCode).toBe(403);
     expect(fresh.statusCode).toBe(303);
+  });
+});
+
+describe('portal: opening a link never logs in silently across sites or sessions', () => {
+  it('a link opened from another site shows a button; its same-origin POST logs in', async () => {
+    // Prepare
+    const token = linkToken(A);
+
+    // Act
+    const shown = await call('GET', `/portal/open?token=${token}`, {
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    const crossPost = await call('POST', '/portal/open', {
+      form: { token },
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
+    const confirmed = await call('POST', '/portal/open', { form: { token } });
+
+    // Assess
+    expect(shown.statusCode).toBe(200);
+    expect(shown.cookies ?? []).toEqual([]);
+    expect(shown.body).toContain(`Open customer ${A}&#39;s page`);
+    expect(shown.body).toMatch(/<form method="post" action="\/portal\/open">/);
+    expect(crossPost.statusCode).toBe(403);
+    expect(sessionOf(crossPost)).toBeUndefined();
+    expect(confirmed.statusCode).toBe(303);
+    expect(confirmed.headers.location).toBe('/portal/me');
+    expect(sessionOf(confirmed)).toBeDefined();
+  });
+
+  it('a link typed or clicked in a mail client (Sec-Fetch-Site: none) logs in at once', async () => {
+    // Act
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
+
+    // Assess
+    expect(res.statusCode).toBe(303);
+    expect(sessionOf(res)).toBeDefined();
+  });
+
+  it("never replaces another customer's session silently", async () => {
+    // Prepare
+    const { session } = await signIn(B);
+
+    // Act
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      cookies: { '__Host-fp_portal': session },
+    });
+    const same = await call('GET', `/portal/open?token=${linkToken(B)}`, {
+      cookies: { '__Host-fp_portal': session },
+    });
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(sessionOf(res)).toBeUndefined();
+    expect(res.body).toContain(`Open customer ${A}&#39;s page`);
+    expect(same.statusCode).toBe(303);
+  });
+});
+
+describe('portal: the session cookie', () => {
+  it('keeps the plain name where the page is plain http (the local runtime)', async () => {
+    // Prepare
+    const local = createPortalHandler(() =>
+      portalDeps(table.doc, table.tableName, { now: () => NOW, secure: false }),
+    );
+
+    // Act
+    const res = (await local(portalEvent('GET', `/portal/open?token=${linkToken(A)}`))) as Result;
+
+    // Assess
+    expect(res.cookies?.[0]).toMatch(
+      /^fp_portal=.+; Path=\/portal; Max-Age=28800; HttpOnly; SameSite=Lax$/,
+    );
+  });
+
+  it('refuses a request carrying the session cookie twice rather than take either', async () => {
+    // Prepare
+    const { session } = await signIn(A);
+    const twice = (method: string, path: string) => {
+      const event = portalEvent(method, path);
+      event.cookies = [`__Host-fp_portal=${session}`, `__Host-fp_portal=${session}x`];
+      return handle(event) as Promise<Result>;
+    };
+
+    // Act
+    const page = await twice('GET', '/portal/me');
+    const open = await twice('GET', `/portal/open?token=${linkToken(A)}`);
+
+    // Assess
+    expect(page.statusCode).toBe(403);
+    expect(open.statusCode).toBe(200);
+    expect(sessionOf(open)).toBeUndefined();
   });
 });
 
@@ -181,7 +278,7 @@ describe("portal: no customer sees or changes another's data", () => {
     const forged = session.replace(/^1001\./, `${B}.`);
 
     // Act
-    const res = await call('GET', '/portal/me', { cookies: { fp_portal: forged } });
+    const res = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': forged } });
 
     // Assess
     expect(res.statusCode).toBe(403);
@@ -203,7 +300,7 @@ describe("portal: no customer sees or changes another's data", () => {
 
     // Act
     const res = await call('POST', path, {
-      cookies: { fp_portal: a.session },
+      cookies: { '__Host-fp_portal': a.session },
       form: { csrf: b.csrf, zone: 'Europe/Berlin', package: 'x' },
     });
 
@@ -219,12 +316,12 @@ describe("portal: no customer sees or changes another's data", () => {
 
     // Act
     const crossSite = await call('POST', path, {
-      cookies: { fp_portal: a.session },
+      cookies: { '__Host-fp_portal': a.session },
       headers: { origin: 'https://evil.example' },
       form,
     });
     const noOrigin = await call('POST', path, {
-      cookies: { fp_portal: a.session },
+      cookies: { '__Host-fp_portal': a.session },
       headers: { origin: '' },
       form,
     });
@@ -249,10 +346,10 @@ describe("portal: no customer sees or changes another's data", () => {
 
     // Act
     const res = await call('POST', '/portal/zone', {
-      cookies: { fp_portal: a.session },
+      cookies: { '__Host-fp_portal': a.session },
       form: { csrf: a.csrf, zone: 'America/New_York' },
     });
-    const page = await call('GET', '/portal/me', { cookies: { fp_portal: a.session } });
+    const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': a.session } });
 
     // Assess
     expect(res.statusCode).toBe(303);
@@ -312,12 +409,12 @@ describe('portal: the page', () => {
 
     // Act
     const zh = await call('GET', '/portal/me', {
-      cookies: { fp_portal: session },
+      cookies: { '__Host-fp_portal': session },
       headers: { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' },
     });
     const switched = await call('GET', '/portal/lang/en');
     const back = await call('GET', '/portal/me', {
-      cookies: { fp_portal: session, fp_lang: 'en' },
+      cookies: { '__Host-fp_portal': session, fp_lang: 'en' },
       headers: { 'accept-language': 'zh-CN' },
     });
 
@@ -364,7 +461,7 @@ describe('portal: the page', () => {
     requests.reset();
 
     // Act
-    const page = await call('GET', '/portal/me', { cookies: { fp_portal: session } });
+    const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
 
     // Assess
     expect(page.statusCode).toBe(200);
@@ -392,7 +489,7 @@ describe('portal: the page', () => {
     for (let i = 0; i < 6; i++) {
       const r = (await limited(
         portalEvent('GET', '/portal/me', {
-          cookies: { fp_portal: session },
+          cookies: { '__Host-fp_portal': session },
           sourceIp: `203.0.113.${10 + i}`,
         }),
       )) as Result;
@@ -451,7 +548,7 @@ describe('portal: the origin check reads the configured base URL', () => {
     // Act
     const res = (await viaDomain(
       portalEvent('POST', '/portal/logout', {
-        cookies: { fp_portal: a.session },
+        cookies: { '__Host-fp_portal': a.session },
         headers: { origin: 'https://my.example.com' },
         form: { csrf: a.csrf },
       }),
@@ -459,7 +556,7 @@ describe('portal: the origin check reads the configured base URL', () => {
 
     // Assess
     expect(res.statusCode).toBe(200);
-    expect(res.cookies?.[0]).toMatch(/^fp_portal=; Path=\/portal; Max-Age=0;/);
+    expect(res.cookies?.[0]).toMatch(/^__Host-fp_portal=; Path=\/; Max-Age=0;/);
     expect(ORIGIN).not.toBe('https://my.example.com');
   });
 });
@@ -550,7 +647,7 @@ describe('portal: auto top-up, self-service', () => {
     const b = await signIn('1011');
     const post = (session: string, csrf: string, form: Record<string, string>) =>
       call('POST', '/portal/autotopup', {
-        cookies: { fp_portal: session },
+        cookies: { '__Host-fp_portal': session },
         form: { csrf, ...form },
       });
 
@@ -571,7 +668,7 @@ describe('portal: auto top-up, self-service', () => {
       maxPerMonth: '2',
     });
     const noCard = await post(b.session, b.csrf, { enabled: 'on', package: 'gb-10', belowGb: '8' });
-    const page = await call('GET', '/portal/me', { cookies: { fp_portal: a.session } });
+    const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': a.session } });
 
     // Assess
     expect(a.page.body).toContain('action="/portal/autotopup"');

@@ -47,7 +47,10 @@ async function signIn(customerId: string, headers: Record<string, string> = {}) 
     expires: Math.floor(NOW.getTime() / 1000) + 86_400,
   });
   const session = sessionOf(await call('GET', `/portal/open?token=${token}`)) ?? '';
-  const page = await call('GET', '/portal/me', { cookies: { fp_portal: session }, headers });
+  const page = await call('GET', '/portal/me', {
+    cookies: { '__Host-fp_portal': session },
+    headers,
+  });
   return { session, csrf: csrfOf(page.body), page };
 }
 
@@ -126,7 +129,7 @@ describe('portal: Buy', () => {
 
     // Act
     const res = await call('POST', '/portal/buy', {
-      cookies: { fp_portal: session },
+      cookies: { '__Host-fp_portal': session },
       form: { csrf, package: 'gb-10', customerId: '1002', client_reference_id: '1002' },
     });
 
@@ -145,7 +148,7 @@ describe('portal: Buy', () => {
       'line_items[0][quantity]': '1',
       'line_items[0][price_data][currency]': 'usd',
       'line_items[0][price_data][unit_amount]': '500',
-      'line_items[0][price_data][product_data][name]': '10 GB',
+      'line_items[0][price_data][product_data][name]': '10 GB for customer 1001',
       'metadata[package]': 'gb-10',
       'metadata[customerId]': '1001',
       'metadata[createdBy]': 'flowpilot-portal',
@@ -158,7 +161,7 @@ describe('portal: Buy', () => {
 
     // Act
     const res = await call('POST', '/portal/buy', {
-      cookies: { fp_portal: session },
+      cookies: { '__Host-fp_portal': session },
       form: { csrf, package: 'gb-50-cny', auto: 'on', belowGb: '20' },
     });
 
@@ -176,11 +179,11 @@ describe('portal: Buy', () => {
 
     // Act
     const unknown = await call('POST', '/portal/buy', {
-      cookies: { fp_portal: session },
+      cookies: { '__Host-fp_portal': session },
       form: { csrf, package: '__proto__' },
     });
     const badThreshold = await call('POST', '/portal/buy', {
-      cookies: { fp_portal: session },
+      cookies: { '__Host-fp_portal': session },
       form: { csrf, package: 'gb-10', auto: 'on', belowGb: '1e9' },
     });
 
@@ -209,14 +212,14 @@ describe('portal: Buy', () => {
       expires: Math.floor(NOW.getTime() / 1000) + 86_400,
     });
     const session = sessionOf(await call('GET', `/portal/open?token=${token}`)) ?? '';
-    const page = await call('GET', '/portal/me', { cookies: { fp_portal: session } });
+    const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
     const csrf = csrfOf(page.body);
 
     // Act
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
       const r = await call('POST', '/portal/buy', {
-        cookies: { fp_portal: session },
+        cookies: { '__Host-fp_portal': session },
         form: { csrf, package: 'gb-10' },
       });
       statuses.push(r.statusCode);

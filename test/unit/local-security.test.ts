@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { stripeFromEnv } from '../../functions/commons/autotopup/opt-in-deps.ts';
 import { StripeAccessError } from '../../functions/commons/autotopup/stripe-api.ts';
@@ -9,6 +10,7 @@ import {
   LOCAL_DEV_SECRETS,
   readLocalEnv,
 } from '../../local/runtime/env.ts';
+import { crossSiteRefusal } from '../../local/runtime/guard.ts';
 
 const real = { IPWEB_BASE_URL: 'https://user.ipweb.cc/prod-api', IPWEB_TOKEN: 't' };
 
@@ -43,6 +45,18 @@ describe('Module: local/runtime/env (security)', () => {
       // With the simulator they are what a newcomer gets anyway.
       expect(() => readLocalEnv({ EPAY_KEY: LOCAL_DEV_SECRETS.EPAY_KEY }, '/tmp')).not.toThrow();
     });
+    it('refuses the development portal key as PORTAL_SECRET_PREVIOUS too, which still verifies links', () => {
+      const env = {
+        ...real,
+        PORTAL_SECRET: 'a-real-portal-secret-0123456789abcdef',
+        PORTAL_SECRET_PREVIOUS: `another-real-one-0123456789abcdef ${LOCAL_DEV_SECRETS.PORTAL_SECRET}`,
+      };
+      expect(devSecretsIn(env)).toEqual(['PORTAL_SECRET_PREVIOUS']);
+      expect(() => readLocalEnv(env, '/tmp')).toThrow(
+        /PORTAL_SECRET_PREVIOUS holds the public local development value/,
+      );
+      expect(devSecretsIn({ ...env, PORTAL_SECRET_PREVIOUS: 'x'.repeat(40) })).toEqual([]);
+    });
   });
 
   describe('Method: allowedHosts', () => {
@@ -58,6 +72,26 @@ describe('Module: local/runtime/env (security)', () => {
       expect(hosts.has('127.0.0.1')).toBe(true);
       expect(hosts.size).toBeGreaterThan(3);
       expect(hosts.has('rebind.example')).toBe(false);
+    });
+  });
+});
+
+describe('Module: local/runtime/guard', () => {
+  describe('Method: crossSiteRefusal', () => {
+    const request = (headers: Record<string, string>) =>
+      ({ headers }) as unknown as IncomingMessage;
+    const hosts = allowedHosts('127.0.0.1');
+
+    it('counts a page on another local port as another site', () => {
+      const from = (origin: string) =>
+        crossSiteRefusal(request({ host: '127.0.0.1:3000', origin }), hosts);
+      expect(from('http://127.0.0.1:3000')).toBeUndefined();
+      expect(from('http://127.0.0.1:8080')).toBe('cross-site request refused');
+      expect(from('http://localhost:3000')).toBe('cross-site request refused');
+      expect(from('http://127.0.0.1')).toBe('cross-site request refused');
+      expect(
+        crossSiteRefusal(request({ host: '127.0.0.1', origin: 'http://127.0.0.1:80' }), hosts),
+      ).toBeUndefined();
     });
   });
 });

@@ -4,7 +4,7 @@ import { logger } from '../logger.ts';
 import type { AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
-import { messagePage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
+import { messagePage, openPage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
 import { isPortalLocale, localeFromAcceptLanguage, type PortalLocale, WORDS } from './i18n.ts';
 import type { PortalRecord, PortalStore } from './store.ts';
 import { csrfToken, type PortalKeys, signToken, verifyCsrf, verifyToken } from './tokens.ts';
@@ -17,7 +17,8 @@ export interface PortalRequest {
   query: URLSearchParams;
   /** Lower-case names. */
   headers: Readonly<Record<string, string | undefined>>;
-  cookies: ReadonlyMap<string, string>;
+  /** A name sent more than once maps to undefined: which one to trust is unknowable. */
+  cookies: ReadonlyMap<string, string | undefined>;
   /** Form body, decoded. */
   body: string;
   sourceIp: string;
@@ -60,6 +61,8 @@ export interface PortalDeps {
 }
 
 export const SESSION_COOKIE = 'fp_portal';
+/** In AWS: `__Host-` lets only this origin over https set it (no Domain, Path=/, Secure). */
+const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 export const LANG_COOKIE = 'fp_lang';
 const PAGE = '/portal/me';
 const RATE_WINDOW_SECONDS = 60;
@@ -95,7 +98,12 @@ function headersFor(deps: PortalDeps): Record<string, string> {
 
 function cookie(deps: PortalDeps, name: string, value: string, maxAge: number): string {
   const secure = deps.secure ? '; Secure' : '';
-  return `${name}=${value}; Path=/portal; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+  const path = name.startsWith('__Host-') ? '/' : '/portal';
+  return `${name}=${value}; Path=${path}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+}
+
+function sessionCookie(deps: PortalDeps): string {
+  return deps.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
 }
 
 function localeOf(req: PortalRequest): PortalLocale {
@@ -171,7 +179,7 @@ export function createPortalApp(deps: PortalDeps) {
     req: PortalRequest,
     keys: PortalKeys,
   ): Promise<Session | 'forbidden' | 'limited'> {
-    const token = req.cookies.get(SESSION_COOKIE);
+    const token = req.cookies.get(sessionCookie(deps));
     const claims = verifyToken(keys, 'session', token, deps.clock());
     if (!claims || !token) return 'forbidden';
     const [over, portal] = await Promise.all([
@@ -183,12 +191,34 @@ export function createPortalApp(deps: PortalDeps) {
     return { token, customerId: claims.customerId, portal };
   }
 
+  /**
+   * A link sets the session cookie at once only when the browser says it was typed or opened
+   * from outside any site (`Sec-Fetch-Site: none`, or a browser that sends none) and no other
+   * customer's session is open. Otherwise another site may be logging the visitor in as its
+   * own customer (whose page would then save the visitor's card), so the visitor sees whose
+   * page this is and confirms by a same-origin POST.
+   */
   async function open(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
     const now = deps.clock();
-    const claims = verifyToken(keys, 'link', req.query.get('token') ?? undefined, now);
-    if (!claims) return message(403, locale, 'forbidden');
+    const posted = req.method === 'POST';
+    const token = posted
+      ? (new URLSearchParams(req.body).get('token') ?? undefined)
+      : (req.query.get('token') ?? undefined);
+    if (posted && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
+    const claims = verifyToken(keys, 'link', token, now);
+    if (!claims || !token) return message(403, locale, 'forbidden');
     const portal = await deps.portal.get(claims.customerId);
     if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
+    if (!posted) {
+      const site = req.headers['sec-fetch-site'];
+      const name = sessionCookie(deps);
+      const current = verifyToken(keys, 'session', req.cookies.get(name), now);
+      const twice = req.cookies.has(name) && req.cookies.get(name) === undefined;
+      const other = twice || (current !== undefined && current.customerId !== claims.customerId);
+      if ((site !== undefined && site !== 'none') || other) {
+        return answer(200, openPage(locale, claims.customerId, token));
+      }
+    }
     const seconds = deps.config.portal.sessionHours * 3600;
     const value = signToken(keys, 'session', {
       customerId: claims.customerId,
@@ -196,7 +226,7 @@ export function createPortalApp(deps: PortalDeps) {
       expires: Math.floor(now.getTime() / 1000) + seconds,
     });
     // 303 to the page itself: the token leaves the address bar and the history.
-    return redirect(PAGE, [cookie(deps, SESSION_COOKIE, value, seconds)]);
+    return redirect(PAGE, [cookie(deps, sessionCookie(deps), value, seconds)]);
   }
 
   async function view(req: PortalRequest, s: Session, keys: PortalKeys, locale: PortalLocale) {
@@ -235,7 +265,7 @@ export function createPortalApp(deps: PortalDeps) {
     switch (req.path) {
       case '/portal/logout':
         return answer(200, messagePage(locale, WORDS[locale].signOut, WORDS[locale].signedOut), {
-          cookies: [cookie(deps, SESSION_COOKIE, '', 0)],
+          cookies: [cookie(deps, sessionCookie(deps), '', 0)],
         });
       case '/portal/zone': {
         const zone = form.get('zone') ?? '';
@@ -364,7 +394,9 @@ export function createPortalApp(deps: PortalDeps) {
       return redirect(PAGE, [cookie(deps, LANG_COOKIE, lang[1] ?? 'en', 365 * 86_400)]);
     }
     const keys = await deps.keys();
-    if (path === '/portal/open' && method === 'GET') return open(req, keys, locale);
+    if (path === '/portal/open' && (method === 'GET' || method === 'POST')) {
+      return open(req, keys, locale);
+    }
     if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
     const known =
       path === PAGE ||

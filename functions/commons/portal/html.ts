@@ -53,6 +53,17 @@ export function unsubscribePage(locale: PortalLocale, action: string): string {
   });
 }
 
+/** "Open customer N's page": a button that POSTs the link's token, so no other site logs anyone in. */
+export function openPage(locale: PortalLocale, customerId: string, token: string): string {
+  const w = WORDS[locale];
+  const title = w.openTitle.replace('{id}', customerId);
+  return document({
+    locale,
+    title,
+    body: `<h1>${esc(title)}</h1><p>${esc(w.openText.replace('{id}', customerId))}</p><form method="post" action="/portal/open"><input type="hidden" name="token" value="${esc(token)}"><button type="submit">${esc(w.openButton)}</button></form>`,
+  });
+}
+
 const W = 640;
 const H = 200;
 const PAD = { left: 44, right: 8, top: 16, bottom: 24 };

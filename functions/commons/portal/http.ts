@@ -4,15 +4,18 @@ import type { PortalAnswer, PortalRequest } from './app.ts';
 /** Form posts to the page are small; anything larger is refused before it is parsed. */
 export const MAX_FORM_BYTES = 8 * 1024;
 
-/** `name=value` pairs of the event's cookies; a name given twice keeps its first value. */
-function cookiesOf(event: APIGatewayProxyEventV2): Map<string, string> {
-  const out = new Map<string, string>();
+/**
+ * `name=value` pairs of the event's cookies; a name given twice maps to undefined (another
+ * site or path may have planted one of them), so the page refuses rather than pick one.
+ */
+function cookiesOf(event: APIGatewayProxyEventV2): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
   for (const c of event.cookies ?? []) {
     for (const part of c.split(';')) {
       const cut = part.indexOf('=');
       if (cut <= 0) continue;
       const name = part.slice(0, cut).trim();
-      if (!out.has(name)) out.set(name, part.slice(cut + 1).trim());
+      out.set(name, out.has(name) ? undefined : part.slice(cut + 1).trim());
     }
   }
   return out;

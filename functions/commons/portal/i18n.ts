@@ -81,6 +81,10 @@ export interface Words {
   buyBelow: string;
   buyCanceled: string;
   buyDone: string;
+  /** `{id}` is the customer id. */
+  openTitle: string;
+  openText: string;
+  openButton: string;
   unsubscribeTitle: string;
   unsubscribeText: string;
   unsubscribeButton: string;
@@ -147,6 +151,9 @@ const en: Words = {
   buyBelow: 'when the balance falls below (GB)',
   buyCanceled: 'The payment was canceled.',
   buyDone: 'Thank you: the traffic is credited once the payment is confirmed.',
+  openTitle: "Open customer {id}'s page",
+  openText: 'This link opens the page of customer {id}. Continue only if that is you.',
+  openButton: 'Open the page',
   unsubscribeTitle: 'Unsubscribe',
   unsubscribeText: 'Stop reminders about your traffic? Receipts are still sent.',
   unsubscribeButton: 'Unsubscribe from reminders',
@@ -213,6 +220,9 @@ const zhCN: Words = {
   buyBelow: '余额低于（GB）时',
   buyCanceled: '支付已取消。',
   buyDone: '谢谢：支付确认后流量即到账。',
+  openTitle: '打开客户 {id} 的页面',
+  openText: '此链接打开客户 {id} 的页面。仅当这是您本人时继续。',
+  openButton: '打开页面',
   unsubscribeTitle: '退订',
   unsubscribeText: '不再接收流量提醒？充值凭证仍会发送。',
   unsubscribeButton: '退订提醒',

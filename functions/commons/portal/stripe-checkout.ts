@@ -63,7 +63,8 @@ export function stripeCheckout(opts: StripeCheckoutOptions): CheckoutPort {
               price_data: {
                 currency: pkg.currency,
                 unit_amount: pkg.price,
-                product_data: { name: `${pkg.gb} GB` },
+                // Whose traffic this buys, on the Checkout page: a payer sees the customer before paying.
+                product_data: { name: `${pkg.gb} GB for customer ${input.customerId}` },
               },
             },
           },
