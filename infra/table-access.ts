@@ -25,8 +25,14 @@ export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>
     'dynamodb:BatchGetItem',
     'dynamodb:BatchWriteItem',
   ],
-  // It reads orders (auto top-up) but never writes them in a transaction.
-  'customer-actions': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+  // Its bundle carries the ledger's order transactions (auto top-up reads orders through it).
+  'customer-actions': [
+    ...READ,
+    ...WRITE,
+    ...LEDGER_TX,
+    'dynamodb:BatchGetItem',
+    'dynamodb:BatchWriteItem',
+  ],
   reconcile: [...READ, ...WRITE, ...LEDGER_TX],
   'payment-webhook': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchGetItem'],
   // Reads one customer's items; writes its page settings, rate counters, notice opt-out and

@@ -439,6 +439,10 @@ beforeAll(async () => {
       stripe: { livemode: false },
       catalog: { gb10: { gb: 10, price: 1000, currency: 'usd' } },
     },
+    // The stand-in's Checkout Session below is the shop's own (FlowPilot keeps no record of
+    // it), so this path takes opt-ins from any session; the default refuses them (tested in
+    // autotopup-opt-in.test.ts).
+    autoTopup: { checkoutOptIn: 'any' },
   };
   outdir = mkdtempSync(join(tmpdir(), 'flowpilot-cdk-out-'));
   deployed = synthDeployed(config, outdir);
