@@ -54,6 +54,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     const env = {
       ...process.env,
       PORT: String(port),
+      SIMULATOR_PORT: '0',
       FLOWPILOT_DATA_DIR: dataDir,
       FLOWPILOT_CONFIG: '',
       STRIPE_API_BASE_URL: '',

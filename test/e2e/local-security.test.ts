@@ -40,6 +40,7 @@ async function npmStart(
     env: {
       ...process.env,
       PORT: String(port),
+      SIMULATOR_PORT: '0',
       FLOWPILOT_DATA_DIR: dataDir,
       FLOWPILOT_CONFIG: '',
       FLOWPILOT_LOCAL_TOKEN: '',

@@ -45,6 +45,7 @@ async function start(): Promise<Running> {
     env: {
       ...process.env,
       PORT: String(port),
+      SIMULATOR_PORT: '0',
       FLOWPILOT_DATA_DIR: join(dir, 'data'),
       FLOWPILOT_CONFIG: configPath,
       IPWEB_BASE_URL: '',
