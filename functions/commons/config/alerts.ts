@@ -9,8 +9,18 @@ import { WEEKDAYS } from './weekdays.ts';
 function levels(defaults: { warning: number; critical: number }, max: number, unit: string) {
   return z
     .strictObject({
-      warning: z.number().min(0).max(max).default(defaults.warning),
-      critical: z.number().min(0).max(max).default(defaults.critical),
+      warning: z
+        .number()
+        .min(0)
+        .max(max)
+        .default(defaults.warning)
+        .describe('The warning level; must be above `critical`.'),
+      critical: z
+        .number()
+        .min(0)
+        .max(max)
+        .default(defaults.critical)
+        .describe('The critical level.'),
     })
     .superRefine((v, ctx) => {
       const show = (n: number) => (unit === '%' ? `${n}%` : `${n} ${unit}`);
@@ -27,12 +37,16 @@ function levels(defaults: { warning: number; critical: number }, max: number, un
 
 const poolSchema = z
   .strictObject({
-    /** Off for a pool the agent does not use: no low-residual or forecast alert for it. */
-    enabled: z.boolean().default(true),
-    /** Residual traffic in GB. */
-    residualGb: levels({ warning: 200, critical: 50 }, 10_000_000, 'GB'),
-    /** Residual traffic as a percent of what was recharged into the pool. */
-    residualPercent: levels({ warning: 15, critical: 5 }, 100, '%'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Off for a pool the agent does not use: no low-residual or forecast alert for it.'),
+    residualGb: levels({ warning: 200, critical: 50 }, 10_000_000, 'GB').describe(
+      'Residual traffic in GB.',
+    ),
+    residualPercent: levels({ warning: 15, critical: 5 }, 100, '%').describe(
+      'Residual traffic as a percent of what was recharged into the pool.',
+    ),
   })
   .prefault({});
 
@@ -73,80 +87,163 @@ const zone = z.string().refine(
  */
 const maintenanceWindowSchema = z
   .strictObject({
-    name: z.string().min(1).max(100),
+    name: z
+      .string()
+      .min(1)
+      .max(100)
+      .describe('Name of the window, shown with the alerts it holds.'),
     days: z
       .array(z.enum(WEEKDAYS))
       .min(1)
-      .default([...WEEKDAYS]),
-    start: clockTime,
-    end: clockTime,
-    timeZone: zone.default('UTC'),
-    /** Absent: every poll rule (money and reconciliation events only when named). */
-    rules: z.array(z.enum(ALERT_RULES)).min(1).optional(),
-    /** Absent: every subject (pool, `upstream`, order key). */
-    subjects: z.array(z.string().min(1)).min(1).optional(),
+      .default([...WEEKDAYS])
+      .describe('Weekdays on which the window recurs.'),
+    start: clockTime.describe('Start of the window, HH:mm in `timeZone`.'),
+    end: clockTime.describe(
+      'End of the window, HH:mm in `timeZone`; before `start`: runs past midnight.',
+    ),
+    timeZone: zone.default('UTC').describe('IANA time zone of `start` and `end`.'),
+    rules: z
+      .array(z.enum(ALERT_RULES))
+      .min(1)
+      .optional()
+      .describe('Absent: every poll rule (money and reconciliation events only when named).'),
+    subjects: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Absent: every subject (pool, `upstream`, order key).'),
   })
   .refine((w) => w.start !== w.end, { path: ['end'], message: 'must differ from start' });
 
 export const alertsSchema = z.strictObject({
-  /** Repeat a notification this often while a problem lasts. */
-  reminderMinutes: z.int().min(5).max(10_080).default(240),
-  /**
-   * A threshold alert clears only once the figure is this many percent above the level that
-   * fired it (e.g. 5: a 50 GB alert clears at 52.5 GB), so a figure hovering at a threshold
-   * does not flap.
-   */
-  hysteresisPercent: z.number().min(0).max(100).default(5),
-  /** A threshold alert (low residual, forecast) fires only after this many polls in a row. */
-  holdPolls: z.int().min(1).max(100).default(1),
+  reminderMinutes: z
+    .int()
+    .min(5)
+    .max(10_080)
+    .default(240)
+    .describe('Repeat a notification this often while a problem lasts.'),
+  hysteresisPercent: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(5)
+    .describe(
+      'A threshold alert clears only this many percent above its level (5: 50 GB clears at 52.5 GB).',
+    ),
+  holdPolls: z
+    .int()
+    .min(1)
+    .max(100)
+    .default(1)
+    .describe(
+      'A threshold alert (low residual, forecast) fires only after this many polls in a row.',
+    ),
   /** ... and is resolved only after the figure stayed clear for this many polls in a row. */
-  clearPolls: z.int().min(1).max(100).default(2),
-  /**
-   * Flap detection per rule and subject: when the share of status changes over the last
-   * `windowPolls` polls reaches `startPercent`, one "flapping" notice, then none until the
-   * status held for `stablePolls` polls in a row, then one "settled" notice.
-   */
+  clearPolls: z
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe(
+      'A threshold alert resolves only after the figure stayed clear this many polls in a row.',
+    ),
   flap: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      windowPolls: z.int().min(3).max(100).default(21),
-      startPercent: z.number().min(1).max(100).default(30),
-      stablePolls: z.int().min(1).max(100).default(6),
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('Detect flapping and send one notice instead of a stream.'),
+      windowPolls: z
+        .int()
+        .min(3)
+        .max(100)
+        .default(21)
+        .describe('Polls whose statuses are kept to count changes.'),
+      startPercent: z
+        .number()
+        .min(1)
+        .max(100)
+        .default(30)
+        .describe('Share of status changes in the window that starts flapping (percent).'),
+      stablePolls: z
+        .int()
+        .min(1)
+        .max(100)
+        .default(6)
+        .describe('Polls in a row with one status that end flapping.'),
     })
     .refine((f) => f.stablePolls <= f.windowPolls, {
       path: ['stablePolls'],
       message: 'must be at most windowPolls (the polls kept), or flapping never ends',
     })
-    .prefault({}),
-  /** Recurring windows in which notifications are held. */
-  maintenance: z.array(maintenanceWindowSchema).max(50).default([]),
-  /** A daily email of everything open, at a local time (not by SMS: it is never critical). */
+    .prefault({})
+    .describe(
+      'Flap detection per rule and subject: one "flapping" notice, then one "settled" notice.',
+    ),
+  maintenance: z
+    .array(maintenanceWindowSchema)
+    .max(50)
+    .default([])
+    .describe('Recurring windows in which notifications are held.'),
   digest: z
     .strictObject({
-      enabled: z.boolean().default(false),
-      time: clockTime.default('08:00'),
-      timeZone: zone.default('UTC'),
+      enabled: z.boolean().default(false).describe('Send the daily digest email.'),
+      time: clockTime.default('08:00').describe('Local time of day the digest goes out, HH:mm.'),
+      timeZone: zone.default('UTC').describe('IANA time zone of `time`.'),
     })
-    .prefault({}),
-  pools: z.strictObject({ primary: poolSchema, secondary: poolSchema }).prefault({}),
-  /** Days left = residual ÷ daily burn; fires only when the 1-day and 7-day burns agree. */
+    .prefault({})
+    .describe(
+      'A daily email of everything open, at a local time (not by SMS: it is never critical).',
+    ),
+  pools: z
+    .strictObject({
+      primary: poolSchema.describe('Low-residual alert levels of the primary pool.'),
+      secondary: poolSchema.describe('Low-residual alert levels of the secondary pool.'),
+    })
+    .prefault({})
+    .describe('Low-residual alert levels per pool.'),
   forecast: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      daysLeft: levels({ warning: 7, critical: 2 }, 3650, 'days'),
+      enabled: z.boolean().default(true).describe('Fire forecast alerts.'),
+      daysLeft: levels({ warning: 7, critical: 2 }, 3650, 'days').describe(
+        'Days left at the current burn.',
+      ),
     })
-    .prefault({}),
-  /** The upstream rejected the access token: always critical. */
-  tokenRejected: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
-  /** No fresh figures: N failed polls in a row, or the last good one older than T. */
+    .prefault({})
+    .describe(
+      'Days left = residual ÷ daily burn; fires only when the 1-day and 7-day burns agree.',
+    ),
+  tokenRejected: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('Alert when the upstream rejects the access token.'),
+    })
+    .prefault({})
+    .describe('The upstream rejected the access token: always critical.'),
   stale: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      failedPolls: z.int().min(1).max(1000).default(6),
-      maxAgeMinutes: z.int().min(1).max(10_080).default(45),
-      severity: z.enum(['warning', 'critical']).default('critical'),
+      enabled: z.boolean().default(true).describe('Fire the data-stale alert.'),
+      failedPolls: z
+        .int()
+        .min(1)
+        .max(1000)
+        .default(6)
+        .describe('Failed polls in a row that fire it.'),
+      maxAgeMinutes: z
+        .int()
+        .min(1)
+        .max(10_080)
+        .default(45)
+        .describe('Fire it when the last good figures are older than this (minutes).'),
+      severity: z
+        .enum(['warning', 'critical'])
+        .default('critical')
+        .describe('Severity of the data-stale alert.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('No fresh figures: N failed polls in a row, or the last good one older than T.'),
 });
 
 export type AlertsConfig = z.infer<typeof alertsSchema>;

@@ -7,24 +7,48 @@ import { z } from 'zod';
  * rules around every customer's charges.
  */
 export const autoTopupSchema = z.strictObject({
-  /** No new episode starts this long after the last one started (hours). */
-  cooldownHours: z.number().min(0).max(720).default(6),
-  /** Charges (episodes) one customer may have per calendar month unless set per customer. */
-  defaultMaxPerMonth: z.int().min(1).max(100).default(3),
-  /** Declined attempts in one episode before auto top-up turns itself off. */
-  maxDeclines: z.int().min(1).max(10).default(3),
-  /** Wait before retrying a declined card; doubles with each further decline (minutes). */
-  retryBackoffMinutes: z.int().min(1).max(10_080).default(60),
+  cooldownHours: z
+    .number()
+    .min(0)
+    .max(720)
+    .default(6)
+    .describe('No new episode starts this long after the last one started (hours).'),
+  defaultMaxPerMonth: z
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe(
+      'Charges (episodes) one customer may have per calendar month unless set per customer.',
+    ),
+  maxDeclines: z
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe('Declined attempts in one episode before auto top-up turns itself off.'),
+  retryBackoffMinutes: z
+    .int()
+    .min(1)
+    .max(10_080)
+    .default(60)
+    .describe('Wait before retrying a declined card; doubles with each further decline (minutes).'),
   /**
    * How long a run owns a started charge. A run that crashed between asking Stripe and
    * recording the answer is retried after it, with the same idempotency key.
    */
-  claimSeconds: z.int().min(10).max(900).default(120),
-  /**
-   * A charge still not credited this long after Stripe took it is looked up at Stripe: a
-   * late failure goes the decline way, a success the webhook missed alerts the agent.
-   */
-  pendingCheckMinutes: z.int().min(5).max(1440).default(60),
+  claimSeconds: z
+    .int()
+    .min(10)
+    .max(900)
+    .default(120)
+    .describe('How long a run owns a started charge.'),
+  pendingCheckMinutes: z
+    .int()
+    .min(5)
+    .max(1440)
+    .default(60)
+    .describe('A charge still not credited this long after Stripe took it is looked up at Stripe.'),
   /**
    * Which paid Checkout Sessions may save a card and turn auto top-up on
    * (`metadata.autoTopup`): `created-by-flowpilot`, only those FlowPilot created for that
@@ -32,19 +56,27 @@ export const autoTopupSchema = z.strictObject({
    * name a customer id can then opt that customer in); `off`, none (the operator's CLI only).
    * Whichever: a card of another Stripe customer than the one on file is refused.
    */
-  checkoutOptIn: z.enum(['off', 'created-by-flowpilot', 'any']).default('created-by-flowpilot'),
-  /** The agent pool customer top-ups are drawn from (its residual must cover the package). */
-  pool: z.enum(['primary', 'secondary']).default('primary'),
-  /**
-   * Where a customer completes a payment that needs authentication (3-D Secure), with
-   * `{customerId}` and `{paymentIntentId}` substituted; sent in the customer's notice.
-   */
+  checkoutOptIn: z
+    .enum(['off', 'created-by-flowpilot', 'any'])
+    .default('created-by-flowpilot')
+    .describe(
+      'Which paid Checkout Sessions may turn auto top-up on: those FlowPilot created, any, or none.',
+    ),
+  pool: z
+    .enum(['primary', 'secondary'])
+    .default('primary')
+    .describe(
+      'The agent pool customer top-ups are drawn from (its residual must cover the package).',
+    ),
   actionUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .refine((u) => u.includes('{paymentIntentId}') || u.includes('{customerId}'), {
       message: 'must contain {paymentIntentId} or {customerId}',
     })
-    .optional(),
+    .optional()
+    .describe(
+      'Where a customer completes a 3-D Secure payment; `{customerId}`, `{paymentIntentId}` substituted.',
+    ),
 });
 
 export type AutoTopupConfig = z.infer<typeof autoTopupSchema>;

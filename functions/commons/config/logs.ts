@@ -9,13 +9,13 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 
 export const logsSchema = z.strictObject({
-  /** How long every log group (functions, webhook access logs) keeps its events. */
   retentionDays: z
     .union(
       LOG_RETENTION_DAYS.map((d) => z.literal(d)),
       `must be one of ${LOG_RETENTION_DAYS.join(', ')} (days; at least a year)`,
     )
-    .default(365),
+    .default(365)
+    .describe('How long every log group (functions, webhook access logs) keeps its events.'),
 });
 
 export type LogsConfig = z.infer<typeof logsSchema>;

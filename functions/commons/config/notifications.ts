@@ -4,12 +4,14 @@ import { ISO_COUNTRIES } from './sms-countries.ts';
 const COUNTRIES = new Set(ISO_COUNTRIES);
 
 export const notificationsSchema = z.strictObject({
-  /** Subscribed to every alert. */
-  emails: z.array(z.email({ message: 'must be an email address' })).default([]),
-  /** E.164 numbers; subscribed to critical alerts only. */
+  emails: z
+    .array(z.email({ message: 'must be an email address' }))
+    .default([])
+    .describe('Subscribed to every alert.'),
   phoneNumbers: z
     .array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number like +15551234567'))
-    .default([]),
+    .default([])
+    .describe('E.164 numbers; subscribed to critical alerts only.'),
   /**
    * Countries (ISO 3166-1 alpha-2, e.g. "CN") any SMS of this account may go to: the agent's
    * critical alerts and customer notices share the account's SMS spend limit. The stack
@@ -24,7 +26,10 @@ export const notificationsSchema = z.strictObject({
       }),
     )
     .refine((codes) => new Set(codes).size === codes.length, 'lists a country twice')
-    .default([]),
+    .default([])
+    .describe(
+      'Countries (ISO 3166-1 alpha-2, e.g. "CN") any SMS of this account may go to; empty: no protection.',
+    ),
 });
 
 export type NotificationsConfig = z.infer<typeof notificationsSchema>;

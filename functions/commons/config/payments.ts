@@ -22,11 +22,13 @@ const currency = z
   .transform((c) => c.toLowerCase());
 
 export const packageSchema = z.strictObject({
-  /** Traffic credited per unit bought. */
-  gb: gbAmount,
-  /** Price per unit in the currency's minor units (cents, fen). */
-  price: z.int().min(1).max(1_000_000_000),
-  currency,
+  gb: gbAmount.describe('Traffic credited per unit bought.'),
+  price: z
+    .int()
+    .min(1)
+    .max(1_000_000_000)
+    .describe("Price per unit in the currency's minor units (cents, fen)."),
+  currency: currency.describe('ISO 4217 currency of the price, any case (stored lower case).'),
 });
 
 export type PackageConfig = z.infer<typeof packageSchema>;
@@ -44,18 +46,31 @@ export const paymentsSchema = z.strictObject({
   providers: z
     .array(z.enum(['stripe', 'standard', 'epay'], 'must be "stripe", "standard" or "epay"'))
     .refine((ids) => new Set(ids).size === ids.length, 'lists a provider twice')
-    .default([]),
-  /** Largest webhook body accepted, in bytes; larger answers 413. */
-  maxBodyBytes: z.int().min(1024).max(1_048_576).default(65_536),
+    .default([])
+    .describe('Providers enabled; every other `/webhooks/{provider}` answers 404.'),
+  maxBodyBytes: z
+    .int()
+    .min(1024)
+    .max(1_048_576)
+    .default(65_536)
+    .describe('Largest webhook body accepted, in bytes; larger answers 413.'),
   /** What can be bought: package id → GB, price and currency. Credited GB come only from here. */
-  catalog: z.record(packageId, packageSchema).default({}),
-  /** Largest quantity of one package in one order; beyond it the event is malformed. */
-  maxQuantity: z.int().min(1).max(1_000_000).default(1000),
-  /** Orders crediting more GB than this are held for a human instead of credited. */
-  maxGbPerOrder: gbAmount.default('10000'),
-  /** GB one customer may be credited per calendar month before orders are held. */
-  monthlyCapGbPerCustomer: gbAmount.default('50000'),
-  /** Calendar in which the monthly cap's months are counted. */
+  catalog: z
+    .record(packageId, packageSchema)
+    .default({})
+    .describe('What can be bought: package id → GB, price and currency.'),
+  maxQuantity: z
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(1000)
+    .describe('Largest quantity of one package in one order; beyond it the event is malformed.'),
+  maxGbPerOrder: gbAmount
+    .default('10000')
+    .describe('Orders crediting more GB than this are held for a human instead of credited.'),
+  monthlyCapGbPerCustomer: gbAmount
+    .default('50000')
+    .describe('GB one customer may be credited per calendar month before orders are held.'),
   capTimeZone: z
     .string()
     .refine(
@@ -69,49 +84,70 @@ export const paymentsSchema = z.strictObject({
       },
       { message: 'must be an IANA time zone such as Asia/Shanghai' },
     )
-    .default(DEFAULT_UPSTREAM_ZONE),
+    .default(DEFAULT_UPSTREAM_ZONE)
+    .describe("Calendar in which the monthly cap's months are counted."),
   /**
    * How long a delivery owns an order while it calls the upstream. Must outlast the function's
    * timeout: after it, another delivery may retry (safe, the upstream dedupes on orderId).
    */
-  leaseSeconds: z.int().min(10).max(900).default(120),
+  leaseSeconds: z
+    .int()
+    .min(10)
+    .max(900)
+    .default(120)
+    .describe('How long a delivery owns an order while it calls the upstream.'),
   stripe: z
     .strictObject({
-      /** Largest age of a signed Stripe timestamp, seconds (Stripe's own default). */
-      toleranceSeconds: z.int().min(30).max(3600).default(300),
+      toleranceSeconds: z
+        .int()
+        .min(30)
+        .max(3600)
+        .default(300)
+        .describe("Largest age of a signed Stripe timestamp, seconds (Stripe's own default)."),
       /**
        * Which Stripe mode's events may move traffic: `true` live only, `false` test only;
        * events of the other mode are acknowledged and ignored, so a test-mode secret left in
        * a rotation list cannot credit real traffic. Unset: live only (the local runtime,
        * whose development secret is a test one, makes it test only).
        */
-      livemode: z.boolean().optional(),
-      /**
-       * A Checkout paid with a 100 % discount (`payment_status: no_payment_required`):
-       * `hold` for a human (default) or `credit` like any paid order.
-       */
-      noPaymentRequired: z.enum(['hold', 'credit']).default('hold'),
+      livemode: z
+        .boolean()
+        .optional()
+        .describe(
+          "Which Stripe mode's events move traffic: `true` live only, `false` test only; unset: live (test locally).",
+        ),
+      noPaymentRequired: z
+        .enum(['hold', 'credit'])
+        .default('hold')
+        .describe(
+          'A Checkout paid with a 100 % discount: `hold` for a human or `credit` like any paid order.',
+        ),
       /**
        * Take a full live secret key (`sk_live_`) as a Stripe key. Off: only restricted keys
        * (`rk_live_`) with the permissions each function needs; a full key is refused at start.
        */
-      allowSecretKey: z.boolean().default(false),
+      allowSecretKey: z
+        .boolean()
+        .default(false)
+        .describe('Take a full live secret key (`sk_live_`) as a Stripe key.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Stripe webhooks.'),
   epay: z
     .strictObject({
-      /**
-       * Merchant id (`pid`): required when epay is enabled (its key is set); notifications
-       * for another merchant are refused.
-       */
       pid: z
         .string()
         .regex(/^\w{1,64}$/, 'must be the epay merchant id (pid)')
-        .optional(),
-      /** epay amounts (`money`) are decimal yuan; minor units are fen. */
-      currency: currency.default('cny'),
+        .optional()
+        .describe(
+          "Merchant id (`pid`), required once `EPAY_KEY` is set; other merchants' notifications are refused.",
+        ),
+      currency: currency
+        .default('cny')
+        .describe('epay amounts (`money`) are decimal yuan; minor units are fen.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('彩虹易支付 (epay) notifications.'),
 });
 
 export type PaymentsConfig = z.infer<typeof paymentsSchema>;

@@ -10,18 +10,41 @@ export const portalSchema = z.strictObject({
   baseUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .transform((u) => u.replace(/\/+$/, ''))
-    .optional(),
-  /** How long a link printed by `flowpilot customer link` stays valid, unless `--days` says. */
-  linkDays: z.int().min(1).max(90).default(30),
-  /** Lifetime of the session a link opens: hours, not days. */
-  sessionHours: z.int().min(1).max(24).default(8),
-  /** Requests per minute of one customer, and of one source address, before 429. */
+    .optional()
+    .describe(
+      "Where customers reach the page, without `/portal`; absent: the CLI uses the local runtime's.",
+    ),
+  linkDays: z
+    .int()
+    .min(1)
+    .max(90)
+    .default(30)
+    .describe(
+      'How long a link printed by `flowpilot customer link` stays valid, unless `--days` says.',
+    ),
+  sessionHours: z
+    .int()
+    .min(1)
+    .max(24)
+    .default(8)
+    .describe('Lifetime of the session a link opens: hours, not days.'),
   rateLimit: z
     .strictObject({
-      perCustomerPerMinute: z.int().min(5).max(10_000).default(60),
-      perAddressPerMinute: z.int().min(5).max(10_000).default(120),
+      perCustomerPerMinute: z
+        .int()
+        .min(5)
+        .max(10_000)
+        .default(60)
+        .describe('Requests per minute of one customer.'),
+      perAddressPerMinute: z
+        .int()
+        .min(5)
+        .max(10_000)
+        .default(120)
+        .describe('Requests per minute of one source address.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Requests per minute of one customer, and of one source address, before 429.'),
 });
 
 export type PortalConfig = z.infer<typeof portalSchema>;

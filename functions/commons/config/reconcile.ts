@@ -1,10 +1,18 @@
 import { z } from 'zod';
 
 export const reconcileSchema = z.strictObject({
-  /** Days checked by each daily run, ending yesterday in the upstream's calendar. */
-  windowDays: z.int().min(1).max(31).default(2),
-  /** How far apart the ledger's credit time and the upstream's record time may be. */
-  toleranceMinutes: z.int().min(1).max(1440).default(15),
+  windowDays: z
+    .int()
+    .min(1)
+    .max(31)
+    .default(2)
+    .describe("Days checked by each daily run, ending yesterday in the upstream's calendar."),
+  toleranceMinutes: z
+    .int()
+    .min(1)
+    .max(1440)
+    .default(15)
+    .describe("How far apart the ledger's credit time and the upstream's record time may be."),
 });
 
 export type ReconcileConfig = z.infer<typeof reconcileSchema>;

@@ -9,11 +9,18 @@ export const scheduleExpression = z.string().refine((s) => RATE.test(s) || CRON.
 });
 
 export const schedulesSchema = z.strictObject({
-  pollTotals: scheduleExpression.default('rate(5 minutes)'),
-  pollUsage: scheduleExpression.default('rate(1 hour)'),
-  reconcile: scheduleExpression.default('cron(30 1 * * ? *)'),
-  /** Customer balances: how late a top-up shows (README "Customer balances" on the cost). */
-  pollCustomers: scheduleExpression.default('rate(15 minutes)'),
+  pollTotals: scheduleExpression
+    .default('rate(5 minutes)')
+    .describe('When poll-totals polls the pools (EventBridge expression, UTC).'),
+  pollUsage: scheduleExpression
+    .default('rate(1 hour)')
+    .describe('When poll-usage polls per-customer usage.'),
+  reconcile: scheduleExpression
+    .default('cron(30 1 * * ? *)')
+    .describe('When the daily reconciliation runs.'),
+  pollCustomers: scheduleExpression
+    .default('rate(15 minutes)')
+    .describe('When poll-customers computes balances: how late a top-up shows.'),
 });
 
 export type SchedulesConfig = z.infer<typeof schedulesSchema>;

@@ -17,17 +17,29 @@ import { upstreamSchema } from './upstream.ts';
  * Secrets never live here (they come from Secrets Manager or the environment).
  */
 export const configSchema = z.strictObject({
-  upstream: upstreamSchema.prefault({}),
-  schedules: schedulesSchema.prefault({}),
-  polling: pollingSchema.prefault({}),
-  alerts: alertsSchema.prefault({}),
-  payments: paymentsSchema.prefault({}),
-  notifications: notificationsSchema.prefault({}),
-  reconcile: reconcileSchema.prefault({}),
-  customers: customersSchema.prefault({}),
-  logs: logsSchema.prefault({}),
-  autoTopup: autoTopupSchema.prefault({}),
-  portal: portalSchema.prefault({}),
+  upstream: upstreamSchema
+    .prefault({})
+    .describe('The Dynamic Traffic API: address, calendar, timeouts, retries.'),
+  schedules: schedulesSchema.prefault({}).describe('When the scheduled functions run.'),
+  polling: pollingSchema
+    .prefault({})
+    .describe('How poll-usage pages through flowReport, and how long figures are kept.'),
+  alerts: alertsSchema
+    .prefault({})
+    .describe('Alert rules, thresholds and how notifications are paced.'),
+  payments: paymentsSchema
+    .prefault({})
+    .describe('Payment providers, the catalog and the limits on crediting.'),
+  notifications: notificationsSchema.prefault({}).describe("Who the agent's alerts go to."),
+  reconcile: reconcileSchema
+    .prefault({})
+    .describe("The daily reconciliation with the upstream's recharge records."),
+  customers: customersSchema
+    .prefault({})
+    .describe('Customer balances and the notices sent to customers.'),
+  logs: logsSchema.prefault({}).describe('CloudWatch Logs retention.'),
+  autoTopup: autoTopupSchema.prefault({}).describe('Automatic top-up with saved Stripe cards.'),
+  portal: portalSchema.prefault({}).describe('The customer page and its signed links.'),
 });
 
 export type Config = z.infer<typeof configSchema>;

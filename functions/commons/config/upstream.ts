@@ -21,23 +21,43 @@ export const upstreamSchema = z.strictObject({
    */
   baseUrl: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-    .default('https://user.ipweb.cc/prod-api'),
+    .default('https://user.ipweb.cc/prod-api')
+    .describe('Base of every endpoint; `/open/dynamic/...` and `/api/agent/...` hang off it.'),
   /**
    * Accept an http:// `baseUrl` for the real upstream, knowing that the token and every
    * answer cross the network in clear. Synth and `npm start` refuse http:// without it.
    */
-  allowInsecureHttp: z.boolean().default(false),
-  /** The upstream's calendar: day boundaries and zone-less timestamps are read in it. */
-  timeZone: timeZone.default(DEFAULT_UPSTREAM_ZONE),
-  /** Per-request timeout; callers may bound it further by the Lambda's remaining time. */
-  timeoutMs: z.int().min(100).max(60_000).default(10_000),
+  allowInsecureHttp: z
+    .boolean()
+    .default(false)
+    .describe('Accept an http:// `baseUrl`, knowing that the token crosses the network in clear.'),
+  timeZone: timeZone
+    .default(DEFAULT_UPSTREAM_ZONE)
+    .describe("The upstream's calendar: day boundaries and zone-less timestamps are read in it."),
+  timeoutMs: z
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(10_000)
+    .describe("Per-request timeout; callers may bound it further by the Lambda's remaining time."),
   retry: z
     .strictObject({
-      attempts: z.int().min(1).max(10).default(4),
-      baseDelayMs: z.int().min(0).max(10_000).default(200),
-      maxDelayMs: z.int().min(0).max(60_000).default(3_000),
+      attempts: z
+        .int()
+        .min(1)
+        .max(10)
+        .default(4)
+        .describe('Attempts per request, the first included.'),
+      baseDelayMs: z
+        .int()
+        .min(0)
+        .max(10_000)
+        .default(200)
+        .describe('First retry delay; doubles with each attempt.'),
+      maxDelayMs: z.int().min(0).max(60_000).default(3_000).describe('Longest retry delay.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Retries of failed upstream requests (with backoff).'),
 });
 
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
