@@ -91,21 +91,28 @@ function limits(s: JsonSchema): string[] {
   return out;
 }
 
+/** What the walk over the JSON Schema collects. */
+interface Walk {
+  /** The parsed empty configuration: every default as the functions see it. */
+  defaults: unknown;
+  rows: Row[];
+  /** Keys without a description. */
+  missing: string[];
+}
+
 /**
  * The value a key takes when the configuration leaves it out: read from the parsed empty
  * configuration (JSON Schema drops defaults on keys whose schema transforms), else (inside
  * arrays, maps and optional objects) the schema's own.
  */
-function defaultOf(s: JsonSchema, path: string, required: boolean): string {
+function defaultOf(s: JsonSchema, path: string, required: boolean, walk: Walk): string {
   const inside = path.includes('[]') || path.includes('<key>');
-  const value = inside ? s.default : (valueAt(DEFAULTS, path) ?? s.default);
+  const value = inside ? s.default : (valueAt(walk.defaults, path) ?? s.default);
   if (value === undefined) return required ? 'required' : 'unset';
   // A section's default is "every key below at its default"; the keys say what that is.
   const isSection = s.type === 'object' && s.properties !== undefined;
   return isSection ? '' : json(value);
 }
-
-const DEFAULTS: unknown = configSchema.parse({});
 
 function valueAt(root: unknown, path: string): unknown {
   let at = root;
@@ -117,41 +124,42 @@ function valueAt(root: unknown, path: string): unknown {
 }
 
 /** One row per key, depth first, into objects, maps' values and arrays' items. */
-function rows(s: JsonSchema, path: string, required: boolean, out: Row[], missing: string[]): void {
-  if (!s.description) missing.push(path);
-  out.push({
+function row(s: JsonSchema, path: string, required: boolean, walk: Walk): void {
+  if (!s.description) walk.missing.push(path);
+  walk.rows.push({
     path,
     type: typeOf(s),
-    default: defaultOf(s, path, required),
+    default: defaultOf(s, path, required, walk),
     allowed: limits(s).join('; '),
     meaning: s.description ?? '',
   });
-  children(s, path, out, missing);
+  children(s, path, walk);
 }
 
-function children(s: JsonSchema, path: string, out: Row[], missing: string[]): void {
-  const prefix = path === '' ? '' : `${path}.`;
+function children(s: JsonSchema, path: string, walk: Walk): void {
   for (const [key, child] of Object.entries(s.properties ?? {})) {
-    rows(child, `${prefix}${key}`, s.required?.includes(key) ?? false, out, missing);
+    row(child, `${path}.${key}`, s.required?.includes(key) ?? false, walk);
   }
   if (typeof s.additionalProperties === 'object') {
-    children(s.additionalProperties, `${path}.<key>`, out, missing);
+    children(s.additionalProperties, `${path}.<key>`, walk);
   }
-  if (s.type === 'array' && s.items) children(s.items, `${path}[]`, out, missing);
+  if (s.type === 'array' && s.items) children(s.items, `${path}[]`, walk);
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
-export function configurationDoc(): string {
-  const schema = z.toJSONSchema(configSchema, {
+export function configurationDoc(config: z.ZodType = configSchema): string {
+  const defaults = config.parse({});
+  const schema = z.toJSONSchema(config, {
     io: 'input',
     unrepresentable: 'any',
   }) as JsonSchema;
   const missing: string[] = [];
   const sections = Object.entries(schema.properties ?? {}).map(([name, section]) => {
-    const table: Row[] = [];
-    children(section, name, table, missing);
+    const walk: Walk = { defaults, rows: [], missing };
+    children(section, name, walk);
     if (!section.description) missing.push(name);
+    const table = walk.rows;
     return [
       `## ${name}`,
       '',
