@@ -188,9 +188,12 @@ export function configurationDoc(config: z.ZodType = configSchema): string {
     'optional unless marked required. Where it is read from, first match wins:',
     "`cdk.json`'s `flowpilot` context or `-c config=file.json` (synth only), then",
     '`FLOWPILOT_CONFIG_JSON`, the file named by `FLOWPILOT_CONFIG`, `flowpilot.config.json`,',
-    'the built-in defaults. A wrong key stops `npm start` and `cdk synth` with its name and',
-    'reason; how deployed functions receive it is in [Bundles](bundles-and-cold-start.md).',
-    '`flowpilot.config.example.json` lists every key with its default. Secrets never go here.',
+    'the built-in defaults. A wrong key stops `npm start` and `cdk synth` with its name, the',
+    'reason and the key it was probably meant to be (`alert` → `alerts`); a file that is not',
+    'JSON, with the line and column. One schema serves the local runtime and the CDK app; how',
+    'deployed functions receive it: [Bundles](bundles-and-cold-start.md#configuration-in-a-bundle).',
+    '`flowpilot.config.example.json` lists every key with its default. Secrets never go here:',
+    'Secrets Manager in AWS, environment variables locally.',
     '',
     `Sections: ${Object.keys(schema.properties ?? {})
       .map((n) => `[${n}](#${n.toLowerCase()})`)

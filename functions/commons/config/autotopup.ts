@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Automatic top-up (README "Auto top-up"): when a customer who opted in runs low, FlowPilot
+ * Automatic top-up (docs/auto-top-up.md): when a customer who opted in runs low, FlowPilot
  * charges the saved card off-session and credits through the webhook once Stripe confirms.
  * Per-customer settings (package, threshold, monthly limit) live in DynamoDB; these are the
  * rules around every customer's charges.

@@ -16,7 +16,7 @@ export const notificationsSchema = z.strictObject({
    * Countries (ISO 3166-1 alpha-2, e.g. "CN") any SMS of this account may go to: the agent's
    * critical alerts and customer notices share the account's SMS spend limit. The stack
    * makes an End User Messaging protect configuration that blocks every other country, in
-   * force once it is the account default (README "Security model"); it must cover
+   * force once it is the account default (docs/security-model.md); it must cover
    * `phoneNumbers`. Empty: no protect configuration.
    */
   smsProtectCountries: z
