@@ -144,6 +144,13 @@ function children(s: JsonSchema, path: string, walk: Walk): void {
     children(s.additionalProperties, `${path}.<key>`, walk);
   }
   if (s.type === 'array' && s.items) children(s.items, `${path}[]`, walk);
+  // A union of objects: each member's keys, once per path.
+  for (const member of s.anyOf ?? []) {
+    const seen = new Set(walk.rows.map((r) => r.path));
+    const own: Walk = { ...walk, rows: [] };
+    children(member, path, own);
+    walk.rows.push(...own.rows.filter((r) => !seen.has(r.path)));
+  }
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');

@@ -101,6 +101,30 @@ describe('generated references', () => {
     expect(doc).toContain('| `section.level` | integer | `3` | 1–9 | How loud. |');
     expect(doc).toContain('| `section.mode` | string | unset | `"a"`, `"b"` | Which mode. |');
   });
+
+  it("goes into a union's objects and asks each key for a description", () => {
+    const member = (kind: string) =>
+      z.strictObject({
+        kind: z.literal(kind).describe('Which kind.'),
+        size: z.int().optional().describe('How big.'),
+      });
+    const schema = (last: z.ZodType) =>
+      z.strictObject({
+        section: z
+          .strictObject({
+            pick: z
+              .union([member('a'), last])
+              .optional()
+              .describe('One of.'),
+          })
+          .prefault({})
+          .describe('A section.'),
+      });
+    const doc = configurationDoc(schema(member('b')));
+    expect(doc.match(/`section\.pick\.size`/g)).toHaveLength(1);
+    const undescribed = z.strictObject({ kind: z.literal('c'), other: z.boolean() });
+    expect(() => configurationDoc(schema(undescribed))).toThrow(/section\.pick\.other/);
+  });
 });
 
 describe('links in README.md and docs/', () => {
