@@ -166,7 +166,6 @@ export function configurationDoc(config: z.ZodType = configSchema): string {
     const walk: Walk = { defaults, rows: [], missing };
     children(section, name, walk);
     if (!section.description) missing.push(name);
-    const table = walk.rows;
     return [
       `## ${name}`,
       '',
@@ -174,7 +173,7 @@ export function configurationDoc(config: z.ZodType = configSchema): string {
       '',
       '| key | type | default | allowed | meaning |',
       '|---|---|---|---|---|',
-      ...table.map(
+      ...walk.rows.map(
         (r) =>
           `| ${code(r.path)} | ${cell(r.type)} | ${cell(r.default)} | ${cell(r.allowed)} | ${cell(r.meaning)} |`,
       ),
