@@ -10,6 +10,7 @@ import { stripeCheckout } from './commons/portal/stripe-checkout.ts';
 import { portalKeys } from './commons/portal/tokens.ts';
 import { getSecret, requireSecret } from './commons/secrets.ts';
 import { AutoTopupStore } from './commons/store/autotopup.ts';
+import { CheckoutSessionStore } from './commons/store/checkout-sessions.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
 import { CustomerContactStore } from './commons/store/customer-contacts.ts';
 import { CustomerRecordStore } from './commons/store/customer-records.ts';
@@ -53,6 +54,8 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
             stripe: async () =>
               stripeClient(await requireSecret('STRIPE_API_KEY'), process.env[STRIPE_API_BASE_ENV]),
             catalog: config.payments.catalog,
+            sessions: new CheckoutSessionStore(docClient, table),
+            clock: () => new Date(),
             ...(process.env[STRIPE_API_BASE_ENV]
               ? { origin: new URL(process.env[STRIPE_API_BASE_ENV]).origin }
               : {}),

@@ -42,6 +42,8 @@ export interface CheckoutPort {
     successUrl: string;
     cancelUrl: string;
     autoTopup?: { belowGb: string };
+    /** The Stripe customer whose card is on file: the session is theirs, none other's. */
+    stripeCustomer?: string;
   }): Promise<{ url: string }>;
 }
 
@@ -349,10 +351,14 @@ export function createPortalApp(deps: PortalDeps) {
     if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
       return answer(400, messagePage(locale, '400', WORDS[locale].error));
     }
-    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    const [opened, onFile] = await Promise.all([
+      deps.portal.hit('checkout', s.customerId, deps.clock(), 3600),
+      deps.autoTopup.get(s.customerId),
+    ]);
     if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
     const session = await deps.checkout.create({
       customerId: s.customerId,
+      ...(onFile?.stripeCustomer ? { stripeCustomer: onFile.stripeCustomer } : {}),
       packageId,
       successUrl: `${origin}${PAGE}?m=paid`,
       cancelUrl: `${origin}${PAGE}?m=canceled`,
