@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { STRIPE_API_BASE_ENV, stripeClient } from './commons/clients/stripe.ts';
+import { STRIPE_API_BASE_ENV, secretKeyRefusal, stripeClient } from './commons/clients/stripe.ts';
+import { ConfigError } from './commons/errors.ts';
 import { instrument } from './commons/observability.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';
@@ -28,6 +29,17 @@ async function keysFromSecret() {
   return portalKeys(await getSecret('PORTAL_SECRET'), process.env.PORTAL_SECRET_PREVIOUS);
 }
 
+/**
+ * The Buy button's Stripe client, with a key that may create Checkout Sessions and nothing
+ * else (`STRIPE_CHECKOUT_KEY`): an internet-facing function holds no key that can charge.
+ */
+async function checkoutClient(allowSecretKey: boolean) {
+  const key = await requireSecret('STRIPE_CHECKOUT_KEY');
+  const refused = secretKeyRefusal('STRIPE_CHECKOUT_KEY', key, allowSecretKey);
+  if (refused) throw new ConfigError(refused);
+  return stripeClient(key, process.env[STRIPE_API_BASE_ENV]);
+}
+
 /** The page's parts over the function's table; `secure` is false only in the local runtime. */
 export function portalDepsFromEnv(secure: boolean): PortalDeps {
   const table = tableName();
@@ -51,8 +63,7 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
     ...(config.payments.providers.includes('stripe')
       ? {
           checkout: stripeCheckout({
-            stripe: async () =>
-              stripeClient(await requireSecret('STRIPE_API_KEY'), process.env[STRIPE_API_BASE_ENV]),
+            stripe: () => checkoutClient(config.payments.stripe.allowSecretKey),
             catalog: config.payments.catalog,
             sessions: new CheckoutSessionStore(docClient, table),
             clock: () => new Date(),
