@@ -43,6 +43,7 @@ const NOW = new Date('2026-11-20T04:00:00.000Z');
 const PAYMENTS = testPaymentsConfig();
 const CONFIG = { payments: { providers: ['stripe' as const], catalog: PAYMENTS.catalog } };
 const fx = useSimulator();
+const CUSTOMERS = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008', '1009', '1010'];
 
 let table: TestTable;
 let standIn: StripeStandIn;
@@ -154,7 +155,7 @@ beforeAll(async () => {
   sessions = new CheckoutSessionStore(table.doc, table.tableName);
   store = new AutoTopupStore(table.doc, table.tableName);
   standIn = await startStripeStandIn({ apiKey: STRIPE_KEY });
-  for (const customerId of ['1001', '1002', '1003', '1004', '1005', '1006', '1007']) {
+  for (const customerId of CUSTOMERS) {
     await seedCustomer(table.doc, table.tableName, {
       customerId,
       account: `c${customerId}@example.com`,
@@ -174,7 +175,7 @@ afterAll(async () => {
 beforeEach(() => {
   sink = new RecordingSink();
   handle = portalAt(NOW);
-  for (const customerId of ['1001', '1002', '1003', '1004', '1005', '1006', '1007']) {
+  for (const customerId of CUSTOMERS) {
     fx.sim.addCustomer({ customerId });
   }
   fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
@@ -434,6 +435,99 @@ describe('portal: Buy with automatic top-up, through the webhook', () => {
     expect(await store.get('1006')).toBeUndefined();
     expect(sink.events).toEqual([
       expect.objectContaining({ summary: expect.stringContaining('purchase only') }),
+    ]);
+  });
+});
+
+describe('portal: turning auto top-up on without a card saves one in a setup-mode Checkout', () => {
+  /** Auto top-up on, from the page, by a customer with no card on file. */
+  async function turnOn(customerId: string) {
+    const { session, csrf } = await signIn(customerId);
+    const res = await call('POST', '/portal/autotopup', {
+      cookies: { '__Host-fp_portal': session },
+      form: { csrf, enabled: 'on', package: 'gb10', belowGb: '5', orDaysLeft: '', maxPerMonth: '' },
+    });
+    expect(res.statusCode).toBe(303);
+    const id = /\/checkout\/pay\/(cs_test_[^/?]+)$/.exec(res.headers.location ?? '')?.[1] ?? '';
+    return { id, sent: standIn.requests().at(-1)?.params ?? {} };
+  }
+
+  it('saves the card and turns auto top-up on, crediting nothing', async () => {
+    // Prepare
+    const { id, sent } = await turnOn('1008');
+    const saved = standIn.payCheckoutSession(id);
+
+    // Act
+    const res = await webhook()(completed(id));
+    const again = await webhook()(completed(id));
+
+    // Assess
+    expect(sent).toMatchObject({
+      mode: 'setup',
+      currency: 'usd',
+      client_reference_id: '1008',
+      metadata: { autoTopup: 'gb10:5', flowpilot_session: expect.stringMatching(/^fps_/) },
+    });
+    expect(sent).not.toHaveProperty('line_items');
+    expect(await sessions.get(id)).toMatchObject({ customerId: '1008', purpose: 'autotopup' });
+    expect(saved).toMatchObject({ mode: 'setup', status: 'complete', payment_intent: null });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(String(res.body))).not.toMatchObject({ result: 'credited' });
+    expect(again.statusCode).toBe(200);
+    expect(await store.get('1008')).toMatchObject({
+      enabled: true,
+      packageId: 'gb10',
+      belowGb: '5',
+      stripeCustomer: saved.customer,
+      paymentMethod: 'pm_card_visa',
+    });
+    expect(await trail('1008')).toEqual(['on by checkout']);
+    expect(fx.sim.ledger().filter((o) => o.customerId === '1008')).toEqual([]);
+    expect(sink.events).toEqual([]);
+  });
+
+  it('refuses a setup session the page created for another customer', async () => {
+    // Prepare
+    const { id } = await turnOn('1009');
+    standIn.payCheckoutSession(id);
+
+    // Act
+    const res = await webhook()(
+      completed(id, (s) => {
+        s.client_reference_id = '1010';
+      }),
+    );
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1010')).toBeUndefined();
+    expect(await store.get('1009')).toBeUndefined();
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('created for customer 1009') }),
+    ]);
+  });
+
+  it('refuses a setup session FlowPilot did not create, and credits nothing for it', async () => {
+    // Prepare: someone with a Stripe key makes their own setup session naming 1010.
+    const stripe = stripeClient(STRIPE_KEY, standIn.url);
+    const own = await stripe.post<{ id: string }>('checkout/sessions', {
+      mode: 'setup',
+      currency: 'usd',
+      client_reference_id: '1010',
+      success_url: 'https://shop.example.test/ok',
+      metadata: { autoTopup: 'gb10:5', flowpilot_session: 'fps_made_up' },
+    });
+    standIn.payCheckoutSession(own.id);
+
+    // Act
+    const res = await webhook()(completed(own.id));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1010')).toBeUndefined();
+    expect(fx.sim.ledger().filter((o) => o.customerId === '1010')).toEqual([]);
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('not created by FlowPilot') }),
     ]);
   });
 });

@@ -45,6 +45,15 @@ export interface CheckoutPort {
     /** The Stripe customer whose card is on file: the session is theirs, none other's. */
     stripeCustomer?: string;
   }): Promise<{ url: string }>;
+  /** A `mode=setup` session: saves a card for auto top-up with `autoTopup`'s rule, no payment. */
+  createSetup(input: {
+    customerId: string;
+    packageId: string;
+    successUrl: string;
+    cancelUrl: string;
+    autoTopup: { belowGb: string };
+    stripeCustomer?: string;
+  }): Promise<{ url: string }>;
 }
 
 export interface PortalDeps {
@@ -283,7 +292,7 @@ export function createPortalApp(deps: PortalDeps) {
       case '/portal/buy':
         return buy(req, form, s, locale);
       case '/portal/autotopup':
-        return autoTopup(form, s, locale);
+        return autoTopup(req, form, s, locale);
       default:
         return message(404, locale, 'notFound');
     }
@@ -295,7 +304,12 @@ export function createPortalApp(deps: PortalDeps) {
    * needs a card already saved for this customer (a paid Checkout the page created, or the
    * operator); the page never takes a card id. Recorded as `portal` in the history.
    */
-  async function autoTopup(form: URLSearchParams, s: Session, locale: PortalLocale) {
+  async function autoTopup(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+  ) {
     const now = deps.clock();
     const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
     const int = (name: string) => {
@@ -308,7 +322,7 @@ export function createPortalApp(deps: PortalDeps) {
         return redirect(PAGE);
       }
       const current = await deps.autoTopup.get(s.customerId);
-      if (!current?.paymentMethod) return bad();
+      if (!current?.paymentMethod) return saveCard(req, form, s, locale, current?.stripeCustomer);
       const maxPerMonth = int('maxPerMonth');
       const orDaysLeft = int('orDaysLeft');
       const limit = deps.config.autoTopup.defaultMaxPerMonth;
@@ -332,6 +346,39 @@ export function createPortalApp(deps: PortalDeps) {
       if (err instanceof AutoTopupSettingsError) return bad();
       throw err;
     }
+  }
+
+  /**
+   * Turning auto top-up on without a card: a `mode=setup` Checkout Session FlowPilot creates
+   * for this customer saves one, and the webhook turns auto top-up on with the rule given.
+   */
+  async function saveCard(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+    stripeCustomer: string | undefined,
+  ): Promise<PortalAnswer> {
+    const packageId = form.get('package') ?? '';
+    const below = form.get('belowGb') ?? '';
+    if (!deps.checkout || !Object.hasOwn(deps.config.payments.catalog, packageId)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    if (!/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
+    const origin = ownOrigins(req, deps)[0] ?? '';
+    const session = await deps.checkout.createSetup({
+      customerId: s.customerId,
+      packageId,
+      successUrl: `${origin}${PAGE}`,
+      cancelUrl: `${origin}${PAGE}?m=canceled`,
+      autoTopup: { belowGb: below },
+      ...(stripeCustomer ? { stripeCustomer } : {}),
+    });
+    return redirect(session.url);
   }
 
   async function buy(

@@ -6,7 +6,7 @@ import {
 import type { StripeClient } from '../clients/stripe.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { FlowPilotError } from '../errors.ts';
-import type { CheckoutSessionStore } from '../store/checkout-sessions.ts';
+import type { CheckoutSessionStore, CreatedSessionPurpose } from '../store/checkout-sessions.ts';
 import type { CheckoutPort } from './app.ts';
 
 /** Stripe's hosted Checkout pages; the page's CSP lets its Buy form redirect there. */
@@ -79,17 +79,54 @@ export function stripeCheckout(opts: StripeCheckoutOptions): CheckoutPort {
         },
         { idempotencyKey: `portal-checkout-${ref}` },
       );
-      if (typeof session.id !== 'string' || typeof session.url !== 'string') {
-        throw new CheckoutSessionError('Stripe created a Checkout Session without an id or url');
-      }
-      await recordCreatedSession(opts.sessions, {
-        sessionId: session.id,
-        ref,
-        customerId: input.customerId,
-        purpose: input.autoTopup ? 'autotopup' : 'buy',
-        now: opts.clock(),
-      });
-      return { url: session.url };
+      return recorded(session, ref, input.customerId, input.autoTopup ? 'autotopup' : 'buy');
+    },
+
+    async createSetup(input) {
+      const pkg = opts.catalog[input.packageId];
+      if (!pkg) throw new CheckoutSessionError(`no package ${input.packageId} in the catalog`);
+      const ref = newSessionRef();
+      const stripe = await opts.stripe();
+      const session = await stripe.post<{ id?: unknown; url?: unknown }>(
+        'checkout/sessions',
+        {
+          mode: 'setup',
+          // The currency auto top-up will charge in, for the payment methods offered.
+          currency: pkg.currency,
+          client_reference_id: input.customerId,
+          ...(input.stripeCustomer ? { customer: input.stripeCustomer } : {}),
+          success_url: input.successUrl,
+          cancel_url: input.cancelUrl,
+          metadata: {
+            package: input.packageId,
+            customerId: input.customerId,
+            autoTopup: `${input.packageId}:${input.autoTopup.belowGb}`,
+            [FLOWPILOT_SESSION_KEY]: ref,
+          },
+        },
+        { idempotencyKey: `portal-checkout-${ref}` },
+      );
+      return recorded(session, ref, input.customerId, 'autotopup');
     },
   };
+
+  /** Records the session Stripe created before anyone is sent to it. */
+  async function recorded(
+    session: { id?: unknown; url?: unknown },
+    ref: string,
+    customerId: string,
+    purpose: CreatedSessionPurpose,
+  ): Promise<{ url: string }> {
+    if (typeof session.id !== 'string' || typeof session.url !== 'string') {
+      throw new CheckoutSessionError('Stripe created a Checkout Session without an id or url');
+    }
+    await recordCreatedSession(opts.sessions, {
+      sessionId: session.id,
+      ref,
+      customerId,
+      purpose,
+      now: opts.clock(),
+    });
+    return { url: session.url };
+  }
 }
