@@ -134,12 +134,15 @@ function ownOrigins(req: PortalRequest, deps: PortalDeps): string[] {
 }
 
 /**
- * A browser's POST from this page: its Origin is ours (or, where a browser sends none, it
- * says same-origin). Anything else is another site's form aimed at the customer's cookie.
+ * A browser's POST from this page: its Origin is ours (or, where a browser sends none, or
+ * `null` as it does for a page with `Referrer-Policy: no-referrer`, it says same-origin).
+ * Anything else is another site's form aimed at the customer's cookie.
  */
 function sameOrigin(req: PortalRequest, deps: PortalDeps): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined) return ownOrigins(req, deps).includes(origin.toLowerCase());
+  if (origin !== undefined && origin !== 'null') {
+    return ownOrigins(req, deps).includes(origin.toLowerCase());
+  }
   return req.headers['sec-fetch-site'] === 'same-origin';
 }
 
