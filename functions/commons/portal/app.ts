@@ -304,8 +304,9 @@ export function createPortalApp(deps: PortalDeps) {
   /**
    * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
    * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
-   * needs a card already saved for this customer (a paid Checkout the page created, or the
-   * operator); the page never takes a card id. Recorded as `portal` in the history.
+   * needs a card saved for this customer (a paid Checkout the page created, or the operator);
+   * without one the customer is sent to save one (saveCard). The page never takes a card id.
+   * Recorded as `portal` in the history.
    */
   async function autoTopup(
     req: PortalRequest,
