@@ -486,6 +486,27 @@ describe('portal: turning auto top-up on without a card saves one in a setup-mod
     expect(sink.events).toEqual([]);
   });
 
+  it('refuses an unknown package or a bad threshold without calling Stripe', async () => {
+    // Prepare
+    const { session, csrf } = await signIn('1010');
+    const before = standIn.requests().length;
+    const post = (form: Record<string, string>) =>
+      call('POST', '/portal/autotopup', {
+        cookies: { '__Host-fp_portal': session },
+        form: { csrf, enabled: 'on', ...form },
+      });
+
+    // Act
+    const unknown = await post({ package: '__proto__', belowGb: '5' });
+    const badThreshold = await post({ package: 'gb10', belowGb: '5e3' });
+
+    // Assess
+    expect(unknown.statusCode).toBe(400);
+    expect(badThreshold.statusCode).toBe(400);
+    expect(standIn.requests()).toHaveLength(before);
+    expect(await store.get('1010')).toBeUndefined();
+  });
+
   it('refuses a setup session the page created for another customer', async () => {
     // Prepare
     const { id } = await turnOn('1009');
