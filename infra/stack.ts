@@ -152,8 +152,8 @@ export class FlowPilotStack extends Stack {
     this.portal.function
       .bindTable(table, TABLE_ACCESS.portal)
       .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET)
-      // Buy creates Checkout Sessions.
-      .bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+      // Buy creates Checkout Sessions, and can do nothing else in Stripe.
+      .bindSecret('STRIPE_CHECKOUT_KEY', byName.STRIPE_CHECKOUT_KEY);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,

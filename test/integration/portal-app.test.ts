@@ -563,6 +563,29 @@ describe('portal: the origin check reads the configured base URL', () => {
   });
 });
 
+describe('portal: a browser on the page (Referrer-Policy: no-referrer) posts with Origin null', () => {
+  it('is taken when the browser says same-origin, and refused otherwise', async () => {
+    // Prepare
+    const a = await signIn(A);
+    const post = (headers: Record<string, string>) =>
+      call('POST', '/portal/zone', {
+        cookies: { '__Host-fp_portal': a.session },
+        headers,
+        form: { csrf: a.csrf, zone: 'UTC' },
+      });
+
+    // Act
+    const same = await post({ origin: 'null', 'sec-fetch-site': 'same-origin' });
+    const cross = await post({ origin: 'null', 'sec-fetch-site': 'cross-site' });
+    const unknown = await post({ origin: 'null' });
+
+    // Assess
+    expect(same.statusCode).toBe(303);
+    expect(cross.statusCode).toBe(403);
+    expect(unknown.statusCode).toBe(403);
+  });
+});
+
 describe('portal: one-click unsubscribe (RFC 8058)', () => {
   it('GET shows a button and changes nothing; POST without cookie or Origin unsubscribes', async () => {
     // Prepare

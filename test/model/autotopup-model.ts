@@ -338,6 +338,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         findCharge: (q) => step(() => api.findCharge(q)),
         paymentIntentStatus: (id) => step(() => api.paymentIntentStatus(id)),
         savedCardOfCheckout: (id) => api.savedCardOfCheckout(id),
+        savedCardOfSetup: (id) => api.savedCardOfSetup(id),
       };
     };
     const deps: AutoTopupDeps = {

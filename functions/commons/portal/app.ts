@@ -42,6 +42,17 @@ export interface CheckoutPort {
     successUrl: string;
     cancelUrl: string;
     autoTopup?: { belowGb: string };
+    /** The Stripe customer whose card is on file: the session is theirs, none other's. */
+    stripeCustomer?: string;
+  }): Promise<{ url: string }>;
+  /** A `mode=setup` session: saves a card for auto top-up with `autoTopup`'s rule, no payment. */
+  createSetup(input: {
+    customerId: string;
+    packageId: string;
+    successUrl: string;
+    cancelUrl: string;
+    autoTopup: { belowGb: string };
+    stripeCustomer?: string;
   }): Promise<{ url: string }>;
 }
 
@@ -123,12 +134,15 @@ function ownOrigins(req: PortalRequest, deps: PortalDeps): string[] {
 }
 
 /**
- * A browser's POST from this page: its Origin is ours (or, where a browser sends none, it
- * says same-origin). Anything else is another site's form aimed at the customer's cookie.
+ * A browser's POST from this page: its Origin is ours (or, where a browser sends none, or
+ * `null` as it does for a page with `Referrer-Policy: no-referrer`, it says same-origin).
+ * Anything else is another site's form aimed at the customer's cookie.
  */
 function sameOrigin(req: PortalRequest, deps: PortalDeps): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined) return ownOrigins(req, deps).includes(origin.toLowerCase());
+  if (origin !== undefined && origin !== 'null') {
+    return ownOrigins(req, deps).includes(origin.toLowerCase());
+  }
   return req.headers['sec-fetch-site'] === 'same-origin';
 }
 
@@ -281,7 +295,7 @@ export function createPortalApp(deps: PortalDeps) {
       case '/portal/buy':
         return buy(req, form, s, locale);
       case '/portal/autotopup':
-        return autoTopup(form, s, locale);
+        return autoTopup(req, form, s, locale);
       default:
         return message(404, locale, 'notFound');
     }
@@ -290,10 +304,16 @@ export function createPortalApp(deps: PortalDeps) {
   /**
    * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
    * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
-   * needs a card already saved for this customer (a paid Checkout the page created, or the
-   * operator); the page never takes a card id. Recorded as `portal` in the history.
+   * needs a card saved for this customer (a paid Checkout the page created, or the operator);
+   * without one the customer is sent to save one (saveCard). The page never takes a card id.
+   * Recorded as `portal` in the history.
    */
-  async function autoTopup(form: URLSearchParams, s: Session, locale: PortalLocale) {
+  async function autoTopup(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+  ) {
     const now = deps.clock();
     const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
     const int = (name: string) => {
@@ -306,7 +326,7 @@ export function createPortalApp(deps: PortalDeps) {
         return redirect(PAGE);
       }
       const current = await deps.autoTopup.get(s.customerId);
-      if (!current?.paymentMethod) return bad();
+      if (!current?.paymentMethod) return saveCard(req, form, s, locale, current?.stripeCustomer);
       const maxPerMonth = int('maxPerMonth');
       const orDaysLeft = int('orDaysLeft');
       const limit = deps.config.autoTopup.defaultMaxPerMonth;
@@ -332,6 +352,39 @@ export function createPortalApp(deps: PortalDeps) {
     }
   }
 
+  /**
+   * Turning auto top-up on without a card: a `mode=setup` Checkout Session FlowPilot creates
+   * for this customer saves one, and the webhook turns auto top-up on with the rule given.
+   */
+  async function saveCard(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+    stripeCustomer: string | undefined,
+  ): Promise<PortalAnswer> {
+    const packageId = form.get('package') ?? '';
+    const below = form.get('belowGb') ?? '';
+    if (!deps.checkout || !Object.hasOwn(deps.config.payments.catalog, packageId)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    if (!/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
+    const origin = ownOrigins(req, deps)[0] ?? '';
+    const session = await deps.checkout.createSetup({
+      customerId: s.customerId,
+      packageId,
+      successUrl: `${origin}${PAGE}`,
+      cancelUrl: `${origin}${PAGE}?m=canceled`,
+      autoTopup: { belowGb: below },
+      ...(stripeCustomer ? { stripeCustomer } : {}),
+    });
+    return redirect(session.url);
+  }
+
   async function buy(
     req: PortalRequest,
     form: URLSearchParams,
@@ -349,10 +402,14 @@ export function createPortalApp(deps: PortalDeps) {
     if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
       return answer(400, messagePage(locale, '400', WORDS[locale].error));
     }
-    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    const [opened, onFile] = await Promise.all([
+      deps.portal.hit('checkout', s.customerId, deps.clock(), 3600),
+      deps.autoTopup.get(s.customerId),
+    ]);
     if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
     const session = await deps.checkout.create({
       customerId: s.customerId,
+      ...(onFile?.stripeCustomer ? { stripeCustomer: onFile.stripeCustomer } : {}),
       packageId,
       successUrl: `${origin}${PAGE}?m=paid`,
       cancelUrl: `${origin}${PAGE}?m=canceled`,
