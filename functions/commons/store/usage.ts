@@ -190,6 +190,17 @@ export class UsageStore {
     return this.#day(day, 'usage.onDay');
   }
 
+  /**
+   * A day's rows with a stamp of what they were read from: the parts' versions, which every
+   * change moves, so an equal stamp means equal rows. No stamp while rows from before parts
+   * remain (they carry no version).
+   */
+  async stampedDay(day: string): Promise<{ rows: UsageRecord[]; stamp?: string }> {
+    const { rows, parts, indexed } = await this.#read(day, 'usage.onDay');
+    if (indexed > 0) return { rows };
+    return { rows, stamp: parts.map((p) => `${String(p.sk)}:${Number(p.v ?? 0)}`).join(',') };
+  }
+
   /** Fingerprint of every stored row on a day, by customer id; for change detection. */
   async fingerprintsOnDay(day: string): Promise<Map<string, string>> {
     const rows = await this.#day(day, 'usage.fingerprintsOnDay');
@@ -353,6 +364,10 @@ export class UsageStore {
 
   /** A day's parts merged over the indexed rows from before parts; a part's figures win. */
   async #day(day: string, operation: string): Promise<UsageRecord[]> {
+    return (await this.#read(day, operation)).rows;
+  }
+
+  async #read(day: string, operation: string) {
     const { gsi1pk } = keys.usage('', day);
     const [parts, indexed] = await Promise.all([
       this.#partItems(day, operation),
@@ -373,6 +388,7 @@ export class UsageStore {
         rows.set(id, fromEntry(id, day, f));
       }
     }
-    return [...rows.values()].sort(byCustomerId);
+    const sorted = [...rows.values()].sort(byCustomerId);
+    return { rows: sorted, parts, indexed: indexed.length };
   }
 }
