@@ -23,7 +23,7 @@ const fx = useSimulator();
  * Issue #29 point 4: DynamoDB requests per delivery, counted on the SDK client (every command
  * the handler sends, whatever it is). A fresh order: the order's transaction (which also
  * checks for refunds recorded before it) and its mark as credited; a payer contact in the
- * event adds its one write. A duplicate: the one failed write that tells the order's state.
+ * event adds one update. A duplicate: the one failed write that tells the order's state.
  */
 describe('payment webhook: DynamoDB requests per delivery', () => {
   let table: TestTable;
@@ -63,11 +63,11 @@ describe('payment webhook: DynamoDB requests per delivery', () => {
       }),
     );
 
-  // A payer contact costs 3 more: the payment's own address is kept for its receipt (two
-  // updates: the map, then its entry) apart from the newest-payment-wins contact update.
+  // A payer contact costs one update: the payment's own address for its receipt and the
+  // newest-payment-wins address together (customers' first capture; a later one takes two).
   it.each([
     ['without a payer contact', false, 2],
-    ['with a payer contact', true, 5],
+    ['with a payer contact', true, 3],
   ])(
     'a fresh order %s (contact: %s) takes at most %d requests, a duplicate 1',
     async (_, contact, most) => {
