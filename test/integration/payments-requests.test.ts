@@ -92,3 +92,43 @@ describe('payment webhook: DynamoDB requests per delivery', () => {
     },
   );
 });
+
+describe("a payer contact's capture: requests and what it keeps", () => {
+  let table: TestTable;
+  let requests: ReturnType<typeof countRequests>;
+
+  beforeAll(async () => {
+    table = await createTestTable('capture');
+    requests = countRequests(table.client);
+  });
+
+  it('takes one update for a first capture, two later: the new one kept, one past retention dropped, the newest payment the latest', async () => {
+    // Prepare
+    const store = new CustomerContactStore(table.doc, table.tableName);
+    const day = 86_400_000;
+    const t0 = Date.parse('2026-11-01T10:00:00.000Z');
+
+    // Act: a first payment, one 8 days later, then a late delivery of one in between.
+    requests.reset();
+    await store.capture('7', { email: 'a@example.com' }, new Date(t0), 'ORDER#a');
+    const first = requests.total();
+    requests.reset();
+    await store.capture('7', { email: 'b@example.com' }, new Date(t0 + 8 * day), 'ORDER#b');
+    const later = requests.total();
+    const older = await store.capture(
+      '7',
+      { email: 'c@example.com' },
+      new Date(t0 + 7 * day),
+      'ORDER#c',
+    );
+    const kept = await store.get('7');
+
+    // Assess
+    expect(first).toBe(1);
+    expect(later).toBe(2);
+    expect(older).toEqual({ email: false, phone: false });
+    expect(Object.keys(kept?.captures ?? {}).sort()).toEqual(['ORDER#b', 'ORDER#c']);
+    expect(kept?.captures['ORDER#c']?.email).toBe('c@example.com');
+    expect(kept?.paymentEmail).toBe('b@example.com');
+  });
+});
