@@ -37,7 +37,7 @@ export const RECORDS_CURSOR = 'poll-customers#records';
 export const READY_CURSOR = 'poll-customers#ready';
 /**
  * What the balances last took in from the usage store: the run's time, then today, poll-usage's
- * cursor and each usage day's stamp (usage.stampedDay). A run that finds the same figures
+ * cursor and each usage day's stamp (usage.stampedDay, a digest of its rows). A run that finds the same figures
  * again updates only the customers with new records.
  */
 export const USAGE_SEEN_CURSOR = 'poll-customers#usage-seen';
@@ -376,7 +376,6 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       const step = deps.config.usageDaysPerStep;
       const seen = readUsageSeen(seenText, today, finalBefore);
       const stamps: Record<string, string> = {};
-      let stamped = true;
       for (let i = 0; i < days.length; i += step) {
         checkTime();
         const chunk = days.slice(i, i + step);
@@ -384,10 +383,8 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
           chunk.map((day) => readDay(() => deps.usage.stampedDay(day))),
         );
         const rows = read.map((r) => r.rows);
-        chunk.forEach((day, j) => {
-          const stamp = read[j]?.stamp;
-          if (stamp === undefined) stamped = false;
-          else stamps[day] = stamp;
+        read.forEach((r, j) => {
+          stamps[chunk[j] ?? ''] = r.stamp;
         });
         // The balances hold these days' figures already: only customers with records are updated.
         const unchanged = chunk.every(
@@ -415,13 +412,11 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
         usageWindow.next = next;
       }
-      if (stamped) {
-        await deps.pollState.advanceCursor(
-          USAGE_SEEN_CURSOR,
-          usageSeenText(at, today, finalBefore, stamps),
-          now,
-        );
-      }
+      await deps.pollState.advanceCursor(
+        USAGE_SEEN_CURSOR,
+        usageSeenText(at, today, finalBefore, stamps),
+        now,
+      );
     }
     await flushRecords();
   } catch (err) {

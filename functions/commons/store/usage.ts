@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -191,14 +192,14 @@ export class UsageStore {
   }
 
   /**
-   * A day's rows with a stamp of what they were read from: the parts' versions, which every
-   * change moves, so an equal stamp means equal rows. No stamp while rows from before parts
-   * remain (they carry no version).
+   * A day's rows with a stamp of their content (a digest of every row's customer and
+   * figures): an equal stamp means equal rows.
    */
-  async stampedDay(day: string): Promise<{ rows: UsageRecord[]; stamp?: string }> {
-    const { rows, parts, indexed } = await this.#read(day, 'usage.onDay');
-    if (indexed > 0) return { rows };
-    return { rows, stamp: parts.map((p) => `${String(p.sk)}:${Number(p.v ?? 0)}`).join(',') };
+  async stampedDay(day: string): Promise<{ rows: UsageRecord[]; stamp: string }> {
+    const rows = await this.#day(day, 'usage.onDay');
+    const digest = createHash('sha256');
+    for (const r of rows) digest.update(`${r.customerId}\u0000${usageFingerprint(r)}\u0001`);
+    return { rows, stamp: digest.digest('base64url') };
   }
 
   /** Fingerprint of every stored row on a day, by customer id; for change detection. */
@@ -364,10 +365,6 @@ export class UsageStore {
 
   /** A day's parts merged over the indexed rows from before parts; a part's figures win. */
   async #day(day: string, operation: string): Promise<UsageRecord[]> {
-    return (await this.#read(day, operation)).rows;
-  }
-
-  async #read(day: string, operation: string) {
     const { gsi1pk } = keys.usage('', day);
     const [parts, indexed] = await Promise.all([
       this.#partItems(day, operation),
@@ -388,7 +385,6 @@ export class UsageStore {
         rows.set(id, fromEntry(id, day, f));
       }
     }
-    const sorted = [...rows.values()].sort(byCustomerId);
-    return { rows: sorted, parts, indexed: indexed.length };
+    return [...rows.values()].sort(byCustomerId);
   }
 }
