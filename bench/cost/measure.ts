@@ -167,6 +167,11 @@ const sink = (chunk: unknown): boolean => {
   return true;
 };
 process.stdout.write = sink as typeof process.stdout.write;
+// A handler past its deadline (middy's timeout fires from a timer): name the function.
+process.on('uncaughtException', (err) => {
+  write(`${current.getStore() ?? 'no function'} failed: ${String(err)}\n`);
+  process.exit(1);
+});
 process.stderr.write = sink as typeof process.stderr.write;
 
 /** How a poll's run ended, from the summary its handler returns. */
