@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -188,6 +189,17 @@ export class UsageStore {
   /** Every customer's row on one day, in customer id order (as text). */
   async onDay(day: string): Promise<UsageRecord[]> {
     return this.#day(day, 'usage.onDay');
+  }
+
+  /**
+   * A day's rows with a stamp of their content (a digest of every row's customer and
+   * figures): an equal stamp means equal rows.
+   */
+  async stampedDay(day: string): Promise<{ rows: UsageRecord[]; stamp: string }> {
+    const rows = await this.#day(day, 'usage.onDay');
+    const digest = createHash('sha256');
+    for (const r of rows) digest.update(`${r.customerId}\u0000${usageFingerprint(r)}\u0001`);
+    return { rows, stamp: digest.digest('base64url') };
   }
 
   /** Fingerprint of every stored row on a day, by customer id; for change detection. */
