@@ -430,7 +430,7 @@ describe('portal: the page', () => {
     expect(back.body).toContain('<html lang="en">');
   });
 
-  it('shows a balance negative only for want of an opening as "not yet set up"', async () => {
+  it('shows a balance negative only for want of an opening as "not available yet"', async () => {
     // Prepare
     await seedCustomer(table.doc, table.tableName, {
       customerId: '1005',
@@ -446,7 +446,9 @@ describe('portal: the page', () => {
     const { page } = await signIn('1005');
 
     // Assess
-    expect(page.body).toContain('data-balance="not-calibrated"');
+    expect(page.body).toContain(
+      '<p class="big" data-balance="not-calibrated">Balance not available yet</p>',
+    );
     expect(page.body).not.toMatch(/−?-\d+(\.\d+)? GB/);
   });
 

@@ -135,7 +135,7 @@ export async function loadView(
     const burn = [f.burn1dMb, f.burn7dMb].filter((b): b is string => b !== null);
     view.balance = {
       gb,
-      calibrated: stored.state.opening !== undefined || gb.gte(0),
+      calibrated: !f.uncalibrated,
       daysLeft: f.daysLeft,
       burnGb: burn.length ? mbToGb(Decimal.min(...burn)) : null,
       asOf: stored.updatedAt || f.asOf,
