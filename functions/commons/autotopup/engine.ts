@@ -62,8 +62,12 @@ const RECORD_SKEW_MS = 60_000;
 /** How far back a credit the balance does not show yet is looked for in the ledger. */
 const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
 
-/** Both the balance and the days left count; either one below its threshold is "low". */
+/**
+ * Both the balance and the days left count; either one below its threshold is "low". A
+ * balance not calibrated yet is no balance: never low, so never charged on.
+ */
 export function isLow(rec: AutoTopupSettingsLike, balance: CustomerBalance): boolean {
+  if (balance.uncalibrated) return false;
   if (new Decimal(balance.balanceMb).lt(gbToMb(rec.belowGb))) return true;
   return (
     rec.orDaysLeft !== undefined && balance.daysLeft !== null && balance.daysLeft <= rec.orDaysLeft

@@ -250,8 +250,8 @@ export class CustomerNotices implements BalanceListener {
         kind: n.kind,
         customerId: b.customerId,
         ...(b.account ? { account: b.account } : {}),
-        balanceMb: b.balanceMb,
-        daysLeft: b.daysLeft,
+        // A receipt to a customer not calibrated yet names no balance: there is none to give.
+        ...(b.uncalibrated ? {} : { balanceMb: b.balanceMb, daysLeft: b.daysLeft }),
         ...(n.credit ? { creditMb: n.credit.mb } : {}),
         ...(link ? { paymentLink: link } : {}),
       },

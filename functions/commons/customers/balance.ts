@@ -164,8 +164,10 @@ export function balanceFigures(state: BalanceState, today: string, asOf: Date): 
     ? sum(Array.from({ length: 7 }, (_, i) => day(addDays(yesterday, -i)))).div(7)
     : undefined;
   const balance = balanceMb(state);
+  const uncalibrated = state.opening === undefined && balance.lt(0);
   let daysLeft: number | null = null;
-  if (balance.lte(0)) daysLeft = 0;
+  if (uncalibrated) daysLeft = null;
+  else if (balance.lte(0)) daysLeft = 0;
   else if (burn1d?.gt(0) && burn7d?.gt(0)) {
     daysLeft = balance.div(Decimal.min(burn1d, burn7d)).toDecimalPlaces(1).toNumber();
   }
@@ -180,6 +182,7 @@ export function balanceFigures(state: BalanceState, today: string, asOf: Date): 
     asOf: asOf.toISOString(),
   };
   if (state.account) figures.account = state.account;
+  if (uncalibrated) figures.uncalibrated = true;
   return figures;
 }
 

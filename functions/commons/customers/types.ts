@@ -21,6 +21,12 @@ export interface CustomerBalance {
   lastCreditAt: string | null;
   /** When the figures were computed (ISO 8601). */
   asOf: string;
+  /**
+   * Set when the balance is negative only for want of an opening: never calibrated, and its
+   * usage exceeds every credit known. Not a balance: nothing may notify or charge on it, and
+   * views show "not calibrated" with `flowpilot customer calibrate`; days left are null.
+   */
+  uncalibrated?: true;
 }
 
 /** A credit that landed on a customer since the previous computation. */

@@ -13,7 +13,7 @@ export interface ViewStores {
   balances: Pick<CustomerBalanceStore, 'get'>;
   contacts: Pick<CustomerContactStore, 'get'>;
   autoTopup: Pick<AutoTopupStore, 'get'>;
-  usage: Pick<UsageStore, 'byCustomer'>;
+  usage: Pick<UsageStore, 'storedByCustomer'>;
   records: Pick<CustomerRecordStore, 'recentByCustomer'>;
 }
 
@@ -80,6 +80,9 @@ function autoTopupView(r: AutoTopupRecord | undefined): AutoTopupView | undefine
 /**
  * One customer's page, in five requests run together (balance, contact, auto top-up, 30
  * days of usage, one page of the last 12 months of records) whatever the history's length.
+ * The usage days still open (not finished in the usage store) come from the balance's own
+ * recent days, so the chart needs no read of the store's open parts and agrees with the
+ * balance it sits under.
  */
 export async function loadView(
   stores: ViewStores,
@@ -94,12 +97,13 @@ export async function loadView(
     stores.balances.get(customerId),
     stores.contacts.get(customerId),
     stores.autoTopup.get(customerId),
-    stores.usage.byCustomer(customerId, from, today),
+    stores.usage.storedByCustomer(customerId, from, today),
     stores.records.recentByCustomer(customerId, addDays(today, -HISTORY_DAYS), HISTORY_LIMIT),
   ]);
-  const byDay = new Map(
+  const byDay = new Map<string, Decimal>(
     usage.map((u) => [u.day, countedMb(u, config.customers.usageCounts)] as const),
   );
+  for (const [day, mb] of stored?.state.recent ?? []) byDay.set(day, mb);
   const view: PortalView = {
     customerId,
     usage: Array.from({ length: USAGE_DAYS }, (_, i) => {
@@ -131,7 +135,7 @@ export async function loadView(
     const burn = [f.burn1dMb, f.burn7dMb].filter((b): b is string => b !== null);
     view.balance = {
       gb,
-      calibrated: stored.state.opening !== undefined || gb.gte(0),
+      calibrated: !f.uncalibrated,
       daysLeft: f.daysLeft,
       burnGb: burn.length ? mbToGb(Decimal.min(...burn)) : null,
       asOf: stored.updatedAt || f.asOf,
