@@ -437,7 +437,9 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
     leaseSeconds: LEASE_SECONDS,
   });
   await checkSettled(doc, env.tableName, ids, log);
-  checkNet(env.sim, histories, await humanParts(doc, env.tableName, ids), log);
+  const human = await humanParts(doc, env.tableName, ids);
+  checkAlerted(sink, human, log);
+  checkNet(env.sim, histories, human, log);
   return { deliveries, events };
 }
 
@@ -515,9 +517,18 @@ async function checkSettled(
   }
 }
 
-/** GB of deductions handed to a person (UNKNOWN, FAILED), per customer. */
+interface HumanPart {
+  centi: number;
+  /** The alert's subject: `deduction:` or `reversal:` and the part's key. */
+  subject: string;
+}
+
+/**
+ * Parts handed to a person (UNKNOWN, FAILED), per customer: deductions whose outcome is
+ * unknown or refused, and the give-back of a dispute reinstated while its deduction was so.
+ */
 async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: string[]) {
-  const parts = new Map<string, number[]>();
+  const parts = new Map<string, HumanPart[]>();
   for (const id of ids) {
     for (const item of await partition(
       doc,
@@ -526,21 +537,37 @@ async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: s
     )) {
       if (item.state !== 'UNKNOWN' && item.state !== 'FAILED') continue;
       const customerId = String(item.customerId);
-      parts.set(customerId, [...(parts.get(customerId) ?? []), Math.round(Number(item.gb) * 100)]);
+      const part = {
+        centi: Math.round(Number(item.gb) * 100),
+        subject: `${item.kind === 'reversal' ? 'reversal' : 'deduction'}:stripe:${id}:${String(item.partId)}`,
+      };
+      parts.set(customerId, [...(parts.get(customerId) ?? []), part]);
     }
   }
   return parts;
 }
 
+/** Nothing is handed to a person silently: each such part raised its critical alert. */
+function checkAlerted(sink: RecordingSink, human: Map<string, HumanPart[]>, log: string[]) {
+  const alerted = new Set(
+    sink.events.filter((e) => e.severity === 'critical').map((e) => e.subject),
+  );
+  for (const part of [...human.values()].flat()) {
+    if (!alerted.has(part.subject)) fail(`${part.subject} left to a person, never alerted`, log);
+  }
+}
+
 /**
- * Once every delivery got its 2xx, each customer holds what the model says. A deduction
- * handed to a person (its outcome unknown, or refused) is the one allowed difference: the
- * customer then holds the model's GB give or take exactly those parts.
+ * Once every delivery got its 2xx, each customer holds what the model says. What is handed to
+ * a person (a deduction whose outcome is unknown or refused, a won dispute's give-back over
+ * such a deduction) is the one allowed difference: `deductionFlow` has no key, so nothing
+ * can tell whether it landed; the customer then holds the model's GB give or take exactly
+ * those parts, and the person was alerted (`checkAlerted`).
  */
 function checkNet(
   sim: Simulator,
   histories: History[],
-  human: Map<string, number[]>,
+  human: Map<string, HumanPart[]>,
   log: string[],
 ) {
   const net = netCenti(sim);
@@ -551,11 +578,13 @@ function checkNet(
     const held = net.get(customerId) ?? 0;
     if (held === want) continue;
     const parts = human.get(customerId) ?? [];
-    const slack = parts.reduce((s, g) => s + g, 0);
+    const slack = parts.reduce((s, p) => s + p.centi, 0);
     if (parts.length > 0 && Math.abs(held - want) <= slack) continue;
     fail(
       `customer ${customerId} holds ${held / 100} GB, the model says ${want / 100}` +
-        (parts.length ? ` (parts for a person: ${parts.map((g) => g / 100).join(', ')} GB)` : ''),
+        (parts.length
+          ? ` (parts for a person: ${parts.map((p) => p.centi / 100).join(', ')} GB)`
+          : ''),
       log,
     );
   }
