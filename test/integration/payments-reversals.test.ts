@@ -377,6 +377,36 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(net()).toBe(0);
     });
 
+    it('a won dispute over an UNKNOWN deduction whose delivery died before alerting: its redelivery alerts (seed 2026)', async () => {
+      // Prepare: the dispute's deduction UNKNOWN; the reinstatement dies after its claim.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      const won = dispute(id, 'charge.dispute.funds_reinstated', {
+        status: 'won',
+        reinstated: 1000,
+      });
+      const dying = new Proxy(ledger, {
+        get: (target, prop, receiver) =>
+          prop === 'claimDeduction'
+            ? async (input: Parameters<DynamoLedger['claimDeduction']>[0]) => {
+                await target.claimDeduction(input);
+                throw new Error('the process is gone');
+              }
+            : Reflect.get(target, prop, receiver),
+      });
+      expect((await handlerOf({ ledger: dying })(won)).statusCode).toBeGreaterThanOrEqual(500);
+
+      // Act
+      const redelivered = await handler(won);
+
+      // Assess
+      expect(resultOf(redelivered)).toBe('needs-a-person');
+      expect(sink.events.map((e) => e.subject.split(':')[0])).toEqual(['deduction', 'reversal']);
+    });
+
     it('a dispute whose delivery died after the upstream call, then won (seed 7): a person decides', async () => {
       // Prepare: the delivery dies between deductionFlow and recording it (part left DEDUCTING).
       let now = Date.now();

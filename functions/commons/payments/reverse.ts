@@ -61,7 +61,7 @@ export async function reverseDeduction(
     }
     const existing = await deps.ledger.getPart(key, ev.partId);
     if (existing) {
-      if (existing.state === 'UNKNOWN') return ok('needs-a-person');
+      if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
       return existing.state === 'RECREDITING'
         ? recredit(deps, key, existing, opts.signal)
         : ok('already-given-back');
@@ -111,11 +111,13 @@ export async function reverseDeduction(
       now: deps.clock(),
     });
     if (res.outcome === 'part-exists') {
-      return ok(res.part.state === 'UNKNOWN' ? 'needs-a-person' : 'already-given-back');
+      return res.part.state === 'UNKNOWN'
+        ? giveBackToAPerson(deps, key, res.part, ev)
+        : ok('already-given-back');
     }
     if (res.outcome !== 'claimed') continue;
     if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
-    if (unsure) return giveBackToAPerson(deps, key, part, unsure);
+    if (unsure) return giveBackToAPerson(deps, key, part, ev);
     return recredit(deps, key, part, opts.signal);
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
@@ -148,25 +150,24 @@ function inFlight(seconds: number): Outcome {
  * landed is unknown (`deductionFlow` has no key to ask by), so neither crediting back (maybe
  * more than paid) nor keeping the GB (maybe the customer's) is safe. The person alerted for
  * the deduction decides, told what to credit back and the orderId that makes it once.
+ * Alerted again by every redelivery, so a delivery that died after the claim is no silence.
  */
 async function giveBackToAPerson(
   deps: PaymentDeps,
   key: OrderKey,
-  part: PartInput,
-  dispute: DeductionPart,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  ev: ReversalEvent,
 ): Promise<Outcome> {
-  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: dispute.partId });
+  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: ev.disputePartId });
   await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while its deduction of ${dispute.gb} GB is ${dispute.state}: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
-      disputePartId: dispute.partId,
-      disputeState: dispute.state,
-      disputeGb: dispute.gb,
+      disputePartId: ev.disputePartId ?? '',
     },
   });
   return ok('needs-a-person');
@@ -206,7 +207,7 @@ async function minorToGiveBack(
   | 'a-persons'
   | 'retry'
   | { inProgress: number }
-  | { minor: number; unsure: DeductionPart }
+  | { minor: number; unsure: true }
 > {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   if (ev.kind === 'refund-failed') {
@@ -228,7 +229,7 @@ async function minorToGiveBack(
     return 'retry';
   }
   if (dispute?.state === 'UNKNOWN' || dispute?.state === 'FAILED') {
-    return { minor: Math.min(ev.amountMinor, dispute.minor), unsure: dispute };
+    return { minor: Math.min(ev.amountMinor, dispute.minor), unsure: true };
   }
   const taken =
     dispute?.state === 'DEDUCTED' ||
