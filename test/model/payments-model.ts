@@ -144,6 +144,8 @@ export const lowerTotalFaultArb: fc.Arbitrary<Scenario> = fc
 
 interface TrueEvent {
   label: string;
+  /** The part id FlowPilot keeps a refund, dispute or reversal as (pending entries too). */
+  partId?: string;
   /** The provider's event as it is signed and sent; every delivery of it is the same. */
   payload: string;
 }
@@ -162,9 +164,13 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
   const pi = `pi_${id}`;
   const events: TrueEvent[] = [];
   let t = t0;
-  const emit = (label: string, type: string, object: Record<string, unknown>) => {
+  const emit = (label: string, type: string, object: Record<string, unknown>, partId?: string) => {
     t += 10;
-    events.push({ label, payload: stripeEvent(type, object, { created: t }) });
+    events.push({
+      label,
+      payload: stripeEvent(type, object, { created: t }),
+      ...(partId ? { partId } : {}),
+    });
   };
   const session = (status: string) =>
     checkoutSession(id, { customerId, pkg: plan.pkg, amount: paid, paymentStatus: status });
@@ -187,18 +193,23 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
     const add = Math.min(step, paid - refunded);
     if (add <= 0) return;
     refunded += add;
-    emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded));
+    emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded), `ch_${id}:${refunded}`);
     if (i === 0 && plan.firstRefundFails) {
       refunded -= add;
-      emit(`refund-failed(${add})`, 'charge.refund.updated', {
-        id: `re_${id}_0`,
-        object: 'refund',
-        amount: add,
-        currency: 'usd',
-        status: 'failed',
-        charge: `ch_${id}`,
-        payment_intent: pi,
-      });
+      emit(
+        `refund-failed(${add})`,
+        'charge.refund.updated',
+        {
+          id: `re_${id}_0`,
+          object: 'refund',
+          amount: add,
+          currency: 'usd',
+          status: 'failed',
+          charge: `ch_${id}`,
+          payment_intent: pi,
+        },
+        `re_${id}_0:failed`,
+      );
     }
   });
   let disputed = 0;
@@ -219,6 +230,7 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
         `dispute(${amount})`,
         'charge.dispute.funds_withdrawn',
         dispute('needs_response', [-amount]),
+        `dp_${id}`,
       );
       disputed = amount;
       // Won: all of it back. Lost: Stripe returns what a refund had already given back.
@@ -233,6 +245,7 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
           `reinstated(${plan.dispute.close},${back})`,
           'charge.dispute.funds_reinstated',
           dispute(plan.dispute.close, [-amount, back]),
+          `dp_${id}:reinstated`,
         );
         disputed -= back;
       }
@@ -393,6 +406,8 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
   const outstanding: TrueEvent[] = histories.flatMap((h) => h.events);
   const events = outstanding.length;
   const log: string[] = [];
+  // Part ids whose own delivery was answered 2xx other than as recorded for later.
+  const settledByDelivery = new Set<string>();
   let deliveries = 0;
   while (outstanding.length > 0) {
     const step = deliveries < MAX_DELIVERIES ? scenario.steps[deliveries] : undefined;
@@ -421,6 +436,7 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
       now += (LEASE_SECONDS + 1) * 1000;
     } else {
       now += 1000;
+      if (event.partId && result !== 'recorded-before-payment') settledByDelivery.add(event.partId);
     }
     checkBounds(env.sim, histories, log);
   }
@@ -436,7 +452,7 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
     clock: () => new Date(now),
     leaseSeconds: LEASE_SECONDS,
   });
-  await checkSettled(doc, env.tableName, ids, log);
+  await checkSettled(doc, env.tableName, ids, settledByDelivery, log);
   const human = await humanParts(doc, env.tableName, ids);
   checkAlerted(sink, human, log);
   checkNet(env.sim, histories, human, log);
@@ -483,13 +499,16 @@ async function partition(doc: DynamoDBDocumentClient, tableName: string, pk: str
 }
 
 /**
- * Nothing CREDITING, RECEIVED, DEDUCTING or RECREDITING; every pending refund was applied
- * (taken by the order, or a part of the order by its own redelivery).
+ * Nothing CREDITING, RECEIVED, DEDUCTING or RECREDITING; every pending refund was applied:
+ * taken by the order, a part of the order, or its own event answered 2xx after the 409 that
+ * recorded it (the credit applies such entries best-effort; the provider's retry is the
+ * guarantee, and a newer total may make it stale — checkNet checks the GB either way).
  */
 async function checkSettled(
   doc: DynamoDBDocumentClient,
   tableName: string,
   ids: string[],
+  settledByDelivery: Set<string>,
   log: string[],
 ) {
   for (const id of ids) {
@@ -509,6 +528,7 @@ async function checkSettled(
       (i) =>
         i.sk !== 'HEAD' &&
         i.takenAt === undefined &&
+        !settledByDelivery.has(String(i.partId)) &&
         ![...parts].some((sk) => sk.startsWith(`DEDUCT#${String(i.partId)}`)),
     );
     if (left.length > 0) {
