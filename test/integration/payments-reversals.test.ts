@@ -443,6 +443,36 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(sink.kinds().filter((k) => k === 'deduction-unknown')).toHaveLength(2);
     });
 
+    it('a dispute delivery that died after marking its part UNKNOWN, before alerting: the redelivery alerts (seed 2026)', async () => {
+      // Prepare: the first delivery dies around deductionFlow (part left DEDUCTING); past the
+      // lease the second marks it UNKNOWN and dies before its alert.
+      let now = Date.now();
+      const clock = () => new Date(now);
+      const settle = (after: boolean) =>
+        new Proxy(ledger, {
+          get: (target, prop, receiver) =>
+            prop === 'settleDeduction'
+              ? async (...args: Parameters<DynamoLedger['settleDeduction']>) => {
+                  if (after) await target.settleDeduction(...args);
+                  throw new Error('the process is gone');
+                }
+              : Reflect.get(target, prop, receiver),
+        });
+      const id = newId();
+      const withdrawn = dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' });
+      await handlerOf({ clock })(paid(id));
+      await handlerOf({ ledger: settle(false), clock })(withdrawn);
+      now += (testPaymentsConfig().leaseSeconds + 1) * 1000;
+      await handlerOf({ ledger: settle(true), clock })(withdrawn);
+
+      // Act
+      const redelivered = await handlerOf({ clock })(withdrawn);
+
+      // Assess: the part is a person's, and the person is told.
+      expect(resultOf(redelivered)).toBe('deduction-unknown');
+      expect(sink.events.map((e) => e.subject)).toEqual([`deduction:stripe:${id}:dp_${id}`]);
+    });
+
     it('the same refunded total reported twice before the payment, the older one last: 6 GB', async () => {
       // Prepare
       const handler = handlerOf();
