@@ -374,7 +374,7 @@ describe('portal: the page', () => {
     expect(page.body).toContain('data-gb="2"');
     expect(page.body.match(/<tr><td>/g)).toHaveLength(4);
     expect(page.body).toContain('+10 GB');
-    expect(page.body).toContain('Reminders are off');
+    expect(page.body).toContain('<input type="checkbox" name="email" value="on"> Email reminders');
     expect(page.body).toContain('a***@example.com');
     expect(page.body).not.toContain('alice@example.com</');
   });
@@ -574,6 +574,7 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
       keys: portalKeys(KEY),
       baseUrl: ORIGIN,
       customerId: customer,
+      email: 'uma@example.com',
       now: NOW,
     });
     const url = new URL(/^<(.+)>$/.exec(headers['List-Unsubscribe'])?.[1] ?? '');
@@ -593,10 +594,10 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
     expect(url.origin + url.pathname).toBe(`${ORIGIN}/portal/unsubscribe`);
     expect(shown.statusCode).toBe(200);
     expect(shown.body).toContain('<form method="post" action="/portal/unsubscribe?token=');
-    expect(afterGet?.notices).toBe(true);
+    expect(afterGet?.reminders.email).toBe(true);
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain('You will no longer receive reminders');
-    expect((await contacts.get(customer))?.notices).toBe(false);
+    expect((await contacts.get(customer))?.reminders).toEqual({ email: false, sms: true });
   });
 
   it('refuses a tampered token and a link token in its place', async () => {
