@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CustomerNoticesConfig } from '../config/customer-notices.ts';
 import type { NoticeLocale } from '../config/notice-locales.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
@@ -232,7 +233,6 @@ export class CustomerNotices implements BalanceListener {
     email: string;
     link: string;
     locale: NoticeLocale;
-    requestedAt: Date;
   }): Promise<string> {
     const now = this.#clock();
     if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
@@ -243,7 +243,8 @@ export class CustomerNotices implements BalanceListener {
     const links = await this.#d.links?.(input.customerId, input.email, now).catch(() => undefined);
     const entry: OutboxEntry = {
       customerId: input.customerId,
-      noticeId: `email-confirmation#${input.requestedAt.toISOString()}`,
+      // Each request its own notice: asking again sends again (within the daily cap).
+      noticeId: `email-confirmation#${randomUUID()}`,
       kind: 'email-confirmation',
       locale: input.locale,
       createdAt: now.toISOString(),
@@ -258,7 +259,7 @@ export class CustomerNotices implements BalanceListener {
     };
     const added = await this.#d.outbox.addNew([entry], this.#d.config.outboxRetentionDays);
     const [e] = added;
-    return e ? this.#attempt(e, undefined) : 'duplicate';
+    return e ? this.#attempt(e, undefined) : 'taken';
   }
 
   /** A customer who tops up is active: their contact is kept longer. Never fails the run. */

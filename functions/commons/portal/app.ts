@@ -425,7 +425,6 @@ export function createPortalApp(deps: PortalDeps) {
       email,
       link: portalUrl(base, `confirm?token=${encodeURIComponent(token)}`),
       locale,
-      requestedAt: now,
     });
     if (!ON_ITS_WAY.includes(status)) return message(429, locale, 'tooMany');
     return redirect(`${PAGE}?m=sent`);
