@@ -98,7 +98,7 @@ describe('portal: signed links', () => {
     // __Host-: only this origin over https can set it (no Domain, Path=/, Secure).
     const cookie = (res.cookies ?? []).find((c) => c.startsWith('__Host-fp_portal='));
     expect(cookie).toMatch(/; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
-    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['referrer-policy']).toBe('same-origin');
   });
 
   it.each([
@@ -389,7 +389,7 @@ describe('portal: the page', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toMatch(/script-src|unsafe-inline/);
     expect(page.headers['x-content-type-options']).toBe('nosniff');
-    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['referrer-policy']).toBe('same-origin');
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.body).not.toMatch(/<script|\son[a-z]+=/i);
   });
