@@ -183,7 +183,7 @@ describe('customer page accessibility and one-click unsubscribe: npm start and C
     const emailBox = page.locator('input[name="email"][type="checkbox"]');
 
     // Act
-    const opened = await page.goto(link);
+    await page.goto(link);
     const before = await emailBox.isChecked();
     const shown = await fetch(`${base}${unsubscribePath()}`);
     await page.goto(`${base}/portal/me`);
