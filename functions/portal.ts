@@ -3,6 +3,8 @@ import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { STRIPE_API_BASE_ENV, secretKeyRefusal, stripeClient } from './commons/clients/stripe.ts';
 import { ConfigError } from './commons/errors.ts';
+import { noticeDelivery } from './commons/customer-notices/delivery.ts';
+import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
 import { instrument } from './commons/observability.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';
@@ -59,6 +61,8 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
     autoTopup: new AutoTopupStore(docClient, table),
     clock: () => new Date(),
     secure,
+    // A change of email sends its link: locally printed, in AWS once the stack grants SES.
+    ...(!secure || noticeDelivery() === 'aws' ? { confirmations: customerNoticesFromEnv() } : {}),
     // Buy: with Stripe enabled only. Its Checkout pages are Stripe's (the stand-in's locally).
     ...(config.payments.providers.includes('stripe')
       ? {

@@ -154,6 +154,8 @@ export class FlowPilotStack extends Stack {
       .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET)
       // Buy creates Checkout Sessions, and can do nothing else in Stripe.
       .bindSecret('STRIPE_CHECKOUT_KEY', byName.STRIPE_CHECKOUT_KEY);
+    // Every customer notice links to the page (customer-actions sends them).
+    this.customerActions.function.addEnvironment('PORTAL_BASE_URL', this.portal.baseUrl);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,

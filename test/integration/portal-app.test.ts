@@ -101,7 +101,7 @@ describe('portal: signed links', () => {
     // __Host-: only this origin over https can set it (no Domain, Path=/, Secure).
     const cookie = (res.cookies ?? []).find((c) => c.startsWith('__Host-fp_portal='));
     expect(cookie).toMatch(/; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
-    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['referrer-policy']).toBe('same-origin');
   });
 
   it.each([
@@ -377,7 +377,7 @@ describe('portal: the page', () => {
     expect(page.body).toContain('data-gb="2"');
     expect(page.body.match(/<tr><td>/g)).toHaveLength(4);
     expect(page.body).toContain('+10 GB');
-    expect(page.body).toContain('Reminders are off');
+    expect(page.body).toContain('<input type="checkbox" name="email" value="on"> Email reminders');
     expect(page.body).toContain('a***@example.com');
     expect(page.body).not.toContain('alice@example.com</');
   });
@@ -392,7 +392,7 @@ describe('portal: the page', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toMatch(/script-src|unsafe-inline/);
     expect(page.headers['x-content-type-options']).toBe('nosniff');
-    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['referrer-policy']).toBe('same-origin');
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.body).not.toMatch(/<script|\son[a-z]+=/i);
   });
@@ -674,6 +674,7 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
       keys: portalKeys(KEY),
       baseUrl: ORIGIN,
       customerId: customer,
+      email: 'uma@example.com',
       now: NOW,
     });
     const url = new URL(/^<(.+)>$/.exec(headers['List-Unsubscribe'])?.[1] ?? '');
@@ -693,10 +694,10 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
     expect(url.origin + url.pathname).toBe(`${ORIGIN}/portal/unsubscribe`);
     expect(shown.statusCode).toBe(200);
     expect(shown.body).toContain('<form method="post" action="/portal/unsubscribe?token=');
-    expect(afterGet?.notices).toBe(true);
+    expect(afterGet?.reminders.email).toBe(true);
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain('You will no longer receive reminders');
-    expect((await contacts.get(customer))?.notices).toBe(false);
+    expect((await contacts.get(customer))?.reminders).toEqual({ email: false, sms: true });
   });
 
   it('refuses a tampered token and a link token in its place', async () => {

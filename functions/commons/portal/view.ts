@@ -2,7 +2,11 @@ import type { Config } from '../config/schema.ts';
 import { balanceFigures, countedMb } from '../customers/balance.ts';
 import type { AutoTopupRecord, AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerBalanceStore } from '../store/customer-balances.ts';
-import { type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
+import {
+  type CustomerContactStore,
+  maskContact,
+  type Reminders,
+} from '../store/customer-contacts.ts';
 import type { CustomerRecordStore } from '../store/customer-records.ts';
 import type { UsageStore } from '../store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';
@@ -58,7 +62,8 @@ export interface PortalView {
   history: HistoryLine[];
   historyMore: boolean;
   autoTopup?: AutoTopupView;
-  notices: { reminders: boolean; email?: string; phone?: string };
+  /** Masked addresses; `pending` is the one the customer asked for, not yet confirmed. */
+  notices: { reminders: Reminders; email?: string; phone?: string; pending?: string };
   timeZone: string;
 }
 
@@ -120,13 +125,20 @@ export async function loadView(
         .toUpperCase(),
     })),
     historyMore: recent.more,
-    notices: { reminders: contact?.notices ?? true },
+    notices: {
+      // The operator's "no notices" turns every reminder off whatever the customer chose.
+      reminders: {
+        email: (contact?.notices ?? true) && (contact?.reminders.email ?? true),
+        sms: (contact?.notices ?? true) && (contact?.reminders.sms ?? true),
+      },
+    },
     timeZone: portal.timeZone ?? contact?.timeZone ?? 'UTC',
   };
   const email = contact?.email ?? contact?.paymentEmail;
   const phone = contact?.phone ?? contact?.paymentPhone;
   if (email) view.notices.email = maskContact(email);
   if (phone) view.notices.phone = maskContact(phone);
+  if (contact?.pendingEmail) view.notices.pending = maskContact(contact.pendingEmail);
   const autoTopup = autoTopupView(auto);
   if (autoTopup) view.autoTopup = autoTopup;
   if (stored) {

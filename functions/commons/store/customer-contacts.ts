@@ -64,12 +64,23 @@ export interface CustomerContact {
    * `orderId`): a payer is sent the receipt of their own payment only.
    */
   captures: Record<string, PaymentCapture>;
+  /** An address the customer asked for on their page; used only once confirmed. */
+  pendingEmail?: string;
+  pendingAt?: string;
   locale?: NoticeLocale;
   timeZone?: string;
-  /** False once the customer opted out. @default true */
+  /** False once the operator turned every notice off. @default true */
   notices: boolean;
+  /** Reminders (running low, used up) per channel; receipts go whatever these say. */
+  reminders: Reminders;
   lowThresholds: ThresholdOverrides;
   updatedAt?: string;
+}
+
+/** The customer's own choice of reminders per channel; both on unless turned off. */
+export interface Reminders {
+  email: boolean;
+  sms: boolean;
 }
 
 /** What a payment said about its payer; anything unusable is dropped, never an error. */
@@ -86,6 +97,7 @@ export interface ContactEdit {
   locale?: NoticeLocale;
   timeZone?: string;
   notices?: boolean;
+  reminders?: Partial<Reminders>;
   lowThresholds?: { [K in keyof ThresholdOverrides]?: number | null };
 }
 
@@ -182,6 +194,7 @@ function fromItem(item: Item): CustomerContact {
   const out: CustomerContact = {
     customerId: String(item.customerId),
     notices: item.notices !== false,
+    reminders: { email: item.remindEmail !== false, sms: item.remindSms !== false },
     captures: capturesOf(item.captures),
     lowThresholds: {},
   };
@@ -194,6 +207,8 @@ function fromItem(item: Item): CustomerContact {
     'paymentEmail',
     'paymentPhone',
     'paymentAt',
+    'pendingEmail',
+    'pendingAt',
     'timeZone',
     'updatedAt',
   ] as const) {
@@ -306,9 +321,13 @@ const ERASED_ATTRIBUTES = [
   'paymentName',
   'paymentAt',
   'captures',
+  'pendingEmail',
+  'pendingAt',
   'locale',
   'timeZone',
   'notices',
+  'remindEmail',
+  'remindSms',
   'lowGb',
   'lowPercent',
   'lowDaysLeft',
@@ -388,6 +407,8 @@ export class CustomerContactStore {
       assign('timeZone', edit.timeZone);
     }
     if (edit.notices !== undefined) assign('notices', edit.notices);
+    if (edit.reminders?.email !== undefined) assign('remindEmail', edit.reminders.email);
+    if (edit.reminders?.sms !== undefined) assign('remindSms', edit.reminders.sms);
     for (const [key, attr] of Object.entries(THRESHOLD_ATTRIBUTES)) {
       const v = edit.lowThresholds?.[key as keyof ThresholdOverrides];
       if (v === null) {
@@ -505,6 +526,68 @@ export class CustomerContactStore {
       throw new StoreError('DynamoDB contacts.confirmEmail failed', 'contacts.confirmEmail', {
         cause,
       });
+    }
+  }
+
+  /**
+   * The customer asked on their page for `email` to be their address: kept as pending (the
+   * bound address stays in use) until the link sent to it confirms it. A newer request
+   * replaces an older one. Answers the address as stored.
+   */
+  async requestEmail(customerId: string, email: string, at: Date): Promise<string> {
+    const address = normaliseEmail(email);
+    await storeCall('contacts.requestEmail', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET customerId = :id, entity = :entity, pendingEmail = :email, pendingAt = :at, updatedAt = :at, #ttl = :ttl',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':id': customerId,
+            ':entity': 'customer-contact',
+            ':email': address,
+            ':at': at.toISOString(),
+            ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+          },
+        }),
+      ),
+    );
+    return address;
+  }
+
+  /**
+   * The customer confirmed the address they asked for: it becomes their address (as if the
+   * operator had set it), only while it is still the pending one. False when it is not.
+   */
+  async applyEmailChange(customerId: string, email: string, at: Date): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET email = :email, updatedAt = :at, #ttl = :ttl REMOVE pendingEmail, pendingAt',
+          ConditionExpression: 'pendingEmail = :email',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':email': email,
+            ':at': at.toISOString(),
+            ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+          },
+        }),
+      );
+      return true;
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return false;
+      throw new StoreError(
+        'DynamoDB contacts.applyEmailChange failed',
+        'contacts.applyEmailChange',
+        {
+          cause,
+        },
+      );
     }
   }
 
