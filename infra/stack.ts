@@ -172,7 +172,10 @@ export class FlowPilotStack extends Stack {
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
       customers: config.customers,
       opsTopic: this.notifications.opsTopic,
-    }).grantTo(this.customerActions.function);
+    })
+      .grantTo(this.customerActions.function)
+      // The page mails a change-of-email link to the new address, and sends no SMS.
+      .grantTo(this.portal.function, { sms: false });
 
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',

@@ -101,7 +101,7 @@ describe('portal: signed links', () => {
     // __Host-: only this origin over https can set it (no Domain, Path=/, Secure).
     const cookie = (res.cookies ?? []).find((c) => c.startsWith('__Host-fp_portal='));
     expect(cookie).toMatch(/; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
-    expect(res.headers['referrer-policy']).toBe('same-origin');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
   });
 
   it.each([
@@ -392,7 +392,7 @@ describe('portal: the page', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toMatch(/script-src|unsafe-inline/);
     expect(page.headers['x-content-type-options']).toBe('nosniff');
-    expect(page.headers['referrer-policy']).toBe('same-origin');
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.body).not.toMatch(/<script|\son[a-z]+=/i);
   });

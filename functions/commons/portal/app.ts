@@ -126,9 +126,9 @@ function headersFor(deps: PortalDeps): Record<string, string> {
     'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    // Not no-referrer: under it a browser sends `Origin: null` with the page's own form posts,
-    // which the Origin check must refuse. same-origin still tells no other site anything.
-    'referrer-policy': 'same-origin',
+    // Under no-referrer a browser posts the page's own forms with `Origin: null`: the Origin
+    // check takes that only with `Sec-Fetch-Site: same-origin` (see sameOrigin below).
+    'referrer-policy': 'no-referrer',
     'cross-origin-opener-policy': 'same-origin',
     'cache-control': 'no-store',
   };

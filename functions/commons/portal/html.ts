@@ -31,7 +31,7 @@ export interface Page {
 }
 
 export function document(p: Page): string {
-  return `<!doctype html><html lang="${p.locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="same-origin"><title>${esc(p.title)}</title><style>${STYLE}</style></head><body><main>${p.body}</main></body></html>`;
+  return `<!doctype html><html lang="${p.locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${esc(p.title)}</title><style>${STYLE}</style></head><body><main>${p.body}</main></body></html>`;
 }
 
 /** A page that says one thing (403, 404, 429, signed out), in the visitor's language. */
