@@ -218,11 +218,15 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       // The write is conditional on the version read: a stale first read costs a retry, which
       // reads consistently.
       const stored = await deps.balances.getMany(ids, { consistent: attempt > 0 });
-      // A balance written before records were known by identity: its records summed again.
+      // A balance written before records were known by identity, or before it kept its
+      // recent credit records: its records summed again.
       const legacy = new Map<string, CustomerRecord[]>();
       await Promise.all(
         ids
-          .filter((id) => stored.get(id) && !stored.get(id)?.state.seen)
+          .filter((id) => {
+            const state = stored.get(id)?.state;
+            return state && (!state.seen || !state.recentCredits);
+          })
           .map((id) => readDay(async () => legacy.set(id, await deps.records.byCustomer(id)))),
       );
       const writes: BalanceWrite[] = [];
@@ -255,6 +259,8 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         }
         const after = balanceFigures(state, today, now);
         const before = old ? balanceFigures(old.state, today, now) : undefined;
+        // A change in the counted credit records (recentCredits) is a move that must be
+        // written: the auto top-up tells by them which of its credits the balance shows.
         if (
           !old ||
           !sameFigures(before, after) ||

@@ -27,6 +27,12 @@ export interface CustomerBalance {
    * views show "not calibrated" with `flowpilot customer calibrate`; days left are null.
    */
   uncalibrated?: true;
+  /**
+   * The credit records the balance counted in the 48 hours before its newest one, oldest
+   * first (at most 50): which of FlowPilot's own credits it shows, one record for one credit.
+   * Absent on a balance computed before they were kept.
+   */
+  recentCredits?: { at: string; mb: string }[];
 }
 
 /** A credit that landed on a customer since the previous computation. */
