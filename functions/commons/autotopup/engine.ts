@@ -449,71 +449,107 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
+  /** Writes what the charge came to, if the episode is still the one charged. */
   async #record(rec: AutoTopupRecord, ep: Episode, result: ChargeResult): Promise<void> {
-    const { autoTopup } = this.#deps.config;
+    switch (result.kind) {
+      case 'charged':
+        return this.#recordCharged(rec, ep, result);
+      case 'action-required':
+        return this.#recordActionRequired(rec, ep, result);
+      case 'declined':
+        return this.#recordDeclined(rec, ep, result);
+    }
+  }
+
+  /** Captured: the episode waits for the webhook's credit, checked again at `checkAt`. */
+  async #recordCharged(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    result: Extract<ChargeResult, { kind: 'charged' }>,
+  ): Promise<void> {
     const now = this.#deps.clock();
-    const ours = (r: AutoTopupRecord) =>
-      r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === ep.state;
+    const pi = result.paymentIntentId;
+    const minutes = this.#deps.config.autoTopup.pendingCheckMinutes;
+    const checkAt = new Date(now.getTime() + minutes * 60_000).toISOString();
+    await this.#write(rec, (r) =>
+      isCharged(r, ep)
+        ? {
+            next: {
+              ...r,
+              episode: {
+                ...settledEpisode(ep),
+                ...(pi ? { paymentIntentId: pi } : {}),
+                state: 'PENDING',
+                checkAt,
+              },
+            },
+            lines: [
+              {
+                by: BY,
+                event: 'charged',
+                episode: ep.n,
+                detail: `PaymentIntent ${pi} ${result.status} (${money(ep.amountMinor, ep.currency)}); credit follows from the webhook`,
+              },
+            ],
+          }
+        : undefined,
+    );
+  }
+
+  /** The bank asks the customer to authenticate: the episode waits, the customer is told. */
+  async #recordActionRequired(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    result: Extract<ChargeResult, { kind: 'action-required' }>,
+  ): Promise<void> {
     const pi = result.paymentIntentId;
     const withPi = pi ? { paymentIntentId: pi } : {};
-    const { claimUntil: _, checkAt: __, ...settled } = ep;
-    const checkAt = new Date(now.getTime() + autoTopup.pendingCheckMinutes * 60_000).toISOString();
-
-    if (result.kind === 'charged') {
-      await this.#write(rec, (r) =>
-        ours(r)
-          ? {
-              next: { ...r, episode: { ...settled, ...withPi, state: 'PENDING', checkAt } },
-              lines: [
-                {
-                  by: BY,
-                  event: 'charged',
-                  episode: ep.n,
-                  detail: `PaymentIntent ${pi} ${result.status} (${money(ep.amountMinor, ep.currency)}); credit follows from the webhook`,
-                },
-              ],
-            }
-          : undefined,
-      );
-      return;
-    }
-
-    if (result.kind === 'action-required') {
-      const link = this.#actionLink(rec.customerId, pi);
-      const written = await this.#write(rec, (r) =>
-        ours(r)
-          ? {
-              next: {
-                ...r,
-                episode: { ...settled, ...withPi, state: 'ACTION_REQUIRED', lastCode: result.code },
+    const link = this.#actionLink(rec.customerId, pi);
+    const written = await this.#write(rec, (r) =>
+      isCharged(r, ep)
+        ? {
+            next: {
+              ...r,
+              episode: {
+                ...settledEpisode(ep),
+                ...withPi,
+                state: 'ACTION_REQUIRED',
+                lastCode: result.code,
               },
-              lines: [
-                {
-                  by: BY,
-                  event: 'action-required',
-                  episode: ep.n,
-                  detail: `the bank asks the customer to authenticate (${result.code})${pi ? ` on ${pi}` : ''}; notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
-                },
-              ],
-            }
-          : undefined,
-      );
-      if (written) {
-        await this.#deps.notices.send({
-          kind: 'authentication-required',
-          customerId: rec.customerId,
-          episode: ep.n,
-          ...withPi,
-          ...(link ? { link } : {}),
-        });
-      }
-      return;
+            },
+            lines: [
+              {
+                by: BY,
+                event: 'action-required',
+                episode: ep.n,
+                detail: `the bank asks the customer to authenticate (${result.code})${pi ? ` on ${pi}` : ''}; notice sent${link ? ' with a payment link' : ' (no autoTopup.actionUrl configured: no link)'}`,
+              },
+            ],
+          }
+        : undefined,
+    );
+    if (written) {
+      await this.#deps.notices.send({
+        kind: 'authentication-required',
+        customerId: rec.customerId,
+        episode: ep.n,
+        ...withPi,
+        ...(link ? { link } : {}),
+      });
     }
+  }
 
-    // Declined: retry with backoff, then turn auto top-up off and tell both sides.
+  /** Declined: retry with backoff, then turn auto top-up off and tell both sides. */
+  async #recordDeclined(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    result: Extract<ChargeResult, { kind: 'declined' }>,
+  ): Promise<void> {
+    const { autoTopup } = this.#deps.config;
+    const pi = result.paymentIntentId;
     const giveUp = ep.attempt >= autoTopup.maxDeclines;
     const wait = autoTopup.retryBackoffMinutes * 60_000 * 2 ** (ep.attempt - 1);
-    const nextTryAt = new Date(now.getTime() + wait).toISOString();
+    const nextTryAt = new Date(this.#deps.clock().getTime() + wait).toISOString();
     const declined: Line = {
       by: BY,
       event: 'declined',
@@ -521,33 +557,24 @@ export class AutoTopupEngine implements BalanceListener {
       detail: `attempt ${ep.attempt} of ${autoTopup.maxDeclines} declined (${result.code})${pi ? ` on ${pi}` : ''}${giveUp ? '' : `; next attempt at ${nextTryAt}`}`,
     };
     const written = await this.#write(rec, (r) => {
-      if (!ours(r)) return undefined;
-      if (!giveUp) {
+      if (!isCharged(r, ep)) return undefined;
+      if (giveUp)
         return {
-          next: {
-            ...r,
-            episode: {
-              ...settled,
-              ...withPi,
-              state: 'RETRY_WAIT',
-              nextTryAt,
-              lastCode: result.code,
-            },
-          },
-          lines: [declined],
+          next: { ...r, enabled: false, episode: undefined },
+          lines: [declined, offLine(ep)],
         };
-      }
       return {
-        next: { ...r, enabled: false, episode: undefined },
-        lines: [
-          declined,
-          {
-            by: BY,
-            event: 'off',
-            episode: ep.n,
-            detail: `auto top-up turned off after ${ep.attempt} declined attempts; customer and agent told`,
+        next: {
+          ...r,
+          episode: {
+            ...settledEpisode(ep),
+            ...(pi ? { paymentIntentId: pi } : {}),
+            state: 'RETRY_WAIT',
+            nextTryAt,
+            lastCode: result.code,
           },
-        ],
+        },
+        lines: [declined],
       };
     });
     if (written && ep.uncreditedAlert) {
@@ -557,26 +584,34 @@ export class AutoTopupEngine implements BalanceListener {
         'The payment failed after all; nothing to credit.',
       );
     }
-    if (written && giveUp) {
-      await this.#deps.notices.send({
-        kind: 'turned-off',
+    if (written && giveUp) await this.#turnedOff(rec, ep, result);
+  }
+
+  /** Auto top-up turned off after the last decline: the customer and the agent are told. */
+  async #turnedOff(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    result: Extract<ChargeResult, { kind: 'declined' }>,
+  ): Promise<void> {
+    const pi = result.paymentIntentId;
+    await this.#deps.notices.send({
+      kind: 'turned-off',
+      customerId: rec.customerId,
+      episode: ep.n,
+      reason: result.code,
+    });
+    await this.#deps.sink.raise({
+      kind: 'topup-failed',
+      severity: 'warning',
+      subject: `autotopup:${rec.customerId}:off`,
+      summary: `Auto top-up turned off for customer ${rec.customerId}: the card was declined ${ep.attempt} times`,
+      details: {
         customerId: rec.customerId,
-        episode: ep.n,
-        reason: result.code,
-      });
-      await this.#deps.sink.raise({
-        kind: 'topup-failed',
-        severity: 'warning',
-        subject: `autotopup:${rec.customerId}:off`,
-        summary: `Auto top-up turned off for customer ${rec.customerId}: the card was declined ${ep.attempt} times`,
-        details: {
-          customerId: rec.customerId,
-          package: ep.packageId,
-          lastDecline: result.code,
-          ...(pi ? { paymentIntent: pi } : {}),
-        },
-      });
-    }
+        package: ep.packageId,
+        lastDecline: result.code,
+        ...(pi ? { paymentIntent: pi } : {}),
+      },
+    });
   }
 
   /** An episode is open: end it when its credit shows, else do what is due. */
@@ -898,6 +933,26 @@ export class AutoTopupEngine implements BalanceListener {
     }
     return false;
   }
+}
+
+/** The record still holds the very attempt that was charged: no other writer moved it on. */
+function isCharged(r: AutoTopupRecord, ep: Episode): boolean {
+  return r.episode?.n === ep.n && r.episode.attempt === ep.attempt && r.episode.state === ep.state;
+}
+
+/** The episode without its claim and its pending check: what every charge outcome keeps. */
+function settledEpisode(ep: Episode): Omit<Episode, 'claimUntil' | 'checkAt'> {
+  const { claimUntil: _, checkAt: __, ...settled } = ep;
+  return settled;
+}
+
+function offLine(ep: Episode): Line {
+  return {
+    by: BY,
+    event: 'off',
+    episode: ep.n,
+    detail: `auto top-up turned off after ${ep.attempt} declined attempts; customer and agent told`,
+  };
 }
 
 function isFinalNotCredited(state: string | undefined): boolean {

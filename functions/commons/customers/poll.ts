@@ -45,10 +45,11 @@ export const USAGE_SEEN_CURSOR = 'poll-customers#usage-seen';
 /** Stored days read at once. */
 const DAY_READS_IN_FLIGHT = 4;
 /** Per customer, what a balance update applies: records read, usage days (day → counted MB). */
-type Work = Map<
-  string,
-  { records?: readonly CustomerRecord[]; usage?: { userName?: string; days: Map<string, Decimal> } }
->;
+type Work = Map<string, WorkItem>;
+interface WorkItem {
+  records?: readonly CustomerRecord[];
+  usage?: { userName?: string; days: Map<string, Decimal> };
+}
 
 /** Reads of one record type while records keep landing between its pages. */
 const TYPE_READS = 3;
@@ -136,6 +137,48 @@ class OutOfTime extends Error {
   override name = 'OutOfTime';
 }
 
+/** One customer's figures over the whole run: before the first update, after the last. */
+interface Change {
+  before?: CustomerBalance;
+  after: CustomerBalance;
+  credits: CustomerRecord[];
+}
+
+type StopReason = 'time' | 'total-changed' | 'usage-not-ready';
+
+/** What one run of the poll knows and has done so far; the steps below share it. */
+interface Run {
+  deps: PollCustomersDeps;
+  now: Date;
+  at: string;
+  today: string;
+  keepFrom: string;
+  remainingMs: () => number;
+  deadline: AbortSignal | undefined;
+  stats: CustomersPollStats;
+  /** One entry per customer over the whole run. */
+  changes: Map<string, Change>;
+  touched: Set<string>;
+  recordsFrom: string | undefined;
+  usageCursor: string | undefined;
+  usageFromStored: string | undefined;
+  ready: string | undefined;
+  seenText: string | undefined;
+  /** poll-usage re-reads from its cursor on: the days before it are final. */
+  finalBefore: string;
+  /** Credits found by the very first sweep are history, not news. */
+  reportCredits: boolean;
+  readDay: ReturnType<typeof limiter>;
+  /**
+   * Customers with records read, written with the first usage step so that a customer is
+   * written once per run; the records cursor moves only once their balances hold the records,
+   * so none is left behind it.
+   */
+  pending: Work;
+  recordsDone: boolean;
+  usageWindow?: { from: string; to: string; next: string };
+}
+
 /**
  * The customer-balance poll. Two passes, each incremental and resumable:
  *
@@ -155,37 +198,34 @@ class OutOfTime extends Error {
  * are not news, and half-applied history is not a balance.
  */
 export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustomersResult> {
+  const run = await startRun(deps);
+  let stopReason: StopReason | undefined;
+  try {
+    const recordsComplete = await readRecords(run);
+    if (!recordsComplete) stopReason = 'total-changed';
+    if (run.usageCursor === undefined) stopReason ??= 'usage-not-ready';
+    else await readUsage(run);
+    await flushRecords(run);
+  } catch (err) {
+    if (!(err instanceof OutOfTime) && !cutByDeadline(run, err)) {
+      const failure = classifyUpstreamFailure(err);
+      if (!failure) throw err;
+      return failed(run, failure);
+    }
+    stopReason = 'time';
+    await flushRecords(run);
+  }
+  run.stats.customers.touched = run.touched.size;
+  if (stopReason) return stopped(run, stopReason);
+  return completed(run);
+}
+
+/** Reads the cursors and sets up the run's clock, deadline and counters. */
+async function startRun(deps: PollCustomersDeps): Promise<Run> {
   const now = (deps.clock ?? (() => new Date()))();
-  const at = now.toISOString();
-  const { timeZone } = deps.config;
-  const today = dayInZone(now, timeZone);
-  const keepFrom = addDays(today, -7);
+  const today = dayInZone(now, deps.config.timeZone);
   const remainingMs = deps.remainingMs ?? (() => Number.POSITIVE_INFINITY);
-  const checkTime = () => {
-    if (remainingMs() <= deps.config.safetyMarginMs) throw new OutOfTime();
-  };
   const budgetMs = remainingMs() - deps.config.safetyMarginMs;
-  const deadline =
-    budgetMs > 0 && Number.isFinite(budgetMs) ? AbortSignal.timeout(budgetMs) : undefined;
-  // An upstream call cut short by the deadline: the run ran out of time, it did not fail.
-  const cutByDeadline = (err: unknown) =>
-    deadline?.aborted === true && err instanceof UpstreamTransportError && err.kind === 'aborted';
-  const stats: CustomersPollStats = {
-    upstreamCalls: 0,
-    records: { read: 0, new: 0 },
-    usage: { days: 0, rows: 0, unchanged: 0 },
-    customers: { touched: 0, written: 0 },
-    changes: 0,
-    listenerFailures: [],
-  };
-
-  // One entry per customer over the whole run: figures before the first update, after the last.
-  const changes = new Map<
-    string,
-    { before?: CustomerBalance; after: CustomerBalance; credits: CustomerRecord[] }
-  >();
-  const touched = new Set<string>();
-
   const [recordsFrom, usageCursor, usageFromStored, ready, seenText] = await Promise.all([
     deps.pollState.cursor(RECORDS_CURSOR),
     deps.pollState.cursor(POLL_USAGE),
@@ -193,289 +233,363 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     deps.pollState.cursor(READY_CURSOR),
     deps.pollState.cursor(USAGE_SEEN_CURSOR),
   ]);
-  // poll-usage re-reads from its cursor on: the days before it are final.
-  const finalBefore = usageCursor ?? addDays(today, -deps.config.retentionDays);
-  // Credits found by the very first sweep are history, not news.
-  const reportCredits = recordsFrom !== undefined;
-  const readDay = limiter(DAY_READS_IN_FLIGHT);
-
-  /**
-   * Recomputes and stores these customers' balances from what is stored and what this run
-   * read: `records` are added by identity, `usage` holds day → counted MB. Each write is
-   * conditional on the version read; a customer another writer changed meanwhile (a
-   * calibration, a concurrent run) is read again and recomputed, so neither loses the other's.
-   */
-  const update = async (work: Work) => {
-    let ids = [...work.keys()];
-    for (let attempt = 0; ids.length > 0; attempt++) {
-      if (attempt === WRITE_ATTEMPTS) {
-        throw new StoreError(
-          `customer balances kept changing under ${WRITE_ATTEMPTS} attempts: ${ids.slice(0, 5).join(', ')}`,
-          'customerBalances.write',
-          { retryable: true },
-        );
-      }
-      // The write is conditional on the version read: a stale first read costs a retry, which
-      // reads consistently.
-      const stored = await deps.balances.getMany(ids, { consistent: attempt > 0 });
-      // A balance written before records were known by identity, or before it kept its
-      // recent credit records: its records summed again.
-      const legacy = new Map<string, CustomerRecord[]>();
-      await Promise.all(
-        ids
-          .filter((id) => {
-            const state = stored.get(id)?.state;
-            return state && (!state.seen || !state.recentCredits);
-          })
-          .map((id) => readDay(async () => legacy.set(id, await deps.records.byCustomer(id)))),
-      );
-      const writes: BalanceWrite[] = [];
-      const results = new Map<
-        string,
-        { before?: CustomerBalance; after: CustomerBalance; credits: CustomerRecord[] }
-      >();
-      for (const id of ids) {
-        const w = work.get(id);
-        const old = stored.get(id);
-        let state = old?.state ?? emptyBalance(id);
-        const credits: CustomerRecord[] = [];
-        const all = legacy.get(id);
-        if (all) {
-          const through = state.recordsThrough ?? '';
-          state = recordSums(state, all);
-          credits.push(...all.filter((r) => r.key > through));
-        }
-        if (w?.records) {
-          const out = addRecords(state, w.records);
-          state = out.state;
-          credits.push(...out.added);
-        }
-        // No run reads records before this one's first day again.
-        state = forgetSeenBefore(state, recordsFrom);
-        if (w?.usage) {
-          const u = w.usage;
-          if (u.userName && !state.userName) state = { ...state, userName: u.userName };
-          state = applyUsage(state, u.days, finalBefore, keepFrom);
-        }
-        const after = balanceFigures(state, today, now);
-        const before = old ? balanceFigures(old.state, today, now) : undefined;
-        // A change in the counted credit records (recentCredits) is a move that must be
-        // written: the auto top-up tells by them which of its credits the balance shows.
-        if (
-          !old ||
-          !sameFigures(before, after) ||
-          JSON.stringify(stateText(old.state)) !== JSON.stringify(stateText(state))
-        ) {
-          writes.push({ state, version: old?.version });
-        }
-        results.set(id, {
-          ...(before && { before }),
-          after,
-          credits: reportCredits ? credits.filter((r) => r.type === 0) : [],
-        });
-      }
-      const out = await deps.balances.write(writes, now);
-      stats.customers.written += out.written;
-      const conflicts = new Set(out.conflicts);
-      for (const [id, r] of results) {
-        if (conflicts.has(id)) continue;
-        touched.add(id);
-        const entry = changes.get(id);
-        if (entry) {
-          entry.after = r.after;
-          entry.credits.push(...r.credits);
-        } else changes.set(id, r);
-      }
-      ids = [...conflicts];
-    }
+  return {
+    deps,
+    now,
+    at: now.toISOString(),
+    today,
+    keepFrom: addDays(today, -7),
+    remainingMs,
+    deadline: budgetMs > 0 && Number.isFinite(budgetMs) ? AbortSignal.timeout(budgetMs) : undefined,
+    stats: {
+      upstreamCalls: 0,
+      records: { read: 0, new: 0 },
+      usage: { days: 0, rows: 0, unchanged: 0 },
+      customers: { touched: 0, written: 0 },
+      changes: 0,
+      listenerFailures: [],
+    },
+    changes: new Map(),
+    touched: new Set(),
+    recordsFrom,
+    usageCursor,
+    usageFromStored,
+    ready,
+    seenText,
+    finalBefore: usageCursor ?? addDays(today, -deps.config.retentionDays),
+    reportCredits: recordsFrom !== undefined,
+    readDay: limiter(DAY_READS_IN_FLIGHT),
+    pending: new Map(),
+    recordsDone: false,
   };
+}
 
-  /*
-   * Customers with records read, written with the first usage step so that a customer is
-   * written once per run; the records cursor moves only once their balances hold the records,
-   * so none is left behind it.
-   */
-  let pending: Work = new Map();
-  let recordsDone = false;
-  const recordsWritten = async () => {
-    pending = new Map();
-    if (!recordsDone) return;
-    recordsDone = false;
-    await deps.pollState.advanceCursor(
-      RECORDS_CURSOR,
-      // The next run reads yesterday again: a record listed up to a full day after its
-      // stamp (late across midnight) is still read, and its balance keeps that window's keys.
-      addDays(today, -1),
-      now,
-    );
-  };
-  const flushRecords = async () => {
-    if (pending.size > 0) await update(pending);
-    await recordsWritten();
-  };
+function checkTime(run: Run): void {
+  if (run.remainingMs() <= run.deps.config.safetyMarginMs) throw new OutOfTime();
+}
 
-  let stopReason: 'time' | 'total-changed' | 'usage-not-ready' | undefined;
-  let usageWindow: CustomersPollOutcome['usageWindow'];
-  try {
-    // ---- 1. records ----
-    /** One type's rows, read again while records land between its pages; undefined: still moving. */
-    const readType = async (type: 0 | 1) => {
-      for (let attempt = 0; attempt < TYPE_READS; attempt++) {
-        const rows = [];
-        const totals = new Set<number>();
-        for (let pageNum = 1; ; pageNum++) {
-          checkTime();
-          stats.upstreamCalls++;
-          const page = await deps.upstream.myRechargeFlowList(
-            {
-              type,
-              pageNum,
-              pageSize: deps.config.recordsPageSize,
-              ...(recordsFrom && { startDate: recordsFrom }),
-              endDate: today,
-            },
-            deadline ? { signal: deadline } : {},
-          );
-          totals.add(page.total);
-          rows.push(...page.rows);
-          if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
-        }
-        if (totals.size === 1) return keyRecords(rows, type, timeZone);
-      }
-      return undefined;
-    };
-    const recharges = await readType(0);
-    const consumptions = recharges && (await readType(1));
-    // Rows read across a move may repeat at a page boundary (and pass for a second identical
-    // record): nothing of such a run counts, so no credit is counted by a run that cannot
-    // hand it on. The next run reads them again.
-    const recordsComplete = recharges !== undefined && consumptions !== undefined;
-    const fetched = recordsComplete ? [...recharges, ...consumptions] : [];
-    stats.records.read = fetched.length;
-    const known = new Map<string, Set<string>>();
-    await Promise.all(
-      [...new Set(fetched.map((r) => r.day))].map((day) =>
-        readDay(async () => known.set(day, await deps.records.knownOnDay(day))),
-      ),
-    );
-    const fresh = fetched.filter((r) => !known.get(r.day)?.has(`${r.customerId}#${r.key}`));
-    stats.records.new = fresh.length;
-    // Stored before any balance counts them: a calibration sums the stored records.
-    if (fresh.length) await deps.records.put(fresh, now);
+/** An upstream call cut short by the deadline: the run ran out of time, it did not fail. */
+function cutByDeadline(run: Run, err: unknown): boolean {
+  return (
+    run.deadline?.aborted === true &&
+    err instanceof UpstreamTransportError &&
+    err.kind === 'aborted'
+  );
+}
 
-    // Every customer with a record read: each record it has not taken into account is added,
-    // whatever it sorts after (a previous run may have stored it and stopped before the balance).
-    const byCustomer = new Map<string, CustomerRecord[]>();
-    for (const r of fetched)
-      byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
-    pending = new Map([...byCustomer].map(([id, records]) => [id, { records }]));
-    recordsDone = recordsComplete;
-    if (!recordsComplete) stopReason = 'total-changed';
-
-    // ---- 2. usage ----
-    if (usageCursor === undefined) {
-      stopReason ??= 'usage-not-ready';
-    } else {
-      const from = usageFromStored ?? addDays(today, -deps.config.retentionDays);
-      const days = daysBetween([from, finalBefore].sort()[0] ?? from, today);
-      usageWindow = { from: days[0] ?? today, to: today, next: days[0] ?? today };
-      const step = deps.config.usageDaysPerStep;
-      const seen = readUsageSeen(seenText, today, finalBefore);
-      const stamps: Record<string, string> = {};
-      for (let i = 0; i < days.length; i += step) {
-        checkTime();
-        const chunk = days.slice(i, i + step);
-        const read = await Promise.all(
-          chunk.map((day) => readDay(() => deps.usage.stampedDay(day))),
-        );
-        const rows = read.map((r) => r.rows);
-        read.forEach((r, j) => {
-          stamps[chunk[j] ?? ''] = r.stamp;
-        });
-        // The balances hold these days' figures already: only customers with records are updated.
-        const unchanged = chunk.every(
-          (day) => stamps[day] !== undefined && seen?.[day] === stamps[day],
-        );
-        if (unchanged) stats.usage.unchanged += chunk.length;
-        const usage = new Map<string, { userName?: string; days: Map<string, Decimal> }>();
-        for (const row of rows.flat()) {
-          const id = canonicalCustomerId(row.customerId);
-          const entry = usage.get(id) ?? { days: new Map<string, Decimal>() };
-          if (row.userName) entry.userName = row.userName;
-          entry.days.set(row.day, countedMb(row, deps.config.usageCounts));
-          usage.set(id, entry);
-        }
-        stats.usage.days += chunk.length;
-        stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
-        const work: Work = new Map(pending);
-        for (const [id, u] of usage) {
-          if (!unchanged || pending.has(id)) work.set(id, { ...pending.get(id), usage: u });
-        }
-        await update(work);
-        await recordsWritten();
-        const last = chunk[chunk.length - 1] ?? today;
-        const next = last < finalBefore ? addDays(last, 1) : finalBefore;
-        await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
-        usageWindow.next = next;
-      }
-      await deps.pollState.advanceCursor(
-        USAGE_SEEN_CURSOR,
-        usageSeenText(at, today, finalBefore, stamps),
-        now,
+/**
+ * Recomputes and stores these customers' balances from what is stored and what this run
+ * read: `records` are added by identity, `usage` holds day → counted MB. Each write is
+ * conditional on the version read; a customer another writer changed meanwhile (a
+ * calibration, a concurrent run) is read again and recomputed, so neither loses the other's.
+ */
+async function update(run: Run, work: Work): Promise<void> {
+  let ids = [...work.keys()];
+  for (let attempt = 0; ids.length > 0; attempt++) {
+    if (attempt === WRITE_ATTEMPTS) {
+      throw new StoreError(
+        `customer balances kept changing under ${WRITE_ATTEMPTS} attempts: ${ids.slice(0, 5).join(', ')}`,
+        'customerBalances.write',
+        { retryable: true },
       );
     }
-    await flushRecords();
-  } catch (err) {
-    if (!(err instanceof OutOfTime) && !cutByDeadline(err)) {
-      const failure = classifyUpstreamFailure(err);
-      if (!failure) throw err;
-      const health = await deps.pollState.recordFailure(POLL_CUSTOMERS, now, failure);
-      stats.customers.touched = touched.size;
-      return {
-        outcome: {
-          ...stats,
-          at,
-          ...(usageWindow && { usageWindow }),
-          ok: false,
-          complete: false,
-          reason: failure.kind,
-          message: failure.message,
+    // The write is conditional on the version read: a stale first read costs a retry, which
+    // reads consistently.
+    const stored = await run.deps.balances.getMany(ids, { consistent: attempt > 0 });
+    const legacy = await legacyRecords(run, ids, stored);
+    const writes: BalanceWrite[] = [];
+    const results = new Map<string, Change>();
+    for (const id of ids) {
+      const old = stored.get(id);
+      const { state, credits } = nextState(run, id, old?.state, work.get(id), legacy.get(id));
+      const after = balanceFigures(state, run.today, run.now);
+      const before = old ? balanceFigures(old.state, run.today, run.now) : undefined;
+      // A change in the counted credit records (recentCredits) is a move that must be
+      // written: the auto top-up tells by them which of its credits the balance shows.
+      if (
+        !old ||
+        !sameFigures(before, after) ||
+        JSON.stringify(stateText(old.state)) !== JSON.stringify(stateText(state))
+      ) {
+        writes.push({ state, version: old?.version });
+      }
+      results.set(id, {
+        ...(before && { before }),
+        after,
+        credits: run.reportCredits ? credits.filter((r) => r.type === 0) : [],
+      });
+    }
+    const out = await run.deps.balances.write(writes, run.now);
+    run.stats.customers.written += out.written;
+    const conflicts = new Set(out.conflicts);
+    noteChanges(run, results, conflicts);
+    ids = [...conflicts];
+  }
+}
+
+/**
+ * A balance written before records were known by identity, or before it kept its recent
+ * credit records: its records, to be summed again.
+ */
+async function legacyRecords(
+  run: Run,
+  ids: readonly string[],
+  stored: Map<string, { state: BalanceState }>,
+): Promise<Map<string, CustomerRecord[]>> {
+  const legacy = new Map<string, CustomerRecord[]>();
+  await Promise.all(
+    ids
+      .filter((id) => {
+        const state = stored.get(id)?.state;
+        return state && (!state.seen || !state.recentCredits);
+      })
+      .map((id) => run.readDay(async () => legacy.set(id, await run.deps.records.byCustomer(id)))),
+  );
+  return legacy;
+}
+
+/** One customer's new state from its stored one, the work this run read, and legacy records. */
+function nextState(
+  run: Run,
+  id: string,
+  stored: BalanceState | undefined,
+  w: WorkItem | undefined,
+  all: readonly CustomerRecord[] | undefined,
+): { state: BalanceState; credits: CustomerRecord[] } {
+  let state = stored ?? emptyBalance(id);
+  const credits: CustomerRecord[] = [];
+  if (all) {
+    const through = state.recordsThrough ?? '';
+    state = recordSums(state, all);
+    credits.push(...all.filter((r) => r.key > through));
+  }
+  if (w?.records) {
+    const out = addRecords(state, w.records);
+    state = out.state;
+    credits.push(...out.added);
+  }
+  // No run reads records before this one's first day again.
+  state = forgetSeenBefore(state, run.recordsFrom);
+  if (w?.usage) {
+    const u = w.usage;
+    if (u.userName && !state.userName) state = { ...state, userName: u.userName };
+    state = applyUsage(state, u.days, run.finalBefore, run.keepFrom);
+  }
+  return { state, credits };
+}
+
+/** Folds the written customers' results into the run's changes; conflicts are retried. */
+function noteChanges(run: Run, results: Map<string, Change>, conflicts: Set<string>): void {
+  for (const [id, r] of results) {
+    if (conflicts.has(id)) continue;
+    run.touched.add(id);
+    const entry = run.changes.get(id);
+    if (entry) {
+      entry.after = r.after;
+      entry.credits.push(...r.credits);
+    } else run.changes.set(id, r);
+  }
+}
+
+/** The pending records are in their balances: the records cursor may move. */
+async function recordsWritten(run: Run): Promise<void> {
+  run.pending = new Map();
+  if (!run.recordsDone) return;
+  run.recordsDone = false;
+  await run.deps.pollState.advanceCursor(
+    RECORDS_CURSOR,
+    // The next run reads yesterday again: a record listed up to a full day after its
+    // stamp (late across midnight) is still read, and its balance keeps that window's keys.
+    addDays(run.today, -1),
+    run.now,
+  );
+}
+
+async function flushRecords(run: Run): Promise<void> {
+  if (run.pending.size > 0) await update(run, run.pending);
+  await recordsWritten(run);
+}
+
+/** One type's rows, read again while records land between its pages; undefined: still moving. */
+async function readType(run: Run, type: 0 | 1): Promise<CustomerRecord[] | undefined> {
+  const { deps } = run;
+  for (let attempt = 0; attempt < TYPE_READS; attempt++) {
+    const rows = [];
+    const totals = new Set<number>();
+    for (let pageNum = 1; ; pageNum++) {
+      checkTime(run);
+      run.stats.upstreamCalls++;
+      const page = await deps.upstream.myRechargeFlowList(
+        {
+          type,
+          pageNum,
+          pageSize: deps.config.recordsPageSize,
+          ...(run.recordsFrom && { startDate: run.recordsFrom }),
+          endDate: run.today,
         },
-        health,
-      };
+        run.deadline ? { signal: run.deadline } : {},
+      );
+      totals.add(page.total);
+      rows.push(...page.rows);
+      if (page.rows.length < deps.config.recordsPageSize || rows.length >= page.total) break;
     }
-    stopReason = 'time';
-    await flushRecords();
+    if (totals.size === 1) return keyRecords(rows, type, deps.config.timeZone);
   }
-  stats.customers.touched = touched.size;
+  return undefined;
+}
 
-  if (stopReason) {
-    const health = await deps.pollState.recordAttempt(POLL_CUSTOMERS, now);
-    return {
-      outcome: {
-        ...stats,
-        at,
-        ...(usageWindow && { usageWindow }),
-        ok: true,
-        complete: false,
-        stopReason,
-      },
-      health,
-    };
+/**
+ * Pass 1: reads both record types, stores the ones not seen before and leaves every customer
+ * with a record read pending. False when records moved while paging.
+ */
+async function readRecords(run: Run): Promise<boolean> {
+  const recharges = await readType(run, 0);
+  const consumptions = recharges && (await readType(run, 1));
+  // Rows read across a move may repeat at a page boundary (and pass for a second identical
+  // record): nothing of such a run counts, so no credit is counted by a run that cannot
+  // hand it on. The next run reads them again.
+  const recordsComplete = recharges !== undefined && consumptions !== undefined;
+  const fetched = recordsComplete ? [...recharges, ...consumptions] : [];
+  run.stats.records.read = fetched.length;
+  const known = new Map<string, Set<string>>();
+  await Promise.all(
+    [...new Set(fetched.map((r) => r.day))].map((day) =>
+      run.readDay(async () => known.set(day, await run.deps.records.knownOnDay(day))),
+    ),
+  );
+  const fresh = fetched.filter((r) => !known.get(r.day)?.has(`${r.customerId}#${r.key}`));
+  run.stats.records.new = fresh.length;
+  // Stored before any balance counts them: a calibration sums the stored records.
+  if (fresh.length) await run.deps.records.put(fresh, run.now);
+
+  // Every customer with a record read: each record it has not taken into account is added,
+  // whatever it sorts after (a previous run may have stored it and stopped before the balance).
+  const byCustomer = new Map<string, CustomerRecord[]>();
+  for (const r of fetched)
+    byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
+  run.pending = new Map([...byCustomer].map(([id, records]) => [id, { records }]));
+  run.recordsDone = recordsComplete;
+  return recordsComplete;
+}
+
+/** Pass 2: the stored usage days from this poll's cursor to today, a step at a time. */
+async function readUsage(run: Run): Promise<void> {
+  const { deps, today, finalBefore } = run;
+  const from = run.usageFromStored ?? addDays(today, -deps.config.retentionDays);
+  const days = daysBetween([from, finalBefore].sort()[0] ?? from, today);
+  run.usageWindow = { from: days[0] ?? today, to: today, next: days[0] ?? today };
+  const step = deps.config.usageDaysPerStep;
+  const seen = readUsageSeen(run.seenText, today, finalBefore);
+  const stamps: Record<string, string> = {};
+  for (let i = 0; i < days.length; i += step) {
+    checkTime(run);
+    await usageStep(run, days.slice(i, i + step), seen, stamps);
   }
+  await deps.pollState.advanceCursor(
+    USAGE_SEEN_CURSOR,
+    usageSeenText(run.at, today, finalBefore, stamps),
+    run.now,
+  );
+}
 
+/** One step of pass 2: reads these days, updates their customers, moves the usage cursor. */
+async function usageStep(
+  run: Run,
+  chunk: readonly string[],
+  seen: Record<string, string> | undefined,
+  stamps: Record<string, string>,
+): Promise<void> {
+  const { deps } = run;
+  const read = await Promise.all(chunk.map((day) => run.readDay(() => deps.usage.stampedDay(day))));
+  const rows = read.map((r) => r.rows);
+  read.forEach((r, j) => {
+    stamps[chunk[j] ?? ''] = r.stamp;
+  });
+  // The balances hold these days' figures already: only customers with records are updated.
+  const unchanged = chunk.every((day) => stamps[day] !== undefined && seen?.[day] === stamps[day]);
+  if (unchanged) run.stats.usage.unchanged += chunk.length;
+  const usage = new Map<string, { userName?: string; days: Map<string, Decimal> }>();
+  for (const row of rows.flat()) {
+    const id = canonicalCustomerId(row.customerId);
+    const entry = usage.get(id) ?? { days: new Map<string, Decimal>() };
+    if (row.userName) entry.userName = row.userName;
+    entry.days.set(row.day, countedMb(row, deps.config.usageCounts));
+    usage.set(id, entry);
+  }
+  run.stats.usage.days += chunk.length;
+  run.stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
+  const work: Work = new Map(run.pending);
+  for (const [id, u] of usage) {
+    if (!unchanged || run.pending.has(id)) work.set(id, { ...run.pending.get(id), usage: u });
+  }
+  await update(run, work);
+  await recordsWritten(run);
+  const last = chunk[chunk.length - 1] ?? run.today;
+  const next = last < run.finalBefore ? addDays(last, 1) : run.finalBefore;
+  await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, run.now);
+  if (run.usageWindow) run.usageWindow.next = next;
+}
+
+/** The run met an upstream failure: recorded, nothing handed on. */
+async function failed(
+  run: Run,
+  failure: NonNullable<ReturnType<typeof classifyUpstreamFailure>>,
+): Promise<PollCustomersResult> {
+  const health = await run.deps.pollState.recordFailure(POLL_CUSTOMERS, run.now, failure);
+  run.stats.customers.touched = run.touched.size;
+  return {
+    outcome: {
+      ...run.stats,
+      at: run.at,
+      ...(run.usageWindow && { usageWindow: run.usageWindow }),
+      ok: false,
+      complete: false,
+      reason: failure.kind,
+      message: failure.message,
+    },
+    health,
+  };
+}
+
+/** The run stopped short: it resumes next time, nothing handed on. */
+async function stopped(run: Run, stopReason: StopReason): Promise<PollCustomersResult> {
+  const health = await run.deps.pollState.recordAttempt(POLL_CUSTOMERS, run.now);
+  return {
+    outcome: {
+      ...run.stats,
+      at: run.at,
+      ...(run.usageWindow && { usageWindow: run.usageWindow }),
+      ok: true,
+      complete: false,
+      stopReason,
+    },
+    health,
+  };
+}
+
+/** A complete run: its changes go to the listeners, unless it ended the backfill. */
+async function completed(run: Run): Promise<PollCustomersResult> {
+  const { deps, stats } = run;
   // The first complete run ends the backfill: what it found is history, not news.
-  if (ready !== undefined) {
+  if (run.ready !== undefined) {
     const list = await withOrders(
       deps,
-      [...changes.values()].filter((c) => c.credits.length > 0 || !sameFigures(c.before, c.after)),
+      [...run.changes.values()].filter(
+        (c) => c.credits.length > 0 || !sameFigures(c.before, c.after),
+      ),
     );
     stats.changes = list.length;
     stats.listenerFailures = await runListeners(deps.listeners, list);
-  } else await deps.pollState.advanceCursor(READY_CURSOR, today, now);
-  const health = await deps.pollState.recordSuccess(POLL_CUSTOMERS, now);
+  } else await deps.pollState.advanceCursor(READY_CURSOR, run.today, run.now);
+  const health = await deps.pollState.recordSuccess(POLL_CUSTOMERS, run.now);
   return {
-    outcome: { ...stats, at, ...(usageWindow && { usageWindow }), ok: true, complete: true },
+    outcome: {
+      ...stats,
+      at: run.at,
+      ...(run.usageWindow && { usageWindow: run.usageWindow }),
+      ok: true,
+      complete: true,
+    },
     health,
   };
 }
