@@ -20,7 +20,7 @@ export { deriveOrderId } from '../functions/commons/payments/catalog.ts';
 export { toWebhookRequest } from '../functions/commons/payments/http.ts';
 export { stripeSignatureValid } from '../functions/commons/payments/providers/stripe-signature.ts';
 export { PROVIDERS } from '../functions/commons/payments/webhook.ts';
-export { DynamoLedger } from '../functions/commons/store/ledger.ts';
+export { DynamoLedger } from '../functions/commons/payments/ledger/ledger.ts';
 export { ensureTable } from '../functions/commons/store/table.ts';
 export { createDynamicTrafficClient } from '../functions/commons/upstream/client.ts';
 export { createPaymentWebhookHandler } from '../functions/payment-webhook.ts';

@@ -12,7 +12,7 @@ import { logger } from './commons/logger.ts';
 import { instrument, recordListenerFailures } from './commons/observability.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
 import { CustomerRecordStore } from './commons/store/customer-records.ts';
-import { DynamoLedger } from './commons/store/ledger.ts';
+import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
 import { UsageStore } from './commons/store/usage.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';

@@ -7,7 +7,7 @@ import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
 import { ReportStore } from './commons/reconcile/report-store.ts';
 import { reconcile } from './commons/reconcile/run.ts';
-import { DynamoLedger } from './commons/store/ledger.ts';
+import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { parseDay } from './commons/units.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 

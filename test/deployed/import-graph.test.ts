@@ -50,7 +50,7 @@ const FORBIDDEN: Partial<Record<FunctionName, string[]>> = {
   // upstream, and reads orders without the ledger's writes (DynamoLedger).
   'customer-actions': [
     ...DEFAULT_FORBIDDEN,
-    'functions/commons/store/ledger.ts',
+    'functions/commons/payments/ledger/ledger.ts',
     'functions/commons/pollers/',
     'functions/commons/payments/providers/',
     'functions/commons/upstream/client.ts',

@@ -27,7 +27,7 @@ import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';

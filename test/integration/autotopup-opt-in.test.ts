@@ -16,7 +16,7 @@ import {
   CheckoutSessionStore,
   type CreatedSessionPurpose,
 } from '../../functions/commons/store/checkout-sessions.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

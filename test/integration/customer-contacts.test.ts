@@ -14,7 +14,7 @@ import {
   maskContact,
   noticeAddresses,
 } from '../../functions/commons/store/customer-contacts.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import Stripe from 'stripe';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -3,7 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -9,7 +9,7 @@ import { stripeCheckout } from '../../functions/commons/portal/stripe-checkout.t
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CheckoutSessionStore } from '../../functions/commons/store/checkout-sessions.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';

@@ -15,7 +15,7 @@ import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalo
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { ensureTable } from '../../functions/commons/store/table.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';

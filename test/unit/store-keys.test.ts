@@ -5,8 +5,8 @@ import { classifyUpstreamFailure } from '../../functions/commons/pollers/outcome
 import { runLimited } from '../../functions/commons/store/batch.ts';
 import { StoreError, storeCall } from '../../functions/commons/store/errors.ts';
 import { dayExpiresAt, decimalText, keys } from '../../functions/commons/store/keys.ts';
-import { oldItem } from '../../functions/commons/store/ledger-items.ts';
-import { orderOfOldItem, toOrder } from '../../functions/commons/store/ledger-orders.ts';
+import { oldItem } from '../../functions/commons/payments/ledger/ledger-items.ts';
+import { orderOfOldItem, toOrder } from '../../functions/commons/payments/ledger/ledger-orders.ts';
 import { usageFingerprint } from '../../functions/commons/store/usage.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import {

@@ -5,7 +5,7 @@ import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
 import { CustomerBalanceStore } from '../store/customer-balances.ts';
-import { OrderStore, readOrder } from '../store/ledger-orders.ts';
+import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
 import { SnapshotStore } from '../store/snapshots.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';

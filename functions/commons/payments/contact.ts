@@ -1,6 +1,6 @@
 import { logger } from '../logger.ts';
 import { type CustomerContactStore, canonicalCustomerId } from '../store/customer-contacts.ts';
-import { ledgerKeys } from '../store/ledger.ts';
+import { ledgerKeys } from './ledger/ledger.ts';
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 
 /**

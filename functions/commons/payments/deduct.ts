@@ -9,7 +9,7 @@ import type {
   PartInput,
   PendingEntry,
   PendingGuard,
-} from '../store/ledger.ts';
+} from './ledger/ledger.ts';
 import { Decimal } from '../units.ts';
 import {
   UpstreamAuthError,

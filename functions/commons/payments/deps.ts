@@ -4,7 +4,7 @@ import { alertingFromEnv, tableName } from '../compose.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { getSecret } from '../secrets.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
-import { DynamoLedger } from '../store/ledger.ts';
+import { DynamoLedger } from './ledger/ledger.ts';
 import { upstreamFromEnv } from '../upstream/from-env.ts';
 import { contactSaver } from './contact.ts';
 import type { PaymentDeps } from './types.ts';

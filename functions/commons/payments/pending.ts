@@ -1,4 +1,4 @@
-import type { Order, PendingEntry } from '../store/ledger.ts';
+import type { Order, PendingEntry } from './ledger/ledger.ts';
 import { inArrivalOrder, orderRef, refKey } from './coverage.ts';
 import { deductForRefund } from './deduct.ts';
 import { reverseDeduction } from './reverse.ts';

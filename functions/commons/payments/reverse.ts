@@ -1,6 +1,6 @@
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
-import type { DeductionPart, Ledger, Order, OrderKey, PartInput } from '../store/ledger.ts';
+import type { DeductionPart, Ledger, Order, OrderKey, PartInput } from './ledger/ledger.ts';
 import { Decimal } from '../units.ts';
 import { UpstreamRejectedError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';

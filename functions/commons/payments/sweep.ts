@@ -1,7 +1,7 @@
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
-import type { Ledger } from '../store/ledger.ts';
-import type { LedgerReader } from '../store/ledger-read.ts';
+import type { Ledger } from './ledger/ledger.ts';
+import type { LedgerReader } from './ledger/ledger-read.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { markAbandoned, partFacts } from './deduct.ts';

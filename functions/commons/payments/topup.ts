@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { infoEnabled, logger } from '../logger.ts';
 import { money } from '../money.ts';
 import type { OpsEvent } from '../ops-events.ts';
-import type { NewOrder, Order, OrderKey, Pending, TakePending } from '../store/ledger.ts';
-import { gbToCredit } from '../store/ledger-orders.ts';
+import type { NewOrder, Order, OrderKey, Pending, TakePending } from './ledger/ledger.ts';
+import { gbToCredit } from './ledger/ledger-orders.ts';
 import { Decimal } from '../units.ts';
 import {
   NotChannelCustomerError,

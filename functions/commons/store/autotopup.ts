@@ -6,7 +6,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { StoreError, storeCall } from './errors.ts';
-import { ledgerKeys } from './ledger-items.ts';
+import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
 import { queryAll } from './query.ts';
 import { TABLE_DEFINITION } from './table.ts';
 

@@ -16,8 +16,8 @@ import type {
   Order,
   OrderKey,
   OrderState,
-} from '../../../functions/commons/store/ledger.ts';
-import type { LedgerReader } from '../../../functions/commons/store/ledger-read.ts';
+} from '../../../functions/commons/payments/ledger/ledger.ts';
+import type { LedgerReader } from '../../../functions/commons/payments/ledger/ledger-read.ts';
 import { Decimal } from '../../../functions/commons/units.ts';
 import type { DynamicTrafficApi } from '../../../functions/commons/upstream/types.ts';
 import { defineCommand, expectPositionals, printJson, stringOption } from '../command.ts';

@@ -5,8 +5,8 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { Decimal } from '../units.ts';
-import { StoreError, storeCall } from './errors.ts';
+import { Decimal } from '../../units.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
 import {
   addToMonth,
   addWithinCap,

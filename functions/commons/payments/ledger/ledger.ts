@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Decimal } from '../units.ts';
+import type { Decimal } from '../../units.ts';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
 import type { OrderKey } from './ledger-items.ts';
 import {
