@@ -5,8 +5,8 @@ import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifie
 import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
-import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';

@@ -8,7 +8,7 @@ import type { AlertState, PoolBurn } from '../../functions/commons/alerts/types.
 import type { MaintenanceWindow } from '../../functions/commons/config/alerts.ts';
 import { POLL_TOTALS } from '../../functions/commons/pollers/totals.ts';
 import { POLL_USAGE } from '../../functions/commons/pollers/usage.ts';
-import type { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import type { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import type { PollHealth, PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import type { SeriesStore } from '../../functions/commons/store/series.ts';
 import { POOLS, type SnapshotStore } from '../../functions/commons/store/snapshots.ts';

@@ -13,7 +13,7 @@ import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import {
   AlertStateConflictError,
   AlertStateStore,
-} from '../../functions/commons/store/alert-state.ts';
+} from '../../functions/commons/alerts/store/alert-state.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 

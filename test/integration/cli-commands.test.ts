@@ -4,7 +4,7 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { DynamoLedger, ledgerKeys, type NewOrder } from '../../functions/commons/payments/ledger/ledger.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';

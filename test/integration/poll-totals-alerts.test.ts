@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAlerting } from '../../functions/commons/alerts/index.ts';
 import { alertsSchema } from '../../functions/commons/config/alerts.ts';
 import { alertAfterTotals } from '../../functions/commons/pollers/totals-alerts.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { Decimal, daysBetween, gbToMb } from '../../functions/commons/units.ts';

@@ -7,7 +7,7 @@ import { inflateSync } from 'node:zlib';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { type PoolSnapshot, SnapshotStore } from '../../functions/commons/store/snapshots.ts';

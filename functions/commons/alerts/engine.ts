@@ -1,5 +1,5 @@
 import type { Notifier } from '../notifier/types.ts';
-import { AlertStateConflictError, type AlertStateStore } from '../store/alert-state.ts';
+import { AlertStateConflictError, type AlertStateStore } from './store/alert-state.ts';
 import { type LifecycleOptions, type Step, step } from './lifecycle.ts';
 import { alertTitle, renderGroup, renderMessage } from './messages.ts';
 import type {

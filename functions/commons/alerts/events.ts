@@ -2,7 +2,7 @@ import type { MaintenanceWindow } from '../config/alerts.ts';
 import type { Notifier } from '../notifier/types.ts';
 import { NotifierError } from '../notifier/types.ts';
 import type { OpsEvent, OpsEventKind, OpsEventSink } from '../ops-events.ts';
-import type { AlertStateStore } from '../store/alert-state.ts';
+import type { AlertStateStore } from './store/alert-state.ts';
 import { type AlertChange, type AlertStatePort, applyRule } from './engine.ts';
 import type { LifecycleOptions } from './lifecycle.ts';
 import { quietingAt, type SilenceSource } from './quiet.ts';

@@ -1,8 +1,8 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RuleId, Silence } from '../alerts/types.ts';
-import { storeCall } from './errors.ts';
-import { expiresAt, keys, SILENCE_PK } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import type { RuleId, Silence } from '../types.ts';
+import { storeCall } from '../../store/errors.ts';
+import { expiresAt, keys, SILENCE_PK } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
 
 /** Ended silences stay listable this long, then TTL removes them. */
 const KEEP_DAYS = 30;

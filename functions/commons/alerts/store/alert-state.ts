@@ -13,10 +13,10 @@ import type {
   Quieted,
   RuleId,
   Severity,
-} from '../alerts/types.ts';
-import { docClient } from '../clients/dynamodb.ts';
-import { FlowPilotError } from '../errors.ts';
-import { TABLE_DEFINITION } from './table.ts';
+} from '../types.ts';
+import { docClient } from '../../clients/dynamodb.ts';
+import { FlowPilotError } from '../../errors.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 /** The state changed since it was read: another evaluation won; the loser must not notify. */
 export class AlertStateConflictError extends FlowPilotError {

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './errors.ts';
-import { expiresAt, keys } from './keys.ts';
+import { storeCall } from '../../store/errors.ts';
+import { expiresAt, keys } from '../../store/keys.ts';
 
 const KEEP_DAYS = 30;
 
