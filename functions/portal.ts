@@ -14,9 +14,9 @@ import { portalKeys } from './commons/portal/tokens.ts';
 import { getSecret, requireSecret } from './commons/secrets.ts';
 import { AutoTopupStore } from './commons/store/autotopup.ts';
 import { CheckoutSessionStore } from './commons/store/checkout-sessions.ts';
-import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
+import { CustomerBalanceStore } from './commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from './commons/store/customer-contacts.ts';
-import { CustomerRecordStore } from './commons/store/customer-records.ts';
+import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
 import { tableName } from './commons/store/table.ts';
 import { UsageStore } from './commons/store/usage.ts';
 

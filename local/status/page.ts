@@ -6,7 +6,7 @@ import { type CustomerRow, customerRows, isLow } from '../../functions/commons/c
 import { logger } from '../../functions/commons/logger.ts';
 import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';

@@ -14,7 +14,7 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { gbToMb } from '../../functions/commons/units.ts';

@@ -9,12 +9,12 @@ import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import {
   type BalanceState,
   CustomerBalanceStore,
-} from '../../functions/commons/store/customer-balances.ts';
+} from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import {
   type CustomerRecord,
   CustomerRecordStore,
-} from '../../functions/commons/store/customer-records.ts';
+} from '../../functions/commons/customers/store/customer-records.ts';
 import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 

@@ -24,7 +24,7 @@ import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';

@@ -8,8 +8,8 @@ import {
 import type { BalanceChange, BalanceListener } from '../../functions/commons/customers/types.ts';
 import { type PollUsageDeps, pollUsage } from '../../functions/commons/pollers/usage.ts';
 import type { LedgerCredit } from '../../functions/commons/reconcile/match.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
+import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { UsageStore } from '../../functions/commons/store/usage.ts';

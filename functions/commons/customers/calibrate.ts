@@ -1,6 +1,6 @@
 import { POLL_USAGE } from '../pollers/usage.ts';
-import type { CustomerBalanceStore, Opening } from '../store/customer-balances.ts';
-import type { CustomerRecordStore } from '../store/customer-records.ts';
+import type { CustomerBalanceStore, Opening } from './store/customer-balances.ts';
+import type { CustomerRecordStore } from './store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
 import type { PollStateStore } from '../store/poll-state.ts';
 import type { UsageStore } from '../store/usage.ts';

@@ -1,5 +1,5 @@
 import type { LedgerCredit } from '../reconcile/match.ts';
-import type { CustomerRecord } from '../store/customer-records.ts';
+import type { CustomerRecord } from './store/customer-records.ts';
 import { gbToMb } from '../units.ts';
 import { canonicalCustomerId } from './ids.ts';
 

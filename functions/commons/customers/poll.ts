@@ -6,8 +6,8 @@ import type {
   BalanceState,
   BalanceWrite,
   CustomerBalanceStore,
-} from '../store/customer-balances.ts';
-import type { CustomerRecord, CustomerRecordStore } from '../store/customer-records.ts';
+} from './store/customer-balances.ts';
+import type { CustomerRecord, CustomerRecordStore } from './store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
 import type { PollHealth, PollStateStore } from '../store/poll-state.ts';
 import type { UsageStore } from '../store/usage.ts';

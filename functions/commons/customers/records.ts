@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CustomerRecord } from '../store/customer-records.ts';
+import type { CustomerRecord } from './store/customer-records.ts';
 import { parseUpstreamDateTime } from '../units.ts';
 import type { RechargeRecord } from '../upstream/types.ts';
 import { canonicalCustomerId } from './ids.ts';

@@ -1,13 +1,13 @@
 import type { Config } from '../config/schema.ts';
 import { balanceFigures, countedMb } from '../customers/balance.ts';
 import type { AutoTopupRecord, AutoTopupStore } from '../store/autotopup.ts';
-import type { CustomerBalanceStore } from '../store/customer-balances.ts';
+import type { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import {
   type CustomerContactStore,
   maskContact,
   type Reminders,
 } from '../store/customer-contacts.ts';
-import type { CustomerRecordStore } from '../store/customer-records.ts';
+import type { CustomerRecordStore } from '../customers/store/customer-records.ts';
 import type { UsageStore } from '../store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';
 import type { PortalRecord } from './store.ts';

@@ -5,11 +5,11 @@ import {
   type NativeAttributeValue,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { decimalText, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { decimalText, keys } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 /** The operator's calibration: the balance was `mb` at `at`. */
 export interface Opening {

@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { CUSTOMER_RECORD_PREFIX, decimalText, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { CUSTOMER_RECORD_PREFIX, decimalText, keys } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 /**
  * One record of myRechargeFlowList as kept for a customer's balance: a credit (type 0, any
