@@ -15,7 +15,7 @@ import { getSecret, requireSecret } from './commons/secrets.ts';
 import { AutoTopupStore } from './commons/store/autotopup.ts';
 import { CheckoutSessionStore } from './commons/store/checkout-sessions.ts';
 import { CustomerBalanceStore } from './commons/customers/store/customer-balances.ts';
-import { CustomerContactStore } from './commons/store/customer-contacts.ts';
+import { CustomerContactStore } from './commons/customer-notices/store/customer-contacts.ts';
 import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
 import { tableName } from './commons/store/table.ts';
 import { UsageStore } from './commons/store/usage.ts';

@@ -9,11 +9,11 @@ import { SilenceStore } from '../../functions/commons/alerts/store/alert-silence
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';

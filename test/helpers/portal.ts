@@ -10,7 +10,7 @@ import {
   type BalanceState,
   CustomerBalanceStore,
 } from '../../functions/commons/customers/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import {
   type CustomerRecord,
   CustomerRecordStore,

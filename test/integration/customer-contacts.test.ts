@@ -13,7 +13,7 @@ import {
   CustomerContactStore,
   maskContact,
   noticeAddresses,
-} from '../../functions/commons/store/customer-contacts.ts';
+} from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

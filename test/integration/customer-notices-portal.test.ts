@@ -9,9 +9,9 @@ import type { CustomerBalance, CustomerCredit } from '../../functions/commons/cu
 import { noticeLinks, portalUrl } from '../../functions/commons/portal/links.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys } from '../../functions/commons/portal/tokens.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { type ReceivedEmail, type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';

@@ -16,9 +16,9 @@ import type {
   CustomerBalance,
   CustomerCredit,
 } from '../../functions/commons/customers/types.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
 import { createTestTable } from '../helpers/dynamo.ts';

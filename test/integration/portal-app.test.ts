@@ -6,7 +6,7 @@ import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 import { createPortalHandler } from '../../functions/portal.ts';

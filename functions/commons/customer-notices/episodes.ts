@@ -1,8 +1,8 @@
 import type { RunningLowThresholds } from '../config/customer-notices.ts';
 import type { BalanceChange, CustomerBalance, CustomerCredit } from '../customers/types.ts';
-import type { ThresholdOverrides } from '../store/customer-contacts.ts';
-import type { NoticeLevel, NoticeState } from '../store/customer-notice-state.ts';
-import type { NoticeKind } from '../store/notice-outbox.ts';
+import type { ThresholdOverrides } from './store/customer-contacts.ts';
+import type { NoticeLevel, NoticeState } from './store/customer-notice-state.ts';
+import type { NoticeKind } from './store/notice-outbox.ts';
 import { Decimal, gbToMb } from '../units.ts';
 
 /** A credit older than this when first seen is history (a backfill): no receipt for it. */

@@ -11,13 +11,13 @@ import {
   type CustomerContactStore,
   noticeAddresses,
   unconfirmedEmail,
-} from '../store/customer-contacts.ts';
+} from './store/customer-contacts.ts';
 import {
   type NoticeState,
   NoticeStateConflictError,
   type NoticeStateStore,
-} from '../store/customer-notice-state.ts';
-import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
+} from './store/customer-notice-state.ts';
+import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from './store/notice-outbox.ts';
 import { dayInZone } from '../units.ts';
 import { type NoticeChannel, NoticeDeliveryError } from './channels.ts';
 import { decideNotices, type NoticeIntent, thresholdsFor } from './episodes.ts';

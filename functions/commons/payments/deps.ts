@@ -3,7 +3,7 @@ import { docClient } from '../clients/dynamodb.ts';
 import { alertingFromEnv, tableName } from '../compose.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { getSecret } from '../secrets.ts';
-import { CustomerContactStore } from '../store/customer-contacts.ts';
+import { CustomerContactStore } from '../customer-notices/store/customer-contacts.ts';
 import { DynamoLedger } from './ledger/ledger.ts';
 import { upstreamFromEnv } from '../upstream/from-env.ts';
 import { contactSaver } from './contact.ts';

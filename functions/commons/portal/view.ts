@@ -6,7 +6,7 @@ import {
   type CustomerContactStore,
   maskContact,
   type Reminders,
-} from '../store/customer-contacts.ts';
+} from '../customer-notices/store/customer-contacts.ts';
 import type { CustomerRecordStore } from '../customers/store/customer-records.ts';
 import type { UsageStore } from '../store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';

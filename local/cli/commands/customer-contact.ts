@@ -4,7 +4,7 @@ import {
   type CustomerContact,
   canonicalCustomerId,
   normaliseLocale,
-} from '../../../functions/commons/store/customer-contacts.ts';
+} from '../../../functions/commons/customer-notices/store/customer-contacts.ts';
 import {
   defineCommand,
   expectPositionals,

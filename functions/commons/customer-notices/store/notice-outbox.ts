@@ -5,10 +5,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreError, storeCall } from './errors.ts';
-import { dayExpiresAt, expiresAt } from './keys.ts';
-import { queryAll } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { dayExpiresAt, expiresAt } from '../../store/keys.ts';
+import { queryAll } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -8,13 +8,13 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { NOTICE_LOCALES, type NoticeLocale } from '../config/notice-locales.ts';
-import { ValidationError } from '../errors.ts';
-import { assertTimeZone } from '../units.ts';
-import { runLimited } from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { expiresAt } from './keys.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { NOTICE_LOCALES, type NoticeLocale } from '../../config/notice-locales.ts';
+import { ValidationError } from '../../errors.ts';
+import { assertTimeZone } from '../../units.ts';
+import { runLimited } from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { expiresAt } from '../../store/keys.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -5,7 +5,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll } from './customer-contacts.ts';
-import { StoreError } from './errors.ts';
+import { StoreError } from '../../store/errors.ts';
 import { type OutboxEntry, outboxPut } from './notice-outbox.ts';
 
 type Item = Record<string, NativeAttributeValue>;
