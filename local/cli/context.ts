@@ -7,7 +7,7 @@ import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';

@@ -13,7 +13,7 @@ import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';

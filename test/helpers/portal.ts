@@ -5,7 +5,7 @@ import type { ConfigInput } from '../../functions/commons/config/schema.ts';
 import type { CheckoutPort, PortalDeps } from '../../functions/commons/portal/app.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { type PortalKeys, portalKeys } from '../../functions/commons/portal/tokens.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import {
   type BalanceState,
   CustomerBalanceStore,

@@ -23,7 +23,7 @@ import type {
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';

@@ -14,7 +14,7 @@ import type { BalanceChange, CustomerBalance } from '../../functions/commons/cus
 import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { ensureTable } from '../../functions/commons/store/table.ts';

@@ -4,7 +4,7 @@ import type {
   CheckoutSessionStore,
   CreatedSession,
   CreatedSessionPurpose,
-} from '../store/checkout-sessions.ts';
+} from './store/checkout-sessions.ts';
 import { checkCustomerId } from './settings.ts';
 
 /**

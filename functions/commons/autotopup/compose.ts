@@ -3,7 +3,7 @@ import { docClient } from '../clients/dynamodb.ts';
 import { alertingFromEnv, tableName } from '../compose.ts';
 import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
 import type { BalanceListener } from '../customers/types.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
+import { AutoTopupStore } from './store/autotopup.ts';
 import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
 import { SnapshotStore } from '../store/snapshots.ts';

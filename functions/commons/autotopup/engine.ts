@@ -8,7 +8,7 @@ import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth } from '../payments/catalog.ts';
 import type { CreditSource } from '../reconcile/run.ts';
-import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
+import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from './store/autotopup.ts';
 import type { Ledger } from '../payments/ledger/ledger.ts';
 import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
 import type { PoolSnapshot, SnapshotStore } from '../store/snapshots.ts';

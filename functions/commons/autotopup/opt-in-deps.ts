@@ -9,8 +9,8 @@ import {
 import { alertingFromEnv, tableName } from '../compose.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
-import { CheckoutSessionStore } from '../store/checkout-sessions.ts';
+import { AutoTopupStore } from './store/autotopup.ts';
+import { CheckoutSessionStore } from './store/checkout-sessions.ts';
 import type { OptInDeps } from './opt-in.ts';
 import { createStripeApi, StripeAccessError, type StripeApi } from './stripe-api.ts';
 

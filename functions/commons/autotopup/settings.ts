@@ -7,7 +7,7 @@ import {
   type AutoTopupStore,
   type HistoryLine,
   stamped,
-} from '../store/autotopup.ts';
+} from './store/autotopup.ts';
 import { Decimal, formatGb } from '../units.ts';
 
 /** A setting that cannot be used; the message says what to change (400: the caller's fault). */

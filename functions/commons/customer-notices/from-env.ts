@@ -10,7 +10,7 @@ import { noticeLinks, portalUrl } from '../portal/links.ts';
 import { PortalStore } from '../portal/store.ts';
 import { portalKeys } from '../portal/tokens.ts';
 import { getSecret, requireSecret } from '../secrets.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
+import { AutoTopupStore } from '../autotopup/store/autotopup.ts';
 import { CustomerContactStore } from './store/customer-contacts.ts';
 import { NoticeStateStore } from './store/customer-notice-state.ts';
 import { NoticeOutboxStore } from './store/notice-outbox.ts';

@@ -8,7 +8,7 @@ import {
 import type { CustomerNotices } from '../customer-notices/listener.ts';
 import { ValidationError } from '../errors.ts';
 import { logger } from '../logger.ts';
-import type { AutoTopupStore } from '../store/autotopup.ts';
+import type { AutoTopupStore } from '../autotopup/store/autotopup.ts';
 import type { CustomerContactStore } from '../customer-notices/store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
 import {

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import { balanceFigures, countedMb } from '../customers/balance.ts';
-import type { AutoTopupRecord, AutoTopupStore } from '../store/autotopup.ts';
+import type { AutoTopupRecord, AutoTopupStore } from '../autotopup/store/autotopup.ts';
 import type { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import {
   type CustomerContactStore,

@@ -5,7 +5,7 @@ import {
   turnOffAutoTopup,
 } from '../../../functions/commons/autotopup/settings.ts';
 import { canonicalCustomerId } from '../../../functions/commons/customer-id.ts';
-import type { AutoTopupRecord } from '../../../functions/commons/store/autotopup.ts';
+import type { AutoTopupRecord } from '../../../functions/commons/autotopup/store/autotopup.ts';
 import {
   defineCommand,
   expectPositionals,

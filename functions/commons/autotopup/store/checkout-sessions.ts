@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './errors.ts';
-import { expiresAt } from './keys.ts';
+import { storeCall } from '../../store/errors.ts';
+import { expiresAt } from '../../store/keys.ts';
 
 /**
  * Checkout Sessions FlowPilot itself created (README "Auto top-up"), one item each:

@@ -5,10 +5,10 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreError, storeCall } from './errors.ts';
-import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
-import { queryAll } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { ledgerKeys } from '../../payments/ledger/ledger-items.ts';
+import { queryAll } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 /**
  * Auto top-up, one aggregate per customer (README "Data model"):
