@@ -13,7 +13,7 @@ import { noteRefills } from './commons/pool-ledger/refills.ts';
 import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { LedgerReader } from './commons/payments/ledger/ledger-read.ts';
 import { PollStateStore } from './commons/store/poll-state.ts';
-import { PoolRefillStore } from './commons/store/pool-refills.ts';
+import { PoolRefillStore } from './commons/pool-ledger/store/pool-refills.ts';
 import { SeriesStore } from './commons/store/series.ts';
 import { SnapshotStore } from './commons/store/snapshots.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';

@@ -8,7 +8,7 @@ import { SilenceStore } from '../../functions/commons/alerts/store/alert-silence
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
+import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
 import { SeriesStore } from '../../functions/commons/store/series.ts';
 import {
   POOLS,

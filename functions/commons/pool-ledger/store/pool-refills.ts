@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import type { PoolId } from '../upstream/types.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { decimalText, expiresAt, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import type { PoolId } from '../../upstream/types.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { decimalText, expiresAt, keys } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
 
 /** Traffic the agent bought for a pool, seen as a rise of the pool's recharged figure. */
 export interface PoolRefillRecord {
