@@ -16,10 +16,10 @@ import { type PollCustomersDeps, pollCustomers } from '../functions/commons/cust
 import { pollUsage } from '../functions/commons/pollers/usage.ts';
 import { CustomerBalanceStore } from '../functions/commons/customers/store/customer-balances.ts';
 import { CustomerRecordStore } from '../functions/commons/customers/store/customer-records.ts';
-import { PollStateStore } from '../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../functions/commons/store/series.ts';
+import { PollStateStore } from '../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../functions/commons/pollers/store/series.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
-import { UsageStore } from '../functions/commons/store/usage.ts';
+import { UsageStore } from '../functions/commons/pollers/store/usage.ts';
 import { addDays, dayInZone } from '../functions/commons/units.ts';
 import { createDynamicTrafficClient } from '../functions/commons/upstream/client.ts';
 import { startSimulator } from '../local/simulator/index.ts';

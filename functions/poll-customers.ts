@@ -13,8 +13,8 @@ import { instrument, recordListenerFailures } from './commons/observability.ts';
 import { CustomerBalanceStore } from './commons/customers/store/customer-balances.ts';
 import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
 import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
-import { PollStateStore } from './commons/store/poll-state.ts';
-import { UsageStore } from './commons/store/usage.ts';
+import { PollStateStore } from './commons/pollers/store/poll-state.ts';
+import { UsageStore } from './commons/pollers/store/usage.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 
 /** In AWS the changes go to customer-actions through the balance-changes topic. */

@@ -12,10 +12,10 @@ import { alertAfterTotals } from './commons/pollers/totals-alerts.ts';
 import { noteRefills } from './commons/pool-ledger/refills.ts';
 import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { LedgerReader } from './commons/payments/ledger/ledger-read.ts';
-import { PollStateStore } from './commons/store/poll-state.ts';
+import { PollStateStore } from './commons/pollers/store/poll-state.ts';
 import { PoolRefillStore } from './commons/pool-ledger/store/pool-refills.ts';
-import { SeriesStore } from './commons/store/series.ts';
-import { SnapshotStore } from './commons/store/snapshots.ts';
+import { SeriesStore } from './commons/pollers/store/series.ts';
+import { SnapshotStore } from './commons/pollers/store/snapshots.ts';
 import { upstreamFromEnv } from './commons/upstream/from-env.ts';
 import type { DynamicTrafficApi } from './commons/upstream/types.ts';
 

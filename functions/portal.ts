@@ -18,7 +18,7 @@ import { CustomerBalanceStore } from './commons/customers/store/customer-balance
 import { CustomerContactStore } from './commons/customer-notices/store/customer-contacts.ts';
 import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
 import { tableName } from './commons/store/table.ts';
-import { UsageStore } from './commons/store/usage.ts';
+import { UsageStore } from './commons/pollers/store/usage.ts';
 
 const TOO_LARGE: APIGatewayProxyStructuredResultV2 = {
   statusCode: 413,

@@ -14,10 +14,10 @@ import { CustomerRecordStore } from '../../functions/commons/customers/store/cus
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { createDynamicTrafficClient } from '../../functions/commons/upstream/client.ts';
 import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.ts';
 import type { StatusDeps } from '../status/overview.ts';

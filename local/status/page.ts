@@ -7,14 +7,14 @@ import { logger } from '../../functions/commons/logger.ts';
 import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
 import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
 import {
   POOLS,
   type PoolSnapshot,
   SnapshotStore,
-} from '../../functions/commons/store/snapshots.ts';
+} from '../../functions/commons/pollers/store/snapshots.ts';
 import {
   addDays,
   type Decimal,

@@ -16,7 +16,7 @@ import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';

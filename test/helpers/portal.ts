@@ -15,7 +15,7 @@ import {
   type CustomerRecord,
   CustomerRecordStore,
 } from '../../functions/commons/customers/store/customer-records.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 
 export const KEY = 'portal-test-key-0123456789abcdef-current';

@@ -29,7 +29,7 @@ import { CustomerContactStore } from '../../functions/commons/customer-notices/s
 import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { startSesStandIn } from '../../local/ses/stand-in.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';

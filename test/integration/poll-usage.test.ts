@@ -6,9 +6,9 @@ import {
   type PollUsageDeps,
   pollUsage,
 } from '../../functions/commons/pollers/usage.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { addDays, daysBetween } from '../../functions/commons/units.ts';
 import { createTestTable, localDynamoClient } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -7,7 +7,7 @@ import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts'
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

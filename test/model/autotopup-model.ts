@@ -16,7 +16,7 @@ import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { ensureTable } from '../../functions/commons/store/table.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.ts';

@@ -7,7 +7,7 @@ import { StoreError, storeCall } from '../../functions/commons/store/errors.ts';
 import { dayExpiresAt, decimalText, keys } from '../../functions/commons/store/keys.ts';
 import { oldItem } from '../../functions/commons/payments/ledger/ledger-items.ts';
 import { orderOfOldItem, toOrder } from '../../functions/commons/payments/ledger/ledger-orders.ts';
-import { usageFingerprint } from '../../functions/commons/store/usage.ts';
+import { usageFingerprint } from '../../functions/commons/pollers/store/usage.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import {
   UpstreamAuthError,

@@ -6,7 +6,7 @@ import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from './store/autotopup.ts';
 import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
-import { SnapshotStore } from '../store/snapshots.ts';
+import { SnapshotStore } from '../pollers/store/snapshots.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';

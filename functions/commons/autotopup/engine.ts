@@ -11,7 +11,7 @@ import type { CreditSource } from '../reconcile/run.ts';
 import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from './store/autotopup.ts';
 import type { Ledger } from '../payments/ledger/ledger.ts';
 import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
-import type { PoolSnapshot, SnapshotStore } from '../store/snapshots.ts';
+import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
 import {

@@ -2,8 +2,8 @@ import { POLL_USAGE } from '../pollers/usage.ts';
 import type { CustomerBalanceStore, Opening } from './store/customer-balances.ts';
 import type { CustomerRecordStore } from './store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
-import type { PollStateStore } from '../store/poll-state.ts';
-import type { UsageStore } from '../store/usage.ts';
+import type { PollStateStore } from '../pollers/store/poll-state.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import {
   addDays,
   type Decimal,

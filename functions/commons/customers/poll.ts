@@ -9,8 +9,8 @@ import type {
 } from './store/customer-balances.ts';
 import type { CustomerRecord, CustomerRecordStore } from './store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
-import type { PollHealth, PollStateStore } from '../store/poll-state.ts';
-import type { UsageStore } from '../store/usage.ts';
+import type { PollHealth, PollStateStore } from '../pollers/store/poll-state.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import { addDays, type Decimal, dayInZone, daysBetween } from '../units.ts';
 import { UpstreamTransportError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';

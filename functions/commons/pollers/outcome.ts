@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.ts';
-import type { PollErrorKind } from '../store/poll-state.ts';
+import type { PollErrorKind } from './store/poll-state.ts';
 import {
   UpstreamAuthError,
   UpstreamDataError,

@@ -1,13 +1,13 @@
 import type { PollingConfig } from '../config/polling.ts';
-import type { PollErrorKind, PollHealth, PollStateStore } from '../store/poll-state.ts';
+import type { PollErrorKind, PollHealth, PollStateStore } from './store/poll-state.ts';
 import {
   type ConsumeSeriesDay,
   consumeFingerprint,
   type NniSeriesDay,
   nniFingerprint,
   type SeriesStore,
-} from '../store/series.ts';
-import { type UsageRecord, type UsageStore, usageFingerprint } from '../store/usage.ts';
+} from './store/series.ts';
+import { type UsageRecord, type UsageStore, usageFingerprint } from './store/usage.ts';
 import { addDays, dayInZone, daysBetween } from '../units.ts';
 import { UpstreamTransportError } from '../upstream/errors.ts';
 import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';

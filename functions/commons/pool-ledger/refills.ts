@@ -1,7 +1,7 @@
 import type { PoolRefill } from '../alerts/types.ts';
 import { classifyUpstreamFailure } from '../pollers/outcome.ts';
 import type { PoolRefillRecord, PoolRefillStore } from './store/pool-refills.ts';
-import type { PoolSnapshot } from '../store/snapshots.ts';
+import type { PoolSnapshot } from '../pollers/store/snapshots.ts';
 import { dayInZone, parseUpstreamDateTime } from '../units.ts';
 import type { DynamicTrafficApi, FlowTotals, PoolId } from '../upstream/types.ts';
 

@@ -8,7 +8,7 @@ import {
   type Reminders,
 } from '../customer-notices/store/customer-contacts.ts';
 import type { CustomerRecordStore } from '../customers/store/customer-records.ts';
-import type { UsageStore } from '../store/usage.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';
 import type { PortalRecord } from './store.ts';
 

@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import type { PoolId } from '../upstream/types.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError } from './errors.ts';
-import { decimalText, expiresAt, keys, SNAP_PREFIX } from './keys.ts';
-import { queryAll, queryFirst, type StoredItem } from './query.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import type { PoolId } from '../../upstream/types.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError } from '../../store/errors.ts';
+import { decimalText, expiresAt, keys, SNAP_PREFIX } from '../../store/keys.ts';
+import { queryAll, queryFirst, type StoredItem } from '../../store/query.ts';
 
 export const POOLS: readonly PoolId[] = ['primary', 'secondary'];
 

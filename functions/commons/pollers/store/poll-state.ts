@@ -4,9 +4,9 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreError, storeCall } from './errors.ts';
-import { keys } from './keys.ts';
-import type { StoredItem } from './query.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { keys } from '../../store/keys.ts';
+import type { StoredItem } from '../../store/query.ts';
 
 /** Why a poll failed: the upstream's answer (auth, transport, data). */
 export type PollErrorKind = 'auth' | 'transport' | 'data';

@@ -5,7 +5,7 @@ import {
   GetCommand,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { addDays, type Decimal, daysBetween, parseDecimal } from '../units.ts';
+import { addDays, type Decimal, daysBetween, parseDecimal } from '../../units.ts';
 import {
   addStats,
   type BatchWriteOptions,
@@ -13,11 +13,11 @@ import {
   noWrites,
   runLimited,
   type WriteStats,
-} from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { dayExpiresAt, decimalText, keys, USAGE_PART_PREFIX, usagePartOf } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+} from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { dayExpiresAt, decimalText, keys, USAGE_PART_PREFIX, usagePartOf } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 
 /** One customer's traffic on one day of the upstream's calendar, MB. */
 export interface UsageRecord {

@@ -1,9 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { addDays, type Decimal, parseDecimal } from '../units.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError } from './errors.ts';
-import { dayExpiresAt, decimalText, keys, type SeriesName } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import { addDays, type Decimal, parseDecimal } from '../../units.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError } from '../../store/errors.ts';
+import { dayExpiresAt, decimalText, keys, type SeriesName } from '../../store/keys.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
 
 /** The agent's total traffic on a day (`getFlowConsumeDetail`), MB. */
 export interface ConsumeSeriesDay {
