@@ -5,11 +5,11 @@ import type {
 } from 'aws-lambda';
 import { getConfig } from '#config';
 import { checkoutOptInOf, recordCheckoutOptIn } from './commons/autotopup/opt-in.ts';
-import { optInDepsFromEnv } from './commons/autotopup/opt-in-deps.ts';
+import { optInDepsFromEnv } from './commons/autotopup/opt-in-wiring.ts';
 import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
-import { createPaymentDeps } from './commons/payments/deps.ts';
+import { createPaymentDeps } from './commons/payments/wiring.ts';
 import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
 import type { PaymentDeps, WebhookAnswer, WebhookRequest } from './commons/payments/types.ts';
 import { handleWebhook, isEnabledProvider, NOT_FOUND } from './commons/payments/webhook.ts';

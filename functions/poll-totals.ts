@@ -2,7 +2,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
 import { sendDigestIfDue } from './commons/alerts/digest.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from './commons/compose.ts';
+import { alertingFromEnv, tableName } from './commons/wiring.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordResidual } from './commons/observability.ts';
 import { sweepStuckDeductions } from './commons/payments/sweep.ts';
@@ -16,7 +16,7 @@ import { PollStateStore } from './commons/pollers/store/poll-state.ts';
 import { PoolRefillStore } from './commons/pool-ledger/store/pool-refills.ts';
 import { SeriesStore } from './commons/pollers/store/series.ts';
 import { SnapshotStore } from './commons/pollers/store/snapshots.ts';
-import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import { upstreamFromEnv } from './commons/upstream/wiring.ts';
 import type { DynamicTrafficApi } from './commons/upstream/types.ts';
 
 // Built on the first invocation and kept while the container is warm.

@@ -9,7 +9,7 @@ import { SeriesStore } from './commons/pollers/store/series.ts';
 import { tableName } from './commons/store/table.ts';
 import { UsageStore } from './commons/pollers/store/usage.ts';
 import { addDays, dayInZone } from './commons/units.ts';
-import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import { upstreamFromEnv } from './commons/upstream/wiring.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollUsageDeps, 'usage' | 'series' | 'pollState'> | undefined;

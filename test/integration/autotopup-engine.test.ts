@@ -13,7 +13,7 @@ import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import type {
   BalanceChange,

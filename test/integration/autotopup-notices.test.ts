@@ -7,7 +7,7 @@ import {
 } from '../../functions/commons/autotopup/notices.ts';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';

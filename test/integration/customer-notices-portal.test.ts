@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import type { CustomerBalance, CustomerCredit } from '../../functions/commons/customers/types.ts';
 import { noticeLinks, portalUrl } from '../../functions/commons/portal/links.ts';

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { confirmContact } from '../../functions/commons/customer-notices/confirm.ts';
-import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
+import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import {
   CustomerNotices,
   MAX_ATTEMPTS,

@@ -1,7 +1,7 @@
 import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from '../compose.ts';
-import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
+import { customerNoticesFromEnv } from '../customer-notices/wiring.ts';
 import type { BalanceListener } from '../customers/types.ts';
 import { AutoTopupStore } from './store/autotopup.ts';
 import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
@@ -10,11 +10,11 @@ import { SnapshotStore } from '../pollers/store/snapshots.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';
-import { autoTopupConfig, stripeFromEnv } from './opt-in-deps.ts';
+import { autoTopupConfig, stripeFromEnv } from './opt-in-wiring.ts';
 
 /**
  * Auto top-up as the balance poll builds it: the store over the table, Stripe as
- * opt-in-deps.ts builds it, payment alerts through the alerting module, customer notices
+ * opt-in-wiring.ts builds it, payment alerts through the alerting module, customer notices
  * through the customer notices (email, SMS, outbox).
  */
 export function createAutoTopupListener(
