@@ -1,9 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { convertToNative, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Decimal } from '../../units.ts';
 import { queryAll, type StoredItem } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
+import type { Decimal } from '../../units.ts';
 
 /**
  * What the ledger's aggregates (orders, refund parts, month caps) share: their keys, and the
