@@ -33,7 +33,8 @@ import {
   readLocalEnv,
 } from './runtime/env.ts';
 import { scheduledEvent } from './runtime/events.ts';
-import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
+import type { FunctionName } from './runtime/function-names.ts';
+import { Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
 import { type DataDirLock, lockDataDir } from './runtime/lock.ts';
 import { dotEnv, dotEnvError, readableLogs } from './runtime/process-env.ts';
