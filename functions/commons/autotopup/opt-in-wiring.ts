@@ -6,12 +6,12 @@ import {
   secretKeyRefusal,
   stripeClient,
 } from '../clients/stripe.ts';
-import { alertingFromEnv, tableName } from '../wiring.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
+import type { OptInDeps } from './opt-in.ts';
 import { AutoTopupStore } from './store/autotopup.ts';
 import { CheckoutSessionStore } from './store/checkout-sessions.ts';
-import type { OptInDeps } from './opt-in.ts';
 import { createStripeApi, StripeAccessError, type StripeApi } from './stripe-api.ts';
 
 /**

@@ -1,16 +1,16 @@
 import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from '../wiring.ts';
 import { customerNoticesFromEnv } from '../customer-notices/wiring.ts';
-import type { BalanceListener } from '../customers/types.ts';
-import { AutoTopupStore } from './store/autotopup.ts';
 import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
+import type { BalanceListener } from '../customers/types.ts';
 import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
 import { SnapshotStore } from '../pollers/store/snapshots.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';
 import { autoTopupConfig, stripeFromEnv } from './opt-in-wiring.ts';
+import { AutoTopupStore } from './store/autotopup.ts';
 
 /**
  * Auto top-up as the balance poll builds it: the store over the table, Stripe as
