@@ -1,5 +1,8 @@
+import {
+  type CustomerContactStore,
+  canonicalCustomerId,
+} from '../customer-notices/store/customer-contacts.ts';
 import { logger } from '../logger.ts';
-import { type CustomerContactStore, canonicalCustomerId } from '../customer-notices/store/customer-contacts.ts';
 import { ledgerKeys } from './ledger/ledger.ts';
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 

@@ -1,4 +1,8 @@
 import type { PollingConfig } from '../config/polling.ts';
+import { addDays, dayInZone, daysBetween } from '../units.ts';
+import { UpstreamTransportError } from '../upstream/errors.ts';
+import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
+import { classifyUpstreamFailure } from './outcome.ts';
 import type { PollErrorKind, PollHealth, PollStateStore } from './store/poll-state.ts';
 import {
   type ConsumeSeriesDay,
@@ -8,10 +12,6 @@ import {
   type SeriesStore,
 } from './store/series.ts';
 import { type UsageRecord, type UsageStore, usageFingerprint } from './store/usage.ts';
-import { addDays, dayInZone, daysBetween } from '../units.ts';
-import { UpstreamTransportError } from '../upstream/errors.ts';
-import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
-import { classifyUpstreamFailure } from './outcome.ts';
 
 export const POLL_USAGE = 'poll-usage';
 

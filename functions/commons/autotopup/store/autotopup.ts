@@ -9,7 +9,13 @@ import { ledgerKeys } from '../../payments/ledger/ledger-items.ts';
 import { StoreError, storeCall } from '../../store/errors.ts';
 import { queryAll } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
+import type { KeyPrefix } from '../../store/values.ts';
 import type { AutoTopupRecord, HistoryLine } from '../types.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'AUTOTOPUP#', sk: 'STATE' },
+  { pk: 'AUTOTOPUP#', sk: 'HIST#' },
+] as const satisfies readonly KeyPrefix[];
 
 /**
  * Auto top-up, one aggregate per customer (README "Data model"):

@@ -10,11 +10,15 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NOTICE_LOCALES, type NoticeLocale } from '../../config/notice-locales.ts';
 import { ValidationError } from '../../errors.ts';
-import { assertTimeZone } from '../../units.ts';
 import { runLimited } from '../../store/batch.ts';
 import { StoreError, storeCall } from '../../store/errors.ts';
-import { expiresAt } from '../../store/keys.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
+import { expiresAt, type KeyPrefix } from '../../store/values.ts';
+import { assertTimeZone } from '../../units.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: 'CONTACT' },
+] as const satisfies readonly KeyPrefix[];
 
 type Item = Record<string, NativeAttributeValue>;
 
