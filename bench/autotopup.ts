@@ -18,7 +18,9 @@ const { stripeClient } = await import('../functions/commons/clients/stripe.ts');
 const { ensureTable } = await import('../functions/commons/store/table.ts');
 const { AutoTopupStore } = await import('../functions/commons/autotopup/store/autotopup.ts');
 const { DynamoLedger } = await import('../functions/commons/payments/ledger/ledger.ts');
-const { CustomerBalanceStore } = await import('../functions/commons/customers/store/customer-balances.ts');
+const { CustomerBalanceStore } = await import(
+  '../functions/commons/customers/store/customer-balances.ts'
+);
 const { storedBalances } = await import('../functions/commons/autotopup/balances.ts');
 const { SnapshotStore } = await import('../functions/commons/pollers/store/snapshots.ts');
 const { AutoTopupEngine } = await import('../functions/commons/autotopup/engine.ts');

@@ -3,11 +3,11 @@ import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordDailyConsumption } from './commons/observability.ts';
-import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
 import { PollStateStore } from './commons/pollers/store/poll-state.ts';
 import { SeriesStore } from './commons/pollers/store/series.ts';
-import { tableName } from './commons/store/table.ts';
 import { UsageStore } from './commons/pollers/store/usage.ts';
+import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
+import { tableName } from './commons/store/table.ts';
 import { addDays, dayInZone } from './commons/units.ts';
 import { upstreamFromEnv } from './commons/upstream/wiring.ts';
 

@@ -1,5 +1,9 @@
 import { money } from '../../../functions/commons/money.ts';
-import type { DeductionPart, Order, OrderKey } from '../../../functions/commons/payments/ledger/ledger.ts';
+import type {
+  DeductionPart,
+  Order,
+  OrderKey,
+} from '../../../functions/commons/payments/ledger/ledger.ts';
 import {
   DEDUCTION_STATES,
   isDeductionState,
