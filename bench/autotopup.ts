@@ -16,11 +16,13 @@ const KEY = 'sk_test_bench';
 const { documentClient } = await import('../functions/commons/clients/dynamodb.ts');
 const { stripeClient } = await import('../functions/commons/clients/stripe.ts');
 const { ensureTable } = await import('../functions/commons/store/table.ts');
-const { AutoTopupStore } = await import('../functions/commons/store/autotopup.ts');
-const { DynamoLedger } = await import('../functions/commons/store/ledger.ts');
-const { CustomerBalanceStore } = await import('../functions/commons/store/customer-balances.ts');
+const { AutoTopupStore } = await import('../functions/commons/autotopup/store/autotopup.ts');
+const { DynamoLedger } = await import('../functions/commons/payments/ledger/ledger.ts');
+const { CustomerBalanceStore } = await import(
+  '../functions/commons/customers/store/customer-balances.ts'
+);
 const { storedBalances } = await import('../functions/commons/autotopup/balances.ts');
-const { SnapshotStore } = await import('../functions/commons/store/snapshots.ts');
+const { SnapshotStore } = await import('../functions/commons/pollers/store/snapshots.ts');
 const { AutoTopupEngine } = await import('../functions/commons/autotopup/engine.ts');
 const { setAutoTopup } = await import('../functions/commons/autotopup/settings.ts');
 const { createStripeApi } = await import('../functions/commons/autotopup/stripe-api.ts');

@@ -17,10 +17,16 @@ const { documentClient } = await import('../functions/commons/clients/dynamodb.t
 const { ensureTable } = await import('../functions/commons/store/table.ts');
 const { parseConfig } = await import('../functions/commons/config/load.ts');
 const { CustomerNotices } = await import('../functions/commons/customer-notices/listener.ts');
-const { noticeChannels } = await import('../functions/commons/customer-notices/from-env.ts');
-const { CustomerContactStore } = await import('../functions/commons/store/customer-contacts.ts');
-const { NoticeStateStore } = await import('../functions/commons/store/customer-notice-state.ts');
-const { NoticeOutboxStore } = await import('../functions/commons/store/notice-outbox.ts');
+const { noticeChannels } = await import('../functions/commons/customer-notices/wiring.ts');
+const { CustomerContactStore } = await import(
+  '../functions/commons/customer-notices/store/customer-contacts.ts'
+);
+const { NoticeStateStore } = await import(
+  '../functions/commons/customer-notices/store/customer-notice-state.ts'
+);
+const { NoticeOutboxStore } = await import(
+  '../functions/commons/customer-notices/store/notice-outbox.ts'
+);
 const { gbToMb } = await import('../functions/commons/units.ts');
 type Change = import('../functions/commons/customers/types.ts').BalanceChange;
 

@@ -15,13 +15,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../functions/commons/clients/dynamodb.ts';
 import { parseConfig } from '../functions/commons/config/load.ts';
+import { PollStateStore, pollKeys } from '../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore, seriesKeys } from '../functions/commons/pollers/store/series.ts';
+import { UsageStore, usageKeys } from '../functions/commons/pollers/store/usage.ts';
 import { POLL_USAGE, pollUsage } from '../functions/commons/pollers/usage.ts';
 import { runLimited } from '../functions/commons/store/batch.ts';
-import { dayExpiresAt, decimalText, keys } from '../functions/commons/store/keys.ts';
-import { PollStateStore } from '../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../functions/commons/store/series.ts';
 import { ensureTable } from '../functions/commons/store/table.ts';
-import { UsageStore } from '../functions/commons/store/usage.ts';
+import { dayExpiresAt, decimalText } from '../functions/commons/store/values.ts';
 import { addDays, dayInZone } from '../functions/commons/units.ts';
 import { createDynamicTrafficClient } from '../functions/commons/upstream/client.ts';
 import type { DynamicTrafficApi, UsageRow } from '../functions/commons/upstream/types.ts';
@@ -78,7 +78,7 @@ async function baseline(upstream: DynamicTrafficApi, doc: DynamoDBDocumentClient
     });
   };
   const usageItem = (r: UsageRow) => ({
-    ...keys.usage(r.customerId, r.reportDate),
+    ...usageKeys.usage(r.customerId, r.reportDate),
     customerId: r.customerId,
     day: r.reportDate,
     userName: r.userName,
@@ -101,13 +101,13 @@ async function baseline(upstream: DynamicTrafficApi, doc: DynamoDBDocumentClient
     ]);
     await write([
       ...consume.map((d) => ({
-        ...keys.series('consume', d.date),
+        ...seriesKeys.series('consume', d.date),
         day: d.date,
         uploadMb: decimalText(d.uploadMb),
         downloadMb: decimalText(d.downloadMb),
       })),
       ...nni.map((d) => ({
-        ...keys.series('nni', d.date),
+        ...seriesKeys.series('nni', d.date),
         day: d.date,
         flowMb: decimalText(d.flowMb),
       })),
@@ -234,7 +234,7 @@ async function main() {
 
     // The whole 31-day window again, unchanged (cursor removed): the cost of the comparison.
     await pollDoc.send(
-      new DeleteCommand({ TableName: pollTable, Key: keys.poll(POLL_USAGE, 'CURSOR') }),
+      new DeleteCommand({ TableName: pollTable, Key: pollKeys.poll(POLL_USAGE, 'CURSOR') }),
     );
     const beforeRereadCounts = { ...live };
     started = performance.now();

@@ -1,6 +1,6 @@
 import type { SNSEvent } from 'aws-lambda';
-import { createAutoTopupListener } from './commons/autotopup/compose.ts';
-import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
+import { createAutoTopupListener } from './commons/autotopup/wiring.ts';
+import { customerNoticesFromEnv } from './commons/customer-notices/wiring.ts';
 import {
   type BalanceChangesMessage,
   BalanceChangesMessageError,

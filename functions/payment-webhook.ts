@@ -5,14 +5,14 @@ import type {
 } from 'aws-lambda';
 import { getConfig } from '#config';
 import { checkoutOptInOf, recordCheckoutOptIn } from './commons/autotopup/opt-in.ts';
-import { optInDepsFromEnv } from './commons/autotopup/opt-in-deps.ts';
+import { optInDepsFromEnv } from './commons/autotopup/opt-in-wiring.ts';
 import type { PaymentsConfig } from './commons/config/payments.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
-import { createPaymentDeps } from './commons/payments/deps.ts';
 import { providerOf, toResult, toWebhookRequest } from './commons/payments/http.ts';
 import type { PaymentDeps, WebhookAnswer, WebhookRequest } from './commons/payments/types.ts';
 import { handleWebhook, isEnabledProvider, NOT_FOUND } from './commons/payments/webhook.ts';
+import { createPaymentDeps } from './commons/payments/wiring.ts';
 
 /** Time kept back from the Lambda deadline so the lease can be released and the answer sent. */
 const DEADLINE_MARGIN_MS = 2_000;

@@ -3,19 +3,19 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { snsClient } from './commons/clients/sns.ts';
-import { tableName } from './commons/compose.ts';
 import { BALANCE_CHANGES_TOPIC_ENV, BalanceChangesHandoff } from './commons/customers/handoff.ts';
 import { type PollCustomersDeps, pollCustomers } from './commons/customers/poll.ts';
+import { CustomerBalanceStore } from './commons/customers/store/customer-balances.ts';
+import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
 import type { BalanceListener } from './commons/customers/types.ts';
 import { getStringFromEnv } from './commons/env.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordListenerFailures } from './commons/observability.ts';
-import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
-import { CustomerRecordStore } from './commons/store/customer-records.ts';
-import { DynamoLedger } from './commons/store/ledger.ts';
-import { PollStateStore } from './commons/store/poll-state.ts';
-import { UsageStore } from './commons/store/usage.ts';
-import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
+import { PollStateStore } from './commons/pollers/store/poll-state.ts';
+import { UsageStore } from './commons/pollers/store/usage.ts';
+import { upstreamFromEnv } from './commons/upstream/wiring.ts';
+import { tableName } from './commons/wiring.ts';
 
 /** In AWS the changes go to customer-actions through the balance-changes topic. */
 function snsHandoff(): BalanceListener {

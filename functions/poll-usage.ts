@@ -3,13 +3,13 @@ import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordDailyConsumption } from './commons/observability.ts';
+import { PollStateStore } from './commons/pollers/store/poll-state.ts';
+import { SeriesStore } from './commons/pollers/store/series.ts';
+import { UsageStore } from './commons/pollers/store/usage.ts';
 import { type PollUsageDeps, pollUsage } from './commons/pollers/usage.ts';
-import { PollStateStore } from './commons/store/poll-state.ts';
-import { SeriesStore } from './commons/store/series.ts';
 import { tableName } from './commons/store/table.ts';
-import { UsageStore } from './commons/store/usage.ts';
 import { addDays, dayInZone } from './commons/units.ts';
-import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import { upstreamFromEnv } from './commons/upstream/wiring.ts';
 
 // Built on the first invocation and kept while the container is warm.
 let stores: Pick<PollUsageDeps, 'usage' | 'series' | 'pollState'> | undefined;

@@ -1,24 +1,24 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getConfig } from '#config';
+import { AutoTopupStore } from './commons/autotopup/store/autotopup.ts';
+import { CheckoutSessionStore } from './commons/autotopup/store/checkout-sessions.ts';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { STRIPE_API_BASE_ENV, secretKeyRefusal, stripeClient } from './commons/clients/stripe.ts';
-import { ConfigError } from './commons/errors.ts';
 import { noticeDelivery } from './commons/customer-notices/delivery.ts';
-import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
+import { CustomerContactStore } from './commons/customer-notices/store/customer-contacts.ts';
+import { customerNoticesFromEnv } from './commons/customer-notices/wiring.ts';
+import { CustomerBalanceStore } from './commons/customers/store/customer-balances.ts';
+import { CustomerRecordStore } from './commons/customers/store/customer-records.ts';
+import { ConfigError } from './commons/errors.ts';
 import { instrument } from './commons/observability.ts';
+import { UsageStore } from './commons/pollers/store/usage.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';
 import { PortalStore } from './commons/portal/store.ts';
 import { stripeCheckout } from './commons/portal/stripe-checkout.ts';
 import { portalKeys } from './commons/portal/tokens.ts';
 import { getSecret, requireSecret } from './commons/secrets.ts';
-import { AutoTopupStore } from './commons/store/autotopup.ts';
-import { CheckoutSessionStore } from './commons/store/checkout-sessions.ts';
-import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
-import { CustomerContactStore } from './commons/store/customer-contacts.ts';
-import { CustomerRecordStore } from './commons/store/customer-records.ts';
 import { tableName } from './commons/store/table.ts';
-import { UsageStore } from './commons/store/usage.ts';
 
 const TOO_LARGE: APIGatewayProxyStructuredResultV2 = {
   statusCode: 413,

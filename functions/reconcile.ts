@@ -1,15 +1,15 @@
 import type { Context } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from './commons/compose.ts';
 import { ValidationError } from './commons/errors.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
+import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { ReportStore } from './commons/reconcile/report-store.ts';
 import { reconcile } from './commons/reconcile/run.ts';
-import { DynamoLedger } from './commons/store/ledger.ts';
 import { parseDay } from './commons/units.ts';
-import { upstreamFromEnv } from './commons/upstream/from-env.ts';
+import { upstreamFromEnv } from './commons/upstream/wiring.ts';
+import { alertingFromEnv, tableName } from './commons/wiring.ts';
 
 /** On demand the event may name a window: `{ "from": "2026-01-01", "to": "2026-01-07" }`. */
 function windowOf(event: unknown): { from: string; to: string } | undefined {

@@ -17,7 +17,7 @@ const LEDGER_TX: readonly TableAction[] = ['dynamodb:ConditionCheckItem'];
 
 export const TABLE_ACCESS: Readonly<Record<FunctionName, readonly TableAction[]>> = {
   'poll-totals': [...READ, ...WRITE, ...LEDGER_TX, 'dynamodb:BatchWriteItem'],
-  // Batch reads of the open days' part items (store/usage.ts).
+  // Batch reads of the open days' part items (pollers/store/usage.ts).
   'poll-usage': [...READ, ...WRITE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   'poll-customers': [
     ...READ,

@@ -13,7 +13,7 @@ import { documentClient } from '../functions/commons/clients/dynamodb.ts';
 import { STRIPE_KEY_NAMES, secretKeyRefusal } from '../functions/commons/clients/stripe.ts';
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
-import { PORTAL_BASE_URL_ENV } from '../functions/commons/customer-notices/from-env.ts';
+import { PORTAL_BASE_URL_ENV } from '../functions/commons/customer-notices/wiring.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { issueLink } from '../functions/commons/portal/links.ts';
 import { PortalStore } from '../functions/commons/portal/store.ts';
@@ -33,7 +33,8 @@ import {
   readLocalEnv,
 } from './runtime/env.ts';
 import { scheduledEvent } from './runtime/events.ts';
-import { type FunctionName, Invoker, schedules } from './runtime/functions.ts';
+import type { FunctionName } from './runtime/function-names.ts';
+import { Invoker, schedules } from './runtime/functions.ts';
 import { createHttpServer } from './runtime/http.ts';
 import { type DataDirLock, lockDataDir } from './runtime/lock.ts';
 import { dotEnv, dotEnvError, readableLogs } from './runtime/process-env.ts';

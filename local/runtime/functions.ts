@@ -4,20 +4,9 @@ import { BalanceChangesHandoff } from '../../functions/commons/customers/handoff
 import { ConfigError } from '../../functions/commons/errors.ts';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../infra/limits.ts';
 import { lambdaContext, snsEvent } from './events.ts';
+import { FUNCTION_NAMES, type FunctionName } from './function-names.ts';
 import { parseSchedule } from './schedule.ts';
 import type { ScheduledJob } from './scheduler.ts';
-
-/** The functions, named as in AWS; each gets the timeout the stack gives it. */
-export const FUNCTION_NAMES = [
-  'poll-totals',
-  'poll-usage',
-  'poll-customers',
-  'customer-actions',
-  'reconcile',
-  'payment-webhook',
-  'portal',
-] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -84,10 +73,6 @@ function localHandoff(invoker: Invoker): BalanceChangesHandoff {
       throw new Error(failures.map((f) => `${f.name}: ${f.message}`).join('; '));
     }
   });
-}
-
-export function isFunctionName(name: string): name is FunctionName {
-  return (FUNCTION_NAMES as readonly string[]).includes(name);
 }
 
 /**

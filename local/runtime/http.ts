@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { logger } from '../../functions/commons/logger.ts';
 import { LOCAL_TOKEN_HEADER } from './env.ts';
 import { apiGatewayEvent, httpResult, scheduledEvent } from './events.ts';
-import { FUNCTION_NAMES, type Invoker, isFunctionName } from './functions.ts';
+import { FUNCTION_NAMES, isFunctionName } from './function-names.ts';
+import type { Invoker } from './functions.ts';
 import { crossSiteRefusal, hostRefusal, isSafeMethod } from './guard.ts';
 
 /** Bodies above this are refused before any handler runs (API Gateway's own limit). */

@@ -1,4 +1,4 @@
-import type { FunctionName } from './functions.ts';
+import type { FunctionName } from './function-names.ts';
 import type { Schedule } from './schedule.ts';
 
 export interface ScheduledJob {

@@ -4,14 +4,17 @@ import {
   type SilenceSource,
 } from '../../functions/commons/alerts/quiet.ts';
 import { burnFromDays, poolFigures } from '../../functions/commons/alerts/rules.ts';
+import type { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import type { AlertState, PoolBurn } from '../../functions/commons/alerts/types.ts';
 import type { MaintenanceWindow } from '../../functions/commons/config/alerts.ts';
+import type {
+  PollHealth,
+  PollStateStore,
+} from '../../functions/commons/pollers/store/poll-state.ts';
+import type { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { POOLS, type SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { POLL_TOTALS } from '../../functions/commons/pollers/totals.ts';
 import { POLL_USAGE } from '../../functions/commons/pollers/usage.ts';
-import type { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
-import type { PollHealth, PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import type { SeriesStore } from '../../functions/commons/store/series.ts';
-import { POOLS, type SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { addDays, type Decimal, dayInZone } from '../../functions/commons/units.ts';
 import type { PoolId } from '../../functions/commons/upstream/types.ts';
 

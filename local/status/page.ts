@@ -1,20 +1,20 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ackActive } from '../../functions/commons/alerts/lifecycle.ts';
+import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import type { AlertState } from '../../functions/commons/alerts/types.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { type CustomerRow, customerRows, isLow } from '../../functions/commons/customers/view.ts';
 import { logger } from '../../functions/commons/logger.ts';
-import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
 import {
   POOLS,
   type PoolSnapshot,
   SnapshotStore,
-} from '../../functions/commons/store/snapshots.ts';
+} from '../../functions/commons/pollers/store/snapshots.ts';
+import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
 import {
   addDays,
   type Decimal,

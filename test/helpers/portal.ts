@@ -1,21 +1,21 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { ConfigInput } from '../../functions/commons/config/schema.ts';
-import type { CheckoutPort, PortalDeps } from '../../functions/commons/portal/app.ts';
-import { PortalStore } from '../../functions/commons/portal/store.ts';
-import { type PortalKeys, portalKeys } from '../../functions/commons/portal/tokens.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import {
   type BalanceState,
   CustomerBalanceStore,
-} from '../../functions/commons/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+} from '../../functions/commons/customers/store/customer-balances.ts';
 import {
   type CustomerRecord,
   CustomerRecordStore,
-} from '../../functions/commons/store/customer-records.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+} from '../../functions/commons/customers/store/customer-records.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
+import type { CheckoutPort, PortalDeps } from '../../functions/commons/portal/app.ts';
+import { PortalStore } from '../../functions/commons/portal/store.ts';
+import { type PortalKeys, portalKeys } from '../../functions/commons/portal/tokens.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 
 export const KEY = 'portal-test-key-0123456789abcdef-current';

@@ -7,13 +7,13 @@ import {
   evaluateAfterTotalsPoll,
   type TotalsPollInput,
 } from '../../functions/commons/alerts/index.ts';
-import type { AlertState } from '../../functions/commons/alerts/types.ts';
-import { type AlertsConfigInput, alertsSchema } from '../../functions/commons/config/alerts.ts';
-import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import {
   AlertStateConflictError,
   AlertStateStore,
-} from '../../functions/commons/store/alert-state.ts';
+} from '../../functions/commons/alerts/store/alert-state.ts';
+import type { AlertState } from '../../functions/commons/alerts/types.ts';
+import { type AlertsConfigInput, alertsSchema } from '../../functions/commons/config/alerts.ts';
+import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 

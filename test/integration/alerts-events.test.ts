@@ -2,9 +2,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertEventSink } from '../../functions/commons/alerts/index.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { NotifierError, SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import type { OpsEvent } from '../../functions/commons/ops-events.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';

@@ -8,28 +8,28 @@ import { type AutoTopupDeps, AutoTopupEngine } from '../../functions/commons/aut
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
 import { customerAutoTopupNotices } from '../../functions/commons/autotopup/notices.ts';
 import { setAutoTopup, turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import type {
   BalanceChange,
   CustomerBalance,
   CustomerCredit,
 } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { handleWebhook } from '../../functions/commons/payments/webhook.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { startSesStandIn } from '../../local/ses/stand-in.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';

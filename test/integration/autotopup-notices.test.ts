@@ -7,11 +7,11 @@ import {
 } from '../../functions/commons/autotopup/notices.ts';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 

@@ -7,16 +7,16 @@ import {
 import type { OptInDeps } from '../../functions/commons/autotopup/opt-in.ts';
 import { checkoutOptInOf, recordCheckoutOptIn } from '../../functions/commons/autotopup/opt-in.ts';
 import { setAutoTopup, turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
-import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
-import { stripeClient } from '../../functions/commons/clients/stripe.ts';
-import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import {
   CheckoutSessionStore,
   type CreatedSessionPurpose,
-} from '../../functions/commons/store/checkout-sessions.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+} from '../../functions/commons/autotopup/store/checkout-sessions.ts';
+import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
+import { stripeClient } from '../../functions/commons/clients/stripe.ts';
+import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

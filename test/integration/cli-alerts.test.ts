@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';
 import { run } from '../../local/cli/main.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { ensureTable } from '../../functions/commons/store/table.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { writeRuntimeInfo } from '../../local/cli/connection.ts';

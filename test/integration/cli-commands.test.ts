@@ -1,11 +1,15 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import type { Config } from '../../functions/commons/config/schema.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import {
+  DynamoLedger,
+  ledgerKeys,
+  type NewOrder,
+} from '../../functions/commons/payments/ledger/ledger.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
-import { DynamoLedger, ledgerKeys, type NewOrder } from '../../functions/commons/store/ledger.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';
 import { run } from '../../local/cli/main.ts';

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
+import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';
 import { run } from '../../local/cli/main.ts';

@@ -6,15 +6,15 @@ import {
   confirmContact,
   signConfirmToken,
 } from '../../functions/commons/customer-notices/confirm.ts';
-import { contactSaver } from '../../functions/commons/payments/contact.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import {
   CONTACT_RETENTION_DAYS,
   CustomerContactStore,
   maskContact,
   noticeAddresses,
-} from '../../functions/commons/store/customer-contacts.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+} from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { contactSaver } from '../../functions/commons/payments/contact.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -5,20 +5,20 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { confirmContact } from '../../functions/commons/customer-notices/confirm.ts';
-import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/from-env.ts';
 import {
   CustomerNotices,
   MAX_ATTEMPTS,
   RETRY_AFTER_MS,
 } from '../../functions/commons/customer-notices/listener.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
+import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
+import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import type {
   BalanceChange,
   CustomerBalance,
   CustomerCredit,
 } from '../../functions/commons/customers/types.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/store/notice-outbox.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
 import { createTestTable } from '../helpers/dynamo.ts';

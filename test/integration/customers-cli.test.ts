@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { pollCustomers } from '../../functions/commons/customers/poll.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
+import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { pollUsage } from '../../functions/commons/pollers/usage.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { type CliIo, createContext } from '../../local/cli/context.ts';
 import { run } from '../../local/cli/main.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
 import { addDays, Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { createDynamicTrafficClient } from '../../functions/commons/upstream/client.ts';
 import { run } from '../../local/cli/main.ts';

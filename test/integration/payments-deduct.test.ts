@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
+import {
+  DynamoLedger,
+  ledgerKeys,
+  type OrderKey,
+} from '../../functions/commons/payments/ledger/ledger.ts';
+import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { DynamoLedger, ledgerKeys, type OrderKey } from '../../functions/commons/store/ledger.ts';
-import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { releaseHeldOrder, replayOrder } from '../../local/cli/commands/replay.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
-import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

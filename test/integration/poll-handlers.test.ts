@@ -1,8 +1,8 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { POLL_TOTALS, pollTotals } from '../../functions/commons/pollers/totals.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import { countWrites } from './store-fixtures.ts';

@@ -1,14 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import {
   POLL_USAGE,
   type PollUsageDeps,
   pollUsage,
 } from '../../functions/commons/pollers/usage.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { addDays, daysBetween } from '../../functions/commons/units.ts';
 import { createTestTable, localDynamoClient } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -3,7 +3,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { formatTime } from '../../functions/commons/alerts/messages.ts';
-import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
+import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
 import { wallTime } from '../../local/simulator/state.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
+import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { unsubscribeHeaders } from '../../functions/commons/portal/links.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkoutOptInOf, recordCheckoutOptIn } from '../../functions/commons/autotopup/opt-in.ts';
 import { turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
+import { CheckoutSessionStore } from '../../functions/commons/autotopup/store/checkout-sessions.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { stripeCheckout } from '../../functions/commons/portal/stripe-checkout.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
-import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
-import { CheckoutSessionStore } from '../../functions/commons/store/checkout-sessions.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';

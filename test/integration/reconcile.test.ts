@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { OpsEvent, OpsEventSink } from '../../functions/commons/ops-events.ts';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { reconcile } from '../../functions/commons/reconcile/run.ts';
-import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { emptyBalance } from '../../functions/commons/customers/balance.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { PoolRefillStore } from '../../functions/commons/store/pool-refills.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
+import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import { renderStatusPage, statusDepsFor } from '../../local/status/page.ts';
 import { createTestTable } from '../helpers/dynamo.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { SilenceStore } from '../../functions/commons/alerts/store/alert-silences.ts';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { SilenceStore } from '../../functions/commons/store/alert-silences.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
 import { statusDepsFor, statusPageHandler } from '../../local/status/page.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 

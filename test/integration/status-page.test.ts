@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { AlertStateStore } from '../../functions/commons/store/alert-state.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { type PoolSnapshot, SnapshotStore } from '../../functions/commons/store/snapshots.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import {
+  type PoolSnapshot,
+  SnapshotStore,
+} from '../../functions/commons/pollers/store/snapshots.ts';
 import { addDays, gbToMb } from '../../functions/commons/units.ts';
 import { statusDepsFor, statusPageHandler } from '../../local/status/page.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';

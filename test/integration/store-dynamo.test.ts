@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { StoreError } from '../../functions/commons/store/errors.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { SnapshotStore } from '../../functions/commons/store/snapshots.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import { createTestTable, localDynamoClient } from '../helpers/dynamo.ts';
 import { countWrites, flakyBatchWrites } from './store-fixtures.ts';

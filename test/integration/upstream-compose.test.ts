@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamAuthError } from '../../functions/commons/upstream/errors.ts';
-import { upstreamFromEnv } from '../../functions/commons/upstream/from-env.ts';
+import { upstreamFromEnv } from '../../functions/commons/upstream/wiring.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 /**

@@ -22,13 +22,13 @@ import {
   type PollCustomersDeps,
   pollCustomers,
 } from '../../functions/commons/customers/poll.ts';
+import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
+import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
 import type { BalanceChange } from '../../functions/commons/customers/types.ts';
+import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
+import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { type PollUsageDeps, pollUsage } from '../../functions/commons/pollers/usage.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import {
   addDays,
   Decimal,

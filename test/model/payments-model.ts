@@ -3,10 +3,10 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import fc from 'fast-check';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
 import { logger } from '../../functions/commons/logger.ts';
+import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
+import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/store/ledger.ts';
-import { LedgerReader } from '../../functions/commons/store/ledger-read.ts';
 import { createDynamicTrafficClient } from '../../functions/commons/upstream/client.ts';
 import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.ts';
 import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';

@@ -21,10 +21,10 @@ import {
   SMS_MAX,
 } from '../../functions/commons/customer-notices/messages.ts';
 import { inSmsWindow, nextSmsTime } from '../../functions/commons/customer-notices/quiet-hours.ts';
+import { normaliseLocale } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
+import type { OutboxEntry } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { balanceFigures, emptyBalance } from '../../functions/commons/customers/balance.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
-import { normaliseLocale } from '../../functions/commons/store/customer-contacts.ts';
-import type { OutboxEntry } from '../../functions/commons/store/notice-outbox.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 
 const window = (timeZone: string) => ({ fromHour: 8, toHour: 22, timeZone });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assignOrders } from '../../functions/commons/customers/orders.ts';
+import type { CustomerRecord } from '../../functions/commons/customers/store/customer-records.ts';
 import type { LedgerCredit } from '../../functions/commons/reconcile/match.ts';
-import type { CustomerRecord } from '../../functions/commons/store/customer-records.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 
 const T0 = Date.parse('2026-11-10T03:00:00.000Z');

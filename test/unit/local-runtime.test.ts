@@ -3,7 +3,8 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import { ConfigError } from '../../functions/commons/errors.ts';
 import { readLocalEnv } from '../../local/runtime/env.ts';
 import { apiGatewayEvent, httpResult } from '../../local/runtime/events.ts';
-import { type FunctionName, schedules } from '../../local/runtime/functions.ts';
+import type { FunctionName } from '../../local/runtime/function-names.ts';
+import { schedules } from '../../local/runtime/functions.ts';
 import { parseSchedule } from '../../local/runtime/schedule.ts';
 import { type ScheduledJob, Scheduler } from '../../local/runtime/scheduler.ts';
 

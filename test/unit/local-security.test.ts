@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { stripeFromEnv } from '../../functions/commons/autotopup/opt-in-deps.ts';
+import { stripeFromEnv } from '../../functions/commons/autotopup/opt-in-wiring.ts';
 import { StripeAccessError } from '../../functions/commons/autotopup/stripe-api.ts';
 import { secretKeyRefusal } from '../../functions/commons/clients/stripe.ts';
 import {

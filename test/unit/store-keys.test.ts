@@ -1,13 +1,16 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/commons/errors.ts';
+import { oldItem } from '../../functions/commons/payments/ledger/ledger-items.ts';
+import { orderOfOldItem, toOrder } from '../../functions/commons/payments/ledger/ledger-orders.ts';
 import { classifyUpstreamFailure } from '../../functions/commons/pollers/outcome.ts';
+import {
+  usageKeys as keys,
+  usageFingerprint,
+} from '../../functions/commons/pollers/store/usage.ts';
 import { runLimited } from '../../functions/commons/store/batch.ts';
 import { StoreError, storeCall } from '../../functions/commons/store/errors.ts';
-import { dayExpiresAt, decimalText, keys } from '../../functions/commons/store/keys.ts';
-import { oldItem } from '../../functions/commons/store/ledger-items.ts';
-import { orderOfOldItem, toOrder } from '../../functions/commons/store/ledger-orders.ts';
-import { usageFingerprint } from '../../functions/commons/store/usage.ts';
+import { dayExpiresAt, decimalText } from '../../functions/commons/store/values.ts';
 import { Decimal } from '../../functions/commons/units.ts';
 import {
   UpstreamAuthError,

@@ -1,12 +1,12 @@
 import type { AlertsConfig } from '../config/alerts.ts';
 import { toSmsText, toSnsSubject } from '../notifier/text.ts';
 import type { AlertMessage, Notifier } from '../notifier/types.ts';
-import type { DigestClaimStore } from '../store/alert-digest.ts';
-import type { AlertStateStore } from '../store/alert-state.ts';
 import { dayInZone } from '../units.ts';
 import { ackActive } from './lifecycle.ts';
 import { formatDuration, formatTime } from './messages.ts';
 import { localTime, type Quieting, quietingAt, type SilenceSource } from './quiet.ts';
+import type { DigestClaimStore } from './store/alert-digest.ts';
+import type { AlertStateStore } from './store/alert-state.ts';
 import { type AlertState, rank, type Silence } from './types.ts';
 
 export interface DigestDeps {

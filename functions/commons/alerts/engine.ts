@@ -1,7 +1,7 @@
 import type { Notifier } from '../notifier/types.ts';
-import { AlertStateConflictError, type AlertStateStore } from '../store/alert-state.ts';
 import { type LifecycleOptions, type Step, step } from './lifecycle.ts';
 import { alertTitle, renderGroup, renderMessage } from './messages.ts';
+import { AlertStateConflictError, type AlertStateStore } from './store/alert-state.ts';
 import type {
   AlertFacts,
   AlertNotice,

@@ -2,10 +2,10 @@ import type { MaintenanceWindow } from '../config/alerts.ts';
 import type { Notifier } from '../notifier/types.ts';
 import { NotifierError } from '../notifier/types.ts';
 import type { OpsEvent, OpsEventKind, OpsEventSink } from '../ops-events.ts';
-import type { AlertStateStore } from '../store/alert-state.ts';
 import { type AlertChange, type AlertStatePort, applyRule } from './engine.ts';
 import type { LifecycleOptions } from './lifecycle.ts';
 import { quietingAt, type SilenceSource } from './quiet.ts';
+import type { AlertStateStore } from './store/alert-state.ts';
 import { type AlertState, type AlertStatus, type RuleId, rank } from './types.ts';
 
 // A repeated raise is no news: reminders come from `remindDue`, on the configured interval.

@@ -3,12 +3,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { docClient } from '../clients/dynamodb.ts';
 import type { AlertsConfig } from '../config/alerts.ts';
 import { createNotifier } from '../notifier/index.ts';
-import { DigestClaimStore } from '../store/alert-digest.ts';
-import { SilenceStore } from '../store/alert-silences.ts';
-import { AlertStateStore } from '../store/alert-state.ts';
 import type { DigestDeps } from './digest.ts';
 import type { AlertDeps } from './evaluate.ts';
 import { AlertEventSink } from './events.ts';
+import { DigestClaimStore } from './store/alert-digest.ts';
+import { SilenceStore } from './store/alert-silences.ts';
+import { AlertStateStore } from './store/alert-state.ts';
 
 /** Environment variable naming the alerts topic; unset locally, where alerts print instead. */
 export const SNS_TOPIC_ENV = 'SNS_TOPIC_ARN';

@@ -1,6 +1,6 @@
 import { balanceFigures } from '../customers/balance.ts';
+import type { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import type { CustomerBalance } from '../customers/types.ts';
-import type { CustomerBalanceStore } from '../store/customer-balances.ts';
 import { dayInZone } from '../units.ts';
 import type { AutoTopupDeps } from './engine.ts';
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { FlowPilotError } from '../errors.ts';
+import { checkCustomerId } from './settings.ts';
 import type {
   CheckoutSessionStore,
   CreatedSession,
   CreatedSessionPurpose,
-} from '../store/checkout-sessions.ts';
-import { checkCustomerId } from './settings.ts';
+} from './store/checkout-sessions.ts';
 
 /**
  * Checkout Sessions FlowPilot creates itself (the customer's page): the only ones whose

@@ -7,13 +7,13 @@ import type { BalanceChange, BalanceListener, CustomerBalance } from '../custome
 import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth } from '../payments/catalog.ts';
+import type { Ledger } from '../payments/ledger/ledger.ts';
+import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
+import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
 import type { CreditSource } from '../reconcile/run.ts';
-import type { AutoTopupRecord, AutoTopupStore, Episode, HistoryLine } from '../store/autotopup.ts';
-import type { Ledger } from '../store/ledger.ts';
-import { ledgerKeys } from '../store/ledger-items.ts';
-import type { PoolSnapshot, SnapshotStore } from '../store/snapshots.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
+import type { AutoTopupStore } from './store/autotopup.ts';
 import {
   type ChargeResult,
   StripeAccessError,
@@ -21,6 +21,7 @@ import {
   StripeIdempotencyError,
   StripeUnavailableError,
 } from './stripe-api.ts';
+import type { AutoTopupRecord, Episode, HistoryLine } from './types.ts';
 
 /**
  * The charge engine, a BalanceListener: when a customer who opted in runs low it starts one

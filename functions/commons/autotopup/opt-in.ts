@@ -4,8 +4,6 @@ import { canonicalCustomerId } from '../customer-id.ts';
 import { isFields } from '../json-values.ts';
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
-import type { AutoTopupStore } from '../store/autotopup.ts';
-import type { CheckoutSessionStore } from '../store/checkout-sessions.ts';
 import { FLOWPILOT_SESSION_KEY, notCreatedFor } from './checkout-sessions.ts';
 import {
   AutoTopupSettingsError,
@@ -15,6 +13,8 @@ import {
   parseOptIn,
   StripeCustomerMismatchError,
 } from './settings.ts';
+import type { AutoTopupStore } from './store/autotopup.ts';
+import type { CheckoutSessionStore } from './store/checkout-sessions.ts';
 import type { StripeApi } from './stripe-api.ts';
 
 /**

@@ -2,13 +2,9 @@ import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { canonicalCustomerId } from '../customer-id.ts';
 import { FlowPilotError } from '../errors.ts';
-import {
-  type AutoTopupRecord,
-  type AutoTopupStore,
-  type HistoryLine,
-  stamped,
-} from '../store/autotopup.ts';
 import { Decimal, formatGb } from '../units.ts';
+import { type AutoTopupStore, stamped } from './store/autotopup.ts';
+import type { AutoTopupRecord, HistoryLine } from './types.ts';
 
 /** A setting that cannot be used; the message says what to change (400: the caller's fault). */
 export class AutoTopupSettingsError extends FlowPilotError {

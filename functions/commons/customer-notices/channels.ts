@@ -5,8 +5,8 @@ import {
 } from '@aws-sdk/client-sesv2';
 import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import { FlowPilotError } from '../errors.ts';
-import { maskContact } from '../store/customer-contacts.ts';
-import type { OutboxEntry } from '../store/notice-outbox.ts';
+import { maskContact } from './store/customer-contacts.ts';
+import type { OutboxEntry } from './store/notice-outbox.ts';
 
 /** A notice could not be handed over; `retryable` when the same request may succeed later. */
 export class NoticeDeliveryError extends FlowPilotError {

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, FlowPilotError } from '../errors.ts';
-import { boundEmail, type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
+import { boundEmail, type CustomerContactStore, maskContact } from './store/customer-contacts.ts';
 
 /** A confirmation link works this long after the receipt that carried it. */
 export const CONFIRM_TOKEN_DAYS = 14;

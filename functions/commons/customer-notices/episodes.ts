@@ -1,9 +1,9 @@
 import type { RunningLowThresholds } from '../config/customer-notices.ts';
 import type { BalanceChange, CustomerBalance, CustomerCredit } from '../customers/types.ts';
-import type { ThresholdOverrides } from '../store/customer-contacts.ts';
-import type { NoticeLevel, NoticeState } from '../store/customer-notice-state.ts';
-import type { NoticeKind } from '../store/notice-outbox.ts';
 import { Decimal, gbToMb } from '../units.ts';
+import type { ThresholdOverrides } from './store/customer-contacts.ts';
+import type { NoticeLevel, NoticeState } from './store/customer-notice-state.ts';
+import type { NoticeKind } from './store/notice-outbox.ts';
 
 /** A credit older than this when first seen is history (a backfill): no receipt for it. */
 export const RECEIPT_MAX_AGE_MS = 48 * 3600_000;

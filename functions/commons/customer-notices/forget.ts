@@ -1,5 +1,5 @@
-import { type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
-import type { NoticeOutboxStore } from '../store/notice-outbox.ts';
+import { type CustomerContactStore, maskContact } from './store/customer-contacts.ts';
+import type { NoticeOutboxStore } from './store/notice-outbox.ts';
 
 export interface ForgetResult {
   customerId: string;

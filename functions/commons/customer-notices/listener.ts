@@ -6,24 +6,24 @@ import type { BalanceChange, BalanceListener } from '../customers/types.ts';
 import { logger } from '../logger.ts';
 import type { NoticeLinks } from '../portal/links.ts';
 import { runLimited } from '../store/batch.ts';
-import {
-  type CustomerContact,
-  type CustomerContactStore,
-  noticeAddresses,
-  unconfirmedEmail,
-} from '../store/customer-contacts.ts';
-import {
-  type NoticeState,
-  NoticeStateConflictError,
-  type NoticeStateStore,
-} from '../store/customer-notice-state.ts';
-import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from '../store/notice-outbox.ts';
 import { dayInZone } from '../units.ts';
 import { type NoticeChannel, NoticeDeliveryError } from './channels.ts';
 import { decideNotices, type NoticeIntent, thresholdsFor } from './episodes.ts';
 import { type NoticeFacts, paymentLinkFor, renderNotice } from './messages.ts';
 import { recordNotice } from './metrics.ts';
 import { nextSmsTime, type SmsWindow } from './quiet-hours.ts';
+import {
+  type CustomerContact,
+  type CustomerContactStore,
+  noticeAddresses,
+  unconfirmedEmail,
+} from './store/customer-contacts.ts';
+import {
+  type NoticeState,
+  NoticeStateConflictError,
+  type NoticeStateStore,
+} from './store/customer-notice-state.ts';
+import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from './store/notice-outbox.ts';
 
 /** An attempt that dies mid-send is taken up again this long after it started. */
 export const SEND_LEASE_MS = 10 * 60_000;

@@ -1,6 +1,6 @@
 import type { NoticeLocale } from '../config/notice-locales.ts';
-import type { NoticeKind } from '../store/notice-outbox.ts';
 import { formatGb, mbToGb } from '../units.ts';
+import type { NoticeKind } from './store/notice-outbox.ts';
 
 /** What a notice says, before it is worded in a locale. Amounts are decimal MB as text. */
 export interface NoticeFacts {

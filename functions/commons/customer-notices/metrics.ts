@@ -1,5 +1,5 @@
 import { MetricUnit, recordMetric } from '../observability.ts';
-import type { OutboxEntry } from '../store/notice-outbox.ts';
+import type { OutboxEntry } from './store/notice-outbox.ts';
 
 /** EMF metrics of the customer notices; infra alarms on `CustomerNoticeFailed`. */
 export const NOTICE_METRICS = {

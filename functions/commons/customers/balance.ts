@@ -1,10 +1,10 @@
 import type { CustomerBalancesConfig } from '../config/customer-balances.ts';
-import type { BalanceState } from '../store/customer-balances.ts';
-import type { CustomerRecord } from '../store/customer-records.ts';
 import { addDays, Decimal, sum } from '../units.ts';
+import type { BalanceState } from './store/customer-balances.ts';
+import type { CustomerRecord } from './store/customer-records.ts';
 import type { CustomerBalance } from './types.ts';
 
-export type { BalanceState } from '../store/customer-balances.ts';
+export type { BalanceState } from './store/customer-balances.ts';
 
 /*
  * balance = opening + credits − deductions − usage. Usage days that can no longer change

@@ -1,9 +1,7 @@
+import type { PollStateStore } from '../pollers/store/poll-state.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import { POLL_USAGE } from '../pollers/usage.ts';
-import type { CustomerBalanceStore, Opening } from '../store/customer-balances.ts';
-import type { CustomerRecordStore } from '../store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
-import type { PollStateStore } from '../store/poll-state.ts';
-import type { UsageStore } from '../store/usage.ts';
 import {
   addDays,
   type Decimal,
@@ -23,6 +21,8 @@ import {
 } from './balance.ts';
 import { canonicalCustomerId } from './ids.ts';
 import { RECORDS_CURSOR } from './poll.ts';
+import type { CustomerBalanceStore, Opening } from './store/customer-balances.ts';
+import type { CustomerRecordStore } from './store/customer-records.ts';
 import type { CustomerBalance } from './types.ts';
 
 /** Reads and writes while polls keep changing the balance. */

@@ -1,7 +1,7 @@
 import type { LedgerCredit } from '../reconcile/match.ts';
-import type { CustomerRecord } from '../store/customer-records.ts';
 import { gbToMb } from '../units.ts';
 import { canonicalCustomerId } from './ids.ts';
+import type { CustomerRecord } from './store/customer-records.ts';
 
 /** A pair's fit: how many are matched, then how far apart in total (smaller is better). */
 interface Fit {

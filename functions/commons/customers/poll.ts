@@ -1,16 +1,10 @@
 import type { CustomerBalancesConfig } from '../config/customer-balances.ts';
 import { classifyUpstreamFailure } from '../pollers/outcome.ts';
+import type { PollHealth, PollStateStore } from '../pollers/store/poll-state.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import { POLL_USAGE } from '../pollers/usage.ts';
 import type { CreditSource } from '../reconcile/run.ts';
-import type {
-  BalanceState,
-  BalanceWrite,
-  CustomerBalanceStore,
-} from '../store/customer-balances.ts';
-import type { CustomerRecord, CustomerRecordStore } from '../store/customer-records.ts';
 import { StoreError } from '../store/errors.ts';
-import type { PollHealth, PollStateStore } from '../store/poll-state.ts';
-import type { UsageStore } from '../store/usage.ts';
 import { addDays, type Decimal, dayInZone, daysBetween } from '../units.ts';
 import { UpstreamTransportError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
@@ -28,6 +22,12 @@ import { canonicalCustomerId } from './ids.ts';
 import { type ListenerFailure, runListeners } from './listeners.ts';
 import { assignOrders } from './orders.ts';
 import { keyRecords } from './records.ts';
+import type {
+  BalanceState,
+  BalanceWrite,
+  CustomerBalanceStore,
+} from './store/customer-balances.ts';
+import type { CustomerRecord, CustomerRecordStore } from './store/customer-records.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from './types.ts';
 
 export const POLL_CUSTOMERS = 'poll-customers';

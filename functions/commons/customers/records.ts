@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { CustomerRecord } from '../store/customer-records.ts';
 import { parseUpstreamDateTime } from '../units.ts';
 import type { RechargeRecord } from '../upstream/types.ts';
 import { canonicalCustomerId } from './ids.ts';
+import type { CustomerRecord } from './store/customer-records.ts';
 
 /**
  * Gives each upstream record a stable key. The upstream has no record id, so the key is the

@@ -1,7 +1,7 @@
 import type { CustomerBalancesConfig } from '../config/customer-balances.ts';
-import type { BalanceState, CustomerBalanceStore } from '../store/customer-balances.ts';
 import { Decimal, dayInZone, gbToMb } from '../units.ts';
 import { balanceFigures } from './balance.ts';
+import type { BalanceState, CustomerBalanceStore } from './store/customer-balances.ts';
 import type { CustomerBalance } from './types.ts';
 
 export interface CustomerRow {

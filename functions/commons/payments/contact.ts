@@ -1,6 +1,9 @@
+import {
+  type CustomerContactStore,
+  canonicalCustomerId,
+} from '../customer-notices/store/customer-contacts.ts';
 import { logger } from '../logger.ts';
-import { type CustomerContactStore, canonicalCustomerId } from '../store/customer-contacts.ts';
-import { ledgerKeys } from '../store/ledger.ts';
+import { ledgerKeys } from './ledger/ledger.ts';
 import type { Outcome, PayerContact, PaymentDeps, PaymentSucceeded } from './types.ts';
 
 /**

@@ -1,6 +1,6 @@
-import type { Order, PartInput, PendingEntry, RefundCounters } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import { gbToDeduct } from './catalog.ts';
+import type { Order, PartInput, PendingEntry, RefundCounters } from './ledger/ledger.ts';
 import type { PaymentRef } from './types.ts';
 
 /**

@@ -1,15 +1,6 @@
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { StoreError } from '../store/errors.ts';
-import type {
-  DeductionPart,
-  Ledger,
-  Order,
-  OrderKey,
-  PartInput,
-  PendingEntry,
-  PendingGuard,
-} from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import {
   UpstreamAuthError,
@@ -19,6 +10,15 @@ import {
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
 import { countsRefunds, refKey, shareOf } from './coverage.ts';
+import type {
+  DeductionPart,
+  Ledger,
+  Order,
+  OrderKey,
+  PartInput,
+  PendingEntry,
+  PendingGuard,
+} from './ledger/ledger.ts';
 import { recredit, reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,

@@ -1,6 +1,6 @@
-import type { Order, PendingEntry } from '../store/ledger.ts';
 import { inArrivalOrder, orderRef, refKey } from './coverage.ts';
 import { deductForRefund } from './deduct.ts';
+import type { Order, PendingEntry } from './ledger/ledger.ts';
 import { reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,

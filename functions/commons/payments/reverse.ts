@@ -1,6 +1,5 @@
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
-import type { DeductionPart, Ledger, Order, OrderKey, PartInput } from '../store/ledger.ts';
 import { Decimal } from '../units.ts';
 import { UpstreamRejectedError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
@@ -15,6 +14,7 @@ import {
   paymentUnknown,
   recordPending,
 } from './deduct.ts';
+import type { DeductionPart, Ledger, Order, OrderKey, PartInput } from './ledger/ledger.ts';
 import type { Outcome, PaymentDeps, ProviderId, ReversalEvent } from './types.ts';
 
 const ROUNDS = 3;

@@ -1,10 +1,10 @@
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
-import type { Ledger } from '../store/ledger.ts';
-import type { LedgerReader } from '../store/ledger-read.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { markAbandoned, partFacts } from './deduct.ts';
+import type { Ledger } from './ledger/ledger.ts';
+import type { LedgerReader } from './ledger/ledger-read.ts';
 import { recredit } from './reverse.ts';
 
 /** Parts looked at per sweep; more wait for the next one (they are alerted either way). */

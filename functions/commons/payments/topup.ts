@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { infoEnabled, logger } from '../logger.ts';
 import { money } from '../money.ts';
 import type { OpsEvent } from '../ops-events.ts';
-import type { NewOrder, Order, OrderKey, Pending, TakePending } from '../store/ledger.ts';
-import { gbToCredit } from '../store/ledger-orders.ts';
 import { Decimal } from '../units.ts';
 import {
   NotChannelCustomerError,
@@ -14,6 +12,8 @@ import {
 import { raiseAlert } from './alerts.ts';
 import { capMonth, configDecimal, type Decision, decide, deriveOrderId } from './catalog.ts';
 import { foldPending, orderRef, refKey } from './coverage.ts';
+import type { NewOrder, Order, OrderKey, Pending, TakePending } from './ledger/ledger.ts';
+import { gbToCredit } from './ledger/ledger-orders.ts';
 import { applyPendingRefunds } from './pending.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
 

@@ -1,8 +1,8 @@
 import type { PaymentsConfig } from '../config/payments.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import type { SecretName } from '../secrets.ts';
-import type { Ledger } from '../store/ledger.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
+import type { Ledger } from './ledger/ledger.ts';
 
 export type ProviderId = 'stripe' | 'standard' | 'epay';
 

@@ -1,11 +1,11 @@
 import { ValidationError } from '../errors.ts';
-import type { PollErrorKind } from '../store/poll-state.ts';
 import {
   UpstreamAuthError,
   UpstreamDataError,
   UpstreamError,
   UpstreamRejectedError,
 } from '../upstream/errors.ts';
+import type { PollErrorKind } from './store/poll-state.ts';
 
 /**
  * Sorts an upstream failure into the kinds a poll reports; undefined for anything else

@@ -1,4 +1,4 @@
-import { decimalText } from '../store/keys.ts';
+import { decimalText } from '../store/values.ts';
 import type { FlowTotals } from '../upstream/types.ts';
 import type { TotalsOutcome } from './totals.ts';
 

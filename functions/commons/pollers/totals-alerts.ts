@@ -5,9 +5,9 @@ import {
   evaluateAfterTotalsPoll,
 } from '../alerts/index.ts';
 import type { PoolBurn, PoolRefill } from '../alerts/types.ts';
-import type { SeriesStore } from '../store/series.ts';
 import { addDays, dayInZone } from '../units.ts';
 import type { PoolId } from '../upstream/types.ts';
+import type { SeriesStore } from './store/series.ts';
 import type { PollTotalsResult } from './totals.ts';
 
 export interface TotalsAlertDeps {

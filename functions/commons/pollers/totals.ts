@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { PollErrorKind, PollHealth, PollStateStore } from '../store/poll-state.ts';
-import { POOLS, type PoolSnapshot, type SnapshotStore } from '../store/snapshots.ts';
 import type { DynamicTrafficApi, FlowTotals } from '../upstream/types.ts';
 import { classifyUpstreamFailure } from './outcome.ts';
+import type { PollErrorKind, PollHealth, PollStateStore } from './store/poll-state.ts';
+import { POOLS, type PoolSnapshot, type SnapshotStore } from './store/snapshots.ts';
 
 export const POLL_TOTALS = 'poll-totals';
 

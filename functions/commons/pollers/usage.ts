@@ -1,17 +1,17 @@
 import type { PollingConfig } from '../config/polling.ts';
-import type { PollErrorKind, PollHealth, PollStateStore } from '../store/poll-state.ts';
+import { addDays, dayInZone, daysBetween } from '../units.ts';
+import { UpstreamTransportError } from '../upstream/errors.ts';
+import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
+import { classifyUpstreamFailure } from './outcome.ts';
+import type { PollErrorKind, PollHealth, PollStateStore } from './store/poll-state.ts';
 import {
   type ConsumeSeriesDay,
   consumeFingerprint,
   type NniSeriesDay,
   nniFingerprint,
   type SeriesStore,
-} from '../store/series.ts';
-import { type UsageRecord, type UsageStore, usageFingerprint } from '../store/usage.ts';
-import { addDays, dayInZone, daysBetween } from '../units.ts';
-import { UpstreamTransportError } from '../upstream/errors.ts';
-import type { CallOptions, DynamicTrafficApi, Page, UsageRow } from '../upstream/types.ts';
-import { classifyUpstreamFailure } from './outcome.ts';
+} from './store/series.ts';
+import { type UsageRecord, type UsageStore, usageFingerprint } from './store/usage.ts';
 
 export const POLL_USAGE = 'poll-usage';
 

@@ -1,9 +1,9 @@
 import type { PoolRefill } from '../alerts/types.ts';
 import { classifyUpstreamFailure } from '../pollers/outcome.ts';
-import type { PoolRefillRecord, PoolRefillStore } from '../store/pool-refills.ts';
-import type { PoolSnapshot } from '../store/snapshots.ts';
+import type { PoolSnapshot } from '../pollers/store/snapshots.ts';
 import { dayInZone, parseUpstreamDateTime } from '../units.ts';
 import type { DynamicTrafficApi, FlowTotals, PoolId } from '../upstream/types.ts';
+import type { PoolRefillRecord, PoolRefillStore } from './store/pool-refills.ts';
 
 export interface RefillDeps {
   upstream: Pick<DynamicTrafficApi, 'rechargeFlowListForMe'>;

@@ -1,4 +1,5 @@
 import { AutoTopupSettingsError, setAutoTopup, turnOffAutoTopup } from '../autotopup/settings.ts';
+import type { AutoTopupStore } from '../autotopup/store/autotopup.ts';
 import type { Config } from '../config/schema.ts';
 import {
   ContactConfirmError,
@@ -6,10 +7,9 @@ import {
   signConfirmToken,
 } from '../customer-notices/confirm.ts';
 import type { CustomerNotices } from '../customer-notices/listener.ts';
+import type { CustomerContactStore } from '../customer-notices/store/customer-contacts.ts';
 import { ValidationError } from '../errors.ts';
 import { logger } from '../logger.ts';
-import type { AutoTopupStore } from '../store/autotopup.ts';
-import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
 import {
   confirmPage,

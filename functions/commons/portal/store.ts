@@ -1,6 +1,12 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { storeCall } from '../store/errors.ts';
 import { TABLE_DEFINITION } from '../store/table.ts';
+import type { KeyPrefix } from '../store/values.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: 'PORTAL' },
+  { pk: 'RATE#', sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 /**
  * The customer page's own items: `CUSTOMER#<id>` / `PORTAL` (the link version that every

@@ -3,10 +3,13 @@ import {
   newSessionRef,
   recordCreatedSession,
 } from '../autotopup/checkout-sessions.ts';
+import type {
+  CheckoutSessionStore,
+  CreatedSessionPurpose,
+} from '../autotopup/store/checkout-sessions.ts';
 import type { StripeClient } from '../clients/stripe.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
 import { FlowPilotError } from '../errors.ts';
-import type { CheckoutSessionStore, CreatedSessionPurpose } from '../store/checkout-sessions.ts';
 import type { CheckoutPort } from './app.ts';
 
 /** Stripe's hosted Checkout pages; the page's CSP lets its Buy form redirect there. */

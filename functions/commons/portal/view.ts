@@ -1,14 +1,15 @@
+import type { AutoTopupStore } from '../autotopup/store/autotopup.ts';
+import type { AutoTopupRecord } from '../autotopup/types.ts';
 import type { Config } from '../config/schema.ts';
-import { balanceFigures, countedMb } from '../customers/balance.ts';
-import type { AutoTopupRecord, AutoTopupStore } from '../store/autotopup.ts';
-import type { CustomerBalanceStore } from '../store/customer-balances.ts';
 import {
   type CustomerContactStore,
   maskContact,
   type Reminders,
-} from '../store/customer-contacts.ts';
-import type { CustomerRecordStore } from '../store/customer-records.ts';
-import type { UsageStore } from '../store/usage.ts';
+} from '../customer-notices/store/customer-contacts.ts';
+import { balanceFigures, countedMb } from '../customers/balance.ts';
+import type { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
+import type { CustomerRecordStore } from '../customers/store/customer-records.ts';
+import type { UsageStore } from '../pollers/store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';
 import type { PortalRecord } from './store.ts';
 

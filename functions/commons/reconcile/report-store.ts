@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { FlowPilotError } from '../errors.ts';
+import type { KeyPrefix } from '../store/values.ts';
 
 export interface ReconciliationReport {
   id: string;
@@ -32,6 +33,8 @@ export class ReportStoreError extends FlowPilotError {
 }
 
 const PK = 'RECON';
+
+export const KEY_PREFIXES = [{ pk: PK, sk: '' }] as const satisfies readonly KeyPrefix[];
 // Reports are small; keep lists bounded so one item stays far under DynamoDB's 400 KB.
 const MAX_LISTED = 200;
 

@@ -4,8 +4,8 @@ import {
   setAutoTopup,
   turnOffAutoTopup,
 } from '../../../functions/commons/autotopup/settings.ts';
+import type { AutoTopupRecord } from '../../../functions/commons/autotopup/types.ts';
 import { canonicalCustomerId } from '../../../functions/commons/customer-id.ts';
-import type { AutoTopupRecord } from '../../../functions/commons/store/autotopup.ts';
 import {
   defineCommand,
   expectPositionals,

@@ -1,5 +1,5 @@
-import type { SeriesStore } from '../../../functions/commons/store/series.ts';
-import type { UsageRecord, UsageStore } from '../../../functions/commons/store/usage.ts';
+import type { SeriesStore } from '../../../functions/commons/pollers/store/series.ts';
+import type { UsageRecord, UsageStore } from '../../../functions/commons/pollers/store/usage.ts';
 import { dayInZone } from '../../../functions/commons/units.ts';
 import { flowReportPages } from '../../../functions/commons/upstream/paginate.ts';
 import type { DynamicTrafficApi } from '../../../functions/commons/upstream/types.ts';

@@ -1,10 +1,10 @@
-import { ValidationError } from '../../../functions/commons/errors.ts';
 import {
   type ContactEdit,
   type CustomerContact,
   canonicalCustomerId,
   normaliseLocale,
-} from '../../../functions/commons/store/customer-contacts.ts';
+} from '../../../functions/commons/customer-notices/store/customer-contacts.ts';
+import { ValidationError } from '../../../functions/commons/errors.ts';
 import {
   defineCommand,
   expectPositionals,

@@ -2,7 +2,7 @@ import { forgetCustomer } from '../../../functions/commons/customer-notices/forg
 import { balanceFigures, usageMb } from '../../../functions/commons/customers/balance.ts';
 import { calibrate } from '../../../functions/commons/customers/calibrate.ts';
 import { canonicalCustomerId } from '../../../functions/commons/customers/ids.ts';
-import type { CustomerRecord } from '../../../functions/commons/store/customer-records.ts';
+import type { CustomerRecord } from '../../../functions/commons/customers/store/customer-records.ts';
 import { addDays, Decimal, dayInZone, formatGb, mbToGb } from '../../../functions/commons/units.ts';
 import {
   dayOption,

@@ -1,5 +1,9 @@
 import { money } from '../../../functions/commons/money.ts';
-import type { DeductionPart, Order, OrderKey } from '../../../functions/commons/store/ledger.ts';
+import type {
+  DeductionPart,
+  Order,
+  OrderKey,
+} from '../../../functions/commons/payments/ledger/ledger.ts';
 import {
   DEDUCTION_STATES,
   isDeductionState,
@@ -7,7 +11,7 @@ import {
   ORDER_STATES,
   orderKeyFromPk,
   type PartOfOrder,
-} from '../../../functions/commons/store/ledger-read.ts';
+} from '../../../functions/commons/payments/ledger/ledger-read.ts';
 import {
   defineCommand,
   expectPositionals,

@@ -1,9 +1,9 @@
-import { ValidationError } from '../../../functions/commons/errors.ts';
 import {
   canonicalCustomerId,
   maskContact,
-} from '../../../functions/commons/store/customer-contacts.ts';
-import type { OutboxEntry } from '../../../functions/commons/store/notice-outbox.ts';
+} from '../../../functions/commons/customer-notices/store/customer-contacts.ts';
+import type { OutboxEntry } from '../../../functions/commons/customer-notices/store/notice-outbox.ts';
+import { ValidationError } from '../../../functions/commons/errors.ts';
 import { addDays, dayInZone } from '../../../functions/commons/units.ts';
 import {
   defineCommand,

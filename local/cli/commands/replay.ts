@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { PaymentsConfig } from '../../../functions/commons/config/payments.ts';
 import { capMonth, decide, deriveOrderId } from '../../../functions/commons/payments/catalog.ts';
+import type {
+  Ledger,
+  Order,
+  OrderKey,
+  OrderState,
+} from '../../../functions/commons/payments/ledger/ledger.ts';
+import type { LedgerReader } from '../../../functions/commons/payments/ledger/ledger-read.ts';
 import {
   applyAfterCredit,
   creditPayment,
@@ -11,13 +18,6 @@ import type {
   PaymentSucceeded,
   ProviderId,
 } from '../../../functions/commons/payments/types.ts';
-import type {
-  Ledger,
-  Order,
-  OrderKey,
-  OrderState,
-} from '../../../functions/commons/store/ledger.ts';
-import type { LedgerReader } from '../../../functions/commons/store/ledger-read.ts';
 import { Decimal } from '../../../functions/commons/units.ts';
 import type { DynamicTrafficApi } from '../../../functions/commons/upstream/types.ts';
 import { defineCommand, expectPositionals, printJson, stringOption } from '../command.ts';

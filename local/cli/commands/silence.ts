@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RuleId, Silence } from '../../../functions/commons/alerts/types.ts';
 import { ALERT_RULES } from '../../../functions/commons/config/alerts.ts';
-import { POOLS } from '../../../functions/commons/store/snapshots.ts';
+import { POOLS } from '../../../functions/commons/pollers/store/snapshots.ts';
 import {
   defineCommand,
   expectPositionals,

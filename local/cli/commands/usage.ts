@@ -1,5 +1,5 @@
 import { canonicalCustomerId } from '../../../functions/commons/customer-id.ts';
-import type { UsageRecord } from '../../../functions/commons/store/usage.ts';
+import type { UsageRecord } from '../../../functions/commons/pollers/store/usage.ts';
 import { formatGb, mbToGb, sum } from '../../../functions/commons/units.ts';
 import {
   dayOption,

@@ -5,10 +5,16 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreError, storeCall } from './errors.ts';
-import { dayExpiresAt, expiresAt } from './keys.ts';
-import { queryAll } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { queryAll } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import { dayExpiresAt, expiresAt, type KeyPrefix } from '../../store/values.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'NOTICE#', sk: '' },
+  { pk: 'NOTICECAP#', sk: 'DAY#' },
+  { index: 'gsi1', pk: 'OUTBOX#', sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -1,12 +1,12 @@
 import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from '../compose.ts';
+import { CustomerContactStore } from '../customer-notices/store/customer-contacts.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { getSecret } from '../secrets.ts';
-import { CustomerContactStore } from '../store/customer-contacts.ts';
-import { DynamoLedger } from '../store/ledger.ts';
-import { upstreamFromEnv } from '../upstream/from-env.ts';
+import { upstreamFromEnv } from '../upstream/wiring.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
 import { contactSaver } from './contact.ts';
+import { DynamoLedger } from './ledger/ledger.ts';
 import type { PaymentDeps } from './types.ts';
 
 export type OpsEventSinkFactory = () => OpsEventSink;

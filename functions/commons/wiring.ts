@@ -9,7 +9,7 @@ import { tableName } from './store/table.ts';
 /**
  * What every entry point builds the same way, once per container: the table name and the
  * alerting (state store + SNS or console notifier). The upstream client is in
- * upstream/from-env.ts, apart, so that customer-actions (which never calls it) carries none.
+ * upstream/wiring.ts, apart, so that customer-actions (which never calls it) carries none.
  */
 let alerting: ReturnType<typeof createAlerting> | undefined;
 

@@ -6,17 +6,17 @@ import {
   secretKeyRefusal,
   stripeClient,
 } from '../clients/stripe.ts';
-import { alertingFromEnv, tableName } from '../compose.ts';
 import { getOptionalStringFromEnv } from '../env.ts';
 import { getSecret } from '../secrets.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
-import { CheckoutSessionStore } from '../store/checkout-sessions.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
 import type { OptInDeps } from './opt-in.ts';
+import { AutoTopupStore } from './store/autotopup.ts';
+import { CheckoutSessionStore } from './store/checkout-sessions.ts';
 import { createStripeApi, StripeAccessError, type StripeApi } from './stripe-api.ts';
 
 /**
  * What the payment webhook needs to record a Checkout opt-in, apart from the engine's
- * (compose.ts) so that the webhook bundle holds no customer notices and no SES client.
+ * (wiring.ts) so that the webhook bundle holds no customer notices and no SES client.
  * The Stripe client is at `STRIPE_API_BASE_URL` (Stripe's own when unset), with the named
  * key (customer-actions' `STRIPE_API_KEY`, the webhook's `STRIPE_READ_KEY`) read per run from
  * the secret cache.

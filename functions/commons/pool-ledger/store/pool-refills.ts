@@ -1,10 +1,19 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import type { PoolId } from '../upstream/types.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { decimalText, expiresAt, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { decimalText, expiresAt, type KeyPrefix } from '../../store/values.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import type { PoolId } from '../../upstream/types.ts';
+
+export const poolRefillKeys = {
+  /** A pool refill (the pool ledger), newest last. */
+  poolRefill: (at: string, pool: string) => ({ pk: 'POOLREFILL', sk: `AT#${at}#${pool}` }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'POOLREFILL', sk: 'AT#' },
+] as const satisfies readonly KeyPrefix[];
 
 /** Traffic the agent bought for a pool, seen as a rise of the pool's recharged figure. */
 export interface PoolRefillRecord {
@@ -55,7 +64,7 @@ export class PoolRefillStore {
 
   async put(r: PoolRefillRecord): Promise<void> {
     const item: StoredItem = {
-      ...keys.poolRefill(r.seenAt, r.pool),
+      ...poolRefillKeys.poolRefill(r.seenAt, r.pool),
       pool: r.pool,
       addedMb: decimalText(r.addedMb),
       at: r.at,
@@ -82,7 +91,7 @@ export class PoolRefillStore {
         TableName: this.#table,
         KeyConditionExpression: 'pk = :pk AND sk >= :from',
         ExpressionAttributeValues: {
-          ':pk': keys.poolRefill('', '').pk,
+          ':pk': poolRefillKeys.poolRefill('', '').pk,
           ':from': `AT#${since.toISOString()}`,
         },
       },

@@ -5,6 +5,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { docClient } from '../../clients/dynamodb.ts';
+import { FlowPilotError } from '../../errors.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import type { KeyPrefix } from '../../store/values.ts';
 import type {
   AlertAck,
   AlertState,
@@ -13,10 +17,7 @@ import type {
   Quieted,
   RuleId,
   Severity,
-} from '../alerts/types.ts';
-import { docClient } from '../clients/dynamodb.ts';
-import { FlowPilotError } from '../errors.ts';
-import { TABLE_DEFINITION } from './table.ts';
+} from '../types.ts';
 
 /** The state changed since it was read: another evaluation won; the loser must not notify. */
 export class AlertStateConflictError extends FlowPilotError {
@@ -44,6 +45,11 @@ export class AlertStoreError extends FlowPilotError {
 }
 
 export const OPEN_ALERTS_PK = 'ALERTS#open';
+
+export const KEY_PREFIXES = [
+  { pk: 'ALERT#', sk: 'SUBJECT#' },
+  { index: 'gsi1', pk: OPEN_ALERTS_PK, sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 const keyOf = (rule: RuleId, subject: string) => ({
   [TABLE_DEFINITION.partitionKey]: `ALERT#${rule}`,

@@ -1,6 +1,7 @@
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { getConfig } from '#config';
+import { AutoTopupStore } from '../autotopup/store/autotopup.ts';
 import { docClient } from '../clients/dynamodb.ts';
 import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
@@ -10,15 +11,14 @@ import { noticeLinks, portalUrl } from '../portal/links.ts';
 import { PortalStore } from '../portal/store.ts';
 import { portalKeys } from '../portal/tokens.ts';
 import { getSecret, requireSecret } from '../secrets.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
-import { CustomerContactStore } from '../store/customer-contacts.ts';
-import { NoticeStateStore } from '../store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../store/notice-outbox.ts';
 import { TABLE_NAME_ENV } from '../store/table.ts';
 import { PrintChannel, SesEmailChannel, SnsSmsChannel } from './channels.ts';
 import { type ConfirmedContact, confirmContact, confirmLinkFor } from './confirm.ts';
 import { type NoticeDelivery, noticeDelivery } from './delivery.ts';
 import { CustomerNotices, type CustomerNoticesDeps } from './listener.ts';
+import { CustomerContactStore } from './store/customer-contacts.ts';
+import { NoticeStateStore } from './store/customer-notice-state.ts';
+import { NoticeOutboxStore } from './store/notice-outbox.ts';
 
 /** The channels a delivery mode gives, given the configuration; tests hand in clients. */
 export function noticeChannels(

@@ -5,7 +5,6 @@ import {
   GetCommand,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { addDays, type Decimal, daysBetween, parseDecimal } from '../units.ts';
 import {
   addStats,
   type BatchWriteOptions,
@@ -13,11 +12,58 @@ import {
   noWrites,
   runLimited,
   type WriteStats,
-} from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { dayExpiresAt, decimalText, keys, USAGE_PART_PREFIX, usagePartOf } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+} from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import { dayExpiresAt, decimalText, type KeyPrefix } from '../../store/values.ts';
+import { addDays, type Decimal, daysBetween, parseDecimal } from '../../units.ts';
+
+export const USAGE_PART_PREFIX = 'PART#';
+
+/**
+ * Parts per day: about 40 bytes a customer, so 100,000 customers make parts of ~125 KB,
+ * well under DynamoDB's 400 KB item limit.
+ */
+export const USAGE_PARTS = 32;
+
+/** The part a customer's figures live in: FNV-1a of the id, so it never moves. */
+export function usagePartOf(customerId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < customerId.length; i++) {
+    h ^= customerId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % USAGE_PARTS;
+}
+
+export const usageKeys = {
+  usage: (customerId: string, day: string) => ({
+    pk: `USAGE#${customerId}`,
+    sk: `DAY#${day}`,
+    gsi1pk: `USAGEDAY#${day}`,
+    gsi1sk: `CUST#${customerId}`,
+  }),
+  /** A finished day's row: read by customer only, so no day index to write. */
+  usageFinished: (customerId: string, day: string) => ({
+    pk: `USAGE#${customerId}`,
+    sk: `DAY#${day}`,
+  }),
+  /** One part of a day's figures (customers hashed into `USAGE_PARTS` parts). */
+  usagePart: (day: string, part: number) => ({
+    pk: `USAGEDAY#${day}`,
+    sk: `${USAGE_PART_PREFIX}${String(part).padStart(2, '0')}`,
+  }),
+  /** The last day whose rows are finished (written per customer). */
+  usageFinal: () => ({ pk: 'USAGEFINAL', sk: 'THROUGH' }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'USAGE#', sk: 'DAY#' },
+  { pk: 'USAGEDAY#', sk: USAGE_PART_PREFIX },
+  { pk: 'USAGEFINAL', sk: 'THROUGH' },
+  { index: 'gsi1', pk: 'USAGEDAY#', sk: 'CUST#' },
+] as const satisfies readonly KeyPrefix[];
 
 /** One customer's traffic on one day of the upstream's calendar, MB. */
 export interface UsageRecord {
@@ -185,8 +231,8 @@ export class UsageStore {
     fromDay: string,
     toDay: string,
   ): Promise<UsageRecord[]> {
-    const lo = keys.usage(customerId, fromDay);
-    const hi = keys.usage(customerId, toDay);
+    const lo = usageKeys.usage(customerId, fromDay);
+    const hi = usageKeys.usage(customerId, toDay);
     const items = await queryAll(
       this.#doc,
       {
@@ -225,7 +271,11 @@ export class UsageStore {
   async #final(): Promise<{ through: string; newest: string } | undefined> {
     const out = await storeCall('usage.final', () =>
       this.#doc.send(
-        new GetCommand({ TableName: this.#table, Key: keys.usageFinal(), ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.#table,
+          Key: usageKeys.usageFinal(),
+          ConsistentRead: true,
+        }),
       ),
     );
     if (!out.Item) return undefined;
@@ -238,7 +288,7 @@ export class UsageStore {
       this.#doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...keys.usageFinal(), ...final, updatedAt: at.toISOString() },
+          Item: { ...usageKeys.usageFinal(), ...final, updatedAt: at.toISOString() },
         }),
       ),
     );
@@ -250,7 +300,9 @@ export class UsageStore {
     const requests = rows.map((r) => ({
       PutRequest: {
         Item: {
-          ...(indexed ? keys.usage(r.customerId, r.day) : keys.usageFinished(r.customerId, r.day)),
+          ...(indexed
+            ? usageKeys.usage(r.customerId, r.day)
+            : usageKeys.usageFinished(r.customerId, r.day)),
           customerId: r.customerId,
           day: r.day,
           userName: r.userName,
@@ -276,7 +328,7 @@ export class UsageStore {
       groups.set(id, group);
     }
     await runLimited([...groups.values()], PART_CONCURRENCY, async ({ day, part, rows }) => {
-      const key = keys.usagePart(day, part);
+      const key = usageKeys.usagePart(day, part);
       for (let attempt = 1; ; attempt++) {
         const out = await storeCall('usage.put', () =>
           this.#doc.send(
@@ -335,7 +387,7 @@ export class UsageStore {
     for (let i = 0; i < days.length; i += BATCH_GET_SIZE) {
       let pending: Record<string, unknown>[] | undefined = days
         .slice(i, i + BATCH_GET_SIZE)
-        .map((d) => keys.usagePart(d, part));
+        .map((d) => usageKeys.usagePart(d, part));
       while (pending && pending.length > 0) {
         const request: Record<string, unknown>[] = pending;
         const out = await storeCall('usage.byCustomer', () =>
@@ -364,7 +416,7 @@ export class UsageStore {
   }
 
   #partItems(day: string, operation: string): Promise<StoredItem[]> {
-    const { pk } = keys.usagePart(day, 0);
+    const { pk } = usageKeys.usagePart(day, 0);
     return queryAll(
       this.#doc,
       {
@@ -378,7 +430,7 @@ export class UsageStore {
 
   /** A day's parts merged over the indexed rows from before parts; a part's figures win. */
   async #day(day: string, operation: string): Promise<UsageRecord[]> {
-    const { gsi1pk } = keys.usage('', day);
+    const { gsi1pk } = usageKeys.usage('', day);
     const [parts, indexed] = await Promise.all([
       this.#partItems(day, operation),
       queryAll(

@@ -5,8 +5,8 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { Decimal } from '../units.ts';
-import { StoreError, storeCall } from './errors.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { Decimal } from '../../units.ts';
 import {
   type CreditInRange,
   cancellationReasons,
@@ -19,7 +19,7 @@ import {
   stateIndex,
   type TxItems,
 } from './ledger-items.ts';
-import type { RefundCounters } from './ledger-orders.ts';
+import type { RefundCounters } from './refund-counters.ts';
 
 /**
  * The refund-part aggregate: one item per refund, dispute or reversal of an order (in the

@@ -4,9 +4,14 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { StoreError } from '../../store/errors.ts';
+import type { KeyPrefix } from '../../store/values.ts';
 import { batchGetAll } from './customer-contacts.ts';
-import { StoreError } from './errors.ts';
 import { type OutboxEntry, outboxPut } from './notice-outbox.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: 'NOTICE-STATE' },
+] as const satisfies readonly KeyPrefix[];
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -1,9 +1,17 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { addDays, type Decimal, parseDecimal } from '../units.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError } from './errors.ts';
-import { dayExpiresAt, decimalText, keys, type SeriesName } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { dayExpiresAt, decimalText, type KeyPrefix } from '../../store/values.ts';
+import { addDays, type Decimal, parseDecimal } from '../../units.ts';
+
+export type SeriesName = 'consume' | 'nni';
+
+export const seriesKeys = {
+  series: (series: SeriesName, day: string) => ({ pk: `SERIES#${series}`, sk: `DAY#${day}` }),
+} as const;
+
+export const KEY_PREFIXES = [{ pk: 'SERIES#', sk: 'DAY#' }] as const satisfies readonly KeyPrefix[];
 
 /** The agent's total traffic on a day (`getFlowConsumeDetail`), MB. */
 export interface ConsumeSeriesDay {
@@ -117,7 +125,7 @@ export class SeriesStore {
     const requests = days.map((d) => ({
       PutRequest: {
         Item: {
-          ...keys.series(series, d.day),
+          ...seriesKeys.series(series, d.day),
           ...d,
           updatedAt,
           expiresAt: dayExpiresAt(d.day, this.#retentionDays),
@@ -128,8 +136,8 @@ export class SeriesStore {
   }
 
   #range(series: SeriesName, fromDay: string, toDay: string): Promise<StoredItem[]> {
-    const lo = keys.series(series, fromDay);
-    const hi = keys.series(series, toDay);
+    const lo = seriesKeys.series(series, fromDay);
+    const hi = seriesKeys.series(series, toDay);
     return queryAll(
       this.#doc,
       {

@@ -1,10 +1,20 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import type { PoolId } from '../upstream/types.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError } from './errors.ts';
-import { decimalText, expiresAt, keys, SNAP_PREFIX } from './keys.ts';
-import { queryAll, queryFirst, type StoredItem } from './query.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError } from '../../store/errors.ts';
+import { queryAll, queryFirst, type StoredItem } from '../../store/query.ts';
+import { decimalText, expiresAt, type KeyPrefix } from '../../store/values.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+import type { PoolId } from '../../upstream/types.ts';
+
+export const SNAP_PREFIX = 'SNAP#';
+
+export const snapshotKeys = {
+  snapshot: (pool: string, at: string) => ({ pk: `POOL#${pool}`, sk: `${SNAP_PREFIX}${at}` }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'POOL#', sk: SNAP_PREFIX },
+] as const satisfies readonly KeyPrefix[];
 
 export const POOLS: readonly PoolId[] = ['primary', 'secondary'];
 
@@ -61,7 +71,7 @@ export class SnapshotStore {
     const requests = snapshots.map((s) => ({
       PutRequest: {
         Item: {
-          ...keys.snapshot(s.pool, s.at),
+          ...snapshotKeys.snapshot(s.pool, s.at),
           pool: s.pool,
           at: s.at,
           pollId: s.pollId,
@@ -76,7 +86,7 @@ export class SnapshotStore {
   }
 
   async latest(pool: PoolId): Promise<PoolSnapshot | undefined> {
-    const { pk } = keys.snapshot(pool, '');
+    const { pk } = snapshotKeys.snapshot(pool, '');
     const item = await queryFirst(
       this.#doc,
       {
@@ -101,8 +111,8 @@ export class SnapshotStore {
 
   /** Snapshots of a pool taken in [from, to] (inclusive), oldest first. */
   async range(pool: PoolId, from: Date, to: Date): Promise<PoolSnapshot[]> {
-    const lo = keys.snapshot(pool, from.toISOString());
-    const hi = keys.snapshot(pool, to.toISOString());
+    const lo = snapshotKeys.snapshot(pool, from.toISOString());
+    const hi = snapshotKeys.snapshot(pool, to.toISOString());
     const items = await queryAll(
       this.#doc,
       {

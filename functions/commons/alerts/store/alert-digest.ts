@@ -1,6 +1,14 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './errors.ts';
-import { expiresAt, keys } from './keys.ts';
+import { storeCall } from '../../store/errors.ts';
+import { expiresAt, type KeyPrefix } from '../../store/values.ts';
+
+export const digestKeys = {
+  alertDigest: (day: string) => ({ pk: 'ALERTDIGEST', sk: `DAY#${day}` }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'ALERTDIGEST', sk: 'DAY#' },
+] as const satisfies readonly KeyPrefix[];
 
 const KEEP_DAYS = 30;
 
@@ -24,7 +32,7 @@ export class DigestClaimStore {
         new PutCommand({
           TableName: this.#table,
           Item: {
-            ...keys.alertDigest(day),
+            ...digestKeys.alertDigest(day),
             entity: 'alert-digest',
             claimedAt: now.toISOString(),
             expiresAt: expiresAt(now, KEEP_DAYS),
@@ -47,7 +55,7 @@ export class DigestClaimStore {
       this.#doc.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: keys.alertDigest(day),
+          Key: digestKeys.alertDigest(day),
           UpdateExpression: 'SET released = :yes',
           ExpressionAttributeValues: { ':yes': true },
         }),

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Decimal } from '../units.ts';
+import type { Decimal } from '../../units.ts';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
 import type { OrderKey } from './ledger-items.ts';
 import {
@@ -8,7 +8,6 @@ import {
   type NewOrder,
   type Order,
   OrderStore,
-  type RefundCounters,
   type TakePending,
 } from './ledger-orders.ts';
 import {
@@ -20,6 +19,7 @@ import {
   type PendingEntry,
   type PendingGuard,
 } from './ledger-parts.ts';
+import type { RefundCounters } from './refund-counters.ts';
 
 /**
  * The top-up ledger (README "Data model"): orders (`ledger-orders.ts`), their refund parts
@@ -37,7 +37,6 @@ export type {
   NewOrder,
   Order,
   OrderState,
-  RefundCounters,
   TakePending,
 } from './ledger-orders.ts';
 export type {
@@ -50,6 +49,7 @@ export type {
   PendingEntry,
   PendingGuard,
 } from './ledger-parts.ts';
+export type { RefundCounters } from './refund-counters.ts';
 
 /** What the payments domain needs from storage; `DynamoLedger` is the one implementation. */
 export interface Ledger {

@@ -1,20 +1,20 @@
 import { getConfig } from '#config';
 import { docClient } from '../clients/dynamodb.ts';
-import { alertingFromEnv, tableName } from '../compose.ts';
-import { customerNoticesFromEnv } from '../customer-notices/from-env.ts';
+import { customerNoticesFromEnv } from '../customer-notices/wiring.ts';
+import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import type { BalanceListener } from '../customers/types.ts';
-import { AutoTopupStore } from '../store/autotopup.ts';
-import { CustomerBalanceStore } from '../store/customer-balances.ts';
-import { OrderStore, readOrder } from '../store/ledger-orders.ts';
-import { SnapshotStore } from '../store/snapshots.ts';
+import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
+import { SnapshotStore } from '../pollers/store/snapshots.ts';
+import { alertingFromEnv, tableName } from '../wiring.ts';
 import { storedBalances } from './balances.ts';
 import { AutoTopupEngine } from './engine.ts';
 import { type AutoTopupNotices, customerAutoTopupNotices } from './notices.ts';
-import { autoTopupConfig, stripeFromEnv } from './opt-in-deps.ts';
+import { autoTopupConfig, stripeFromEnv } from './opt-in-wiring.ts';
+import { AutoTopupStore } from './store/autotopup.ts';
 
 /**
  * Auto top-up as the balance poll builds it: the store over the table, Stripe as
- * opt-in-deps.ts builds it, payment alerts through the alerting module, customer notices
+ * opt-in-wiring.ts builds it, payment alerts through the alerting module, customer notices
  * through the customer notices (email, SMS, outbox).
  */
 export function createAutoTopupListener(

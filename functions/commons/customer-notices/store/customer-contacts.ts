@@ -8,13 +8,17 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { NOTICE_LOCALES, type NoticeLocale } from '../config/notice-locales.ts';
-import { ValidationError } from '../errors.ts';
-import { assertTimeZone } from '../units.ts';
-import { runLimited } from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { expiresAt } from './keys.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { NOTICE_LOCALES, type NoticeLocale } from '../../config/notice-locales.ts';
+import { ValidationError } from '../../errors.ts';
+import { runLimited } from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import { expiresAt, type KeyPrefix } from '../../store/values.ts';
+import { assertTimeZone } from '../../units.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: 'CONTACT' },
+] as const satisfies readonly KeyPrefix[];
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -5,8 +5,8 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { Decimal } from '../units.ts';
-import { StoreError, storeCall } from './errors.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { Decimal } from '../../units.ts';
 import {
   addToMonth,
   addWithinCap,
@@ -29,6 +29,7 @@ import {
   type TxItems,
 } from './ledger-items.ts';
 import { type PartInput, type PendingEntry, partItem, pendingEntrySk } from './ledger-parts.ts';
+import type { RefundCounters } from './refund-counters.ts';
 
 /**
  * The order aggregate: one item per payment, plus a pointer from a Stripe PaymentIntent to
@@ -140,17 +141,6 @@ export interface Lease {
   owner: string;
   /** Epoch milliseconds. */
   until: number;
-}
-
-/** The refund counters an order starts with or moves to. */
-export interface RefundCounters {
-  refundedMinor: number;
-  deductedMinor: number;
-  deductedGb: string;
-  /** Disputed and not reinstated; absent on old orders. */
-  disputedMinor?: number;
-  /** When the provider created the refunded total (epoch seconds), when it says. */
-  refundedAt?: number;
 }
 
 /**

@@ -1,6 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './errors.ts';
-import { expiresAt } from './keys.ts';
+import { storeCall } from '../../store/errors.ts';
+import { expiresAt, type KeyPrefix } from '../../store/values.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'CHECKOUT#', sk: 'SESSION' },
+] as const satisfies readonly KeyPrefix[];
 
 /**
  * Checkout Sessions FlowPilot itself created (README "Auto top-up"), one item each:

@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { storeCall } from './errors.ts';
+import { storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
 import {
   type DeductionPart,
   type DeductionState,
@@ -8,8 +10,6 @@ import {
   type OrderKey,
   type OrderState,
 } from './ledger.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
 
 /**
  * Read-only views of the top-up ledger for operators (CLI, status page). Writes stay in

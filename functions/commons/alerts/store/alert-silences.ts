@@ -1,15 +1,25 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RuleId, Silence } from '../alerts/types.ts';
-import { storeCall } from './errors.ts';
-import { expiresAt, keys, SILENCE_PK } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
+import { storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { expiresAt, type KeyPrefix } from '../../store/values.ts';
+import type { RuleId, Silence } from '../types.ts';
+
+export const SILENCE_PK = 'SILENCES';
+
+export const silenceKeys = {
+  silence: (id: string) => ({ pk: SILENCE_PK, sk: `SILENCE#${id}` }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: SILENCE_PK, sk: 'SILENCE#' },
+] as const satisfies readonly KeyPrefix[];
 
 /** Ended silences stay listable this long, then TTL removes them. */
 const KEEP_DAYS = 30;
 
 function toItem(s: Silence): StoredItem {
   const item: StoredItem = {
-    ...keys.silence(s.id),
+    ...silenceKeys.silence(s.id),
     entity: 'silence',
     id: s.id,
     startsAt: s.startsAt.toISOString(),
@@ -97,7 +107,7 @@ export class SilenceStore {
       const out = await this.#doc.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: keys.silence(id),
+          Key: silenceKeys.silence(id),
           UpdateExpression: 'SET endsAt = :now, expiredAt = :now, expiresAt = :ttl',
           ConditionExpression: 'attribute_exists(pk) AND endsAt > :now',
           ExpressionAttributeValues: {

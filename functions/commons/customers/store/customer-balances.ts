@@ -5,11 +5,26 @@ import {
   type NativeAttributeValue,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { decimalText, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import { decimalText, type KeyPrefix } from '../../store/values.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+
+export const balanceKeys = {
+  /** One customer's balance; `CUSTBAL` lists every customer in id order. */
+  customerBalance: (customerId: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: 'BALANCE',
+    gsi1pk: 'CUSTBAL',
+    gsi1sk: customerId.padStart(20, '0'),
+  }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: 'BALANCE' },
+  { index: 'gsi1', pk: 'CUSTBAL', sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 /** The operator's calibration: the balance was `mb` at `at`. */
 export interface Opening {
@@ -146,7 +161,7 @@ function fromItem(item: StoredItem): StoredBalance {
 
 function toItem(s: BalanceState, at: Date, version: number): StoredItem {
   const item: StoredItem = {
-    ...keys.customerBalance(s.customerId),
+    ...balanceKeys.customerBalance(s.customerId),
     customerId: s.customerId,
     creditsMb: decimalText(s.creditsMb),
     deductionsMb: decimalText(s.deductionsMb),
@@ -193,7 +208,7 @@ export class CustomerBalanceStore {
   }
 
   async get(customerId: string): Promise<StoredBalance | undefined> {
-    const { pk, sk } = keys.customerBalance(customerId);
+    const { pk, sk } = balanceKeys.customerBalance(customerId);
     const out = await storeCall('customerBalances.get', () =>
       this.#doc.send(
         new GetCommand({ TableName: this.#table, Key: { pk, sk }, ConsistentRead: true }),
@@ -217,7 +232,7 @@ export class CustomerBalanceStore {
     for (let i = 0; i < unique.length; i += GET_BATCH) {
       chunks.push(
         unique.slice(i, i + GET_BATCH).map((id) => {
-          const { pk, sk } = keys.customerBalance(id);
+          const { pk, sk } = balanceKeys.customerBalance(id);
           return { pk, sk };
         }),
       );
@@ -306,7 +321,7 @@ export class CustomerBalanceStore {
         TableName: this.#table,
         IndexName: TABLE_DEFINITION.gsi1.indexName,
         KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.customerBalance('').gsi1pk },
+        ExpressionAttributeValues: { ':pk': balanceKeys.customerBalance('').gsi1pk },
       },
       'customerBalances.list',
     );

@@ -1,9 +1,19 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { convertToNative, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Decimal } from '../units.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import type { KeyPrefix } from '../../store/values.ts';
+import type { Decimal } from '../../units.ts';
+
+export const KEY_PREFIXES = [
+  { pk: 'ORDER#', sk: 'ORDER' },
+  { pk: 'ORDER#', sk: 'DEDUCT#' },
+  { pk: 'CUSTMONTH#', sk: '' },
+  { pk: 'PI#', sk: 'PI' },
+  { pk: 'PENDING#', sk: 'HEAD' },
+  { index: 'gsi1', pk: 'ORDERS#', sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 /**
  * What the ledger's aggregates (orders, refund parts, month caps) share: their keys, and the

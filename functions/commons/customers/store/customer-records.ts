@@ -1,10 +1,27 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { type Decimal, parseDecimal } from '../units.ts';
-import { type BatchWriteOptions, batchWriteAll, type WriteStats } from './batch.ts';
-import { StoreError, storeCall } from './errors.ts';
-import { CUSTOMER_RECORD_PREFIX, decimalText, keys } from './keys.ts';
-import { queryAll, type StoredItem } from './query.ts';
-import { TABLE_DEFINITION } from './table.ts';
+import { type BatchWriteOptions, batchWriteAll, type WriteStats } from '../../store/batch.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import { queryAll, type StoredItem } from '../../store/query.ts';
+import { TABLE_DEFINITION } from '../../store/table.ts';
+import { decimalText, type KeyPrefix } from '../../store/values.ts';
+import { type Decimal, parseDecimal } from '../../units.ts';
+
+export const CUSTOMER_RECORD_PREFIX = 'REC#';
+
+export const recordKeys = {
+  /** One upstream record (myRechargeFlowList), beside the balance; by day on gsi1. */
+  customerRecord: (customerId: string, recordKey: string, day: string) => ({
+    pk: `CUSTOMER#${customerId}`,
+    sk: `${CUSTOMER_RECORD_PREFIX}${recordKey}`,
+    gsi1pk: `CUSTRECDAY#${day}`,
+    gsi1sk: `${customerId}#${recordKey}`,
+  }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'CUSTOMER#', sk: CUSTOMER_RECORD_PREFIX },
+  { index: 'gsi1', pk: 'CUSTRECDAY#', sk: '' },
+] as const satisfies readonly KeyPrefix[];
 
 /**
  * One record of myRechargeFlowList as kept for a customer's balance: a credit (type 0, any
@@ -72,7 +89,7 @@ export class CustomerRecordStore {
         TableName: this.#table,
         IndexName: TABLE_DEFINITION.gsi1.indexName,
         KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.customerRecord('', '', day).gsi1pk },
+        ExpressionAttributeValues: { ':pk': recordKeys.customerRecord('', '', day).gsi1pk },
         ProjectionExpression: 'gsi1sk',
       },
       'records.knownOnDay',
@@ -87,7 +104,7 @@ export class CustomerRecordStore {
       records.map((r) => ({
         PutRequest: {
           Item: {
-            ...keys.customerRecord(r.customerId, r.key, r.day),
+            ...recordKeys.customerRecord(r.customerId, r.key, r.day),
             customerId: r.customerId,
             day: r.day,
             type: r.type,
@@ -108,7 +125,7 @@ export class CustomerRecordStore {
 
   /** One customer's records, oldest first; from the upstream day `fromDay` on when given. */
   async byCustomer(customerId: string, fromDay?: string): Promise<CustomerRecord[]> {
-    const pk = keys.customerRecord(customerId, '', '').pk;
+    const pk = recordKeys.customerRecord(customerId, '', '').pk;
     const items = await queryAll(
       this.#doc,
       {
@@ -147,7 +164,7 @@ export class CustomerRecordStore {
           TableName: this.#table,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
           ExpressionAttributeValues: {
-            ':pk': keys.customerRecord(customerId, '', '').pk,
+            ':pk': recordKeys.customerRecord(customerId, '', '').pk,
             ':lo': `${CUSTOMER_RECORD_PREFIX}${fromDay}`,
             ':hi': `${CUSTOMER_RECORD_PREFIX}\uffff`,
           },

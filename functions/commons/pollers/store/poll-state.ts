@@ -4,9 +4,18 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { StoreError, storeCall } from './errors.ts';
-import { keys } from './keys.ts';
-import type { StoredItem } from './query.ts';
+import { StoreError, storeCall } from '../../store/errors.ts';
+import type { StoredItem } from '../../store/query.ts';
+import type { KeyPrefix } from '../../store/values.ts';
+
+export const pollKeys = {
+  poll: (fn: string, part: 'CURSOR' | 'HEALTH') => ({ pk: `POLL#${fn}`, sk: part }),
+} as const;
+
+export const KEY_PREFIXES = [
+  { pk: 'POLL#', sk: 'CURSOR' },
+  { pk: 'POLL#', sk: 'HEALTH' },
+] as const satisfies readonly KeyPrefix[];
 
 /** Why a poll failed: the upstream's answer (auth, transport, data). */
 export type PollErrorKind = 'auth' | 'transport' | 'data';
@@ -50,7 +59,7 @@ export class PollStateStore {
       this.#doc.send(
         new GetCommand({
           TableName: this.#table,
-          Key: keys.poll(poller, 'CURSOR'),
+          Key: pollKeys.poll(poller, 'CURSOR'),
           ConsistentRead: true,
         }),
       ),
@@ -67,7 +76,7 @@ export class PollStateStore {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...keys.poll(poller, 'CURSOR'), day, updatedAt: at.toISOString() },
+          Item: { ...pollKeys.poll(poller, 'CURSOR'), day, updatedAt: at.toISOString() },
           ConditionExpression: 'attribute_not_exists(#day) OR #day <= :day',
           ExpressionAttributeNames: { '#day': 'day' },
           ExpressionAttributeValues: { ':day': day },
@@ -87,7 +96,7 @@ export class PollStateStore {
       this.#doc.send(
         new GetCommand({
           TableName: this.#table,
-          Key: keys.poll(poller, 'HEALTH'),
+          Key: pollKeys.poll(poller, 'HEALTH'),
           ConsistentRead: true,
         }),
       ),
@@ -136,7 +145,7 @@ export class PollStateStore {
       this.#doc.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: keys.poll(poller, 'HEALTH'),
+          Key: pollKeys.poll(poller, 'HEALTH'),
           UpdateExpression: expression,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
