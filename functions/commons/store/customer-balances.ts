@@ -298,18 +298,34 @@ export class CustomerBalanceStore {
     return out;
   }
 
-  /** Every customer's balance, in id order (for the operator's views). */
+  /**
+   * Every customer's balance, in id order (for the operator's views): the ids from gsi2 (keys
+   * only), and from gsi1 those of balances not rewritten since gsi2 came (a write moves them),
+   * then the items by key.
+   */
   async list(): Promise<StoredBalance[]> {
-    const items = await queryAll(
-      this.#doc,
-      {
-        TableName: this.#table,
-        IndexName: TABLE_DEFINITION.gsi1.indexName,
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.customerBalance('').gsi1pk },
-      },
-      'customerBalances.list',
+    const { gsi1, gsi2 } = TABLE_DEFINITION;
+    const [current = [], earlier = []] = await Promise.all(
+      [gsi2, gsi1].map((index) =>
+        queryAll(
+          this.#doc,
+          {
+            TableName: this.#table,
+            IndexName: index.indexName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': index.partitionKey },
+            ExpressionAttributeValues: { ':pk': keys.customerBalance('').gsi2pk },
+            ProjectionExpression: 'pk',
+          },
+          'customerBalances.list',
+        ),
+      ),
     );
-    return items.map(fromItem);
+    const ids = [...current, ...earlier].map((i) => String(i.pk).slice(BALANCE_PK_PREFIX.length));
+    const found = await this.getMany(ids, { consistent: false });
+    const order = (b: StoredBalance) => keys.customerBalance(b.state.customerId).gsi2sk;
+    return [...found.values()].sort((a, b) => (order(a) < order(b) ? -1 : 1));
   }
 }
+
+const BALANCE_PK_PREFIX = keys.customerBalance('').pk;

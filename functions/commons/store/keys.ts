@@ -30,12 +30,15 @@ export const keys = {
   alertDigest: (day: string) => ({ pk: 'ALERTDIGEST', sk: `DAY#${day}` }),
   /** A pool refill (the pool ledger), newest last. */
   poolRefill: (at: string, pool: string) => ({ pk: 'POOLREFILL', sk: `AT#${at}#${pool}` }),
-  /** One customer's balance; `CUSTBAL` lists every customer in id order. */
+  /**
+   * One customer's balance; `CUSTBAL` lists every customer in id order on gsi2 (keys only:
+   * the frequent rewrites copy nothing). Balances last written before gsi2 are on gsi1.
+   */
   customerBalance: (customerId: string) => ({
     pk: `CUSTOMER#${customerId}`,
     sk: 'BALANCE',
-    gsi1pk: 'CUSTBAL',
-    gsi1sk: customerId.padStart(20, '0'),
+    gsi2pk: 'CUSTBAL',
+    gsi2sk: customerId.padStart(20, '0'),
   }),
   /** One upstream record (myRechargeFlowList), beside the balance; by day on gsi1. */
   customerRecord: (customerId: string, recordKey: string, day: string) => ({
