@@ -54,10 +54,13 @@ describe('CustomerBalanceStore: the index a balance sits in', () => {
     const { doc, tableName } = await createTestTable('balidx');
     const store = new CustomerBalanceStore(doc, tableName);
     const at = new Date('2026-12-07T10:00:00Z');
-    await store.write([
+    await store.write(
+      [
         { state: state('30', '1'), version: undefined },
         { state: state('4', '2'), version: undefined },
-      ], at);
+      ],
+      at,
+    );
     // A balance as the previous release stored it: listed through gsi1 `CUSTBAL`.
     await doc.send(
       new PutCommand({
