@@ -63,7 +63,8 @@ function measure(customers: number): Measurement {
   );
   const line = run.stdout.trim().split('\n').at(-1) ?? '';
   if (run.status !== 0 || !line.startsWith('{')) {
-    process.stderr.write(run.stderr);
+    // The measuring process prints its own failure (a handler past its deadline) on stdout.
+    process.stderr.write(`${run.stderr}${run.stdout.slice(-2000)}`);
     throw new Error(`measuring ${customers} customers failed (exit ${run.status})`);
   }
   process.stdout.write(

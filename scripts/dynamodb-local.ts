@@ -43,13 +43,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+const START_WAIT_MS = 300_000;
+
 async function waitUntilUp(
   endpoint: string,
   child: ChildProcess,
   log: () => string,
 ): Promise<void> {
-  // Generous: a loaded two-core machine (CI, parallel test files) starts the JVM slowly.
-  const deadline = Date.now() + 120_000;
+  // Generous: a loaded two-core machine (CI, parallel test files, a bench beside several
+  // engineers' suites) starts the JVM slowly; 120 s was seen to run out.
+  const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`DynamoDB Local exited: ${log()}`);
     try {
@@ -69,7 +72,7 @@ async function waitUntilUp(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`DynamoDB Local did not start within 120 s: ${log()}`);
+  throw new Error(`DynamoDB Local did not start within ${START_WAIT_MS / 1000} s: ${log()}`);
 }
 
 export interface RunningDynamoDbLocal {

@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { TABLE_DEFINITION } from '../../functions/commons/store/table.ts';
 
 /**
- * FlowPilot's one table, built from the shared definition (keys, gsi1, TTL attribute) so the
+ * FlowPilot's one table, built from the shared definition (keys, gsi1, gsi2, TTL attribute) so the
  * stack, the tests and the local runtime cannot drift apart. It holds the order ledger, so it
  * is kept on stack deletion, protected against deletion and restorable to any second of the
  * last 35 days.
@@ -20,7 +20,7 @@ export class DataStore extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_DEFINITION;
+    const { partitionKey, sortKey, gsi1, gsi2, ttlAttribute } = TABLE_DEFINITION;
     this.table = new Table(this, 'Table', {
       partitionKey: { name: partitionKey, type: AttributeType.STRING },
       sortKey: { name: sortKey, type: AttributeType.STRING },
@@ -37,6 +37,12 @@ export class DataStore extends Construct {
       partitionKey: { name: gsi1.partitionKey, type: AttributeType.STRING },
       sortKey: { name: gsi1.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: gsi2.indexName,
+      partitionKey: { name: gsi2.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: gsi2.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
   }
 }

@@ -35,7 +35,7 @@ export const SNS_TOPIC_ARN_ENV = 'SNS_TOPIC_ARN';
 
 /**
  * The item actions a function may be granted. Never the table itself (no Scan, no
- * DescribeTable, no table administration): every access path is a key or gsi1 query, and
+ * DescribeTable, no table administration): every access path is a key or index query, and
  * transactions are authorised through these item actions.
  */
 export type TableAction =
@@ -139,7 +139,7 @@ export class FlowPilotFunction extends NodejsFunction {
     });
   }
 
-  /** Names the table in TABLE_NAME and grants these item actions, on the table and gsi1 only. */
+  /** Names the table in TABLE_NAME and grants these item actions, on the table and its indexes only. */
   bindTable(table: ITable, actions: readonly TableAction[]): this {
     this.addEnvironment(TABLE_NAME_ENV, table.tableName);
     this.executionRole.addToPrincipalPolicy(
@@ -147,11 +147,13 @@ export class FlowPilotFunction extends NodejsFunction {
         actions: [...actions],
         resources: [
           table.tableArn,
-          Stack.of(this).formatArn({
-            service: 'dynamodb',
-            resource: 'table',
-            resourceName: `${table.tableName}/index/${TABLE_DEFINITION.gsi1.indexName}`,
-          }),
+          ...[TABLE_DEFINITION.gsi1, TABLE_DEFINITION.gsi2].map((index) =>
+            Stack.of(this).formatArn({
+              service: 'dynamodb',
+              resource: 'table',
+              resourceName: `${table.tableName}/index/${index.indexName}`,
+            }),
+          ),
         ],
       }),
     );

@@ -231,7 +231,7 @@ describe('FlowPilotStack', () => {
 
   describe('table', () => {
     it('is built from the shared definition with PITR, deletion protection, TTL and SSE', () => {
-      const { partitionKey, sortKey, gsi1, ttlAttribute } = TABLE_DEFINITION;
+      const { partitionKey, sortKey, gsi1, gsi2, ttlAttribute } = TABLE_DEFINITION;
       template.resourceCountIs('AWS::DynamoDB::Table', 1);
       template.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
@@ -250,6 +250,14 @@ describe('FlowPilotStack', () => {
                 { AttributeName: gsi1.sortKey, KeyType: 'RANGE' },
               ],
               Projection: { ProjectionType: 'ALL' },
+            },
+            {
+              IndexName: gsi2.indexName,
+              KeySchema: [
+                { AttributeName: gsi2.partitionKey, KeyType: 'HASH' },
+                { AttributeName: gsi2.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'KEYS_ONLY' },
             },
           ],
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -644,13 +652,14 @@ describe('FlowPilotStack', () => {
       }
     });
 
-    it('scopes item access to the table and its gsi1 index', () => {
+    it('scopes item access to the table and its two indexes', () => {
       for (const fn of Object.values(functions())) {
         const table = roleStatements(fn).filter((s) => actionsOf([s]).has('dynamodb:Query'));
         expect(table).toHaveLength(1);
         const resources = JSON.stringify(table[0]?.Resource);
         expect(resources).toContain(logicalId(stack.data.table));
         expect(resources).toContain(`/index/${TABLE_DEFINITION.gsi1.indexName}`);
+        expect(resources).toContain(`/index/${TABLE_DEFINITION.gsi2.indexName}`);
         expect(resources).not.toContain('index/*');
       }
     });

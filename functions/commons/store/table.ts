@@ -18,6 +18,11 @@ export const TABLE_DEFINITION = {
   sortKey: 'sk',
   /** Secondary access paths (usage of all customers on a day, orders by state, …). */
   gsi1: { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /**
+   * Keys only, for items rewritten often whose readers fetch them by key anyway (balances):
+   * a rewrite that keeps the keys writes nothing to it, where gsi1 would copy the item.
+   */
+  gsi2: { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
   /** Epoch seconds; DynamoDB deletes the item some time after it passes. */
   ttlAttribute: 'expiresAt',
 } as const;
@@ -31,7 +36,7 @@ export function tableName(): string {
 }
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, gsi1 } = TABLE_DEFINITION;
+  const { partitionKey, sortKey, gsi1, gsi2 } = TABLE_DEFINITION;
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
@@ -40,6 +45,8 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
       { AttributeName: sortKey, AttributeType: 'S' },
       { AttributeName: gsi1.partitionKey, AttributeType: 'S' },
       { AttributeName: gsi1.sortKey, AttributeType: 'S' },
+      { AttributeName: gsi2.partitionKey, AttributeType: 'S' },
+      { AttributeName: gsi2.sortKey, AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: partitionKey, KeyType: 'HASH' },
@@ -53,6 +60,14 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
           { AttributeName: gsi1.sortKey, KeyType: 'RANGE' },
         ],
         Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: gsi2.indexName,
+        KeySchema: [
+          { AttributeName: gsi2.partitionKey, KeyType: 'HASH' },
+          { AttributeName: gsi2.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
       },
     ],
   };

@@ -6,7 +6,7 @@ import type { Decimal } from '../units.ts';
  * its own as `KEY_PREFIXES`; test/unit/key-prefixes.test.ts checks that no two overlap.
  */
 export interface KeyPrefix {
-  index?: 'gsi1';
+  index?: 'gsi1' | 'gsi2';
   pk: string;
   /** '' when the sort key is free-form (a time, an id). */
   sk: string;

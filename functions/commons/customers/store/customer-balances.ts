@@ -12,17 +12,22 @@ import { decimalText, type KeyPrefix } from '../../store/values.ts';
 import { type Decimal, parseDecimal } from '../../units.ts';
 
 export const balanceKeys = {
-  /** One customer's balance; `CUSTBAL` lists every customer in id order. */
+  /**
+   * One customer's balance; `CUSTBAL` lists every customer in id order on gsi2 (keys only:
+   * the frequent rewrites copy nothing). Balances last written before gsi2 are on gsi1.
+   */
   customerBalance: (customerId: string) => ({
     pk: `CUSTOMER#${customerId}`,
     sk: 'BALANCE',
-    gsi1pk: 'CUSTBAL',
-    gsi1sk: customerId.padStart(20, '0'),
+    gsi2pk: 'CUSTBAL',
+    gsi2sk: customerId.padStart(20, '0'),
   }),
 } as const;
 
 export const KEY_PREFIXES = [
   { pk: 'CUSTOMER#', sk: 'BALANCE' },
+  { index: 'gsi2', pk: 'CUSTBAL', sk: '' },
+  // Balances last written before gsi2 existed, until their next write.
   { index: 'gsi1', pk: 'CUSTBAL', sk: '' },
 ] as const satisfies readonly KeyPrefix[];
 
@@ -313,18 +318,34 @@ export class CustomerBalanceStore {
     return out;
   }
 
-  /** Every customer's balance, in id order (for the operator's views). */
+  /**
+   * Every customer's balance, in id order (for the operator's views): the ids from gsi2 (keys
+   * only), and from gsi1 those of balances not rewritten since gsi2 came (a write moves them),
+   * then the items by key.
+   */
   async list(): Promise<StoredBalance[]> {
-    const items = await queryAll(
-      this.#doc,
-      {
-        TableName: this.#table,
-        IndexName: TABLE_DEFINITION.gsi1.indexName,
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': balanceKeys.customerBalance('').gsi1pk },
-      },
-      'customerBalances.list',
+    const { gsi1, gsi2 } = TABLE_DEFINITION;
+    const [current = [], earlier = []] = await Promise.all(
+      [gsi2, gsi1].map((index) =>
+        queryAll(
+          this.#doc,
+          {
+            TableName: this.#table,
+            IndexName: index.indexName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': index.partitionKey },
+            ExpressionAttributeValues: { ':pk': balanceKeys.customerBalance('').gsi2pk },
+            ProjectionExpression: 'pk',
+          },
+          'customerBalances.list',
+        ),
+      ),
     );
-    return items.map(fromItem);
+    const ids = [...current, ...earlier].map((i) => String(i.pk).slice(BALANCE_PK_PREFIX.length));
+    const found = await this.getMany(ids, { consistent: false });
+    const order = (b: StoredBalance) => balanceKeys.customerBalance(b.state.customerId).gsi2sk;
+    return [...found.values()].sort((a, b) => (order(a) < order(b) ? -1 : 1));
   }
 }
+
+const BALANCE_PK_PREFIX = balanceKeys.customerBalance('').pk;
