@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { StoreError } from '../store/errors.ts';
@@ -384,19 +385,12 @@ async function callDeduction(
 ): Promise<Outcome> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const customerId = order.customerId ?? '';
+  let res: Awaited<ReturnType<PaymentDeps['upstream']['deductionFlow']>>;
   try {
-    const res = await deps.upstream.deductionFlow(
+    res = await deps.upstream.deductionFlow(
       { customerId, trafficGb: new Decimal(part.gb) },
       signal ? { signal } : undefined,
     );
-    await deps.ledger.settleDeduction(key, part.partId, {
-      state: 'DEDUCTED',
-      now: deps.clock(),
-      code: res.code,
-      message: res.message,
-    });
-    logger.info('traffic deducted', partFacts(key, part));
-    return ok('deducted');
   } catch (err) {
     // Not applied for sure: a definite refusal, or a request that never left.
     const notApplied =
@@ -405,7 +399,7 @@ async function callDeduction(
       (err instanceof UpstreamTransportError && !err.sent);
     const state = notApplied ? 'FAILED' : 'UNKNOWN';
     const error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : 'unknown';
-    await deps.ledger.settleDeduction(key, part.partId, {
+    await settlePart(deps, key, part.partId, {
       state,
       now: deps.clock(),
       error,
@@ -415,5 +409,46 @@ async function callDeduction(
     });
     await alertNeedsHuman(deps, key, part, state, error);
     return ok(notApplied ? 'deduction-failed' : 'deduction-unknown');
+  }
+  // The upstream applied it: only the record is left, and a failed write of it is retried,
+  // never taken for a failed call (that would hand a known deduction to a person).
+  await settlePart(deps, key, part.partId, {
+    state: 'DEDUCTED',
+    now: deps.clock(),
+    code: res.code,
+    message: res.message,
+  });
+  logger.info('traffic deducted', partFacts(key, part));
+  return ok('deducted');
+}
+
+/** Writes of a settled part tried per delivery; past them the part stays DEDUCTING. */
+const SETTLE_ATTEMPTS = 4;
+const SETTLE_BACKOFF_MS = 50;
+
+/**
+ * Records a deduction's outcome, retrying a write that failed (throttled, or its answer
+ * lost: the retry then finds the part already so). If every attempt fails the part stays
+ * DEDUCTING and the error goes up: the redelivery or the sweep marks it UNKNOWN and alerts.
+ */
+async function settlePart(
+  deps: Pick<PaymentDeps, 'ledger'>,
+  key: OrderKey,
+  partId: string,
+  result: Parameters<Ledger['settleDeduction']>[2],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.ledger.settleDeduction(key, partId, result);
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreError) || attempt >= SETTLE_ATTEMPTS) throw err;
+      if ((err.cause as Error | undefined)?.name === 'ConditionalCheckFailedException') {
+        if ((await deps.ledger.getPart(key, partId))?.state === result.state) return;
+        throw err;
+      }
+      logger.warn('settling a deduction failed; trying again', { partId, attempt });
+      await delay(SETTLE_BACKOFF_MS * 2 ** (attempt - 1));
+    }
   }
 }
