@@ -304,7 +304,7 @@ async function abandonedOrDone(
   now: Date,
 ): Promise<Outcome> {
   if (part.state === 'UNKNOWN' || part.state === 'FAILED') {
-    await alertNeedsHuman(deps, key, part, part.state, part.error ?? 'unknown');
+    await alertNeedsHuman(deps, key, part, part.state, part.error ?? 'unknown', now);
     return ok(part.state === 'UNKNOWN' ? 'deduction-unknown' : 'deduction-failed');
   }
   if (part.state !== 'DEDUCTING') return ok('already-deducted');
@@ -320,7 +320,7 @@ async function abandonedOrDone(
  * settled it first (the write is conditional on DEDUCTING).
  */
 export async function markAbandoned(
-  deps: { ledger: Pick<Ledger, 'settleDeduction'>; sink: OpsEventSink },
+  deps: { ledger: Pick<Ledger, 'settleDeduction' | 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   now: Date,
@@ -337,7 +337,7 @@ export async function markAbandoned(
     }
     throw err;
   }
-  await alertNeedsHuman(deps, key, part, 'UNKNOWN', error);
+  await alertNeedsHuman(deps, key, part, 'UNKNOWN', error, now);
   return true;
 }
 
@@ -356,12 +356,34 @@ export function partFacts(
   };
 }
 
-async function alertNeedsHuman(
-  deps: Pick<PaymentDeps, 'sink'>,
+/**
+ * Marks a part's alert as sent. Best effort: if the mark is lost, the sweep alerts the part
+ * once more, which beats failing a delivery whose outcome is already recorded.
+ */
+export async function noteAlerted(
+  deps: { ledger: Pick<Ledger, 'markAlerted'> },
+  key: OrderKey,
+  partId: string,
+  now: Date,
+): Promise<void> {
+  try {
+    await deps.ledger.markAlerted(key, partId, now);
+  } catch (err) {
+    logger.warn('alert sent but not noted on the part; the sweep alerts it again', {
+      partId,
+      error: err instanceof Error ? err.name : 'unknown',
+    });
+  }
+}
+
+/** The critical alert for a deduction handed to a person; the part then notes it went out. */
+export async function alertNeedsHuman(
+  deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   state: 'UNKNOWN' | 'FAILED',
   error: string,
+  now: Date,
 ): Promise<void> {
   const details = partFacts(key, part);
   logger.error('deduction needs a human', { ...details, state, error });
@@ -375,6 +397,7 @@ async function alertNeedsHuman(
         : `Deduction of ${part.gb} GB from customer ${details.customerId} may or may not have been applied; check the upstream before acting`,
     details: { ...details, state, error },
   });
+  await noteAlerted(deps, key, part.partId, now);
 }
 
 async function callDeduction(
@@ -407,7 +430,7 @@ async function callDeduction(
         ? { code: err.code, message: err.upstreamMessage }
         : {}),
     });
-    await alertNeedsHuman(deps, key, part, state, error);
+    await alertNeedsHuman(deps, key, part, state, error, deps.clock());
     return ok(notApplied ? 'deduction-failed' : 'deduction-unknown');
   }
   // The upstream applied it: only the record is left, and a failed write of it is retried,

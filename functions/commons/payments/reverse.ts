@@ -11,6 +11,7 @@ import {
   CREDITING_RETRY_AFTER,
   findOrder,
   markAbandoned,
+  noteAlerted,
   partFacts,
   paymentUnknown,
   recordPending,
@@ -158,7 +159,19 @@ async function giveBackToAPerson(
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
   ev: ReversalEvent,
 ): Promise<Outcome> {
-  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: ev.disputePartId });
+  await alertGiveBack(deps, key, part, ev.disputePartId ?? '', deps.clock());
+  return ok('needs-a-person');
+}
+
+/** The critical alert for a reinstated dispute's give-back left to a person; then noted. */
+export async function alertGiveBack(
+  deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  disputePartId: string,
+  now: Date,
+): Promise<void> {
+  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: disputePartId });
   await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
@@ -167,10 +180,10 @@ async function giveBackToAPerson(
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
-      disputePartId: ev.disputePartId ?? '',
+      disputePartId,
     },
   });
-  return ok('needs-a-person');
+  await noteAlerted(deps, key, part.partId, now);
 }
 
 /** A failed refund of an order whose refund deductions a person already looks after. */
