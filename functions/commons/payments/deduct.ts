@@ -465,11 +465,12 @@ async function settlePart(
       await deps.ledger.settleDeduction(key, partId, result);
       return;
     } catch (err) {
-      if (!(err instanceof StoreError) || attempt >= SETTLE_ATTEMPTS) throw err;
+      if (!(err instanceof StoreError)) throw err;
       if ((err.cause as Error | undefined)?.name === 'ConditionalCheckFailedException') {
         if ((await deps.ledger.getPart(key, partId))?.state === result.state) return;
         throw err;
       }
+      if (attempt >= SETTLE_ATTEMPTS) throw err;
       logger.warn('settling a deduction failed; trying again', { partId, attempt });
       await delay(SETTLE_BACKOFF_MS * 2 ** (attempt - 1));
     }
