@@ -28,6 +28,7 @@ try {
   const env: ModelEnv = { client, tableName, sim };
   let events = 0;
   let deliveries = 0;
+  let sequences = 0;
   const started = performance.now();
   process.stdout.write(`money-model: ${RUNS} sequences, seed ${SEED}\n`);
   const out = await fc.check(
@@ -35,6 +36,14 @@ try {
       const figures = await runScenario(env, scenario);
       events += figures.events;
       deliveries += figures.deliveries;
+      // A long run on a shared machine shows how far it got, should it be stopped.
+      sequences += 1;
+      if (sequences % 100 === 0) {
+        const wall = ((performance.now() - started) / 1000).toFixed(0);
+        process.stdout.write(
+          `money-model: ${sequences} sequences passed, ${events} events, ${wall} s\n`,
+        );
+      }
     }),
     { seed: SEED, numRuns: RUNS },
   );

@@ -299,6 +299,46 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       ]);
       expect(fx.sim.callCount('deductionFlow')).toBe(0);
     });
+
+    it('alerts a part marked UNKNOWN whose alert never went out (the process died between), once', async () => {
+      // Prepare
+      const at = new Date(Date.now() - 10 * 60_000);
+      const { id } = await stuckPart(at);
+      const key = { provider: 'stripe', paymentId: id };
+      await ledger.settleDeduction(key, `ch_${id}:500`, {
+        state: 'UNKNOWN',
+        now: at,
+        error: 'died',
+      });
+      const sweep = () =>
+        sweepStuckDeductions({
+          ledger,
+          reader: new LedgerReader(table.doc, table.tableName),
+          upstream: fx.client(),
+          sink,
+          clock: () => new Date(),
+          leaseSeconds: 120,
+        });
+
+      // Act
+      await sweep();
+      await sweep();
+
+      // Assess
+      const subject = `deduction:stripe:${id}:ch_${id}:500`;
+      expect(sink.events.filter((e) => e.subject === subject)).toEqual([
+        expect.objectContaining({
+          kind: 'deduction-unknown',
+          severity: 'critical',
+          details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
+        }),
+      ]);
+      expect(await ledger.getPart(key, `ch_${id}:500`)).toMatchObject({
+        state: 'UNKNOWN',
+        alertedAt: expect.any(String),
+      });
+      expect(fx.sim.callCount('deductionFlow')).toBe(0);
+    });
   });
 
   describe('point 3: releasing a HELD order while a refund arrives', () => {

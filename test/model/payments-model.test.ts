@@ -36,6 +36,59 @@ describe('payments model (issue #26 B): random Stripe histories against the real
     expect(RUNS).toBeGreaterThan(0);
   });
 
+  it("a throttled write after deductionFlow applied settles the part DEDUCTED, not a person's (seed 1024976604)", async () => {
+    await runScenario(env, {
+      customers: 2,
+      payments: [
+        {
+          customer: 0,
+          pkg: 'gb10',
+          async: false,
+          refunds: [3, 1],
+          firstRefundFails: true,
+          dispute: { whole: false, close: 'won' },
+        },
+      ],
+      steps: [
+        { pick: 0, duplicate: false },
+        { pick: 19, duplicate: true },
+        { pick: 15, duplicate: false },
+        { pick: 1, duplicate: true, fault: { on: 'dynamo', call: 0, how: 'throttle' } },
+        { pick: 0, duplicate: false, fault: { on: 'dynamo', call: 0, how: 'throttle' } },
+        { pick: 5, duplicate: false, fault: { on: 'dynamo', call: 3, how: 'throttle' } },
+      ],
+    });
+  });
+
+  it('a won dispute on an order whose refund deduction is UNKNOWN gives back nothing unsure by itself (seed 978194905)', async () => {
+    await runScenario(env, {
+      customers: 2,
+      payments: [
+        {
+          customer: 0,
+          pkg: 'gb3',
+          async: false,
+          refunds: [1],
+          firstRefundFails: false,
+          dispute: { whole: false, close: 'won' },
+        },
+        {
+          customer: 0,
+          pkg: 'gb10',
+          async: true,
+          refunds: [],
+          firstRefundFails: false,
+          dispute: { whole: false, close: 'lost' },
+        },
+      ],
+      steps: [
+        { pick: 16, duplicate: false },
+        { pick: 0, duplicate: false, fault: { on: 'dynamo', call: 0, how: 'answer-lost' } },
+        { pick: 0, duplicate: false, fault: { on: 'upstream', how: '502' } },
+      ],
+    });
+  });
+
   it(`holds every invariant when a lower refunded total's re-credit meets a fault (seed ${SEED})`, {
     timeout: 300_000,
   }, async () => {

@@ -541,6 +541,8 @@ interface HumanPart {
   centi: number;
   /** The alert's subject: `deduction:` or `reversal:` and the part's key. */
   subject: string;
+  /** The part notes its alert went out (else the sweep alerts it again). */
+  noted: boolean;
 }
 
 /**
@@ -560,6 +562,7 @@ async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: s
       const part = {
         centi: Math.round(Number(item.gb) * 100),
         subject: `${item.kind === 'reversal' ? 'reversal' : 'deduction'}:stripe:${id}:${String(item.partId)}`,
+        noted: item.alertedAt !== undefined,
       };
       parts.set(customerId, [...(parts.get(customerId) ?? []), part]);
     }
@@ -567,13 +570,17 @@ async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: s
   return parts;
 }
 
-/** Nothing is handed to a person silently: each such part raised its critical alert. */
+/**
+ * Nothing is handed to a person silently: each such part raised its critical alert, and notes
+ * it (after the final sweep, which alerts again any part whose alert went unnoted).
+ */
 function checkAlerted(sink: RecordingSink, human: Map<string, HumanPart[]>, log: string[]) {
   const alerted = new Set(
     sink.events.filter((e) => e.severity === 'critical').map((e) => e.subject),
   );
   for (const part of [...human.values()].flat()) {
     if (!alerted.has(part.subject)) fail(`${part.subject} left to a person, never alerted`, log);
+    if (!part.noted) fail(`${part.subject} alerted but its part does not note it`, log);
   }
 }
 

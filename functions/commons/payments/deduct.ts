@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import { StoreError } from '../store/errors.ts';
@@ -303,7 +304,7 @@ async function abandonedOrDone(
   now: Date,
 ): Promise<Outcome> {
   if (part.state === 'UNKNOWN' || part.state === 'FAILED') {
-    await alertNeedsHuman(deps, key, part, part.state, part.error ?? 'unknown');
+    await alertNeedsHuman(deps, key, part, part.state, part.error ?? 'unknown', now);
     return ok(part.state === 'UNKNOWN' ? 'deduction-unknown' : 'deduction-failed');
   }
   if (part.state !== 'DEDUCTING') return ok('already-deducted');
@@ -319,7 +320,7 @@ async function abandonedOrDone(
  * settled it first (the write is conditional on DEDUCTING).
  */
 export async function markAbandoned(
-  deps: { ledger: Pick<Ledger, 'settleDeduction'>; sink: OpsEventSink },
+  deps: { ledger: Pick<Ledger, 'settleDeduction' | 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   now: Date,
@@ -336,7 +337,7 @@ export async function markAbandoned(
     }
     throw err;
   }
-  await alertNeedsHuman(deps, key, part, 'UNKNOWN', error);
+  await alertNeedsHuman(deps, key, part, 'UNKNOWN', error, now);
   return true;
 }
 
@@ -355,12 +356,34 @@ export function partFacts(
   };
 }
 
-async function alertNeedsHuman(
-  deps: Pick<PaymentDeps, 'sink'>,
+/**
+ * Marks a part's alert as sent. Best effort: if the mark is lost, the sweep alerts the part
+ * once more, which beats failing a delivery whose outcome is already recorded.
+ */
+export async function noteAlerted(
+  deps: { ledger: Pick<Ledger, 'markAlerted'> },
+  key: OrderKey,
+  partId: string,
+  now: Date,
+): Promise<void> {
+  try {
+    await deps.ledger.markAlerted(key, partId, now);
+  } catch (err) {
+    logger.warn('alert sent but not noted on the part; the sweep alerts it again', {
+      partId,
+      error: err instanceof Error ? err.name : 'unknown',
+    });
+  }
+}
+
+/** The critical alert for a deduction handed to a person; the part then notes it went out. */
+export async function alertNeedsHuman(
+  deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId'>,
   state: 'UNKNOWN' | 'FAILED',
   error: string,
+  now: Date,
 ): Promise<void> {
   const details = partFacts(key, part);
   logger.error('deduction needs a human', { ...details, state, error });
@@ -374,6 +397,7 @@ async function alertNeedsHuman(
         : `Deduction of ${part.gb} GB from customer ${details.customerId} may or may not have been applied; check the upstream before acting`,
     details: { ...details, state, error },
   });
+  await noteAlerted(deps, key, part.partId, now);
 }
 
 async function callDeduction(
@@ -384,19 +408,12 @@ async function callDeduction(
 ): Promise<Outcome> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const customerId = order.customerId ?? '';
+  let res: Awaited<ReturnType<PaymentDeps['upstream']['deductionFlow']>>;
   try {
-    const res = await deps.upstream.deductionFlow(
+    res = await deps.upstream.deductionFlow(
       { customerId, trafficGb: new Decimal(part.gb) },
       signal ? { signal } : undefined,
     );
-    await deps.ledger.settleDeduction(key, part.partId, {
-      state: 'DEDUCTED',
-      now: deps.clock(),
-      code: res.code,
-      message: res.message,
-    });
-    logger.info('traffic deducted', partFacts(key, part));
-    return ok('deducted');
   } catch (err) {
     // Not applied for sure: a definite refusal, or a request that never left.
     const notApplied =
@@ -405,7 +422,7 @@ async function callDeduction(
       (err instanceof UpstreamTransportError && !err.sent);
     const state = notApplied ? 'FAILED' : 'UNKNOWN';
     const error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : 'unknown';
-    await deps.ledger.settleDeduction(key, part.partId, {
+    await settlePart(deps, key, part.partId, {
       state,
       now: deps.clock(),
       error,
@@ -413,7 +430,49 @@ async function callDeduction(
         ? { code: err.code, message: err.upstreamMessage }
         : {}),
     });
-    await alertNeedsHuman(deps, key, part, state, error);
+    await alertNeedsHuman(deps, key, part, state, error, deps.clock());
     return ok(notApplied ? 'deduction-failed' : 'deduction-unknown');
+  }
+  // The upstream applied it: only the record is left, and a failed write of it is retried,
+  // never taken for a failed call (that would hand a known deduction to a person).
+  await settlePart(deps, key, part.partId, {
+    state: 'DEDUCTED',
+    now: deps.clock(),
+    code: res.code,
+    message: res.message,
+  });
+  logger.info('traffic deducted', partFacts(key, part));
+  return ok('deducted');
+}
+
+/** Writes of a settled part tried per delivery; past them the part stays DEDUCTING. */
+const SETTLE_ATTEMPTS = 4;
+const SETTLE_BACKOFF_MS = 50;
+
+/**
+ * Records a deduction's outcome, retrying a write that failed (throttled, or its answer
+ * lost: the retry then finds the part already so). If every attempt fails the part stays
+ * DEDUCTING and the error goes up: the redelivery or the sweep marks it UNKNOWN and alerts.
+ */
+async function settlePart(
+  deps: Pick<PaymentDeps, 'ledger'>,
+  key: OrderKey,
+  partId: string,
+  result: Parameters<Ledger['settleDeduction']>[2],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.ledger.settleDeduction(key, partId, result);
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      if ((err.cause as Error | undefined)?.name === 'ConditionalCheckFailedException') {
+        if ((await deps.ledger.getPart(key, partId))?.state === result.state) return;
+        throw err;
+      }
+      if (attempt >= SETTLE_ATTEMPTS) throw err;
+      logger.warn('settling a deduction failed; trying again', { partId, attempt });
+      await delay(SETTLE_BACKOFF_MS * 2 ** (attempt - 1));
+    }
   }
 }

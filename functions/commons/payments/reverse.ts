@@ -10,6 +10,7 @@ import {
   CREDITING_RETRY_AFTER,
   findOrder,
   markAbandoned,
+  noteAlerted,
   partFacts,
   paymentUnknown,
   recordPending,
@@ -158,19 +159,31 @@ async function giveBackToAPerson(
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
   ev: ReversalEvent,
 ): Promise<Outcome> {
-  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: ev.disputePartId });
+  await alertGiveBack(deps, key, part, ev.disputePartId ?? '', deps.clock());
+  return ok('needs-a-person');
+}
+
+/** The critical alert for a reinstated dispute's give-back left to a person; then noted. */
+export async function alertGiveBack(
+  deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  disputePartId: string,
+  now: Date,
+): Promise<void> {
+  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: disputePartId });
   await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
-      disputePartId: ev.disputePartId ?? '',
+      disputePartId,
     },
   });
-  return ok('needs-a-person');
+  await noteAlerted(deps, key, part.partId, now);
 }
 
 /** A failed refund of an order whose refund deductions a person already looks after. */
@@ -210,16 +223,16 @@ async function minorToGiveBack(
   | { minor: number; unsure: true }
 > {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
+  // back by the counters, which count it as taken, could return traffic never taken.
+  const parts = await deps.ledger.listParts(key);
+  const refundUnsure = parts.some(
+    (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
+  );
   if (ev.kind === 'refund-failed') {
-    // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
-    // its GB back could return traffic that was never taken.
-    const parts = await deps.ledger.listParts(key);
-    const unsure = parts.some(
-      (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
-    );
-    return unsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
+    return refundUnsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
   }
-  const dispute = ev.disputePartId ? await deps.ledger.getPart(key, ev.disputePartId) : undefined;
+  const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
   if (dispute?.state === 'DEDUCTING') {
     const now = deps.clock();
@@ -234,7 +247,9 @@ async function minorToGiveBack(
   const taken =
     dispute?.state === 'DEDUCTED' ||
     (dispute?.state === 'SKIPPED' && dispute.reason === 'before-credit');
-  return taken ? Math.min(ev.amountMinor, dispute.minor) : 0;
+  if (!taken) return 0;
+  const minor = Math.min(ev.amountMinor, dispute.minor);
+  return refundUnsure ? { minor, unsure: true } : minor;
 }
 
 /** What a re-credit needs: a delivery's deps, or the sweep's. */

@@ -2,17 +2,17 @@ import { logger } from '../logger.ts';
 import type { OpsEventSink } from '../ops-events.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
-import { markAbandoned, partFacts } from './deduct.ts';
+import { alertNeedsHuman, markAbandoned, partFacts } from './deduct.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import type { LedgerReader } from './ledger/ledger-read.ts';
-import { recredit } from './reverse.ts';
+import { alertGiveBack, recredit } from './reverse.ts';
 
 /** Parts looked at per sweep; more wait for the next one (they are alerted either way). */
 const SWEEP_LIMIT = 500;
 
 export interface SweepDeps {
-  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal'>;
-  reader: Pick<LedgerReader, 'partsInState'>;
+  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal' | 'markAlerted'>;
+  reader: Pick<LedgerReader, 'partsInState' | 'partsNotAlerted'>;
   upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;
   sink: OpsEventSink;
   clock: () => Date;
@@ -25,12 +25,14 @@ export interface SweepDeps {
  * perhaps called, the answer never recorded) are marked UNKNOWN and alerted, as the lost
  * answer of a live delivery is. Reversals left RECREDITING (a re-credit that failed or died,
  * perhaps never redelivered) are credited again, which the upstream applies once per
- * orderId, and alerted while they stay stuck. Run by every totals poll, so no part stays
- * DEDUCTING or RECREDITING unseen longer than the lease plus one poll interval.
+ * orderId, and alerted while they stay stuck. Parts handed to a person (UNKNOWN, FAILED)
+ * whose alert is not noted as sent (the process died between the two) are alerted again.
+ * Run by every totals poll, so no part stays DEDUCTING or RECREDITING unseen longer than the
+ * lease plus one poll interval, and none is a person's without an alert.
  */
 export async function sweepStuckDeductions(
   deps: SweepDeps,
-): Promise<{ marked: number; recredited: number; stuck: number }> {
+): Promise<{ marked: number; recredited: number; stuck: number; realerted: number }> {
   const now = deps.clock();
   const stale = (updatedAt: string) =>
     now.getTime() - Date.parse(updatedAt) > deps.leaseSeconds * 1000;
@@ -59,5 +61,18 @@ export async function sweepStuckDeductions(
     });
   }
   if (recredited + stuck > 0) logger.warn('reversals left RECREDITING', { recredited, stuck });
-  return { marked, recredited, stuck };
+  let realerted = 0;
+  for (const part of await deps.reader.partsNotAlerted(SWEEP_LIMIT)) {
+    // A live delivery may be between marking the part and alerting: give it the lease.
+    if (!stale(part.updatedAt)) continue;
+    realerted += 1;
+    if (part.kind === 'reversal') {
+      await alertGiveBack(deps, part.order, part, '', now);
+    } else {
+      const state = part.state === 'FAILED' ? 'FAILED' : 'UNKNOWN';
+      await alertNeedsHuman(deps, part.order, part, state, part.error ?? 'unknown', now);
+    }
+  }
+  if (realerted > 0) logger.warn('parts for a person alerted again', { realerted });
+  return { marked, recredited, stuck, realerted };
 }

@@ -58,6 +58,8 @@ export interface DeductionPart {
   upstreamCode?: number;
   upstreamMessage?: string;
   error?: string;
+  /** When its critical alert went out (UNKNOWN, FAILED): the sweep re-alerts parts without. */
+  alertedAt?: string;
 }
 
 export type PartInput = Omit<DeductionPart, 'createdAt' | 'updatedAt'>;
@@ -101,6 +103,7 @@ const PART_ATTRS = new Set<string>([
   'upstreamCode',
   'upstreamMessage',
   'error',
+  'alertedAt',
 ]);
 
 const PENDING_ATTRS = new Set<string>([
@@ -214,6 +217,20 @@ export class PartStore {
             ':gsi1pk': `ORDERS#${result.state}`,
             ...extra.values,
           },
+        }),
+      ),
+    );
+  }
+
+  async markAlerted(key: OrderKey, partId: string, now: Date): Promise<void> {
+    await storeCall('ledger.markAlerted', () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.part(key, partId),
+          UpdateExpression: 'SET alertedAt = :at',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':at': now.toISOString() },
         }),
       ),
     );

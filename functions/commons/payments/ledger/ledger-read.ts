@@ -109,6 +109,30 @@ export class LedgerReader {
       .filter((p): p is PartOfOrder => p !== undefined);
   }
 
+  /**
+   * Parts handed to a person (UNKNOWN, FAILED) whose alert is not known to have gone out.
+   * Every such part is read (the filter runs after the read): they are few, a person's.
+   */
+  async partsNotAlerted(limit = 100): Promise<PartOfOrder[]> {
+    const out: PartOfOrder[] = [];
+    for (const state of ['UNKNOWN', 'FAILED'] as const) {
+      if (out.length >= limit) break;
+      const items = await this.#byState(
+        state,
+        limit - out.length,
+        'ledgerRead.partsNotAlerted',
+        'attribute_not_exists(alertedAt)',
+      );
+      out.push(
+        ...items
+          .filter((i) => String(i[TABLE_DEFINITION.sortKey]).startsWith(PART_PREFIX))
+          .map(toPart)
+          .filter((p): p is PartOfOrder => p !== undefined),
+      );
+    }
+    return out;
+  }
+
   /** The order and its refund / dispute parts in one query (they share the partition). */
   async orderWithParts(
     key: OrderKey,
@@ -133,7 +157,12 @@ export class LedgerReader {
     return { order: toOrder(orderItem), parts };
   }
 
-  async #byState(state: string, limit: number, operation: string): Promise<StoredItem[]> {
+  async #byState(
+    state: string,
+    limit: number,
+    operation: string,
+    filter?: string,
+  ): Promise<StoredItem[]> {
     const out: StoredItem[] = [];
     let start: StoredItem | undefined;
     do {
@@ -146,6 +175,7 @@ export class LedgerReader {
             ExpressionAttributeNames: { '#pk': TABLE_DEFINITION.gsi1.partitionKey },
             ExpressionAttributeValues: { ':pk': `ORDERS#${state}` },
             ScanIndexForward: false,
+            ...(filter ? { FilterExpression: filter } : {}),
             Limit: Math.min(limit - out.length, 1000),
             ExclusiveStartKey: start,
           }),

@@ -130,6 +130,8 @@ export interface Ledger {
       error?: string;
     },
   ): Promise<void>;
+  /** Notes that a part handed to a person raised its alert. */
+  markAlerted(key: OrderKey, partId: string, now: Date): Promise<void>;
   /** Ends a reversal part once the upstream credited it back. */
   settleReversal(
     key: OrderKey,
@@ -260,6 +262,10 @@ export class DynamoLedger implements Ledger {
     },
   ) {
     return this.parts.settle(key, partId, { ...result, from: 'DEDUCTING' });
+  }
+
+  markAlerted(key: OrderKey, partId: string, now: Date) {
+    return this.parts.markAlerted(key, partId, now);
   }
 
   settleReversal(
