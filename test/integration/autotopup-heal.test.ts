@@ -164,7 +164,7 @@ async function setup(gb: number) {
     },
   ]);
 
-  return { id, now: () => now, setNow, poll, deliver, autotopup };
+  return { id, now: () => now, setNow, poll, deliver };
 }
 
 /** The upstream applies the recharge but its answer is lost, also to the client's retries. */
