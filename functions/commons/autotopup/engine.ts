@@ -204,7 +204,12 @@ export class AutoTopupEngine implements BalanceListener {
     );
     return batch.credits
       .filter((c) => canonicalCustomerId(c.customerId) === customerId)
-      .map((c) => ({ orderKey: c.orderKey, at: c.creditedAt.getTime(), mb: gbToMb(c.gb) }));
+      .map((c) => ({
+        orderKey: c.orderKey,
+        from: (c.createdAt ?? c.creditedAt).getTime(),
+        at: c.creditedAt.getTime(),
+        mb: gbToMb(c.gb),
+      }));
   }
 
   /**
@@ -224,7 +229,7 @@ export class AutoTopupEngine implements BalanceListener {
     const mb = gbToMb(ep.gb);
     const own =
       credits.find((c) => c.orderKey === orderKey && c.mb.eq(mb)) ??
-      (at === undefined ? undefined : { orderKey, at: Date.parse(at), mb });
+      (at === undefined ? undefined : { orderKey, from: Date.parse(at), at: Date.parse(at), mb });
     if (!own) return false;
     const others = credits.filter((c) => c !== own);
     return shownCredits(balance, [...others, own]).size > shownCredits(balance, others).size;
@@ -968,16 +973,20 @@ function cardOf(rec: AutoTopupRecord): Pick<Episode, 'paymentMethod' | 'stripeCu
   };
 }
 
-/** A credit of FlowPilot's ledger: its order, when it was credited (ms), its MB. */
+/**
+ * A credit of FlowPilot's ledger: its order, when first claimed and when credited (ms; the
+ * upstream applied it in between: a heal stamps `at` later than the upstream's record), its MB.
+ */
 interface Credit {
   orderKey: string;
+  from: number;
   at: number;
   mb: Decimal;
 }
 
 /**
  * Which of `credits` the balance shows: each is matched to a credit record the balance
- * counted, of the same MB and at most RECORD_SKEW_MS apart, one record to at most one credit
+ * counted, of the same MB and within RECORD_SKEW_MS of [from, at], one record to at most one credit
  * (as many matched as can be). A credit older than the records the balance keeps shows when
  * a newer record does (the upstream lists records in order).
  */
@@ -998,16 +1007,15 @@ function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set
     const key = c.mb.toFixed();
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
-  // Per MB, in time order, each credit takes the earliest record still free within the skew:
-  // the windows are all as wide, so this matches as many as any assignment could.
+  // Per MB, by window end, each credit takes the earliest record still free in its window:
+  // for intervals and points this matches as many as any assignment could.
   for (const [key, group] of groups) {
-    const times = (records.get(key) ?? []).sort((a, b) => a - b);
-    let next = 0;
+    const free = (records.get(key) ?? []).sort((a, b) => a - b);
     for (const c of [...group].sort((a, b) => a.at - b.at)) {
-      while (next < times.length && (times[next] ?? 0) < c.at - RECORD_SKEW_MS) next++;
-      if (next < times.length && (times[next] ?? 0) <= c.at + RECORD_SKEW_MS) {
+      const i = free.findIndex((t) => t >= c.from - RECORD_SKEW_MS);
+      if (i >= 0 && (free[i] ?? 0) <= c.at + RECORD_SKEW_MS) {
         shown.add(c);
-        next++;
+        free.splice(i, 1);
       }
     }
   }

@@ -14,6 +14,15 @@ interface Fit {
 const better = (a: Fit, b: Fit) => a.n > b.n || (a.n === b.n && a.gapMs < b.gapMs);
 
 /**
+ * How far a record lies outside the time its credit was applied upstream: between the first
+ * claim and creditedAt (a credit healed by a later retry is stamped later than its record).
+ */
+function gapToWindow(at: number, c: LedgerCredit): number {
+  const from = (c.createdAt ?? c.creditedAt).getTime();
+  return Math.max(0, from - at, at - c.creditedAt.getTime());
+}
+
+/**
  * Names the order behind each upstream credit record. The records carry no orderId, so the
  * ledger's credits are assigned one to one to the records of the same customer and amount:
  * as many pairs as the tolerance allows, then the smallest total gap. Given every record
@@ -70,7 +79,7 @@ export function assignOrders(
         const c = cs[i - 1];
         const r = rs[j - 1];
         if (diag && c && r) {
-          const gapMs = Math.abs(Date.parse(r.at) - c.creditedAt.getTime());
+          const gapMs = gapToWindow(Date.parse(r.at), c);
           const matched: Fit = { n: diag.n + 1, gapMs: diag.gapMs + gapMs, step: 'match' };
           if (gapMs <= toleranceMs && better(matched, best)) best = matched;
         }

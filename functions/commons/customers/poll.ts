@@ -664,7 +664,9 @@ async function withOrders(
     const tolerance = deps.config.toleranceMinutes * 60_000;
     const times = news.map((r) => Date.parse(r.at));
     const [from, to] = [Math.min(...times) - tolerance, Math.max(...times) + tolerance];
-    const ledger = await deps.credits.listCredited(new Date(from), new Date(to));
+    // Up to now: a credit healed by a later retry is stamped after its record's tolerance.
+    const now = (deps.clock ?? (() => new Date()))().getTime();
+    const ledger = await deps.credits.listCredited(new Date(from), new Date(Math.max(to, now)));
     // Every record a credit of the ledger window may belong to.
     const fromDay = dayInZone(new Date(from - tolerance), deps.config.timeZone);
     const readDay = limiter(DAY_READS_IN_FLIGHT);

@@ -7,6 +7,8 @@ export interface LedgerCredit {
   customerId: string;
   gb: Decimal;
   creditedAt: Date;
+  /** First claimed (absent: creditedAt): the upstream applied it in [createdAt, creditedAt]. */
+  createdAt?: Date;
 }
 
 /** A recharge as the upstream records it (no orderId: account, MB, zone-less time). */

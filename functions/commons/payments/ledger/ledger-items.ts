@@ -109,6 +109,8 @@ export interface CreditInRange {
   customerId: string;
   gb: Decimal;
   creditedAt: Date;
+  /** First claimed: the upstream applied it between this and creditedAt (a heal stamps later). */
+  createdAt: Date;
 }
 
 /** Ledger items filed under `gsi1pk` with an index time in [from, to], every page. */

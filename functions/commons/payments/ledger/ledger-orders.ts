@@ -703,6 +703,7 @@ export class OrderStore {
         customerId: order.customerId,
         gb: new Decimal(gb),
         creditedAt: new Date(order.creditedAt),
+        createdAt: new Date(order.createdAt),
       });
     }
     return out;

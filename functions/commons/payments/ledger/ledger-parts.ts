@@ -258,6 +258,7 @@ export class PartStore {
         customerId: part.customerId,
         gb: new Decimal(part.gb),
         creditedAt: new Date(part.updatedAt),
+        createdAt: new Date(part.createdAt),
       });
     }
     return out;

@@ -1,7 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Decimal } from '../../units.ts';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
-import type { OrderKey } from './ledger-items.ts';
+import type { CreditInRange, OrderKey } from './ledger-items.ts';
 import {
   type CreateOrderResult,
   type Lease,
@@ -217,10 +216,7 @@ export class DynamoLedger implements Ledger {
   }
 
   /** Credits in [from, to] for the reconciliation: orders, and reversals credited back. */
-  async listCredited(
-    from: Date,
-    to: Date,
-  ): Promise<{ orderKey: string; customerId: string; gb: Decimal; creditedAt: Date }[]> {
+  async listCredited(from: Date, to: Date): Promise<CreditInRange[]> {
     const [orders, reversals] = await Promise.all([
       this.orders.listCredited(from, to),
       this.parts.listRecredited(from, to),
