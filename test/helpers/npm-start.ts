@@ -103,7 +103,7 @@ export interface LocalRun extends Runtime {
   dataDir: string;
   /** The local routes' token (FLOWPILOT_LOCAL_TOKEN). */
   token: string;
-  /** The simulator's root URL, from /health (empty when not waited for). */
+  /** The simulator's root URL, from /health (empty with the real upstream, or not waited for). */
   sim: string;
   /** env as the run got it, to hand on to the CLI. */
   env: NodeJS.ProcessEnv;
@@ -165,8 +165,8 @@ export async function startLocal(
     ...(opts.text ? { text: opts.text } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   });
-  const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
-  run.sim = new URL('/', health.simulatorUrl).href;
+  const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl?: string };
+  if (health.simulatorUrl) run.sim = new URL('/', health.simulatorUrl).href;
   return run;
 }
 
