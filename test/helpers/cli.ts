@@ -3,6 +3,7 @@ import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.t
 import {
   type CliIo,
   type CliSink,
+  type CommandContext,
   createContext,
   type OutputStream,
 } from '../../local/cli/context.ts';
@@ -25,6 +26,8 @@ export interface CliHarness {
   io: CliIo;
   /** Runs one command line in-process against the test table; stdout and stderr start empty. */
   cli(...argv: string[]): Promise<number>;
+  /** The commands' context on the same table, for a test to read and seed its stores. */
+  context(): CommandContext;
   /** stdout as JSON. */
   // biome-ignore lint/suspicious/noExplicitAny: each test reads the shape its command prints
   json(): any;
@@ -48,6 +51,18 @@ export function cliHarness(
   const stdout = new Captured();
   const stderr = new Captured();
   const io: CliIo = { stdout, stderr, env: opts.env ?? {}, cwd: opts.cwd ?? process.cwd() };
+  const context = (json: boolean, upstream?: DynamicTrafficApi) =>
+    createContext({
+      io,
+      json,
+      config: opts.config,
+      doc: table.doc,
+      tableName: table.tableName,
+      where: 'test table',
+      upstream,
+      clock: opts.clock ?? (() => new Date()),
+      ...(opts.sink ? { sink: opts.sink } : {}),
+    });
   return {
     stdout,
     stderr,
@@ -57,21 +72,12 @@ export function cliHarness(
       stderr.text = '';
       return run(argv, io, {
         openContext: async (_io, { json }) => ({
-          ctx: createContext({
-            io,
-            json,
-            config: opts.config,
-            doc: table.doc,
-            tableName: table.tableName,
-            where: 'test table',
-            upstream: opts.upstream?.(),
-            clock: opts.clock ?? (() => new Date()),
-            ...(opts.sink ? { sink: opts.sink } : {}),
-          }),
+          ctx: context(json, opts.upstream?.()),
           close: async () => {},
         }),
       });
     },
+    context: () => context(false),
     json: () => JSON.parse(stdout.text),
   };
 }
