@@ -21,7 +21,12 @@ const BENCHES = [
   'burst.ts',
 ];
 /** Long runs (minutes to hours): only when named. */
-const ON_REQUEST = ['money-model.ts', 'money-model-autotopup.ts', 'money-model-balances.ts'];
+const ON_REQUEST = [
+  'money-model.ts',
+  'money-model-autotopup.ts',
+  'money-model-balances.ts',
+  'scale.ts',
+];
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('-'));
 const named = args.filter((a) => !a.startsWith('-')).map((n) => `${n.replace(/\.ts$/, '')}.ts`);

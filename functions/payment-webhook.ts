@@ -31,8 +31,8 @@ const RETRY_LATER: APIGatewayProxyStructuredResultV2 = {
 
 export interface WebhookHooks {
   /**
-   * Auto top-up: runs after a Stripe delivery was credited (or found credited), on the
-   * verified request; records a Checkout opt-in. Throwing answers 503 so that Stripe
+   * Auto top-up: runs after a Stripe delivery was credited (or found credited), or a
+   * setup-mode Checkout saved a card, on the verified request; records a Checkout opt-in. Throwing answers 503 so that Stripe
    * redelivers (the credit itself is idempotent).
    */
   stripeCredited?: (req: WebhookRequest) => Promise<void>;
@@ -87,7 +87,8 @@ export function createPaymentWebhookHandler(
         : AbortSignal.timeout(Math.max(1_000, remaining - DEADLINE_MARGIN_MS));
     const req = toWebhookRequest(event);
     const answer = await handleWebhook(provider, req, deps, signal ? { signal } : {});
-    if (provider === 'stripe' && hooks.stripeCredited && credited(answer)) {
+    const optIn = credited(answer) || answer.result === 'card-saved';
+    if (provider === 'stripe' && hooks.stripeCredited && optIn) {
       try {
         await hooks.stripeCredited(req);
       } catch (err) {

@@ -1,7 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
-import { STRIPE_API_BASE_ENV, stripeClient } from './commons/clients/stripe.ts';
+import { STRIPE_API_BASE_ENV, secretKeyRefusal, stripeClient } from './commons/clients/stripe.ts';
+import { ConfigError } from './commons/errors.ts';
+import { noticeDelivery } from './commons/customer-notices/delivery.ts';
+import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
 import { instrument } from './commons/observability.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';
@@ -10,6 +13,7 @@ import { stripeCheckout } from './commons/portal/stripe-checkout.ts';
 import { portalKeys } from './commons/portal/tokens.ts';
 import { getSecret, requireSecret } from './commons/secrets.ts';
 import { AutoTopupStore } from './commons/store/autotopup.ts';
+import { CheckoutSessionStore } from './commons/store/checkout-sessions.ts';
 import { CustomerBalanceStore } from './commons/store/customer-balances.ts';
 import { CustomerContactStore } from './commons/store/customer-contacts.ts';
 import { CustomerRecordStore } from './commons/store/customer-records.ts';
@@ -25,6 +29,17 @@ const TOO_LARGE: APIGatewayProxyStructuredResultV2 = {
 /** The keys for the secret's current text (rotation takes effect when the cache turns). */
 async function keysFromSecret() {
   return portalKeys(await getSecret('PORTAL_SECRET'), process.env.PORTAL_SECRET_PREVIOUS);
+}
+
+/**
+ * The Buy button's Stripe client, with a key that may create Checkout Sessions and nothing
+ * else (`STRIPE_CHECKOUT_KEY`): an internet-facing function holds no key that can charge.
+ */
+async function checkoutClient(allowSecretKey: boolean) {
+  const key = await requireSecret('STRIPE_CHECKOUT_KEY');
+  const refused = secretKeyRefusal('STRIPE_CHECKOUT_KEY', key, allowSecretKey);
+  if (refused) throw new ConfigError(refused);
+  return stripeClient(key, process.env[STRIPE_API_BASE_ENV]);
 }
 
 /** The page's parts over the function's table; `secure` is false only in the local runtime. */
@@ -46,13 +61,16 @@ export function portalDepsFromEnv(secure: boolean): PortalDeps {
     autoTopup: new AutoTopupStore(docClient, table),
     clock: () => new Date(),
     secure,
+    // A change of email sends its link: locally printed, in AWS once the stack grants SES.
+    ...(!secure || noticeDelivery() === 'aws' ? { confirmations: customerNoticesFromEnv() } : {}),
     // Buy: with Stripe enabled only. Its Checkout pages are Stripe's (the stand-in's locally).
     ...(config.payments.providers.includes('stripe')
       ? {
           checkout: stripeCheckout({
-            stripe: async () =>
-              stripeClient(await requireSecret('STRIPE_API_KEY'), process.env[STRIPE_API_BASE_ENV]),
+            stripe: () => checkoutClient(config.payments.stripe.allowSecretKey),
             catalog: config.payments.catalog,
+            sessions: new CheckoutSessionStore(docClient, table),
+            clock: () => new Date(),
             ...(process.env[STRIPE_API_BASE_ENV]
               ? { origin: new URL(process.env[STRIPE_API_BASE_ENV]).origin }
               : {}),

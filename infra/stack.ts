@@ -152,8 +152,10 @@ export class FlowPilotStack extends Stack {
     this.portal.function
       .bindTable(table, TABLE_ACCESS.portal)
       .bindSecret('PORTAL_SECRET', byName.PORTAL_SECRET)
-      // Buy creates Checkout Sessions.
-      .bindSecret('STRIPE_API_KEY', byName.STRIPE_API_KEY);
+      // Buy creates Checkout Sessions, and can do nothing else in Stripe.
+      .bindSecret('STRIPE_CHECKOUT_KEY', byName.STRIPE_CHECKOUT_KEY);
+    // Every customer notice links to the page (customer-actions sends them).
+    this.customerActions.function.addEnvironment('PORTAL_BASE_URL', this.portal.baseUrl);
 
     this.observability = new Observability(this, 'Observability', {
       opsTopic: this.notifications.opsTopic,
@@ -170,7 +172,10 @@ export class FlowPilotStack extends Stack {
     this.customerNotices = new CustomerNotices(this, 'CustomerNotices', {
       customers: config.customers,
       opsTopic: this.notifications.opsTopic,
-    }).grantTo(this.customerActions.function);
+    })
+      .grantTo(this.customerActions.function)
+      // The page mails a change-of-email link to the new address, and sends no SMS.
+      .grantTo(this.portal.function, { sms: false });
 
     new CfnOutput(this, 'WebhookBaseUrl', {
       description: 'Point each payment provider at <this>/<provider>, e.g. .../webhooks/stripe',

@@ -13,6 +13,7 @@ import { documentClient } from '../functions/commons/clients/dynamodb.ts';
 import { STRIPE_KEY_NAMES, secretKeyRefusal } from '../functions/commons/clients/stripe.ts';
 import { CONFIG_JSON_ENV, loadConfig } from '../functions/commons/config/load.ts';
 import type { Config } from '../functions/commons/config/schema.ts';
+import { PORTAL_BASE_URL_ENV } from '../functions/commons/customer-notices/from-env.ts';
 import { ConfigError } from '../functions/commons/errors.ts';
 import { issueLink } from '../functions/commons/portal/links.ts';
 import { PortalStore } from '../functions/commons/portal/store.ts';
@@ -225,6 +226,8 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : env.port;
   const base = httpUrl(env.host, port);
   stripe.forwardTo(`${base}/webhooks/stripe`);
+  // Customer notices link to the page here unless portal.baseUrl says otherwise.
+  process.env[PORTAL_BASE_URL_ENV] ??= base;
   scheduler.start();
   // Lets `npx flowpilot` reach this store while the runtime holds it (LevelDB allows one process).
   writeRuntimeInfo(env.dataDir, {

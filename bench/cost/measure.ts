@@ -7,6 +7,9 @@
  * as the deployed log level writes them, requests by command), the EMF metrics it emitted
  * and the table's bytes per item kind.
  *
+ * Every invocation is also listed (`runs`: wall time, DynamoDB requests, upstream calls, how
+ * the run ended) for bench/scale.ts, the backfill's hand-over across invocations included.
+ *
  *   npx tsx bench/cost/measure.ts <customers> [webhookSample]
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -90,6 +93,21 @@ const current = new AsyncLocalStorage<Fn>();
 /** Only what the measured hour and samples consume is kept; the warm-up is not. */
 let measuring = false;
 const metrics = new Set<string>();
+/** DynamoDB requests per function since the start, warm-up included (for `runs`). */
+const requestsOf = new Map<Fn, number>();
+interface Run {
+  fn: Fn;
+  phase: 'warm-up' | 'hour';
+  /** Milliseconds since its phase (warm-up, the measured hour) began. */
+  startMs: number;
+  ms: number;
+  requests: number;
+  upstreamCalls: number;
+  /** complete / time / usage-not-ready … as the outcome says; absent for other functions. */
+  ended?: string;
+}
+const runs: Run[] = [];
+let hourStart = 0;
 
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 type Capacity = { CapacityUnits?: number } | undefined;
@@ -102,6 +120,7 @@ docClient.middlewareStack.add(
     input.ReturnConsumedCapacity = 'TOTAL';
     const u = fn && measuring ? usage.get(fn) : undefined;
     if (u) u.requests[command] = (u.requests[command] ?? 0) + 1;
+    if (fn) requestsOf.set(fn, (requestsOf.get(fn) ?? 0) + 1);
     try {
       const out = await next(args);
       const consumed = (out.output as { ConsumedCapacity?: Capacity | Capacity[] })
@@ -148,18 +167,49 @@ const sink = (chunk: unknown): boolean => {
   return true;
 };
 process.stdout.write = sink as typeof process.stdout.write;
+// A handler past its deadline (middy's timeout fires from a timer): name the function.
+process.on('uncaughtException', (err) => {
+  write(`${current.getStore() ?? 'no function'} failed: ${String(err)}\n`);
+  process.exit(1);
+});
 process.stderr.write = sink as typeof process.stderr.write;
+
+/** How a poll's run ended, from the summary its handler returns. */
+function ended(result: unknown): string | undefined {
+  const o = (result as { outcome?: Record<string, unknown> } | undefined)?.outcome;
+  if (!o) return undefined;
+  if (o.complete === true) return 'complete';
+  return String(o.stopReason ?? o.reason ?? 'incomplete');
+}
 
 async function run<T>(fn: Fn, call: () => Promise<T>): Promise<T> {
   if (measuring && !usage.has(fn)) usage.set(fn, blank());
   const t = performance.now();
+  const requestsBefore = requestsOf.get(fn) ?? 0;
+  const callsBefore = fn.startsWith('webhook') ? 0 : sim.callCount();
+  let result: T | undefined;
   try {
-    return await current.run(fn, call);
+    result = await current.run(fn, call);
+    return result;
   } finally {
+    const ms = performance.now() - t;
     const u = measuring ? usage.get(fn) : undefined;
     if (u) {
       u.invocations += 1;
-      u.ms += performance.now() - t;
+      u.ms += ms;
+    }
+    if (!fn.startsWith('webhook')) {
+      const end = ended(result);
+      runs.push({
+        fn,
+        phase: measuring ? 'hour' : 'warm-up',
+        startMs: Math.round(t - hourStart),
+        ms: Math.round(ms),
+        requests: (requestsOf.get(fn) ?? 0) - requestsBefore,
+        // customer-actions runs inside poll-customers: its calls are counted there too.
+        upstreamCalls: sim.callCount() - callsBefore,
+        ...(end && { ended: end }),
+      });
     }
   }
 }
@@ -275,6 +325,7 @@ try {
   }
 
   // Warm-up, not counted: the first runs backfill the history.
+  hourStart = performance.now();
   await run('poll-totals', scheduled('poll-totals'));
   for (let i = 0; i < 20; i++) {
     const r = (await run('poll-usage', scheduled('poll-usage'))) as {
@@ -313,7 +364,7 @@ try {
       createTime: wallTime(new Date(), ZONE),
     })),
   );
-  const hourStart = performance.now();
+  hourStart = performance.now();
   for (let minute = 0; minute < 60; minute += 5) {
     await run('poll-totals', scheduled('poll-totals'));
     if (minute === 0) await run('poll-usage', scheduled('poll-usage'));
@@ -369,6 +420,7 @@ try {
       topupsThisHour,
       handoffs,
       hourWallMs: Math.round(hourMs),
+      runs,
       webhookAnswers: [...new Set(answers)],
       functions: Object.fromEntries(usage),
       metrics: [...metrics].sort(),

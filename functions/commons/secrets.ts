@@ -3,8 +3,8 @@ import { ConfigError } from './errors.ts';
 
 /**
  * Secrets by name (`IPWEB_TOKEN`, `STRIPE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET`,
- * `EPAY_KEY`, and the Stripe keys `STRIPE_API_KEY` for charges and `STRIPE_READ_KEY` for the
- * webhook's reads, `PORTAL_SECRET`). In AWS the stack sets `<NAME>_SECRET_ARN` and the value comes from Secrets
+ * `EPAY_KEY`, and the Stripe keys `STRIPE_API_KEY` for charges, `STRIPE_READ_KEY` for the
+ * webhook's reads and `STRIPE_CHECKOUT_KEY` for the customer page's Checkout Sessions, `PORTAL_SECRET`). In AWS the stack sets `<NAME>_SECRET_ARN` and the value comes from Secrets
  * Manager, cached for a few minutes so rotation takes effect without a cold start; locally
  * the value is the environment variable itself. Values are never logged.
  */
@@ -15,6 +15,7 @@ export type SecretName =
   | 'EPAY_KEY'
   | 'STRIPE_API_KEY'
   | 'STRIPE_READ_KEY'
+  | 'STRIPE_CHECKOUT_KEY'
   | 'PORTAL_SECRET';
 
 const TTL_MS = 5 * 60_000;

@@ -132,9 +132,10 @@ export class CustomerNotices extends Construct {
   /**
    * Lets `fn` send notices: `CUSTOMER_NOTICES_DELIVERY=aws`, `ses:SendEmail` on the identity
    * from the configured address only, and `sns:Publish` to anything but an SNS ARN (that is,
-   * to phone numbers; SNS has no ARN for a number, so it cannot be named).
+   * to phone numbers; SNS has no ARN for a number, so it cannot be named). `sms: false` for a
+   * function that only mails (the customer page's change-of-email links).
    */
-  grantTo(fn: NoticeSender): this {
+  grantTo(fn: NoticeSender, channels: { sms: boolean } = { sms: true }): this {
     fn.addEnvironment(NOTICE_DELIVERY_ENV, 'aws');
     const { email, sms } = this.#customers.notices;
     if (email && this.identityArn) {
@@ -147,7 +148,7 @@ export class CustomerNotices extends Construct {
         }),
       );
     }
-    if (sms.enabled) {
+    if (sms.enabled && channels.sms) {
       fn.executionRole.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'SendCustomerNoticeSms',

@@ -10,6 +10,7 @@ export const SECRET_NAMES: readonly SecretName[] = [
   'EPAY_KEY',
   'STRIPE_API_KEY',
   'STRIPE_READ_KEY',
+  'STRIPE_CHECKOUT_KEY',
   'PORTAL_SECRET',
 ];
 
@@ -22,6 +23,8 @@ const DESCRIPTIONS: Record<SecretName, string> = {
     'Stripe restricted key (rk_...) with PaymentIntents write, for the auto top-up charges of customer-actions',
   STRIPE_READ_KEY:
     'Stripe restricted key (rk_...) with Checkout Sessions, PaymentIntents and PaymentMethods read, for payment-webhook',
+  STRIPE_CHECKOUT_KEY:
+    "Stripe restricted key (rk_...) with Checkout Sessions write, for the customer page's Buy",
   PORTAL_SECRET:
     "Key of the customer page's signed links (32+ characters; 'new old' while rotating)",
 };

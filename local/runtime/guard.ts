@@ -45,6 +45,9 @@ export function crossSiteRefusal(
     return 'cross-site request refused';
   }
   const origin = req.headers.origin;
+  // A page with `Referrer-Policy: no-referrer` (the customer page) posts to itself with
+  // Origin null; Sec-Fetch-Site, which no page can set, tells that apart.
+  if (origin === 'null' && site === 'same-origin') return undefined;
   if (origin !== undefined) {
     // Host and port: a page on another local port is another site.
     const from = hostOf(origin);

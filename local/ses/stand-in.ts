@@ -12,6 +12,8 @@ export interface ReceivedEmail {
   subjectCharset: string | undefined;
   text: string;
   tags: Record<string, string>;
+  /** `Content.Simple.Headers` by name, as given (`List-Unsubscribe`…). */
+  headers: Record<string, string>;
   /** The service named in the SigV4 credential scope (`ses` for SES v2). */
   signedFor: string | undefined;
 }
@@ -77,6 +79,17 @@ export async function startSesStandIn(
     }
     const subject = simple.Subject as { Data?: string; Charset?: string } | undefined;
     const textBody = (simple.Body as { Text?: { Data?: string } } | undefined)?.Text?.Data;
+    const headers = (simple.Headers as { Name?: string; Value?: string }[] | undefined) ?? [];
+    // SES refuses a header whose name or value is not printable ASCII (or a name with a colon).
+    if (
+      headers.some(
+        (h) =>
+          !/^[\x21-\x39\x3b-\x7e]{1,126}$/.test(h.Name ?? '') ||
+          !/^[\x20-\x7e]{1,870}$/.test(h.Value ?? ''),
+      )
+    ) {
+      return error(res, 400, 'BadRequestException', 'invalid message header');
+    }
     const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(
       req.headers.authorization ?? '',
     )?.[1];
@@ -94,6 +107,7 @@ export async function startSesStandIn(
           t.Value,
         ]),
       ),
+      headers: Object.fromEntries(headers.map((h) => [h.Name ?? '', h.Value ?? ''])),
       signedFor: scope,
     };
     sent.push(email);

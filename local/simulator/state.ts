@@ -1,4 +1,4 @@
-import { addDays, Decimal, dayInZone, gbToMb } from '../../functions/commons/units.ts';
+import { addDays, Decimal, dayInZone, gbToMb, mbToGb } from '../../functions/commons/units.ts';
 import { Num, seededRandom } from './json.ts';
 
 /**
@@ -185,6 +185,17 @@ const DIGITS = /^\d+$/;
 const DECIMAL = /^\d+(\.\d+)?$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const OPERATOR = { createId: '98765', createBy: 'flowpilot-agent' };
+/**
+ * Days of burn each seeded customer's purchases leave on its balance: most comfortably
+ * funded, two running low, so the demo's balances, notices and page have something to show.
+ */
+const SEED_FUNDING: Record<string, number> = {
+  '1001': 20,
+  '1002': 30,
+  '1003': 1.5,
+  '1004': 10,
+  '1005': 2.5,
+};
 
 /** SimState fields that are not data: the clock, the calendar and the generator. */
 const UNSAVED = new Set(['clock', 'zone', 'random']);
@@ -281,15 +292,33 @@ export class SimState {
   }
 
   private fill(): void {
-    const fiveTb = 5242880;
-    this.setPool('primary', { rechargedMb: fiveTb, consumedMb: 1048576, residualMb: 4194304 });
-    this.setPool('secondary', { rechargedMb: fiveTb, consumedMb: 0, residualMb: fiveTb });
     for (let i = 1; i <= 5; i++) {
       this.addCustomer({ customerId: String(1000 + i), account: `customer${i}@example.com` });
     }
     this.addCustomer({ customerId: '9001', account: 'stranger@example.com', inChannel: false });
     this.generateUsage(5 * 30);
+    const sold = this.fillPurchases();
+    // The agent bought its primary pool in 5 TB lots, and what it sold its customers came out of it.
+    const fiveTb = 5242880;
+    const lots = sold.div(fiveTb).ceil().plus(1).toNumber();
     const today = this.today();
+    this.addRecords(
+      Array.from({ length: lots }, (_, i) => ({
+        customerId: '1',
+        account: 'vendor',
+        flowMb: fiveTb,
+        createBy: 'vendor',
+        createId: '1',
+        createTime: `${addDays(today, -60 + i * 20)} 10:00:00`,
+      })),
+      true,
+    );
+    this.setPool('primary', {
+      rechargedMb: lots * fiveTb,
+      consumedMb: sold,
+      residualMb: new Decimal(lots * fiveTb).minus(sold),
+    });
+    this.setPool('secondary', { rechargedMb: fiveTb, consumedMb: 0, residualMb: fiveTb });
     const consume: ConsumeDayInput[] = [];
     const nni: NniDayInput[] = [];
     for (let i = 29; i >= 0; i--) {
@@ -303,10 +332,55 @@ export class SimState {
     }
     this.setConsumeSeries(consume);
     this.setNniSeries(nni);
-    this.addRecords(
-      [{ customerId: '1', account: 'vendor', flowMb: fiveTb, createBy: 'vendor', createId: '1' }],
-      true,
-    );
+  }
+
+  /**
+   * Each seeded customer's purchase history, as the upstream lists it: a top-up (type 0)
+   * at the start of each week of usage that covers the week, the last one sized so the
+   * balance ends at SEED_FUNDING days of the customer's burn (the smaller of yesterday and
+   * the last 7 days, as FlowPilot counts it). The vendor's balance follows. Returns the MB sold.
+   */
+  private fillPurchases(): Decimal {
+    const today = this.today();
+    let sold = new Decimal(0);
+    for (const [customerId, days] of Object.entries(SEED_FUNDING)) {
+      const c = this.customers.get(customerId);
+      if (!c) continue;
+      const used = new Map(
+        [...this.usage.values()]
+          .filter((r) => r.customerId === customerId)
+          .map((r) => [r.reportDate, r.uploadMb.plus(r.downloadMb)]),
+      );
+      const usedOn = (day: string) => used.get(day) ?? new Decimal(0);
+      const dates = [...used.keys()].sort();
+      const total = Decimal.sum(0, ...used.values());
+      const yesterday = addDays(today, -1);
+      const week = Decimal.sum(
+        0,
+        ...Array.from({ length: 7 }, (_, i) => usedOn(addDays(yesterday, -i))),
+      ).div(7);
+      const burn = Decimal.min(usedOn(yesterday), week);
+      const target = gbToMb(mbToGb(total.plus(burn.mul(days))).ceil());
+      // Weeks counted back from today, so the last top-up covers a whole week.
+      const starts = dates.filter((_, i) => (dates.length - 1 - i) % 7 === 6 || i === 0);
+      let given = new Decimal(0);
+      starts.forEach((start, i) => {
+        const next = starts[i + 1];
+        const weekUse = Decimal.sum(
+          0,
+          ...dates.filter((d) => d >= start && (!next || d < next)).map(usedOn),
+        );
+        const mb = next
+          ? gbToMb(mbToGb(weekUse).ceil())
+          : Decimal.max(target.minus(given), gbToMb(1));
+        given = given.plus(mb);
+        const at = `${start} ${String(8 + Math.floor(this.random() * 4)).padStart(2, '0')}:${String(Math.floor(this.random() * 60)).padStart(2, '0')}:${String(Math.floor(this.random() * 60)).padStart(2, '0')}`;
+        this.addRecords([{ customerId, account: c.account, flowMb: mb, createTime: at }]);
+      });
+      c.balanceMb = given.minus(total);
+      sold = sold.plus(given);
+    }
+    return sold;
   }
 
   private amount(min: number, max: number): Decimal {

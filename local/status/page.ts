@@ -162,6 +162,14 @@ function lowCustomerRows(rows: readonly CustomerRow[], all: number): string {
   return `<table class="customers"><thead><tr><th>Customer</th><th>Account</th><th class="num">Balance</th><th class="num">Days left</th><th>Last top-up</th><th>Notice</th></tr></thead><tbody>${body}</tbody></table>${more}`;
 }
 
+/** Customers with no balance to show yet: their usage exceeds every credit known. */
+function notCalibrated(rows: readonly CustomerRow[]): string {
+  if (rows.length === 0) return '';
+  const ids = rows.slice(0, MAX_LOW_CUSTOMERS).map((r) => r.figures.customerId);
+  const more = rows.length > ids.length ? ` and ${rows.length - ids.length} more` : '';
+  return `<p class="meta" data-not-calibrated="${rows.length}">Not calibrated (${rows.length}): ${esc(ids.join(', '))}${more}. Their usage exceeds every credit known, so their balance needs an opening: <code>flowpilot customer calibrate &lt;id&gt; --gb &lt;GB&gt;</code></p>\n`;
+}
+
 function alertRows(o: StatusOverview): string {
   if (o.openAlerts.length === 0) return '<p class="ok">No open alerts.</p>';
   const rows = o.openAlerts
@@ -209,8 +217,9 @@ export async function renderStatusPage(deps: StatusPageDeps): Promise<string> {
     .join('');
   const lowList = deps.customers?.lowList;
   const low = customers && lowList ? customers.filter((r) => isLow(r.figures, lowList)) : [];
+  const uncalibrated = customers?.filter((r) => r.figures.uncalibrated) ?? [];
   const customerSection = customers
-    ? `<h2>Customers running low (${low.length})</h2>\n${lowCustomerRows(low, customers.length)}\n`
+    ? `<h2>Customers running low (${low.length})</h2>\n${lowCustomerRows(low, customers.length)}\n${notCalibrated(uncalibrated)}`
     : '';
 
   const series: Series[] = POOLS.map((pool, i) => ({

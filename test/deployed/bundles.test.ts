@@ -73,6 +73,7 @@ function secretValues(): Record<string, string> {
     STRIPE_API_KEY,
     // The stand-in takes one key; the webhook's read-only key is the same string here.
     STRIPE_READ_KEY: STRIPE_API_KEY,
+    STRIPE_CHECKOUT_KEY: STRIPE_API_KEY,
     PORTAL_SECRET,
   };
 }

@@ -132,7 +132,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     sink = new ResolvingSink();
     notices = [];
     now = new Date('2026-12-01T12:00:00Z');
-    shown = { lastCreditMb: null, lastCreditAt: null };
+    shown = { lastCreditMb: null, lastCreditAt: null, recentCredits: [] };
     customer += 1;
     id = String(customer);
     fx.sim.addCustomer({ customerId: id });
@@ -171,10 +171,24 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     });
   }
 
-  /** The newest credit record the balance counts, once a credit showed. */
-  let shown: Pick<CustomerBalance, 'lastCreditMb' | 'lastCreditAt'> = {
+  /** The credit records the balance counts, once a credit showed; the newest apart. */
+  let shown: Pick<CustomerBalance, 'lastCreditMb' | 'lastCreditAt' | 'recentCredits'> = {
     lastCreditMb: null,
     lastCreditAt: null,
+    recentCredits: [],
+  };
+  /** The balance counts these credit records too. */
+  const counts = (credits: readonly { mb: string; at: string }[]) => {
+    const last = credits.at(-1);
+    if (!last) return;
+    shown = {
+      lastCreditMb: last.mb,
+      lastCreditAt: last.at,
+      recentCredits: [
+        ...(shown.recentCredits ?? []),
+        ...credits.map((c) => ({ at: c.at, mb: c.mb })),
+      ],
+    };
   };
   const balance = (gb: string, extra: Partial<CustomerBalance> = {}): CustomerBalance => ({
     customerId: id,
@@ -187,8 +201,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     ...extra,
   });
   const low = (credits: CustomerCredit[] = [], gb = '12'): BalanceChange[] => {
-    const last = credits.at(-1);
-    if (last) shown = { lastCreditMb: last.mb, lastCreditAt: last.at };
+    counts(credits);
     return [{ before: balance('25'), after: balance(gb), credits }];
   };
 
@@ -219,7 +232,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
   });
   /** The balance once it shows the credit that just landed. */
   const credited = (gb = '112'): BalanceChange[] => {
-    shown = { lastCreditMb: gbToMb(100).toFixed(), lastCreditAt: now.toISOString() };
+    counts([{ mb: gbToMb(100).toFixed(), at: now.toISOString() }]);
     return [{ before: balance('12'), after: balance(gb), credits: [] }];
   };
   /** The store, except that the run dies when it would record Stripe's answer. */

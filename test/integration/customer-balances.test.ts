@@ -118,6 +118,7 @@ async function setup(start: Date, opts: { credits?: LedgerCredit[] } = {}) {
     pollState,
     listener,
     upstream,
+    usageDeps,
     customerDeps,
     poll,
     calibrateDeps,
@@ -574,5 +575,75 @@ describe('Function: pollCustomers — one receipt per payment', () => {
 
     // Assess
     expect([first, second, third]).toEqual([['stripe:pi_A'], ['stripe:pi_B'], ['stripe:pi_C']]);
+  });
+});
+
+describe('pollCustomers: writes only what moved', () => {
+  /** The balances store, with the customers each read asked for. */
+  class CountingBalances extends CustomerBalanceStore {
+    readonly asked: string[][] = [];
+    override async getMany(ids: readonly string[], options?: { consistent?: boolean }) {
+      this.asked.push([...ids]);
+      return super.getMany(ids, options);
+    }
+  }
+
+  it('writes a balance whose figures moved, and does not read the others again until poll-usage brings new figures; a top-up in between is counted at once', {
+    timeout: 90_000,
+  }, async () => {
+    // Prepare: three customers with traffic, balances settled; 90 has no record upstream
+    // (the others' top-ups stay in the records window, so every run reads their balances).
+    const t = await setup(new Date('2026-11-08T02:00:00.000Z'));
+    fixture.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    for (const id of ['88', '89']) {
+      fixture.sim.addCustomer({ customerId: id, account: `${id}@example.com`, balanceMb: 0 });
+      fixture.sim.consoleTopUp({ customerId: id, mb: '10240' });
+      fixture.sim.useTraffic({ customerId: id, downloadMb: '100' });
+    }
+    fixture.sim.addCustomer({ customerId: '90', account: '90@example.com', balanceMb: 0 });
+    fixture.sim.useTraffic({ customerId: '90', downloadMb: '10' });
+    await t.poll();
+    t.setNow(new Date('2026-11-08T03:00:00.000Z'));
+    await t.poll();
+    const balances = new CountingBalances(t.table.doc, t.table.tableName);
+    const deps = { ...t.customerDeps, balances };
+    const version = async (id: string) => (await t.balances.get(id))?.version;
+    const [v88, v89] = [await version('88'), await version('89')];
+
+    // Act 1: 88 uses traffic; poll-usage reads it, then poll-customers runs.
+    t.setNow(new Date('2026-11-08T04:00:00.000Z'));
+    fixture.sim.useTraffic({ customerId: '88', downloadMb: '50' });
+    expect((await pollUsage(t.usageDeps)).outcome.ok).toBe(true);
+    const moved = (await pollCustomers(deps)).outcome;
+
+    // Assess 1: 88's balance is written, 89's (nothing moved) is not.
+    expect(moved.customers.written).toBeGreaterThanOrEqual(1);
+    expect(await version('88')).toBe((v88 ?? 0) + 1);
+    expect(await version('89')).toBe(v89);
+    expect(await flowPilotBalance(t.balances, '88')).toBe(fixture.sim.getCustomer('88')?.balanceMb);
+
+    // Act 2: 15 minutes later, poll-usage has not run since: nothing is written, and only
+    // the customers with records in the window are read.
+    balances.asked.length = 0;
+    t.setNow(new Date('2026-11-08T04:15:00.000Z'));
+    const quiet = (await pollCustomers(deps)).outcome;
+
+    // Assess 2
+    expect(quiet).toMatchObject({ ok: true, complete: true, changes: 0 });
+    expect(quiet.customers.written).toBe(0);
+    expect(quiet.usage.unchanged).toBe(quiet.usage.days);
+    expect(balances.asked.flat().sort()).toEqual(['88', '89']);
+
+    // Act 3: a top-up for 89 lands, still no poll-usage run.
+    t.setNow(new Date('2026-11-08T04:30:00.000Z'));
+    fixture.sim.consoleTopUp({ customerId: '89', mb: '1024' });
+    const topUp = (await pollCustomers(deps)).outcome;
+
+    // Assess 3: 89 alone is written, with its usage, equal to the vendor's balance.
+    expect(topUp.customers.written).toBe(1);
+    expect(balances.asked.flat()).not.toContain('90');
+    expect(await version('89')).toBe((v89 ?? 0) + 1);
+    expect(await version('88')).toBe((v88 ?? 0) + 1);
+    expect(await flowPilotBalance(t.balances, '89')).toBe(fixture.sim.getCustomer('89')?.balanceMb);
   });
 });

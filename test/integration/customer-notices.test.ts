@@ -167,6 +167,7 @@ describe('Class: CustomerNotices', () => {
             '',
           ].join('\n'),
           tags: { 'flowpilot-notice': 'running-low', locale: 'en' },
+          headers: {},
           signedFor: 'ses',
         },
       ]);

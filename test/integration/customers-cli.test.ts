@@ -97,6 +97,37 @@ describe('CLI: customers, customer, customer calibrate', () => {
     });
   });
 
+  it('shows a customer whose usage exceeds every known credit as not calibrated, with the fix', async () => {
+    // Prepare: 90 uses 5 GB with no purchase on record (bought before the records begin; its
+    // account name comes with a record, so none is known).
+    fx.sim.addCustomer({ customerId: '90', account: 'carol@example.com' });
+    fx.sim.useTraffic({ customerId: '90', day: '2026-11-19', downloadMb: '5120' });
+    await poll();
+
+    // Act
+    expect(await cli('customers')).toBe(0);
+    const listed = stdout.text;
+    expect(await cli('customers', '--low', '--json')).toBe(0);
+    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    expect(await cli('customer', '90')).toBe(0);
+    const shown = stdout.text;
+    expect(await cli('customer', 'calibrate', '90', '--gb', '20')).toBe(0);
+    expect(await cli('customers')).toBe(0);
+    const after = stdout.text;
+
+    // Assess
+    expect(listed).toMatch(/^\s*90\s+-\s+not calibrated\s+-\s/m);
+    expect(listed).toContain('1 customer(s) not calibrated');
+    expect(listed).toContain('flowpilot customer calibrate <id> --gb');
+    expect(listed).not.toMatch(/-5 GB/);
+    expect(low.customers.map((c) => c.customerId)).toEqual(['88']);
+    expect(shown).toContain(
+      'balance:    not calibrated: usage exceeds every credit known by 5 GB; set the opening: flowpilot customer calibrate 90 --gb',
+    );
+    expect(after).toMatch(/^\s*90\s+-\s+20 GB\s/m);
+    expect(after).not.toContain('not calibrated');
+  });
+
   it('shows one customer with its ledger lines and a chart of daily usage', async () => {
     expect(await cli('customer', '088', '--days', '3')).toBe(0);
     expect(h.stdout.text).toContain('customer:   88 (alice@example.com)');

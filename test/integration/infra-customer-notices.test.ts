@@ -8,7 +8,7 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import { CustomerNotices } from '../../infra/constructs/customer-notices.ts';
 
 /** The construct in a stack of its own, granting one plain function (no bundling needed). */
-function synth(notices: Record<string, unknown>) {
+function synth(notices: Record<string, unknown>, channels?: { sms: boolean }) {
   const stack = new Stack(new App(), 'Notices', {
     env: { account: '123456789012', region: 'eu-west-1' },
   });
@@ -24,7 +24,7 @@ function synth(notices: Record<string, unknown>) {
   const construct = new CustomerNotices(stack, 'CustomerNotices', {
     customers: parseConfig({ customers: { notices } }).customers,
     opsTopic: new Topic(stack, 'Ops'),
-  }).grantTo({ addEnvironment: (k, v) => fn.addEnvironment(k, v), executionRole: role });
+  }).grantTo({ addEnvironment: (k, v) => fn.addEnvironment(k, v), executionRole: role }, channels);
   return { template: Template.fromStack(stack), construct };
 }
 
@@ -92,6 +92,11 @@ describe('Construct: CustomerNotices', { timeout: 120_000 }, () => {
     const all = statements(template);
     expect(all.map((s) => s.Sid).filter(Boolean)).toEqual(['SendCustomerNoticeEmail']);
     expect(all[0]?.Resource).toEqual(identityArn('n@example.com'));
+  });
+
+  it('grants a function that only mails (the customer page) email and never SMS', () => {
+    const { template } = synth({ email: { from: 'traffic@notices.example.com' } }, { sms: false });
+    expect(statements(template).map((s) => s.Sid)).toEqual(['SendCustomerNoticeEmail']);
   });
 
   it('alarms on failed notices and on SMS spend nearing the account limit, to the ops topic', () => {

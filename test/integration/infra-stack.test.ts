@@ -425,8 +425,8 @@ describe('FlowPilotStack', () => {
   });
 
   describe('secrets', () => {
-    it('creates the seven secrets under the stack name with a placeholder value', () => {
-      template.resourceCountIs('AWS::SecretsManager::Secret', 7);
+    it('creates the eight secrets under the stack name with a placeholder value', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 8);
       for (const name of [
         'IPWEB_TOKEN',
         'STRIPE_WEBHOOK_SECRET',
@@ -434,6 +434,7 @@ describe('FlowPilotStack', () => {
         'EPAY_KEY',
         'STRIPE_API_KEY',
         'STRIPE_READ_KEY',
+        'STRIPE_CHECKOUT_KEY',
         'PORTAL_SECRET',
       ]) {
         template.hasResourceProperties('AWS::SecretsManager::Secret', {
@@ -678,11 +679,12 @@ describe('FlowPilotStack', () => {
           expect(granted).toBe(name === 'payment-webhook');
           expect(variables[`${secret}_SECRET_ARN`] !== undefined).toBe(name === 'payment-webhook');
         }
-        // One Stripe key each: the charging one in customer-actions and the customer page
-        // (Checkout Sessions), the read-only one only in the webhook.
+        // One Stripe key each: the charging one in customer-actions only, the read-only one
+        // only in the webhook, the Checkout Sessions one only in the customer page.
         for (const [secret, holders] of [
-          ['STRIPE_API_KEY', ['customer-actions', 'portal']],
+          ['STRIPE_API_KEY', ['customer-actions']],
           ['STRIPE_READ_KEY', ['payment-webhook']],
+          ['STRIPE_CHECKOUT_KEY', ['portal']],
           ['PORTAL_SECRET', ['customer-actions', 'portal']],
         ] as const) {
           const holds = (holders as readonly string[]).includes(name);

@@ -150,13 +150,15 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
       state: 'UNKNOWN',
       gsi1pk: 'ORDERS#UNKNOWN',
     });
-    expect(sink.events).toEqual([
-      expect.objectContaining({
-        kind: 'deduction-unknown',
-        severity: 'critical',
-        details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
-      }),
-    ]);
+    // One problem: the redelivery may alert it again (whoever marked it may have died first).
+    const alert = expect.objectContaining({
+      kind: 'deduction-unknown',
+      severity: 'critical',
+      details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
+    });
+    expect(sink.events.length).toBeGreaterThan(0);
+    expect(sink.events).toEqual(sink.events.map(() => alert));
+    expect(new Set(sink.events.map((e) => e.subject)).size).toBe(1);
   });
 
   it('marks a part a crashed delivery left DEDUCTING UNKNOWN on redelivery, asks a redelivery within the lease to wait, and never calls', async () => {
@@ -193,7 +195,7 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
     // Assess
     expect([first, again].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
       'deduction-unknown',
-      'already-deducted',
+      'deduction-unknown',
     ]);
     // Within the lease the part may still be in a delivery's hands: come back later.
     expect(during.statusCode).toBe(409);
@@ -204,13 +206,12 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
       gsi1pk: 'ORDERS#UNKNOWN',
     });
     expect(await part(live.id, `${live.charge}:500`)).toMatchObject({ state: 'DEDUCTING' });
-    expect(sink.events).toEqual([
-      expect.objectContaining({
-        kind: 'deduction-unknown',
-        severity: 'critical',
-        details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
-      }),
-    ]);
+    const alert = expect.objectContaining({
+      kind: 'deduction-unknown',
+      severity: 'critical',
+      details: expect.objectContaining({ customerId: '88', gb: '5', state: 'UNKNOWN' }),
+    });
+    expect(sink.events).toEqual([alert, alert]);
   });
 
   it('deducts the disputed part once per dispute', async () => {

@@ -20,6 +20,7 @@ export const SECRETS: Record<SecretName, string> = {
   EPAY_KEY,
   STRIPE_API_KEY: 'sk_test_unused',
   STRIPE_READ_KEY: 'rk_test_unused',
+  STRIPE_CHECKOUT_KEY: 'rk_test_unused',
   PORTAL_SECRET: 'unused-portal-secret-of-32-characters',
 };
 

@@ -35,7 +35,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     fx.sim.addCustomer({ customerId: '88' });
   });
 
-  function handlerOf() {
+  function handlerOf(over: Partial<PaymentDeps> = {}) {
     const deps: PaymentDeps = {
       ledger,
       upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
@@ -43,6 +43,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       clock: () => new Date(),
       config: testPaymentsConfig(),
       getSecret: getTestSecret,
+      ...over,
     };
     return createPaymentWebhookHandler(
       async () => deps,
@@ -346,6 +347,130 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       expect(resultOf(failed)).toBe('needs-a-person');
       expect(net()).toBe(10);
       expect(sink.kinds()).toEqual(['deduction-unknown', 'deduction-unknown']);
+    });
+
+    it('a won dispute whose deduction is UNKNOWN: not silently kept, a reversal left to a person', async () => {
+      // Prepare: the dispute's deduction applied upstream, its answer lost.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+      const withdrawn = dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' });
+      expect(resultOf(await handler(withdrawn))).toBe('deduction-unknown');
+
+      // Act
+      const won = await handler(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess: the reversal is recorded for the person, with the GB to give back, and alerted.
+      expect(resultOf(won)).toBe('needs-a-person');
+      const parts = await ledger.listParts({ provider: 'stripe', paymentId: id });
+      expect(parts.map((p) => [p.kind, p.state, p.gb])).toEqual([
+        ['dispute', 'UNKNOWN', '10'],
+        ['reversal', 'UNKNOWN', '10'],
+      ]);
+      expect(sink.events.map((e) => [e.kind, e.subject.split(':')[0]])).toEqual([
+        ['deduction-unknown', 'deduction'],
+        ['deduction-unknown', 'reversal'],
+      ]);
+      expect(net()).toBe(0);
+    });
+
+    it('a won dispute over an UNKNOWN deduction whose delivery died before alerting: its redelivery alerts (seed 2026)', async () => {
+      // Prepare: the dispute's deduction UNKNOWN; the reinstatement dies after its claim.
+      const handler = handlerOf();
+      const id = newId();
+      await handler(paid(id));
+      fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+      await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+      const won = dispute(id, 'charge.dispute.funds_reinstated', {
+        status: 'won',
+        reinstated: 1000,
+      });
+      const dying = new Proxy(ledger, {
+        get: (target, prop, receiver) =>
+          prop === 'claimDeduction'
+            ? async (input: Parameters<DynamoLedger['claimDeduction']>[0]) => {
+                await target.claimDeduction(input);
+                throw new Error('the process is gone');
+              }
+            : Reflect.get(target, prop, receiver),
+      });
+      expect((await handlerOf({ ledger: dying })(won)).statusCode).toBeGreaterThanOrEqual(500);
+
+      // Act
+      const redelivered = await handler(won);
+
+      // Assess
+      expect(resultOf(redelivered)).toBe('needs-a-person');
+      expect(sink.events.map((e) => e.subject.split(':')[0])).toEqual(['deduction', 'reversal']);
+    });
+
+    it('a dispute whose delivery died after the upstream call, then won (seed 7): a person decides', async () => {
+      // Prepare: the delivery dies between deductionFlow and recording it (part left DEDUCTING).
+      let now = Date.now();
+      const clock = () => new Date(now);
+      const dying = new Proxy(ledger, {
+        get: (target, prop, receiver) =>
+          prop === 'settleDeduction'
+            ? async () => {
+                throw new Error('the process is gone');
+              }
+            : Reflect.get(target, prop, receiver),
+      });
+      const id = newId();
+      await handlerOf({ clock })(paid(id));
+      const died = await handlerOf({ ledger: dying, clock })(
+        dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }),
+      );
+      expect(died.statusCode).toBeGreaterThanOrEqual(500);
+      expect(net()).toBe(0);
+      now += (testPaymentsConfig().leaseSeconds + 1) * 1000;
+
+      // Act
+      const won = await handlerOf({ clock })(
+        dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 }),
+      );
+
+      // Assess: the dispute's part is UNKNOWN and the give-back is a person's, both alerted.
+      expect(resultOf(won)).toBe('needs-a-person');
+      const parts = await ledger.listParts({ provider: 'stripe', paymentId: id });
+      expect(parts.map((p) => [p.kind, p.state])).toEqual([
+        ['dispute', 'UNKNOWN'],
+        ['reversal', 'UNKNOWN'],
+      ]);
+      expect(sink.kinds().filter((k) => k === 'deduction-unknown')).toHaveLength(2);
+    });
+
+    it('a dispute delivery that died after marking its part UNKNOWN, before alerting: the redelivery alerts (seed 2026)', async () => {
+      // Prepare: the first delivery dies around deductionFlow (part left DEDUCTING); past the
+      // lease the second marks it UNKNOWN and dies before its alert.
+      let now = Date.now();
+      const clock = () => new Date(now);
+      const settle = (after: boolean) =>
+        new Proxy(ledger, {
+          get: (target, prop, receiver) =>
+            prop === 'settleDeduction'
+              ? async (...args: Parameters<DynamoLedger['settleDeduction']>) => {
+                  if (after) await target.settleDeduction(...args);
+                  throw new Error('the process is gone');
+                }
+              : Reflect.get(target, prop, receiver),
+        });
+      const id = newId();
+      const withdrawn = dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' });
+      await handlerOf({ clock })(paid(id));
+      await handlerOf({ ledger: settle(false), clock })(withdrawn);
+      now += (testPaymentsConfig().leaseSeconds + 1) * 1000;
+      await handlerOf({ ledger: settle(true), clock })(withdrawn);
+
+      // Act
+      const redelivered = await handlerOf({ clock })(withdrawn);
+
+      // Assess: the part is a person's, and the person is told.
+      expect(resultOf(redelivered)).toBe('deduction-unknown');
+      expect(sink.events.map((e) => e.subject)).toEqual([`deduction:stripe:${id}:dp_${id}`]);
     });
 
     it('the same refunded total reported twice before the payment, the older one last: 6 GB', async () => {

@@ -5,7 +5,10 @@ import { unsubscribeHeaders } from '../../functions/commons/portal/links.ts';
 import { PortalStore } from '../../functions/commons/portal/store.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
 import { CustomerContactStore } from '../../functions/commons/store/customer-contacts.ts';
+import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { addDays, Decimal, dayInZone } from '../../functions/commons/units.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import {
@@ -374,7 +377,7 @@ describe('portal: the page', () => {
     expect(page.body).toContain('data-gb="2"');
     expect(page.body.match(/<tr><td>/g)).toHaveLength(4);
     expect(page.body).toContain('+10 GB');
-    expect(page.body).toContain('Reminders are off');
+    expect(page.body).toContain('<input type="checkbox" name="email" value="on"> Email reminders');
     expect(page.body).toContain('a***@example.com');
     expect(page.body).not.toContain('alice@example.com</');
   });
@@ -427,7 +430,7 @@ describe('portal: the page', () => {
     expect(back.body).toContain('<html lang="en">');
   });
 
-  it('shows a balance negative only for want of an opening as "not yet set up"', async () => {
+  it('shows a balance negative only for want of an opening as "not available yet"', async () => {
     // Prepare
     await seedCustomer(table.doc, table.tableName, {
       customerId: '1005',
@@ -443,11 +446,13 @@ describe('portal: the page', () => {
     const { page } = await signIn('1005');
 
     // Assess
-    expect(page.body).toContain('data-balance="not-calibrated"');
+    expect(page.body).toContain(
+      '<p class="big" data-balance="not-calibrated">Balance not available yet</p>',
+    );
     expect(page.body).not.toMatch(/−?-\d+(\.\d+)? GB/);
   });
 
-  it('costs at most 9 DynamoDB requests per view with 400 days of history', async () => {
+  it('costs at most 8 DynamoDB requests per view with 400 days of history', async () => {
     // Prepare
     await seedCustomer(table.doc, table.tableName, {
       customerId: '1400',
@@ -467,9 +472,9 @@ describe('portal: the page', () => {
     expect(page.statusCode).toBe(200);
     // Records every 10 days over 400 days: the 36 of the last 366 days.
     expect(page.body.match(/<tr><td>/g)?.length).toBe(36);
-    // 8 reads of the page's own, plus the usage store's finished-days marker (one GetItem,
-    // in parallel with the usage query), whatever the history's length.
-    expect(requests.count()).toBeLessThanOrEqual(9);
+    // The usage store's finished-days marker rides in its BatchGet of the open days' parts:
+    // 8 requests whatever the history's length.
+    expect(requests.count()).toBeLessThanOrEqual(8);
   });
 
   it('answers 429 past the per-address limit and past the per-customer limit', async () => {
@@ -536,6 +541,78 @@ describe('portal: the page', () => {
   });
 });
 
+describe('portal: the page as poll-usage leaves the usage store', () => {
+  let own: TestTable;
+  beforeAll(async () => {
+    own = await createTestTable('portal-open-days');
+  });
+  afterAll(() => own?.client.destroy());
+
+  it('draws the open days from the balance and still costs at most 8 requests', async () => {
+    // Prepare: days finished up to 3 days ago (per customer rows and the marker); the last
+    // three days open, their figures in the day parts only; the balance counted them all.
+    const today = dayInZone(NOW, 'Asia/Shanghai');
+    const usage = new UsageStore(own.doc, own.tableName, { retentionDays: 800 });
+    const days = Array.from({ length: 10 }, (_, i) => addDays(today, i - 9));
+    const mbOn = (day: string) => new Decimal(1000 + days.indexOf(day) * 100);
+    await usage.finish([addDays(today, -10)], NOW);
+    await usage.put(
+      days.map((day) => ({
+        customerId: '1500',
+        day,
+        userName: 'open@example.com',
+        uploadMb: new Decimal(0),
+        downloadMb: mbOn(day),
+      })),
+      NOW,
+    );
+    await usage.finish(days.slice(0, 7), NOW);
+    await new CustomerBalanceStore(own.doc, own.tableName).write(
+      [
+        {
+          state: {
+            customerId: '1500',
+            account: 'open@example.com',
+            opening: {
+              mb: new Decimal(100_000),
+              at: `${days[0]}T00:00:00.000Z`,
+              day: addDays(today, -10),
+              dayBaseMb: new Decimal(0),
+            },
+            creditsMb: new Decimal(0),
+            deductionsMb: new Decimal(0),
+            settledMb: new Decimal(0),
+            recent: new Map(days.map((d) => [d, mbOn(d)])),
+          },
+          version: undefined,
+        },
+      ],
+      NOW,
+    );
+    const counted = counting(own.doc);
+    const handler = createPortalHandler(() =>
+      portalDeps(counted.doc, own.tableName, { now: () => NOW }),
+    );
+    const opened = (await handler(
+      portalEvent('GET', `/portal/open?token=${linkToken('1500')}`),
+    )) as Result;
+    const session = sessionOf(opened);
+    counted.reset();
+
+    // Act
+    const page = (await handler(
+      portalEvent('GET', '/portal/me', { cookies: { '__Host-fp_portal': session ?? '' } }),
+    )) as Result;
+
+    // Assess
+    expect(page.statusCode).toBe(200);
+    const bar = (day: string) =>
+      new RegExp(`data-day="${day}" data-gb="${mbOn(day).div(1024).toNumber()}"`);
+    for (const day of days) expect(page.body).toMatch(bar(day));
+    expect(counted.count()).toBeLessThanOrEqual(8);
+  });
+});
+
 describe('portal: the origin check reads the configured base URL', () => {
   it('accepts a POST whose Origin is portal.baseUrl', async () => {
     // Prepare
@@ -563,6 +640,29 @@ describe('portal: the origin check reads the configured base URL', () => {
   });
 });
 
+describe('portal: a browser on the page (Referrer-Policy: no-referrer) posts with Origin null', () => {
+  it('is taken when the browser says same-origin, and refused otherwise', async () => {
+    // Prepare
+    const a = await signIn(A);
+    const post = (headers: Record<string, string>) =>
+      call('POST', '/portal/zone', {
+        cookies: { '__Host-fp_portal': a.session },
+        headers,
+        form: { csrf: a.csrf, zone: 'UTC' },
+      });
+
+    // Act
+    const same = await post({ origin: 'null', 'sec-fetch-site': 'same-origin' });
+    const cross = await post({ origin: 'null', 'sec-fetch-site': 'cross-site' });
+    const unknown = await post({ origin: 'null' });
+
+    // Assess
+    expect(same.statusCode).toBe(303);
+    expect(cross.statusCode).toBe(403);
+    expect(unknown.statusCode).toBe(403);
+  });
+});
+
 describe('portal: one-click unsubscribe (RFC 8058)', () => {
   it('GET shows a button and changes nothing; POST without cookie or Origin unsubscribes', async () => {
     // Prepare
@@ -574,6 +674,7 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
       keys: portalKeys(KEY),
       baseUrl: ORIGIN,
       customerId: customer,
+      email: 'uma@example.com',
       now: NOW,
     });
     const url = new URL(/^<(.+)>$/.exec(headers['List-Unsubscribe'])?.[1] ?? '');
@@ -593,10 +694,10 @@ describe('portal: one-click unsubscribe (RFC 8058)', () => {
     expect(url.origin + url.pathname).toBe(`${ORIGIN}/portal/unsubscribe`);
     expect(shown.statusCode).toBe(200);
     expect(shown.body).toContain('<form method="post" action="/portal/unsubscribe?token=');
-    expect(afterGet?.notices).toBe(true);
+    expect(afterGet?.reminders.email).toBe(true);
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain('You will no longer receive reminders');
-    expect((await contacts.get(customer))?.notices).toBe(false);
+    expect((await contacts.get(customer))?.reminders).toEqual({ email: false, sms: true });
   });
 
   it('refuses a tampered token and a link token in its place', async () => {

@@ -1,11 +1,18 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkoutOptInOf, recordCheckoutOptIn } from '../../functions/commons/autotopup/opt-in.ts';
+import { turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
-import { parseConfig } from '../../functions/commons/config/load.ts';
+import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { stripeCheckout } from '../../functions/commons/portal/stripe-checkout.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
+import { AutoTopupStore } from '../../functions/commons/store/autotopup.ts';
+import { CheckoutSessionStore } from '../../functions/commons/store/checkout-sessions.ts';
+import { DynamoLedger } from '../../functions/commons/store/ledger.ts';
+import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createPortalHandler } from '../../functions/portal.ts';
+import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import {
   csrfOf,
@@ -16,28 +23,53 @@ import {
   seedCustomer,
   sessionOf,
 } from '../helpers/portal.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+import {
+  getTestSecret,
+  RecordingSink,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
 
 /*
- * The Buy button against a minimal `POST /v1/checkout/sessions` endpoint in this file: the
- * local Stripe stand-in of this branch has none yet (issue #28 point 9 adds it elsewhere).
- * It answers as Stripe does for a created session and keeps what it was sent.
+ * The Buy button against the local Stripe stand-in, and the sessions it creates paid and
+ * delivered through the payment webhook: an opt-in from the page is taken under the default
+ * `autoTopup.checkoutOptIn: created-by-flowpilot`, and every other session is refused.
  */
 
+const STRIPE_KEY = 'rk_test_portal_buy';
 const NOW = new Date('2026-11-20T04:00:00.000Z');
-const CATALOG = {
-  'gb-10': { gb: '10', price: 500, currency: 'usd' },
-  'gb-50-cny': { gb: '50', price: 19900, currency: 'cny' },
-};
-const CONFIG = { payments: { providers: ['stripe' as const], catalog: CATALOG } };
+const PAYMENTS = testPaymentsConfig();
+const CONFIG = { payments: { providers: ['stripe' as const], catalog: PAYMENTS.catalog } };
+const fx = useSimulator();
+const CUSTOMERS = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008', '1009', '1010'];
 
 let table: TestTable;
-let stripe: Server;
-let stripeBase: string;
-const received: { path: string; body: URLSearchParams; auth: string | undefined }[] = [];
+let standIn: StripeStandIn;
+let sessions: CheckoutSessionStore;
+let store: AutoTopupStore;
+let sink: RecordingSink;
 let handle: ReturnType<typeof createPortalHandler>;
 
 async function call(...args: Parameters<typeof portalEvent>): Promise<Result> {
   return (await handle(portalEvent(...args))) as Result;
+}
+
+function portalAt(now: Date) {
+  return createPortalHandler(() =>
+    portalDeps(table.doc, table.tableName, {
+      now: () => now,
+      config: CONFIG,
+      checkout: stripeCheckout({
+        stripe: async () => stripeClient(STRIPE_KEY, standIn.url, { retryDelayMs: 1 }),
+        catalog: PAYMENTS.catalog,
+        sessions,
+        clock: () => now,
+        origin: standIn.url,
+      }),
+    }),
+  );
 }
 
 async function signIn(customerId: string, headers: Record<string, string> = {}) {
@@ -54,9 +86,76 @@ async function signIn(customerId: string, headers: Record<string, string> = {}) 
   return { session, csrf: csrfOf(page.body), page };
 }
 
+/** Buy on the page as `customerId`; the Checkout Session the page sent the browser to. */
+async function buy(customerId: string, form: Record<string, string>) {
+  const { session, csrf } = await signIn(customerId);
+  const res = await call('POST', '/portal/buy', {
+    cookies: { '__Host-fp_portal': session },
+    form: { csrf, ...form },
+  });
+  expect(res.statusCode).toBe(303);
+  const id = /\/checkout\/pay\/(cs_test_[^/?]+)$/.exec(res.headers.location ?? '')?.[1];
+  const created = standIn.checkoutSessions().find((s) => s.id === id);
+  if (!created) throw new Error(`the page sent the browser to ${res.headers.location}`);
+  return created;
+}
+
+/** The payment webhook as deployed: credits, then records a Checkout opt-in. */
+function webhook(checkoutOptIn?: string) {
+  const deps: PaymentDeps = {
+    ledger: new DynamoLedger(table.doc, table.tableName),
+    upstream: fx.client(),
+    sink,
+    clock: () => new Date(),
+    config: PAYMENTS,
+    getSecret: getTestSecret,
+  };
+  return createPaymentWebhookHandler(
+    async () => deps,
+    () => deps.config,
+    {
+      async stripeCredited(req) {
+        const found = checkoutOptInOf(req.body);
+        if (!found) return;
+        await recordCheckoutOptIn(found, {
+          store,
+          sessions,
+          stripe: async () => createStripeApi(stripeClient(STRIPE_KEY, standIn.url)),
+          sink,
+          clock: () => new Date(),
+          config: {
+            payments: PAYMENTS,
+            autoTopup: autoTopupSchema.parse(checkoutOptIn ? { checkoutOptIn } : {}),
+          },
+        });
+      },
+    },
+  );
+}
+
+/** `checkout.session.completed` for a session as Stripe keeps it, with `edit` applied. */
+function completed(
+  id: string,
+  edit: (s: Record<string, unknown>) => void = () => undefined,
+  opts: { created?: number } = {},
+) {
+  const session = structuredClone(standIn.checkoutSessions().find((s) => s.id === id)) as Record<
+    string,
+    unknown
+  >;
+  edit(session);
+  return stripeDelivery('stripe', stripeEvent('checkout.session.completed', session, opts));
+}
+
+const trail = async (customerId: string) =>
+  (await store.history(customerId)).map((l) => `${l.event} by ${l.by.replace(/:cs_.*/, '')}`);
+
 beforeAll(async () => {
   table = await createTestTable('portal-buy');
-  for (const customerId of ['1001', '1002']) {
+  sessions = new CheckoutSessionStore(table.doc, table.tableName);
+  store = new AutoTopupStore(table.doc, table.tableName);
+  standIn = await startStripeStandIn({ apiKey: STRIPE_KEY });
+  for (const customerId of CUSTOMERS) {
     await seedCustomer(table.doc, table.tableName, {
       customerId,
       account: `c${customerId}@example.com`,
@@ -66,48 +165,20 @@ beforeAll(async () => {
       now: NOW,
     });
   }
-  let n = 0;
-  stripe = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      received.push({
-        path: `${req.method} ${req.url}`,
-        body: new URLSearchParams(body),
-        auth: req.headers.authorization,
-      });
-      const id = `cs_test_${++n}`;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ id, object: 'checkout.session', url: `${stripeBase}/checkout/pay/${id}` }),
-      );
-    });
-  });
-  await new Promise<void>((r) => stripe.listen(0, '127.0.0.1', r));
-  stripeBase = `http://127.0.0.1:${(stripe.address() as AddressInfo).port}`;
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => stripe?.close(() => r()));
+  await standIn?.close();
   table?.client.destroy();
 });
 
 beforeEach(() => {
-  received.length = 0;
-  const config = parseConfig(CONFIG);
-  handle = createPortalHandler(() =>
-    portalDeps(table.doc, table.tableName, {
-      now: () => NOW,
-      config: CONFIG,
-      checkout: stripeCheckout({
-        stripe: async () => stripeClient('sk_test_portal', stripeBase, { retryDelayMs: 1 }),
-        catalog: config.payments.catalog,
-        origin: stripeBase,
-      }),
-    }),
-  );
+  sink = new RecordingSink();
+  handle = portalAt(NOW);
+  for (const customerId of CUSTOMERS) {
+    fx.sim.addCustomer({ customerId });
+  }
+  fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
 });
 
 describe('portal: Buy', () => {
@@ -117,65 +188,71 @@ describe('portal: Buy', () => {
     const zh = await signIn('1001', { 'accept-language': 'zh-CN' });
 
     // Assess
-    expect(page.body).toContain('10 GB · $5.00');
-    expect(page.body).toContain('50 GB · CN¥199.00');
+    expect(page.body).toContain('10 GB · $10.00');
+    expect(page.body).toContain('5 GB · CN¥30.00');
     expect(zh.page.body).toContain('购买');
-    expect(page.headers['content-security-policy']).toContain(`form-action 'self' ${stripeBase}`);
+    expect(page.headers['content-security-policy']).toContain(`form-action 'self' ${standIn.url}`);
   });
 
-  it('creates a Checkout Session for the signed-in customer, whatever the form says, and redirects to it', async () => {
-    // Prepare
-    const { session, csrf } = await signIn('1001');
-
+  it('creates and records a Checkout Session for the signed-in customer, whatever the form says', async () => {
     // Act
-    const res = await call('POST', '/portal/buy', {
-      cookies: { '__Host-fp_portal': session },
-      form: { csrf, package: 'gb-10', customerId: '1002', client_reference_id: '1002' },
+    const created = await buy('1001', {
+      package: 'gb10',
+      customerId: '1002',
+      client_reference_id: '1002',
     });
 
     // Assess
-    expect(res.statusCode).toBe(303);
-    expect(res.headers.location).toBe(`${stripeBase}/checkout/pay/cs_test_1`);
-    expect(received).toHaveLength(1);
-    const sent = received[0];
-    expect(sent?.path).toBe('POST /v1/checkout/sessions');
-    expect(sent?.auth).toBe('Bearer sk_test_portal');
-    expect(Object.fromEntries(sent?.body ?? [])).toEqual({
+    const sent = standIn.requests().find((r) => r.path === '/v1/checkout/sessions');
+    expect(sent?.status).toBe(200);
+    const ref = created.metadata.flowpilot_session ?? '';
+    expect(ref).toMatch(/^fps_[\w-]{22}$/);
+    expect(sent?.params).toEqual({
       mode: 'payment',
       client_reference_id: '1001',
+      customer_creation: 'always',
       success_url: 'https://portal.example.test/portal/me?m=paid',
       cancel_url: 'https://portal.example.test/portal/me?m=canceled',
-      'line_items[0][quantity]': '1',
-      'line_items[0][price_data][currency]': 'usd',
-      'line_items[0][price_data][unit_amount]': '500',
-      'line_items[0][price_data][product_data][name]': '10 GB for customer 1001',
-      'metadata[package]': 'gb-10',
-      'metadata[customerId]': '1001',
-      'metadata[createdBy]': 'flowpilot-portal',
+      line_items: {
+        0: {
+          quantity: '1',
+          price_data: {
+            currency: 'usd',
+            unit_amount: '1000',
+            product_data: { name: '10 GB for customer 1001' },
+          },
+        },
+      },
+      metadata: { package: 'gb10', customerId: '1001', flowpilot_session: ref },
+    });
+    expect(await sessions.get(created.id)).toEqual({
+      sessionId: created.id,
+      ref,
+      customerId: '1001',
+      purpose: 'buy',
+      createdAt: NOW.toISOString(),
     });
   });
 
   it('asks Stripe to save the card when the customer ticks automatic top-up', async () => {
-    // Prepare
-    const { session, csrf } = await signIn('1002');
-
     // Act
-    const res = await call('POST', '/portal/buy', {
-      cookies: { '__Host-fp_portal': session },
-      form: { csrf, package: 'gb-50-cny', auto: 'on', belowGb: '20' },
-    });
+    const created = await buy('1002', { package: 'cn5', auto: 'on', belowGb: '20' });
 
     // Assess
-    expect(res.statusCode).toBe(303);
-    const body = received[0]?.body;
-    expect(body?.get('payment_intent_data[setup_future_usage]')).toBe('off_session');
-    expect(body?.get('metadata[autoTopup]')).toBe('gb-50-cny:20');
-    expect(body?.get('client_reference_id')).toBe('1002');
+    const sent = standIn.requests().at(-1)?.params ?? {};
+    expect(sent.payment_intent_data).toEqual({ setup_future_usage: 'off_session' });
+    expect(sent.metadata).toMatchObject({ autoTopup: 'cn5:20', package: 'cn5' });
+    expect(sent.client_reference_id).toBe('1002');
+    expect(await sessions.get(created.id)).toMatchObject({
+      customerId: '1002',
+      purpose: 'autotopup',
+    });
   });
 
   it('refuses an unknown package or a bad threshold without calling Stripe', async () => {
     // Prepare
     const { session, csrf } = await signIn('1001');
+    const before = standIn.requests().length;
 
     // Act
     const unknown = await call('POST', '/portal/buy', {
@@ -184,28 +261,18 @@ describe('portal: Buy', () => {
     });
     const badThreshold = await call('POST', '/portal/buy', {
       cookies: { '__Host-fp_portal': session },
-      form: { csrf, package: 'gb-10', auto: 'on', belowGb: '1e9' },
+      form: { csrf, package: 'gb10', auto: 'on', belowGb: '1e9' },
     });
 
     // Assess
     expect(unknown.statusCode).toBe(404);
     expect(badThreshold.statusCode).toBe(400);
-    expect(received).toEqual([]);
+    expect(standIn.requests()).toHaveLength(before);
   });
 
   it('opens at most 5 Checkout Sessions per customer per hour', async () => {
     // Prepare
-    handle = createPortalHandler(() =>
-      portalDeps(table.doc, table.tableName, {
-        now: () => new Date(NOW.getTime() + 7_200_000),
-        config: CONFIG,
-        checkout: stripeCheckout({
-          stripe: async () => stripeClient('sk_test_portal', stripeBase, { retryDelayMs: 1 }),
-          catalog: parseConfig(CONFIG).payments.catalog,
-          origin: stripeBase,
-        }),
-      }),
-    );
+    handle = portalAt(new Date(NOW.getTime() + 7_200_000));
     const token = signToken(portalKeys(KEY), 'link', {
       customerId: '1001',
       version: 0,
@@ -214,19 +281,274 @@ describe('portal: Buy', () => {
     const session = sessionOf(await call('GET', `/portal/open?token=${token}`)) ?? '';
     const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
     const csrf = csrfOf(page.body);
+    const before = standIn.checkoutSessions().length;
 
     // Act
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
       const r = await call('POST', '/portal/buy', {
         cookies: { '__Host-fp_portal': session },
-        form: { csrf, package: 'gb-10' },
+        form: { csrf, package: 'gb10' },
       });
       statuses.push(r.statusCode);
     }
 
     // Assess
     expect(statuses).toEqual([303, 303, 303, 303, 303, 429]);
-    expect(received).toHaveLength(5);
+    expect(standIn.checkoutSessions()).toHaveLength(before + 5);
+  });
+});
+
+describe('portal: Buy with automatic top-up, through the webhook', () => {
+  it('credits the purchase and turns auto top-up on with the card paid, under the default', async () => {
+    // Prepare
+    const created = await buy('1003', { package: 'gb10', auto: 'on', belowGb: '5' });
+    const paid = standIn.payCheckoutSession(created.id);
+
+    // Act
+    const res = await webhook()(completed(created.id));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(String(res.body))).toMatchObject({ result: 'credited' });
+    expect(await store.get('1003')).toMatchObject({
+      enabled: true,
+      packageId: 'gb10',
+      belowGb: '5',
+      stripeCustomer: paid.customer,
+      paymentMethod: 'pm_card_visa',
+    });
+    expect(await trail('1003')).toEqual(['on by checkout']);
+    expect(sink.events).toEqual([]);
+  });
+
+  it("pays the next Buy as the Stripe customer on file, so the customer's card stays theirs", async () => {
+    // Prepare
+    const first = await buy('1004', { package: 'gb10', auto: 'on', belowGb: '5' });
+    const { customer } = standIn.payCheckoutSession(first.id);
+    expect((await webhook()(completed(first.id))).statusCode).toBe(200);
+
+    // Act
+    const next = await buy('1004', { package: 'gb100', auto: 'on', belowGb: '30' });
+    standIn.payCheckoutSession(next.id);
+    // Paid after the first opt-in was recorded (the event's time has whole seconds).
+    const later = Math.floor(Date.now() / 1000) + 2;
+    const res = await webhook()(completed(next.id, undefined, { created: later }));
+
+    // Assess
+    const sent = standIn
+      .requests()
+      .filter((r) => r.path === '/v1/checkout/sessions')
+      .at(-1);
+    expect(sent?.params).toMatchObject({ customer });
+    expect(sent?.params).not.toHaveProperty('customer_creation');
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1004')).toMatchObject({
+      packageId: 'gb100',
+      belowGb: '30',
+      stripeCustomer: customer,
+    });
+    expect(await trail('1004')).toEqual(['settings by checkout', 'on by checkout']);
+  });
+
+  it('refuses a session the page created for another customer, paid naming this one', async () => {
+    // Prepare: the page's session for 1005, delivered as if paid for 1006.
+    const created = await buy('1005', { package: 'gb10', auto: 'on', belowGb: '5' });
+    standIn.payCheckoutSession(created.id);
+
+    // Act
+    const res = await webhook()(
+      completed(created.id, (s) => {
+        s.client_reference_id = '1006';
+      }),
+    );
+
+    // Assess: the payment stands (credited to whom it names), the card is saved for nobody.
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1006')).toBeUndefined();
+    expect(await store.get('1005')).toBeUndefined();
+    expect(sink.events).toEqual([
+      expect.objectContaining({
+        kind: 'topup-failed',
+        summary: expect.stringContaining('created for customer 1005, not 1006'),
+      }),
+    ]);
+  });
+
+  it("refuses a session not created by FlowPilot that copies a page session's metadata", async () => {
+    // Prepare: a shop's own session carrying the ref of a session the page created.
+    const ours = await buy('1007', { package: 'gb10', auto: 'on', belowGb: '5' });
+    const shop = standIn.addCheckoutSession({
+      customerId: '1007',
+      stripeCustomer: 'cus_shop',
+      paymentMethod: 'pm_card_visa',
+      amountMinor: 1000,
+      currency: 'usd',
+      metadata: { ...ours.metadata },
+    });
+
+    // Act
+    const res = await webhook()(completed(shop.id));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1007')).toBeUndefined();
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('not created by FlowPilot') }),
+    ]);
+  });
+
+  it('never applies a replayed session again after the customer turned auto top-up off', async () => {
+    // Prepare
+    const created = await buy('1002', { package: 'gb10', auto: 'on', belowGb: '5' });
+    standIn.payCheckoutSession(created.id);
+    const delivery = completed(created.id);
+    expect((await webhook()(delivery)).statusCode).toBe(200);
+    await turnOffAutoTopup(store, { customerId: '1002', by: 'portal', now: new Date() });
+
+    // Act
+    const again = await webhook()(delivery);
+    const resent = await webhook()(completed(created.id));
+
+    // Assess
+    expect(again.statusCode).toBe(200);
+    expect(resent.statusCode).toBe(200);
+    expect(await store.get('1002')).toMatchObject({ enabled: false });
+    expect(await trail('1002')).toEqual(['off by portal', 'on by checkout']);
+    expect(sink.events).toEqual([]);
+  });
+
+  it("saves no card from a page session bought without 'top up automatically'", async () => {
+    // Prepare: a plain purchase whose event claims an opt-in.
+    const created = await buy('1006', { package: 'gb10' });
+    standIn.payCheckoutSession(created.id);
+
+    // Act
+    const res = await webhook()(
+      completed(created.id, (s) => {
+        s.metadata = { ...(s.metadata as object), autoTopup: 'gb10:5' };
+      }),
+    );
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1006')).toBeUndefined();
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('purchase only') }),
+    ]);
+  });
+});
+
+describe('portal: turning auto top-up on without a card saves one in a setup-mode Checkout', () => {
+  /** Auto top-up on, from the page, by a customer with no card on file. */
+  async function turnOn(customerId: string) {
+    const { session, csrf } = await signIn(customerId);
+    const res = await call('POST', '/portal/autotopup', {
+      cookies: { '__Host-fp_portal': session },
+      form: { csrf, enabled: 'on', package: 'gb10', belowGb: '5', orDaysLeft: '', maxPerMonth: '' },
+    });
+    expect(res.statusCode).toBe(303);
+    const id = /\/checkout\/pay\/(cs_test_[^/?]+)$/.exec(res.headers.location ?? '')?.[1] ?? '';
+    return { id, sent: standIn.requests().at(-1)?.params ?? {} };
+  }
+
+  it('saves the card and turns auto top-up on, crediting nothing', async () => {
+    // Prepare
+    const { id, sent } = await turnOn('1008');
+    const saved = standIn.payCheckoutSession(id);
+
+    // Act
+    const res = await webhook()(completed(id));
+    const again = await webhook()(completed(id));
+
+    // Assess
+    expect(sent).toMatchObject({
+      mode: 'setup',
+      currency: 'usd',
+      client_reference_id: '1008',
+      metadata: { autoTopup: 'gb10:5', flowpilot_session: expect.stringMatching(/^fps_/) },
+    });
+    expect(sent).not.toHaveProperty('line_items');
+    expect(await sessions.get(id)).toMatchObject({ customerId: '1008', purpose: 'autotopup' });
+    expect(saved).toMatchObject({ mode: 'setup', status: 'complete', payment_intent: null });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(String(res.body))).not.toMatchObject({ result: 'credited' });
+    expect(again.statusCode).toBe(200);
+    expect(await store.get('1008')).toMatchObject({
+      enabled: true,
+      packageId: 'gb10',
+      belowGb: '5',
+      stripeCustomer: saved.customer,
+      paymentMethod: 'pm_card_visa',
+    });
+    expect(await trail('1008')).toEqual(['on by checkout']);
+    expect(fx.sim.ledger().filter((o) => o.customerId === '1008')).toEqual([]);
+    expect(sink.events).toEqual([]);
+  });
+
+  it('refuses an unknown package or a bad threshold without calling Stripe', async () => {
+    // Prepare
+    const { session, csrf } = await signIn('1010');
+    const before = standIn.requests().length;
+    const post = (form: Record<string, string>) =>
+      call('POST', '/portal/autotopup', {
+        cookies: { '__Host-fp_portal': session },
+        form: { csrf, enabled: 'on', ...form },
+      });
+
+    // Act
+    const unknown = await post({ package: '__proto__', belowGb: '5' });
+    const badThreshold = await post({ package: 'gb10', belowGb: '5e3' });
+
+    // Assess
+    expect(unknown.statusCode).toBe(400);
+    expect(badThreshold.statusCode).toBe(400);
+    expect(standIn.requests()).toHaveLength(before);
+    expect(await store.get('1010')).toBeUndefined();
+  });
+
+  it('refuses a setup session the page created for another customer', async () => {
+    // Prepare
+    const { id } = await turnOn('1009');
+    standIn.payCheckoutSession(id);
+
+    // Act
+    const res = await webhook()(
+      completed(id, (s) => {
+        s.client_reference_id = '1010';
+      }),
+    );
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1010')).toBeUndefined();
+    expect(await store.get('1009')).toBeUndefined();
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('created for customer 1009') }),
+    ]);
+  });
+
+  it('refuses a setup session FlowPilot did not create, and credits nothing for it', async () => {
+    // Prepare: someone with a Stripe key makes their own setup session naming 1010.
+    const stripe = stripeClient(STRIPE_KEY, standIn.url);
+    const own = await stripe.post<{ id: string }>('checkout/sessions', {
+      mode: 'setup',
+      currency: 'usd',
+      client_reference_id: '1010',
+      success_url: 'https://shop.example.test/ok',
+      metadata: { autoTopup: 'gb10:5', flowpilot_session: 'fps_made_up' },
+    });
+    standIn.payCheckoutSession(own.id);
+
+    // Act
+    const res = await webhook()(completed(own.id));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(await store.get('1010')).toBeUndefined();
+    expect(fx.sim.ledger().filter((o) => o.customerId === '1010')).toEqual([]);
+    expect(sink.events).toEqual([
+      expect.objectContaining({ summary: expect.stringContaining('not created by FlowPilot') }),
+    ]);
   });
 });

@@ -19,6 +19,19 @@ function customer(id: string, balanceMb: number, dailyMb: number, account?: stri
   return state;
 }
 
+/** The same customer with an opening of 0 GB before its records: its balance is a balance. */
+function calibrated(state: ReturnType<typeof customer>) {
+  return {
+    ...state,
+    opening: {
+      mb: new Decimal(0),
+      at: '2026-11-01T00:00:00.000Z',
+      day: '2026-11-01',
+      dayBaseMb: new Decimal(0),
+    },
+  };
+}
+
 describe('Status page: customers running low', () => {
   it('lists the customers at or under the low list, lowest days left first, and no one else', async () => {
     // Prepare
@@ -29,7 +42,8 @@ describe('Status page: customers running low', () => {
         customer('88', 3072, 1024, 'alice@example.com'), // 3 days left
         customer('89', 512, 10, '<b>eve</b>'), // under 1 GB, 51.2 days left
         customer('90', 102400, 100), // fine
-        customer('91', -20, 5), // used up
+        calibrated(customer('91', -20, 5)), // used up
+        customer('92', -20, 5), // negative for want of an opening: not calibrated
       ].map((state) => ({ state, version: undefined })),
       NOW,
     );
@@ -49,6 +63,10 @@ describe('Status page: customers running low', () => {
     expect(rows[0]?.[2]).toContain('<td class="num">-0.02 GB</td><td class="num">0.0</td>');
     expect(rows[2]?.[2]).toContain('<td>&#60;b&#62;eve&#60;/b&#62;</td>');
     expect(html).not.toContain('data-customer="90"');
+    expect(html).not.toContain('data-customer="92"');
+    expect(html).toContain(
+      '<p class="meta" data-not-calibrated="1">Not calibrated (1): 92. Their usage exceeds every credit known, so their balance needs an opening: <code>flowpilot customer calibrate &lt;id&gt; --gb &lt;GB&gt;</code></p>',
+    );
   });
 
   it('shows the latest pool refills from the pool ledger', async () => {

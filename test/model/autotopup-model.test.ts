@@ -126,6 +126,23 @@ describe('auto top-up model (engine, webhook, DynamoDB Local, simulator, Stripe 
         ],
       },
     ],
+    [
+      'F3: the package bought by hand in the same minute as the unshown auto top-up credit hides it (cooldown 0)',
+      {
+        cooldownHours: 0,
+        maxPerMonth: 3,
+        steps: [
+          { t: 'usage', gb: 15 },
+          { t: 'poll', pair: false, named: false },
+          { t: 'buy' },
+          { t: 'lag', on: true },
+          { t: 'deliver', which: 'all', twice: false },
+          { t: 'poll', pair: false, named: false },
+          { t: 'usage', gb: 120 },
+          { t: 'poll', pair: false, named: false },
+        ],
+      },
+    ],
   ];
 
   // Sequences the model found (seeds on the engine before #26) or that failed while fixing it.

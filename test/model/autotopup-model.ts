@@ -23,9 +23,11 @@ import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.t
 import type { Simulator } from '../../local/simulator/index.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import {
+  checkoutSession,
   getTestSecret,
   RecordingSink,
   STRIPE_SECRET,
+  stripeEvent,
   testPaymentsConfig,
 } from '../integration/payments-fixtures.ts';
 
@@ -77,6 +79,7 @@ export type Step =
   | { t: 'price'; price: number }
   | { t: 'lag'; on: boolean }
   | { t: 'manual'; gb: number }
+  | { t: 'buy' }
   | { t: 'authenticate' }
   | { t: 'stripe-down'; requests: number };
 
@@ -148,6 +151,9 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     // credit cannot be told from it (the upstream's records carry no order id; README).
     arbitrary: fc.record({ t: fc.constant('manual' as const), gb: fc.constantFrom(10, 50) }),
   },
+  // The package bought by hand at Checkout: a credit of the auto top-up's size in FlowPilot's
+  // ledger, often in the same minute as the auto top-up's own.
+  { weight: 1, arbitrary: fc.constant({ t: 'buy' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'authenticate' as const }) },
   {
     weight: 1,
@@ -294,6 +300,8 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
   let usageMb = new Decimal(0);
   const credits: UpstreamCredit[] = [];
   const seenOrders = new Set<string>();
+  /** PaymentIntents of the packages bought by hand at Checkout. */
+  const bought: string[] = [];
   let figures: CustomerBalance | undefined;
   const payments = () =>
     testPaymentsConfig({ catalog: { gb100: { gb: String(PACKAGE_GB), price, currency: 'usd' } } });
@@ -338,6 +346,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         findCharge: (q) => step(() => api.findCharge(q)),
         paymentIntentStatus: (id) => step(() => api.paymentIntentStatus(id)),
         savedCardOfCheckout: (id) => api.savedCardOfCheckout(id),
+        savedCardOfSetup: (id) => api.savedCardOfSetup(id),
       };
     };
     const deps: AutoTopupDeps = {
@@ -378,13 +387,13 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
     for (const order of sim.ledger()) {
       if (order.customerId !== customer || seenOrders.has(order.orderId)) continue;
       seenOrders.add(order.orderId);
-      const pi = standIn
-        .paymentIntents()
-        .find((p) => deriveOrderId('stripe', p.id) === order.orderId);
+      const pi =
+        standIn.paymentIntents().find((p) => deriveOrderId('stripe', p.id) === order.orderId)?.id ??
+        bought.find((id) => deriveOrderId('stripe', id) === order.orderId);
       credits.push({
         mb: gbToMb(order.trafficGb),
         at: now.toISOString(),
-        ...(pi ? { orderKey: ledgerKeys.order({ provider: 'stripe', paymentId: pi.id }).pk } : {}),
+        ...(pi ? { orderKey: ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk } : {}),
         visible: !lag,
         reported: false,
       });
@@ -408,6 +417,8 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
   const balanceNow = (): CustomerBalance => {
     const shown = credits.filter((c) => c.visible);
     const last = shown.at(-1);
+    // As customers/balance.ts keeps them: the 48 hours before the newest.
+    const from = last ? Date.parse(last.at) - 48 * 3_600_000 : 0;
     const balanceMb = gbToMb(OPENING_GB)
       .plus(shown.reduce((s, c) => s.plus(c.mb), new Decimal(0)))
       .minus(usageMb);
@@ -420,6 +431,9 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
       lastCreditMb: last ? last.mb.toFixed() : null,
       lastCreditAt: last ? last.at : null,
       asOf: now.toISOString(),
+      recentCredits: shown
+        .filter((c) => Date.parse(c.at) >= from)
+        .map((c) => ({ at: c.at, mb: c.mb.toFixed() })),
     };
   };
 
@@ -609,6 +623,13 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
           reported: false,
         });
         break;
+      case 'buy': {
+        const id = `cs_model_${customer}_${bought.length + 1}`;
+        bought.push(`pi_${id}`);
+        const session = checkoutSession(id, { customerId: customer, pkg: 'gb100', amount: price });
+        await deliver(stripeEvent('checkout.session.completed', session));
+        break;
+      }
       case 'authenticate': {
         const waiting = intents().filter(
           (p) =>

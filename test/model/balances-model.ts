@@ -176,6 +176,21 @@ class Model {
     return b;
   }
 
+  /**
+   * The credit records the balance keeps for the auto top-up (customers/balance.ts): the
+   * 48 hours before the newest, at most 50, openings aside; as "at|MB", oldest first.
+   */
+  recentCredits(c: string): string[] {
+    const all = this.records
+      .filter((r) => r.c === c && r.type === 0)
+      .sort((a, b) => a.at.getTime() - b.at.getTime());
+    const from = (all.at(-1)?.at.getTime() ?? 0) - 48 * 3_600_000;
+    return all
+      .filter((r) => r.at.getTime() >= from)
+      .slice(-50)
+      .map((r) => `${r.at.toISOString()}|${r.mb.toFixed()}`);
+  }
+
   usedOn(c: string, day: string): Decimal {
     return this.usage.get(c)?.get(day) ?? new Decimal(0);
   }
@@ -274,6 +289,13 @@ export async function runSequence(world: ModelWorld, seq: Sequence): Promise<num
       if (!got.eq(want)) {
         throw new ModelMismatch(
           `${where}: customer ${c} balance ${got.toFixed()} MB, model ${want.toFixed()} MB`,
+        );
+      }
+      const kept = (s?.state.recentCredits ?? []).map((r) => `${r.at}|${r.mb.toFixed()}`);
+      const wanted = model.recentCredits(c);
+      if ([...kept].sort().join() !== [...wanted].sort().join()) {
+        throw new ModelMismatch(
+          `${where}: customer ${c} keeps credit records ${kept.join(', ')}, model ${wanted.join(', ')}`,
         );
       }
     }

@@ -144,6 +144,8 @@ export const lowerTotalFaultArb: fc.Arbitrary<Scenario> = fc
 
 interface TrueEvent {
   label: string;
+  /** The part id FlowPilot keeps a refund, dispute or reversal as (pending entries too). */
+  partId?: string;
   /** The provider's event as it is signed and sent; every delivery of it is the same. */
   payload: string;
 }
@@ -162,9 +164,13 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
   const pi = `pi_${id}`;
   const events: TrueEvent[] = [];
   let t = t0;
-  const emit = (label: string, type: string, object: Record<string, unknown>) => {
+  const emit = (label: string, type: string, object: Record<string, unknown>, partId?: string) => {
     t += 10;
-    events.push({ label, payload: stripeEvent(type, object, { created: t }) });
+    events.push({
+      label,
+      payload: stripeEvent(type, object, { created: t }),
+      ...(partId ? { partId } : {}),
+    });
   };
   const session = (status: string) =>
     checkoutSession(id, { customerId, pkg: plan.pkg, amount: paid, paymentStatus: status });
@@ -187,18 +193,23 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
     const add = Math.min(step, paid - refunded);
     if (add <= 0) return;
     refunded += add;
-    emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded));
+    emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded), `ch_${id}:${refunded}`);
     if (i === 0 && plan.firstRefundFails) {
       refunded -= add;
-      emit(`refund-failed(${add})`, 'charge.refund.updated', {
-        id: `re_${id}_0`,
-        object: 'refund',
-        amount: add,
-        currency: 'usd',
-        status: 'failed',
-        charge: `ch_${id}`,
-        payment_intent: pi,
-      });
+      emit(
+        `refund-failed(${add})`,
+        'charge.refund.updated',
+        {
+          id: `re_${id}_0`,
+          object: 'refund',
+          amount: add,
+          currency: 'usd',
+          status: 'failed',
+          charge: `ch_${id}`,
+          payment_intent: pi,
+        },
+        `re_${id}_0:failed`,
+      );
     }
   });
   let disputed = 0;
@@ -219,6 +230,7 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
         `dispute(${amount})`,
         'charge.dispute.funds_withdrawn',
         dispute('needs_response', [-amount]),
+        `dp_${id}`,
       );
       disputed = amount;
       // Won: all of it back. Lost: Stripe returns what a refund had already given back.
@@ -233,6 +245,7 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
           `reinstated(${plan.dispute.close},${back})`,
           'charge.dispute.funds_reinstated',
           dispute(plan.dispute.close, [-amount, back]),
+          `dp_${id}:reinstated`,
         );
         disputed -= back;
       }
@@ -393,6 +406,8 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
   const outstanding: TrueEvent[] = histories.flatMap((h) => h.events);
   const events = outstanding.length;
   const log: string[] = [];
+  // Part ids whose own delivery was answered 2xx other than as recorded for later.
+  const settledByDelivery = new Set<string>();
   let deliveries = 0;
   while (outstanding.length > 0) {
     const step = deliveries < MAX_DELIVERIES ? scenario.steps[deliveries] : undefined;
@@ -421,6 +436,7 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
       now += (LEASE_SECONDS + 1) * 1000;
     } else {
       now += 1000;
+      if (event.partId && result !== 'recorded-before-payment') settledByDelivery.add(event.partId);
     }
     checkBounds(env.sim, histories, log);
   }
@@ -436,8 +452,10 @@ export async function runScenario(env: ModelEnv, scenario: Scenario): Promise<Ru
     clock: () => new Date(now),
     leaseSeconds: LEASE_SECONDS,
   });
-  await checkSettled(doc, env.tableName, ids, log);
-  checkNet(env.sim, histories, await humanParts(doc, env.tableName, ids), log);
+  await checkSettled(doc, env.tableName, ids, settledByDelivery, log);
+  const human = await humanParts(doc, env.tableName, ids);
+  checkAlerted(sink, human, log);
+  checkNet(env.sim, histories, human, log);
   return { deliveries, events };
 }
 
@@ -481,13 +499,16 @@ async function partition(doc: DynamoDBDocumentClient, tableName: string, pk: str
 }
 
 /**
- * Nothing CREDITING, RECEIVED, DEDUCTING or RECREDITING; every pending refund was applied
- * (taken by the order, or a part of the order by its own redelivery).
+ * Nothing CREDITING, RECEIVED, DEDUCTING or RECREDITING; every pending refund was applied:
+ * taken by the order, a part of the order, or its own event answered 2xx after the 409 that
+ * recorded it (the credit applies such entries best-effort; the provider's retry is the
+ * guarantee, and a newer total may make it stale — checkNet checks the GB either way).
  */
 async function checkSettled(
   doc: DynamoDBDocumentClient,
   tableName: string,
   ids: string[],
+  settledByDelivery: Set<string>,
   log: string[],
 ) {
   for (const id of ids) {
@@ -507,6 +528,7 @@ async function checkSettled(
       (i) =>
         i.sk !== 'HEAD' &&
         i.takenAt === undefined &&
+        !settledByDelivery.has(String(i.partId)) &&
         ![...parts].some((sk) => sk.startsWith(`DEDUCT#${String(i.partId)}`)),
     );
     if (left.length > 0) {
@@ -515,9 +537,18 @@ async function checkSettled(
   }
 }
 
-/** GB of deductions handed to a person (UNKNOWN, FAILED), per customer. */
+interface HumanPart {
+  centi: number;
+  /** The alert's subject: `deduction:` or `reversal:` and the part's key. */
+  subject: string;
+}
+
+/**
+ * Parts handed to a person (UNKNOWN, FAILED), per customer: deductions whose outcome is
+ * unknown or refused, and the give-back of a dispute reinstated while its deduction was so.
+ */
 async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: string[]) {
-  const parts = new Map<string, number[]>();
+  const parts = new Map<string, HumanPart[]>();
   for (const id of ids) {
     for (const item of await partition(
       doc,
@@ -526,21 +557,37 @@ async function humanParts(doc: DynamoDBDocumentClient, tableName: string, ids: s
     )) {
       if (item.state !== 'UNKNOWN' && item.state !== 'FAILED') continue;
       const customerId = String(item.customerId);
-      parts.set(customerId, [...(parts.get(customerId) ?? []), Math.round(Number(item.gb) * 100)]);
+      const part = {
+        centi: Math.round(Number(item.gb) * 100),
+        subject: `${item.kind === 'reversal' ? 'reversal' : 'deduction'}:stripe:${id}:${String(item.partId)}`,
+      };
+      parts.set(customerId, [...(parts.get(customerId) ?? []), part]);
     }
   }
   return parts;
 }
 
+/** Nothing is handed to a person silently: each such part raised its critical alert. */
+function checkAlerted(sink: RecordingSink, human: Map<string, HumanPart[]>, log: string[]) {
+  const alerted = new Set(
+    sink.events.filter((e) => e.severity === 'critical').map((e) => e.subject),
+  );
+  for (const part of [...human.values()].flat()) {
+    if (!alerted.has(part.subject)) fail(`${part.subject} left to a person, never alerted`, log);
+  }
+}
+
 /**
- * Once every delivery got its 2xx, each customer holds what the model says. A deduction
- * handed to a person (its outcome unknown, or refused) is the one allowed difference: the
- * customer then holds the model's GB give or take exactly those parts.
+ * Once every delivery got its 2xx, each customer holds what the model says. What is handed to
+ * a person (a deduction whose outcome is unknown or refused, a won dispute's give-back over
+ * such a deduction) is the one allowed difference: `deductionFlow` has no key, so nothing
+ * can tell whether it landed; the customer then holds the model's GB give or take exactly
+ * those parts, and the person was alerted (`checkAlerted`).
  */
 function checkNet(
   sim: Simulator,
   histories: History[],
-  human: Map<string, number[]>,
+  human: Map<string, HumanPart[]>,
   log: string[],
 ) {
   const net = netCenti(sim);
@@ -551,11 +598,13 @@ function checkNet(
     const held = net.get(customerId) ?? 0;
     if (held === want) continue;
     const parts = human.get(customerId) ?? [];
-    const slack = parts.reduce((s, g) => s + g, 0);
+    const slack = parts.reduce((s, p) => s + p.centi, 0);
     if (parts.length > 0 && Math.abs(held - want) <= slack) continue;
     fail(
       `customer ${customerId} holds ${held / 100} GB, the model says ${want / 100}` +
-        (parts.length ? ` (parts for a person: ${parts.map((g) => g / 100).join(', ')} GB)` : ''),
+        (parts.length
+          ? ` (parts for a person: ${parts.map((p) => p.centi / 100).join(', ')} GB)`
+          : ''),
       log,
     );
   }

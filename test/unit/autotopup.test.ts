@@ -8,8 +8,10 @@ import {
   parseOptIn,
 } from '../../functions/commons/autotopup/settings.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
+import { balanceFigures, emptyBalance } from '../../functions/commons/customers/balance.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { ConfigError } from '../../functions/commons/errors.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
 import { testPaymentsConfig } from '../integration/payments-fixtures.ts';
 
 const balance = (mb: string, daysLeft: number | null = null): CustomerBalance => ({
@@ -33,6 +35,33 @@ describe('auto top-up rules', () => {
     expect(isLow(rule, balance('999999', 3))).toBe(false);
     expect(isLow({ belowGb: '20' }, balance('999999', 0))).toBe(false);
     expect(isLow(rule, balance('999999', null))).toBe(false);
+  });
+
+  it('never finds low a balance negative only for want of an opening', () => {
+    // Never calibrated: 10 GB bought, 30 GB used since the records begin.
+    const state = {
+      ...emptyBalance('88'),
+      creditsMb: gbToMb(10),
+      recent: new Map([['2026-11-30', gbToMb(30)]]),
+    };
+    const figures = balanceFigures(state, '2026-12-01', new Date('2026-12-01T00:00:00Z'));
+    expect(isLow({ belowGb: '20', orDaysLeft: 2 }, figures)).toBe(false);
+    // Calibrated at 0 GB, the same usage leaves a real, negative balance: low.
+    const opened = {
+      ...state,
+      opening: {
+        mb: gbToMb(0),
+        at: '2026-11-01T00:00:00.000Z',
+        day: '2026-11-01',
+        dayBaseMb: gbToMb(0),
+      },
+    };
+    expect(
+      isLow(
+        { belowGb: '20' },
+        balanceFigures(opened, '2026-12-01', new Date('2026-12-01T00:00:00Z')),
+      ),
+    ).toBe(true);
   });
 
   it('derives one idempotency key per customer, episode and attempt', () => {

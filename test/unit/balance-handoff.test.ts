@@ -25,6 +25,8 @@ function balance(customerId: string, balanceMb: string): CustomerBalance {
     lastCreditMb: '10240',
     lastCreditAt: '2026-11-30T08:00:00.000Z',
     asOf: AT,
+    // The auto top-up tells by them which of its credits the balance shows.
+    recentCredits: [{ at: '2026-11-30T08:00:00.000Z', mb: '10240' }],
   };
 }
 

@@ -21,6 +21,7 @@ import {
   SMS_MAX,
 } from '../../functions/commons/customer-notices/messages.ts';
 import { inSmsWindow, nextSmsTime } from '../../functions/commons/customer-notices/quiet-hours.ts';
+import { balanceFigures, emptyBalance } from '../../functions/commons/customers/balance.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { normaliseLocale } from '../../functions/commons/store/customer-contacts.ts';
 import type { OutboxEntry } from '../../functions/commons/store/notice-outbox.ts';
@@ -91,6 +92,32 @@ describe('episodes', () => {
     const d = decideNotices(state, { before: b(1), after: b(0), credits: [] }, t, 10, now);
     expect(d.notices.map((n) => n.noticeId)).toEqual(['used-up#2']);
     expect(d.next).toMatchObject({ level: 'empty', episode: 2, version: 4 });
+  });
+
+  it('opens no episode on a balance negative only for want of an opening; receipts still go', () => {
+    // Never calibrated: 10 GB bought, 30 GB used since the records begin.
+    const state = {
+      ...emptyBalance('88'),
+      creditsMb: gbToMb(10),
+      recent: new Map([['2026-11-30', gbToMb(30)]]),
+    };
+    const figures = balanceFigures(state, '2026-12-01', now);
+    const ok = { customerId: '88', level: 'ok' as const, episode: 0, since: '', version: 1 };
+    const credit = { mb: '1024', at: '2026-11-30T23:00:00Z' };
+
+    const quiet = decideNotices(ok, { before: b(1), after: figures, credits: [] }, t, 10, now);
+    const paid = decideNotices(
+      ok,
+      { before: figures, after: figures, credits: [credit] },
+      t,
+      10,
+      now,
+    );
+
+    expect(figures).toMatchObject({ uncalibrated: true, daysLeft: null });
+    expect(quiet).toMatchObject({ changed: false, notices: [] });
+    expect(paid.notices.map((n) => n.kind)).toEqual(['topped-up']);
+    expect(paid.next).toMatchObject({ level: 'ok', episode: 0, version: 2 });
   });
 
   it('sends no receipt for a credit from the past (a backfill)', () => {

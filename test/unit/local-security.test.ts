@@ -93,6 +93,22 @@ describe('Module: local/runtime/guard', () => {
         crossSiteRefusal(request({ host: '127.0.0.1', origin: 'http://127.0.0.1:80' }), hosts),
       ).toBeUndefined();
     });
+
+    it('takes Origin null only when the browser says same-origin (a no-referrer page posting to itself)', () => {
+      const from = (site?: string) =>
+        crossSiteRefusal(
+          request({
+            host: '127.0.0.1:3000',
+            origin: 'null',
+            ...(site ? { 'sec-fetch-site': site } : {}),
+          }),
+          hosts,
+        );
+      expect(from('same-origin')).toBeUndefined();
+      expect(from('cross-site')).toBe('cross-site request refused');
+      expect(from('none')).toBe('cross-site request refused');
+      expect(from()).toBe('cross-site request refused');
+    });
   });
 });
 

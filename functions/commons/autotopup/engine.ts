@@ -1,5 +1,6 @@
 import type { AutoTopupConfig } from '../config/autotopup.ts';
 import type { PaymentsConfig } from '../config/payments.ts';
+import { RECENT_CREDITS_WINDOW_MS } from '../customers/balance.ts';
 import { canonicalCustomerId } from '../customers/ids.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
@@ -62,8 +63,12 @@ const RECORD_SKEW_MS = 60_000;
 /** How far back a credit the balance does not show yet is looked for in the ledger. */
 const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
 
-/** Both the balance and the days left count; either one below its threshold is "low". */
+/**
+ * Both the balance and the days left count; either one below its threshold is "low". A
+ * balance not calibrated yet is no balance: never low, so never charged on.
+ */
 export function isLow(rec: AutoTopupSettingsLike, balance: CustomerBalance): boolean {
+  if (balance.uncalibrated) return false;
   if (new Decimal(balance.balanceMb).lt(gbToMb(rec.belowGb))) return true;
   return (
     rec.orDaysLeft !== undefined && balance.daysLeft !== null && balance.daysLeft <= rec.orDaysLeft
@@ -176,18 +181,11 @@ export class AutoTopupEngine implements BalanceListener {
     now: Date,
     batch: Batch,
   ): Promise<CustomerBalance> {
-    // Read once per batch, for every customer in it.
-    batch.credits ??= await this.#deps.ledger.listCredited(
-      new Date(now.getTime() - UNSHOWN_LOOKBACK_MS),
-      now,
-    );
-    const unshown = batch.credits.filter(
-      (c) =>
-        canonicalCustomerId(c.customerId) === customerId &&
-        !shows(balance, c.creditedAt.toISOString(), gbToMb(c.gb)),
-    );
+    const credits = await this.#credits(customerId, now, batch);
+    const shown = shownCredits(balance, credits);
+    const unshown = credits.filter((c) => !shown.has(c));
     if (unshown.length === 0) return balance;
-    const mb = new Decimal(balance.balanceMb).plus(gbToMb(sum(unshown.map((c) => c.gb))));
+    const mb = new Decimal(balance.balanceMb).plus(sum(unshown.map((c) => c.mb)));
     const burns = [balance.burn1dMb, balance.burn7dMb].map((b) => new Decimal(b ?? 0));
     const burn = Decimal.min(...burns);
     return {
@@ -195,6 +193,40 @@ export class AutoTopupEngine implements BalanceListener {
       balanceMb: mb.toFixed(),
       daysLeft: mb.lte(0) ? 0 : burn.gt(0) ? mb.div(burn).toDecimalPlaces(1).toNumber() : null,
     };
+  }
+
+  /** The customer's credits in FlowPilot's ledger of the lookback (read once per batch). */
+  async #credits(customerId: string, now: Date, batch: Batch): Promise<Credit[]> {
+    batch.credits ??= await this.#deps.ledger.listCredited(
+      new Date(now.getTime() - UNSHOWN_LOOKBACK_MS),
+      now,
+    );
+    return batch.credits
+      .filter((c) => canonicalCustomerId(c.customerId) === customerId)
+      .map((c) => ({ orderKey: c.orderKey, at: c.creditedAt.getTime(), mb: gbToMb(c.gb) }));
+  }
+
+  /**
+   * Whether the balance surely shows the episode's credit: the records it counted show more
+   * of the customer's ledger credits with it than without it, so no other credit of the same
+   * MB at the same minute (a package bought by hand) can pass for it.
+   */
+  async #shows(
+    rec: AutoTopupRecord,
+    ep: Episode,
+    orderKey: string,
+    at: string | undefined,
+    balance: CustomerBalance,
+    batch: Batch,
+  ): Promise<boolean> {
+    const credits = await this.#credits(rec.customerId, this.#deps.clock(), batch);
+    const mb = gbToMb(ep.gb);
+    const own =
+      credits.find((c) => c.orderKey === orderKey && c.mb.eq(mb)) ??
+      (at === undefined ? undefined : { orderKey, at: Date.parse(at), mb });
+    if (!own) return false;
+    const others = credits.filter((c) => c !== own);
+    return shownCredits(balance, [...others, own]).size > shownCredits(balance, others).size;
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
@@ -552,7 +584,9 @@ export class AutoTopupEngine implements BalanceListener {
     const ep = rec.episode;
     if (!ep) return;
     const now = this.#deps.clock();
-    if (ep.paymentIntentId && (await this.#settled(rec, ep, ep.paymentIntentId, change))) return;
+    if (ep.paymentIntentId && (await this.#settled(rec, ep, ep.paymentIntentId, change, batch))) {
+      return;
+    }
 
     if (ep.state === 'CLAIMED' && (ep.claimUntil ?? 0) < now.getTime()) {
       return this.#resume(rec, ep, change.after, now, batch);
@@ -749,6 +783,7 @@ export class AutoTopupEngine implements BalanceListener {
     ep: Episode,
     pi: string,
     change: BalanceChange,
+    batch: Batch,
   ): Promise<boolean> {
     // The balance poll names a credit by the ledger's order key.
     const orderKey = ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk;
@@ -758,14 +793,15 @@ export class AutoTopupEngine implements BalanceListener {
       return true;
     }
     if (ep.state === 'CREDITED') {
-      if (shows(change.after, ep.creditedSince)) {
+      if (await this.#shows(rec, ep, orderKey, ep.creditedSince, change.after, batch)) {
         await this.#end(rec, ep, `${gb} and in the balance; episode ${ep.n} ends`);
       }
       return true;
     }
     const order = await this.#deps.ledger.getOrder({ provider: 'stripe', paymentId: pi });
     if (order?.state === 'CREDITED') {
-      if (shows(change.after, order.createdAt)) {
+      const at = order.creditedAt ?? order.createdAt;
+      if (await this.#shows(rec, ep, orderKey, at, change.after, batch)) {
         await this.#end(rec, ep, `${gb}; episode ${ep.n} ends`);
         return true;
       }
@@ -876,17 +912,50 @@ function cardOf(rec: AutoTopupRecord): Pick<Episode, 'paymentMethod' | 'stripeCu
   };
 }
 
+/** A credit of FlowPilot's ledger: its order, when it was credited (ms), its MB. */
+interface Credit {
+  orderKey: string;
+  at: number;
+  mb: Decimal;
+}
+
 /**
- * Whether the balance counts a credit made at `at` (of `mb`, when known): its newest credit
- * record is later, or as good as at once (and of the same MB). Records are listed in order.
+ * Which of `credits` the balance shows: each is matched to a credit record the balance
+ * counted, of the same MB and at most RECORD_SKEW_MS apart, one record to at most one credit
+ * (as many matched as can be). A credit older than the records the balance keeps shows when
+ * a newer record does (the upstream lists records in order).
  */
-function shows(balance: CustomerBalance, at: string | undefined, mb?: Decimal): boolean {
-  if (at === undefined || balance.lastCreditAt === null) return false;
-  const last = Date.parse(balance.lastCreditAt);
-  const t = Date.parse(at);
-  if (last > t + RECORD_SKEW_MS) return true;
-  if (last < t - RECORD_SKEW_MS) return false;
-  return mb === undefined || (balance.lastCreditMb !== null && mb.eq(balance.lastCreditMb));
+function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set<Credit> {
+  const shown = new Set<Credit>();
+  const last = balance.lastCreditAt === null ? undefined : Date.parse(balance.lastCreditAt);
+  const records = new Map<string, number[]>();
+  for (const r of balance.recentCredits ?? []) {
+    const key = new Decimal(r.mb).toFixed();
+    records.set(key, [...(records.get(key) ?? []), Date.parse(r.at)]);
+  }
+  const groups = new Map<string, Credit[]>();
+  for (const c of credits) {
+    if (last !== undefined && c.at + RECORD_SKEW_MS < last - RECENT_CREDITS_WINDOW_MS) {
+      shown.add(c);
+      continue;
+    }
+    const key = c.mb.toFixed();
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  // Per MB, in time order, each credit takes the earliest record still free within the skew:
+  // the windows are all as wide, so this matches as many as any assignment could.
+  for (const [key, group] of groups) {
+    const times = (records.get(key) ?? []).sort((a, b) => a - b);
+    let next = 0;
+    for (const c of [...group].sort((a, b) => a.at - b.at)) {
+      while (next < times.length && (times[next] ?? 0) < c.at - RECORD_SKEW_MS) next++;
+      if (next < times.length && (times[next] ?? 0) <= c.at + RECORD_SKEW_MS) {
+        shown.add(c);
+        next++;
+      }
+    }
+  }
+  return shown;
 }
 
 /** Whether an open episode has something to do even when the balance did not change. */

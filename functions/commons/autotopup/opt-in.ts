@@ -19,8 +19,9 @@ import type { StripeApi } from './stripe-api.ts';
 
 /**
  * A customer opts in at checkout: a Checkout Session created with
- * `payment_intent_data.setup_future_usage=off_session` and `metadata.autoTopup` =
- * `<package>:<belowGb>[:<quantity>]`. Once the session is paid (and credited), and if
+ * `payment_intent_data.setup_future_usage=off_session` (or a `mode=setup` session, which
+ * saves a card without a payment) and `metadata.autoTopup` =
+ * `<package>:<belowGb>[:<quantity>]`. Once the session is paid (and credited) or completed, and if
  * `autoTopup.checkoutOptIn` accepts it (by default: FlowPilot created the session for this
  * customer, checkout-sessions.ts), the saved card is read back from Stripe (the session's
  * customer, its PaymentIntent's payment method) and the settings are written, recorded as
@@ -36,6 +37,8 @@ export interface CheckoutOptIn {
   paidAt: Date;
   /** `metadata.flowpilot_session`: FlowPilot created the session, if its record agrees. */
   ref?: string;
+  /** A setup-mode session: it saved a card and took no money. */
+  setup?: true;
 }
 
 /** Stripe metadata: an object of strings, or absent (null included). */
@@ -62,7 +65,12 @@ export function checkoutOptInOf(body: Buffer): CheckoutOptIn | undefined {
   if (!isFields(raw) || typeof raw.type !== 'string' || !PAID_TYPES.has(raw.type)) return undefined;
   if (!Number.isSafeInteger(raw.created)) return undefined;
   const s = isFields(raw.data) ? raw.data.object : undefined;
-  if (!isFields(s) || typeof s.id !== 'string' || s.payment_status !== 'paid') return undefined;
+  if (!isFields(s) || typeof s.id !== 'string') return undefined;
+  const setup = s.mode === 'setup';
+  const done = setup
+    ? raw.type === 'checkout.session.completed' && s.status === 'complete'
+    : s.payment_status === 'paid';
+  if (!done) return undefined;
   const ref = s.client_reference_id;
   const metadata = metadataOf(s.metadata);
   if ((ref != null && typeof ref !== 'string') || metadata === false) return undefined;
@@ -77,6 +85,7 @@ export function checkoutOptInOf(body: Buffer): CheckoutOptIn | undefined {
     spec,
     paidAt: new Date((raw.created as number) * 1000),
     ...(flowpilot ? { ref: flowpilot } : {}),
+    ...(setup ? { setup: true as const } : {}),
   };
 }
 
@@ -132,10 +141,15 @@ export async function recordCheckoutOptIn(
     const why = await refusal(optIn, deps);
     if (why) throw new AutoTopupSettingsError(why);
     const rule = parseOptIn(optIn.spec);
-    const card = await (await deps.stripe()).savedCardOfCheckout(optIn.sessionId);
+    const stripe = await deps.stripe();
+    const card = optIn.setup
+      ? await stripe.savedCardOfSetup(optIn.sessionId)
+      : await stripe.savedCardOfCheckout(optIn.sessionId);
     if (!card) {
       throw new AutoTopupSettingsError(
-        'the session saved no card for off-session use (setup_future_usage=off_session missing?)',
+        optIn.setup
+          ? 'the setup session saved no card (its SetupIntent did not succeed)'
+          : 'the session saved no card for off-session use (setup_future_usage=off_session missing?)',
       );
     }
     const result = await applyCheckoutOptIn(

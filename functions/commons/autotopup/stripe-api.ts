@@ -76,6 +76,8 @@ export interface StripeApi {
   paymentIntentStatus(id: string): Promise<{ status: string; code?: string }>;
   /** The customer and card a paid Checkout Session saved (setup_future_usage=off_session). */
   savedCardOfCheckout(sessionId: string): Promise<SavedCard | undefined>;
+  /** The customer and card a completed setup-mode Checkout Session saved (its SetupIntent). */
+  savedCardOfSetup(sessionId: string): Promise<SavedCard | undefined>;
 }
 
 /** The fields of Stripe's objects auto top-up reads (API version STRIPE_API_VERSION). */
@@ -94,6 +96,12 @@ interface List<T> {
 interface CheckoutSession {
   customer?: Ref;
   payment_intent?: Ref;
+  setup_intent?: Ref;
+}
+interface SetupIntent {
+  status: string;
+  customer?: Ref;
+  payment_method?: Ref;
 }
 
 const idOf = (v: Ref) =>
@@ -253,6 +261,22 @@ export function createStripeApi(stripe: StripeClient): StripeApi {
         return paymentMethod ? { stripeCustomer, paymentMethod } : undefined;
       } catch (err) {
         return failure(err, 'read the Checkout Session');
+      }
+    },
+
+    async savedCardOfSetup(sessionId) {
+      try {
+        const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
+        const setiId = idOf(session.setup_intent);
+        if (!setiId) return undefined;
+        const seti = await stripe.get<SetupIntent>(path('setup_intents', setiId));
+        // The card belongs to the SetupIntent's customer; the session names the same one.
+        const stripeCustomer = idOf(seti.customer) ?? idOf(session.customer);
+        const paymentMethod = idOf(seti.payment_method);
+        if (seti.status !== 'succeeded' || !stripeCustomer || !paymentMethod) return undefined;
+        return { stripeCustomer, paymentMethod };
+      } catch (err) {
+        return failure(err, 'read the setup Checkout Session');
       }
     },
   };

@@ -5,11 +5,16 @@ import { ConfigError, FlowPilotError } from '../errors.ts';
 export const STRIPE_API_BASE_ENV = 'STRIPE_API_BASE_URL';
 
 /**
- * FlowPilot's two Stripe keys, each given to one function: `STRIPE_API_KEY` (PaymentIntents
+ * FlowPilot's three Stripe keys, each given to one function: `STRIPE_API_KEY` (PaymentIntents
  * write) to customer-actions for auto top-up charges, `STRIPE_READ_KEY` (Checkout Sessions,
- * PaymentIntents, PaymentMethods read) to the internet-facing payment-webhook.
+ * PaymentIntents, PaymentMethods read) to the internet-facing payment-webhook,
+ * `STRIPE_CHECKOUT_KEY` (Checkout Sessions write) to the customer page.
  */
-export const STRIPE_KEY_NAMES = ['STRIPE_API_KEY', 'STRIPE_READ_KEY'] as const;
+export const STRIPE_KEY_NAMES = [
+  'STRIPE_API_KEY',
+  'STRIPE_READ_KEY',
+  'STRIPE_CHECKOUT_KEY',
+] as const;
 export type StripeKeyName = (typeof STRIPE_KEY_NAMES)[number];
 
 /**

@@ -71,6 +71,9 @@ export function sendEmailInput(
       Simple: {
         Subject: { Data: e.subject ?? '', Charset: 'UTF-8' },
         Body: { Text: { Data: e.text, Charset: 'UTF-8' } },
+        ...(e.headers
+          ? { Headers: Object.entries(e.headers).map(([Name, Value]) => ({ Name, Value })) }
+          : {}),
       },
     },
     EmailTags: [
@@ -158,6 +161,7 @@ export class PrintChannel implements NoticeChannel {
         bar,
         `CUSTOMER NOTICE ${e.kind} | customer=${e.customerId} channel=${e.channel} locale=${e.locale} to=${maskContact(e.to)}`,
         ...(e.subject ? [`Subject: ${e.subject}`] : []),
+        ...Object.entries(e.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
         '',
         e.text,
         bar,

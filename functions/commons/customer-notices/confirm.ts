@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, FlowPilotError } from '../errors.ts';
-import { type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
+import { boundEmail, type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
 
 /** A confirmation link works this long after the receipt that carried it. */
 export const CONFIRM_TOKEN_DAYS = 14;
@@ -92,7 +92,7 @@ export function verifyConfirmToken(
 }
 
 export interface ConfirmDeps {
-  contacts: CustomerContactStore;
+  contacts: Pick<CustomerContactStore, 'get' | 'confirmEmail' | 'applyEmailChange'>;
   /** PORTAL_SECRET's value. */
   secret: () => Promise<string>;
   clock?: () => Date;
@@ -103,7 +103,8 @@ export interface ConfirmDeps {
  * from their payment becomes theirs, and gets every notice from now on. The token proves the
  * address received the receipt; `sessionCustomerId` (the customer whose signed link opened
  * the page) proves it is the customer: a payer who named their own address for someone
- * else's id holds the first but not the second. Only if it is still the captured address and
+ * else's id holds the first but not the second. An address the customer asked for on the page
+ * (pending) replaces the one in use. A captured one only if it is still the captured address and
  * no other address was confirmed meanwhile (a confirmed address is never replaced this way;
  * the operator's always wins). Clicking twice is fine.
  */
@@ -118,9 +119,13 @@ export async function confirmContact(
   if (customerId !== sessionCustomerId) throw new ContactConfirmError('invalid');
   const contact = await deps.contacts.get(customerId);
   const same = (email: string | undefined): email is string => email !== undefined && names(email);
-  if (same(contact?.confirmedEmail)) {
-    return { customerId, email: maskContact(contact.confirmedEmail), already: true };
+  // The address the customer asked for on their page: it replaces the one in use.
+  const pending = contact?.pendingEmail;
+  if (same(pending) && (await deps.contacts.applyEmailChange(customerId, pending, now))) {
+    return { customerId, email: maskContact(pending), already: false };
   }
+  const already = [contact?.confirmedEmail, contact && boundEmail(contact)].find(same);
+  if (already) return { customerId, email: maskContact(already), already: true };
   const email = contact?.paymentEmail;
   if (!same(email) || !(await deps.contacts.confirmEmail(customerId, email, now))) {
     throw new ContactConfirmError('superseded');

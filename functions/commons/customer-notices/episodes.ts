@@ -70,6 +70,30 @@ export function decideNotices(
   const lowWithHysteresis = lowReasons(b, t, 1 + hysteresisPercent / 100).length > 0;
   const levelNow: NoticeLevel = empty ? 'empty' : low.length > 0 ? 'low' : 'ok';
   const since = now.toISOString();
+  const fresh = change.credits.filter(
+    (c) => now.getTime() - Date.parse(c.at) <= RECEIPT_MAX_AGE_MS,
+  );
+  const receipts = (): NoticeIntent[] =>
+    fresh.map((credit) => ({
+      kind: 'topped-up',
+      noticeId: `topped-up#${creditKey(credit)}`,
+      credit,
+    }));
+
+  // Not a balance until calibrated: it neither opens nor ends an episode; receipts still go.
+  if (b.uncalibrated) {
+    const base = current ?? {
+      customerId: b.customerId,
+      level: 'ok',
+      episode: 0,
+      since,
+      version: 0,
+    };
+    const notices = change.before === undefined ? [] : receipts();
+    return notices.length === 0
+      ? { next: base, changed: false, notices }
+      : { next: { ...base, version: base.version + 1 }, changed: true, notices };
+  }
 
   if (!current && change.before === undefined) {
     const next = {
@@ -98,15 +122,8 @@ export function decideNotices(
     );
   };
 
-  const fresh = change.credits.filter(
-    (c) => now.getTime() - Date.parse(c.at) <= RECEIPT_MAX_AGE_MS,
-  );
   if (change.credits.length > 0) {
-    if (change.before !== undefined) {
-      for (const credit of fresh) {
-        notices.push({ kind: 'topped-up', noticeId: `topped-up#${creditKey(credit)}`, credit });
-      }
-    }
+    if (change.before !== undefined) notices.push(...receipts());
     if (levelNow === 'ok') level = 'ok';
     else open(levelNow, false);
   } else if (empty) {

@@ -5,7 +5,10 @@ import { docClient } from '../clients/dynamodb.ts';
 import { sesClient } from '../clients/ses.ts';
 import { snsClient } from '../clients/sns.ts';
 import type { CustomersConfig } from '../config/customers.ts';
-import { getStringFromEnv } from '../env.ts';
+import { getOptionalStringFromEnv, getStringFromEnv } from '../env.ts';
+import { noticeLinks, portalUrl } from '../portal/links.ts';
+import { PortalStore } from '../portal/store.ts';
+import { portalKeys } from '../portal/tokens.ts';
 import { getSecret, requireSecret } from '../secrets.ts';
 import { AutoTopupStore } from '../store/autotopup.ts';
 import { CustomerContactStore } from '../store/customer-contacts.ts';
@@ -65,13 +68,36 @@ export function confirmLinks(
   };
 }
 
+/** The API's URL, set by the stack (and the local runtime) where `portal.baseUrl` is absent. */
+export const PORTAL_BASE_URL_ENV = 'PORTAL_BASE_URL';
+
+/**
+ * Page links and one-click unsubscribe for every notice, signed with PORTAL_SECRET; none
+ * without a base URL (the notice then goes without them).
+ */
+export function pageLinks(
+  store: PortalStore,
+  baseUrl: string | undefined,
+  days: number,
+  env: NodeJS.ProcessEnv = process.env,
+): CustomerNoticesDeps['links'] {
+  if (!baseUrl) return undefined;
+  return noticeLinks({
+    store,
+    keys: async () => portalKeys(await getSecret('PORTAL_SECRET', env), env.PORTAL_SECRET_PREVIOUS),
+    baseUrl,
+    days,
+  });
+}
+
 let built: CustomerNotices | undefined;
 
 /** The listener as a function builds it, once per container: its table, clients and config. */
 export function customerNoticesFromEnv(): CustomerNotices {
   if (built) return built;
-  const config = getConfig().customers;
+  const { customers: config, portal } = getConfig();
   const tableName = getStringFromEnv(TABLE_NAME_ENV);
+  const base = portal.baseUrl ?? getOptionalStringFromEnv(PORTAL_BASE_URL_ENV);
   const autoTopup = new AutoTopupStore(docClient, tableName);
   built = new CustomerNotices({
     config: config.notices,
@@ -80,7 +106,12 @@ export function customerNoticesFromEnv(): CustomerNotices {
     state: new NoticeStateStore(docClient, tableName),
     outbox: new NoticeOutboxStore(docClient, tableName),
     ...noticeChannels(config, noticeDelivery()),
-    confirmLink: confirmLinks(config.notices.confirmContactUrl),
+    // The page's own confirmation route unless another address is configured.
+    confirmLink: confirmLinks(
+      config.notices.confirmContactUrl ??
+        (base ? portalUrl(base, 'confirm?token={token}') : undefined),
+    ),
+    links: pageLinks(new PortalStore(docClient, tableName), base, portal.linkDays),
     chargedAutomatically: (ids) => autoTopup.chargedAutomatically(ids),
   });
   return built;

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { CustomerNoticesConfig } from '../config/customer-notices.ts';
 import type { NoticeLocale } from '../config/notice-locales.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener } from '../customers/types.ts';
 import { logger } from '../logger.ts';
+import type { NoticeLinks } from '../portal/links.ts';
 import { runLimited } from '../store/batch.ts';
 import {
   type CustomerContact,
@@ -45,6 +47,11 @@ export interface CustomerNoticesDeps {
    * undefined when there is none to give (no `confirmContactUrl`, no PORTAL_SECRET).
    */
   confirmLink?: (customerId: string, email: string, now: Date) => Promise<string | undefined>;
+  /**
+   * The customer page's signed link and one-click unsubscribe for `email` (portal/links.ts);
+   * absent when there is no page to link to (no PORTAL_SECRET or no base URL).
+   */
+  links?: (customerId: string, email: string | undefined, now: Date) => Promise<NoticeLinks>;
   clock?: () => Date;
   /**
    * Of these customers, those whose saved card auto top-up charges: they get no running-low
@@ -72,6 +79,9 @@ export interface NoticeRunSummary {
   /** Outbox entries by resulting status, across new and due entries. */
   entries: Record<string, number>;
 }
+
+/** Notices a customer may turn off per channel; receipts and card notices always go. */
+const REMINDERS: readonly NoticeKind[] = ['running-low', 'used-up'];
 
 /** Whether customer SMS may go to this number (`customers.notices.smsCountries`). */
 export function smsAllowed(phone: string, prefixes: readonly string[]): boolean {
@@ -145,9 +155,12 @@ export class CustomerNotices implements BalanceListener {
         const confirm = notices.some((n) => n.kind === 'topped-up')
           ? await this.#confirmLink(contact, now)
           : undefined;
-        const entries = notices.flatMap((n) =>
-          this.#entries(n, change, contact, now, n.kind === 'topped-up' ? confirm : undefined),
-        );
+        const entries: OutboxEntry[] = [];
+        for (const n of notices) {
+          const links = await this.#links(contact, n.kind, n.credit?.orderId, now);
+          const link = n.kind === 'topped-up' ? confirm : undefined;
+          entries.push(...this.#entries(n, change, contact, now, link, links));
+        }
         try {
           await this.#d.state.commit(decision.next, entries, this.#d.config.outboxRetentionDays);
         } catch (err) {
@@ -186,6 +199,69 @@ export class CustomerNotices implements BalanceListener {
     }
   }
 
+  /**
+   * The page link and unsubscribe headers of one notice, for the addresses it goes to. Without
+   * them (Secrets Manager failing) the notice still goes.
+   */
+  async #links(
+    contact: CustomerContact | undefined,
+    kind: NoticeKind,
+    receiptOf: string | undefined,
+    now: Date,
+  ): Promise<NoticeLinks | undefined> {
+    if (!contact || !this.#d.links) return undefined;
+    const to = noticeAddresses(contact, kind === 'topped-up' ? receiptOf : undefined);
+    if (!to.email && !to.phone) return undefined;
+    try {
+      return await this.#d.links(contact.customerId, to.email?.to, now);
+    } catch (err) {
+      logger.warn('notice sent without page link', {
+        customerId: contact.customerId,
+        error: err instanceof Error ? err.name : 'unknown',
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * The link that confirms an address the customer asked for on their page, to that address
+   * alone (it is not the customer's until confirmed). Counted against the daily email cap,
+   * so a page cannot be used to mail strangers. Answers the entry's resulting status.
+   */
+  async sendEmailConfirmation(input: {
+    customerId: string;
+    email: string;
+    link: string;
+    locale: NoticeLocale;
+  }): Promise<string> {
+    const now = this.#clock();
+    if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
+    const text = renderNotice(
+      { kind: 'email-confirmation', customerId: input.customerId, confirmLink: input.link },
+      input.locale,
+    );
+    const links = await this.#d.links?.(input.customerId, input.email, now).catch(() => undefined);
+    const entry: OutboxEntry = {
+      customerId: input.customerId,
+      // Each request its own notice: asking again sends again (within the daily cap).
+      noticeId: `email-confirmation#${randomUUID()}`,
+      kind: 'email-confirmation',
+      locale: input.locale,
+      createdAt: now.toISOString(),
+      attempts: 0,
+      channel: 'email',
+      status: 'pending',
+      to: input.email,
+      subject: text.subject,
+      text: text.email,
+      ...(links?.unsubscribe ? { headers: links.unsubscribe } : {}),
+      notBefore: new Date(now.getTime() + SEND_LEASE_MS).toISOString(),
+    };
+    const added = await this.#d.outbox.addNew([entry], this.#d.config.outboxRetentionDays);
+    const [e] = added;
+    return e ? this.#attempt(e, undefined) : 'taken';
+  }
+
   /** A customer who tops up is active: their contact is kept longer. Never fails the run. */
   async #touch(customerId: string, now: Date) {
     try {
@@ -205,7 +281,9 @@ export class CustomerNotices implements BalanceListener {
    */
   async sendOnce(notice: OneOffNotice): Promise<string[]> {
     const contact = await this.#d.contacts.get(notice.customerId);
+    const now = this.#clock();
     const link = notice.link ?? paymentLinkFor(this.#d.paymentLinkUrl, notice.customerId);
+    const links = await this.#links(contact, notice.kind, undefined, now);
     const entries = this.#channelEntries(
       {
         kind: notice.kind,
@@ -214,7 +292,10 @@ export class CustomerNotices implements BalanceListener {
       },
       notice,
       contact,
-      this.#clock(),
+      now,
+      undefined,
+      undefined,
+      links,
     );
     const added = await this.#d.outbox.addNew(entries, this.#d.config.outboxRetentionDays);
     const out: string[] = [];
@@ -242,6 +323,7 @@ export class CustomerNotices implements BalanceListener {
     contact: CustomerContact | undefined,
     now: Date,
     confirmLink: string | undefined,
+    links: NoticeLinks | undefined,
   ): OutboxEntry[] {
     const b = change.after;
     const link = paymentLinkFor(this.#d.paymentLinkUrl, b.customerId);
@@ -250,8 +332,8 @@ export class CustomerNotices implements BalanceListener {
         kind: n.kind,
         customerId: b.customerId,
         ...(b.account ? { account: b.account } : {}),
-        balanceMb: b.balanceMb,
-        daysLeft: b.daysLeft,
+        // A receipt to a customer not calibrated yet names no balance: there is none to give.
+        ...(b.uncalibrated ? {} : { balanceMb: b.balanceMb, daysLeft: b.daysLeft }),
         ...(n.credit ? { creditMb: n.credit.mb } : {}),
         ...(link ? { paymentLink: link } : {}),
       },
@@ -260,6 +342,7 @@ export class CustomerNotices implements BalanceListener {
       now,
       confirmLink,
       n.credit?.orderId,
+      links,
     );
   }
 
@@ -267,7 +350,9 @@ export class CustomerNotices implements BalanceListener {
    * One outbox entry per channel the customer can be reached on, in their locale: bound
    * addresses for every notice, one captured from a payment for that payment's receipt only
    * (noticeAddresses), which names neither the account nor the balance. Only the operator's
-   * name greets, and only at a bound address; a payer's never reaches a message.
+   * name greets, and only at a bound address; a payer's never reaches a message. Only a bound
+   * address gets the page link; every email gets one-click unsubscribe for its own address.
+   * A reminder is skipped on a channel the customer turned reminders off for.
    */
   #channelEntries(
     facts: NoticeFacts,
@@ -276,6 +361,7 @@ export class CustomerNotices implements BalanceListener {
     now: Date,
     confirmLink?: string,
     receiptOf?: string,
+    links?: NoticeLinks,
   ): OutboxEntry[] {
     const cfg = this.#d.config;
     const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
@@ -285,7 +371,10 @@ export class CustomerNotices implements BalanceListener {
       : {};
     const email = addresses.email?.to;
     const phone = addresses.phone?.to;
-    const full = renderNotice({ ...facts, ...(name ? { name } : {}) }, locale);
+    const full = renderNotice(
+      { ...facts, ...(name ? { name } : {}), ...(links ? { pageLink: links.page } : {}) },
+      locale,
+    );
     const { account: _account, balanceMb: _balance, daysLeft: _days, ...paid } = facts;
     // Only the email carries the confirmation link, and only to the captured address it names.
     const payer = (link: string | undefined) =>
@@ -319,7 +408,17 @@ export class CustomerNotices implements BalanceListener {
     if (contact && !contact.notices) return skipped('opted out');
     const out: OutboxEntry[] = [];
     const lease = new Date(now.getTime() + SEND_LEASE_MS).toISOString();
-    if (email && this.#d.email) {
+    const reminder = REMINDERS.includes(facts.kind);
+    if (email && this.#d.email && reminder && contact?.reminders.email === false) {
+      out.push({
+        ...base,
+        channel: 'email',
+        status: 'skipped',
+        reason: 'opted out',
+        to: email,
+        text: emailText.email,
+      });
+    } else if (email && this.#d.email) {
       out.push({
         ...base,
         channel: 'email',
@@ -327,10 +426,20 @@ export class CustomerNotices implements BalanceListener {
         to: email,
         subject: emailText.subject,
         text: emailText.email,
+        ...(links?.unsubscribe ? { headers: links.unsubscribe } : {}),
         notBefore: lease,
       });
     }
-    if (phone && this.#d.sms && !smsAllowed(phone, cfg.smsCountries)) {
+    if (phone && this.#d.sms && reminder && contact?.reminders.sms === false) {
+      out.push({
+        ...base,
+        channel: 'sms',
+        status: 'skipped',
+        reason: 'opted out',
+        to: phone,
+        text: smsText,
+      });
+    } else if (phone && this.#d.sms && !smsAllowed(phone, cfg.smsCountries)) {
       out.push({
         ...base,
         channel: 'sms',

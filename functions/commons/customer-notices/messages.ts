@@ -17,8 +17,13 @@ export interface NoticeFacts {
   /** Topped up: the credit's MB. */
   creditMb?: string;
   paymentLink?: string;
-  /** A receipt to an address captured from a payment: the link that confirms it. */
+  /**
+   * A receipt to an address captured from a payment, or the confirmation of an address the
+   * customer asked for: the link that confirms it.
+   */
   confirmLink?: string;
+  /** The customer's own page (a signed link): only to an address bound to the customer. */
+  pageLink?: string;
 }
 
 export interface RenderedNotice {
@@ -27,6 +32,9 @@ export interface RenderedNotice {
   email: string;
   sms: string;
 }
+
+/** An SMS carries the page link only when this much of the message is left beside it. */
+const SMS_MIN_WORDS = 60;
 
 /** SMS length caps: two GSM-7 segments in English, two UCS-2 segments in Chinese. */
 export const SMS_MAX = { en: 306, 'zh-CN': 134 } as const satisfies Record<NoticeLocale, number>;
@@ -115,6 +123,16 @@ const EN: Record<NoticeKind, Words> = {
     ],
     sms: 'Your card was declined several times; automatic top-up is off. Top up here:',
   }),
+  'email-confirmation': (f) => ({
+    subject: 'Confirm your email address',
+    lines: [
+      'You asked to receive the notices about your proxy traffic at this address.',
+      'Confirm it on your customer page (it opens the page, then asks you to confirm):',
+      f.confirmLink ?? '',
+      'Until you confirm, notices keep going to the address you had. If you did not ask for this, ignore this message.',
+    ],
+    sms: '',
+  }),
 };
 
 const ZH: Record<NoticeKind, Words> = {
@@ -165,6 +183,16 @@ const ZH: Record<NoticeKind, Words> = {
     ],
     sms: '您的银行卡多次被拒绝，自动充值已关闭。充值链接：',
   }),
+  'email-confirmation': (f) => ({
+    subject: '请确认您的邮箱地址',
+    lines: [
+      '您申请在此邮箱接收代理流量的相关通知。',
+      '请在客户页面确认（打开链接后点击确认）：',
+      f.confirmLink ?? '',
+      '确认之前，通知仍发送到原来的地址。如果这不是您本人的操作，请忽略此邮件。',
+    ],
+    sms: '',
+  }),
 };
 
 const FRAME: Record<
@@ -173,6 +201,7 @@ const FRAME: Record<
     hello: (name?: string) => string;
     account: (customerId: string, account?: string) => string;
     pay: string;
+    page: string;
     confirm: (link: string) => string[];
     sign: string;
   }
@@ -181,6 +210,7 @@ const FRAME: Record<
     hello: (name) => `Hello${name ? ` ${name}` : ''},`,
     account: (id, account) => `Customer ${id}${account ? ` (account ${account})` : ''}`,
     pay: 'Top up here:',
+    page: 'Your balance, usage and notice settings:',
     confirm: (link) => [
       'To get every notice about this account at this address, not only receipts, confirm it on',
       'your customer page (open your own customer link first):',
@@ -193,6 +223,7 @@ const FRAME: Record<
     hello: (name) => `${name ? `${name}，` : ''}您好：`,
     account: (id, account) => `客户编号 ${id}${account ? `（账户 ${account}）` : ''}`,
     pay: '充值链接：',
+    page: '余额、用量和通知设置：',
     confirm: (link) => [
       '如需在此邮箱接收该账户的全部通知（不仅是充值回执），请先打开您的客户专属链接，再在客户页面确认：',
       link,
@@ -208,17 +239,26 @@ export function renderNotice(facts: NoticeFacts, locale: NoticeLocale): Rendered
   const frame = FRAME[locale];
   const link = facts.paymentLink;
   const showLink = link !== undefined && facts.kind !== 'topped-up';
+  const confirm = facts.confirmLink && facts.kind !== 'email-confirmation';
+  const page = facts.pageLink;
   const email = [
     frame.hello(plainName(facts.name)),
     '',
     ...words.lines,
     ...(showLink ? ['', `${words.pay ?? frame.pay} ${link}`] : []),
-    ...(facts.confirmLink ? ['', ...frame.confirm(facts.confirmLink)] : []),
+    ...(confirm ? ['', ...frame.confirm(facts.confirmLink ?? '')] : []),
+    ...(page ? ['', `${frame.page} ${page}`] : []),
     '',
     frame.account(facts.customerId, plainName(facts.account)),
     frame.sign,
     '',
   ].join('\n');
-  const sms = cut(`${words.sms}${showLink ? ` ${link}` : ''}`, SMS_MAX[locale], locale);
+  const text = `${words.sms}${showLink ? ` ${link}` : ''}`;
+  // The page link goes whole at the end, or not at all: a cut link opens nothing.
+  const room = SMS_MAX[locale] - (page ? page.length + 1 : 0);
+  const sms =
+    page && room >= SMS_MIN_WORDS
+      ? `${cut(text, room, locale)} ${page}`
+      : cut(text, SMS_MAX[locale], locale);
   return { subject: words.subject, email, sms };
 }

@@ -33,6 +33,7 @@ export function emptyBalance(customerId: string): BalanceState {
     settledMb: new Decimal(0),
     recent: new Map(),
     seen: new Set(),
+    recentCredits: [],
   };
 }
 
@@ -97,6 +98,7 @@ export function recordSums(state: BalanceState, records: readonly CustomerRecord
   delete next.recordsThrough;
   delete next.lastCreditMb;
   delete next.lastCreditAt;
+  next.recentCredits = [];
   return addRecords(next, records).state;
 }
 
@@ -113,6 +115,7 @@ export function addRecords(
   const seen = new Set(state.seen);
   const next: BalanceState = { ...state, seen };
   const added: CustomerRecord[] = [];
+  const credits = [...(state.recentCredits ?? [])];
   for (const r of [...records].sort((a, b) => a.key.localeCompare(b.key))) {
     if (hasSeen(next, r)) continue;
     seen.add(r.key);
@@ -120,6 +123,8 @@ export function addRecords(
     if (next.recordsThrough === undefined || r.key > next.recordsThrough) {
       next.recordsThrough = r.key;
     }
+    // Before the opening too: the opening's figure holds it.
+    if (r.type === 0) credits.push({ at: r.at, mb: r.mb });
     if (state.opening && r.at <= state.opening.at) continue;
     if (r.type === 1) {
       next.deductionsMb = next.deductionsMb.plus(r.mb);
@@ -132,7 +137,22 @@ export function addRecords(
     }
     if (!next.account && r.account) next.account = r.account;
   }
+  if (added.length > 0) next.recentCredits = recentOf(credits);
   return { state: next, added };
+}
+
+/** How far back from its newest credit record a balance keeps the records it counted. */
+export const RECENT_CREDITS_WINDOW_MS = 48 * 3_600_000;
+/** At most this many are kept (the newest): a customer has a few credits a day. */
+const RECENT_CREDITS_MAX = 50;
+
+/** The credit records of the window, oldest first, at most RECENT_CREDITS_MAX. */
+function recentOf(credits: readonly { at: string; mb: Decimal }[]): { at: string; mb: Decimal }[] {
+  const sorted = [...credits].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const newest = sorted.at(-1);
+  if (!newest) return [];
+  const from = Date.parse(newest.at) - RECENT_CREDITS_WINDOW_MS;
+  return sorted.filter((c) => Date.parse(c.at) >= from).slice(-RECENT_CREDITS_MAX);
 }
 
 /** Usage counted against the balance: what the opening leaves of every day. */
@@ -164,8 +184,10 @@ export function balanceFigures(state: BalanceState, today: string, asOf: Date): 
     ? sum(Array.from({ length: 7 }, (_, i) => day(addDays(yesterday, -i)))).div(7)
     : undefined;
   const balance = balanceMb(state);
+  const uncalibrated = state.opening === undefined && balance.lt(0);
   let daysLeft: number | null = null;
-  if (balance.lte(0)) daysLeft = 0;
+  if (uncalibrated) daysLeft = null;
+  else if (balance.lte(0)) daysLeft = 0;
   else if (burn1d?.gt(0) && burn7d?.gt(0)) {
     daysLeft = balance.div(Decimal.min(burn1d, burn7d)).toDecimalPlaces(1).toNumber();
   }
@@ -180,6 +202,10 @@ export function balanceFigures(state: BalanceState, today: string, asOf: Date): 
     asOf: asOf.toISOString(),
   };
   if (state.account) figures.account = state.account;
+  if (uncalibrated) figures.uncalibrated = true;
+  if (state.recentCredits) {
+    figures.recentCredits = state.recentCredits.map((c) => ({ at: c.at, mb: c.mb.toFixed() }));
+  }
   return figures;
 }
 

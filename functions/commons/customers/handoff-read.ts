@@ -80,6 +80,15 @@ function balance(value: unknown, path: string): CustomerBalance {
     asOf: isoTime(f.asOf, `${path}.asOf`),
   };
   if (f.account !== undefined) out.account = text(f.account, `${path}.account`);
+  if (f.recentCredits !== undefined) {
+    out.recentCredits = array(f.recentCredits, `${path}.recentCredits`).map((c, i) => {
+      const r = object(c, `${path}.recentCredits.${i}`);
+      return {
+        at: isoTime(r.at, `${path}.recentCredits.${i}.at`),
+        mb: decimal(r.mb, `${path}.recentCredits.${i}.mb`),
+      };
+    });
+  }
   return out;
 }
 

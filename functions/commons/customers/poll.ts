@@ -35,6 +35,12 @@ export const POLL_CUSTOMERS = 'poll-customers';
 export const RECORDS_CURSOR = 'poll-customers#records';
 /** Set by the first complete run: from then on balances are whole and changes are news. */
 export const READY_CURSOR = 'poll-customers#ready';
+/**
+ * What the balances last took in from the usage store: the run's time, then today, poll-usage's
+ * cursor and each usage day's stamp (usage.stampedDay, a digest of its rows). A run that finds the same figures
+ * again updates only the customers with new records.
+ */
+export const USAGE_SEEN_CURSOR = 'poll-customers#usage-seen';
 
 /** Stored days read at once. */
 const DAY_READS_IN_FLIGHT = 4;
@@ -51,7 +57,7 @@ const WRITE_ATTEMPTS = 8;
 
 export interface PollCustomersDeps {
   upstream: Pick<DynamicTrafficApi, 'myRechargeFlowList'>;
-  usage: Pick<UsageStore, 'onDay' | 'byCustomer'>;
+  usage: Pick<UsageStore, 'stampedDay'>;
   balances: Pick<CustomerBalanceStore, 'getMany' | 'write'>;
   records: Pick<CustomerRecordStore, 'knownOnDay' | 'put' | 'byCustomer'>;
   pollState: PollStateStore;
@@ -75,8 +81,11 @@ export interface CustomersPollStats {
   upstreamCalls: number;
   /** Records read, and the ones not seen before. */
   records: { read: number; new: number };
-  /** Usage days read from the store, and the rows they held. */
-  usage: { days: number; rows: number };
+  /**
+   * Usage days read from the store, the rows they held, and the days whose figures the
+   * balances already held (their customers were not read again).
+   */
+  usage: { days: number; rows: number; unchanged: number };
   /** Customers whose balance was recomputed, and those whose stored balance changed. */
   customers: { touched: number; written: number };
   /** Changes handed to the listeners (0 when they were held back). */
@@ -164,7 +173,7 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   const stats: CustomersPollStats = {
     upstreamCalls: 0,
     records: { read: 0, new: 0 },
-    usage: { days: 0, rows: 0 },
+    usage: { days: 0, rows: 0, unchanged: 0 },
     customers: { touched: 0, written: 0 },
     changes: 0,
     listenerFailures: [],
@@ -177,11 +186,12 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
   >();
   const touched = new Set<string>();
 
-  const [recordsFrom, usageCursor, usageFromStored, ready] = await Promise.all([
+  const [recordsFrom, usageCursor, usageFromStored, ready, seenText] = await Promise.all([
     deps.pollState.cursor(RECORDS_CURSOR),
     deps.pollState.cursor(POLL_USAGE),
     deps.pollState.cursor(POLL_CUSTOMERS),
     deps.pollState.cursor(READY_CURSOR),
+    deps.pollState.cursor(USAGE_SEEN_CURSOR),
   ]);
   // poll-usage re-reads from its cursor on: the days before it are final.
   const finalBefore = usageCursor ?? addDays(today, -deps.config.retentionDays);
@@ -205,12 +215,18 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
           { retryable: true },
         );
       }
-      const stored = await deps.balances.getMany(ids);
-      // A balance written before records were known by identity: its records summed again.
+      // The write is conditional on the version read: a stale first read costs a retry, which
+      // reads consistently.
+      const stored = await deps.balances.getMany(ids, { consistent: attempt > 0 });
+      // A balance written before records were known by identity, or before it kept its
+      // recent credit records: its records summed again.
       const legacy = new Map<string, CustomerRecord[]>();
       await Promise.all(
         ids
-          .filter((id) => stored.get(id) && !stored.get(id)?.state.seen)
+          .filter((id) => {
+            const state = stored.get(id)?.state;
+            return state && (!state.seen || !state.recentCredits);
+          })
           .map((id) => readDay(async () => legacy.set(id, await deps.records.byCustomer(id)))),
       );
       const writes: BalanceWrite[] = [];
@@ -243,6 +259,8 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         }
         const after = balanceFigures(state, today, now);
         const before = old ? balanceFigures(old.state, today, now) : undefined;
+        // A change in the counted credit records (recentCredits) is a move that must be
+        // written: the auto top-up tells by them which of its credits the balance shows.
         if (
           !old ||
           !sameFigures(before, after) ||
@@ -362,10 +380,23 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
       const days = daysBetween([from, finalBefore].sort()[0] ?? from, today);
       usageWindow = { from: days[0] ?? today, to: today, next: days[0] ?? today };
       const step = deps.config.usageDaysPerStep;
+      const seen = readUsageSeen(seenText, today, finalBefore);
+      const stamps: Record<string, string> = {};
       for (let i = 0; i < days.length; i += step) {
         checkTime();
         const chunk = days.slice(i, i + step);
-        const rows = await Promise.all(chunk.map((day) => readDay(() => deps.usage.onDay(day))));
+        const read = await Promise.all(
+          chunk.map((day) => readDay(() => deps.usage.stampedDay(day))),
+        );
+        const rows = read.map((r) => r.rows);
+        read.forEach((r, j) => {
+          stamps[chunk[j] ?? ''] = r.stamp;
+        });
+        // The balances hold these days' figures already: only customers with records are updated.
+        const unchanged = chunk.every(
+          (day) => stamps[day] !== undefined && seen?.[day] === stamps[day],
+        );
+        if (unchanged) stats.usage.unchanged += chunk.length;
         const usage = new Map<string, { userName?: string; days: Map<string, Decimal> }>();
         for (const row of rows.flat()) {
           const id = canonicalCustomerId(row.customerId);
@@ -377,7 +408,9 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         stats.usage.days += chunk.length;
         stats.usage.rows += rows.reduce((n, r) => n + r.length, 0);
         const work: Work = new Map(pending);
-        for (const [id, u] of usage) work.set(id, { ...pending.get(id), usage: u });
+        for (const [id, u] of usage) {
+          if (!unchanged || pending.has(id)) work.set(id, { ...pending.get(id), usage: u });
+        }
         await update(work);
         await recordsWritten();
         const last = chunk[chunk.length - 1] ?? today;
@@ -385,6 +418,11 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
         await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, now);
         usageWindow.next = next;
       }
+      await deps.pollState.advanceCursor(
+        USAGE_SEEN_CURSOR,
+        usageSeenText(at, today, finalBefore, stamps),
+        now,
+      );
     }
     await flushRecords();
   } catch (err) {
@@ -440,6 +478,39 @@ export async function pollCustomers(deps: PollCustomersDeps): Promise<PollCustom
     outcome: { ...stats, at, ...(usageWindow && { usageWindow }), ok: true, complete: true },
     health,
   };
+}
+
+/**
+ * The usage seen mark (USAGE_SEEN_CURSOR): the run's time first, so the cursor only moves
+ * forward; then what the figures depend on besides the rows.
+ */
+function usageSeenText(
+  at: string,
+  today: string,
+  finalBefore: string,
+  stamps: Record<string, string>,
+): string {
+  return `${at} ${JSON.stringify({ today, finalBefore, stamps })}`;
+}
+
+/** The day stamps the balances hold, when today and poll-usage's cursor are still the same. */
+function readUsageSeen(
+  text: string | undefined,
+  today: string,
+  finalBefore: string,
+): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const mark = JSON.parse(text.slice(text.indexOf(' ') + 1)) as {
+      today?: unknown;
+      finalBefore?: unknown;
+      stamps?: Record<string, string>;
+    };
+    return mark.today === today && mark.finalBefore === finalBefore ? mark.stamps : undefined;
+  } catch {
+    // An unreadable mark only costs one full pass.
+    return undefined;
+  }
 }
 
 /** Comparable text of a state, to skip writes that would change nothing. */

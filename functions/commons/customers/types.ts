@@ -21,6 +21,18 @@ export interface CustomerBalance {
   lastCreditAt: string | null;
   /** When the figures were computed (ISO 8601). */
   asOf: string;
+  /**
+   * Set when the balance is negative only for want of an opening: never calibrated, and its
+   * usage exceeds every credit known. Not a balance: nothing may notify or charge on it, and
+   * views show "not calibrated" with `flowpilot customer calibrate`; days left are null.
+   */
+  uncalibrated?: true;
+  /**
+   * The credit records the balance counted in the 48 hours before its newest one, oldest
+   * first (at most 50): which of FlowPilot's own credits it shows, one record for one credit.
+   * Absent on a balance computed before they were kept.
+   */
+  recentCredits?: { at: string; mb: string }[];
 }
 
 /** A credit that landed on a customer since the previous computation. */

@@ -13,8 +13,12 @@ export interface CustomerRow {
   noticeState?: string;
 }
 
-/** Running low for the operator's views: at or under `lowList.gb`, or `lowList.daysLeft`. */
+/**
+ * Running low for the operator's views: at or under `lowList.gb`, or `lowList.daysLeft`. A
+ * customer not calibrated is listed as such, not as running low.
+ */
 export function isLow(f: CustomerBalance, lowList: CustomerBalancesConfig['lowList']): boolean {
+  if (f.uncalibrated) return false;
   if (gbToMb(lowList.gb).gte(f.balanceMb)) return true;
   return f.daysLeft !== null && f.daysLeft <= lowList.daysLeft;
 }

@@ -293,7 +293,8 @@ function claimedBefore(
  * within the lease may still be in a delivery's hands: the sender is asked to come back
  * (409, as for a top-up). Past the lease the delivery died mid-call: its outcome is
  * unknown, so it is marked UNKNOWN and a human is alerted (the poll's sweep does the same
- * for parts nobody redelivers).
+ * for parts nobody redelivers). A part already a person's is alerted again: the delivery
+ * that marked it may have died before its alert.
  */
 async function abandonedOrDone(
   deps: PaymentDeps,
@@ -301,6 +302,10 @@ async function abandonedOrDone(
   part: DeductionPart,
   now: Date,
 ): Promise<Outcome> {
+  if (part.state === 'UNKNOWN' || part.state === 'FAILED') {
+    await alertNeedsHuman(deps, key, part, part.state, part.error ?? 'unknown');
+    return ok(part.state === 'UNKNOWN' ? 'deduction-unknown' : 'deduction-failed');
+  }
   if (part.state !== 'DEDUCTING') return ok('already-deducted');
   const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(part.updatedAt));
   if (left >= 0) return inProgress(left / 1000);

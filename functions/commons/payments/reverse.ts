@@ -10,6 +10,7 @@ import { countsRefunds, giveBackOf } from './coverage.ts';
 import {
   CREDITING_RETRY_AFTER,
   findOrder,
+  markAbandoned,
   partFacts,
   paymentUnknown,
   recordPending,
@@ -60,6 +61,7 @@ export async function reverseDeduction(
     }
     const existing = await deps.ledger.getPart(key, ev.partId);
     if (existing) {
+      if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
       return existing.state === 'RECREDITING'
         ? recredit(deps, key, existing, opts.signal)
         : ok('already-given-back');
@@ -67,17 +69,21 @@ export async function reverseDeduction(
     const minor = await minorToGiveBack(ev, order, deps);
     if (minor === 'no-dispute') return waitForDispute();
     if (minor === 'a-persons') return leftToAPerson(deps, order, ev);
+    if (minor === 'retry') continue;
+    if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
+    const unsure = typeof minor === 'object' ? minor.unsure : undefined;
+    const minorBack = typeof minor === 'object' ? minor.minor : minor;
     // A refund failing before its own refund event came still makes that event stale.
     const resets =
       ev.kind === 'refund-failed' &&
       ev.eventCreated !== undefined &&
       Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
-    if (minor <= 0 && !resets) return ok('nothing-to-give-back');
+    if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
     const back = giveBackOf(
       { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
       {
         kind: ev.kind,
-        minor,
+        minor: minorBack,
         ...(ev.disputeLost ? { lost: true } : {}),
         ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
       },
@@ -85,7 +91,9 @@ export async function reverseDeduction(
     const part: PartInput = {
       partId: ev.partId,
       kind: 'reversal',
-      state: back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
+      // Funds back for a dispute whose deduction may not have landed: a person gives back.
+      state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
+      ...(unsure && back.gb.gt(0) ? { reason: 'dispute-deduction-unsure' } : {}),
       gb: back.gb.toFixed(),
       minor: back.minor,
       orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
@@ -102,9 +110,14 @@ export async function reverseDeduction(
       },
       now: deps.clock(),
     });
-    if (res.outcome === 'part-exists') return ok('already-given-back');
+    if (res.outcome === 'part-exists') {
+      return res.part.state === 'UNKNOWN'
+        ? giveBackToAPerson(deps, key, res.part, ev)
+        : ok('already-given-back');
+    }
     if (res.outcome !== 'claimed') continue;
     if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
+    if (unsure) return giveBackToAPerson(deps, key, part, ev);
     return recredit(deps, key, part, opts.signal);
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
@@ -121,6 +134,43 @@ function waitForDispute(): Outcome {
     result: 'waiting-for-dispute',
     retryAfterSeconds: TRANSIENT_RETRY_AFTER,
   };
+}
+
+/** The first delivery of the dispute may still be calling `deductionFlow`: come back later. */
+function inFlight(seconds: number): Outcome {
+  return {
+    statusCode: 409,
+    result: 'in-progress',
+    retryAfterSeconds: Math.max(1, Math.ceil(seconds)),
+  };
+}
+
+/**
+ * A reversal recorded UNKNOWN: Stripe returned the dispute's funds, but whether its deduction
+ * landed is unknown (`deductionFlow` has no key to ask by), so neither crediting back (maybe
+ * more than paid) nor keeping the GB (maybe the customer's) is safe. The person alerted for
+ * the deduction decides, told what to credit back and the orderId that makes it once.
+ * Alerted again by every redelivery, so a delivery that died after the claim is no silence.
+ */
+async function giveBackToAPerson(
+  deps: PaymentDeps,
+  key: OrderKey,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  ev: ReversalEvent,
+): Promise<Outcome> {
+  logger.error('give-back needs a person', { ...partFacts(key, part), dispute: ev.disputePartId });
+  await raiseAlert(deps.sink, {
+    kind: 'deduction-unknown',
+    severity: 'critical',
+    subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
+    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    details: {
+      ...partFacts(key, part),
+      upstreamOrderId: part.orderId ?? '',
+      disputePartId: ev.disputePartId ?? '',
+    },
+  });
+  return ok('needs-a-person');
 }
 
 /** A failed refund of an order whose refund deductions a person already looks after. */
@@ -143,14 +193,22 @@ async function leftToAPerson(deps: PaymentDeps, order: Order, ev: ReversalEvent)
 
 /**
  * Minor units the reversal returns: the failed refund's amount, or what a dispute had taken
- * and Stripe reinstated. Only a dispute surely taken counts (deducted, or kept off the
- * credit); an UNKNOWN deduction is already a human's.
+ * and Stripe reinstated. A dispute surely taken (deducted, or kept off the credit) is given
+ * back; one whose deduction is unknown or refused is a person's (`unsure`), and one left
+ * DEDUCTING past the lease by a dead delivery is marked UNKNOWN first, as the sweep would.
  */
 async function minorToGiveBack(
   ev: ReversalEvent,
   order: Order,
   deps: PaymentDeps,
-): Promise<number | 'no-dispute' | 'a-persons'> {
+): Promise<
+  | number
+  | 'no-dispute'
+  | 'a-persons'
+  | 'retry'
+  | { inProgress: number }
+  | { minor: number; unsure: true }
+> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   if (ev.kind === 'refund-failed') {
     // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
@@ -163,6 +221,16 @@ async function minorToGiveBack(
   }
   const dispute = ev.disputePartId ? await deps.ledger.getPart(key, ev.disputePartId) : undefined;
   if (ev.disputePartId && !dispute) return 'no-dispute';
+  if (dispute?.state === 'DEDUCTING') {
+    const now = deps.clock();
+    const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(dispute.updatedAt));
+    if (left >= 0) return { inProgress: left / 1000 };
+    await markAbandoned(deps, key, dispute, now);
+    return 'retry';
+  }
+  if (dispute?.state === 'UNKNOWN' || dispute?.state === 'FAILED') {
+    return { minor: Math.min(ev.amountMinor, dispute.minor), unsure: true };
+  }
   const taken =
     dispute?.state === 'DEDUCTED' ||
     (dispute?.state === 'SKIPPED' && dispute.reason === 'before-credit');

@@ -111,6 +111,8 @@ export interface ReversalEvent {
 export interface IgnoredEvent {
   type: 'ignored';
   reason: string;
+  /** The answer's `result` for the function's hooks, when not plain `ignored`. */
+  result?: 'card-saved';
 }
 
 export type PaymentEvent =

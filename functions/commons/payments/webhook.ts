@@ -81,7 +81,7 @@ function dispatch(
       return reverseDeduction(provider, event, deps, opts);
     case 'ignored':
       logger.info('webhook event ignored', { provider, reason: event.reason });
-      return { statusCode: 200, result: 'ignored' };
+      return { statusCode: 200, result: event.result ?? 'ignored' };
   }
 }
 

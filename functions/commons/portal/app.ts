@@ -1,11 +1,26 @@
 import { AutoTopupSettingsError, setAutoTopup, turnOffAutoTopup } from '../autotopup/settings.ts';
 import type { Config } from '../config/schema.ts';
+import {
+  ContactConfirmError,
+  confirmContact,
+  signConfirmToken,
+} from '../customer-notices/confirm.ts';
+import type { CustomerNotices } from '../customer-notices/listener.ts';
+import { ValidationError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import type { AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerContactStore } from '../store/customer-contacts.ts';
 import { assertTimeZone } from '../units.ts';
-import { messagePage, openPage, portalPage, STYLE_HASH, unsubscribePage } from './html.ts';
+import {
+  confirmPage,
+  messagePage,
+  openPage,
+  portalPage,
+  STYLE_HASH,
+  unsubscribePage,
+} from './html.ts';
 import { isPortalLocale, localeFromAcceptLanguage, type PortalLocale, WORDS } from './i18n.ts';
+import { portalUrl, tagNames } from './links.ts';
 import type { PortalRecord, PortalStore } from './store.ts';
 import { csrfToken, type PortalKeys, signToken, verifyCsrf, verifyToken } from './tokens.ts';
 import { loadView, type ViewStores } from './view.ts';
@@ -42,6 +57,17 @@ export interface CheckoutPort {
     successUrl: string;
     cancelUrl: string;
     autoTopup?: { belowGb: string };
+    /** The Stripe customer whose card is on file: the session is theirs, none other's. */
+    stripeCustomer?: string;
+  }): Promise<{ url: string }>;
+  /** A `mode=setup` session: saves a card for auto top-up with `autoTopup`'s rule, no payment. */
+  createSetup(input: {
+    customerId: string;
+    packageId: string;
+    successUrl: string;
+    cancelUrl: string;
+    autoTopup: { belowGb: string };
+    stripeCustomer?: string;
   }): Promise<{ url: string }>;
 }
 
@@ -50,8 +76,16 @@ export interface PortalDeps {
   keys: () => Promise<PortalKeys>;
   portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit'>;
   view: ViewStores;
-  /** One-click unsubscribe turns the customer's reminders off (receipts still go). */
-  contacts: Pick<CustomerContactStore, 'edit'>;
+  /**
+   * Reminders per channel and one-click unsubscribe (receipts still go); a change of email,
+   * pending until the link sent to the new address confirms it.
+   */
+  contacts: Pick<
+    CustomerContactStore,
+    'get' | 'edit' | 'requestEmail' | 'applyEmailChange' | 'confirmEmail'
+  >;
+  /** Sends the confirmation link of a new address; absent, the page offers no change. */
+  confirmations?: Pick<CustomerNotices, 'sendEmailConfirmation'>;
   /** The customer's own auto top-up changes, recorded `by portal`. */
   autoTopup: Pick<AutoTopupStore, 'get' | 'commit'>;
   clock: () => Date;
@@ -81,7 +115,9 @@ const ZONES = [
   'America/Los_Angeles',
 ];
 /** Messages a redirect back to the page may ask for (never free text from the address). */
-const FLASHES = { paid: 'buyDone', canceled: 'buyCanceled' } as const;
+const FLASHES = { paid: 'buyDone', canceled: 'buyCanceled', sent: 'emailSent' } as const;
+/** Outcomes of sending a confirmation link that mean it is on its way. */
+const ON_ITS_WAY = ['sent', 'printed', 'retry'];
 
 function headersFor(deps: PortalDeps): Record<string, string> {
   const formAction = deps.checkout ? `'self' ${deps.checkout.origin}` : `'self'`;
@@ -90,6 +126,8 @@ function headersFor(deps: PortalDeps): Record<string, string> {
     'content-security-policy': `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
+    // Under no-referrer a browser posts the page's own forms with `Origin: null`: the Origin
+    // check takes that only with `Sec-Fetch-Site: same-origin` (see sameOrigin below).
     'referrer-policy': 'no-referrer',
     'cross-origin-opener-policy': 'same-origin',
     'cache-control': 'no-store',
@@ -123,12 +161,15 @@ function ownOrigins(req: PortalRequest, deps: PortalDeps): string[] {
 }
 
 /**
- * A browser's POST from this page: its Origin is ours (or, where a browser sends none, it
- * says same-origin). Anything else is another site's form aimed at the customer's cookie.
+ * A browser's POST from this page: its Origin is ours (or, where a browser sends none, or
+ * `null` as it does for a page with `Referrer-Policy: no-referrer`, it says same-origin).
+ * Anything else is another site's form aimed at the customer's cookie.
  */
 function sameOrigin(req: PortalRequest, deps: PortalDeps): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined) return ownOrigins(req, deps).includes(origin.toLowerCase());
+  if (origin !== undefined && origin !== 'null') {
+    return ownOrigins(req, deps).includes(origin.toLowerCase());
+  }
   return req.headers['sec-fetch-site'] === 'same-origin';
 }
 
@@ -247,6 +288,7 @@ export function createPortalApp(deps: PortalDeps) {
         canBuy: deps.checkout !== undefined,
         maxPerMonth: deps.config.autoTopup.defaultMaxPerMonth,
         zones,
+        canChangeEmail: deps.confirmations !== undefined,
         ...(flash ? { flash } : {}),
       }),
     );
@@ -281,7 +323,18 @@ export function createPortalApp(deps: PortalDeps) {
       case '/portal/buy':
         return buy(req, form, s, locale);
       case '/portal/autotopup':
-        return autoTopup(form, s, locale);
+        return autoTopup(req, form, s, locale);
+      case '/portal/notices':
+        await deps.contacts.edit(
+          s.customerId,
+          { reminders: { email: form.get('email') === 'on', sms: form.get('sms') === 'on' } },
+          deps.clock(),
+        );
+        return redirect(PAGE);
+      case '/portal/email':
+        return changeEmail(req, form, s, keys, locale);
+      case '/portal/confirm':
+        return confirm(form, s, keys, locale);
       default:
         return message(404, locale, 'notFound');
     }
@@ -290,10 +343,16 @@ export function createPortalApp(deps: PortalDeps) {
   /**
    * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
    * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
-   * needs a card already saved for this customer (a paid Checkout the page created, or the
-   * operator); the page never takes a card id. Recorded as `portal` in the history.
+   * needs a card saved for this customer (a paid Checkout the page created, or the operator);
+   * without one the customer is sent to save one (saveCard). The page never takes a card id.
+   * Recorded as `portal` in the history.
    */
-  async function autoTopup(form: URLSearchParams, s: Session, locale: PortalLocale) {
+  async function autoTopup(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+  ) {
     const now = deps.clock();
     const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
     const int = (name: string) => {
@@ -306,7 +365,7 @@ export function createPortalApp(deps: PortalDeps) {
         return redirect(PAGE);
       }
       const current = await deps.autoTopup.get(s.customerId);
-      if (!current?.paymentMethod) return bad();
+      if (!current?.paymentMethod) return saveCard(req, form, s, locale, current?.stripeCustomer);
       const maxPerMonth = int('maxPerMonth');
       const orDaysLeft = int('orDaysLeft');
       const limit = deps.config.autoTopup.defaultMaxPerMonth;
@@ -332,6 +391,39 @@ export function createPortalApp(deps: PortalDeps) {
     }
   }
 
+  /**
+   * Turning auto top-up on without a card: a `mode=setup` Checkout Session FlowPilot creates
+   * for this customer saves one, and the webhook turns auto top-up on with the rule given.
+   */
+  async function saveCard(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    locale: PortalLocale,
+    stripeCustomer: string | undefined,
+  ): Promise<PortalAnswer> {
+    const packageId = form.get('package') ?? '';
+    const below = form.get('belowGb') ?? '';
+    if (!deps.checkout || !Object.hasOwn(deps.config.payments.catalog, packageId)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    if (!/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+    }
+    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
+    const origin = ownOrigins(req, deps)[0] ?? '';
+    const session = await deps.checkout.createSetup({
+      customerId: s.customerId,
+      packageId,
+      successUrl: `${origin}${PAGE}`,
+      cancelUrl: `${origin}${PAGE}?m=canceled`,
+      autoTopup: { belowGb: below },
+      ...(stripeCustomer ? { stripeCustomer } : {}),
+    });
+    return redirect(session.url);
+  }
+
   async function buy(
     req: PortalRequest,
     form: URLSearchParams,
@@ -349,10 +441,14 @@ export function createPortalApp(deps: PortalDeps) {
     if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
       return answer(400, messagePage(locale, '400', WORDS[locale].error));
     }
-    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+    const [opened, onFile] = await Promise.all([
+      deps.portal.hit('checkout', s.customerId, deps.clock(), 3600),
+      deps.autoTopup.get(s.customerId),
+    ]);
     if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
     const session = await deps.checkout.create({
       customerId: s.customerId,
+      ...(onFile?.stripeCustomer ? { stripeCustomer: onFile.stripeCustomer } : {}),
       packageId,
       successUrl: `${origin}${PAGE}?m=paid`,
       cancelUrl: `${origin}${PAGE}?m=canceled`,
@@ -362,26 +458,110 @@ export function createPortalApp(deps: PortalDeps) {
   }
 
   /**
+   * A new address for the customer's notices: kept pending (the current one stays in use) and
+   * sent a signed link; it takes effect only once confirmed (`confirm`).
+   */
+  async function changeEmail(
+    req: PortalRequest,
+    form: URLSearchParams,
+    s: Session,
+    keys: PortalKeys,
+    locale: PortalLocale,
+  ): Promise<PortalAnswer> {
+    if (!deps.confirmations) return message(404, locale, 'notFound');
+    const now = deps.clock();
+    let email: string;
+    try {
+      email = await deps.contacts.requestEmail(s.customerId, form.get('email') ?? '', now);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return answer(400, messagePage(locale, '400', WORDS[locale].emailInvalid));
+    }
+    const token = signConfirmToken(keys.signing, s.customerId, email, now);
+    const base = deps.config.portal.baseUrl ?? ownOrigins(req, deps)[0] ?? '';
+    const status = await deps.confirmations.sendEmailConfirmation({
+      customerId: s.customerId,
+      email,
+      link: portalUrl(base, `confirm?token=${encodeURIComponent(token)}`),
+      locale,
+    });
+    if (!ON_ITS_WAY.includes(status)) return message(429, locale, 'tooMany');
+    return redirect(`${PAGE}?m=sent`);
+  }
+
+  /**
+   * The customer confirms an address from the link sent to it, on their own session: the
+   * token proves the address got the link, the session that it is this customer's page.
+   */
+  async function confirm(
+    form: URLSearchParams,
+    s: Session,
+    keys: PortalKeys,
+    locale: PortalLocale,
+  ): Promise<PortalAnswer> {
+    const w = WORDS[locale];
+    try {
+      const done = await confirmContact(form.get('token') ?? '', s.customerId, {
+        contacts: deps.contacts,
+        secret: async () => keys.verifying.join(' '),
+        clock: deps.clock,
+      });
+      return answer(200, messagePage(locale, w.confirmTitle, w.confirmDone(done.email)));
+    } catch (err) {
+      if (!(err instanceof ContactConfirmError)) throw err;
+      const expired = err.reason === 'expired';
+      return answer(
+        err.reason === 'invalid' ? 403 : 410,
+        messagePage(locale, w.confirmTitle, expired ? w.confirmExpired : w.confirmRefused),
+      );
+    }
+  }
+
+  /**
    * RFC 8058 one-click unsubscribe: the signed token in the address is the authority (a mail
    * provider's POST carries no cookie and no Origin). GET only shows a button, so link
    * scanners that follow every link unsubscribe nobody; POST unsubscribes from reminders.
    */
   async function unsubscribe(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
     const token = req.query.get('token') ?? undefined;
+    const tag = req.query.get('a') ?? '';
     const claims = verifyToken(keys, 'unsubscribe', token, deps.clock());
-    if (!claims || !token) return message(403, locale, 'forbidden');
+    if (!claims || !token || !/^[\w-]{22}$/.test(tag)) return message(403, locale, 'forbidden');
     const portal = await deps.portal.get(claims.customerId);
     if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
     const w = WORDS[locale];
     if (req.method === 'GET') {
-      return answer(
-        200,
-        unsubscribePage(locale, `/portal/unsubscribe?token=${encodeURIComponent(token)}`),
-      );
+      const action = `/portal/unsubscribe?token=${encodeURIComponent(token)}&a=${tag}`;
+      return answer(200, unsubscribePage(locale, action));
     }
     if (req.method !== 'POST') return message(404, locale, 'notFound');
-    await deps.contacts.edit(claims.customerId, { notices: false }, deps.clock());
+    // Only the address the link was sent to, if it is still the customer's: a receipt to a
+    // payer's own address carries a link that changes nothing (that address gets no reminders).
+    const contact = await deps.contacts.get(claims.customerId);
+    const bound = contact && (contact.email ?? contact.confirmedEmail);
+    if (tagNames(keys, claims.customerId, bound, tag)) {
+      await deps.contacts.edit(claims.customerId, { reminders: { email: false } }, deps.clock());
+    }
     return answer(200, messagePage(locale, w.unsubscribeTitle, w.unsubscribed));
+  }
+
+  /**
+   * The link in a confirmation email: a page with a button (a GET never confirms, so a link
+   * scanner confirms nothing), shown only on the customer's own session.
+   */
+  function confirmShown(
+    req: PortalRequest,
+    s: Session | 'forbidden' | 'limited',
+    keys: PortalKeys,
+    locale: PortalLocale,
+  ): PortalAnswer {
+    const w = WORDS[locale];
+    if (s === 'limited') return message(429, locale, 'tooMany');
+    const token = req.query.get('token') ?? '';
+    if (s === 'forbidden') return answer(403, messagePage(locale, w.confirmTitle, w.confirmSignIn));
+    if (token.length > 200)
+      return answer(403, messagePage(locale, w.confirmTitle, w.confirmRefused));
+    return answer(200, confirmPage(locale, token, csrfToken(keys, s.token)));
   }
 
   async function route(req: PortalRequest): Promise<PortalAnswer> {
@@ -400,10 +580,19 @@ export function createPortalApp(deps: PortalDeps) {
     if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
     const known =
       path === PAGE ||
-      ['/portal/logout', '/portal/zone', '/portal/buy', '/portal/autotopup'].includes(path);
+      [
+        '/portal/logout',
+        '/portal/zone',
+        '/portal/buy',
+        '/portal/autotopup',
+        '/portal/notices',
+        '/portal/email',
+        '/portal/confirm',
+      ].includes(path);
     if (!known) return message(404, locale, 'notFound');
     if (method === 'POST' && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
     const s = await session(req, keys);
+    if (path === '/portal/confirm' && method === 'GET') return confirmShown(req, s, keys, locale);
     if (s === 'forbidden') return message(403, locale, 'forbidden');
     if (s === 'limited') return message(429, locale, 'tooMany');
     if (path === PAGE && method === 'GET') return view(req, s, keys, locale);

@@ -125,6 +125,8 @@ export interface PageInput {
   maxPerMonth: number;
   /** Zones offered in the settings form (the current one is always among them). */
   zones: readonly string[];
+  /** The email form is shown only when FlowPilot can send the confirmation link. */
+  canChangeEmail: boolean;
 }
 
 function hidden(csrf: string): string {
@@ -201,7 +203,24 @@ function autoTopupForm(w: Words, p: PageInput, a: NonNullable<PortalView['autoTo
 
 function noticesSection(w: Words, p: PageInput): string {
   const n = p.view.notices;
-  return `<section id="notices"><h2>${esc(w.notices)}</h2><p>${esc(n.reminders ? w.noticesOn : w.noticesOff)}</p><p>${esc(w.email)}: ${esc(n.email ?? w.none)} · ${esc(w.phone)}: ${esc(n.phone ?? w.none)}</p></section>`;
+  const box = (name: string, on: boolean, label: string) =>
+    `<p><label><input type="checkbox" name="${name}" value="on"${on ? ' checked' : ''}> ${esc(label)}</label></p>`;
+  const settings = `<form method="post" action="/portal/notices">${hidden(p.csrf)}<fieldset><legend>${esc(w.reminders)}</legend>${box('email', n.reminders.email, w.emailReminders)}${box('sms', n.reminders.sms, w.smsReminders)}</fieldset><p class="muted">${esc(w.receiptsAlways)}</p><p><button type="submit">${esc(w.save)}</button></p></form>`;
+  const pending = n.pending ? `<p id="email-pending">${esc(w.emailPending(n.pending))}</p>` : '';
+  const change = p.canChangeEmail
+    ? `<h3>${esc(w.changeEmail)}</h3>${pending}<form method="post" action="/portal/email">${hidden(p.csrf)}<p><label>${esc(w.newEmail)} <input type="email" name="email" autocomplete="email" required maxlength="254"></label> <button type="submit">${esc(w.sendLink)}</button></p></form>`
+    : '';
+  return `<section id="notices"><h2>${esc(w.notices)}</h2><p>${esc(w.email)}: ${esc(n.email ?? w.none)} · ${esc(w.phone)}: ${esc(n.phone ?? w.none)}</p>${settings}${change}</section>`;
+}
+
+/** Confirm an address: a same-origin POST with the session's CSRF token, never a GET. */
+export function confirmPage(locale: PortalLocale, token: string, csrf: string): string {
+  const w = WORDS[locale];
+  return document({
+    locale,
+    title: w.confirmTitle,
+    body: `<h1>${esc(w.confirmTitle)}</h1><p>${esc(w.confirmText)}</p><form method="post" action="/portal/confirm">${hidden(csrf)}<input type="hidden" name="token" value="${esc(token)}"><button type="submit">${esc(w.confirmButton)}</button></form>`,
+  });
 }
 
 function buySection(w: Words, p: PageInput): string {

@@ -60,8 +60,6 @@ export interface Words {
   autoOff: string;
   autoEpisode: string;
   notices: string;
-  noticesOn: string;
-  noticesOff: string;
   email: string;
   phone: string;
   none: string;
@@ -97,14 +95,32 @@ export interface Words {
   autoBelow: string;
   autoDays: string;
   autoMaxLabel: string;
+  emailReminders: string;
+  smsReminders: string;
+  receiptsAlways: string;
+  changeEmail: string;
+  newEmail: string;
+  sendLink: string;
+  emailPending: (masked: string) => string;
+  emailSent: string;
+  emailInvalid: string;
+  confirmTitle: string;
+  confirmText: string;
+  confirmButton: string;
+  confirmDone: (masked: string) => string;
+  confirmRefused: string;
+  confirmExpired: string;
+  confirmSignIn: string;
+  settings: string;
 }
 
 const en: Words = {
   title: 'Your traffic',
   customer: 'Customer',
   balance: 'Balance',
-  notCalibrated: 'Not yet set up',
-  notCalibratedHint: 'Your opening balance is being set up; your agent will confirm it.',
+  notCalibrated: 'Balance not available yet',
+  notCalibratedHint:
+    'Your opening balance is being set up; it shows here once your agent confirms it.',
   daysLeft: 'Days left',
   daysLeftUnknown: 'not enough usage to tell',
   days: (n) => `${n} days at your current use`,
@@ -130,8 +146,6 @@ const en: Words = {
   autoOff: 'Off',
   autoEpisode: 'A top-up is under way.',
   notices: 'Notices',
-  noticesOn: 'Reminders are on.',
-  noticesOff: 'Reminders are off (receipts are still sent).',
   email: 'Email',
   phone: 'SMS',
   none: 'none',
@@ -166,13 +180,32 @@ const en: Words = {
   autoBelow: 'when the balance falls below (GB)',
   autoDays: 'or when this many days are left',
   autoMaxLabel: 'at most, per month',
+  emailReminders: 'Email reminders (running low, used up)',
+  smsReminders: 'SMS reminders (running low, used up)',
+  receiptsAlways: 'Receipts of your top-ups are always sent.',
+  changeEmail: 'Change email address',
+  newEmail: 'New email address',
+  sendLink: 'Send confirmation link',
+  emailPending: (masked) => `Waiting for confirmation: ${masked}`,
+  emailSent:
+    'We sent a confirmation link to the new address. Notices keep going to the current one until you confirm.',
+  emailInvalid: 'This address cannot be used. Check it and try again.',
+  confirmTitle: 'Confirm your email address',
+  confirmText: 'Use this address for the notices about your traffic?',
+  confirmButton: 'Confirm the address',
+  confirmDone: (masked) => `Done: notices now go to ${masked}.`,
+  confirmRefused: 'This confirmation link cannot be used.',
+  confirmExpired: 'This confirmation link has expired. Ask for a new one on your page.',
+  confirmSignIn:
+    'Open your customer page with your own link first, then open this confirmation link again.',
+  settings: 'Settings',
 };
 
 const zhCN: Words = {
   title: '我的流量',
   customer: '客户',
   balance: '余额',
-  notCalibrated: '尚未设置',
+  notCalibrated: '余额暂不可用',
   notCalibratedHint: '您的期初余额正在设置中，代理商确认后即可显示。',
   daysLeft: '剩余天数',
   daysLeftUnknown: '用量不足，暂无法估算',
@@ -199,8 +232,6 @@ const zhCN: Words = {
   autoOff: '未开启',
   autoEpisode: '一笔充值正在进行中。',
   notices: '通知',
-  noticesOn: '提醒已开启。',
-  noticesOff: '提醒已关闭（仍会发送充值凭证）。',
   email: '邮箱',
   phone: '短信',
   none: '无',
@@ -235,6 +266,23 @@ const zhCN: Words = {
   autoBelow: '余额低于（GB）时',
   autoDays: '或剩余天数为',
   autoMaxLabel: '每月最多次数',
+  emailReminders: '邮件提醒（余额不足、已用完）',
+  smsReminders: '短信提醒（余额不足、已用完）',
+  receiptsAlways: '充值凭证始终发送。',
+  changeEmail: '更改邮箱地址',
+  newEmail: '新邮箱地址',
+  sendLink: '发送确认链接',
+  emailPending: (masked) => `等待确认：${masked}`,
+  emailSent: '确认链接已发送到新地址。确认之前，通知仍发送到当前地址。',
+  emailInvalid: '此地址无法使用，请检查后重试。',
+  confirmTitle: '确认您的邮箱地址',
+  confirmText: '将此地址用于接收流量相关通知？',
+  confirmButton: '确认地址',
+  confirmDone: (masked) => `完成：通知将发送到 ${masked}。`,
+  confirmRefused: '此确认链接无法使用。',
+  confirmExpired: '此确认链接已过期，请在您的页面重新申请。',
+  confirmSignIn: '请先用您的专属链接打开客户页面，然后再打开此确认链接。',
+  settings: '设置',
 };
 
 export const WORDS: Record<PortalLocale, Words> = { en, 'zh-CN': zhCN };

@@ -2,7 +2,11 @@ import type { Config } from '../config/schema.ts';
 import { balanceFigures, countedMb } from '../customers/balance.ts';
 import type { AutoTopupRecord, AutoTopupStore } from '../store/autotopup.ts';
 import type { CustomerBalanceStore } from '../store/customer-balances.ts';
-import { type CustomerContactStore, maskContact } from '../store/customer-contacts.ts';
+import {
+  type CustomerContactStore,
+  maskContact,
+  type Reminders,
+} from '../store/customer-contacts.ts';
 import type { CustomerRecordStore } from '../store/customer-records.ts';
 import type { UsageStore } from '../store/usage.ts';
 import { addDays, Decimal, dayInZone, mbToGb } from '../units.ts';
@@ -13,7 +17,7 @@ export interface ViewStores {
   balances: Pick<CustomerBalanceStore, 'get'>;
   contacts: Pick<CustomerContactStore, 'get'>;
   autoTopup: Pick<AutoTopupStore, 'get'>;
-  usage: Pick<UsageStore, 'byCustomer'>;
+  usage: Pick<UsageStore, 'storedByCustomer'>;
   records: Pick<CustomerRecordStore, 'recentByCustomer'>;
 }
 
@@ -58,7 +62,8 @@ export interface PortalView {
   history: HistoryLine[];
   historyMore: boolean;
   autoTopup?: AutoTopupView;
-  notices: { reminders: boolean; email?: string; phone?: string };
+  /** Masked addresses; `pending` is the one the customer asked for, not yet confirmed. */
+  notices: { reminders: Reminders; email?: string; phone?: string; pending?: string };
   timeZone: string;
 }
 
@@ -80,6 +85,9 @@ function autoTopupView(r: AutoTopupRecord | undefined): AutoTopupView | undefine
 /**
  * One customer's page, in five requests run together (balance, contact, auto top-up, 30
  * days of usage, one page of the last 12 months of records) whatever the history's length.
+ * The usage days still open (not finished in the usage store) come from the balance's own
+ * recent days, so the chart needs no read of the store's open parts and agrees with the
+ * balance it sits under.
  */
 export async function loadView(
   stores: ViewStores,
@@ -94,12 +102,13 @@ export async function loadView(
     stores.balances.get(customerId),
     stores.contacts.get(customerId),
     stores.autoTopup.get(customerId),
-    stores.usage.byCustomer(customerId, from, today),
+    stores.usage.storedByCustomer(customerId, from, today),
     stores.records.recentByCustomer(customerId, addDays(today, -HISTORY_DAYS), HISTORY_LIMIT),
   ]);
-  const byDay = new Map(
+  const byDay = new Map<string, Decimal>(
     usage.map((u) => [u.day, countedMb(u, config.customers.usageCounts)] as const),
   );
+  for (const [day, mb] of stored?.state.recent ?? []) byDay.set(day, mb);
   const view: PortalView = {
     customerId,
     usage: Array.from({ length: USAGE_DAYS }, (_, i) => {
@@ -116,13 +125,20 @@ export async function loadView(
         .toUpperCase(),
     })),
     historyMore: recent.more,
-    notices: { reminders: contact?.notices ?? true },
+    notices: {
+      // The operator's "no notices" turns every reminder off whatever the customer chose.
+      reminders: {
+        email: (contact?.notices ?? true) && (contact?.reminders.email ?? true),
+        sms: (contact?.notices ?? true) && (contact?.reminders.sms ?? true),
+      },
+    },
     timeZone: portal.timeZone ?? contact?.timeZone ?? 'UTC',
   };
   const email = contact?.email ?? contact?.paymentEmail;
   const phone = contact?.phone ?? contact?.paymentPhone;
   if (email) view.notices.email = maskContact(email);
   if (phone) view.notices.phone = maskContact(phone);
+  if (contact?.pendingEmail) view.notices.pending = maskContact(contact.pendingEmail);
   const autoTopup = autoTopupView(auto);
   if (autoTopup) view.autoTopup = autoTopup;
   if (stored) {
@@ -131,7 +147,7 @@ export async function loadView(
     const burn = [f.burn1dMb, f.burn7dMb].filter((b): b is string => b !== null);
     view.balance = {
       gb,
-      calibrated: stored.state.opening !== undefined || gb.gte(0),
+      calibrated: !f.uncalibrated,
       daysLeft: f.daysLeft,
       burnGb: burn.length ? mbToGb(Decimal.min(...burn)) : null,
       asOf: stored.updatedAt || f.asOf,

@@ -51,6 +51,12 @@ export interface BalanceState {
   settledThrough?: string;
   /** Day → MB counted, for the days after `settledThrough`. */
   recent: Map<string, Decimal>;
+  /**
+   * The credit records taken into account in the window before the newest one (oldest
+   * first, customers/balance.ts): the auto top-up tells by them which of the ledger's credits
+   * the balance shows. Absent on a balance written before they were kept.
+   */
+  recentCredits?: { at: string; mb: Decimal }[];
 }
 
 /** A stored balance, when it was last computed (ISO 8601), and its version (0: none yet). */
@@ -120,6 +126,12 @@ function fromItem(item: StoredItem): StoredBalance {
     if (Array.isArray(item.seen)) state.seen = new Set(item.seen.map(String));
     const seenFrom = optional(item.seenFrom);
     if (seenFrom) state.seenFrom = seenFrom;
+    if (Array.isArray(item.recentCredits)) {
+      state.recentCredits = (item.recentCredits as Record<string, string>[]).map((c, i) => ({
+        at: String(c.at),
+        mb: dec(c.mb, `recentCredits.${i}.mb`),
+      }));
+    }
     return {
       state,
       updatedAt: String(item.updatedAt ?? ''),
@@ -159,6 +171,9 @@ function toItem(s: BalanceState, at: Date, version: number): StoredItem {
   if (s.settledThrough) item.settledThrough = s.settledThrough;
   if (s.seen) item.seen = [...s.seen].sort();
   if (s.seenFrom) item.seenFrom = s.seenFrom;
+  if (s.recentCredits) {
+    item.recentCredits = s.recentCredits.map((c) => ({ at: c.at, mb: decimalText(c.mb) }));
+  }
   return item;
 }
 
@@ -187,8 +202,15 @@ export class CustomerBalanceStore {
     return out.Item ? fromItem(out.Item) : undefined;
   }
 
-  /** The stored balances of these customers (absent ones left out), 100 per BatchGetItem. */
-  async getMany(customerIds: readonly string[]): Promise<Map<string, StoredBalance>> {
+  /**
+   * The stored balances of these customers (absent ones left out), 100 per BatchGetItem.
+   * `consistent: false` reads at half the price, for a caller whose write is conditional on
+   * the version read (a stale read costs it a retry, never a lost update).
+   */
+  async getMany(
+    customerIds: readonly string[],
+    { consistent = true }: { consistent?: boolean } = {},
+  ): Promise<Map<string, StoredBalance>> {
     const found = new Map<string, StoredBalance>();
     const unique = [...new Set(customerIds)];
     const chunks: StoredItem[][] = [];
@@ -215,7 +237,7 @@ export class CustomerBalanceStore {
           const out = await storeCall('customerBalances.getMany', () =>
             this.#doc.send(
               new BatchGetCommand({
-                RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } },
+                RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: consistent } },
               }),
             ),
           );

@@ -1,10 +1,13 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   type NativeAttributeValue,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NOTICE_LOCALES, type NoticeLocale } from '../config/notice-locales.ts';
 import { ValidationError } from '../errors.ts';
 import { assertTimeZone } from '../units.ts';
@@ -61,12 +64,23 @@ export interface CustomerContact {
    * `orderId`): a payer is sent the receipt of their own payment only.
    */
   captures: Record<string, PaymentCapture>;
+  /** An address the customer asked for on their page; used only once confirmed. */
+  pendingEmail?: string;
+  pendingAt?: string;
   locale?: NoticeLocale;
   timeZone?: string;
-  /** False once the customer opted out. @default true */
+  /** False once the operator turned every notice off. @default true */
   notices: boolean;
+  /** Reminders (running low, used up) per channel; receipts go whatever these say. */
+  reminders: Reminders;
   lowThresholds: ThresholdOverrides;
   updatedAt?: string;
+}
+
+/** The customer's own choice of reminders per channel; both on unless turned off. */
+export interface Reminders {
+  email: boolean;
+  sms: boolean;
 }
 
 /** What a payment said about its payer; anything unusable is dropped, never an error. */
@@ -83,6 +97,7 @@ export interface ContactEdit {
   locale?: NoticeLocale;
   timeZone?: string;
   notices?: boolean;
+  reminders?: Partial<Reminders>;
   lowThresholds?: { [K in keyof ThresholdOverrides]?: number | null };
 }
 
@@ -179,6 +194,7 @@ function fromItem(item: Item): CustomerContact {
   const out: CustomerContact = {
     customerId: String(item.customerId),
     notices: item.notices !== false,
+    reminders: { email: item.remindEmail !== false, sms: item.remindSms !== false },
     captures: capturesOf(item.captures),
     lowThresholds: {},
   };
@@ -191,6 +207,8 @@ function fromItem(item: Item): CustomerContact {
     'paymentEmail',
     'paymentPhone',
     'paymentAt',
+    'pendingEmail',
+    'pendingAt',
     'timeZone',
     'updatedAt',
   ] as const) {
@@ -223,6 +241,74 @@ function capturesOf(value: unknown): Record<string, PaymentCapture> {
   return out;
 }
 
+/** Tries of a payment's capture while other writers keep changing the contact. */
+const CAPTURE_ATTEMPTS = 4;
+
+/**
+ * The one update that keeps a payment's capture, built on what the item held (`old`, from a
+ * refused try; undefined: guess it has no capture yet). Its condition is what it was built
+ * on, so a writer in between makes it fail and be built again.
+ */
+function captureUpdate(
+  customerId: string,
+  order: string,
+  capture: PaymentCapture,
+  old: Item | undefined,
+): { command: Omit<UpdateCommandInput, 'TableName' | 'Key'>; latest: boolean } {
+  const names: Record<string, string> = {};
+  const values: Item = { ':id': customerId, ':entity': 'customer-contact', ':capture': capture };
+  const set = ['customerId = :id', 'entity = :entity'];
+  const remove: string[] = [];
+  const conditions: string[] = [];
+  if (old?.captures === undefined) {
+    set.push('captures = :captures');
+    values[':captures'] = { [order]: capture };
+    delete values[':capture'];
+    conditions.push('attribute_not_exists(captures)');
+  } else {
+    names['#order'] = order;
+    set.push('captures.#order = :capture');
+    conditions.push('attribute_exists(captures)');
+    const oldest = Date.parse(capture.at) - CAPTURE_RETENTION_DAYS * 86_400_000;
+    Object.entries(capturesOf(old.captures))
+      .filter(([key, c]) => key !== order && Date.parse(c.at) < oldest)
+      .forEach(([key], i) => {
+        names[`#s${i}`] = key;
+        remove.push(`captures.#s${i}`);
+      });
+  }
+  const oldAt = str(old?.paymentAt);
+  // Newest payment wins the latest address; an older one only keeps its own capture.
+  const latest = oldAt === undefined || oldAt <= capture.at;
+  if (latest) {
+    values[':at'] = capture.at;
+    values[':ttl'] = expiresAt(new Date(capture.at), CONTACT_RETENTION_DAYS);
+    names['#ttl'] = TABLE_DEFINITION.ttlAttribute;
+    set.push('paymentAt = :at', 'updatedAt = :at', '#ttl = :ttl');
+    if (capture.email) {
+      values[':email'] = capture.email;
+      set.push('paymentEmail = :email');
+    }
+    if (capture.phone) {
+      values[':phone'] = capture.phone;
+      set.push('paymentPhone = :phone');
+    }
+    conditions.push('(attribute_not_exists(paymentAt) OR paymentAt <= :at)');
+  } else {
+    values[':oldAt'] = oldAt;
+    conditions.push('paymentAt = :oldAt');
+  }
+  return {
+    command: {
+      UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+      ConditionExpression: conditions.join(' AND '),
+      ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: values,
+    },
+    latest,
+  };
+}
+
 /** Everything a contact item holds about the customer; `paymentName` from earlier versions. */
 const ERASED_ATTRIBUTES = [
   'email',
@@ -235,9 +321,13 @@ const ERASED_ATTRIBUTES = [
   'paymentName',
   'paymentAt',
   'captures',
+  'pendingEmail',
+  'pendingAt',
   'locale',
   'timeZone',
   'notices',
+  'remindEmail',
+  'remindSms',
   'lowGb',
   'lowPercent',
   'lowDaysLeft',
@@ -317,6 +407,8 @@ export class CustomerContactStore {
       assign('timeZone', edit.timeZone);
     }
     if (edit.notices !== undefined) assign('notices', edit.notices);
+    if (edit.reminders?.email !== undefined) assign('remindEmail', edit.reminders.email);
+    if (edit.reminders?.sms !== undefined) assign('remindSms', edit.reminders.sms);
     for (const [key, attr] of Object.entries(THRESHOLD_ATTRIBUTES)) {
       const v = edit.lowThresholds?.[key as keyof ThresholdOverrides];
       if (v === null) {
@@ -347,6 +439,10 @@ export class CustomerContactStore {
    * touches, nor the opt-out): under the payment's order key for its own receipt, and as the
    * latest captured address (the one a receipt may ask to confirm), which only a newer
    * payment replaces. Returns what was kept as the latest.
+   *
+   * One update when the customer has no capture yet (the map is created with this one);
+   * else the refused first try returns the item, and one more update adds this capture,
+   * drops those past their retention and, when this payment is the newest, the latest.
    */
   async capture(
     customerId: string,
@@ -365,92 +461,39 @@ export class CustomerContactStore {
     const email = contact.email ? attempt(() => normaliseEmail(contact.email ?? '')) : undefined;
     const phone = contact.phone ? attempt(() => normalisePhone(contact.phone ?? '')) : undefined;
     if (!email && !phone) return { email: false, phone: false };
-    await this.#keepForReceipt(customerId, order, {
+    const capture: PaymentCapture = {
       at: at.toISOString(),
       ...(email ? { email } : {}),
       ...(phone ? { phone } : {}),
-    });
-    const values: Item = {
-      ':id': customerId,
-      ':entity': 'customer-contact',
-      ':at': at.toISOString(),
-      ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
     };
-    const set = [
-      'customerId = :id',
-      'entity = :entity',
-      'paymentAt = :at',
-      'updatedAt = :at',
-      '#ttl = :ttl',
-    ];
-    if (email) {
-      values[':email'] = email;
-      set.push('paymentEmail = :email');
-    }
-    if (phone) {
-      values[':phone'] = phone;
-      set.push('paymentPhone = :phone');
-    }
-    try {
-      await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(customerId),
-          UpdateExpression: `SET ${set.join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(paymentAt) OR paymentAt <= :at',
-          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (cause) {
-      // A newer payment's contact is already stored: this older one has nothing to add.
-      if ((cause as Error).name === 'ConditionalCheckFailedException') {
-        return { email: false, phone: false };
+    // What the item held when a try was refused; none known before the first.
+    let old: Item | undefined;
+    for (let n = 0; n < CAPTURE_ATTEMPTS; n++) {
+      const update = captureUpdate(customerId, order, capture, old);
+      try {
+        await this.#doc.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: keyOf(customerId),
+            ...update.command,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return update.latest
+          ? { email: email !== undefined, phone: phone !== undefined }
+          : { email: false, phone: false };
+      } catch (cause) {
+        if ((cause as Error).name !== 'ConditionalCheckFailedException') {
+          throw new StoreError('DynamoDB contacts.capture failed', 'contacts.capture', { cause });
+        }
+        const raw = (cause as { Item?: Record<string, AttributeValue> }).Item;
+        old = raw ? unmarshall(raw) : {};
       }
-      throw new StoreError('DynamoDB contacts.capture failed', 'contacts.capture', { cause });
     }
-    return { email: email !== undefined, phone: phone !== undefined };
-  }
-
-  /**
-   * Adds one payment's capture to the `captures` map, dropping those past their retention.
-   * Two writes: a nested path can only be set once the map exists.
-   */
-  async #keepForReceipt(customerId: string, order: string, capture: PaymentCapture) {
-    const { Attributes } = await storeCall('contacts.capture', () =>
-      this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(customerId),
-          UpdateExpression:
-            'SET captures = if_not_exists(captures, :empty), customerId = :id, entity = :entity',
-          ExpressionAttributeValues: {
-            ':empty': {},
-            ':id': customerId,
-            ':entity': 'customer-contact',
-          },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      ),
-    );
-    const oldest = Date.parse(capture.at) - CAPTURE_RETENTION_DAYS * 86_400_000;
-    const stale = Object.entries(capturesOf(Attributes?.captures))
-      .filter(([key, c]) => key !== order && Date.parse(c.at) < oldest)
-      .map(([key]) => key);
-    const names: Record<string, string> = { '#order': order };
-    stale.forEach((key, i) => {
-      names[`#s${i}`] = key;
-    });
-    await storeCall('contacts.capture', () =>
-      this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(customerId),
-          UpdateExpression: `SET captures.#order = :capture${stale.length ? ` REMOVE ${stale.map((_, i) => `captures.#s${i}`).join(', ')}` : ''}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':capture': capture },
-        }),
-      ),
+    throw new StoreError(
+      `customer ${customerId}'s contact kept changing under ${CAPTURE_ATTEMPTS} attempts`,
+      'contacts.capture',
+      { retryable: true },
     );
   }
 
@@ -483,6 +526,68 @@ export class CustomerContactStore {
       throw new StoreError('DynamoDB contacts.confirmEmail failed', 'contacts.confirmEmail', {
         cause,
       });
+    }
+  }
+
+  /**
+   * The customer asked on their page for `email` to be their address: kept as pending (the
+   * bound address stays in use) until the link sent to it confirms it. A newer request
+   * replaces an older one. Answers the address as stored.
+   */
+  async requestEmail(customerId: string, email: string, at: Date): Promise<string> {
+    const address = normaliseEmail(email);
+    await storeCall('contacts.requestEmail', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET customerId = :id, entity = :entity, pendingEmail = :email, pendingAt = :at, updatedAt = :at, #ttl = :ttl',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':id': customerId,
+            ':entity': 'customer-contact',
+            ':email': address,
+            ':at': at.toISOString(),
+            ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+          },
+        }),
+      ),
+    );
+    return address;
+  }
+
+  /**
+   * The customer confirmed the address they asked for: it becomes their address (as if the
+   * operator had set it), only while it is still the pending one. False when it is not.
+   */
+  async applyEmailChange(customerId: string, email: string, at: Date): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression:
+            'SET email = :email, updatedAt = :at, #ttl = :ttl REMOVE pendingEmail, pendingAt',
+          ConditionExpression: 'pendingEmail = :email',
+          ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
+          ExpressionAttributeValues: {
+            ':email': email,
+            ':at': at.toISOString(),
+            ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
+          },
+        }),
+      );
+      return true;
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return false;
+      throw new StoreError(
+        'DynamoDB contacts.applyEmailChange failed',
+        'contacts.applyEmailChange',
+        {
+          cause,
+        },
+      );
     }
   }
 

@@ -19,7 +19,9 @@ export type NoticeKind =
   /** Auto top-up: the bank wants 3-D Secure; the customer pays once through the link. */
   | 'autotopup-authentication'
   /** Auto top-up turned itself off after declined attempts. */
-  | 'autotopup-off';
+  | 'autotopup-off'
+  /** To an address the customer asked for on their page: the link that confirms it. */
+  | 'email-confirmation';
 /** `none`: the customer could not be told (no contact, or opted out); kept for the operator. */
 export type OutboxChannel = 'email' | 'sms' | 'none';
 /**
@@ -58,6 +60,8 @@ export interface OutboxEntry {
   to?: string;
   subject?: string;
   text: string;
+  /** Email header fields besides the usual ones (`List-Unsubscribe`, RFC 8058). */
+  headers?: Record<string, string>;
   /** The episode a running-low or used-up notice belongs to. */
   episode?: number;
   createdAt: string;
@@ -119,6 +123,11 @@ function fromItem(item: Item): OutboxEntry {
     if (typeof item[k] === 'string') out[k] = item[k];
   }
   if (typeof item.episode === 'number') out.episode = item.episode;
+  if (typeof item.headers === 'object' && item.headers !== null) {
+    out.headers = Object.fromEntries(
+      Object.entries(item.headers as Item).filter(([, v]) => typeof v === 'string'),
+    ) as Record<string, string>;
+  }
   return out;
 }
 

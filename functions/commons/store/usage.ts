@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -161,21 +162,11 @@ export class UsageStore {
 
   /** One customer's rows for days in [fromDay, toDay], oldest first. */
   async byCustomer(customerId: string, fromDay: string, toDay: string): Promise<UsageRecord[]> {
-    const lo = keys.usage(customerId, fromDay);
-    const hi = keys.usage(customerId, toDay);
-    const [final, items] = await Promise.all([
+    const [final, stored] = await Promise.all([
       this.#final(),
-      queryAll(
-        this.#doc,
-        {
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-          ExpressionAttributeValues: { ':pk': lo.pk, ':lo': lo.sk, ':hi': hi.sk },
-        },
-        'usage.byCustomer',
-      ),
+      this.storedByCustomer(customerId, fromDay, toDay),
     ]);
-    const rows = new Map(items.map((i) => [String(i.day), fromItem(i)]));
+    const rows = new Map(stored.map((r) => [r.day, r]));
     if (final !== undefined && toDay > final.through) {
       const firstOpen = addDays(final.through, 1);
       const lastOpen = toDay < final.newest ? toDay : final.newest;
@@ -185,9 +176,43 @@ export class UsageStore {
     return [...rows.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
   }
 
+  /**
+   * One customer's rows kept per customer, in one query: every finished day's, and rows from
+   * before parts. Figures of open days are in the parts only (see `byCustomer`).
+   */
+  async storedByCustomer(
+    customerId: string,
+    fromDay: string,
+    toDay: string,
+  ): Promise<UsageRecord[]> {
+    const lo = keys.usage(customerId, fromDay);
+    const hi = keys.usage(customerId, toDay);
+    const items = await queryAll(
+      this.#doc,
+      {
+        TableName: this.#table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: { ':pk': lo.pk, ':lo': lo.sk, ':hi': hi.sk },
+      },
+      'usage.byCustomer',
+    );
+    return items.map(fromItem);
+  }
+
   /** Every customer's row on one day, in customer id order (as text). */
   async onDay(day: string): Promise<UsageRecord[]> {
     return this.#day(day, 'usage.onDay');
+  }
+
+  /**
+   * A day's rows with a stamp of their content (a digest of every row's customer and
+   * figures): an equal stamp means equal rows.
+   */
+  async stampedDay(day: string): Promise<{ rows: UsageRecord[]; stamp: string }> {
+    const rows = await this.#day(day, 'usage.onDay');
+    const digest = createHash('sha256');
+    for (const r of rows) digest.update(`${r.customerId}\u0000${usageFingerprint(r)}\u0001`);
+    return { rows, stamp: digest.digest('base64url') };
   }
 
   /** Fingerprint of every stored row on a day, by customer id; for change detection. */

@@ -224,7 +224,13 @@ export const customerCommand = defineCommand<CustomerArgs>({
     ctx.io.stdout.write(
       fields([
         ['customer', `${figures.customerId}${figures.account ? ` (${figures.account})` : ''}`],
-        ['balance', gb(figures.balanceMb)],
+        [
+          'balance',
+          figures.uncalibrated
+            ? `not calibrated: usage exceeds every credit known by ${gb(new Decimal(figures.balanceMb).negated())}; ` +
+              `set the opening: flowpilot customer calibrate ${figures.customerId} --gb <GB they have now>`
+            : gb(figures.balanceMb),
+        ],
         [
           'opening',
           state.opening

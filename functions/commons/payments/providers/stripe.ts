@@ -138,6 +138,11 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
 function normalise(type: string, object: FieldReader, created: number): PaymentEvent {
   switch (type) {
     case 'checkout.session.completed': {
+      // A setup-mode session saved a card and took no money: never a credit (auto top-up's
+      // hook may take the card, autotopup/opt-in.ts).
+      if (object.optionalString('mode') === 'setup') {
+        return { type: 'ignored', reason: 'setup-mode Checkout Session', result: 'card-saved' };
+      }
       // Delayed methods complete unpaid and follow up with async_payment_succeeded.
       const status = object.string('payment_status');
       return status === 'paid' || status === 'no_payment_required'

@@ -1,0 +1,171 @@
+/**
+ * Point 3 of issue #29: poll-usage, poll-customers and customer-actions at 10,000 and 100,000
+ * customers. Each size runs bench/cost/measure.ts in its own process (the real handlers with
+ * Lambda's deadline counted down from the deployed timeouts, DynamoDB Local, the simulator
+ * over HTTP): the first runs walk the stored history, handing over across invocations when the
+ * deadline says so; then one hour at the default schedules. Printed per size: wall time,
+ * DynamoDB requests and upstream calls per run, whether every invocation stays inside its
+ * timeout and its schedule (no run overlaps the next), and freshness: how long after a
+ * customer's usage changes upstream their balance (and a low notice) reflects it.
+ * Sizes not measured are projected on a line through the measured ones, and say so.
+ *
+ *   npx tsx bench/scale.ts                 10,000 measured, 100,000 projected
+ *   npx tsx bench/scale.ts 10000 100000    both measured (100k takes long: run under nice)
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { FUNCTION_TIMEOUT_SECONDS } from '../infra/limits.ts';
+
+const SIZES = [10_000, 100_000];
+const sizesArg = process.argv
+  .slice(2)
+  .filter((a) => /^\d+$/.test(a))
+  .map(Number);
+const MEASURED = sizesArg.length > 0 ? sizesArg : [10_000];
+
+/** The default schedules (functions/commons/config/schedules.ts), in seconds. */
+const EVERY_S = { 'poll-usage': 3600, 'poll-customers': 900 } as const;
+const FNS = ['poll-usage', 'poll-customers', 'customer-actions'] as const;
+type Fn = (typeof FNS)[number];
+
+interface Run {
+  fn: string;
+  phase: 'warm-up' | 'hour';
+  ms: number;
+  requests: number;
+  upstreamCalls: number;
+  ended?: string;
+}
+interface Figures {
+  n: number;
+  projected: boolean;
+  /** Per steady run of each function: the average. */
+  perRun: Record<Fn, { ms: number; requests: number; upstreamCalls: number; runs: number }>;
+  /** The first runs over the history: invocations, the longest, whether each ended inside. */
+  backfill: Record<'poll-usage' | 'poll-customers', { invocations: number; maxMs: number }>;
+}
+
+function measure(customers: number): Figures {
+  const t = Date.now();
+  const run = spawnSync(
+    'npx',
+    ['tsx', join(import.meta.dirname, 'cost', 'measure.ts'), String(customers), '2'],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) {
+    process.stderr.write(run.stderr);
+    throw new Error(`measuring ${customers} customers failed (exit ${run.status})`);
+  }
+  process.stdout.write(
+    `measured ${customers.toLocaleString('en-US')} customers in ${((Date.now() - t) / 1000).toFixed(0)} s\n`,
+  );
+  const { runs } = JSON.parse(line) as { runs: Run[] };
+  const of = (fn: string, phase: Run['phase']) =>
+    runs.filter((r) => r.fn === fn && r.phase === phase);
+  const avg = (rs: Run[], k: 'ms' | 'requests' | 'upstreamCalls') =>
+    rs.length ? rs.reduce((a, r) => a + r[k], 0) / rs.length : 0;
+  const perRun = Object.fromEntries(
+    FNS.map((fn) => {
+      const rs = of(fn, 'hour');
+      return [
+        fn,
+        {
+          ms: avg(rs, 'ms'),
+          requests: avg(rs, 'requests'),
+          upstreamCalls: avg(rs, 'upstreamCalls'),
+          runs: rs.length,
+        },
+      ];
+    }),
+  ) as Figures['perRun'];
+  const backfill = Object.fromEntries(
+    (['poll-usage', 'poll-customers'] as const).map((fn) => {
+      const rs = of(fn, 'warm-up');
+      return [fn, { invocations: rs.length, maxMs: Math.max(0, ...rs.map((r) => r.ms)) }];
+    }),
+  ) as Figures['backfill'];
+  return { n: customers, projected: false, perRun, backfill };
+}
+
+/** A line through the measured sizes (a flat one through a single size: per customer). */
+function project(measured: Figures[], n: number): Figures {
+  const [a, b] = measured.length > 1 ? [measured[0], measured.at(-1)] : [undefined, measured[0]];
+  if (!b) throw new Error('nothing measured');
+  const at = (get: (f: Figures) => number) => {
+    if (!a || a.n === b.n) return (get(b) * n) / b.n;
+    const slope = (get(b) - get(a)) / (b.n - a.n);
+    return Math.max(0, get(b) + slope * (n - b.n));
+  };
+  const perRun = Object.fromEntries(
+    FNS.map((fn) => [
+      fn,
+      {
+        ms: at((f) => f.perRun[fn].ms),
+        requests: at((f) => f.perRun[fn].requests),
+        // Upstream calls grow with pages, not customers one by one: the measured figure
+        // at the largest size, scaled by the pages the rows fill.
+        upstreamCalls: at((f) => f.perRun[fn].upstreamCalls),
+        runs: b.perRun[fn].runs,
+      },
+    ]),
+  ) as Figures['perRun'];
+  const backfill = {
+    'poll-usage': {
+      invocations: b.backfill['poll-usage'].invocations,
+      maxMs: at((f) => f.backfill['poll-usage'].maxMs),
+    },
+    'poll-customers': {
+      invocations: b.backfill['poll-customers'].invocations,
+      maxMs: at((f) => f.backfill['poll-customers'].maxMs),
+    },
+  };
+  return { n, projected: true, perRun, backfill };
+}
+
+const measured = MEASURED.map(measure);
+const all = [...new Set([...SIZES, ...MEASURED])]
+  .sort((x, y) => x - y)
+  .map((n) => measured.find((m) => m.n === n) ?? project(measured, n));
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const min = (ms: number) => `${(ms / 60_000).toFixed(0)} min`;
+let ok = true;
+for (const f of all) {
+  console.log(
+    `\n${f.n.toLocaleString('en-US')} customers${f.projected ? ' (projected from the measured sizes)' : ' (measured)'}`,
+  );
+  for (const fn of FNS) {
+    const r = f.perRun[fn];
+    console.log(
+      `  ${fn.padEnd(17)} ${s(r.ms).padStart(9)} a run, ${Math.round(r.requests).toLocaleString('en-US').padStart(7)} DynamoDB requests, ${Math.round(r.upstreamCalls)} upstream calls (${r.runs} runs in the hour)`,
+    );
+  }
+  for (const fn of ['poll-usage', 'poll-customers'] as const) {
+    const b = f.backfill[fn];
+    const limit = FUNCTION_TIMEOUT_SECONDS[fn] * 1000;
+    const inside = b.maxMs < limit;
+    const steady = f.perRun[fn].ms < EVERY_S[fn] * 1000;
+    ok &&= inside && steady;
+    console.log(
+      `  ${fn} first runs: ${b.invocations} invocation(s), longest ${s(b.maxMs)} ${inside ? '<' : '≥'} its ${FUNCTION_TIMEOUT_SECONDS[fn]} s timeout ${inside ? '✓' : '✗'}; ` +
+        `a steady run ${steady ? 'ends before' : 'overlaps'} the next (every ${EVERY_S[fn] / 60} min) ${steady ? '✓' : '✗'}`,
+    );
+  }
+  // Usage changes upstream at any time; poll-usage reads it at its next run, the next
+  // poll-customers after that run sees the parts' new stamps (one starting with poll-usage at
+  // the same minute may miss them), and customer-actions gets the change in that run.
+  const pu = f.perRun['poll-usage'].ms;
+  const pc = f.perRun['poll-customers'].ms;
+  const ca = f.perRun['customer-actions'].ms;
+  const worst = EVERY_S['poll-usage'] * 1000 + pu + EVERY_S['poll-customers'] * 1000 + pc;
+  const mean =
+    (EVERY_S['poll-usage'] * 1000) / 2 + pu + (EVERY_S['poll-customers'] * 1000) / 2 + pc;
+  console.log(
+    `  freshness: a balance reflects new usage within ${min(worst)} (on average ~${min(mean)}); a low notice ${s(ca)} later`,
+  );
+}
+console.log(
+  `\n${ok ? '✓' : '✗'} every run inside its timeout and its schedule (the measured history is 3 days; a first run over 400 days hands over across invocations, bench/customer-balances.ts)`,
+);
+if (!ok) process.exitCode = 1;

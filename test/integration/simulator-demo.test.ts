@@ -1,0 +1,157 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/commons/config/load.ts';
+import { pollCustomers } from '../../functions/commons/customers/poll.ts';
+import { pollUsage } from '../../functions/commons/pollers/usage.ts';
+import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
+import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
+import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
+import { SeriesStore } from '../../functions/commons/store/series.ts';
+import { UsageStore } from '../../functions/commons/store/usage.ts';
+import { Decimal } from '../../functions/commons/units.ts';
+import { type CliIo, createContext } from '../../local/cli/context.ts';
+import { run } from '../../local/cli/main.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useSimulator } from '../helpers/simulator.ts';
+
+// 04:00 UTC is noon in Asia/Shanghai.
+const NOW = new Date('2026-11-20T04:00:00.000Z');
+// npm start's simulator: seeded with a plausible agent.
+const fx = useSimulator({ seedData: true, now: () => NOW });
+const config = parseConfig({});
+const ZONE = config.upstream.timeZone;
+const SEEDED = ['1001', '1002', '1003', '1004', '1005'];
+
+class Out {
+  text = '';
+  isTTY = false;
+  write(chunk: string) {
+    this.text += chunk;
+    return true;
+  }
+}
+
+let table: TestTable;
+const stdout = new Out();
+
+async function cli(...argv: string[]): Promise<number> {
+  stdout.text = '';
+  const io: CliIo = { stdout, stderr: new Out(), env: {}, cwd: process.cwd() };
+  return run(argv, io, {
+    openContext: async (_io, { json }) => ({
+      ctx: createContext({
+        io,
+        json,
+        config,
+        doc: table.doc,
+        tableName: table.tableName,
+        where: 'test table',
+        upstream: fx.client(),
+        clock: () => NOW,
+      }),
+      close: async () => {},
+    }),
+  });
+}
+
+/** What a new user's first polls do: poll-usage, then poll-customers (the backfill). */
+async function poll(): Promise<void> {
+  const usage = new UsageStore(table.doc, table.tableName);
+  const pollState = new PollStateStore(table.doc, table.tableName);
+  const upstream = fx.client();
+  await pollUsage({
+    upstream,
+    usage,
+    series: new SeriesStore(table.doc, table.tableName),
+    pollState,
+    polling: { backfillDays: 30, pageSize: 2000, maxPagesInFlight: 2, safetyMarginMs: 1000 },
+    timeZone: ZONE,
+    clock: () => NOW,
+  });
+  const { outcome } = await pollCustomers({
+    upstream,
+    usage,
+    balances: new CustomerBalanceStore(table.doc, table.tableName),
+    records: new CustomerRecordStore(table.doc, table.tableName),
+    pollState,
+    listeners: [],
+    config: {
+      ...config.customers,
+      timeZone: ZONE,
+      retentionDays: 60,
+      safetyMarginMs: 1000,
+      toleranceMinutes: 15,
+    },
+    clock: () => NOW,
+  });
+  expect(outcome.complete).toBe(true);
+}
+
+describe("the demo simulator's customers carry a purchase history", () => {
+  beforeEach(async () => {
+    table = await createTestTable('sim-demo');
+  });
+
+  it('covers every day of their usage, and the vendor balance is what the purchases leave', () => {
+    // Prepare
+    const records = fx.sim.listRecords();
+    const usage = fx.sim.listUsage();
+
+    // Act: each customer's balance day by day, as the vendor keeps it.
+    const lowest = new Map<string, Decimal>();
+    const end = new Map<string, Decimal>();
+    for (const id of SEEDED) {
+      const days = [...new Set(usage.map((u) => u.reportDate))].sort();
+      let balance = new Decimal(0);
+      let min: Decimal | undefined;
+      for (const day of days) {
+        for (const r of records.filter((x) => x.customerId === id && x.createTime.startsWith(day)))
+          balance = balance.plus(r.flowMb);
+        for (const u of usage.filter((x) => x.customerId === id && x.reportDate === day))
+          balance = balance.minus(u.uploadMb).minus(u.downloadMb);
+        min = min === undefined || balance.lt(min) ? balance : min;
+      }
+      lowest.set(id, min ?? balance);
+      end.set(id, balance);
+    }
+
+    // Assess
+    expect(records.every((r) => r.type === 0 && new Decimal(r.flowMb).gt(0))).toBe(true);
+    for (const id of SEEDED) {
+      expect(lowest.get(id)?.gte(0)).toBe(true);
+      expect(end.get(id)?.toFixed()).toBe(fx.sim.getCustomer(id)?.balanceMb);
+    }
+    // The agent's pool gave out exactly what its customers bought.
+    const sold = records.reduce((t, r) => t.plus(r.flowMb), new Decimal(0));
+    const primary = fx.sim.getPools().primary;
+    expect(primary.consumedMb).toBe(sold.toFixed());
+    expect(new Decimal(primary.rechargedMb).minus(primary.residualMb).toFixed()).toBe(
+      sold.toFixed(),
+    );
+  });
+
+  it('after the first polls, flowpilot customers shows funded customers and two running low', async () => {
+    // Act
+    await poll();
+    expect(await cli('customers', '--json')).toBe(0);
+    const listed = JSON.parse(stdout.text) as {
+      customers: { customerId: string; balanceMb: string; daysLeft: number | null }[];
+    };
+    expect(await cli('customers', '--low', '--json')).toBe(0);
+    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    expect(await cli('customers')).toBe(0);
+    const text = stdout.text;
+
+    // Assess: FlowPilot's balances are the vendor's, none negative.
+    expect(listed.customers.map((c) => c.customerId).sort()).toEqual(SEEDED);
+    for (const c of listed.customers) {
+      expect(c.balanceMb).toBe(fx.sim.getCustomer(c.customerId)?.balanceMb);
+      expect(new Decimal(c.balanceMb).gt(0)).toBe(true);
+    }
+    const days = new Map(listed.customers.map((c) => [c.customerId, c.daysLeft]));
+    expect(days.get('1003')).toBeLessThan(3);
+    expect(days.get('1005')).toBeLessThan(3);
+    for (const id of ['1001', '1002', '1004']) expect(days.get(id)).toBeGreaterThanOrEqual(9.5);
+    expect(low.customers.map((c) => c.customerId).sort()).toEqual(['1003', '1005']);
+    expect(text).not.toMatch(/\s[-−]\d/);
+  });
+});
