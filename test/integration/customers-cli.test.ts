@@ -106,14 +106,14 @@ describe('CLI: customers, customer, customer calibrate', () => {
 
     // Act
     expect(await cli('customers')).toBe(0);
-    const listed = stdout.text;
+    const listed = h.stdout.text;
     expect(await cli('customers', '--low', '--json')).toBe(0);
-    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    const low = JSON.parse(h.stdout.text) as { customers: { customerId: string }[] };
     expect(await cli('customer', '90')).toBe(0);
-    const shown = stdout.text;
+    const shown = h.stdout.text;
     expect(await cli('customer', 'calibrate', '90', '--gb', '20')).toBe(0);
     expect(await cli('customers')).toBe(0);
-    const after = stdout.text;
+    const after = h.stdout.text;
 
     // Assess
     expect(listed).toMatch(/^\s*90\s+-\s+not calibrated\s+-\s/m);
