@@ -18,7 +18,13 @@ import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
 import { Captured } from '../helpers/cli.ts';
-import { type LocalRun, ROOT, startLocal, stopGroup } from '../helpers/npm-start.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
 
 /**
@@ -38,9 +44,8 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     const output = running.output();
     expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
-    const standInUrl = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
     // The stand-in's key is random per run; the banner prints it.
-    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
+    const { url: standInUrl, key: standInKey } = stripeStandInOf(output);
     const info = readRuntimeInfo(running.dataDir);
     if (!info) throw new Error(`no runtime info:\n${output}`);
     expect((await running.invoke('poll-totals')).ok).toBe(true);

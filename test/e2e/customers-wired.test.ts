@@ -3,7 +3,13 @@ import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { run } from '../../local/cli/main.ts';
 import { Captured } from '../helpers/cli.ts';
-import { type LocalRun, ROOT, startLocal, stopGroup } from '../helpers/npm-start.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 
 /**
  * poll-customers as `functions/poll-customers.ts` composes it, through `npm start`: the
@@ -22,9 +28,8 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
     runtime = running;
     const output = running.output();
     expect(output).toMatch(/built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
-    const standIn = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
     // The stand-in's key is random per run; the banner prints it.
-    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
+    const { url: standIn, key: standInKey } = stripeStandInOf(output);
     const paymentIntents = async () =>
       (
         (await (

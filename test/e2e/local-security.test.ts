@@ -9,7 +9,13 @@ import { writeRuntimeInfo } from '../../local/cli/connection.ts';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
-import { type LocalRun, ROOT, startLocal, stopGroup } from '../helpers/npm-start.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 
 const BIN = resolve(ROOT, 'bin/flowpilot.js');
 
@@ -55,14 +61,6 @@ function modes(dir: string, prefix = ''): string[] {
     const line = `${prefix}${entry.name} ${(statSync(path).mode & 0o777).toString(8)}`;
     return entry.isDirectory() ? [line, ...modes(path, `${prefix}${entry.name}/`)] : [line];
   });
-}
-
-/** The banner's Stripe stand-in: its URL and the key of this run. */
-function standInOf(output: string): { url: string; key: string } {
-  return {
-    url: /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '',
-    key: /stripe key {3}(\S+)/.exec(output)?.[1] ?? '',
-  };
 }
 
 function devPayment() {
@@ -176,7 +174,7 @@ describe('local runtime security: npm start with the simulator', () => {
 
   it('runs the Stripe stand-in on loopback with a random key of this run, refusing a foreign Host', async () => {
     // Prepare
-    const standIn = standInOf(run.output());
+    const standIn = stripeStandInOf(run.output());
     const list = (key: string, host?: string) =>
       raw(`${standIn.url}/v1/payment_intents`, {
         headers: { authorization: `Bearer ${key}`, ...(host ? { host } : {}) },
@@ -269,7 +267,7 @@ describe('local runtime security: npm start with HOST=::1', () => {
     const status = await flowpilot(['status', '--json'], ROOT, { FLOWPILOT_DATA_DIR: run.dataDir });
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
-    const standIn = standInOf(run.output());
+    const standIn = stripeStandInOf(run.output());
     expect(standIn.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${standIn.url}/v1/payment_intents`, {
       headers: { authorization: `Bearer ${standIn.key}` },

@@ -107,6 +107,8 @@ export interface LocalRun extends Runtime {
   sim: string;
   /** env as the run got it, to hand on to the CLI. */
   env: NodeJS.ProcessEnv;
+  /** The real `flowpilot` executable, finding this run through its data folder. */
+  flowpilot(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** POSTs /_local/invoke/<name> with the token. */
   invoke(name: string): Promise<{ ok: boolean; status: number; body: Record<string, unknown> }>;
 }
@@ -150,6 +152,8 @@ export async function startLocal(
     token,
     sim: '',
     env,
+    flowpilot: (args) =>
+      flowpilot(args, { FLOWPILOT_DATA_DIR: dataDir, FLOWPILOT_CONFIG: '', PORTAL_SECRET: '' }),
     async invoke(name) {
       const res = await fetch(`${base}/_local/invoke/${name}`, {
         method: 'POST',
@@ -184,4 +188,12 @@ export function flowpilot(
         done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** The banner's Stripe stand-in: its URL and the key of this run. */
+export function stripeStandInOf(output: string): { url: string; key: string } {
+  return {
+    url: /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '',
+    key: /stripe key {3}(\S+)/.exec(output)?.[1] ?? '',
+  };
 }

@@ -1,58 +1,21 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { pollCustomers } from '../../functions/commons/customers/poll.ts';
-import { pollUsage } from '../../functions/commons/pollers/usage.ts';
-import { CustomerBalanceStore } from '../../functions/commons/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/store/customer-records.ts';
-import { PollStateStore } from '../../functions/commons/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/store/series.ts';
-import { UsageStore } from '../../functions/commons/store/usage.ts';
 import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { pollUsageThenCustomers } from '../helpers/polls.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const fx = useSimulator();
 // 04:00 UTC is noon in Asia/Shanghai.
 const NOW = new Date('2026-11-20T04:00:00.000Z');
 const config = parseConfig({ customers: { lowList: { gb: 1, daysLeft: 3 } } });
-const ZONE = config.upstream.timeZone;
 
 let table: TestTable;
 let h: CliHarness;
 const cli = (...argv: string[]) => h.cli(...argv);
 
-/** Both polls, as the schedule runs them; the first is the backfill. */
-async function poll(): Promise<void> {
-  const usage = new UsageStore(table.doc, table.tableName);
-  const pollState = new PollStateStore(table.doc, table.tableName);
-  const upstream = fx.client();
-  await pollUsage({
-    upstream,
-    usage,
-    series: new SeriesStore(table.doc, table.tableName),
-    pollState,
-    polling: { backfillDays: 30, pageSize: 2000, maxPagesInFlight: 2, safetyMarginMs: 1000 },
-    timeZone: ZONE,
-    clock: () => NOW,
-  });
-  const { outcome } = await pollCustomers({
-    upstream,
-    usage,
-    balances: new CustomerBalanceStore(table.doc, table.tableName),
-    records: new CustomerRecordStore(table.doc, table.tableName),
-    pollState,
-    listeners: [],
-    config: {
-      ...config.customers,
-      timeZone: ZONE,
-      retentionDays: 60,
-      safetyMarginMs: 1000,
-      toleranceMinutes: 15,
-    },
-    clock: () => NOW,
-  });
-  expect(outcome.complete).toBe(true);
-}
+const poll = () =>
+  pollUsageThenCustomers(table, { upstream: fx.client(), config, clock: () => NOW });
 
 describe('CLI: customers, customer, customer calibrate', () => {
   beforeEach(async () => {
