@@ -1,7 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
@@ -21,12 +17,15 @@ import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
+import { Captured } from '../helpers/cli.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
-
-const LOCAL_TOKEN = 'e2e-autotopup-local-token';
-
-const ROOT = resolve(import.meta.dirname, '../..');
 
 /**
  * Auto top-up through `npm start`: the CLI opts a customer in against the running runtime,
@@ -35,78 +34,25 @@ const ROOT = resolve(import.meta.dirname, '../..');
  * credits through the simulator, and the next balance change ends the episode.
  */
 describe('local runtime end to end: auto top-up with the Stripe stand-in', () => {
-  let child: ChildProcess | undefined;
-  let closed = false;
-  afterAll(async () => {
-    if (!child || closed) return;
-    const c = child;
-    await new Promise<void>((res) => {
-      c.once('close', () => res());
-      if (c.pid) process.kill(-c.pid, 'SIGTERM');
-    });
-  });
+  let runtime: LocalRun | undefined;
+  afterAll(() => stopGroup(runtime));
 
   it('charges once, is credited by the webhook, and shows it in the history', async () => {
     // Prepare: npm start on free ports and a fresh data folder
-    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-autotopup-'));
-    const port = await freePort();
-    let output = '';
-    const env = {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      STRIPE_API_BASE_URL: '',
-      STRIPE_API_KEY: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-    };
-    child = spawn('npm', ['start'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.once('close', () => {
-      closed = true;
-    });
-    child.stdout?.on('data', (d) => {
-      output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    while (!output.includes('  try ') && Date.now() < deadline && !closed) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const running = await startLocal({ text: '  try ' });
+    runtime = running;
+    const output = running.output();
     expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
-    const standInUrl = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
     // The stand-in's key is random per run; the banner prints it.
-    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
-    const info = readRuntimeInfo(dataDir);
+    const { url: standInUrl, key: standInKey } = stripeStandInOf(output);
+    const info = readRuntimeInfo(running.dataDir);
     if (!info) throw new Error(`no runtime info:\n${output}`);
-    const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
-    expect(
-      (
-        await fetch(`${base}/_local/invoke/poll-totals`, {
-          method: 'POST',
-          headers: { 'x-flowpilot-token': LOCAL_TOKEN },
-        })
-      ).ok,
-    ).toBe(true);
+    expect((await running.invoke('poll-totals')).ok).toBe(true);
 
     // Act 1: the operator opts customer 1001 in with the CLI, against the running runtime
-    const out = {
-      text: '',
-      write(s: string) {
-        this.text += s;
-        return true;
-      },
-    };
-    const io = { stdout: out, stderr: out, env: { ...env, USER: 'e2e' }, cwd: ROOT };
+    const out = new Captured();
+    const io = { stdout: out, stderr: out, env: { ...running.env, USER: 'e2e' }, cwd: ROOT };
     const set = ['autotopup', 'set', '1001', '--package', 'demo-10gb', '--below-gb', '20'];
     const card = ['--payment-method', 'pm_card_visa', '--stripe-customer', 'cus_local'];
     expect(await run([...set, ...card], io)).toBe(0);
@@ -154,9 +100,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
     expect(pi).toMatch(/^pi_/);
     let ledger: { orderId: string; customerId: string; trafficGb: string }[] = [];
     for (let i = 0; i < 40; i++) {
-      ledger = (await (
-        await fetch(new URL('/_sim/ledger', health.simulatorUrl))
-      ).json()) as typeof ledger;
+      ledger = (await (await fetch(new URL('/_sim/ledger', running.sim))).json()) as typeof ledger;
       if (ledger.some((l) => l.orderId === deriveOrderId('stripe', pi))) break;
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -1,16 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { run } from '../../local/cli/main.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
-
-const LOCAL_TOKEN = 'e2e-customers-wired-local-token';
-
-const ROOT = resolve(import.meta.dirname, '../..');
+import { Captured } from '../helpers/cli.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 
 /**
  * poll-customers as `functions/poll-customers.ts` composes it, through `npm start`: the
@@ -18,58 +17,19 @@ const ROOT = resolve(import.meta.dirname, '../..');
  * to them by hand), against the simulator and the Stripe stand-in.
  */
 describe('customer balances wired to notices and auto top-up: npm start', () => {
-  let child: ChildProcess | undefined;
-  let closed = false;
-  afterAll(async () => {
-    if (!child || closed) return;
-    const c = child;
-    await new Promise<void>((done) => {
-      c.once('close', () => done());
-      if (c.pid) process.kill(-c.pid, 'SIGTERM');
-    });
-  });
+  let runtime: LocalRun | undefined;
+  afterAll(() => stopGroup(runtime));
 
   it('sends one zh-CN running-low notice and charges one auto top-up, credited once', {
     timeout: 240_000,
   }, async () => {
     // Prepare: npm start on free ports, a fresh data folder, the built-in Stripe stand-in
-    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-customers-wired-'));
-    const port = await freePort();
-    const env = {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      STRIPE_API_BASE_URL: '',
-      STRIPE_API_KEY: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-    };
-    let output = '';
-    child = spawn('npm', ['start'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    child.once('close', () => {
-      closed = true;
-    });
-    child.stdout?.on('data', (d) => {
-      output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    while (!output.includes('  try ') && Date.now() < deadline && !closed) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const running = await startLocal({ text: '  try ' });
+    runtime = running;
+    const output = running.output();
     expect(output).toMatch(/built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
-    const standIn = /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '';
     // The stand-in's key is random per run; the banner prints it.
-    const standInKey = /stripe key {3}(\S+)/.exec(output)?.[1] ?? '';
+    const { url: standIn, key: standInKey } = stripeStandInOf(output);
     const paymentIntents = async () =>
       (
         (await (
@@ -80,18 +40,13 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
           data: { id: string; status: string; amount: number; metadata: Record<string, string> }[];
         }
       ).data;
-    const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
-    const sim = (path: string) => new URL(path, health.simulatorUrl).href;
-    const invoke = async (name: string) => {
-      const res = await fetch(`${base}/_local/invoke/${name}`, {
-        method: 'POST',
-        headers: { 'x-flowpilot-token': LOCAL_TOKEN },
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    const sim = (path: string) => new URL(path, running.sim).href;
     const poll = async (name: string) => {
-      const res = await invoke(name);
-      expect(res, `${name}\n${output}`).toMatchObject({ status: 200, body: { ok: true } });
+      const res = await running.invoke(name);
+      expect(res, `${name}\n${running.output()}`).toMatchObject({
+        status: 200,
+        body: { ok: true },
+      });
       return res.body;
     };
     const use = async (customerId: string, gb: string) => {
@@ -102,14 +57,8 @@ describe('customer balances wired to notices and auto top-up: npm start', () => 
       });
       expect(res.status).toBe(200);
     };
-    const out = {
-      text: '',
-      write(s: string) {
-        this.text += s;
-        return true;
-      },
-    };
-    const io = { stdout: out, stderr: out, env: { ...env, USER: 'e2e' }, cwd: ROOT };
+    const out = new Captured();
+    const io = { stdout: out, stderr: out, env: { ...running.env, USER: 'e2e' }, cwd: ROOT };
     const cli = async (args: string[]) => {
       out.text = '';
       const code = await run(args, io);

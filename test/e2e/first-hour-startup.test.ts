@@ -1,46 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/dynamodb-local.ts';
+import { ROOT, type Runtime, spawnRuntime, waitUntilReady } from '../helpers/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'local/main.ts');
 const TSX = import.meta.resolve('tsx');
 
-interface Runtime {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** local/main.ts from any working directory (for `.env`), with only the given environment. */
-function spawnRuntime(cwd: string, env: Record<string, string>, script = MAIN): Runtime {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', TSX, script], {
+function runtime(cwd: string, env: Record<string, string>, script = MAIN): Runtime {
+  return spawnRuntime(process.execPath, ['--import', TSX, script], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForBanner(run: Runtime): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (run.child.exitCode !== null) throw new Error(`runtime exited early:\n${run.output()}`);
-    if (run.output().includes('FlowPilot is running')) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no banner:\n${run.output()}`);
 }
 
 describe('npm start: the first minutes', () => {
@@ -61,25 +34,25 @@ describe('npm start: the first minutes', () => {
       join(cwd, '.env'),
       `PORT=${port}\nSIMULATOR_PORT=${simPort}\nFLOWPILOT_DATA_DIR=state\nLOG_FORMAT=text\n`,
     );
-    const first = spawnRuntime(cwd, {});
+    const first = runtime(cwd, {});
     running.push(first);
-    await waitForBanner(first);
+    await waitUntilReady(first, { text: 'FlowPilot is running', timeoutMs: 60_000 });
 
     // Act: the same directory again, then another directory on the same ports.
-    const twice = spawnRuntime(cwd, {});
+    const twice = runtime(cwd, {});
     const twiceCode = await twice.exited;
-    const taken = spawnRuntime(cwd, {
+    const taken = runtime(cwd, {
       FLOWPILOT_DATA_DIR: join(cwd, 'other'),
       SIMULATOR_PORT: '0',
     });
     const takenCode = await taken.exited;
-    const token = spawnRuntime(cwd, { IPWEB_TOKEN: 'real-token' });
+    const token = runtime(cwd, { IPWEB_TOKEN: 'real-token' });
     const tokenCode = await token.exited;
     // A configuration with a typo: npm start and demo:payment say the same.
     writeFileSync(join(cwd, 'bad.json'), '{"alert": {}}');
     const bad = { FLOWPILOT_CONFIG: 'bad.json', FLOWPILOT_DATA_DIR: join(cwd, 'bad') };
-    const badStart = spawnRuntime(cwd, bad);
-    const badDemo = spawnRuntime(cwd, bad, join(ROOT, 'scripts/demo-payment.ts'));
+    const badStart = runtime(cwd, bad);
+    const badDemo = runtime(cwd, bad, join(ROOT, 'scripts/demo-payment.ts'));
     const badCodes = [await badStart.exited, await badDemo.exited];
 
     // Assess

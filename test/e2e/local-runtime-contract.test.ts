@@ -1,32 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
+import { ROOT, type Runtime, spawnRuntime, waitUntilReady } from '../helpers/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:flowpilot-e2e-alerts';
 /** The runtime's per-run token, fixed here so the test can call /_local/*. */
 const LOCAL_TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
 const AUTH = { 'x-flowpilot-token': LOCAL_TOKEN };
 
-interface Runtime {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** local/main.ts itself (what `npm start` runs), without npm in between. */
-function spawnRuntime(env: Record<string, string>): Runtime {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+function runtime(env: Record<string, string>): Runtime {
+  return spawnRuntime(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -38,30 +30,7 @@ function spawnRuntime(env: Record<string, string>): Runtime {
       SIMULATOR_PORT: '0',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForHealth(run: Runtime, base: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (run.child.exitCode !== null) throw new Error(`runtime exited early:\n${run.output()}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`runtime did not answer /health:\n${run.output()}`);
 }
 
 /** A TCP pass-through to DynamoDB Local that the test can cut to make the store unreachable. */
@@ -158,7 +127,7 @@ describe('local runtime contract', () => {
       const dataDir = join(dir, 'data');
 
       // Act
-      const run = spawnRuntime({
+      const run = runtime({
         PORT: String(await freePort()),
         FLOWPILOT_DATA_DIR: dataDir,
         FLOWPILOT_CONFIG: file,
@@ -179,7 +148,7 @@ describe('local runtime contract', () => {
       const dataDir = join(mkdtempSync(join(tmpdir(), 'fp-e2e-bad-')), 'data');
 
       // Act
-      const run = spawnRuntime({
+      const run = runtime({
         PORT: 'eighty',
         SNS_TOPIC_ARN: 'alerts',
         FLOWPILOT_DATA_DIR: dataDir,
@@ -214,7 +183,7 @@ describe('local runtime contract', () => {
       const tableName = `fp-e2e-${randomBytes(4).toString('hex')}`;
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      const run = spawnRuntime({
+      const run = runtime({
         PORT: String(port),
         FLOWPILOT_DATA_DIR: join(dir, 'data'),
         FLOWPILOT_CONFIG: configFile,
@@ -226,7 +195,7 @@ describe('local runtime contract', () => {
       cleanups.push(async () => {
         if (run.child.exitCode === null) run.child.kill('SIGKILL');
       });
-      await waitForHealth(run, base);
+      await waitUntilReady(run, { url: `${base}/health`, timeoutMs: 60_000 });
       const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string };
       const sim = new URL('/', health.simulatorUrl).href;
 

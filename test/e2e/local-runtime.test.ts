@@ -1,80 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-/** The runtime's per-run token, fixed here so the test can call /_local/*. */
-const LOCAL_TOKEN = `e2e-${randomBytes(12).toString('hex')}`;
-const AUTH = { 'x-flowpilot-token': LOCAL_TOKEN };
-
-interface Running {
-  child: ChildProcess;
-  closed: boolean;
-  base: string;
-  output: () => string;
-}
-
-/** `npm start` as a newcomer runs it, on free ports and a fresh data folder. */
-async function start(dataDir: string, port: number): Promise<Running> {
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    // SIMULATOR_PORT 0: a free one, rather than PORT + 1 which another test may hold.
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok) {
-        const run: Running = { child, closed: false, base, output: () => output };
-        child.once('close', () => {
-          run.closed = true;
-        });
-        return run;
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-/**
- * SIGTERM to the whole process group, as a terminal's Ctrl-C or a service manager would:
- * npm itself does not wait for its script, so the runtime's own exit is read from its output
- * once every pipe has closed.
- */
-function stop(run: Running): Promise<void> {
-  return new Promise((res) => {
-    if (run.closed) return res();
-    run.child.once('close', () => res());
-    if (run.child.pid) process.kill(-run.child.pid, 'SIGTERM');
-  });
-}
+import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
 
 function stripePayment(sessionId: string, customerId: string) {
   return signedCheckoutCompleted({
@@ -99,19 +27,16 @@ async function post(
 }
 
 describe('local runtime end to end: npm start', () => {
-  const running: Running[] = [];
+  const running: LocalRun[] = [];
   afterAll(async () => {
-    for (const r of running) await stop(r);
+    for (const r of running) await stopGroup(r);
   });
 
   it('credits a payment delivered 20 times at once exactly once, polls, alerts, stops cleanly and keeps its data', async () => {
     // Prepare
-    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-'));
-    const port = await freePort();
-    const first = await start(dataDir, port);
+    const first = await startLocal();
     running.push(first);
-    const health = (await (await fetch(`${first.base}/health`)).json()) as { simulatorUrl: string };
-    const sim = new URL('/', health.simulatorUrl).href;
+    const sim = first.sim;
     const payment = stripePayment(`cs_e2e_${randomBytes(6).toString('hex')}`, '1001');
     const webhook = `${first.base}/webhooks/stripe`;
     const headers = { 'content-type': 'application/json', 'stripe-signature': payment.signature };
@@ -128,7 +53,7 @@ describe('local runtime end to end: npm start', () => {
       'PUT',
     );
     expect(lowered.status).toBe(200);
-    const poll = await post(`${first.base}/_local/invoke/poll-totals`, '', AUTH);
+    const poll = await first.invoke('poll-totals');
 
     // Assess
     const results = deliveries.map((d) => `${d.status} ${String(d.body.result ?? d.body.message)}`);
@@ -150,36 +75,29 @@ describe('local runtime end to end: npm start', () => {
       JSON.stringify({ kind: 'auth', endpoint: 'getFlowTotalFull' }),
       { 'content-type': 'application/json' },
     );
-    const rejected = await post(`${first.base}/_local/invoke/poll-totals`, '', AUTH);
+    const rejected = await first.invoke('poll-totals');
     expect(rejected.status).toBe(502);
     expect(rejected.body).toMatchObject({
       ok: false,
       result: { outcome: { ok: false, reason: 'auth' } },
     });
     expect(first.output()).toMatch(/ALERT .*rule=token-rejected/);
-    expect(await post(`${first.base}/_local/invoke/no-such-function`, '', AUTH)).toMatchObject({
-      status: 404,
-    });
+    expect(await first.invoke('no-such-function')).toMatchObject({ status: 404 });
 
     // Stop with SIGTERM: in-flight work finishes, the store closes.
-    await stop(first);
+    await stopGroup(first);
     expect(first.output()).toMatch(/SIGTERM: stopping…\nstopped/);
 
     // Restart on the same data: the order is remembered, so the retry credits nothing new;
     // the simulator kept its state too, so its ledger still holds the one recharge.
-    const second = await start(dataDir, port);
+    const second = await startLocal({ dataDir: first.dataDir, port: first.port });
     running.push(second);
-    const health2 = (await (await fetch(`${second.base}/health`)).json()) as {
-      simulatorUrl: string;
-    };
     const again = await post(`${second.base}/webhooks/stripe`, payment.payload, headers);
     expect(again.status).toBe(200);
     expect(again.body.result).toMatch(/already/);
-    const ledger2 = (await (
-      await fetch(new URL('/_sim/ledger', health2.simulatorUrl))
-    ).json()) as unknown[];
+    const ledger2 = (await (await fetch(new URL('/_sim/ledger', second.sim))).json()) as unknown[];
     expect(ledger2).toEqual(ledger);
-    await stop(second);
+    await stopGroup(second);
     expect(second.output()).toMatch(/stopped/);
   }, 120_000);
 });

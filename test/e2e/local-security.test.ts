@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
@@ -8,96 +8,32 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeRuntimeInfo } from '../../local/cli/connection.ts';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/index.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
+import {
+  type LocalRun,
+  ROOT,
+  startLocal,
+  stopGroup,
+  stripeStandInOf,
+} from '../helpers/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = resolve(ROOT, 'bin/flowpilot.js');
 
-interface Running {
-  child: ChildProcess;
-  base: string;
-  port: number;
-  dataDir: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /**
- * `npm start` in its own process group, on a free port and a fresh data folder; `loopback`
- * is where it is reached (`[::1]` when HOST=::1).
+ * `npm start` with a random local token (read back from runtime.json); `loopback` is where it
+ * is reached (`[::1]` when HOST=::1).
  */
-async function npmStart(
+function npmStart(
   env: Record<string, string>,
   waitForHealth = true,
   loopback = '127.0.0.1',
-): Promise<Running> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fp-sec-'));
-  const port = await freePort();
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      FLOWPILOT_LOCAL_TOKEN: '',
-      IPWEB_BASE_URL: '',
-      IPWEB_TOKEN: '',
-      STRIPE_WEBHOOK_SECRET: '',
-      STANDARD_WEBHOOK_SECRET: '',
-      EPAY_KEY: '',
-      SNS_TOPIC_ARN: '',
-      STRIPE_API_BASE_URL: '',
-      STRIPE_API_KEY: '',
-      STRIPE_READ_KEY: '',
-      HOST: '',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+): Promise<LocalRun> {
+  return startLocal({
+    env: { FLOWPILOT_LOCAL_TOKEN: '', ...env },
+    text: 'FlowPilot is running',
+    wait: waitForHealth,
+    loopback,
   });
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (d) => {
-      output += d;
-    });
-  }
-  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
-  const run = {
-    child,
-    base: `http://${loopback}:${port}`,
-    port,
-    dataDir,
-    output: () => output,
-    exited,
-  };
-  if (!waitForHealth) return run;
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      if ((await fetch(`${run.base}/health`)).ok && output.includes('FlowPilot is running')) {
-        return run;
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-async function stop(run: Running): Promise<void> {
-  if (run.child.exitCode === null && run.child.pid) {
-    try {
-      process.kill(-run.child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  await run.exited;
 }
 
 /** A raw request, so the test can set `Host` (fetch will not). */
@@ -125,14 +61,6 @@ function modes(dir: string, prefix = ''): string[] {
     const line = `${prefix}${entry.name} ${(statSync(path).mode & 0o777).toString(8)}`;
     return entry.isDirectory() ? [line, ...modes(path, `${prefix}${entry.name}/`)] : [line];
   });
-}
-
-/** The banner's Stripe stand-in: its URL and the key of this run. */
-function standInOf(output: string): { url: string; key: string } {
-  return {
-    url: /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(output)?.[1] ?? '',
-    key: /stripe key {3}(\S+)/.exec(output)?.[1] ?? '',
-  };
 }
 
 function devPayment() {
@@ -171,13 +99,13 @@ function flowpilot(args: string[], cwd: string, env: Record<string, string>) {
 }
 
 describe('local runtime security: npm start with the simulator', () => {
-  let run: Running;
+  let run: LocalRun;
   let token: string;
   beforeAll(async () => {
     run = await npmStart({});
     token = JSON.parse(readFileSync(join(run.dataDir, 'runtime.json'), 'utf8')).localToken;
   }, 120_000);
-  afterAll(() => stop(run));
+  afterAll(() => stopGroup(run));
 
   it('makes a random per-run token, prints it and writes it for its owner only', () => {
     expect(token).toMatch(/^[0-9a-f]{48}$/);
@@ -246,7 +174,7 @@ describe('local runtime security: npm start with the simulator', () => {
 
   it('runs the Stripe stand-in on loopback with a random key of this run, refusing a foreign Host', async () => {
     // Prepare
-    const standIn = standInOf(run.output());
+    const standIn = stripeStandInOf(run.output());
     const list = (key: string, host?: string) =>
       raw(`${standIn.url}/v1/payment_intents`, {
         headers: { authorization: `Bearer ${key}`, ...(host ? { host } : {}) },
@@ -325,12 +253,12 @@ describe('local runtime security: npm start with the simulator', () => {
 });
 
 describe('local runtime security: npm start with HOST=::1', () => {
-  let run: Running;
+  let run: LocalRun;
   beforeAll(async () => {
     run = await npmStart({ HOST: '::1' }, true, '[::1]');
   }, 120_000);
   afterAll(async () => {
-    if (run) await stop(run);
+    if (run) await stopGroup(run);
   });
 
   it('writes a URL the CLI can use into runtime.json, and keeps the Stripe stand-in on loopback', async () => {
@@ -339,7 +267,7 @@ describe('local runtime security: npm start with HOST=::1', () => {
     const status = await flowpilot(['status', '--json'], ROOT, { FLOWPILOT_DATA_DIR: run.dataDir });
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
-    const standIn = standInOf(run.output());
+    const standIn = stripeStandInOf(run.output());
     expect(standIn.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${standIn.url}/v1/payment_intents`, {
       headers: { authorization: `Bearer ${standIn.key}` },
@@ -483,7 +411,7 @@ describe('local runtime security: npm start with the real upstream', () => {
       );
       expect(sim.ledger()).toEqual([]);
     } finally {
-      await stop(run);
+      await stopGroup(run);
     }
   }, 120_000);
 });

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
+import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
 import {
   epayNotify,
   epayParams,
@@ -13,17 +12,8 @@ import {
   stripeHeaders,
 } from '../integration/payments-fixtures.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-
-interface Running {
-  child: ChildProcess;
-  base: string;
-  sim: string;
-  output: () => string;
-}
-
 /** `npm start` with a configuration that sells a usd and a cny package and names the epay pid. */
-async function start(): Promise<Running> {
+function start(): Promise<LocalRun> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-e2e-money-'));
   const configPath = join(dir, 'flowpilot.config.json');
   writeFileSync(
@@ -38,52 +28,7 @@ async function start(): Promise<Running> {
       },
     }),
   );
-  const port = await freePort();
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: join(dir, 'data'),
-      FLOWPILOT_CONFIG: configPath,
-      IPWEB_BASE_URL: '',
-      SNS_TOPIC_ARN: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      const health = await fetch(`${base}/health`);
-      if (health.ok) {
-        const { simulatorUrl } = (await health.json()) as { simulatorUrl: string };
-        return { child, base, sim: new URL('/', simulatorUrl).href, output: () => output };
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-function stop(run: Running | undefined): Promise<void> {
-  return new Promise((res) => {
-    if (!run || run.child.exitCode !== null || !run.child.pid) return res();
-    run.child.once('close', () => res());
-    process.kill(-run.child.pid, 'SIGTERM');
-  });
+  return startLocal({ dataDir: join(dir, 'data'), env: { FLOWPILOT_CONFIG: configPath } });
 }
 
 interface SimMove {
@@ -92,11 +37,11 @@ interface SimMove {
 }
 
 describe('local runtime end to end: money paths through npm start', () => {
-  let run: Running | undefined;
+  let run: LocalRun | undefined;
   beforeAll(async () => {
     run = await start();
   }, 120_000);
-  afterAll(() => stop(run));
+  afterAll(() => stopGroup(run));
 
   const simRead = async (what: 'ledger' | 'deductions', customerId: string) => {
     const rows = (await (await fetch(`${run?.sim}_sim/${what}`)).json()) as SimMove[];

@@ -1,82 +1,14 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressTag } from '../../functions/commons/portal/links.ts';
 import { portalKeys, signToken } from '../../functions/commons/portal/tokens.ts';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
+import { bannerLinkOf, launchChromium } from '../helpers/chromium.ts';
+import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const LOCAL_TOKEN = 'e2e-portal-a11y-local-token-01';
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu'];
 const CUSTOMER = '1001';
 const EMAIL = 'a11y@example.com';
-
-/** `npm start` as a newcomer runs it; resolves once /health answers and the banner has a link. */
-async function start(dataDir: string, port: number) {
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok && output.includes('/portal/open?token=')) {
-        return { child, base, output: () => output };
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('close', () => done());
-    if (child.pid) process.kill(-child.pid, 'SIGTERM');
-  });
-}
-
-function flowpilot(args: string[], dataDir: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [resolve(ROOT, 'bin/flowpilot.js'), ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, FLOWPILOT_DATA_DIR: dataDir, FLOWPILOT_CONFIG: '' },
-        timeout: 60_000,
-      },
-      (err, stdout) => done({ code: err ? Number(err.code ?? -1) : 0, stdout }),
-    );
-  });
-}
 
 /** Serious and critical axe violations of the page as it stands: id and the nodes hit. */
 async function violations(page: Page): Promise<string[]> {
@@ -87,7 +19,7 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 describe('customer page accessibility and one-click unsubscribe: npm start and Chromium', () => {
-  let child: ChildProcess | undefined;
+  let running: LocalRun | undefined;
   let browser: Browser | undefined;
   let base = '';
   let link = '';
@@ -107,32 +39,20 @@ describe('customer page accessibility and one-click unsubscribe: npm start and C
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is required at ${CHROMIUM} for this test: apt-get install chromium`,
-      );
-    }
-    const dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-a11y-'));
-    const running = await start(dataDir, await freePort());
-    child = running.child;
+    running = await startLocal({ text: '/portal/open?token=', timeoutMs: 120_000 });
     base = running.base;
-    link = /(http:\/\/\S+\/portal\/open\?token=\S+)/.exec(running.output())?.[1] ?? '';
-    const invoke = (name: string) =>
-      fetch(`${base}/_local/invoke/${name}`, {
-        method: 'POST',
-        headers: { 'x-flowpilot-token': LOCAL_TOKEN },
-      });
-    expect((await invoke('poll-usage')).status).toBe(200);
-    expect((await invoke('poll-customers')).status).toBe(200);
+    link = bannerLinkOf(running.output());
+    expect((await running.invoke('poll-usage')).status).toBe(200);
+    expect((await running.invoke('poll-customers')).status).toBe(200);
     expect(
-      (await flowpilot(['customer', 'contact', CUSTOMER, '--email', EMAIL], dataDir)).code,
+      (await running.flowpilot(['customer', 'contact', CUSTOMER, '--email', EMAIL])).code,
     ).toBe(0);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (child) await stop(child);
+    await stopGroup(running);
   });
 
   it.each([

@@ -1,12 +1,9 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTO_TOPUP_MARKER } from '../../functions/commons/payments/autotopup-marker.ts';
 import { Decimal } from '../../functions/commons/units.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
+import { bannerLinkOf, launchChromium } from '../helpers/chromium.ts';
+import { type LocalRun, startLocal, stopGroup, stripeStandInOf } from '../helpers/npm-start.ts';
 
 /*
  * Buy with "top up automatically" on the customer page, as a customer would: `npm start`, the
@@ -15,77 +12,8 @@ import { freePort } from '../../scripts/dynamodb-local.ts';
  * charges the card the Checkout saved, once.
  */
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const LOCAL_TOKEN = 'e2e-portal-buy-local-token-0123';
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu'];
 const CUSTOMER = '1001';
 const PACKAGE = 'demo-10gb';
-
-async function start(dataDir: string, port: number) {
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-      STRIPE_API_BASE_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (d) => {
-      output += d;
-    });
-  }
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok && output.includes('/portal/open?token=')) {
-        return { child, base, output };
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('close', () => done());
-    if (child.pid) process.kill(-child.pid, 'SIGTERM');
-  });
-}
-
-function flowpilot(args: string[], dataDir: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [resolve(ROOT, 'bin/flowpilot.js'), ...args],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          FLOWPILOT_DATA_DIR: dataDir,
-          FLOWPILOT_CONFIG: '',
-          PORTAL_SECRET: '',
-        },
-        timeout: 60_000,
-      },
-      (err, stdout) => done({ code: err ? Number(err.code ?? -1) : 0, stdout }),
-    );
-  });
-}
 
 /** Asks until `found` holds (an asynchronous delivery), or fails with the last answer. */
 async function eventually<T>(ask: () => Promise<T>, found: (v: T) => boolean): Promise<T> {
@@ -98,20 +26,19 @@ async function eventually<T>(ask: () => Promise<T>, found: (v: T) => boolean): P
 }
 
 describe('customer page end to end: Buy with automatic top-up, then the top-up', () => {
-  let child: ChildProcess | undefined;
+  let running: LocalRun | undefined;
   let browser: Browser | undefined;
   let base = '';
-  let dataDir = '';
   let bannerLink = '';
   let simulatorUrl = '';
   let standIn = { url: '', key: '' };
+  const started = () => {
+    if (!running) throw new Error('npm start did not start');
+    return running;
+  };
 
   const invoke = async (name: string) => {
-    const res = await fetch(`${base}/_local/invoke/${name}`, {
-      method: 'POST',
-      headers: { 'x-flowpilot-token': LOCAL_TOKEN },
-    });
-    expect(res.status).toBe(200);
+    expect((await started().invoke(name)).status).toBe(200);
   };
   const poll = async () => {
     await invoke('poll-usage');
@@ -132,7 +59,7 @@ describe('customer page end to end: Buy with automatic top-up, then the top-up',
     return list.data.filter((pi) => pi.metadata[AUTO_TOPUP_MARKER.key] === AUTO_TOPUP_MARKER.value);
   };
   const history = async () => {
-    const out = await flowpilot(['autotopup', 'history', CUSTOMER, '--json'], dataDir);
+    const out = await started().flowpilot(['autotopup', 'history', CUSTOMER, '--json']);
     return (JSON.parse(out.stdout || '[]') as { event: string; by: string }[])
       .map((l) => `${l.event} by ${l.by.replace(/:.*/, '')}`)
       .reverse();
@@ -141,32 +68,22 @@ describe('customer page end to end: Buy with automatic top-up, then the top-up',
     new Decimal((await page.locator('[data-balance-gb]').getAttribute('data-balance-gb')) ?? 'NaN');
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is required at ${CHROMIUM} for this test: apt-get install chromium`,
-      );
-    }
-    dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-portal-buy-'));
-    const running = await start(dataDir, await freePort());
-    child = running.child;
+    running = await startLocal({ text: '/portal/open?token=', timeoutMs: 120_000 });
     base = running.base;
-    bannerLink = /(http:\/\/\S+\/portal\/open\?token=\S+)/.exec(running.output)?.[1] ?? '';
-    standIn = {
-      url: /Stripe stand-in at (http:\/\/[\d.:]+)/.exec(running.output)?.[1] ?? '',
-      key: /stripe key {3}(\S+)/.exec(running.output)?.[1] ?? '',
-    };
+    bannerLink = bannerLinkOf(running.output());
+    standIn = stripeStandInOf(running.output());
     simulatorUrl = ((await (await fetch(`${base}/health`)).json()) as { simulatorUrl: string })
       .simulatorUrl;
     await poll();
-    expect(
-      (await flowpilot(['customer', 'calibrate', CUSTOMER, '--gb', '120'], dataDir)).code,
-    ).toBe(0);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    expect((await running.flowpilot(['customer', 'calibrate', CUSTOMER, '--gb', '120'])).code).toBe(
+      0,
+    );
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (child) await stop(child);
+    await stopGroup(running);
   });
 
   it('buys at Checkout, is credited, and the card it saved is charged once when the balance runs low', async () => {

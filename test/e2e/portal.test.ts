@@ -1,132 +1,44 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../functions/commons/units.ts';
-import { freePort } from '../../scripts/dynamodb-local.ts';
+import { bannerLinkOf, launchChromium } from '../helpers/chromium.ts';
+import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const LOCAL_TOKEN = 'e2e-portal-local-token-0123';
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-];
 const CUSTOMER = '1001';
 
-/** `npm start` as a newcomer runs it; resolves once /health answers, with its output. */
-async function start(dataDir: string, port: number) {
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SIMULATOR_PORT: '0',
-      FLOWPILOT_DATA_DIR: dataDir,
-      FLOWPILOT_CONFIG: '',
-      FLOWPILOT_LOCAL_TOKEN: LOCAL_TOKEN,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok && output.includes('/portal/open?token=')) {
-        return { child, base, output: () => output };
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not answer /health:\n${output}`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('close', () => done());
-    if (child.pid) process.kill(-child.pid, 'SIGTERM');
-  });
-}
-
-/** The real `flowpilot` executable, finding the running runtime through the data folder. */
-function flowpilot(args: string[], dataDir: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [resolve(ROOT, 'bin/flowpilot.js'), ...args],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          FLOWPILOT_DATA_DIR: dataDir,
-          FLOWPILOT_CONFIG: '',
-          PORTAL_SECRET: '',
-        },
-        timeout: 60_000,
-      },
-      (err, stdout) => done({ code: err ? Number(err.code ?? -1) : 0, stdout }),
-    );
-  });
-}
-
 describe('customer page end to end: npm start and Chromium', () => {
-  let child: ChildProcess | undefined;
+  let running: LocalRun | undefined;
   let browser: Browser | undefined;
   let base = '';
-  let dataDir = '';
   let bannerLink = '';
+  const flowpilot = (args: string[]) => {
+    if (!running) throw new Error('npm start did not start');
+    return running.flowpilot(args);
+  };
   const launched = () => {
     if (!browser) throw new Error('Chromium did not start');
     return browser;
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is required at ${CHROMIUM} for this test: apt-get install chromium`,
-      );
-    }
-    dataDir = mkdtempSync(join(tmpdir(), 'fp-e2e-portal-'));
-    const running = await start(dataDir, await freePort());
-    child = running.child;
+    running = await startLocal({ text: '/portal/open?token=', timeoutMs: 120_000 });
     base = running.base;
-    bannerLink = /(http:\/\/\S+\/portal\/open\?token=\S+)/.exec(running.output())?.[1] ?? '';
-    const invoke = async (name: string) =>
-      fetch(`${base}/_local/invoke/${name}`, {
-        method: 'POST',
-        headers: { 'x-flowpilot-token': LOCAL_TOKEN },
-      });
-    expect((await invoke('poll-usage')).status).toBe(200);
-    expect((await invoke('poll-customers')).status).toBe(200);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    bannerLink = bannerLinkOf(running.output());
+    expect((await running.invoke('poll-usage')).status).toBe(200);
+    expect((await running.invoke('poll-customers')).status).toBe(200);
+    browser = await launchChromium(['--disable-background-networking']);
   }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (child) await stop(child);
+    await stopGroup(running);
   });
 
   it('opens the banner link with scripts disabled: the token leaves the address bar, the balance and chart are right', async () => {
     // Prepare
     const context = await launched().newContext({ javaScriptEnabled: false, locale: 'en-US' });
     const page = await context.newPage();
-    const shown = await flowpilot(['customer', CUSTOMER, '--json'], dataDir);
+    const shown = await flowpilot(['customer', CUSTOMER, '--json']);
     const balanceMb = (JSON.parse(shown.stdout) as { balance: { balanceMb: string } }).balance
       .balanceMb;
 
@@ -188,7 +100,7 @@ describe('customer page end to end: npm start and Chromium', () => {
       page.waitForResponse((r) => r.url().endsWith('/portal/zone')),
       page.click('button'),
     ]);
-    const revoke = await flowpilot(['customer', 'link', CUSTOMER, '--revoke'], dataDir);
+    const revoke = await flowpilot(['customer', 'link', CUSTOMER, '--revoke']);
     const revoked = await page.goto(`${base}/portal/me`);
 
     // Assess

@@ -1,13 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addDays, dayInZone } from '../../functions/commons/units.ts';
 import { freePort } from '../../scripts/dynamodb-local.ts';
-
-const ROOT = resolve(import.meta.dirname, '../..');
+import { npmStart, ROOT, type Runtime, stopGroup, waitUntilReady } from '../helpers/npm-start.ts';
 
 /**
  * The shell commands of the README's "Quick start" section, in order: every line of its
@@ -25,59 +24,6 @@ function quickStartCommands(readme: string): string[] {
     .flatMap((line) => line.split(/\s*&&\s*/));
 }
 
-interface Runtime {
-  child: ChildProcess;
-  output: () => string;
-  closed: Promise<void>;
-}
-
-function startRuntime(env: NodeJS.ProcessEnv): Runtime {
-  let output = '';
-  const child = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const closed = new Promise<void>((res) => child.once('close', () => res()));
-  return { child, output: () => output, closed };
-}
-
-async function waitFor(run: Runtime, url: string, text: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (run.child.exitCode !== null) throw new Error(`npm start exited:\n${run.output()}`);
-    if (run.output().includes(text)) {
-      try {
-        if ((await fetch(url)).ok) return;
-      } catch {
-        // not listening yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`npm start did not get ready:\n${run.output()}`);
-}
-
-/** Ctrl-C as a terminal sends it: SIGINT to the whole process group. */
-async function stopRuntime(run: Runtime): Promise<void> {
-  const running = run.child.exitCode === null && run.child.signalCode === null;
-  if (running && run.child.pid) {
-    try {
-      process.kill(-run.child.pid, 'SIGINT');
-    } catch {
-      // the group is already gone
-    }
-  }
-  await run.closed;
-}
-
 function sh(command: string, env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     execFile('sh', ['-c', command], { cwd: ROOT, env, timeout: 90_000 }, (err, stdout, stderr) => {
@@ -89,7 +35,7 @@ function sh(command: string, env: NodeJS.ProcessEnv) {
 describe('README quick start, as written, on a clean data directory', () => {
   const runtimes: Runtime[] = [];
   afterAll(async () => {
-    for (const r of runtimes) await stopRuntime(r);
+    for (const r of runtimes) await stopGroup(r, 'SIGINT');
   });
 
   it('runs every command of the quick start, then restarts with no alert', async () => {
@@ -129,10 +75,10 @@ describe('README quick start, as written, on a clean data directory', () => {
     for (const command of commands) {
       if (command === 'npm install' || command === 'npm test') continue;
       if (command === 'npm start') {
-        first = startRuntime(env);
+        first = npmStart(env);
         runtimes.push(first);
         // The first snapshot is taken at start.
-        await waitFor(first, health, 'poll-totals done');
+        await waitUntilReady(first, { url: health, text: 'poll-totals done' });
         continue;
       }
       results.push({ command, ...(await sh(local(command), env)) });
@@ -141,7 +87,7 @@ describe('README quick start, as written, on a clean data directory', () => {
     const page = await fetch(`http://127.0.0.1:${port}/`);
     const pageText = await page.text();
     const firstStatus = await sh('npx flowpilot status --json', env);
-    await stopRuntime(first);
+    await stopGroup(first, 'SIGINT');
 
     // Assess: every command succeeded and did what its comment says.
     for (const r of results) {
@@ -163,16 +109,16 @@ describe('README quick start, as written, on a clean data directory', () => {
     expect(first.output()).toMatch(/stopped\n/);
 
     // Act: start again on the same data, let the start poll run, reconcile today.
-    const second = startRuntime(env);
+    const second = npmStart(env);
     runtimes.push(second);
-    await waitFor(second, health, 'poll-totals done');
+    await waitUntilReady(second, { url: health, text: 'poll-totals done' });
     const today = dayInZone(new Date(), 'Asia/Shanghai');
     const reconciled = await sh(
       `npx flowpilot invoke reconcile --from ${addDays(today, -1)} --to ${today} --json`,
       env,
     );
     const status = await sh('npx flowpilot status --json', env);
-    await stopRuntime(second);
+    await stopGroup(second, 'SIGINT');
 
     // Assess: the simulator kept its ledger, so the credit is found upstream; nothing fired.
     expect(reconciled.code).toBe(0);

@@ -10,6 +10,12 @@ import {
   startSimulator,
 } from '../../local/simulator/index.ts';
 
+/** A primary pool with room for every credit a test makes, and these customers in the channel. */
+export function fundedPool(sim: Simulator, ...customerIds: string[]): void {
+  sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+  for (const customerId of customerIds) sim.addCustomer({ customerId });
+}
+
 export interface SimulatorFixture {
   /** The running simulator (valid inside tests, after beforeAll). */
   readonly sim: Simulator;

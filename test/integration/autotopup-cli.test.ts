@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
+import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { RecordingSink } from './payments-fixtures.ts';
 
@@ -18,49 +17,26 @@ class ResolvingSink extends RecordingSink {
   }
 }
 
-class Out {
-  text = '';
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
-
 describe('flowpilot autotopup (DynamoDB Local)', () => {
   let table: TestTable;
-  const stdout = new Out();
-  const stderr = new Out();
-  const io: CliIo = { stdout, stderr, env: { USER: 'alice' }, cwd: process.cwd() };
+  let h: CliHarness;
 
   beforeAll(async () => {
     table = await createTestTable('autotopup-cli');
+    h = cliHarness(table, {
+      config,
+      clock: () => NOW,
+      sink: new ResolvingSink(),
+      env: { USER: 'alice' },
+    });
   });
 
-  function cli(...argv: string[]) {
-    stdout.text = '';
-    stderr.text = '';
-    return run(argv, io, {
-      openContext: async (_io, { json }) => ({
-        ctx: createContext({
-          io,
-          json,
-          config,
-          doc: table.doc,
-          tableName: table.tableName,
-          where: 'test table',
-          upstream: undefined,
-          clock: () => NOW,
-          sink: new ResolvingSink(),
-        }),
-        close: async () => {},
-      }),
-    });
-  }
+  const cli = (...argv: string[]) => h.cli(...argv);
 
   it('refuses to turn on without a saved card, and says how to get one', async () => {
     expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(2);
-    expect(stderr.text).toContain('setup_future_usage=off_session');
-    expect(stderr.text).toContain('epay or Standard Webhooks');
+    expect(h.stderr.text).toContain('setup_future_usage=off_session');
+    expect(h.stderr.text).toContain('epay or Standard Webhooks');
     expect(await cli('autotopup', 'show', '88')).toBe(3);
   });
 
@@ -80,7 +56,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
         'cus_1',
       ),
     ).toBe(2);
-    expect(stderr.text).toContain('package "gb-999" is not in the catalog (sold: gb-100)');
+    expect(h.stderr.text).toContain('package "gb-999" is not in the catalog (sold: gb-100)');
     expect(
       await cli(
         'autotopup',
@@ -109,7 +85,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
         'pm_card_visa',
       ),
     ).toBe(2);
-    expect(stderr.text).toContain('--payment-method and --stripe-customer together');
+    expect(h.stderr.text).toContain('--payment-method and --stripe-customer together');
     expect(await cli('autotopup', 'off', '77', '--package', 'gb-100')).toBe(2);
     expect(await cli('autotopup', 'pause', '77')).toBe(2);
     expect(await cli('autotopup', 'history', '77')).toBe(3);
@@ -135,7 +111,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
         'cus_88',
       ),
     ).toBe(0);
-    expect(stdout.text).toBe(
+    expect(h.stdout.text).toBe(
       'auto top-up on for customer 88: gb-100 × 1 when below 20 GB or 2 days left, at most 3 a month\n',
     );
     expect(
@@ -152,19 +128,19 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
       ),
     ).toBe(0);
     expect(await cli('autotopup', 'show', '88')).toBe(0);
-    expect(stdout.text).toContain('auto top-up: on');
-    expect(stdout.text).toContain('gb-100 × 2 when below 30.5 GB, at most 3 a month');
-    expect(stdout.text).toContain('pm_card_visa (cus_88)');
+    expect(h.stdout.text).toContain('auto top-up: on');
+    expect(h.stdout.text).toContain('gb-100 × 2 when below 30.5 GB, at most 3 a month');
+    expect(h.stdout.text).toContain('pm_card_visa (cus_88)');
     expect(await cli('autotopup', 'off', '88')).toBe(0);
     expect(await cli('autotopup', 'show', '88', '--json')).toBe(0);
-    expect(JSON.parse(stdout.text)).toMatchObject({
+    expect(JSON.parse(h.stdout.text)).toMatchObject({
       customerId: '88',
       enabled: false,
       updatedBy: 'cli:alice',
     });
 
     expect(await cli('autotopup', 'history', '88', '--json')).toBe(0);
-    const lines = JSON.parse(stdout.text) as {
+    const lines = JSON.parse(h.stdout.text) as {
       by: string;
       event: string;
       detail: string;
@@ -178,7 +154,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     expect(lines.every((l) => l.at === NOW.toISOString())).toBe(true);
     expect(lines[2]?.detail).toContain('card pm_card_visa of cus_88');
     expect(await cli('autotopup', 'history', '88')).toBe(0);
-    expect(stdout.text.split('\n')[0]).toMatch(/^WHEN\s+BY\s+EPISODE\s+EVENT\s+DETAIL$/);
+    expect(h.stdout.text.split('\n')[0]).toMatch(/^WHEN\s+BY\s+EPISODE\s+EVENT\s+DETAIL$/);
 
     // Turning it back on closes the agent's "turned off" alert
     expect(ResolvingSink.resolved).toEqual([]);
@@ -190,21 +166,21 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     const card = ['--payment-method', 'pm_card_visa', '--stripe-customer', 'cus_66'];
     const rule = ['--package', 'gb-100', '--below-gb', '20'];
     expect(await cli('autotopup', 'set', '0066', ...rule, ...card)).toBe(0);
-    expect(stdout.text).toContain('auto top-up on for customer 66:');
+    expect(h.stdout.text).toContain('auto top-up on for customer 66:');
     expect(await cli('autotopup', 'show', '0066')).toBe(0);
-    expect(stdout.text).toContain('auto top-up: on');
+    expect(h.stdout.text).toContain('auto top-up: on');
     expect(await cli('autotopup', 'off', '00066')).toBe(0);
     // Back on: the "turned off" alert of customer 66 closes, whatever the spelling
     ResolvingSink.resolved = [];
     expect(await cli('autotopup', 'set', '0066', ...rule)).toBe(0);
     expect(ResolvingSink.resolved).toEqual(['autotopup:66:off']);
     expect(await cli('autotopup', 'history', '066', '--json')).toBe(0);
-    expect((JSON.parse(stdout.text) as { event: string }[]).map((l) => l.event)).toEqual([
+    expect((JSON.parse(h.stdout.text) as { event: string }[]).map((l) => l.event)).toEqual([
       'on',
       'off',
       'on',
     ]);
     expect(await cli('autotopup', 'show', '0')).toBe(2);
-    expect(stderr.text).toContain('<customer> must be a customer id');
+    expect(h.stderr.text).toContain('<customer> must be a customer id');
   });
 });

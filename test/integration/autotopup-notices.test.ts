@@ -1,33 +1,13 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AutoTopupNotices,
   customerAutoTopupNotices,
 } from '../../functions/commons/autotopup/notices.ts';
-import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
-import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
-import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
-import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
+import { customerNotices, useAwsNoticeChannels } from '../helpers/notices.ts';
 
-const sns = mockClient(SNSClient);
-let ses: SesStandIn;
-
-beforeAll(async () => {
-  ses = await startSesStandIn({ verifiedIdentities: ['notices.example.com'] });
-});
-afterAll(async () => {
-  await ses.close();
-});
-afterEach(() => {
-  sns.reset();
-  ses.reset();
-});
+const aws = useAwsNoticeChannels();
 
 const EMAIL = 'ada@example.net';
 const PHONE = '+8613800138000';
@@ -36,8 +16,6 @@ const ACTION = 'https://shop.example.com/pay/pi_3DS';
 /** Auto top-up's notices through the customer notices over DynamoDB Local, SES stand-in, SNS mock. */
 async function setUp(at: string) {
   const table = await createTestTable('autotopup-notices');
-  const contacts = new CustomerContactStore(table.doc, table.tableName);
-  const outbox = new NoticeOutboxStore(table.doc, table.tableName);
   const customers = parseConfig({
     customers: {
       paymentLinkUrl: 'https://shop.example.com/pay?customer={customerId}',
@@ -48,19 +26,10 @@ async function setUp(at: string) {
       },
     },
   }).customers;
-  sns.on(PublishCommand).resolves({ MessageId: 'sms-1' });
   let now = new Date(at);
-  const listener = new CustomerNotices({
-    config: customers.notices,
-    paymentLinkUrl: customers.paymentLinkUrl,
-    contacts,
-    state: new NoticeStateStore(table.doc, table.tableName),
-    outbox,
+  const { contacts, outbox, listener } = customerNotices(table, customers, {
     clock: () => now,
-    ...noticeChannels(customers, 'aws', {
-      ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
-      sns: new SNSClient({ region: 'us-east-1' }),
-    }),
+    ...aws.channels(customers),
   });
   const notices: AutoTopupNotices = customerAutoTopupNotices(listener);
   return {
@@ -72,7 +41,7 @@ async function setUp(at: string) {
     at: (iso: string) => {
       now = new Date(iso);
     },
-    smsSent: () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input.Message),
+    smsSent: () => aws.smsSent().map((input) => input.Message),
   };
 }
 
@@ -99,13 +68,13 @@ describe('Function: customerAutoTopupNotices', () => {
     await t.notices.send(authRequired);
     await t.notices.send(authRequired); // the engine re-runs the same step
 
-    expect(ses.sent).toHaveLength(1);
-    expect(ses.sent[0]).toMatchObject({
+    expect(aws.ses.sent).toHaveLength(1);
+    expect(aws.ses.sent[0]).toMatchObject({
       to: [EMAIL],
       subject: 'Please confirm your automatic top-up',
       tags: { 'flowpilot-notice': 'autotopup-authentication', locale: 'en' },
     });
-    expect(ses.sent[0]?.text).toBe(
+    expect(aws.ses.sent[0]?.text).toBe(
       [
         'Hello Ada,',
         '',
@@ -136,9 +105,9 @@ describe('Function: customerAutoTopupNotices', () => {
 
     await t.notices.send(turnedOff);
 
-    expect(ses.sent).toHaveLength(1);
-    expect(ses.sent[0]?.subject).toBe('自动充值已关闭');
-    expect(ses.sent[0]?.text).toBe(
+    expect(aws.ses.sent).toHaveLength(1);
+    expect(aws.ses.sent[0]?.subject).toBe('自动充值已关闭');
+    expect(aws.ses.sent[0]?.text).toBe(
       [
         '您好：',
         '',
@@ -160,7 +129,7 @@ describe('Function: customerAutoTopupNotices', () => {
     expect(t.smsSent()).toEqual([
       '您的银行卡多次被拒绝，自动充值已关闭。充值链接： https://shop.example.com/pay?customer=88',
     ]);
-    expect(ses.sent).toHaveLength(1);
+    expect(aws.ses.sent).toHaveLength(1);
     expect((await t.outbox.forCustomer('88')).map((e) => e.noticeId)).toEqual([
       'autotopup-off#3',
       'autotopup-off#3',
@@ -174,7 +143,7 @@ describe('Function: customerAutoTopupNotices', () => {
     await t.notices.send(authRequired);
     await t.notices.send(turnedOff);
 
-    expect(ses.sent).toHaveLength(0);
+    expect(aws.ses.sent).toHaveLength(0);
     expect(t.smsSent()).toHaveLength(0);
     const outbox = await t.outbox.forCustomer('88');
     expect(outbox.map((e) => `${e.kind} ${e.channel} ${e.status} ${e.reason}`).sort()).toEqual([

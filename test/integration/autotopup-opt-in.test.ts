@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CreatedSessionConflictError,
   newSessionRef,
@@ -15,14 +15,11 @@ import {
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
-import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { paymentDeps, webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { useStripeStandIn } from '../helpers/stripe.ts';
 import {
-  getTestSecret,
   RecordingSink,
   stripeDelivery,
   stripeEvent,
@@ -34,7 +31,7 @@ const fx = useSimulator();
 
 describe('auto top-up opt-in at Stripe Checkout (webhook, Stripe stand-in, DynamoDB Local)', () => {
   let table: TestTable;
-  let standIn: StripeStandIn;
+  const stand = useStripeStandIn({ apiKey: KEY, reset: false });
   let store: AutoTopupStore;
   let sessions: CheckoutSessionStore;
   let sink: RecordingSink;
@@ -44,44 +41,30 @@ describe('auto top-up opt-in at Stripe Checkout (webhook, Stripe stand-in, Dynam
     table = await createTestTable('autotopup-optin');
     store = new AutoTopupStore(table.doc, table.tableName);
     sessions = new CheckoutSessionStore(table.doc, table.tableName);
-    standIn = await startStripeStandIn({ apiKey: KEY });
   });
-  afterAll(() => standIn.close());
   beforeEach(() => {
     sink = new RecordingSink();
     stripeKey = KEY;
-    fx.sim.addCustomer({ customerId: '88' });
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
+    fundedPool(fx.sim, '88');
   });
 
   function handler(autoTopup: Record<string, unknown> = {}) {
     const payments = testPaymentsConfig();
-    const deps: PaymentDeps = {
-      ledger: new DynamoLedger(table.doc, table.tableName),
-      upstream: fx.client(),
-      sink,
-      clock: () => new Date(),
-      config: payments,
-      getSecret: getTestSecret,
-    };
+    const deps = paymentDeps(table, fx.client(), { sink, config: payments });
     const optIn: OptInDeps = {
       store,
       sessions,
-      stripe: async () => createStripeApi(stripeClient(stripeKey, standIn.url)),
+      stripe: async () => createStripeApi(stripeClient(stripeKey, stand.standIn.url)),
       sink,
       clock: () => new Date(),
       config: { payments, autoTopup: autoTopupSchema.parse(autoTopup) },
     };
-    return createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
-      {
-        async stripeCredited(req) {
-          const found = checkoutOptInOf(req.body);
-          if (found) await recordCheckoutOptIn(found, optIn);
-        },
+    return webhookHandler(deps, {
+      async stripeCredited(req) {
+        const found = checkoutOptInOf(req.body);
+        if (found) await recordCheckoutOptIn(found, optIn);
       },
-    );
+    });
   }
 
   /**
@@ -104,7 +87,7 @@ describe('auto top-up opt-in at Stripe Checkout (webhook, Stripe stand-in, Dynam
   ) => {
     const ref = newSessionRef();
     const flowpilot = (opts.by ?? 'flowpilot') === 'flowpilot';
-    const session = standIn.addCheckoutSession({
+    const session = stand.standIn.addCheckoutSession({
       customerId,
       stripeCustomer: opts.stripeCustomer ?? `cus_${Number(customerId)}`,
       paymentMethod: 'pm_card_visa',
@@ -157,7 +140,7 @@ describe('auto top-up opt-in at Stripe Checkout (webhook, Stripe stand-in, Dynam
     fx.sim.addCustomer({ customerId: '89' });
     expect((await handler()(await paidSession('89'))).statusCode).toBe(200);
     expect(await store.get('89')).toBeUndefined();
-    expect(standIn.requests().filter((r) => r.path.includes('/checkout/'))).toHaveLength(1);
+    expect(stand.standIn.requests().filter((r) => r.path.includes('/checkout/'))).toHaveLength(1);
   });
 
   it('tells the agent about an unusable opt-in and still acknowledges the paid order', async () => {

@@ -1,14 +1,13 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createStripeApi,
   StripeAccessError,
   StripeIdempotencyError,
 } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
-import { decodeForm, type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { decodeForm } from '../../local/stripe/server.ts';
+import { useStripeStandIn } from '../helpers/stripe.ts';
 
 const KEY = 'sk_test_standin';
 const SECRET = 'whsec_standin_test';
@@ -28,40 +27,10 @@ const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 800
 });
 
 describe("Stripe stand-in with FlowPilot's Stripe client", () => {
-  let standIn: StripeStandIn;
-  let hook: ReturnType<typeof createServer>;
-  const received: { signature: string; body: string }[] = [];
+  const stand = useStripeStandIn({ apiKey: KEY, webhook: { secret: SECRET } });
+  const { received } = stand;
 
-  beforeAll(async () => {
-    hook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({
-          signature: String(req.headers['stripe-signature']),
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-        res.writeHead(200).end('{}');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
-    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhooks/stripe`;
-    standIn = await startStripeStandIn({
-      apiKey: KEY,
-      webhook: { url, secret: SECRET },
-      webhookMode: 'manual',
-    });
-  });
-  beforeEach(() => {
-    standIn.reset();
-    received.length = 0;
-  });
-  afterAll(async () => {
-    await standIn.close();
-    await new Promise<void>((r) => hook.close(() => r()));
-  });
-
-  const api = () => createStripeApi(stripeClient(KEY, standIn.url));
+  const api = () => createStripeApi(stripeClient(KEY, stand.standIn.url));
 
   it('decodes bracketed form keys as Stripe does', () => {
     expect(decodeForm('a=1&metadata[customerId]=88&metadata[quantity]=2')).toEqual({
@@ -73,7 +42,7 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
   it('charges pm_card_visa off-session, marked, and sends a signed payment_intent.succeeded', async () => {
     const res = await api().chargeOffSession(charge('pm_card_visa', 'k-1'));
     expect(res).toMatchObject({ kind: 'charged', status: 'succeeded' });
-    const [pi] = standIn.paymentIntents();
+    const [pi] = stand.standIn.paymentIntents();
     expect(pi).toMatchObject({
       amount: 8000,
       amount_received: 8000,
@@ -86,7 +55,7 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
         episode: '1',
       },
     });
-    const sent = await standIn.deliverWebhooks();
+    const sent = await stand.standIn.deliverWebhooks();
     expect(sent).toEqual([
       expect.objectContaining({ type: 'payment_intent.succeeded', status: 200 }),
     ]);
@@ -102,19 +71,19 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
     const b = await api().chargeOffSession(charge('pm_card_visa', 'k-same'));
     expect(a.kind === 'charged' && b.kind === 'charged').toBe(true);
     expect(a).toEqual(b);
-    expect(standIn.paymentIntents()).toHaveLength(1);
-    expect(standIn.requests().map((r) => r.replayed)).toEqual([false, true]);
+    expect(stand.standIn.paymentIntents()).toHaveLength(1);
+    expect(stand.standIn.requests().map((r) => r.replayed)).toEqual([false, true]);
     await expect(
       api().chargeOffSession(charge('pm_card_visa', 'k-same', 9000)),
     ).rejects.toBeInstanceOf(StripeIdempotencyError);
-    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(stand.standIn.paymentIntents()).toHaveLength(1);
   });
 
   it("A2: finds an auto top-up's PaymentIntent by Stripe customer and the episode's metadata", async () => {
     await api().chargeOffSession({ ...charge('pm_card_visa', 'k-a'), episode: 2 });
     await api().chargeOffSession({ ...charge('pm_card_chargeDeclined', 'k-b'), episode: 3 });
     await api().chargeOffSession({ ...charge('pm_card_visa', 'k-c'), stripeCustomer: 'cus_2' });
-    const [two, three] = standIn.paymentIntents();
+    const [two, three] = stand.standIn.paymentIntents();
     const find = (episode: number, attempt = 1) =>
       api().findCharge({
         customerId: '88',
@@ -136,10 +105,10 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
   it('fails authentication-required cards off-session with authentication_required (402)', async () => {
     const res = await api().chargeOffSession(charge('pm_card_authenticationRequired', 'k-3ds'));
     expect(res).toMatchObject({ kind: 'action-required', code: 'authentication_required' });
-    const [pi] = standIn.paymentIntents();
+    const [pi] = stand.standIn.paymentIntents();
     expect(res.kind === 'action-required' && res.paymentIntentId).toBe(pi?.id);
     expect(pi?.status).toBe('requires_payment_method');
-    expect(await standIn.deliverWebhooks()).toEqual([]);
+    expect(await stand.standIn.deliverWebhooks()).toEqual([]);
   });
 
   it('declines pm_card_chargeDeclined with card_declined', async () => {
@@ -148,15 +117,15 @@ describe("Stripe stand-in with FlowPilot's Stripe client", () => {
   });
 
   it('refuses a wrong API key as an access problem, not a decline', async () => {
-    const bad = createStripeApi(stripeClient('sk_test_wrong', standIn.url));
+    const bad = createStripeApi(stripeClient('sk_test_wrong', stand.standIn.url));
     await expect(bad.chargeOffSession(charge('pm_card_visa', 'k-key'))).rejects.toBeInstanceOf(
       StripeAccessError,
     );
-    expect(standIn.paymentIntents()).toHaveLength(0);
+    expect(stand.standIn.paymentIntents()).toHaveLength(0);
   });
 
   it('reads the saved card of a paid Checkout Session', async () => {
-    const session = standIn.addCheckoutSession({
+    const session = stand.standIn.addCheckoutSession({
       customerId: '88',
       stripeCustomer: 'cus_88',
       paymentMethod: 'pm_card_visa',

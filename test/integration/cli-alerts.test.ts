@@ -1,8 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
+import { cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 
 const NOW = new Date('2026-03-10T04:00:00.000Z');
@@ -12,45 +11,14 @@ const config = parseConfig({
   },
 });
 
-class Buffer {
-  text = '';
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
-
+/** The CLI on the test table, at NOW plus what `at` moves the clock by. */
 function harness(table: TestTable) {
-  const stdout = new Buffer();
-  const stderr = new Buffer();
-  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
   let now = NOW;
   return {
-    stdout,
-    stderr,
+    ...cliHarness(table, { config, clock: () => now }),
     at: (minutes: number) => {
       now = new Date(NOW.getTime() + minutes * 60_000);
     },
-    async cli(...argv: string[]) {
-      stdout.text = '';
-      stderr.text = '';
-      return run(argv, io, {
-        openContext: async (_io, { json }) => ({
-          ctx: createContext({
-            io,
-            json,
-            config,
-            doc: table.doc,
-            tableName: table.tableName,
-            where: 'test table',
-            upstream: undefined,
-            clock: () => now,
-          }),
-          close: async () => {},
-        }),
-      });
-    },
-    json: () => JSON.parse(stdout.text),
   };
 }
 

@@ -11,9 +11,8 @@ import {
 } from '../../functions/commons/payments/ledger/ledger.ts';
 import { ReportStore } from '../../functions/commons/reconcile/report-store.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
 import type { UsageRowInput } from '../../local/simulator/index.ts';
+import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import { RecordingSink } from './payments-fixtures.ts';
@@ -37,54 +36,17 @@ const config: Config = parseConfig({
   polling: { pageSize: 50, maxPagesInFlight: 2 },
 });
 
-class Buffer {
-  text = '';
-  isTTY = false;
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
-
-interface Harness {
-  stdout: Buffer;
-  stderr: Buffer;
+interface Harness extends CliHarness {
   sink: RecordingSink;
-  /** Runs one command line in-process against the test table and the simulator. */
-  cli(...argv: string[]): Promise<number>;
-  json(): unknown;
 }
 
+/** The CLI on `table` and the simulator, at NOW unless `clock` says otherwise. */
 function harness(table: TestTable, opts: { clock?: () => Date; upstream?: boolean } = {}): Harness {
-  const stdout = new Buffer();
-  const stderr = new Buffer();
   const sink = new RecordingSink();
-  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
+  const upstream = opts.upstream === false ? {} : { upstream: () => fx.client() };
   return {
-    stdout,
-    stderr,
+    ...cliHarness(table, { config, clock: opts.clock ?? (() => NOW), sink, ...upstream }),
     sink,
-    async cli(...argv) {
-      stdout.text = '';
-      stderr.text = '';
-      return run(argv, io, {
-        openContext: async (_io, { json }) => ({
-          ctx: createContext({
-            io,
-            json,
-            config,
-            doc: table.doc,
-            tableName: table.tableName,
-            where: 'test table',
-            upstream: opts.upstream === false ? undefined : fx.client(),
-            clock: opts.clock ?? (() => NOW),
-            sink,
-          }),
-          close: async () => {},
-        }),
-      });
-    },
-    json: () => JSON.parse(stdout.text),
   };
 }
 
@@ -120,16 +82,7 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
   describe('status', () => {
     it('shows residual GB and %, days left at the 7-day burn, the last poll and open alerts', async () => {
       // Prepare
-      const ctx = createContext({
-        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
-        json: false,
-        config,
-        doc: table.doc,
-        tableName: table.tableName,
-        where: 'test',
-        upstream: undefined,
-        clock: () => NOW,
-      });
+      const ctx = h.context();
       const at = '2026-03-10T03:55:00.000Z';
       await ctx.stores.snapshots.put([
         {
@@ -271,15 +224,7 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
   describe('usage', () => {
     it("prints a customer's days as a table, CSV with exact MB, and JSON", async () => {
       // Prepare
-      const ctx = createContext({
-        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
-        json: false,
-        config,
-        doc: table.doc,
-        tableName: table.tableName,
-        where: 'test',
-        upstream: undefined,
-      });
+      const ctx = h.context();
       await ctx.stores.usage.put(
         [
           {
@@ -428,15 +373,7 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
         'backfill 2026-03-01..2026-03-03: 2/3 pages, 100 rows',
         'backfill 2026-03-01..2026-03-03: 3/3 pages, 120 rows',
       ]);
-      const ctx = createContext({
-        io: { stdout: h.stdout, stderr: h.stderr, env: {}, cwd: '.' },
-        json: false,
-        config,
-        doc: table.doc,
-        tableName: table.tableName,
-        where: 'test',
-        upstream: undefined,
-      });
+      const ctx = h.context();
       const stored = await ctx.stores.usage.byCustomer('7039', '2026-02-01', '2026-03-31');
       expect(stored.map((r) => [r.day, r.downloadMb.toFixed()])).toEqual([
         ['2026-03-01', '139'],

@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
-import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
 import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
+import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { customerNotices } from '../helpers/notices.ts';
 import { RecordingSink } from './payments-fixtures.ts';
 
 // 23:00 in Shanghai: email goes at once, SMS waits for 08:00.
@@ -20,44 +18,6 @@ const config = parseConfig({
     notices: { smsCountries: ['+86'] },
   },
 });
-
-class Out {
-  text = '';
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
-
-function harness(table: TestTable) {
-  const stdout = new Out();
-  const stderr = new Out();
-  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
-  return {
-    stdout,
-    stderr,
-    async cli(...argv: string[]) {
-      stdout.text = '';
-      stderr.text = '';
-      return run(argv, io, {
-        openContext: async (_io, { json }) => ({
-          ctx: createContext({
-            io,
-            json,
-            config,
-            doc: table.doc,
-            tableName: table.tableName,
-            where: 'test table',
-            upstream: undefined,
-            clock: () => NOW,
-            sink: new RecordingSink(),
-          }),
-          close: async () => {},
-        }),
-      });
-    },
-  };
-}
 
 const balance = (gb: number): CustomerBalance => ({
   customerId: '88',
@@ -72,11 +32,11 @@ const balance = (gb: number): CustomerBalance => ({
 
 describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
   let table: TestTable;
-  let h: ReturnType<typeof harness>;
+  let h: CliHarness;
 
   beforeAll(async () => {
     table = await createTestTable('cli-notices');
-    h = harness(table);
+    h = cliHarness(table, { config, clock: () => NOW, sink: new RecordingSink() });
   });
 
   it('sets and shows a contact, and refuses what it cannot store', async () => {
@@ -122,18 +82,12 @@ describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
   });
 
   it('lists the outbox with recipients masked, deferred SMS first', async () => {
-    const contacts = new CustomerContactStore(table.doc, table.tableName);
-    await contacts.edit('88', { notices: true }, NOW);
     const printed: string[] = [];
-    const notices = new CustomerNotices({
-      config: config.customers.notices,
-      paymentLinkUrl: config.customers.paymentLinkUrl,
-      contacts,
-      state: new NoticeStateStore(table.doc, table.tableName),
-      outbox: new NoticeOutboxStore(table.doc, table.tableName),
+    const { contacts, listener: notices } = customerNotices(table, config.customers, {
       clock: () => NOW,
       ...noticeChannels(config.customers, 'print', { write: (t) => printed.push(t) }),
     });
+    await contacts.edit('88', { notices: true }, NOW);
     const first = balance(20);
     await notices.onBalances([{ before: undefined, after: first, credits: [] }]);
     await notices.onBalances([{ before: first, after: balance(1), credits: [] }]);

@@ -13,21 +13,17 @@ import {
   noticeAddresses,
 } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { paymentDeps, webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   apiEvent,
   checkoutSession,
-  getTestSecret,
-  RecordingSink,
   standardHeaders,
   standardPayload,
   stripeDelivery,
   stripeEvent,
-  testPaymentsConfig,
 } from './payments-fixtures.ts';
 
 const fx = useSimulator();
@@ -143,26 +139,15 @@ describe('payment webhook: payer contact capture', () => {
     table = await createTestTable('contact-capture');
     store = new CustomerContactStore(table.doc, table.tableName);
   });
-  beforeEach(() => {
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    fx.sim.addCustomer({ customerId: '88' });
-  });
+  beforeEach(() => fundedPool(fx.sim, '88'));
 
-  function handler(saveContact: PaymentDeps['saveContact']) {
-    const deps: PaymentDeps = {
-      ledger: new DynamoLedger(table.doc, table.tableName),
-      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-      sink: new RecordingSink(),
-      clock: () => now,
-      config: testPaymentsConfig(),
-      getSecret: getTestSecret,
-      ...(saveContact ? { saveContact } : {}),
-    };
-    return createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
+  const handler = (saveContact: PaymentDeps['saveContact']) =>
+    webhookHandler(
+      paymentDeps(table, fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }), {
+        clock: () => now,
+        ...(saveContact ? { saveContact } : {}),
+      }),
     );
-  }
 
   it('keeps Stripe Checkout customer_details’ email and phone after the credit, never the payer’s name', async () => {
     const sessionId = `cs_${randomUUID()}`;

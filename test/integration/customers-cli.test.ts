@@ -1,93 +1,26 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { pollCustomers } from '../../functions/commons/customers/poll.ts';
-import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
-import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
-import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
-import { pollUsage } from '../../functions/commons/pollers/usage.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
+import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { pollUsageThenCustomers } from '../helpers/polls.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const fx = useSimulator();
 // 04:00 UTC is noon in Asia/Shanghai.
 const NOW = new Date('2026-11-20T04:00:00.000Z');
 const config = parseConfig({ customers: { lowList: { gb: 1, daysLeft: 3 } } });
-const ZONE = config.upstream.timeZone;
-
-class Out {
-  text = '';
-  isTTY = false;
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
 
 let table: TestTable;
-const stdout = new Out();
-const stderr = new Out();
+let h: CliHarness;
+const cli = (...argv: string[]) => h.cli(...argv);
 
-async function cli(...argv: string[]): Promise<number> {
-  stdout.text = '';
-  stderr.text = '';
-  const io: CliIo = { stdout, stderr, env: {}, cwd: process.cwd() };
-  return run(argv, io, {
-    openContext: async (_io, { json }) => ({
-      ctx: createContext({
-        io,
-        json,
-        config,
-        doc: table.doc,
-        tableName: table.tableName,
-        where: 'test table',
-        upstream: fx.client(),
-        clock: () => NOW,
-      }),
-      close: async () => {},
-    }),
-  });
-}
-
-/** Both polls, as the schedule runs them; the first is the backfill. */
-async function poll(): Promise<void> {
-  const usage = new UsageStore(table.doc, table.tableName);
-  const pollState = new PollStateStore(table.doc, table.tableName);
-  const upstream = fx.client();
-  await pollUsage({
-    upstream,
-    usage,
-    series: new SeriesStore(table.doc, table.tableName),
-    pollState,
-    polling: { backfillDays: 30, pageSize: 2000, maxPagesInFlight: 2, safetyMarginMs: 1000 },
-    timeZone: ZONE,
-    clock: () => NOW,
-  });
-  const { outcome } = await pollCustomers({
-    upstream,
-    usage,
-    balances: new CustomerBalanceStore(table.doc, table.tableName),
-    records: new CustomerRecordStore(table.doc, table.tableName),
-    pollState,
-    listeners: [],
-    config: {
-      ...config.customers,
-      timeZone: ZONE,
-      retentionDays: 60,
-      safetyMarginMs: 1000,
-      toleranceMinutes: 15,
-    },
-    clock: () => NOW,
-  });
-  expect(outcome.complete).toBe(true);
-}
+const poll = () =>
+  pollUsageThenCustomers(table, { upstream: fx.client(), config, clock: () => NOW });
 
 describe('CLI: customers, customer, customer calibrate', () => {
   beforeEach(async () => {
     table = await createTestTable('cli-customers');
+    h = cliHarness(table, { config, clock: () => NOW, upstream: () => fx.client() });
     fx.sim.setNow(NOW);
     fx.sim.addCustomer({ customerId: '88', account: 'alice@example.com' });
     fx.sim.addCustomer({ customerId: '89', account: 'bob@example.com' });
@@ -107,7 +40,7 @@ describe('CLI: customers, customer, customer calibrate', () => {
 
   it('lists every customer, lowest days left first, and --low keeps the ones running low', async () => {
     expect(await cli('customers')).toBe(0);
-    const lines = stdout.text.trim().split('\n');
+    const lines = h.stdout.text.trim().split('\n');
     expect(lines[0]).toMatch(/^\s*ID\s+ACCOUNT\s+BALANCE\s+DAYS LEFT\s+LAST TOP-UP\s+NOTICE$/);
     // 10 GB − 7 GB = 3 GB at 1 GB a day; 100 GB − 700 MB at 100 MB a day.
     expect(lines[1]).toMatch(
@@ -116,7 +49,7 @@ describe('CLI: customers, customer, customer calibrate', () => {
     expect(lines[2]).toMatch(/^\s*89\s+bob@example\.com\s+99\.32 GB\s+1017\.0\s/);
 
     expect(await cli('customers', '--low', '--json')).toBe(0);
-    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    const low = JSON.parse(h.stdout.text) as { customers: { customerId: string }[] };
     expect(low.customers.map((c) => c.customerId)).toEqual(['88']);
     expect(low.customers[0]).toMatchObject({
       balanceMb: '3072',
@@ -136,14 +69,14 @@ describe('CLI: customers, customer, customer calibrate', () => {
 
     // Act
     expect(await cli('customers')).toBe(0);
-    const listed = stdout.text;
+    const listed = h.stdout.text;
     expect(await cli('customers', '--low', '--json')).toBe(0);
-    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    const low = JSON.parse(h.stdout.text) as { customers: { customerId: string }[] };
     expect(await cli('customer', '90')).toBe(0);
-    const shown = stdout.text;
+    const shown = h.stdout.text;
     expect(await cli('customer', 'calibrate', '90', '--gb', '20')).toBe(0);
     expect(await cli('customers')).toBe(0);
-    const after = stdout.text;
+    const after = h.stdout.text;
 
     // Assess
     expect(listed).toMatch(/^\s*90\s+-\s+not calibrated\s+-\s/m);
@@ -160,10 +93,10 @@ describe('CLI: customers, customer, customer calibrate', () => {
 
   it('shows one customer with its ledger lines and a chart of daily usage', async () => {
     expect(await cli('customer', '088', '--days', '3')).toBe(0);
-    expect(stdout.text).toContain('customer:   88 (alice@example.com)');
-    expect(stdout.text).toContain('balance:    3 GB');
-    expect(stdout.text).toMatch(/2026-11-13 01:00 UTC\s+credit\s+\+10 GB\s+admin/);
-    const chart = stdout.text.split('daily usage, last 3 days\n')[1] ?? '';
+    expect(h.stdout.text).toContain('customer:   88 (alice@example.com)');
+    expect(h.stdout.text).toContain('balance:    3 GB');
+    expect(h.stdout.text).toMatch(/2026-11-13 01:00 UTC\s+credit\s+\+10 GB\s+admin/);
+    const chart = h.stdout.text.split('daily usage, last 3 days\n')[1] ?? '';
     expect(chart.split('\n').filter(Boolean)).toEqual([
       `2026-11-18 ${'█'.repeat(40)} 1 GB`,
       `2026-11-19 ${'█'.repeat(40)} 1 GB`,
@@ -176,11 +109,11 @@ describe('CLI: customers, customer, customer calibrate', () => {
     expect(await cli('customer', 'calibrate', '88', '--gb', '120.5', '--as-of', '2026-11-16')).toBe(
       0,
     );
-    expect(stdout.text).toContain(
+    expect(h.stdout.text).toContain(
       'opening 120.5 GB as of 2026-11-16 16:00 UTC; balance now 117.5 GB',
     );
     expect(await cli('customer', '88', '--json')).toBe(0);
-    expect(JSON.parse(stdout.text)).toMatchObject({
+    expect(JSON.parse(h.stdout.text)).toMatchObject({
       balance: { balanceMb: '120320', daysLeft: 117.5 },
       opening: { mb: '123392', at: '2026-11-16T16:00:00.000Z' },
       creditsMb: '0',
@@ -188,12 +121,12 @@ describe('CLI: customers, customer, customer calibrate', () => {
     });
 
     expect(await cli('customer', 'calibrate', '88', '--gb=-3')).toBe(2);
-    expect(stderr.text).toContain('--gb must be a number of GB');
+    expect(h.stderr.text).toContain('--gb must be a number of GB');
     expect(await cli('customer', 'calibrate', '88', '--gb', '1', '--as-of', '2026-11-20')).toBe(2);
-    expect(stderr.text).toContain('--as-of must be a day before today');
+    expect(h.stderr.text).toContain('--as-of must be a day before today');
     expect(await cli('customer', 'calibrate', 'x8', '--gb', '1')).toBe(2);
     expect(await cli('customer', '77')).toBe(3);
     expect(await cli('customer', '88', '--json')).toBe(0);
-    expect(JSON.parse(stdout.text).balance.balanceMb).toBe('120320');
+    expect(JSON.parse(h.stdout.text).balance.balanceMb).toBe('120320');
   });
 });

@@ -3,9 +3,10 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import type { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   apiEvent,
   checkoutSession,
@@ -31,8 +32,7 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
 
   beforeEach(() => {
     sink = new RecordingSink();
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    fx.sim.addCustomer({ customerId: '88' });
+    fundedPool(fx.sim, '88');
     const deps: PaymentDeps = {
       ledger: new DynamoLedger(table.doc, table.tableName),
       upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
@@ -41,10 +41,7 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
       config: testPaymentsConfig(),
       getSecret: getTestSecret,
     };
-    handler = createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
-    );
+    handler = webhookHandler(deps);
   });
 
   /** A credited 10 GB Stripe order paid 1000 cents; returns its ids. */

@@ -10,10 +10,10 @@ import {
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { releaseHeldOrder, replayOrder } from '../../local/cli/commands/replay.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   apiEvent,
   checkoutSession,
@@ -44,8 +44,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
   beforeEach(() => {
     sink = new RecordingSink();
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    for (const customerId of ['88', '89']) fx.sim.addCustomer({ customerId });
+    fundedPool(fx.sim, '88', '89');
   });
 
   function deps(config: Record<string, unknown> = {}): PaymentDeps {
@@ -60,10 +59,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
   }
   const handlerOf = (config: Record<string, unknown> = {}) => {
     const d = deps(config);
-    return createPaymentWebhookHandler(
-      async () => d,
-      () => d.config,
-    );
+    return webhookHandler(d);
   };
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
   const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;

@@ -4,9 +4,9 @@ import { CustomerContactStore } from '../../functions/commons/customer-notices/s
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   checkoutSession,
   countRequests,
@@ -35,8 +35,7 @@ describe('payment webhook: DynamoDB requests per delivery', () => {
   });
 
   beforeEach(() => {
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    fx.sim.addCustomer({ customerId: '88' });
+    fundedPool(fx.sim, '88');
   });
 
   function handlerOf() {
@@ -49,10 +48,7 @@ describe('payment webhook: DynamoDB requests per delivery', () => {
       getSecret: getTestSecret,
       saveContact: contactSaver(new CustomerContactStore(table.doc, table.tableName)),
     };
-    return createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
-    );
+    return webhookHandler(deps);
   }
   const paid = (id: string, contact: boolean) =>
     stripeDelivery(

@@ -4,9 +4,9 @@ import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts'
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   checkoutSession,
   getTestSecret,
@@ -31,8 +31,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
 
   beforeEach(() => {
     sink = new RecordingSink();
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    fx.sim.addCustomer({ customerId: '88' });
+    fundedPool(fx.sim, '88');
   });
 
   function handlerOf(over: Partial<PaymentDeps> = {}) {
@@ -45,10 +44,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       getSecret: getTestSecret,
       ...over,
     };
-    return createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
-    );
+    return webhookHandler(deps);
   }
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
   const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;

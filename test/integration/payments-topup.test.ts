@@ -5,9 +5,10 @@ import type { PaymentsConfig } from '../../functions/commons/config/payments.ts'
 import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
+import type { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { useSimulator } from '../helpers/simulator.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
 import {
   apiEvent,
   checkoutSession,
@@ -40,9 +41,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
   beforeEach(() => {
     sink = new RecordingSink();
     now = new Date();
-    fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-    fx.sim.addCustomer({ customerId: '88' });
-    fx.sim.addCustomer({ customerId: '89' });
+    fundedPool(fx.sim, '88', '89');
     fx.sim.addCustomer({ customerId: '90', inChannel: false });
   });
 
@@ -59,10 +58,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       config: opts.config ?? testPaymentsConfig(),
       getSecret: getTestSecret,
     };
-    return createPaymentWebhookHandler(
-      async () => deps,
-      () => deps.config,
-    );
+    return webhookHandler(deps);
   }
 
   async function order(provider: string, paymentId: string) {

@@ -1,36 +1,13 @@
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { lambdaContext, scheduledEvent, useDeployedEnv } from '../helpers/deployed-env.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const fixture = useSimulator();
-const saved = { ...process.env };
-let table: TestTable;
-
-const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
-const context = (remainingMs = 60_000) =>
-  ({
-    awsRequestId: 'req-42',
-    getRemainingTimeInMillis: () => remainingMs,
-  }) as Context;
-
-beforeAll(async () => {
-  table = await createTestTable('handlers');
-  // What the stack (or the local runtime) gives a deployed function.
-  process.env.TABLE_NAME = table.tableName;
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
-  process.env.IPWEB_TOKEN = fixture.sim.token;
-  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
-    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
-  });
-});
-
-afterAll(() => {
-  process.env = saved;
-});
+const env = useDeployedEnv(fixture, 'handlers');
+const context = (remainingMs = 60_000) => lambdaContext('req-42', remainingMs);
 
 describe('Handler: poll-totals', () => {
   it('polls, stores the snapshots and answers a JSON summary with exact decimals', async () => {
@@ -39,14 +16,14 @@ describe('Handler: poll-totals', () => {
     const { handler } = await import('../../functions/poll-totals.ts');
 
     // Act
-    const summary = await handler(event, context());
+    const summary = await handler(scheduledEvent, context());
 
     // Assess
     expect(JSON.parse(JSON.stringify(summary))).toMatchObject({
       outcome: { ok: true, pollId: 'req-42', pools: { primary: { consumedMb: '0.1' } } },
       health: { poller: 'poll-totals', consecutiveFailures: 0 },
     });
-    const latest = await new SnapshotStore(table.doc, table.tableName).latest('primary');
+    const latest = await new SnapshotStore(env.table.doc, env.table.tableName).latest('primary');
     expect(latest?.rechargedMb.toFixed()).toBe('5242880');
   });
 });
@@ -54,7 +31,7 @@ describe('Handler: poll-totals', () => {
 describe('Handler: poll-totals sweeps stuck deductions', () => {
   it('marks a part a dead delivery left DEDUCTING past its lease UNKNOWN', async () => {
     // Prepare: a refund part claimed 10 minutes ago and never settled (lease: 120 s).
-    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const ledger = new DynamoLedger(env.table.doc, env.table.tableName);
     const key = { provider: 'stripe', paymentId: 'cs_swept' };
     await ledger.createOrder(
       {
@@ -85,7 +62,7 @@ describe('Handler: poll-totals sweeps stuck deductions', () => {
     const { handler } = await import('../../functions/poll-totals.ts');
 
     // Act
-    const summary = await handler(event, context());
+    const summary = await handler(scheduledEvent, context());
 
     // Assess
     expect(summary).toMatchObject({ stuckDeductions: 1 });
@@ -100,14 +77,14 @@ describe('Handler: poll-usage', () => {
     const { handler } = await import('../../functions/poll-usage.ts');
 
     // Act
-    const summary = await handler(event, context());
+    const summary = await handler(scheduledEvent, context());
 
     // Assess
     expect(JSON.parse(JSON.stringify(summary))).toMatchObject({
       outcome: { ok: true, complete: true, rows: 30, written: { usage: 30 } },
       health: { poller: 'poll-usage', consecutiveFailures: 0 },
     });
-    const rows = await new UsageStore(table.doc, table.tableName).byCustomer(
+    const rows = await new UsageStore(env.table.doc, env.table.tableName).byCustomer(
       '8',
       '2000-01-01',
       '2999-12-31',
@@ -120,7 +97,7 @@ describe('Handler: poll-usage', () => {
     const { handler } = await import('../../functions/poll-usage.ts');
 
     // Act
-    const summary = await handler(event, context(5_000));
+    const summary = await handler(scheduledEvent, context(5_000));
 
     // Assess
     expect(summary.outcome).toMatchObject({ ok: true, complete: false, stopReason: 'time' });

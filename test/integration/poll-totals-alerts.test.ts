@@ -1,7 +1,5 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { describe, expect, it } from 'vitest';
 import { createAlerting } from '../../functions/commons/alerts/index.ts';
 import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
 import { alertsSchema } from '../../functions/commons/config/alerts.ts';
@@ -9,36 +7,16 @@ import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { alertAfterTotals } from '../../functions/commons/pollers/totals-alerts.ts';
 import { Decimal, daysBetween, gbToMb } from '../../functions/commons/units.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { lambdaContext, scheduledEvent, useDeployedEnv } from '../helpers/deployed-env.ts';
+import { createTestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';
 const fixture = useSimulator();
-// Every SNSClient, the handler's module-scope one included.
-const sns = mockClient(SNSClient);
-const saved = { ...process.env };
-let table: TestTable;
-
-const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
-const context = { awsRequestId: 'req-7', getRemainingTimeInMillis: () => 60_000 } as Context;
-
-beforeAll(async () => {
-  table = await createTestTable('poll-alerts');
-  // What the stack gives the deployed function: the table, the topic, the token, the config.
-  process.env.TABLE_NAME = table.tableName;
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
-  process.env.SNS_TOPIC_ARN = TOPIC;
-  process.env.IPWEB_TOKEN = fixture.sim.token;
-  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
-    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
-  });
-  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-});
-
-afterAll(() => {
-  process.env = saved;
-  sns.restore();
-});
+// What the stack gives the deployed function: the table, the topic, the token, the config.
+const env = useDeployedEnv(fixture, 'poll-alerts', { topic: TOPIC });
+const sns = env.sns;
+const context = lambdaContext('req-7');
 
 /** What each Publish so far was about: `kind rule/pool severity`, and its topic. */
 function published(): string[] {
@@ -50,7 +28,7 @@ function published(): string[] {
 }
 
 async function primarySnapshots(): Promise<number> {
-  const store = new SnapshotStore(table.doc, table.tableName);
+  const store = new SnapshotStore(env.table.doc, env.table.tableName);
   return (await store.range('primary', new Date(0), new Date('2999-01-01'))).length;
 }
 
@@ -65,13 +43,13 @@ describe('Handler: poll-totals with alerting', () => {
     const { handler } = await import('../../functions/poll-totals.ts');
 
     // Act
-    const first = await handler(event, context);
+    const first = await handler(scheduledEvent, context);
     const afterFirst = published();
-    const second = await handler(event, context);
+    const second = await handler(scheduledEvent, context);
     const afterSecond = published();
     const snapshotsBeforeAuth = await primarySnapshots();
     fixture.sim.addFault({ kind: 'auth', endpoint: 'getFlowTotalFull' });
-    const rejected = await handler(event, context);
+    const rejected = await handler(scheduledEvent, context);
 
     // Assess
     expect(first.alerts).toContainEqual({
@@ -96,7 +74,7 @@ describe('Handler: poll-totals reminding of open events', () => {
   it('reminds once of an event alert last notified longer ago than the interval', async () => {
     // Prepare: a deduction nobody checked, last notified a day ago (the default interval is 4 h).
     const dayAgo = new Date(Date.now() - 24 * 3_600_000);
-    await new AlertStateStore({ client: table.doc, tableName: table.tableName }).save(
+    await new AlertStateStore({ client: env.table.doc, tableName: env.table.tableName }).save(
       {
         rule: 'deduction-unknown',
         subject: 'stripe#pi_unchecked',
@@ -113,8 +91,8 @@ describe('Handler: poll-totals reminding of open events', () => {
     const before = published().length;
 
     // Act
-    const first = await handler(event, context);
-    const second = await handler(event, context);
+    const first = await handler(scheduledEvent, context);
+    const second = await handler(scheduledEvent, context);
 
     // Assess
     expect([first.eventReminders, second.eventReminders]).toEqual([1, 0]);

@@ -1,36 +1,17 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestTable } from '../helpers/dynamo.ts';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { describe, expect, it } from 'vitest';
+import { lambdaContext, scheduledEvent, useDeployedEnv } from '../helpers/deployed-env.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';
 const fixture = useSimulator();
-const sns = mockClient(SNSClient);
-const saved = { ...process.env };
-
-const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
-const context = { awsRequestId: 'req-d', getRemainingTimeInMillis: () => 60_000 } as Context;
-
-beforeAll(async () => {
-  const table = await createTestTable('poll-digest');
-  process.env.TABLE_NAME = table.tableName;
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
-  process.env.SNS_TOPIC_ARN = TOPIC;
-  process.env.IPWEB_TOKEN = fixture.sim.token;
-  // Due from midnight UTC: the first poll of any day sends it.
-  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
-    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
-    alerts: { digest: { enabled: true, time: '00:00', timeZone: 'UTC' } },
-  });
-  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+// Due from midnight UTC: the first poll of any day sends it.
+const env = useDeployedEnv(fixture, 'poll-digest', {
+  topic: TOPIC,
+  config: { alerts: { digest: { enabled: true, time: '00:00', timeZone: 'UTC' } } },
 });
-
-afterAll(() => {
-  process.env = saved;
-  sns.restore();
-});
+const sns = env.sns;
+const context = lambdaContext('req-d');
 
 describe('Handler: poll-totals sending the daily digest', () => {
   it('sends the digest with the first poll of the day, listing the alert that poll opened, and once', async () => {
@@ -43,8 +24,8 @@ describe('Handler: poll-totals sending the daily digest', () => {
     const { handler } = await import('../../functions/poll-totals.ts');
 
     // Act
-    const first = await handler(event, context);
-    const second = await handler(event, context);
+    const first = await handler(scheduledEvent, context);
+    const second = await handler(scheduledEvent, context);
 
     // Assess
     expect([first.digest, second.digest]).toEqual(['sent', 'already-sent']);

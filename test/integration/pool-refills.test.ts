@@ -1,32 +1,17 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { Context, ScheduledEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { describe, expect, it } from 'vitest';
 import { formatTime } from '../../functions/commons/alerts/messages.ts';
 import { PoolRefillStore } from '../../functions/commons/pool-ledger/store/pool-refills.ts';
 import { wallTime } from '../../local/simulator/state.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { lambdaContext, scheduledEvent, useDeployedEnv } from '../helpers/deployed-env.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:flowpilot-alerts';
 const fixture = useSimulator();
-const sns = mockClient(SNSClient);
-const saved = { ...process.env };
-let table: TestTable;
-
-const event = { 'detail-type': 'Scheduled Event', source: 'aws.events' } as ScheduledEvent;
-const context = { awsRequestId: 'req-16', getRemainingTimeInMillis: () => 60_000 } as Context;
-const GB = 1024;
-
-beforeAll(async () => {
-  table = await createTestTable('pool-refills');
-  process.env.TABLE_NAME = table.tableName;
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = inject('dynamoEndpoint');
-  process.env.SNS_TOPIC_ARN = TOPIC;
-  process.env.IPWEB_TOKEN = fixture.sim.token;
-  // Levels in GB only (percent levels low enough never to matter), 5 % hysteresis.
-  process.env.FLOWPILOT_CONFIG_JSON = JSON.stringify({
-    upstream: { baseUrl: fixture.sim.url, retry: { attempts: 1 } },
+// Levels in GB only (percent levels low enough never to matter), 5 % hysteresis.
+const env = useDeployedEnv(fixture, 'pool-refills', {
+  topic: TOPIC,
+  config: {
     alerts: {
       hysteresisPercent: 5,
       pools: {
@@ -37,14 +22,11 @@ beforeAll(async () => {
         secondary: { enabled: false },
       },
     },
-  });
-  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  },
 });
-
-afterAll(() => {
-  process.env = saved;
-  sns.restore();
-});
+const sns = env.sns;
+const context = lambdaContext('req-16');
+const GB = 1024;
 
 const messages = () =>
   sns.commandCalls(PublishCommand).map(({ args }) => ({
@@ -67,14 +49,14 @@ describe('Pool ledger: poll-totals and rechargeFlowListForMe', () => {
 
     // 30 GB left: critical.
     pool(5000, 30);
-    expect((await handler(event, context)).alerts).toContainEqual(
+    expect((await handler(scheduledEvent, context)).alerts).toContainEqual(
       expect.objectContaining({ rule: 'low-residual', status: 'critical', notice: 'opened' }),
     );
 
     // 102 GB without a purchase (e.g. traffic taken back from customers): within 5 % of the
     // warning level, so the alert holds at warning.
     pool(5000, 102);
-    const held = await handler(event, context);
+    const held = await handler(scheduledEvent, context);
     expect(held.alerts).toContainEqual(
       expect.objectContaining({ rule: 'low-residual', status: 'warning' }),
     );
@@ -103,7 +85,7 @@ describe('Pool ledger: poll-totals and rechargeFlowListForMe', () => {
     sns.resetHistory();
     fixture.sim.clearCalls();
     pool(5002, 104);
-    const refilled = await handler(event, context);
+    const refilled = await handler(scheduledEvent, context);
 
     // Assess
     expect(refilled.alerts).toContainEqual(
@@ -116,7 +98,7 @@ describe('Pool ledger: poll-totals and rechargeFlowListForMe', () => {
     );
     expect(resolved?.subject).toContain('primary pool refilled +2 GB');
     expect(fixture.sim.callCount('rechargeFlowListForMe')).toBe(1);
-    const ledger = await new PoolRefillStore(table.doc, table.tableName).since(t0);
+    const ledger = await new PoolRefillStore(env.table.doc, env.table.tableName).since(t0);
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({
       pool: 'primary',
@@ -127,7 +109,7 @@ describe('Pool ledger: poll-totals and rechargeFlowListForMe', () => {
 
     // No rise, no record read.
     fixture.sim.clearCalls();
-    await handler(event, context);
+    await handler(scheduledEvent, context);
     expect(fixture.sim.callCount('rechargeFlowListForMe')).toBe(0);
   });
 });

@@ -1,16 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
-import { pollCustomers } from '../../functions/commons/customers/poll.ts';
-import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
-import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
-import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
-import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
-import { pollUsage } from '../../functions/commons/pollers/usage.ts';
 import { Decimal } from '../../functions/commons/units.ts';
-import { type CliIo, createContext } from '../../local/cli/context.ts';
-import { run } from '../../local/cli/main.ts';
+import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { pollUsageThenCustomers } from '../helpers/polls.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 
 // 04:00 UTC is noon in Asia/Shanghai.
@@ -18,77 +11,18 @@ const NOW = new Date('2026-11-20T04:00:00.000Z');
 // npm start's simulator: seeded with a plausible agent.
 const fx = useSimulator({ seedData: true, now: () => NOW });
 const config = parseConfig({});
-const ZONE = config.upstream.timeZone;
 const SEEDED = ['1001', '1002', '1003', '1004', '1005'];
 
-class Out {
-  text = '';
-  isTTY = false;
-  write(chunk: string) {
-    this.text += chunk;
-    return true;
-  }
-}
-
 let table: TestTable;
-const stdout = new Out();
-
-async function cli(...argv: string[]): Promise<number> {
-  stdout.text = '';
-  const io: CliIo = { stdout, stderr: new Out(), env: {}, cwd: process.cwd() };
-  return run(argv, io, {
-    openContext: async (_io, { json }) => ({
-      ctx: createContext({
-        io,
-        json,
-        config,
-        doc: table.doc,
-        tableName: table.tableName,
-        where: 'test table',
-        upstream: fx.client(),
-        clock: () => NOW,
-      }),
-      close: async () => {},
-    }),
-  });
-}
-
-/** What a new user's first polls do: poll-usage, then poll-customers (the backfill). */
-async function poll(): Promise<void> {
-  const usage = new UsageStore(table.doc, table.tableName);
-  const pollState = new PollStateStore(table.doc, table.tableName);
-  const upstream = fx.client();
-  await pollUsage({
-    upstream,
-    usage,
-    series: new SeriesStore(table.doc, table.tableName),
-    pollState,
-    polling: { backfillDays: 30, pageSize: 2000, maxPagesInFlight: 2, safetyMarginMs: 1000 },
-    timeZone: ZONE,
-    clock: () => NOW,
-  });
-  const { outcome } = await pollCustomers({
-    upstream,
-    usage,
-    balances: new CustomerBalanceStore(table.doc, table.tableName),
-    records: new CustomerRecordStore(table.doc, table.tableName),
-    pollState,
-    listeners: [],
-    config: {
-      ...config.customers,
-      timeZone: ZONE,
-      retentionDays: 60,
-      safetyMarginMs: 1000,
-      toleranceMinutes: 15,
-    },
-    clock: () => NOW,
-  });
-  expect(outcome.complete).toBe(true);
-}
+let h: CliHarness;
+const cli = (...argv: string[]) => h.cli(...argv);
+const poll = () =>
+  pollUsageThenCustomers(table, { upstream: fx.client(), config, clock: () => NOW });
 
 describe("the demo simulator's customers carry a purchase history", () => {
   beforeEach(async () => {
     table = await createTestTable('sim-demo');
+    h = cliHarness(table, { config, clock: () => NOW, upstream: () => fx.client() });
   });
 
   it('covers every day of their usage, and the vendor balance is what the purchases leave', () => {
@@ -133,13 +67,13 @@ describe("the demo simulator's customers carry a purchase history", () => {
     // Act
     await poll();
     expect(await cli('customers', '--json')).toBe(0);
-    const listed = JSON.parse(stdout.text) as {
+    const listed = JSON.parse(h.stdout.text) as {
       customers: { customerId: string; balanceMb: string; daysLeft: number | null }[];
     };
     expect(await cli('customers', '--low', '--json')).toBe(0);
-    const low = JSON.parse(stdout.text) as { customers: { customerId: string }[] };
+    const low = JSON.parse(h.stdout.text) as { customers: { customerId: string }[] };
     expect(await cli('customers')).toBe(0);
-    const text = stdout.text;
+    const text = h.stdout.text;
 
     // Assess: FlowPilot's balances are the vendor's, none negative.
     expect(listed.customers.map((c) => c.customerId).sort()).toEqual(SEEDED);

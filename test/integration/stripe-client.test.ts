@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createStripeApi,
   StripeAccessError,
@@ -14,7 +14,7 @@ import {
   StripeConnectionError,
   stripeClient,
 } from '../../functions/commons/clients/stripe.ts';
-import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { useStripeStandIn } from '../helpers/stripe.ts';
 
 /** FlowPilot's fetch-based Stripe client against the stand-in, over real HTTP. */
 const KEY = 'sk_test_client_key';
@@ -34,16 +34,10 @@ const charge = (paymentMethod: string, idempotencyKey: string, amountMinor = 800
 });
 
 describe('Stripe client (fetch) against the stand-in', () => {
-  let standIn: StripeStandIn;
+  const stand = useStripeStandIn({ apiKey: KEY });
   // Short back-off: the retries are what is tested, not the waiting.
-  const client = (key = KEY) => stripeClient(key, standIn.url, { retryDelayMs: 5 });
+  const client = (key = KEY) => stripeClient(key, stand.standIn.url, { retryDelayMs: 5 });
   const api = (key = KEY) => createStripeApi(client(key));
-
-  beforeAll(async () => {
-    standIn = await startStripeStandIn({ apiKey: KEY });
-  });
-  beforeEach(() => standIn.reset());
-  afterAll(() => standIn.close());
 
   it('pins the API version of the installed stripe package', () => {
     expect(STRIPE_API_VERSION).toBe(Stripe.API_VERSION);
@@ -58,7 +52,7 @@ describe('Stripe client (fetch) against the stand-in', () => {
   it('sends the form, the pinned version and the idempotency key', async () => {
     const res = await api().chargeOffSession(charge('pm_card_visa', 'key-form'));
     expect(res).toMatchObject({ kind: 'charged', status: 'succeeded' });
-    const [sent] = standIn.requests();
+    const [sent] = stand.standIn.requests();
     expect(sent).toMatchObject({
       method: 'POST',
       path: '/v1/payment_intents',
@@ -75,46 +69,48 @@ describe('Stripe client (fetch) against the stand-in', () => {
         metadata: { flowpilot: 'autotopup', customerId: '88', package: 'gb100', quantity: '2' },
       },
     });
-    expect(standIn.paymentIntents()[0]?.description).toBe('Auto top-up gb100 × 2 for customer 88');
+    expect(stand.standIn.paymentIntents()[0]?.description).toBe(
+      'Auto top-up gb100 × 2 for customer 88',
+    );
   });
 
   it('retries a 5xx with the same idempotency key and charges once', async () => {
-    standIn.failNext(1, 500);
+    stand.standIn.failNext(1, 500);
     const res = await api().chargeOffSession(charge('pm_card_visa', 'key-retry'));
     expect(res).toMatchObject({ kind: 'charged' });
-    expect(standIn.requests().map((r) => [r.status, r.idempotencyKey])).toEqual([
+    expect(stand.standIn.requests().map((r) => [r.status, r.idempotencyKey])).toEqual([
       [500, 'key-retry'],
       [200, 'key-retry'],
     ]);
-    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(stand.standIn.paymentIntents()).toHaveLength(1);
   });
 
   it('retries a rate limit, then gives up after two retries as unavailable', async () => {
     const id = await charged();
-    standIn.failNext(1, 429);
+    stand.standIn.failNext(1, 429);
     expect(await api().paymentIntentStatus(id)).toEqual({ status: 'succeeded' });
-    expect(standIn.requests().map((r) => `${r.method} ${r.status}`)).toEqual([
+    expect(stand.standIn.requests().map((r) => `${r.method} ${r.status}`)).toEqual([
       'POST 200',
       'GET 429',
       'GET 200',
     ]);
-    standIn.reset();
-    standIn.failNext(3, 503);
+    stand.standIn.reset();
+    stand.standIn.failNext(3, 503);
     const err = await api()
       .chargeOffSession(charge('pm_card_visa', 'key-down'))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StripeUnavailableError);
     expect((err as Error).cause).toBeInstanceOf(StripeApiError);
-    expect(standIn.requests()).toHaveLength(3);
-    expect(standIn.paymentIntents()).toHaveLength(0);
+    expect(stand.standIn.requests()).toHaveLength(3);
+    expect(stand.standIn.paymentIntents()).toHaveLength(0);
   });
 
   it('does not retry when Stripe says not to', async () => {
-    standIn.failNext(3, 500, { shouldRetry: false });
+    stand.standIn.failNext(3, 500, { shouldRetry: false });
     await expect(api().chargeOffSession(charge('pm_card_visa', 'key-no'))).rejects.toBeInstanceOf(
       StripeUnavailableError,
     );
-    expect(standIn.requests()).toHaveLength(1);
+    expect(stand.standIn.requests()).toHaveLength(1);
   });
 
   it('maps a wrong key (401) and a forbidden call (403) to access errors, without the key', async () => {
@@ -125,8 +121,8 @@ describe('Stripe client (fetch) against the stand-in', () => {
     expect((wrong as Error).message).toBe('Stripe refused the API key (create a PaymentIntent)');
     expect((wrong as Error).cause).toMatchObject({ kind: 'authentication', httpStatus: 401 });
     expect(JSON.stringify(wrong, Object.getOwnPropertyNames(wrong))).not.toContain('sk_test');
-    expect(standIn.requests()).toHaveLength(1);
-    standIn.failNext(1, 403);
+    expect(stand.standIn.requests()).toHaveLength(1);
+    stand.standIn.failNext(1, 403);
     await expect(api().paymentIntentStatus('pi_x')).rejects.toThrow(
       'the Stripe API key may not read a PaymentIntent',
     );
@@ -148,7 +144,7 @@ describe('Stripe client (fetch) against the stand-in', () => {
     );
     expect(res).toEqual({
       kind: 'declined',
-      paymentIntentId: standIn.paymentIntents()[0]?.id,
+      paymentIntentId: stand.standIn.paymentIntents()[0]?.id,
       code: 'card_declined:insufficient_funds',
       message: 'Your card has insufficient funds.',
     });

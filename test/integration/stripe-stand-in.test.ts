@@ -1,7 +1,5 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import {
   encodeForm,
@@ -11,7 +9,7 @@ import {
 } from '../../functions/commons/clients/stripe.ts';
 import { paymentsSchema } from '../../functions/commons/config/payments.ts';
 import { stripeProvider } from '../../functions/commons/payments/providers/stripe.ts';
-import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { useStripeStandIn } from '../helpers/stripe.ts';
 import { stripeSchemaProblems, stripeSchemaRequired } from '../helpers/stripe-schema.ts';
 
 /**
@@ -26,38 +24,8 @@ const SECRET = 'whsec_stand_in_spec';
 type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
 
 describe('Stripe stand-in against Stripe’s schemas', () => {
-  let standIn: StripeStandIn;
-  let hook: ReturnType<typeof createServer>;
-  const received: { signature: string; body: string }[] = [];
-
-  beforeAll(async () => {
-    hook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({
-          signature: String(req.headers['stripe-signature']),
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-        res.writeHead(200).end('{}');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
-    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhooks/stripe`;
-    standIn = await startStripeStandIn({
-      apiKey: KEY,
-      webhook: { url, secret: SECRET },
-      webhookMode: 'manual',
-    });
-  });
-  beforeEach(() => {
-    standIn.reset();
-    received.length = 0;
-  });
-  afterAll(async () => {
-    await standIn.close();
-    await new Promise<void>((r) => hook.close(() => r()));
-  });
+  const stand = useStripeStandIn({ apiKey: KEY, webhook: { secret: SECRET } });
+  const { received } = stand;
 
   async function call(
     method: 'GET' | 'POST',
@@ -67,7 +35,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
   ): Promise<Answer> {
     const form = typeof params === 'string' ? params : encodeForm(params);
     const res = await fetch(
-      `${standIn.url}/v1/${path}${method === 'GET' && form ? `?${form}` : ''}`,
+      `${stand.standIn.url}/v1/${path}${method === 'GET' && form ? `?${form}` : ''}`,
       {
         method,
         headers: {
@@ -88,7 +56,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
 
   /** The events the webhook received, verified with the endpoint secret. */
   async function events(): Promise<Stripe.Event[]> {
-    await standIn.deliverWebhooks();
+    await stand.standIn.deliverWebhooks();
     return received.map((d) => Stripe.webhooks.constructEvent(d.body, d.signature, SECRET));
   }
 
@@ -237,7 +205,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         payment_intent: { status: 'requires_payment_method' },
       });
       conforms(a.body, 'error');
-      const [pi] = standIn.paymentIntents();
+      const [pi] = stand.standIn.paymentIntents();
       expect(pi?.last_payment_error).toMatchObject({ code: 'card_declined' });
       conforms(pi, 'payment_intent');
     });
@@ -262,7 +230,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         ...(message ? { message } : {}),
       });
       conforms(a.body, 'error');
-      expect(standIn.paymentIntents()).toHaveLength(0);
+      expect(stand.standIn.paymentIntents()).toHaveLength(0);
     });
 
     it('refuses unknown parameters, top-level and nested, with parameter_unknown', async () => {
@@ -352,7 +320,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       );
       expect(b.body).toEqual(a.body);
       expect(b.headers.get('idempotent-replayed')).toBe('true');
-      expect(standIn.paymentIntents()).toHaveLength(1);
+      expect(stand.standIn.paymentIntents()).toHaveLength(1);
       const c = await call('POST', 'payment_intents', { ...params, amount: 701 }, headers);
       expect(c.status).toBe(400);
       expect(errorOf(c)).toMatchObject({ type: 'idempotency_error' });
@@ -382,7 +350,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       const b = await call('POST', 'payment_intents', params, headers);
       expect([a.status, b.status]).toEqual([402, 402]);
       expect(b.body).toEqual(a.body);
-      expect(standIn.paymentIntents()).toHaveLength(1);
+      expect(stand.standIn.paymentIntents()).toHaveLength(1);
     });
   });
 
@@ -415,7 +383,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         payment_intent: null,
         ui_mode: 'hosted_page',
       });
-      expect(created.url).toBe(`${standIn.url}/checkout/pay/${created.id}`);
+      expect(created.url).toBe(`${stand.standIn.url}/checkout/pay/${created.id}`);
       expect(Number(created.expires_at) - Number(created.created)).toBe(24 * 3600);
       const read = await call('GET', `checkout/sessions/${created.id}`);
       expect(read.body).toEqual(created);
@@ -500,7 +468,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       });
 
       // What auto top-up's opt-in reads back: the customer and the card the session saved.
-      const api = createStripeApi(stripeClient(KEY, standIn.url));
+      const api = createStripeApi(stripeClient(KEY, stand.standIn.url));
       expect(await api.savedCardOfCheckout(String(created.id))).toEqual({
         stripeCustomer: done.customer,
         paymentMethod: 'pm_card_visa',
@@ -524,9 +492,9 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
       expect(open).toMatchObject({ status: 'open', payment_status: 'unpaid' });
       conforms(open, 'checkout.session');
       expect(await events()).toEqual([]);
-      const paid = standIn.payCheckoutSession(String(created.id));
+      const paid = stand.standIn.payCheckoutSession(String(created.id));
       expect(paid).toMatchObject({ status: 'complete', payment_status: 'paid', customer: null });
-      expect(standIn.paymentIntents()).toHaveLength(1);
+      expect(stand.standIn.paymentIntents()).toHaveLength(1);
     });
 
     it('creates and completes a setup session that saves a card on a new customer', async () => {
@@ -545,7 +513,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         amount_total: null,
         total_details: null,
       });
-      const done = standIn.payCheckoutSession(String(a.body.id), {
+      const done = stand.standIn.payCheckoutSession(String(a.body.id), {
         paymentMethod: 'pm_card_mastercard',
       });
       conforms(done, 'checkout.session');
@@ -563,7 +531,7 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
 
     it('expands the PaymentIntent of a paid session on request', async () => {
       const created = (await call('POST', 'checkout/sessions', session())).body;
-      standIn.payCheckoutSession(String(created.id));
+      stand.standIn.payCheckoutSession(String(created.id));
       const a = await call('GET', `checkout/sessions/${created.id}`, {
         expand: { 0: 'payment_intent' },
       });
@@ -650,12 +618,12 @@ describe('Stripe stand-in against Stripe’s schemas', () => {
         ...(code ? { code } : {}),
       });
       conforms(a.body, 'error');
-      expect(standIn.checkoutSessions()).toHaveLength(0);
+      expect(stand.standIn.checkoutSessions()).toHaveLength(0);
     });
   });
 
   it('serves Stripe’s own library: a session created and read with stripe-node', async () => {
-    const { hostname, port } = new URL(standIn.url);
+    const { hostname, port } = new URL(stand.standIn.url);
     const stripe = new Stripe(KEY, { host: hostname, port: Number(port), protocol: 'http' });
     const created = await stripe.checkout.sessions.create({
       mode: 'payment',
