@@ -53,6 +53,7 @@ async function npmStart(
       STRIPE_API_BASE_URL: '',
       STRIPE_API_KEY: '',
       STRIPE_READ_KEY: '',
+      STRIPE_CHECKOUT_KEY: '',
       HOST: '',
       ...env,
     },

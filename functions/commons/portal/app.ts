@@ -114,6 +114,8 @@ const ZONES = [
   'America/New_York',
   'America/Los_Angeles',
 ];
+/** Methods of the paths that serve more than POST (every other known path takes POST only). */
+const ALLOW: Readonly<Record<string, string>> = { [PAGE]: 'GET', '/portal/confirm': 'GET, POST' };
 /** Messages a redirect back to the page may ask for (never free text from the address). */
 const FLASHES = { paid: 'buyDone', canceled: 'buyCanceled', sent: 'emailSent' } as const;
 /** Outcomes of sending a confirmation link that mean it is on its way. */
@@ -598,7 +600,7 @@ export function createPortalApp(deps: PortalDeps) {
     if (path === PAGE && method === 'GET') return view(req, s, keys, locale);
     if (method === 'POST' && path !== PAGE) return post(req, s, keys, locale);
     return answer(405, messagePage(locale, '405', WORDS[locale].notFound), {
-      headers: { allow: path === PAGE ? 'GET' : 'POST' },
+      headers: { allow: ALLOW[path] ?? 'POST' },
     });
   }
 
