@@ -5,6 +5,7 @@ import type { CustomerBalanceStore } from '../store/customer-balances.ts';
 import {
   type CustomerContactStore,
   maskContact,
+  pendingEmailOf,
   type Reminders,
 } from '../store/customer-contacts.ts';
 import type { CustomerRecordStore } from '../store/customer-records.ts';
@@ -138,7 +139,8 @@ export async function loadView(
   const phone = contact?.phone ?? contact?.paymentPhone;
   if (email) view.notices.email = maskContact(email);
   if (phone) view.notices.phone = maskContact(phone);
-  if (contact?.pendingEmail) view.notices.pending = maskContact(contact.pendingEmail);
+  const pending = contact && pendingEmailOf(contact, now);
+  if (pending) view.notices.pending = maskContact(pending);
   const autoTopup = autoTopupView(auto);
   if (autoTopup) view.autoTopup = autoTopup;
   if (stored) {
