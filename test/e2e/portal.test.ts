@@ -1,10 +1,26 @@
+import { createServer, type Server } from 'node:http';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../functions/commons/units.ts';
+import { freePort } from '../../scripts/dynamodb-local.ts';
 import { bannerLinkOf, launchChromium } from '../helpers/chromium.ts';
 import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
 
 const CUSTOMER = '1001';
+
+/**
+ * Another site: serves `html` at / from its own port on the page's host (same site, another
+ * origin, so the browser sends the page's SameSite=Lax cookie along and only the Origin check
+ * stands in the way).
+ */
+async function attackerSite(html: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+  });
+  const port = await freePort();
+  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${port}/`, server };
+}
 
 describe('customer page end to end: npm start and Chromium', () => {
   let running: LocalRun | undefined;
@@ -88,25 +104,36 @@ describe('customer page end to end: npm start and Chromium', () => {
     const page = await context.newPage();
     const tampered = bannerLink.replace(`token=${CUSTOMER}.`, 'token=1002.');
     await page.goto(bannerLink);
+    // The victim's own CSRF token copied into the other site's form: only the Origin check is left.
+    const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+    const zoneBefore = await page.locator('select[name="zone"]').inputValue();
+    const attacker = await attackerSite(
+      `<!doctype html><title>win</title><form method="post" action="${base}/portal/zone"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="zone" value="Asia/Tokyo"><button>go</button></form>`,
+    );
 
     // Act
     const forged = await page.goto(tampered);
     const forgedText = await page.locator('body').textContent();
-    await page.goto(bannerLink);
-    await page.setContent(
-      `<form method="post" action="${base}/portal/zone"><input name="zone" value="UTC"><button>go</button></form>`,
-    );
+    await page.goto(attacker.url);
     const [crossSite] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/portal/zone')),
       page.click('button'),
     ]);
+    const crossSiteHeaders = await crossSite.request().allHeaders();
+    const after = await page.goto(`${base}/portal/me`);
+    const zoneAfter = await page.locator('select[name="zone"]').inputValue();
     const revoke = await flowpilot(['customer', 'link', CUSTOMER, '--revoke']);
     const revoked = await page.goto(`${base}/portal/me`);
+    await new Promise((done) => attacker.server.close(done));
 
     // Assess
     expect(forged?.status()).toBe(403);
     expect(forgedText).toContain('This link cannot be used');
+    expect(zoneBefore).not.toBe('Asia/Tokyo');
+    expect(crossSiteHeaders.origin).toBe(new URL(attacker.url).origin);
     expect(crossSite.status()).toBe(403);
+    expect(after?.status()).toBe(200);
+    expect(zoneAfter).toBe(zoneBefore);
     expect(revoke.code).toBe(0);
     expect(revoked?.status()).toBe(403);
     await context.close();

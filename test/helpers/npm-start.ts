@@ -93,6 +93,7 @@ const UNSET = [
   'STRIPE_API_BASE_URL',
   'STRIPE_API_KEY',
   'STRIPE_READ_KEY',
+  'STRIPE_CHECKOUT_KEY',
   'HOST',
 ];
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CONFIRM_TOKEN_DAYS,
   ContactConfirmError,
   confirmContact,
   signConfirmToken,
@@ -11,6 +12,8 @@ import {
   CustomerContactStore,
   maskContact,
   noticeAddresses,
+  PENDING_EMAIL_DAYS,
+  pendingEmailOf,
 } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
@@ -121,6 +124,36 @@ describe('Class: CustomerContactStore', () => {
     );
     expect(CONTACT_RETENTION_DAYS).toBe(730);
     expect(Item?.expiresAt).toBe(t0.getTime() / 1000 + 730 * 86_400);
+  });
+
+  it('lets a pending email expire with its confirmation link, and drops it on the next write', async () => {
+    // Prepare
+    const later = (d: number) => new Date(t0.getTime() + d * 86_400_000);
+    await store.edit('93', { email: 'old@example.net' }, t0);
+    await store.requestEmail('93', 'new@example.org', t0);
+    await store.edit('94', { email: 'kept@example.net' }, t0);
+    await store.requestEmail('94', 'soon@example.org', t0);
+    const asked = await store.get('93');
+
+    // Act
+    const lapsed = await store.applyEmailChange(
+      '93',
+      'new@example.org',
+      later(PENDING_EMAIL_DAYS + 1),
+    );
+    await store.edit('93', { reminders: { sms: false } }, later(PENDING_EMAIL_DAYS + 1));
+    await store.edit('94', { reminders: { sms: false } }, later(PENDING_EMAIL_DAYS - 1));
+
+    // Assess
+    expect(PENDING_EMAIL_DAYS).toBe(CONFIRM_TOKEN_DAYS);
+    expect(asked && pendingEmailOf(asked, later(PENDING_EMAIL_DAYS - 1))).toBe('new@example.org');
+    expect(asked && pendingEmailOf(asked, later(PENDING_EMAIL_DAYS + 1))).toBeUndefined();
+    expect(lapsed).toBe(false);
+    const dropped = await store.get('93');
+    expect(dropped).toMatchObject({ email: 'old@example.net', reminders: { sms: false } });
+    expect(dropped?.pendingEmail).toBeUndefined();
+    expect(dropped?.pendingAt).toBeUndefined();
+    expect((await store.get('94'))?.pendingEmail).toBe('soon@example.org');
   });
 
   it('masks addresses and numbers for display', () => {
@@ -236,6 +269,7 @@ describe('Function: confirmContact', () => {
   let table: TestTable;
   let store: CustomerContactStore;
   const t0 = new Date('2026-12-01T00:00:00Z');
+  const days = (n: number) => new Date(t0.getTime() + n * 86_400_000);
   const deps = (secret = SECRET, at = t0) => ({
     contacts: store,
     secret: async () => secret,
@@ -245,6 +279,20 @@ describe('Function: confirmContact', () => {
   beforeAll(async () => {
     table = await createTestTable('confirm');
     store = new CustomerContactStore(table.doc, table.tableName);
+  });
+
+  it('ignores a pending address older than its link, even with a later link still valid', async () => {
+    // Prepare: asked for at t0; a link for it signed five days later is valid past the pending.
+    await store.edit('95', { email: 'was@example.net' }, t0);
+    await store.requestEmail('95', 'late@example.org', t0);
+    const token = signConfirmToken(SECRET, '95', 'late@example.org', days(5));
+
+    // Act
+    const confirming = confirmContact(token, '95', deps(SECRET, days(PENDING_EMAIL_DAYS + 1)));
+
+    // Assess
+    await expect(confirming).rejects.toMatchObject({ reason: 'superseded', statusCode: 410 });
+    expect((await store.get('95'))?.email).toBe('was@example.net');
   });
 
   it('binds the captured email the link names, once, and never one a payment brings later', async () => {

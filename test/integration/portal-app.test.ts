@@ -539,6 +539,23 @@ describe('portal: the page', () => {
     expect(failing.statusCode).toBe(500);
     expect(failing.body).not.toMatch(/PORTAL_SECRET|ConfigError|at /);
   });
+
+  it('names in Allow the methods each known path serves', async () => {
+    // Prepare
+    const { session } = await signIn(A);
+    const cookies = { '__Host-fp_portal': session };
+
+    // Act
+    const confirm = await call('PUT', '/portal/confirm', { cookies });
+    const logout = await call('GET', '/portal/logout', { cookies });
+    const page = await call('DELETE', '/portal/me', { cookies });
+
+    // Assess
+    expect([confirm.statusCode, logout.statusCode, page.statusCode]).toEqual([405, 405, 405]);
+    expect(confirm.headers.allow).toBe('GET, POST');
+    expect(logout.headers.allow).toBe('POST');
+    expect(page.headers.allow).toBe('GET');
+  });
 });
 
 describe('portal: the page as poll-usage leaves the usage store', () => {

@@ -43,7 +43,19 @@ const NOW = new Date('2026-11-20T04:00:00.000Z');
 const PAYMENTS = testPaymentsConfig();
 const CONFIG = { payments: { providers: ['stripe' as const], catalog: PAYMENTS.catalog } };
 const fx = useSimulator();
-const CUSTOMERS = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008', '1009', '1010'];
+const CUSTOMERS = [
+  '1001',
+  '1002',
+  '1003',
+  '1004',
+  '1005',
+  '1006',
+  '1007',
+  '1008',
+  '1009',
+  '1010',
+  '1011',
+];
 
 let table: TestTable;
 let standIn: StripeStandIn;
@@ -484,6 +496,48 @@ describe('portal: turning auto top-up on without a card saves one in a setup-mod
     expect(await trail('1008')).toEqual(['on by checkout']);
     expect(fx.sim.ledger().filter((o) => o.customerId === '1008')).toEqual([]);
     expect(sink.events).toEqual([]);
+  });
+
+  it('offers the form on the page of a customer without a card, and its POST saves one', async () => {
+    // Prepare
+    const { session, page } = await signIn('1011');
+    const form =
+      /<form method="post" action="\/portal\/autotopup" id="autotopup-setup">(.*?)<\/form>/.exec(
+        page.body,
+      )?.[1];
+    const fields = Object.fromEntries(
+      [
+        ...(form ?? '').matchAll(
+          /<input type="(?:hidden|number)" name="(\w+)"[^>]*? value="([^"]*)"/g,
+        ),
+      ].map((m) => [m[1], m[2]]),
+    );
+
+    // Act
+    const res = await call('POST', '/portal/autotopup', {
+      cookies: { '__Host-fp_portal': session },
+      form: { ...fields, package: 'gb10' },
+    });
+    const id = /\/checkout\/pay\/(cs_test_[^/?]+)$/.exec(res.headers.location ?? '')?.[1] ?? '';
+    const sent = standIn.requests().at(-1)?.params;
+    standIn.payCheckoutSession(id);
+    await webhook()(completed(id));
+    const after = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
+
+    // Assess
+    expect(form).toContain('Save a card and turn on');
+    expect(form).toContain('<option value="gb10"');
+    expect(fields).toMatchObject({ enabled: 'on', belowGb: '10', csrf: expect.any(String) });
+    expect(res.statusCode).toBe(303);
+    expect(sent).toMatchObject({ mode: 'setup', metadata: { autoTopup: 'gb10:10' } });
+    expect(await store.get('1011')).toMatchObject({
+      enabled: true,
+      packageId: 'gb10',
+      belowGb: '10',
+    });
+    expect(await trail('1011')).toEqual(['on by checkout']);
+    expect(after.body).not.toContain('autotopup-setup');
+    expect(after.body).toContain('A card is saved for it.');
   });
 
   it('refuses an unknown package or a bad threshold without calling Stripe', async () => {

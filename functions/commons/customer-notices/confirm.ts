@@ -1,9 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, FlowPilotError } from '../errors.ts';
-import { boundEmail, type CustomerContactStore, maskContact } from './store/customer-contacts.ts';
+import {
+  boundEmail,
+  type CustomerContactStore,
+  maskContact,
+  PENDING_EMAIL_DAYS,
+} from './store/customer-contacts.ts';
 
-/** A confirmation link works this long after the receipt that carried it. */
-export const CONFIRM_TOKEN_DAYS = 14;
+/** A confirmation link works this long after it was sent (a pending address lasts as long). */
+export const CONFIRM_TOKEN_DAYS = PENDING_EMAIL_DAYS;
 /** PORTAL_SECRET signs the customer page's links too: every MAC here starts with this. */
 const PURPOSE = 'flowpilot/confirm-contact/v1';
 const MIN_SECRET_LENGTH = 32;

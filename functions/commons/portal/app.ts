@@ -114,6 +114,8 @@ const ZONES = [
   'America/New_York',
   'America/Los_Angeles',
 ];
+/** Methods of the paths that serve more than POST (every other known path takes POST only). */
+const ALLOW: Readonly<Record<string, string>> = { [PAGE]: 'GET', '/portal/confirm': 'GET, POST' };
 /** Messages a redirect back to the page may ask for (never free text from the address). */
 const FLASHES = { paid: 'buyDone', canceled: 'buyCanceled', sent: 'emailSent' } as const;
 /** Outcomes of sending a confirmation link that mean it is on its way. */
@@ -179,432 +181,471 @@ interface Session {
   portal: PortalRecord;
 }
 
-export function createPortalApp(deps: PortalDeps) {
-  const base = headersFor(deps);
-  const answer = (
-    status: number,
-    body: string,
-    extra: Partial<Pick<PortalAnswer, 'cookies'>> & { headers?: Record<string, string> } = {},
-  ): PortalAnswer => ({
+function answer(
+  deps: PortalDeps,
+  status: number,
+  body: string,
+  extra: Partial<Pick<PortalAnswer, 'cookies'>> & { headers?: Record<string, string> } = {},
+): PortalAnswer {
+  return {
     status,
-    headers: { ...base, ...extra.headers },
+    headers: { ...headersFor(deps), ...extra.headers },
     cookies: extra.cookies ?? [],
     body,
-  });
-  const redirect = (to: string, cookies: string[] = []) =>
-    answer(303, '', { headers: { location: to }, cookies });
-  const message = (
-    status: number,
-    locale: PortalLocale,
-    key: 'forbidden' | 'notFound' | 'tooMany' | 'error',
-  ) => {
-    const w = WORDS[locale];
-    const title = key === 'forbidden' ? w.forbiddenTitle : String(status);
-    return answer(status, messagePage(locale, title, w[key]), {
-      ...(status === 429 ? { headers: { 'retry-after': String(RATE_WINDOW_SECONDS) } } : {}),
-    });
   };
+}
 
-  /** Counts the request against `scope`'s limit; true when over it. */
-  async function limited(scope: 'customer' | 'address', who: string): Promise<boolean> {
-    const { perCustomerPerMinute, perAddressPerMinute } = deps.config.portal.rateLimit;
-    const max = scope === 'customer' ? perCustomerPerMinute : perAddressPerMinute;
-    return (await deps.portal.hit(scope, who, deps.clock(), RATE_WINDOW_SECONDS)) > max;
-  }
+function redirect(deps: PortalDeps, to: string, cookies: string[] = []): PortalAnswer {
+  return answer(deps, 303, '', { headers: { location: to }, cookies });
+}
 
-  /**
-   * The customer whose valid session this request carries (signature, expiry and the
-   * customer's current link version all checked), counted against the customer's limit.
-   */
-  async function session(
-    req: PortalRequest,
-    keys: PortalKeys,
-  ): Promise<Session | 'forbidden' | 'limited'> {
-    const token = req.cookies.get(sessionCookie(deps));
-    const claims = verifyToken(keys, 'session', token, deps.clock());
-    if (!claims || !token) return 'forbidden';
-    const [over, portal] = await Promise.all([
-      limited('customer', claims.customerId),
-      deps.portal.get(claims.customerId),
-    ]);
-    if (portal.linkVersion !== claims.version) return 'forbidden';
-    if (over) return 'limited';
-    return { token, customerId: claims.customerId, portal };
-  }
+function message(
+  deps: PortalDeps,
+  status: number,
+  locale: PortalLocale,
+  key: 'forbidden' | 'notFound' | 'tooMany' | 'error',
+): PortalAnswer {
+  const w = WORDS[locale];
+  const title = key === 'forbidden' ? w.forbiddenTitle : String(status);
+  return answer(deps, status, messagePage(locale, title, w[key]), {
+    ...(status === 429 ? { headers: { 'retry-after': String(RATE_WINDOW_SECONDS) } } : {}),
+  });
+}
 
-  /**
-   * A link sets the session cookie at once only when the browser says it was typed or opened
-   * from outside any site (`Sec-Fetch-Site: none`, or a browser that sends none) and no other
-   * customer's session is open. Otherwise another site may be logging the visitor in as its
-   * own customer (whose page would then save the visitor's card), so the visitor sees whose
-   * page this is and confirms by a same-origin POST.
-   */
-  async function open(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
-    const now = deps.clock();
-    const posted = req.method === 'POST';
-    const token = posted
-      ? (new URLSearchParams(req.body).get('token') ?? undefined)
-      : (req.query.get('token') ?? undefined);
-    if (posted && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
-    const claims = verifyToken(keys, 'link', token, now);
-    if (!claims || !token) return message(403, locale, 'forbidden');
-    const portal = await deps.portal.get(claims.customerId);
-    if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
-    if (!posted) {
-      const site = req.headers['sec-fetch-site'];
-      const name = sessionCookie(deps);
-      const current = verifyToken(keys, 'session', req.cookies.get(name), now);
-      const twice = req.cookies.has(name) && req.cookies.get(name) === undefined;
-      const other = twice || (current !== undefined && current.customerId !== claims.customerId);
-      if ((site !== undefined && site !== 'none') || other) {
-        return answer(200, openPage(locale, claims.customerId, token));
-      }
+/** Counts the request against `scope`'s limit; true when over it. */
+async function limited(
+  deps: PortalDeps,
+  scope: 'customer' | 'address',
+  who: string,
+): Promise<boolean> {
+  const { perCustomerPerMinute, perAddressPerMinute } = deps.config.portal.rateLimit;
+  const max = scope === 'customer' ? perCustomerPerMinute : perAddressPerMinute;
+  return (await deps.portal.hit(scope, who, deps.clock(), RATE_WINDOW_SECONDS)) > max;
+}
+
+/**
+ * The customer whose valid session this request carries (signature, expiry and the
+ * customer's current link version all checked), counted against the customer's limit.
+ */
+async function session(
+  deps: PortalDeps,
+  req: PortalRequest,
+  keys: PortalKeys,
+): Promise<Session | 'forbidden' | 'limited'> {
+  const token = req.cookies.get(sessionCookie(deps));
+  const claims = verifyToken(keys, 'session', token, deps.clock());
+  if (!claims || !token) return 'forbidden';
+  const [over, portal] = await Promise.all([
+    limited(deps, 'customer', claims.customerId),
+    deps.portal.get(claims.customerId),
+  ]);
+  if (portal.linkVersion !== claims.version) return 'forbidden';
+  if (over) return 'limited';
+  return { token, customerId: claims.customerId, portal };
+}
+
+/**
+ * A link sets the session cookie at once only when the browser says it was typed or opened
+ * from outside any site (`Sec-Fetch-Site: none`, or a browser that sends none) and no other
+ * customer's session is open. Otherwise another site may be logging the visitor in as its
+ * own customer (whose page would then save the visitor's card), so the visitor sees whose
+ * page this is and confirms by a same-origin POST.
+ */
+async function open(deps: PortalDeps, req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
+  const now = deps.clock();
+  const posted = req.method === 'POST';
+  const token = posted
+    ? (new URLSearchParams(req.body).get('token') ?? undefined)
+    : (req.query.get('token') ?? undefined);
+  if (posted && !sameOrigin(req, deps)) return message(deps, 403, locale, 'forbidden');
+  const claims = verifyToken(keys, 'link', token, now);
+  if (!claims || !token) return message(deps, 403, locale, 'forbidden');
+  const portal = await deps.portal.get(claims.customerId);
+  if (portal.linkVersion !== claims.version) return message(deps, 403, locale, 'forbidden');
+  if (!posted) {
+    const site = req.headers['sec-fetch-site'];
+    const name = sessionCookie(deps);
+    const current = verifyToken(keys, 'session', req.cookies.get(name), now);
+    const twice = req.cookies.has(name) && req.cookies.get(name) === undefined;
+    const other = twice || (current !== undefined && current.customerId !== claims.customerId);
+    if ((site !== undefined && site !== 'none') || other) {
+      return answer(deps, 200, openPage(locale, claims.customerId, token));
     }
-    const seconds = deps.config.portal.sessionHours * 3600;
-    const value = signToken(keys, 'session', {
-      customerId: claims.customerId,
-      version: claims.version,
-      expires: Math.floor(now.getTime() / 1000) + seconds,
-    });
-    // 303 to the page itself: the token leaves the address bar and the history.
-    return redirect(PAGE, [cookie(deps, sessionCookie(deps), value, seconds)]);
   }
+  const seconds = deps.config.portal.sessionHours * 3600;
+  const value = signToken(keys, 'session', {
+    customerId: claims.customerId,
+    version: claims.version,
+    expires: Math.floor(now.getTime() / 1000) + seconds,
+  });
+  // 303 to the page itself: the token leaves the address bar and the history.
+  return redirect(deps, PAGE, [cookie(deps, sessionCookie(deps), value, seconds)]);
+}
 
-  async function view(req: PortalRequest, s: Session, keys: PortalKeys, locale: PortalLocale) {
-    const data = await loadView(deps.view, deps.config, s.portal, deps.clock());
-    const flashKey = req.query.get('m');
-    const flash =
-      flashKey && Object.hasOwn(FLASHES, flashKey)
-        ? WORDS[locale][FLASHES[flashKey as keyof typeof FLASHES]]
-        : undefined;
-    const zones = ZONES.includes(data.timeZone) ? ZONES : [data.timeZone, ...ZONES];
+async function view(
+  deps: PortalDeps,
+  req: PortalRequest,
+  s: Session,
+  keys: PortalKeys,
+  locale: PortalLocale,
+) {
+  const data = await loadView(deps.view, deps.config, s.portal, deps.clock());
+  const flashKey = req.query.get('m');
+  const flash =
+    flashKey && Object.hasOwn(FLASHES, flashKey)
+      ? WORDS[locale][FLASHES[flashKey as keyof typeof FLASHES]]
+      : undefined;
+  const zones = ZONES.includes(data.timeZone) ? ZONES : [data.timeZone, ...ZONES];
+  return answer(
+    deps,
+    200,
+    portalPage({
+      view: data,
+      locale,
+      csrf: csrfToken(keys, s.token),
+      catalog: deps.config.payments.catalog,
+      canBuy: deps.checkout !== undefined,
+      maxPerMonth: deps.config.autoTopup.defaultMaxPerMonth,
+      zones,
+      canChangeEmail: deps.confirmations !== undefined,
+      ...(flash ? { flash } : {}),
+    }),
+  );
+}
+
+async function post(
+  deps: PortalDeps,
+  req: PortalRequest,
+  s: Session,
+  keys: PortalKeys,
+  locale: PortalLocale,
+): Promise<PortalAnswer> {
+  const form = new URLSearchParams(req.body);
+  if (!verifyCsrf(keys, s.token, form.get('csrf') ?? undefined)) {
+    return message(deps, 403, locale, 'forbidden');
+  }
+  switch (req.path) {
+    case '/portal/logout':
+      return answer(
+        deps,
+        200,
+        messagePage(locale, WORDS[locale].signOut, WORDS[locale].signedOut),
+        {
+          cookies: [cookie(deps, sessionCookie(deps), '', 0)],
+        },
+      );
+    case '/portal/zone': {
+      const zone = form.get('zone') ?? '';
+      try {
+        if (zone.length > 64) throw new Error('too long');
+        assertTimeZone(zone);
+      } catch {
+        return answer(deps, 400, messagePage(locale, '400', WORDS[locale].error));
+      }
+      await deps.portal.setTimeZone(s.customerId, zone, deps.clock());
+      return redirect(deps, PAGE);
+    }
+    case '/portal/buy':
+      return buy(deps, req, form, s, locale);
+    case '/portal/autotopup':
+      return autoTopup(deps, req, form, s, locale);
+    case '/portal/notices':
+      await deps.contacts.edit(
+        s.customerId,
+        { reminders: { email: form.get('email') === 'on', sms: form.get('sms') === 'on' } },
+        deps.clock(),
+      );
+      return redirect(deps, PAGE);
+    case '/portal/email':
+      return changeEmail(deps, req, form, s, keys, locale);
+    case '/portal/confirm':
+      return confirm(deps, form, s, keys, locale);
+    default:
+      return message(deps, 404, locale, 'notFound');
+  }
+}
+
+/**
+ * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
+ * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
+ * needs a card saved for this customer (a paid Checkout the page created, or the operator);
+ * without one the customer is sent to save one (saveCard). The page never takes a card id.
+ * Recorded as `portal` in the history.
+ */
+async function autoTopup(
+  deps: PortalDeps,
+  req: PortalRequest,
+  form: URLSearchParams,
+  s: Session,
+  locale: PortalLocale,
+) {
+  const now = deps.clock();
+  const bad = () => answer(deps, 400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+  const int = (name: string) => {
+    const v = form.get(name) ?? '';
+    return v === '' ? undefined : /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
+  };
+  try {
+    if (form.get('enabled') !== 'on') {
+      await turnOffAutoTopup(deps.autoTopup, { customerId: s.customerId, by: 'portal', now });
+      return redirect(deps, PAGE);
+    }
+    const current = await deps.autoTopup.get(s.customerId);
+    if (!current?.paymentMethod)
+      return saveCard(deps, req, form, s, locale, current?.stripeCustomer);
+    const maxPerMonth = int('maxPerMonth');
+    const orDaysLeft = int('orDaysLeft');
+    const limit = deps.config.autoTopup.defaultMaxPerMonth;
+    if (maxPerMonth !== undefined && !(maxPerMonth >= 1 && maxPerMonth <= limit)) return bad();
+    await setAutoTopup(
+      deps.autoTopup,
+      {
+        customerId: s.customerId,
+        packageId: form.get('package') ?? '',
+        quantity: 1,
+        belowGb: form.get('belowGb') ?? '',
+        ...(orDaysLeft !== undefined ? { orDaysLeft } : {}),
+        ...(maxPerMonth !== undefined ? { maxPerMonth } : {}),
+        by: 'portal',
+        now,
+      },
+      deps.config,
+    );
+    return redirect(deps, PAGE);
+  } catch (err) {
+    if (err instanceof AutoTopupSettingsError) return bad();
+    throw err;
+  }
+}
+
+/**
+ * Turning auto top-up on without a card: a `mode=setup` Checkout Session FlowPilot creates
+ * for this customer saves one, and the webhook turns auto top-up on with the rule given.
+ */
+async function saveCard(
+  deps: PortalDeps,
+  req: PortalRequest,
+  form: URLSearchParams,
+  s: Session,
+  locale: PortalLocale,
+  stripeCustomer: string | undefined,
+): Promise<PortalAnswer> {
+  const packageId = form.get('package') ?? '';
+  const below = form.get('belowGb') ?? '';
+  if (!deps.checkout || !Object.hasOwn(deps.config.payments.catalog, packageId)) {
+    return answer(deps, 400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+  }
+  if (!/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+    return answer(deps, 400, messagePage(locale, '400', WORDS[locale].autoInvalid));
+  }
+  const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
+  if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(deps, 429, locale, 'tooMany');
+  const origin = ownOrigins(req, deps)[0] ?? '';
+  const session = await deps.checkout.createSetup({
+    customerId: s.customerId,
+    packageId,
+    successUrl: `${origin}${PAGE}`,
+    cancelUrl: `${origin}${PAGE}?m=canceled`,
+    autoTopup: { belowGb: below },
+    ...(stripeCustomer ? { stripeCustomer } : {}),
+  });
+  return redirect(deps, session.url);
+}
+
+async function buy(
+  deps: PortalDeps,
+  req: PortalRequest,
+  form: URLSearchParams,
+  s: Session,
+  locale: PortalLocale,
+): Promise<PortalAnswer> {
+  const packageId = form.get('package') ?? '';
+  const { catalog } = deps.config.payments;
+  if (!deps.checkout || !Object.hasOwn(catalog, packageId)) {
+    return message(deps, 404, locale, 'notFound');
+  }
+  const origin = ownOrigins(req, deps)[0] ?? '';
+  const auto = form.get('auto') === 'on';
+  const below = form.get('belowGb') ?? '';
+  if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
+    return answer(deps, 400, messagePage(locale, '400', WORDS[locale].error));
+  }
+  const [opened, onFile] = await Promise.all([
+    deps.portal.hit('checkout', s.customerId, deps.clock(), 3600),
+    deps.autoTopup.get(s.customerId),
+  ]);
+  if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(deps, 429, locale, 'tooMany');
+  const session = await deps.checkout.create({
+    customerId: s.customerId,
+    ...(onFile?.stripeCustomer ? { stripeCustomer: onFile.stripeCustomer } : {}),
+    packageId,
+    successUrl: `${origin}${PAGE}?m=paid`,
+    cancelUrl: `${origin}${PAGE}?m=canceled`,
+    ...(auto ? { autoTopup: { belowGb: below } } : {}),
+  });
+  return redirect(deps, session.url);
+}
+
+/**
+ * A new address for the customer's notices: kept pending (the current one stays in use) and
+ * sent a signed link; it takes effect only once confirmed (`confirm`).
+ */
+async function changeEmail(
+  deps: PortalDeps,
+  req: PortalRequest,
+  form: URLSearchParams,
+  s: Session,
+  keys: PortalKeys,
+  locale: PortalLocale,
+): Promise<PortalAnswer> {
+  if (!deps.confirmations) return message(deps, 404, locale, 'notFound');
+  const now = deps.clock();
+  let email: string;
+  try {
+    email = await deps.contacts.requestEmail(s.customerId, form.get('email') ?? '', now);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return answer(deps, 400, messagePage(locale, '400', WORDS[locale].emailInvalid));
+  }
+  const token = signConfirmToken(keys.signing, s.customerId, email, now);
+  const base = deps.config.portal.baseUrl ?? ownOrigins(req, deps)[0] ?? '';
+  const status = await deps.confirmations.sendEmailConfirmation({
+    customerId: s.customerId,
+    email,
+    link: portalUrl(base, `confirm?token=${encodeURIComponent(token)}`),
+    locale,
+  });
+  if (!ON_ITS_WAY.includes(status)) return message(deps, 429, locale, 'tooMany');
+  return redirect(deps, `${PAGE}?m=sent`);
+}
+
+/**
+ * The customer confirms an address from the link sent to it, on their own session: the
+ * token proves the address got the link, the session that it is this customer's page.
+ */
+async function confirm(
+  deps: PortalDeps,
+  form: URLSearchParams,
+  s: Session,
+  keys: PortalKeys,
+  locale: PortalLocale,
+): Promise<PortalAnswer> {
+  const w = WORDS[locale];
+  try {
+    const done = await confirmContact(form.get('token') ?? '', s.customerId, {
+      contacts: deps.contacts,
+      secret: async () => keys.verifying.join(' '),
+      clock: deps.clock,
+    });
+    return answer(deps, 200, messagePage(locale, w.confirmTitle, w.confirmDone(done.email)));
+  } catch (err) {
+    if (!(err instanceof ContactConfirmError)) throw err;
+    const expired = err.reason === 'expired';
     return answer(
-      200,
-      portalPage({
-        view: data,
-        locale,
-        csrf: csrfToken(keys, s.token),
-        catalog: deps.config.payments.catalog,
-        canBuy: deps.checkout !== undefined,
-        maxPerMonth: deps.config.autoTopup.defaultMaxPerMonth,
-        zones,
-        canChangeEmail: deps.confirmations !== undefined,
-        ...(flash ? { flash } : {}),
-      }),
+      deps,
+      err.reason === 'invalid' ? 403 : 410,
+      messagePage(locale, w.confirmTitle, expired ? w.confirmExpired : w.confirmRefused),
     );
   }
+}
 
-  async function post(
-    req: PortalRequest,
-    s: Session,
-    keys: PortalKeys,
-    locale: PortalLocale,
-  ): Promise<PortalAnswer> {
-    const form = new URLSearchParams(req.body);
-    if (!verifyCsrf(keys, s.token, form.get('csrf') ?? undefined)) {
-      return message(403, locale, 'forbidden');
-    }
-    switch (req.path) {
-      case '/portal/logout':
-        return answer(200, messagePage(locale, WORDS[locale].signOut, WORDS[locale].signedOut), {
-          cookies: [cookie(deps, sessionCookie(deps), '', 0)],
-        });
-      case '/portal/zone': {
-        const zone = form.get('zone') ?? '';
-        try {
-          if (zone.length > 64) throw new Error('too long');
-          assertTimeZone(zone);
-        } catch {
-          return answer(400, messagePage(locale, '400', WORDS[locale].error));
-        }
-        await deps.portal.setTimeZone(s.customerId, zone, deps.clock());
-        return redirect(PAGE);
-      }
-      case '/portal/buy':
-        return buy(req, form, s, locale);
-      case '/portal/autotopup':
-        return autoTopup(req, form, s, locale);
-      case '/portal/notices':
-        await deps.contacts.edit(
-          s.customerId,
-          { reminders: { email: form.get('email') === 'on', sms: form.get('sms') === 'on' } },
-          deps.clock(),
-        );
-        return redirect(PAGE);
-      case '/portal/email':
-        return changeEmail(req, form, s, keys, locale);
-      case '/portal/confirm':
-        return confirm(form, s, keys, locale);
-      default:
-        return message(404, locale, 'notFound');
-    }
+/**
+ * RFC 8058 one-click unsubscribe: the signed token in the address is the authority (a mail
+ * provider's POST carries no cookie and no Origin). GET only shows a button, so link
+ * scanners that follow every link unsubscribe nobody; POST unsubscribes from reminders.
+ */
+async function unsubscribe(
+  deps: PortalDeps,
+  req: PortalRequest,
+  keys: PortalKeys,
+  locale: PortalLocale,
+) {
+  const token = req.query.get('token') ?? undefined;
+  const tag = req.query.get('a') ?? '';
+  const claims = verifyToken(keys, 'unsubscribe', token, deps.clock());
+  if (!claims || !token || !/^[\w-]{22}$/.test(tag)) return message(deps, 403, locale, 'forbidden');
+  const portal = await deps.portal.get(claims.customerId);
+  if (portal.linkVersion !== claims.version) return message(deps, 403, locale, 'forbidden');
+  const w = WORDS[locale];
+  if (req.method === 'GET') {
+    const action = `/portal/unsubscribe?token=${encodeURIComponent(token)}&a=${tag}`;
+    return answer(deps, 200, unsubscribePage(locale, action));
   }
-
-  /**
-   * Auto top-up, self-service: off, or on with a package, threshold, days-left trigger and
-   * monthly maximum within the agent's limit (`autoTopup.defaultMaxPerMonth`). Turning it on
-   * needs a card saved for this customer (a paid Checkout the page created, or the operator);
-   * without one the customer is sent to save one (saveCard). The page never takes a card id.
-   * Recorded as `portal` in the history.
-   */
-  async function autoTopup(
-    req: PortalRequest,
-    form: URLSearchParams,
-    s: Session,
-    locale: PortalLocale,
-  ) {
-    const now = deps.clock();
-    const bad = () => answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
-    const int = (name: string) => {
-      const v = form.get(name) ?? '';
-      return v === '' ? undefined : /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN;
-    };
-    try {
-      if (form.get('enabled') !== 'on') {
-        await turnOffAutoTopup(deps.autoTopup, { customerId: s.customerId, by: 'portal', now });
-        return redirect(PAGE);
-      }
-      const current = await deps.autoTopup.get(s.customerId);
-      if (!current?.paymentMethod) return saveCard(req, form, s, locale, current?.stripeCustomer);
-      const maxPerMonth = int('maxPerMonth');
-      const orDaysLeft = int('orDaysLeft');
-      const limit = deps.config.autoTopup.defaultMaxPerMonth;
-      if (maxPerMonth !== undefined && !(maxPerMonth >= 1 && maxPerMonth <= limit)) return bad();
-      await setAutoTopup(
-        deps.autoTopup,
-        {
-          customerId: s.customerId,
-          packageId: form.get('package') ?? '',
-          quantity: 1,
-          belowGb: form.get('belowGb') ?? '',
-          ...(orDaysLeft !== undefined ? { orDaysLeft } : {}),
-          ...(maxPerMonth !== undefined ? { maxPerMonth } : {}),
-          by: 'portal',
-          now,
-        },
-        deps.config,
-      );
-      return redirect(PAGE);
-    } catch (err) {
-      if (err instanceof AutoTopupSettingsError) return bad();
-      throw err;
-    }
+  if (req.method !== 'POST') return message(deps, 404, locale, 'notFound');
+  // Only the address the link was sent to, if it is still the customer's: a receipt to a
+  // payer's own address carries a link that changes nothing (that address gets no reminders).
+  const contact = await deps.contacts.get(claims.customerId);
+  const bound = contact && (contact.email ?? contact.confirmedEmail);
+  if (tagNames(keys, claims.customerId, bound, tag)) {
+    await deps.contacts.edit(claims.customerId, { reminders: { email: false } }, deps.clock());
   }
+  return answer(deps, 200, messagePage(locale, w.unsubscribeTitle, w.unsubscribed));
+}
 
-  /**
-   * Turning auto top-up on without a card: a `mode=setup` Checkout Session FlowPilot creates
-   * for this customer saves one, and the webhook turns auto top-up on with the rule given.
-   */
-  async function saveCard(
-    req: PortalRequest,
-    form: URLSearchParams,
-    s: Session,
-    locale: PortalLocale,
-    stripeCustomer: string | undefined,
-  ): Promise<PortalAnswer> {
-    const packageId = form.get('package') ?? '';
-    const below = form.get('belowGb') ?? '';
-    if (!deps.checkout || !Object.hasOwn(deps.config.payments.catalog, packageId)) {
-      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
-    }
-    if (!/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
-      return answer(400, messagePage(locale, '400', WORDS[locale].autoInvalid));
-    }
-    const opened = await deps.portal.hit('checkout', s.customerId, deps.clock(), 3600);
-    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
-    const origin = ownOrigins(req, deps)[0] ?? '';
-    const session = await deps.checkout.createSetup({
-      customerId: s.customerId,
-      packageId,
-      successUrl: `${origin}${PAGE}`,
-      cancelUrl: `${origin}${PAGE}?m=canceled`,
-      autoTopup: { belowGb: below },
-      ...(stripeCustomer ? { stripeCustomer } : {}),
-    });
-    return redirect(session.url);
+/**
+ * The link in a confirmation email: a page with a button (a GET never confirms, so a link
+ * scanner confirms nothing), shown only on the customer's own session.
+ */
+function confirmShown(
+  deps: PortalDeps,
+  req: PortalRequest,
+  s: Session | 'forbidden' | 'limited',
+  keys: PortalKeys,
+  locale: PortalLocale,
+): PortalAnswer {
+  const w = WORDS[locale];
+  if (s === 'limited') return message(deps, 429, locale, 'tooMany');
+  const token = req.query.get('token') ?? '';
+  if (s === 'forbidden')
+    return answer(deps, 403, messagePage(locale, w.confirmTitle, w.confirmSignIn));
+  if (token.length > 200)
+    return answer(deps, 403, messagePage(locale, w.confirmTitle, w.confirmRefused));
+  return answer(deps, 200, confirmPage(locale, token, csrfToken(keys, s.token)));
+}
+
+async function route(deps: PortalDeps, req: PortalRequest): Promise<PortalAnswer> {
+  const locale = localeOf(req);
+  const { method, path } = req;
+  if (await limited(deps, 'address', req.sourceIp)) return message(deps, 429, locale, 'tooMany');
+  if (path === '/portal' || path === '/portal/') return redirect(deps, PAGE);
+  const lang = /^\/portal\/lang\/(en|zh-CN)$/.exec(path);
+  if (lang && method === 'GET') {
+    return redirect(deps, PAGE, [cookie(deps, LANG_COOKIE, lang[1] ?? 'en', 365 * 86_400)]);
   }
-
-  async function buy(
-    req: PortalRequest,
-    form: URLSearchParams,
-    s: Session,
-    locale: PortalLocale,
-  ): Promise<PortalAnswer> {
-    const packageId = form.get('package') ?? '';
-    const { catalog } = deps.config.payments;
-    if (!deps.checkout || !Object.hasOwn(catalog, packageId)) {
-      return message(404, locale, 'notFound');
-    }
-    const origin = ownOrigins(req, deps)[0] ?? '';
-    const auto = form.get('auto') === 'on';
-    const below = form.get('belowGb') ?? '';
-    if (auto && !/^\d{1,6}(\.\d{1,2})?$/.test(below)) {
-      return answer(400, messagePage(locale, '400', WORDS[locale].error));
-    }
-    const [opened, onFile] = await Promise.all([
-      deps.portal.hit('checkout', s.customerId, deps.clock(), 3600),
-      deps.autoTopup.get(s.customerId),
-    ]);
-    if (opened > CHECKOUT_SESSIONS_PER_HOUR) return message(429, locale, 'tooMany');
-    const session = await deps.checkout.create({
-      customerId: s.customerId,
-      ...(onFile?.stripeCustomer ? { stripeCustomer: onFile.stripeCustomer } : {}),
-      packageId,
-      successUrl: `${origin}${PAGE}?m=paid`,
-      cancelUrl: `${origin}${PAGE}?m=canceled`,
-      ...(auto ? { autoTopup: { belowGb: below } } : {}),
-    });
-    return redirect(session.url);
+  const keys = await deps.keys();
+  if (path === '/portal/open' && (method === 'GET' || method === 'POST')) {
+    return open(deps, req, keys, locale);
   }
+  if (path === '/portal/unsubscribe') return unsubscribe(deps, req, keys, locale);
+  const known =
+    path === PAGE ||
+    [
+      '/portal/logout',
+      '/portal/zone',
+      '/portal/buy',
+      '/portal/autotopup',
+      '/portal/notices',
+      '/portal/email',
+      '/portal/confirm',
+    ].includes(path);
+  if (!known) return message(deps, 404, locale, 'notFound');
+  if (method === 'POST' && !sameOrigin(req, deps)) return message(deps, 403, locale, 'forbidden');
+  const s = await session(deps, req, keys);
+  if (path === '/portal/confirm' && method === 'GET')
+    return confirmShown(deps, req, s, keys, locale);
+  if (s === 'forbidden') return message(deps, 403, locale, 'forbidden');
+  if (s === 'limited') return message(deps, 429, locale, 'tooMany');
+  if (path === PAGE && method === 'GET') return view(deps, req, s, keys, locale);
+  if (method === 'POST' && path !== PAGE) return post(deps, req, s, keys, locale);
+  return answer(deps, 405, messagePage(locale, '405', WORDS[locale].notFound), {
+    headers: { allow: ALLOW[path] ?? 'POST' },
+  });
+}
 
-  /**
-   * A new address for the customer's notices: kept pending (the current one stays in use) and
-   * sent a signed link; it takes effect only once confirmed (`confirm`).
-   */
-  async function changeEmail(
-    req: PortalRequest,
-    form: URLSearchParams,
-    s: Session,
-    keys: PortalKeys,
-    locale: PortalLocale,
-  ): Promise<PortalAnswer> {
-    if (!deps.confirmations) return message(404, locale, 'notFound');
-    const now = deps.clock();
-    let email: string;
-    try {
-      email = await deps.contacts.requestEmail(s.customerId, form.get('email') ?? '', now);
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      return answer(400, messagePage(locale, '400', WORDS[locale].emailInvalid));
-    }
-    const token = signConfirmToken(keys.signing, s.customerId, email, now);
-    const base = deps.config.portal.baseUrl ?? ownOrigins(req, deps)[0] ?? '';
-    const status = await deps.confirmations.sendEmailConfirmation({
-      customerId: s.customerId,
-      email,
-      link: portalUrl(base, `confirm?token=${encodeURIComponent(token)}`),
-      locale,
-    });
-    if (!ON_ITS_WAY.includes(status)) return message(429, locale, 'tooMany');
-    return redirect(`${PAGE}?m=sent`);
-  }
-
-  /**
-   * The customer confirms an address from the link sent to it, on their own session: the
-   * token proves the address got the link, the session that it is this customer's page.
-   */
-  async function confirm(
-    form: URLSearchParams,
-    s: Session,
-    keys: PortalKeys,
-    locale: PortalLocale,
-  ): Promise<PortalAnswer> {
-    const w = WORDS[locale];
-    try {
-      const done = await confirmContact(form.get('token') ?? '', s.customerId, {
-        contacts: deps.contacts,
-        secret: async () => keys.verifying.join(' '),
-        clock: deps.clock,
-      });
-      return answer(200, messagePage(locale, w.confirmTitle, w.confirmDone(done.email)));
-    } catch (err) {
-      if (!(err instanceof ContactConfirmError)) throw err;
-      const expired = err.reason === 'expired';
-      return answer(
-        err.reason === 'invalid' ? 403 : 410,
-        messagePage(locale, w.confirmTitle, expired ? w.confirmExpired : w.confirmRefused),
-      );
-    }
-  }
-
-  /**
-   * RFC 8058 one-click unsubscribe: the signed token in the address is the authority (a mail
-   * provider's POST carries no cookie and no Origin). GET only shows a button, so link
-   * scanners that follow every link unsubscribe nobody; POST unsubscribes from reminders.
-   */
-  async function unsubscribe(req: PortalRequest, keys: PortalKeys, locale: PortalLocale) {
-    const token = req.query.get('token') ?? undefined;
-    const tag = req.query.get('a') ?? '';
-    const claims = verifyToken(keys, 'unsubscribe', token, deps.clock());
-    if (!claims || !token || !/^[\w-]{22}$/.test(tag)) return message(403, locale, 'forbidden');
-    const portal = await deps.portal.get(claims.customerId);
-    if (portal.linkVersion !== claims.version) return message(403, locale, 'forbidden');
-    const w = WORDS[locale];
-    if (req.method === 'GET') {
-      const action = `/portal/unsubscribe?token=${encodeURIComponent(token)}&a=${tag}`;
-      return answer(200, unsubscribePage(locale, action));
-    }
-    if (req.method !== 'POST') return message(404, locale, 'notFound');
-    // Only the address the link was sent to, if it is still the customer's: a receipt to a
-    // payer's own address carries a link that changes nothing (that address gets no reminders).
-    const contact = await deps.contacts.get(claims.customerId);
-    const bound = contact && (contact.email ?? contact.confirmedEmail);
-    if (tagNames(keys, claims.customerId, bound, tag)) {
-      await deps.contacts.edit(claims.customerId, { reminders: { email: false } }, deps.clock());
-    }
-    return answer(200, messagePage(locale, w.unsubscribeTitle, w.unsubscribed));
-  }
-
-  /**
-   * The link in a confirmation email: a page with a button (a GET never confirms, so a link
-   * scanner confirms nothing), shown only on the customer's own session.
-   */
-  function confirmShown(
-    req: PortalRequest,
-    s: Session | 'forbidden' | 'limited',
-    keys: PortalKeys,
-    locale: PortalLocale,
-  ): PortalAnswer {
-    const w = WORDS[locale];
-    if (s === 'limited') return message(429, locale, 'tooMany');
-    const token = req.query.get('token') ?? '';
-    if (s === 'forbidden') return answer(403, messagePage(locale, w.confirmTitle, w.confirmSignIn));
-    if (token.length > 200)
-      return answer(403, messagePage(locale, w.confirmTitle, w.confirmRefused));
-    return answer(200, confirmPage(locale, token, csrfToken(keys, s.token)));
-  }
-
-  async function route(req: PortalRequest): Promise<PortalAnswer> {
-    const locale = localeOf(req);
-    const { method, path } = req;
-    if (await limited('address', req.sourceIp)) return message(429, locale, 'tooMany');
-    if (path === '/portal' || path === '/portal/') return redirect(PAGE);
-    const lang = /^\/portal\/lang\/(en|zh-CN)$/.exec(path);
-    if (lang && method === 'GET') {
-      return redirect(PAGE, [cookie(deps, LANG_COOKIE, lang[1] ?? 'en', 365 * 86_400)]);
-    }
-    const keys = await deps.keys();
-    if (path === '/portal/open' && (method === 'GET' || method === 'POST')) {
-      return open(req, keys, locale);
-    }
-    if (path === '/portal/unsubscribe') return unsubscribe(req, keys, locale);
-    const known =
-      path === PAGE ||
-      [
-        '/portal/logout',
-        '/portal/zone',
-        '/portal/buy',
-        '/portal/autotopup',
-        '/portal/notices',
-        '/portal/email',
-        '/portal/confirm',
-      ].includes(path);
-    if (!known) return message(404, locale, 'notFound');
-    if (method === 'POST' && !sameOrigin(req, deps)) return message(403, locale, 'forbidden');
-    const s = await session(req, keys);
-    if (path === '/portal/confirm' && method === 'GET') return confirmShown(req, s, keys, locale);
-    if (s === 'forbidden') return message(403, locale, 'forbidden');
-    if (s === 'limited') return message(429, locale, 'tooMany');
-    if (path === PAGE && method === 'GET') return view(req, s, keys, locale);
-    if (method === 'POST' && path !== PAGE) return post(req, s, keys, locale);
-    return answer(405, messagePage(locale, '405', WORDS[locale].notFound), {
-      headers: { allow: path === PAGE ? 'GET' : 'POST' },
-    });
-  }
-
+export function createPortalApp(deps: PortalDeps) {
   return async (req: PortalRequest): Promise<PortalAnswer> => {
     try {
-      return await route(req);
+      return await route(deps, req);
     } catch (err) {
       // The error's name and message stay in the log; the customer gets a plain page.
       logger.error('portal request failed', {
@@ -612,7 +653,7 @@ export function createPortalApp(deps: PortalDeps) {
         path: req.path,
       });
       const locale = localeOf(req);
-      return answer(500, messagePage(locale, '500', WORDS[locale].error));
+      return answer(deps, 500, messagePage(locale, '500', WORDS[locale].error));
     }
   };
 }

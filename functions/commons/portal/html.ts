@@ -185,17 +185,31 @@ function autoTopupSection(w: Words, p: PageInput): string {
     ].filter(Boolean);
     text = `<p id="autotopup-state">${parts.map(esc).join(' ')}</p>`;
   }
-  return `<section id="autotopup"><h2>${esc(w.autoTopup)}</h2>${text}${a?.card ? autoTopupForm(w, p, a) : ''}</section>`;
+  return `<section id="autotopup"><h2>${esc(w.autoTopup)}</h2>${text}${a?.card ? autoTopupForm(w, p, a) : p.canBuy ? saveCardForm(w, p, a) : ''}</section>`;
+}
+
+function packageOptions(p: PageInput, selected: string | undefined): string {
+  return Object.keys(p.catalog)
+    .map(
+      (id) =>
+        `<option value="${esc(id)}"${id === selected ? ' selected' : ''}>${esc(packageLabel(p, id))}</option>`,
+    )
+    .join('');
+}
+
+/**
+ * Turning auto top-up on without a saved card: the POST opens a `mode=setup` Checkout that
+ * saves one, and the webhook turns auto top-up on with this package and threshold.
+ */
+function saveCardForm(w: Words, p: PageInput, a: PortalView['autoTopup']): string {
+  if (!Object.keys(p.catalog).length) return '';
+  const below = `<input type="number" name="belowGb" min="1" max="1000000" step="1" value="${esc(a?.belowGb ?? '10')}" size="5">`;
+  return `<form method="post" action="/portal/autotopup" id="autotopup-setup">${hidden(p.csrf)}<input type="hidden" name="enabled" value="on"><p><label>${esc(w.autoPackage)} <select name="package">${packageOptions(p, a?.packageId)}</select></label></p><p><label>${esc(w.autoBelow)} ${below}</label></p><p class="muted">${esc(w.autoSaveCardHint)}</p><p><button type="submit">${esc(w.autoSaveCard)}</button></p></form>`;
 }
 
 /** Changes to auto top-up, offered once a card is saved for the customer. */
 function autoTopupForm(w: Words, p: PageInput, a: NonNullable<PortalView['autoTopup']>): string {
-  const packages = Object.keys(p.catalog)
-    .map(
-      (id) =>
-        `<option value="${esc(id)}"${id === a.packageId ? ' selected' : ''}>${esc(packageLabel(p, id))}</option>`,
-    )
-    .join('');
+  const packages = packageOptions(p, a.packageId);
   const num = (name: string, value: string | number | undefined, min: number, max: number) =>
     `<input type="number" name="${name}" min="${min}" max="${max}" step="1" value="${esc(String(value ?? ''))}" size="5">`;
   return `<form method="post" action="/portal/autotopup">${hidden(p.csrf)}<p><label><input type="checkbox" name="enabled" value="on"${a.enabled ? ' checked' : ''}> ${esc(w.autoOnLabel)}</label></p><p><label>${esc(w.autoPackage)} <select name="package">${packages}</select></label></p><p><label>${esc(w.autoBelow)} ${num('belowGb', a.belowGb, 1, 1_000_000)}</label></p><p><label>${esc(w.autoDays)} ${num('orDaysLeft', a.orDaysLeft, 0, 365)}</label></p><p><label>${esc(w.autoMaxLabel)} ${num('maxPerMonth', a.maxPerMonth ?? p.maxPerMonth, 1, p.maxPerMonth)}</label></p><p><button type="submit">${esc(w.save)}</button></p></form>`;

@@ -95,6 +95,8 @@ export interface Words {
   autoBelow: string;
   autoDays: string;
   autoMaxLabel: string;
+  autoSaveCard: string;
+  autoSaveCardHint: string;
   emailReminders: string;
   smsReminders: string;
   receiptsAlways: string;
@@ -180,6 +182,8 @@ const en: Words = {
   autoBelow: 'when the balance falls below (GB)',
   autoDays: 'or when this many days are left',
   autoMaxLabel: 'at most, per month',
+  autoSaveCard: 'Save a card and turn on',
+  autoSaveCardHint: 'Stripe saves your card for it; nothing is charged now.',
   emailReminders: 'Email reminders (running low, used up)',
   smsReminders: 'SMS reminders (running low, used up)',
   receiptsAlways: 'Receipts of your top-ups are always sent.',
@@ -266,6 +270,8 @@ const zhCN: Words = {
   autoBelow: '余额低于（GB）时',
   autoDays: '或剩余天数为',
   autoMaxLabel: '每月最多次数',
+  autoSaveCard: '保存银行卡并开启',
+  autoSaveCardHint: '由 Stripe 保存您的银行卡，现在不扣款。',
   emailReminders: '邮件提醒（余额不足、已用完）',
   smsReminders: '短信提醒（余额不足、已用完）',
   receiptsAlways: '充值凭证始终发送。',

@@ -22,16 +22,23 @@ export async function issueLink(input: {
   now: Date;
 }): Promise<{ url: string; expires: Date; version: number }> {
   const { linkVersion } = await input.store.get(input.customerId);
-  const expires = Math.floor(input.now.getTime() / 1000) + input.days * DAY_SECONDS;
-  const token = signToken(input.keys, 'link', {
-    customerId: input.customerId,
-    version: linkVersion,
-    expires,
-  });
+  const { url, expires } = pageLink(input, input.customerId, linkVersion, input.days, input.now);
+  return { url, expires, version: linkVersion };
+}
+
+/** The signed `open` address of a customer's page, valid `days` days at `version`. */
+function pageLink(
+  opts: { keys: PortalKeys; baseUrl: string },
+  customerId: string,
+  version: number,
+  days: number,
+  now: Date,
+): { url: string; expires: Date } {
+  const expires = Math.floor(now.getTime() / 1000) + days * DAY_SECONDS;
+  const token = signToken(opts.keys, 'link', { customerId, version, expires });
   return {
-    url: portalUrl(input.baseUrl, `open?token=${encodeURIComponent(token)}`),
+    url: portalUrl(opts.baseUrl, `open?token=${encodeURIComponent(token)}`),
     expires: new Date(expires * 1000),
-    version: linkVersion,
   };
 }
 
@@ -130,13 +137,9 @@ export function noticeLinks(opts: {
 }): (customerId: string, email: string | undefined, now: Date) => Promise<NoticeLinks> {
   return async (customerId, email, now) => {
     const [keys, { linkVersion }] = await Promise.all([opts.keys(), opts.store.get(customerId)]);
-    const page = signToken(keys, 'link', {
-      customerId,
-      version: linkVersion,
-      expires: Math.floor(now.getTime() / 1000) + opts.days * DAY_SECONDS,
-    });
+    const page = pageLink({ keys, baseUrl: opts.baseUrl }, customerId, linkVersion, opts.days, now);
     return {
-      page: portalUrl(opts.baseUrl, `open?token=${encodeURIComponent(page)}`),
+      page: page.url,
       ...(email
         ? { unsubscribe: unsubscribeFor(keys, opts.baseUrl, customerId, linkVersion, email, now) }
         : {}),

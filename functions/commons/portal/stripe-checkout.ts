@@ -82,7 +82,7 @@ export function stripeCheckout(opts: StripeCheckoutOptions): CheckoutPort {
         },
         { idempotencyKey: `portal-checkout-${ref}` },
       );
-      return recorded(session, ref, input.customerId, input.autoTopup ? 'autotopup' : 'buy');
+      return recorded(opts, session, ref, input.customerId, input.autoTopup ? 'autotopup' : 'buy');
     },
 
     async createSetup(input) {
@@ -109,27 +109,28 @@ export function stripeCheckout(opts: StripeCheckoutOptions): CheckoutPort {
         },
         { idempotencyKey: `portal-checkout-${ref}` },
       );
-      return recorded(session, ref, input.customerId, 'autotopup');
+      return recorded(opts, session, ref, input.customerId, 'autotopup');
     },
   };
+}
 
-  /** Records the session Stripe created before anyone is sent to it. */
-  async function recorded(
-    session: { id?: unknown; url?: unknown },
-    ref: string,
-    customerId: string,
-    purpose: CreatedSessionPurpose,
-  ): Promise<{ url: string }> {
-    if (typeof session.id !== 'string' || typeof session.url !== 'string') {
-      throw new CheckoutSessionError('Stripe created a Checkout Session without an id or url');
-    }
-    await recordCreatedSession(opts.sessions, {
-      sessionId: session.id,
-      ref,
-      customerId,
-      purpose,
-      now: opts.clock(),
-    });
-    return { url: session.url };
+/** Records the session Stripe created before anyone is sent to it. */
+async function recorded(
+  opts: StripeCheckoutOptions,
+  session: { id?: unknown; url?: unknown },
+  ref: string,
+  customerId: string,
+  purpose: CreatedSessionPurpose,
+): Promise<{ url: string }> {
+  if (typeof session.id !== 'string' || typeof session.url !== 'string') {
+    throw new CheckoutSessionError('Stripe created a Checkout Session without an id or url');
   }
+  await recordCreatedSession(opts.sessions, {
+    sessionId: session.id,
+    ref,
+    customerId,
+    purpose,
+    now: opts.clock(),
+  });
+  return { url: session.url };
 }

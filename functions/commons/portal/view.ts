@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import {
   type CustomerContactStore,
   maskContact,
+  pendingEmailOf,
   type Reminders,
 } from '../customer-notices/store/customer-contacts.ts';
 import { balanceFigures, countedMb } from '../customers/balance.ts';
@@ -139,7 +140,8 @@ export async function loadView(
   const phone = contact?.phone ?? contact?.paymentPhone;
   if (email) view.notices.email = maskContact(email);
   if (phone) view.notices.phone = maskContact(phone);
-  if (contact?.pendingEmail) view.notices.pending = maskContact(contact.pendingEmail);
+  const pending = contact && pendingEmailOf(contact, now);
+  if (pending) view.notices.pending = maskContact(pending);
   const autoTopup = autoTopupView(auto);
   if (autoTopup) view.autoTopup = autoTopup;
   if (stored) {

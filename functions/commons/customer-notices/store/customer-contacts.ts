@@ -35,6 +35,16 @@ export interface ThresholdOverrides {
  */
 export const CONTACT_RETENTION_DAYS = 730;
 
+/**
+ * An address asked for on the page waits this long for its confirmation link to be used (the
+ * link's own lifetime, CONFIRM_TOKEN_DAYS); after that it is ignored and the next write drops it.
+ */
+export const PENDING_EMAIL_DAYS = 14;
+
+/** Pending addresses asked for before this instant have lapsed (ISO strings compare in order). */
+const pendingSince = (now: Date) =>
+  new Date(now.getTime() - PENDING_EMAIL_DAYS * 86_400_000).toISOString();
+
 /** A payment's captured address waits this long for that payment's receipt (48 h, with room). */
 export const CAPTURE_RETENTION_DAYS = 7;
 
@@ -154,6 +164,11 @@ export function maskContact(value: string | undefined): string {
   const at = value.lastIndexOf('@');
   if (at > 0) return `${value.slice(0, 1)}***@${value.slice(at + 1)}`;
   return value.length > 4 ? `${value.slice(0, 3)}***${value.slice(-2)}` : '***';
+}
+
+/** The address the customer asked for on the page, while its confirmation link still works. */
+export function pendingEmailOf(c: CustomerContact, now: Date): string | undefined {
+  return c.pendingAt !== undefined && c.pendingAt >= pendingSince(now) ? c.pendingEmail : undefined;
 }
 
 /** An address bound to the customer: the operator's, else one the customer confirmed. */
@@ -435,7 +450,29 @@ export class CustomerContactStore {
       ),
     );
     if (!Attributes) throw new StoreError('contacts.edit returned nothing', 'contacts.edit');
-    return fromItem(Attributes);
+    const saved = fromItem(Attributes);
+    if (saved.pendingEmail === undefined || pendingEmailOf(saved, now)) return saved;
+    await this.#dropLapsedPending(customerId, now);
+    const { pendingEmail: _, pendingAt: __, ...rest } = saved;
+    return rest;
+  }
+
+  /** Removes a pending address whose link has lapsed (a newer request in between stays). */
+  async #dropLapsedPending(customerId: string, now: Date): Promise<void> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(customerId),
+          UpdateExpression: 'REMOVE pendingEmail, pendingAt',
+          ConditionExpression: 'pendingAt < :since',
+          ExpressionAttributeValues: { ':since': pendingSince(now) },
+        }),
+      );
+    } catch (cause) {
+      if ((cause as Error).name === 'ConditionalCheckFailedException') return;
+      throw new StoreError('DynamoDB contacts.edit failed', 'contacts.edit', { cause });
+    }
   }
 
   /**
@@ -573,11 +610,13 @@ export class CustomerContactStore {
           Key: keyOf(customerId),
           UpdateExpression:
             'SET email = :email, updatedAt = :at, #ttl = :ttl REMOVE pendingEmail, pendingAt',
-          ConditionExpression: 'pendingEmail = :email',
+          // A lapsed pending address is not applied, whatever link is shown for it.
+          ConditionExpression: 'pendingEmail = :email AND pendingAt >= :since',
           ExpressionAttributeNames: { '#ttl': TABLE_DEFINITION.ttlAttribute },
           ExpressionAttributeValues: {
             ':email': email,
             ':at': at.toISOString(),
+            ':since': pendingSince(at),
             ':ttl': expiresAt(at, CONTACT_RETENTION_DAYS),
           },
         }),
