@@ -2,9 +2,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { getConfig } from '#config';
 import { docClient } from './commons/clients/dynamodb.ts';
 import { STRIPE_API_BASE_ENV, secretKeyRefusal, stripeClient } from './commons/clients/stripe.ts';
-import { ConfigError } from './commons/errors.ts';
 import { noticeDelivery } from './commons/customer-notices/delivery.ts';
 import { customerNoticesFromEnv } from './commons/customer-notices/from-env.ts';
+import { ConfigError } from './commons/errors.ts';
 import { instrument } from './commons/observability.ts';
 import { createPortalApp, type PortalDeps } from './commons/portal/app.ts';
 import { toPortalRequest, toResult } from './commons/portal/http.ts';

@@ -123,7 +123,9 @@ function page(at: () => Date = () => now) {
 /** Opens the customer's page from `link` on `call`: its session and CSRF token. */
 async function signIn(link: string, call = page()) {
   const url = new URL(link);
-  const opened = await call('GET', `${url.pathname}${url.search}`);
+  const opened = await call('GET', `${url.pathname}${url.search}`, {
+    headers: { 'sec-fetch-site': 'none' },
+  });
   const session = sessionOf(opened);
   if (!session) throw new Error(`link refused: ${opened.statusCode}`);
   const shown = await call('GET', '/portal/me', { cookies: { [SESSION]: session } });
