@@ -185,7 +185,9 @@ export async function confirmContact(
   const already = [contact?.confirmedEmail, contact && boundEmail(contact)].find(same);
   if (already) return { customerId, email: maskContact(already), already: true };
   const email = contact?.paymentEmail;
-  if (!same(email)) throw new ContactConfirmError('superseded');
+  // Another address was confirmed meanwhile: never replaced this way, typed or not.
+  const other = contact?.confirmedEmail !== undefined && contact.confirmedEmail !== email;
+  if (!same(email) || other) throw new ContactConfirmError('superseded');
   if (typed?.trim().toLowerCase() !== email.toLowerCase()) {
     throw new ContactConfirmError('mismatch');
   }
