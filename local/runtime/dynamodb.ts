@@ -13,6 +13,11 @@ import dynalite from 'dynalite';
  * failed step rolls the earlier ones back before answering TransactionCanceledException
  * exactly as DynamoDB does. Good enough for one machine; AWS and DynamoDB Local run real
  * transactions.
+ *
+ * dynalite also ignores `ReturnValuesOnConditionCheckFailure` on single writes: the front
+ * reads the item after a refused write that asks for `ALL_OLD` and attaches it to the
+ * ConditionalCheckFailedException as DynamoDB does (the item as it is just after the refusal,
+ * which on one machine is the item that refused).
  */
 export async function startEmbeddedDynamoDb(
   dir: string,
@@ -26,6 +31,8 @@ export async function startEmbeddedDynamoDb(
     const target = String(req.headers['x-amz-target'] ?? '');
     if (target.endsWith('.TransactWriteItems') || target.endsWith('.TransactGetItems')) {
       void transactions.handle(req, res, target.endsWith('.TransactWriteItems'));
+    } else if (/\.(PutItem|UpdateItem|DeleteItem)$/.test(target)) {
+      void transactions.single(req, res, target.slice(target.lastIndexOf('.') + 1));
     } else {
       forward(inner, req, res);
     }
@@ -90,6 +97,35 @@ class TransactionEmulator {
     reply(
       res,
       await run.catch(() => ({
+        status: 500,
+        body: error('InternalServerError', 'emulation failed'),
+      })),
+    );
+  }
+
+  /** A single conditional write, with the current item on a refusal that asks for it. */
+  async single(req: IncomingMessage, res: ServerResponse, op: string): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let input: Json;
+    try {
+      input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+    } catch {
+      return reply(res, { status: 400, body: error('SerializationException', 'not JSON') });
+    }
+    const run = async (): Promise<Answer> => {
+      const out = await this.call(op, input);
+      const refused = String(out.body.__type).endsWith('ConditionalCheckFailedException');
+      if (!refused || input.ReturnValuesOnConditionCheckFailure !== 'ALL_OLD') return out;
+      const table = String(input.TableName);
+      const key =
+        op === 'PutItem' ? keyOf(input.Item as Json, await this.keyNames(table)) : input.Key;
+      const current = await this.call('GetItem', { TableName: table, Key: key });
+      return current.body.Item ? { ...out, body: { ...out.body, Item: current.body.Item } } : out;
+    };
+    reply(
+      res,
+      await run().catch(() => ({
         status: 500,
         body: error('InternalServerError', 'emulation failed'),
       })),

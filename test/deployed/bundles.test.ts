@@ -394,6 +394,7 @@ const SPECS: Record<string, InvocationSpec> = {
         headers: {
           host: 'abc123.execute-api.us-east-1.amazonaws.com',
           'x-forwarded-proto': 'https',
+          'sec-fetch-site': 'none',
         },
         requestContext: {
           accountId: ACCOUNT,

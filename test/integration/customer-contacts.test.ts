@@ -295,6 +295,21 @@ describe('Function: confirmContact', () => {
     expect((await store.get('95'))?.email).toBe('was@example.net');
   });
 
+  // #28 F1: a payer's address is bound only when the customer types it in full themselves.
+  it('refuses a captured address not typed in full on the page, and binds nothing', async () => {
+    await store.capture('54', { email: 'eve@example.org' }, t0, 'ORDER#stripe#cs_54');
+    const token = signConfirmToken(SECRET, '54', 'eve@example.org', t0);
+    for (const typed of [undefined, '', 'e***@example.org', 'eve@example.com']) {
+      await expect(confirmContact(token, '54', deps(), typed)).rejects.toMatchObject({
+        reason: 'mismatch',
+      });
+    }
+    expect((await store.get('54'))?.confirmedEmail).toBeUndefined();
+    await expect(confirmContact(token, '54', deps(), ' EVE@example.org ')).resolves.toMatchObject({
+      already: false,
+    });
+  });
+
   it('binds the captured email the link names, once, and never one a payment brings later', async () => {
     // Prepare: a payment's email, and the link its receipt carried.
     await store.capture('88', { email: 'ada@example.net' }, t0, 'ORDER#stripe#cs_88');
@@ -302,8 +317,8 @@ describe('Function: confirmContact', () => {
     expect(token).not.toContain('ada');
 
     // Act
-    const first = await confirmContact(token, '88', deps());
-    const again = await confirmContact(token, '88', deps());
+    const first = await confirmContact(token, '88', deps(), 'Ada@Example.net');
+    const again = await confirmContact(token, '88', deps(), 'ada@example.net');
     // A later payment names someone else, whose own link was issued before.
     const stranger = signConfirmToken(SECRET, '88', 'mallory@example.org', t0);
     await store.capture(
@@ -343,8 +358,8 @@ describe('Function: confirmContact', () => {
   it('refuses a forged, altered, expired or superseded link, and one for a forgotten contact', async () => {
     await store.capture('77', { email: 'bo@example.net' }, t0, 'ORDER#stripe#cs_77');
     const token = signConfirmToken(SECRET, '77', 'bo@example.net', t0);
-    const refusal = (t: string, d = deps()) =>
-      confirmContact(t, '77', d).then(
+    const refusal = (t: string, d = deps(), typed = 'bo@example.net') =>
+      confirmContact(t, '77', d, typed).then(
         () => 'confirmed',
         (err: unknown) => (err instanceof ContactConfirmError ? err.reason : String(err)),
       );
@@ -369,7 +384,7 @@ describe('Function: confirmContact', () => {
     expect(await refusal(token)).toBe('superseded');
     // Rotation: a link signed with the previous key still works while both are put.
     const old = signConfirmToken(OLD, '77', 'bo2@example.net', t0);
-    expect(await refusal(old, deps(`${SECRET} ${OLD}`))).toBe('confirmed');
+    expect(await refusal(old, deps(`${SECRET} ${OLD}`), 'bo2@example.net')).toBe('confirmed');
     // Forgotten: nothing is left to confirm.
     await store.capture('76', { email: 'cy@example.net' }, t0, 'ORDER#stripe#cs_76');
     const cy = signConfirmToken(SECRET, '76', 'cy@example.net', t0);

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
+import { signConfirmToken } from '../../functions/commons/customer-notices/confirm.ts';
 import { CustomerNotices } from '../../functions/commons/customer-notices/listener.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
@@ -123,7 +124,9 @@ function page(at: () => Date = () => now) {
 /** Opens the customer's page from `link` on `call`: its session and CSRF token. */
 async function signIn(link: string, call = page()) {
   const url = new URL(link);
-  const opened = await call('GET', `${url.pathname}${url.search}`);
+  const opened = await call('GET', `${url.pathname}${url.search}`, {
+    headers: { 'sec-fetch-site': 'none' },
+  });
   const session = sessionOf(opened);
   if (!session) throw new Error(`link refused: ${opened.statusCode}`);
   const shown = await call('GET', '/portal/me', { cookies: { [SESSION]: session } });
@@ -277,6 +280,41 @@ describe('customer notices and the customer page', () => {
     // Assess: the last is a well-formed tag of no address of the customer: nothing changes.
     expect([tampered.statusCode, noTag.statusCode, otherTag.statusCode]).toEqual([403, 403, 200]);
     expect((await contacts.get(id))?.reminders).toEqual({ email: true, sms: true });
+  });
+
+  // #28 F1: the victim opens the payer's link and clicks; nothing binds unless they type it.
+  it('the confirm page names a captured address and its payment; a click without typing it binds nothing', async () => {
+    // Prepare
+    const id = '204';
+    await contacts.capture(id, { email: 'payer@example.org' }, now, 'order-204');
+    const token = signConfirmToken(KEY, id, 'payer@example.org', now);
+    const { session, csrf } = await signIn(await linkFor(id));
+    const cookies = { [SESSION]: session };
+    const call = page();
+
+    // Act
+    const shown = await call('GET', `/portal/confirm?token=${token}`, { cookies });
+    const clicked = await call('POST', '/portal/confirm', { cookies, form: { csrf, token } });
+    const wrong = await call('POST', '/portal/confirm', {
+      cookies,
+      form: { csrf, token, email: 'me@example.org' },
+    });
+    const kept = (await contacts.get(id))?.confirmedEmail;
+    const typed = await call('POST', '/portal/confirm', {
+      cookies,
+      form: { csrf, token, email: 'Payer@Example.org' },
+    });
+
+    // Assess
+    expect(shown.statusCode).toBe(200);
+    expect(shown.body).toContain('p***@example.org');
+    expect(shown.body).toContain('whoever paid order order-204 on 2026-12-01');
+    expect(shown.body).toContain('name="email"');
+    expect(clicked.statusCode).toBe(400);
+    expect(wrong.statusCode).toBe(400);
+    expect(kept).toBeUndefined();
+    expect(typed.statusCode).toBe(200);
+    expect((await contacts.get(id))?.confirmedEmail).toBe('payer@example.org');
   });
 
   it('a receipt to a payment-captured address carries no page link, and its unsubscribe changes nothing for the customer', async () => {

@@ -504,11 +504,16 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     ]);
 
     // The customer opens the link on their own page (their signed link's session is 88).
-    const confirmed = await confirmContact(tokenIn(ses.sent[0]?.text), '88', {
-      contacts: t.contacts,
-      secret: async () => PORTAL_SECRET,
-      clock: t.now,
-    });
+    const confirmed = await confirmContact(
+      tokenIn(ses.sent[0]?.text),
+      '88',
+      {
+        contacts: t.contacts,
+        secret: async () => PORTAL_SECRET,
+        clock: t.now,
+      },
+      'payer@example.org',
+    );
     expect(confirmed).toEqual({ customerId: '88', email: 'p***@example.org', already: false });
     await t.poll(4);
     expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([

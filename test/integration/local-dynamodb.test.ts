@@ -1,8 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
 import { ensureTable } from '../../functions/commons/store/table.ts';
@@ -82,6 +88,58 @@ describe('local runtime: embedded DynamoDB', () => {
       new GetCommand({ TableName: 'flowpilot', Key: { pk: 'p1', sk: 'x' } }),
     );
     expect(p1.Item).toEqual({ pk: 'p1', sk: 'x', v: 1 });
+    await engine.close();
+  });
+
+  // dynalite ignores ReturnValuesOnConditionCheckFailure: without the front's help a store
+  // that reads the current item from the refusal (a second captured payer address) fails.
+  it('attaches the current item to a refused conditional write that asks for ALL_OLD', async () => {
+    const { engine, doc } = await open(mkdtempSync(join(tmpdir(), 'fp-ddb-')));
+    await doc.send(new PutCommand({ TableName: 'flowpilot', Item: { pk: 'c', sk: 'x', v: 1 } }));
+    const refused = async (send: () => Promise<unknown>) => {
+      const err = await send().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConditionalCheckFailedException);
+      return (err as ConditionalCheckFailedException).Item;
+    };
+    const key = { pk: 'c', sk: 'x' };
+    const cond = { ConditionExpression: 'v = :two', ExpressionAttributeValues: { ':two': 2 } };
+    const old = {
+      pk: { S: 'c' },
+      sk: { S: 'x' },
+      v: { N: '1' },
+    };
+    const all = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+    expect(
+      await refused(() =>
+        doc.send(
+          new UpdateCommand({
+            TableName: 'flowpilot',
+            Key: key,
+            UpdateExpression: 'SET w = :two',
+            ...cond,
+            ...all,
+          }),
+        ),
+      ),
+    ).toEqual(old);
+    expect(
+      await refused(() =>
+        doc.send(
+          new PutCommand({ TableName: 'flowpilot', Item: { ...key, v: 3 }, ...cond, ...all }),
+        ),
+      ),
+    ).toEqual(old);
+    expect(
+      await refused(() =>
+        doc.send(new DeleteCommand({ TableName: 'flowpilot', Key: key, ...cond, ...all })),
+      ),
+    ).toEqual(old);
+    // Not asked for: none, as DynamoDB answers.
+    expect(
+      await refused(() =>
+        doc.send(new DeleteCommand({ TableName: 'flowpilot', Key: key, ...cond })),
+      ),
+    ).toBeUndefined();
     await engine.close();
   });
 });

@@ -51,7 +51,9 @@ async function call(...args: Parameters<typeof portalEvent>): Promise<Result> {
 
 /** Opens `customerId`'s link and returns the session cookie and the page's CSRF token. */
 async function signIn(customerId: string) {
-  const opened = await call('GET', `/portal/open?token=${linkToken(customerId)}`);
+  const opened = await call('GET', `/portal/open?token=${linkToken(customerId)}`, {
+    headers: { 'sec-fetch-site': 'none' },
+  });
   const session = sessionOf(opened);
   if (!session) throw new Error(`no session for ${customerId}: ${opened.statusCode}`);
   const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
@@ -93,7 +95,9 @@ beforeEach(() => {
 describe('portal: signed links', () => {
   it('opens a session from a valid link and sends the browser on without the token', async () => {
     // Act
-    const res = await call('GET', `/portal/open?token=${linkToken(A)}`);
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
 
     // Assess
     expect(res.statusCode).toBe(303);
@@ -117,7 +121,9 @@ describe('portal: signed links', () => {
     ['garbage', () => '<script>'],
   ])('refuses a link that is %s with a 403 page that says nothing more', async (_, token) => {
     // Act
-    const res = await call('GET', `/portal/open?token=${encodeURIComponent(token())}`);
+    const res = await call('GET', `/portal/open?token=${encodeURIComponent(token())}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
 
     // Assess
     expect(res.statusCode).toBe(403);
@@ -137,8 +143,12 @@ describe('portal: signed links', () => {
     );
 
     // Act
-    const accepted = (await during(portalEvent('GET', `/portal/open?token=${old}`))) as Result;
-    const after = await call('GET', `/portal/open?token=${old}`);
+    const accepted = (await during(
+      portalEvent('GET', `/portal/open?token=${old}`, { headers: { 'sec-fetch-site': 'none' } }),
+    )) as Result;
+    const after = await call('GET', `/portal/open?token=${old}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
 
     // Assess
     expect(accepted.statusCode).toBe(303);
@@ -149,16 +159,22 @@ describe('portal: signed links', () => {
     // Prepare
     const customer = '1003';
     const before = linkToken(customer);
-    const opened = await call('GET', `/portal/open?token=${before}`);
+    const opened = await call('GET', `/portal/open?token=${before}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
     const session = sessionOf(opened) ?? '';
 
     // Act
     const version = await new PortalStore(table.doc, table.tableName).revoke(customer, NOW);
-    const oldLink = await call('GET', `/portal/open?token=${before}`);
+    const oldLink = await call('GET', `/portal/open?token=${before}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
     const oldSession = await call('GET', '/portal/me', {
       cookies: { '__Host-fp_portal': session },
     });
-    const fresh = await call('GET', `/portal/open?token=${linkToken(customer, { version })}`);
+    const fresh = await call('GET', `/portal/open?token=${linkToken(customer, { version })}`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
 
     // Assess
     expect(opened.statusCode).toBe(303);
@@ -206,6 +222,26 @@ describe('portal: opening a link never logs in silently across sites or sessions
     expect(sessionOf(res)).toBeDefined();
   });
 
+  // #28 F4: a request without the header may come from any site (an older browser, a script).
+  it('a link opened without Sec-Fetch-Site asks first, naming the account in a form a person knows', async () => {
+    // Act
+    const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      sourceIp: '203.0.113.8',
+    });
+    const zh = await call('GET', `/portal/open?token=${linkToken(A)}`, {
+      headers: { 'accept-language': 'zh-CN' },
+      sourceIp: '203.0.113.8',
+    });
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(sessionOf(res)).toBeUndefined();
+    expect(res.body).toContain('Account: a***@example.com');
+    expect(res.body).not.toContain('alice@example.com');
+    expect(res.body).toMatch(/<form method="post" action="\/portal\/open">/);
+    expect(zh.body).toContain('账户：a***@example.com');
+  });
+
   it("never replaces another customer's session silently", async () => {
     // Prepare
     const { session } = await signIn(B);
@@ -213,9 +249,11 @@ describe('portal: opening a link never logs in silently across sites or sessions
     // Act
     const res = await call('GET', `/portal/open?token=${linkToken(A)}`, {
       cookies: { '__Host-fp_portal': session },
+      headers: { 'sec-fetch-site': 'none' },
     });
     const same = await call('GET', `/portal/open?token=${linkToken(B)}`, {
       cookies: { '__Host-fp_portal': session },
+      headers: { 'sec-fetch-site': 'none' },
     });
 
     // Assess
@@ -223,6 +261,64 @@ describe('portal: opening a link never logs in silently across sites or sessions
     expect(sessionOf(res)).toBeUndefined();
     expect(res.body).toContain(`Open customer ${A}&#39;s page`);
     expect(same.statusCode).toBe(303);
+  });
+});
+
+describe('portal: sign out (#28 F2)', () => {
+  it('ends every session of the customer opened before it; links still open a new one', async () => {
+    // Prepare: a customer of its own, so the sign-out stamp touches no other test.
+    const id = '1009';
+    const later = new Date(NOW.getTime() + 60_000);
+    const at = (when: Date) =>
+      createPortalHandler(() => portalDeps(table.doc, table.tableName, { now: () => when }));
+    // Its own source address: these requests count against no other test's limit.
+    const callAt = async (when: Date, ...[method, path, opts]: Parameters<typeof portalEvent>) =>
+      (await at(when)(portalEvent(method, path, { ...opts, sourceIp: '203.0.113.9' }))) as Result;
+    const open = async (customerId: string) => {
+      const opened = await callAt(NOW, 'GET', `/portal/open?token=${linkToken(customerId)}`, {
+        headers: { 'sec-fetch-site': 'none' },
+      });
+      const session = sessionOf(opened) ?? '';
+      const page = await callAt(NOW, 'GET', '/portal/me', {
+        cookies: { '__Host-fp_portal': session },
+      });
+      return { session, csrf: csrfOf(page.body) };
+    };
+    const phone = await open(id);
+    const laptop = await open(id);
+
+    // Act
+    const out = await callAt(later, 'POST', '/portal/logout', {
+      cookies: { '__Host-fp_portal': laptop.session },
+      form: { csrf: laptop.csrf },
+    });
+    const oldLaptop = await callAt(later, 'GET', '/portal/me', {
+      cookies: { '__Host-fp_portal': laptop.session },
+    });
+    const oldPhone = await callAt(later, 'POST', '/portal/zone', {
+      cookies: { '__Host-fp_portal': phone.session },
+      form: { csrf: phone.csrf, zone: 'UTC' },
+    });
+    const reopened = await callAt(
+      new Date(later.getTime() + 1000),
+      'GET',
+      `/portal/open?token=${linkToken(id)}`,
+      { headers: { 'sec-fetch-site': 'none' } },
+    );
+    const fresh = await callAt(new Date(later.getTime() + 2000), 'GET', '/portal/me', {
+      cookies: { '__Host-fp_portal': sessionOf(reopened) ?? '' },
+    });
+    const other = await callAt(later, 'GET', '/portal/me', {
+      cookies: { '__Host-fp_portal': (await open(B)).session },
+    });
+
+    // Assess
+    expect(out.statusCode).toBe(200);
+    expect(oldLaptop.statusCode).toBe(403);
+    expect(oldPhone.statusCode).toBe(403);
+    expect(reopened.statusCode).toBe(303);
+    expect(fresh.statusCode).toBe(200);
+    expect(other.statusCode).toBe(200);
   });
 });
 
@@ -234,7 +330,11 @@ describe('portal: the session cookie', () => {
     );
 
     // Act
-    const res = (await local(portalEvent('GET', `/portal/open?token=${linkToken(A)}`))) as Result;
+    const res = (await local(
+      portalEvent('GET', `/portal/open?token=${linkToken(A)}`, {
+        headers: { 'sec-fetch-site': 'none' },
+      }),
+    )) as Result;
 
     // Assess
     expect(res.cookies?.[0]).toMatch(
@@ -246,7 +346,7 @@ describe('portal: the session cookie', () => {
     // Prepare
     const { session } = await signIn(A);
     const twice = (method: string, path: string) => {
-      const event = portalEvent(method, path);
+      const event = portalEvent(method, path, { headers: { 'sec-fetch-site': 'none' } });
       event.cookies = [`__Host-fp_portal=${session}`, `__Host-fp_portal=${session}x`];
       return handle(event) as Promise<Result>;
     };
@@ -487,7 +587,10 @@ describe('portal: the page', () => {
     );
     const token = linkToken(A, { expires: epoch + 2 * DAY });
     const opened = (await limited(
-      portalEvent('GET', `/portal/open?token=${token}`, { sourceIp: '203.0.113.1' }),
+      portalEvent('GET', `/portal/open?token=${token}`, {
+        sourceIp: '203.0.113.1',
+        headers: { 'sec-fetch-site': 'none' },
+      }),
     )) as Result;
     const session = sessionOf(opened) ?? '';
 
@@ -531,7 +634,9 @@ describe('portal: the page', () => {
     // Act
     const missing = (await broken(portalEvent('GET', '/portal/nothing'))) as Result;
     const failing = (await noKey(
-      portalEvent('GET', `/portal/open?token=${linkToken(A)}`),
+      portalEvent('GET', `/portal/open?token=${linkToken(A)}`, {
+        headers: { 'sec-fetch-site': 'none' },
+      }),
     )) as Result;
 
     // Assess
@@ -611,7 +716,9 @@ describe('portal: the page as poll-usage leaves the usage store', () => {
       portalDeps(counted.doc, own.tableName, { now: () => NOW }),
     );
     const opened = (await handler(
-      portalEvent('GET', `/portal/open?token=${linkToken('1500')}`),
+      portalEvent('GET', `/portal/open?token=${linkToken('1500')}`, {
+        headers: { 'sec-fetch-site': 'none' },
+      }),
     )) as Result;
     const session = sessionOf(opened);
     counted.reset();

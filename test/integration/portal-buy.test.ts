@@ -90,7 +90,10 @@ async function signIn(customerId: string, headers: Record<string, string> = {}) 
     version: 0,
     expires: Math.floor(NOW.getTime() / 1000) + 86_400,
   });
-  const session = sessionOf(await call('GET', `/portal/open?token=${token}`)) ?? '';
+  const session =
+    sessionOf(
+      await call('GET', `/portal/open?token=${token}`, { headers: { 'sec-fetch-site': 'none' } }),
+    ) ?? '';
   const page = await call('GET', '/portal/me', {
     cookies: { '__Host-fp_portal': session },
     headers,
@@ -290,7 +293,10 @@ describe('portal: Buy', () => {
       version: 0,
       expires: Math.floor(NOW.getTime() / 1000) + 86_400,
     });
-    const session = sessionOf(await call('GET', `/portal/open?token=${token}`)) ?? '';
+    const session =
+      sessionOf(
+        await call('GET', `/portal/open?token=${token}`, { headers: { 'sec-fetch-site': 'none' } }),
+      ) ?? '';
     const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
     const csrf = csrfOf(page.body);
     const before = standIn.checkoutSessions().length;

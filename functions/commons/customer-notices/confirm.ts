@@ -13,12 +13,13 @@ export const CONFIRM_TOKEN_DAYS = PENDING_EMAIL_DAYS;
 const PURPOSE = 'flowpilot/confirm-contact/v1';
 const MIN_SECRET_LENGTH = 32;
 
-export type ConfirmRefusal = 'invalid' | 'expired' | 'superseded';
+export type ConfirmRefusal = 'invalid' | 'expired' | 'superseded' | 'mismatch';
 
 const REFUSALS: Record<ConfirmRefusal, string> = {
   invalid: 'This confirmation link is not valid.',
   expired: 'This confirmation link has expired; the next receipt carries a new one.',
   superseded: 'This address is no longer the one waiting to be confirmed.',
+  mismatch: 'The address typed is not the one this link confirms.',
 };
 
 /** A confirmation refused; the message may be shown to whoever opened the link. */
@@ -27,7 +28,8 @@ export class ContactConfirmError extends FlowPilotError {
   readonly reason: ConfirmRefusal;
 
   constructor(reason: ConfirmRefusal, options: { cause?: unknown } = {}) {
-    super(REFUSALS[reason], { ...options, statusCode: reason === 'invalid' ? 400 : 410 });
+    const statusCode = reason === 'invalid' || reason === 'mismatch' ? 400 : 410;
+    super(REFUSALS[reason], { ...options, statusCode });
     this.reason = reason;
   }
 }
@@ -38,6 +40,22 @@ export interface ConfirmedContact {
   email: string;
   /** Confirmed by an earlier click of the same link. */
   already: boolean;
+  /** The address notices went to until now, when this confirmation replaced it: told so. */
+  previous?: string;
+}
+
+/** What a confirmation link would bind, for the page to show before anyone confirms it. */
+export interface ConfirmShown {
+  /** Masked (`a***@example.net`). */
+  email: string;
+  /**
+   * `page`: the customer asked for it on their page; `payment`: whoever paid `order` typed it
+   * at Checkout (it must be typed again in full to confirm); `bound`: already theirs.
+   */
+  source: 'page' | 'payment' | 'bound';
+  order?: string;
+  /** When it was asked for or captured (ISO). */
+  at?: string;
 }
 
 /** The secret's keys, newest first (`new old` while rotating): the first signs, all verify. */
@@ -96,6 +114,40 @@ export function verifyConfirmToken(
   return { customerId, names: (email) => addressDigest(key, email) === digest };
 }
 
+/** The token's address among the customer's, after the same checks as confirmContact. */
+export async function describeConfirm(
+  token: string,
+  sessionCustomerId: string,
+  deps: ConfirmDeps,
+): Promise<ConfirmShown> {
+  const now = (deps.clock ?? (() => new Date()))();
+  const { customerId, names } = verifyConfirmToken(await deps.secret(), token, now);
+  if (customerId !== sessionCustomerId) throw new ContactConfirmError('invalid');
+  const contact = await deps.contacts.get(customerId);
+  const same = (email: string | undefined): email is string => email !== undefined && names(email);
+  if (!contact) throw new ContactConfirmError('superseded');
+  if (same(contact.pendingEmail)) {
+    const at = contact.pendingAt;
+    return { email: maskContact(contact.pendingEmail), source: 'page', ...(at ? { at } : {}) };
+  }
+  const bound = [contact.confirmedEmail, boundEmail(contact)].find(same);
+  if (bound) return { email: maskContact(bound), source: 'bound' };
+  const email = contact.paymentEmail;
+  if (!same(email)) throw new ContactConfirmError('superseded');
+  // The payment that captured it: the latest capture of this address.
+  const [order, capture] =
+    Object.entries(contact.captures)
+      .filter(([, c]) => c.email === email)
+      .sort(([, a], [, b]) => b.at.localeCompare(a.at))[0] ?? [];
+  const at = capture?.at ?? contact.paymentAt;
+  return {
+    email: maskContact(email),
+    source: 'payment',
+    ...(order ? { order } : {}),
+    ...(at ? { at } : {}),
+  };
+}
+
 export interface ConfirmDeps {
   contacts: Pick<CustomerContactStore, 'get' | 'confirmEmail' | 'applyEmailChange'>;
   /** PORTAL_SECRET's value. */
@@ -112,11 +164,15 @@ export interface ConfirmDeps {
  * (pending) replaces the one in use. A captured one only if it is still the captured address and
  * no other address was confirmed meanwhile (a confirmed address is never replaced this way;
  * the operator's always wins). Clicking twice is fine.
+ *
+ * A captured address also needs `typed`, the address typed in full on the page: a payer who
+ * gets the customer to open the link and click cannot make them type the payer's address.
  */
 export async function confirmContact(
   token: string,
   sessionCustomerId: string,
   deps: ConfirmDeps,
+  typed?: string,
 ): Promise<ConfirmedContact> {
   const now = (deps.clock ?? (() => new Date()))();
   const secret = await deps.secret();
@@ -125,17 +181,27 @@ export async function confirmContact(
   const contact = await deps.contacts.get(customerId);
   const same = (email: string | undefined): email is string => email !== undefined && names(email);
   // The address the customer asked for on their page: it replaces the one in use.
+  const before = contact && boundEmail(contact);
+  const replaced = (now: string) => (before && before !== now ? { previous: before } : {});
   const pending = contact?.pendingEmail;
   if (same(pending) && (await deps.contacts.applyEmailChange(customerId, pending, now))) {
-    return { customerId, email: maskContact(pending), already: false };
+    return { customerId, email: maskContact(pending), already: false, ...replaced(pending) };
   }
   const already = [contact?.confirmedEmail, contact && boundEmail(contact)].find(same);
   if (already) return { customerId, email: maskContact(already), already: true };
   const email = contact?.paymentEmail;
-  if (!same(email) || !(await deps.contacts.confirmEmail(customerId, email, now))) {
+  // Another address was confirmed meanwhile: never replaced this way, typed or not.
+  const other = contact?.confirmedEmail !== undefined && contact.confirmedEmail !== email;
+  if (!same(email) || other) throw new ContactConfirmError('superseded');
+  if (typed?.trim().toLowerCase() !== email.toLowerCase()) {
+    throw new ContactConfirmError('mismatch');
+  }
+  if (!(await deps.contacts.confirmEmail(customerId, email, now))) {
     throw new ContactConfirmError('superseded');
   }
-  return { customerId, email: maskContact(email), already: false };
+  // The operator's address, if any, still wins over a confirmed one.
+  const after = contact?.email ?? email;
+  return { customerId, email: maskContact(email), already: false, ...replaced(after) };
 }
 
 /** The link a receipt carries: `template` with `{token}` substituted. */

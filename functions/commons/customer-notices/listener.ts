@@ -262,6 +262,42 @@ export class CustomerNotices implements BalanceListener {
     return e ? this.#attempt(e, undefined) : 'taken';
   }
 
+  /**
+   * The bound address changed: the one that had the notices is told where they go now (a
+   * customer whose address was taken over learns it). Counted against the daily email cap.
+   */
+  async sendEmailChanged(input: {
+    customerId: string;
+    /** The previous address, in full. */
+    email: string;
+    /** The new one, masked. */
+    masked: string;
+    locale: NoticeLocale;
+  }): Promise<string> {
+    const now = this.#clock();
+    if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
+    const text = renderNotice(
+      { kind: 'email-changed', customerId: input.customerId, newAddress: input.masked },
+      input.locale,
+    );
+    const entry: OutboxEntry = {
+      customerId: input.customerId,
+      noticeId: `email-changed#${randomUUID()}`,
+      kind: 'email-changed',
+      locale: input.locale,
+      createdAt: now.toISOString(),
+      attempts: 0,
+      channel: 'email',
+      status: 'pending',
+      to: input.email,
+      subject: text.subject,
+      text: text.email,
+      notBefore: new Date(now.getTime() + SEND_LEASE_MS).toISOString(),
+    };
+    const [e] = await this.#d.outbox.addNew([entry], this.#d.config.outboxRetentionDays);
+    return e ? this.#attempt(e, undefined) : 'taken';
+  }
+
   /** A customer who tops up is active: their contact is kept longer. Never fails the run. */
   async #touch(customerId: string, now: Date) {
     try {

@@ -24,6 +24,8 @@ export interface NoticeFacts {
   confirmLink?: string;
   /** The customer's own page (a signed link): only to an address bound to the customer. */
   pageLink?: string;
+  /** Email changed: the address (masked) that gets the notices from now on. */
+  newAddress?: string;
 }
 
 export interface RenderedNotice {
@@ -133,6 +135,14 @@ const EN: Record<NoticeKind, Words> = {
     ],
     sms: '',
   }),
+  'email-changed': (f) => ({
+    subject: 'Your notices go to another address now',
+    lines: [
+      `The notices about your proxy traffic, and your page link, now go to ${f.newAddress ?? '-'}, confirmed on your customer page.`,
+      'If you did not do this, contact your agent at once: they can set your address back and revoke your page links.',
+    ],
+    sms: '',
+  }),
 };
 
 const ZH: Record<NoticeKind, Words> = {
@@ -190,6 +200,14 @@ const ZH: Record<NoticeKind, Words> = {
       '请在客户页面确认（打开链接后点击确认）：',
       f.confirmLink ?? '',
       '确认之前，通知仍发送到原来的地址。如果这不是您本人的操作，请忽略此邮件。',
+    ],
+    sms: '',
+  }),
+  'email-changed': (f) => ({
+    subject: '您的通知已改发到另一个地址',
+    lines: [
+      `流量相关通知和您的页面链接现在发送到 ${f.newAddress ?? '-'}（已在客户页面确认）。`,
+      '如果这不是您本人的操作，请立即联系您的代理商：他们可以改回您的地址并撤销您的页面链接。',
     ],
     sms: '',
   }),

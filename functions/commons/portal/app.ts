@@ -4,10 +4,14 @@ import type { Config } from '../config/schema.ts';
 import {
   ContactConfirmError,
   confirmContact,
+  describeConfirm,
   signConfirmToken,
 } from '../customer-notices/confirm.ts';
 import type { CustomerNotices } from '../customer-notices/listener.ts';
-import type { CustomerContactStore } from '../customer-notices/store/customer-contacts.ts';
+import {
+  type CustomerContactStore,
+  maskContact,
+} from '../customer-notices/store/customer-contacts.ts';
 import { ValidationError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { assertTimeZone } from '../units.ts';
@@ -74,7 +78,7 @@ export interface CheckoutPort {
 export interface PortalDeps {
   config: Pick<Config, 'portal' | 'upstream' | 'customers' | 'payments' | 'autoTopup'>;
   keys: () => Promise<PortalKeys>;
-  portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit'>;
+  portal: Pick<PortalStore, 'get' | 'setTimeZone' | 'hit' | 'endSessions'>;
   view: ViewStores;
   /**
    * Reminders per channel and one-click unsubscribe (receipts still go); a change of email,
@@ -85,7 +89,7 @@ export interface PortalDeps {
     'get' | 'edit' | 'requestEmail' | 'applyEmailChange' | 'confirmEmail'
   >;
   /** Sends the confirmation link of a new address; absent, the page offers no change. */
-  confirmations?: Pick<CustomerNotices, 'sendEmailConfirmation'>;
+  confirmations?: Pick<CustomerNotices, 'sendEmailConfirmation' | 'sendEmailChanged'>;
   /** The customer's own auto top-up changes, recorded `by portal`. */
   autoTopup: Pick<AutoTopupStore, 'get' | 'commit'>;
   clock: () => Date;
@@ -240,6 +244,9 @@ async function session(
     deps.portal.get(claims.customerId),
   ]);
   if (portal.linkVersion !== claims.version) return 'forbidden';
+  // Issued before the customer's last sign-out (one in the same second survives it).
+  const issued = claims.expires - deps.config.portal.sessionHours * 3600;
+  if (issued < (portal.sessionsNotBefore ?? 0)) return 'forbidden';
   if (over) return 'limited';
   return { token, customerId: claims.customerId, portal };
 }
@@ -268,8 +275,15 @@ async function open(deps: PortalDeps, req: PortalRequest, keys: PortalKeys, loca
     const current = verifyToken(keys, 'session', req.cookies.get(name), now);
     const twice = req.cookies.has(name) && req.cookies.get(name) === undefined;
     const other = twice || (current !== undefined && current.customerId !== claims.customerId);
-    if ((site !== undefined && site !== 'none') || other) {
-      return answer(deps, 200, openPage(locale, claims.customerId, token));
+    if (site !== 'none' || other) {
+      // Named so a person recognises it: whose page, not just a number.
+      const stored = await deps.view.balances.get(claims.customerId);
+      const account = stored?.state.account;
+      return answer(
+        deps,
+        200,
+        openPage(locale, claims.customerId, token, account ? maskContact(account) : undefined),
+      );
     }
   }
   const seconds = deps.config.portal.sessionHours * 3600;
@@ -326,6 +340,7 @@ async function post(
   }
   switch (req.path) {
     case '/portal/logout':
+      await deps.portal.endSessions(s.customerId, deps.clock());
       return answer(
         deps,
         200,
@@ -532,21 +547,50 @@ async function confirm(
 ): Promise<PortalAnswer> {
   const w = WORDS[locale];
   try {
-    const done = await confirmContact(form.get('token') ?? '', s.customerId, {
-      contacts: deps.contacts,
-      secret: async () => keys.verifying.join(' '),
-      clock: deps.clock,
-    });
+    const done = await confirmContact(
+      form.get('token') ?? '',
+      s.customerId,
+      confirmDeps(deps, keys),
+      form.get('email') ?? undefined,
+    );
+    // The address that got the notices until now hears that they go elsewhere from now on.
+    if (done.previous && deps.confirmations) {
+      await deps.confirmations.sendEmailChanged({
+        customerId: s.customerId,
+        email: done.previous,
+        masked: done.email,
+        locale,
+      });
+    }
     return answer(deps, 200, messagePage(locale, w.confirmTitle, w.confirmDone(done.email)));
   } catch (err) {
     if (!(err instanceof ContactConfirmError)) throw err;
-    const expired = err.reason === 'expired';
-    return answer(
-      deps,
-      err.reason === 'invalid' ? 403 : 410,
-      messagePage(locale, w.confirmTitle, expired ? w.confirmExpired : w.confirmRefused),
-    );
+    return refusedConfirm(deps, err, locale);
   }
+}
+
+function refusedConfirm(
+  deps: PortalDeps,
+  err: ContactConfirmError,
+  locale: PortalLocale,
+): PortalAnswer {
+  const w = WORDS[locale];
+  const text = {
+    invalid: w.confirmRefused,
+    superseded: w.confirmRefused,
+    expired: w.confirmExpired,
+    mismatch: w.confirmMismatch,
+  }[err.reason];
+  const status = err.reason === 'invalid' ? 403 : err.reason === 'mismatch' ? 400 : 410;
+  return answer(deps, status, messagePage(locale, w.confirmTitle, text));
+}
+
+function confirmDeps(deps: PortalDeps, keys: PortalKeys) {
+  return {
+    contacts: deps.contacts,
+    secret: async () => keys.verifying.join(' '),
+    clock: deps.clock,
+  };
 }
 
 /**
@@ -584,15 +628,16 @@ async function unsubscribe(
 
 /**
  * The link in a confirmation email: a page with a button (a GET never confirms, so a link
- * scanner confirms nothing), shown only on the customer's own session.
+ * scanner confirms nothing), shown only on the customer's own session, saying which address
+ * it binds and where that address came from.
  */
-function confirmShown(
+async function confirmShown(
   deps: PortalDeps,
   req: PortalRequest,
   s: Session | 'forbidden' | 'limited',
   keys: PortalKeys,
   locale: PortalLocale,
-): PortalAnswer {
+): Promise<PortalAnswer> {
   const w = WORDS[locale];
   if (s === 'limited') return message(deps, 429, locale, 'tooMany');
   const token = req.query.get('token') ?? '';
@@ -600,7 +645,13 @@ function confirmShown(
     return answer(deps, 403, messagePage(locale, w.confirmTitle, w.confirmSignIn));
   if (token.length > 200)
     return answer(deps, 403, messagePage(locale, w.confirmTitle, w.confirmRefused));
-  return answer(deps, 200, confirmPage(locale, token, csrfToken(keys, s.token)));
+  try {
+    const shown = await describeConfirm(token, s.customerId, confirmDeps(deps, keys));
+    return answer(deps, 200, confirmPage(locale, token, csrfToken(keys, s.token), shown));
+  } catch (err) {
+    if (!(err instanceof ContactConfirmError)) throw err;
+    return refusedConfirm(deps, err, locale);
+  }
 }
 
 async function route(deps: PortalDeps, req: PortalRequest): Promise<PortalAnswer> {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PackageConfig } from '../config/payments.ts';
+import type { ConfirmShown } from '../customer-notices/confirm.ts';
 import { money } from '../money.ts';
 import { type Decimal, formatGb } from '../units.ts';
 import { type PortalLocale, WORDS, type Words } from './i18n.ts';
@@ -54,13 +55,19 @@ export function unsubscribePage(locale: PortalLocale, action: string): string {
 }
 
 /** "Open customer N's page": a button that POSTs the link's token, so no other site logs anyone in. */
-export function openPage(locale: PortalLocale, customerId: string, token: string): string {
+export function openPage(
+  locale: PortalLocale,
+  customerId: string,
+  token: string,
+  account: string | undefined,
+): string {
   const w = WORDS[locale];
   const title = w.openTitle.replace('{id}', customerId);
+  const named = account ? `<p>${esc(w.openAccount.replace('{account}', account))}</p>` : '';
   return document({
     locale,
     title,
-    body: `<h1>${esc(title)}</h1><p>${esc(w.openText.replace('{id}', customerId))}</p><form method="post" action="/portal/open"><input type="hidden" name="token" value="${esc(token)}"><button type="submit">${esc(w.openButton)}</button></form>`,
+    body: `<h1>${esc(title)}</h1><p>${esc(w.openText.replace('{id}', customerId))}</p>${named}<form method="post" action="/portal/open"><input type="hidden" name="token" value="${esc(token)}"><button type="submit">${esc(w.openButton)}</button></form>`,
   });
 }
 
@@ -228,12 +235,29 @@ function noticesSection(w: Words, p: PageInput): string {
 }
 
 /** Confirm an address: a same-origin POST with the session's CSRF token, never a GET. */
-export function confirmPage(locale: PortalLocale, token: string, csrf: string): string {
+export function confirmPage(
+  locale: PortalLocale,
+  token: string,
+  csrf: string,
+  shown: ConfirmShown,
+): string {
   const w = WORDS[locale];
+  const day = shown.at?.slice(0, 10) ?? '-';
+  const from =
+    shown.source === 'payment'
+      ? w.confirmFromPayment(shown.order ?? '-', day)
+      : shown.source === 'page'
+        ? w.confirmFromPage(day)
+        : w.confirmFromBound;
+  // A captured address is typed in full: nobody can make the customer type the payer's.
+  const typed =
+    shown.source === 'payment'
+      ? `<p>${esc(w.confirmTypeIt)}</p><p><label>${esc(w.confirmTyped)} <input type="email" name="email" required autocomplete="off"></label></p>`
+      : '';
   return document({
     locale,
     title: w.confirmTitle,
-    body: `<h1>${esc(w.confirmTitle)}</h1><p>${esc(w.confirmText)}</p><form method="post" action="/portal/confirm">${hidden(csrf)}<input type="hidden" name="token" value="${esc(token)}"><button type="submit">${esc(w.confirmButton)}</button></form>`,
+    body: `<h1>${esc(w.confirmTitle)}</h1><p>${esc(w.confirmText)} <strong>${esc(shown.email)}</strong></p><p>${esc(from)}</p><form method="post" action="/portal/confirm">${hidden(csrf)}<input type="hidden" name="token" value="${esc(token)}">${typed}<button type="submit">${esc(w.confirmButton)}</button></form>`,
   });
 }
 

@@ -82,6 +82,7 @@ export interface Words {
   /** `{id}` is the customer id. */
   openTitle: string;
   openText: string;
+  openAccount: string;
   openButton: string;
   unsubscribeTitle: string;
   unsubscribeText: string;
@@ -109,6 +110,12 @@ export interface Words {
   confirmTitle: string;
   confirmText: string;
   confirmButton: string;
+  confirmFromPayment: (order: string, day: string) => string;
+  confirmFromPage: (day: string) => string;
+  confirmFromBound: string;
+  confirmTypeIt: string;
+  confirmTyped: string;
+  confirmMismatch: string;
   confirmDone: (masked: string) => string;
   confirmRefused: string;
   confirmExpired: string;
@@ -169,6 +176,7 @@ const en: Words = {
   buyDone: 'Thank you: the traffic is credited once the payment is confirmed.',
   openTitle: "Open customer {id}'s page",
   openText: 'This link opens the page of customer {id}. Continue only if that is you.',
+  openAccount: 'Account: {account}',
   openButton: 'Open the page',
   unsubscribeTitle: 'Unsubscribe',
   unsubscribeText: 'Stop reminders about your traffic? Receipts are still sent.',
@@ -195,8 +203,16 @@ const en: Words = {
     'We sent a confirmation link to the new address. Notices keep going to the current one until you confirm.',
   emailInvalid: 'This address cannot be used. Check it and try again.',
   confirmTitle: 'Confirm your email address',
-  confirmText: 'Use this address for the notices about your traffic?',
+  confirmText: 'Use this address for the notices about your traffic:',
   confirmButton: 'Confirm the address',
+  confirmFromPayment: (order, day) =>
+    `It was typed at checkout by whoever paid order ${order} on ${day} (UTC). Anyone may pay for your account and type any address.`,
+  confirmFromPage: (day) => `It was asked for on your page on ${day} (UTC).`,
+  confirmFromBound: 'It already gets your notices.',
+  confirmTypeIt:
+    'If this is your own address, type it in full. If you do not know it, do not confirm: every notice and your page link would go to it.',
+  confirmTyped: 'Your address:',
+  confirmMismatch: 'The address you typed is not the one this link confirms. Nothing changed.',
   confirmDone: (masked) => `Done: notices now go to ${masked}.`,
   confirmRefused: 'This confirmation link cannot be used.',
   confirmExpired: 'This confirmation link has expired. Ask for a new one on your page.',
@@ -257,6 +273,7 @@ const zhCN: Words = {
   buyDone: '谢谢：支付确认后流量即到账。',
   openTitle: '打开客户 {id} 的页面',
   openText: '此链接打开客户 {id} 的页面。仅当这是您本人时继续。',
+  openAccount: '账户：{account}',
   openButton: '打开页面',
   unsubscribeTitle: '退订',
   unsubscribeText: '不再接收流量提醒？充值凭证仍会发送。',
@@ -282,8 +299,16 @@ const zhCN: Words = {
   emailSent: '确认链接已发送到新地址。确认之前，通知仍发送到当前地址。',
   emailInvalid: '此地址无法使用，请检查后重试。',
   confirmTitle: '确认您的邮箱地址',
-  confirmText: '将此地址用于接收流量相关通知？',
+  confirmText: '将此地址用于接收流量相关通知：',
   confirmButton: '确认地址',
+  confirmFromPayment: (order, day) =>
+    `此地址由订单 ${order} 的付款人于 ${day}（UTC）在付款页填写。任何人都可以为您的账户付款并填写任意地址。`,
+  confirmFromPage: (day) => `此地址于 ${day}（UTC）在您的页面上申请。`,
+  confirmFromBound: '此地址已在接收您的通知。',
+  confirmTypeIt:
+    '如果这是您本人的地址，请完整输入。如果您不认识此地址，请勿确认：所有通知和您的页面链接都会发送到该地址。',
+  confirmTyped: '您的地址：',
+  confirmMismatch: '您输入的地址与此链接要确认的地址不一致，未作任何更改。',
   confirmDone: (masked) => `完成：通知将发送到 ${masked}。`,
   confirmRefused: '此确认链接无法使用。',
   confirmExpired: '此确认链接已过期，请在您的页面重新申请。',

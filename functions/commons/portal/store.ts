@@ -19,6 +19,11 @@ export interface PortalRecord {
   linkVersion: number;
   /** IANA zone the customer chose for times on the page. */
   timeZone?: string;
+  /**
+   * Epoch seconds of the last sign-out: sessions issued before it are refused (links are not).
+   * Kept here because every view reads this record anyway.
+   */
+  sessionsNotBefore?: number;
   updatedAt?: string;
 }
 
@@ -46,6 +51,7 @@ export class PortalStore {
     const out: PortalRecord = { customerId, linkVersion: Number(Item?.linkVersion ?? 0) };
     if (typeof Item?.timeZone === 'string') out.timeZone = Item.timeZone;
     if (typeof Item?.updatedAt === 'string') out.updatedAt = Item.updatedAt;
+    if (typeof Item?.sessionsNotBefore === 'number') out.sessionsNotBefore = Item.sessionsNotBefore;
     return out;
   }
 
@@ -63,6 +69,24 @@ export class PortalStore {
       ),
     );
     return Number(Attributes?.linkVersion ?? 1);
+  }
+
+  /** Sign-out: ends every session of the customer issued before `now`. */
+  async endSessions(customerId: string, now: Date): Promise<void> {
+    await storeCall('portal.endSessions', () =>
+      this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: keyOf(customerId),
+          UpdateExpression: 'SET customerId = :c, sessionsNotBefore = :t, updatedAt = :at',
+          ExpressionAttributeValues: {
+            ':c': customerId,
+            ':t': Math.floor(now.getTime() / 1000),
+            ':at': now.toISOString(),
+          },
+        }),
+      ),
+    );
   }
 
   async setTimeZone(customerId: string, timeZone: string, now: Date): Promise<void> {

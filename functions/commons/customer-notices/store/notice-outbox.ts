@@ -27,7 +27,9 @@ export type NoticeKind =
   /** Auto top-up turned itself off after declined attempts. */
   | 'autotopup-off'
   /** To an address the customer asked for on their page: the link that confirms it. */
-  | 'email-confirmation';
+  | 'email-confirmation'
+  /** To the address that got the notices until the customer confirmed another one. */
+  | 'email-changed';
 /** `none`: the customer could not be told (no contact, or opted out); kept for the operator. */
 export type OutboxChannel = 'email' | 'sms' | 'none';
 /**
