@@ -83,10 +83,23 @@ export function synthDeployed(config: ConfigInput, outdir: string): DeployedStac
   return { directory: assembly.directory, resources, functions };
 }
 
+/** A string, a `{ Ref }` through `refs`, or an `Fn::Join` of those; else undefined. */
+function resolveValue(value: unknown, refs: Record<string, string>): string | undefined {
+  if (typeof value === 'string') return value;
+  const ref = (value as { Ref?: unknown }).Ref;
+  if (typeof ref === 'string') return refs[ref];
+  const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
+  if (!Array.isArray(join) || typeof join[0] !== 'string' || !Array.isArray(join[1])) {
+    return undefined;
+  }
+  const parts = (join[1] as unknown[]).map((part) => resolveValue(part, refs));
+  return parts.every((part) => part !== undefined) ? parts.join(join[0]) : undefined;
+}
+
 /**
  * The environment as Lambda would see it: strings as they are, `{ Ref }` through `refs`
- * (what CloudFormation would put there for that resource). Any other intrinsic fails, naming
- * the variable, so a new kind of value gets a deliberate stand-in here.
+ * (what CloudFormation would put there for that resource), and `Fn::Join` of those. Any other
+ * intrinsic fails, naming the variable, so a new kind of value gets a deliberate stand-in here.
  */
 export function resolveEnvironment(
   fn: DeployedFunction,
@@ -94,9 +107,7 @@ export function resolveEnvironment(
 ): Record<string, string> {
   return Object.fromEntries(
     Object.entries(fn.environment).map(([name, value]) => {
-      if (typeof value === 'string') return [name, value];
-      const ref = (value as { Ref?: unknown }).Ref;
-      const resolved = typeof ref === 'string' ? refs[ref] : undefined;
+      const resolved = resolveValue(value, refs);
       if (resolved === undefined) {
         throw new Error(
           `${fn.name ?? fn.logicalId}: cannot resolve ${name}=${JSON.stringify(value)}`,

@@ -449,6 +449,10 @@ beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'flowpilot-cdk-out-'));
   deployed = synthDeployed(config, outdir);
 
+  // The HTTP API's id and the pseudo parameters its URL is joined from (PORTAL_BASE_URL).
+  for (const [logicalId] of resourcesOf('AWS::ApiGatewayV2::Api')) refs[logicalId] = 'abc123';
+  refs['AWS::Region'] = REGION;
+  refs['AWS::URLSuffix'] = 'amazonaws.com';
   for (const [logicalId] of resourcesOf('AWS::SNS::Topic')) {
     refs[logicalId] = `arn:aws:sns:${REGION}:${ACCOUNT}:FlowPilot-${logicalId}`;
   }

@@ -217,7 +217,7 @@ describe('local runtime contract', () => {
       const { Table } = await new DynamoDBClient({ endpoint: dynamo }).send(
         new DescribeTableCommand({ TableName: tableName }),
       );
-      expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['gsi1']);
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['gsi1', 'gsi2']);
       expect(poll).toMatchObject({ status: 200, body: { function: 'poll-totals', ok: true } });
       const published = sns.requests.filter((r) => r.get('Action') === 'Publish');
       expect(published.map((r) => r.get('TopicArn'))).toContain(TOPIC_ARN);

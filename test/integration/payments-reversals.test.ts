@@ -180,34 +180,51 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
   });
 
   describe('A7: Checkout Sessions without a PaymentIntent', () => {
-    it.each([
-      ['subscription', { mode: 'subscription', subscription: 'sub_1', invoice: 'in_1' }],
-      ['setup', { mode: 'setup', setup_intent: 'seti_1' }],
-    ])('refuses a %s-mode session with a recorded answer and an alert', async (_mode, extra) => {
-      // Prepare
+    it('credits nothing for a setup-mode session: it only saves a card (the opt-in reads it)', async () => {
       const handler = handlerOf();
       const id = newId();
-      const session = { ...checkoutSession(id, { paymentIntent: null }), ...extra };
-
-      // Act
+      const session = {
+        ...checkoutSession(id, { paymentIntent: null }),
+        mode: 'setup',
+        setup_intent: 'seti_1',
+      };
       const res = await handler(
         stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
       );
-      const again = await handler(
-        stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
-      );
-
-      // Assess
       expect(res.statusCode).toBe(200);
-      expect(resultOf(res)).toBe('rejected');
-      expect(resultOf(again)).toBe('rejected');
+      expect(resultOf(res)).toBe('card-saved');
       expect(fx.sim.ledger()).toEqual([]);
-      expect(await ledger.getOrder({ provider: 'stripe', paymentId: id })).toMatchObject({
-        state: 'REJECTED',
-        reason: 'no-refund-path',
-      });
-      expect(sink.kinds()).toEqual(['topup-failed']);
+      expect(await ledger.getOrder({ provider: 'stripe', paymentId: id })).toBeUndefined();
     });
+
+    it.each([['subscription', { mode: 'subscription', subscription: 'sub_1', invoice: 'in_1' }]])(
+      'refuses a %s-mode session with a recorded answer and an alert',
+      async (_mode, extra) => {
+        // Prepare
+        const handler = handlerOf();
+        const id = newId();
+        const session = { ...checkoutSession(id, { paymentIntent: null }), ...extra };
+
+        // Act
+        const res = await handler(
+          stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+        );
+        const again = await handler(
+          stripeDelivery('stripe', stripeEvent('checkout.session.completed', session)),
+        );
+
+        // Assess
+        expect(res.statusCode).toBe(200);
+        expect(resultOf(res)).toBe('rejected');
+        expect(resultOf(again)).toBe('rejected');
+        expect(fx.sim.ledger()).toEqual([]);
+        expect(await ledger.getOrder({ provider: 'stripe', paymentId: id })).toMatchObject({
+          state: 'REJECTED',
+          reason: 'no-refund-path',
+        });
+        expect(sink.kinds()).toEqual(['topup-failed']);
+      },
+    );
 
     it('refuses a paid payment-mode session that names no PaymentIntent', async () => {
       const handler = handlerOf();

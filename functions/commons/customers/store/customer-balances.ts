@@ -201,7 +201,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Customer balances: `CUSTOMER#<id>` / `BALANCE`, one small item per customer (its size does
- * not grow with history), listed in id order through gsi1 `CUSTBAL`.
+ * not grow with history), listed in id order through gsi2 `CUSTBAL` (keys only).
  */
 export class CustomerBalanceStore {
   readonly #doc: DynamoDBDocumentClient;
