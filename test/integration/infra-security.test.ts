@@ -226,7 +226,7 @@ describe('FlowPilotStack security', () => {
   describe('secrets', () => {
     it('creates placeholders of 64 characters without punctuation or spaces', () => {
       const secrets = ofType('AWS::SecretsManager::Secret');
-      expect(secrets).toHaveLength(7);
+      expect(secrets).toHaveLength(8);
       for (const s of secrets) {
         expect(s.Properties.GenerateSecretString).toEqual({
           PasswordLength: 64,

@@ -56,7 +56,14 @@ async function open(url: string, key = KEY): Promise<number> {
     }),
   );
   const u = new URL(url);
-  return ((await handle(portalEvent('GET', `${u.pathname}${u.search}`))) as Result).statusCode;
+  return (
+    (await handle(
+      portalEvent('GET', `${u.pathname}${u.search}`, {
+        // Opened from a mail program, as a customer does.
+        headers: { 'sec-fetch-site': 'none' },
+      }),
+    )) as Result
+  ).statusCode;
 }
 
 const ENV = { PORTAL_SECRET: KEY };

@@ -95,9 +95,31 @@ describe('Function: balanceFigures', () => {
     });
   });
 
-  it('reports 0 days left once the balance is gone', () => {
-    const used = applyUsage(emptyBalance('88'), week(100), '2026-11-19', '2026-11-13');
+  it('reports 0 days left once a calibrated balance is gone', () => {
+    // Calibrated at 0 MB before the week: the balance is gone, not merely without an opening.
+    const opening = {
+      mb: d(0),
+      at: '2026-11-12T00:00:00.000Z',
+      day: '2026-11-12',
+      dayBaseMb: d(0),
+    };
+    const used = applyUsage(
+      { ...emptyBalance('88'), opening },
+      week(100),
+      '2026-11-19',
+      '2026-11-13',
+    );
     expect(balanceFigures(used, today, at)).toMatchObject({ balanceMb: '-700', daysLeft: 0 });
+    expect(balanceFigures(used, today, at).uncalibrated).toBeUndefined();
+  });
+
+  it('flags a balance negative only for want of an opening as not calibrated, no days left', () => {
+    const used = applyUsage(emptyBalance('88'), week(100), '2026-11-19', '2026-11-13');
+    expect(balanceFigures(used, today, at)).toMatchObject({
+      balanceMb: '-700',
+      daysLeft: null,
+      uncalibrated: true,
+    });
   });
 });
 
