@@ -230,17 +230,15 @@ async function minorToGiveBack(
     (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
   );
   if (ev.kind === 'refund-failed') {
+    // The counters already count a refund deduction still DEDUCTING: wait for it, or once a
+    // dead delivery left it past the lease, hand it to a person like an UNKNOWN one.
+    const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
+    if (deducting) return waitOrAbandon(deps, key, deducting);
     return refundUnsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
-  if (dispute?.state === 'DEDUCTING') {
-    const now = deps.clock();
-    const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(dispute.updatedAt));
-    if (left >= 0) return { inProgress: left / 1000 };
-    await markAbandoned(deps, key, dispute, now);
-    return 'retry';
-  }
+  if (dispute?.state === 'DEDUCTING') return waitOrAbandon(deps, key, dispute);
   if (dispute?.state === 'UNKNOWN' || dispute?.state === 'FAILED') {
     return { minor: Math.min(ev.amountMinor, dispute.minor), unsure: true };
   }
@@ -250,6 +248,19 @@ async function minorToGiveBack(
   if (!taken) return 0;
   const minor = Math.min(ev.amountMinor, dispute.minor);
   return refundUnsure ? { minor, unsure: true } : minor;
+}
+
+/** A part DEDUCTING within its lease is in progress; past it, a dead delivery's: UNKNOWN. */
+async function waitOrAbandon(
+  deps: PaymentDeps,
+  key: OrderKey,
+  part: DeductionPart,
+): Promise<'retry' | { inProgress: number }> {
+  const now = deps.clock();
+  const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(part.updatedAt));
+  if (left >= 0) return { inProgress: left / 1000 };
+  await markAbandoned(deps, key, part, now);
+  return 'retry';
 }
 
 /** What a re-credit needs: a delivery's deps, or the sweep's. */
