@@ -229,11 +229,11 @@ async function minorToGiveBack(
   const refundUnsure = parts.some(
     (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
   );
+  // The counters already count a refund deduction still DEDUCTING: wait for it, or once a
+  // dead delivery left it past the lease, hand it to a person like an UNKNOWN one.
+  const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
+  if (deducting) return waitOrAbandon(deps, key, deducting);
   if (ev.kind === 'refund-failed') {
-    // The counters already count a refund deduction still DEDUCTING: wait for it, or once a
-    // dead delivery left it past the lease, hand it to a person like an UNKNOWN one.
-    const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
-    if (deducting) return waitOrAbandon(deps, key, deducting);
     return refundUnsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
