@@ -23,6 +23,12 @@ const TRANSIENT_RETRY_AFTER = 5;
 
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
 
+/** Why a reversal was recorded UNKNOWN for a person: the money came back from which event. */
+const UNSURE_REASON = {
+  refund: 'refund-deduction-unsure',
+  dispute: 'dispute-deduction-unsure',
+} as const;
+
 /**
  * Traffic given back when the money comes back: a dispute closed with funds reinstated
  * (`charge.dispute.funds_reinstated`) or a refund that failed gives back the GB its money no
@@ -69,7 +75,6 @@ export async function reverseDeduction(
     }
     const minor = await minorToGiveBack(ev, order, deps);
     if (minor === 'no-dispute') return waitForDispute();
-    if (minor === 'a-persons') return leftToAPerson(deps, order, ev);
     if (minor === 'retry') continue;
     if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
     const unsure = typeof minor === 'object' ? minor.unsure : undefined;
@@ -94,7 +99,9 @@ export async function reverseDeduction(
       kind: 'reversal',
       // Funds back for a dispute whose deduction may not have landed: a person gives back.
       state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
-      ...(unsure && back.gb.gt(0) ? { reason: 'dispute-deduction-unsure' } : {}),
+      ...(unsure && back.gb.gt(0)
+        ? { reason: UNSURE_REASON[ev.kind === 'refund-failed' ? 'refund' : 'dispute'] }
+        : {}),
       gb: back.gb.toFixed(),
       minor: back.minor,
       orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
@@ -156,7 +163,7 @@ function inFlight(seconds: number): Outcome {
 async function giveBackToAPerson(
   deps: PaymentDeps,
   key: OrderKey,
-  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   ev: ReversalEvent,
 ): Promise<Outcome> {
   await alertGiveBack(deps, key, part, ev.disputePartId ?? '', deps.clock());
@@ -167,7 +174,7 @@ async function giveBackToAPerson(
 export async function alertGiveBack(
   deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
-  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   disputePartId: string,
   now: Date,
 ): Promise<void> {
@@ -176,7 +183,7 @@ export async function alertGiveBack(
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    summary: `${part.reason === UNSURE_REASON.refund ? `A refund of customer ${part.customerId ?? '?'} failed` : `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated`} while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
@@ -184,24 +191,6 @@ export async function alertGiveBack(
     },
   });
   await noteAlerted(deps, key, part.partId, now);
-}
-
-/** A failed refund of an order whose refund deductions a person already looks after. */
-async function leftToAPerson(deps: PaymentDeps, order: Order, ev: ReversalEvent): Promise<Outcome> {
-  await raiseAlert(deps.sink, {
-    kind: 'deduction-unknown',
-    severity: 'critical',
-    subject: `reversal:${order.provider}:${order.paymentId}:${ev.partId}`,
-    summary: `A refund of customer ${order.customerId ?? '?'} failed while one of its deductions is UNKNOWN or FAILED: give back by hand what was really taken`,
-    details: {
-      provider: order.provider,
-      paymentId: order.paymentId,
-      partId: ev.partId,
-      amount: String(ev.amountMinor),
-      currency: ev.currency,
-    },
-  });
-  return ok('needs-a-person');
 }
 
 /**
@@ -215,12 +204,7 @@ async function minorToGiveBack(
   order: Order,
   deps: PaymentDeps,
 ): Promise<
-  | number
-  | 'no-dispute'
-  | 'a-persons'
-  | 'retry'
-  | { inProgress: number }
-  | { minor: number; unsure: true }
+  number | 'no-dispute' | 'retry' | { inProgress: number } | { minor: number; unsure: true }
 > {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
@@ -234,7 +218,10 @@ async function minorToGiveBack(
   const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
   if (deducting) return waitOrAbandon(deps, key, deducting);
   if (ev.kind === 'refund-failed') {
-    return refundUnsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
+    // Over an unsure refund deduction the counters still go back (a later refund is then
+    // deducted), while the GB are a person's to give back or not.
+    const minor = Math.min(ev.amountMinor, order.refundedMinor);
+    return refundUnsure ? { minor, unsure: true } : minor;
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
