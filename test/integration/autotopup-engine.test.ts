@@ -331,9 +331,10 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     // 3 reads, and the open episodes (a retry may be due for a customer not in the batch)
     expect(requests.total()).toBe(4);
     expect(standIn.paymentIntents()).toHaveLength(1);
-    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's recent
-    // credits (orders and reversals: any the balance does not show yet), the claim and the answer
-    expect(charged).toBe(3 + 7);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's paid
+    // orders still landing (RECEIVED, CREDITING) and recent credits (orders and reversals: any
+    // the balance does not show yet), the claim and the answer
+    expect(charged).toBe(3 + 9);
   });
 
   it('ends the episode from the ledger when the balance shows the credit but the poll did not name its order', async () => {
@@ -808,6 +809,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
         return ledger.getOrder(k);
       },
       listCredited: (from: Date, to: Date) => ledger.listCredited(from, to),
+      listPaidNotCredited: (from: Date, to: Date) => ledger.listPaidNotCredited(from, to),
     };
 
     await engine({}, { ledger: counted }).onBalances(low([creditOf(pi?.id ?? '')], '112'));
