@@ -10,6 +10,7 @@ import { capMonth } from '../payments/catalog.ts';
 import type { Ledger } from '../payments/ledger/ledger.ts';
 import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
 import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
+import { matchInWindows } from '../reconcile/match.ts';
 import type { CreditSource } from '../reconcile/run.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
@@ -1026,39 +1027,26 @@ interface Credit {
 
 /**
  * Which of `credits` the balance shows: each is matched to a credit record the balance
- * counted, of the same MB and within RECORD_SKEW_MS of [from, at], one record to at most one credit
- * (as many matched as can be). A credit older than the records the balance keeps shows when
- * a newer record does (the upstream lists records in order).
+ * counted, of the same MB and within RECORD_SKEW_MS of [from, at], one record to at most one
+ * credit (`matchInWindows`, as the reconciliation matches). A credit older than the records
+ * the balance keeps shows when a newer record does (the upstream lists records in order).
  */
 function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set<Credit> {
   const shown = new Set<Credit>();
   const last = balance.lastCreditAt === null ? undefined : Date.parse(balance.lastCreditAt);
-  const records = new Map<string, number[]>();
-  for (const r of balance.recentCredits ?? []) {
-    const key = new Decimal(r.mb).toFixed();
-    records.set(key, [...(records.get(key) ?? []), Date.parse(r.at)]);
-  }
-  const groups = new Map<string, Credit[]>();
+  const recent: Credit[] = [];
   for (const c of credits) {
     if (last !== undefined && c.at + RECORD_SKEW_MS < last - RECENT_CREDITS_WINDOW_MS) {
       shown.add(c);
-      continue;
-    }
-    const key = c.mb.toFixed();
-    groups.set(key, [...(groups.get(key) ?? []), c]);
-  }
-  // Per MB, by window end, each credit takes the earliest record still free in its window:
-  // for intervals and points this matches as many as any assignment could.
-  for (const [key, group] of groups) {
-    const free = (records.get(key) ?? []).sort((a, b) => a - b);
-    for (const c of [...group].sort((a, b) => a.at - b.at)) {
-      const i = free.findIndex((t) => t >= c.from - RECORD_SKEW_MS);
-      if (i >= 0 && (free[i] ?? 0) <= c.at + RECORD_SKEW_MS) {
-        shown.add(c);
-        free.splice(i, 1);
-      }
+    } else {
+      recent.push(c);
     }
   }
+  const records = (balance.recentCredits ?? []).map((r) => ({
+    at: Date.parse(r.at),
+    mb: new Decimal(r.mb),
+  }));
+  for (const c of matchInWindows(recent, records, RECORD_SKEW_MS).keys()) shown.add(c);
   return shown;
 }
 
