@@ -113,6 +113,15 @@ export interface CreditInRange {
   createdAt: Date;
 }
 
+/** A paid order not credited yet (RECEIVED or CREDITING): the upstream may have applied it. */
+export interface PaidNotCredited {
+  orderKey: string;
+  customerId: string;
+  gb: Decimal;
+  /** First claimed: the upstream applies it at this time or later. */
+  createdAt: Date;
+}
+
 /** Ledger items filed under `gsi1pk` with an index time in [from, to], every page. */
 export function creditsInRange(
   doc: DynamoDBDocumentClient,

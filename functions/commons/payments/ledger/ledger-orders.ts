@@ -24,6 +24,7 @@ import {
   type OrderKey,
   oldItem,
   optionalSets,
+  type PaidNotCredited,
   pick,
   stateIndex,
   type TxItems,
@@ -703,6 +704,39 @@ export class OrderStore {
         customerId: order.customerId,
         gb: new Decimal(gb),
         creditedAt: new Date(order.creditedAt),
+        createdAt: new Date(order.createdAt),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Paid orders not credited yet whose state last changed in [from, to]: RECEIVED (an answer
+   * lost, a transient failure) or CREDITING (a delivery at the upstream, or one that died
+   * there). Few at any time: two small index partitions, read in parallel.
+   */
+  async listPaidNotCredited(from: Date, to: Date): Promise<PaidNotCredited[]> {
+    const states = await Promise.all(
+      (['RECEIVED', 'CREDITING'] as const).map((state) =>
+        creditsInRange(
+          this.doc,
+          this.tableName,
+          `ORDERS#${state}`,
+          from,
+          to,
+          'ledger.listPaidNotCredited',
+        ),
+      ),
+    );
+    const out: PaidNotCredited[] = [];
+    for (const item of states.flat()) {
+      const order = toOrder(item);
+      const gb = gbToCredit(order);
+      if (!order.customerId || !gb) continue;
+      out.push({
+        orderKey: ledgerKeys.order(order).pk,
+        customerId: order.customerId,
+        gb: new Decimal(gb),
         createdAt: new Date(order.createdAt),
       });
     }
