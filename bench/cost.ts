@@ -29,6 +29,7 @@ interface Usage {
   ms: number;
   rru: number;
   wru: number;
+  wruByKind: Record<string, number>;
   logBytes: number;
   requests: Record<string, number>;
 }
@@ -401,6 +402,14 @@ if (last) {
     out.push(
       `| ${pad(fn, 19)} | ${lpad(runs, 10)} | ${lpad(p.ms.toFixed(0), 6)} | ${lpad(p.rru.toFixed(1), 8)} | ${lpad(p.wru.toFixed(1), 8)} | ${lpad(p.requests.toFixed(1), 17)} | ${lpad(p.logBytes.toFixed(0), 9)} |`,
     );
+  }
+  out.push('', 'WRU per invocation by the kind of item written (key prefixes):');
+  for (const [fn, u] of Object.entries(last.m.functions)) {
+    const n = u.invocations || 1;
+    const kinds = Object.entries(u.wruByKind)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `${k} ${(v / n).toFixed(1)}`);
+    if (kinds.length) out.push(`  ${pad(fn, 19)} ${kinds.join(', ')}`);
   }
   out.push(
     `the measured hour at ${last.n.toLocaleString('en-US')} customers (${last.m.activeThisHour} active): ${(last.m.hourWallMs / 1000).toFixed(1)} s of runs; webhook answers ${last.m.webhookAnswers.join(', ')}`,

@@ -84,10 +84,20 @@ interface Usage {
   ms: number;
   rru: number;
   wru: number;
+  /** WRU by the kind of item written (key prefixes, e.g. `CUSTOMER/BALANCE`). */
+  wruByKind: Record<string, number>;
   logBytes: number;
   requests: Record<string, number>;
 }
-const blank = (): Usage => ({ invocations: 0, ms: 0, rru: 0, wru: 0, logBytes: 0, requests: {} });
+const blank = (): Usage => ({
+  invocations: 0,
+  ms: 0,
+  rru: 0,
+  wru: 0,
+  wruByKind: {},
+  logBytes: 0,
+  requests: {},
+});
 const usage = new Map<Fn, Usage>();
 const current = new AsyncLocalStorage<Fn>();
 /** Only what the measured hour and samples consume is kept; the warm-up is not. */
@@ -112,6 +122,48 @@ let hourStart = 0;
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 type Capacity = { CapacityUnits?: number } | undefined;
 
+type Keyed = Record<string, unknown>;
+/** An item's kind: its key prefixes, e.g. `CUSTOMER/BALANCE`, `POLL/CURSOR`, `USAGE/DAY`. */
+const kindOf = (k: Keyed) =>
+  `${String(k.pk ?? '?').split('#')[0]}/${String(k.sk ?? '?').split('#')[0]}`;
+/** The items a write request writes, with a weight each (its size in 1 KB units). */
+function written(command: string, input: Keyed): { kind: string; weight: number }[] {
+  const one = (k: Keyed | undefined, item?: Keyed) =>
+    k
+      ? [
+          {
+            kind: kindOf(k),
+            weight: Math.ceil(Buffer.byteLength(JSON.stringify(item ?? k)) / 1024),
+          },
+        ]
+      : [];
+  if (command === 'PutItem') return one(input.Item as Keyed, input.Item as Keyed);
+  if (command === 'UpdateItem' || command === 'DeleteItem') return one(input.Key as Keyed);
+  if (command === 'BatchWriteItem') {
+    return Object.values(input.RequestItems as Record<string, Keyed[]>)
+      .flat()
+      .flatMap((r) => {
+        const put = r.PutRequest as { Item: Keyed } | undefined;
+        const del = r.DeleteRequest as { Key: Keyed } | undefined;
+        return put ? one(put.Item, put.Item) : one(del?.Key);
+      });
+  }
+  if (command === 'TransactWriteItems') {
+    return (input.TransactItems as Record<string, { Item?: Keyed; Key?: Keyed }>[]).flatMap((t) =>
+      Object.values(t).flatMap((op) => one(op.Item ?? op.Key, op.Item)),
+    );
+  }
+  return [];
+}
+/** A request's units shared among the items it wrote by their weights. */
+function addByKind(u: Usage, command: string, input: Keyed, units: number): void {
+  const items = written(command, input);
+  const total = items.reduce((a, i) => a + i.weight, 0) || 1;
+  for (const i of items) {
+    u.wruByKind[i.kind] = (u.wruByKind[i.kind] ?? 0) + (units * i.weight) / total;
+  }
+}
+
 docClient.middlewareStack.add(
   (next, context) => async (args) => {
     const fn = current.getStore();
@@ -128,12 +180,18 @@ docClient.middlewareStack.add(
       const units = [consumed].flat().reduce((sum, c) => sum + (c?.CapacityUnits ?? 0), 0);
       if (u) {
         if (READS.has(command)) u.rru += units;
-        else u.wru += units;
+        else {
+          u.wru += units;
+          addByKind(u, command, input, units);
+        }
       }
       return out;
     } catch (err) {
       // A refused conditional write is billed as a write of the item (1 unit under 1 KB).
-      if (u && !READS.has(command)) u.wru += 1;
+      if (u && !READS.has(command)) {
+        u.wru += 1;
+        addByKind(u, command, input, 1);
+      }
       throw err;
     }
   },
