@@ -36,10 +36,13 @@ interface Usage {
 interface Measurement {
   customers: number;
   activeThisHour: number;
+  /** The steady hour's (with the webhook samples and a reconcile run). */
   handoffs: number;
   hourWallMs: number;
-  webhookAnswers: number[];
   functions: Record<string, Usage>;
+  /** The first hour of a day: every balance with usage in the window is written once. */
+  firstHourOfDay: { handoffs: number; hourWallMs: number; functions: Record<string, Usage> };
+  webhookAnswers: number[];
   metrics: string[];
   storage: Record<string, { items: number; bytes: number }>;
 }
@@ -97,9 +100,37 @@ interface Month {
   snsPublishes: number;
 }
 
+/** Hours of a day that are steady: the first one after the day turns is heavier. */
+const STEADY_HOURS = 23;
+
+/** The hourly functions over a day: the first hour once, the steady hour 23 times. */
+function dayOf(m: Measurement): Record<string, Usage> {
+  const out: Record<string, Usage> = { ...m.functions };
+  for (const [fn, d] of Object.entries(m.firstHourOfDay.functions)) {
+    const s = m.functions[fn];
+    const scaled = (k: 'invocations' | 'ms' | 'rru' | 'wru' | 'logBytes') =>
+      d[k] + STEADY_HOURS * (s?.[k] ?? 0);
+    const merged: Record<string, number> = {};
+    for (const src of [d.requests, s?.requests ?? {}]) {
+      const w = src === d.requests ? 1 : STEADY_HOURS;
+      for (const [k, v] of Object.entries(src)) merged[k] = (merged[k] ?? 0) + w * v;
+    }
+    out[fn] = {
+      invocations: scaled('invocations'),
+      ms: scaled('ms'),
+      rru: scaled('rru'),
+      wru: scaled('wru'),
+      logBytes: scaled('logBytes'),
+      wruByKind: {},
+      requests: merged,
+    };
+  }
+  return out;
+}
+
 /** The month of one measured size. */
 function monthOf(m: Measurement): Month {
-  const f = m.functions;
+  const f = dayOf(m);
   const fresh = perRun(f['webhook-fresh']);
   const dup = perRun(f['webhook-duplicate']);
   const deliveriesFresh = m.customers * ASSUMPTIONS.topupsPerCustomer;
@@ -107,8 +138,8 @@ function monthOf(m: Measurement): Month {
   const deliveries = deliveriesFresh + deliveriesDup;
   const mix = (k: keyof PerRun) =>
     (fresh[k] * deliveriesFresh + dup[k] * deliveriesDup) / deliveries;
-  // The measured hour is one of the month's 720.
-  const handoffsPerMonth = m.handoffs * 720;
+  // A day is the first hour and 23 steady ones.
+  const handoffsPerMonth = (m.firstHourOfDay.handoffs + STEADY_HOURS * m.handoffs) * 30;
   // Usage rows are kept for retentionDays; the rest is one item or a few per customer or order.
   const usageKinds = ['USAGE', 'DAY'];
   let bytes = 0;
@@ -356,7 +387,7 @@ out.push(
   `\nFlowPilot per month, USD (${prices.region} on-demand prices of ${prices.asOf}, bench/prices.json; free tiers left out)`,
 );
 out.push(
-  `assumptions: ${ASSUMPTIONS.topupsPerCustomer} top-ups per customer, ${ASSUMPTIONS.deliveriesPerTopup} deliveries each, ${ASSUMPTIONS.activeShare * 100} % of customers active per hour, ${ASSUMPTIONS.emailsPerCustomer} customer emails each, default schedules`,
+  `assumptions: ${ASSUMPTIONS.topupsPerCustomer} top-ups per customer, ${ASSUMPTIONS.deliveriesPerTopup} deliveries each, ${ASSUMPTIONS.activeShare * 100} % of customers active per hour, ${ASSUMPTIONS.emailsPerCustomer} customer emails each, default schedules; a day is its first hour (every balance with usage written once) and ${STEADY_HOURS} steady hours, both measured`,
 );
 const head = `| ${pad('line', 32)} | ${SIZES.map((n) => lpad(`${(n / 1000).toFixed(0)}k${bySize.find((b) => b.n === n)?.projected ? ' (proj.)' : ''}`, 13)).join(' | ')} |`;
 out.push('', head, `|${'-'.repeat(34)}|${SIZES.map(() => `${'-'.repeat(14)}:`).join('|')}|`);
@@ -403,13 +434,18 @@ if (last) {
       `| ${pad(fn, 19)} | ${lpad(runs, 10)} | ${lpad(p.ms.toFixed(0), 6)} | ${lpad(p.rru.toFixed(1), 8)} | ${lpad(p.wru.toFixed(1), 8)} | ${lpad(p.requests.toFixed(1), 17)} | ${lpad(p.logBytes.toFixed(0), 9)} |`,
     );
   }
-  out.push('', 'WRU per invocation by the kind of item written (key prefixes):');
-  for (const [fn, u] of Object.entries(last.m.functions)) {
-    const n = u.invocations || 1;
-    const kinds = Object.entries(u.wruByKind)
+  const kinds = (u: Usage) =>
+    Object.entries(u.wruByKind)
       .sort(([, a], [, b]) => b - a)
-      .map(([k, v]) => `${k} ${(v / n).toFixed(1)}`);
-    if (kinds.length) out.push(`  ${pad(fn, 19)} ${kinds.join(', ')}`);
+      .map(([k, v]) => `${k} ${(v / (u.invocations || 1)).toFixed(1)}`)
+      .join(', ');
+  out.push('', 'WRU per invocation by the kind of item written (key prefixes), a steady hour:');
+  for (const [fn, u] of Object.entries(last.m.functions)) {
+    if (Object.keys(u.wruByKind).length) out.push(`  ${pad(fn, 19)} ${kinds(u)}`);
+  }
+  out.push("the day's first hour (every balance with usage in the window written once):");
+  for (const [fn, u] of Object.entries(last.m.firstHourOfDay.functions)) {
+    if (Object.keys(u.wruByKind).length) out.push(`  ${pad(fn, 19)} ${kinds(u)}`);
   }
   out.push(
     `the measured hour at ${last.n.toLocaleString('en-US')} customers (${last.m.activeThisHour} active): ${(last.m.hourWallMs / 1000).toFixed(1)} s of runs; webhook answers ${last.m.webhookAnswers.join(', ')}`,
