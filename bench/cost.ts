@@ -9,6 +9,8 @@
  *   npx tsx bench/cost.ts            1,000 and 10,000 measured, 100,000 projected
  *   npx tsx bench/cost.ts --fast     1,000 measured (CI), 10,000 and 100,000 projected
  *   npm run bench -- cost            the same as the first
+ *   npx tsx bench/cost.ts --from=m.json   a saved output of bench/cost/measure.ts instead of
+ *                                         measuring (repeatable; its sizes are the measured)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,7 +22,8 @@ import { FlowPilotStack } from '../infra/stack.ts';
 import { ASSUMPTIONS, MEMORY_MB, RUNS_PER_MONTH } from './cost/assumptions.ts';
 
 const FAST = process.argv.includes('--fast');
-const MEASURED = FAST ? [1_000] : [1_000, 10_000];
+const SAVED = process.argv.filter((a) => a.startsWith('--from=')).map((a) => a.slice(7));
+const MEASURED = SAVED.length > 0 ? [] : FAST ? [1_000] : [1_000, 10_000];
 const SIZES = [1_000, 10_000, 100_000];
 const SAMPLE = FAST ? 20 : 60;
 
@@ -374,7 +377,13 @@ const usd = (x: number) => (x < 0.005 ? '0.00' : x.toFixed(2));
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 
-const measured = MEASURED.map((n) => ({ n, m: measure(n) }));
+const measured = [
+  ...SAVED.map((file) => {
+    const m = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').at(-1) ?? '') as Measurement;
+    return { n: m.customers, m };
+  }),
+  ...MEASURED.map((n) => ({ n, m: measure(n) })),
+].sort((a, b) => a.n - b.n);
 const months = measured.map(({ n, m }) => ({ n, month: monthOf(m) }));
 const fixed = stackResources();
 const bySize = SIZES.map((n) => {
