@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfig } from '../functions/commons/config/load.ts';
 import { FUNCTION_TIMEOUT_SECONDS } from '../infra/limits.ts';
 
 const SIZES = [10_000, 100_000];
@@ -29,6 +30,8 @@ const MEASURED = sizesArg.length > 0 || saved.length > 0 ? sizesArg : [10_000];
 /** The default schedules (functions/commons/config/schedules.ts), in seconds. */
 const EVERY_S = { 'poll-usage': 3600, 'poll-customers': 900 } as const;
 const FNS = ['poll-usage', 'poll-customers', 'customer-actions'] as const;
+/** polling.safetyMarginMs's default: a run stops starting work this long before its deadline. */
+const SAFETY_MARGIN_MS = parseConfig({}).polling.safetyMarginMs;
 type Fn = (typeof FNS)[number];
 
 interface Run {
@@ -50,8 +53,14 @@ interface Figures {
     Fn,
     { ms: number; maxMs: number; requests: number; upstreamCalls: number; runs: number }
   >;
-  /** The first runs over the history: invocations, the longest, whether each ended inside. */
-  backfill: Record<'poll-usage' | 'poll-customers', { invocations: number; maxMs: number }>;
+  /**
+   * The first runs over the history: invocations, the longest, and the work of all of them
+   * (a projected size hands over at each deadline, as the polls do).
+   */
+  backfill: Record<
+    'poll-usage' | 'poll-customers',
+    { invocations: number; maxMs: number; totalMs: number }
+  >;
 }
 
 function measure(customers: number): Figures {
@@ -97,7 +106,14 @@ function figures(customers: number, line: string): Figures {
   const backfill = Object.fromEntries(
     (['poll-usage', 'poll-customers'] as const).map((fn) => {
       const rs = of(fn, 'warm-up');
-      return [fn, { invocations: rs.length, maxMs: Math.max(0, ...rs.map((r) => r.ms)) }];
+      return [
+        fn,
+        {
+          invocations: rs.length,
+          maxMs: Math.max(0, ...rs.map((r) => r.ms)),
+          totalMs: rs.reduce((a, r) => a + r.ms, 0),
+        },
+      ];
     }),
   ) as Figures['backfill'];
   return { n: customers, projected: false, perRun, backfill };
@@ -126,15 +142,16 @@ function project(measured: Figures[], n: number): Figures {
       },
     ]),
   ) as Figures['perRun'];
+  // The backfill's work grows with the customers; each invocation stops its safety margin
+  // before the deadline and the next scheduled one resumes.
+  const handedOver = (fn: 'poll-usage' | 'poll-customers') => {
+    const totalMs = at((f) => f.backfill[fn].totalMs);
+    const slice = FUNCTION_TIMEOUT_SECONDS[fn] * 1000 - SAFETY_MARGIN_MS;
+    return { invocations: Math.ceil(totalMs / slice), maxMs: Math.min(totalMs, slice), totalMs };
+  };
   const backfill = {
-    'poll-usage': {
-      invocations: b.backfill['poll-usage'].invocations,
-      maxMs: at((f) => f.backfill['poll-usage'].maxMs),
-    },
-    'poll-customers': {
-      invocations: b.backfill['poll-customers'].invocations,
-      maxMs: at((f) => f.backfill['poll-customers'].maxMs),
-    },
+    'poll-usage': handedOver('poll-usage'),
+    'poll-customers': handedOver('poll-customers'),
   };
   return { n, projected: true, perRun, backfill };
 }
@@ -172,7 +189,7 @@ for (const f of all) {
     const steady = f.perRun[fn].maxMs < EVERY_S[fn] * 1000;
     ok &&= inside && steady;
     console.log(
-      `  ${fn} first runs: ${b.invocations} invocation(s), longest ${s(b.maxMs)} ${inside ? '<' : '≥'} its ${FUNCTION_TIMEOUT_SECONDS[fn]} s timeout ${inside ? '✓' : '✗'}; ` +
+      `  ${fn} first runs (3 days of history): ${b.invocations} invocation(s)${f.projected ? ', handing over at each deadline' : ''}, ${s(b.totalMs)} of work, longest ${s(b.maxMs)} ${inside ? '<' : '≥'} its ${FUNCTION_TIMEOUT_SECONDS[fn]} s timeout ${inside ? '✓' : '✗'}; ` +
         `a steady run ${steady ? 'ends before' : 'overlaps'} the next (every ${EVERY_S[fn] / 60} min) ${steady ? '✓' : '✗'}`,
     );
   }
