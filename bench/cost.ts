@@ -1,7 +1,8 @@
 /**
  * What FlowPilot costs per month, measured: each size runs in its own process
- * (bench/cost/measure.ts: the real handlers, DynamoDB Local, the simulator), one hour of a
- * month at the default schedules plus webhook samples; this file prices the month with
+ * (bench/cost/measure.ts: the real handlers, DynamoDB Local, the simulator), a day's first
+ * hour and a steady hour at the default schedules plus webhook samples (a day is the first
+ * and 23 steady ones); this file prices the month with
  * bench/prices.json and the stack's own resources (synthesised here, bundling skipped).
  * 100,000 customers are projected from the measured sizes (a straight line through them per
  * function and figure), and the output says so.
