@@ -480,45 +480,10 @@ async function upstreamFailed(
   owner: string,
   err: unknown,
 ): Promise<Outcome> {
-  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
-  const subject = orderSubject(order);
   // 204 is the one documented permanent refusal: record it, give the GB back to the month's
   // cap and acknowledge, since a retry would get the same answer.
-  if (err instanceof NotChannelCustomerError) {
-    await deps.ledger.markFailed(key, {
-      now,
-      owner,
-      reason: 'not-channel-customer',
-      code: err.code,
-      message: err.upstreamMessage,
-      ...(order.capMonth && order.customerId && order.gb
-        ? {
-            monthGiveBack: {
-              customerId: order.customerId,
-              month: order.capMonth,
-              gb: gbToCredit(order) ?? order.gb,
-            },
-          }
-        : {}),
-    });
-    logger.warn('upstream refused the recharge', {
-      ...facts(order),
-      reason: 'not-channel-customer',
-    });
-    await raiseAlert(deps.sink, {
-      kind: 'topup-failed',
-      severity: 'warning',
-      subject,
-      summary: `Top-up refused: customer ${order.customerId} is not in the agent's channel`,
-      details: facts(order, {
-        reason: 'not-channel-customer',
-        upstreamCode: String(err.code),
-        upstreamMessage: err.upstreamMessage,
-      }),
-    });
-    return ok('failed');
-  }
+  if (err instanceof NotChannelCustomerError) return refusedForGood(deps, order, owner, err, now);
   // Any other refusal code is undocumented (an empty agent pool, say): the customer has paid,
   // and the recharge is idempotent on orderId, so the order stays retryable — the provider
   // retries (Stripe for 3 days) and `flowpilot replay` re-drives it once the cause is fixed —
@@ -527,7 +492,7 @@ async function upstreamFailed(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject,
+      subject: orderSubject(order),
       summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried`,
       details: facts(order, {
         reason: 'upstream-rejected',
@@ -536,8 +501,64 @@ async function upstreamFailed(
       }),
     });
   }
-  // Transient (or the token was refused): give the lease back so the provider's retry can
-  // go at once; the upstream dedupes on orderId should the call have been applied.
+  return failedForNow(deps, order, owner, err, now);
+}
+
+/** The upstream refused the customer for good: recorded FAILED_PERMANENT, a person told. */
+async function refusedForGood(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  err: NotChannelCustomerError,
+  now: Date,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  await deps.ledger.markFailed(key, {
+    now,
+    owner,
+    reason: 'not-channel-customer',
+    code: err.code,
+    message: err.upstreamMessage,
+    ...(order.capMonth && order.customerId && order.gb
+      ? {
+          monthGiveBack: {
+            customerId: order.customerId,
+            month: order.capMonth,
+            gb: gbToCredit(order) ?? order.gb,
+          },
+        }
+      : {}),
+  });
+  logger.warn('upstream refused the recharge', {
+    ...facts(order),
+    reason: 'not-channel-customer',
+  });
+  await raiseAlert(deps.sink, {
+    kind: 'topup-failed',
+    severity: 'warning',
+    subject: orderSubject(order),
+    summary: `Top-up refused: customer ${order.customerId} is not in the agent's channel`,
+    details: facts(order, {
+      reason: 'not-channel-customer',
+      upstreamCode: String(err.code),
+      upstreamMessage: err.upstreamMessage,
+    }),
+  });
+  return ok('failed');
+}
+
+/**
+ * Transient (or the token was refused): give the lease back so the provider's retry can go
+ * at once; the upstream dedupes on orderId should the call have been applied.
+ */
+async function failedForNow(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  err: unknown,
+  now: Date,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const error = errorLabel(err);
   try {
     await deps.ledger.release(key, { now, owner, error });
@@ -549,7 +570,7 @@ async function upstreamFailed(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject,
+      subject: orderSubject(order),
       summary: 'Top-up failed: the upstream rejected the access token',
       details: facts(order, { error: 'upstream rejected the access token' }),
     });
