@@ -54,8 +54,6 @@ function paid(object: FieldReader): PaymentSucceeded {
   const quantity = metadata?.quantity;
   const paymentIntent = object.optionalRef('payment_intent');
   const mode = object.optionalString('mode') ?? 'payment';
-  // Assigned one by one rather than spread from conditional literals: the same event, a
-  // fraction of the CPU on every delivery.
   const ev: PaymentSucceeded = {
     type: 'payment-succeeded',
     paymentId: id,
