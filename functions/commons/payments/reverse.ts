@@ -5,7 +5,7 @@ import { UpstreamRejectedError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { countsRefunds, giveBackOf } from './coverage.ts';
+import { countsRefunds, type GiveBack, giveBackOf } from './coverage.ts';
 import {
   CREDITING_RETRY_AFTER,
   findOrder,
@@ -46,89 +46,128 @@ export async function reverseDeduction(
   opts: { signal?: AbortSignal } = {},
 ): Promise<Outcome> {
   for (let round = 0; round < ROUNDS; round++) {
-    const order = await findOrder(provider, ev, deps);
-    if (!order && ev.kind === 'dispute-won') return waitForDispute();
-    if (!order) {
-      if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
-      logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
-      return ok('recorded-before-payment');
-    }
-    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
-    if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
-      if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
-      return {
-        statusCode: 409,
-        result: 'in-progress',
-        retryAfterSeconds: CREDITING_RETRY_AFTER,
-      };
-    }
-    if (!countsRefunds(order) || order.currency !== ev.currency) {
-      logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
-      return ok('nothing-to-give-back');
-    }
-    const existing = await deps.ledger.getPart(key, ev.partId);
-    if (existing) {
-      if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
-      return existing.state === 'RECREDITING'
-        ? recredit(deps, key, existing, opts.signal)
-        : ok('already-given-back');
-    }
-    const minor = await minorToGiveBack(ev, order, deps);
-    if (minor === 'no-dispute') return waitForDispute();
-    if (minor === 'retry') continue;
-    if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
-    const unsure = typeof minor === 'object' ? minor.unsure : undefined;
-    const minorBack = typeof minor === 'object' ? minor.minor : minor;
-    // A refund failing before its own refund event came still makes that event stale.
-    const resets =
-      ev.kind === 'refund-failed' &&
-      ev.eventCreated !== undefined &&
-      Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
-    if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
-    const back = giveBackOf(
-      { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
-      {
-        kind: ev.kind,
-        minor: minorBack,
-        ...(ev.disputeLost ? { lost: true } : {}),
-        ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
-      },
-    );
-    const part: PartInput = {
-      partId: ev.partId,
-      kind: 'reversal',
-      // Funds back for a dispute whose deduction may not have landed: a person gives back.
-      state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
-      ...(unsure && back.gb.gt(0)
-        ? { reason: UNSURE_REASON[ev.kind === 'refund-failed' ? 'refund' : 'dispute'] }
-        : {}),
-      gb: back.gb.toFixed(),
-      minor: back.minor,
-      orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
-      ...(order.customerId ? { customerId: order.customerId } : {}),
-    };
-    const res = await deps.ledger.claimDeduction({
-      key,
-      part,
-      expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
-      next: {
-        ...back.next,
-        // Only forward: a failure older than the totals held changes nothing they say.
-        ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
-      },
-      now: deps.clock(),
-    });
-    if (res.outcome === 'part-exists') {
-      return res.part.state === 'UNKNOWN'
-        ? giveBackToAPerson(deps, key, res.part, ev)
-        : ok('already-given-back');
-    }
-    if (res.outcome !== 'claimed') continue;
-    if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
-    if (unsure) return giveBackToAPerson(deps, key, part, ev);
-    return recredit(deps, key, part, opts.signal);
+    const out = await reverseOnce(provider, ev, deps, opts.signal);
+    if (out !== 'retry') return out;
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
+}
+
+/** One round: `retry` when a write lost a race and the order must be read again. */
+async function reverseOnce(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  deps: PaymentDeps,
+  signal: AbortSignal | undefined,
+): Promise<Outcome | 'retry'> {
+  const order = await findOrder(provider, ev, deps);
+  if (!order && ev.kind === 'dispute-won') return waitForDispute();
+  if (!order) {
+    if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref))))
+      return 'retry';
+    logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
+    return ok('recorded-before-payment');
+  }
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
+    if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) return 'retry';
+    return {
+      statusCode: 409,
+      result: 'in-progress',
+      retryAfterSeconds: CREDITING_RETRY_AFTER,
+    };
+  }
+  if (!countsRefunds(order) || order.currency !== ev.currency) {
+    logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
+    return ok('nothing-to-give-back');
+  }
+  const existing = await deps.ledger.getPart(key, ev.partId);
+  if (existing) {
+    if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
+    return existing.state === 'RECREDITING'
+      ? recredit(deps, key, existing, signal)
+      : ok('already-given-back');
+  }
+  const minor = await minorToGiveBack(ev, order, deps);
+  if (minor === 'no-dispute') return waitForDispute();
+  if (minor === 'retry') return 'retry';
+  if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
+  const unsure = typeof minor === 'object' ? minor.unsure : undefined;
+  const minorBack = typeof minor === 'object' ? minor.minor : minor;
+  return claimReversal(provider, ev, deps, order, minorBack, unsure, signal);
+}
+
+/**
+ * Claims the reversal as a part of the order with the counters it leaves, then re-credits
+ * its GB (or, unsure whether the dispute's deduction landed, hands it to a person).
+ */
+async function claimReversal(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  deps: PaymentDeps,
+  order: Order,
+  minorBack: number,
+  unsure: boolean | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Outcome | 'retry'> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  // A refund failing before its own refund event came still makes that event stale.
+  const resets =
+    ev.kind === 'refund-failed' &&
+    ev.eventCreated !== undefined &&
+    Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
+  if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
+  const back = giveBackOf(
+    { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
+    {
+      kind: ev.kind,
+      minor: minorBack,
+      ...(ev.disputeLost ? { lost: true } : {}),
+      ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+    },
+  );
+  const part = reversalPart(provider, ev, order, back, unsure);
+  const res = await deps.ledger.claimDeduction({
+    key,
+    part,
+    expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
+    next: {
+      ...back.next,
+      // Only forward: a failure older than the totals held changes nothing they say.
+      ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
+    },
+    now: deps.clock(),
+  });
+  if (res.outcome === 'part-exists') {
+    return res.part.state === 'UNKNOWN'
+      ? giveBackToAPerson(deps, key, res.part, ev)
+      : ok('already-given-back');
+  }
+  if (res.outcome !== 'claimed') return 'retry';
+  if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
+  if (unsure) return giveBackToAPerson(deps, key, part, ev);
+  return recredit(deps, key, part, signal);
+}
+
+function reversalPart(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  order: Order,
+  back: GiveBack,
+  unsure: boolean | undefined,
+): PartInput {
+  return {
+    partId: ev.partId,
+    kind: 'reversal',
+    // Money back over a deduction that may not have landed: a person gives back.
+    state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
+    ...(unsure && back.gb.gt(0)
+      ? { reason: UNSURE_REASON[ev.kind === 'refund-failed' ? 'refund' : 'dispute'] }
+      : {}),
+    gb: back.gb.toFixed(),
+    minor: back.minor,
+    orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
+    ...(order.customerId ? { customerId: order.customerId } : {}),
+  };
 }
 
 /**
