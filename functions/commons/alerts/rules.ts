@@ -4,6 +4,7 @@ import type { FlowTotals, PoolId } from '../upstream/types.ts';
 import type {
   AlertFacts,
   AlertStatus,
+  PollFailureKind,
   PollRuleId,
   PoolBurn,
   PoolFigures,
@@ -27,7 +28,7 @@ export type TotalsPollOutcome =
       ok: false;
       at: Date;
       /** `auth`: the upstream rejected the token; the others count towards staleness. */
-      reason: 'auth' | 'transport' | 'data';
+      reason: PollFailureKind;
       /** For people; never a secret. */
       message: string;
     };

@@ -28,6 +28,7 @@ import type {
   NoticeOutboxStore,
   OutboxEntry,
   OutboxReason,
+  OutboxStatus,
 } from './store/notice-outbox.ts';
 
 /** An attempt that dies mid-send is taken up again this long after it started. */
@@ -82,8 +83,14 @@ export interface NoticeRunSummary {
   /** Lost a race to another run (which owns the news). */
   conflicts: number;
   /** Outbox entries by resulting status, across new and due entries. */
-  entries: Record<string, number>;
+  entries: Partial<Record<SendResult, number>>;
 }
+
+/**
+ * What became of one notice on one channel: the entry's status after the attempt, `taken`
+ * (another run has it) or `channel off` (nothing recorded: no sender, or notices disabled).
+ */
+export type SendResult = OutboxStatus | 'taken' | 'channel off';
 
 /** Notices a customer may turn off per channel; receipts and card notices always go. */
 const REMINDERS: readonly NoticeKind[] = ['running-low', 'used-up'];
@@ -186,7 +193,7 @@ export class CustomerNotices implements BalanceListener {
   /** onBalances with its figures, for callers that report them. */
   async run(changes: readonly BalanceChange[]): Promise<NoticeRunSummary> {
     const summary: NoticeRunSummary = { customers: 0, saved: 0, conflicts: 0, entries: {} };
-    const count = (status: string) => {
+    const count = (status: SendResult) => {
       summary.entries[status] = (summary.entries[status] ?? 0) + 1;
     };
     for (const s of await this.deliverDue()) count(s);
@@ -306,7 +313,7 @@ export class CustomerNotices implements BalanceListener {
     email: string;
     link: string;
     locale: NoticeLocale;
-  }): Promise<string> {
+  }): Promise<SendResult> {
     const now = this.#clock();
     if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
     const text = renderNotice(
@@ -346,7 +353,7 @@ export class CustomerNotices implements BalanceListener {
     /** The new one, masked. */
     masked: string;
     locale: NoticeLocale;
-  }): Promise<string> {
+  }): Promise<SendResult> {
     const now = this.#clock();
     if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
     const text = renderNotice(
@@ -388,7 +395,7 @@ export class CustomerNotices implements BalanceListener {
    * `noticeId` on each of the customer's channels and sent like the others (email now, SMS
    * in the customer's daytime, failures again later). Seen again, it is not sent again.
    */
-  async sendOnce(notice: OneOffNotice): Promise<string[]> {
+  async sendOnce(notice: OneOffNotice): Promise<SendResult[]> {
     const contact = await this.#d.contacts.get(notice.customerId);
     const now = this.#clock();
     const link = notice.link ?? paymentLinkFor(this.#d.paymentLinkUrl, notice.customerId);
@@ -407,7 +414,7 @@ export class CustomerNotices implements BalanceListener {
       links,
     );
     const added = await this.#d.outbox.addNew(entries, this.#d.config.outboxRetentionDays);
-    const out: string[] = [];
+    const out: SendResult[] = [];
     for (const e of added)
       out.push(e.status === 'pending' ? await this.#attempt(e, undefined) : e.status);
     return out;
@@ -417,11 +424,11 @@ export class CustomerNotices implements BalanceListener {
    * Sends what is due: SMS whose quiet hours ended, retries, attempts a crash cut short.
    * The local runtime may call it on its own; onBalances calls it first.
    */
-  async deliverDue(): Promise<string[]> {
+  async deliverDue(): Promise<SendResult[]> {
     const due = await this.#d.outbox.due(this.#clock());
     if (due.length === 0) return [];
     const states = await this.#d.state.getMany([...new Set(due.map((e) => e.customerId))]);
-    const out: string[] = [];
+    const out: SendResult[] = [];
     for (const e of due) out.push(await this.#attempt(e, states.get(e.customerId)));
     return out;
   }
@@ -561,7 +568,7 @@ export class CustomerNotices implements BalanceListener {
    * One attempt at an open entry. An episode notice that is out of date when due (the
    * customer topped up or moved on during quiet hours) is dropped, not sent.
    */
-  async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<string> {
+  async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<SendResult> {
     const outbox = this.#d.outbox;
     const now = this.#clock();
     const level = e.kind === 'used-up' ? 'empty' : 'low';
