@@ -107,11 +107,10 @@ export function step(
     updatedAt: now,
   };
   const next: AlertState = { ...base };
-  const move = moveStatus(prev, next, observed, now, options);
-  let notice = move.notice;
+  let notice = moveStatus(prev, next, observed, now, options);
   let flap: Step['flap'];
   if (options.flap)
-    ({ notice, flap } = trackFlapping(prev, next, observed, now, options.flap, move));
+    ({ notice, flap } = trackFlapping(prev, next, observed, now, options.flap, notice));
   const { out, quieted } = quietNotice(prev, next, notice, now, options);
   if (out) {
     next.lastNotifiedAt = now;
@@ -123,40 +122,34 @@ export function step(
   return { next, notice: out, ...(flap ? { flap } : {}), ...(quieted ? { quieted } : {}) };
 }
 
-interface Move {
-  notice: NoticeKind | undefined;
-  /** A worse status seen, not yet for `holdPolls`. */
-  holding: boolean;
-  /** Ok seen, not yet for `clearPolls`. */
-  clearing: boolean;
-}
-
-/** The status change this evaluation makes to `next`, and the notice it calls for. */
+/**
+ * The status change this evaluation makes to `next`, and the notice it calls for. The hold
+ * and clear counts stay set only while a change is being waited for.
+ */
 function moveStatus(
   prev: AlertState | undefined,
   next: AlertState,
   observed: AlertStatus,
   now: Date,
   options: LifecycleOptions,
-): Move {
+): NoticeKind | undefined {
   const current = next.status;
-  const move =
+  next.holdCount = undefined;
+  next.holdStatus = undefined;
+  next.clearCount = undefined;
+  const notice =
     rank(observed) > rank(current)
       ? worsen(prev, next, observed, now, options.holdPolls)
       : rank(observed) < rank(current)
         ? improve(prev, next, observed, options.clearPolls ?? 1)
-        : { notice: sameStatusNotice(prev, current, now, options.reminderMs), ...STILL };
-  if (!move.holding) {
-    next.holdCount = undefined;
-    next.holdStatus = undefined;
-  }
-  if (!move.clearing) next.clearCount = undefined;
+        : sameStatusNotice(prev, current, now, options.reminderMs);
   // An acknowledgement lasts until the status changes.
   if (next.status !== current) next.ack = undefined;
-  return move;
+  return notice;
 }
 
-const STILL = { holding: false, clearing: false } as const;
+/** Waiting for a worse or better status to be seen often enough. */
+const waiting = (next: AlertState) => next.holdCount !== undefined || next.clearCount !== undefined;
 
 /** Fires after `holdPolls` in a row; counts until then. */
 function worsen(
@@ -165,18 +158,18 @@ function worsen(
   observed: AlertStatus,
   now: Date,
   holdPolls: number,
-): Move {
+): NoticeKind | undefined {
   const current = next.status;
   const held = (prev?.holdCount ?? 0) + 1;
   if (held < holdPolls) {
     next.holdStatus = observed === 'ok' ? undefined : observed;
     next.holdCount = held;
-    return { notice: undefined, holding: true, clearing: false };
+    return undefined;
   }
   next.previousStatus = current;
   next.status = observed;
   if (current === 'ok') next.openedAt = now;
-  return { notice: current === 'ok' ? 'opened' : 'escalated', ...STILL };
+  return current === 'ok' ? 'opened' : 'escalated';
 }
 
 /** Eases at once; resolves after `clearPolls` in a row. */
@@ -185,15 +178,15 @@ function improve(
   next: AlertState,
   observed: AlertStatus,
   clearPolls: number,
-): Move {
+): NoticeKind | undefined {
   const cleared = (prev?.clearCount ?? 0) + 1;
   if (observed === 'ok' && cleared < clearPolls) {
     next.clearCount = cleared;
-    return { notice: undefined, holding: false, clearing: true };
+    return undefined;
   }
   next.previousStatus = next.status;
   next.status = observed;
-  return { notice: observed === 'ok' ? 'resolved' : 'eased', ...STILL };
+  return observed === 'ok' ? 'resolved' : 'eased';
 }
 
 /** A reminder when due, else a notice whose delivery failed earlier. */
@@ -215,7 +208,7 @@ function trackFlapping(
   observed: AlertStatus,
   now: Date,
   options: FlapOptions,
-  move: Move,
+  moved: NoticeKind | undefined,
 ): { notice: NoticeKind | undefined; flap: Step['flap'] } {
   const { windowPolls, startPercent, stablePolls } = options;
   // Absent: steady at the stored status for the whole window.
@@ -224,7 +217,7 @@ function trackFlapping(
   const changes = changesIn(recent);
   const facts = { changes, polls: recent.length, stablePolls };
   next.recent = recent;
-  let notice = move.notice;
+  let notice = moved;
   let flap: Step['flap'];
   if (!next.flapping) {
     if (changes * 100 >= startPercent * (windowPolls - 1)) {
@@ -238,7 +231,7 @@ function trackFlapping(
     notice = settled ? 'settled' : prev?.pendingNotice === 'flapping' ? 'flapping' : undefined;
     if (settled) flap = facts;
   }
-  if (steady(next, stablePolls) && !move.holding && !move.clearing && !next.flapping) {
+  if (steady(next, stablePolls) && !waiting(next) && !next.flapping) {
     next.recent = undefined;
   }
   return { notice, flap };
