@@ -3,14 +3,10 @@ import type { PaymentsConfig } from '../config/payments.ts';
 import { canonicalCustomerId } from '../customer-id.ts';
 import { money } from '../money.ts';
 import { Decimal, dayInZone } from '../units.ts';
+import type { HoldReason, RejectReason } from './reasons.ts';
 import type { PaymentSucceeded, ProviderId } from './types.ts';
 
-export type RejectReason =
-  | 'unknown-package'
-  | 'amount-mismatch'
-  | 'invalid-quantity'
-  | 'invalid-customer'
-  | 'no-refund-path';
+export type { RejectReason } from './reasons.ts';
 
 export interface OrderFacts {
   customerId?: string;
@@ -24,7 +20,7 @@ export type Decision =
   | (OrderFacts & { kind: 'reject'; reason: RejectReason; detail: string })
   | (OrderFacts & {
       kind: 'hold';
-      reason: 'order-max' | 'no-payment-required';
+      reason: Exclude<HoldReason, 'monthly-cap'>;
       detail: string;
       gb: Decimal;
     });

@@ -1,6 +1,7 @@
 import { Decimal } from '../units.ts';
 import { gbToDeduct } from './catalog.ts';
 import type { Order, PartInput, PendingEntry, RefundCounters } from './ledger/ledger.ts';
+import type { PartReason } from './reasons.ts';
 import type { PaymentRef } from './types.ts';
 
 /**
@@ -209,7 +210,7 @@ function foldEntry(fold: Fold, e: PendingEntry): void {
 }
 
 /** Records an entry as a SKIPPED part of the order: `reason` says why, or the fold's mode. */
-function skip(fold: Fold, e: PendingEntry, reason: string, minor = 0, gb = '0'): void {
+function skip(fold: Fold, e: PendingEntry, reason: PartReason, minor = 0, gb = '0'): void {
   const kind = e.kind;
   const base: Pick<PartInput, 'partId' | 'kind' | 'customerId'> = {
     partId: e.partId,

@@ -30,6 +30,7 @@ import type {
 } from './ledger/ledger.ts';
 import { gbToCredit } from './ledger/ledger-orders.ts';
 import { applyPendingRefunds } from './pending.ts';
+import type { HoldReason, OrderReason } from './reasons.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
 
 /** Seconds a provider should wait before retrying after a transient failure. */
@@ -45,7 +46,7 @@ const inProgress = (seconds: number): Outcome => ({
 });
 
 /** An order whose PaymentIntent another order had already claimed: recorded, never credited. */
-const DUPLICATE_PI = 'duplicate-payment-intent';
+const DUPLICATE_PI: OrderReason = 'duplicate-payment-intent';
 
 export const orderSubject = (key: OrderKey) => `order:${key.provider}:${key.paymentId}`;
 
@@ -240,7 +241,7 @@ function recordRejected(a: Attempt, reason: RejectReason, detail: string) {
   );
 }
 
-function recordHeld(a: Attempt, reason: string, detail: string) {
+function recordHeld(a: Attempt, reason: HoldReason, detail: string) {
   const { base } = a;
   return recordOnly(a.deps, base, 'HELD', reason, resumeWith(a), takePending(a, 'not-credited'), {
     kind: 'order-held',
@@ -380,7 +381,7 @@ async function recordOnly(
   deps: PaymentDeps,
   base: OrderBase,
   state: 'REJECTED' | 'HELD',
-  reason: string,
+  reason: OrderReason,
   onExists: (existing: Order) => Outcome | Promise<Outcome>,
   pending: TakePending,
   alert?: OpsEvent,

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { StoreError, storeCall } from '../../store/errors.ts';
 import { Decimal } from '../../units.ts';
+import type { OrderReason } from '../reasons.ts';
 import {
   addToMonth,
   addWithinCap,
@@ -80,7 +81,7 @@ export interface Order extends OrderKey {
   /** The `yyyy-MM` whose cap counter this order was added to. */
   capMonth?: string;
   /** Why it is REJECTED, HELD or FAILED_PERMANENT (`amount-mismatch`, `monthly-cap`, …). */
-  reason?: string;
+  reason?: OrderReason;
   leaseOwner?: string;
   /** Epoch milliseconds. */
   leaseUntil?: number;
@@ -582,7 +583,7 @@ export class OrderStore {
     opts: {
       now: Date;
       owner: string;
-      reason: string;
+      reason: OrderReason;
       code?: number;
       message?: string;
       monthGiveBack?: MonthAmount;

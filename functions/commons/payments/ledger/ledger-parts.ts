@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { StoreError, storeCall } from '../../store/errors.ts';
 import { Decimal } from '../../units.ts';
+import type { PartReason } from '../reasons.ts';
 import {
   type CreditInRange,
   cancellationReasons,
@@ -50,7 +51,7 @@ export interface DeductionPart {
   gb: string;
   /** Minor units this part newly covers (a reversal: gives back). */
   minor: number;
-  reason?: string;
+  reason?: PartReason;
   /** A reversal's own upstream orderId. */
   orderId?: string;
   createdAt: string;

@@ -1,4 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { OrderReason } from '../reasons.ts';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
 import type { CreditInRange, OrderKey, PaidNotCredited } from './ledger-items.ts';
 import {
@@ -88,7 +89,7 @@ export interface Ledger {
     opts: {
       now: Date;
       owner: string;
-      reason: string;
+      reason: OrderReason;
       code?: number;
       message?: string;
       monthGiveBack?: MonthAmount;
@@ -196,7 +197,7 @@ export class DynamoLedger implements Ledger {
     opts: {
       now: Date;
       owner: string;
-      reason: string;
+      reason: OrderReason;
       code?: number;
       message?: string;
       monthGiveBack?: MonthAmount;
