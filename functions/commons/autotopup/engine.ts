@@ -65,8 +65,17 @@ const BY = 'auto';
 const WRITE_ROUNDS = 5;
 /** The upstream stamps a record in whole seconds by its own clock: this far apart is "at once". */
 const RECORD_SKEW_MS = 60_000;
-/** How far back a credit the balance does not show yet is looked for in the ledger. */
-const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
+/**
+ * How far back the ledger's credits are read: every record the balance keeps, so a record
+ * whose credit the ledger has is never free for another credit's window to take.
+ */
+const UNSHOWN_LOOKBACK_MS = RECENT_CREDITS_WINDOW_MS + RECORD_SKEW_MS;
+/**
+ * How long a healed episode credit whose window holds a same-MB record that may be another's
+ * (a console top-up) waits for surer signs before it is taken as shown: the records' listing
+ * lag is minutes, and the customer just got the credit.
+ */
+const SHOWN_WAIT_MS = 3_600_000;
 
 /**
  * Both the balance and the days left count; either one below its threshold is "low". A
@@ -255,8 +264,12 @@ export class AutoTopupEngine implements BalanceListener {
 
   /**
    * Whether the balance surely shows the episode's credit: the records it counted show more
-   * of the customer's ledger credits with it than without it, so no other credit of the same
-   * MB at the same minute (a package bought by hand) can pass for it.
+   * of the customer's ledger credits and paid orders still landing with it than without it,
+   * so no other order of the same MB (a package bought by hand) can pass for it. A credit
+   * healed by a later retry may be any record of its window, and a console top-up (no order
+   * at all) of the same MB in that gap could pass for it: then it is taken as shown only once
+   * a record at its credit time matches, or the balance lists records past it (listed in
+   * order, its own is among them), or SHOWN_WAIT_MS passed (a low customer is served).
    */
   async #shows(
     rec: AutoTopupRecord,
@@ -266,14 +279,25 @@ export class AutoTopupEngine implements BalanceListener {
     balance: CustomerBalance,
     batch: Batch,
   ): Promise<boolean> {
-    const credits = await this.#credits(rec.customerId, this.#deps.clock(), batch);
+    const now = this.#deps.clock();
+    const credits = await this.#credits(rec.customerId, now, batch);
     const mb = gbToMb(ep.gb);
     const own =
       credits.find((c) => c.orderKey === orderKey && c.mb.eq(mb)) ??
       (at === undefined ? undefined : { orderKey, from: Date.parse(at), at: Date.parse(at), mb });
     if (!own) return false;
-    const others = credits.filter((c) => c !== own);
-    return shownCredits(balance, [...others, own]).size > shownCredits(balance, others).size;
+    const others = [
+      ...credits.filter((c) => c !== own),
+      ...(await this.#landing(rec.customerId, now, batch)),
+    ];
+    const base = shownCredits(balance, others).size;
+    const adds = (c: Credit) => shownCredits(balance, [...others, c]).size > base;
+    if (!adds(own)) return false;
+    if (own.at - own.from <= RECORD_SKEW_MS) return true;
+    const listedPast = (balance.recentCredits ?? []).some(
+      (r) => Date.parse(r.at) > own.at + RECORD_SKEW_MS,
+    );
+    return listedPast || now.getTime() - own.at >= SHOWN_WAIT_MS || adds({ ...own, from: own.at });
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
