@@ -114,6 +114,30 @@ describe('F2: a record that is not the episode credit, inside its heal gap', () 
   });
 });
 
+describe("F2, before any charge: a console top-up inside a hand-bought credit's heal gap", () => {
+  it.fails('the hand-bought credit not listed yet still counts: no charge within the hour, then the low balance is charged', {
+    timeout: 60_000,
+  }, async () => {
+    standIn.reset();
+    const t = await bench(fx, standIn, KEY, { cooldownHours: 0 });
+    t.later(MIN);
+    t.expectStatus(await t.deliver(handBought(t.id, 'cs_g'), t.down()), 503);
+    t.later(3 * MIN);
+    fx.sim.consoleTopUp({ customerId: t.id, mb: 100 * 1024 });
+    t.later(8 * MIN);
+    expect(t.body(await t.deliver(handBought(t.id, 'cs_g')))).toMatchObject({
+      result: 'credited',
+    });
+    t.later(MIN);
+    // 100 GB used; listed: the console record only. Shown 5 GB, the upstream holds 105 GB.
+    await t.run(t.balance(5, [0], 100));
+    expect(t.intents()).toHaveLength(0);
+    t.later(60 * MIN);
+    await t.run(t.balance(5, [0], 100));
+    expect(t.intents()).toHaveLength(1);
+  });
+});
+
 describe('F3: an order released from HELD a day later', () => {
   /**
    * R, a 100 % discount gb100 Checkout, is HELD (noPaymentRequired: hold). A minute later
