@@ -203,12 +203,15 @@ export class AutoTopupEngine implements BalanceListener {
     now: Date,
     batch: Batch,
   ): Promise<CustomerBalance> {
-    const credits = [
-      ...(await this.#credits(customerId, now, batch)),
-      ...(await this.#landing(customerId, now, batch)),
-    ];
+    const credited = await this.#credits(customerId, now, batch);
+    const credits = [...credited, ...(await this.#landing(customerId, now, batch))];
     const shown = shownCredits(balance, credits);
-    const unshown = credits.filter((c) => !shown.has(c));
+    // A healed credit taken for a record of its gap that a console top-up may be: not yet.
+    const unsure = (c: Credit) => {
+      const at = shown.get(c);
+      return at !== undefined && credited.includes(c) && !surelyShown(c, at, balance, now);
+    };
+    const unshown = credits.filter((c) => !shown.has(c) || unsure(c));
     if (unshown.length === 0) return balance;
     const mb = new Decimal(balance.balanceMb).plus(sum(unshown.map((c) => c.mb)));
     const burns = [balance.burn1dMb, balance.burn7dMb].map((b) => new Decimal(b ?? 0));
@@ -293,11 +296,8 @@ export class AutoTopupEngine implements BalanceListener {
     const base = shownCredits(balance, others).size;
     const adds = (c: Credit) => shownCredits(balance, [...others, c]).size > base;
     if (!adds(own)) return false;
-    if (own.at - own.from <= RECORD_SKEW_MS) return true;
-    const listedPast = (balance.recentCredits ?? []).some(
-      (r) => Date.parse(r.at) > own.at + RECORD_SKEW_MS,
-    );
-    return listedPast || now.getTime() - own.at >= SHOWN_WAIT_MS || adds({ ...own, from: own.at });
+    // Its window's start as the record: sure when there is no heal gap.
+    return surelyShown(own, own.from, balance, now) || adds({ ...own, from: own.at });
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
@@ -1055,13 +1055,13 @@ interface Credit {
  * credit (`matchInWindows`, as the reconciliation matches). A credit older than the records
  * the balance keeps shows when a newer record does (the upstream lists records in order).
  */
-function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set<Credit> {
-  const shown = new Set<Credit>();
+function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Map<Credit, number> {
+  const shown = new Map<Credit, number>();
   const last = balance.lastCreditAt === null ? undefined : Date.parse(balance.lastCreditAt);
   const recent: Credit[] = [];
   for (const c of credits) {
     if (last !== undefined && c.at + RECORD_SKEW_MS < last - RECENT_CREDITS_WINDOW_MS) {
-      shown.add(c);
+      shown.set(c, c.at);
     } else {
       recent.push(c);
     }
@@ -1070,8 +1070,21 @@ function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set
     at: Date.parse(r.at),
     mb: new Decimal(r.mb),
   }));
-  for (const c of matchInWindows(recent, records, RECORD_SKEW_MS).keys()) shown.add(c);
+  for (const [c, r] of matchInWindows(recent, records, RECORD_SKEW_MS)) shown.set(c, r.at);
   return shown;
+}
+
+/**
+ * Whether a credit matched to a record stamped `recordAt` surely is that record: the record
+ * is at its credit time (no heal gap between), or the balance lists records past its credit
+ * (listed in order: its own is among them), or SHOWN_WAIT_MS passed since its credit (the
+ * records' listing lag is minutes). Otherwise a console top-up of the same MB in its heal
+ * gap may be the record, its own not listed yet.
+ */
+function surelyShown(c: Credit, recordAt: number, balance: CustomerBalance, now: Date): boolean {
+  if (recordAt >= c.at - RECORD_SKEW_MS) return true;
+  if (now.getTime() - c.at >= SHOWN_WAIT_MS) return true;
+  return (balance.recentCredits ?? []).some((r) => Date.parse(r.at) > c.at + RECORD_SKEW_MS);
 }
 
 /** Whether an open episode has something to do even when the balance did not change. */
