@@ -65,8 +65,17 @@ const BY = 'auto';
 const WRITE_ROUNDS = 5;
 /** The upstream stamps a record in whole seconds by its own clock: this far apart is "at once". */
 const RECORD_SKEW_MS = 60_000;
-/** How far back a credit the balance does not show yet is looked for in the ledger. */
-const UNSHOWN_LOOKBACK_MS = 24 * 3_600_000;
+/**
+ * How far back the ledger's credits are read: every record the balance keeps, so a record
+ * whose credit the ledger has is never free for another credit's window to take.
+ */
+const UNSHOWN_LOOKBACK_MS = RECENT_CREDITS_WINDOW_MS + RECORD_SKEW_MS;
+/**
+ * How long a healed episode credit whose window holds a same-MB record that may be another's
+ * (a console top-up) waits for surer signs before it is taken as shown: the records' listing
+ * lag is minutes, and the customer just got the credit.
+ */
+const SHOWN_WAIT_MS = 3_600_000;
 
 /**
  * Both the balance and the days left count; either one below its threshold is "low". A
@@ -194,12 +203,15 @@ export class AutoTopupEngine implements BalanceListener {
     now: Date,
     batch: Batch,
   ): Promise<CustomerBalance> {
-    const credits = [
-      ...(await this.#credits(customerId, now, batch)),
-      ...(await this.#landing(customerId, now, batch)),
-    ];
+    const credited = await this.#credits(customerId, now, batch);
+    const credits = [...credited, ...(await this.#landing(customerId, now, batch))];
     const shown = shownCredits(balance, credits);
-    const unshown = credits.filter((c) => !shown.has(c));
+    // A healed credit taken for a record of its gap that a console top-up may be: not yet.
+    const unsure = (c: Credit) => {
+      const at = shown.get(c);
+      return at !== undefined && credited.includes(c) && !surelyShown(c, at, balance, now);
+    };
+    const unshown = credits.filter((c) => !shown.has(c) || unsure(c));
     if (unshown.length === 0) return balance;
     const mb = new Decimal(balance.balanceMb).plus(sum(unshown.map((c) => c.mb)));
     const burns = [balance.burn1dMb, balance.burn7dMb].map((b) => new Decimal(b ?? 0));
@@ -255,8 +267,12 @@ export class AutoTopupEngine implements BalanceListener {
 
   /**
    * Whether the balance surely shows the episode's credit: the records it counted show more
-   * of the customer's ledger credits with it than without it, so no other credit of the same
-   * MB at the same minute (a package bought by hand) can pass for it.
+   * of the customer's ledger credits and paid orders still landing with it than without it,
+   * so no other order of the same MB (a package bought by hand) can pass for it. A credit
+   * healed by a later retry may be any record of its window, and a console top-up (no order
+   * at all) of the same MB in that gap could pass for it: then it is taken as shown only once
+   * a record at its credit time matches, or the balance lists records past it (listed in
+   * order, its own is among them), or SHOWN_WAIT_MS passed (a low customer is served).
    */
   async #shows(
     rec: AutoTopupRecord,
@@ -266,14 +282,22 @@ export class AutoTopupEngine implements BalanceListener {
     balance: CustomerBalance,
     batch: Batch,
   ): Promise<boolean> {
-    const credits = await this.#credits(rec.customerId, this.#deps.clock(), batch);
+    const now = this.#deps.clock();
+    const credits = await this.#credits(rec.customerId, now, batch);
     const mb = gbToMb(ep.gb);
     const own =
       credits.find((c) => c.orderKey === orderKey && c.mb.eq(mb)) ??
       (at === undefined ? undefined : { orderKey, from: Date.parse(at), at: Date.parse(at), mb });
     if (!own) return false;
-    const others = credits.filter((c) => c !== own);
-    return shownCredits(balance, [...others, own]).size > shownCredits(balance, others).size;
+    const others = [
+      ...credits.filter((c) => c !== own),
+      ...(await this.#landing(rec.customerId, now, batch)),
+    ];
+    const base = shownCredits(balance, others).size;
+    const adds = (c: Credit) => shownCredits(balance, [...others, c]).size > base;
+    if (!adds(own)) return false;
+    // Its window's start as the record: sure when there is no heal gap.
+    return surelyShown(own, own.from, balance, now) || adds({ ...own, from: own.at });
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
@@ -1031,13 +1055,13 @@ interface Credit {
  * credit (`matchInWindows`, as the reconciliation matches). A credit older than the records
  * the balance keeps shows when a newer record does (the upstream lists records in order).
  */
-function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set<Credit> {
-  const shown = new Set<Credit>();
+function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Map<Credit, number> {
+  const shown = new Map<Credit, number>();
   const last = balance.lastCreditAt === null ? undefined : Date.parse(balance.lastCreditAt);
   const recent: Credit[] = [];
   for (const c of credits) {
     if (last !== undefined && c.at + RECORD_SKEW_MS < last - RECENT_CREDITS_WINDOW_MS) {
-      shown.add(c);
+      shown.set(c, c.at);
     } else {
       recent.push(c);
     }
@@ -1046,8 +1070,21 @@ function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set
     at: Date.parse(r.at),
     mb: new Decimal(r.mb),
   }));
-  for (const c of matchInWindows(recent, records, RECORD_SKEW_MS).keys()) shown.add(c);
+  for (const [c, r] of matchInWindows(recent, records, RECORD_SKEW_MS)) shown.set(c, r.at);
   return shown;
+}
+
+/**
+ * Whether a credit matched to a record stamped `recordAt` surely is that record: the record
+ * is at its credit time (no heal gap between), or the balance lists records past its credit
+ * (listed in order: its own is among them), or SHOWN_WAIT_MS passed since its credit (the
+ * records' listing lag is minutes). Otherwise a console top-up of the same MB in its heal
+ * gap may be the record, its own not listed yet.
+ */
+function surelyShown(c: Credit, recordAt: number, balance: CustomerBalance, now: Date): boolean {
+  if (recordAt >= c.at - RECORD_SKEW_MS) return true;
+  if (now.getTime() - c.at >= SHOWN_WAIT_MS) return true;
+  return (balance.recentCredits ?? []).some((r) => Date.parse(r.at) > c.at + RECORD_SKEW_MS);
 }
 
 /** Whether an open episode has something to do even when the balance did not change. */

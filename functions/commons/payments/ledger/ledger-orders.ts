@@ -694,7 +694,7 @@ export class OrderStore {
         customerId: order.customerId,
         gb: new Decimal(gb),
         creditedAt: new Date(order.creditedAt),
-        createdAt: new Date(order.createdAt),
+        createdAt: firstCallAt(order),
       });
     }
     return out;
@@ -727,9 +727,17 @@ export class OrderStore {
         orderKey: ledgerKeys.order(order).pk,
         customerId: order.customerId,
         gb: new Decimal(gb),
-        createdAt: new Date(order.createdAt),
+        createdAt: firstCallAt(order),
       });
     }
     return out;
   }
+}
+
+/**
+ * When the upstream may first have been asked to apply the order: a HELD order only from its
+ * release (days may pass), any other from its creation. Before it, no record can be its credit.
+ */
+function firstCallAt(order: Order): Date {
+  return new Date(order.releasedAt ?? order.createdAt);
 }
