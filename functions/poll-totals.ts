@@ -7,6 +7,7 @@ import { instrument, recordResidual } from './commons/observability.ts';
 import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
 import { LedgerReader } from './commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from './commons/payments/sweep.ts';
+import { alertUncreditedOrders } from './commons/payments/uncredited.ts';
 import { PollStateStore } from './commons/pollers/store/poll-state.ts';
 import { SeriesStore } from './commons/pollers/store/series.ts';
 import { SnapshotStore } from './commons/pollers/store/snapshots.ts';
@@ -74,6 +75,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
   if (alerts.failed.length)
     logger.error('alert notices not delivered', { failed: alerts.failed.length });
   const stuckDeductions = await sweepDeductions(config.payments.leaseSeconds, upstream);
+  const uncreditedOrders = await alertUncredited();
   const eventReminders = await remindOpenEvents();
   const digest = await sendDailyDigest();
   const summary = {
@@ -86,6 +88,7 @@ export const handler = instrument(async (_event: ScheduledEvent, context: Contex
       notice: c.notice,
     })),
     stuckDeductions,
+    uncreditedOrders,
     eventReminders,
     digest,
   };
@@ -115,6 +118,25 @@ async function sweepDeductions(
     return marked;
   } catch (error) {
     logger.error('deduction sweep failed', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
+    });
+    return 0;
+  }
+}
+
+/**
+ * Tells a person of paid orders left uncredited for over an hour. Like the sweep, a failure
+ * is logged, not thrown: the next poll looks again.
+ */
+async function alertUncredited(): Promise<number> {
+  try {
+    return await alertUncreditedOrders({
+      ledger: new DynamoLedger(docClient, tableName()),
+      sink: alertingFromEnv().events,
+      clock: () => new Date(),
+    });
+  } catch (error) {
+    logger.error('uncredited orders check failed', {
       error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown',
     });
     return 0;
