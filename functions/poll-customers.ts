@@ -11,7 +11,7 @@ import type { BalanceListener } from './commons/customers/types.ts';
 import { getStringFromEnv } from './commons/env.ts';
 import { logger } from './commons/logger.ts';
 import { instrument, recordListenerFailures } from './commons/observability.ts';
-import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
+import { ledgerReads } from './commons/payments/ledger/ledger-read.ts';
 import { PollStateStore } from './commons/pollers/store/poll-state.ts';
 import { UsageStore } from './commons/pollers/store/usage.ts';
 import { upstreamFromEnv } from './commons/upstream/wiring.ts';
@@ -47,7 +47,7 @@ export function createPollCustomersHandler(handoff: () => BalanceListener) {
         balances: new CustomerBalanceStore(docClient, table),
         records: new CustomerRecordStore(docClient, table),
         pollState: new PollStateStore(docClient, table),
-        credits: new DynamoLedger(docClient, table),
+        credits: ledgerReads(docClient, table),
         listeners: [handoff()],
       };
     }

@@ -4,7 +4,7 @@ import { docClient } from './commons/clients/dynamodb.ts';
 import { ValidationError } from './commons/errors.ts';
 import { logger } from './commons/logger.ts';
 import { instrument } from './commons/observability.ts';
-import { DynamoLedger } from './commons/payments/ledger/ledger.ts';
+import { ledgerReads } from './commons/payments/ledger/ledger-read.ts';
 import { ReportStore } from './commons/reconcile/report-store.ts';
 import { reconcile } from './commons/reconcile/run.ts';
 import { parseDay } from './commons/units.ts';
@@ -31,7 +31,7 @@ export const handler = instrument(async (event: unknown, context: Context) => {
   const report = await reconcile(
     {
       upstream: await upstreamFromEnv(),
-      credits: new DynamoLedger(docClient, table),
+      credits: ledgerReads(docClient, table),
       reports: new ReportStore(docClient, table, config.polling.retentionDays),
       sink: alertingFromEnv().events,
       clock: () => new Date(),

@@ -7,8 +7,7 @@ import type { BalanceChange, BalanceListener, CustomerBalance } from '../custome
 import { logger } from '../logger.ts';
 import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
 import { capMonth } from '../payments/catalog.ts';
-import type { Ledger } from '../payments/ledger/ledger.ts';
-import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
+import { type LedgerReads, orderKeyText } from '../payments/ledger/ledger-read.ts';
 import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
 import { matchInWindows } from '../reconcile/match.ts';
 import type { CreditSource } from '../reconcile/run.ts';
@@ -44,7 +43,7 @@ export interface AutoTopupDeps {
    * Orders by key, the credits of a time range (the ones a balance may not show yet), and the
    * paid orders still landing (credited upstream perhaps, not in the ledger yet).
    */
-  ledger: Pick<Ledger, 'getOrder' | 'listPaidNotCredited'> & CreditSource;
+  ledger: Pick<LedgerReads, 'getOrder' | 'listPaidNotCredited'> & CreditSource;
   /** The balances as last computed, for open episodes whose customer's balance did not change. */
   balances: { current(customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> };
   snapshots: Pick<SnapshotStore, 'latest'>;
@@ -104,7 +103,7 @@ interface Batch {
   /** The ledger's credits and paid orders still landing of the lookback, read once per batch. */
   ledger?: {
     credits: Awaited<ReturnType<CreditSource['listCredited']>>;
-    landing: Awaited<ReturnType<Ledger['listPaidNotCredited']>>;
+    landing: Awaited<ReturnType<LedgerReads['listPaidNotCredited']>>;
   };
   pendingMb?: Decimal;
   /** The pool's latest snapshot, read once per batch (null: there is none). */
@@ -892,7 +891,7 @@ export class AutoTopupEngine implements BalanceListener {
     batch: Batch,
   ): Promise<boolean> {
     // The balance poll names a credit by the ledger's order key.
-    const orderKey = ledgerKeys.order({ provider: 'stripe', paymentId: pi }).pk;
+    const orderKey = orderKeyText({ provider: 'stripe', paymentId: pi });
     const gb = `+${formatGb(ep.gb)} credited (order stripe:${pi})`;
     if (change.credits.some((c) => c.orderId === orderKey)) {
       await this.#end(rec, ep, `${gb}; episode ${ep.n} ends`);

@@ -3,7 +3,7 @@ import { docClient } from '../clients/dynamodb.ts';
 import { customerNoticesFromEnv } from '../customer-notices/wiring.ts';
 import { CustomerBalanceStore } from '../customers/store/customer-balances.ts';
 import type { BalanceListener } from '../customers/types.ts';
-import { OrderStore, readOrder } from '../payments/ledger/ledger-orders.ts';
+import { ledgerReads } from '../payments/ledger/ledger-read.ts';
 import { SnapshotStore } from '../pollers/store/snapshots.ts';
 import { alertingFromEnv, tableName } from '../wiring.ts';
 import { storedBalances } from './balances.ts';
@@ -22,15 +22,15 @@ export function createAutoTopupListener(
 ): BalanceListener {
   const table = tableName();
   const clock = () => new Date();
+  const ledger = ledgerReads(docClient, table);
   return new AutoTopupEngine({
     store: new AutoTopupStore(docClient, table),
     stripe: stripeFromEnv,
     // Reads only: the ledger's writes stay out of customer-actions' bundle.
     ledger: {
-      getOrder: (key) => readOrder(docClient, table, key),
-      listCredited: (from, to) => new OrderStore(docClient, table).listCredited(from, to),
-      listPaidNotCredited: (from, to) =>
-        new OrderStore(docClient, table).listPaidNotCredited(from, to),
+      getOrder: ledger.getOrder,
+      listCredited: ledger.listCreditedOrders,
+      listPaidNotCredited: ledger.listPaidNotCredited,
     },
     balances: storedBalances(
       new CustomerBalanceStore(docClient, table),

@@ -5,7 +5,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ledgerKeys } from '../../payments/ledger/ledger-items.ts';
+import { monthCapKey } from '../../payments/ledger/ledger-read.ts';
 import { StoreError, storeCall } from '../../store/errors.ts';
 import { queryAll } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
@@ -249,7 +249,7 @@ export class AutoTopupStore {
       this.doc.send(
         new GetCommand({
           TableName: this.tableName,
-          Key: ledgerKeys.month(customerId, month),
+          Key: monthCapKey(customerId, month),
           ConsistentRead: true,
         }),
       ),

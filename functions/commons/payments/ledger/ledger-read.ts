@@ -2,14 +2,49 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { storeCall } from '../../store/errors.ts';
 import { queryAll, type StoredItem } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
-import {
-  type DeductionPart,
-  type DeductionState,
-  ledgerKeys,
-  type Order,
-  type OrderKey,
-  type OrderState,
-} from './ledger.ts';
+import type { DeductionPart, DeductionState, Order, OrderKey, OrderState } from './ledger.ts';
+import { type CreditInRange, ledgerKeys, type PaidNotCredited } from './ledger-items.ts';
+import { OrderStore, readOrder } from './ledger-orders.ts';
+import { PartStore } from './ledger-parts.ts';
+
+/**
+ * The ledger as other capabilities read it (auto top-up, the balance poll, the
+ * reconciliation): nothing here writes, and nothing else of `payments/ledger/` is theirs to
+ * import (test/unit/ledger-boundary.test.ts).
+ */
+export interface LedgerReads {
+  /** One order, read consistently. */
+  getOrder(key: OrderKey): Promise<Order | undefined>;
+  /** Credits in [from, to]: orders, and reversals credited back. */
+  listCredited(from: Date, to: Date): Promise<CreditInRange[]>;
+  /** Orders credited in [from, to], without reversals. */
+  listCreditedOrders(from: Date, to: Date): Promise<CreditInRange[]>;
+  /** Paid orders not credited yet (RECEIVED, CREDITING) whose state changed in [from, to]. */
+  listPaidNotCredited(from: Date, to: Date): Promise<PaidNotCredited[]>;
+}
+
+export function ledgerReads(doc: DynamoDBDocumentClient, tableName: string): LedgerReads {
+  const orders = new OrderStore(doc, tableName);
+  return {
+    getOrder: (key) => readOrder(doc, tableName, key),
+    async listCredited(from, to) {
+      const [credited, reversals] = await Promise.all([
+        orders.listCredited(from, to),
+        new PartStore(doc, tableName).listRecredited(from, to),
+      ]);
+      return [...credited, ...reversals];
+    },
+    listCreditedOrders: (from, to) => orders.listCredited(from, to),
+    listPaidNotCredited: (from, to) => orders.listPaidNotCredited(from, to),
+  };
+}
+
+/** An order's key as credits and records name it (`ORDER#stripe#pi_…`). */
+export const orderKeyText = (key: OrderKey): string => ledgerKeys.order(key).pk;
+
+/** The item holding a customer's GB of a month under the payments cap. */
+export const monthCapKey = (customerId: string, month: string) =>
+  ledgerKeys.month(customerId, month);
 
 /**
  * Read-only views of the top-up ledger for operators (CLI, status page). Writes stay in

@@ -1,0 +1,34 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const COMMONS = join(import.meta.dirname, '../../functions/commons');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sources(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+
+/**
+ * Issue #30: payments owns its ledger; other capabilities read it through ledger-read.ts
+ * only, never its write side or item shapes.
+ */
+describe('the payments ledger boundary', () => {
+  it('other capabilities import nothing of payments/ledger/ but ledger-read.ts', () => {
+    const crossings = sources(COMMONS)
+      .filter((file) => !relative(COMMONS, file).startsWith('payments/'))
+      .flatMap((file) =>
+        [...readFileSync(file, 'utf8').matchAll(/from '([^']*payments\/ledger\/[^']*)'/g)]
+          .map((m) => m[1] ?? '')
+          .filter((spec) => !spec.endsWith('/ledger-read.ts'))
+          .map((spec) => `${relative(COMMONS, file)} → ${spec}`),
+      );
+    expect(sources(COMMONS).length).toBeGreaterThan(50);
+    expect(crossings).toEqual([]);
+  });
+});
