@@ -9,7 +9,6 @@ import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
@@ -17,6 +16,7 @@ import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { Captured } from '../helpers/cli.ts';
 import {
   type LocalRun,
@@ -81,16 +81,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
       clock: () => new Date(),
       config: { autoTopup: config.autoTopup, payments: config.payments },
     });
-    const balance = (gb: string): CustomerBalance => ({
-      customerId: '1001',
-      balanceMb: gbToMb(gb).toFixed(),
-      burn1dMb: null,
-      burn7dMb: null,
-      daysLeft: null,
-      lastCreditMb: null,
-      lastCreditAt: null,
-      asOf: new Date().toISOString(),
-    });
+    const balance = (gb: string) => customerBalance('1001', gb, new Date());
     const low = [{ before: balance('25'), after: balance('5'), credits: [] }];
     await Promise.all([engine.onBalances(low), engine.onBalances(low)]);
 

@@ -21,6 +21,7 @@ import type {
 } from '../../functions/commons/customers/types.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 
 const sns = mockClient(SNSClient);
@@ -256,16 +257,10 @@ describe('Class: CustomerNotices', () => {
       const again = await t.listener.run([
         {
           before: undefined,
-          after: {
-            customerId: '88',
-            balanceMb: gbToMb(103.9).toFixed(),
-            burn1dMb: null,
-            burn7dMb: null,
-            daysLeft: null,
+          after: customerBalance('88', 103.9, t.now(), {
             lastCreditMb: big.mb,
             lastCreditAt: big.at,
-            asOf: t.now().toISOString(),
-          },
+          }),
           credits: [big],
         },
       ]);
@@ -433,16 +428,7 @@ describe('Class: CustomerNotices', () => {
       });
       const low: BalanceChange = {
         before: { ...t.last(), balanceMb: gbToMb(20).toFixed() },
-        after: {
-          customerId: '88',
-          balanceMb: gbToMb(1).toFixed(),
-          burn1dMb: null,
-          burn7dMb: null,
-          daysLeft: null,
-          lastCreditMb: null,
-          lastCreditAt: null,
-          asOf: t.now().toISOString(),
-        },
+        after: customerBalance('88', 1, t.now()),
         credits: [],
       };
       const [a, b] = await Promise.all([t.listener.run([low]), twin.run([low])]);
