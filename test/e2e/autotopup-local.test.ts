@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
@@ -18,13 +18,7 @@ import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
 import { customerBalance } from '../helpers/balances.ts';
 import { Captured } from '../helpers/cli.ts';
-import {
-  type LocalRun,
-  ROOT,
-  startLocal,
-  stopGroup,
-  stripeStandInOf,
-} from '../helpers/npm-start.ts';
+import { ROOT, stripeStandInOf, useLocalRuns } from '../helpers/npm-start.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
 
 /**
@@ -34,13 +28,11 @@ import { RecordingSink } from '../integration/payments-fixtures.ts';
  * credits through the simulator, and the next balance change ends the episode.
  */
 describe('local runtime end to end: auto top-up with the Stripe stand-in', () => {
-  let runtime: LocalRun | undefined;
-  afterAll(() => stopGroup(runtime));
+  const startLocal = useLocalRuns();
 
   it('charges once, is credited by the webhook, and shows it in the history', async () => {
     // Prepare: npm start on free ports and a fresh data folder
     const running = await startLocal({ text: '  try ' });
-    runtime = running;
     const output = running.output();
     expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
