@@ -17,7 +17,7 @@ import type {
 import { gbToMb } from '../../functions/commons/units.ts';
 import { customerBalance } from '../helpers/balances.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
-import { customerNotices, useAwsNoticeChannels } from '../helpers/notices.ts';
+import { customerNotices, transactionalSms, useAwsNoticeChannels } from '../helpers/notices.ts';
 
 const aws = useAwsNoticeChannels();
 
@@ -144,14 +144,10 @@ describe('Class: CustomerNotices', () => {
         },
       ]);
       expect(t.smsSent()).toEqual([
-        {
-          PhoneNumber: PHONE,
-          Message:
-            'Your proxy traffic is running low: 4 GB left, about 2 d. Top up to keep your proxies working. https://shop.example.com/pay?customer=88',
-          MessageAttributes: {
-            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
-          },
-        },
+        transactionalSms(
+          PHONE,
+          'Your proxy traffic is running low: 4 GB left, about 2 d. Top up to keep your proxies working. https://shop.example.com/pay?customer=88',
+        ),
       ]);
 
       // Still low, then hovering just above 5 GB (under 5.5 with 10 % hysteresis): silence.
@@ -271,14 +267,10 @@ describe('Class: CustomerNotices', () => {
       );
       expect(aws.ses.sent[0]?.tags.locale).toBe('zh-CN');
       expect(t.smsSent()).toEqual([
-        {
-          PhoneNumber: PHONE,
-          Message:
-            '您的代理流量已用完（余额 -0.25 GB），充值后即可恢复使用。 https://shop.example.com/pay?customer=88',
-          MessageAttributes: {
-            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
-          },
-        },
+        transactionalSms(
+          PHONE,
+          '您的代理流量已用完（余额 -0.25 GB），充值后即可恢复使用。 https://shop.example.com/pay?customer=88',
+        ),
       ]);
       // The top-up receipt in Chinese ends the episode.
       await t.poll(99.75, { credits: [credit(100, '2026-12-01T01:59:00Z', 'o-9')] });
