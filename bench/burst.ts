@@ -166,6 +166,17 @@ async function live(): Promise<void> {
         .catch(() => ({}))) as typeof health;
     }
     if (!health.simulatorUrl) throw new Error('npm start did not come up');
+    // Traffic for every order: the demo pool would run dry after a few dozen 10 GB top-ups,
+    // and each refused recharge would be a retry, not the throttle's doing.
+    const pool = { rechargedMb: 1e12, consumedMb: 0, residualMb: 1e12 };
+    for (const id of ['primary', 'secondary']) {
+      const res = await fetch(`${health.simulatorUrl}/_sim/pools/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(pool),
+      });
+      if (!res.ok) throw new Error(`simulator pool ${id}: ${res.status} ${await res.text()}`);
+    }
     const take = bucket(WEBHOOK_ROUTE_THROTTLE);
     const start = performance.now();
     const latencies: number[] = [];

@@ -1,7 +1,8 @@
 /**
  * What FlowPilot costs per month, measured: each size runs in its own process
- * (bench/cost/measure.ts: the real handlers, DynamoDB Local, the simulator), one hour of a
- * month at the default schedules plus webhook samples; this file prices the month with
+ * (bench/cost/measure.ts: the real handlers, DynamoDB Local, the simulator), a day's first
+ * hour and a steady hour at the default schedules plus webhook samples (a day is the first
+ * and 23 steady ones); this file prices the month with
  * bench/prices.json and the stack's own resources (synthesised here, bundling skipped).
  * 100,000 customers are projected from the measured sizes (a straight line through them per
  * function and figure), and the output says so.
@@ -9,6 +10,8 @@
  *   npx tsx bench/cost.ts            1,000 and 10,000 measured, 100,000 projected
  *   npx tsx bench/cost.ts --fast     1,000 measured (CI), 10,000 and 100,000 projected
  *   npm run bench -- cost            the same as the first
+ *   npx tsx bench/cost.ts --from=m.json   a saved output of bench/cost/measure.ts instead of
+ *                                         measuring (repeatable; its sizes are the measured)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,7 +23,8 @@ import { FlowPilotStack } from '../infra/stack.ts';
 import { ASSUMPTIONS, MEMORY_MB, RUNS_PER_MONTH } from './cost/assumptions.ts';
 
 const FAST = process.argv.includes('--fast');
-const MEASURED = FAST ? [1_000] : [1_000, 10_000];
+const SAVED = process.argv.filter((a) => a.startsWith('--from=')).map((a) => a.slice(7));
+const MEASURED = SAVED.length > 0 ? [] : FAST ? [1_000] : [1_000, 10_000];
 const SIZES = [1_000, 10_000, 100_000];
 const SAMPLE = FAST ? 20 : 60;
 
@@ -29,16 +33,20 @@ interface Usage {
   ms: number;
   rru: number;
   wru: number;
+  wruByKind: Record<string, number>;
   logBytes: number;
   requests: Record<string, number>;
 }
 interface Measurement {
   customers: number;
   activeThisHour: number;
+  /** The steady hour's (with the webhook samples and a reconcile run). */
   handoffs: number;
   hourWallMs: number;
-  webhookAnswers: number[];
   functions: Record<string, Usage>;
+  /** The first hour of a day: every balance with usage in the window is written once. */
+  firstHourOfDay: { handoffs: number; hourWallMs: number; functions: Record<string, Usage> };
+  webhookAnswers: number[];
   metrics: string[];
   storage: Record<string, { items: number; bytes: number }>;
 }
@@ -96,9 +104,37 @@ interface Month {
   snsPublishes: number;
 }
 
+/** Hours of a day that are steady: the first one after the day turns is heavier. */
+const STEADY_HOURS = 23;
+
+/** The hourly functions over a day: the first hour once, the steady hour 23 times. */
+function dayOf(m: Measurement): Record<string, Usage> {
+  const out: Record<string, Usage> = { ...m.functions };
+  for (const [fn, d] of Object.entries(m.firstHourOfDay.functions)) {
+    const s = m.functions[fn];
+    const scaled = (k: 'invocations' | 'ms' | 'rru' | 'wru' | 'logBytes') =>
+      d[k] + STEADY_HOURS * (s?.[k] ?? 0);
+    const merged: Record<string, number> = {};
+    for (const src of [d.requests, s?.requests ?? {}]) {
+      const w = src === d.requests ? 1 : STEADY_HOURS;
+      for (const [k, v] of Object.entries(src)) merged[k] = (merged[k] ?? 0) + w * v;
+    }
+    out[fn] = {
+      invocations: scaled('invocations'),
+      ms: scaled('ms'),
+      rru: scaled('rru'),
+      wru: scaled('wru'),
+      logBytes: scaled('logBytes'),
+      wruByKind: {},
+      requests: merged,
+    };
+  }
+  return out;
+}
+
 /** The month of one measured size. */
 function monthOf(m: Measurement): Month {
-  const f = m.functions;
+  const f = dayOf(m);
   const fresh = perRun(f['webhook-fresh']);
   const dup = perRun(f['webhook-duplicate']);
   const deliveriesFresh = m.customers * ASSUMPTIONS.topupsPerCustomer;
@@ -106,8 +142,8 @@ function monthOf(m: Measurement): Month {
   const deliveries = deliveriesFresh + deliveriesDup;
   const mix = (k: keyof PerRun) =>
     (fresh[k] * deliveriesFresh + dup[k] * deliveriesDup) / deliveries;
-  // The measured hour is one of the month's 720.
-  const handoffsPerMonth = m.handoffs * 720;
+  // A day is the first hour and 23 steady ones.
+  const handoffsPerMonth = (m.firstHourOfDay.handoffs + STEADY_HOURS * m.handoffs) * 30;
   // Usage rows are kept for retentionDays; the rest is one item or a few per customer or order.
   const usageKinds = ['USAGE', 'DAY'];
   let bytes = 0;
@@ -342,7 +378,13 @@ const usd = (x: number) => (x < 0.005 ? '0.00' : x.toFixed(2));
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 
-const measured = MEASURED.map((n) => ({ n, m: measure(n) }));
+const measured = [
+  ...SAVED.map((file) => {
+    const m = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').at(-1) ?? '') as Measurement;
+    return { n: m.customers, m };
+  }),
+  ...MEASURED.map((n) => ({ n, m: measure(n) })),
+].sort((a, b) => a.n - b.n);
 const months = measured.map(({ n, m }) => ({ n, month: monthOf(m) }));
 const fixed = stackResources();
 const bySize = SIZES.map((n) => {
@@ -355,7 +397,7 @@ out.push(
   `\nFlowPilot per month, USD (${prices.region} on-demand prices of ${prices.asOf}, bench/prices.json; free tiers left out)`,
 );
 out.push(
-  `assumptions: ${ASSUMPTIONS.topupsPerCustomer} top-ups per customer, ${ASSUMPTIONS.deliveriesPerTopup} deliveries each, ${ASSUMPTIONS.activeShare * 100} % of customers active per hour, ${ASSUMPTIONS.emailsPerCustomer} customer emails each, default schedules`,
+  `assumptions: ${ASSUMPTIONS.topupsPerCustomer} top-ups per customer, ${ASSUMPTIONS.deliveriesPerTopup} deliveries each, ${ASSUMPTIONS.activeShare * 100} % of customers active per hour, ${ASSUMPTIONS.emailsPerCustomer} customer emails each, default schedules; a day is its first hour (every balance with usage written once) and ${STEADY_HOURS} steady hours, both measured`,
 );
 const head = `| ${pad('line', 32)} | ${SIZES.map((n) => lpad(`${(n / 1000).toFixed(0)}k${bySize.find((b) => b.n === n)?.projected ? ' (proj.)' : ''}`, 13)).join(' | ')} |`;
 out.push('', head, `|${'-'.repeat(34)}|${SIZES.map(() => `${'-'.repeat(14)}:`).join('|')}|`);
@@ -401,6 +443,19 @@ if (last) {
     out.push(
       `| ${pad(fn, 19)} | ${lpad(runs, 10)} | ${lpad(p.ms.toFixed(0), 6)} | ${lpad(p.rru.toFixed(1), 8)} | ${lpad(p.wru.toFixed(1), 8)} | ${lpad(p.requests.toFixed(1), 17)} | ${lpad(p.logBytes.toFixed(0), 9)} |`,
     );
+  }
+  const kinds = (u: Usage) =>
+    Object.entries(u.wruByKind)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `${k} ${(v / (u.invocations || 1)).toFixed(1)}`)
+      .join(', ');
+  out.push('', 'WRU per invocation by the kind of item written (key prefixes), a steady hour:');
+  for (const [fn, u] of Object.entries(last.m.functions)) {
+    if (Object.keys(u.wruByKind).length) out.push(`  ${pad(fn, 19)} ${kinds(u)}`);
+  }
+  out.push("the day's first hour (every balance with usage in the window written once):");
+  for (const [fn, u] of Object.entries(last.m.firstHourOfDay.functions)) {
+    if (Object.keys(u.wruByKind).length) out.push(`  ${pad(fn, 19)} ${kinds(u)}`);
   }
   out.push(
     `the measured hour at ${last.n.toLocaleString('en-US')} customers (${last.m.activeThisHour} active): ${(last.m.hourWallMs / 1000).toFixed(1)} s of runs; webhook answers ${last.m.webhookAnswers.join(', ')}`,

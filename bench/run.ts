@@ -13,6 +13,7 @@ const BENCHES = [
   'poll-usage.ts',
   'customer-balances.ts',
   'webhook.ts',
+  'hot-path.perf.ts',
   'customer-notices.ts',
   'alerts-hover.ts',
   'autotopup.ts',

@@ -11,9 +11,12 @@
  *
  *   npx tsx bench/scale.ts                 10,000 measured, 100,000 projected
  *   npx tsx bench/scale.ts 10000 100000    both measured (100k takes long: run under nice)
+ *   npx tsx bench/scale.ts --from=m.json   a saved output of bench/cost/measure.ts (repeatable)
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfig } from '../functions/commons/config/load.ts';
 import { FUNCTION_TIMEOUT_SECONDS } from '../infra/limits.ts';
 
 const SIZES = [10_000, 100_000];
@@ -21,16 +24,19 @@ const sizesArg = process.argv
   .slice(2)
   .filter((a) => /^\d+$/.test(a))
   .map(Number);
-const MEASURED = sizesArg.length > 0 ? sizesArg : [10_000];
+const saved = process.argv.filter((a) => a.startsWith('--from=')).map((a) => a.slice(7));
+const MEASURED = sizesArg.length > 0 || saved.length > 0 ? sizesArg : [10_000];
 
 /** The default schedules (functions/commons/config/schedules.ts), in seconds. */
 const EVERY_S = { 'poll-usage': 3600, 'poll-customers': 900 } as const;
 const FNS = ['poll-usage', 'poll-customers', 'customer-actions'] as const;
+/** polling.safetyMarginMs's default: a run stops starting work this long before its deadline. */
+const SAFETY_MARGIN_MS = parseConfig({}).polling.safetyMarginMs;
 type Fn = (typeof FNS)[number];
 
 interface Run {
   fn: string;
-  phase: 'warm-up' | 'hour';
+  phase: 'warm-up' | 'day-hour' | 'hour';
   ms: number;
   requests: number;
   upstreamCalls: number;
@@ -39,10 +45,22 @@ interface Run {
 interface Figures {
   n: number;
   projected: boolean;
-  /** Per steady run of each function: the average. */
-  perRun: Record<Fn, { ms: number; requests: number; upstreamCalls: number; runs: number }>;
-  /** The first runs over the history: invocations, the longest, whether each ended inside. */
-  backfill: Record<'poll-usage' | 'poll-customers', { invocations: number; maxMs: number }>;
+  /**
+   * Per run of each function: the average over a steady hour, and the longest run of the
+   * hours measured (the day's first hour writes every balance with usage once).
+   */
+  perRun: Record<
+    Fn,
+    { ms: number; maxMs: number; requests: number; upstreamCalls: number; runs: number }
+  >;
+  /**
+   * The first runs over the history: invocations, the longest, and the work of all of them
+   * (a projected size hands over at each deadline, as the polls do).
+   */
+  backfill: Record<
+    'poll-usage' | 'poll-customers',
+    { invocations: number; maxMs: number; totalMs: number }
+  >;
 }
 
 function measure(customers: number): Figures {
@@ -60,6 +78,11 @@ function measure(customers: number): Figures {
   process.stdout.write(
     `measured ${customers.toLocaleString('en-US')} customers in ${((Date.now() - t) / 1000).toFixed(0)} s\n`,
   );
+  return figures(customers, line);
+}
+
+/** The figures of one output line of bench/cost/measure.ts. */
+function figures(customers: number, line: string): Figures {
   const { runs } = JSON.parse(line) as { runs: Run[] };
   const of = (fn: string, phase: Run['phase']) =>
     runs.filter((r) => r.fn === fn && r.phase === phase);
@@ -72,6 +95,7 @@ function measure(customers: number): Figures {
         fn,
         {
           ms: avg(rs, 'ms'),
+          maxMs: Math.max(0, ...[...rs, ...of(fn, 'day-hour')].map((r) => r.ms)),
           requests: avg(rs, 'requests'),
           upstreamCalls: avg(rs, 'upstreamCalls'),
           runs: rs.length,
@@ -82,7 +106,14 @@ function measure(customers: number): Figures {
   const backfill = Object.fromEntries(
     (['poll-usage', 'poll-customers'] as const).map((fn) => {
       const rs = of(fn, 'warm-up');
-      return [fn, { invocations: rs.length, maxMs: Math.max(0, ...rs.map((r) => r.ms)) }];
+      return [
+        fn,
+        {
+          invocations: rs.length,
+          maxMs: Math.max(0, ...rs.map((r) => r.ms)),
+          totalMs: rs.reduce((a, r) => a + r.ms, 0),
+        },
+      ];
     }),
   ) as Figures['backfill'];
   return { n: customers, projected: false, perRun, backfill };
@@ -102,6 +133,11 @@ function project(measured: Figures[], n: number): Figures {
       fn,
       {
         ms: at((f) => f.perRun[fn].ms),
+        // Two noisy lines may cross: the longest run is never shorter than the average one.
+        maxMs: Math.max(
+          at((f) => f.perRun[fn].maxMs),
+          at((f) => f.perRun[fn].ms),
+        ),
         requests: at((f) => f.perRun[fn].requests),
         // Upstream calls grow with pages, not customers one by one: the measured figure
         // at the largest size, scaled by the pages the rows fill.
@@ -110,20 +146,29 @@ function project(measured: Figures[], n: number): Figures {
       },
     ]),
   ) as Figures['perRun'];
+  // The backfill's work grows with the customers; each invocation stops its safety margin
+  // before the deadline and the next scheduled one resumes.
+  const handedOver = (fn: 'poll-usage' | 'poll-customers') => {
+    const totalMs = at((f) => f.backfill[fn].totalMs);
+    const slice = FUNCTION_TIMEOUT_SECONDS[fn] * 1000 - SAFETY_MARGIN_MS;
+    return { invocations: Math.ceil(totalMs / slice), maxMs: Math.min(totalMs, slice), totalMs };
+  };
   const backfill = {
-    'poll-usage': {
-      invocations: b.backfill['poll-usage'].invocations,
-      maxMs: at((f) => f.backfill['poll-usage'].maxMs),
-    },
-    'poll-customers': {
-      invocations: b.backfill['poll-customers'].invocations,
-      maxMs: at((f) => f.backfill['poll-customers'].maxMs),
-    },
+    'poll-usage': handedOver('poll-usage'),
+    'poll-customers': handedOver('poll-customers'),
   };
   return { n, projected: true, perRun, backfill };
 }
 
-const measured = MEASURED.map(measure);
+const measured = [
+  ...saved.map((file) => {
+    const line = readFileSync(file, 'utf8').trim().split('\n').at(-1) ?? '';
+    const f = figures((JSON.parse(line) as { customers: number }).customers, line);
+    process.stdout.write(`read ${f.n.toLocaleString('en-US')} customers from ${file}\n`);
+    return f;
+  }),
+  ...MEASURED.map(measure),
+].sort((a, b) => a.n - b.n);
 const all = [...new Set([...SIZES, ...MEASURED])]
   .sort((x, y) => x - y)
   .map((n) => measured.find((m) => m.n === n) ?? project(measured, n));
@@ -138,31 +183,30 @@ for (const f of all) {
   for (const fn of FNS) {
     const r = f.perRun[fn];
     console.log(
-      `  ${fn.padEnd(17)} ${s(r.ms).padStart(9)} a run, ${Math.round(r.requests).toLocaleString('en-US').padStart(7)} DynamoDB requests, ${Math.round(r.upstreamCalls)} upstream calls (${r.runs} runs in the hour)`,
+      `  ${fn.padEnd(17)} ${s(r.ms).padStart(9)} a run (longest ${s(r.maxMs)}), ${Math.round(r.requests).toLocaleString('en-US').padStart(7)} DynamoDB requests, ${Math.round(r.upstreamCalls)} upstream calls (${r.runs} runs in the hour)`,
     );
   }
   for (const fn of ['poll-usage', 'poll-customers'] as const) {
     const b = f.backfill[fn];
     const limit = FUNCTION_TIMEOUT_SECONDS[fn] * 1000;
     const inside = b.maxMs < limit;
-    const steady = f.perRun[fn].ms < EVERY_S[fn] * 1000;
+    const steady = f.perRun[fn].maxMs < EVERY_S[fn] * 1000;
     ok &&= inside && steady;
     console.log(
-      `  ${fn} first runs: ${b.invocations} invocation(s), longest ${s(b.maxMs)} ${inside ? '<' : '≥'} its ${FUNCTION_TIMEOUT_SECONDS[fn]} s timeout ${inside ? '✓' : '✗'}; ` +
+      `  ${fn} first runs (3 days of history): ${b.invocations} invocation(s)${f.projected ? ', handing over at each deadline' : ''}, ${s(b.totalMs)} of work, longest ${s(b.maxMs)} ${inside ? '<' : '≥'} its ${FUNCTION_TIMEOUT_SECONDS[fn]} s timeout ${inside ? '✓' : '✗'}; ` +
         `a steady run ${steady ? 'ends before' : 'overlaps'} the next (every ${EVERY_S[fn] / 60} min) ${steady ? '✓' : '✗'}`,
     );
   }
   // Usage changes upstream at any time; poll-usage reads it at its next run, the next
   // poll-customers after that run sees the parts' new stamps (one starting with poll-usage at
   // the same minute may miss them), and customer-actions gets the change in that run.
-  const pu = f.perRun['poll-usage'].ms;
-  const pc = f.perRun['poll-customers'].ms;
-  const ca = f.perRun['customer-actions'].ms;
-  const worst = EVERY_S['poll-usage'] * 1000 + pu + EVERY_S['poll-customers'] * 1000 + pc;
+  const { 'poll-usage': pu, 'poll-customers': pc, 'customer-actions': ca } = f.perRun;
+  const worst =
+    EVERY_S['poll-usage'] * 1000 + pu.maxMs + EVERY_S['poll-customers'] * 1000 + pc.maxMs;
   const mean =
-    (EVERY_S['poll-usage'] * 1000) / 2 + pu + (EVERY_S['poll-customers'] * 1000) / 2 + pc;
+    (EVERY_S['poll-usage'] * 1000) / 2 + pu.ms + (EVERY_S['poll-customers'] * 1000) / 2 + pc.ms;
   console.log(
-    `  freshness: a balance reflects new usage within ${min(worst)} (on average ~${min(mean)}); a low notice ${s(ca)} later`,
+    `  freshness: a balance reflects new usage within ${min(worst)} (on average ~${min(mean)}); a low notice ${s(ca.maxMs)} later`,
   );
 }
 console.log(

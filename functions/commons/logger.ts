@@ -18,10 +18,10 @@ export function redactSecrets(key: string, value: unknown): unknown {
 const levelPerInvocation = (process.env.AWS_LAMBDA_MAX_CONCURRENCY ?? '') !== '';
 
 /**
- * Powertools' logger, remembering whether INFO is on. Its `level` reads the environment on
- * every call (to find out whether the level is per invocation), which cost the webhook
- * ~10 µs per delivery under load; every change of level at run time (the operator's, debug
- * sampling per invocation, the test's) goes through `setLogLevel`.
+ * Powertools' logger, remembering whether INFO is on: its `level` reads the environment on
+ * every call (to find out whether the level is per invocation), and the webhook asks once
+ * per delivery (bench/hot-path.perf.ts measures both). Every change of level at run time
+ * (the operator's, debug sampling per invocation, the test's) goes through `setLogLevel`.
  */
 class FlowPilotLogger extends Logger {
   // Not a #private field: Powertools may call setLogLevel from its own constructor (debug

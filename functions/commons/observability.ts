@@ -33,8 +33,8 @@ export const metricsOutput = {
   /**
    * The switch Powertools metrics honoured, `POWERTOOLS_METRICS_DISABLED=true`: the local
    * runtime and the benches set it, where there is no CloudWatch and the documents would only
-   * bury the console. Read once, with the rest of the process's configuration: an environment
-   * read per figure cost the webhook ~10 µs per delivery under load.
+   * bury the console. Read once, with the rest of the process's configuration: nothing reads
+   * the environment per delivery.
    */
   enabled: process.env.POWERTOOLS_METRICS_DISABLED !== 'true',
   write(line: string): void {
@@ -71,8 +71,8 @@ function emfDocumentOf(
 /**
  * The text of a document but its timestamp, per metric name, unit, dimension and values: the
  * webhook writes one or two documents per delivery with the same few outcomes, and building
- * each whole (JSON.stringify) cost ~10 µs of the CPU its concurrent deliveries share in
- * bench/webhook.ts. `null`: a name JSON would place elsewhere, built whole every time.
+ * each whole (JSON.stringify) costs several times more (bench/hot-path.perf.ts). `null`: a
+ * name JSON would place elsewhere, built whole every time.
  */
 interface EmfFrame {
   /** Up to the dimension's value. */

@@ -36,10 +36,13 @@ import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/serve
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import {
+  checkoutSession,
   countRequests,
   getTestSecret,
   RecordingSink,
   STRIPE_SECRET,
+  stripeEvent,
+  stripeHeaders,
   testPaymentsConfig,
 } from './payments-fixtures.ts';
 
@@ -328,9 +331,10 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     // 3 reads, and the open episodes (a retry may be due for a customer not in the batch)
     expect(requests.total()).toBe(4);
     expect(standIn.paymentIntents()).toHaveLength(1);
-    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's recent
-    // credits (orders and reversals: any the balance does not show yet), the claim and the answer
-    expect(charged).toBe(3 + 7);
+    // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's paid
+    // orders still landing (RECEIVED, CREDITING) and recent credits (orders and reversals: any
+    // the balance does not show yet), the claim and the answer
+    expect(charged).toBe(3 + 9);
   });
 
   it('ends the episode from the ledger when the balance shows the credit but the poll did not name its order', async () => {
@@ -805,12 +809,115 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
         return ledger.getOrder(k);
       },
       listCredited: (from: Date, to: Date) => ledger.listCredited(from, to),
+      listPaidNotCredited: (from: Date, to: Date) => ledger.listPaidNotCredited(from, to),
     };
 
     await engine({}, { ledger: counted }).onBalances(low([creditOf(pi?.id ?? '')], '112'));
 
     expect((await store.get(id))?.episode).toBeUndefined();
     expect(reads).toBe(0);
+  });
+
+  // ---- #26 attack 13: a hand-bought payment still landing is counted before any charge ----
+
+  /**
+   * The customer buys gb100 at Checkout and the upstream applies it, but FlowPilot does not
+   * know yet: the answer was lost (RECEIVED, Stripe retries later) or the run died before
+   * the ledger write (CREDITING). The upstream lists the record late: the balance lacks it.
+   */
+  async function boughtStillLanding(how: 'answer-lost' | 'killed'): Promise<string> {
+    const session = checkoutSession(`cs_landing_${id}`, {
+      customerId: id,
+      pkg: 'gb100',
+      amount: 8000,
+    });
+    const payload = stripeEvent('checkout.session.completed', session);
+    if (how === 'answer-lost') {
+      fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'rechargeTrafficCount', times: 1 });
+    }
+    const killed: Pick<DynamoLedger, 'markCredited'> = {
+      markCredited: async () => {
+        throw new Error('process killed');
+      },
+    };
+    const answer = await handleWebhook(
+      'stripe',
+      { headers: stripeHeaders(payload), body: Buffer.from(payload), rawQuery: '' },
+      {
+        ledger: how === 'killed' ? Object.assign(Object.create(ledger), killed) : ledger,
+        upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
+        sink,
+        clock: () => now,
+        config: payments,
+        getSecret: getTestSecret,
+      },
+    );
+    expect(answer.statusCode).toBeGreaterThanOrEqual(500);
+    expect(fx.sim.ledger().filter((l) => l.customerId === id)).toHaveLength(1);
+    const order = await ledger.getOrder({ provider: 'stripe', paymentId: `cs_landing_${id}` });
+    expect(order?.state).toBe(how === 'answer-lost' ? 'RECEIVED' : 'CREDITING');
+    return payload;
+  }
+
+  it('A13: no charge while a paid Checkout whose answer was lost is still landing', async () => {
+    await optIn();
+    await boughtStillLanding('answer-lost');
+    now = new Date(now.getTime() + 60_000);
+
+    await engine().onBalances(low());
+
+    expect(standIn.paymentIntents()).toHaveLength(0);
+  });
+
+  it('A13: no charge while a paid Checkout whose run died before the ledger write is still landing', async () => {
+    await optIn();
+    await boughtStillLanding('killed');
+    now = new Date(now.getTime() + 60_000);
+
+    await engine().onBalances(low());
+
+    expect(standIn.paymentIntents()).toHaveLength(0);
+  });
+
+  it('A13: a decline retry charges nothing while a paid Checkout is still landing', async () => {
+    await optIn('pm_card_chargeDeclined');
+    await engine().onBalances(low());
+    await optIn('pm_card_visa');
+    await boughtStillLanding('answer-lost');
+    now = new Date(now.getTime() + 61 * 60_000);
+
+    await engine(
+      {},
+      { balances: { current: async () => new Map([[id, balance('12')]]) } },
+    ).onBalances([]);
+
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await store.get(id))?.episode).toBeUndefined();
+  });
+
+  it('A13: once the payment is credited and shown, a later low balance is charged', async () => {
+    await optIn();
+    const payload = await boughtStillLanding('answer-lost');
+    now = new Date(now.getTime() + 60_000);
+    const retried = await handleWebhook(
+      'stripe',
+      { headers: stripeHeaders(payload), body: Buffer.from(payload), rawQuery: '' },
+      {
+        ledger,
+        upstream: fx.client(),
+        sink,
+        clock: () => now,
+        config: payments,
+        getSecret: getTestSecret,
+      },
+    );
+    expect(retried.statusCode).toBe(200);
+    counts([{ mb: gbToMb(100).toFixed(), at: new Date(now.getTime() - 60_000).toISOString() }]);
+    now = new Date(now.getTime() + 3_600_000);
+
+    await engine().onBalances(low());
+
+    expect(standIn.paymentIntents()).toHaveLength(1);
   });
 });
 

@@ -588,7 +588,15 @@ describe('pollCustomers: writes only what moved', () => {
     }
   }
 
-  it('writes a balance whose figures moved, and does not read the others again until poll-usage brings new figures; a top-up in between is counted at once', {
+  class CountingPollState extends PollStateStore {
+    readonly written: string[] = [];
+    override async advanceCursor(poller: string, day: string, at: Date) {
+      this.written.push(poller);
+      return super.advanceCursor(poller, day, at);
+    }
+  }
+
+  it('writes a balance whose figures moved, and does not read the others again (nor rewrite a cursor) until poll-usage brings new figures; a top-up in between is counted at once', {
     timeout: 90_000,
   }, async () => {
     // Prepare: three customers with traffic, balances settled; 90 has no record upstream
@@ -606,7 +614,8 @@ describe('pollCustomers: writes only what moved', () => {
     t.setNow(new Date('2026-11-08T03:00:00.000Z'));
     await t.poll();
     const balances = new CountingBalances(t.table.doc, t.table.tableName);
-    const deps = { ...t.customerDeps, balances };
+    const pollState = new CountingPollState(t.table.doc, t.table.tableName);
+    const deps = { ...t.customerDeps, balances, pollState };
     const version = async (id: string) => (await t.balances.get(id))?.version;
     const [v88, v89] = [await version('88'), await version('89')];
 
@@ -625,12 +634,14 @@ describe('pollCustomers: writes only what moved', () => {
     // Act 2: 15 minutes later, poll-usage has not run since: nothing is written, and only
     // the customers with records in the window are read.
     balances.asked.length = 0;
+    pollState.written.length = 0;
     t.setNow(new Date('2026-11-08T04:15:00.000Z'));
     const quiet = (await pollCustomers(deps)).outcome;
 
-    // Assess 2
+    // Assess 2: no cursor is rewritten either (none moved).
     expect(quiet).toMatchObject({ ok: true, complete: true, changes: 0 });
     expect(quiet.customers.written).toBe(0);
+    expect(pollState.written).toEqual([]);
     expect(quiet.usage.unchanged).toBe(quiet.usage.days);
     expect(balances.asked.flat().sort()).toEqual(['88', '89']);
 

@@ -365,7 +365,9 @@ describe('customer notices and the customer page', () => {
       const confirmShown = await call('GET', `${link.pathname}${link.search}`, { cookies });
       const afterGet = (await contacts.get(id))?.email;
       const token = link.searchParams.get('token') ?? '';
+      const sentBefore = ses.sent.length;
       const confirmed = await call('POST', '/portal/confirm', { cookies, form: { csrf, token } });
+      const told = ses.sent.slice(sentBefore);
       const replayed = await call('POST', '/portal/confirm', { cookies, form: { csrf, token } });
 
       // Assess
@@ -382,6 +384,10 @@ describe('customer notices and the customer page', () => {
       expect(afterGet).toBe('old@example.net');
       expect(confirmed.statusCode).toBe(200);
       expect(confirmed.body).toContain('notices now go to n***@example.org');
+      // The address that had the notices hears where they go now, naming it masked.
+      expect(told.map((e) => e.to[0])).toEqual(['old@example.net']);
+      expect(told[0]?.subject).toBe('Your notices go to another address now');
+      expect(told[0]?.text).toContain('now go to n***@example.org');
       expect(await contacts.get(id)).toMatchObject({ email: 'new@example.org' });
       expect((await contacts.get(id))?.pendingEmail).toBeUndefined();
       expect(replayed.statusCode).toBe(200);
@@ -426,6 +432,13 @@ describe('customer notices and the customer page', () => {
         noCsrf: await call('POST', '/portal/confirm', { cookies, form: { token } }),
         noSession: await call('POST', '/portal/confirm', { form: { csrf: mine.csrf, token } }),
         noSessionGet: await call('GET', `/portal/confirm?token=${token}`),
+        otherTokenGet: await call('GET', `/portal/confirm?token=${otherToken}`, { cookies }),
+        tamperedGet: await call('GET', `/portal/confirm?token=${token.slice(0, -2)}AA`, {
+          cookies,
+        }),
+        overlongGet: await call('GET', `/portal/confirm?token=${token}${'A'.repeat(200)}`, {
+          cookies,
+        }),
         tampered: await call('POST', '/portal/confirm', {
           cookies,
           form: { csrf: mine.csrf, token: `${token.slice(0, -2)}AA` },
@@ -460,6 +473,9 @@ describe('customer notices and the customer page', () => {
         noCsrf: 403,
         noSession: 403,
         noSessionGet: 403,
+        otherTokenGet: 403,
+        tamperedGet: 403,
+        overlongGet: 403,
         tampered: 403,
       });
       expect(expired.statusCode).toBe(410);

@@ -29,6 +29,8 @@ describe('reconcile: ledger against the upstream records (DynamoDB Local + simul
     gb: string,
     at: Date,
     callUpstream: boolean,
+    /** A heal (the provider's retry after a lost answer) stamps the credit later. */
+    creditedAt = at,
   ) {
     const key = { provider: 'stripe', paymentId };
     const orderId = `o${paymentId}`;
@@ -52,7 +54,7 @@ describe('reconcile: ledger against the upstream records (DynamoDB Local + simul
         .client()
         .rechargeTrafficCount({ customerId, orderId, trafficGb: new Decimal(gb) });
     }
-    await ledger.markCredited(key, { now: at, code: 200, message: '充值成功' });
+    await ledger.markCredited(key, { now: creditedAt, code: 200, message: '充值成功' });
   }
 
   it('matches what agrees, alerts on missing and different credits, lists manual top-ups', async () => {
@@ -134,6 +136,41 @@ describe('reconcile: ledger against the upstream records (DynamoDB Local + simul
       manualTopUps: 0,
     });
     expect(report.alerted).toBe(false);
+    expect(sink.events).toEqual([]);
+  });
+
+  it('matches a credit healed 20 minutes after the upstream applied it, one record to one credit', async () => {
+    // Prepare: the upstream applied 10 GB at 02:00 (answer lost); Stripe's retry 20 minutes
+    // later credited the order. Another 10 GB of the same customer credited at once at 02:30.
+    const { sim } = fixture;
+    sim.addCustomer({ customerId: '31', account: 'dave' });
+    sim.setPool('primary', { rechargedMb: '10485760', consumedMb: '0', residualMb: '10485760' });
+    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const sink = new RecordingSink();
+    const at = new Date('2026-05-01T02:00:00Z');
+    await credit(ledger, 'cs_healed', '31', '10', at, true, new Date(at.getTime() + 20 * 60_000));
+    await credit(ledger, 'cs_prompt', '31', '10', new Date(at.getTime() + 30 * 60_000), true);
+
+    const report = await reconcile(
+      {
+        upstream: fixture.client(),
+        credits: ledger,
+        reports: new ReportStore(table.doc, table.tableName, 30),
+        sink,
+        clock: () => new Date(),
+        config: { timeZone: 'Asia/Shanghai', windowDays: 1, toleranceMinutes: 15 },
+      },
+      { from: '2026-05-01', to: '2026-05-01' },
+    );
+
+    expect(report.counts).toMatchObject({
+      ledger: 2,
+      upstream: 2,
+      matched: 2,
+      missingUpstream: 0,
+      amountDifferences: 0,
+      manualTopUps: 0,
+    });
     expect(sink.events).toEqual([]);
   });
 });

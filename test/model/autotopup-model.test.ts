@@ -143,6 +143,33 @@ describe('auto top-up model (engine, webhook, DynamoDB Local, simulator, Stripe 
         ],
       },
     ],
+    [
+      'A13: a bought package whose answer was lost, records lagging: no charge on top of it',
+      {
+        cooldownHours: 6,
+        maxPerMonth: 3,
+        steps: [
+          { t: 'lag', on: true },
+          { t: 'buy', lost: 'answer' },
+          { t: 'usage', gb: 15 },
+          { t: 'poll', pair: false, named: true },
+        ],
+      },
+    ],
+    [
+      'A13: a bought package whose run died before the ledger write, records lagging: no charge',
+      {
+        cooldownHours: 0,
+        maxPerMonth: 3,
+        steps: [
+          { t: 'lag', on: true },
+          { t: 'buy', lost: 'killed' },
+          { t: 'wait', minutes: 3 },
+          { t: 'usage', gb: 15 },
+          { t: 'poll', pair: true, named: false },
+        ],
+      },
+    ],
   ];
 
   // Sequences the model found (seeds on the engine before #26) or that failed while fixing it.

@@ -79,7 +79,7 @@ export type Step =
   | { t: 'price'; price: number }
   | { t: 'lag'; on: boolean }
   | { t: 'manual'; gb: number }
-  | { t: 'buy' }
+  | { t: 'buy'; lost?: 'answer' | 'killed' }
   | { t: 'authenticate' }
   | { t: 'stripe-down'; requests: number };
 
@@ -152,8 +152,19 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant('manual' as const), gb: fc.constantFrom(10, 50) }),
   },
   // The package bought by hand at Checkout: a credit of the auto top-up's size in FlowPilot's
-  // ledger, often in the same minute as the auto top-up's own.
-  { weight: 1, arbitrary: fc.constant({ t: 'buy' as const }) },
+  // ledger, often in the same minute as the auto top-up's own. Or one the upstream applied
+  // while FlowPilot does not know yet: its answer lost (RECEIVED) or its run killed before
+  // the ledger write (CREDITING); Stripe delivers it again later.
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      {
+        t: fc.constant('buy' as const),
+        lost: fc.constantFrom('answer' as const, 'killed' as const),
+      },
+      { requiredKeys: ['t'] },
+    ),
+  },
   { weight: 1, arbitrary: fc.constant({ t: 'authenticate' as const }) },
   {
     weight: 1,
@@ -300,7 +311,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
   let usageMb = new Decimal(0);
   const credits: UpstreamCredit[] = [];
   const seenOrders = new Set<string>();
-  /** PaymentIntents of the packages bought by hand at Checkout. */
+  /** Checkout Sessions (the ledger's payment ids) of the packages bought by hand. */
   const bought: string[] = [];
   let figures: CustomerBalance | undefined;
   const payments = () =>
@@ -400,7 +411,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
     }
   };
 
-  const deliver = async (payload: string) => {
+  const deliver = async (payload: string, hooks: Partial<PaymentDeps> = {}) => {
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
     const answer = await handleWebhook(
       'stripe',
@@ -409,7 +420,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         body: Buffer.from(payload),
         rawQuery: '',
       },
-      webhookDeps(),
+      { ...webhookDeps(), ...hooks },
     );
     return answer.statusCode >= 200 && answer.statusCode < 300;
   };
@@ -574,6 +585,13 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
       }
       case 'wait':
         now = new Date(now.getTime() + step.minutes * 60_000);
+        // Stripe retries a failed delivery within hours: a bought package still landing is
+        // delivered again by then (its order's index time moves with every claim).
+        if (step.minutes > 60) {
+          for (const payload of world.inbox.filter((p) => p.includes('cs_model_'))) {
+            if (await deliver(payload)) world.inbox.splice(world.inbox.indexOf(payload), 1);
+          }
+        }
         break;
       case 'deliver': {
         const picked =
@@ -625,9 +643,25 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         break;
       case 'buy': {
         const id = `cs_model_${customer}_${bought.length + 1}`;
-        bought.push(`pi_${id}`);
+        bought.push(id);
         const session = checkoutSession(id, { customerId: customer, pkg: 'gb100', amount: price });
-        await deliver(stripeEvent('checkout.session.completed', session));
+        const payload = stripeEvent('checkout.session.completed', session);
+        if (step.lost === 'answer') {
+          // Applied upstream, the answer lost to the client and its retries.
+          sim.addFault({ kind: 'drop-after-apply', endpoint: 'rechargeTrafficCount', times: 1 });
+          sim.addFault({ kind: 'reset', endpoint: 'rechargeTrafficCount' });
+        }
+        const killed: Pick<DynamoLedger, 'markCredited'> = {
+          markCredited: async () => {
+            throw new Killed('killed before the ledger write');
+          },
+        };
+        const ok = await deliver(
+          payload,
+          step.lost === 'killed' ? { ledger: Object.assign(Object.create(ledger), killed) } : {},
+        );
+        sim.clearFaults();
+        if (!ok) world.inbox.push(payload);
         break;
       }
       case 'authenticate': {

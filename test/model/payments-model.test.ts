@@ -89,6 +89,26 @@ describe('payments model (issue #26 B): random Stripe histories against the real
     });
   });
 
+  it('a failed refund over a refund deduction a dead delivery left DEDUCTING gives back nothing unsure (seed 554667356)', async () => {
+    await runScenario(env, {
+      customers: 2,
+      payments: [
+        {
+          customer: 0,
+          pkg: 'gb10',
+          async: true,
+          refunds: [1, 1],
+          firstRefundFails: true,
+          dispute: { whole: false, close: 'open' },
+        },
+      ],
+      steps: [
+        { pick: 7, duplicate: true },
+        { pick: 7, duplicate: false, fault: { on: 'dynamo', call: 2, how: 'answer-lost' } },
+      ],
+    });
+  });
+
   it(`holds every invariant when a lower refunded total's re-credit meets a fault (seed ${SEED})`, {
     timeout: 300_000,
   }, async () => {

@@ -70,4 +70,22 @@ describe('reconcile: matching ledger credits with upstream records', () => {
     expect(result.matched).toHaveLength(1);
     expect(result.manualTopUps.map((r) => r.mb.toFixed())).toEqual(['2048']);
   });
+
+  it("matches a healed credit by its window, without taking a prompt credit's record", () => {
+    const healed: LedgerCredit = {
+      ...credit('o1', '7', '10', '2026-01-01T10:20:00Z'),
+      createdAt: new Date('2026-01-01T10:00:00Z'),
+    };
+    const result = matchRecharges(
+      [healed, credit('o2', '7', '10', '2026-01-01T10:30:00Z')],
+      [record('7', '10240', '2026-01-01T10:00:01Z'), record('7', '10240', '2026-01-01T10:30:01Z')],
+      tolerance,
+    );
+    expect(result.matched.map((m) => [m.credit.orderKey, m.upstream.at.toISOString()])).toEqual([
+      ['o1', '2026-01-01T10:00:01.000Z'],
+      ['o2', '2026-01-01T10:30:01.000Z'],
+    ]);
+    expect(result.missingUpstream).toEqual([]);
+    expect(result.manualTopUps).toEqual([]);
+  });
 });

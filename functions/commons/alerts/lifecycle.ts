@@ -99,7 +99,6 @@ export function step(
   now: Date,
   options: LifecycleOptions,
 ): Step {
-  const current = prev?.status ?? 'ok';
   const base: AlertState = prev ?? {
     rule: key.rule,
     subject: key.subject,
@@ -108,113 +107,193 @@ export function step(
     updatedAt: now,
   };
   const next: AlertState = { ...base };
-  let notice: NoticeKind | undefined;
-  let holding = false;
-  let clearing = false;
-
-  if (rank(observed) > rank(current)) {
-    const held = (prev?.holdCount ?? 0) + 1;
-    if (held < options.holdPolls) {
-      next.holdStatus = observed === 'ok' ? undefined : observed;
-      next.holdCount = held;
-      holding = true;
-    } else {
-      notice = current === 'ok' ? 'opened' : 'escalated';
-      next.previousStatus = current;
-      next.status = observed;
-      if (current === 'ok') next.openedAt = now;
-    }
-  } else if (rank(observed) < rank(current)) {
-    const cleared = (prev?.clearCount ?? 0) + 1;
-    if (observed === 'ok' && cleared < (options.clearPolls ?? 1)) {
-      next.clearCount = cleared;
-      clearing = true;
-    } else {
-      notice = observed === 'ok' ? 'resolved' : 'eased';
-      next.previousStatus = current;
-      next.status = observed;
-    }
-  } else {
-    const since = prev?.lastNotifiedAt ?? prev?.openedAt;
-    if (current !== 'ok' && since && now.getTime() - since.getTime() >= options.reminderMs) {
-      notice = 'reminder';
-    } else if (prev?.pendingNotice) {
-      notice = prev.pendingNotice;
-    }
-  }
-  if (!holding) {
-    next.holdCount = undefined;
-    next.holdStatus = undefined;
-  }
-  if (!clearing) next.clearCount = undefined;
-  // An acknowledgement lasts until the status changes.
-  if (next.status !== current) next.ack = undefined;
-
+  let notice = moveStatus(prev, next, observed, now, options);
   let flap: Step['flap'];
-  if (options.flap) {
-    const { windowPolls, startPercent, stablePolls } = options.flap;
-    // Absent: steady at the stored status for the whole window.
-    const recent = `${prev?.recent ?? LETTER[current]}${LETTER[observed]}`.slice(-windowPolls);
-    const changes = changesIn(recent);
-    const facts = { changes, polls: recent.length, stablePolls };
-    next.recent = recent;
-    if (!next.flapping) {
-      if (changes * 100 >= startPercent * (windowPolls - 1)) {
-        next.flapping = { since: now, worst: worstIn(recent) };
-        notice = 'flapping';
-        flap = facts;
-      }
-    } else {
-      const worst = rank(observed) > rank(next.flapping.worst) ? observed : next.flapping.worst;
-      next.flapping = { ...next.flapping, worst: worst === 'ok' ? 'warning' : worst };
-      const settled =
-        trailingRun(recent) >= stablePolls && STATUS_OF[recent.at(-1) ?? 'o'] === next.status;
-      // Quiet while flapping, but a "flapping" notice whose delivery failed is sent again.
-      notice = settled ? 'settled' : prev?.pendingNotice === 'flapping' ? 'flapping' : undefined;
-      if (settled) {
-        flap = facts;
-        next.previousStatus = next.flapping.worst;
-        next.flapping = undefined;
-        // A fresh window: the restlessness already reported is not counted twice.
-        next.recent = undefined;
-      }
-    }
-    // Held stable long enough to end flapping: the earlier changes need not be kept (and
-    // written every poll) any longer.
-    const steady =
-      next.recent !== undefined &&
-      next.recent.at(-1) === LETTER[next.status] &&
-      (trailingRun(next.recent) >= stablePolls ||
-        next.recent === LETTER[next.status].repeat(next.recent.length));
-    if (steady && !holding && !clearing && !next.flapping) next.recent = undefined;
-  }
-
-  let quieted: Step['quieted'];
-  const out = withHeld(prev?.heldNotice, notice);
-  next.heldNotice = undefined;
+  if (options.flap)
+    ({ notice, flap } = trackFlapping(prev, next, observed, now, options.flap, notice));
+  const { out, quieted } = quietNotice(prev, next, notice, now, options);
   if (out) {
-    const why: Quieted | undefined =
-      out === 'reminder' && ackActive(next.ack, now) ? 'acknowledged' : options.quiet?.(out, next);
-    if (why) {
-      quieted = { notice: out, why };
-      // A reminder is not kept: the next one is due as soon as nothing holds it back.
-      if (out !== 'reminder') next.heldNotice = out;
-      next.quieted = why;
-      notice = undefined;
-    } else {
-      notice = out;
-      next.quieted = undefined;
-    }
-  } else {
-    notice = undefined;
-  }
-
-  if (notice) {
     next.lastNotifiedAt = now;
     next.pendingNotice = undefined;
   }
   if (comparable(base) === comparable(next)) return { next: undefined, notice: undefined, quieted };
   next.version = (prev?.version ?? 0) + 1;
   next.updatedAt = now;
-  return { next, notice, ...(flap ? { flap } : {}), ...(quieted ? { quieted } : {}) };
+  return { next, notice: out, ...(flap ? { flap } : {}), ...(quieted ? { quieted } : {}) };
+}
+
+/**
+ * The status change this evaluation makes to `next`, and the notice it calls for. The hold
+ * and clear counts stay set only while a change is being waited for.
+ */
+function moveStatus(
+  prev: AlertState | undefined,
+  next: AlertState,
+  observed: AlertStatus,
+  now: Date,
+  options: LifecycleOptions,
+): NoticeKind | undefined {
+  const current = next.status;
+  next.holdCount = undefined;
+  next.holdStatus = undefined;
+  next.clearCount = undefined;
+  const notice =
+    rank(observed) > rank(current)
+      ? worsen(prev, next, observed, now, options.holdPolls)
+      : rank(observed) < rank(current)
+        ? improve(prev, next, observed, options.clearPolls ?? 1)
+        : sameStatusNotice(prev, current, now, options.reminderMs);
+  // An acknowledgement lasts until the status changes.
+  if (next.status !== current) next.ack = undefined;
+  return notice;
+}
+
+/** Waiting for a worse or better status to be seen often enough. */
+const waiting = (next: AlertState) => next.holdCount !== undefined || next.clearCount !== undefined;
+
+/** Fires after `holdPolls` in a row; counts until then. */
+function worsen(
+  prev: AlertState | undefined,
+  next: AlertState,
+  observed: AlertStatus,
+  now: Date,
+  holdPolls: number,
+): NoticeKind | undefined {
+  const current = next.status;
+  const held = (prev?.holdCount ?? 0) + 1;
+  if (held < holdPolls) {
+    next.holdStatus = observed === 'ok' ? undefined : observed;
+    next.holdCount = held;
+    return undefined;
+  }
+  next.previousStatus = current;
+  next.status = observed;
+  if (current === 'ok') next.openedAt = now;
+  return current === 'ok' ? 'opened' : 'escalated';
+}
+
+/** Eases at once; resolves after `clearPolls` in a row. */
+function improve(
+  prev: AlertState | undefined,
+  next: AlertState,
+  observed: AlertStatus,
+  clearPolls: number,
+): NoticeKind | undefined {
+  const cleared = (prev?.clearCount ?? 0) + 1;
+  if (observed === 'ok' && cleared < clearPolls) {
+    next.clearCount = cleared;
+    return undefined;
+  }
+  next.previousStatus = next.status;
+  next.status = observed;
+  return observed === 'ok' ? 'resolved' : 'eased';
+}
+
+/** A reminder when due, else a notice whose delivery failed earlier. */
+function sameStatusNotice(
+  prev: AlertState | undefined,
+  current: AlertStatus,
+  now: Date,
+  reminderMs: number,
+): NoticeKind | undefined {
+  const since = prev?.lastNotifiedAt ?? prev?.openedAt;
+  if (current !== 'ok' && since && now.getTime() - since.getTime() >= reminderMs) return 'reminder';
+  return prev?.pendingNotice;
+}
+
+/** Flap detection over the window of recent statuses; may replace the notice. */
+function trackFlapping(
+  prev: AlertState | undefined,
+  next: AlertState,
+  observed: AlertStatus,
+  now: Date,
+  options: FlapOptions,
+  moved: NoticeKind | undefined,
+): { notice: NoticeKind | undefined; flap: Step['flap'] } {
+  const { windowPolls, startPercent, stablePolls } = options;
+  // Absent: steady at the stored status for the whole window.
+  const stored = prev?.status ?? 'ok';
+  const recent = `${prev?.recent ?? LETTER[stored]}${LETTER[observed]}`.slice(-windowPolls);
+  const changes = changesIn(recent);
+  const facts = { changes, polls: recent.length, stablePolls };
+  next.recent = recent;
+  let notice = moved;
+  let flap: Step['flap'];
+  if (!next.flapping) {
+    if (changes * 100 >= startPercent * (windowPolls - 1)) {
+      next.flapping = { since: now, worst: worstIn(recent) };
+      notice = 'flapping';
+      flap = facts;
+    }
+  } else {
+    const settled = whileFlapping(next, observed, recent, stablePolls);
+    // Quiet while flapping, but a "flapping" notice whose delivery failed is sent again.
+    notice = settled ? 'settled' : prev?.pendingNotice === 'flapping' ? 'flapping' : undefined;
+    if (settled) flap = facts;
+  }
+  if (steady(next, stablePolls) && !waiting(next) && !next.flapping) {
+    next.recent = undefined;
+  }
+  return { notice, flap };
+}
+
+/** Keeps the worst status seen while flapping; true (and flapping ended) once settled. */
+function whileFlapping(
+  next: AlertState,
+  observed: AlertStatus,
+  recent: string,
+  stablePolls: number,
+): boolean {
+  const flapping = next.flapping as NonNullable<AlertState['flapping']>;
+  const worst = rank(observed) > rank(flapping.worst) ? observed : flapping.worst;
+  next.flapping = { ...flapping, worst: worst === 'ok' ? 'warning' : worst };
+  const settled =
+    trailingRun(recent) >= stablePolls && STATUS_OF[recent.at(-1) ?? 'o'] === next.status;
+  if (settled) {
+    next.previousStatus = next.flapping.worst;
+    next.flapping = undefined;
+    // A fresh window: the restlessness already reported is not counted twice.
+    next.recent = undefined;
+  }
+  return settled;
+}
+
+/**
+ * Held stable long enough to end flapping: the earlier changes need not be kept (and written
+ * every poll) any longer.
+ */
+function steady(next: AlertState, stablePolls: number): boolean {
+  const recent = next.recent;
+  const letter = LETTER[next.status];
+  return (
+    recent !== undefined &&
+    recent.at(-1) === letter &&
+    (trailingRun(recent) >= stablePolls || recent === letter.repeat(recent.length))
+  );
+}
+
+/**
+ * The notice to send now, after one held back earlier and what `quiet` (or an
+ * acknowledgement) objects to; a notice kept back is recorded in `next`.
+ */
+function quietNotice(
+  prev: AlertState | undefined,
+  next: AlertState,
+  notice: NoticeKind | undefined,
+  now: Date,
+  options: LifecycleOptions,
+): { out: NoticeKind | undefined; quieted: Step['quieted'] } {
+  const out = withHeld(prev?.heldNotice, notice);
+  next.heldNotice = undefined;
+  if (!out) return { out: undefined, quieted: undefined };
+  const why: Quieted | undefined =
+    out === 'reminder' && ackActive(next.ack, now) ? 'acknowledged' : options.quiet?.(out, next);
+  if (!why) {
+    next.quieted = undefined;
+    return { out, quieted: undefined };
+  }
+  // A reminder is not kept: the next one is due as soon as nothing holds it back.
+  if (out !== 'reminder') next.heldNotice = out;
+  next.quieted = why;
+  return { out: undefined, quieted: { notice: out, why } };
 }

@@ -4,6 +4,7 @@ import type { FlowTotals, PoolId } from '../upstream/types.ts';
 import type {
   AlertFacts,
   AlertStatus,
+  PollFailureKind,
   PollRuleId,
   PoolBurn,
   PoolFigures,
@@ -27,7 +28,7 @@ export type TotalsPollOutcome =
       ok: false;
       at: Date;
       /** `auth`: the upstream rejected the token; the others count towards staleness. */
-      reason: 'auth' | 'transport' | 'data';
+      reason: PollFailureKind;
       /** For people; never a secret. */
       message: string;
     };
@@ -131,110 +132,136 @@ export function pollObservations(
   input: TotalsPollInput,
   now: Date,
 ): Observation[] {
-  const out: Observation[] = [];
   const { outcome, health } = input;
-  const margin = config.hysteresisPercent;
-
+  const out: Observation[] = [];
   if (outcome.ok) {
-    for (const pool of POOLS) {
-      const poolConfig = config.pools[pool];
-      if (!poolConfig.enabled) continue;
-      const figures = poolFigures(
-        pool,
-        outcome.pools[pool],
-        outcome.burn?.[pool],
-        outcome.at,
-        outcome.refills?.[pool],
-      );
-      // A refill is news, not a hovering figure: the alert is judged afresh and may resolve.
-      const fresh = (held: AlertStatus): AlertStatus => (figures.refill ? 'ok' : held);
-      out.push({
-        rule: 'low-residual',
-        subject: pool,
-        ...(figures.refill ? { refilled: true } : {}),
-        observe: (held) => {
-          const current = fresh(held);
-          return {
-            status: unused(figures, current)
-              ? 'ok'
-              : worst(
-                  levelStatus(mbToGb(figures.residualMb), poolConfig.residualGb, current, margin),
-                  levelStatus(figures.residualPercent, poolConfig.residualPercent, current, margin),
-                ),
-            facts: {
-              type: 'pool',
-              rule: 'low-residual',
-              figures,
-              levels: [
-                { ...poolConfig.residualGb, unit: 'GB' },
-                { ...poolConfig.residualPercent, unit: '%' },
-              ],
-            },
-          };
-        },
-      });
-      const burn = figures.burn;
-      if (config.forecast.enabled && burn.lastDayMb && burn.sevenDayAvgMb) {
-        const days = config.forecast.daysLeft;
-        out.push({
-          rule: 'forecast',
-          subject: pool,
-          // Both burns must agree: the milder of the two statuses wins.
-          observe: (held) => {
-            const current = fresh(held);
-            return {
-              status: unused(figures, current)
-                ? 'ok'
-                : mildest(
-                    levelStatus(figures.daysLeftLastDay, days, current, margin),
-                    levelStatus(figures.daysLeftSevenDay, days, current, margin),
-                  ),
-              facts: {
-                type: 'pool',
-                rule: 'forecast',
-                figures,
-                levels: [{ ...days, unit: 'days' }],
-              },
-            };
-          },
-        });
-      }
-    }
+    for (const pool of POOLS) out.push(...poolObservations(config, outcome, pool));
   }
-
   if (config.tokenRejected.enabled && (outcome.ok || outcome.reason === 'auth')) {
-    const message = outcome.ok ? '' : outcome.message;
-    out.push({
-      rule: 'token-rejected',
-      subject: UPSTREAM_SUBJECT,
-      observe: () => ({
-        status: outcome.ok ? 'ok' : 'critical',
-        facts: { type: 'token', message, at: outcome.at },
-      }),
-    });
+    out.push(tokenObservation(outcome));
   }
-
   if (config.stale.enabled && (outcome.ok || outcome.reason !== 'auth')) {
-    const { failedPolls, maxAgeMinutes, severity } = config.stale;
-    const failures = outcome.ok ? 0 : health.consecutiveFailures;
-    const lastSuccessAt = outcome.ok ? outcome.at : health.lastSuccessAt;
-    const tooOld =
-      lastSuccessAt !== undefined &&
-      now.getTime() - lastSuccessAt.getTime() > maxAgeMinutes * 60_000;
-    const status: AlertStatus =
-      !outcome.ok && (failures >= failedPolls || tooOld) ? severity : 'ok';
-    const facts: AlertFacts = {
-      type: 'stale',
-      consecutiveFailures: failures,
-      failedPolls,
-      maxAgeMinutes,
-    };
-    if (lastSuccessAt) facts.lastSuccessAt = lastSuccessAt;
-    if (!outcome.ok) {
-      facts.lastFailure = { reason: outcome.reason, message: outcome.message, at: outcome.at };
-    }
-    out.push({ rule: 'data-stale', subject: UPSTREAM_SUBJECT, observe: () => ({ status, facts }) });
+    out.push(staleObservation(config.stale, outcome, health, now));
   }
-
   return out;
+}
+
+type PollRead = Extract<TotalsPollOutcome, { ok: true }>;
+type PoolConfig = AlertsConfig['pools'][PoolId];
+
+/** A pool's low-residual rule and, when both burns are known, its forecast rule. */
+function poolObservations(config: AlertsConfig, outcome: PollRead, pool: PoolId): Observation[] {
+  const poolConfig = config.pools[pool];
+  if (!poolConfig.enabled) return [];
+  const figures = poolFigures(
+    pool,
+    outcome.pools[pool],
+    outcome.burn?.[pool],
+    outcome.at,
+    outcome.refills?.[pool],
+  );
+  const margin = config.hysteresisPercent;
+  const out = [residualObservation(figures, poolConfig, margin)];
+  const burn = figures.burn;
+  if (config.forecast.enabled && burn.lastDayMb && burn.sevenDayAvgMb) {
+    out.push(forecastObservation(figures, config.forecast.daysLeft, margin));
+  }
+  return out;
+}
+
+/** A refill is news, not a hovering figure: the alert is judged afresh and may resolve. */
+const freshStatus = (figures: PoolFigures, held: AlertStatus): AlertStatus =>
+  figures.refill ? 'ok' : held;
+
+function residualObservation(
+  figures: PoolFigures,
+  poolConfig: PoolConfig,
+  margin: number,
+): Observation {
+  return {
+    rule: 'low-residual',
+    subject: figures.pool,
+    ...(figures.refill ? { refilled: true } : {}),
+    observe: (held) => {
+      const current = freshStatus(figures, held);
+      return {
+        status: unused(figures, current)
+          ? 'ok'
+          : worst(
+              levelStatus(mbToGb(figures.residualMb), poolConfig.residualGb, current, margin),
+              levelStatus(figures.residualPercent, poolConfig.residualPercent, current, margin),
+            ),
+        facts: {
+          type: 'pool',
+          rule: 'low-residual',
+          figures,
+          levels: [
+            { ...poolConfig.residualGb, unit: 'GB' },
+            { ...poolConfig.residualPercent, unit: '%' },
+          ],
+        },
+      };
+    },
+  };
+}
+
+function forecastObservation(
+  figures: PoolFigures,
+  days: AlertsConfig['forecast']['daysLeft'],
+  margin: number,
+): Observation {
+  return {
+    rule: 'forecast',
+    subject: figures.pool,
+    // Both burns must agree: the milder of the two statuses wins.
+    observe: (held) => {
+      const current = freshStatus(figures, held);
+      return {
+        status: unused(figures, current)
+          ? 'ok'
+          : mildest(
+              levelStatus(figures.daysLeftLastDay, days, current, margin),
+              levelStatus(figures.daysLeftSevenDay, days, current, margin),
+            ),
+        facts: { type: 'pool', rule: 'forecast', figures, levels: [{ ...days, unit: 'days' }] },
+      };
+    },
+  };
+}
+
+function tokenObservation(outcome: TotalsPollOutcome): Observation {
+  const message = outcome.ok ? '' : outcome.message;
+  return {
+    rule: 'token-rejected',
+    subject: UPSTREAM_SUBJECT,
+    observe: () => ({
+      status: outcome.ok ? 'ok' : 'critical',
+      facts: { type: 'token', message, at: outcome.at },
+    }),
+  };
+}
+
+function staleObservation(
+  stale: AlertsConfig['stale'],
+  outcome: TotalsPollOutcome,
+  health: TotalsPollInput['health'],
+  now: Date,
+): Observation {
+  const { failedPolls, maxAgeMinutes, severity } = stale;
+  const failures = outcome.ok ? 0 : health.consecutiveFailures;
+  const lastSuccessAt = outcome.ok ? outcome.at : health.lastSuccessAt;
+  const tooOld =
+    lastSuccessAt !== undefined && now.getTime() - lastSuccessAt.getTime() > maxAgeMinutes * 60_000;
+  const status: AlertStatus = !outcome.ok && (failures >= failedPolls || tooOld) ? severity : 'ok';
+  const facts: AlertFacts = {
+    type: 'stale',
+    consecutiveFailures: failures,
+    failedPolls,
+    maxAgeMinutes,
+  };
+  if (lastSuccessAt) facts.lastSuccessAt = lastSuccessAt;
+  if (!outcome.ok) {
+    facts.lastFailure = { reason: outcome.reason, message: outcome.message, at: outcome.at };
+  }
+  return { rule: 'data-stale', subject: UPSTREAM_SUBJECT, observe: () => ({ status, facts }) };
 }

@@ -87,6 +87,9 @@ export interface Silence {
   expiredAt?: Date;
 }
 
+/** Why a poll read no figures: `auth` (the token was rejected), `transport` or `data`. */
+export type PollFailureKind = 'auth' | 'transport' | 'data';
+
 export function rank(status: AlertStatus): number {
   return status === 'critical' ? 2 : status === 'warning' ? 1 : 0;
 }
@@ -136,7 +139,7 @@ export type AlertFacts =
       type: 'stale';
       consecutiveFailures: number;
       lastSuccessAt?: Date;
-      lastFailure?: { reason: string; message: string; at: Date };
+      lastFailure?: { reason: PollFailureKind; message: string; at: Date };
       failedPolls: number;
       maxAgeMinutes: number;
     }

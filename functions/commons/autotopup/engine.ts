@@ -10,6 +10,7 @@ import { capMonth } from '../payments/catalog.ts';
 import type { Ledger } from '../payments/ledger/ledger.ts';
 import { ledgerKeys } from '../payments/ledger/ledger-items.ts';
 import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
+import { matchInWindows } from '../reconcile/match.ts';
 import type { CreditSource } from '../reconcile/run.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
@@ -39,8 +40,11 @@ export interface AutoTopupDeps {
   store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
-  /** Orders by key, and the credits of a time range (the ones a balance may not show yet). */
-  ledger: Pick<Ledger, 'getOrder'> & CreditSource;
+  /**
+   * Orders by key, the credits of a time range (the ones a balance may not show yet), and the
+   * paid orders still landing (credited upstream perhaps, not in the ledger yet).
+   */
+  ledger: Pick<Ledger, 'getOrder' | 'listPaidNotCredited'> & CreditSource;
   /** The balances as last computed, for open episodes whose customer's balance did not change. */
   balances: { current(customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> };
   snapshots: Pick<SnapshotStore, 'latest'>;
@@ -88,8 +92,11 @@ const money = (minor: number, currency: string) => `${minor} ${currency}`;
 interface Batch {
   /** Every customer with an open episode, read once per batch. */
   open?: AutoTopupRecord[];
-  /** The ledger's credits of the lookback, read once per batch. */
-  credits?: Awaited<ReturnType<CreditSource['listCredited']>>;
+  /** The ledger's credits and paid orders still landing of the lookback, read once per batch. */
+  ledger?: {
+    credits: Awaited<ReturnType<CreditSource['listCredited']>>;
+    landing: Awaited<ReturnType<Ledger['listPaidNotCredited']>>;
+  };
   pendingMb?: Decimal;
   /** The pool's latest snapshot, read once per batch (null: there is none). */
   snapshot?: PoolSnapshot | null;
@@ -174,7 +181,12 @@ export class AutoTopupEngine implements BalanceListener {
 
   /**
    * The balance plus the credits FlowPilot's ledger has for the customer that the balance
-   * does not show yet (the upstream lists its records late): what "low" is decided on.
+   * does not show yet (the upstream lists its records late): what "low" is decided on. A
+   * paid order still landing (RECEIVED or CREDITING: its answer lost, its run killed before
+   * the ledger write) counts as landed unless a record may be it: the upstream may have
+   * applied it already, and a charge on top of it is one the customer did not need. One
+   * that never lands leaves that state (credited, or failed and alerted) and stops counting;
+   * one stuck past the lookback is a person's, alerted already.
    */
   async #known(
     customerId: string,
@@ -182,7 +194,10 @@ export class AutoTopupEngine implements BalanceListener {
     now: Date,
     batch: Batch,
   ): Promise<CustomerBalance> {
-    const credits = await this.#credits(customerId, now, batch);
+    const credits = [
+      ...(await this.#credits(customerId, now, batch)),
+      ...(await this.#landing(customerId, now, batch)),
+    ];
     const shown = shownCredits(balance, credits);
     const unshown = credits.filter((c) => !shown.has(c));
     if (unshown.length === 0) return balance;
@@ -196,19 +211,45 @@ export class AutoTopupEngine implements BalanceListener {
     };
   }
 
-  /** The customer's credits in FlowPilot's ledger of the lookback (read once per batch). */
+  /**
+   * The ledger's reads of the lookback, once per batch: the orders still landing first, then
+   * the credits, so an order credited between the two reads is in both (never in neither).
+   */
+  async #ledger(now: Date, batch: Batch): Promise<NonNullable<Batch['ledger']>> {
+    if (batch.ledger) return batch.ledger;
+    const from = new Date(now.getTime() - UNSHOWN_LOOKBACK_MS);
+    const landing = await this.#deps.ledger.listPaidNotCredited(from, now);
+    const credits = await this.#deps.ledger.listCredited(from, now);
+    batch.ledger = { credits, landing };
+    return batch.ledger;
+  }
+
+  /** The customer's credits in FlowPilot's ledger of the lookback. */
   async #credits(customerId: string, now: Date, batch: Batch): Promise<Credit[]> {
-    batch.credits ??= await this.#deps.ledger.listCredited(
-      new Date(now.getTime() - UNSHOWN_LOOKBACK_MS),
-      now,
-    );
-    return batch.credits
+    return (await this.#ledger(now, batch)).credits
       .filter((c) => canonicalCustomerId(c.customerId) === customerId)
       .map((c) => ({
         orderKey: c.orderKey,
         from: (c.createdAt ?? c.creditedAt).getTime(),
         at: c.creditedAt.getTime(),
         mb: gbToMb(c.gb),
+      }));
+  }
+
+  /**
+   * The customer's paid orders still landing that the credits do not hold (read between the
+   * two, an order is in both): each may show in a record from its first claim until now.
+   */
+  async #landing(customerId: string, now: Date, batch: Batch): Promise<Credit[]> {
+    const { credits, landing } = await this.#ledger(now, batch);
+    const credited = new Set(credits.map((c) => c.orderKey));
+    return landing
+      .filter((o) => canonicalCustomerId(o.customerId) === customerId && !credited.has(o.orderKey))
+      .map((o) => ({
+        orderKey: o.orderKey,
+        from: o.createdAt.getTime(),
+        at: now.getTime(),
+        mb: gbToMb(o.gb),
       }));
   }
 
@@ -986,39 +1027,26 @@ interface Credit {
 
 /**
  * Which of `credits` the balance shows: each is matched to a credit record the balance
- * counted, of the same MB and within RECORD_SKEW_MS of [from, at], one record to at most one credit
- * (as many matched as can be). A credit older than the records the balance keeps shows when
- * a newer record does (the upstream lists records in order).
+ * counted, of the same MB and within RECORD_SKEW_MS of [from, at], one record to at most one
+ * credit (`matchInWindows`, as the reconciliation matches). A credit older than the records
+ * the balance keeps shows when a newer record does (the upstream lists records in order).
  */
 function shownCredits(balance: CustomerBalance, credits: readonly Credit[]): Set<Credit> {
   const shown = new Set<Credit>();
   const last = balance.lastCreditAt === null ? undefined : Date.parse(balance.lastCreditAt);
-  const records = new Map<string, number[]>();
-  for (const r of balance.recentCredits ?? []) {
-    const key = new Decimal(r.mb).toFixed();
-    records.set(key, [...(records.get(key) ?? []), Date.parse(r.at)]);
-  }
-  const groups = new Map<string, Credit[]>();
+  const recent: Credit[] = [];
   for (const c of credits) {
     if (last !== undefined && c.at + RECORD_SKEW_MS < last - RECENT_CREDITS_WINDOW_MS) {
       shown.add(c);
-      continue;
-    }
-    const key = c.mb.toFixed();
-    groups.set(key, [...(groups.get(key) ?? []), c]);
-  }
-  // Per MB, by window end, each credit takes the earliest record still free in its window:
-  // for intervals and points this matches as many as any assignment could.
-  for (const [key, group] of groups) {
-    const free = (records.get(key) ?? []).sort((a, b) => a - b);
-    for (const c of [...group].sort((a, b) => a.at - b.at)) {
-      const i = free.findIndex((t) => t >= c.from - RECORD_SKEW_MS);
-      if (i >= 0 && (free[i] ?? 0) <= c.at + RECORD_SKEW_MS) {
-        shown.add(c);
-        free.splice(i, 1);
-      }
+    } else {
+      recent.push(c);
     }
   }
+  const records = (balance.recentCredits ?? []).map((r) => ({
+    at: Date.parse(r.at),
+    mb: new Decimal(r.mb),
+  }));
+  for (const c of matchInWindows(recent, records, RECORD_SKEW_MS).keys()) shown.add(c);
   return shown;
 }
 

@@ -54,7 +54,6 @@ export interface SavedCard {
   paymentMethod: string;
 }
 
-/** The part of Stripe auto top-up uses; one module owns it. */
 /** Which auto top-up charge to look for: the metadata every attempt's PaymentIntent carries. */
 export interface ChargeLookup {
   customerId: string;
@@ -65,6 +64,7 @@ export interface ChargeLookup {
   since: string;
 }
 
+/** The part of Stripe auto top-up uses; one module owns it. */
 export interface StripeApi {
   chargeOffSession(charge: OffSessionCharge): Promise<ChargeResult>;
   /**
@@ -153,131 +153,157 @@ function resultOf(pi: PaymentIntent): ChargeResult {
 
 export function createStripeApi(stripe: StripeClient): StripeApi {
   return {
-    async chargeOffSession(c) {
-      try {
-        const pi = await stripe.post<PaymentIntent>(
-          'payment_intents',
-          {
-            amount: c.amountMinor,
-            currency: c.currency,
-            ...(c.stripeCustomer ? { customer: c.stripeCustomer } : {}),
-            payment_method: c.paymentMethod,
-            confirm: true,
-            off_session: true,
-            description: `Auto top-up ${c.packageId} × ${c.quantity} for customer ${c.customerId}`,
-            metadata: {
-              [AUTO_TOPUP_MARKER.key]: AUTO_TOPUP_MARKER.value,
-              customerId: c.customerId,
-              package: c.packageId,
-              quantity: String(c.quantity),
-              episode: String(c.episode),
-              attempt: String(c.attempt),
-              gb: c.gb,
-            },
-          },
-          { idempotencyKey: c.idempotencyKey },
-        );
-        return resultOf(pi);
-      } catch (err) {
-        if (err instanceof StripeApiError && err.kind === 'card') {
-          const paymentIntentId = err.paymentIntentId;
-          const code = err.code ?? 'card_error';
-          if (code === 'authentication_required' || err.declineCode === 'authentication_required') {
-            return { kind: 'action-required', paymentIntentId, code: 'authentication_required' };
-          }
-          return {
-            kind: 'declined',
-            paymentIntentId,
-            code: err.declineCode ? `${code}:${err.declineCode}` : code,
-            message: err.message,
-          };
-        }
-        if (err instanceof StripeApiError && err.kind === 'idempotency') {
-          throw new StripeIdempotencyError(
-            `Stripe refused idempotency key ${c.idempotencyKey}: first used with other parameters`,
-            { cause: err },
-          );
-        }
-        // A payment method or customer Stripe does not know: charging again would fail the
-        // same way, so it counts as a decline.
-        if (err instanceof StripeApiError && err.kind === 'invalid-request') {
-          return {
-            kind: 'declined',
-            paymentIntentId: err.paymentIntentId,
-            code: err.code ?? 'invalid_request_error',
-            message: err.message,
-          };
-        }
-        return failure(err, 'create a PaymentIntent');
-      }
-    },
+    chargeOffSession: (charge) => chargeOffSession(stripe, charge),
+    findCharge: (lookup) => findCharge(stripe, lookup),
+    paymentIntentStatus: (id) => paymentIntentStatus(stripe, id),
+    savedCardOfCheckout: (sessionId) => savedCardOfCheckout(stripe, sessionId),
+    savedCardOfSetup: (sessionId) => savedCardOfSetup(stripe, sessionId),
+  };
+}
 
-    async findCharge(q) {
-      // Listing by customer is read-after-write consistent (search is not); newest first.
-      const created = Math.floor(Date.parse(q.since) / 1000) - 3600;
-      let after: string | undefined;
-      try {
-        for (;;) {
-          const query = new URLSearchParams({ limit: '100', 'created[gte]': String(created) });
-          if (q.stripeCustomer) query.set('customer', q.stripeCustomer);
-          if (after) query.set('starting_after', after);
-          const page = await stripe.get<List<PaymentIntent>>(`payment_intents?${query}`);
-          const found = page.data.find((pi) => {
-            const m = pi.metadata ?? {};
-            return (
-              m[AUTO_TOPUP_MARKER.key] === AUTO_TOPUP_MARKER.value &&
-              m.customerId === q.customerId &&
-              m.episode === String(q.episode) &&
-              m.attempt === String(q.attempt)
-            );
-          });
-          if (found) return resultOf(found);
-          after = page.data.at(-1)?.id;
-          if (!page.has_more || !after) return undefined;
-        }
-      } catch (err) {
-        return failure(err, 'list PaymentIntents');
-      }
-    },
+async function chargeOffSession(stripe: StripeClient, c: OffSessionCharge): Promise<ChargeResult> {
+  try {
+    const pi = await stripe.post<PaymentIntent>('payment_intents', paymentIntentOf(c), {
+      idempotencyKey: c.idempotencyKey,
+    });
+    return resultOf(pi);
+  } catch (err) {
+    return refusedCharge(err, c);
+  }
+}
 
-    async paymentIntentStatus(id) {
-      try {
-        const pi = await stripe.get<PaymentIntent>(path('payment_intents', id));
-        const code = pi.last_payment_error?.code;
-        return { status: pi.status, ...(code ? { code } : {}) };
-      } catch (err) {
-        return failure(err, 'read a PaymentIntent');
-      }
-    },
-
-    async savedCardOfCheckout(sessionId) {
-      try {
-        const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
-        const stripeCustomer = idOf(session.customer);
-        const piId = idOf(session.payment_intent);
-        if (!stripeCustomer || !piId) return undefined;
-        const pi = await stripe.get<PaymentIntent>(path('payment_intents', piId));
-        const paymentMethod = idOf(pi.payment_method);
-        return paymentMethod ? { stripeCustomer, paymentMethod } : undefined;
-      } catch (err) {
-        return failure(err, 'read the Checkout Session');
-      }
-    },
-
-    async savedCardOfSetup(sessionId) {
-      try {
-        const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
-        const setiId = idOf(session.setup_intent);
-        if (!setiId) return undefined;
-        const seti = await stripe.get<SetupIntent>(path('setup_intents', setiId));
-        // The card belongs to the SetupIntent's customer; the session names the same one.
-        const stripeCustomer = idOf(seti.customer) ?? idOf(session.customer);
-        const paymentMethod = idOf(seti.payment_method);
-        if (seti.status !== 'succeeded' || !stripeCustomer || !paymentMethod) return undefined;
-        return { stripeCustomer, paymentMethod };
-      } catch (err) {
-        return failure(err, 'read the setup Checkout Session');
-      }
+/** The confirmed off-session PaymentIntent, with the metadata findCharge looks for. */
+function paymentIntentOf(c: OffSessionCharge) {
+  return {
+    amount: c.amountMinor,
+    currency: c.currency,
+    ...(c.stripeCustomer ? { customer: c.stripeCustomer } : {}),
+    payment_method: c.paymentMethod,
+    confirm: true,
+    off_session: true,
+    description: `Auto top-up ${c.packageId} × ${c.quantity} for customer ${c.customerId}`,
+    metadata: {
+      [AUTO_TOPUP_MARKER.key]: AUTO_TOPUP_MARKER.value,
+      customerId: c.customerId,
+      package: c.packageId,
+      quantity: String(c.quantity),
+      episode: String(c.episode),
+      attempt: String(c.attempt),
+      gb: c.gb,
     },
   };
+}
+
+/** A charge Stripe answered with an error: a decline, 3-D Secure, or a typed error thrown. */
+function refusedCharge(err: unknown, c: OffSessionCharge): ChargeResult {
+  if (err instanceof StripeApiError && err.kind === 'card') {
+    const paymentIntentId = err.paymentIntentId;
+    const code = err.code ?? 'card_error';
+    if (code === 'authentication_required' || err.declineCode === 'authentication_required') {
+      return { kind: 'action-required', paymentIntentId, code: 'authentication_required' };
+    }
+    return {
+      kind: 'declined',
+      paymentIntentId,
+      code: err.declineCode ? `${code}:${err.declineCode}` : code,
+      message: err.message,
+    };
+  }
+  if (err instanceof StripeApiError && err.kind === 'idempotency') {
+    throw new StripeIdempotencyError(
+      `Stripe refused idempotency key ${c.idempotencyKey}: first used with other parameters`,
+      { cause: err },
+    );
+  }
+  // A payment method or customer Stripe does not know: charging again would fail the same
+  // way, so it counts as a decline.
+  if (err instanceof StripeApiError && err.kind === 'invalid-request') {
+    return {
+      kind: 'declined',
+      paymentIntentId: err.paymentIntentId,
+      code: err.code ?? 'invalid_request_error',
+      message: err.message,
+    };
+  }
+  return failure(err, 'create a PaymentIntent');
+}
+
+async function findCharge(
+  stripe: StripeClient,
+  q: ChargeLookup,
+): Promise<ChargeResult | undefined> {
+  // Listing by customer is read-after-write consistent (search is not); newest first.
+  const created = Math.floor(Date.parse(q.since) / 1000) - 3600;
+  let after: string | undefined;
+  try {
+    for (;;) {
+      const query = new URLSearchParams({ limit: '100', 'created[gte]': String(created) });
+      if (q.stripeCustomer) query.set('customer', q.stripeCustomer);
+      if (after) query.set('starting_after', after);
+      const page = await stripe.get<List<PaymentIntent>>(`payment_intents?${query}`);
+      const found = page.data.find((pi) => isAttempt(pi, q));
+      if (found) return resultOf(found);
+      after = page.data.at(-1)?.id;
+      if (!page.has_more || !after) return undefined;
+    }
+  } catch (err) {
+    return failure(err, 'list PaymentIntents');
+  }
+}
+
+/** Whether the PaymentIntent is the looked-for attempt, by the metadata every attempt carries. */
+function isAttempt(pi: PaymentIntent, q: ChargeLookup): boolean {
+  const m = pi.metadata ?? {};
+  return (
+    m[AUTO_TOPUP_MARKER.key] === AUTO_TOPUP_MARKER.value &&
+    m.customerId === q.customerId &&
+    m.episode === String(q.episode) &&
+    m.attempt === String(q.attempt)
+  );
+}
+
+async function paymentIntentStatus(stripe: StripeClient, id: string) {
+  try {
+    const pi = await stripe.get<PaymentIntent>(path('payment_intents', id));
+    const code = pi.last_payment_error?.code;
+    return { status: pi.status, ...(code ? { code } : {}) };
+  } catch (err) {
+    return failure(err, 'read a PaymentIntent');
+  }
+}
+
+async function savedCardOfCheckout(
+  stripe: StripeClient,
+  sessionId: string,
+): Promise<SavedCard | undefined> {
+  try {
+    const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
+    const stripeCustomer = idOf(session.customer);
+    const piId = idOf(session.payment_intent);
+    if (!stripeCustomer || !piId) return undefined;
+    const pi = await stripe.get<PaymentIntent>(path('payment_intents', piId));
+    const paymentMethod = idOf(pi.payment_method);
+    return paymentMethod ? { stripeCustomer, paymentMethod } : undefined;
+  } catch (err) {
+    return failure(err, 'read the Checkout Session');
+  }
+}
+
+async function savedCardOfSetup(
+  stripe: StripeClient,
+  sessionId: string,
+): Promise<SavedCard | undefined> {
+  try {
+    const session = await stripe.get<CheckoutSession>(path('checkout/sessions', sessionId));
+    const setiId = idOf(session.setup_intent);
+    if (!setiId) return undefined;
+    const seti = await stripe.get<SetupIntent>(path('setup_intents', setiId));
+    // The card belongs to the SetupIntent's customer; the session names the same one.
+    const stripeCustomer = idOf(seti.customer) ?? idOf(session.customer);
+    const paymentMethod = idOf(seti.payment_method);
+    if (seti.status !== 'succeeded' || !stripeCustomer || !paymentMethod) return undefined;
+    return { stripeCustomer, paymentMethod };
+  } catch (err) {
+    return failure(err, 'read the setup Checkout Session');
+  }
 }

@@ -29,6 +29,8 @@ export function createAutoTopupListener(
     ledger: {
       getOrder: (key) => readOrder(docClient, table, key),
       listCredited: (from, to) => new OrderStore(docClient, table).listCredited(from, to),
+      listPaidNotCredited: (from, to) =>
+        new OrderStore(docClient, table).listPaidNotCredited(from, to),
     },
     balances: storedBalances(
       new CustomerBalanceStore(docClient, table),

@@ -4,96 +4,7 @@
  * Called only after JSON.parse failed; a strict recursive-descent reading of RFC 8259.
  */
 export function jsonErrorAt(text: string): { line: number; column: number; found: string } {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const literal = (word: string) => {
-    if (text.startsWith(word, i)) i += word.length;
-    else fail();
-  };
-  const string = () => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      const c = text.charCodeAt(i);
-      if (c < 0x20) fail();
-      if (text[i] === '\\') {
-        i++;
-        if (text[i] === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
-          i += 4;
-        } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail();
-      }
-      i++;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const number = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-    if (!m) fail();
-    i += (m as RegExpExecArray)[0].length;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (c === '"') string();
-    else if (c === 't') literal('true');
-    else if (c === 'f') literal('false');
-    else if (c === 'n') literal('null');
-    else number();
-  };
-  let at = text.length;
-  try {
-    value();
-    ws();
-    if (i < text.length) at = i;
-  } catch (pos) {
-    at = pos as number;
-  }
+  const at = new JsonReader(text).firstError();
   const before = text.slice(0, at).split('\n');
   const found = at >= text.length ? 'the end of the file' : JSON.stringify(text[at]);
   return {
@@ -101,4 +12,130 @@ export function jsonErrorAt(text: string): { line: number; column: number; found
     column: (before[before.length - 1]?.length ?? 0) + 1,
     found,
   };
+}
+
+/** Thrown with the offset where the text stops being JSON; caught in firstError. */
+class Stop {
+  readonly at: number;
+  constructor(at: number) {
+    this.at = at;
+  }
+}
+
+/** Reads one JSON document, one production per method, stopping at the first fault. */
+class JsonReader {
+  #i = 0;
+  readonly #text: string;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** The offset of the first fault, or the text's length when there is none. */
+  firstError(): number {
+    try {
+      this.#value();
+      this.#ws();
+      return Math.min(this.#i, this.#text.length);
+    } catch (stop) {
+      if (stop instanceof Stop) return stop.at;
+      throw stop;
+    }
+  }
+
+  #fail(): never {
+    throw new Stop(this.#i);
+  }
+
+  #ws() {
+    while (this.#i < this.#text.length && ' \t\n\r'.includes(this.#text[this.#i] as string)) {
+      this.#i++;
+    }
+  }
+
+  #value(): void {
+    this.#ws();
+    const c = this.#text[this.#i];
+    if (c === '{') this.#object();
+    else if (c === '[') this.#array();
+    else if (c === '"') this.#string();
+    else if (c === 't') this.#literal('true');
+    else if (c === 'f') this.#literal('false');
+    else if (c === 'n') this.#literal('null');
+    else this.#number();
+  }
+
+  #object() {
+    this.#i++;
+    this.#ws();
+    if (this.#text[this.#i] === '}') {
+      this.#i++;
+      return;
+    }
+    for (;;) {
+      this.#ws();
+      this.#string();
+      this.#ws();
+      if (this.#text[this.#i] !== ':') this.#fail();
+      this.#i++;
+      this.#value();
+      if (this.#closes('}')) return;
+    }
+  }
+
+  #array() {
+    this.#i++;
+    this.#ws();
+    if (this.#text[this.#i] === ']') {
+      this.#i++;
+      return;
+    }
+    for (;;) {
+      this.#value();
+      if (this.#closes(']')) return;
+    }
+  }
+
+  /** After a member: true at the closing bracket, false after a comma, a fault otherwise. */
+  #closes(bracket: string): boolean {
+    this.#ws();
+    const c = this.#text[this.#i];
+    if (c !== ',' && c !== bracket) this.#fail();
+    this.#i++;
+    return c === bracket;
+  }
+
+  #string() {
+    const text = this.#text;
+    if (text[this.#i] !== '"') this.#fail();
+    this.#i++;
+    while (this.#i < text.length && text[this.#i] !== '"') {
+      if (text.charCodeAt(this.#i) < 0x20) this.#fail();
+      if (text[this.#i] === '\\') this.#escape();
+      this.#i++;
+    }
+    if (this.#i >= text.length) this.#fail();
+    this.#i++;
+  }
+
+  /** At a backslash: leaves the cursor on the escape's last character. */
+  #escape() {
+    const text = this.#text;
+    this.#i++;
+    if (text[this.#i] === 'u') {
+      if (!/^[0-9a-fA-F]{4}$/.test(text.slice(this.#i + 1, this.#i + 5))) this.#fail();
+      this.#i += 4;
+    } else if (!'"\\/bfnrt'.includes(text[this.#i] ?? 'x')) this.#fail();
+  }
+
+  #number() {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.#text.slice(this.#i));
+    if (!m) this.#fail();
+    this.#i += m[0].length;
+  }
+
+  #literal(word: string) {
+    if (!this.#text.startsWith(word, this.#i)) this.#fail();
+    this.#i += word.length;
+  }
 }

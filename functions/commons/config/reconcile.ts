@@ -12,7 +12,9 @@ export const reconcileSchema = z.strictObject({
     .min(1)
     .max(1440)
     .default(15)
-    .describe("How far apart the ledger's credit time and the upstream's record time may be."),
+    .describe(
+      "How far outside an order's time, first claim to credit, the upstream's record may be stamped.",
+    ),
 });
 
 export type ReconcileConfig = z.infer<typeof reconcileSchema>;

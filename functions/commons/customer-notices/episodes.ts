@@ -65,85 +65,107 @@ export function decideNotices(
   now: Date,
 ): EpisodeDecision {
   const b = change.after;
-  const empty = new Decimal(b.balanceMb).lte(0);
-  const low = lowReasons(b, t);
-  const lowWithHysteresis = lowReasons(b, t, 1 + hysteresisPercent / 100).length > 0;
-  const levelNow: NoticeLevel = empty ? 'empty' : low.length > 0 ? 'low' : 'ok';
   const since = now.toISOString();
-  const fresh = change.credits.filter(
-    (c) => now.getTime() - Date.parse(c.at) <= RECEIPT_MAX_AGE_MS,
-  );
-  const receipts = (): NoticeIntent[] =>
-    fresh.map((credit) => ({
-      kind: 'topped-up',
-      noticeId: `topped-up#${creditKey(credit)}`,
-      credit,
-    }));
-
   // Not a balance until calibrated: it neither opens nor ends an episode; receipts still go.
-  if (b.uncalibrated) {
-    const base = current ?? {
-      customerId: b.customerId,
-      level: 'ok',
-      episode: 0,
-      since,
-      version: 0,
-    };
-    const notices = change.before === undefined ? [] : receipts();
-    return notices.length === 0
-      ? { next: base, changed: false, notices }
-      : { next: { ...base, version: base.version + 1 }, changed: true, notices };
-  }
-
-  if (!current && change.before === undefined) {
-    const next = {
-      customerId: b.customerId,
-      level: levelNow,
-      episode: levelNow === 'ok' ? 0 : 1,
-      since,
-      version: 1,
-    };
-    // No state is the same as ok: only a customer first seen low or used up needs a write.
-    return { next, changed: levelNow !== 'ok', notices: [] };
-  }
-  current ??= { customerId: b.customerId, level: 'ok', episode: 0, since, version: 0 };
-
-  let level = current.level;
-  let episode = current.episode;
-  const notices: NoticeIntent[] = [];
-  const open = (to: NoticeLevel, notify: boolean) => {
-    level = to;
-    episode += 1;
-    if (!notify) return;
-    notices.push(
-      to === 'empty'
-        ? { kind: 'used-up', noticeId: `used-up#${episode}`, episode }
-        : { kind: 'running-low', noticeId: `running-low#${episode}`, episode, reasons: low },
-    );
-  };
-
-  if (change.credits.length > 0) {
-    if (change.before !== undefined) notices.push(...receipts());
-    if (levelNow === 'ok') level = 'ok';
-    else open(levelNow, false);
-  } else if (empty) {
-    if (level !== 'empty') open('empty', true);
-  } else if (level === 'empty') {
-    // Above zero without a top-up (a correction): the used-up episode said enough.
-    level = lowWithHysteresis ? 'low' : 'ok';
-  } else if (low.length > 0) {
-    if (level === 'ok') open('low', true);
-  } else if (level === 'low' && !lowWithHysteresis) {
-    level = 'ok';
-  }
-
-  const changed = level !== current.level || episode !== current.episode || notices.length > 0;
+  if (b.uncalibrated) return uncalibrated(current, change, now);
+  const reading = readBalance(b, t, hysteresisPercent);
+  if (!current && change.before === undefined) return firstSeen(b.customerId, reading.level, since);
+  const from = current ?? { customerId: b.customerId, level: 'ok', episode: 0, since, version: 0 };
+  const { level, episode, notices } = nextEpisode(from, change, reading, now);
+  const changed = level !== from.level || episode !== from.episode || notices.length > 0;
   const next: NoticeState = {
     customerId: b.customerId,
     level,
     episode,
-    since: level === current.level ? current.since : since,
-    version: current.version + 1,
+    since: level === from.level ? from.since : since,
+    version: from.version + 1,
   };
-  return { next: changed ? next : current, changed, notices };
+  return { next: changed ? next : from, changed, notices };
+}
+
+/** What the balance says against the triggers. */
+interface Reading {
+  empty: boolean;
+  /** The running-low triggers that hold. */
+  low: LowReason[];
+  /** Some trigger still holds with the hysteresis margin added. */
+  lowWithHysteresis: boolean;
+  level: NoticeLevel;
+}
+
+function readBalance(b: CustomerBalance, t: RunningLowThresholds, hysteresisPercent: number) {
+  const empty = new Decimal(b.balanceMb).lte(0);
+  const low = lowReasons(b, t);
+  const lowWithHysteresis = lowReasons(b, t, 1 + hysteresisPercent / 100).length > 0;
+  const level: NoticeLevel = empty ? 'empty' : low.length > 0 ? 'low' : 'ok';
+  return { empty, low, lowWithHysteresis, level } satisfies Reading;
+}
+
+/** A receipt per credit of this change, unless the credit is history (a backfill). */
+function receipts(change: BalanceChange, now: Date): NoticeIntent[] {
+  return change.credits
+    .filter((c) => now.getTime() - Date.parse(c.at) <= RECEIPT_MAX_AGE_MS)
+    .map((credit) => ({ kind: 'topped-up', noticeId: `topped-up#${creditKey(credit)}`, credit }));
+}
+
+function uncalibrated(
+  current: NoticeState | undefined,
+  change: BalanceChange,
+  now: Date,
+): EpisodeDecision {
+  const base = current ?? {
+    customerId: change.after.customerId,
+    level: 'ok',
+    episode: 0,
+    since: now.toISOString(),
+    version: 0,
+  };
+  const notices = change.before === undefined ? [] : receipts(change, now);
+  return notices.length === 0
+    ? { next: base, changed: false, notices }
+    : { next: { ...base, version: base.version + 1 }, changed: true, notices };
+}
+
+/** A customer the balance poll computes for the first time starts quietly where it is. */
+function firstSeen(customerId: string, level: NoticeLevel, since: string): EpisodeDecision {
+  const next = { customerId, level, episode: level === 'ok' ? 0 : 1, since, version: 1 };
+  // No state is the same as ok: only a customer first seen low or used up needs a write.
+  return { next, changed: level !== 'ok', notices: [] };
+}
+
+/** The episode after this change, and the notices it opens with. */
+function nextEpisode(
+  from: NoticeState,
+  change: BalanceChange,
+  reading: Reading,
+  now: Date,
+): { level: NoticeLevel; episode: number; notices: NoticeIntent[] } {
+  let { level, episode } = from;
+  const notices: NoticeIntent[] = [];
+  const open = (to: NoticeLevel, notify: boolean) => {
+    level = to;
+    episode += 1;
+    if (notify) notices.push(episodeNotice(to, episode, reading.low));
+  };
+  if (change.credits.length > 0) {
+    if (change.before !== undefined) notices.push(...receipts(change, now));
+    if (reading.level === 'ok') level = 'ok';
+    else open(reading.level, false);
+  } else if (reading.empty) {
+    if (level !== 'empty') open('empty', true);
+  } else if (level === 'empty') {
+    // Above zero without a top-up (a correction): the used-up episode said enough.
+    level = reading.lowWithHysteresis ? 'low' : 'ok';
+  } else if (reading.low.length > 0) {
+    if (level === 'ok') open('low', true);
+  } else if (level === 'low' && !reading.lowWithHysteresis) {
+    level = 'ok';
+  }
+  return { level, episode, notices };
+}
+
+function episodeNotice(to: NoticeLevel, episode: number, low: LowReason[]): NoticeIntent {
+  return to === 'empty'
+    ? { kind: 'used-up', noticeId: `used-up#${episode}`, episode }
+    : { kind: 'running-low', noticeId: `running-low#${episode}`, episode, reasons: low };
 }

@@ -23,7 +23,13 @@ import {
   NoticeStateConflictError,
   type NoticeStateStore,
 } from './store/customer-notice-state.ts';
-import type { NoticeKind, NoticeOutboxStore, OutboxEntry } from './store/notice-outbox.ts';
+import type {
+  NoticeKind,
+  NoticeOutboxStore,
+  OutboxEntry,
+  OutboxReason,
+  OutboxStatus,
+} from './store/notice-outbox.ts';
 
 /** An attempt that dies mid-send is taken up again this long after it started. */
 export const SEND_LEASE_MS = 10 * 60_000;
@@ -77,8 +83,14 @@ export interface NoticeRunSummary {
   /** Lost a race to another run (which owns the news). */
   conflicts: number;
   /** Outbox entries by resulting status, across new and due entries. */
-  entries: Record<string, number>;
+  entries: Partial<Record<SendResult, number>>;
 }
+
+/**
+ * What became of one notice on one channel: the entry's status after the attempt, `taken`
+ * (another run has it) or `channel off` (nothing recorded: no sender, or notices disabled).
+ */
+export type SendResult = OutboxStatus | 'taken' | 'channel off';
 
 /** Notices a customer may turn off per channel; receipts and card notices always go. */
 const REMINDERS: readonly NoticeKind[] = ['running-low', 'used-up'];
@@ -86,6 +98,74 @@ const REMINDERS: readonly NoticeKind[] = ['running-low', 'used-up'];
 /** Whether customer SMS may go to this number (`customers.notices.smsCountries`). */
 export function smsAllowed(phone: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => phone.startsWith(p));
+}
+
+/** What every entry of one notice shares, whatever its channel. */
+type EntryBase = Pick<
+  OutboxEntry,
+  'customerId' | 'noticeId' | 'kind' | 'locale' | 'createdAt' | 'attempts' | 'episode'
+>;
+
+type RenderedNotice = ReturnType<typeof renderNotice>;
+
+/**
+ * The texts of one notice: in full for a bound address; for an address captured from a
+ * payment, without the account and balance, and only its email with the confirmation link.
+ */
+function noticeTexts(
+  facts: NoticeFacts,
+  contact: CustomerContact | undefined,
+  addresses: ReturnType<typeof noticeAddresses>,
+  locale: NoticeLocale,
+  confirmLink: string | undefined,
+  links: NoticeLinks | undefined,
+): { full: RenderedNotice; email: RenderedNotice; sms: string } {
+  const name = contact?.name;
+  const full = renderNotice(
+    { ...facts, ...(name ? { name } : {}), ...(links ? { pageLink: links.page } : {}) },
+    locale,
+  );
+  const { account: _account, balanceMb: _balance, daysLeft: _days, ...paid } = facts;
+  const payer = (link: string | undefined) =>
+    renderNotice({ ...paid, ...(link ? { confirmLink: link } : {}) }, locale);
+  const email = addresses.email?.to;
+  const emailText =
+    addresses.email && !addresses.email.bound
+      ? payer(contact && email === unconfirmedEmail(contact) ? confirmLink : undefined)
+      : full;
+  const sms = addresses.phone && !addresses.phone.bound ? payer(undefined).sms : full.sms;
+  return { full, email: emailText, sms };
+}
+
+/** The one entry of a notice that goes nowhere, kept for the operator. */
+function skippedEntry(base: EntryBase, reason: OutboxReason, full: RenderedNotice): OutboxEntry {
+  return {
+    ...base,
+    channel: 'none',
+    status: 'skipped',
+    reason,
+    subject: full.subject,
+    text: full.email,
+  };
+}
+
+function emailEntry(
+  base: EntryBase,
+  to: string,
+  text: RenderedNotice,
+  links: NoticeLinks | undefined,
+  lease: string,
+): OutboxEntry {
+  return {
+    ...base,
+    channel: 'email',
+    status: 'pending',
+    to,
+    subject: text.subject,
+    text: text.email,
+    ...(links?.unsubscribe ? { headers: links.unsubscribe } : {}),
+    notBefore: lease,
+  };
 }
 
 /**
@@ -113,7 +193,7 @@ export class CustomerNotices implements BalanceListener {
   /** onBalances with its figures, for callers that report them. */
   async run(changes: readonly BalanceChange[]): Promise<NoticeRunSummary> {
     const summary: NoticeRunSummary = { customers: 0, saved: 0, conflicts: 0, entries: {} };
-    const count = (status: string) => {
+    const count = (status: SendResult) => {
       summary.entries[status] = (summary.entries[status] ?? 0) + 1;
     };
     for (const s of await this.deliverDue()) count(s);
@@ -233,7 +313,7 @@ export class CustomerNotices implements BalanceListener {
     email: string;
     link: string;
     locale: NoticeLocale;
-  }): Promise<string> {
+  }): Promise<SendResult> {
     const now = this.#clock();
     if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
     const text = renderNotice(
@@ -273,7 +353,7 @@ export class CustomerNotices implements BalanceListener {
     /** The new one, masked. */
     masked: string;
     locale: NoticeLocale;
-  }): Promise<string> {
+  }): Promise<SendResult> {
     const now = this.#clock();
     if (!this.#d.config.enabled || !this.#d.email) return 'channel off';
     const text = renderNotice(
@@ -315,7 +395,7 @@ export class CustomerNotices implements BalanceListener {
    * `noticeId` on each of the customer's channels and sent like the others (email now, SMS
    * in the customer's daytime, failures again later). Seen again, it is not sent again.
    */
-  async sendOnce(notice: OneOffNotice): Promise<string[]> {
+  async sendOnce(notice: OneOffNotice): Promise<SendResult[]> {
     const contact = await this.#d.contacts.get(notice.customerId);
     const now = this.#clock();
     const link = notice.link ?? paymentLinkFor(this.#d.paymentLinkUrl, notice.customerId);
@@ -334,7 +414,7 @@ export class CustomerNotices implements BalanceListener {
       links,
     );
     const added = await this.#d.outbox.addNew(entries, this.#d.config.outboxRetentionDays);
-    const out: string[] = [];
+    const out: SendResult[] = [];
     for (const e of added)
       out.push(e.status === 'pending' ? await this.#attempt(e, undefined) : e.status);
     return out;
@@ -344,11 +424,11 @@ export class CustomerNotices implements BalanceListener {
    * Sends what is due: SMS whose quiet hours ended, retries, attempts a crash cut short.
    * The local runtime may call it on its own; onBalances calls it first.
    */
-  async deliverDue(): Promise<string[]> {
+  async deliverDue(): Promise<SendResult[]> {
     const due = await this.#d.outbox.due(this.#clock());
     if (due.length === 0) return [];
     const states = await this.#d.state.getMany([...new Set(due.map((e) => e.customerId))]);
-    const out: string[] = [];
+    const out: SendResult[] = [];
     for (const e of due) out.push(await this.#attempt(e, states.get(e.customerId)));
     return out;
   }
@@ -401,103 +481,68 @@ export class CustomerNotices implements BalanceListener {
   ): OutboxEntry[] {
     const cfg = this.#d.config;
     const locale: NoticeLocale = contact?.locale ?? cfg.defaultLocale;
-    const name = contact?.name;
     const addresses = contact
       ? noticeAddresses(contact, facts.kind === 'topped-up' ? receiptOf : undefined)
       : {};
-    const email = addresses.email?.to;
-    const phone = addresses.phone?.to;
-    const full = renderNotice(
-      { ...facts, ...(name ? { name } : {}), ...(links ? { pageLink: links.page } : {}) },
-      locale,
-    );
-    const { account: _account, balanceMb: _balance, daysLeft: _days, ...paid } = facts;
-    // Only the email carries the confirmation link, and only to the captured address it names.
-    const payer = (link: string | undefined) =>
-      renderNotice({ ...paid, ...(link ? { confirmLink: link } : {}) }, locale);
-    const emailText =
-      addresses.email && !addresses.email.bound
-        ? payer(contact && email === unconfirmedEmail(contact) ? confirmLink : undefined)
-        : full;
-    const smsText = addresses.phone && !addresses.phone.bound ? payer(undefined).sms : full.sms;
-    const createdAt = now.toISOString();
-    const base = {
+    const texts = noticeTexts(facts, contact, addresses, locale, confirmLink, links);
+    const base: EntryBase = {
       customerId: facts.customerId,
       noticeId: n.noticeId,
       kind: facts.kind,
       locale,
-      createdAt,
+      createdAt: now.toISOString(),
       attempts: 0,
       ...(n.episode === undefined ? {} : { episode: n.episode }),
     };
-    const skipped = (reason: string): OutboxEntry[] => [
-      {
-        ...base,
-        channel: 'none',
-        status: 'skipped',
-        reason,
-        subject: full.subject,
-        text: full.email,
-      },
-    ];
+    const skipped = (reason: OutboxReason) => [skippedEntry(base, reason, texts.full)];
     if (!cfg.enabled) return skipped('notices disabled');
     if (contact && !contact.notices) return skipped('opted out');
-    const out: OutboxEntry[] = [];
     const lease = new Date(now.getTime() + SEND_LEASE_MS).toISOString();
     const reminder = REMINDERS.includes(facts.kind);
-    if (email && this.#d.email && reminder && contact?.reminders.email === false) {
-      out.push({
-        ...base,
-        channel: 'email',
-        status: 'skipped',
-        reason: 'opted out',
-        to: email,
-        text: emailText.email,
-      });
-    } else if (email && this.#d.email) {
-      out.push({
-        ...base,
-        channel: 'email',
-        status: 'pending',
-        to: email,
-        subject: emailText.subject,
-        text: emailText.email,
-        ...(links?.unsubscribe ? { headers: links.unsubscribe } : {}),
-        notBefore: lease,
-      });
+    const email = addresses.email?.to;
+    const phone = addresses.phone?.to;
+    const out: OutboxEntry[] = [];
+    if (email && this.#d.email) {
+      out.push(
+        reminder && contact?.reminders.email === false
+          ? {
+              ...base,
+              channel: 'email',
+              status: 'skipped',
+              reason: 'opted out',
+              to: email,
+              text: texts.email.email,
+            }
+          : emailEntry(base, email, texts.email, links, lease),
+      );
     }
-    if (phone && this.#d.sms && reminder && contact?.reminders.sms === false) {
-      out.push({
-        ...base,
-        channel: 'sms',
-        status: 'skipped',
-        reason: 'opted out',
-        to: phone,
-        text: smsText,
-      });
-    } else if (phone && this.#d.sms && !smsAllowed(phone, cfg.smsCountries)) {
-      out.push({
-        ...base,
-        channel: 'sms',
-        status: 'skipped',
-        reason: 'country not allowed',
-        to: phone,
-        text: smsText,
-      });
-    } else if (phone && this.#d.sms) {
-      const at = nextSmsTime(now, this.#window(contact));
-      const wait = at.getTime() > now.getTime();
-      out.push({
-        ...base,
-        channel: 'sms',
-        status: wait ? 'deferred' : 'pending',
-        to: phone,
-        text: smsText,
-        notBefore: wait ? at.toISOString() : lease,
-        ...(wait ? { reason: 'quiet hours' } : {}),
-      });
-    }
+    if (phone && this.#d.sms)
+      out.push(this.#smsEntry(base, phone, texts.sms, contact, now, lease, reminder));
     return out.length > 0 ? out : skipped('no contact');
+  }
+
+  /** The SMS entry: skipped (reminders off, country not allowed), deferred to daytime or due. */
+  #smsEntry(
+    base: EntryBase,
+    phone: string,
+    text: string,
+    contact: CustomerContact | undefined,
+    now: Date,
+    lease: string,
+    reminder: boolean,
+  ): OutboxEntry {
+    const sms = { ...base, channel: 'sms', to: phone, text } as const;
+    if (reminder && contact?.reminders.sms === false) {
+      return { ...sms, status: 'skipped', reason: 'opted out' };
+    }
+    if (!smsAllowed(phone, this.#d.config.smsCountries)) {
+      return { ...sms, status: 'skipped', reason: 'country not allowed' };
+    }
+    const at = nextSmsTime(now, this.#window(contact));
+    if (at.getTime() > now.getTime()) {
+      return { ...sms, status: 'deferred', notBefore: at.toISOString(), reason: 'quiet hours' };
+    }
+    return { ...sms, status: 'pending', notBefore: lease };
   }
 
   /**
@@ -523,7 +568,7 @@ export class CustomerNotices implements BalanceListener {
    * One attempt at an open entry. An episode notice that is out of date when due (the
    * customer topped up or moved on during quiet hours) is dropped, not sent.
    */
-  async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<string> {
+  async #attempt(e: OutboxEntry, state: NoticeState | undefined): Promise<SendResult> {
     const outbox = this.#d.outbox;
     const now = this.#clock();
     const level = e.kind === 'used-up' ? 'empty' : 'low';

@@ -161,6 +161,7 @@ interface Run {
   touched: Set<string>;
   recordsFrom: string | undefined;
   usageCursor: string | undefined;
+  /** This poll's cursor as stored (moved by the run's steps). */
   usageFromStored: string | undefined;
   ready: string | undefined;
   seenText: string | undefined;
@@ -396,13 +397,13 @@ async function recordsWritten(run: Run): Promise<void> {
   run.pending = new Map();
   if (!run.recordsDone) return;
   run.recordsDone = false;
-  await run.deps.pollState.advanceCursor(
-    RECORDS_CURSOR,
-    // The next run reads yesterday again: a record listed up to a full day after its
-    // stamp (late across midnight) is still read, and its balance keeps that window's keys.
-    addDays(run.today, -1),
-    run.now,
-  );
+  // The next run reads yesterday again: a record listed up to a full day after its
+  // stamp (late across midnight) is still read, and its balance keeps that window's keys.
+  const next = addDays(run.today, -1);
+  // Cursors are written only when they move: most runs of a day leave them where they are.
+  if (next !== run.recordsFrom) {
+    await run.deps.pollState.advanceCursor(RECORDS_CURSOR, next, run.now);
+  }
 }
 
 async function flushRecords(run: Run): Promise<void> {
@@ -485,11 +486,13 @@ async function readUsage(run: Run): Promise<void> {
     checkTime(run);
     await usageStep(run, days.slice(i, i + step), seen, stamps);
   }
-  await deps.pollState.advanceCursor(
-    USAGE_SEEN_CURSOR,
-    usageSeenText(run.at, today, finalBefore, stamps),
-    run.now,
-  );
+  if (!sameStamps(seen, stamps)) {
+    await deps.pollState.advanceCursor(
+      USAGE_SEEN_CURSOR,
+      usageSeenText(run.at, today, finalBefore, stamps),
+      run.now,
+    );
+  }
 }
 
 /** One step of pass 2: reads these days, updates their customers, moves the usage cursor. */
@@ -526,7 +529,10 @@ async function usageStep(
   await recordsWritten(run);
   const last = chunk[chunk.length - 1] ?? run.today;
   const next = last < run.finalBefore ? addDays(last, 1) : run.finalBefore;
-  await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, run.now);
+  if (next !== run.usageFromStored) {
+    await deps.pollState.advanceCursor(POLL_CUSTOMERS, next, run.now);
+    run.usageFromStored = next;
+  }
   if (run.usageWindow) run.usageWindow.next = next;
 }
 
@@ -625,6 +631,13 @@ function readUsageSeen(
     // An unreadable mark only costs one full pass.
     return undefined;
   }
+}
+
+/** Whether the stored mark holds these stamps already, day for day. */
+function sameStamps(seen: Record<string, string> | undefined, stamps: Record<string, string>) {
+  if (!seen) return false;
+  const days = Object.keys(stamps);
+  return days.length === Object.keys(seen).length && days.every((day) => seen[day] === stamps[day]);
 }
 
 /** Comparable text of a state, to skip writes that would change nothing. */

@@ -147,6 +147,19 @@ function byArrival(a: PendingEntry, b: PendingEntry): number {
 export const inArrivalOrder = (entries: readonly PendingEntry[]): PendingEntry[] =>
   [...entries].sort(byArrival);
 
+type FoldMode = 'before-credit' | 'not-credited';
+
+/** What folding pending entries into an order carries from one entry to the next. */
+interface Fold {
+  order: { gb: string; paidMinor: number; currency: string; customerId?: string };
+  mode: FoldMode;
+  counters: RefundCounters;
+  refundsResetAt: number | undefined;
+  /** Disputes folded so far by part id: what a won one may give back. */
+  disputes: Map<string, number>;
+  parts: PartInput[];
+}
+
 /**
  * Refunds, disputes and their reversals recorded before their order existed, as parts of it.
  * `before-credit`: their GB are kept off the credit (the counters say how much);
@@ -154,94 +167,128 @@ export const inArrivalOrder = (entries: readonly PendingEntry[]): PendingEntry[]
  * record.
  */
 export function foldPending(
-  order: { gb: string; paidMinor: number; currency: string; customerId?: string },
+  order: Fold['order'],
   entries: readonly PendingEntry[],
-  mode: 'before-credit' | 'not-credited',
+  mode: FoldMode,
 ): { parts: PartInput[]; counters: RefundCounters; refundsResetAt?: number } {
   // The common case (no refund came first): nothing to sort or fold.
   if (entries.length === 0) return { parts: [], counters: NO_REFUNDS };
-  let counters = NO_REFUNDS;
-  let refundsResetAt: number | undefined;
-  const disputes = new Map<string, number>();
-  const parts: PartInput[] = [];
-  for (const e of inArrivalOrder(entries)) {
-    const kind = e.kind;
-    const reversal = kind === 'refund-failed' || kind === 'dispute-won';
-    const base: Pick<PartInput, 'partId' | 'kind' | 'customerId'> = {
-      partId: e.partId,
-      kind: reversal ? 'reversal' : kind,
-    };
-    if (order.customerId) base.customerId = order.customerId;
-    const skip = (reason: string, minor = 0, gb = '0') =>
-      parts.push({ ...base, state: 'SKIPPED', gb, minor, reason });
-    if (e.currency !== order.currency) {
-      skip('currency-mismatch');
-      continue;
-    }
-    if (kind === 'refund-failed' || kind === 'dispute-won') {
-      const disputed = kind === 'dispute-won' ? disputes.get(e.disputePartId ?? '') : undefined;
-      if (kind === 'dispute-won' && disputed === undefined) {
-        skip('no-dispute');
-        continue;
-      }
-      const minor = disputed === undefined ? e.minor : Math.min(e.minor, disputed);
-      const back = giveBackOf(
-        { ...order, ...counters },
-        {
-          kind,
-          minor,
-          ...(e.disputeLost ? { lost: true } : {}),
-          ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
-        },
-      );
-      if (mode === 'before-credit') counters = back.next;
-      if (kind === 'refund-failed' && e.eventCreated !== undefined) {
-        refundsResetAt = Math.max(refundsResetAt ?? 0, e.eventCreated);
-      }
-      skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
-      continue;
-    }
-    const lowered =
-      kind === 'refund' &&
-      e.eventCreated !== undefined &&
-      counters.refundedAt !== undefined &&
-      e.eventCreated > counters.refundedAt &&
-      e.minor < counters.refundedMinor;
-    if (lowered && e.eventCreated !== undefined) {
-      // A newer, lower refunded total: a refund failed in between (as deduct.ts reads it).
-      const back = giveBackOf(
-        { ...order, ...counters },
-        { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, created: e.eventCreated },
-      );
-      if (mode === 'before-credit') counters = back.next;
-      refundsResetAt = Math.max(refundsResetAt ?? 0, e.eventCreated);
-      skip(mode, back.minor, mode === 'before-credit' ? back.gb.toFixed() : '0');
-      continue;
-    }
-    const share = shareOf(
-      { ...order, ...counters },
-      {
-        kind,
-        minor: e.minor,
-        ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
-      },
-    );
-    if (kind === 'dispute') disputes.set(e.partId, e.minor);
-    if (share.newMinor <= 0) {
-      skip('already-covered');
-      continue;
-    }
-    if (mode === 'not-credited') {
-      counters = { ...counters, refundedMinor: share.next.refundedMinor };
-      skip(mode, share.newMinor);
-      continue;
-    }
-    counters = share.next;
-    skip(mode, share.newMinor, share.gb.toFixed());
-  }
+  const fold: Fold = {
+    order,
+    mode,
+    counters: NO_REFUNDS,
+    refundsResetAt: undefined,
+    disputes: new Map(),
+    parts: [],
+  };
+  for (const e of inArrivalOrder(entries)) foldEntry(fold, e);
+  const { refundsResetAt } = fold;
   return {
-    parts,
-    counters: mode === 'not-credited' ? NO_REFUNDS : counters,
+    parts: fold.parts,
+    counters: mode === 'not-credited' ? NO_REFUNDS : fold.counters,
     ...(refundsResetAt === undefined ? {} : { refundsResetAt }),
   };
+}
+
+function foldEntry(fold: Fold, e: PendingEntry): void {
+  const kind = e.kind;
+  if (e.currency !== fold.order.currency) {
+    skip(fold, e, 'currency-mismatch');
+    return;
+  }
+  if (kind === 'refund-failed' || kind === 'dispute-won') {
+    foldReversal(fold, e, kind);
+    return;
+  }
+  const lowered = loweredAt(fold, e);
+  if (lowered !== undefined) {
+    foldLowered(fold, e, lowered);
+    return;
+  }
+  foldDeduction(fold, e, kind);
+}
+
+/** Records an entry as a SKIPPED part of the order: `reason` says why, or the fold's mode. */
+function skip(fold: Fold, e: PendingEntry, reason: string, minor = 0, gb = '0'): void {
+  const kind = e.kind;
+  const base: Pick<PartInput, 'partId' | 'kind' | 'customerId'> = {
+    partId: e.partId,
+    kind: kind === 'refund-failed' || kind === 'dispute-won' ? 'reversal' : kind,
+  };
+  if (fold.order.customerId) base.customerId = fold.order.customerId;
+  fold.parts.push({ ...base, state: 'SKIPPED', gb, minor, reason });
+}
+
+/** A give-back folded: before the credit it lowers the counters (and gives its GB back). */
+function givenBack(fold: Fold, e: PendingEntry, back: GiveBack): void {
+  if (fold.mode === 'before-credit') fold.counters = back.next;
+  skip(fold, e, fold.mode, back.minor, fold.mode === 'before-credit' ? back.gb.toFixed() : '0');
+}
+
+function foldReversal(fold: Fold, e: PendingEntry, kind: 'refund-failed' | 'dispute-won'): void {
+  const disputed = kind === 'dispute-won' ? fold.disputes.get(e.disputePartId ?? '') : undefined;
+  if (kind === 'dispute-won' && disputed === undefined) {
+    skip(fold, e, 'no-dispute');
+    return;
+  }
+  const minor = disputed === undefined ? e.minor : Math.min(e.minor, disputed);
+  const back = giveBackOf(
+    { ...fold.order, ...fold.counters },
+    {
+      kind,
+      minor,
+      ...(e.disputeLost ? { lost: true } : {}),
+      ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+    },
+  );
+  if (kind === 'refund-failed' && e.eventCreated !== undefined) {
+    fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, e.eventCreated);
+  }
+  givenBack(fold, e, back);
+}
+
+/** When a refund names a newer, lower refunded total than folded so far: its creation time. */
+function loweredAt(fold: Fold, e: PendingEntry): number | undefined {
+  const { counters } = fold;
+  const lowered =
+    e.kind === 'refund' &&
+    e.eventCreated !== undefined &&
+    counters.refundedAt !== undefined &&
+    e.eventCreated > counters.refundedAt &&
+    e.minor < counters.refundedMinor;
+  return lowered ? e.eventCreated : undefined;
+}
+
+/** A newer, lower refunded total: a refund failed in between (as deduct.ts reads it). */
+function foldLowered(fold: Fold, e: PendingEntry, created: number): void {
+  const { counters } = fold;
+  const back = giveBackOf(
+    { ...fold.order, ...counters },
+    { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, created },
+  );
+  fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, created);
+  givenBack(fold, e, back);
+}
+
+function foldDeduction(fold: Fold, e: PendingEntry, kind: 'refund' | 'dispute'): void {
+  const share = shareOf(
+    { ...fold.order, ...fold.counters },
+    {
+      kind,
+      minor: e.minor,
+      ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
+    },
+  );
+  if (kind === 'dispute') fold.disputes.set(e.partId, e.minor);
+  if (share.newMinor <= 0) {
+    skip(fold, e, 'already-covered');
+    return;
+  }
+  if (fold.mode === 'not-credited') {
+    fold.counters = { ...fold.counters, refundedMinor: share.next.refundedMinor };
+    skip(fold, e, fold.mode, share.newMinor);
+    return;
+  }
+  fold.counters = share.next;
+  skip(fold, e, fold.mode, share.newMinor, share.gb.toFixed());
 }

@@ -5,7 +5,7 @@ import { UpstreamRejectedError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { countsRefunds, giveBackOf } from './coverage.ts';
+import { countsRefunds, type GiveBack, giveBackOf } from './coverage.ts';
 import {
   CREDITING_RETRY_AFTER,
   findOrder,
@@ -22,6 +22,12 @@ const ROUNDS = 3;
 const TRANSIENT_RETRY_AFTER = 5;
 
 const ok = (result: string): Outcome => ({ statusCode: 200, result });
+
+/** Why a reversal was recorded UNKNOWN for a person: the money came back from which event. */
+const UNSURE_REASON = {
+  refund: 'refund-deduction-unsure',
+  dispute: 'dispute-deduction-unsure',
+} as const;
 
 /**
  * Traffic given back when the money comes back: a dispute closed with funds reinstated
@@ -40,88 +46,128 @@ export async function reverseDeduction(
   opts: { signal?: AbortSignal } = {},
 ): Promise<Outcome> {
   for (let round = 0; round < ROUNDS; round++) {
-    const order = await findOrder(provider, ev, deps);
-    if (!order && ev.kind === 'dispute-won') return waitForDispute();
-    if (!order) {
-      if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref)))) continue;
-      logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
-      return ok('recorded-before-payment');
-    }
-    const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
-    if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
-      if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
-      return {
-        statusCode: 409,
-        result: 'in-progress',
-        retryAfterSeconds: CREDITING_RETRY_AFTER,
-      };
-    }
-    if (!countsRefunds(order) || order.currency !== ev.currency) {
-      logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
-      return ok('nothing-to-give-back');
-    }
-    const existing = await deps.ledger.getPart(key, ev.partId);
-    if (existing) {
-      if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
-      return existing.state === 'RECREDITING'
-        ? recredit(deps, key, existing, opts.signal)
-        : ok('already-given-back');
-    }
-    const minor = await minorToGiveBack(ev, order, deps);
-    if (minor === 'no-dispute') return waitForDispute();
-    if (minor === 'a-persons') return leftToAPerson(deps, order, ev);
-    if (minor === 'retry') continue;
-    if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
-    const unsure = typeof minor === 'object' ? minor.unsure : undefined;
-    const minorBack = typeof minor === 'object' ? minor.minor : minor;
-    // A refund failing before its own refund event came still makes that event stale.
-    const resets =
-      ev.kind === 'refund-failed' &&
-      ev.eventCreated !== undefined &&
-      Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
-    if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
-    const back = giveBackOf(
-      { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
-      {
-        kind: ev.kind,
-        minor: minorBack,
-        ...(ev.disputeLost ? { lost: true } : {}),
-        ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
-      },
-    );
-    const part: PartInput = {
-      partId: ev.partId,
-      kind: 'reversal',
-      // Funds back for a dispute whose deduction may not have landed: a person gives back.
-      state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
-      ...(unsure && back.gb.gt(0) ? { reason: 'dispute-deduction-unsure' } : {}),
-      gb: back.gb.toFixed(),
-      minor: back.minor,
-      orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
-      ...(order.customerId ? { customerId: order.customerId } : {}),
-    };
-    const res = await deps.ledger.claimDeduction({
-      key,
-      part,
-      expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
-      next: {
-        ...back.next,
-        // Only forward: a failure older than the totals held changes nothing they say.
-        ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
-      },
-      now: deps.clock(),
-    });
-    if (res.outcome === 'part-exists') {
-      return res.part.state === 'UNKNOWN'
-        ? giveBackToAPerson(deps, key, res.part, ev)
-        : ok('already-given-back');
-    }
-    if (res.outcome !== 'claimed') continue;
-    if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
-    if (unsure) return giveBackToAPerson(deps, key, part, ev);
-    return recredit(deps, key, part, opts.signal);
+    const out = await reverseOnce(provider, ev, deps, opts.signal);
+    if (out !== 'retry') return out;
   }
   return { statusCode: 409, result: 'in-progress', retryAfterSeconds: 1 };
+}
+
+/** One round: `retry` when a write lost a race and the order must be read again. */
+async function reverseOnce(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  deps: PaymentDeps,
+  signal: AbortSignal | undefined,
+): Promise<Outcome | 'retry'> {
+  const order = await findOrder(provider, ev, deps);
+  if (!order && ev.kind === 'dispute-won') return waitForDispute();
+  if (!order) {
+    if (!(await recordPending(provider, ev, deps, paymentUnknown(provider, ev.ref))))
+      return 'retry';
+    logger.info('reversal recorded before its payment', { provider, partId: ev.partId });
+    return ok('recorded-before-payment');
+  }
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  if (order.state === 'CREDITING' || order.state === 'RECEIVED') {
+    if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) return 'retry';
+    return {
+      statusCode: 409,
+      result: 'in-progress',
+      retryAfterSeconds: CREDITING_RETRY_AFTER,
+    };
+  }
+  if (!countsRefunds(order) || order.currency !== ev.currency) {
+    logger.info('reversal with nothing to give back', { provider, partId: ev.partId });
+    return ok('nothing-to-give-back');
+  }
+  const existing = await deps.ledger.getPart(key, ev.partId);
+  if (existing) {
+    if (existing.state === 'UNKNOWN') return giveBackToAPerson(deps, key, existing, ev);
+    return existing.state === 'RECREDITING'
+      ? recredit(deps, key, existing, signal)
+      : ok('already-given-back');
+  }
+  const minor = await minorToGiveBack(ev, order, deps);
+  if (minor === 'no-dispute') return waitForDispute();
+  if (minor === 'retry') return 'retry';
+  if (typeof minor === 'object' && 'inProgress' in minor) return inFlight(minor.inProgress);
+  const unsure = typeof minor === 'object' ? minor.unsure : undefined;
+  const minorBack = typeof minor === 'object' ? minor.minor : minor;
+  return claimReversal(provider, ev, deps, order, minorBack, unsure, signal);
+}
+
+/**
+ * Claims the reversal as a part of the order with the counters it leaves, then re-credits
+ * its GB (or, unsure whether the dispute's deduction landed, hands it to a person).
+ */
+async function claimReversal(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  deps: PaymentDeps,
+  order: Order,
+  minorBack: number,
+  unsure: boolean | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Outcome | 'retry'> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  // A refund failing before its own refund event came still makes that event stale.
+  const resets =
+    ev.kind === 'refund-failed' &&
+    ev.eventCreated !== undefined &&
+    Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
+  if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
+  const back = giveBackOf(
+    { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
+    {
+      kind: ev.kind,
+      minor: minorBack,
+      ...(ev.disputeLost ? { lost: true } : {}),
+      ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+    },
+  );
+  const part = reversalPart(provider, ev, order, back, unsure);
+  const res = await deps.ledger.claimDeduction({
+    key,
+    part,
+    expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
+    next: {
+      ...back.next,
+      // Only forward: a failure older than the totals held changes nothing they say.
+      ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
+    },
+    now: deps.clock(),
+  });
+  if (res.outcome === 'part-exists') {
+    return res.part.state === 'UNKNOWN'
+      ? giveBackToAPerson(deps, key, res.part, ev)
+      : ok('already-given-back');
+  }
+  if (res.outcome !== 'claimed') return 'retry';
+  if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
+  if (unsure) return giveBackToAPerson(deps, key, part, ev);
+  return recredit(deps, key, part, signal);
+}
+
+function reversalPart(
+  provider: ProviderId,
+  ev: ReversalEvent,
+  order: Order,
+  back: GiveBack,
+  unsure: boolean | undefined,
+): PartInput {
+  return {
+    partId: ev.partId,
+    kind: 'reversal',
+    // Money back over a deduction that may not have landed: a person gives back.
+    state: unsure && back.gb.gt(0) ? 'UNKNOWN' : back.gb.gt(0) ? 'RECREDITING' : 'RECREDITED',
+    ...(unsure && back.gb.gt(0)
+      ? { reason: UNSURE_REASON[ev.kind === 'refund-failed' ? 'refund' : 'dispute'] }
+      : {}),
+    gb: back.gb.toFixed(),
+    minor: back.minor,
+    orderId: deriveOrderId(provider, `${order.paymentId}#${ev.partId}`),
+    ...(order.customerId ? { customerId: order.customerId } : {}),
+  };
 }
 
 /**
@@ -156,7 +202,7 @@ function inFlight(seconds: number): Outcome {
 async function giveBackToAPerson(
   deps: PaymentDeps,
   key: OrderKey,
-  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   ev: ReversalEvent,
 ): Promise<Outcome> {
   await alertGiveBack(deps, key, part, ev.disputePartId ?? '', deps.clock());
@@ -167,7 +213,7 @@ async function giveBackToAPerson(
 export async function alertGiveBack(
   deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
   key: OrderKey,
-  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId'>,
+  part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   disputePartId: string,
   now: Date,
 ): Promise<void> {
@@ -176,7 +222,7 @@ export async function alertGiveBack(
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    summary: `${part.reason === UNSURE_REASON.refund ? `A refund of customer ${part.customerId ?? '?'} failed` : `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated`} while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
@@ -184,24 +230,6 @@ export async function alertGiveBack(
     },
   });
   await noteAlerted(deps, key, part.partId, now);
-}
-
-/** A failed refund of an order whose refund deductions a person already looks after. */
-async function leftToAPerson(deps: PaymentDeps, order: Order, ev: ReversalEvent): Promise<Outcome> {
-  await raiseAlert(deps.sink, {
-    kind: 'deduction-unknown',
-    severity: 'critical',
-    subject: `reversal:${order.provider}:${order.paymentId}:${ev.partId}`,
-    summary: `A refund of customer ${order.customerId ?? '?'} failed while one of its deductions is UNKNOWN or FAILED: give back by hand what was really taken`,
-    details: {
-      provider: order.provider,
-      paymentId: order.paymentId,
-      partId: ev.partId,
-      amount: String(ev.amountMinor),
-      currency: ev.currency,
-    },
-  });
-  return ok('needs-a-person');
 }
 
 /**
@@ -215,12 +243,7 @@ async function minorToGiveBack(
   order: Order,
   deps: PaymentDeps,
 ): Promise<
-  | number
-  | 'no-dispute'
-  | 'a-persons'
-  | 'retry'
-  | { inProgress: number }
-  | { minor: number; unsure: true }
+  number | 'no-dispute' | 'retry' | { inProgress: number } | { minor: number; unsure: true }
 > {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   // A refund deduction whose outcome is unknown (or refused) is already a person's: giving
@@ -229,18 +252,19 @@ async function minorToGiveBack(
   const refundUnsure = parts.some(
     (p) => p.kind === 'refund' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
   );
+  // The counters already count a refund deduction still DEDUCTING: wait for it, or once a
+  // dead delivery left it past the lease, hand it to a person like an UNKNOWN one.
+  const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
+  if (deducting) return waitOrAbandon(deps, key, deducting);
   if (ev.kind === 'refund-failed') {
-    return refundUnsure ? 'a-persons' : Math.min(ev.amountMinor, order.refundedMinor);
+    // Over an unsure refund deduction the counters still go back (a later refund is then
+    // deducted), while the GB are a person's to give back or not.
+    const minor = Math.min(ev.amountMinor, order.refundedMinor);
+    return refundUnsure ? { minor, unsure: true } : minor;
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
-  if (dispute?.state === 'DEDUCTING') {
-    const now = deps.clock();
-    const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(dispute.updatedAt));
-    if (left >= 0) return { inProgress: left / 1000 };
-    await markAbandoned(deps, key, dispute, now);
-    return 'retry';
-  }
+  if (dispute?.state === 'DEDUCTING') return waitOrAbandon(deps, key, dispute);
   if (dispute?.state === 'UNKNOWN' || dispute?.state === 'FAILED') {
     return { minor: Math.min(ev.amountMinor, dispute.minor), unsure: true };
   }
@@ -250,6 +274,19 @@ async function minorToGiveBack(
   if (!taken) return 0;
   const minor = Math.min(ev.amountMinor, dispute.minor);
   return refundUnsure ? { minor, unsure: true } : minor;
+}
+
+/** A part DEDUCTING within its lease is in progress; past it, a dead delivery's: UNKNOWN. */
+async function waitOrAbandon(
+  deps: PaymentDeps,
+  key: OrderKey,
+  part: DeductionPart,
+): Promise<'retry' | { inProgress: number }> {
+  const now = deps.clock();
+  const left = deps.config.leaseSeconds * 1000 - (now.getTime() - Date.parse(part.updatedAt));
+  if (left >= 0) return { inProgress: left / 1000 };
+  await markAbandoned(deps, key, part, now);
+  return 'retry';
 }
 
 /** What a re-credit needs: a delivery's deps, or the sweep's. */

@@ -10,9 +10,24 @@ import {
   UpstreamRejectedError,
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
-import { capMonth, configDecimal, type Decision, decide, deriveOrderId } from './catalog.ts';
+import {
+  capMonth,
+  configDecimal,
+  type Decision,
+  decide,
+  deriveOrderId,
+  type RejectReason,
+} from './catalog.ts';
 import { foldPending, orderRef, refKey } from './coverage.ts';
-import type { NewOrder, Order, OrderKey, Pending, TakePending } from './ledger/ledger.ts';
+import type {
+  Lease,
+  MonthCap,
+  NewOrder,
+  Order,
+  OrderKey,
+  Pending,
+  TakePending,
+} from './ledger/ledger.ts';
 import { gbToCredit } from './ledger/ledger-orders.ts';
 import { applyPendingRefunds } from './pending.ts';
 import type { Outcome, PaymentDeps, PaymentFailed, PaymentSucceeded, ProviderId } from './types.ts';
@@ -54,8 +69,6 @@ export function answerExisting(existing: Order, now: Date): Outcome {
 }
 
 function orderBase(provider: ProviderId, ev: PaymentSucceeded, decision: Decision): OrderBase {
-  // Assigned one by one rather than spread from conditional literals: the same object,
-  // a fraction of the CPU (it is built on every delivery).
   const base: OrderBase = {
     provider,
     paymentId: ev.paymentId,
@@ -92,24 +105,14 @@ function facts(base: OrderBase, extra: Record<string, string> = {}): Record<stri
   return { ...out, ...extra };
 }
 
-/** `capRoom` answers per cap and credit: the same few packages are bought all day. */
-const capRooms = new Map<string, { capGb: string; over: boolean; room: string }>();
-
 /**
  * The monthly cap (`capGb`, configuration text) against one order's credit: whether the
  * credit alone is over it, and the room (cap − credit) the month's counter may hold before
- * the add. `creditText` is `credit.toFixed()`: with the cap's text it names the answer.
+ * the add.
  */
-function capRoom(capGb: string, credit: Decimal, creditText: string) {
-  const key = `${capGb}/${creditText}`;
-  let answer = capRooms.get(key);
-  if (answer === undefined) {
-    const cap = configDecimal(capGb);
-    answer = { capGb: cap.toFixed(), over: credit.gt(cap), room: cap.minus(credit).toFixed() };
-    // Bounded: a handful of packages and caps; anything beyond is worked out every time.
-    if (capRooms.size < 256) capRooms.set(key, answer);
-  }
-  return answer;
+function capRoom(capGb: string, credit: Decimal) {
+  const cap = configDecimal(capGb);
+  return { capGb: cap.toFixed(), over: credit.gt(cap), room: cap.minus(credit).toFixed() };
 }
 
 /** Rounds when a refund for the payment is recorded while its order is being written. */
@@ -143,6 +146,22 @@ export async function creditPayment(
   return inProgress(1);
 }
 
+/** One delivery's attempt at an order: what every step of `creditOnce` reads. */
+interface Attempt {
+  deps: PaymentDeps;
+  provider: ProviderId;
+  ev: PaymentSucceeded;
+  decision: Decision;
+  base: OrderBase;
+  subject: string;
+  now: Date;
+  lease: Lease;
+  pending: Pending;
+  signal: AbortSignal | undefined;
+}
+
+type CreditDecision = Extract<Decision, { kind: 'credit' }>;
+
 async function creditOnce(
   provider: ProviderId,
   ev: PaymentSucceeded,
@@ -150,107 +169,150 @@ async function creditOnce(
   opts: { signal?: AbortSignal },
   pending: Pending,
 ): Promise<Outcome | 'pending-changed'> {
-  const { ledger, config } = deps;
+  const attempt = startAttempt(provider, ev, deps, opts, pending);
+  const { decision } = attempt;
+  if (decision.kind === 'reject') return recordRejected(attempt, decision.reason, decision.detail);
+  if (decision.kind === 'hold') return recordHeld(attempt, decision.reason, decision.detail);
+  return creditDecided(attempt, decision);
+}
+
+function startAttempt(
+  provider: ProviderId,
+  ev: PaymentSucceeded,
+  deps: PaymentDeps,
+  opts: { signal?: AbortSignal },
+  pending: Pending,
+): Attempt {
   const now = deps.clock();
-  const decision = decide(ev, config);
+  const decision = decide(ev, deps.config);
   const base = orderBase(provider, ev, decision);
   const subject = orderSubject(base);
   const lease = {
     owner: (deps.newLeaseOwner ?? randomUUID)(),
-    until: now.getTime() + config.leaseSeconds * 1000,
+    until: now.getTime() + deps.config.leaseSeconds * 1000,
   };
-  const resume = (existing: Order) => resumeOrder(deps, existing, now, lease, opts.signal);
-  const ref = refKey(orderRef(base));
-  const take = (mode: 'before-credit' | 'not-credited'): TakePending => {
-    // base.gb is decision.gb as text, when the decision has one.
-    const paid: Parameters<typeof foldPending>[0] = {
-      gb: base.gb ?? '0',
-      paidMinor: ev.amountMinor,
-      currency: ev.currency,
-    };
-    if (decision.customerId) paid.customerId = decision.customerId;
-    const { parts, counters, refundsResetAt } = foldPending(paid, pending.entries, mode);
-    const take: TakePending = {
-      provider,
-      ref,
-      version: pending.version,
-      entries: pending.entries,
-      parts,
-      counters,
-    };
-    if (refundsResetAt !== undefined) take.refundsResetAt = refundsResetAt;
-    return take;
-  };
+  return { deps, provider, ev, decision, base, subject, now, lease, pending, signal: opts.signal };
+}
 
-  if (decision.kind === 'reject') {
-    const amount = decision.reason === 'amount-mismatch';
-    return recordOnly(deps, base, 'REJECTED', decision.reason, resume, take('not-credited'), {
-      kind: amount ? 'amount-mismatch' : 'topup-failed',
+/** The answer for an order another delivery already wrote (see `resumeOrder`). */
+const resumeWith = (a: Attempt) => (existing: Order) =>
+  resumeOrder(a.deps, existing, a.now, a.lease, a.signal);
+
+/** The refunds recorded before the order, folded against what was paid, for its write. */
+function takePending(a: Attempt, mode: 'before-credit' | 'not-credited'): TakePending {
+  const { base, ev, decision, pending } = a;
+  // base.gb is decision.gb as text, when the decision has one.
+  const paid: Parameters<typeof foldPending>[0] = {
+    gb: base.gb ?? '0',
+    paidMinor: ev.amountMinor,
+    currency: ev.currency,
+  };
+  if (decision.customerId) paid.customerId = decision.customerId;
+  const { parts, counters, refundsResetAt } = foldPending(paid, pending.entries, mode);
+  const take: TakePending = {
+    provider: a.provider,
+    ref: refKey(orderRef(base)),
+    version: pending.version,
+    entries: pending.entries,
+    parts,
+    counters,
+  };
+  if (refundsResetAt !== undefined) take.refundsResetAt = refundsResetAt;
+  return take;
+}
+
+function recordRejected(a: Attempt, reason: RejectReason, detail: string) {
+  const { base } = a;
+  return recordOnly(
+    a.deps,
+    base,
+    'REJECTED',
+    reason,
+    resumeWith(a),
+    takePending(a, 'not-credited'),
+    {
+      kind: reason === 'amount-mismatch' ? 'amount-mismatch' : 'topup-failed',
       severity: 'warning',
-      subject,
-      summary: `Paid order not credited (${decision.reason}): ${decision.detail}`,
-      details: facts(base, { reason: decision.reason }),
-    });
-  }
-  const held = (reason: string, detail: string) =>
-    recordOnly(deps, base, 'HELD', reason, resume, take('not-credited'), {
-      kind: 'order-held',
-      severity: 'warning',
-      subject,
-      summary: `Order held for review (${reason}): ${detail}`,
+      subject: a.subject,
+      summary: `Paid order not credited (${reason}): ${detail}`,
       details: facts(base, { reason }),
-    });
-  if (decision.kind === 'hold') return held(decision.reason, decision.detail);
+    },
+  );
+}
 
-  const early = take('before-credit');
+function recordHeld(a: Attempt, reason: string, detail: string) {
+  const { base } = a;
+  return recordOnly(a.deps, base, 'HELD', reason, resumeWith(a), takePending(a, 'not-credited'), {
+    kind: 'order-held',
+    severity: 'warning',
+    subject: a.subject,
+    summary: `Order held for review (${reason}): ${detail}`,
+    details: facts(base, { reason }),
+  });
+}
+
+/** Held over the customer's monthly cap: `capGb` is the cap as configuration text, normalised. */
+function heldOverCap(a: Attempt, capGb: string, customerId: string, month: string) {
+  const detail = `over the monthly cap of ${capGb} GB for customer ${customerId} in ${month}`;
+  return recordHeld(a, 'monthly-cap', detail);
+}
+
+/**
+ * A decision to credit: less what was refunded before the payment was known (nothing at all
+ * when refunded in full), held when the credit is over the monthly cap, else written CREDITING.
+ */
+function creditDecided(a: Attempt, decision: CreditDecision): Promise<Outcome | 'pending-changed'> {
+  const { ev, base, deps } = a;
+  const early = takePending(a, 'before-credit');
   // Nothing deducted before the credit (the common case): the credit is the decision's GB.
   const deducted = early.counters.deductedGb !== '0';
   const creditGb = deducted ? decision.gb.minus(early.counters.deductedGb) : decision.gb;
-  if (pending.entries.length > 0 && early.counters.deductedMinor >= ev.amountMinor) {
+  if (a.pending.entries.length > 0 && early.counters.deductedMinor >= ev.amountMinor) {
     // Refunded (or disputed) in full before it was known: nothing is owed.
-    return recordOnly(deps, base, 'REJECTED', 'refunded', resume, early);
+    return recordOnly(deps, base, 'REJECTED', 'refunded', resumeWith(a), early);
   }
   const creditText = deducted ? creditGb.toFixed() : (base.gb ?? creditGb.toFixed());
   const reduced = deducted && creditGb.lt(decision.gb);
 
-  const cap = capRoom(config.monthlyCapGbPerCustomer, creditGb, creditText);
-  const month = capMonth(now, config.capTimeZone);
-  const capDetail = () =>
-    `over the monthly cap of ${cap.capGb} GB for customer ${decision.customerId} in ${month}`;
-  if (cap.over) return held('monthly-cap', capDetail());
+  const cap = capRoom(deps.config.monthlyCapGbPerCustomer, creditGb);
+  const month = capMonth(a.now, deps.config.capTimeZone);
+  if (cap.over) return heldOverCap(a, cap.capGb, decision.customerId, month);
+  const monthCap = { customerId: decision.customerId, month, gb: creditText, room: cap.room };
+  return createCrediting(a, reduced ? creditText : undefined, monthCap, early, cap.capGb);
+}
 
-  // Object.assign rather than a spread: the same order, a third of the CPU on Node 20.
-  const order: NewOrder = Object.assign(
-    {},
-    base,
-    reduced
-      ? { creditGb: creditText, state: 'CREDITING' as const }
-      : { state: 'CREDITING' as const },
-  );
-  const created = await ledger.createOrder(order, {
-    now,
+/** Writes the order CREDITING under this delivery's lease, then calls the upstream. */
+async function createCrediting(
+  a: Attempt,
+  reducedGb: string | undefined,
+  monthCap: MonthCap,
+  early: TakePending,
+  capGb: string,
+): Promise<Outcome | 'pending-changed'> {
+  const { deps, base, lease } = a;
+  const order: NewOrder =
+    reducedGb !== undefined
+      ? { ...base, creditGb: reducedGb, state: 'CREDITING' }
+      : { ...base, state: 'CREDITING' };
+  const created = await deps.ledger.createOrder(order, {
+    now: a.now,
     lease,
-    monthCap: {
-      customerId: decision.customerId,
-      month,
-      gb: creditText,
-      room: cap.room,
-    },
+    monthCap,
     pending: early,
   });
   switch (created.outcome) {
     case 'created':
-      return callUpstream(deps, created.order, lease.owner, opts.signal);
+      return callUpstream(deps, created.order, lease.owner, a.signal);
     case 'cap-exceeded':
-      return held('monthly-cap', capDetail());
+      return heldOverCap(a, capGb, monthCap.customerId, monthCap.month);
     case 'pending-changed':
       return 'pending-changed';
     case 'conflict':
       return inProgress(1);
     case 'exists':
-      return resume(created.existing);
+      return resumeWith(a)(created.existing);
     case 'payment-intent-taken':
-      return recordDuplicate(deps, base, created.by, resume);
+      return recordDuplicate(deps, base, created.by, resumeWith(a));
   }
 }
 
@@ -402,45 +464,10 @@ async function upstreamFailed(
   owner: string,
   err: unknown,
 ): Promise<Outcome> {
-  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
-  const subject = orderSubject(order);
   // 204 is the one documented permanent refusal: record it, give the GB back to the month's
   // cap and acknowledge, since a retry would get the same answer.
-  if (err instanceof NotChannelCustomerError) {
-    await deps.ledger.markFailed(key, {
-      now,
-      owner,
-      reason: 'not-channel-customer',
-      code: err.code,
-      message: err.upstreamMessage,
-      ...(order.capMonth && order.customerId && order.gb
-        ? {
-            monthGiveBack: {
-              customerId: order.customerId,
-              month: order.capMonth,
-              gb: gbToCredit(order) ?? order.gb,
-            },
-          }
-        : {}),
-    });
-    logger.warn('upstream refused the recharge', {
-      ...facts(order),
-      reason: 'not-channel-customer',
-    });
-    await raiseAlert(deps.sink, {
-      kind: 'topup-failed',
-      severity: 'warning',
-      subject,
-      summary: `Top-up refused: customer ${order.customerId} is not in the agent's channel`,
-      details: facts(order, {
-        reason: 'not-channel-customer',
-        upstreamCode: String(err.code),
-        upstreamMessage: err.upstreamMessage,
-      }),
-    });
-    return ok('failed');
-  }
+  if (err instanceof NotChannelCustomerError) return refusedForGood(deps, order, owner, err, now);
   // Any other refusal code is undocumented (an empty agent pool, say): the customer has paid,
   // and the recharge is idempotent on orderId, so the order stays retryable — the provider
   // retries (Stripe for 3 days) and `flowpilot replay` re-drives it once the cause is fixed —
@@ -449,7 +476,7 @@ async function upstreamFailed(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject,
+      subject: orderSubject(order),
       summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried`,
       details: facts(order, {
         reason: 'upstream-rejected',
@@ -458,8 +485,64 @@ async function upstreamFailed(
       }),
     });
   }
-  // Transient (or the token was refused): give the lease back so the provider's retry can
-  // go at once; the upstream dedupes on orderId should the call have been applied.
+  return failedForNow(deps, order, owner, err, now);
+}
+
+/** The upstream refused the customer for good: recorded FAILED_PERMANENT, a person told. */
+async function refusedForGood(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  err: NotChannelCustomerError,
+  now: Date,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
+  await deps.ledger.markFailed(key, {
+    now,
+    owner,
+    reason: 'not-channel-customer',
+    code: err.code,
+    message: err.upstreamMessage,
+    ...(order.capMonth && order.customerId && order.gb
+      ? {
+          monthGiveBack: {
+            customerId: order.customerId,
+            month: order.capMonth,
+            gb: gbToCredit(order) ?? order.gb,
+          },
+        }
+      : {}),
+  });
+  logger.warn('upstream refused the recharge', {
+    ...facts(order),
+    reason: 'not-channel-customer',
+  });
+  await raiseAlert(deps.sink, {
+    kind: 'topup-failed',
+    severity: 'warning',
+    subject: orderSubject(order),
+    summary: `Top-up refused: customer ${order.customerId} is not in the agent's channel`,
+    details: facts(order, {
+      reason: 'not-channel-customer',
+      upstreamCode: String(err.code),
+      upstreamMessage: err.upstreamMessage,
+    }),
+  });
+  return ok('failed');
+}
+
+/**
+ * Transient (or the token was refused): give the lease back so the provider's retry can go
+ * at once; the upstream dedupes on orderId should the call have been applied.
+ */
+async function failedForNow(
+  deps: PaymentDeps,
+  order: Order,
+  owner: string,
+  err: unknown,
+  now: Date,
+): Promise<Outcome> {
+  const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const error = errorLabel(err);
   try {
     await deps.ledger.release(key, { now, owner, error });
@@ -471,7 +554,7 @@ async function upstreamFailed(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject,
+      subject: orderSubject(order),
       summary: 'Top-up failed: the upstream rejected the access token',
       details: facts(order, { error: 'upstream rejected the access token' }),
     });

@@ -116,6 +116,33 @@ function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
   return [...new Map(items.map((i) => [key(i), i])).values()];
 }
 
+/** What one run of the usage poll knows and has done so far; the steps below share it. */
+interface UsageRun {
+  deps: PollUsageDeps;
+  now: Date;
+  at: string;
+  today: string;
+  /** The cursor the run started from (undefined before the first complete run). */
+  previous: string | undefined;
+  window: { from: string; to: string };
+  budgetMs: number;
+  hasTime: () => boolean;
+  deadline: AbortSignal | undefined;
+  callOpts: CallOptions;
+  stats: UsagePollStats;
+  /** Stored fingerprints per day, loaded in the background while the pages download. */
+  storedDays: Map<string, Promise<Map<string, string>>>;
+  readDay: ReturnType<typeof limiter>;
+  /**
+   * Changed rows of the whole run, written at once: a part item is then rewritten once per
+   * run, not once per page that touches it.
+   */
+  changed: UsageRecord[];
+  stopReason: 'time' | 'total-changed' | undefined;
+  /** Set by the first failure: no new page starts after it. */
+  aborted: boolean;
+}
+
 /**
  * Incremental usage poll. Reads flowReport for [cursor, today] (first run: `backfillDays`
  * back), every page at `pageSize` with at most `maxPagesInFlight` pages at once, and the two
@@ -130,201 +157,246 @@ function lastPerKey<T>(items: readonly T[], key: (item: T) => string): T[] {
  * the margin stays free for the writes of pages already read and for the bookkeeping.
  */
 export async function pollUsage(deps: PollUsageDeps): Promise<PollUsageResult> {
+  const run = await startUsageRun(deps);
+  if (run.budgetMs <= 0) return stoppedRun(run, 'time');
+
+  // Newest first: the upstream lists the latest days first, so the first pages need them.
+  for (const day of daysBetween(run.window.from, run.today).reverse()) storedDay(run, day);
+  try {
+    await allOrFirstError([
+      stopOnFailure(run, () => sweepPages(run)),
+      stopOnFailure(run, () => syncSeries(run)),
+    ]);
+  } catch (err) {
+    await Promise.allSettled(run.storedDays.values());
+    // What was read before the failure is kept, so the next run writes only the rest.
+    await writeChanged(run);
+    if (!cutByDeadline(run, err)) {
+      const failure = classifyUpstreamFailure(err);
+      if (!failure) throw err;
+      return failedRun(run, failure);
+    }
+    run.stopReason = 'time';
+  }
+  await Promise.allSettled(run.storedDays.values());
+  await writeChanged(run);
+
+  if (run.stopReason) return stoppedRun(run, run.stopReason);
+  return completedRun(run);
+}
+
+/** Reads the cursor and sets up the run's window, clock, deadline and counters. */
+async function startUsageRun(deps: PollUsageDeps): Promise<UsageRun> {
   const now = (deps.clock ?? (() => new Date()))();
-  const at = now.toISOString();
   const today = dayInZone(now, deps.timeZone);
-  const { backfillDays, pageSize, maxPagesInFlight, safetyMarginMs } = deps.polling;
+  const { backfillDays, safetyMarginMs } = deps.polling;
   const remainingMs = deps.remainingMs ?? (() => Number.POSITIVE_INFINITY);
-  const hasTime = () => remainingMs() > safetyMarginMs;
   const budgetMs = remainingMs() - safetyMarginMs;
   const deadline =
     budgetMs > 0 && Number.isFinite(budgetMs) ? AbortSignal.timeout(budgetMs) : undefined;
-  const callOpts: CallOptions = deadline ? { signal: deadline } : {};
-  // An upstream call cut short by the deadline: the run ran out of time, it did not fail.
-  const cutByDeadline = (err: unknown) =>
-    deadline?.aborted === true && err instanceof UpstreamTransportError && err.kind === 'aborted';
-
   const previous = await deps.pollState.cursor(POLL_USAGE);
   const from = previous === undefined ? addDays(today, -backfillDays) : earlier(previous, today);
-  const window = { from, to: today };
-  const stats: UsagePollStats = {
-    upstreamCalls: 0,
-    pages: 0,
-    rows: 0,
-    unchanged: 0,
-    written: { usage: 0, series: 0, finished: 0 },
-    writeRequests: 0,
+  return {
+    deps,
+    now,
+    at: now.toISOString(),
+    today,
+    previous,
+    window: { from, to: today },
+    budgetMs,
+    hasTime: () => remainingMs() > safetyMarginMs,
+    deadline,
+    callOpts: deadline ? { signal: deadline } : {},
+    stats: {
+      upstreamCalls: 0,
+      pages: 0,
+      rows: 0,
+      unchanged: 0,
+      written: { usage: 0, series: 0, finished: 0 },
+      writeRequests: 0,
+    },
+    storedDays: new Map(),
+    readDay: limiter(DAY_READS_IN_FLIGHT),
+    changed: [],
+    stopReason: undefined,
+    aborted: false,
   };
-  const common = (cursor: string | undefined): UsagePollCommon => ({
-    at,
-    window,
-    cursor,
-    ...stats,
+}
+
+/** An upstream call cut short by the deadline: the run ran out of time, it did not fail. */
+function cutByDeadline(run: UsageRun, err: unknown): boolean {
+  return (
+    run.deadline?.aborted === true &&
+    err instanceof UpstreamTransportError &&
+    err.kind === 'aborted'
+  );
+}
+
+/** The run's figures as its outcome reports them, with the cursor after it. */
+function common(run: UsageRun, cursor: string | undefined): UsagePollCommon {
+  return { at: run.at, window: run.window, cursor, ...run.stats };
+}
+
+/** A task whose failure stops new pages from starting. */
+function stopOnFailure(run: UsageRun, task: () => Promise<void>): Promise<void> {
+  return task().catch((err: unknown) => {
+    run.aborted = true;
+    throw err;
   });
+}
 
-  // Stored fingerprints per day, loaded in the background while the pages download.
-  const readDay = limiter(DAY_READS_IN_FLIGHT);
-  const storedDays = new Map<string, Promise<Map<string, string>>>();
-  const storedDay = (day: string) => {
-    let known = storedDays.get(day);
-    if (!known) {
-      known = readDay(() => deps.usage.fingerprintsOnDay(day));
-      known.catch(() => {}); // awaited where needed; a day nobody needs may fail unseen
-      storedDays.set(day, known);
+/** The stored fingerprints of a day, read once per run. */
+function storedDay(run: UsageRun, day: string): Promise<Map<string, string>> {
+  let known = run.storedDays.get(day);
+  if (!known) {
+    known = run.readDay(() => run.deps.usage.fingerprintsOnDay(day));
+    known.catch(() => {}); // awaited where needed; a day nobody needs may fail unseen
+    run.storedDays.set(day, known);
+  }
+  return known;
+}
+
+/** Keeps the rows that differ from the stored ones (or are new) for `writeChanged`. */
+async function collectChanged(run: UsageRun, rows: readonly UsageRow[]): Promise<void> {
+  run.stats.rows += rows.length;
+  for (const row of lastPerKey(rows, (r) => `${r.reportDate}#${r.customerId}`)) {
+    const known = await storedDay(run, row.reportDate);
+    const fingerprint = usageFingerprint(row);
+    if (known.get(row.customerId) === fingerprint) {
+      run.stats.unchanged++;
+      continue;
     }
-    return known;
-  };
+    // Claimed so an overlapping page with the same row skips it.
+    known.set(row.customerId, fingerprint);
+    const { customerId, reportDate: day, userName, uploadMb, downloadMb } = row;
+    run.changed.push({ customerId, day, userName, uploadMb, downloadMb });
+  }
+}
 
-  // Changed rows of the whole run, written at once: a part item is then rewritten once per
-  // run, not once per page that touches it.
-  const changed: UsageRecord[] = [];
-  const collectChanged = async (rows: readonly UsageRow[]) => {
-    stats.rows += rows.length;
-    for (const row of lastPerKey(rows, (r) => `${r.reportDate}#${r.customerId}`)) {
-      const known = await storedDay(row.reportDate);
-      const fingerprint = usageFingerprint(row);
-      if (known.get(row.customerId) === fingerprint) {
-        stats.unchanged++;
-        continue;
+async function writeChanged(run: UsageRun): Promise<void> {
+  if (run.changed.length === 0) return;
+  const written = await run.deps.usage.put(run.changed.splice(0), run.now);
+  run.stats.written.usage += written.items;
+  run.stats.writeRequests += written.requests;
+}
+
+async function fetchPage(run: UsageRun, pageNum: number): Promise<Page<UsageRow>> {
+  run.stats.upstreamCalls++;
+  const { from, to } = run.window;
+  const page = await run.deps.upstream.flowReport(
+    { startDate: from, endDate: to, pageNum, pageSize: run.deps.polling.pageSize },
+    run.callOpts,
+  );
+  run.stats.pages++;
+  return page;
+}
+
+/** Every flowReport page of the window, `maxPagesInFlight` at once, while time lasts. */
+async function sweepPages(run: UsageRun): Promise<void> {
+  const { pageSize, maxPagesInFlight } = run.deps.polling;
+  const first = await fetchPage(run, 1);
+  const totals = new Set([first.total]);
+  // Grows when a later page reports more rows than the first did.
+  let lastPage = Math.max(1, Math.ceil(first.total / pageSize));
+  let nextPage = 2;
+  const worker = async () => {
+    while (!run.aborted && nextPage <= lastPage) {
+      if (!run.hasTime()) {
+        run.stopReason = 'time';
+        return;
       }
-      // Claimed so an overlapping page with the same row skips it.
-      known.set(row.customerId, fingerprint);
-      const { customerId, reportDate: day, userName, uploadMb, downloadMb } = row;
-      changed.push({ customerId, day, userName, uploadMb, downloadMb });
+      const page = await fetchPage(run, nextPage++);
+      totals.add(page.total);
+      lastPage = Math.max(lastPage, Math.ceil(page.total / pageSize));
+      await collectChanged(run, page.rows);
     }
   };
-  const writeChanged = async () => {
-    if (changed.length === 0) return;
-    const written = await deps.usage.put(changed.splice(0), now);
-    stats.written.usage += written.items;
-    stats.writeRequests += written.requests;
-  };
+  await allOrFirstError([
+    stopOnFailure(run, () => collectChanged(run, first.rows)),
+    ...Array.from({ length: maxPagesInFlight }, () => stopOnFailure(run, worker)),
+  ]);
+  if (totals.size > 1) run.stopReason ??= 'total-changed';
+}
 
-  let stopReason: 'time' | 'total-changed' | undefined;
-  // Set by the first failure: no new page starts after it.
-  let aborted = false;
-  const stopOnFailure = (task: () => Promise<void>) =>
-    task().catch((err: unknown) => {
-      aborted = true;
-      throw err;
-    });
+/** The stored series days that differ from the fresh ones (or are new). */
+function changedOnly<T extends { day: string }>(
+  fresh: T[],
+  stored: T[],
+  fingerprint: (d: T) => string,
+): T[] {
+  const known = new Map(stored.map((d) => [d.day, fingerprint(d)]));
+  return lastPerKey(fresh, (d) => d.day).filter((d) => known.get(d.day) !== fingerprint(d));
+}
 
-  const sweepPages = async () => {
-    const fetchPage = async (pageNum: number): Promise<Page<UsageRow>> => {
-      stats.upstreamCalls++;
-      const page = await deps.upstream.flowReport(
-        { startDate: from, endDate: today, pageNum, pageSize },
-        callOpts,
-      );
-      stats.pages++;
-      return page;
-    };
-    const first = await fetchPage(1);
-    const totals = new Set([first.total]);
-    // Grows when a later page reports more rows than the first did.
-    let lastPage = Math.max(1, Math.ceil(first.total / pageSize));
-    let nextPage = 2;
-    const worker = async () => {
-      while (!aborted && nextPage <= lastPage) {
-        if (!hasTime()) {
-          stopReason = 'time';
-          return;
-        }
-        const page = await fetchPage(nextPage++);
-        totals.add(page.total);
-        lastPage = Math.max(lastPage, Math.ceil(page.total / pageSize));
-        await collectChanged(page.rows);
-      }
-    };
-    await allOrFirstError([
-      stopOnFailure(() => collectChanged(first.rows)),
-      ...Array.from({ length: maxPagesInFlight }, () => stopOnFailure(worker)),
-    ]);
-    if (totals.size > 1) stopReason ??= 'total-changed';
-  };
-
-  const syncSeries = async () => {
-    const range = { startDate: from, endDate: today };
-    stats.upstreamCalls += 2;
-    const [consume, nni, storedConsume, storedNni] = await Promise.all([
-      deps.upstream.getFlowConsumeDetail(range, callOpts),
-      deps.upstream.getNNIFlowConsumeDetail(range, callOpts),
-      deps.series.consume(from, today),
-      deps.series.nni(from, today),
-    ]);
-    const consumeDays: ConsumeSeriesDay[] = consume.map((d) => ({
-      day: d.date,
-      uploadMb: d.uploadMb,
-      downloadMb: d.downloadMb,
-    }));
-    const nniDays: NniSeriesDay[] = nni.map((d) => ({ day: d.date, flowMb: d.flowMb }));
-    const changedOnly = <T extends { day: string }>(
-      fresh: T[],
-      stored: T[],
-      fingerprint: (d: T) => string,
-    ) => {
-      const known = new Map(stored.map((d) => [d.day, fingerprint(d)]));
-      return lastPerKey(fresh, (d) => d.day).filter((d) => known.get(d.day) !== fingerprint(d));
-    };
-    const written = await Promise.all([
-      deps.series.putConsume(changedOnly(consumeDays, storedConsume, consumeFingerprint), now),
-      deps.series.putNni(changedOnly(nniDays, storedNni, nniFingerprint), now),
-    ]);
-    for (const w of written) {
-      stats.written.series += w.items;
-      stats.writeRequests += w.requests;
-    }
-  };
-
-  if (budgetMs <= 0) {
-    const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
-    return {
-      outcome: { ...common(previous), ok: true, complete: false, stopReason: 'time' },
-      health,
-    };
+/** The two daily series over the window, each day written only when it changed. */
+async function syncSeries(run: UsageRun): Promise<void> {
+  const { deps, stats, callOpts, now } = run;
+  const { from, to } = run.window;
+  const range = { startDate: from, endDate: to };
+  stats.upstreamCalls += 2;
+  const [consume, nni, storedConsume, storedNni] = await Promise.all([
+    deps.upstream.getFlowConsumeDetail(range, callOpts),
+    deps.upstream.getNNIFlowConsumeDetail(range, callOpts),
+    deps.series.consume(from, to),
+    deps.series.nni(from, to),
+  ]);
+  const consumeDays: ConsumeSeriesDay[] = consume.map((d) => ({
+    day: d.date,
+    uploadMb: d.uploadMb,
+    downloadMb: d.downloadMb,
+  }));
+  const nniDays: NniSeriesDay[] = nni.map((d) => ({ day: d.date, flowMb: d.flowMb }));
+  const written = await Promise.all([
+    deps.series.putConsume(changedOnly(consumeDays, storedConsume, consumeFingerprint), now),
+    deps.series.putNni(changedOnly(nniDays, storedNni, nniFingerprint), now),
+  ]);
+  for (const w of written) {
+    stats.written.series += w.items;
+    stats.writeRequests += w.requests;
   }
+}
 
-  // Newest first: the upstream lists the latest days first, so the first pages need them.
-  for (const day of daysBetween(from, today).reverse()) storedDay(day);
-  try {
-    await allOrFirstError([stopOnFailure(sweepPages), stopOnFailure(syncSeries)]);
-  } catch (err) {
-    await Promise.allSettled(storedDays.values());
-    // What was read before the failure is kept, so the next run writes only the rest.
-    await writeChanged();
-    if (!cutByDeadline(err)) {
-      const failure = classifyUpstreamFailure(err);
-      if (!failure) throw err;
-      const health = await deps.pollState.recordFailure(POLL_USAGE, now, failure);
-      return {
-        outcome: {
-          ...common(previous),
-          ok: false,
-          complete: false,
-          reason: failure.kind,
-          ...failure,
-        },
-        health,
-      };
-    }
-    stopReason = 'time';
-  }
-  await Promise.allSettled(storedDays.values());
-  await writeChanged();
+/** The run met an upstream failure: recorded, the cursor unchanged. */
+async function failedRun(
+  run: UsageRun,
+  failure: NonNullable<ReturnType<typeof classifyUpstreamFailure>>,
+): Promise<PollUsageResult> {
+  const health = await run.deps.pollState.recordFailure(POLL_USAGE, run.now, failure);
+  return {
+    outcome: {
+      ...common(run, run.previous),
+      ok: false,
+      complete: false,
+      reason: failure.kind,
+      ...failure,
+    },
+    health,
+  };
+}
 
-  if (stopReason) {
-    const health = await deps.pollState.recordAttempt(POLL_USAGE, now);
-    return { outcome: { ...common(previous), ok: true, complete: false, stopReason }, health };
-  }
+/** The run stopped short: the next one resumes from the unchanged cursor. */
+async function stoppedRun(
+  run: UsageRun,
+  stopReason: 'time' | 'total-changed',
+): Promise<PollUsageResult> {
+  const health = await run.deps.pollState.recordAttempt(POLL_USAGE, run.now);
+  return {
+    outcome: { ...common(run, run.previous), ok: true, complete: false, stopReason },
+    health,
+  };
+}
 
-  const yesterday = addDays(today, -1);
+/** A complete run: the finished days are written per customer, then the cursor moves. */
+async function completedRun(run: UsageRun): Promise<PollUsageResult> {
+  const { deps, stats, now, previous } = run;
+  const yesterday = addDays(run.today, -1);
   // Days before the new cursor are never read again: write them per customer once.
-  const finishing = daysBetween(from, addDays(yesterday, -1));
+  const finishing = daysBetween(run.window.from, addDays(yesterday, -1));
   const finished = await deps.usage.finish(finishing, now);
   stats.written.finished += finished.items;
   stats.writeRequests += finished.requests;
   await deps.pollState.advanceCursor(POLL_USAGE, yesterday, now);
   const cursor = previous === undefined ? yesterday : later(previous, yesterday);
   const health = await deps.pollState.recordSuccess(POLL_USAGE, now);
-  return { outcome: { ...common(cursor), ok: true, complete: true }, health };
+  return { outcome: { ...common(run, cursor), ok: true, complete: true }, health };
 }

@@ -37,73 +37,120 @@ export interface Matching {
   manualTopUps: UpstreamRecharge[];
 }
 
+/** A credit as a time window: the upstream applied it in [from, at] (ms), of `mb`. */
+export interface CreditWindow {
+  from: number;
+  at: number;
+  mb: Decimal;
+}
+
 /**
- * The upstream's recharge records carry no orderId, so a credit is matched to the record
- * of the same customer whose time is nearest within `toleranceMs`, preferring records of
- * the same amount (MB = GB × 1024, compared exactly). Each record matches at most once.
- * What is left over is a difference: an unmatched credit of the same customer and time but
- * another amount is an amount difference; otherwise it is missing upstream.
+ * Pairs credits with records of the same MB stamped within `skewMs` of the credit's window,
+ * one record to at most one credit, as many pairs as any assignment could make: per MB, by
+ * window end, each credit takes the earliest record still free from its window's start (for
+ * intervals and points this is maximal). The auto top-up's "does the balance show it" and
+ * the reconciliation both match this way.
+ */
+export function matchInWindows<C extends CreditWindow, R extends { at: number; mb: Decimal }>(
+  credits: readonly C[],
+  records: readonly R[],
+  skewMs: number,
+): Map<C, R> {
+  const free = new Map<string, R[]>();
+  for (const r of records) {
+    const key = r.mb.toFixed();
+    free.set(key, [...(free.get(key) ?? []), r]);
+  }
+  for (const list of free.values()) list.sort((a, b) => a.at - b.at);
+  const out = new Map<C, R>();
+  for (const c of [...credits].sort((a, b) => a.at - b.at)) {
+    const list = free.get(c.mb.toFixed()) ?? [];
+    const i = list.findIndex((r) => r.at >= c.from - skewMs);
+    const r = list[i];
+    if (r && r.at <= c.at + skewMs) {
+      out.set(c, r);
+      list.splice(i, 1);
+    }
+  }
+  return out;
+}
+
+/** How far `t` lies outside [from, at] (0 inside). */
+const gapTo = (w: { from: number; at: number }, t: number) =>
+  t < w.from ? w.from - t : t > w.at ? t - w.at : 0;
+
+/**
+ * The upstream's recharge records carry no orderId, so a credit is matched to a record of
+ * the same customer and amount (MB = GB × 1024, compared exactly) stamped within
+ * `toleranceMs` of its window, from its first claim to its credit (a credit healed by a
+ * later retry is stamped after the upstream applied it), one record to one credit
+ * (`matchInWindows`). What is left over is a difference: an unmatched credit with a record
+ * of the same customer near its window but another amount is an amount difference;
+ * otherwise it is missing upstream.
  */
 export function matchRecharges(
   credits: readonly LedgerCredit[],
   records: readonly UpstreamRecharge[],
   toleranceMs: number,
 ): Matching {
-  const unused = new Set(records.map((_, i) => i));
-  const nearest = (credit: LedgerCredit, sameAmount: boolean): number | undefined => {
-    const mb = gbToMb(credit.gb);
-    let best: number | undefined;
-    let bestGap = Number.POSITIVE_INFINITY;
-    for (const i of unused) {
-      const r = records[i];
-      if (!r || r.customerId !== credit.customerId) continue;
-      if (sameAmount && !r.mb.eq(mb)) continue;
-      const gap = Math.abs(r.at.getTime() - credit.creditedAt.getTime());
-      if (gap <= toleranceMs && gap < bestGap) {
-        best = i;
-        bestGap = gap;
-      }
-    }
-    return best;
-  };
-
+  const windowOf = (credit: LedgerCredit) => ({
+    credit,
+    from: (credit.createdAt ?? credit.creditedAt).getTime(),
+    at: credit.creditedAt.getTime(),
+    mb: gbToMb(credit.gb),
+  });
   const out: Matching = {
     matched: [],
     missingUpstream: [],
     amountDifferences: [],
     manualTopUps: [],
   };
-  const ordered = [...credits].sort((a, b) => a.creditedAt.getTime() - b.creditedAt.getTime());
-  const leftover: LedgerCredit[] = [];
+  const unused = new Set(records);
+  const leftover: ReturnType<typeof windowOf>[] = [];
+  const customers = new Set(credits.map((c) => c.customerId));
   // Exact amounts first, so that a near record of another amount cannot steal a true match.
-  for (const credit of ordered) {
-    const i = nearest(credit, true);
-    const record = i === undefined ? undefined : records[i];
-    if (i === undefined || !record) {
-      leftover.push(credit);
-      continue;
+  for (const customerId of customers) {
+    const windows = credits.filter((c) => c.customerId === customerId).map(windowOf);
+    const own = records
+      .filter((r) => r.customerId === customerId)
+      .map((r) => ({ record: r, at: r.at.getTime(), mb: r.mb }));
+    const pairs = matchInWindows(windows, own, toleranceMs);
+    for (const w of windows) {
+      const pair = pairs.get(w);
+      if (!pair) {
+        leftover.push(w);
+        continue;
+      }
+      unused.delete(pair.record);
+      out.matched.push({ credit: w.credit, upstream: pair.record });
     }
-    unused.delete(i);
-    out.matched.push({ credit, upstream: record });
   }
-  for (const credit of leftover) {
-    const i = nearest(credit, false);
-    const record = i === undefined ? undefined : records[i];
-    if (i === undefined || !record) {
-      out.missingUpstream.push(credit);
+  const byTime = (a: { credit: LedgerCredit }, b: { credit: LedgerCredit }) =>
+    a.credit.creditedAt.getTime() - b.credit.creditedAt.getTime();
+  out.matched.sort(byTime);
+  for (const w of leftover.sort(byTime)) {
+    let best: UpstreamRecharge | undefined;
+    let bestGap = Number.POSITIVE_INFINITY;
+    for (const r of unused) {
+      if (r.customerId !== w.credit.customerId) continue;
+      const gap = gapTo(w, r.at.getTime());
+      if (gap <= toleranceMs && gap < bestGap) {
+        best = r;
+        bestGap = gap;
+      }
+    }
+    if (!best) {
+      out.missingUpstream.push(w.credit);
       continue;
     }
-    unused.delete(i);
+    unused.delete(best);
     out.amountDifferences.push({
-      credit,
-      upstream: record,
-      ledgerMb: gbToMb(credit.gb).toFixed(),
-      upstreamMb: record.mb.toFixed(),
+      credit: w.credit,
+      upstream: best,
+      ledgerMb: w.mb.toFixed(),
+      upstreamMb: best.mb.toFixed(),
     });
   }
-  for (const i of [...unused].sort((a, b) => a - b)) {
-    const r = records[i];
-    if (r) out.manualTopUps.push(r);
-  }
+  out.manualTopUps.push(...records.filter((r) => unused.has(r)));
   return out;
 }

@@ -49,6 +49,18 @@ export type OutboxStatus =
   | 'dropped'
   | 'capped';
 
+/** Why an entry was skipped, deferred, dropped or capped. */
+export type OutboxReason =
+  | 'notices disabled'
+  | 'opted out'
+  | 'no contact'
+  | 'country not allowed'
+  | 'quiet hours'
+  | 'episode over'
+  | 'channel off'
+  | 'customer forgotten'
+  | `over the daily cap of ${number}`;
+
 const OPEN: readonly OutboxStatus[] = ['pending', 'deferred', 'retry'];
 
 /** One notice on one channel. Holds the recipient: never log it, show it masked. */
@@ -62,8 +74,8 @@ export interface OutboxEntry {
   kind: NoticeKind;
   channel: OutboxChannel;
   status: OutboxStatus;
-  /** Why it was skipped, dropped or failed. */
-  reason?: string;
+  /** Why it was skipped, dropped or capped (an OutboxReason), or the channel's word on a failed send. */
+  reason?: OutboxReason | (string & {});
   locale: string;
   to?: string;
   subject?: string;
@@ -296,7 +308,7 @@ export class NoticeOutboxStore {
       const open = OPEN.includes(e.status);
       const next: OutboxEntry = {
         ...e,
-        ...(open ? { status: 'dropped' as const, reason: 'customer forgotten' } : {}),
+        ...(open ? { status: 'dropped' as const, reason: 'customer forgotten' as const } : {}),
       };
       const key = keyOf(e.customerId, e.noticeId, e.channel);
       const index = indexOf(next, key.sk);

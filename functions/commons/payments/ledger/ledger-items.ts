@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient, TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { convertToNative, unmarshall } from '@aws-sdk/util-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { queryAll, type StoredItem } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
 import type { KeyPrefix } from '../../store/values.ts';
@@ -56,21 +56,6 @@ export function oldItem(raw: unknown): Record<string, unknown> | undefined {
   return unmarshall(raw as Record<string, AttributeValue>);
 }
 
-/** Whole numbers of up to 15 digits: `Number` reads them exactly, as `unmarshall` would. */
-const SMALL_INTEGER = /^-?\d{1,15}$/;
-
-/**
- * The native value of one marshalled attribute, as `unmarshall` gives it: strings, small
- * whole numbers and booleans directly (a duplicate delivery reads an order item from its
- * cancellation reason, and `unmarshall` spent ~15 µs on one), anything else through the SDK.
- */
-export function nativeValue(value: AttributeValue): unknown {
-  if (typeof value.S === 'string') return value.S;
-  if (typeof value.N === 'string' && SMALL_INTEGER.test(value.N)) return Number(value.N);
-  if (typeof value.BOOL === 'boolean') return value.BOOL;
-  return convertToNative(value);
-}
-
 export interface CancellationReason {
   Code?: string;
   Item?: unknown;
@@ -110,6 +95,15 @@ export interface CreditInRange {
   gb: Decimal;
   creditedAt: Date;
   /** First claimed: the upstream applied it between this and creditedAt (a heal stamps later). */
+  createdAt: Date;
+}
+
+/** A paid order not credited yet (RECEIVED or CREDITING): the upstream may have applied it. */
+export interface PaidNotCredited {
+  orderKey: string;
+  customerId: string;
+  gb: Decimal;
+  /** First claimed: the upstream applies it at this time or later. */
   createdAt: Date;
 }
 

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
-import type { CreditInRange, OrderKey } from './ledger-items.ts';
+import type { CreditInRange, OrderKey, PaidNotCredited } from './ledger-items.ts';
 import {
   type CreateOrderResult,
   type Lease,
@@ -101,6 +101,8 @@ export interface Ledger {
     opts: { refundedMinor: number; at: number; now: Date },
   ): Promise<boolean>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
+  /** Paid orders still landing (RECEIVED or CREDITING) changed in [from, to]. */
+  listPaidNotCredited(from: Date, to: Date): Promise<PaidNotCredited[]>;
   /** Claims a part and moves the order's counters in one transaction (CREDITED orders only). */
   claimDeduction(input: {
     key: OrderKey;
@@ -222,6 +224,10 @@ export class DynamoLedger implements Ledger {
       this.parts.listRecredited(from, to),
     ]);
     return [...orders, ...reversals];
+  }
+
+  listPaidNotCredited(from: Date, to: Date) {
+    return this.orders.listPaidNotCredited(from, to);
   }
 
   claimDeduction(input: {

@@ -54,8 +54,6 @@ function paid(object: FieldReader): PaymentSucceeded {
   const quantity = metadata?.quantity;
   const paymentIntent = object.optionalRef('payment_intent');
   const mode = object.optionalString('mode') ?? 'payment';
-  // Assigned one by one rather than spread from conditional literals: the same event, a
-  // fraction of the CPU on every delivery.
   const ev: PaymentSucceeded = {
     type: 'payment-succeeded',
     paymentId: id,
@@ -137,18 +135,8 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
 
 function normalise(type: string, object: FieldReader, created: number): PaymentEvent {
   switch (type) {
-    case 'checkout.session.completed': {
-      // A setup-mode session saved a card and took no money: never a credit (auto top-up's
-      // hook may take the card, autotopup/opt-in.ts).
-      if (object.optionalString('mode') === 'setup') {
-        return { type: 'ignored', reason: 'setup-mode Checkout Session', result: 'card-saved' };
-      }
-      // Delayed methods complete unpaid and follow up with async_payment_succeeded.
-      const status = object.string('payment_status');
-      return status === 'paid' || status === 'no_payment_required'
-        ? paid(object)
-        : { type: 'ignored', reason: `payment ${status}` };
-    }
+    case 'checkout.session.completed':
+      return sessionCompleted(object);
     case 'checkout.session.async_payment_succeeded':
       return paid(object);
     case 'payment_intent.succeeded':
@@ -156,68 +144,93 @@ function normalise(type: string, object: FieldReader, created: number): PaymentE
     case 'checkout.session.async_payment_failed':
       // The whole session is read, as for a paid one, though only its id is kept.
       return { type: 'payment-failed', paymentId: paid(object).paymentId };
-    case 'charge.refunded': {
-      const c = chargeLike(object, 'amount_refunded');
-      if (!c.paymentIntent) return { type: 'ignored', reason: 'charge without payment intent' };
-      return {
-        type: 'refund',
-        ref: { paymentIntentId: c.paymentIntent },
-        // amount_refunded is cumulative: each new total is a new part, a redelivery is not.
-        partId: `${c.id}:${c.amount}`,
-        refundedMinor: c.amount,
-        currency: c.currency,
-        eventCreated: created,
-      };
-    }
-    case 'charge.refund.updated': {
-      // A refund that failed (or was canceled) gives the money back to the shop.
-      const r = chargeLike(object, 'amount');
-      const status = object.optionalString('status');
-      if (status !== 'failed' && status !== 'canceled') {
-        return { type: 'ignored', reason: `refund ${status ?? 'updated'}` };
-      }
-      if (!r.paymentIntent) return { type: 'ignored', reason: 'refund without payment intent' };
-      return {
-        type: 'reversal',
-        kind: 'refund-failed',
-        ref: { paymentIntentId: r.paymentIntent },
-        partId: `${r.id}:${status}`,
-        amountMinor: r.amount,
-        currency: r.currency,
-        eventCreated: created,
-      };
-    }
-    case 'charge.dispute.funds_reinstated': {
-      const d = chargeLike(object, 'amount');
-      if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
-      const status = object.optionalString('status');
-      const ev: PaymentEvent = {
-        type: 'reversal',
-        kind: 'dispute-won',
-        ref: { paymentIntentId: d.paymentIntent },
-        partId: `${d.id}:reinstated`,
-        disputePartId: d.id,
-        amountMinor: reinstatedMinor(object, d.amount, status),
-        currency: d.currency,
-        eventCreated: created,
-      };
-      if (status === 'lost') ev.disputeLost = true;
-      return ev;
-    }
-    case 'charge.dispute.funds_withdrawn': {
-      const d = chargeLike(object, 'amount');
-      if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
-      return {
-        type: 'dispute',
-        ref: { paymentIntentId: d.paymentIntent },
-        partId: d.id,
-        amountMinor: d.amount,
-        currency: d.currency,
-      };
-    }
+    case 'charge.refunded':
+      return chargeRefunded(object, created);
+    case 'charge.refund.updated':
+      return refundUpdated(object, created);
+    case 'charge.dispute.funds_reinstated':
+      return fundsReinstated(object, created);
+    case 'charge.dispute.funds_withdrawn':
+      return fundsWithdrawn(object);
     default:
       return { type: 'ignored', reason: `event type ${type}` };
   }
+}
+
+function sessionCompleted(object: FieldReader): PaymentEvent {
+  // A setup-mode session saved a card and took no money: never a credit (auto top-up's
+  // hook may take the card, autotopup/opt-in.ts).
+  if (object.optionalString('mode') === 'setup') {
+    return { type: 'ignored', reason: 'setup-mode Checkout Session', result: 'card-saved' };
+  }
+  // Delayed methods complete unpaid and follow up with async_payment_succeeded.
+  const status = object.string('payment_status');
+  return status === 'paid' || status === 'no_payment_required'
+    ? paid(object)
+    : { type: 'ignored', reason: `payment ${status}` };
+}
+
+function chargeRefunded(object: FieldReader, created: number): PaymentEvent {
+  const c = chargeLike(object, 'amount_refunded');
+  if (!c.paymentIntent) return { type: 'ignored', reason: 'charge without payment intent' };
+  return {
+    type: 'refund',
+    ref: { paymentIntentId: c.paymentIntent },
+    // amount_refunded is cumulative: each new total is a new part, a redelivery is not.
+    partId: `${c.id}:${c.amount}`,
+    refundedMinor: c.amount,
+    currency: c.currency,
+    eventCreated: created,
+  };
+}
+
+/** A refund that failed (or was canceled) gives the money back to the shop. */
+function refundUpdated(object: FieldReader, created: number): PaymentEvent {
+  const r = chargeLike(object, 'amount');
+  const status = object.optionalString('status');
+  if (status !== 'failed' && status !== 'canceled') {
+    return { type: 'ignored', reason: `refund ${status ?? 'updated'}` };
+  }
+  if (!r.paymentIntent) return { type: 'ignored', reason: 'refund without payment intent' };
+  return {
+    type: 'reversal',
+    kind: 'refund-failed',
+    ref: { paymentIntentId: r.paymentIntent },
+    partId: `${r.id}:${status}`,
+    amountMinor: r.amount,
+    currency: r.currency,
+    eventCreated: created,
+  };
+}
+
+function fundsReinstated(object: FieldReader, created: number): PaymentEvent {
+  const d = chargeLike(object, 'amount');
+  if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
+  const status = object.optionalString('status');
+  const ev: PaymentEvent = {
+    type: 'reversal',
+    kind: 'dispute-won',
+    ref: { paymentIntentId: d.paymentIntent },
+    partId: `${d.id}:reinstated`,
+    disputePartId: d.id,
+    amountMinor: reinstatedMinor(object, d.amount, status),
+    currency: d.currency,
+    eventCreated: created,
+  };
+  if (status === 'lost') ev.disputeLost = true;
+  return ev;
+}
+
+function fundsWithdrawn(object: FieldReader): PaymentEvent {
+  const d = chargeLike(object, 'amount');
+  if (!d.paymentIntent) return { type: 'ignored', reason: 'dispute without payment intent' };
+  return {
+    type: 'dispute',
+    ref: { paymentIntentId: d.paymentIntent },
+    partId: d.id,
+    amountMinor: d.amount,
+    currency: d.currency,
+  };
 }
 
 export const stripeProvider: PaymentProvider = {

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
+import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { webhookHandler } from '../helpers/payments.ts';
+import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import {
+  checkoutSession,
+  getTestSecret,
+  RecordingSink,
+  stripeDelivery,
+  stripeEvent,
+  testPaymentsConfig,
+} from './payments-fixtures.ts';
+
+/**
+ * Found by an adversarial review (#26, F4): redeliveries of parts handed to a person only
+ * alert, and a refund after a failed refund whose deduction is UNKNOWN is still deducted.
+ */
+const fx = useSimulator();
+
+describe('UNKNOWN deductions and reversals, redelivered or followed by more refunds', () => {
+  let table: TestTable;
+  let ledger: DynamoLedger;
+  let sink: RecordingSink;
+
+  beforeAll(async () => {
+    table = await createTestTable('refund-after-unsure');
+    ledger = new DynamoLedger(table.doc, table.tableName);
+  });
+  beforeEach(() => {
+    sink = new RecordingSink();
+    fundedPool(fx.sim, '88');
+  });
+
+  const handlerOf = () => {
+    const deps: PaymentDeps = {
+      ledger,
+      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+      sink,
+      clock: () => new Date(),
+      config: testPaymentsConfig(),
+      getSecret: getTestSecret,
+    };
+    return webhookHandler(deps);
+  };
+  const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
+  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
+  const paid = (id: string) =>
+    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id)));
+  const refunded = (id: string, total: number, created: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent(
+        'charge.refunded',
+        {
+          id: `ch_${id}`,
+          object: 'charge',
+          amount: 1000,
+          amount_refunded: total,
+          currency: 'usd',
+          payment_intent: `pi_${id}`,
+        },
+        { created },
+      ),
+    );
+  const refundFailed = (id: string, refund: string, amount: number, created: number) =>
+    stripeDelivery(
+      'stripe',
+      stripeEvent(
+        'charge.refund.updated',
+        {
+          id: `re_${refund}`,
+          object: 'refund',
+          amount,
+          currency: 'usd',
+          status: 'failed',
+          payment_intent: `pi_${id}`,
+        },
+        { created },
+      ),
+    );
+  const dispute = (
+    id: string,
+    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
+    opts: { status: string; reinstated?: number },
+  ) => {
+    const balance_transactions: Record<string, unknown>[] = [
+      { object: 'balance_transaction', amount: -1000, currency: 'usd', fee: 1500 },
+    ];
+    if (opts.reinstated !== undefined) {
+      balance_transactions.push({
+        object: 'balance_transaction',
+        amount: opts.reinstated,
+        currency: 'usd',
+        fee: -1500,
+      });
+    }
+    return stripeDelivery(
+      'stripe',
+      stripeEvent(type, {
+        id: `dp_${id}`,
+        object: 'dispute',
+        amount: 1000,
+        currency: 'usd',
+        charge: `ch_${id}`,
+        payment_intent: `pi_${id}`,
+        status: opts.status,
+        balance_transactions,
+      }),
+    );
+  };
+  /** GB the simulator's upstream gave customer 88 net (credits − deductions). */
+  const net = () => {
+    let gb = 0;
+    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
+    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
+    return Math.round(gb * 100) / 100;
+  };
+  const T = 1_796_000_000;
+
+  it('an UNKNOWN refund deduction redelivered 5 times only alerts', async () => {
+    const handler = handlerOf();
+    const id = newId();
+    await handler(paid(id));
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    const ev = refunded(id, 400, T);
+    expect(resultOf(await handler(ev))).toBe('deduction-unknown');
+    for (let i = 0; i < 5; i++) expect(resultOf(await handler(ev))).toBe('deduction-unknown');
+    expect(fx.sim.deductions()).toHaveLength(1);
+    expect(net()).toBe(6);
+  });
+
+  it('an UNKNOWN reversal (won dispute over an UNKNOWN deduction) redelivered only alerts', async () => {
+    const handler = handlerOf();
+    const id = newId();
+    await handler(paid(id));
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+    const won = dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 });
+    for (let i = 0; i < 4; i++) expect(resultOf(await handler(won))).toBe('needs-a-person');
+    // The withdrawn event redelivered too: no second deduction.
+    await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
+    expect(fx.sim.deductions()).toHaveLength(1);
+    expect(net()).toBe(0);
+  });
+
+  it('a refund UNKNOWN, then failed (a person told to give back), then refunded again in full: the new refund is deducted', async () => {
+    const handler = handlerOf();
+    const id = newId();
+    await handler(paid(id));
+    // The full refund's deduction applied upstream, its answer lost: UNKNOWN, a person told.
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-unknown');
+    // The refund fails: the money is the shop's again. FlowPilot leaves it to the person, who
+    // gives back what the upstream really took (10 GB) as the alert asks.
+    expect(resultOf(await handler(refundFailed(id, 'r1', 1000, T + 60)))).toBe('needs-a-person');
+    fx.sim.consoleTopUp({ customerId: '88', mb: 10 * 1024 });
+    const alerts = sink.events.length;
+    // A new refund of the whole payment succeeds: Stripe's cumulative total is 1000 again.
+    const again = await handler(refunded(id, 1000, T + 120));
+    // The customer has the money back: the 10 GB must be taken, or a person told.
+    expect(resultOf(again)).toBe('deducted');
+    expect(fx.sim.deductions()).toHaveLength(2);
+    expect(sink.events.length).toBe(alerts);
+  });
+
+  it('the failed refund asks a person to give back by its own words; a later refund before they did is tried and its refusal told', async () => {
+    const handler = handlerOf();
+    const id = newId();
+    await handler(paid(id));
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-unknown');
+    expect(resultOf(await handler(refundFailed(id, 'r1', 1000, T + 60)))).toBe('needs-a-person');
+    expect(sink.events.at(-1)).toMatchObject({
+      severity: 'critical',
+      summary: expect.stringMatching(/^A refund of customer 88 failed .* credit 10 GB back/),
+    });
+    const alerts = sink.events.length;
+    // The person has not given back yet: the customer holds nothing, the upstream refuses.
+    const again = await handler(refunded(id, 1000, T + 120));
+    expect(resultOf(again)).toBe('deduction-failed');
+    expect(sink.events.slice(alerts)).toEqual([
+      expect.objectContaining({ severity: 'critical', kind: 'deduction-unknown' }),
+    ]);
+  });
+});
