@@ -92,6 +92,8 @@ export interface PaymentWebhookFixture {
   sweepDeps(over?: Partial<SweepDeps>): SweepDeps;
   /** What the operator's replay and release work with: wall clock, test catalog. */
   replayDeps(): ReplayDeps;
+  /** GB the simulator's upstream gave net (credits − deductions), to 0.01. */
+  netGb(): number;
 }
 
 /**
@@ -139,5 +141,11 @@ export function usePaymentWebhook(opts: {
       clock: () => new Date(),
       payments: testPaymentsConfig(),
     }),
+    netGb: () => {
+      let gb = 0;
+      for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
+      for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
+      return Math.round(gb * 100) / 100;
+    },
   };
 }

@@ -213,6 +213,39 @@ export function chargeRefunded(
   );
 }
 
+/** Stripe's dispute event for the charge of session `id` (1000 cents unless `amount`). */
+export function stripeDispute(
+  id: string,
+  type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
+  opts: { amount?: number; status: string; reinstated?: number },
+) {
+  const amount = opts.amount ?? 1000;
+  const balance_transactions: Record<string, unknown>[] = [
+    { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
+  ];
+  if (opts.reinstated !== undefined) {
+    balance_transactions.push({
+      object: 'balance_transaction',
+      amount: opts.reinstated,
+      currency: 'usd',
+      fee: -1500,
+    });
+  }
+  return stripeDelivery(
+    'stripe',
+    stripeEvent(type, {
+      id: `dp_${id}`,
+      object: 'dispute',
+      amount,
+      currency: 'usd',
+      charge: `ch_${id}`,
+      payment_intent: `pi_${id}`,
+      status: opts.status,
+      balance_transactions,
+    }),
+  );
+}
+
 // ---- Standard Webhooks -------------------------------------------------------------------
 
 export function standardHeaders(

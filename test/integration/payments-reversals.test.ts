@@ -8,6 +8,7 @@ import {
   checkoutSession,
   newSessionId,
   stripeDelivery,
+  stripeDispute,
   stripeEvent,
   testPaymentsConfig,
 } from './payments-fixtures.ts';
@@ -37,43 +38,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       ),
     );
   /** A dispute as Stripe sends it: its balance transactions say what was taken and returned. */
-  const dispute = (
-    id: string,
-    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
-    opts: { amount?: number; status: string; reinstated?: number },
-  ) => {
-    const amount = opts.amount ?? 1000;
-    const balance_transactions: Record<string, unknown>[] = [
-      { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
-    ];
-    if (opts.reinstated !== undefined) {
-      balance_transactions.push({
-        object: 'balance_transaction',
-        amount: opts.reinstated,
-        currency: 'usd',
-        fee: -1500,
-      });
-    }
-    return stripeDelivery(
-      'stripe',
-      stripeEvent(type, {
-        id: `dp_${id}`,
-        object: 'dispute',
-        amount,
-        currency: 'usd',
-        charge: `ch_${id}`,
-        payment_intent: `pi_${id}`,
-        status: opts.status,
-        balance_transactions,
-      }),
-    );
-  };
-  const net = () => {
-    let gb = 0;
-    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
-    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
-    return Math.round(gb * 100) / 100;
-  };
+  const dispute = stripeDispute;
+  const net = pay.netGb;
 
   describe('A1: a dispute after a partial refund', () => {
     it('gives back the 6 GB a won dispute took, not the 10 it was for', async () => {
