@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
@@ -9,7 +9,6 @@ import { documentClient } from '../../functions/commons/clients/dynamodb.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
-import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
@@ -17,14 +16,9 @@ import { gbToMb } from '../../functions/commons/units.ts';
 import { readRuntimeInfo } from '../../local/cli/connection.ts';
 import { run } from '../../local/cli/main.ts';
 import { LOCAL_DEMO_CATALOG } from '../../local/runtime/env.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { Captured } from '../helpers/cli.ts';
-import {
-  type LocalRun,
-  ROOT,
-  startLocal,
-  stopGroup,
-  stripeStandInOf,
-} from '../helpers/npm-start.ts';
+import { ROOT, stripeStandInOf, useLocalRuns } from '../helpers/npm-start.ts';
 import { RecordingSink } from '../integration/payments-fixtures.ts';
 
 /**
@@ -34,13 +28,11 @@ import { RecordingSink } from '../integration/payments-fixtures.ts';
  * credits through the simulator, and the next balance change ends the episode.
  */
 describe('local runtime end to end: auto top-up with the Stripe stand-in', () => {
-  let runtime: LocalRun | undefined;
-  afterAll(() => stopGroup(runtime));
+  const startLocal = useLocalRuns();
 
   it('charges once, is credited by the webhook, and shows it in the history', async () => {
     // Prepare: npm start on free ports and a fresh data folder
     const running = await startLocal({ text: '  try ' });
-    runtime = running;
     const output = running.output();
     expect(output).toMatch(/stripe {7}built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     expect(output).toContain('npx flowpilot autotopup set 88 --package demo-10gb');
@@ -81,16 +73,7 @@ describe('local runtime end to end: auto top-up with the Stripe stand-in', () =>
       clock: () => new Date(),
       config: { autoTopup: config.autoTopup, payments: config.payments },
     });
-    const balance = (gb: string): CustomerBalance => ({
-      customerId: '1001',
-      balanceMb: gbToMb(gb).toFixed(),
-      burn1dMb: null,
-      burn7dMb: null,
-      daysLeft: null,
-      lastCreditMb: null,
-      lastCreditAt: null,
-      asOf: new Date().toISOString(),
-    });
+    const balance = (gb: string) => customerBalance('1001', gb, new Date());
     const low = [{ before: balance('25'), after: balance('5'), credits: [] }];
     await Promise.all([engine.onBalances(low), engine.onBalances(low)]);
 

@@ -1,15 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deriveOrderId } from '../../functions/commons/payments/catalog.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { run } from '../../local/cli/main.ts';
 import { Captured } from '../helpers/cli.ts';
-import {
-  type LocalRun,
-  ROOT,
-  startLocal,
-  stopGroup,
-  stripeStandInOf,
-} from '../helpers/npm-start.ts';
+import { ROOT, stripeStandInOf, useLocalRuns } from '../helpers/npm-start.ts';
 
 /**
  * poll-customers as `functions/poll-customers.ts` composes it, through `npm start`: the
@@ -17,15 +11,13 @@ import {
  * to them by hand), against the simulator and the Stripe stand-in.
  */
 describe('customer balances wired to notices and auto top-up: npm start', () => {
-  let runtime: LocalRun | undefined;
-  afterAll(() => stopGroup(runtime));
+  const startLocal = useLocalRuns();
 
   it('sends one zh-CN running-low notice and charges one auto top-up, credited once', {
     timeout: 240_000,
   }, async () => {
     // Prepare: npm start on free ports, a fresh data folder, the built-in Stripe stand-in
     const running = await startLocal({ text: '  try ' });
-    runtime = running;
     const output = running.output();
     expect(output).toMatch(/built-in Stripe stand-in at http:\/\/127\.0\.0\.1:\d+/);
     // The stand-in's key is random per run; the banner prints it.

@@ -1,17 +1,15 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../functions/commons/units.ts';
-import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
+import { useLocalRuns } from '../helpers/npm-start.ts';
 
 describe('customer balances end to end: npm start', () => {
-  let runtime: LocalRun | undefined;
-  afterAll(() => stopGroup(runtime));
+  const startLocal = useLocalRuns();
 
   it('computes every customer balance with poll-customers and shows it in the CLI and on the status page', {
     timeout: 180_000,
   }, async () => {
     // Prepare
     const running = await startLocal();
-    runtime = running;
     const { sim, invoke, flowpilot } = running;
 
     // Act: usage first, then the balances (the first run is the backfill); then a top-up

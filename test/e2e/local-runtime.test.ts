@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCAL_DEV_SECRETS } from '../../local/runtime/env.ts';
 import { signedCheckoutCompleted } from '../../scripts/stripe-checkout.ts';
-import { type LocalRun, startLocal, stopGroup } from '../helpers/npm-start.ts';
+import { stopGroup, useLocalRuns } from '../helpers/npm-start.ts';
 
 function stripePayment(sessionId: string, customerId: string) {
   return signedCheckoutCompleted({
@@ -27,15 +27,11 @@ async function post(
 }
 
 describe('local runtime end to end: npm start', () => {
-  const running: LocalRun[] = [];
-  afterAll(async () => {
-    for (const r of running) await stopGroup(r);
-  });
+  const startLocal = useLocalRuns();
 
   it('credits a payment delivered 20 times at once exactly once, polls, alerts, stops cleanly and keeps its data', async () => {
     // Prepare
     const first = await startLocal();
-    running.push(first);
     const sim = first.sim;
     const payment = stripePayment(`cs_e2e_${randomBytes(6).toString('hex')}`, '1001');
     const webhook = `${first.base}/webhooks/stripe`;
@@ -91,7 +87,6 @@ describe('local runtime end to end: npm start', () => {
     // Restart on the same data: the order is remembered, so the retry credits nothing new;
     // the simulator kept its state too, so its ledger still holds the one recharge.
     const second = await startLocal({ dataDir: first.dataDir, port: first.port });
-    running.push(second);
     const again = await post(`${second.base}/webhooks/stripe`, payment.payload, headers);
     expect(again.status).toBe(200);
     expect(again.body.result).toMatch(/already/);

@@ -41,6 +41,17 @@ export function customerNotices(
   return { contacts, state, outbox, listener };
 }
 
+/** What a transactional SMS of `message` to `phone` asks SNS to publish. */
+export function transactionalSms(phone: string, message: string): PublishCommandInput {
+  return {
+    PhoneNumber: phone,
+    Message: message,
+    MessageAttributes: {
+      'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
+    },
+  };
+}
+
 export interface AwsNoticeChannels {
   /** The SES stand-in (valid inside tests, after beforeAll). */
   readonly ses: SesStandIn;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import { freePort } from '../../scripts/dynamodb-local.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -173,6 +174,19 @@ export async function startLocal(
   const health = (await (await fetch(`${base}/health`)).json()) as { simulatorUrl?: string };
   if (health.simulatorUrl) run.sim = new URL('/', health.simulatorUrl).href;
   return run;
+}
+
+/** startLocal for the enclosing describe: every run it starts is stopped in afterAll. */
+export function useLocalRuns(): typeof startLocal {
+  const runs: LocalRun[] = [];
+  afterAll(async () => {
+    for (const run of runs) await stopGroup(run);
+  });
+  return async (opts) => {
+    const run = await startLocal(opts);
+    runs.push(run);
+    return run;
+  };
 }
 
 /** The real `flowpilot` executable (bin/flowpilot.js), with `env` over the test's own. */

@@ -253,16 +253,8 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
       );
 
       // Act
-      const csvCode = await h.cli(
-        'usage',
-        '--customer',
-        '501',
-        '--from',
-        '2026-03-01',
-        '--to',
-        '2026-03-02',
-        '--csv',
-      );
+      const twoDays = ['usage', '--customer', '501', '--from', '2026-03-01', '--to', '2026-03-02'];
+      const csvCode = await h.cli(...twoDays, '--csv');
       const csvText = h.stdout.text;
       // Spelled with a leading zero: still customer 501 (one customer, one spelling).
       const jsonCode = await h.cli(
@@ -276,15 +268,7 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
         '--json',
       );
       const json = h.json() as { totalMb: string; days: unknown[] };
-      const tableCode = await h.cli(
-        'usage',
-        '--customer',
-        '501',
-        '--from',
-        '2026-03-01',
-        '--to',
-        '2026-03-02',
-      );
+      const tableCode = await h.cli(...twoDays);
 
       // Assess
       expect(csvCode).toBe(0);

@@ -3,8 +3,7 @@ import { parseConfig } from '../../functions/commons/config/load.ts';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
 import { noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
-import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
-import { gbToMb } from '../../functions/commons/units.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { type CliHarness, cliHarness } from '../helpers/cli.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { customerNotices } from '../helpers/notices.ts';
@@ -19,16 +18,7 @@ const config = parseConfig({
   },
 });
 
-const balance = (gb: number): CustomerBalance => ({
-  customerId: '88',
-  balanceMb: gbToMb(gb).toFixed(),
-  burn1dMb: null,
-  burn7dMb: null,
-  daysLeft: null,
-  lastCreditMb: null,
-  lastCreditAt: null,
-  asOf: NOW.toISOString(),
-});
+const balance = (gb: number) => customerBalance('88', gb, NOW);
 
 describe('flowpilot customer contact / outbox (DynamoDB Local)', () => {
   let table: TestTable;

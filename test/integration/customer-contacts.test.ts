@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CONFIRM_TOKEN_DAYS,
   ContactConfirmError,
@@ -17,9 +17,8 @@ import {
 } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
 import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { paymentDeps, webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { useTestTable } from '../helpers/dynamo.ts';
+import { usePaymentWebhook } from '../helpers/payments.ts';
 import {
   apiEvent,
   checkoutSession,
@@ -29,17 +28,10 @@ import {
   stripeEvent,
 } from './payments-fixtures.ts';
 
-const fx = useSimulator();
-
 describe('Class: CustomerContactStore', () => {
-  let table: TestTable;
-  let store: CustomerContactStore;
+  const table = useTestTable('contacts');
+  const store = new CustomerContactStore(table.doc, table.tableName);
   const t0 = new Date('2026-12-01T00:00:00Z');
-
-  beforeAll(async () => {
-    table = await createTestTable('contacts');
-    store = new CustomerContactStore(table.doc, table.tableName);
-  });
 
   it('keeps what the operator sets, normalised, and refuses what cannot be used', async () => {
     const saved = await store.edit(
@@ -164,23 +156,12 @@ describe('Class: CustomerContactStore', () => {
 });
 
 describe('payment webhook: payer contact capture', () => {
-  let table: TestTable;
-  let store: CustomerContactStore;
+  const pay = usePaymentWebhook({ table: 'contact-capture', customers: ['88'] });
+  const { table } = pay;
+  const store = new CustomerContactStore(table.doc, table.tableName);
   const now = new Date();
-
-  beforeAll(async () => {
-    table = await createTestTable('contact-capture');
-    store = new CustomerContactStore(table.doc, table.tableName);
-  });
-  beforeEach(() => fundedPool(fx.sim, '88'));
-
   const handler = (saveContact: PaymentDeps['saveContact']) =>
-    webhookHandler(
-      paymentDeps(table, fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }), {
-        clock: () => now,
-        ...(saveContact ? { saveContact } : {}),
-      }),
-    );
+    pay.handler({ clock: () => now, ...(saveContact ? { saveContact } : {}) });
 
   it('keeps Stripe Checkout customer_details’ email and phone after the credit, never the payer’s name', async () => {
     const sessionId = `cs_${randomUUID()}`;
@@ -266,19 +247,14 @@ describe('payment webhook: payer contact capture', () => {
 describe('Function: confirmContact', () => {
   const SECRET = 'portal-secret-for-tests-0123456789abcdef';
   const OLD = 'the-previous-portal-secret-0123456789';
-  let table: TestTable;
-  let store: CustomerContactStore;
+  const table = useTestTable('confirm');
+  const store = new CustomerContactStore(table.doc, table.tableName);
   const t0 = new Date('2026-12-01T00:00:00Z');
   const days = (n: number) => new Date(t0.getTime() + n * 86_400_000);
   const deps = (secret = SECRET, at = t0) => ({
     contacts: store,
     secret: async () => secret,
     clock: () => at,
-  });
-
-  beforeAll(async () => {
-    table = await createTestTable('confirm');
-    store = new CustomerContactStore(table.doc, table.tableName);
   });
 
   it('ignores a pending address older than its link, even with a later link still valid', async () => {

@@ -1,8 +1,5 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sesClientFor } from '../../functions/commons/clients/ses.ts';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { confirmContact } from '../../functions/commons/customer-notices/confirm.ts';
 import {
@@ -10,32 +7,19 @@ import {
   MAX_ATTEMPTS,
   RETRY_AFTER_MS,
 } from '../../functions/commons/customer-notices/listener.ts';
-import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { NoticeStateStore } from '../../functions/commons/customer-notices/store/customer-notice-state.ts';
-import { NoticeOutboxStore } from '../../functions/commons/customer-notices/store/notice-outbox.ts';
-import { confirmLinks, noticeChannels } from '../../functions/commons/customer-notices/wiring.ts';
+import { confirmLinks } from '../../functions/commons/customer-notices/wiring.ts';
 import type {
   BalanceChange,
   CustomerBalance,
   CustomerCredit,
 } from '../../functions/commons/customers/types.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
-import { type SesStandIn, startSesStandIn } from '../../local/ses/stand-in.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
+import { customerNotices, transactionalSms, useAwsNoticeChannels } from '../helpers/notices.ts';
 
-const sns = mockClient(SNSClient);
-let ses: SesStandIn;
-
-beforeAll(async () => {
-  ses = await startSesStandIn({ verifiedIdentities: ['notices.example.com'] });
-});
-afterAll(async () => {
-  await ses.close();
-});
-afterEach(() => {
-  sns.reset();
-  ses.reset();
-});
+const aws = useAwsNoticeChannels();
 
 const LINK = 'https://shop.example.com/pay?customer={customerId}';
 const CONFIRM = 'https://shop.example.com/portal/confirm-contact?token={token}';
@@ -65,27 +49,15 @@ async function setUp(
   portalSecret = PORTAL_SECRET,
 ) {
   const table = await createTestTable('notices');
-  const contacts = new CustomerContactStore(table.doc, table.tableName);
-  const outbox = new NoticeOutboxStore(table.doc, table.tableName);
-  const state = new NoticeStateStore(table.doc, table.tableName);
   const customers = config(over);
-  sns.on(PublishCommand).resolves({ MessageId: 'sms-1' });
   let now = new Date(at);
-  const listener = new CustomerNotices({
-    config: customers.notices,
-    paymentLinkUrl: customers.paymentLinkUrl,
-    contacts,
-    state,
-    outbox,
+  const { contacts, outbox, listener } = customerNotices(table, customers, {
     clock: () => now,
     chargedAutomatically: async (ids) => new Set(ids.filter((id) => automatic.has(id))),
     confirmLink: confirmLinks(customers.notices.confirmContactUrl, {
       PORTAL_SECRET: portalSecret,
     }),
-    ...noticeChannels(customers, 'aws', {
-      ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
-      sns: new SNSClient({ region: 'us-east-1' }),
-    }),
+    ...aws.channels(customers),
   });
   let last: CustomerBalance | undefined;
   /** Feeds the listener one computation for customer 88 and remembers it as the next `before`. */
@@ -119,7 +91,7 @@ async function setUp(
     at: (iso: string) => {
       now = new Date(iso);
     },
-    smsSent: () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input),
+    smsSent: aws.smsSent,
   };
 }
 
@@ -140,13 +112,13 @@ describe('Class: CustomerNotices', () => {
         t.now(),
       );
       await t.poll(50);
-      expect(ses.sent).toHaveLength(0);
+      expect(aws.ses.sent).toHaveLength(0);
 
       // Act: below 5 GB.
       await t.poll(4, { daysLeft: 2.5 });
 
       // Assess: one email and one SMS, word for word.
-      expect(ses.sent).toEqual([
+      expect(aws.ses.sent).toEqual([
         {
           messageId: expect.any(String),
           from: '"Proxy Shop" <traffic@notices.example.com>',
@@ -172,27 +144,23 @@ describe('Class: CustomerNotices', () => {
         },
       ]);
       expect(t.smsSent()).toEqual([
-        {
-          PhoneNumber: PHONE,
-          Message:
-            'Your proxy traffic is running low: 4 GB left, about 2 d. Top up to keep your proxies working. https://shop.example.com/pay?customer=88',
-          MessageAttributes: {
-            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
-          },
-        },
+        transactionalSms(
+          PHONE,
+          'Your proxy traffic is running low: 4 GB left, about 2 d. Top up to keep your proxies working. https://shop.example.com/pay?customer=88',
+        ),
       ]);
 
       // Still low, then hovering just above 5 GB (under 5.5 with 10 % hysteresis): silence.
       await t.poll(3);
       await t.poll(5.2);
       await t.poll(4.9);
-      expect(ses.sent).toHaveLength(1);
+      expect(aws.ses.sent).toHaveLength(1);
       expect(t.smsSent()).toHaveLength(1);
 
       // Clear of the hysteresis, then low again: a new episode, a new notice.
       await t.poll(6);
       await t.poll(4.5);
-      expect(ses.sent.map((e) => e.subject)).toEqual([
+      expect(aws.ses.sent.map((e) => e.subject)).toEqual([
         'Your proxy traffic is running low: 4 GB left',
         'Your proxy traffic is running low: 4.5 GB left',
       ]);
@@ -208,7 +176,7 @@ describe('Class: CustomerNotices', () => {
           .filter((e) => e.channel === 'email')
           .map((e) => e.messageId)
           .sort(),
-      ).toEqual(ses.sent.map((e) => e.messageId).sort());
+      ).toEqual(aws.ses.sent.map((e) => e.messageId).sort());
     });
 
     it('sends no running-low notice to a customer auto top-up charges, but used-up and receipts', async () => {
@@ -219,13 +187,13 @@ describe('Class: CustomerNotices', () => {
 
       // Act: low (the charge comes instead), then used up, then credited.
       await t.poll(4, { daysLeft: 2 });
-      const afterLow = ses.sent.length;
+      const afterLow = aws.ses.sent.length;
       await t.poll(0);
       await t.poll(10, { credits: [credit(10, t.now().toISOString())] });
 
       // Assess
       expect(afterLow).toBe(0);
-      expect(ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual(['used-up', 'topped-up']);
+      expect(aws.ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual(['used-up', 'topped-up']);
     });
 
     it('sends a receipt after a top-up and no running-low reminder after it', async () => {
@@ -233,7 +201,7 @@ describe('Class: CustomerNotices', () => {
       await t.contacts.edit('88', { email: EMAIL, locale: 'en' }, t.now());
       await t.poll(20);
       await t.poll(4);
-      expect(ses.sent.map((e) => e.subject)).toEqual([
+      expect(aws.ses.sent.map((e) => e.subject)).toEqual([
         'Your proxy traffic is running low: 4 GB left',
       ]);
 
@@ -244,28 +212,22 @@ describe('Class: CustomerNotices', () => {
       // A proper top-up, seen twice (the balance poll retried): one receipt.
       const big = credit(100, '2026-12-01T01:58:00Z', 'stripe-cs_2');
       await t.poll(103.9, { credits: [big] });
-      expect(ses.sent.map((e) => e.subject)).toEqual([
+      expect(aws.ses.sent.map((e) => e.subject)).toEqual([
         'Your proxy traffic is running low: 4 GB left',
         'Top-up received: +1 GB',
         'Top-up received: +100 GB',
       ]);
-      expect(ses.sent[2]?.text).toContain(
+      expect(aws.ses.sent[2]?.text).toContain(
         'We added 100 GB to your account.\nYour new balance is 103.9 GB.',
       );
-      expect(ses.sent[2]?.text).not.toContain('Top up here');
+      expect(aws.ses.sent[2]?.text).not.toContain('Top up here');
       const again = await t.listener.run([
         {
           before: undefined,
-          after: {
-            customerId: '88',
-            balanceMb: gbToMb(103.9).toFixed(),
-            burn1dMb: null,
-            burn7dMb: null,
-            daysLeft: null,
+          after: customerBalance('88', 103.9, t.now(), {
             lastCreditMb: big.mb,
             lastCreditAt: big.at,
-            asOf: t.now().toISOString(),
-          },
+          }),
           credits: [big],
         },
       ]);
@@ -273,12 +235,12 @@ describe('Class: CustomerNotices', () => {
       // Draining the 100 GB: low below 20 % of the last top-up (20 GB) once, not before.
       await t.poll(50);
       await t.poll(21);
-      expect(ses.sent).toHaveLength(3);
+      expect(aws.ses.sent).toHaveLength(3);
       await t.poll(19.5);
-      expect(ses.sent.map((e) => e.subject).at(-1)).toBe(
+      expect(aws.ses.sent.map((e) => e.subject).at(-1)).toBe(
         'Your proxy traffic is running low: 19.5 GB left',
       );
-      expect(ses.sent).toHaveLength(4);
+      expect(aws.ses.sent).toHaveLength(4);
     });
 
     it('tells a Chinese-speaking customer once that the traffic is used up, with the payment link', async () => {
@@ -287,9 +249,9 @@ describe('Class: CustomerNotices', () => {
       await t.poll(2);
       await t.poll(-0.25);
       await t.poll(-0.5);
-      expect(ses.sent).toHaveLength(1);
-      expect(ses.sent[0]?.subject).toBe('您的代理流量已用完');
-      expect(ses.sent[0]?.text).toBe(
+      expect(aws.ses.sent).toHaveLength(1);
+      expect(aws.ses.sent[0]?.subject).toBe('您的代理流量已用完');
+      expect(aws.ses.sent[0]?.text).toBe(
         [
           '您好：',
           '',
@@ -303,21 +265,17 @@ describe('Class: CustomerNotices', () => {
           '',
         ].join('\n'),
       );
-      expect(ses.sent[0]?.tags.locale).toBe('zh-CN');
+      expect(aws.ses.sent[0]?.tags.locale).toBe('zh-CN');
       expect(t.smsSent()).toEqual([
-        {
-          PhoneNumber: PHONE,
-          Message:
-            '您的代理流量已用完（余额 -0.25 GB），充值后即可恢复使用。 https://shop.example.com/pay?customer=88',
-          MessageAttributes: {
-            'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' },
-          },
-        },
+        transactionalSms(
+          PHONE,
+          '您的代理流量已用完（余额 -0.25 GB），充值后即可恢复使用。 https://shop.example.com/pay?customer=88',
+        ),
       ]);
       // The top-up receipt in Chinese ends the episode.
       await t.poll(99.75, { credits: [credit(100, '2026-12-01T01:59:00Z', 'o-9')] });
-      expect(ses.sent[1]?.subject).toBe('充值成功：+100 GB');
-      expect(ses.sent[1]?.text).toContain('当前余额为 99.75 GB。');
+      expect(aws.ses.sent[1]?.subject).toBe('充值成功：+100 GB');
+      expect(aws.ses.sent[1]?.text).toContain('当前余额为 99.75 GB。');
     });
 
     it('sends nothing while the customer has opted out, and no backlog after opting in', async () => {
@@ -327,7 +285,7 @@ describe('Class: CustomerNotices', () => {
       await t.poll(4);
       await t.poll(-1);
       await t.poll(50, { credits: [credit(51, '2026-12-01T01:00:00Z', 'o-1')] });
-      expect(ses.sent).toHaveLength(0);
+      expect(aws.ses.sent).toHaveLength(0);
       expect(t.smsSent()).toHaveLength(0);
       const outbox = await t.outbox.forCustomer('88');
       expect(outbox.map((e) => `${e.kind} ${e.channel} ${e.status} ${e.reason}`).sort()).toEqual([
@@ -337,9 +295,9 @@ describe('Class: CustomerNotices', () => {
       ]);
       await t.contacts.edit('88', { notices: true }, t.now());
       await t.poll(49);
-      expect(ses.sent).toHaveLength(0);
+      expect(aws.ses.sent).toHaveLength(0);
       await t.poll(4);
-      expect(ses.sent).toHaveLength(1);
+      expect(aws.ses.sent).toHaveLength(1);
     });
 
     it('holds SMS to 08:00-22:00 in the customer’s zone and emails at once', async () => {
@@ -352,7 +310,7 @@ describe('Class: CustomerNotices', () => {
       );
       await t.poll(20);
       await t.poll(4);
-      expect(ses.sent).toHaveLength(1);
+      expect(aws.ses.sent).toHaveLength(1);
       expect(t.smsSent()).toHaveLength(0);
       const [deferred] = (await t.outbox.forCustomer('88')).filter((e) => e.channel === 'sms');
       expect(deferred).toMatchObject({ status: 'deferred', notBefore: '2026-12-02T00:00:00.000Z' });
@@ -387,24 +345,24 @@ describe('Class: CustomerNotices', () => {
       await t.contacts.edit('88', { email: EMAIL }, t.now());
       await t.poll(20);
       // The SDK's own three attempts all throttled.
-      ses.failNext(3, 429, 'TooManyRequestsException');
+      aws.ses.failNext(3, 429, 'TooManyRequestsException');
       await t.poll(4);
-      expect(ses.sent).toHaveLength(0);
+      expect(aws.ses.sent).toHaveLength(0);
       const [entry] = await t.outbox.forCustomer('88');
       expect(entry).toMatchObject({ status: 'retry', attempts: 1 });
       t.at(new Date(t.now().getTime() + RETRY_AFTER_MS).toISOString());
       expect(await t.listener.deliverDue()).toEqual(['sent']);
-      expect(ses.sent).toHaveLength(1);
+      expect(aws.ses.sent).toHaveLength(1);
 
       // A sender SES does not know: rejected at once, never retried.
-      ses.failNext(1, 400, 'MessageRejected');
+      aws.ses.failNext(1, 400, 'MessageRejected');
       await t.poll(-1);
       const used = (await t.outbox.forCustomer('88')).find((e) => e.kind === 'used-up');
       expect(used).toMatchObject({ status: 'failed', attempts: 1 });
       expect(used?.reason).toContain('MessageRejected');
 
       // Throttled on every attempt: failed after MAX_ATTEMPTS, then never tried again.
-      ses.failNext(3 * MAX_ATTEMPTS, 429, 'TooManyRequestsException');
+      aws.ses.failNext(3 * MAX_ATTEMPTS, 429, 'TooManyRequestsException');
       await t.poll(50, { credits: [credit(51, '2026-12-01T01:00:00Z', 'o-7')] });
       const outcomes: string[] = [];
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
@@ -426,30 +384,18 @@ describe('Class: CustomerNotices', () => {
         state: new NoticeStateStore(t.table.doc, t.table.tableName),
         outbox: t.outbox,
         clock: t.now,
-        ...noticeChannels(config(), 'aws', {
-          ses: sesClientFor({ AWS_ENDPOINT_URL_SES: ses.url }),
-          sns: new SNSClient({ region: 'us-east-1' }),
-        }),
+        ...aws.channels(config()),
       });
       const low: BalanceChange = {
         before: { ...t.last(), balanceMb: gbToMb(20).toFixed() },
-        after: {
-          customerId: '88',
-          balanceMb: gbToMb(1).toFixed(),
-          burn1dMb: null,
-          burn7dMb: null,
-          daysLeft: null,
-          lastCreditMb: null,
-          lastCreditAt: null,
-          asOf: t.now().toISOString(),
-        },
+        after: customerBalance('88', 1, t.now()),
         credits: [],
       };
       const [a, b] = await Promise.all([t.listener.run([low]), twin.run([low])]);
       expect(a.saved + b.saved).toBe(1);
       // Both read the state before either wrote (the usual case): the loser saw a conflict.
       expect(a.conflicts + b.conflicts).toBeLessThanOrEqual(1);
-      expect(ses.sent).toHaveLength(1);
+      expect(aws.ses.sent).toHaveLength(1);
     });
 
     it('starts quietly for a customer seen for the first time', async () => {
@@ -457,7 +403,7 @@ describe('Class: CustomerNotices', () => {
       await t.contacts.edit('88', { email: EMAIL }, t.now());
       await t.poll(-3, { credits: [credit(10, '2026-01-01T00:00:00Z', 'old')] });
       await t.poll(-3.5);
-      expect(ses.sent).toHaveLength(0);
+      expect(aws.ses.sent).toHaveLength(0);
     });
   });
 });
@@ -486,10 +432,10 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.poll(9, { credits: [credit(10, t.now().toISOString(), 'stripe-cs_9')] });
 
     // Assess: only the receipt went out, by email (with the link) and by SMS.
-    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+    expect(aws.ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
       'payer@example.org topped-up',
     ]);
-    expect(ses.sent[0]?.text).toContain(
+    expect(aws.ses.sent[0]?.text).toContain(
       'confirm it on\nyour customer page (open your own customer link first):\nhttps://shop.example.com/portal/confirm-contact?token=',
     );
     expect(t.smsSent().map((s) => s.Message)).toEqual(['Top-up received: +10 GB.']);
@@ -505,7 +451,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
 
     // The customer opens the link on their own page (their signed link's session is 88).
     const confirmed = await confirmContact(
-      tokenIn(ses.sent[0]?.text),
+      tokenIn(aws.ses.sent[0]?.text),
       '88',
       {
         contacts: t.contacts,
@@ -516,7 +462,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     );
     expect(confirmed).toEqual({ customerId: '88', email: 'p***@example.org', already: false });
     await t.poll(4);
-    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+    expect(aws.ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
       'payer@example.org topped-up',
       'payer@example.org running-low',
     ]);
@@ -545,11 +491,11 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.poll(60, { credits: [credit(10, at, 'ORDER#stripe#pi_auto')] });
 
     // Assess: each payer got their own receipt only; the stranger learns no account or balance.
-    expect(ses.sent.map((e) => `${e.to.join()} ${e.subject}`).sort()).toEqual([
+    expect(aws.ses.sent.map((e) => `${e.to.join()} ${e.subject}`).sort()).toEqual([
       'owner@example.org Top-up received: +10 GB',
       'stranger@example.org Top-up received: +10 GB',
     ]);
-    const toStranger = ses.sent.find((e) => e.to.includes('stranger@example.org'));
+    const toStranger = aws.ses.sent.find((e) => e.to.includes('stranger@example.org'));
     expect(toStranger?.text).not.toMatch(/ada01|balance/i);
     expect(t.smsSent().map((s) => `${s.PhoneNumber} ${s.Message}`)).toEqual([
       '+8613900000000 Top-up received: +10 GB.',
@@ -561,8 +507,8 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.contacts.capture('88', { email: 'payer@example.org' }, t.now(), 'stripe-cs_7');
     await t.poll(20);
     await t.poll(29, { credits: [credit(9, t.now().toISOString(), 'stripe-cs_7')] });
-    expect(ses.sent.map((e) => e.subject)).toEqual(['Top-up received: +9 GB']);
-    expect(ses.sent[0]?.text).not.toContain('confirm');
+    expect(aws.ses.sent.map((e) => e.subject)).toEqual(['Top-up received: +9 GB']);
+    expect(aws.ses.sent[0]?.text).not.toContain('confirm');
   });
 
   it('sends every notice to the operator’s address, never to one a later payment names', async () => {
@@ -572,12 +518,12 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.poll(20);
     await t.poll(4);
     await t.poll(30, { credits: [credit(26, t.now().toISOString(), 'stripe-cs_8')] });
-    expect(ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
+    expect(aws.ses.sent.map((e) => `${e.to.join()} ${e.tags['flowpilot-notice']}`)).toEqual([
       `${EMAIL} running-low`,
       `${EMAIL} topped-up`,
     ]);
     // No confirmation link goes to the operator's address: nothing waits for confirmation there.
-    expect(ses.sent[1]?.text).not.toContain('confirm');
+    expect(aws.ses.sent[1]?.text).not.toContain('confirm');
   });
 
   it('never puts a payer’s name in a message, nor any name carrying a line break or a link', async () => {
@@ -602,8 +548,8 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.contacts.edit('88', { name: 'Ada www.evil.example' }, t.now());
     await t.poll(-1);
 
-    expect(ses.sent).toHaveLength(2);
-    for (const mail of ses.sent) {
+    expect(aws.ses.sent).toHaveLength(2);
+    for (const mail of aws.ses.sent) {
       expect(mail.text.startsWith('Hello,\n\n')).toBe(true);
       expect(mail.text).not.toContain('evil');
     }
@@ -615,7 +561,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.poll(20);
     await t.poll(4);
     expect(t.smsSent()).toEqual([]);
-    expect(ses.sent).toHaveLength(1);
+    expect(aws.ses.sent).toHaveLength(1);
     const sms = (await t.outbox.forCustomer('88')).filter((e) => e.channel === 'sms');
     expect(sms.map((e) => `${e.status} ${e.reason}`)).toEqual(['skipped country not allowed']);
 
@@ -643,7 +589,7 @@ describe('Class: CustomerNotices (what a payer typed)', () => {
     await t.poll(4);
 
     // Assess
-    expect(ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual([
+    expect(aws.ses.sent.map((e) => e.tags['flowpilot-notice'])).toEqual([
       'running-low',
       'topped-up',
       'running-low',

@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/commons/config/load.ts';
 import { SeriesStore } from '../../functions/commons/pollers/store/series.ts';
 import { addDays, Decimal, gbToMb } from '../../functions/commons/units.ts';
@@ -14,16 +13,9 @@ import { LOCK_FILE } from '../../local/runtime/lock.ts';
 import { startSimulator } from '../../local/simulator/index.ts';
 import { renderStatusPage, statusDepsFor } from '../../local/status/page.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
+import { useTempDirs } from '../helpers/temp-dirs.ts';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fp-first-hour-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('fp-first-hour-');
 
 describe('simulator state file', () => {
   it('keeps a recharge made over HTTP across a restart, so the orderId is still known', async () => {

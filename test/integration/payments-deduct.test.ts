@@ -1,80 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import type { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
+import { claimRefundPart, usePaymentWebhook } from '../helpers/payments.ts';
 import {
   apiEvent,
+  chargeRefunded,
+  checkoutCompleted,
   checkoutSession,
-  getTestSecret,
-  RecordingSink,
+  newSessionId,
   standardHeaders,
   standardPayload,
   stripeDelivery,
   stripeEvent,
-  testPaymentsConfig,
 } from './payments-fixtures.ts';
 
-const fx = useSimulator();
-
 describe('payment webhooks: refunds and disputes deduct at most once', () => {
-  let table: TestTable;
-  let sink: RecordingSink;
-  let handler: ReturnType<typeof createPaymentWebhookHandler>;
-
-  beforeAll(async () => {
-    table = await createTestTable('payments-deduct');
-  });
+  const pay = usePaymentWebhook({ table: 'payments-deduct', customers: ['88'] });
+  const { fx, table, sink } = pay;
+  let handler: ReturnType<typeof pay.handler>;
 
   beforeEach(() => {
-    sink = new RecordingSink();
-    fundedPool(fx.sim, '88');
-    const deps: PaymentDeps = {
-      ledger: new DynamoLedger(table.doc, table.tableName),
-      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-      sink,
-      clock: () => new Date(),
-      config: testPaymentsConfig(),
-      getSecret: getTestSecret,
-    };
-    handler = webhookHandler(deps);
+    handler = pay.handler();
   });
 
   /** A credited 10 GB Stripe order paid 1000 cents; returns its ids. */
   async function creditedSession() {
-    const id = `cs_test_${randomUUID().replace(/-/g, '')}`;
-    const res = await handler(
-      stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id))),
-    );
+    const id = newSessionId();
+    const res = await handler(checkoutCompleted(id));
     expect(JSON.parse(res.body ?? '').result).toBe('credited');
     return { id, paymentIntent: `pi_${id}`, charge: `ch_${id.slice(8)}` };
   }
 
-  const refunded = (
-    charge: string,
-    paymentIntent: string,
-    amountRefunded: number,
-    created?: number,
-  ) =>
-    stripeDelivery(
-      'stripe',
-      stripeEvent(
-        'charge.refunded',
-        {
-          id: charge,
-          object: 'charge',
-          amount: 1000,
-          amount_refunded: amountRefunded,
-          currency: 'usd',
-          payment_intent: paymentIntent,
-        },
-        created === undefined ? {} : { created },
-      ),
-    );
+  const refunded = chargeRefunded;
 
   const deducted = () => fx.sim.deductions().map((d) => d.trafficGb);
 
@@ -161,22 +119,14 @@ describe('payment webhooks: refunds and disputes deduct at most once', () => {
   it('marks a part a crashed delivery left DEDUCTING UNKNOWN on redelivery, asks a redelivery within the lease to wait, and never calls', async () => {
     // Prepare: two deliveries claimed a refund part and died before settling it, one long
     // ago (beyond the lease) and one just now (it may still be calling).
-    const ledger = new DynamoLedger(table.doc, table.tableName);
+    const { ledger } = pay;
     const claimPart = async (s: { id: string; charge: string }, at: Date) => {
-      const claim = await ledger.claimDeduction({
-        key: { provider: 'stripe', paymentId: s.id },
-        part: {
-          partId: `${s.charge}:500`,
-          state: 'DEDUCTING',
-          kind: 'refund',
-          customerId: '88',
-          gb: '5',
-          minor: 500,
-        },
-        expect: { refundedMinor: 0, deductedMinor: 0 },
-        next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
-        now: at,
-      });
+      const claim = await claimRefundPart(
+        ledger,
+        { provider: 'stripe', paymentId: s.id },
+        s.charge,
+        at,
+      );
       expect(claim.outcome).toBe('claimed');
     };
     const crashed = await creditedSession();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
@@ -176,6 +176,74 @@ export function stripeHeaders(
 
 export function stripeDelivery(provider: string, payload: string, opts?: { secret?: string }) {
   return apiEvent(provider, payload, stripeHeaders(payload, opts));
+}
+
+/** A Checkout Session id no other test uses. */
+export const newSessionId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
+
+/** Stripe's checkout.session.completed for checkoutSession(id, opts). */
+export function checkoutCompleted(id: string, opts: Parameters<typeof checkoutSession>[1] = {}) {
+  return stripeDelivery(
+    'stripe',
+    stripeEvent('checkout.session.completed', checkoutSession(id, opts)),
+  );
+}
+
+/** Stripe's charge.refunded for a 1000-cent charge, `refunded` cents refunded so far. */
+export function chargeRefunded(
+  charge: string,
+  paymentIntent: string,
+  refunded: number,
+  created?: number,
+) {
+  return stripeDelivery(
+    'stripe',
+    stripeEvent(
+      'charge.refunded',
+      {
+        id: charge,
+        object: 'charge',
+        amount: 1000,
+        amount_refunded: refunded,
+        currency: 'usd',
+        payment_intent: paymentIntent,
+      },
+      created === undefined ? {} : { created },
+    ),
+  );
+}
+
+/** Stripe's dispute event for the charge of session `id` (1000 cents unless `amount`). */
+export function stripeDispute(
+  id: string,
+  type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
+  opts: { amount?: number; status: string; reinstated?: number },
+) {
+  const amount = opts.amount ?? 1000;
+  const balance_transactions: Record<string, unknown>[] = [
+    { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
+  ];
+  if (opts.reinstated !== undefined) {
+    balance_transactions.push({
+      object: 'balance_transaction',
+      amount: opts.reinstated,
+      currency: 'usd',
+      fee: -1500,
+    });
+  }
+  return stripeDelivery(
+    'stripe',
+    stripeEvent(type, {
+      id: `dp_${id}`,
+      object: 'dispute',
+      amount,
+      currency: 'usd',
+      charge: `ch_${id}`,
+      payment_intent: `pi_${id}`,
+      status: opts.status,
+      balance_transactions,
+    }),
+  );
 }
 
 // ---- Standard Webhooks -------------------------------------------------------------------

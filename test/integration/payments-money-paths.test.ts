@@ -1,27 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
-import {
-  DynamoLedger,
-  ledgerKeys,
-  type OrderKey,
-} from '../../functions/commons/payments/ledger/ledger.ts';
+import { ledgerKeys, type OrderKey } from '../../functions/commons/payments/ledger/ledger.ts';
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
 import { releaseHeldOrder, replayOrder } from '../../local/cli/commands/replay.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { claimRefundPart, usePaymentWebhook } from '../helpers/payments.ts';
 import {
   apiEvent,
+  chargeRefunded,
+  checkoutCompleted,
   checkoutSession,
   EPAY_KEY,
   epayNotify,
   epayParams,
-  getTestSecret,
-  RecordingSink,
+  newSessionId,
   standardHeaders,
   standardPayload,
   stripeDelivery,
@@ -29,58 +23,15 @@ import {
   testPaymentsConfig,
 } from './payments-fixtures.ts';
 
-const fx = useSimulator();
-
 /** Each money path here lost a refund, or credited what was not owed, before issue #11. */
 describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
-  let table: TestTable;
-  let ledger: DynamoLedger;
-  let sink: RecordingSink;
-
-  beforeAll(async () => {
-    table = await createTestTable('money-paths');
-    ledger = new DynamoLedger(table.doc, table.tableName);
-  });
-
-  beforeEach(() => {
-    sink = new RecordingSink();
-    fundedPool(fx.sim, '88', '89');
-  });
-
-  function deps(config: Record<string, unknown> = {}): PaymentDeps {
-    return {
-      ledger,
-      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-      sink,
-      clock: () => new Date(),
-      config: testPaymentsConfig(config),
-      getSecret: getTestSecret,
-    };
-  }
-  const handlerOf = (config: Record<string, unknown> = {}) => {
-    const d = deps(config);
-    return webhookHandler(d);
-  };
+  const pay = usePaymentWebhook({ table: 'money-paths', customers: ['88', '89'] });
+  const { fx, table, ledger, sink } = pay;
+  const handlerOf = (config: Record<string, unknown> = {}) =>
+    pay.handler({ config: testPaymentsConfig(config) });
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
-  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
-  const paidSession = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
-    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
   const refunded = (id: string, total: number, opts: { created?: number } = {}) =>
-    stripeDelivery(
-      'stripe',
-      stripeEvent(
-        'charge.refunded',
-        {
-          id: `ch_${id}`,
-          object: 'charge',
-          amount: 1000,
-          amount_refunded: total,
-          currency: 'usd',
-          payment_intent: `pi_${id}`,
-        },
-        opts,
-      ),
-    );
+    chargeRefunded(`ch_${id}`, `pi_${id}`, total, opts.created);
   const disputed = (id: string, amount: number, type = 'charge.dispute.funds_withdrawn') =>
     stripeDelivery(
       'stripe',
@@ -102,11 +53,11 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('records a Stripe refund that came first and credits only what was not refunded', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
 
       // Act
       const early = await handler(refunded(id, 300));
-      const paid = await handler(paidSession(id));
+      const paid = await handler(checkoutCompleted(id));
       const again = await handler(refunded(id, 300));
       const rest = await handler(refunded(id, 1000));
 
@@ -131,11 +82,11 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('credits nothing for a payment disputed in full before it was known', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
 
       // Act
       const early = await handler(disputed(id, 1000));
-      const paid = await handler(paidSession(id));
+      const paid = await handler(checkoutCompleted(id));
 
       // Assess
       expect(resultOf(early)).toBe('recorded-before-payment');
@@ -175,7 +126,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
     it('never lets a refund slip between the read of pending refunds and the order write', async () => {
       // Prepare: the paid event read "no pending refunds" (version 0) …
-      const id = newId();
+      const id = newSessionId();
       const key: OrderKey = { provider: 'stripe', paymentId: id };
       const now = new Date();
       // … then a refund is recorded, while the PaymentIntent is still unknown.
@@ -226,22 +177,14 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
   describe('point 2: a deduction part left DEDUCTING by a delivery that died', () => {
     async function stuckPart(at: Date) {
       const handler = handlerOf();
-      const id = newId();
-      await handler(paidSession(id));
-      const claim = await ledger.claimDeduction({
-        key: { provider: 'stripe', paymentId: id },
-        part: {
-          partId: `ch_${id}:500`,
-          state: 'DEDUCTING',
-          kind: 'refund',
-          customerId: '88',
-          gb: '5',
-          minor: 500,
-        },
-        expect: { refundedMinor: 0, deductedMinor: 0 },
-        next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
-        now: at,
-      });
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
+      const claim = await claimRefundPart(
+        ledger,
+        { provider: 'stripe', paymentId: id },
+        `ch_${id}`,
+        at,
+      );
       expect(claim.outcome).toBe('claimed');
       return { id, handler };
     }
@@ -263,15 +206,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       // Prepare
       const old = await stuckPart(new Date(Date.now() - 10 * 60_000));
       const fresh = await stuckPart(new Date());
-      const sweep = () =>
-        sweepStuckDeductions({
-          ledger,
-          reader: new LedgerReader(table.doc, table.tableName),
-          upstream: fx.client(),
-          sink,
-          clock: () => new Date(),
-          leaseSeconds: 120,
-        });
+      const sweep = () => sweepStuckDeductions(pay.sweepDeps());
 
       // Act
       const first = await sweep();
@@ -306,15 +241,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
         now: at,
         error: 'died',
       });
-      const sweep = () =>
-        sweepStuckDeductions({
-          ledger,
-          reader: new LedgerReader(table.doc, table.tableName),
-          upstream: fx.client(),
-          sink,
-          clock: () => new Date(),
-          leaseSeconds: 120,
-        });
+      const sweep = () => sweepStuckDeductions(pay.sweepDeps());
 
       // Act
       await sweep();
@@ -341,8 +268,10 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('refuses the release when a refund was recorded after the order was read', async () => {
       // Prepare: 6 × 100 GB is over the per-order maximum (500): held.
       const handler = handlerOf();
-      const id = newId();
-      const held = await handler(paidSession(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }));
+      const id = newSessionId();
+      const held = await handler(
+        checkoutCompleted(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }),
+      );
       expect(resultOf(held)).toBe('held');
       const reader = new LedgerReader(table.doc, table.tableName);
       let refundOnce = true;
@@ -371,14 +300,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
       // Act
       const release = await releaseHeldOrder(
-        {
-          ledger,
-          ledgerRead: racingReader,
-          upstream: () => fx.client(),
-          sink,
-          clock: () => new Date(),
-          payments: testPaymentsConfig(),
-        },
+        { ...pay.replayDeps(), ledgerRead: racingReader },
         { provider: 'stripe', paymentId: id },
         { by: 'alice', note: 'approved' },
       );
@@ -429,7 +351,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       // Act
       const results = [];
       for (const customerId of ['089', '0089', '89']) {
-        results.push(resultOf(await handler(paidSession(newId(), { customerId }))));
+        results.push(resultOf(await handler(checkoutCompleted(newSessionId(), { customerId }))));
       }
       const standardBody = standardPayload('payment.succeeded', {
         paymentId: `ord_${randomUUID()}`,
@@ -468,23 +390,14 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('are applied when a replay finishes the credit after the provider stopped retrying', async () => {
       // Prepare: the recharge fails for now, so the order is RECEIVED (retryable).
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
-      const paid = await handler(paidSession(id));
+      const paid = await handler(checkoutCompleted(id));
       expect(paid.statusCode).toBe(503);
 
       // Act: a refund of 4 of the 10 usd arrives meanwhile (409), then the replay.
       const during = await handler(refunded(id, 400));
-      const replay = await replayOrder(
-        {
-          ledger,
-          upstream: () => fx.client(),
-          sink,
-          clock: () => new Date(),
-          payments: testPaymentsConfig(),
-        },
-        { provider: 'stripe', paymentId: id },
-      );
+      const replay = await replayOrder(pay.replayDeps(), { provider: 'stripe', paymentId: id });
       const again = await handler(refunded(id, 400));
 
       // Assess: net 10 − 4 GB, deducted once.
@@ -498,7 +411,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('are deducted by the delivery that finishes the credit', async () => {
       // Prepare: the recharge takes a moment, long enough for a refund to arrive meanwhile.
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       fx.sim.addFault({
         kind: 'latency',
         delayMs: 800,
@@ -507,7 +420,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       });
 
       // Act
-      const paying = handler(paidSession(id));
+      const paying = handler(checkoutCompleted(id));
       await new Promise((r) => setTimeout(r, 300));
       const during = await handler(refunded(id, 1000));
       const paid = await paying;
@@ -525,8 +438,8 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('re-credits a won dispute once, with an orderId of its own', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
-      await handler(paidSession(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       expect(resultOf(await handler(disputed(id, 1000)))).toBe('deducted');
 
       // Act
@@ -552,9 +465,9 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('re-credits a failed refund; a later refund of the same total deducts again, a stale one does not', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const t0 = Math.floor(Date.now() / 1000);
-      await handler(paidSession(id));
+      await handler(checkoutCompleted(id));
       await handler(refunded(id, 300, { created: t0 }));
       const failed = stripeDelivery(
         'stripe',
@@ -598,7 +511,9 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       const session = (live: boolean) =>
         stripeDelivery(
           'stripe',
-          stripeEvent('checkout.session.completed', checkoutSession(newId()), { livemode: live }),
+          stripeEvent('checkout.session.completed', checkoutSession(newSessionId()), {
+            livemode: live,
+          }),
         );
 
       // Act
@@ -679,7 +594,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('matches the catalog against amount_subtotal, records tax, prorates refunds on the charge', async () => {
       // Prepare: 10 usd of gb10 + 2 usd tax = 12 usd charged.
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const session = {
         ...checkoutSession(id, { amount: 1200 }),
         amount_subtotal: 1000,
@@ -706,7 +621,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('replays a taxed order that failed for now, matching the catalog as the paid event did', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const session = { ...checkoutSession(id, { amount: 1200 }), amount_subtotal: 1000 };
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
       const paid = await handler(
@@ -714,16 +629,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       );
 
       // Act
-      const replay = await replayOrder(
-        {
-          ledger,
-          upstream: () => fx.client(),
-          sink,
-          clock: () => new Date(),
-          payments: testPaymentsConfig(),
-        },
-        { provider: 'stripe', paymentId: id },
-      );
+      const replay = await replayOrder(pay.replayDeps(), { provider: 'stripe', paymentId: id });
 
       // Assess
       expect(paid.statusCode).toBe(503);
@@ -734,8 +640,8 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
     it('takes the quantity from amount_subtotal ÷ price when metadata has none, with a discount', async () => {
       // Prepare: two gb10 (2000), a 500 discount: 1500 charged, no quantity in metadata.
       const handler = handlerOf();
-      const two = { ...checkoutSession(newId(), { amount: 1500 }), amount_subtotal: 2000 };
-      const odd = { ...checkoutSession(newId(), { amount: 1500 }), amount_subtotal: 1500 };
+      const two = { ...checkoutSession(newSessionId(), { amount: 1500 }), amount_subtotal: 2000 };
+      const odd = { ...checkoutSession(newSessionId(), { amount: 1500 }), amount_subtotal: 1500 };
 
       // Act
       const credited = await handler(
@@ -753,7 +659,7 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
 
     it('holds a 100 % discount (no_payment_required) for a human by default', async () => {
       // Prepare
-      const id = newId();
+      const id = newSessionId();
       const free = {
         ...checkoutSession(id, {
           amount: 0,

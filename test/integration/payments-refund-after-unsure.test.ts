@@ -1,70 +1,25 @@
-import { randomUUID } from 'node:crypto';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { describe, expect, it } from 'vitest';
+import { usePaymentWebhook } from '../helpers/payments.ts';
 import {
-  checkoutSession,
-  getTestSecret,
-  RecordingSink,
+  chargeRefunded,
+  checkoutCompleted,
+  newSessionId,
   stripeDelivery,
+  stripeDispute,
   stripeEvent,
-  testPaymentsConfig,
 } from './payments-fixtures.ts';
 
 /**
  * Found by an adversarial review (#26, F4): redeliveries of parts handed to a person only
  * alert, and a refund after a failed refund whose deduction is UNKNOWN is still deducted.
  */
-const fx = useSimulator();
-
 describe('UNKNOWN deductions and reversals, redelivered or followed by more refunds', () => {
-  let table: TestTable;
-  let ledger: DynamoLedger;
-  let sink: RecordingSink;
-
-  beforeAll(async () => {
-    table = await createTestTable('refund-after-unsure');
-    ledger = new DynamoLedger(table.doc, table.tableName);
-  });
-  beforeEach(() => {
-    sink = new RecordingSink();
-    fundedPool(fx.sim, '88');
-  });
-
-  const handlerOf = () => {
-    const deps: PaymentDeps = {
-      ledger,
-      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-      sink,
-      clock: () => new Date(),
-      config: testPaymentsConfig(),
-      getSecret: getTestSecret,
-    };
-    return webhookHandler(deps);
-  };
+  const pay = usePaymentWebhook({ table: 'refund-after-unsure', customers: ['88'] });
+  const { fx, sink } = pay;
+  const handlerOf = () => pay.handler();
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
-  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
-  const paid = (id: string) =>
-    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id)));
   const refunded = (id: string, total: number, created: number) =>
-    stripeDelivery(
-      'stripe',
-      stripeEvent(
-        'charge.refunded',
-        {
-          id: `ch_${id}`,
-          object: 'charge',
-          amount: 1000,
-          amount_refunded: total,
-          currency: 'usd',
-          payment_intent: `pi_${id}`,
-        },
-        { created },
-      ),
-    );
+    chargeRefunded(`ch_${id}`, `pi_${id}`, total, created);
   const refundFailed = (id: string, refund: string, amount: number, created: number) =>
     stripeDelivery(
       'stripe',
@@ -81,49 +36,14 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
         { created },
       ),
     );
-  const dispute = (
-    id: string,
-    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
-    opts: { status: string; reinstated?: number },
-  ) => {
-    const balance_transactions: Record<string, unknown>[] = [
-      { object: 'balance_transaction', amount: -1000, currency: 'usd', fee: 1500 },
-    ];
-    if (opts.reinstated !== undefined) {
-      balance_transactions.push({
-        object: 'balance_transaction',
-        amount: opts.reinstated,
-        currency: 'usd',
-        fee: -1500,
-      });
-    }
-    return stripeDelivery(
-      'stripe',
-      stripeEvent(type, {
-        id: `dp_${id}`,
-        object: 'dispute',
-        amount: 1000,
-        currency: 'usd',
-        charge: `ch_${id}`,
-        payment_intent: `pi_${id}`,
-        status: opts.status,
-        balance_transactions,
-      }),
-    );
-  };
-  /** GB the simulator's upstream gave customer 88 net (credits − deductions). */
-  const net = () => {
-    let gb = 0;
-    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
-    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
-    return Math.round(gb * 100) / 100;
-  };
+  const dispute = stripeDispute;
+  const net = pay.netGb;
   const T = 1_796_000_000;
 
   it('an UNKNOWN refund deduction redelivered 5 times only alerts', async () => {
     const handler = handlerOf();
-    const id = newId();
-    await handler(paid(id));
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
     fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
     const ev = refunded(id, 400, T);
     expect(resultOf(await handler(ev))).toBe('deduction-unknown');
@@ -134,8 +54,8 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
 
   it('an UNKNOWN reversal (won dispute over an UNKNOWN deduction) redelivered only alerts', async () => {
     const handler = handlerOf();
-    const id = newId();
-    await handler(paid(id));
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
     fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
     await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
     const won = dispute(id, 'charge.dispute.funds_reinstated', { status: 'won', reinstated: 1000 });
@@ -148,8 +68,8 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
 
   it('a refund UNKNOWN, then failed (a person told to give back), then refunded again in full: the new refund is deducted', async () => {
     const handler = handlerOf();
-    const id = newId();
-    await handler(paid(id));
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
     // The full refund's deduction applied upstream, its answer lost: UNKNOWN, a person told.
     fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
     expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-unknown');
@@ -168,8 +88,8 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
 
   it('the failed refund asks a person to give back by its own words; a later refund before they did is tried and its refusal told', async () => {
     const handler = handlerOf();
-    const id = newId();
-    await handler(paid(id));
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
     fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
     expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-unknown');
     expect(resultOf(await handler(refundFailed(id, 'r1', 1000, T + 60)))).toBe('needs-a-person');

@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CustomerContactStore } from '../../functions/commons/customer-notices/store/customer-contacts.ts';
 import { contactSaver } from '../../functions/commons/payments/contact.ts';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { useTestTable } from '../helpers/dynamo.ts';
+import { usePaymentWebhook } from '../helpers/payments.ts';
 import {
   checkoutSession,
   countRequests,
-  getTestSecret,
-  RecordingSink,
   stripeDelivery,
   stripeEvent,
-  testPaymentsConfig,
 } from './payments-fixtures.ts';
-
-const fx = useSimulator();
 
 /**
  * Issue #29 point 4: DynamoDB requests per delivery, counted on the SDK client (every command
@@ -26,30 +18,12 @@ const fx = useSimulator();
  * event adds one update. A duplicate: the one failed write that tells the order's state.
  */
 describe('payment webhook: DynamoDB requests per delivery', () => {
-  let table: TestTable;
-  let requests: ReturnType<typeof countRequests>;
-
-  beforeAll(async () => {
-    table = await createTestTable('requests');
-    requests = countRequests(table.client);
-  });
-
-  beforeEach(() => {
-    fundedPool(fx.sim, '88');
-  });
-
-  function handlerOf() {
-    const deps: PaymentDeps = {
-      ledger: new DynamoLedger(table.doc, table.tableName),
-      upstream: fx.client(),
-      sink: new RecordingSink(),
-      clock: () => new Date(),
-      config: testPaymentsConfig(),
-      getSecret: getTestSecret,
-      saveContact: contactSaver(new CustomerContactStore(table.doc, table.tableName)),
-    };
-    return webhookHandler(deps);
-  }
+  const pay = usePaymentWebhook({ table: 'requests', customers: ['88'] });
+  const requests = countRequests(pay.table.client);
+  const handlerOf = () =>
+    pay.handler({
+      saveContact: contactSaver(new CustomerContactStore(pay.table.doc, pay.table.tableName)),
+    });
   const paid = (id: string, contact: boolean) =>
     stripeDelivery(
       'stripe',
@@ -90,13 +64,8 @@ describe('payment webhook: DynamoDB requests per delivery', () => {
 });
 
 describe("a payer contact's capture: requests and what it keeps", () => {
-  let table: TestTable;
-  let requests: ReturnType<typeof countRequests>;
-
-  beforeAll(async () => {
-    table = await createTestTable('capture');
-    requests = countRequests(table.client);
-  });
+  const table = useTestTable('capture');
+  const requests = countRequests(table.client);
 
   it('takes one update for a first capture, two later: the new one kept, one past retention dropped, the newest payment the latest', async () => {
     // Prepare

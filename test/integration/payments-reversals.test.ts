@@ -1,71 +1,26 @@
-import { randomUUID } from 'node:crypto';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
-import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
+import { describe, expect, it } from 'vitest';
+import type { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { usePaymentWebhook } from '../helpers/payments.ts';
 import {
+  chargeRefunded,
+  checkoutCompleted,
   checkoutSession,
-  getTestSecret,
-  RecordingSink,
+  newSessionId,
   stripeDelivery,
+  stripeDispute,
   stripeEvent,
   testPaymentsConfig,
 } from './payments-fixtures.ts';
 
-const fx = useSimulator();
-
 /** Issue #26 A1, A7, A9: money that comes back, and sessions that cannot be refunded. */
 describe('payment webhooks: disputes, failed refunds, sessions without a PaymentIntent', () => {
-  let table: TestTable;
-  let ledger: DynamoLedger;
-  let sink: RecordingSink;
-
-  beforeAll(async () => {
-    table = await createTestTable('reversals');
-    ledger = new DynamoLedger(table.doc, table.tableName);
-  });
-
-  beforeEach(() => {
-    sink = new RecordingSink();
-    fundedPool(fx.sim, '88');
-  });
-
-  function handlerOf(over: Partial<PaymentDeps> = {}) {
-    const deps: PaymentDeps = {
-      ledger,
-      upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-      sink,
-      clock: () => new Date(),
-      config: testPaymentsConfig(),
-      getSecret: getTestSecret,
-      ...over,
-    };
-    return webhookHandler(deps);
-  }
+  const pay = usePaymentWebhook({ table: 'reversals', customers: ['88'] });
+  const { fx, ledger, sink, sweepDeps } = pay;
+  const handlerOf = pay.handler;
   const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
-  const newId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
-  const paid = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
-    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
   const refunded = (id: string, total: number, created?: number) =>
-    stripeDelivery(
-      'stripe',
-      stripeEvent(
-        'charge.refunded',
-        {
-          id: `ch_${id}`,
-          object: 'charge',
-          amount: 1000,
-          amount_refunded: total,
-          currency: 'usd',
-          payment_intent: `pi_${id}`,
-        },
-        created === undefined ? {} : { created },
-      ),
-    );
+    chargeRefunded(`ch_${id}`, `pi_${id}`, total, created);
   const refundFailed = (id: string, amount: number, created?: number) =>
     stripeDelivery(
       'stripe',
@@ -83,50 +38,15 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       ),
     );
   /** A dispute as Stripe sends it: its balance transactions say what was taken and returned. */
-  const dispute = (
-    id: string,
-    type: 'charge.dispute.funds_withdrawn' | 'charge.dispute.funds_reinstated',
-    opts: { amount?: number; status: string; reinstated?: number },
-  ) => {
-    const amount = opts.amount ?? 1000;
-    const balance_transactions: Record<string, unknown>[] = [
-      { object: 'balance_transaction', amount: -amount, currency: 'usd', fee: 1500 },
-    ];
-    if (opts.reinstated !== undefined) {
-      balance_transactions.push({
-        object: 'balance_transaction',
-        amount: opts.reinstated,
-        currency: 'usd',
-        fee: -1500,
-      });
-    }
-    return stripeDelivery(
-      'stripe',
-      stripeEvent(type, {
-        id: `dp_${id}`,
-        object: 'dispute',
-        amount,
-        currency: 'usd',
-        charge: `ch_${id}`,
-        payment_intent: `pi_${id}`,
-        status: opts.status,
-        balance_transactions,
-      }),
-    );
-  };
-  const net = () => {
-    let gb = 0;
-    for (const o of fx.sim.ledger()) gb += Number(o.trafficGb);
-    for (const d of fx.sim.deductions()) gb -= Number(d.trafficGb);
-    return Math.round(gb * 100) / 100;
-  };
+  const dispute = stripeDispute;
+  const net = pay.netGb;
 
   describe('A1: a dispute after a partial refund', () => {
     it('gives back the 6 GB a won dispute took, not the 10 it was for', async () => {
       // Prepare: 10 GB paid, 4 $ refunded, then the whole charge disputed.
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       await handler(refunded(id, 400));
       const taken = await handler(
         dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }),
@@ -147,8 +67,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('gives nothing back for a lost dispute whose refunded part Stripe reinstated', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       await handler(refunded(id, 400));
       await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
 
@@ -165,8 +85,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('keeps a dispute that outlives a failed refund: the refund failing gives nothing back', async () => {
       // Prepare: 4 $ refunded, the whole charge disputed (10 GB gone), then the refund fails.
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       await handler(refunded(id, 400));
       await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
 
@@ -182,7 +102,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
   describe('A7: Checkout Sessions without a PaymentIntent', () => {
     it('credits nothing for a setup-mode session: it only saves a card (the opt-in reads it)', async () => {
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const session = {
         ...checkoutSession(id, { paymentIntent: null }),
         mode: 'setup',
@@ -202,7 +122,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       async (_mode, extra) => {
         // Prepare
         const handler = handlerOf();
-        const id = newId();
+        const id = newSessionId();
         const session = { ...checkoutSession(id, { paymentIntent: null }), ...extra };
 
         // Act
@@ -228,8 +148,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
 
     it('refuses a paid payment-mode session that names no PaymentIntent', async () => {
       const handler = handlerOf();
-      const id = newId();
-      const res = await handler(paid(id, { paymentIntent: null }));
+      const id = newSessionId();
+      const res = await handler(checkoutCompleted(id, { paymentIntent: null }));
       expect(resultOf(res)).toBe('rejected');
       expect(fx.sim.ledger()).toEqual([]);
     });
@@ -239,12 +159,12 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('is kept when the payment is not known yet, and applied to the credit', async () => {
       // Prepare: a refund of 4 $, then its failure, both before the paid event.
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       await handler(refunded(id, 400));
 
       // Act
       const failed = await handler(refundFailed(id, 400));
-      const credited = await handler(paid(id));
+      const credited = await handler(checkoutCompleted(id));
 
       // Assess: nothing was refunded after all: 10 GB.
       expect(failed.statusCode).toBe(200);
@@ -256,14 +176,14 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('is kept while the order is being credited, and applied when the credit ends', async () => {
       // Prepare: the refund was applied before the payment; the recharge then fails for now.
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       await handler(refunded(id, 400));
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
-      expect((await handler(paid(id))).statusCode).toBe(503);
+      expect((await handler(checkoutCompleted(id))).statusCode).toBe(503);
 
       // Act: the refund fails while the order is RECEIVED; then the paid event is retried.
       const failed = await handler(refundFailed(id, 400));
-      const retried = await handler(paid(id));
+      const retried = await handler(checkoutCompleted(id));
       const again = await handler(refundFailed(id, 400));
 
       // Assess
@@ -293,9 +213,9 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       async (_, order) => {
         // Prepare
         const handler = handlerOf();
-        const id = newId();
+        const id = newSessionId();
         const events = history(id);
-        await handler(paid(id));
+        await handler(checkoutCompleted(id));
 
         // Act
         const answers = [];
@@ -310,7 +230,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a won dispute reinstated before its payment and its dispute are known: 10 GB', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const reinstated = dispute(id, 'charge.dispute.funds_reinstated', {
         status: 'won',
         reinstated: 1000,
@@ -318,7 +238,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
 
       // Act: Stripe's three events delivered backwards, the first redelivered at the end.
       const early = await handler(reinstated);
-      await handler(paid(id));
+      await handler(checkoutCompleted(id));
       await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
       const retried = await handler(reinstated);
 
@@ -331,9 +251,9 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a payment disputed in full before it was known, then the dispute won: 10 GB', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
-      expect(resultOf(await handler(paid(id)))).toBe('refunded');
+      expect(resultOf(await handler(checkoutCompleted(id)))).toBe('refunded');
 
       // Act
       const won = await handler(
@@ -348,8 +268,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a refund whose deduction is UNKNOWN then fails: nothing given back, a person told', async () => {
       // Prepare: the deduction's answer is lost (502), so its outcome is unknown.
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'deductionFlow', times: 1 });
       expect(resultOf(await handler(refunded(id, 400)))).toBe('deduction-unknown');
 
@@ -365,8 +285,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a won dispute whose deduction is UNKNOWN: not silently kept, a reversal left to a person', async () => {
       // Prepare: the dispute's deduction applied upstream, its answer lost.
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
       const withdrawn = dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' });
       expect(resultOf(await handler(withdrawn))).toBe('deduction-unknown');
@@ -393,8 +313,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a won dispute over an UNKNOWN deduction whose delivery died before alerting: its redelivery alerts (seed 2026)', async () => {
       // Prepare: the dispute's deduction UNKNOWN; the reinstatement dies after its claim.
       const handler = handlerOf();
-      const id = newId();
-      await handler(paid(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
       await handler(dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }));
       const won = dispute(id, 'charge.dispute.funds_reinstated', {
@@ -432,8 +352,8 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
               }
             : Reflect.get(target, prop, receiver),
       });
-      const id = newId();
-      await handlerOf({ clock })(paid(id));
+      const id = newSessionId();
+      await handlerOf({ clock })(checkoutCompleted(id));
       const died = await handlerOf({ ledger: dying, clock })(
         dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' }),
       );
@@ -471,9 +391,9 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
                 }
               : Reflect.get(target, prop, receiver),
         });
-      const id = newId();
+      const id = newSessionId();
       const withdrawn = dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response' });
-      await handlerOf({ clock })(paid(id));
+      await handlerOf({ clock })(checkoutCompleted(id));
       await handlerOf({ ledger: settle(false), clock })(withdrawn);
       now += (testPaymentsConfig().leaseSeconds + 1) * 1000;
       await handlerOf({ ledger: settle(true), clock })(withdrawn);
@@ -489,12 +409,12 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('the same refunded total reported twice before the payment, the older one last: 6 GB', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const events = history(id);
 
       // Act: the newer report, then the older one redelivered, the failure, then the payment.
       for (const name of ['again', 'first', 'failed'] as const) await handler(events[name]);
-      const credited = await handler(paid(id));
+      const credited = await handler(checkoutCompleted(id));
 
       // Assess
       expect(resultOf(credited)).toBe('credited');
@@ -505,7 +425,7 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       // Prepare: 0.01 $ refunded (t1), that refund failed (t2), 0.01 $ refunded again (t3),
       // the rest disputed and won.
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const t1 = 1_700_000_000;
       const taken = dispute(id, 'charge.dispute.funds_withdrawn', {
         amount: 999,
@@ -518,7 +438,12 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       });
 
       // Act
-      for (const e of [refunded(id, 1, t1), refunded(id, 1, t1 + 20), taken, paid(id)]) {
+      for (const e of [
+        refunded(id, 1, t1),
+        refunded(id, 1, t1 + 20),
+        taken,
+        checkoutCompleted(id),
+      ]) {
         await handler(e);
       }
       await handler(refundFailed(id, 1, t1 + 10));
@@ -531,13 +456,13 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a refund, then a lower total after it failed, both before the payment: 9 GB', async () => {
       // Prepare: 2 $ refunded (t1), that refund failed (t2), 1 $ refunded (t3).
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const t1 = 1_700_000_000;
 
       // Act: both totals before the payment, the failure after it.
       await handler(refunded(id, 200, t1));
       await handler(refunded(id, 100, t1 + 20));
-      await handler(paid(id));
+      await handler(checkoutCompleted(id));
       await handler(refundFailed(id, 200, t1 + 10));
 
       // Assess
@@ -547,10 +472,10 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('a lower total whose give-back failed for now is finished by its redelivery: 9 GB', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const t1 = 1_700_000_000;
       const lower = refunded(id, 100, t1 + 20);
-      await handler(paid(id));
+      await handler(checkoutCompleted(id));
       await handler(refunded(id, 200, t1));
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 1 });
       expect((await handler(lower)).statusCode).toBe(503);
@@ -583,9 +508,9 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
       async (_, fault) => {
         // Prepare
         const handler = handlerOf();
-        const id = newId();
+        const id = newSessionId();
         const events = history(id);
-        await handler(paid(id));
+        await handler(checkoutCompleted(id));
         await handler(events.first);
         fx.sim.addFault({ ...fault, endpoint: 'rechargeTrafficCount', times: 1 });
         expect((await handler(events.lower)).statusCode).toBe(503);
@@ -604,21 +529,19 @@ describe('payment webhooks: disputes, failed refunds, sessions without a Payment
     it('lower total whose re-credit failed and was never redelivered: the sweep gives it back, alerting while it cannot', async () => {
       // Prepare
       const handler = handlerOf();
-      const id = newId();
+      const id = newSessionId();
       const events = history(id);
-      await handler(paid(id));
+      await handler(checkoutCompleted(id));
       await handler(events.first);
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 2 });
       expect((await handler(events.lower)).statusCode).toBe(503);
       const sweep = (at: Date) =>
-        sweepStuckDeductions({
-          ledger,
-          reader: new LedgerReader(table.doc, table.tableName),
-          upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
-          sink,
-          clock: () => at,
-          leaseSeconds: 120,
-        });
+        sweepStuckDeductions(
+          sweepDeps({
+            upstream: fx.client({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 } }),
+            clock: () => at,
+          }),
+        );
       const later = new Date(Date.now() + 121_000);
 
       const state = async () =>

@@ -1,23 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentsConfig } from '../../functions/commons/config/payments.ts';
 import { capMonth, deriveOrderId } from '../../functions/commons/payments/catalog.ts';
-import { DynamoLedger, ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
-import type { PaymentDeps } from '../../functions/commons/payments/types.ts';
-import type { createPaymentWebhookHandler } from '../../functions/payment-webhook.ts';
-import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
-import { webhookHandler } from '../helpers/payments.ts';
-import { fundedPool, useSimulator } from '../helpers/simulator.ts';
+import { ledgerKeys } from '../../functions/commons/payments/ledger/ledger.ts';
+import { usePaymentWebhook } from '../helpers/payments.ts';
 import {
   apiEvent,
+  checkoutCompleted,
   checkoutSession,
   countRequests,
   epayNotify,
   epayParams,
   formBody,
-  getTestSecret,
-  RecordingSink,
+  newSessionId,
   standardHeaders,
   standardPayload,
   stripeDelivery,
@@ -25,40 +21,27 @@ import {
   testPaymentsConfig,
 } from './payments-fixtures.ts';
 
-const fx = useSimulator();
-
 describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', () => {
-  let table: TestTable;
-  let requests: ReturnType<typeof countRequests>;
-  let sink: RecordingSink;
+  const pay = usePaymentWebhook({ table: 'payments-topup', customers: ['88', '89'] });
+  const { fx, table, ledger, sink } = pay;
+  const requests = countRequests(table.client);
   let now: Date;
 
-  beforeAll(async () => {
-    table = await createTestTable('payments-topup');
-    requests = countRequests(table.client);
-  });
-
   beforeEach(() => {
-    sink = new RecordingSink();
     now = new Date();
-    fundedPool(fx.sim, '88', '89');
     fx.sim.addCustomer({ customerId: '90', inChannel: false });
   });
 
   function handlerWith(
     opts: { config?: PaymentsConfig; attempts?: number } = {},
-  ): ReturnType<typeof createPaymentWebhookHandler> {
-    const deps: PaymentDeps = {
-      ledger: new DynamoLedger(table.doc, table.tableName),
+  ): ReturnType<typeof pay.handler> {
+    return pay.handler({
       upstream: fx.client({
         retry: { attempts: opts.attempts ?? 1, baseDelayMs: 1, maxDelayMs: 2 },
       }),
-      sink,
       clock: () => now,
       config: opts.config ?? testPaymentsConfig(),
-      getSecret: getTestSecret,
-    };
-    return webhookHandler(deps);
+    });
   }
 
   async function order(provider: string, paymentId: string) {
@@ -71,19 +54,15 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     return out.Item;
   }
 
-  const sessionId = () => `cs_test_${randomUUID().replace(/-/g, '')}`;
-  const completed = (id: string, opts: Parameters<typeof checkoutSession>[1] = {}) =>
-    stripeDelivery('stripe', stripeEvent('checkout.session.completed', checkoutSession(id, opts)));
-
   describe('Stripe Checkout', () => {
     it('credits a fresh paid session once, in two DynamoDB requests', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       requests.reset();
 
       // Act
-      const res = await handler(completed(id));
+      const res = await handler(checkoutCompleted(id));
 
       // Assess
       expect(res.statusCode).toBe(200);
@@ -103,7 +82,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
         paymentIntentId: `pi_${id}`,
         gb: '10',
       });
-      const credits = await new DynamoLedger(table.doc, table.tableName).listCredited(
+      const credits = await ledger.listCredited(
         new Date(now.getTime() - 1000),
         new Date(now.getTime() + 1000),
       );
@@ -117,13 +96,13 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('stores exactly these attributes on a credited order, its PaymentIntent pointer and a rejected order', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
-      const unknown = sessionId();
+      const id = newSessionId();
+      const unknown = newSessionId();
       const at = now.toISOString();
 
       // Act
-      await handler(completed(id));
-      await handler(completed(unknown, { pkg: 'no-such-package' }));
+      await handler(checkoutCompleted(id));
+      await handler(checkoutCompleted(unknown, { pkg: 'no-such-package' }));
 
       // Assess: every attribute, nothing more.
       expect(await order('stripe', id)).toEqual({
@@ -191,13 +170,13 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('answers a duplicate of a credited order from one DynamoDB request, without the upstream', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
-      await handler(completed(id));
+      const id = newSessionId();
+      await handler(checkoutCompleted(id));
       fx.sim.clearCalls();
       requests.reset();
 
       // Act
-      const res = await handler(completed(id));
+      const res = await handler(checkoutCompleted(id));
 
       // Assess
       expect(res.statusCode).toBe(200);
@@ -209,7 +188,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('credits 50 concurrent deliveries of one payment exactly once', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       const payload = stripeEvent('checkout.session.completed', checkoutSession(id));
       fx.sim.addFault({ kind: 'latency', endpoint: 'rechargeTrafficCount', delayMs: 100 });
 
@@ -233,7 +212,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('credits completed and async_payment_succeeded of one session once', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       const pending = checkoutSession(id, { paymentStatus: 'unpaid' });
       const paid = checkoutSession(id);
 
@@ -258,7 +237,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('records an async payment failure and never credits that session', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
 
       // Act
       const failed = await handler(
@@ -267,7 +246,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
           stripeEvent('checkout.session.async_payment_failed', checkoutSession(id)),
         ),
       );
-      const late = await handler(completed(id));
+      const late = await handler(checkoutCompleted(id));
 
       // Assess
       expect(failed.statusCode).toBe(200);
@@ -279,13 +258,13 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('heals "applied, then the connection dropped" on the provider\'s retry', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'rechargeTrafficCount', times: 1 });
 
       // Act
-      const first = await handler(completed(id));
+      const first = await handler(checkoutCompleted(id));
       const afterFirst = await order('stripe', id);
-      const retry = await handler(completed(id));
+      const retry = await handler(checkoutCompleted(id));
 
       // Assess
       expect(first.statusCode).toBe(503);
@@ -301,8 +280,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('makes no upstream call while another delivery holds the lease, and retries after it expires', async () => {
       // Prepare: a delivery claimed the order and then died (Lambda timeout).
       const handler = handlerWith();
-      const id = sessionId();
-      const ledger = new DynamoLedger(table.doc, table.tableName);
+      const id = newSessionId();
       await ledger.createOrder(
         {
           provider: 'stripe',
@@ -320,9 +298,9 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       );
 
       // Act
-      const during = await handler(completed(id));
+      const during = await handler(checkoutCompleted(id));
       now = new Date(now.getTime() + 61_000);
-      const after = await handler(completed(id));
+      const after = await handler(checkoutCompleted(id));
 
       // Assess
       expect(during.statusCode).toBe(409);
@@ -336,8 +314,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       // Prepare: two orders accepted at 10 GB for 1000 cents; one released its lease after a
       // transient failure, the other's delivery died. Then gb10 is repriced and the per-order
       // maximum lowered below 10 GB.
-      const ledger = new DynamoLedger(table.doc, table.tableName);
-      const [received, crashed] = [sessionId(), sessionId()];
+      const [received, crashed] = [newSessionId(), newSessionId()];
       for (const id of [received, crashed]) {
         await ledger.createOrder(
           {
@@ -363,8 +340,8 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       const lowered = handlerWith({ config: testPaymentsConfig({ maxGbPerOrder: 5 }) });
 
       // Act
-      const first = await repriced(completed(received));
-      const second = await lowered(completed(crashed));
+      const first = await repriced(checkoutCompleted(received));
+      const second = await lowered(checkoutCompleted(crashed));
 
       // Assess
       expect([first, second].map((r) => JSON.parse(r.body ?? '').result)).toEqual([
@@ -380,11 +357,11 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('records 204 "not our customer" as a permanent failure, alerts and gives the cap back', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       const month = now.toISOString().slice(0, 7);
 
       // Act
-      const res = await handler(completed(id, { customerId: '90' }));
+      const res = await handler(checkoutCompleted(id, { customerId: '90' }));
 
       // Assess
       expect(res.statusCode).toBe(200);
@@ -403,7 +380,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('keeps an order refused with an undocumented code retryable, alerts, and credits it once the cause is fixed', async () => {
       // Prepare: the agent's pool is empty, so the upstream refuses with its own code.
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
       fx.sim.addFault({
         kind: 'code',
         endpoint: 'rechargeTrafficCount',
@@ -413,9 +390,9 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       });
 
       // Act
-      const refused = await handler(completed(id));
+      const refused = await handler(checkoutCompleted(id));
       const stateAfterRefusal = await order('stripe', id);
-      const retried = await handler(completed(id));
+      const retried = await handler(checkoutCompleted(id));
 
       // Assess
       expect(refused.statusCode).toBe(503);
@@ -435,12 +412,12 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('answers 503 and keeps the order retryable when the upstream is down', async () => {
       // Prepare
       const handler = handlerWith({ attempts: 2 });
-      const id = sessionId();
+      const id = newSessionId();
       fx.sim.addFault({ kind: 'status', status: 502, endpoint: 'rechargeTrafficCount', times: 2 });
 
       // Act
-      const down = await handler(completed(id));
-      const up = await handler(completed(id));
+      const down = await handler(checkoutCompleted(id));
+      const up = await handler(checkoutCompleted(id));
 
       // Assess
       expect(down.statusCode).toBe(503);
@@ -453,11 +430,11 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('rejects an amount that is not price × quantity, alerts, and credits nothing', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
 
       // Act
-      const res = await handler(completed(id, { quantity: '2', amount: 1000 }));
-      const again = await handler(completed(id, { quantity: '2', amount: 1000 }));
+      const res = await handler(checkoutCompleted(id, { quantity: '2', amount: 1000 }));
+      const again = await handler(checkoutCompleted(id, { quantity: '2', amount: 1000 }));
 
       // Assess
       expect(JSON.parse(res.body ?? '').result).toBe('rejected');
@@ -473,10 +450,12 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('credits quantity × package GB when the amount matches', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
 
       // Act
-      const res = await handler(completed(id, { pkg: 'gb100', quantity: '3', amount: 24_000 }));
+      const res = await handler(
+        checkoutCompleted(id, { pkg: 'gb100', quantity: '3', amount: 24_000 }),
+      );
 
       // Assess
       expect(res.statusCode).toBe(200);
@@ -486,10 +465,12 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('holds an order over the per-order maximum for a human', async () => {
       // Prepare
       const handler = handlerWith();
-      const id = sessionId();
+      const id = newSessionId();
 
       // Act
-      const res = await handler(completed(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }));
+      const res = await handler(
+        checkoutCompleted(id, { pkg: 'gb100', quantity: '6', amount: 48_000 }),
+      );
 
       // Assess
       expect(JSON.parse(res.body ?? '').result).toBe('held');
@@ -501,11 +482,13 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
     it('keeps the monthly cap exact under concurrent orders of one customer', async () => {
       // Prepare: cap 250 GB, ten concurrent orders of 100 GB for customer 89.
       const handler = handlerWith({ config: testPaymentsConfig({ monthlyCapGbPerCustomer: 250 }) });
-      const ids = Array.from({ length: 10 }, sessionId);
+      const ids = Array.from({ length: 10 }, newSessionId);
 
       // Act
       const answers = await Promise.all(
-        ids.map((id) => handler(completed(id, { customerId: '89', pkg: 'gb100', amount: 8000 }))),
+        ids.map((id) =>
+          handler(checkoutCompleted(id, { customerId: '89', pkg: 'gb100', amount: 8000 })),
+        ),
       );
 
       // Assess
@@ -526,7 +509,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
       const capped = (cap: string) =>
         handlerWith({ config: testPaymentsConfig({ monthlyCapGbPerCustomer: cap }) });
       const buy = async (cap: string, customerId: string) => {
-        const res = await capped(cap)(completed(sessionId(), { customerId }));
+        const res = await capped(cap)(checkoutCompleted(newSessionId(), { customerId }));
         return JSON.parse(res.body ?? '').result as string;
       };
 
@@ -556,8 +539,7 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
   describe('ledger.releaseHeld', () => {
     it('releases only a HELD order with the customer and GB seen, once, adding its GB to the month', async () => {
       // Prepare
-      const ledger = new DynamoLedger(table.doc, table.tableName);
-      const id = sessionId();
+      const id = newSessionId();
       const key = { provider: 'stripe', paymentId: id };
       await ledger.createOrder(
         {

@@ -288,17 +288,7 @@ describe('portal: Buy', () => {
   it('opens at most 5 Checkout Sessions per customer per hour', async () => {
     // Prepare
     handle = portalAt(new Date(NOW.getTime() + 7_200_000));
-    const token = signToken(portalKeys(KEY), 'link', {
-      customerId: '1001',
-      version: 0,
-      expires: Math.floor(NOW.getTime() / 1000) + 86_400,
-    });
-    const session =
-      sessionOf(
-        await call('GET', `/portal/open?token=${token}`, { headers: { 'sec-fetch-site': 'none' } }),
-      ) ?? '';
-    const page = await call('GET', '/portal/me', { cookies: { '__Host-fp_portal': session } });
-    const csrf = csrfOf(page.body);
+    const { session, csrf } = await signIn('1001');
     const before = standIn.checkoutSessions().length;
 
     // Act

@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
-import { type ModelWorld, runSequence, type Sequence, sequenceArb } from './balances-model.ts';
+import {
+  type Cmd,
+  type ModelWorld,
+  type RecordCmd,
+  runSequence,
+  type Sequence,
+  sequenceArb,
+} from './balances-model.ts';
 
 const fixture = useSimulator();
 const world: ModelWorld = {
@@ -34,24 +41,25 @@ describe('Model: customer balances — regressions', () => {
   const replay = (seq: Sequence) => async () => {
     expect(await runSequence(world, seq)).toBeGreaterThan(0);
   };
+  /** A type-0 record of `mb` MB for customer `c`, stamped `lag` seconds before now. */
+  const credit = (c: 0 | 1, mb: string, lag: number, by: RecordCmd['by'] = 'admin'): RecordCmd => ({
+    k: 'record',
+    c,
+    type: 0,
+    mb,
+    lag,
+    by,
+  });
+  /** A poll run (two at once with `pair`); `landing` lands before its first records call. */
+  const poll = (pair: boolean, landing?: RecordCmd): Cmd =>
+    landing ? { k: 'poll', pair, inject: { call: 1, rec: landing } } : { k: 'poll', pair };
 
   it(
     'hands a late credit on once when two runs read it at the same time (seed 7)',
     { timeout: 60_000 },
     replay({
       pageSize: 1,
-      cmds: [
-        {
-          k: 'poll',
-          pair: false,
-          inject: {
-            call: 1,
-            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
-          },
-        },
-        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
-        { k: 'poll', pair: true },
-      ],
+      cmds: [poll(false, credit(0, '1024', 0)), credit(1, '1024', 1), poll(true)],
     }),
   );
   it(
@@ -59,18 +67,7 @@ describe('Model: customer balances — regressions', () => {
     { timeout: 60_000 },
     replay({
       pageSize: 1,
-      cmds: [
-        { k: 'poll', pair: false },
-        {
-          k: 'poll',
-          pair: true,
-          inject: {
-            call: 1,
-            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
-          },
-        },
-        { k: 'usage', c: 0, mb: '10' },
-      ],
+      cmds: [poll(false), poll(true, credit(0, '1024', 0)), { k: 'usage', c: 0, mb: '10' }],
     }),
   );
 
@@ -81,8 +78,8 @@ describe('Model: customer balances — regressions', () => {
       pageSize: 1,
       cmds: [
         { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
-        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
-        { k: 'poll', pair: true },
+        credit(0, '1024', 0),
+        poll(true),
         { k: 'usage', c: 0, mb: '10' },
       ],
     }),
@@ -93,16 +90,9 @@ describe('Model: customer balances — regressions', () => {
     replay({
       pageSize: 1,
       cmds: [
-        {
-          k: 'poll',
-          pair: false,
-          inject: {
-            call: 1,
-            rec: { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
-          },
-        },
-        { k: 'record', c: 0, type: 0, mb: '1024', lag: 0, by: 'admin' },
-        { k: 'record', c: 0, type: 0, mb: '1024', lag: 1, by: 'admin' },
+        poll(false, credit(0, '1024', 0)),
+        credit(0, '1024', 0),
+        credit(0, '1024', 1),
         { k: 'advance', s: 0 },
       ],
     }),
@@ -114,10 +104,10 @@ describe('Model: customer balances — regressions', () => {
     replay({
       pageSize: 1,
       cmds: [
-        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        credit(1, '1024', 0),
         { k: 'calibrate', c: 0, gb: '20', asOf: false, racing: true },
-        { k: 'record', c: 1, type: 0, mb: '1024', lag: 1, by: 'admin' },
-        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
+        credit(1, '1024', 1),
+        credit(1, '1024', 0),
       ],
     }),
   );
@@ -127,16 +117,9 @@ describe('Model: customer balances — regressions', () => {
     replay({
       pageSize: 1,
       cmds: [
-        {
-          k: 'poll',
-          pair: false,
-          inject: {
-            call: 1,
-            rec: { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'flowpilot-agent' },
-          },
-        },
-        { k: 'record', c: 1, type: 0, mb: '333.33', lag: 0, by: 'admin' },
-        { k: 'record', c: 1, type: 0, mb: '0.01', lag: 0, by: 'flowpilot-agent' },
+        poll(false, credit(1, '1024', 0, 'flowpilot-agent')),
+        credit(1, '333.33', 0),
+        credit(1, '0.01', 0, 'flowpilot-agent'),
       ],
     }),
   );
@@ -148,11 +131,11 @@ describe('Model: customer balances — regressions', () => {
     replay({
       pageSize: 1000,
       cmds: [
-        { k: 'poll', pair: false },
+        poll(false),
         { k: 'advance', s: 1500 },
-        { k: 'poll', pair: false },
-        { k: 'record', c: 0, type: 0, mb: '5120', lag: 1200, by: 'flowpilot-agent' },
-        { k: 'poll', pair: false },
+        poll(false),
+        credit(0, '5120', 1200, 'flowpilot-agent'),
+        poll(false),
       ],
     }),
   );
@@ -162,14 +145,14 @@ describe('Model: customer balances — regressions', () => {
     replay({
       pageSize: 2,
       cmds: [
-        { k: 'poll', pair: false },
+        poll(false),
         { k: 'advance', s: 1500 },
-        { k: 'record', c: 1, type: 0, mb: '1024', lag: 0, by: 'admin' },
-        { k: 'poll', pair: false },
+        credit(1, '1024', 0),
+        poll(false),
         { k: 'advance', s: 86_100 },
-        { k: 'poll', pair: false },
-        { k: 'record', c: 0, type: 0, mb: '5120', lag: 86_400, by: 'flowpilot-agent' },
-        { k: 'poll', pair: false },
+        poll(false),
+        credit(0, '5120', 86_400, 'flowpilot-agent'),
+        poll(false),
       ],
     }),
   );

@@ -26,6 +26,7 @@ import type { OutboxEntry } from '../../functions/commons/customer-notices/store
 import { balanceFigures, emptyBalance } from '../../functions/commons/customers/balance.ts';
 import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
+import { customerBalance } from '../helpers/balances.ts';
 
 const window = (timeZone: string) => ({ fromHour: 8, toHour: 22, timeZone });
 
@@ -63,17 +64,8 @@ describe('quiet hours', () => {
   });
 });
 
-const b = (gb: number, extra: Partial<CustomerBalance> = {}): CustomerBalance => ({
-  customerId: '88',
-  balanceMb: gbToMb(gb).toFixed(),
-  burn1dMb: null,
-  burn7dMb: null,
-  daysLeft: null,
-  lastCreditMb: null,
-  lastCreditAt: null,
-  asOf: '2026-12-01T00:00:00Z',
-  ...extra,
-});
+const b = (gb: number, extra: Partial<CustomerBalance> = {}) =>
+  customerBalance('88', gb, '2026-12-01T00:00:00Z', extra);
 
 describe('episodes', () => {
   const t = { gb: 5, percentOfLastTopUp: 20, daysLeft: 3 };

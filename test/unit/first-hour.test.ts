@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exitOnMissedGoals, goal, meets } from '../../bench/goal.ts';
 import { loadConfigFile, parseConfig } from '../../functions/commons/config/load.ts';
 import { money } from '../../functions/commons/money.ts';
@@ -15,16 +14,9 @@ import { formatLogLine, readableLogsWanted } from '../../local/runtime/log-forma
 import { listen, PortInUseError, startupFailure } from '../../local/runtime/startup.ts';
 import { decode, encode } from '../../local/simulator/snapshot.ts';
 import { SimState } from '../../local/simulator/state.ts';
+import { useTempDirs } from '../helpers/temp-dirs.ts';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fp-first-hour-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('fp-first-hour-');
 
 class Out {
   text = '';
