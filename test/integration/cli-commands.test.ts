@@ -182,7 +182,14 @@ describe('flowpilot commands (DynamoDB Local + simulator)', () => {
       );
       await ledger.recordPart(
         { provider: 'stripe', paymentId: 'cs_list_ok' },
-        { partId: 're_1', state: 'SKIPPED', kind: 'refund', gb: '0', minor: 0, reason: 'already-covered' },
+        {
+          partId: 're_1',
+          state: 'SKIPPED',
+          kind: 'refund',
+          gb: '0',
+          minor: 0,
+          reason: 'already-covered',
+        },
         NOW,
       );
 
