@@ -21,7 +21,7 @@ import {
   StripeIdempotencyError,
   StripeUnavailableError,
 } from './stripe-api.ts';
-import type { AutoTopupRecord, Episode, HistoryLine } from './types.ts';
+import type { AutoTopupRecord, Episode, HistoryLine, Refusal } from './types.ts';
 
 /**
  * The charge engine, a BalanceListener: when a customer who opted in runs low it starts one
@@ -300,11 +300,7 @@ export class AutoTopupEngine implements BalanceListener {
   }
 
   /** Why no charge may start now, or undefined. Cheapest checks first. */
-  async #refusal(
-    rec: AutoTopupRecord,
-    now: Date,
-    batch: Batch,
-  ): Promise<{ code: string; detail: string } | undefined> {
+  async #refusal(rec: AutoTopupRecord, now: Date, batch: Batch): Promise<Refusal | undefined> {
     const { autoTopup, payments } = this.#deps.config;
     if (!rec.paymentMethod) {
       return {
@@ -363,7 +359,7 @@ export class AutoTopupEngine implements BalanceListener {
   }
 
   /** Records why the customer is not charged, once per reason; the pool also tells the agent. */
-  async #block(rec: AutoTopupRecord, refusal: { code: string; detail: string }): Promise<void> {
+  async #block(rec: AutoTopupRecord, refusal: Refusal): Promise<void> {
     if (rec.blocked === refusal.code) return;
     const written = await this.#write(rec, (r) => ({
       next: { ...r, blocked: refusal.code },

@@ -63,6 +63,21 @@ export interface AutoTopupSettings {
   stripeCustomer?: string;
 }
 
+/** Why auto top-up did not start a charge for a low customer (kept until it may). */
+export type RefusalCode =
+  | 'no-payment-method'
+  | 'unknown-package'
+  | 'order-max'
+  | 'cooldown'
+  | 'monthly-limit'
+  | 'monthly-cap'
+  | 'pool';
+
+export interface Refusal {
+  code: RefusalCode;
+  detail: string;
+}
+
 export interface AutoTopupRecord extends AutoTopupSettings {
   customerId: string;
   /** Incremented by every write; the condition of the next one. */
@@ -76,7 +91,7 @@ export interface AutoTopupRecord extends AutoTopupSettings {
   month?: string;
   chargesInMonth: number;
   /** Why no episode starts though the customer is low (`cooldown`, `pool`, …), once per reason. */
-  blocked?: string;
+  blocked?: RefusalCode;
   /**
    * When the settings last changed (a line `on`, `off` or `settings`, by anyone, the engine's
    * turning off included); episode steps leave it. A Checkout paid before it is not applied.
