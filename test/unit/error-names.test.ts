@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/bundling.ts';
+import { tsSources } from '../helpers/sources.ts';
 
 /**
  * The Lambda bundles are minified without keepNames, so an error class's constructor name
@@ -11,16 +12,6 @@ import { PROJECT_ROOT } from '../../infra/bundling.ts';
 const FUNCTIONS = join(PROJECT_ROOT, 'functions');
 const CLASS = /^\s*(?:export\s+)?class\s+(\w+)\s+extends\s+([\w.]+)\s*\{/gm;
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sources(join(dir, e.name))
-      : e.name.endsWith('.ts')
-        ? [join(dir, e.name)]
-        : [],
-  );
-}
-
 interface Declared {
   name: string;
   base: string;
@@ -29,7 +20,7 @@ interface Declared {
 }
 
 function declaredClasses(): Declared[] {
-  return sources(FUNCTIONS).flatMap((file) => {
+  return tsSources(FUNCTIONS).flatMap((file) => {
     const text = readFileSync(file, 'utf8');
     return [...text.matchAll(CLASS)].map((m) => ({
       name: m[1] ?? '',

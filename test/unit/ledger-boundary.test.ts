@@ -1,18 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tsSources } from '../helpers/sources.ts';
 
 const COMMONS = join(import.meta.dirname, '../../functions/commons');
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sources(join(dir, e.name))
-      : e.name.endsWith('.ts')
-        ? [join(dir, e.name)]
-        : [],
-  );
-}
 
 /**
  * Issue #30: payments owns its ledger; other capabilities read it through ledger-read.ts
@@ -20,7 +11,7 @@ function sources(dir: string): string[] {
  */
 describe('the payments ledger boundary', () => {
   it('other capabilities import nothing of payments/ledger/ but ledger-read.ts', () => {
-    const crossings = sources(COMMONS)
+    const crossings = tsSources(COMMONS)
       .filter((file) => !relative(COMMONS, file).startsWith('payments/'))
       .flatMap((file) =>
         [...readFileSync(file, 'utf8').matchAll(/from '([^']*payments\/ledger\/[^']*)'/g)]
@@ -28,7 +19,7 @@ describe('the payments ledger boundary', () => {
           .filter((spec) => !spec.endsWith('/ledger-read.ts'))
           .map((spec) => `${relative(COMMONS, file)} → ${spec}`),
       );
-    expect(sources(COMMONS).length).toBeGreaterThan(50);
+    expect(tsSources(COMMONS).length).toBeGreaterThan(50);
     expect(crossings).toEqual([]);
   });
 });
