@@ -237,32 +237,9 @@ export class PartStore {
     );
   }
 
-  /**
-   * Reversals credited back in [from, to] (their index sort key is the time they were), for
-   * the reconciliation: each is a recharge of its own upstream.
-   */
-  async listRecredited(from: Date, to: Date): Promise<CreditInRange[]> {
-    const items = await creditsInRange(
-      this.doc,
-      this.tableName,
-      'ORDERS#RECREDITED',
-      from,
-      to,
-      'ledger.listRecredited',
-    );
-    const out: CreditInRange[] = [];
-    for (const item of items) {
-      const part = toPart(item);
-      if (!part.customerId || new Decimal(part.gb).isZero()) continue;
-      out.push({
-        orderKey: `${String(item.pk)}#${String(item.sk)}`,
-        customerId: part.customerId,
-        gb: new Decimal(part.gb),
-        creditedAt: new Date(part.updatedAt),
-        createdAt: new Date(part.createdAt),
-      });
-    }
-    return out;
+  /** Reversals credited back in [from, to] (see `listRecredited`). */
+  listRecredited(from: Date, to: Date): Promise<CreditInRange[]> {
+    return listRecredited(this.doc, this.tableName, from, to);
   }
 
   /** The refunds and disputes waiting for a payment reference, read strongly consistent. */
@@ -519,4 +496,38 @@ export class PartStore {
       );
     }
   }
+}
+
+/**
+ * Reversals credited back in [from, to] (their index sort key is the time they were), for
+ * the reconciliation: each is a recharge of its own upstream. A function, so readers of the
+ * ledger do not bundle its part writes.
+ */
+export async function listRecredited(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  from: Date,
+  to: Date,
+): Promise<CreditInRange[]> {
+  const items = await creditsInRange(
+    doc,
+    tableName,
+    'ORDERS#RECREDITED',
+    from,
+    to,
+    'ledger.listRecredited',
+  );
+  const out: CreditInRange[] = [];
+  for (const item of items) {
+    const part = toPart(item);
+    if (!part.customerId || new Decimal(part.gb).isZero()) continue;
+    out.push({
+      orderKey: `${String(item.pk)}#${String(item.sk)}`,
+      customerId: part.customerId,
+      gb: new Decimal(part.gb),
+      creditedAt: new Date(part.updatedAt),
+      createdAt: new Date(part.createdAt),
+    });
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { TABLE_DEFINITION } from '../../store/table.ts';
 import type { DeductionPart, DeductionState, Order, OrderKey, OrderState } from './ledger.ts';
 import { type CreditInRange, ledgerKeys, type PaidNotCredited } from './ledger-items.ts';
 import { OrderStore, readOrder } from './ledger-orders.ts';
-import { PartStore } from './ledger-parts.ts';
+import { listRecredited } from './ledger-parts.ts';
 
 /**
  * The ledger as other capabilities read it (auto top-up, the balance poll, the
@@ -30,7 +30,7 @@ export function ledgerReads(doc: DynamoDBDocumentClient, tableName: string): Led
     async listCredited(from, to) {
       const [credited, reversals] = await Promise.all([
         orders.listCredited(from, to),
-        new PartStore(doc, tableName).listRecredited(from, to),
+        listRecredited(doc, tableName, from, to),
       ]);
       return [...credited, ...reversals];
     },
