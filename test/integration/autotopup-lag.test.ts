@@ -196,3 +196,55 @@ describe('F3: an order released from HELD a day later', () => {
     expect(await released(true)).toBe(0);
   });
 });
+
+describe('a paid order still landing and a console top-up of its MB after it', () => {
+  /**
+   * A hand-bought gb100 meets a 502 (RECEIVED, Stripe retrying); 3 minutes later the agent
+   * tops the customer up 100 GB at the console, which the customer uses up. The poll lists
+   * the console record (if any) and shows 5 GB; Stripe's retry then lands the 100 GB.
+   */
+  async function landing(consoleMb: number | undefined) {
+    standIn.reset();
+    const t = await bench(fx, standIn, KEY, { cooldownHours: 0 });
+    t.later(MIN);
+    t.expectStatus(await t.deliver(handBought(t.id, 'cs_land'), t.down()), 503);
+    expect(await t.order('cs_land')).toMatchObject({ state: 'RECEIVED' });
+    t.later(3 * MIN);
+    if (consoleMb !== undefined) fx.sim.consoleTopUp({ customerId: t.id, mb: consoleMb });
+    t.later(MIN);
+    await t.run(consoleMb === undefined ? t.balance(5, []) : t.balance(5, [0], 100));
+    return t;
+  }
+
+  it('control: the landing order alone counts, no charge', { timeout: 60_000 }, async () => {
+    const t = await landing(undefined);
+    expect(t.intents()).toHaveLength(0);
+    t.later(4 * MIN);
+    expect(t.body(await t.deliver(handBought(t.id, 'cs_land')))).toMatchObject({
+      result: 'credited',
+    });
+  });
+
+  it('the console record may be the landing order or not: no charge before it lands', {
+    timeout: 60_000,
+  }, async () => {
+    const t = await landing(100 * 1024);
+    expect(t.intents()).toHaveLength(0);
+    t.later(4 * MIN);
+    expect(t.body(await t.deliver(handBought(t.id, 'cs_land')))).toMatchObject({
+      result: 'credited',
+    });
+  });
+
+  it('held at most an hour after the order: then the record counts as it and a low balance is charged', {
+    timeout: 60_000,
+  }, async () => {
+    const t = await landing(100 * 1024);
+    t.later(55 * MIN);
+    await t.run(t.balance(5, [0], 100));
+    expect(t.intents()).toHaveLength(0);
+    t.later(MIN);
+    await t.run(t.balance(5, [0], 100));
+    expect(t.intents()).toHaveLength(1);
+  });
+});

@@ -72,7 +72,8 @@ const UNSHOWN_LOOKBACK_MS = RECENT_CREDITS_WINDOW_MS + RECORD_SKEW_MS;
 /**
  * How long a healed episode credit whose window holds a same-MB record that may be another's
  * (a console top-up) waits for surer signs before it is taken as shown: the records' listing
- * lag is minutes, and the customer just got the credit.
+ * lag is minutes, and the customer just got the credit. A paid order still landing waits as
+ * long from its creation (past it, the uncredited-orders alert has named it to an agent).
  */
 const SHOWN_WAIT_MS = 3_600_000;
 
@@ -192,7 +193,10 @@ export class AutoTopupEngine implements BalanceListener {
    * does not show yet (the upstream lists its records late): what "low" is decided on. A
    * paid order still landing (RECEIVED or CREDITING: its answer lost, its run killed before
    * the ledger write) counts as landed unless a record may be it: the upstream may have
-   * applied it already, and a charge on top of it is one the customer did not need. One
+   * applied it already, and a charge on top of it is one the customer did not need. A record
+   * in its window may as well be a console top-up with the order still to land (Stripe
+   * retrying after a 502): it is taken for the order only SHOWN_WAIT_MS after the order's
+   * creation, so a low customer is served within the hour. One
    * that never lands leaves that state (credited, or failed and alerted) and stops counting;
    * one stuck past the lookback is a person's, alerted already.
    */
@@ -205,10 +209,14 @@ export class AutoTopupEngine implements BalanceListener {
     const credited = await this.#credits(customerId, now, batch);
     const credits = [...credited, ...(await this.#landing(customerId, now, batch))];
     const shown = shownCredits(balance, credits);
-    // A healed credit taken for a record of its gap that a console top-up may be: not yet.
+    // A credit taken for a record that a console top-up may be (in a healed credit's gap, or
+    // anywhere in a landing order's window: its own call may not have applied): not yet.
     const unsure = (c: Credit) => {
       const at = shown.get(c);
-      return at !== undefined && credited.includes(c) && !surelyShown(c, at, balance, now);
+      if (at === undefined) return false;
+      return credited.includes(c)
+        ? !surelyShown(c, at, balance, now)
+        : now.getTime() - c.from < SHOWN_WAIT_MS;
     };
     const unshown = credits.filter((c) => !shown.has(c) || unsure(c));
     if (unshown.length === 0) return balance;
