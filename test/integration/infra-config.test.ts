@@ -255,6 +255,6 @@ describe('infra configuration', () => {
         '/FlowPilot/Reconcile',
         Match.stringLikeRegexp('reconcile runs less often than daily'),
       );
-    }, 120_000);
+    }, 300_000);
   });
 });
