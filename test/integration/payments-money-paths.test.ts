@@ -237,8 +237,9 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       const down = { raise: () => Promise.reject(new Error('ThrottlingException')) };
       await sweepStuckDeductions(pay.sweepDeps({ sink: down }));
 
-      // Act
-      await sweepStuckDeductions(pay.sweepDeps());
+      // Act: a poll past the lease of the sweep that marked it.
+      const later = new Date(Date.now() + 10 * 60_000);
+      await sweepStuckDeductions(pay.sweepDeps({ clock: () => later }));
 
       // Assess
       const subject = `deduction:stripe:${id}:ch_${id}:500`;

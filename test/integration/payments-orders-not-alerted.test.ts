@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { OpsEvent, OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
 import { usePaymentWebhook } from '../helpers/payments.ts';
-import { checkoutCompleted, newSessionId } from './payments-fixtures.ts';
+import { chargeRefunded, checkoutCompleted, newSessionId } from './payments-fixtures.ts';
 
 /**
  * A paid order recorded HELD, FAILED_PERMANENT or REJECTED gets one alert; redeliveries
@@ -85,6 +85,20 @@ describe('paid orders not credited whose alert was lost', () => {
 
     // Assess
     expect(alertsFor(id)).toHaveLength(1);
+  });
+
+  it('an order refunded in full before it was known needs nobody: never alerted', async () => {
+    // Prepare
+    const id = newSessionId();
+    await pay.handler()(chargeRefunded(`ch_${id}`, `pi_${id}`, 1000));
+    const paid = await pay.handler()(checkoutCompleted(id));
+
+    // Act
+    await sweep(Date.now() + 3 * 3_600_000);
+
+    // Assess
+    expect(JSON.parse(paid.body ?? '{}').result).toBe('refunded');
+    expect(alertsFor(id)).toHaveLength(0);
   });
 
   it('a sweep whose alert is lost again alerts on the next poll', async () => {
