@@ -231,6 +231,27 @@ describe('payment webhooks: money paths (DynamoDB Local + simulator)', () => {
       expect(fx.sim.callCount('deductionFlow')).toBe(0);
     });
 
+    it('alerts again a part whose alert the notifier lost (#26): not noted as sent', async () => {
+      // Prepare
+      const { id } = await stuckPart(new Date(Date.now() - 10 * 60_000));
+      const down = { raise: () => Promise.reject(new Error('ThrottlingException')) };
+      await sweepStuckDeductions(pay.sweepDeps({ sink: down }));
+
+      // Act: a poll past the lease of the sweep that marked it.
+      const later = new Date(Date.now() + 10 * 60_000);
+      await sweepStuckDeductions(pay.sweepDeps({ clock: () => later }));
+
+      // Assess
+      const subject = `deduction:stripe:${id}:ch_${id}:500`;
+      expect(sink.events.filter((e) => e.subject === subject)).toHaveLength(1);
+      expect(
+        await ledger.getPart({ provider: 'stripe', paymentId: id }, `ch_${id}:500`),
+      ).toMatchObject({
+        state: 'UNKNOWN',
+        alertedAt: expect.any(String),
+      });
+    });
+
     it('alerts a part marked UNKNOWN whose alert never went out (the process died between), once', async () => {
       // Prepare
       const at = new Date(Date.now() - 10 * 60_000);

@@ -160,6 +160,8 @@ describe('payment webhooks: exactly-once top-up (DynamoDB Local + simulator)', (
         attempts: 0,
         createdAt: at,
         updatedAt: at,
+        // Its alert went out: the sweep leaves it be.
+        alertedAt: at,
         refundedMinor: 0,
         deductedMinor: 0,
         deductedGb: '0',

@@ -387,7 +387,7 @@ export async function alertNeedsHuman(
 ): Promise<void> {
   const details = partFacts(key, part);
   logger.error('deduction needs a human', { ...details, state, error });
-  await raiseAlert(deps.sink, {
+  const raised = await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `deduction:${key.provider}:${key.paymentId}:${part.partId}`,
@@ -397,7 +397,7 @@ export async function alertNeedsHuman(
         : `Deduction of ${part.gb} GB from customer ${details.customerId} may or may not have been applied; check the upstream before acting`,
     details: { ...details, state, error },
   });
-  await noteAlerted(deps, key, part.partId, now);
+  if (raised) await noteAlerted(deps, key, part.partId, now);
 }
 
 async function callDeduction(

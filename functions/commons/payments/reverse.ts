@@ -218,7 +218,7 @@ export async function alertGiveBack(
   now: Date,
 ): Promise<void> {
   logger.error('give-back needs a person', { ...partFacts(key, part), dispute: disputePartId });
-  await raiseAlert(deps.sink, {
+  const raised = await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
@@ -229,7 +229,7 @@ export async function alertGiveBack(
       disputePartId,
     },
   });
-  await noteAlerted(deps, key, part.partId, now);
+  if (raised) await noteAlerted(deps, key, part.partId, now);
 }
 
 /**

@@ -1,18 +1,19 @@
 import { logger } from '../logger.ts';
-import type { OpsEventSink } from '../ops-events.ts';
+import type { OpsEvent, OpsEventSink } from '../ops-events.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { alertNeedsHuman, markAbandoned, partFacts } from './deduct.ts';
-import type { Ledger } from './ledger/ledger.ts';
+import type { Ledger, Order } from './ledger/ledger.ts';
 import type { LedgerReader } from './ledger/ledger-read.ts';
 import { alertGiveBack, recredit } from './reverse.ts';
+import { alertOrder, facts, orderSubject } from './topup.ts';
 
 /** Parts looked at per sweep; more wait for the next one (they are alerted either way). */
 const SWEEP_LIMIT = 500;
 
 export interface SweepDeps {
-  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal' | 'markAlerted'>;
-  reader: Pick<LedgerReader, 'partsInState' | 'partsNotAlerted'>;
+  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal' | 'markAlerted' | 'markOrderAlerted'>;
+  reader: Pick<LedgerReader, 'partsInState' | 'partsNotAlerted' | 'ordersNotAlerted'>;
   upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;
   sink: OpsEventSink;
   clock: () => Date;
@@ -26,13 +27,19 @@ export interface SweepDeps {
  * answer of a live delivery is. Reversals left RECREDITING (a re-credit that failed or died,
  * perhaps never redelivered) are credited again, which the upstream applies once per
  * orderId, and alerted while they stay stuck. Parts handed to a person (UNKNOWN, FAILED)
- * whose alert is not noted as sent (the process died between the two) are alerted again.
+ * whose alert is not noted as sent (the notifier lost it, or the process died between the
+ * two) are alerted again, and so are paid orders left uncredited for a person (HELD,
+ * FAILED_PERMANENT, REJECTED): redeliveries answer those from their state without alerting.
  * Run by every totals poll, so no part stays DEDUCTING or RECREDITING unseen longer than the
- * lease plus one poll interval, and none is a person's without an alert.
+ * lease plus one poll interval, and neither a part nor an order is a person's without an alert.
  */
-export async function sweepStuckDeductions(
-  deps: SweepDeps,
-): Promise<{ marked: number; recredited: number; stuck: number; realerted: number }> {
+export async function sweepStuckDeductions(deps: SweepDeps): Promise<{
+  marked: number;
+  recredited: number;
+  stuck: number;
+  realerted: number;
+  ordersRealerted: number;
+}> {
   const now = deps.clock();
   const stale = (updatedAt: string) =>
     now.getTime() - Date.parse(updatedAt) > deps.leaseSeconds * 1000;
@@ -74,5 +81,28 @@ export async function sweepStuckDeductions(
     }
   }
   if (realerted > 0) logger.warn('parts for a person alerted again', { realerted });
-  return { marked, recredited, stuck, realerted };
+  let ordersRealerted = 0;
+  for (const order of await deps.reader.ordersNotAlerted(SWEEP_LIMIT)) {
+    // The delivery that recorded it may still be about to alert: give it the lease.
+    if (!stale(order.updatedAt)) continue;
+    ordersRealerted += 1;
+    await alertOrder(deps, order, notCreditedAlert(order), now);
+  }
+  if (ordersRealerted > 0) logger.warn('orders for a person alerted again', { ordersRealerted });
+  return { marked, recredited, stuck, realerted, ordersRealerted };
+}
+
+/** The alert of an order recorded without a credit, rebuilt from what the ledger holds. */
+function notCreditedAlert(order: Order): OpsEvent {
+  const reason = order.reason ?? 'unknown';
+  const held = order.state === 'HELD';
+  return {
+    kind: held ? 'order-held' : reason === 'amount-mismatch' ? 'amount-mismatch' : 'topup-failed',
+    severity: 'warning',
+    subject: orderSubject(order),
+    summary: held
+      ? `Order held for review (${reason}) since ${order.updatedAt}`
+      : `Paid order not credited (${order.state}, ${reason}) since ${order.updatedAt}`,
+    details: facts(order, { state: order.state, reason }),
+  };
 }

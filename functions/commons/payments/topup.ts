@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { infoEnabled, logger } from '../logger.ts';
 import { money } from '../money.ts';
-import type { OpsEvent } from '../ops-events.ts';
+import type { OpsEvent, OpsEventSink } from '../ops-events.ts';
 import { Decimal } from '../units.ts';
 import {
   NotChannelCustomerError,
@@ -21,6 +21,7 @@ import {
 import { foldPending, orderRef, refKey } from './coverage.ts';
 import type {
   Lease,
+  Ledger,
   MonthCap,
   NewOrder,
   Order,
@@ -88,7 +89,7 @@ function orderBase(provider: ProviderId, ev: PaymentSucceeded, decision: Decisio
   return base;
 }
 
-function facts(base: OrderBase, extra: Record<string, string> = {}): Record<string, string> {
+export function facts(base: OrderBase, extra: Record<string, string> = {}): Record<string, string> {
   const out: Record<string, string> = {
     provider: base.provider,
     paymentId: base.paymentId,
@@ -397,7 +398,7 @@ async function recordOnly(
     return ok('refunded');
   }
   logger.warn('order recorded without credit', { ...facts(base), state, reason });
-  await raiseAlert(deps.sink, alert);
+  await alertOrder(deps, base, alert, now);
   return ok(state === 'REJECTED' ? 'rejected' : 'held');
 }
 
@@ -518,7 +519,7 @@ async function refusedForGood(
     ...facts(order),
     reason: 'not-channel-customer',
   });
-  await raiseAlert(deps.sink, {
+  const alert: OpsEvent = {
     kind: 'topup-failed',
     severity: 'warning',
     subject: orderSubject(order),
@@ -528,8 +529,32 @@ async function refusedForGood(
       upstreamCode: String(err.code),
       upstreamMessage: err.upstreamMessage,
     }),
-  });
+  };
+  await alertOrder(deps, key, alert, now);
   return ok('failed');
+}
+
+/**
+ * Raises the alert of an order a person must see (HELD, FAILED_PERMANENT, REJECTED), then
+ * notes on the order that it went out. One the notifier lost, or a run that died before it,
+ * leaves no note: the sweep alerts the order again (`sweepStuckDeductions`).
+ */
+export async function alertOrder(
+  deps: { ledger: Pick<Ledger, 'markOrderAlerted'>; sink: OpsEventSink },
+  key: OrderKey,
+  alert: OpsEvent,
+  now: Date,
+): Promise<void> {
+  if (!(await raiseAlert(deps.sink, alert))) return;
+  try {
+    await deps.ledger.markOrderAlerted(key, now);
+  } catch (err) {
+    logger.warn('alert sent but not noted on the order; the sweep alerts it again', {
+      provider: key.provider,
+      paymentId: key.paymentId,
+      error: err instanceof Error ? err.name : 'unknown',
+    });
+  }
 }
 
 /**

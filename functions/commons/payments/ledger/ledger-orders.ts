@@ -96,6 +96,11 @@ export interface Order extends OrderKey {
   releasedAt?: string;
   releasedBy?: string;
   releaseNote?: string;
+  /**
+   * When the alert of a HELD, FAILED_PERMANENT or REJECTED order went out: the sweep alerts
+   * such orders without it again.
+   */
+  alertedAt?: string;
   /** Cumulative refunded minor units seen (Stripe `amount_refunded`). */
   refundedMinor: number;
   /** Epoch seconds the provider created the event `refundedMinor` comes from. */
@@ -174,6 +179,7 @@ const ORDER_FIELDS: { [K in keyof Order]-?: true } = {
   releasedAt: true,
   releasedBy: true,
   releaseNote: true,
+  alertedAt: true,
   refundedMinor: true,
   refundedAt: true,
   deductedMinor: true,
@@ -598,7 +604,7 @@ export class OrderStore {
           Key: ledgerKeys.order(key),
           UpdateExpression:
             'SET #state = :failed, reason = :reason, updatedAt = :at, gsi1pk = :gsi1pk, ' +
-            `gsi1sk = :at${extra.clause} REMOVE leaseOwner, leaseUntil`,
+            `gsi1sk = :at${extra.clause} REMOVE leaseOwner, leaseUntil, alertedAt`,
           ConditionExpression: '#state = :crediting AND leaseOwner = :owner',
           ExpressionAttributeNames: { '#state': 'state', ...extra.names },
           ExpressionAttributeValues: {
@@ -621,6 +627,20 @@ export class OrderStore {
       if (cancellationReasons(err)?.[0]?.Code === 'ConditionalCheckFailed') return;
       throw new StoreError('DynamoDB markFailed failed', 'ledger.markFailed', { cause: err });
     }
+  }
+
+  async markAlerted(key: OrderKey, now: Date): Promise<void> {
+    await storeCall('ledger.markOrderAlerted', () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKeys.order(key),
+          UpdateExpression: 'SET alertedAt = :at',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':at': now.toISOString() },
+        }),
+      ),
+    );
   }
 
   getOrder(key: OrderKey): Promise<Order | undefined> {

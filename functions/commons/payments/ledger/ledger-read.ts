@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { storeCall } from '../../store/errors.ts';
 import { queryAll, type StoredItem } from '../../store/query.ts';
 import { TABLE_DEFINITION } from '../../store/table.ts';
+import type { OrderReason } from '../reasons.ts';
 import type { DeductionPart, DeductionState, Order, OrderKey, OrderState } from './ledger.ts';
 import { type CreditInRange, ledgerKeys, type PaidNotCredited } from './ledger-items.ts';
 import { OrderStore, readOrder } from './ledger-orders.ts';
@@ -152,18 +153,36 @@ export class LedgerReader {
     const out: PartOfOrder[] = [];
     for (const state of ['UNKNOWN', 'FAILED'] as const) {
       if (out.length >= limit) break;
-      const items = await this.#byState(
-        state,
-        limit - out.length,
-        'ledgerRead.partsNotAlerted',
-        'attribute_not_exists(alertedAt)',
-      );
+      const items = await this.#byState(state, limit - out.length, 'ledgerRead.partsNotAlerted', {
+        expression: 'attribute_not_exists(alertedAt)',
+      });
       out.push(
         ...items
           .filter((i) => String(i[TABLE_DEFINITION.sortKey]).startsWith(PART_PREFIX))
           .map(toPart)
           .filter((p): p is PartOfOrder => p !== undefined),
       );
+    }
+    return out;
+  }
+
+  /**
+   * Paid orders not credited (HELD, FAILED_PERMANENT, REJECTED) whose alert is not known to
+   * have gone out, but those REJECTED as refunded or as a duplicate, which need nobody. Few,
+   * like `partsNotAlerted`: the filter runs after the read.
+   */
+  async ordersNotAlerted(limit = 100): Promise<Order[]> {
+    const out: Order[] = [];
+    for (const state of ['HELD', 'FAILED_PERMANENT', 'REJECTED'] as const) {
+      if (out.length >= limit) break;
+      const items = await this.#byState(state, limit - out.length, 'ledgerRead.ordersNotAlerted', {
+        expression: 'attribute_not_exists(alertedAt) AND NOT (reason IN (:refunded, :duplicate))',
+        values: {
+          ':refunded': 'refunded' satisfies OrderReason,
+          ':duplicate': 'duplicate-payment-intent' satisfies OrderReason,
+        },
+      });
+      out.push(...items.filter((i) => i[TABLE_DEFINITION.sortKey] === 'ORDER').map(toOrder));
     }
     return out;
   }
@@ -196,7 +215,7 @@ export class LedgerReader {
     state: string,
     limit: number,
     operation: string,
-    filter?: string,
+    filter?: { expression: string; values?: Record<string, string> },
   ): Promise<StoredItem[]> {
     const out: StoredItem[] = [];
     let start: StoredItem | undefined;
@@ -208,9 +227,9 @@ export class LedgerReader {
             IndexName: TABLE_DEFINITION.gsi1.indexName,
             KeyConditionExpression: '#pk = :pk',
             ExpressionAttributeNames: { '#pk': TABLE_DEFINITION.gsi1.partitionKey },
-            ExpressionAttributeValues: { ':pk': `ORDERS#${state}` },
+            ExpressionAttributeValues: { ':pk': `ORDERS#${state}`, ...filter?.values },
             ScanIndexForward: false,
-            ...(filter ? { FilterExpression: filter } : {}),
+            ...(filter ? { FilterExpression: filter.expression } : {}),
             Limit: Math.min(limit - out.length, 1000),
             ExclusiveStartKey: start,
           }),

@@ -132,6 +132,8 @@ export interface Ledger {
       error?: string;
     },
   ): Promise<void>;
+  /** Notes that a HELD, FAILED_PERMANENT or REJECTED order raised its alert. */
+  markOrderAlerted(key: OrderKey, now: Date): Promise<void>;
   /** Notes that a part handed to a person raised its alert. */
   markAlerted(key: OrderKey, partId: string, now: Date): Promise<void>;
   /** Ends a reversal part once the upstream credited it back. */
@@ -265,6 +267,10 @@ export class DynamoLedger implements Ledger {
     },
   ) {
     return this.parts.settle(key, partId, { ...result, from: 'DEDUCTING' });
+  }
+
+  markOrderAlerted(key: OrderKey, now: Date) {
+    return this.orders.markAlerted(key, now);
   }
 
   markAlerted(key: OrderKey, partId: string, now: Date) {
