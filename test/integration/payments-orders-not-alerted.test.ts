@@ -75,6 +75,19 @@ describe('paid orders not credited whose alert was lost', () => {
     });
   }
 
+  it('an order last changed over a week before the poll is left to the orders list (no alert)', async () => {
+    // Prepare: an order whose one alert was lost, swept for the first time 8 days later.
+    const id = newSessionId();
+    await pay.handler({ sink: lostOnce() })(checkoutCompleted(id, { pkg: 'gb999' }));
+
+    // Act
+    const late = await sweep(Date.now() + 8 * 86_400_000);
+
+    // Assess
+    expect(alertsFor(id)).toHaveLength(0);
+    expect(late.ordersRealerted).toBe(0);
+  });
+
   it('an order whose alert went out is not alerted again', async () => {
     // Prepare
     const id = newSessionId();

@@ -10,6 +10,11 @@ import { alertOrder, facts, orderSubject } from './topup.ts';
 
 /** Parts looked at per sweep; more wait for the next one (they are alerted either way). */
 const SWEEP_LIMIT = 500;
+/**
+ * Orders whose state changed within this are re-alerted: enough for any lost alert to be
+ * raised again, while the read stays small and an upgrade does not alert years of old orders.
+ */
+const ORDERS_LOOK_BACK_MS = 7 * 86_400_000;
 
 export interface SweepDeps {
   ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal' | 'markAlerted' | 'markOrderAlerted'>;
@@ -82,7 +87,8 @@ export async function sweepStuckDeductions(deps: SweepDeps): Promise<{
   }
   if (realerted > 0) logger.warn('parts for a person alerted again', { realerted });
   let ordersRealerted = 0;
-  for (const order of await deps.reader.ordersNotAlerted(SWEEP_LIMIT)) {
+  const since = new Date(now.getTime() - ORDERS_LOOK_BACK_MS);
+  for (const order of await deps.reader.ordersNotAlerted(since, SWEEP_LIMIT)) {
     // The delivery that recorded it may still be about to alert: give it the lease.
     if (!stale(order.updatedAt)) continue;
     ordersRealerted += 1;

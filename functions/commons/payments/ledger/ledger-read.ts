@@ -171,7 +171,7 @@ export class LedgerReader {
    * have gone out, but those REJECTED as refunded or as a duplicate, which need nobody. Few,
    * like `partsNotAlerted`: the filter runs after the read.
    */
-  async ordersNotAlerted(limit = 100): Promise<Order[]> {
+  async ordersNotAlerted(since: Date, limit = 100): Promise<Order[]> {
     const out: Order[] = [];
     for (const state of ['HELD', 'FAILED_PERMANENT', 'REJECTED'] as const) {
       if (out.length >= limit) break;
@@ -181,6 +181,7 @@ export class LedgerReader {
           ':refunded': 'refunded' satisfies OrderReason,
           ':duplicate': 'duplicate-payment-intent' satisfies OrderReason,
         },
+        since: since.toISOString(),
       });
       out.push(...items.filter((i) => i[TABLE_DEFINITION.sortKey] === 'ORDER').map(toOrder));
     }
@@ -215,8 +216,10 @@ export class LedgerReader {
     state: string,
     limit: number,
     operation: string,
-    filter?: { expression: string; values?: Record<string, string> },
+    filter?: { expression: string; values?: Record<string, string>; since?: string },
   ): Promise<StoredItem[]> {
+    // Bounded by state-change time where asked: the read (and its cost) stays with the recent.
+    const since = filter?.since;
     const out: StoredItem[] = [];
     let start: StoredItem | undefined;
     do {
@@ -225,9 +228,16 @@ export class LedgerReader {
           new QueryCommand({
             TableName: this.tableName,
             IndexName: TABLE_DEFINITION.gsi1.indexName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': TABLE_DEFINITION.gsi1.partitionKey },
-            ExpressionAttributeValues: { ':pk': `ORDERS#${state}`, ...filter?.values },
+            KeyConditionExpression: since ? '#pk = :pk AND #sk >= :since' : '#pk = :pk',
+            ExpressionAttributeNames: {
+              '#pk': TABLE_DEFINITION.gsi1.partitionKey,
+              ...(since ? { '#sk': TABLE_DEFINITION.gsi1.sortKey } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':pk': `ORDERS#${state}`,
+              ...filter?.values,
+              ...(since ? { ':since': since } : {}),
+            },
             ScanIndexForward: false,
             ...(filter ? { FilterExpression: filter.expression } : {}),
             Limit: Math.min(limit - out.length, 1000),
