@@ -142,6 +142,16 @@ export type NewOrder = Omit<
   | 'refundsDuringCredit'
 >;
 
+/** How an order ends for good: why, the upstream's answer, the cap's GB to give back. */
+export interface MarkFailedOptions {
+  now: Date;
+  owner: string;
+  reason: OrderReason;
+  code?: number;
+  message?: string;
+  monthGiveBack?: MonthAmount;
+}
+
 export interface Lease {
   owner: string;
   /** Epoch milliseconds. */
@@ -584,17 +594,7 @@ export class OrderStore {
     }
   }
 
-  async markFailed(
-    key: OrderKey,
-    opts: {
-      now: Date;
-      owner: string;
-      reason: OrderReason;
-      code?: number;
-      message?: string;
-      monthGiveBack?: MonthAmount;
-    },
-  ): Promise<void> {
+  async markFailed(key: OrderKey, opts: MarkFailedOptions): Promise<void> {
     const at = opts.now.toISOString();
     const extra = optionalSets({ upstreamCode: opts.code, upstreamMessage: opts.message });
     const items: TxItems = [

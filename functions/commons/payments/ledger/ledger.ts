@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { OrderReason } from '../reasons.ts';
 import type { MonthAmount, MonthCap } from './ledger-caps.ts';
 import type { CreditInRange, OrderKey, PaidNotCredited } from './ledger-items.ts';
 import {
   type CreateOrderResult,
   type Lease,
+  type MarkFailedOptions,
   type NewOrder,
   type Order,
   OrderStore,
@@ -84,17 +84,7 @@ export interface Ledger {
     opts: { now: Date; by: string; note: string; version: number; monthCap: MonthAmount },
   ): Promise<{ released: true } | { released: false; existing: Order | undefined }>;
   /** Ends the order for good and gives its GB back to the month's cap counter. */
-  markFailed(
-    key: OrderKey,
-    opts: {
-      now: Date;
-      owner: string;
-      reason: OrderReason;
-      code?: number;
-      message?: string;
-      monthGiveBack?: MonthAmount;
-    },
-  ): Promise<void>;
+  markFailed(key: OrderKey, opts: MarkFailedOptions): Promise<void>;
   getOrder(key: OrderKey): Promise<Order | undefined>;
   /** Notes a newer report of the refunded total it holds; false when that total moved. */
   noteRefundReport(
@@ -194,17 +184,7 @@ export class DynamoLedger implements Ledger {
     return this.orders.releaseHeld(key, opts);
   }
 
-  markFailed(
-    key: OrderKey,
-    opts: {
-      now: Date;
-      owner: string;
-      reason: OrderReason;
-      code?: number;
-      message?: string;
-      monthGiveBack?: MonthAmount;
-    },
-  ) {
+  markFailed(key: OrderKey, opts: MarkFailedOptions) {
     return this.orders.markFailed(key, opts);
   }
 
