@@ -105,4 +105,30 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
       expect.objectContaining({ severity: 'critical', kind: 'deduction-unknown' }),
     ]);
   });
+
+  it('a failed refund over a refused refund deduction names that deduction and says not to deduct it by hand', async () => {
+    const handler = handlerOf();
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
+    // The customer spent the traffic: the upstream refuses the refund's deduction, a person
+    // is told to deduct it by hand.
+    fx.sim.addFault({
+      kind: 'code',
+      code: 500,
+      msg: '流量不足',
+      endpoint: 'deductionFlow',
+      times: 1,
+    });
+    expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-failed');
+    const refusedPart = sink.events.at(-1)?.details?.partId;
+    expect(refusedPart).toEqual(expect.any(String));
+    // The refund fails: whether to give back depends on what the person did with that part.
+    expect(resultOf(await handler(refundFailed(id, 'r2', 1000, T + 60)))).toBe('needs-a-person');
+    expect(sink.events.at(-1)).toMatchObject({
+      severity: 'critical',
+      summary: expect.stringContaining(`deduction ${refusedPart} (refused, 10 GB) is not known`),
+      details: expect.objectContaining({ check: `${refusedPart} (refused, 10 GB)` }),
+    });
+    expect(sink.events.at(-1)?.summary).toMatch(/if not, do not deduct it by hand/);
+  });
 });

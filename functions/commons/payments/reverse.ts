@@ -209,24 +209,36 @@ async function giveBackToAPerson(
   return ok('needs-a-person');
 }
 
-/** The critical alert for a reinstated dispute's give-back left to a person; then noted. */
+/**
+ * The critical alert for a give-back left to a person; then noted. It names the deductions
+ * whose outcome decides it, since a refused one was alerted as "deduct it by hand" before.
+ */
 export async function alertGiveBack(
-  deps: { ledger: Pick<Ledger, 'markAlerted'>; sink: OpsEventSink },
+  deps: { ledger: Pick<Ledger, 'markAlerted' | 'listParts'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   disputePartId: string,
   now: Date,
 ): Promise<void> {
+  const check = (await deps.ledger.listParts(key))
+    .filter((p) => p.kind !== 'reversal' && (p.state === 'UNKNOWN' || p.state === 'FAILED'))
+    .map((p) => `${p.partId} (${p.state === 'FAILED' ? 'refused' : 'outcome unknown'}, ${p.gb} GB)`)
+    .join(', ');
   logger.error('give-back needs a person', { ...partFacts(key, part), dispute: disputePartId });
+  const why =
+    part.reason === UNSURE_REASON.refund
+      ? `A refund of customer ${part.customerId ?? '?'} failed`
+      : `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated`;
   const raised = await raiseAlert(deps.sink, {
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `${part.reason === UNSURE_REASON.refund ? `A refund of customer ${part.customerId ?? '?'} failed` : `Dispute of customer ${part.customerId ?? '?'} closed with funds reinstated`} while the outcome of its deduction (or of a refund's) is unknown: if the upstream shows that deduction, credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); FlowPilot did not`,
+    summary: `${why} while deduction ${check || '(none left)'} is not known to be taken: if the upstream shows it taken (by FlowPilot or by hand), credit ${part.gb} GB back (orderId ${part.orderId ?? '?'}); if not, do not deduct it by hand. FlowPilot did neither`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
       disputePartId,
+      check,
     },
   });
   if (raised) await noteAlerted(deps, key, part.partId, now);

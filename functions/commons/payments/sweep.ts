@@ -17,7 +17,10 @@ const SWEEP_LIMIT = 500;
 const ORDERS_LOOK_BACK_MS = 7 * 86_400_000;
 
 export interface SweepDeps {
-  ledger: Pick<Ledger, 'settleDeduction' | 'settleReversal' | 'markAlerted' | 'markOrderAlerted'>;
+  ledger: Pick<
+    Ledger,
+    'settleDeduction' | 'settleReversal' | 'markAlerted' | 'markOrderAlerted' | 'listParts'
+  >;
   reader: Pick<LedgerReader, 'partsInState' | 'partsNotAlerted' | 'ordersNotAlerted'>;
   upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;
   sink: OpsEventSink;
