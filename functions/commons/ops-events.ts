@@ -23,4 +23,9 @@ export interface OpsEvent {
 
 export interface OpsEventSink {
   raise(event: OpsEvent): Promise<void>;
+  /**
+   * Closes an open alert, so the next raise of its subject is news again (the alerting sink
+   * has it; false when not open).
+   */
+  resolve?(kind: OpsEventKind, subject: string, note?: string): Promise<boolean>;
 }

@@ -9,7 +9,7 @@ import { NoticeOutboxStore } from '../../functions/commons/customer-notices/stor
 import { CustomerBalanceStore } from '../../functions/commons/customers/store/customer-balances.ts';
 import { CustomerRecordStore } from '../../functions/commons/customers/store/customer-records.ts';
 import { ConsoleNotifier, createNotifier } from '../../functions/commons/notifier/index.ts';
-import type { OpsEventKind, OpsEventSink } from '../../functions/commons/ops-events.ts';
+import type { OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { LedgerReader } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { PollStateStore } from '../../functions/commons/pollers/store/poll-state.ts';
@@ -37,11 +37,6 @@ export interface CliIo {
   cwd: string;
 }
 
-/** An ops-event sink that can also close what it raised (the alerting one can). */
-export interface CliSink extends OpsEventSink {
-  resolve?(kind: OpsEventKind, subject: string, note?: string): Promise<boolean>;
-}
-
 /** Everything a command works with, built once per run. */
 export interface CommandContext {
   io: CliIo;
@@ -66,7 +61,7 @@ export interface CommandContext {
     portal: PortalStore;
   };
   /** Ops events raised by replay and reconcile. */
-  sink: CliSink;
+  sink: OpsEventSink;
   /** The upstream client; throws a CliError naming what to set when none is configured. */
   upstream(): DynamicTrafficApi;
 }
@@ -81,7 +76,7 @@ export interface ContextInput {
   /** A ready client, or where to reach the upstream; undefined: none configured. */
   upstream: DynamicTrafficApi | { baseUrl: string; token: string } | undefined;
   clock?: () => Date;
-  sink?: CliSink;
+  sink?: OpsEventSink;
 }
 
 function isClient(

@@ -1,8 +1,8 @@
 import type { Config } from '../../functions/commons/config/schema.ts';
+import type { OpsEventSink } from '../../functions/commons/ops-events.ts';
 import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.ts';
 import {
   type CliIo,
-  type CliSink,
   type CommandContext,
   createContext,
   type OutputStream,
@@ -43,7 +43,7 @@ export function cliHarness(
     config: Config;
     clock?: () => Date;
     upstream?: () => DynamicTrafficApi;
-    sink?: CliSink;
+    sink?: OpsEventSink;
     env?: NodeJS.ProcessEnv;
     cwd?: string;
   },

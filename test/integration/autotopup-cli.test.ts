@@ -159,7 +159,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     // Turning it back on closes the agent's "turned off" alert
     expect(ResolvingSink.resolved).toEqual([]);
     expect(await cli('autotopup', 'set', '88', '--package', 'gb-100', '--below-gb', '20')).toBe(0);
-    expect(ResolvingSink.resolved).toEqual(['autotopup:88:off']);
+    expect(ResolvingSink.resolved).toEqual(['autotopup:88:off:0']);
   });
 
   it('reads 0066 as customer 66 in every action', async () => {
@@ -173,7 +173,7 @@ describe('flowpilot autotopup (DynamoDB Local)', () => {
     // Back on: the "turned off" alert of customer 66 closes, whatever the spelling
     ResolvingSink.resolved = [];
     expect(await cli('autotopup', 'set', '0066', ...rule)).toBe(0);
-    expect(ResolvingSink.resolved).toEqual(['autotopup:66:off']);
+    expect(ResolvingSink.resolved).toEqual(['autotopup:66:off:0']);
     expect(await cli('autotopup', 'history', '066', '--json')).toBe(0);
     expect((JSON.parse(h.stdout.text) as { event: string }[]).map((l) => l.event)).toEqual([
       'on',

@@ -48,12 +48,16 @@ import {
 
 const KEY = 'sk_test_autotopup';
 
-/** The alerting sink can also close an alert; this one records what it closed. */
+/**
+ * The alerting sink can also close an alert; this one records what it closed: as the real
+ * one, only an alert raised and still open.
+ */
 class ResolvingSink extends RecordingSink {
   readonly resolved: string[] = [];
   async resolve(_kind: string, subject: string): Promise<boolean> {
-    this.resolved.push(subject);
-    return true;
+    const open = this.events.some((e) => e.subject === subject) && !this.resolved.includes(subject);
+    if (open) this.resolved.push(subject);
+    return open;
   }
 }
 const HOUR = 3_600_000;
@@ -467,7 +471,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       { kind: 'turned-off', customerId: id, episode: 1, reason: 'card_declined:generic_decline' },
     ]);
     expect(sink.events).toEqual([
-      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:${id}:off` }),
+      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:${id}:off:1` }),
     ]);
     expect(await events()).toEqual([
       'on',
@@ -484,6 +488,44 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     now = new Date(now.getTime() + 24 * HOUR);
     await run();
     expect(standIn.paymentIntents()).toHaveLength(3);
+  });
+
+  it('each turn-off after declines alerts under a subject of its own (the sink would fold a repeat into an acknowledged alert)', async () => {
+    /** Three declines at their backoffs: the episode ends with auto top-up off. */
+    const declineThrice = async () => {
+      await optIn('pm_card_chargeDeclined');
+      for (const wait of [0, 60, 120]) {
+        now = new Date(now.getTime() + wait * 60_000);
+        await engine().onBalances(low());
+      }
+      now = new Date(now.getTime() + 25 * HOUR);
+    };
+    await declineThrice();
+    await declineThrice();
+
+    expect(notices.map((n) => [n.kind, n.episode])).toEqual([
+      ['turned-off', 1],
+      ['turned-off', 2],
+    ]);
+    expect(sink.events.map((e) => e.subject)).toEqual([
+      `autotopup:${id}:off:1`,
+      `autotopup:${id}:off:2`,
+    ]);
+  });
+
+  it('closes the "cannot charge" alert once Stripe takes the key again', async () => {
+    await optIn();
+    const wrongKey = {
+      stripe: async () => createStripeApi(stripeClient('sk_test_revoked', standIn.url)),
+    };
+    await engine({}, wrongKey).onBalances(low());
+    expect(sink.events.map((e) => e.subject)).toEqual(['autotopup:stripe-access']);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+
+    now = new Date(now.getTime() + HOUR);
+    await engine().onBalances(low());
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect(sink.resolved).toContain('autotopup:stripe-access');
   });
 
   it('waits out the cooldown before the next episode', async () => {

@@ -5,7 +5,7 @@ import { canonicalCustomerId } from '../customers/ids.ts';
 import { LISTENER_NAMES } from '../customers/listeners.ts';
 import type { BalanceChange, BalanceListener, CustomerBalance } from '../customers/types.ts';
 import { logger } from '../logger.ts';
-import type { OpsEventKind, OpsEventSink } from '../ops-events.ts';
+import type { OpsEventSink } from '../ops-events.ts';
 import { capMonth } from '../payments/catalog.ts';
 import { type LedgerReads, orderKeyText } from '../payments/ledger/ledger-read.ts';
 import type { PoolSnapshot, SnapshotStore } from '../pollers/store/snapshots.ts';
@@ -13,6 +13,7 @@ import { matchInWindows } from '../reconcile/match.ts';
 import type { CreditSource } from '../reconcile/run.ts';
 import { Decimal, formatGb, gbToMb, mbToGb, sum } from '../units.ts';
 import type { AutoTopupNotices } from './notices.ts';
+import { turnedOffSubject } from './settings.ts';
 import type { AutoTopupStore } from './store/autotopup.ts';
 import {
   type ChargeResult,
@@ -47,10 +48,8 @@ export interface AutoTopupDeps {
   /** The balances as last computed, for open episodes whose customer's balance did not change. */
   balances: { current(customerIds: readonly string[]): Promise<Map<string, CustomerBalance>> };
   snapshots: Pick<SnapshotStore, 'latest'>;
-  /** Agent alerts; `resolve` (the alerting sink has it) closes the pool alert once it passes. */
-  sink: OpsEventSink & {
-    resolve?(kind: OpsEventKind, subject: string, note?: string): Promise<boolean>;
-  };
+  /** Agent alerts; `resolve` closes the pool alert once it passes. */
+  sink: OpsEventSink;
   notices: AutoTopupNotices;
   clock: () => Date;
   config: { autoTopup: AutoTopupConfig; payments: PaymentsConfig };
@@ -96,6 +95,8 @@ export const idempotencyKey = (customerId: string, ep: Pick<Episode, 'n' | 'atte
 
 /** As the orders CLI shows amounts: minor units (cents, fen, whole yen) and the currency. */
 const money = (minor: number, currency: string) => `${minor} ${currency}`;
+/** One subject for the whole Stripe key: closed by the first call Stripe answers again. */
+const STRIPE_ACCESS = 'autotopup:stripe-access';
 
 /** A batch shares what the pool still owes: the pending top-ups, counted once. */
 interface Batch {
@@ -114,6 +115,8 @@ interface Batch {
 export class AutoTopupEngine implements BalanceListener {
   readonly name = LISTENER_NAMES.autoTopup;
   readonly #deps: AutoTopupDeps;
+  /** Whether this run already closed a `stripe-access` alert after Stripe answered. */
+  #accessSettled = false;
 
   constructor(deps: AutoTopupDeps) {
     this.#deps = deps;
@@ -476,7 +479,7 @@ export class AutoTopupEngine implements BalanceListener {
     await this.#deps.sink.raise({
       kind: 'topup-failed',
       severity: 'critical',
-      subject: `autotopup:${customerId}:idempotency`,
+      subject: `autotopup:${customerId}:idempotency:${ep.n}`,
       summary: `Auto top-up of customer ${customerId} stopped: Stripe refused the idempotency key of episode ${ep.n} and has no charge for it`,
       details: { customerId, episode: String(ep.n), attempt: String(ep.attempt) },
     });
@@ -502,14 +505,24 @@ export class AutoTopupEngine implements BalanceListener {
     call: (stripe: StripeApi) => Promise<T>,
   ): Promise<{ answer: T } | 'idempotency' | 'unreachable'> {
     try {
-      return { answer: await call(await this.#deps.stripe()) };
+      const answer = await call(await this.#deps.stripe());
+      if (!this.#accessSettled) {
+        // Stripe took the key again: closed, so a later refusal is news (once per run).
+        this.#accessSettled = true;
+        await this.#deps.sink.resolve?.(
+          'topup-failed',
+          STRIPE_ACCESS,
+          'Stripe accepts the key again.',
+        );
+      }
+      return { answer };
     } catch (err) {
       if (err instanceof StripeIdempotencyError) return 'idempotency';
       if (err instanceof StripeAccessError) {
         await this.#deps.sink.raise({
           kind: 'topup-failed',
           severity: 'critical',
-          subject: 'autotopup:stripe-access',
+          subject: STRIPE_ACCESS,
           summary: `Auto top-up cannot charge: ${err.message}`,
           details: { customerId, episode: String(ep.n) },
         });
@@ -677,7 +690,7 @@ export class AutoTopupEngine implements BalanceListener {
     await this.#deps.sink.raise({
       kind: 'topup-failed',
       severity: 'warning',
-      subject: `autotopup:${rec.customerId}:off`,
+      subject: turnedOffSubject(rec.customerId, ep.n),
       summary: `Auto top-up turned off for customer ${rec.customerId}: the card was declined ${ep.attempt} times`,
       details: {
         customerId: rec.customerId,

@@ -205,6 +205,13 @@ function turnOn(
  * given here by the operator only: the customer's page saves one through a Checkout it
  * created (applyCheckoutOptIn), never by naming it.
  */
+/**
+ * The agent's alert of a turn-off after declines, one per episode: each is news of its own,
+ * also after an earlier one was acknowledged.
+ */
+export const turnedOffSubject = (customerId: string, episode: number) =>
+  `autotopup:${customerId}:off:${episode}`;
+
 export async function setAutoTopup(
   store: Store,
   input: SettingsInput & { customerId: string; by: `cli:${string}` | 'portal'; now: Date },

@@ -50,6 +50,12 @@ const inProgress = (seconds: number): Outcome => ({
 const DUPLICATE_PI: OrderReason = 'duplicate-payment-intent';
 
 export const orderSubject = (key: OrderKey) => `order:${key.provider}:${key.paymentId}`;
+/**
+ * A failure the order is retried after (a refusal with an undocumented code, the token
+ * refused) alerts under a subject of its own: the order's own alert (failed for good, held,
+ * rejected) must be news even to a person who acknowledged "will be retried".
+ */
+export const retrySubject = (key: OrderKey) => `${orderSubject(key)}:retrying`;
 
 /** The answer for a delivery that found the order already written by another one. */
 export function answerExisting(existing: Order, now: Date): Outcome {
@@ -435,6 +441,12 @@ async function callUpstream(
   });
   if (infoEnabled()) logger.info('order credited', { ...facts(order), upstream: result.status });
   if (marked.refundsDuringCredit) await applyAfterCredit(deps, order, signal);
+  // An earlier attempt failed: a "will be retried" alert of it is over (a read, on these only).
+  if (order.lastError !== undefined) {
+    await deps.sink
+      .resolve?.('topup-failed', retrySubject(order), 'Credited by a later delivery.')
+      .catch(() => false);
+  }
   return ok('credited');
 }
 
@@ -478,8 +490,8 @@ async function upstreamFailed(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject: orderSubject(order),
-      summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried`,
+      subject: retrySubject(order),
+      summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried, and the customer's auto top-up waits for it`,
       details: facts(order, {
         reason: 'upstream-rejected',
         upstreamCode: String(err.code),
@@ -580,7 +592,7 @@ async function failedForNow(
     await raiseAlert(deps.sink, {
       kind: 'topup-failed',
       severity: 'critical',
-      subject: orderSubject(order),
+      subject: retrySubject(order),
       summary: 'Top-up failed: the upstream rejected the access token',
       details: facts(order, { error: 'upstream rejected the access token' }),
     });

@@ -7,9 +7,11 @@ import type { Ledger } from './ledger/ledger.ts';
 export const UNCREDITED_AFTER_MS = 60 * 60_000;
 /** How far back stuck orders are looked for (Stripe retries for 3 days; others less). */
 const LOOK_BACK_MS = 30 * 86_400_000;
+const SUBJECT = 'orders-not-credited';
 
 export interface UncreditedDeps {
   ledger: Pick<Ledger, 'listPaidNotCredited'>;
+  /** `resolve` closes the alert once no order is left. */
   sink: OpsEventSink;
   clock: () => Date;
 }
@@ -26,13 +28,17 @@ export async function alertUncreditedOrders(deps: UncreditedDeps): Promise<numbe
     new Date(now - LOOK_BACK_MS),
     new Date(now - UNCREDITED_AFTER_MS),
   );
-  if (stuck.length === 0) return 0;
+  if (stuck.length === 0) {
+    // Closed, so the next stuck order is news again, also to a person who acknowledged it.
+    await deps.sink.resolve?.('topup-failed', SUBJECT, 'Every paid order is credited now.');
+    return 0;
+  }
   const oldest = stuck.reduce((a, b) => (b.createdAt < a.createdAt ? b : a));
   logger.error('paid orders not credited', { orders: stuck.length });
   await raiseAlert(deps.sink, {
     kind: 'topup-failed',
     severity: 'critical',
-    subject: 'orders-not-credited',
+    subject: SUBJECT,
     summary: `${stuck.length} paid order(s) not credited for over an hour (the oldest paid ${oldest.createdAt.toISOString()}): run "flowpilot replay <order>" for each once the upstream answers`,
     details: {
       orders: stuck

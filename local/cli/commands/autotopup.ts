@@ -2,6 +2,7 @@ import {
   AutoTopupSettingsError,
   describeSettings,
   setAutoTopup,
+  turnedOffSubject,
   turnOffAutoTopup,
 } from '../../../functions/commons/autotopup/settings.ts';
 import type { AutoTopupRecord } from '../../../functions/commons/autotopup/types.ts';
@@ -181,7 +182,7 @@ export const autoTopupCommand = defineCommand<Args>({
         if (before && !before.enabled) {
           await ctx.sink.resolve?.(
             'topup-failed',
-            `autotopup:${rec.customerId}:off`,
+            turnedOffSubject(rec.customerId, before.episodeSeq),
             'Auto top-up turned on again.',
           );
         }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PaymentsConfig } from '../../../functions/commons/config/payments.ts';
+import type { OpsEventSink } from '../../../functions/commons/ops-events.ts';
 import { capMonth, decide, deriveOrderId } from '../../../functions/commons/payments/catalog.ts';
 import type {
   Ledger,
@@ -12,6 +13,7 @@ import {
   applyAfterCredit,
   creditPayment,
   orderSubject,
+  retrySubject,
 } from '../../../functions/commons/payments/topup.ts';
 import type {
   PaymentDeps,
@@ -21,7 +23,6 @@ import type {
 import { Decimal } from '../../../functions/commons/units.ts';
 import type { DynamicTrafficApi } from '../../../functions/commons/upstream/types.ts';
 import { defineCommand, expectPositionals, printJson, stringOption } from '../command.ts';
-import type { CliSink } from '../context.ts';
 import { EXIT, NotFoundError, UsageError } from '../errors.ts';
 import { fields } from '../format.ts';
 import { orderKeyText, parseOrderKey } from './orders.ts';
@@ -30,7 +31,7 @@ export interface ReplayDeps {
   ledger: Ledger;
   /** Asked for only when the order is replayable, so refusals work without an upstream. */
   upstream: () => Pick<DynamicTrafficApi, 'rechargeTrafficCount' | 'deductionFlow'>;
-  sink: CliSink;
+  sink: OpsEventSink;
   clock: () => Date;
   payments: PaymentsConfig;
 }
@@ -181,9 +182,12 @@ export async function replayOrder(deps: ReplayDeps, key: OrderKey): Promise<Repl
     case 'already-credited': {
       // A top-up (or hold) alert raised for this order is now settled.
       const kind = order.releasedAt === undefined ? 'topup-failed' : 'order-held';
-      await deps.sink
-        .resolve?.(kind, orderSubject(key), 'Credited by a manual replay.')
-        .catch(() => false);
+      for (const [k, subject] of [
+        [kind, orderSubject(key)],
+        ['topup-failed', retrySubject(key)],
+      ] as const) {
+        await deps.sink.resolve?.(k, subject, 'Credited by a manual replay.').catch(() => false);
+      }
       return result(
         'credited',
         after?.state,
