@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { describe, expect, it } from 'vitest';
 import { useSimulator } from '../helpers/simulator.ts';
+import { useStripeStandIn } from '../helpers/stripe.ts';
 import { bench } from './autotopup-lag-bench.ts';
 import { checkoutSession, STRIPE_SECRET, stripeEvent } from './payments-fixtures.ts';
 
@@ -14,22 +14,14 @@ import { checkoutSession, STRIPE_SECRET, stripeEvent } from './payments-fixtures
  */
 const fx = useSimulator();
 const KEY = 'sk_test_refused_order';
-let standIn: StripeStandIn;
-beforeAll(async () => {
-  standIn = await startStripeStandIn({
-    apiKey: KEY,
-    webhook: { url: 'http://127.0.0.1:9/none', secret: STRIPE_SECRET },
-    webhookMode: 'manual',
-  });
-});
-afterAll(async () => standIn.close());
+// Webhooks are delivered by the test itself (`t.deliver`), as the bench does.
+const stripe = useStripeStandIn({ apiKey: KEY, webhook: { secret: STRIPE_SECRET } });
 
 const HOUR = 3_600_000;
 
 describe('a hand-bought order the upstream keeps refusing', () => {
   it('control: without it, the low customer is charged at once', { timeout: 60_000 }, async () => {
-    standIn.reset();
-    const t = await bench(fx, standIn, KEY, { cooldownHours: 0, id: '89' });
+    const t = await bench(fx, stripe.standIn, KEY, { cooldownHours: 0, id: '89' });
     await t.run(t.balance(5, []));
     expect(t.intents()).toHaveLength(1);
   });
@@ -37,8 +29,7 @@ describe('a hand-bought order the upstream keeps refusing', () => {
   it('holds the auto top-up while the order is retried, and charges 48 h after its last attempt', {
     timeout: 60_000,
   }, async () => {
-    standIn.reset();
-    const t = await bench(fx, standIn, KEY, { cooldownHours: 0 });
+    const t = await bench(fx, stripe.standIn, KEY, { cooldownHours: 0 });
     const handBought = stripeEvent(
       'checkout.session.completed',
       checkoutSession('cs_refused', { customerId: t.id, pkg: 'gb100', amount: 8000 }),

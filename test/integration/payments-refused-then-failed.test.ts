@@ -1,11 +1,6 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AlertEventSink } from '../../functions/commons/alerts/index.ts';
-import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
-import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
+import { describe, expect, it } from 'vitest';
 import { sweepStuckDeductions } from '../../functions/commons/payments/sweep.ts';
-import { createTestTable } from '../helpers/dynamo.ts';
+import { useAlertingSink } from '../helpers/alerting.ts';
 import { usePaymentWebhook } from '../helpers/payments.ts';
 import { checkoutCompleted, newSessionId } from './payments-fixtures.ts';
 
@@ -17,36 +12,17 @@ import { checkoutCompleted, newSessionId } from './payments-fixtures.ts';
  * the sweep never alerted it. A failure the order is retried after now alerts under a subject
  * of its own (`…:retrying`).
  */
-const sns = mockClient(SNSClient);
-afterEach(() => {
-  sns.reset();
-});
 
 describe('refused with an unknown code, then for good', () => {
   const pay = usePaymentWebhook({ table: 'refused-then-failed', customers: ['88'] });
 
-  /** The real alerting sink over a table of its own, SNS mocked. */
-  async function alerting(clock: () => Date) {
-    const table = await createTestTable('refused-then-failed-alerts');
-    const store = new AlertStateStore({ client: table.doc, tableName: table.tableName });
-    sns.on(PublishCommand).resolves({ MessageId: 'm' });
-    const sink = new AlertEventSink({
-      state: store,
-      notifier: new SnsNotifier({
-        topicArn: 'arn:aws:sns:us-east-1:1:a',
-        client: new SNSClient({}),
-      }),
-      clock,
-      reminderMs: 240 * 60_000,
-    });
-    return { store, sink };
-  }
+  const alerting = useAlertingSink('refused-then-failed-alerts');
 
   it('a retry that credits it closes the "will be retried" alert', {
     timeout: 60_000,
   }, async () => {
     const clock = () => new Date();
-    const { store, sink } = await alerting(clock);
+    const { store, sink } = await alerting.create(clock);
     const id = newSessionId();
     pay.fx.sim.addFault({ kind: 'code', endpoint: 'rechargeTrafficCount', code: 500, times: 1 });
     expect((await pay.handler({ sink })(checkoutCompleted(id))).statusCode).toBe(503);
@@ -63,8 +39,8 @@ describe('refused with an unknown code, then for good', () => {
   }, async () => {
     let offset = 0;
     const clock = () => new Date(Date.now() + offset);
-    const { store, sink } = await alerting(clock);
-    const published = () => sns.commandCalls(PublishCommand).length;
+    const { store, sink } = await alerting.create(clock);
+    const { published } = alerting;
     // Customer 90 is not in the agent's channel: the upstream answers 204 once it answers.
     const id = newSessionId();
     const ev = () => checkoutCompleted(id, { customerId: '90' });

@@ -1,12 +1,7 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AlertEventSink } from '../../functions/commons/alerts/index.ts';
-import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
-import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import { alertUncreditedOrders } from '../../functions/commons/payments/uncredited.ts';
 import { replayOrder } from '../../local/cli/commands/replay.ts';
-import { createTestTable } from '../helpers/dynamo.ts';
+import { useAlertingSink } from '../helpers/alerting.ts';
 import { usePaymentWebhook } from '../helpers/payments.ts';
 import { checkoutCompleted, newSessionId } from './payments-fixtures.ts';
 
@@ -16,10 +11,6 @@ import { checkoutCompleted, newSessionId } from './payments-fixtures.ts';
  * order ever, a later one was no news, and none at all once a person acknowledged the alert;
  * Stripe stops retrying after 3 days. The check now closes the alert when no order is left.
  */
-const sns = mockClient(SNSClient);
-afterEach(() => {
-  sns.reset();
-});
 
 const HOUR = 3_600_000;
 
@@ -33,21 +24,12 @@ describe('orders-not-credited: a second stuck order after the first was handled'
     }
   });
 
+  const alerting = useAlertingSink('uncredited-reopens-alerts');
+
   async function setUp() {
-    const table = await createTestTable('uncredited-reopens-alerts');
-    const store = new AlertStateStore({ client: table.doc, tableName: table.tableName });
-    sns.on(PublishCommand).resolves({ MessageId: 'm' });
     let offset = 0;
     const clock = () => new Date(Date.now() + offset);
-    const sink = new AlertEventSink({
-      state: store,
-      notifier: new SnsNotifier({
-        topicArn: 'arn:aws:sns:us-east-1:1:a',
-        client: new SNSClient({}),
-      }),
-      clock,
-      reminderMs: 240 * 60_000,
-    });
+    const { store, sink } = await alerting.create(clock);
     /** A totals poll's uncredited check, `hours` after now. */
     const poll = (hours: number) => {
       offset = hours * HOUR;
@@ -72,7 +54,7 @@ describe('orders-not-credited: a second stuck order after the first was handled'
       sink,
       poll,
       stuckOrder,
-      published: () => sns.commandCalls(PublishCommand).length,
+      published: alerting.published,
     };
   }
 
