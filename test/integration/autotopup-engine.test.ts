@@ -612,7 +612,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     expect(standIn.paymentIntents()).toHaveLength(1);
     expect((await store.get(id))?.blocked).toBe('pool');
     expect(sink.events).toEqual([
-      expect.objectContaining({ kind: 'topup-failed', subject: 'autotopup:pool:primary' }),
+      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:pool:primary:${id}` }),
     ]);
     expect((await store.history(id))[0]?.detail).toMatch(/pool has 50 GB after pending top-ups/);
     expect(other).not.toBe(id);
@@ -622,7 +622,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     await snapshots.put([pool('1000', new Date(now.getTime() - 500))]);
     await engine().onBalances(low());
     expect(standIn.paymentIntents()).toHaveLength(2);
-    expect(sink.resolved).toEqual(['autotopup:pool:primary']);
+    expect(sink.resolved).toEqual([`autotopup:pool:primary:${id}`]);
   });
 
   it('asks Stripe about a charge still not credited: a missed webhook alerts the agent, a late failure is a decline', async () => {

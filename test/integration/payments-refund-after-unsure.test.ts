@@ -95,7 +95,9 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     expect(resultOf(await handler(refundFailed(id, 'r1', 1000, T + 60)))).toBe('needs-a-person');
     expect(sink.events.at(-1)).toMatchObject({
       severity: 'critical',
-      summary: expect.stringMatching(/^A refund of customer 88 failed .* credit 10 GB back/),
+      summary: expect.stringMatching(
+        /^A refund of customer 88 failed, .* credit back what leaves customer 88 10 GB of this order's 10 GB, at most 10 GB/,
+      ),
     });
     const alerts = sink.events.length;
     // The person has not given back yet: the customer holds nothing, the upstream refuses.
@@ -106,7 +108,7 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     ]);
   });
 
-  it('a failed refund over a refused refund deduction names that deduction and says not to deduct it by hand', async () => {
+  it('a failed refund over a refused refund deduction names that deduction and what the order should leave', async () => {
     const handler = handlerOf();
     const id = newSessionId();
     await handler(checkoutCompleted(id));
@@ -122,13 +124,42 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     expect(resultOf(await handler(refunded(id, 1000, T)))).toBe('deduction-failed');
     const refusedPart = sink.events.at(-1)?.details?.partId;
     expect(refusedPart).toEqual(expect.any(String));
-    // The refund fails: whether to give back depends on what the person did with that part.
+    // The refund fails: the order should leave all 10 GB, whatever the person did with that
+    // part (deducted by hand as told, or not yet).
     expect(resultOf(await handler(refundFailed(id, 'r2', 1000, T + 60)))).toBe('needs-a-person');
     expect(sink.events.at(-1)).toMatchObject({
       severity: 'critical',
-      summary: expect.stringContaining(`deduction ${refusedPart} (refused, 10 GB) is not known`),
-      details: expect.objectContaining({ check: `${refusedPart} (refused, 10 GB)` }),
+      summary: expect.stringContaining(
+        `deduction ${refusedPart} (refused, 10 GB) of this order is in doubt`,
+      ),
+      details: expect.objectContaining({
+        check: `${refusedPart} (refused, 10 GB)`,
+        orderLeaves: '10 GB',
+      }),
     });
-    expect(sink.events.at(-1)?.summary).toMatch(/if not, do not deduct it by hand/);
+  });
+
+  it('a won dispute over a refund of unknown outcome that stands: the order should leave what the refund left', async () => {
+    // Found by adversarial review 4: the alert said "if not taken, do not deduct it by hand",
+    // wrong for a refund that stands (the customer would keep 3 GB they were refunded).
+    const handler = handlerOf();
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    expect(resultOf(await handler(refunded(id, 300, T)))).toBe('deduction-unknown');
+    await handler(
+      dispute(id, 'charge.dispute.funds_withdrawn', { status: 'needs_response', amount: 700 }),
+    );
+    const won = dispute(id, 'charge.dispute.funds_reinstated', {
+      status: 'won',
+      amount: 700,
+      reinstated: 700,
+    });
+    expect(resultOf(await handler(won))).toBe('needs-a-person');
+    expect(sink.events.at(-1)).toMatchObject({
+      kind: 'deduction-unknown',
+      details: expect.objectContaining({ gb: '7', orderLeaves: '7 GB' }),
+    });
+    expect(sink.events.at(-1)?.summary).not.toMatch(/do not deduct/);
   });
 });

@@ -35,17 +35,22 @@ describe('orders-not-credited: a second stuck order after the first was handled'
       offset = hours * HOUR;
       return alertUncreditedOrders({ ledger: pay.ledger, sink, clock });
     };
-    /** A paid order whose credit failed (upstream 502) and that nobody redelivers. */
-    const stuckOrder = async () => {
-      const id = newSessionId();
+    /** A delivery `hours` from now whose credit fails for now (upstream 502). */
+    const failedDelivery = async (id: string, hours = 0) => {
       pay.fx.sim.addFault({
         kind: 'status',
         endpoint: 'rechargeTrafficCount',
         status: 502,
         times: 1,
       });
-      const res = await pay.handler()(checkoutCompleted(id));
+      const at = () => new Date(Date.now() + hours * HOUR);
+      const res = await pay.handler({ clock: at })(checkoutCompleted(id));
       expect(res.statusCode).toBe(503);
+    };
+    /** A paid order whose credit failed and that nobody redelivers. */
+    const stuckOrder = async () => {
+      const id = newSessionId();
+      await failedDelivery(id);
       left.push(id);
       return id;
     };
@@ -53,6 +58,7 @@ describe('orders-not-credited: a second stuck order after the first was handled'
       store,
       sink,
       poll,
+      failedDelivery,
       stuckOrder,
       published: alerting.published,
     };
@@ -105,5 +111,17 @@ describe('orders-not-credited: a second stuck order after the first was handled'
       await f.sink.remindDue();
     }
     expect(f.published()).toBeGreaterThan(before);
+  });
+
+  it('stays open while an order tried again within the hour is still uncredited (review 4)', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp();
+    const a = await f.stuckOrder();
+    expect(await f.poll(2)).toBe(1);
+    // Stripe redelivers at +2.5 h; the upstream still fails: not stuck for an hour, not credited.
+    await f.failedDelivery(a, 2.5);
+    expect(await f.poll(3)).toBe(0);
+    expect((await f.store.get('topup-failed', 'orders-not-credited'))?.status).toBe('critical');
   });
 });

@@ -115,7 +115,10 @@ interface Batch {
 export class AutoTopupEngine implements BalanceListener {
   readonly name = LISTENER_NAMES.autoTopup;
   readonly #deps: AutoTopupDeps;
-  /** Whether this run already closed a `stripe-access` alert after Stripe answered. */
+  /**
+   * Whether this run already closed a `stripe-access` alert after Stripe answered: reset by
+   * every run, since a warm container keeps the engine while a key is revoked and restored.
+   */
   #accessSettled = false;
 
   constructor(deps: AutoTopupDeps) {
@@ -124,6 +127,7 @@ export class AutoTopupEngine implements BalanceListener {
 
   async onBalances(changes: readonly BalanceChange[]): Promise<void> {
     const batch: Batch = {};
+    this.#accessSettled = false;
     // Most customers never opted in: one batched read finds the few that did.
     const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
     for (const change of changes) {
@@ -176,10 +180,12 @@ export class AutoTopupEngine implements BalanceListener {
     const now = this.#deps.clock();
     if (!isLow(rec, change.after)) {
       if (rec.blocked) {
-        await this.#write(rec, (r) => ({
+        const written = await this.#write(rec, (r) => ({
           next: { ...r, blocked: undefined },
           lines: [{ by: BY, event: 'recovered', detail: 'balance back above the threshold' }],
         }));
+        if (written && rec.blocked === 'pool')
+          await this.#poolPassed(rec, 'The customer is no longer low.');
       }
       return;
     }
@@ -380,8 +386,8 @@ export class AutoTopupEngine implements BalanceListener {
       await this.#deps.sink.raise({
         kind: 'topup-failed',
         severity: 'warning',
-        subject: this.#poolSubject(),
-        summary: 'Auto top-up held back: the pool cannot deliver the package',
+        subject: this.#poolSubject(rec.customerId),
+        summary: `Auto top-up of customer ${rec.customerId} held back: the pool cannot deliver the package`,
         details: { customerId: rec.customerId, package: rec.packageId, reason: refusal.detail },
       });
     }
@@ -435,13 +441,7 @@ export class AutoTopupEngine implements BalanceListener {
       },
     ]);
     if (!claimed) return;
-    if (rec.blocked === 'pool') {
-      await this.#deps.sink.resolve?.(
-        'topup-failed',
-        this.#poolSubject(),
-        'The pool covers auto top-ups again.',
-      );
-    }
+    if (rec.blocked === 'pool') await this.#poolPassed(rec, 'The pool covers the top-up again.');
     // The pool check above counted the pending top-ups; this one is pending now too.
     batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(gb));
     await this.#charge(next, episode);
@@ -507,13 +507,12 @@ export class AutoTopupEngine implements BalanceListener {
     try {
       const answer = await call(await this.#deps.stripe());
       if (!this.#accessSettled) {
-        // Stripe took the key again: closed, so a later refusal is news (once per run).
+        // Stripe took the key again: closed, so a later refusal is news (once per run). A
+        // notice that fails is the sink's to resend; the charge's answer must be recorded.
         this.#accessSettled = true;
-        await this.#deps.sink.resolve?.(
-          'topup-failed',
-          STRIPE_ACCESS,
-          'Stripe accepts the key again.',
-        );
+        await this.#deps.sink
+          .resolve?.('topup-failed', STRIPE_ACCESS, 'Stripe accepts the key again.')
+          .catch(() => false);
       }
       return { answer };
     } catch (err) {
@@ -982,8 +981,16 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  #poolSubject(): string {
-    return `autotopup:pool:${this.#deps.config.autoTopup.pool}`;
+  /**
+   * One alert per customer held back: closed when that customer is served or no longer low,
+   * never by another customer passing while this one still waits.
+   */
+  #poolSubject(customerId: string): string {
+    return `autotopup:pool:${this.#deps.config.autoTopup.pool}:${customerId}`;
+  }
+
+  async #poolPassed(rec: AutoTopupRecord, note: string): Promise<void> {
+    await this.#deps.sink.resolve?.('topup-failed', this.#poolSubject(rec.customerId), note);
   }
 
   #actionLink(customerId: string, paymentIntentId: string | undefined): string | undefined {

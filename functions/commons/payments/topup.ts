@@ -482,23 +482,6 @@ async function upstreamFailed(
   // 204 is the one documented permanent refusal: record it, give the GB back to the month's
   // cap and acknowledge, since a retry would get the same answer.
   if (err instanceof NotChannelCustomerError) return refusedForGood(deps, order, owner, err, now);
-  // Any other refusal code is undocumented (an empty agent pool, say): the customer has paid,
-  // and the recharge is idempotent on orderId, so the order stays retryable — the provider
-  // retries (Stripe for 3 days) and `flowpilot replay` re-drives it once the cause is fixed —
-  // while a person is told at once, with the upstream's own code and message.
-  if (err instanceof UpstreamRejectedError) {
-    await raiseAlert(deps.sink, {
-      kind: 'topup-failed',
-      severity: 'critical',
-      subject: retrySubject(order),
-      summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried, and the customer's auto top-up waits for it`,
-      details: facts(order, {
-        reason: 'upstream-rejected',
-        upstreamCode: String(err.code),
-        upstreamMessage: err.upstreamMessage,
-      }),
-    });
-  }
   return failedForNow(deps, order, owner, err, now);
 }
 
@@ -571,7 +554,11 @@ export async function alertOrder(
 
 /**
  * Transient (or the token was refused): give the lease back so the provider's retry can go
- * at once; the upstream dedupes on orderId should the call have been applied.
+ * at once; the upstream dedupes on orderId should the call have been applied. Any other
+ * refusal code is undocumented (an empty agent pool, say): the customer has paid, and the
+ * recharge is idempotent on orderId, so the order stays retryable — the provider retries
+ * (Stripe for 3 days) and `flowpilot replay` re-drives it once the cause is fixed — while a
+ * person is told at once, with the upstream's own code and message.
  */
 async function failedForNow(
   deps: PaymentDeps,
@@ -582,22 +569,45 @@ async function failedForNow(
 ): Promise<Outcome> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const error = errorLabel(err);
+  let released = true;
   try {
     await deps.ledger.release(key, { now, owner, error });
   } catch (releaseErr) {
+    released = false;
     logger.error('lease not released; it will expire', { error: errorLabel(releaseErr) });
   }
   logger.warn('top-up failed for now; the provider will retry', { ...facts(order), error });
+  // Alerted once the failure is on the order: its credit closes the alert by `lastError`.
+  const alert = released ? retryAlert(order, err) : undefined;
+  if (alert) await raiseAlert(deps.sink, alert);
+  return { statusCode: 503, result: 'retry-later', retryAfterSeconds: TRANSIENT_RETRY_AFTER };
+}
+
+/** The "will be retried" alert of a failure a person must fix (a refusal, the token). */
+function retryAlert(order: Order, err: unknown): OpsEvent | undefined {
+  if (err instanceof UpstreamRejectedError) {
+    return {
+      kind: 'topup-failed',
+      severity: 'critical',
+      subject: retrySubject(order),
+      summary: `Top-up refused by the upstream (code ${err.code}); the order will be retried, and the customer's auto top-up waits for it`,
+      details: facts(order, {
+        reason: 'upstream-rejected',
+        upstreamCode: String(err.code),
+        upstreamMessage: err.upstreamMessage,
+      }),
+    };
+  }
   if (err instanceof UpstreamAuthError) {
-    await raiseAlert(deps.sink, {
+    return {
       kind: 'topup-failed',
       severity: 'critical',
       subject: retrySubject(order),
       summary: 'Top-up failed: the upstream rejected the access token',
       details: facts(order, { error: 'upstream rejected the access token' }),
-    });
+    };
   }
-  return { statusCode: 503, result: 'retry-later', retryAfterSeconds: TRANSIENT_RETRY_AFTER };
+  return undefined;
 }
 
 /** A delayed payment (e.g. bank debit) failed: recorded so the order can never be credited. */

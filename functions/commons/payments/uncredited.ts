@@ -29,8 +29,19 @@ export async function alertUncreditedOrders(deps: UncreditedDeps): Promise<numbe
     new Date(now - UNCREDITED_AFTER_MS),
   );
   if (stuck.length === 0) {
-    // Closed, so the next stuck order is news again, also to a person who acknowledged it.
-    await deps.sink.resolve?.('topup-failed', SUBJECT, 'Every paid order is credited now.');
+    // Closed, so the next stuck order is news again, also to a person who acknowledged it;
+    // not while an order tried again within the hour is still uncredited.
+    const recent = await deps.ledger.listPaidNotCredited(
+      new Date(now - UNCREDITED_AFTER_MS),
+      new Date(now),
+    );
+    if (recent.length === 0) {
+      await deps.sink.resolve?.(
+        'topup-failed',
+        SUBJECT,
+        'No paid order of the last 30 days is left uncredited (older ones: flowpilot orders --state RECEIVED).',
+      );
+    }
     return 0;
   }
   const oldest = stuck.reduce((a, b) => (b.createdAt < a.createdAt ? b : a));
