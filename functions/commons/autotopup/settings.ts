@@ -201,17 +201,17 @@ function turnOn(
 }
 
 /**
- * Turns auto top-up on (or changes it) for a customer, recording who did what. A card is
- * given here by the operator only: the customer's page saves one through a Checkout it
- * created (applyCheckoutOptIn), never by naming it.
- */
-/**
  * The agent's alert of a turn-off after declines, one per episode: each is news of its own,
  * also after an earlier one was acknowledged.
  */
 export const turnedOffSubject = (customerId: string, episode: number) =>
   `autotopup:${customerId}:off:${episode}`;
 
+/**
+ * Turns auto top-up on (or changes it) for a customer, recording who did what. A card is
+ * given here by the operator only: the customer's page saves one through a Checkout it
+ * created (applyCheckoutOptIn), never by naming it.
+ */
 export async function setAutoTopup(
   store: Store,
   input: SettingsInput & { customerId: string; by: `cli:${string}` | 'portal'; now: Date },
