@@ -96,7 +96,7 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     expect(sink.events.at(-1)).toMatchObject({
       severity: 'critical',
       summary: expect.stringMatching(
-        /^A refund of customer 88 failed, .* credit back what leaves customer 88 10 GB of this order's 10 GB, at most 10 GB/,
+        /^A refund of customer 88 failed, .* then credit 10 GB back to customer 88 \(orderId /,
       ),
     });
     const alerts = sink.events.length;
@@ -108,7 +108,7 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     ]);
   });
 
-  it('a failed refund over a refused refund deduction names that deduction and what the order should leave', async () => {
+  it('a failed refund over a refused refund deduction names that deduction: settled, then credited back in full', async () => {
     const handler = handlerOf();
     const id = newSessionId();
     await handler(checkoutCompleted(id));
@@ -134,12 +134,11 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
       ),
       details: expect.objectContaining({
         check: `${refusedPart} (refused, 10 GB)`,
-        orderLeaves: '10 GB',
       }),
     });
   });
 
-  it('a won dispute over a refund of unknown outcome that stands: the order should leave what the refund left', async () => {
+  it('a won dispute over a refund of unknown outcome that stands: settle the refund, then give the dispute back in full', async () => {
     // Found by adversarial review 4: the alert said "if not taken, do not deduct it by hand",
     // wrong for a refund that stands (the customer would keep 3 GB they were refunded).
     const handler = handlerOf();
@@ -158,8 +157,31 @@ describe('UNKNOWN deductions and reversals, redelivered or followed by more refu
     expect(resultOf(await handler(won))).toBe('needs-a-person');
     expect(sink.events.at(-1)).toMatchObject({
       kind: 'deduction-unknown',
-      details: expect.objectContaining({ gb: '7', orderLeaves: '7 GB' }),
+      details: expect.objectContaining({ gb: '7' }),
     });
+    // Settled (the refund's 3 GB taken), then 7 back: 7 GB, what the customer paid for net.
+    expect(sink.events.at(-1)?.summary).toMatch(/Settle each .* then credit 7 GB back/);
     expect(sink.events.at(-1)?.summary).not.toMatch(/do not deduct/);
+  });
+
+  it('two failed refunds over deductions in doubt: each give-back alert asks for its own GB, which add up (review 5)', async () => {
+    // A snapshot of "what the order should leave" differed between the two alerts: handled
+    // newest first, the customer ended 3 GB short. Each now asks for its own GB after settling.
+    const handler = handlerOf();
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
+    fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 2 });
+    expect(resultOf(await handler(refunded(id, 500, T)))).toBe('deduction-unknown');
+    expect(resultOf(await handler(refunded(id, 800, T + 10)))).toBe('deduction-unknown');
+    expect(resultOf(await handler(refundFailed(id, 'r1', 500, T + 60)))).toBe('needs-a-person');
+    expect(resultOf(await handler(refundFailed(id, 'r2', 300, T + 70)))).toBe('needs-a-person');
+    const asks = new Map<string, string>();
+    for (const e of sink.events) {
+      if (!e.subject.startsWith('reversal:')) continue;
+      expect(e.summary).toMatch(new RegExp(`Settle each .* then credit ${e.details.gb} GB back`));
+      asks.set(e.subject, e.details.gb ?? '');
+    }
+    // Both deductions settled as taken (8 GB), then both give-backs: 10 − 8 + 8 = 10 GB.
+    expect([...asks.values()].map(Number).sort()).toEqual([3, 5]);
   });
 });

@@ -176,16 +176,22 @@ export class AutoTopupEngine implements BalanceListener {
 
   async #one(rec: AutoTopupRecord, change: BalanceChange, batch: Batch): Promise<void> {
     if (rec.episode) return this.#continue(rec, change, batch);
-    if (!rec.enabled) return;
+    if (!rec.enabled) {
+      if (!rec.poolAlerted) return;
+      await this.#closePoolAlert(rec, 'Auto top-up is off.');
+      await this.#write(rec, (r) => ({ next: { ...r, poolAlerted: undefined }, lines: [] }));
+      return;
+    }
     const now = this.#deps.clock();
     if (!isLow(rec, change.after)) {
-      if (rec.blocked) {
-        const written = await this.#write(rec, (r) => ({
-          next: { ...r, blocked: undefined },
-          lines: [{ by: BY, event: 'recovered', detail: 'balance back above the threshold' }],
+      if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The customer is no longer low.');
+      if (rec.blocked || rec.poolAlerted) {
+        await this.#write(rec, (r) => ({
+          next: { ...r, blocked: undefined, poolAlerted: undefined },
+          lines: r.blocked
+            ? [{ by: BY, event: 'recovered', detail: 'balance back above the threshold' }]
+            : [],
         }));
-        if (written && rec.blocked === 'pool')
-          await this.#poolPassed(rec, 'The customer is no longer low.');
       }
       return;
     }
@@ -375,14 +381,14 @@ export class AutoTopupEngine implements BalanceListener {
     return gbToMb(sum(batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : []))));
   }
 
-  /** Records why the customer is not charged, once per reason; the pool also tells the agent. */
+  /**
+   * Records why the customer is not charged, once per reason; the pool also tells the agent,
+   * before the record notes it, so a run that dies between the two raises it again.
+   */
   async #block(rec: AutoTopupRecord, refusal: Refusal): Promise<void> {
-    if (rec.blocked === refusal.code) return;
-    const written = await this.#write(rec, (r) => ({
-      next: { ...r, blocked: refusal.code },
-      lines: [{ by: BY, event: 'not-charged', detail: `${refusal.code}: ${refusal.detail}` }],
-    }));
-    if (written && refusal.code === 'pool') {
+    const pool = refusal.code === 'pool';
+    if (rec.blocked === refusal.code && (!pool || rec.poolAlerted)) return;
+    if (pool) {
       await this.#deps.sink.raise({
         kind: 'topup-failed',
         severity: 'warning',
@@ -391,6 +397,13 @@ export class AutoTopupEngine implements BalanceListener {
         details: { customerId: rec.customerId, package: rec.packageId, reason: refusal.detail },
       });
     }
+    await this.#write(rec, (r) => ({
+      next: { ...r, blocked: refusal.code, ...(pool ? { poolAlerted: true } : {}) },
+      lines:
+        r.blocked === refusal.code
+          ? []
+          : [{ by: BY, event: 'not-charged', detail: `${refusal.code}: ${refusal.detail}` }],
+    }));
   }
 
   async #start(rec: AutoTopupRecord, after: CustomerBalance, now: Date, batch: Batch) {
@@ -423,6 +436,7 @@ export class AutoTopupEngine implements BalanceListener {
       month,
       chargesInMonth: (rec.month === month ? rec.chargesInMonth : 0) + 1,
       blocked: undefined,
+      poolAlerted: undefined,
       updatedAt: at,
       updatedBy: BY,
     };
@@ -431,6 +445,8 @@ export class AutoTopupEngine implements BalanceListener {
       after.daysLeft !== null && rec.orDaysLeft !== undefined && after.daysLeft <= rec.orDaysLeft
         ? `${balance}, ${after.daysLeft} days left`
         : `${balance} below ${formatGb(rec.belowGb)}`;
+    // The pool passed for this customer: closed before the claim clears the note of it.
+    if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The pool covers the top-up again.');
     // The claim: whoever writes this version charges; a concurrent run finds it taken.
     const claimed = await this.#deps.store.commit(next, rec.version, [
       {
@@ -441,7 +457,6 @@ export class AutoTopupEngine implements BalanceListener {
       },
     ]);
     if (!claimed) return;
-    if (rec.blocked === 'pool') await this.#poolPassed(rec, 'The pool covers the top-up again.');
     // The pool check above counted the pending top-ups; this one is pending now too.
     batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(gb));
     await this.#charge(next, episode);
@@ -989,8 +1004,15 @@ export class AutoTopupEngine implements BalanceListener {
     return `autotopup:pool:${this.#deps.config.autoTopup.pool}:${customerId}`;
   }
 
-  async #poolPassed(rec: AutoTopupRecord, note: string): Promise<void> {
-    await this.#deps.sink.resolve?.('topup-failed', this.#poolSubject(rec.customerId), note);
+  /**
+   * Closes the customer's pool alert; the caller's next write clears the note of it (in that
+   * order, so a run that dies between closes it again). A notice that fails is the sink's to
+   * resend, never a reason to skip the charge that follows.
+   */
+  async #closePoolAlert(rec: AutoTopupRecord, note: string): Promise<void> {
+    await this.#deps.sink
+      .resolve?.('topup-failed', this.#poolSubject(rec.customerId), note)
+      .catch(() => false);
   }
 
   #actionLink(customerId: string, paymentIntentId: string | undefined): string | undefined {

@@ -93,6 +93,12 @@ export interface AutoTopupRecord extends AutoTopupSettings {
   /** Why no episode starts though the customer is low (`cooldown`, `pool`, …), once per reason. */
   blocked?: RefusalCode;
   /**
+   * The agent's "held back by the pool" alert of this customer is raised and not closed yet
+   * (a settings change clears `blocked`, not this): closed when the customer is charged, no
+   * longer low, or turned off.
+   */
+  poolAlerted?: boolean;
+  /**
    * When the settings last changed (a line `on`, `off` or `settings`, by anyone, the engine's
    * turning off included); episode steps leave it. A Checkout paid before it is not applied.
    */

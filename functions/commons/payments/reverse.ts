@@ -210,25 +210,22 @@ async function giveBackToAPerson(
 }
 
 /**
- * The critical alert for a give-back left to a person; then noted. It names the deductions
- * in doubt and the GB the order should leave the customer once each is settled as its own
- * alert says (taken, or deducted by hand): the one instruction right in every case, since a
- * deduction in doubt may be this money's own or one that stands.
+ * The critical alert for a give-back left to a person; then noted. It names the deductions in
+ * doubt: once each is settled as its own alert says (taken, by FlowPilot or by hand), this
+ * give-back's GB are right to credit, whichever deduction this money came back for, and
+ * several give-backs of one order add up.
  */
 export async function alertGiveBack(
-  deps: { ledger: Pick<Ledger, 'markAlerted' | 'listParts' | 'getOrder'>; sink: OpsEventSink },
+  deps: { ledger: Pick<Ledger, 'markAlerted' | 'listParts'>; sink: OpsEventSink },
   key: OrderKey,
   part: Pick<DeductionPart, 'partId' | 'kind' | 'gb' | 'customerId' | 'orderId' | 'reason'>,
   disputePartId: string,
   now: Date,
 ): Promise<void> {
-  const [parts, order] = await Promise.all([deps.ledger.listParts(key), deps.ledger.getOrder(key)]);
-  const check = parts
+  const check = (await deps.ledger.listParts(key))
     .filter((p) => p.kind !== 'reversal' && (p.state === 'UNKNOWN' || p.state === 'FAILED'))
     .map((p) => `${p.partId} (${p.state === 'FAILED' ? 'refused' : 'outcome unknown'}, ${p.gb} GB)`)
     .join(', ');
-  const orderGb = order?.gb ?? '?';
-  const leaves = order?.gb ? new Decimal(order.gb).minus(order.deductedGb ?? '0').toFixed() : '?';
   logger.error('give-back needs a person', { ...partFacts(key, part), dispute: disputePartId });
   const customer = part.customerId ?? '?';
   const why =
@@ -239,13 +236,12 @@ export async function alertGiveBack(
     kind: 'deduction-unknown',
     severity: 'critical',
     subject: `reversal:${key.provider}:${key.paymentId}:${part.partId}`,
-    summary: `${why}, but deduction ${check || '(none left)'} of this order is in doubt, so FlowPilot gave nothing back. Settle each as its own alert says (taken, or deducted by hand), then credit back what leaves customer ${customer} ${leaves} GB of this order's ${orderGb} GB, at most ${part.gb} GB (orderId ${part.orderId ?? '?'})`,
+    summary: `${why}, but deduction ${check || '(none left)'} of this order is in doubt, so FlowPilot gave nothing back. Settle each as its own alert says (taken, by FlowPilot or by hand), then credit ${part.gb} GB back to customer ${customer} (orderId ${part.orderId ?? '?'})`,
     details: {
       ...partFacts(key, part),
       upstreamOrderId: part.orderId ?? '',
       disputePartId,
       check,
-      orderLeaves: `${leaves} GB`,
     },
   });
   if (raised) await noteAlerted(deps, key, part.partId, now);

@@ -19,12 +19,7 @@ const ORDERS_LOOK_BACK_MS = 7 * 86_400_000;
 export interface SweepDeps {
   ledger: Pick<
     Ledger,
-    | 'settleDeduction'
-    | 'settleReversal'
-    | 'markAlerted'
-    | 'markOrderAlerted'
-    | 'listParts'
-    | 'getOrder'
+    'settleDeduction' | 'settleReversal' | 'markAlerted' | 'markOrderAlerted' | 'listParts'
   >;
   reader: Pick<LedgerReader, 'partsInState' | 'partsNotAlerted' | 'ordersNotAlerted'>;
   upstream: Pick<DynamicTrafficApi, 'rechargeTrafficCount'>;

@@ -67,6 +67,7 @@ const RECORD_ATTRS = new Set<string>([
   'month',
   'chargesInMonth',
   'blocked',
+  'poolAlerted',
   'settingsChangedAt',
   'optInSession',
   'createdAt',
