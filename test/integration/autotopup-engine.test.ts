@@ -593,7 +593,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     expect((await store.get(id))?.blocked).toBe('monthly-cap');
   });
 
-  it('never charges when the pool cannot deliver the package, and alerts the agent once', async () => {
+  it('never charges when the pool cannot deliver the package, and alerts the agent under one subject', async () => {
     // Prepare: 150 GB left, but another customer's 100 GB top-up is pending
     await snapshots.put([pool('150', new Date(now.getTime() - 1000))]);
     const other = id;
@@ -611,8 +611,10 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     // Assess
     expect(standIn.paymentIntents()).toHaveLength(1);
     expect((await store.get(id))?.blocked).toBe('pool');
-    expect(sink.events).toEqual([
-      expect.objectContaining({ kind: 'topup-failed', subject: `autotopup:pool:primary:${id}` }),
+    // Raised at each refusal under one subject: the alerting sink folds the repeat.
+    expect(sink.events.map((e) => [e.kind, e.subject])).toEqual([
+      ['topup-failed', `autotopup:pool:primary:${id}`],
+      ['topup-failed', `autotopup:pool:primary:${id}`],
     ]);
     expect((await store.history(id))[0]?.detail).toMatch(/pool has 50 GB after pending top-ups/);
     expect(other).not.toBe(id);

@@ -13,6 +13,7 @@ import type { BalanceChange, CustomerBalance } from '../../functions/commons/cus
 import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import type { OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
+import { orderKeyText } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
@@ -20,12 +21,17 @@ import { createTestTable } from '../helpers/dynamo.ts';
 import { testPaymentsConfig } from './payments-fixtures.ts';
 
 /**
- * Found by adversarial reviews 4 and 5 (#26): one pool alert for all customers was closed when one
- * held-back customer started (another still waiting, unalerted), and left open when the held-
- * back customer recovered without a top-up (the next shortfall folded into it, acknowledged:
- * nobody told). The alert is now one per customer held back, closed when that customer is
- * served or no longer low (the record notes it is open, whatever clears `blocked`), or turned
- * off. gb100 is 100 GB; the threshold is 20 GB.
+ * The pool check and the per-customer pool alert of auto top-up, found by adversarial reviews
+ * 4–6 (#26): one pool alert for all customers was closed when one held-back customer started
+ * (another still waiting, unalerted) and left open when one recovered without a top-up (the
+ * next shortfall folded into it); a settings change forgot the alert was open; a raise lost
+ * after the record write, or a close before a claim that was not written, left a customer held
+ * back silently; SNS failing on a close skipped the charge's pool count; a resumed charge reset
+ * the batch's pending count; an episode credited after the pool's snapshot stopped counting.
+ * The record notes the alert is open (`poolAlerted`), every pool refusal raises it (repeats
+ * fold), and the pool owes its open episodes plus the ledger's credits after its snapshot.
+ * gb100 is 100 GB; the threshold is 20 GB. The set-up can throttle the store's next commit,
+ * kill the next Stripe client build or the next raise.
  */
 const KEY = 'sk_test_pool_alert';
 const subject = (customer: string) => `autotopup:pool:primary:${customer}`;
@@ -44,6 +50,7 @@ afterEach(() => {
 
 async function setUp(name: string) {
   const table = await createTestTable(name);
+  const ledger = new DynamoLedger(table.doc, table.tableName);
   const store = new AutoTopupStore(table.doc, table.tableName);
   const snapshots = new SnapshotStore(table.doc, table.tableName);
   const alerts = new AlertStateStore({ client: table.doc, tableName: table.tableName });
@@ -70,10 +77,35 @@ async function setUp(name: string) {
     },
     resolve: (kind, subject, note) => sink.resolve(kind, subject, note),
   };
+  // DynamoDB throttling one commit (or the Lambda killed just before it).
+  let throttleCommits = 0;
+  const flakyStore = {
+    get: (id: string) => store.get(id),
+    getMany: (ids: readonly string[]) => store.getMany(ids),
+    openEpisodes: () => store.openEpisodes(),
+    monthGb: (id: string, month: string) => store.monthGb(id, month),
+    commit: async (...args: Parameters<typeof store.commit>) => {
+      if (throttleCommits > 0) {
+        throttleCommits -= 1;
+        throw Object.assign(new Error('Rate exceeded'), {
+          name: 'ProvisionedThroughputExceededException',
+        });
+      }
+      return store.commit(...args);
+    },
+  };
+  // A Lambda killed between the claim and the Stripe call.
+  let killStripe = 0;
   const engine = new AutoTopupEngine({
-    store,
-    stripe: async () => createStripeApi(stripeClient(KEY, standIn.url)),
-    ledger: new DynamoLedger(table.doc, table.tableName),
+    store: flakyStore,
+    stripe: async () => {
+      if (killStripe > 0) {
+        killStripe -= 1;
+        throw new Error('Lambda killed before the Stripe call');
+      }
+      return createStripeApi(stripeClient(KEY, standIn.url));
+    },
+    ledger,
     balances: { current: async () => new Map() },
     snapshots,
     sink: flaky,
@@ -113,7 +145,7 @@ async function setUp(name: string) {
     after: balance(id, after),
     credits: [],
   });
-  for (const id of ['911', '912']) {
+  for (const id of ['911', '912', '921', '922', '923', '931', '932']) {
     await setAutoTopup(
       store,
       {
@@ -130,6 +162,7 @@ async function setUp(name: string) {
     );
   }
   return {
+    ledger,
     engine,
     alerts,
     sink,
@@ -138,6 +171,12 @@ async function setUp(name: string) {
     store,
     config,
     now: () => now,
+    killNextStripe: () => {
+      killStripe = 1;
+    },
+    throttleNextCommit: () => {
+      throttleCommits = 1;
+    },
     killNextRaise: () => {
       killRaises = 1;
     },
@@ -266,6 +305,117 @@ describe('the pool alert', () => {
     // The claimed episode of 911 is charged by a later run.
     f.later(1);
     await f.engine.onBalances([f.change('911', '11', '10')]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+  });
+});
+
+describe('the pool alert closed before a claim that is not written', () => {
+  // #start closes the customer's pool alert before the claim commit; the commit throttled
+  // (or the run killed) leaves `blocked: pool, poolAlerted: true` on the record with the alert
+  // closed. Another customer's claim then takes the pool: the next run refuses 911 for the
+  // pool again and #block returns silently (blocked === 'pool' && poolAlerted).
+  it('a claim throttled after the alert closed: 911 held back again, a person is told', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp('pool-alert-claim-lost');
+    await f.pool('50');
+    await f.engine.onBalances([f.change('911', '25', '12')]);
+    expect(f.published()).toBe(1);
+    // The pool gets 100 GB more: one top-up. 911's claim is throttled; 912 takes the pool.
+    f.later(1);
+    await f.pool('150');
+    f.throttleNextCommit();
+    await f.engine.onBalances([f.change('911', '12', '11'), f.change('912', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    // Hours of runs: 911 stays low and held back by the pool (912's top-up is pending).
+    for (let i = 0; i < 3; i++) {
+      f.later(1);
+      await f.engine.onBalances([f.change('911', '11', `${10 - i}`)]);
+    }
+    await f.sink.remindDue();
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    expect((await f.alerts.get('topup-failed', subject('911')))?.status ?? 'ok').not.toBe('ok');
+  });
+});
+
+describe('the pool check of a batch with a resumed charge', () => {
+  // #resume sets batch.pendingMb = undefined; the next pool check recomputes it from
+  // batch.open, read before this batch's own claims: a top-up claimed earlier in the batch
+  // is no longer counted, and a later customer passes a pool that cannot deliver both.
+  it('pool of two top-ups, one resumed: no third customer is charged', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp('pool-resume-batch');
+    await f.pool('200');
+    // 922's run is killed between its claim and the Stripe call: its claim expires.
+    f.killNextStripe();
+    await f.engine.onBalances([f.change('922', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    // An hour later: the pool covers 922's pending top-up and one more (200 GB, 100 each).
+    f.later(1);
+    await f.pool('200');
+    await f.engine.onBalances([
+      f.change('921', '25', '12'),
+      f.change('922', '12', '11'),
+      f.change('923', '25', '12'),
+    ]);
+    // 922 resumed and 921 charged: 200 GB pending on a 200 GB pool; 923 must be held back.
+    const charged = standIn.paymentIntents().map((pi) => pi.metadata?.customerId);
+    expect(new Set(charged).size).toBe(charged.length);
+    expect(charged.sort()).toEqual(['921', '922']);
+  });
+});
+
+describe('the pool check after an episode ended on a snapshot older than its credit', () => {
+  // The pool check is the latest snapshot's residual minus the open episodes; an episode ends
+  // once the balance shows its credit, and then no longer counts, though a snapshot taken
+  // before that credit (the totals poll failing, or simply not run since) still holds its GB.
+  // Nothing compares the snapshot's time with the credits since: the next customer is
+  // charged for GB the pool no longer has.
+  it('pool of one top-up, the first credited after the snapshot: the second is held back', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp('pool-stale-snapshot');
+    // The last snapshot the totals poll wrote: 150 GB (it fails from here on: upstream 5xx).
+    await f.pool('150');
+    await f.engine.onBalances([f.change('931', '25', '12')]);
+    const [pi] = standIn.paymentIntents();
+    expect(pi?.metadata?.customerId).toBe('931');
+    // The webhook credited 931's 100 GB (the pool now has 50 GB); the balance shows it.
+    f.later(1);
+    const key = { provider: 'stripe', paymentId: pi?.id ?? '' };
+    await f.ledger.createOrder(
+      {
+        ...key,
+        orderId: `o${key.paymentId}`,
+        state: 'CREDITING',
+        customerId: '931',
+        packageId: 'gb100',
+        quantity: 1,
+        gb: '100',
+        amountMinor: 8000,
+        currency: 'usd',
+      },
+      { now: f.now(), lease: { owner: 'webhook', until: f.now().getTime() + 60_000 } },
+    );
+    await f.ledger.markCredited(key, { now: f.now(), code: 200, message: '充值成功' });
+    const shown = f.change('931', '12', '112');
+    await f.engine.onBalances([
+      {
+        ...shown,
+        credits: [
+          {
+            mb: gbToMb('100').toFixed(),
+            at: f.now().toISOString(),
+            orderId: orderKeyText({ provider: 'stripe', paymentId: pi?.id ?? '' }),
+          },
+        ],
+      },
+    ]);
+    expect(await f.store.openEpisodes()).toHaveLength(0);
+    // 932 runs low: the pool cannot deliver 100 GB more.
+    f.later(0.25);
+    await f.engine.onBalances([f.change('932', '25', '12')]);
     expect(standIn.paymentIntents()).toHaveLength(1);
   });
 });

@@ -365,7 +365,7 @@ export class AutoTopupEngine implements BalanceListener {
       batch.snapshot = (await this.#deps.snapshots.latest(pool)) ?? null;
     const snapshot = batch.snapshot;
     if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
-    batch.pendingMb ??= await this.#pendingMb(batch);
+    batch.pendingMb ??= await this.#pendingMb(batch, snapshot, now);
     const left = snapshot.residualMb.minus(batch.pendingMb);
     if (left.lt(gbToMb(gb))) {
       return {
@@ -376,9 +376,21 @@ export class AutoTopupEngine implements BalanceListener {
     return undefined;
   }
 
-  async #pendingMb(batch: Batch): Promise<Decimal> {
+  /**
+   * What the pool owes beyond its snapshot: the open episodes, and every credit of the ledger
+   * after the snapshot (an ended episode, a Buy order: the snapshot does not show them taken
+   * yet, the longer so when the totals poll fails). One counted twice errs on the safe side.
+   */
+  async #pendingMb(batch: Batch, snapshot: PoolSnapshot, now: Date): Promise<Decimal> {
     batch.open ??= await this.#deps.store.openEpisodes();
-    return gbToMb(sum(batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : []))));
+    const since = Date.parse(snapshot.at);
+    const { credits } = await this.#ledger(now, batch);
+    return gbToMb(
+      sum([
+        ...batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : [])),
+        ...credits.flatMap((c) => (c.creditedAt.getTime() > since ? [c.gb] : [])),
+      ]),
+    );
   }
 
   /**
@@ -387,7 +399,9 @@ export class AutoTopupEngine implements BalanceListener {
    */
   async #block(rec: AutoTopupRecord, refusal: Refusal): Promise<void> {
     const pool = refusal.code === 'pool';
-    if (rec.blocked === refusal.code && (!pool || rec.poolAlerted)) return;
+    if (rec.blocked === refusal.code && !pool) return;
+    // Raised at every refusal: a repeat folds into the open alert, and one closed by a run
+    // whose next write was lost is news again.
     if (pool) {
       await this.#deps.sink.raise({
         kind: 'topup-failed',
@@ -397,6 +411,7 @@ export class AutoTopupEngine implements BalanceListener {
         details: { customerId: rec.customerId, package: rec.packageId, reason: refusal.detail },
       });
     }
+    if (rec.blocked === refusal.code && rec.poolAlerted) return;
     await this.#write(rec, (r) => ({
       next: { ...r, blocked: refusal.code, ...(pool ? { poolAlerted: true } : {}) },
       lines:
@@ -806,7 +821,7 @@ export class AutoTopupEngine implements BalanceListener {
     if (found.answer) return this.#record(next, again, found.answer);
     const unwanted = await this.#unwanted(next, again, balance, now, batch);
     if (unwanted) return this.#close(next, again, `${unwanted}: attempt ${ep.attempt} not made`);
-    batch.pendingMb = undefined;
+    // Its GB are counted already: the episode is open (never recount from a stale read).
     await this.#charge(next, again);
   }
 
