@@ -342,7 +342,14 @@ const SPECS: Record<string, InvocationSpec> = {
     // 30 GB; poll-usage and poll-customers, from their bundles, see it and publish the change.
     async arrange() {
       sim.useTraffic({ customerId: CUSTOMER, downloadMb: 30 * 1024 });
-      for (const name of ['poll-usage', 'poll-customers']) {
+      // The agent refilled the pool since the Checkout's credit took its last 10 GB; the
+      // totals poll sees it (auto top-up never charges on a snapshot its credits outran).
+      sim.setPool('primary', {
+        rechargedMb: 2_150_400,
+        consumedMb: 2_048_000,
+        residualMb: 102_400,
+      });
+      for (const name of ['poll-totals', 'poll-usage', 'poll-customers']) {
         const fn = functionNamed(name);
         await invoke(fn, scheduledEvent(fn));
       }
