@@ -17,6 +17,7 @@ import { orderKeyText } from '../../functions/commons/payments/ledger/ledger-rea
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { testPaymentsConfig } from './payments-fixtures.ts';
 
@@ -129,17 +130,8 @@ async function setUp(name: string) {
       },
     ]);
   };
-  const balance = (id: string, gb: string): CustomerBalance => ({
-    customerId: id,
-    balanceMb: gbToMb(gb).toFixed(),
-    burn1dMb: null,
-    burn7dMb: null,
-    daysLeft: null,
-    lastCreditMb: null,
-    lastCreditAt: null,
-    recentCredits: [],
-    asOf: now.toISOString(),
-  });
+  const balance = (id: string, gb: string): CustomerBalance =>
+    customerBalance(id, gb, now, { recentCredits: [] });
   const change = (id: string, before: string, after: string): BalanceChange => ({
     before: balance(id, before),
     after: balance(id, after),

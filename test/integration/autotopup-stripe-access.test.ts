@@ -15,6 +15,7 @@ import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts'
 import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { customerBalance } from '../helpers/balances.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { testPaymentsConfig } from './payments-fixtures.ts';
 
@@ -79,17 +80,8 @@ it('a second key refusal in a warm container notifies a person', {
     clock,
     config: { autoTopup: autoTopupSchema.parse({}), payments },
   });
-  const balance = (id: string, gb: string): CustomerBalance => ({
-    customerId: id,
-    balanceMb: gbToMb(gb).toFixed(),
-    burn1dMb: null,
-    burn7dMb: null,
-    daysLeft: null,
-    lastCreditMb: null,
-    lastCreditAt: null,
-    recentCredits: [],
-    asOf: now.toISOString(),
-  });
+  const balance = (id: string, gb: string): CustomerBalance =>
+    customerBalance(id, gb, now, { recentCredits: [] });
   const low = (id: string): BalanceChange[] => [
     { before: balance(id, '25'), after: balance(id, '12'), credits: [] },
   ];
