@@ -35,5 +35,10 @@ export function useAlertingSink(table: string) {
     },
     /** SNS messages published so far in the test. */
     published: () => sns.commandCalls(PublishCommand).length,
+    /** SNS refusing every publish (true) or taking them again (false). */
+    snsDown(down: boolean) {
+      if (down) sns.on(PublishCommand).rejects(new Error('SNS unavailable'));
+      else sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    },
   };
 }

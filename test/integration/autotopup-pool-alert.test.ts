@@ -1,25 +1,13 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AlertEventSink } from '../../functions/commons/alerts/index.ts';
-import { AlertStateStore } from '../../functions/commons/alerts/store/alert-state.ts';
-import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
-import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
-import { autoTopupSchema } from '../../functions/commons/config/autotopup.ts';
-import type { BalanceChange, CustomerBalance } from '../../functions/commons/customers/types.ts';
-import { SnsNotifier } from '../../functions/commons/notifier/index.ts';
 import type { OpsEventSink } from '../../functions/commons/ops-events.ts';
-import { DynamoLedger } from '../../functions/commons/payments/ledger/ledger.ts';
 import { orderKeyText } from '../../functions/commons/payments/ledger/ledger-read.ts';
-import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.ts';
-import { Decimal, gbToMb } from '../../functions/commons/units.ts';
+import { gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
-import { customerBalance } from '../helpers/balances.ts';
-import { createTestTable } from '../helpers/dynamo.ts';
-import { testPaymentsConfig } from './payments-fixtures.ts';
+import { useAlertingSink } from '../helpers/alerting.ts';
+import { autoTopupRig } from '../helpers/autotopup.ts';
 
 /**
  * The pool check and the per-customer pool alert of auto top-up, found by adversarial reviews
@@ -36,7 +24,7 @@ import { testPaymentsConfig } from './payments-fixtures.ts';
  */
 const KEY = 'sk_test_pool_alert';
 const subject = (customer: string) => `autotopup:pool:primary:${customer}`;
-const sns = mockClient(SNSClient);
+const alerting = useAlertingSink('pool-alert-alerts');
 let standIn: StripeStandIn;
 beforeAll(async () => {
   standIn = await startStripeStandIn({ apiKey: KEY, webhookMode: 'manual' });
@@ -45,27 +33,14 @@ afterAll(async () => {
   await standIn.close();
 });
 afterEach(() => {
-  sns.reset();
   standIn.reset();
 });
 
 async function setUp(name: string) {
-  const table = await createTestTable(name);
-  const ledger = new DynamoLedger(table.doc, table.tableName);
-  const store = new AutoTopupStore(table.doc, table.tableName);
-  const snapshots = new SnapshotStore(table.doc, table.tableName);
-  const alerts = new AlertStateStore({ client: table.doc, tableName: table.tableName });
-  sns.on(PublishCommand).resolves({ MessageId: 'm' });
   let now = new Date('2026-12-01T12:00:00Z');
   const clock = () => now;
-  const sink = new AlertEventSink({
-    state: alerts,
-    notifier: new SnsNotifier({ topicArn: 'arn:aws:sns:us-east-1:1:a', client: new SNSClient({}) }),
-    clock,
-    reminderMs: 240 * 60_000,
-  });
-  const payments = testPaymentsConfig();
-  const config = { autoTopup: autoTopupSchema.parse({}), payments };
+  const rig = await autoTopupRig(name, clock, { url: standIn.url, key: KEY });
+  const { store: alerts, sink } = await alerting.create(clock);
   // A run killed (or the alert table throttled) between the record write and the raise.
   let killRaises = 0;
   const flaky: OpsEventSink = {
@@ -80,6 +55,7 @@ async function setUp(name: string) {
   };
   // DynamoDB throttling one commit (or the Lambda killed just before it).
   let throttleCommits = 0;
+  const { store } = rig;
   const flakyStore = {
     get: (id: string) => store.get(id),
     getMany: (ids: readonly string[]) => store.getMany(ids),
@@ -97,7 +73,7 @@ async function setUp(name: string) {
   };
   // A Lambda killed between the claim and the Stripe call.
   let killStripe = 0;
-  const engine = new AutoTopupEngine({
+  const engine = rig.engine({
     store: flakyStore,
     stripe: async () => {
       if (killStripe > 0) {
@@ -106,62 +82,14 @@ async function setUp(name: string) {
       }
       return createStripeApi(stripeClient(KEY, standIn.url));
     },
-    ledger,
-    balances: { current: async () => new Map() },
-    snapshots,
     sink: flaky,
-    notices: { send: async () => undefined },
-    clock,
-    config,
   });
-  let poll = 0;
-  /** The pool as the totals poll last saw it, a minute ago. */
-  const pool = (gb: string) => {
-    const mb = gbToMb(gb);
-    poll += 1;
-    return snapshots.put([
-      {
-        pool: 'primary',
-        at: new Date(now.getTime() - 60_000).toISOString(),
-        pollId: `p${poll}`,
-        rechargedMb: mb,
-        consumedMb: new Decimal(0),
-        residualMb: mb,
-      },
-    ]);
-  };
-  const balance = (id: string, gb: string): CustomerBalance =>
-    customerBalance(id, gb, now, { recentCredits: [] });
-  const change = (id: string, before: string, after: string): BalanceChange => ({
-    before: balance(id, before),
-    after: balance(id, after),
-    credits: [],
-  });
-  for (const id of ['911', '912', '921', '922', '923', '931', '932']) {
-    await setAutoTopup(
-      store,
-      {
-        customerId: id,
-        packageId: 'gb100',
-        quantity: 1,
-        belowGb: '20',
-        paymentMethod: 'pm_card_visa',
-        stripeCustomer: 'cus_test',
-        by: 'cli:test',
-        now,
-      },
-      config,
-    );
-  }
+  await rig.optIn('911', '912', '921', '922', '923', '931', '932');
   return {
-    ledger,
+    ...rig,
     engine,
     alerts,
     sink,
-    pool,
-    change,
-    store,
-    config,
     now: () => now,
     killNextStripe: () => {
       killStripe = 1;
@@ -175,7 +103,7 @@ async function setUp(name: string) {
     later: (hours: number) => {
       now = new Date(now.getTime() + hours * 3_600_000);
     },
-    published: () => sns.commandCalls(PublishCommand).length,
+    published: alerting.published,
   };
 }
 
@@ -291,9 +219,9 @@ describe('the pool alert', () => {
     // The pool gets 100 GB more: one 100 GB top-up, not two. SNS is down for a while.
     f.later(1);
     await f.pool('150');
-    sns.on(PublishCommand).rejects(new Error('SNS unavailable'));
+    alerting.snsDown(true);
     await f.engine.onBalances([f.change('911', '12', '11'), f.change('912', '25', '12')]);
-    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    alerting.snsDown(false);
     // The claimed episode of 911 is charged by a later run.
     f.later(1);
     await f.engine.onBalances([f.change('911', '11', '10')]);
