@@ -12,6 +12,31 @@ import { testPaymentsConfig } from '../integration/payments-fixtures.ts';
 import { customerBalance } from './balances.ts';
 import { createTestTable } from './dynamo.ts';
 
+/** The agent opts a customer in: gb100 below 20 GB, a saved card; `over` changes any of it. */
+export function optInWithCard(
+  store: AutoTopupStore,
+  config: Parameters<typeof setAutoTopup>[2],
+  customerId: string,
+  now: Date,
+  over: Partial<Parameters<typeof setAutoTopup>[1]> = {},
+) {
+  return setAutoTopup(
+    store,
+    {
+      customerId,
+      packageId: 'gb100',
+      quantity: 1,
+      belowGb: '20',
+      paymentMethod: 'pm_card_visa',
+      stripeCustomer: 'cus_test',
+      by: 'cli:test',
+      now,
+      ...over,
+    },
+    config,
+  );
+}
+
 /**
  * An auto top-up engine over a fresh table, on the test's clock, charging the Stripe stand-in
  * at `stripeUrl`: customers opted in (gb100 below 20 GB, a saved card), the pool as the totals
@@ -49,22 +74,7 @@ export async function autoTopupRig(
         ...deps,
       }),
     async optIn(...ids: string[]) {
-      for (const customerId of ids) {
-        await setAutoTopup(
-          store,
-          {
-            customerId,
-            packageId: 'gb100',
-            quantity: 1,
-            belowGb: '20',
-            paymentMethod: 'pm_card_visa',
-            stripeCustomer: 'cus_test',
-            by: 'cli:test',
-            now: clock(),
-          },
-          config,
-        );
-      }
+      for (const id of ids) await optInWithCard(store, config, id, clock());
     },
     /** The pool as the totals poll last saw it, a minute ago. */
     pool(gb: string) {

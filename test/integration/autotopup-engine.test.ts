@@ -7,7 +7,7 @@ import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { type AutoTopupDeps, AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
 import { customerAutoTopupNotices } from '../../functions/commons/autotopup/notices.ts';
-import { setAutoTopup, turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
+import { turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { sesClientFor } from '../../functions/commons/clients/ses.ts';
@@ -33,6 +33,7 @@ import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.t
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { startSesStandIn } from '../../local/ses/stand-in.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { optInWithCard } from '../helpers/autotopup.ts';
 import { createTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import {
@@ -212,22 +213,11 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     return [{ before: balance('25'), after: balance(gb), credits }];
   };
 
-  async function optIn(paymentMethod = 'pm_card_visa', over: Record<string, unknown> = {}) {
-    await setAutoTopup(
-      store,
-      {
-        customerId: id,
-        packageId: 'gb100',
-        quantity: 1,
-        belowGb: '20',
-        paymentMethod,
-        stripeCustomer: 'cus_test',
-        by: 'cli:test',
-        now,
-        ...over,
-      },
-      config(),
-    );
+  async function optIn(
+    paymentMethod = 'pm_card_visa',
+    over: Partial<Parameters<typeof optInWithCard>[4]> = {},
+  ) {
+    await optInWithCard(store, config(), id, now, { paymentMethod, ...over });
   }
 
   const events = async () => (await store.history(id)).map((l) => l.event).reverse();

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storedBalances } from '../../functions/commons/autotopup/balances.ts';
 import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
-import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
@@ -20,6 +19,7 @@ import { UsageStore } from '../../functions/commons/pollers/store/usage.ts';
 import { type PollUsageDeps, pollUsage } from '../../functions/commons/pollers/usage.ts';
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { optInWithCard } from '../helpers/autotopup.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import { useSimulator } from '../helpers/simulator.ts';
 import {
@@ -139,20 +139,7 @@ async function setup(gb: number) {
     { balances, records, usage, pollState, timeZone: ZONE, usageCounts: 'upload+download', clock },
     { customerId: id, gb: new Decimal(gb) },
   );
-  await setAutoTopup(
-    autotopup,
-    {
-      customerId: id,
-      packageId: 'gb100',
-      quantity: 1,
-      belowGb: '20',
-      paymentMethod: 'pm_card_visa',
-      stripeCustomer: 'cus_test',
-      by: 'cli:test',
-      now,
-    },
-    config,
-  );
+  await optInWithCard(autotopup, config, id, now);
   await snapshots.put([
     {
       pool: 'primary',

@@ -1,6 +1,5 @@
 import { expect } from 'vitest';
 import { AutoTopupEngine } from '../../functions/commons/autotopup/engine.ts';
-import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { AutoTopupStore } from '../../functions/commons/autotopup/store/autotopup.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
@@ -13,6 +12,7 @@ import { SnapshotStore } from '../../functions/commons/pollers/store/snapshots.t
 import { Decimal, gbToMb } from '../../functions/commons/units.ts';
 import type { DynamicTrafficApi } from '../../functions/commons/upstream/types.ts';
 import type { StripeStandIn } from '../../local/stripe/server.ts';
+import { optInWithCard } from '../helpers/autotopup.ts';
 import { createTestTable } from '../helpers/dynamo.ts';
 import type { SimulatorFixture } from '../helpers/simulator.ts';
 import {
@@ -84,20 +84,7 @@ export async function bench(
       residualMb: gbToMb(1_000_000),
     },
   ]);
-  await setAutoTopup(
-    store,
-    {
-      customerId: id,
-      packageId: opts.pkg ?? 'gb10',
-      quantity: 1,
-      belowGb: '20',
-      paymentMethod: 'pm_card_visa',
-      stripeCustomer: 'cus_test',
-      by: 'cli:test',
-      now,
-    },
-    config,
-  );
+  await optInWithCard(store, config, id, now, { packageId: opts.pkg ?? 'gb10' });
 
   const webhookDeps = (up: DynamicTrafficApi, led: PaymentDeps['ledger']): PaymentDeps => ({
     ledger: led,
