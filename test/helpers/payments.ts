@@ -59,7 +59,7 @@ export function claimRefundPart(
       gb: '5',
       minor: 500,
     },
-    expect: { refundedMinor: 0, deductedMinor: 0 },
+    expect: { refundedMinor: 0, deductedMinor: 0, version: 0 },
     next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
     now,
   });

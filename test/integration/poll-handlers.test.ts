@@ -55,7 +55,7 @@ describe('Handler: poll-totals sweeps stuck deductions', () => {
         gb: '5',
         minor: 500,
       },
-      expect: { refundedMinor: 0, deductedMinor: 0 },
+      expect: { refundedMinor: 0, deductedMinor: 0, version: 0 },
       next: { refundedMinor: 500, deductedMinor: 500, deductedGb: '5' },
       now: new Date(Date.now() - 10 * 60_000),
     });

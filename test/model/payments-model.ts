@@ -27,8 +27,9 @@ import {
  *
  * The model, per payment: `covered = min(paid, refunded + disputed − reinstated)` and the
  * customer holds `gb − ⌊gb × covered ÷ paid⌋` (to 0.01 GB). Every event history it builds is
- * one Stripe can send: refunds (cumulative totals), the first refund failing, one dispute
- * (for the whole charge or what is left) won, lost or left open.
+ * one Stripe can send: refunds (cumulative totals of the refunds not failed), any one refund
+ * failing after later ones were created, one dispute (for the whole charge or what is left)
+ * won, lost or left open.
  */
 
 // ---- Histories -----------------------------------------------------------------------------
@@ -48,8 +49,11 @@ export interface PaymentPlan {
   async: boolean;
   /** Refund increments in minor units, each cut to what is left. */
   refunds: number[];
-  /** The first refund fails (after it, new refunds start again from the lower total). */
-  firstRefundFails: boolean;
+  /**
+   * Refund `which` (of those made) fails once `after` more were created (or after the last):
+   * the totals from then on no longer count it.
+   */
+  refundFails?: { which: number; after: number };
   dispute?: { whole: boolean; close: 'won' | 'lost' | 'open' };
 }
 
@@ -78,13 +82,13 @@ const paymentArb: fc.Arbitrary<PaymentPlan> = fc.record(
     pkg: fc.constantFrom<Pkg>('gb10', 'gb3'),
     async: fc.boolean(),
     refunds: fc.array(fc.integer({ min: 1, max: 1000 }), { maxLength: 3 }),
-    firstRefundFails: fc.boolean(),
+    refundFails: fc.record({ which: fc.nat({ max: 2 }), after: fc.nat({ max: 2 }) }),
     dispute: fc.record({
       whole: fc.boolean(),
       close: fc.constantFrom<'won' | 'lost' | 'open'>('won', 'lost', 'open'),
     }),
   },
-  { requiredKeys: ['customer', 'pkg', 'async', 'refunds', 'firstRefundFails'] },
+  { requiredKeys: ['customer', 'pkg', 'async', 'refunds'] },
 );
 
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
@@ -130,7 +134,13 @@ export const lowerTotalFaultArb: fc.Arbitrary<Scenario> = fc
   .map(({ a, b, how, tail }) => ({
     customers: 2,
     payments: [
-      { customer: 0, pkg: 'gb10' as const, async: false, refunds: [a, b], firstRefundFails: true },
+      {
+        customer: 0,
+        pkg: 'gb10' as const,
+        async: false,
+        refunds: [a, b],
+        refundFails: { which: 0, after: 0 },
+      },
     ],
     steps: [
       { pick: 0, duplicate: false },
@@ -189,29 +199,42 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
     payment_intent: pi,
   });
   let refunded = 0;
-  plan.refunds.forEach((step, i) => {
+  const made: { amount: number; created: number }[] = [];
+  const fails = plan.refundFails;
+  const failRefund = () => {
+    const refund = fails ? made[fails.which] : undefined;
+    if (!refund) return;
+    refunded -= refund.amount;
+    emit(
+      `refund-failed(${fails?.which}:${refund.amount})`,
+      'charge.refund.updated',
+      {
+        id: `re_${id}_${fails?.which}`,
+        object: 'refund',
+        amount: refund.amount,
+        created: refund.created,
+        currency: 'usd',
+        status: 'failed',
+        charge: `ch_${id}`,
+        payment_intent: pi,
+      },
+      `re_${id}_${fails?.which}:failed`,
+    );
+  };
+  let failed = false;
+  for (const step of plan.refunds) {
     const add = Math.min(step, paid - refunded);
-    if (add <= 0) return;
+    if (add <= 0) continue;
     refunded += add;
     emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded), `ch_${id}:${refunded}`);
-    if (i === 0 && plan.firstRefundFails) {
-      refunded -= add;
-      emit(
-        `refund-failed(${add})`,
-        'charge.refund.updated',
-        {
-          id: `re_${id}_0`,
-          object: 'refund',
-          amount: add,
-          currency: 'usd',
-          status: 'failed',
-          charge: `ch_${id}`,
-          payment_intent: pi,
-        },
-        `re_${id}_0:failed`,
-      );
+    made.push({ amount: add, created: t });
+    if (fails && !failed && made.length === fails.which + fails.after + 1) {
+      failRefund();
+      failed = true;
     }
-  });
+  }
+  // Failing after the last refund made (or `which` beyond them: no failure).
+  if (fails && !failed) failRefund();
   let disputed = 0;
   if (plan.dispute) {
     const amount = plan.dispute.whole ? paid : paid - refunded;

@@ -1,6 +1,12 @@
 import { Decimal } from '../units.ts';
 import { gbToDeduct } from './catalog.ts';
-import type { Order, PartInput, PendingEntry, RefundCounters } from './ledger/ledger.ts';
+import type {
+  FailedRefund,
+  Order,
+  PartInput,
+  PendingEntry,
+  RefundCounters,
+} from './ledger/ledger.ts';
 import type { PartReason } from './reasons.ts';
 import type { PaymentRef } from './types.ts';
 
@@ -33,6 +39,43 @@ export const orderRef = (order: Pick<Order, 'paymentId' | 'paymentIntentId'>): P
   order.paymentIntentId
     ? { paymentIntentId: order.paymentIntentId }
     : { paymentId: order.paymentId };
+
+/**
+ * Whether a cumulative refunded total created at `t` (epoch seconds) counted a refund that
+ * later failed: created by then and not failed yet. Stripe stamps whole seconds; a total of
+ * the very second of the failure is taken as before it (a refund failing at once is likelier
+ * than a new refund created in the second another failed).
+ */
+export const stillCounts = (f: FailedRefund, t: number): boolean =>
+  (f.created === undefined || f.created <= t) && t <= f.at;
+
+/**
+ * What a cumulative refunded total created at `t` stands for once the refunds it counted
+ * that failed since are taken out: the refunds FlowPilot deducts for.
+ */
+export function standingRefunds(
+  total: number,
+  t: number | undefined,
+  failed: readonly FailedRefund[] = [],
+): number {
+  if (t === undefined) return total;
+  const gone = failed.reduce((sum, f) => (stillCounts(f, t) ? sum + f.minor : sum), 0);
+  return Math.max(0, total - gone);
+}
+
+/**
+ * What a failed refund takes off the refunds the order counts: its amount when the total the
+ * order holds counted it (a failure created before that total, or after a total that did not
+ * count it yet, takes nothing: a later total is worked out without it).
+ */
+export function failedRefundMinor(
+  order: Pick<Order, 'refundedMinor' | 'refundedAt'>,
+  f: FailedRefund,
+): number {
+  const counted =
+    order.refundedAt === undefined ? order.refundedMinor > 0 : stillCounts(f, order.refundedAt);
+  return counted ? Math.min(f.minor, order.refundedMinor) : 0;
+}
 
 export interface Share {
   /** Minor units this refund or dispute newly covers (≤ 0: nothing new). */
@@ -86,20 +129,18 @@ export interface GiveBack {
 }
 
 /**
- * Money back to the shop: a refund that failed (`minor` of it) or a dispute closed with
- * `minor` reinstated. What stays covered is min(paid, refunded + disputed) after it; the GB
- * above that come back. A lost dispute gives nothing back (Stripe returns only a refunded
+ * Money back to the shop: refunds no longer standing (`minor` of them: a failed refund the
+ * order's total counted, or a newer lower total created at `totalAt`) or a dispute closed
+ * with `minor` reinstated. What stays covered is min(paid, refunded + disputed) after it; the
+ * GB above that come back. A lost dispute gives nothing back (Stripe returns only a refunded
  * part, which the refund already took); its counters still follow Stripe's books.
  */
 export function giveBackOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean; created?: number },
+  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean; totalAt?: number },
 ): GiveBack {
-  // A refunded total created after the failure no longer counts the failed refund.
-  const counted =
-    ev.kind === 'refund-failed' &&
-    !(ev.created !== undefined && order.refundedAt !== undefined && order.refundedAt > ev.created);
-  const refunded = counted ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
+  const refunded =
+    ev.kind === 'refund-failed' ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
   const disputed =
     ev.kind === 'dispute-won' ? Math.max(0, disputedOf(order) - ev.minor) : disputedOf(order);
   const covered = ev.lost
@@ -115,8 +156,8 @@ export function giveBackOf(
       deductedMinor: covered,
       deductedGb: Decimal.min(target, already).toFixed(),
       disputedMinor: disputed,
-      ...(counted && ev.created !== undefined
-        ? { refundedAt: ev.created }
+      ...(ev.totalAt !== undefined
+        ? { refundedAt: ev.totalAt }
         : order.refundedAt === undefined
           ? {}
           : { refundedAt: order.refundedAt }),
@@ -156,6 +197,7 @@ interface Fold {
   mode: FoldMode;
   counters: RefundCounters;
   refundsResetAt: number | undefined;
+  failed: FailedRefund[];
   /** Disputes folded so far by part id: what a won one may give back. */
   disputes: Map<string, number>;
   parts: PartInput[];
@@ -171,7 +213,12 @@ export function foldPending(
   order: Fold['order'],
   entries: readonly PendingEntry[],
   mode: FoldMode,
-): { parts: PartInput[]; counters: RefundCounters; refundsResetAt?: number } {
+): {
+  parts: PartInput[];
+  counters: RefundCounters;
+  refundsResetAt?: number;
+  failedRefunds?: FailedRefund[];
+} {
   // The common case (no refund came first): nothing to sort or fold.
   if (entries.length === 0) return { parts: [], counters: NO_REFUNDS };
   const fold: Fold = {
@@ -179,15 +226,17 @@ export function foldPending(
     mode,
     counters: NO_REFUNDS,
     refundsResetAt: undefined,
+    failed: [],
     disputes: new Map(),
     parts: [],
   };
   for (const e of inArrivalOrder(entries)) foldEntry(fold, e);
-  const { refundsResetAt } = fold;
+  const { refundsResetAt, failed } = fold;
   return {
     parts: fold.parts,
     counters: mode === 'not-credited' ? NO_REFUNDS : fold.counters,
     ...(refundsResetAt === undefined ? {} : { refundsResetAt }),
+    ...(failed.length === 0 ? {} : { failedRefunds: failed }),
   };
 }
 
@@ -201,12 +250,15 @@ function foldEntry(fold: Fold, e: PendingEntry): void {
     foldReversal(fold, e, kind);
     return;
   }
-  const lowered = loweredAt(fold, e);
+  // A refunded total stands for what it counts less the refunds failed since.
+  const standing =
+    kind === 'refund' ? { ...e, minor: standingRefunds(e.minor, e.eventCreated, fold.failed) } : e;
+  const lowered = loweredAt(fold, standing);
   if (lowered !== undefined) {
-    foldLowered(fold, e, lowered);
+    foldLowered(fold, standing, lowered);
     return;
   }
-  foldDeduction(fold, e, kind);
+  foldDeduction(fold, standing, kind);
 }
 
 /** Records an entry as a SKIPPED part of the order: `reason` says why, or the fold's mode. */
@@ -232,20 +284,34 @@ function foldReversal(fold: Fold, e: PendingEntry, kind: 'refund-failed' | 'disp
     skip(fold, e, 'no-dispute');
     return;
   }
-  const minor = disputed === undefined ? e.minor : Math.min(e.minor, disputed);
+  const failure = kind === 'refund-failed' ? failedRefundOf(e) : undefined;
+  const minor =
+    disputed !== undefined
+      ? Math.min(e.minor, disputed)
+      : failure
+        ? failedRefundMinor(fold.counters, failure)
+        : Math.min(e.minor, fold.counters.refundedMinor);
   const back = giveBackOf(
     { ...fold.order, ...fold.counters },
-    {
-      kind,
-      minor,
-      ...(e.disputeLost ? { lost: true } : {}),
-      ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
-    },
+    { kind, minor, ...(e.disputeLost ? { lost: true } : {}) },
   );
-  if (kind === 'refund-failed' && e.eventCreated !== undefined) {
-    fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, e.eventCreated);
+  if (failure) {
+    fold.failed.push(failure);
+    fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, failure.at);
   }
   givenBack(fold, e, back);
+}
+
+/** A failed refund as its order keeps it; undefined when the provider gave no times. */
+export function failedRefundOf(
+  e: Pick<PendingEntry, 'minor' | 'eventCreated' | 'refundCreated'>,
+): FailedRefund | undefined {
+  if (e.eventCreated === undefined) return undefined;
+  return {
+    minor: e.minor,
+    at: e.eventCreated,
+    ...(e.refundCreated === undefined ? {} : { created: e.refundCreated }),
+  };
 }
 
 /** When a refund names a newer, lower refunded total than folded so far: its creation time. */
@@ -265,7 +331,7 @@ function foldLowered(fold: Fold, e: PendingEntry, created: number): void {
   const { counters } = fold;
   const back = giveBackOf(
     { ...fold.order, ...counters },
-    { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, created },
+    { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, totalAt: created },
   );
   fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, created);
   givenBack(fold, e, back);
@@ -282,6 +348,11 @@ function foldDeduction(fold: Fold, e: PendingEntry, kind: 'refund' | 'dispute'):
   );
   if (kind === 'dispute') fold.disputes.set(e.partId, e.minor);
   if (share.newMinor <= 0) {
+    // A newer total of the same standing refunds: later failures are judged against it.
+    const t = e.eventCreated;
+    if (kind === 'refund' && share.newMinor === 0 && t !== undefined) {
+      if (t > (fold.counters.refundedAt ?? 0)) fold.counters = { ...fold.counters, refundedAt: t };
+    }
     skip(fold, e, 'already-covered');
     return;
   }

@@ -10,7 +10,7 @@ import {
 } from '../upstream/errors.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { countsRefunds, refKey, shareOf } from './coverage.ts';
+import { countsRefunds, refKey, shareOf, standingRefunds } from './coverage.ts';
 import type {
   DeductionPart,
   Ledger,
@@ -69,6 +69,9 @@ function pendingEntry(ev: RefundEvent | DisputeEvent | ReversalEvent, at: string
     entry.disputePartId = ev.disputePartId;
   }
   if (ev.type === 'reversal' && ev.disputeLost) entry.disputeLost = true;
+  if (ev.type === 'reversal' && ev.refundCreated !== undefined) {
+    entry.refundCreated = ev.refundCreated;
+  }
   return entry;
 }
 
@@ -137,12 +140,14 @@ export async function deductForRefund(
       if (!(await recordPending(provider, ev, deps, { orderCrediting: key }))) continue;
       return inProgress(CREDITING_RETRY_AFTER);
     }
+    let standing: RefundEvent | DisputeEvent = ev;
     if (ev.type === 'refund' && ev.eventCreated !== undefined) {
       const report = await newerReport(provider, ev, ev.eventCreated, order, deps, opts);
       if (report === 'retry') continue;
-      if (report) return report;
+      if ('statusCode' in report) return report;
+      standing = { ...ev, refundedMinor: report.minor };
     }
-    const step = await claim(ev, order, deps, opts.signal);
+    const step = await claim(standing, order, deps, opts.signal);
     if (step === 'retry') continue;
     if ('statusCode' in step) return step;
     return callDeduction(deps, order, step.part, opts.signal);
@@ -151,12 +156,12 @@ export async function deductForRefund(
 }
 
 /**
- * Stripe's refunded total is cumulative and the latest one created is the truth: a refund
- * that failed lowers it. A total created before the one the order holds (or before a failed
- * refund) is stale; a newer lower one means a refund failed in between (its own event may
- * come later, or never): the difference comes back as a failed refund would. A newer equal
- * total is noted, so that a failure created before it is known to be already counted.
- * Undefined: an ordinary refund, claimed as usual.
+ * Stripe's refunded total is cumulative: the latest one created is the truth, less the
+ * refunds it counted that failed since (`standingRefunds`). An older total is stale; a newer
+ * one standing for less means a refund failed in between (its own event may come later, or
+ * never): the difference comes back as a failed refund would. A newer one standing for as
+ * much is noted, so that a failure is judged against it. Otherwise the total is claimed as
+ * usual, standing for `minor`.
  */
 async function newerReport(
   provider: ProviderId,
@@ -165,41 +170,37 @@ async function newerReport(
   order: Order,
   deps: PaymentDeps,
   opts: { signal?: AbortSignal },
-): Promise<Outcome | 'retry' | undefined> {
-  const since = Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0);
-  if (created < since) return ok('stale-event');
-  const lowered = (amountMinor: number) =>
-    reverseDeduction(
-      provider,
-      {
-        type: 'reversal',
-        kind: 'refund-failed',
-        ref: ev.ref,
-        partId: `${ev.partId}@${created}`,
-        amountMinor,
-        currency: ev.currency,
-        eventCreated: created,
-      },
-      deps,
-      opts,
-    );
-  // The redelivery of a lowered total whose give-back did not finish: finish it.
-  if (order.refundsResetAt === created && ev.refundedMinor === order.refundedMinor) {
-    return lowered(0);
-  }
-  // Not strictly newer (a redelivery, the same second), or a total going up: as usual.
-  if (ev.refundedMinor > order.refundedMinor) return undefined;
-  if (order.refundedAt === undefined || created <= order.refundedAt) return undefined;
-  if (ev.refundedMinor === order.refundedMinor) {
+): Promise<Outcome | 'retry' | { minor: number }> {
+  if (order.refundedAt !== undefined && created < order.refundedAt) return ok('stale-event');
+  const minor = standingRefunds(ev.refundedMinor, created, order.failedRefunds);
+  // Not strictly newer (a redelivery, the same second), or standing for more: as usual.
+  if (minor > order.refundedMinor) return { minor };
+  if (order.refundedAt === undefined || created <= order.refundedAt) return { minor };
+  if (minor === order.refundedMinor) {
     const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
     const noted = await deps.ledger.noteRefundReport(key, {
       refundedMinor: order.refundedMinor,
+      version: order.version ?? 0,
       at: created,
       now: deps.clock(),
     });
     return noted ? ok('already-deducted') : 'retry';
   }
-  return lowered(order.refundedMinor - ev.refundedMinor);
+  return reverseDeduction(
+    provider,
+    {
+      type: 'reversal',
+      kind: 'refund-failed',
+      ref: ev.ref,
+      partId: `${ev.partId}@${created}`,
+      amountMinor: order.refundedMinor - minor,
+      lowered: { totalMinor: ev.refundedMinor, at: created },
+      currency: ev.currency,
+      eventCreated: created,
+    },
+    deps,
+    opts,
+  );
 }
 
 async function claim(
@@ -262,7 +263,11 @@ async function claim(
   const res = await deps.ledger.claimDeduction({
     key,
     part,
-    expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
+    expect: {
+      refundedMinor: order.refundedMinor,
+      deductedMinor: order.deductedMinor,
+      version: order.version ?? 0,
+    },
     next: share.next,
     now,
   });

@@ -37,6 +37,7 @@ function eventOf(e: PendingEntry, ref: PaymentRef): RefundEvent | DisputeEvent |
         ...created,
         ...(e.disputePartId === undefined ? {} : { disputePartId: e.disputePartId }),
         ...(e.disputeLost ? { disputeLost: true } : {}),
+        ...(e.refundCreated === undefined ? {} : { refundCreated: e.refundCreated }),
       };
   }
 }

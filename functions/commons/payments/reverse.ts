@@ -5,7 +5,14 @@ import { UpstreamRejectedError } from '../upstream/errors.ts';
 import type { DynamicTrafficApi } from '../upstream/types.ts';
 import { raiseAlert } from './alerts.ts';
 import { deriveOrderId } from './catalog.ts';
-import { countsRefunds, type GiveBack, giveBackOf } from './coverage.ts';
+import {
+  countsRefunds,
+  failedRefundMinor,
+  failedRefundOf,
+  type GiveBack,
+  giveBackOf,
+  standingRefunds,
+} from './coverage.ts';
 import {
   CREDITING_RETRY_AFTER,
   findOrder,
@@ -110,30 +117,39 @@ async function claimReversal(
   signal: AbortSignal | undefined,
 ): Promise<Outcome | 'retry'> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
-  // A refund failing before its own refund event came still makes that event stale.
-  const resets =
-    ev.kind === 'refund-failed' &&
-    ev.eventCreated !== undefined &&
-    Math.max(order.refundedAt ?? 0, order.refundsResetAt ?? 0) < ev.eventCreated;
-  if (minorBack <= 0 && !resets) return ok('nothing-to-give-back');
+  // A failed refund is kept on the order even when it takes nothing now: a total that
+  // counted it may come later.
+  const failure =
+    ev.kind === 'refund-failed' && !ev.lowered
+      ? failedRefundOf({ ...ev, minor: ev.amountMinor })
+      : undefined;
+  if (minorBack <= 0 && !failure) return ok('nothing-to-give-back');
   const back = giveBackOf(
     { ...order, gb: order.gb ?? '0', paidMinor: order.amountMinor ?? 0 },
     {
       kind: ev.kind,
       minor: minorBack,
       ...(ev.disputeLost ? { lost: true } : {}),
-      ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
+      ...(ev.lowered ? { totalAt: ev.lowered.at } : {}),
     },
   );
   const part = reversalPart(provider, ev, order, back, unsure);
+  // The same refunded total sent again after this is a new part (`<part>@<refundsResetAt>`).
+  const resetAt = failure?.at ?? ev.lowered?.at;
   const res = await deps.ledger.claimDeduction({
     key,
     part,
-    expect: { refundedMinor: order.refundedMinor, deductedMinor: order.deductedMinor },
+    expect: {
+      refundedMinor: order.refundedMinor,
+      deductedMinor: order.deductedMinor,
+      version: order.version ?? 0,
+    },
     next: {
       ...back.next,
-      // Only forward: a failure older than the totals held changes nothing they say.
-      ...(resets && ev.eventCreated !== undefined ? { refundsResetAt: ev.eventCreated } : {}),
+      ...(resetAt === undefined
+        ? {}
+        : { refundsResetAt: Math.max(order.refundsResetAt ?? 0, resetAt) }),
+      ...(failure ? { failedRefunds: [...(order.failedRefunds ?? []), failure] } : {}),
     },
     now: deps.clock(),
   });
@@ -143,7 +159,11 @@ async function claimReversal(
       : ok('already-given-back');
   }
   if (res.outcome !== 'claimed') return 'retry';
-  if (back.gb.isZero()) return ok(ev.disputeLost ? 'dispute-lost' : 'given-back');
+  if (back.gb.isZero()) {
+    return ok(
+      ev.disputeLost ? 'dispute-lost' : minorBack > 0 ? 'given-back' : 'nothing-to-give-back',
+    );
+  }
   if (unsure) return giveBackToAPerson(deps, key, part, ev);
   return recredit(deps, key, part, signal);
 }
@@ -274,8 +294,8 @@ async function minorToGiveBack(
   if (ev.kind === 'refund-failed') {
     // Over an unsure refund deduction the counters still go back (a later refund is then
     // deducted), while the GB are a person's to give back or not.
-    const minor = Math.min(ev.amountMinor, order.refundedMinor);
-    return refundUnsure ? { minor, unsure: true } : minor;
+    const minor = refundsNoLongerStanding(ev, order);
+    return refundUnsure && minor > 0 ? { minor, unsure: true } : minor;
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
@@ -289,6 +309,26 @@ async function minorToGiveBack(
   if (!taken) return 0;
   const minor = Math.min(ev.amountMinor, dispute.minor);
   return refundUnsure ? { minor, unsure: true } : minor;
+}
+
+/**
+ * What a failed refund (or a newer lower total) takes off the refunds the order counts, on
+ * the order as read now: the failure only when the total held counted it; a lowered total
+ * what it no longer stands for (nothing once a newer total was counted).
+ */
+function refundsNoLongerStanding(ev: ReversalEvent, order: Order): number {
+  const { lowered } = ev;
+  if (lowered) {
+    if (order.refundedAt !== undefined && lowered.at < order.refundedAt) return 0;
+    return Math.max(
+      0,
+      order.refundedMinor - standingRefunds(lowered.totalMinor, lowered.at, order.failedRefunds),
+    );
+  }
+  const failure = failedRefundOf({ ...ev, minor: ev.amountMinor });
+  return failure
+    ? failedRefundMinor(order, failure)
+    : Math.min(ev.amountMinor, order.refundedMinor);
 }
 
 /** A part DEDUCTING within its lease is in progress; past it, a dead delivery's: UNKNOWN. */

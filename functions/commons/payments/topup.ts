@@ -216,7 +216,11 @@ function takePending(a: Attempt, mode: 'before-credit' | 'not-credited'): TakePe
     currency: ev.currency,
   };
   if (decision.customerId) paid.customerId = decision.customerId;
-  const { parts, counters, refundsResetAt } = foldPending(paid, pending.entries, mode);
+  const { parts, counters, refundsResetAt, failedRefunds } = foldPending(
+    paid,
+    pending.entries,
+    mode,
+  );
   const take: TakePending = {
     provider: a.provider,
     ref: refKey(orderRef(base)),
@@ -226,6 +230,7 @@ function takePending(a: Attempt, mode: 'before-credit' | 'not-credited'): TakePe
     counters,
   };
   if (refundsResetAt !== undefined) take.refundsResetAt = refundsResetAt;
+  if (failedRefunds) take.failedRefunds = failedRefunds;
   return take;
 }
 

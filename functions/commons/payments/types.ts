@@ -104,6 +104,13 @@ export interface ReversalEvent {
   amountMinor: number;
   /** dispute-won: the dispute was lost (Stripe reinstates only a refunded part): no GB back. */
   disputeLost?: boolean;
+  /** refund-failed: epoch seconds the failed refund itself was created, when it says. */
+  refundCreated?: number;
+  /**
+   * refund-failed read from a newer, lower refunded total (no failure event yet): the total
+   * and when it was created; the give-back is worked out from it against the order as read.
+   */
+  lowered?: { totalMinor: number; at: number };
   currency: string;
   eventCreated?: number;
 }

@@ -88,6 +88,20 @@ export function optionalSets(attrs: Record<string, unknown>): {
   return { clause, names, values };
 }
 
+/** `version` condition: old items carry none, which counts as 0. */
+export function versionIs(version: number): {
+  condition: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  return {
+    condition:
+      version === 0 ? '(attribute_not_exists(#version) OR #version = :v)' : '#version = :v',
+    names: { '#version': 'version' },
+    values: { ':v': version },
+  };
+}
+
 /** A credit the reconciliation compares with the upstream's records. */
 export interface CreditInRange {
   orderKey: string;

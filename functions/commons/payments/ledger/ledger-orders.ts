@@ -27,9 +27,10 @@ import {
   pick,
   stateIndex,
   type TxItems,
+  versionIs,
 } from './ledger-items.ts';
 import { type PartInput, type PendingEntry, partItem, pendingEntrySk } from './ledger-parts.ts';
-import type { RefundCounters } from './refund-counters.ts';
+import type { FailedRefund, RefundCounters } from './refund-counters.ts';
 
 /**
  * The order aggregate: one item per payment, plus a pointer from a Stripe PaymentIntent to
@@ -116,8 +117,13 @@ export interface Order extends OrderKey {
    * what an operator read fails when a refund was recorded meanwhile. Absent on old items: 0.
    */
   version?: number;
-  /** Epoch seconds of the last failed refund: refund events sent before it are stale. */
+  /**
+   * Epoch seconds of the last failed refund (or lowered total): a refunded total sent again
+   * after it is a new part (`<part>@<refundsResetAt>`).
+   */
   refundsResetAt?: number;
+  /** The refunds that failed: what each refunded total still counts of them. */
+  failedRefunds?: FailedRefund[];
   /** Refunds or disputes were recorded (pending) while it was RECEIVED or CREDITING. */
   refundsDuringCredit?: boolean;
 }
@@ -139,6 +145,7 @@ export type NewOrder = Omit<
   | 'releaseNote'
   | 'version'
   | 'refundsResetAt'
+  | 'failedRefunds'
   | 'refundsDuringCredit'
 >;
 
@@ -197,6 +204,7 @@ const ORDER_FIELDS: { [K in keyof Order]-?: true } = {
   deductedGb: true,
   version: true,
   refundsResetAt: true,
+  failedRefunds: true,
   refundsDuringCredit: true,
 };
 const ORDER_ATTRS: ReadonlySet<string> = new Set(Object.keys(ORDER_FIELDS));
@@ -230,20 +238,6 @@ export async function readOrder(
 export const gbToCredit = (order: Pick<Order, 'gb' | 'creditGb'>): string | undefined =>
   order.creditGb ?? order.gb;
 
-/** `version` condition: old items carry none, which counts as 0. */
-export function versionIs(version: number): {
-  condition: string;
-  names: Record<string, string>;
-  values: Record<string, unknown>;
-} {
-  return {
-    condition:
-      version === 0 ? '(attribute_not_exists(#version) OR #version = :v)' : '#version = :v',
-    names: { '#version': 'version' },
-    values: { ':v': version },
-  };
-}
-
 /** What an order takes from the refunds recorded before it (see `getPending`). */
 export interface TakePending {
   provider: string;
@@ -254,8 +248,9 @@ export interface TakePending {
   /** The parts the entries become on the order. */
   parts: PartInput[];
   counters: RefundCounters;
-  /** A refund failed among them: refund events created before it are stale. */
+  /** A refund failed among them: when the last one did. */
   refundsResetAt?: number;
+  failedRefunds?: FailedRefund[];
 }
 
 export type CreateOrderResult =
@@ -415,6 +410,7 @@ export class OrderStore {
     if (opts.pending?.refundsResetAt !== undefined) {
       item.refundsResetAt = opts.pending.refundsResetAt;
     }
+    if (opts.pending?.failedRefunds?.length) item.failedRefunds = opts.pending.failedRefunds;
     item.version = opts.pending?.parts.length ? 1 : 0;
     const items: TxItems = [
       {
@@ -647,23 +643,29 @@ export class OrderStore {
     return readOrder(this.doc, this.tableName, key);
   }
 
-  /** A newer report of the same refunded total; false when the counters moved meanwhile. */
+  /**
+   * A newer report of the same standing refunds; false when the order moved meanwhile. Bumps
+   * `version`: a failed refund decided against the older total must be decided again.
+   */
   async noteRefundReport(
     key: OrderKey,
-    opts: { refundedMinor: number; at: number; now: Date },
+    opts: { refundedMinor: number; version: number; at: number; now: Date },
   ): Promise<boolean> {
+    const version = versionIs(opts.version);
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: ledgerKeys.order(key),
-          UpdateExpression: 'SET refundedAt = :at, updatedAt = :now',
-          ConditionExpression:
-            'refundedMinor = :r AND (attribute_not_exists(refundedAt) OR refundedAt < :at)',
+          UpdateExpression: 'SET refundedAt = :at, updatedAt = :now ADD #version :one',
+          ConditionExpression: `refundedMinor = :r AND (attribute_not_exists(refundedAt) OR refundedAt < :at) AND ${version.condition}`,
+          ExpressionAttributeNames: version.names,
           ExpressionAttributeValues: {
             ':r': opts.refundedMinor,
             ':at': opts.at,
             ':now': opts.now.toISOString(),
+            ':one': 1,
+            ...version.values,
           },
         }),
       );

@@ -19,8 +19,9 @@ import {
   pick,
   stateIndex,
   type TxItems,
+  versionIs,
 } from './ledger-items.ts';
-import type { RefundCounters } from './refund-counters.ts';
+import type { FailedRefund, RefundCounters } from './refund-counters.ts';
 
 /**
  * The refund-part aggregate: one item per refund, dispute or reversal of an order (in the
@@ -81,6 +82,8 @@ export interface PendingEntry {
   currency: string;
   /** Epoch seconds the provider created the event, when it says. */
   eventCreated?: number;
+  /** refund-failed: epoch seconds the refund itself was created, when it says. */
+  refundCreated?: number;
   at: string;
 }
 
@@ -115,6 +118,7 @@ const PENDING_ATTRS = new Set<string>([
   'disputeLost',
   'currency',
   'eventCreated',
+  'refundCreated',
   'at',
 ]);
 
@@ -268,8 +272,8 @@ export class PartStore {
   async claimDeduction(input: {
     key: OrderKey;
     part: PartInput;
-    expect: { refundedMinor: number; deductedMinor: number };
-    next: RefundCounters & { refundsResetAt?: number };
+    expect: { refundedMinor: number; deductedMinor: number; version: number };
+    next: RefundCounters & { refundsResetAt?: number; failedRefunds?: FailedRefund[] };
     now: Date;
   }): Promise<ClaimDeductionResult> {
     const at = input.now.toISOString();
@@ -277,7 +281,11 @@ export class PartStore {
       refundsResetAt: input.next.refundsResetAt,
       disputedMinor: input.next.disputedMinor,
       refundedAt: input.next.refundedAt,
+      failedRefunds: input.next.failedRefunds,
     });
+    // Decided on the order as read: a failed refund or a newer total noted meanwhile changes
+    // what the refunded totals still count.
+    const version = versionIs(input.expect.version);
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -300,11 +308,11 @@ export class PartStore {
                 // A credited order, or one refunded in full before it was known (coverage.ts).
                 ConditionExpression:
                   '(#state = :credited OR (#state = :rejected AND #reason = :refunded)) AND ' +
-                  'refundedMinor = :oldR AND deductedMinor = :oldD',
+                  `refundedMinor = :oldR AND deductedMinor = :oldD AND ${version.condition}`,
                 ExpressionAttributeNames: {
                   '#state': 'state',
                   '#reason': 'reason',
-                  '#version': 'version',
+                  ...version.names,
                   ...reset.names,
                 },
                 ExpressionAttributeValues: {
@@ -318,6 +326,7 @@ export class PartStore {
                   ':oldD': input.expect.deductedMinor,
                   ':at': at,
                   ':one': 1,
+                  ...version.values,
                   ...reset.values,
                 },
               },

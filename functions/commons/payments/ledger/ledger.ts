@@ -19,7 +19,7 @@ import {
   type PendingEntry,
   type PendingGuard,
 } from './ledger-parts.ts';
-import type { RefundCounters } from './refund-counters.ts';
+import type { FailedRefund, RefundCounters } from './refund-counters.ts';
 
 /**
  * The top-up ledger (README "Data model"): orders (`ledger-orders.ts`), their refund parts
@@ -49,7 +49,7 @@ export type {
   PendingEntry,
   PendingGuard,
 } from './ledger-parts.ts';
-export type { RefundCounters } from './refund-counters.ts';
+export type { FailedRefund, RefundCounters } from './refund-counters.ts';
 
 /** What the payments domain needs from storage; `DynamoLedger` is the one implementation. */
 export interface Ledger {
@@ -86,10 +86,10 @@ export interface Ledger {
   /** Ends the order for good and gives its GB back to the month's cap counter. */
   markFailed(key: OrderKey, opts: MarkFailedOptions): Promise<void>;
   getOrder(key: OrderKey): Promise<Order | undefined>;
-  /** Notes a newer report of the refunded total it holds; false when that total moved. */
+  /** Notes a newer report of the refunds it holds; false when the order moved meanwhile. */
   noteRefundReport(
     key: OrderKey,
-    opts: { refundedMinor: number; at: number; now: Date },
+    opts: { refundedMinor: number; version: number; at: number; now: Date },
   ): Promise<boolean>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
   /** Paid orders still landing (RECEIVED or CREDITING) changed in [from, to]. */
@@ -98,8 +98,8 @@ export interface Ledger {
   claimDeduction(input: {
     key: OrderKey;
     part: PartInput;
-    expect: { refundedMinor: number; deductedMinor: number };
-    next: RefundCounters & { refundsResetAt?: number };
+    expect: { refundedMinor: number; deductedMinor: number; version: number };
+    next: RefundCounters & { refundsResetAt?: number; failedRefunds?: FailedRefund[] };
     now: Date;
   }): Promise<ClaimDeductionResult>;
   getPart(key: OrderKey, partId: string): Promise<DeductionPart | undefined>;
@@ -196,7 +196,10 @@ export class DynamoLedger implements Ledger {
     return this.orders.findByPaymentIntent(paymentIntentId);
   }
 
-  noteRefundReport(key: OrderKey, opts: { refundedMinor: number; at: number; now: Date }) {
+  noteRefundReport(
+    key: OrderKey,
+    opts: { refundedMinor: number; version: number; at: number; now: Date },
+  ) {
     return this.orders.noteRefundReport(key, opts);
   }
 
@@ -216,8 +219,8 @@ export class DynamoLedger implements Ledger {
   claimDeduction(input: {
     key: OrderKey;
     part: PartInput;
-    expect: { refundedMinor: number; deductedMinor: number };
-    next: RefundCounters & { refundsResetAt?: number };
+    expect: { refundedMinor: number; deductedMinor: number; version: number };
+    next: RefundCounters & { refundsResetAt?: number; failedRefunds?: FailedRefund[] };
     now: Date;
   }) {
     return this.parts.claimDeduction(input);

@@ -11,3 +11,15 @@ export interface RefundCounters {
   /** When the provider created the refunded total (epoch seconds), when it says. */
   refundedAt?: number;
 }
+
+/**
+ * A refund that failed, as its order keeps it: the refunded totals created from `created` to
+ * `at` counted it (`stillCounts`, coverage.ts), later ones and earlier ones do not.
+ */
+export interface FailedRefund {
+  minor: number;
+  /** Epoch seconds the refund was created; absent: counted by every total before `at`. */
+  created?: number;
+  /** Epoch seconds it failed (the failure event's creation). */
+  at: number;
+}

@@ -192,6 +192,8 @@ function refundUpdated(object: FieldReader, created: number): PaymentEvent {
     return { type: 'ignored', reason: `refund ${status ?? 'updated'}` };
   }
   if (!r.paymentIntent) return { type: 'ignored', reason: 'refund without payment intent' };
+  // Which refunded totals counted this refund: those created from its creation to its failure.
+  const refundCreated = object.optionalCount('created');
   return {
     type: 'reversal',
     kind: 'refund-failed',
@@ -200,6 +202,7 @@ function refundUpdated(object: FieldReader, created: number): PaymentEvent {
     amountMinor: r.amount,
     currency: r.currency,
     eventCreated: created,
+    ...(refundCreated === undefined ? {} : { refundCreated }),
   };
 }
 

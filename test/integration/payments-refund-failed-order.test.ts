@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { usePaymentWebhook } from '../helpers/payments.ts';
+import {
+  chargeRefunded,
+  checkoutCompleted,
+  newSessionId,
+  stripeDelivery,
+  stripeEvent,
+} from './payments-fixtures.ts';
+
+/**
+ * Found by adversarial review 8 (#26): which refunded totals counted a refund that failed.
+ * Stripe's `amount_refunded` is cumulative; a total created from a refund's creation to its
+ * failure counts it, one created after does not. FlowPilot judged a total by the failure's
+ * time alone: a total created before a failure but delivered after it was dropped as stale
+ * (refund B never deducted), and a failure was taken off the total held even when that total
+ * was created before the failed refund existed (3 GB given back that were never taken, or a
+ * person told to credit them). Paid 10 $ for 10 GB; refund A of 4 $ (created T), refund B of
+ * 3 $ (created T+60); the totals Stripe sends: 4 (T), 7 (T+60).
+ */
+describe('a failed refund and the refunded totals that counted it', () => {
+  const pay = usePaymentWebhook({ table: 'refund-failed-order', customers: ['88'] });
+  const resultOf = (res: { body?: string }) => JSON.parse(res.body ?? '{}').result;
+  const T = 1_796_000_000;
+  const events = (id: string, fails: 'a' | 'b') => {
+    const refund = fails === 'a' ? { amount: 400, created: T } : { amount: 300, created: T + 60 };
+    return {
+      total4: chargeRefunded(`ch_${id}`, `pi_${id}`, 400, T),
+      total7: chargeRefunded(`ch_${id}`, `pi_${id}`, 700, T + 60),
+      failed: stripeDelivery(
+        'stripe',
+        stripeEvent(
+          'charge.refund.updated',
+          {
+            id: `re_${id}_${fails}`,
+            object: 'refund',
+            ...refund,
+            currency: 'usd',
+            status: 'failed',
+            charge: `ch_${id}`,
+            payment_intent: `pi_${id}`,
+          },
+          { created: T + 120 },
+        ),
+      ),
+    };
+  };
+  type Name = 'total4' | 'total7' | 'failed';
+  const orders: Name[][] = [
+    ['total4', 'total7', 'failed'],
+    ['total4', 'failed', 'total7'],
+    ['failed', 'total4', 'total7'],
+    ['failed', 'total7', 'total4'],
+    ['total7', 'failed', 'total4'],
+    ['total7', 'total4', 'failed'],
+  ];
+
+  // Refund A failed, B stands: 3 of 10 $ refunded, 7 GB. Refund B failed, A stands: 6 GB.
+  describe.each([
+    ['A', 'a', 7],
+    ['B', 'b', 6],
+  ] as const)('refund %s fails', (_, fails, held) => {
+    it.each(orders)(`paid first, then %s, %s, %s: ${held} GB`, async (...order) => {
+      const handler = pay.handler();
+      const id = newSessionId();
+      const ev = events(id, fails);
+      await handler(checkoutCompleted(id));
+      const answers = [];
+      for (const name of order) answers.push(await handler(ev[name]));
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+      expect(pay.netGb()).toBe(held);
+    });
+
+    it.each(orders)(`%s, %s, %s before the payment is known: ${held} GB`, async (...order) => {
+      const handler = pay.handler();
+      const id = newSessionId();
+      const ev = events(id, fails);
+      for (const name of order) await handler(ev[name]);
+      await handler(checkoutCompleted(id));
+      expect(pay.netGb()).toBe(held);
+    });
+  });
+
+  it('a failure of a refund never deducted gives nothing back', async () => {
+    const handler = pay.handler();
+    const id = newSessionId();
+    const ev = events(id, 'b');
+    await handler(checkoutCompleted(id));
+    expect(resultOf(await handler(ev.total4))).toBe('deducted');
+    expect(resultOf(await handler(ev.failed))).toBe('nothing-to-give-back');
+    expect(pay.netGb()).toBe(6);
+    expect(resultOf(await handler(ev.total7))).toBe('already-deducted');
+    expect(pay.netGb()).toBe(6);
+  });
+
+  it('over an UNKNOWN deduction, a failed refund never deducted asks no person to credit it', async () => {
+    const handler = pay.handler();
+    const id = newSessionId();
+    const ev = events(id, 'b');
+    await handler(checkoutCompleted(id));
+    pay.fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    expect(resultOf(await handler(ev.total4))).toBe('deduction-unknown');
+    const before = pay.sink.events.length;
+    await handler(ev.failed);
+    await handler(ev.total7);
+    expect(pay.sink.events.slice(before).map((e) => e.summary)).not.toContainEqual(
+      expect.stringMatching(/credit .* GB back/),
+    );
+    // The deduction of 4 landed (its answer was lost): 6 GB, as Stripe's books say.
+    expect(pay.netGb()).toBe(6);
+  });
+});
