@@ -60,6 +60,24 @@ describe('payments model (issue #26 B): random Stripe histories against the real
     });
   });
 
+  it('a refunded total of the same amount standing for more after a refund failed is deducted again (seed 586326957)', async () => {
+    // Refunds of 1, 1, 1; the first fails after the second: totals 1, 2, (failed), 2. The
+    // last total 2 stands for 2 where the earlier one stood for 1: one part id took both.
+    await runScenario(env, {
+      customers: 2,
+      payments: [
+        {
+          customer: 0,
+          pkg: 'gb10',
+          async: true,
+          refunds: [1, 1, 1],
+          refundFails: { which: 0, after: 1 },
+        },
+      ],
+      steps: [{ pick: 4, duplicate: false }],
+    });
+  });
+
   it('a won dispute on an order whose refund deduction is UNKNOWN gives back nothing unsure by itself (seed 978194905)', async () => {
     await runScenario(env, {
       customers: 2,

@@ -221,10 +221,11 @@ async function claim(
         }
       : { kind: 'dispute', minor: ev.amountMinor },
   );
-  // After a failed refund the cumulative totals start again: the same total is a new part.
+  // After a refund failed, one total (amount) can stand for more again later: each report of
+  // it is a part of its own (a redelivery names the same creation time).
   const partId =
     ev.type === 'refund' && order.refundsResetAt !== undefined
-      ? `${ev.partId}@${order.refundsResetAt}`
+      ? `${ev.partId}@${ev.eventCreated ?? order.refundsResetAt}`
       : ev.partId;
   const base = {
     partId,

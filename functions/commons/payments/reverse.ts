@@ -134,7 +134,7 @@ async function claimReversal(
     },
   );
   const part = reversalPart(provider, ev, order, back, unsure);
-  // The same refunded total sent again after this is a new part (`<part>@<refundsResetAt>`).
+  // From now on each refunded total reported is a part of its own (`<part>@<created>`).
   const resetAt = failure?.at ?? ev.lowered?.at;
   const res = await deps.ledger.claimDeduction({
     key,

@@ -118,8 +118,8 @@ export interface Order extends OrderKey {
    */
   version?: number;
   /**
-   * Epoch seconds of the last failed refund (or lowered total): a refunded total sent again
-   * after it is a new part (`<part>@<refundsResetAt>`).
+   * Epoch seconds of the last failed refund (or lowered total): once set, each refunded total
+   * reported is a part of its own (`<part>@<created>`), as one amount can stand for more again.
    */
   refundsResetAt?: number;
   /** The refunds that failed: what each refunded total still counts of them. */
