@@ -51,9 +51,9 @@ export interface PaymentPlan {
   refunds: number[];
   /**
    * Refund `which` (of those made) fails once `after` more were created (or after the last):
-   * the totals from then on no longer count it.
+   * the totals from then on no longer count it. A refund fails once (repeats are ignored).
    */
-  refundFails?: { which: number; after: number };
+  refundFails?: { which: number; after: number }[];
   dispute?: { whole: boolean; close: 'won' | 'lost' | 'open' };
 }
 
@@ -82,7 +82,9 @@ const paymentArb: fc.Arbitrary<PaymentPlan> = fc.record(
     pkg: fc.constantFrom<Pkg>('gb10', 'gb3'),
     async: fc.boolean(),
     refunds: fc.array(fc.integer({ min: 1, max: 1000 }), { maxLength: 3 }),
-    refundFails: fc.record({ which: fc.nat({ max: 2 }), after: fc.nat({ max: 2 }) }),
+    refundFails: fc.array(fc.record({ which: fc.nat({ max: 2 }), after: fc.nat({ max: 2 }) }), {
+      maxLength: 2,
+    }),
     dispute: fc.record({
       whole: fc.boolean(),
       close: fc.constantFrom<'won' | 'lost' | 'open'>('won', 'lost', 'open'),
@@ -139,7 +141,7 @@ export const lowerTotalFaultArb: fc.Arbitrary<Scenario> = fc
         pkg: 'gb10' as const,
         async: false,
         refunds: [a, b],
-        refundFails: { which: 0, after: 0 },
+        refundFails: [{ which: 0, after: 0 }],
       },
     ],
     steps: [
@@ -199,17 +201,17 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
     payment_intent: pi,
   });
   let refunded = 0;
-  const made: { amount: number; created: number }[] = [];
-  const fails = plan.refundFails;
-  const failRefund = () => {
-    const refund = fails ? made[fails.which] : undefined;
-    if (!refund) return;
+  const made: { amount: number; created: number; failed?: true }[] = [];
+  const failRefund = (which: number) => {
+    const refund = made[which];
+    if (!refund || refund.failed) return;
+    refund.failed = true;
     refunded -= refund.amount;
     emit(
-      `refund-failed(${fails?.which}:${refund.amount})`,
+      `refund-failed(${which}:${refund.amount})`,
       'charge.refund.updated',
       {
-        id: `re_${id}_${fails?.which}`,
+        id: `re_${id}_${which}`,
         object: 'refund',
         amount: refund.amount,
         created: refund.created,
@@ -218,23 +220,20 @@ export function historyOf(plan: PaymentPlan, id: string, customerId: string, t0:
         charge: `ch_${id}`,
         payment_intent: pi,
       },
-      `re_${id}_${fails?.which}:failed`,
+      `re_${id}_${which}:failed`,
     );
   };
-  let failed = false;
+  const fails = plan.refundFails ?? [];
   for (const step of plan.refunds) {
     const add = Math.min(step, paid - refunded);
     if (add <= 0) continue;
     refunded += add;
     emit(`refunded(${refunded})`, 'charge.refunded', charge(refunded), `ch_${id}:${refunded}`);
     made.push({ amount: add, created: t });
-    if (fails && !failed && made.length === fails.which + fails.after + 1) {
-      failRefund();
-      failed = true;
-    }
+    for (const f of fails) if (made.length === f.which + f.after + 1) failRefund(f.which);
   }
-  // Failing after the last refund made (or `which` beyond them: no failure).
-  if (fails && !failed) failRefund();
+  // Failing after the last refund made (`which` beyond them: no failure).
+  for (const f of fails) failRefund(f.which);
   let disputed = 0;
   if (plan.dispute) {
     const amount = plan.dispute.whole ? paid : paid - refunded;
