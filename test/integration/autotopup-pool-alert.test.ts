@@ -448,9 +448,10 @@ describe('the pool check on a snapshot older than the ledger lookback', () => {
     await f.engine.onBalances([f.change('911', '25', '12')]);
     expect(standIn.paymentIntents()).toHaveLength(0);
     f.later(49);
-    await f.engine.onBalances([f.change('911', '12', '10')]);
+    await f.engine.onBalances([f.change('911', '12', '10'), f.change('912', '25', '12')]);
     expect(standIn.paymentIntents()).toHaveLength(0);
-    const lines = await f.store.history('911');
+    // 912's first refusal names why.
+    const lines = await f.store.history('912');
     expect(lines.map((l) => l.detail).join('\n')).toMatch(/last snapshot is 50 h old/);
   });
 });

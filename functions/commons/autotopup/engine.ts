@@ -360,17 +360,43 @@ export class AutoTopupEngine implements BalanceListener {
         detail: `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`,
       };
     }
-    const pool = autoTopup.pool;
+    return this.#poolRefusal(gb, now, batch);
+  }
+
+  /**
+   * Why the pool cannot deliver `gb` more on top of what it owes already, or undefined.
+   * `own`: the episode asking is open, so its GB are among the pending top-ups when the
+   * batch's read of open episodes holds it (then the pool must cover the pending total only).
+   */
+  async #poolRefusal(
+    gb: Decimal,
+    now: Date,
+    batch: Batch,
+    own?: { customerId: string; n: number },
+  ): Promise<Refusal | undefined> {
+    const pool = this.#deps.config.autoTopup.pool;
     if (batch.snapshot === undefined)
       batch.snapshot = (await this.#deps.snapshots.latest(pool)) ?? null;
     const snapshot = batch.snapshot;
     if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
-    batch.pendingMb ??= await this.#pendingMb(batch, snapshot, now);
-    const left = snapshot.residualMb.minus(batch.pendingMb);
-    if (left.lt(gbToMb(gb))) {
+    // The credits since the snapshot are counted from the ledger's lookback: past it, some
+    // can no longer be seen and the snapshot alone would overstate the pool.
+    const age = now.getTime() - Date.parse(snapshot.at);
+    if (age > UNSHOWN_LOOKBACK_MS) {
       return {
         code: 'pool',
-        detail: `the ${pool} pool has ${formatGb(mbToGb(left))} after pending top-ups, the package needs ${formatGb(gb)}`,
+        detail: `the ${pool} pool's last snapshot is ${Math.floor(age / 3_600_000)} h old (the totals poll is not updating it)`,
+      };
+    }
+    batch.pendingMb ??= await this.#pendingMb(batch, snapshot, now);
+    const left = snapshot.residualMb.minus(batch.pendingMb);
+    const counted =
+      own !== undefined &&
+      (batch.open ?? []).some((r) => r.customerId === own.customerId && r.episode?.n === own.n);
+    if (left.lt(counted ? 0 : gbToMb(gb))) {
+      return {
+        code: 'pool',
+        detail: `the ${pool} pool has ${formatGb(mbToGb(left))} after pending top-ups${counted ? ' (this one included)' : ''}, the package needs ${formatGb(gb)}`,
       };
     }
     return undefined;
