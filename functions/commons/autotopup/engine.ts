@@ -403,18 +403,34 @@ export class AutoTopupEngine implements BalanceListener {
   }
 
   /**
-   * What the pool owes beyond its snapshot: the open episodes, and every credit of the ledger
+   * What the pool owes beyond its snapshot: the open episodes, every credit of the ledger
    * after the snapshot (an ended episode, a Buy order: the snapshot does not show them taken
-   * yet, the longer so when the totals poll fails). One counted twice errs on the safe side.
+   * yet, the longer so when the totals poll fails), and every paid order still landing (it
+   * may be applied at any moment, or was without its answer). Each order counts once: one
+   * that is an open episode's, or both landing and credited (read between the two), is not
+   * counted again.
    */
   async #pendingMb(batch: Batch, snapshot: PoolSnapshot, now: Date): Promise<Decimal> {
     batch.open ??= await this.#deps.store.openEpisodes();
     const since = Date.parse(snapshot.at);
-    const { credits } = await this.#ledger(now, batch);
+    const { credits, landing } = await this.#ledger(now, batch);
+    const episodes = new Set(
+      batch.open.flatMap((r) =>
+        r.episode?.paymentIntentId
+          ? [orderKeyText({ provider: 'stripe', paymentId: r.episode.paymentIntentId })]
+          : [],
+      ),
+    );
+    const credited = new Set(credits.map((c) => c.orderKey));
     return gbToMb(
       sum([
         ...batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : [])),
-        ...credits.flatMap((c) => (c.creditedAt.getTime() > since ? [c.gb] : [])),
+        ...credits.flatMap((c) =>
+          c.creditedAt.getTime() > since && !episodes.has(c.orderKey) ? [c.gb] : [],
+        ),
+        ...landing.flatMap((o) =>
+          credited.has(o.orderKey) || episodes.has(o.orderKey) ? [] : [o.gb],
+        ),
       ]),
     );
   }
