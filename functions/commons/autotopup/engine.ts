@@ -798,6 +798,14 @@ export class AutoTopupEngine implements BalanceListener {
       if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
       const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
       if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
+      // Held back by the pool, the retry stays due (no attempt made, not a decline).
+      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
+        customerId: rec.customerId,
+        n: ep.n,
+      });
+      if (short) return this.#block(rec, short);
+      // The pool passed: closed before the claim clears the note of it (as a new episode's).
+      if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The pool covers the top-up again.');
       const { nextTryAt: _, paymentIntentId: __, ...rest } = ep;
       const again: Episode = {
         ...rest,
@@ -807,7 +815,7 @@ export class AutoTopupEngine implements BalanceListener {
         // A new attempt is a new request: the card the customer has now.
         ...cardOf(rec),
       };
-      const next = this.#bump(rec, { episode: again });
+      const next = this.#bump(rec, { episode: again, blocked: undefined, poolAlerted: undefined });
       const claimed = await this.#deps.store.commit(next, rec.version, [
         {
           by: BY,
@@ -863,6 +871,14 @@ export class AutoTopupEngine implements BalanceListener {
     if (found.answer) return this.#record(next, again, found.answer);
     const unwanted = await this.#unwanted(next, again, balance, now, batch);
     if (unwanted) return this.#close(next, again, `${unwanted}: attempt ${ep.attempt} not made`);
+    // Held back, the claim expires and a later run resumes again (Stripe asked first).
+    const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
+      customerId: rec.customerId,
+      n: ep.n,
+    });
+    if (short) return this.#block(next, short);
+    // The pool passed: its alert closes now; the note of it goes with the next episode or recovery.
+    if (next.poolAlerted) await this.#closePoolAlert(next, 'The pool covers the top-up again.');
     // Its GB are counted already: the episode is open (never recount from a stale read).
     await this.#charge(next, again);
   }
