@@ -815,7 +815,12 @@ export class AutoTopupEngine implements BalanceListener {
         // A new attempt is a new request: the card the customer has now.
         ...cardOf(rec),
       };
-      const next = this.#bump(rec, { episode: again, blocked: undefined, poolAlerted: undefined });
+      const next = this.#bump(rec, {
+        episode: again,
+        ...this.#inMonth(rec, now),
+        blocked: undefined,
+        poolAlerted: undefined,
+      });
       const claimed = await this.#deps.store.commit(next, rec.version, [
         {
           by: BY,
@@ -854,7 +859,7 @@ export class AutoTopupEngine implements BalanceListener {
       ...ep,
       claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
     };
-    const next = this.#bump(rec, { episode: again });
+    const next = this.#bump(rec, { episode: again, ...this.#inMonth(rec, now) });
     const claimed = await this.#deps.store.commit(next, rec.version, [
       {
         by: BY,
@@ -906,8 +911,8 @@ export class AutoTopupEngine implements BalanceListener {
     if (gb.gt(payments.maxGbPerOrder)) return `${gb} GB is over payments.maxGbPerOrder`;
     const month = capMonth(now, payments.capTimeZone);
     const max = rec.maxPerMonth ?? autoTopup.defaultMaxPerMonth;
-    // The month counts this episode already.
-    if (rec.month === month && rec.chargesInMonth > max) {
+    // The month counts this episode already; a month since begun counts it first (#inMonth).
+    if (this.#inMonth(rec, now).chargesInMonth > max) {
       return `monthly limit of ${max} auto top-ups passed`;
     }
     const monthGb = new Decimal(await this.#deps.store.monthGb(rec.customerId, month));
@@ -915,6 +920,17 @@ export class AutoTopupEngine implements BalanceListener {
       return `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`;
     }
     return undefined;
+  }
+
+  /**
+   * The monthly count once the episode's next attempt is made now: a charge counts in the
+   * month it is made, so a retry or resume in a month since begun moves the episode's count
+   * there (no other episode started meanwhile: it is the month's first). A resume that then
+   * finds last month's charge at Stripe counts it in this month: once either way.
+   */
+  #inMonth(rec: AutoTopupRecord, now: Date): Pick<AutoTopupRecord, 'month' | 'chargesInMonth'> {
+    const month = capMonth(now, this.#deps.config.payments.capTimeZone);
+    return { month, chargesInMonth: rec.month === month ? rec.chargesInMonth : 1 };
   }
 
   /** Ends the episode without a charge. */
