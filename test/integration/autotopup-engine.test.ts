@@ -237,6 +237,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     get: (c) => store.get(c),
     getMany: (c) => store.getMany(c),
     openEpisodes: () => store.openEpisodes(),
+    blockedCustomers: () => store.blockedCustomers(),
     monthGb: (c, m) => store.monthGb(c, m),
     commit: async (next, v, lines) => {
       if (next.episode?.state === 'PENDING') throw new Error('process killed');
@@ -346,6 +347,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       get: (c) => store.get(c),
       getMany: (c) => store.getMany(c),
       openEpisodes: () => store.openEpisodes(),
+      blockedCustomers: () => store.blockedCustomers(),
       monthGb: (c, m) => store.monthGb(c, m),
       commit: async (next, v, lines) => {
         if (next.episode?.state === 'PENDING') throw new Error('process killed');

@@ -61,6 +61,7 @@ async function setUp(name: string) {
     get: (id: string) => store.get(id),
     getMany: (ids: readonly string[]) => store.getMany(ids),
     openEpisodes: () => store.openEpisodes(),
+    blockedCustomers: () => store.blockedCustomers(),
     monthGb: (id: string, month: string) => store.monthGb(id, month),
     commit: async (...args: Parameters<typeof store.commit>) => {
       if (throttleCommits > 0) {

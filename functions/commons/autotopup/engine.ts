@@ -37,7 +37,10 @@ import type { AutoTopupRecord, Episode, HistoryLine, Refusal } from './types.ts'
  */
 
 export interface AutoTopupDeps {
-  store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
+  store: Pick<
+    AutoTopupStore,
+    'get' | 'getMany' | 'commit' | 'openEpisodes' | 'blockedCustomers' | 'monthGb'
+  >;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
   /**
@@ -151,26 +154,57 @@ export class AutoTopupEngine implements BalanceListener {
 
   /**
    * Open episodes with something due (a retry, a resume, a check at Stripe, a credit to find
-   * in the balance) of customers whose balance did not change this run: they act on the
-   * balance as last computed, which is still the balance.
+   * in the balance) and customers refused a charge whose reason may have passed (the pool,
+   * the monthly cap; a cooldown or month over), of customers whose balance did not change this
+   * run: they act on the balance as last computed, which is still the balance. A customer who
+   * cannot use traffic has a balance that no longer changes. Cost per run: one query of each
+   * index; for N customers due, N/100 batched reads of records and of balances, and for each
+   * one refused by the pool or the cap its month's GB (one read) and, while held back, a
+   * repeat raise of its pool alert (folded by the sink).
    */
   async #due(changed: ReadonlySet<string>, batch: Batch): Promise<void> {
     const now = this.#deps.clock();
     batch.open ??= await this.#deps.store.openEpisodes();
-    const due = batch.open
-      .filter((r) => !changed.has(r.customerId) && isDue(r, now))
-      .map((r) => r.customerId);
+    const refused = await this.#deps.store.blockedCustomers();
+    const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
+    const retry = refused.filter((r) => !changed.has(r.customerId) && this.#mayPass(r, now));
+    const due = [...open, ...retry].map((r) => r.customerId);
     if (due.length === 0) return;
     const [records, balances] = await Promise.all([
       this.#deps.store.getMany(due),
       this.#deps.balances.current(due),
     ]);
+    const isOpen = new Set(open.map((r) => r.customerId));
     for (const customerId of due) {
       const rec = records.get(customerId);
       const after = balances.get(customerId);
-      if (!rec?.episode || !after) continue;
+      if (!rec || !after) continue;
       const change: BalanceChange = { before: after, after, credits: [] };
-      await this.#guarded(customerId, () => this.#continue(rec, change, batch));
+      if (isOpen.has(customerId)) {
+        if (rec.episode) await this.#guarded(customerId, () => this.#continue(rec, change, batch));
+      } else if (!rec.episode && rec.blocked) {
+        await this.#guarded(customerId, () => this.#one(rec, change, batch));
+      }
+    }
+  }
+
+  /**
+   * Whether a refusal may have passed: a cooldown or a monthly limit once over (no read);
+   * the pool and the monthly cap at any time. The others pass only by a settings change.
+   */
+  #mayPass(rec: AutoTopupRecord, now: Date): boolean {
+    switch (rec.blocked) {
+      case 'pool':
+      case 'monthly-cap':
+        return true;
+      case 'cooldown': {
+        const hours = this.#deps.config.autoTopup.cooldownHours;
+        return Date.parse(rec.lastEpisodeAt ?? '') + hours * 3_600_000 <= now.getTime();
+      }
+      case 'monthly-limit':
+        return rec.month !== capMonth(now, this.#deps.config.payments.capTimeZone);
+      default:
+        return false;
     }
   }
 
