@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CustomerBalance } from '../../functions/commons/customers/types.ts';
 import { orderKeyText } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
@@ -26,7 +27,7 @@ describe('the monthly limit of auto top-ups', () => {
   // Review 7 (F4): at most 1 a month; the episode starts 31 Dec 23:30 and is declined; the
   // customer saves a new card; the retry charges on 1 Jan 00:30 and was counted in December,
   // so after the cooldown a new episode charged again in January.
-  it('a retry that charges in the next month counts in that month', {
+  it('a retry that charges in the next month counts in that month; the refused customer is charged when the next begins', {
     timeout: 60_000,
   }, async () => {
     let now = new Date('2026-12-31T15:30:00Z');
@@ -37,7 +38,13 @@ describe('the monthly limit of auto top-ups', () => {
       url: standIn.url,
       key: KEY,
     });
-    const engine = rig.engine({ sink: new RecordingSink() });
+    // The balance as the balance poll last stored it (read for a customer whose balance did
+    // not change in a run).
+    let stored: CustomerBalance | undefined;
+    const engine = rig.engine({
+      sink: new RecordingSink(),
+      balances: { current: async () => new Map(stored ? [['941', stored]] : []) },
+    });
     const optIn = (paymentMethod: string) =>
       optInWithCard(rig.store, rig.config, '941', now, { paymentMethod, maxPerMonth: 1 });
     const succeeded = () => standIn.paymentIntents().filter((pi) => pi.status === 'succeeded');
@@ -76,14 +83,17 @@ describe('the monthly limit of auto top-ups', () => {
     later(7);
     await rig.pool('1000');
     const shows = { recentCredits: [record], lastCreditAt: record.at, lastCreditMb: record.mb };
+    stored = customerBalance('941', '12', now, shows);
     await engine.onBalances([
-      {
-        before: customerBalance('941', '111', now, shows),
-        after: customerBalance('941', '12', now, shows),
-        credits: [],
-      },
+      { before: customerBalance('941', '111', now, shows), after: stored, credits: [] },
     ]);
     expect(succeeded()).toHaveLength(1);
     expect((await rig.store.get('941'))?.blocked).toBe('monthly-limit');
+    // Review 7 (F5): the balance stands still (nothing used); February's first run charges.
+    later(24 * 31);
+    await rig.pool('1000');
+    await engine.onBalances([]);
+    expect(succeeded()).toHaveLength(2);
+    expect(await rig.store.get('941')).toMatchObject({ month: '2027-02', chargesInMonth: 1 });
   });
 });

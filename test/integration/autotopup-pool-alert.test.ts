@@ -476,3 +476,33 @@ describe('a refused customer whose balance no longer changes', () => {
     expect((await f.alerts.get('topup-failed', subject('911')))?.status ?? 'ok').toBe('ok');
   });
 });
+
+describe('a customer refused for the cooldown whose balance no longer changes', () => {
+  // Review 7 (F5), the cooldown: 941's first episode closes without a charge (declined, then
+  // topped up by hand); low again within the cooldown, it is refused; the balance then stands
+  // still. Once the cooldown is over, the next run charges it.
+  it('is charged once the cooldown is over', { timeout: 60_000 }, async () => {
+    const f = await setUp('cooldown-refused-still');
+    await optInWithCard(f.store, f.config, '941', f.now(), {
+      paymentMethod: 'pm_card_chargeDeclined',
+    });
+    await f.pool('1000');
+    await f.engine.onBalances([f.change('941', '25', '12')]);
+    f.later(1.5);
+    await f.engine.onBalances([f.change('941', '12', '112')]);
+    expect(await f.store.openEpisodes()).toHaveLength(0);
+    await optInWithCard(f.store, f.config, '941', f.now());
+    f.later(0.5);
+    await f.engine.onBalances([f.change('941', '112', '10')]);
+    expect((await f.store.get('941'))?.blocked).toBe('cooldown');
+    f.later(3);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    f.later(3);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    const paid = standIn.paymentIntents().filter((pi) => pi.status === 'succeeded');
+    expect(paid.map((pi) => pi.metadata?.customerId)).toEqual(['941']);
+  });
+});
