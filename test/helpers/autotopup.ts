@@ -96,5 +96,29 @@ export async function autoTopupRig(
       after: balance(id, after),
       credits: [],
     }),
+    /**
+     * A customer's Buy of 100 GB (Stripe Checkout, never pool-gated): its webhook holds the
+     * order at the upstream (CREDITING), or has credited it.
+     */
+    async buy(customerId: string, credited: boolean) {
+      const now = clock();
+      const key = { provider: 'stripe', paymentId: `pi_buy_${customerId}_${now.getTime()}` };
+      await ledger.createOrder(
+        {
+          ...key,
+          orderId: `o${key.paymentId}`,
+          state: 'CREDITING',
+          customerId,
+          packageId: 'gb100',
+          quantity: 1,
+          gb: '100',
+          amountMinor: 8000,
+          currency: 'usd',
+        },
+        { now, lease: { owner: 'webhook', until: now.getTime() + 60_000 } },
+      );
+      if (credited) await ledger.markCredited(key, { now, code: 200, message: '充值成功' });
+      return key;
+    },
   };
 }

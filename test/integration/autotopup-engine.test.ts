@@ -237,6 +237,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     get: (c) => store.get(c),
     getMany: (c) => store.getMany(c),
     openEpisodes: () => store.openEpisodes(),
+    blockedCustomers: () => store.blockedCustomers(),
     monthGb: (c, m) => store.monthGb(c, m),
     commit: async (next, v, lines) => {
       if (next.episode?.state === 'PENDING') throw new Error('process killed');
@@ -322,13 +323,14 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
     const charged = requests.total();
     requests.reset();
     await engine().onBalances(others);
-    // 3 reads, and the open episodes (a retry may be due for a customer not in the batch)
-    expect(requests.total()).toBe(4);
+    // 3 reads, the open episodes (a retry may be due for a customer not in the batch) and the
+    // customers refused a charge (theirs may have passed)
+    expect(requests.total()).toBe(5);
     expect(standIn.paymentIntents()).toHaveLength(1);
     // 3 reads, the month counter, the pool snapshot and open episodes, the ledger's paid
     // orders still landing (RECEIVED, CREDITING) and recent credits (orders and reversals: any
-    // the balance does not show yet), the claim and the answer
-    expect(charged).toBe(3 + 9);
+    // the balance does not show yet), the claim and the answer, the refused customers
+    expect(charged).toBe(3 + 10);
   });
 
   it('ends the episode from the ledger when the balance shows the credit but the poll did not name its order', async () => {
@@ -346,6 +348,7 @@ describe('auto top-up engine (DynamoDB Local, Stripe stand-in, webhook path, sim
       get: (c) => store.get(c),
       getMany: (c) => store.getMany(c),
       openEpisodes: () => store.openEpisodes(),
+      blockedCustomers: () => store.blockedCustomers(),
       monthGb: (c, m) => store.monthGb(c, m),
       commit: async (next, v, lines) => {
         if (next.episode?.state === 'PENDING') throw new Error('process killed');

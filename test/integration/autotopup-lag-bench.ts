@@ -74,16 +74,22 @@ export async function bench(
     balanceMb: (opts.openingGb ?? 5) * 1024,
   });
   fx.sim.setPool('primary', { rechargedMb: 1e9, consumedMb: 0, residualMb: 1e9 });
-  await snapshots.put([
-    {
-      pool: 'primary',
-      at: new Date(now.getTime() - 60_000).toISOString(),
-      pollId: 'p1',
-      rechargedMb: gbToMb(1_000_000),
-      consumedMb: new Decimal(0),
-      residualMb: gbToMb(1_000_000),
-    },
-  ]);
+  let polls = 0;
+  /** The totals poll (every few minutes in the runtime): a pool far larger than any top-up. */
+  const totalsPoll = () => {
+    polls += 1;
+    return snapshots.put([
+      {
+        pool: 'primary',
+        at: new Date(now.getTime() - 60_000).toISOString(),
+        pollId: `p${polls}`,
+        rechargedMb: gbToMb(1_000_000),
+        consumedMb: new Decimal(0),
+        residualMb: gbToMb(1_000_000),
+      },
+    ]);
+  };
+  await totalsPoll();
   await optInWithCard(store, config, id, now, { packageId: opts.pkg ?? 'gb10' });
 
   const webhookDeps = (up: DynamicTrafficApi, led: PaymentDeps['ledger']): PaymentDeps => ({
@@ -138,8 +144,9 @@ export async function bench(
       })),
     };
   };
-  /** One balance run: the engine sees `after` (a change, no credit named). */
+  /** One balance run, after a totals poll: the engine sees `after` (a change, no credit named). */
   const run = async (after: CustomerBalance) => {
+    await totalsPoll();
     const before = figures ?? after;
     figures = after;
     await engine.onBalances([{ before, after, credits: [] }]);

@@ -2,12 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { createStripeApi } from '../../functions/commons/autotopup/stripe-api.ts';
 import { stripeClient } from '../../functions/commons/clients/stripe.ts';
+import type { BalanceChange, CustomerBalance } from '../../functions/commons/customers/types.ts';
 import type { OpsEventSink } from '../../functions/commons/ops-events.ts';
 import { orderKeyText } from '../../functions/commons/payments/ledger/ledger-read.ts';
 import { gbToMb } from '../../functions/commons/units.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { useAlertingSink } from '../helpers/alerting.ts';
-import { autoTopupRig } from '../helpers/autotopup.ts';
+import { autoTopupRig, optInWithCard } from '../helpers/autotopup.ts';
 
 /**
  * The pool check and the per-customer pool alert of auto top-up, found by adversarial reviews
@@ -60,6 +61,7 @@ async function setUp(name: string) {
     get: (id: string) => store.get(id),
     getMany: (ids: readonly string[]) => store.getMany(ids),
     openEpisodes: () => store.openEpisodes(),
+    blockedCustomers: () => store.blockedCustomers(),
     monthGb: (id: string, month: string) => store.monthGb(id, month),
     commit: async (...args: Parameters<typeof store.commit>) => {
       if (throttleCommits > 0) {
@@ -71,9 +73,27 @@ async function setUp(name: string) {
       return store.commit(...args);
     },
   };
+  // The balances as the balance poll last stored them (what a run reads for a customer whose
+  // balance did not change).
+  const stored = new Map<string, CustomerBalance>();
+  const change = (id: string, before: string, after: string): BalanceChange => {
+    const c = rig.change(id, before, after);
+    stored.set(id, c.after);
+    return c;
+  };
   // A Lambda killed between the claim and the Stripe call.
   let killStripe = 0;
   const engine = rig.engine({
+    balances: {
+      async current(ids) {
+        const out = new Map<string, CustomerBalance>();
+        for (const id of ids) {
+          const b = stored.get(id);
+          if (b) out.set(id, b);
+        }
+        return out;
+      },
+    },
     store: flakyStore,
     stripe: async () => {
       if (killStripe > 0) {
@@ -87,6 +107,7 @@ async function setUp(name: string) {
   await rig.optIn('911', '912', '921', '922', '923', '931', '932');
   return {
     ...rig,
+    change,
     engine,
     alerts,
     sink,
@@ -337,5 +358,151 @@ describe('the pool check after an episode ended on a snapshot older than its cre
     f.later(0.25);
     await f.engine.onBalances([f.change('932', '25', '12')]);
     expect(standIn.paymentIntents()).toHaveLength(1);
+  });
+});
+
+describe('the pool check of a decline retry and a resume', () => {
+  // Review 7 (F1): pool 150 GB; 941's episode (100 GB) is declined; 999 buys 100 GB by hand
+  // (Buy is not pool-gated) and the totals poll sees 50 GB; 941 saves a new card. The retry
+  // was charged without a pool check. Held back, it waits (no decline) until the pool covers it.
+  it('a decline retry waits while the pool cannot deliver, then charges', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp('pool-retry');
+    await optInWithCard(f.store, f.config, '941', f.now(), {
+      paymentMethod: 'pm_card_chargeDeclined',
+    });
+    await f.pool('150');
+    await f.engine.onBalances([f.change('941', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    f.later(0.25);
+    await f.buy('999', true);
+    f.later(0.25);
+    await f.pool('50');
+    await optInWithCard(f.store, f.config, '941', f.now());
+    f.later(1);
+    await f.engine.onBalances([f.change('941', '12', '11')]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    const held = await f.store.get('941');
+    expect(held?.episode?.state).toBe('RETRY_WAIT');
+    expect(held?.episode?.attempt).toBe(1);
+    expect((await f.alerts.get('topup-failed', subject('941')))?.status ?? 'ok').not.toBe('ok');
+    // The agent refills the pool; the balance stands still: the retry is due and charges.
+    f.later(1);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    const paid = standIn.paymentIntents().filter((pi) => pi.status === 'succeeded');
+    expect(paid.map((pi) => pi.metadata?.customerId)).toEqual(['941']);
+    expect((await f.alerts.get('topup-failed', subject('941')))?.status ?? 'ok').toBe('ok');
+  });
+
+  // Review 7 (F1): a resume that finds no PaymentIntent sent its request without a pool check.
+  it('a resume that finds no charge waits while the pool cannot deliver', {
+    timeout: 60_000,
+  }, async () => {
+    const f = await setUp('pool-resume-held');
+    await f.pool('150');
+    f.killNextStripe();
+    await f.engine.onBalances([f.change('911', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    f.later(0.25);
+    await f.buy('999', true);
+    f.later(0.25);
+    await f.pool('50');
+    f.later(1);
+    await f.engine.onBalances([f.change('911', '12', '11')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    expect((await f.store.get('911'))?.episode?.state).toBe('CLAIMED');
+    expect((await f.alerts.get('topup-failed', subject('911')))?.status ?? 'ok').not.toBe('ok');
+    f.later(1);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    expect(standIn.paymentIntents().map((pi) => pi.metadata?.customerId)).toEqual(['911']);
+  });
+});
+
+describe('the pool check of paid orders still landing', () => {
+  // Review 7 (F2): 999's Buy of 100 GB is at the upstream (CREDITING: in flight, or applied
+  // with its answer lost); the pool check counted the ledger's credits, not the orders landing.
+  it('a Buy order still landing counts against the pool', { timeout: 60_000 }, async () => {
+    const f = await setUp('pool-landing');
+    await f.pool('150');
+    f.later(0.1);
+    await f.buy('999', false);
+    f.later(0.1);
+    await f.engine.onBalances([f.change('911', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    expect((await f.store.get('911'))?.blocked).toBe('pool');
+  });
+});
+
+describe('the pool check on a snapshot older than the ledger lookback', () => {
+  // Review 7 (F3): the totals poll fails after a 150 GB snapshot; 999's Buy of 100 GB is
+  // credited an hour later. Two days on the credit left the ledger lookback and the 2-day-old
+  // snapshot alone was trusted: 911 charged 100 GB on a 50 GB pool.
+  it('refuses as pool, naming the snapshot age', { timeout: 60_000 }, async () => {
+    const f = await setUp('pool-old-snapshot');
+    await f.pool('150');
+    f.later(1);
+    await f.buy('999', true);
+    f.later(0.1);
+    await f.engine.onBalances([f.change('911', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    f.later(49);
+    await f.engine.onBalances([f.change('911', '12', '10'), f.change('912', '25', '12')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    // 912's first refusal names why.
+    const lines = await f.store.history('912');
+    expect(lines.map((l) => l.detail).join('\n')).toMatch(/last snapshot is 50 h old/);
+  });
+});
+
+describe('a refused customer whose balance no longer changes', () => {
+  // Review 7 (F5): 941 runs out while the pool has 50 GB: held back. The agent refills the
+  // pool; 941 cannot use traffic, so the balance poll reports no change for 941 again: only
+  // open episodes were due, so 941 was never charged.
+  it('is charged once the pool covers the top-up again', { timeout: 60_000 }, async () => {
+    const f = await setUp('pool-refused-still');
+    await f.pool('50');
+    await f.engine.onBalances([f.change('911', '3', '0')]);
+    expect(standIn.paymentIntents()).toHaveLength(0);
+    f.later(1);
+    await f.pool('1000');
+    for (let i = 0; i < 3; i++) {
+      f.later(1);
+      await f.engine.onBalances([]);
+    }
+    expect(standIn.paymentIntents().map((pi) => pi.metadata?.customerId)).toEqual(['911']);
+    expect((await f.alerts.get('topup-failed', subject('911')))?.status ?? 'ok').toBe('ok');
+  });
+});
+
+describe('a customer refused for the cooldown whose balance no longer changes', () => {
+  // Review 7 (F5), the cooldown: 941's first episode closes without a charge (declined, then
+  // topped up by hand); low again within the cooldown, it is refused; the balance then stands
+  // still. Once the cooldown is over, the next run charges it.
+  it('is charged once the cooldown is over', { timeout: 60_000 }, async () => {
+    const f = await setUp('cooldown-refused-still');
+    await optInWithCard(f.store, f.config, '941', f.now(), {
+      paymentMethod: 'pm_card_chargeDeclined',
+    });
+    await f.pool('1000');
+    await f.engine.onBalances([f.change('941', '25', '12')]);
+    f.later(1.5);
+    await f.engine.onBalances([f.change('941', '12', '112')]);
+    expect(await f.store.openEpisodes()).toHaveLength(0);
+    await optInWithCard(f.store, f.config, '941', f.now());
+    f.later(0.5);
+    await f.engine.onBalances([f.change('941', '112', '10')]);
+    expect((await f.store.get('941'))?.blocked).toBe('cooldown');
+    f.later(3);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    f.later(3);
+    await f.pool('1000');
+    await f.engine.onBalances([]);
+    const paid = standIn.paymentIntents().filter((pi) => pi.status === 'succeeded');
+    expect(paid.map((pi) => pi.metadata?.customerId)).toEqual(['941']);
   });
 });

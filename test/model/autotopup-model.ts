@@ -371,6 +371,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         get: (c) => store.get(c),
         getMany: (c) => store.getMany(c),
         openEpisodes: () => store.openEpisodes(),
+        blockedCustomers: () => store.blockedCustomers(),
         monthGb: (c, m) => store.monthGb(c, m),
         commit: (next, v, lines) => step(() => store.commit(next, v, lines)),
       },

@@ -37,7 +37,10 @@ import type { AutoTopupRecord, Episode, HistoryLine, Refusal } from './types.ts'
  */
 
 export interface AutoTopupDeps {
-  store: Pick<AutoTopupStore, 'get' | 'getMany' | 'commit' | 'openEpisodes' | 'monthGb'>;
+  store: Pick<
+    AutoTopupStore,
+    'get' | 'getMany' | 'commit' | 'openEpisodes' | 'blockedCustomers' | 'monthGb'
+  >;
   /** Built per run: the API key comes from the secret cache and may rotate. */
   stripe: () => Promise<StripeApi>;
   /**
@@ -151,26 +154,57 @@ export class AutoTopupEngine implements BalanceListener {
 
   /**
    * Open episodes with something due (a retry, a resume, a check at Stripe, a credit to find
-   * in the balance) of customers whose balance did not change this run: they act on the
-   * balance as last computed, which is still the balance.
+   * in the balance) and customers refused a charge whose reason may have passed (the pool,
+   * the monthly cap; a cooldown or month over), of customers whose balance did not change this
+   * run: they act on the balance as last computed, which is still the balance. A customer who
+   * cannot use traffic has a balance that no longer changes. Cost per run: one query of each
+   * index; for N customers due, N/100 batched reads of records and of balances, and for each
+   * one refused by the pool or the cap its month's GB (one read) and, while held back, a
+   * repeat raise of its pool alert (folded by the sink).
    */
   async #due(changed: ReadonlySet<string>, batch: Batch): Promise<void> {
     const now = this.#deps.clock();
     batch.open ??= await this.#deps.store.openEpisodes();
-    const due = batch.open
-      .filter((r) => !changed.has(r.customerId) && isDue(r, now))
-      .map((r) => r.customerId);
+    const refused = await this.#deps.store.blockedCustomers();
+    const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
+    const retry = refused.filter((r) => !changed.has(r.customerId) && this.#mayPass(r, now));
+    const due = [...open, ...retry].map((r) => r.customerId);
     if (due.length === 0) return;
     const [records, balances] = await Promise.all([
       this.#deps.store.getMany(due),
       this.#deps.balances.current(due),
     ]);
+    const isOpen = new Set(open.map((r) => r.customerId));
     for (const customerId of due) {
       const rec = records.get(customerId);
       const after = balances.get(customerId);
-      if (!rec?.episode || !after) continue;
+      if (!rec || !after) continue;
       const change: BalanceChange = { before: after, after, credits: [] };
-      await this.#guarded(customerId, () => this.#continue(rec, change, batch));
+      if (isOpen.has(customerId)) {
+        if (rec.episode) await this.#guarded(customerId, () => this.#continue(rec, change, batch));
+      } else if (!rec.episode && rec.blocked) {
+        await this.#guarded(customerId, () => this.#one(rec, change, batch));
+      }
+    }
+  }
+
+  /**
+   * Whether a refusal may have passed: a cooldown or a monthly limit once over (no read);
+   * the pool and the monthly cap at any time. The others pass only by a settings change.
+   */
+  #mayPass(rec: AutoTopupRecord, now: Date): boolean {
+    switch (rec.blocked) {
+      case 'pool':
+      case 'monthly-cap':
+        return true;
+      case 'cooldown': {
+        const hours = this.#deps.config.autoTopup.cooldownHours;
+        return Date.parse(rec.lastEpisodeAt ?? '') + hours * 3_600_000 <= now.getTime();
+      }
+      case 'monthly-limit':
+        return rec.month !== capMonth(now, this.#deps.config.payments.capTimeZone);
+      default:
+        return false;
     }
   }
 
@@ -360,35 +394,77 @@ export class AutoTopupEngine implements BalanceListener {
         detail: `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`,
       };
     }
-    const pool = autoTopup.pool;
+    return this.#poolRefusal(gb, now, batch);
+  }
+
+  /**
+   * Why the pool cannot deliver `gb` more on top of what it owes already, or undefined.
+   * `own`: the episode asking is open, so its GB are among the pending top-ups when the
+   * batch's read of open episodes holds it (then the pool must cover the pending total only).
+   */
+  async #poolRefusal(
+    gb: Decimal,
+    now: Date,
+    batch: Batch,
+    own?: { customerId: string; n: number },
+  ): Promise<Refusal | undefined> {
+    const pool = this.#deps.config.autoTopup.pool;
     if (batch.snapshot === undefined)
       batch.snapshot = (await this.#deps.snapshots.latest(pool)) ?? null;
     const snapshot = batch.snapshot;
     if (!snapshot) return { code: 'pool', detail: `no snapshot of the ${pool} pool yet` };
-    batch.pendingMb ??= await this.#pendingMb(batch, snapshot, now);
-    const left = snapshot.residualMb.minus(batch.pendingMb);
-    if (left.lt(gbToMb(gb))) {
+    // The credits since the snapshot are counted from the ledger's lookback: past it, some
+    // can no longer be seen and the snapshot alone would overstate the pool.
+    const age = now.getTime() - Date.parse(snapshot.at);
+    if (age > UNSHOWN_LOOKBACK_MS) {
       return {
         code: 'pool',
-        detail: `the ${pool} pool has ${formatGb(mbToGb(left))} after pending top-ups, the package needs ${formatGb(gb)}`,
+        detail: `the ${pool} pool's last snapshot is ${Math.floor(age / 3_600_000)} h old (the totals poll is not updating it)`,
+      };
+    }
+    batch.pendingMb ??= await this.#pendingMb(batch, snapshot, now);
+    const left = snapshot.residualMb.minus(batch.pendingMb);
+    const counted =
+      own !== undefined &&
+      (batch.open ?? []).some((r) => r.customerId === own.customerId && r.episode?.n === own.n);
+    if (left.lt(counted ? 0 : gbToMb(gb))) {
+      return {
+        code: 'pool',
+        detail: `the ${pool} pool has ${formatGb(mbToGb(left))} after pending top-ups${counted ? ' (this one included)' : ''}, the package needs ${formatGb(gb)}`,
       };
     }
     return undefined;
   }
 
   /**
-   * What the pool owes beyond its snapshot: the open episodes, and every credit of the ledger
+   * What the pool owes beyond its snapshot: the open episodes, every credit of the ledger
    * after the snapshot (an ended episode, a Buy order: the snapshot does not show them taken
-   * yet, the longer so when the totals poll fails). One counted twice errs on the safe side.
+   * yet, the longer so when the totals poll fails), and every paid order still landing (it
+   * may be applied at any moment, or was without its answer). Each order counts once: one
+   * that is an open episode's, or both landing and credited (read between the two), is not
+   * counted again.
    */
   async #pendingMb(batch: Batch, snapshot: PoolSnapshot, now: Date): Promise<Decimal> {
     batch.open ??= await this.#deps.store.openEpisodes();
     const since = Date.parse(snapshot.at);
-    const { credits } = await this.#ledger(now, batch);
+    const { credits, landing } = await this.#ledger(now, batch);
+    const episodes = new Set(
+      batch.open.flatMap((r) =>
+        r.episode?.paymentIntentId
+          ? [orderKeyText({ provider: 'stripe', paymentId: r.episode.paymentIntentId })]
+          : [],
+      ),
+    );
+    const credited = new Set(credits.map((c) => c.orderKey));
     return gbToMb(
       sum([
         ...batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : [])),
-        ...credits.flatMap((c) => (c.creditedAt.getTime() > since ? [c.gb] : [])),
+        ...credits.flatMap((c) =>
+          c.creditedAt.getTime() > since && !episodes.has(c.orderKey) ? [c.gb] : [],
+        ),
+        ...landing.flatMap((o) =>
+          credited.has(o.orderKey) || episodes.has(o.orderKey) ? [] : [o.gb],
+        ),
       ]),
     );
   }
@@ -756,6 +832,14 @@ export class AutoTopupEngine implements BalanceListener {
       if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
       const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
       if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
+      // Held back by the pool, the retry stays due (no attempt made, not a decline).
+      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
+        customerId: rec.customerId,
+        n: ep.n,
+      });
+      if (short) return this.#block(rec, short);
+      // The pool passed: closed before the claim clears the note of it (as a new episode's).
+      if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The pool covers the top-up again.');
       const { nextTryAt: _, paymentIntentId: __, ...rest } = ep;
       const again: Episode = {
         ...rest,
@@ -765,7 +849,12 @@ export class AutoTopupEngine implements BalanceListener {
         // A new attempt is a new request: the card the customer has now.
         ...cardOf(rec),
       };
-      const next = this.#bump(rec, { episode: again });
+      const next = this.#bump(rec, {
+        episode: again,
+        ...this.#inMonth(rec, now),
+        blocked: undefined,
+        poolAlerted: undefined,
+      });
       const claimed = await this.#deps.store.commit(next, rec.version, [
         {
           by: BY,
@@ -804,7 +893,7 @@ export class AutoTopupEngine implements BalanceListener {
       ...ep,
       claimUntil: now.getTime() + this.#deps.config.autoTopup.claimSeconds * 1000,
     };
-    const next = this.#bump(rec, { episode: again });
+    const next = this.#bump(rec, { episode: again, ...this.#inMonth(rec, now) });
     const claimed = await this.#deps.store.commit(next, rec.version, [
       {
         by: BY,
@@ -821,6 +910,14 @@ export class AutoTopupEngine implements BalanceListener {
     if (found.answer) return this.#record(next, again, found.answer);
     const unwanted = await this.#unwanted(next, again, balance, now, batch);
     if (unwanted) return this.#close(next, again, `${unwanted}: attempt ${ep.attempt} not made`);
+    // Held back, the claim expires and a later run resumes again (Stripe asked first).
+    const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
+      customerId: rec.customerId,
+      n: ep.n,
+    });
+    if (short) return this.#block(next, short);
+    // The pool passed: its alert closes now; the note of it goes with the next episode or recovery.
+    if (next.poolAlerted) await this.#closePoolAlert(next, 'The pool covers the top-up again.');
     // Its GB are counted already: the episode is open (never recount from a stale read).
     await this.#charge(next, again);
   }
@@ -848,8 +945,8 @@ export class AutoTopupEngine implements BalanceListener {
     if (gb.gt(payments.maxGbPerOrder)) return `${gb} GB is over payments.maxGbPerOrder`;
     const month = capMonth(now, payments.capTimeZone);
     const max = rec.maxPerMonth ?? autoTopup.defaultMaxPerMonth;
-    // The month counts this episode already.
-    if (rec.month === month && rec.chargesInMonth > max) {
+    // The month counts this episode already; a month since begun counts it first (#inMonth).
+    if (this.#inMonth(rec, now).chargesInMonth > max) {
       return `monthly limit of ${max} auto top-ups passed`;
     }
     const monthGb = new Decimal(await this.#deps.store.monthGb(rec.customerId, month));
@@ -857,6 +954,17 @@ export class AutoTopupEngine implements BalanceListener {
       return `${monthGb} + ${gb} GB would pass the monthly cap of ${payments.monthlyCapGbPerCustomer} GB`;
     }
     return undefined;
+  }
+
+  /**
+   * The monthly count once the episode's next attempt is made now: a charge counts in the
+   * month it is made, so a retry or resume in a month since begun moves the episode's count
+   * there (no other episode started meanwhile: it is the month's first). A resume that then
+   * finds last month's charge at Stripe counts it in this month: once either way.
+   */
+  #inMonth(rec: AutoTopupRecord, now: Date): Pick<AutoTopupRecord, 'month' | 'chargesInMonth'> {
+    const month = capMonth(now, this.#deps.config.payments.capTimeZone);
+    return { month, chargesInMonth: rec.month === month ? rec.chargesInMonth : 1 };
   }
 
   /** Ends the episode without a charge. */

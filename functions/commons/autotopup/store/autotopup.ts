@@ -49,6 +49,11 @@ export const autoTopupKeys = {
 
 /** Customers with an open episode, for the pool's pending top-ups. */
 const OPEN_INDEX = 'AUTOTOPUP#OPEN';
+/**
+ * Customers on, with no episode, refused a charge (`blocked`): looked at again by every run,
+ * since a customer who cannot use traffic has a balance that no longer changes.
+ */
+const BLOCKED_INDEX = 'AUTOTOPUP#BLOCKED';
 
 const RECORD_ATTRS = new Set<string>([
   'customerId',
@@ -154,11 +159,16 @@ export class AutoTopupStore {
     lines: readonly Omit<HistoryLine, 'at'>[],
   ): Promise<boolean> {
     const at = next.updatedAt;
-    const open = next.episode !== undefined;
+    const index =
+      next.episode !== undefined
+        ? OPEN_INDEX
+        : next.blocked !== undefined && next.enabled
+          ? BLOCKED_INDEX
+          : undefined;
     const state = {
       ...autoTopupKeys.state(next.customerId),
       ...stamped(next, lines),
-      ...(open ? { gsi1pk: OPEN_INDEX, gsi1sk: next.customerId } : {}),
+      ...(index ? { gsi1pk: index, gsi1sk: next.customerId } : {}),
     };
     try {
       await this.doc.send(
@@ -231,15 +241,24 @@ export class AutoTopupStore {
 
   /** Every customer with an episode open (charging, pending, waiting for the customer). */
   async openEpisodes(): Promise<AutoTopupRecord[]> {
+    return this.#indexed(OPEN_INDEX, 'autotopup.openEpisodes');
+  }
+
+  /** Every customer on, with no episode, refused a charge (`blocked`). */
+  async blockedCustomers(): Promise<AutoTopupRecord[]> {
+    return this.#indexed(BLOCKED_INDEX, 'autotopup.blockedCustomers');
+  }
+
+  async #indexed(partition: string, op: string): Promise<AutoTopupRecord[]> {
     const items = await queryAll(
       this.doc,
       {
         TableName: this.tableName,
         IndexName: TABLE_DEFINITION.gsi1.indexName,
-        KeyConditionExpression: 'gsi1pk = :open',
-        ExpressionAttributeValues: { ':open': OPEN_INDEX },
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': partition },
       },
-      'autotopup.openEpisodes',
+      op,
     );
     return items.map(toRecord);
   }
