@@ -109,4 +109,63 @@ describe('a failed refund and the refunded totals that counted it', () => {
     // The deduction of 4 landed (its answer was lost): 6 GB, as Stripe's books say.
     expect(pay.netGb()).toBe(6);
   });
+
+  // Review 9: Stripe stamps whole seconds. Refund A (4 $, created T) fails at T+60 and refund B
+  // (3 $) is created in that same second: the total 3 (T+60) cannot have counted A's 4.
+  describe('a new refund in the second another failed: 7 GB', () => {
+    const sameSecond = (id: string) => ({
+      total4: chargeRefunded(`ch_${id}`, `pi_${id}`, 400, T),
+      total3: chargeRefunded(`ch_${id}`, `pi_${id}`, 300, T + 60),
+      failed: stripeDelivery(
+        'stripe',
+        stripeEvent(
+          'charge.refund.updated',
+          {
+            id: `re_${id}_a`,
+            object: 'refund',
+            amount: 400,
+            created: T,
+            currency: 'usd',
+            status: 'failed',
+            charge: `ch_${id}`,
+            payment_intent: `pi_${id}`,
+          },
+          { created: T + 60 },
+        ),
+      ),
+    });
+    it.each([
+      [['total4', 'failed', 'total3'], true],
+      [['total4', 'total3', 'failed'], true],
+      [['failed', 'total3', 'total4'], true],
+      [['total4', 'failed', 'total3'], false],
+      [['total4', 'total3', 'failed'], false],
+    ] as const)('%s (paid first: %s)', async (order, payFirst) => {
+      const handler = pay.handler();
+      const id = newSessionId();
+      const ev = sameSecond(id);
+      if (payFirst) await handler(checkoutCompleted(id));
+      for (const name of order) await handler(ev[name]);
+      if (!payFirst) await handler(checkoutCompleted(id));
+      expect(pay.netGb()).toBe(7);
+    });
+  });
+
+  // Review 9: a lower total's give-back left to a person (the deduction before it UNKNOWN)
+  // shares its part id with the total's redelivery, which raised it as a deduction in doubt.
+  it('a lower total sent again over a give-back left to a person: a give-back alert, not a deduction one', async () => {
+    const handler = pay.handler();
+    const id = newSessionId();
+    await handler(checkoutCompleted(id));
+    pay.fx.sim.addFault({ kind: 'drop-after-apply', endpoint: 'deductionFlow', times: 1 });
+    await handler(chargeRefunded(`ch_${id}`, `pi_${id}`, 400, T));
+    const total3 = chargeRefunded(`ch_${id}`, `pi_${id}`, 300, T + 60);
+    expect(resultOf(await handler(total3))).toBe('needs-a-person');
+    const before = pay.sink.events.length;
+    expect(resultOf(await handler(total3))).toBe('needs-a-person');
+    const raised = pay.sink.events.slice(before);
+    expect(raised.map((e) => e.kind)).toEqual(['deduction-unknown']);
+    expect(raised[0]?.subject).toMatch(/^reversal:/);
+    expect(raised[0]?.summary).toMatch(/then credit 1 GB back/);
+  });
 });

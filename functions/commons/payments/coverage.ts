@@ -42,16 +42,19 @@ export const orderRef = (order: Pick<Order, 'paymentId' | 'paymentIntentId'>): P
 
 /**
  * Whether a cumulative refunded total created at `t` (epoch seconds) counted a refund that
- * later failed: created by then and not failed yet. Stripe stamps whole seconds; a total of
- * the very second of the failure is taken as before it (a refund failing at once is likelier
- * than a new refund created in the second another failed).
+ * later failed: created by then and not failed yet (`yes`). Stripe stamps whole seconds: a
+ * total of the very second of the failure may be from either side of it (`same-second`).
  */
-export const stillCounts = (f: FailedRefund, t: number): boolean =>
-  (f.created === undefined || f.created <= t) && t <= f.at;
+function counts(f: FailedRefund, t: number): 'yes' | 'no' | 'same-second' {
+  if (f.created !== undefined && f.created > t) return 'no';
+  return t < f.at ? 'yes' : t === f.at ? 'same-second' : 'no';
+}
 
 /**
  * What a cumulative refunded total created at `t` stands for once the refunds it counted
- * that failed since are taken out: the refunds FlowPilot deducts for.
+ * that failed since are taken out: the refunds FlowPilot deducts for. A failure of the
+ * total's own second is taken as counted only when the total can hold it (a total of 3 $
+ * never counted a refund of 4 $; otherwise a refund failing at once is the likelier).
  */
 export function standingRefunds(
   total: number,
@@ -59,7 +62,11 @@ export function standingRefunds(
   failed: readonly FailedRefund[] = [],
 ): number {
   if (t === undefined) return total;
-  const gone = failed.reduce((sum, f) => (stillCounts(f, t) ? sum + f.minor : sum), 0);
+  let gone = 0;
+  for (const f of failed) if (counts(f, t) === 'yes') gone += f.minor;
+  for (const f of failed) {
+    if (counts(f, t) === 'same-second' && total - gone >= f.minor) gone += f.minor;
+  }
   return Math.max(0, total - gone);
 }
 
@@ -72,8 +79,11 @@ export function failedRefundMinor(
   order: Pick<Order, 'refundedMinor' | 'refundedAt'>,
   f: FailedRefund,
 ): number {
+  const held = order.refundedAt === undefined ? undefined : counts(f, order.refundedAt);
   const counted =
-    order.refundedAt === undefined ? order.refundedMinor > 0 : stillCounts(f, order.refundedAt);
+    held === undefined
+      ? order.refundedMinor > 0
+      : held === 'yes' || (held === 'same-second' && order.refundedMinor >= f.minor);
   return counted ? Math.min(f.minor, order.refundedMinor) : 0;
 }
 

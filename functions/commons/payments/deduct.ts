@@ -20,7 +20,7 @@ import type {
   PendingEntry,
   PendingGuard,
 } from './ledger/ledger.ts';
-import { recredit, reverseDeduction } from './reverse.ts';
+import { alertGiveBack, recredit, reverseDeduction } from './reverse.ts';
 import type {
   DisputeEvent,
   Outcome,
@@ -290,9 +290,22 @@ function claimedBefore(
   now: Date,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  return part.state === 'RECREDITING'
-    ? recredit(deps, key, part, signal)
-    : abandonedOrDone(deps, key, part, now);
+  if (part.state === 'RECREDITING') return recredit(deps, key, part, signal);
+  // The give-back of a lower total sent again: a give-back, never a deduction in doubt.
+  if (part.kind === 'reversal') return givenBackBefore(deps, key, part, now);
+  return abandonedOrDone(deps, key, part, now);
+}
+
+/** A give-back claimed before: a person's (alerted again as its own alert says), or done. */
+async function givenBackBefore(
+  deps: PaymentDeps,
+  key: OrderKey,
+  part: DeductionPart,
+  now: Date,
+): Promise<Outcome> {
+  if (part.state !== 'UNKNOWN') return ok('already-given-back');
+  await alertGiveBack(deps, key, part, '', now);
+  return ok('needs-a-person');
 }
 
 /**

@@ -14,7 +14,7 @@ export interface RefundCounters {
 
 /**
  * A refund that failed, as its order keeps it: the refunded totals created from `created` to
- * `at` counted it (`stillCounts`, coverage.ts), later ones and earlier ones do not.
+ * `at` counted it (`standingRefunds`, coverage.ts), later ones and earlier ones do not.
  */
 export interface FailedRefund {
   minor: number;
