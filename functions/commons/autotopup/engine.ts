@@ -133,9 +133,14 @@ export class AutoTopupEngine implements BalanceListener {
     this.#accessSettled = false;
     // Most customers never opted in: one batched read finds the few that did.
     const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
+    // A message may run after a newer one (async retries keep no order): of the customers
+    // who opted in, one batched read of the stored balances finds a newer one to act on.
+    const stored = records.size > 0 ? await this.#deps.balances.current([...records.keys()]) : null;
     for (const change of changes) {
       const rec = records.get(change.after.customerId);
-      if (rec) await this.#guarded(rec.customerId, () => this.#one(rec, change, batch));
+      if (!rec) continue;
+      const newest = newerOf(change, stored?.get(rec.customerId));
+      await this.#guarded(rec.customerId, () => this.#one(rec, newest, batch));
     }
     await this.#due(new Set(changes.map((c) => c.after.customerId)), batch);
   }
@@ -1253,6 +1258,15 @@ function surelyShown(c: Credit, recordAt: number, balance: CustomerBalance, now:
   if (recordAt >= c.at - RECORD_SKEW_MS) return true;
   if (now.getTime() - c.at >= SHOWN_WAIT_MS) return true;
   return (balance.recentCredits ?? []).some((r) => Date.parse(r.at) > c.at + RECORD_SKEW_MS);
+}
+
+/**
+ * The change as of the newest balance known: the stored one when a later poll wrote it after
+ * this change's (its credits stay: a credit the older balance shows, the newer shows too).
+ */
+function newerOf(change: BalanceChange, stored: CustomerBalance | undefined): BalanceChange {
+  if (!stored || Date.parse(stored.asOf) <= Date.parse(change.after.asOf)) return change;
+  return { ...change, after: stored };
 }
 
 /** Whether an open episode has something to do even when the balance did not change. */
