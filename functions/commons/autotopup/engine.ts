@@ -442,7 +442,9 @@ export class AutoTopupEngine implements BalanceListener {
   }
 
   /**
-   * What the pool owes beyond its snapshot: the open episodes, every credit of the ledger
+   * What the pool owes beyond its snapshot: the open episodes but those waiting for a decline
+   * retry (not charging: they owe it again once they claim, so two waiting on a pool for one
+   * do not hold each other back), every credit of the ledger
    * after the snapshot (an ended episode, a Buy order: the snapshot does not show them taken
    * yet, the longer so when the totals poll fails), and every paid order still landing (it
    * may be applied at any moment, or was without its answer). Each order counts once: one
@@ -463,7 +465,9 @@ export class AutoTopupEngine implements BalanceListener {
     const credited = new Set(credits.map((c) => c.orderKey));
     return gbToMb(
       sum([
-        ...batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : [])),
+        ...batch.open.flatMap((r) =>
+          r.episode && r.episode.state !== 'RETRY_WAIT' ? [r.episode.gb] : [],
+        ),
         ...credits.flatMap((c) =>
           c.creditedAt.getTime() > since && !episodes.has(c.orderKey) ? [c.gb] : [],
         ),
@@ -837,11 +841,9 @@ export class AutoTopupEngine implements BalanceListener {
       if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
       const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
       if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
-      // Held back by the pool, the retry stays due (no attempt made, not a decline).
-      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
-        customerId: rec.customerId,
-        n: ep.n,
-      });
+      // Held back by the pool, the retry stays due (no attempt made, not a decline). Waiting,
+      // it owed the pool nothing: the pool must cover its GB on top of what it owes.
+      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch);
       if (short) return this.#block(rec, short);
       // The pool passed: closed before the claim clears the note of it (as a new episode's).
       if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The pool covers the top-up again.');
@@ -868,7 +870,10 @@ export class AutoTopupEngine implements BalanceListener {
           detail: `attempt ${again.attempt} of ${this.#deps.config.autoTopup.maxDeclines}`,
         },
       ]);
-      if (claimed) await this.#charge(next, again);
+      if (!claimed) return;
+      // Claimed, it owes the pool (as a new episode): a second retry of the batch counts it.
+      batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(ep.gb));
+      await this.#charge(next, again);
       return;
     }
 
