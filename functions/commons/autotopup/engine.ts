@@ -172,7 +172,9 @@ export class AutoTopupEngine implements BalanceListener {
     batch.open ??= await this.#deps.store.openEpisodes();
     const refused = await this.#deps.store.blockedCustomers();
     const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
-    const retry = refused.filter((r) => !changed.has(r.customerId) && this.#mayPass(r, now));
+    const retry = refused.filter(
+      (r) => !changed.has(r.customerId) && (r.lookAgain || this.#mayPass(r, now)),
+    );
     const due = [...open, ...retry].map((r) => r.customerId);
     if (due.length === 0) return;
     const [records, balances] = await Promise.all([
@@ -183,14 +185,29 @@ export class AutoTopupEngine implements BalanceListener {
     for (const customerId of due) {
       const rec = records.get(customerId);
       const after = balances.get(customerId);
-      if (!rec || !after) continue;
+      if (!rec) continue;
+      if (!after) {
+        // No balance stored yet: the poll hands its first one as a change.
+        if (rec.lookAgain) await this.#guarded(customerId, () => this.#looked(rec));
+        continue;
+      }
       const change: BalanceChange = { before: after, after, credits: [] };
       if (isOpen.has(customerId)) {
         if (rec.episode) await this.#guarded(customerId, () => this.#continue(rec, change, batch));
-      } else if (!rec.episode && rec.blocked) {
-        await this.#guarded(customerId, () => this.#one(rec, change, batch));
+      } else if (!rec.episode && (rec.blocked || rec.lookAgain)) {
+        await this.#guarded(customerId, async () => {
+          await this.#one(rec, change, batch);
+          if (rec.lookAgain) await this.#looked(rec);
+        });
       }
     }
+  }
+
+  /** Looked at once since its settings changed: out of the index unless refused. */
+  async #looked(rec: AutoTopupRecord): Promise<void> {
+    await this.#write(rec, (r) =>
+      r.lookAgain ? { next: { ...r, lookAgain: undefined }, lines: [] } : undefined,
+    );
   }
 
   /**
@@ -498,7 +515,12 @@ export class AutoTopupEngine implements BalanceListener {
     }
     if (rec.blocked === refusal.code && rec.poolAlerted) return;
     await this.#write(rec, (r) => ({
-      next: { ...r, blocked: refusal.code, ...(pool ? { poolAlerted: true } : {}) },
+      next: {
+        ...r,
+        blocked: refusal.code,
+        lookAgain: undefined,
+        ...(pool ? { poolAlerted: true } : {}),
+      },
       lines:
         r.blocked === refusal.code
           ? []
@@ -537,6 +559,7 @@ export class AutoTopupEngine implements BalanceListener {
       chargesInMonth: (rec.month === month ? rec.chargesInMonth : 0) + 1,
       blocked: undefined,
       poolAlerted: undefined,
+      lookAgain: undefined,
       updatedAt: at,
       updatedBy: BY,
     };

@@ -99,6 +99,11 @@ export interface AutoTopupRecord extends AutoTopupSettings {
    */
   poolAlerted?: boolean;
   /**
+   * Turned on or its settings changed with no episode open: the next run looks at the
+   * customer once on the stored balance (a balance standing still is never handed again).
+   */
+  lookAgain?: true;
+  /**
    * When the settings last changed (a line `on`, `off` or `settings`, by anyone, the engine's
    * turning off included); episode steps leave it. A Checkout paid before it is not applied.
    */

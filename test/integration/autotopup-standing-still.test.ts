@@ -6,7 +6,7 @@ import { useAlertingSink } from '../helpers/alerting.ts';
 import { autoTopupRig } from '../helpers/autotopup.ts';
 
 /**
- * Review 8 (#26): the due scan of refused customers (F5 of review 7) finds a customer only
+ * Review 8 (#26, F1): the due scan of refused customers (F5 of review 7) finds a customer only
  * while the record says `blocked`. A settings write (portal or CLI) clears `blocked`, and a
  * customer turned on while already low was never blocked: either way a customer whose balance
  * stands still (at zero, nothing to use) is never looked at again. gb100 below 20 GB.
@@ -72,7 +72,7 @@ describe('a customer at zero whose balance stands still', () => {
   // Held back by the pool at 0 GB; the customer changes the threshold on the portal (blocked
   // cleared: out of the BLOCKED partition); the pool is refilled; runs with no change for 911
   // never look at it again: 911 stays at 0 GB.
-  it.fails('is charged after a settings change once the pool covers it', {
+  it('is charged after a settings change once the pool covers it', {
     timeout: 60_000,
   }, async () => {
     const f = await setUp('adv-still-settings');
@@ -91,7 +91,7 @@ describe('a customer at zero whose balance stands still', () => {
 
   // Turned off on the portal, the customer runs out; turned on again at 0 GB (card on file):
   // never refused, so in neither partition; no run looks at 911 until the balance moves.
-  it.fails('is charged once auto top-up is turned on again', { timeout: 60_000 }, async () => {
+  it('is charged once auto top-up is turned on again', { timeout: 60_000 }, async () => {
     const f = await setUp('adv-still-turned-on');
     await f.pool('1000');
     await turnOffAutoTopup(f.store, { customerId: '911', by: 'portal', now: f.now() });
