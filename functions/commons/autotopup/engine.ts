@@ -739,6 +739,7 @@ export class AutoTopupEngine implements BalanceListener {
                 ...withPi,
                 state: 'ACTION_REQUIRED',
                 lastCode: result.code,
+                noticeDue: true,
               },
             },
             lines: [
@@ -752,15 +753,31 @@ export class AutoTopupEngine implements BalanceListener {
           }
         : undefined,
     );
-    if (written) {
-      await this.#deps.notices.send({
-        kind: 'authentication-required',
-        customerId: rec.customerId,
-        episode: ep.n,
-        ...withPi,
-        ...(link ? { link } : {}),
-      });
-    }
+    if (!written) return;
+    // As written (noticeDue set), so the note that it went out applies to it.
+    const stored = await this.#deps.store.get(rec.customerId);
+    if (stored?.episode?.noticeDue) await this.#actionNotice(stored, stored.episode);
+  }
+
+  /**
+   * Sends the 3-D Secure notice, then notes it sent; a run that dies or fails between leaves
+   * it due, and the next run sends it again (the same notice id: delivered once).
+   */
+  async #actionNotice(rec: AutoTopupRecord, ep: Episode): Promise<void> {
+    const pi = ep.paymentIntentId;
+    const link = this.#actionLink(rec.customerId, pi);
+    await this.#deps.notices.send({
+      kind: 'authentication-required',
+      customerId: rec.customerId,
+      episode: ep.n,
+      ...(pi ? { paymentIntentId: pi } : {}),
+      ...(link ? { link } : {}),
+    });
+    await this.#write(rec, (r) => {
+      if (r.episode?.n !== ep.n || !r.episode.noticeDue) return undefined;
+      const { noticeDue: _, ...episode } = r.episode;
+      return { next: { ...r, episode }, lines: [] };
+    });
   }
 
   /** Declined: retry with backoff, then turn auto top-up off and tell both sides. */
@@ -818,12 +835,15 @@ export class AutoTopupEngine implements BalanceListener {
     result: Extract<ChargeResult, { kind: 'declined' }>,
   ): Promise<void> {
     const pi = result.paymentIntentId;
-    await this.#deps.notices.send({
-      kind: 'turned-off',
-      customerId: rec.customerId,
-      episode: ep.n,
-      reason: result.code,
-    });
+    // Off already: a notice not recorded must not keep the agent from being told.
+    await this.#deps.notices
+      .send({ kind: 'turned-off', customerId: rec.customerId, episode: ep.n, reason: result.code })
+      .catch((err: unknown) =>
+        logger.error('auto top-up turned-off notice not recorded', {
+          customerId: rec.customerId,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+        }),
+      );
     await this.#deps.sink.raise({
       kind: 'topup-failed',
       severity: 'warning',
@@ -907,6 +927,8 @@ export class AutoTopupEngine implements BalanceListener {
         ep,
         'balance back above the threshold without the authenticated payment',
       );
+    } else if (ep.state === 'ACTION_REQUIRED' && ep.noticeDue) {
+      await this.#actionNotice(rec, ep);
     }
   }
 
@@ -1310,6 +1332,8 @@ function isDue(rec: AutoTopupRecord, now: Date): boolean {
       return ep.checkAt !== undefined && ep.checkAt <= now.toISOString();
     case 'CREDITED':
       return true;
+    case 'ACTION_REQUIRED':
+      return ep.noticeDue === true;
     default:
       return false;
   }

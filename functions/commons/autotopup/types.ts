@@ -46,6 +46,11 @@ export interface Episode {
   checkAt?: string;
   /** The agent was told this charge is not credited (closed when it is). */
   uncreditedAlert?: boolean;
+  /**
+   * ACTION_REQUIRED whose 3-D Secure notice is not recorded yet (the run died, the outbox
+   * failed): every run sends it until recorded (the notices deliver one per id).
+   */
+  noticeDue?: true;
   lastCode?: string;
 }
 
