@@ -133,9 +133,14 @@ export class AutoTopupEngine implements BalanceListener {
     this.#accessSettled = false;
     // Most customers never opted in: one batched read finds the few that did.
     const records = await this.#deps.store.getMany(changes.map((c) => c.after.customerId));
+    // A message may run after a newer one (async retries keep no order): of the customers
+    // who opted in, one batched read of the stored balances finds a newer one to act on.
+    const stored = records.size > 0 ? await this.#deps.balances.current([...records.keys()]) : null;
     for (const change of changes) {
       const rec = records.get(change.after.customerId);
-      if (rec) await this.#guarded(rec.customerId, () => this.#one(rec, change, batch));
+      if (!rec) continue;
+      const newest = newerOf(change, stored?.get(rec.customerId));
+      await this.#guarded(rec.customerId, () => this.#one(rec, newest, batch));
     }
     await this.#due(new Set(changes.map((c) => c.after.customerId)), batch);
   }
@@ -167,7 +172,9 @@ export class AutoTopupEngine implements BalanceListener {
     batch.open ??= await this.#deps.store.openEpisodes();
     const refused = await this.#deps.store.blockedCustomers();
     const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
-    const retry = refused.filter((r) => !changed.has(r.customerId) && this.#mayPass(r, now));
+    const retry = refused.filter(
+      (r) => !changed.has(r.customerId) && (r.lookAgain || this.#mayPass(r, now)),
+    );
     const due = [...open, ...retry].map((r) => r.customerId);
     if (due.length === 0) return;
     const [records, balances] = await Promise.all([
@@ -178,14 +185,29 @@ export class AutoTopupEngine implements BalanceListener {
     for (const customerId of due) {
       const rec = records.get(customerId);
       const after = balances.get(customerId);
-      if (!rec || !after) continue;
+      if (!rec) continue;
+      if (!after) {
+        // No balance stored yet: the poll hands its first one as a change.
+        if (rec.lookAgain) await this.#guarded(customerId, () => this.#looked(rec));
+        continue;
+      }
       const change: BalanceChange = { before: after, after, credits: [] };
       if (isOpen.has(customerId)) {
         if (rec.episode) await this.#guarded(customerId, () => this.#continue(rec, change, batch));
-      } else if (!rec.episode && rec.blocked) {
-        await this.#guarded(customerId, () => this.#one(rec, change, batch));
+      } else if (!rec.episode && (rec.blocked || rec.lookAgain)) {
+        await this.#guarded(customerId, async () => {
+          await this.#one(rec, change, batch);
+          if (rec.lookAgain) await this.#looked(rec);
+        });
       }
     }
+  }
+
+  /** Looked at once since its settings changed: out of the index unless refused. */
+  async #looked(rec: AutoTopupRecord): Promise<void> {
+    await this.#write(rec, (r) =>
+      r.lookAgain ? { next: { ...r, lookAgain: undefined }, lines: [] } : undefined,
+    );
   }
 
   /**
@@ -437,7 +459,9 @@ export class AutoTopupEngine implements BalanceListener {
   }
 
   /**
-   * What the pool owes beyond its snapshot: the open episodes, every credit of the ledger
+   * What the pool owes beyond its snapshot: the open episodes but those waiting for a decline
+   * retry (not charging: they owe it again once they claim, so two waiting on a pool for one
+   * do not hold each other back), every credit of the ledger
    * after the snapshot (an ended episode, a Buy order: the snapshot does not show them taken
    * yet, the longer so when the totals poll fails), and every paid order still landing (it
    * may be applied at any moment, or was without its answer). Each order counts once: one
@@ -458,7 +482,9 @@ export class AutoTopupEngine implements BalanceListener {
     const credited = new Set(credits.map((c) => c.orderKey));
     return gbToMb(
       sum([
-        ...batch.open.flatMap((r) => (r.episode ? [r.episode.gb] : [])),
+        ...batch.open.flatMap((r) =>
+          r.episode && r.episode.state !== 'RETRY_WAIT' ? [r.episode.gb] : [],
+        ),
         ...credits.flatMap((c) =>
           c.creditedAt.getTime() > since && !episodes.has(c.orderKey) ? [c.gb] : [],
         ),
@@ -489,7 +515,12 @@ export class AutoTopupEngine implements BalanceListener {
     }
     if (rec.blocked === refusal.code && rec.poolAlerted) return;
     await this.#write(rec, (r) => ({
-      next: { ...r, blocked: refusal.code, ...(pool ? { poolAlerted: true } : {}) },
+      next: {
+        ...r,
+        blocked: refusal.code,
+        lookAgain: undefined,
+        ...(pool ? { poolAlerted: true } : {}),
+      },
       lines:
         r.blocked === refusal.code
           ? []
@@ -528,6 +559,7 @@ export class AutoTopupEngine implements BalanceListener {
       chargesInMonth: (rec.month === month ? rec.chargesInMonth : 0) + 1,
       blocked: undefined,
       poolAlerted: undefined,
+      lookAgain: undefined,
       updatedAt: at,
       updatedBy: BY,
     };
@@ -707,6 +739,7 @@ export class AutoTopupEngine implements BalanceListener {
                 ...withPi,
                 state: 'ACTION_REQUIRED',
                 lastCode: result.code,
+                noticeDue: true,
               },
             },
             lines: [
@@ -720,15 +753,31 @@ export class AutoTopupEngine implements BalanceListener {
           }
         : undefined,
     );
-    if (written) {
-      await this.#deps.notices.send({
-        kind: 'authentication-required',
-        customerId: rec.customerId,
-        episode: ep.n,
-        ...withPi,
-        ...(link ? { link } : {}),
-      });
-    }
+    if (!written) return;
+    // As written (noticeDue set), so the note that it went out applies to it.
+    const stored = await this.#deps.store.get(rec.customerId);
+    if (stored?.episode?.noticeDue) await this.#actionNotice(stored, stored.episode);
+  }
+
+  /**
+   * Sends the 3-D Secure notice, then notes it sent; a run that dies or fails between leaves
+   * it due, and the next run sends it again (the same notice id: delivered once).
+   */
+  async #actionNotice(rec: AutoTopupRecord, ep: Episode): Promise<void> {
+    const pi = ep.paymentIntentId;
+    const link = this.#actionLink(rec.customerId, pi);
+    await this.#deps.notices.send({
+      kind: 'authentication-required',
+      customerId: rec.customerId,
+      episode: ep.n,
+      ...(pi ? { paymentIntentId: pi } : {}),
+      ...(link ? { link } : {}),
+    });
+    await this.#write(rec, (r) => {
+      if (r.episode?.n !== ep.n || !r.episode.noticeDue) return undefined;
+      const { noticeDue: _, ...episode } = r.episode;
+      return { next: { ...r, episode }, lines: [] };
+    });
   }
 
   /** Declined: retry with backoff, then turn auto top-up off and tell both sides. */
@@ -786,12 +835,15 @@ export class AutoTopupEngine implements BalanceListener {
     result: Extract<ChargeResult, { kind: 'declined' }>,
   ): Promise<void> {
     const pi = result.paymentIntentId;
-    await this.#deps.notices.send({
-      kind: 'turned-off',
-      customerId: rec.customerId,
-      episode: ep.n,
-      reason: result.code,
-    });
+    // Off already: a notice not recorded must not keep the agent from being told.
+    await this.#deps.notices
+      .send({ kind: 'turned-off', customerId: rec.customerId, episode: ep.n, reason: result.code })
+      .catch((err: unknown) =>
+        logger.error('auto top-up turned-off notice not recorded', {
+          customerId: rec.customerId,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+        }),
+      );
     await this.#deps.sink.raise({
       kind: 'topup-failed',
       severity: 'warning',
@@ -832,11 +884,9 @@ export class AutoTopupEngine implements BalanceListener {
       if (rec.enabled && ep.nextTryAt && new Date(ep.nextTryAt).getTime() > now.getTime()) return;
       const unwanted = await this.#unwanted(rec, ep, change.after, now, batch);
       if (unwanted) return this.#close(rec, ep, `${unwanted}: no retry`);
-      // Held back by the pool, the retry stays due (no attempt made, not a decline).
-      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch, {
-        customerId: rec.customerId,
-        n: ep.n,
-      });
+      // Held back by the pool, the retry stays due (no attempt made, not a decline). Waiting,
+      // it owed the pool nothing: the pool must cover its GB on top of what it owes.
+      const short = await this.#poolRefusal(new Decimal(ep.gb), now, batch);
       if (short) return this.#block(rec, short);
       // The pool passed: closed before the claim clears the note of it (as a new episode's).
       if (rec.poolAlerted) await this.#closePoolAlert(rec, 'The pool covers the top-up again.');
@@ -863,7 +913,10 @@ export class AutoTopupEngine implements BalanceListener {
           detail: `attempt ${again.attempt} of ${this.#deps.config.autoTopup.maxDeclines}`,
         },
       ]);
-      if (claimed) await this.#charge(next, again);
+      if (!claimed) return;
+      // Claimed, it owes the pool (as a new episode): a second retry of the batch counts it.
+      batch.pendingMb = (batch.pendingMb ?? new Decimal(0)).plus(gbToMb(ep.gb));
+      await this.#charge(next, again);
       return;
     }
 
@@ -874,6 +927,8 @@ export class AutoTopupEngine implements BalanceListener {
         ep,
         'balance back above the threshold without the authenticated payment',
       );
+    } else if (ep.state === 'ACTION_REQUIRED' && ep.noticeDue) {
+      await this.#actionNotice(rec, ep);
     }
   }
 
@@ -1255,6 +1310,15 @@ function surelyShown(c: Credit, recordAt: number, balance: CustomerBalance, now:
   return (balance.recentCredits ?? []).some((r) => Date.parse(r.at) > c.at + RECORD_SKEW_MS);
 }
 
+/**
+ * The change as of the newest balance known: the stored one when a later poll wrote it after
+ * this change's (its credits stay: a credit the older balance shows, the newer shows too).
+ */
+function newerOf(change: BalanceChange, stored: CustomerBalance | undefined): BalanceChange {
+  if (!stored || Date.parse(stored.asOf) <= Date.parse(change.after.asOf)) return change;
+  return { ...change, after: stored };
+}
+
 /** Whether an open episode has something to do even when the balance did not change. */
 function isDue(rec: AutoTopupRecord, now: Date): boolean {
   const ep = rec.episode;
@@ -1268,6 +1332,8 @@ function isDue(rec: AutoTopupRecord, now: Date): boolean {
       return ep.checkAt !== undefined && ep.checkAt <= now.toISOString();
     case 'CREDITED':
       return true;
+    case 'ACTION_REQUIRED':
+      return ep.noticeDue === true;
     default:
       return false;
   }

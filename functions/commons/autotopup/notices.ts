@@ -1,5 +1,10 @@
 import type { OneOffNotice } from '../customer-notices/listener.ts';
-import { logger } from '../logger.ts';
+import { FlowPilotError } from '../errors.ts';
+
+/** A notice the customer notices could not record: the caller sends it again later. */
+export class AutoTopupNoticeError extends FlowPilotError {
+  override name = 'AutoTopupNoticeError';
+}
 
 /** What auto top-up tells the customer; the agent is told through the alerts. */
 export type AutoTopupNotice =
@@ -39,8 +44,8 @@ export function oneOffNotice(n: AutoTopupNotice): OneOffNotice {
 
 /**
  * Auto top-up notices through the customer notices (contact, opt-out, locale, email and SMS
- * with quiet hours, the outbox). A failure to record one is logged, not thrown: the charge
- * step it follows is already written and must not be repeated for it.
+ * with quiet hours, the outbox). A failure to record one is thrown: the engine notes a notice
+ * due before sending it and sends it again until recorded (never the charge step again).
  */
 export function customerAutoTopupNotices(sender: OneOffNoticeSender): AutoTopupNotices {
   return {
@@ -48,11 +53,10 @@ export function customerAutoTopupNotices(sender: OneOffNoticeSender): AutoTopupN
       try {
         await sender.sendOnce(oneOffNotice(notice));
       } catch (err) {
-        logger.error('auto top-up customer notice not recorded', {
-          kind: notice.kind,
-          customerId: notice.customerId,
-          error: (err as Error).message,
-        });
+        throw new AutoTopupNoticeError(
+          `auto top-up ${notice.kind} notice of customer ${notice.customerId} not recorded`,
+          { cause: err },
+        );
       }
     },
   };

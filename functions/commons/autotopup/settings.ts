@@ -182,6 +182,8 @@ function turnOn(
     paymentMethod,
     stripeCustomer,
     blocked: undefined,
+    // Low already, or refused and cleared above: the next run looks, the balance may not move.
+    ...(current?.episode ? {} : { lookAgain: true }),
     version: (current?.version ?? 0) + 1,
     updatedAt: at,
     updatedBy: input.by,

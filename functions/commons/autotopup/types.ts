@@ -46,6 +46,11 @@ export interface Episode {
   checkAt?: string;
   /** The agent was told this charge is not credited (closed when it is). */
   uncreditedAlert?: boolean;
+  /**
+   * ACTION_REQUIRED whose 3-D Secure notice is not recorded yet (the run died, the outbox
+   * failed): every run sends it until recorded (the notices deliver one per id).
+   */
+  noticeDue?: true;
   lastCode?: string;
 }
 
@@ -98,6 +103,11 @@ export interface AutoTopupRecord extends AutoTopupSettings {
    * longer low, or turned off.
    */
   poolAlerted?: boolean;
+  /**
+   * Turned on or its settings changed with no episode open: the next run looks at the
+   * customer once on the stored balance (a balance standing still is never handed again).
+   */
+  lookAgain?: true;
   /**
    * When the settings last changed (a line `on`, `off` or `settings`, by anyone, the engine's
    * turning off included); episode steps leave it. A Checkout paid before it is not applied.

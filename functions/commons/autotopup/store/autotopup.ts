@@ -50,8 +50,9 @@ export const autoTopupKeys = {
 /** Customers with an open episode, for the pool's pending top-ups. */
 const OPEN_INDEX = 'AUTOTOPUP#OPEN';
 /**
- * Customers on, with no episode, refused a charge (`blocked`): looked at again by every run,
- * since a customer who cannot use traffic has a balance that no longer changes.
+ * Customers on, with no episode, refused a charge (`blocked`) or whose settings changed
+ * (`lookAgain`, until a run looked): looked at again by every run, since a customer who
+ * cannot use traffic has a balance that no longer changes.
  */
 const BLOCKED_INDEX = 'AUTOTOPUP#BLOCKED';
 
@@ -73,6 +74,7 @@ const RECORD_ATTRS = new Set<string>([
   'chargesInMonth',
   'blocked',
   'poolAlerted',
+  'lookAgain',
   'settingsChangedAt',
   'optInSession',
   'createdAt',
@@ -162,7 +164,7 @@ export class AutoTopupStore {
     const index =
       next.episode !== undefined
         ? OPEN_INDEX
-        : next.blocked !== undefined && next.enabled
+        : (next.blocked !== undefined || next.lookAgain) && next.enabled
           ? BLOCKED_INDEX
           : undefined;
     const state = {
@@ -244,7 +246,7 @@ export class AutoTopupStore {
     return this.#indexed(OPEN_INDEX, 'autotopup.openEpisodes');
   }
 
-  /** Every customer on, with no episode, refused a charge (`blocked`). */
+  /** Every customer on, with no episode, refused a charge (`blocked`) or to look at (`lookAgain`). */
   async blockedCustomers(): Promise<AutoTopupRecord[]> {
     return this.#indexed(BLOCKED_INDEX, 'autotopup.blockedCustomers');
   }

@@ -1,0 +1,68 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
+import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
+import { useAlertingSink } from '../helpers/alerting.ts';
+import { autoTopupRig, optInWithCard } from '../helpers/autotopup.ts';
+
+/**
+ * Review 8 (#26, F4): the bank asks for 3-D Secure; the engine writes ACTION_REQUIRED, then sends
+ * the customer's notice. The Lambda is killed between the two (or the outbox write fails: it
+ * is logged, not thrown). The episode notes the notice due (noticeDue) before sending it and clears it
+ * once sent: until then every run sends it again (one notice id, delivered once). gb100 below 20 GB.
+ */
+const KEY = 'sk_test_adv_action';
+const alerting = useAlertingSink('adv-action-alerts');
+let standIn: StripeStandIn;
+beforeAll(async () => {
+  standIn = await startStripeStandIn({ apiKey: KEY, webhookMode: 'manual' });
+});
+afterAll(async () => {
+  await standIn.close();
+});
+afterEach(() => {
+  standIn.reset();
+});
+
+describe('a 3-D Secure request whose notice was lost', () => {
+  it('is told to the customer or to an agent again', { timeout: 60_000 }, async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    const rig = await autoTopupRig('adv-action-lost', () => now, { url: standIn.url, key: KEY });
+    const { sink } = await alerting.create(() => now);
+    const sent: AutoTopupNotice[] = [];
+    let kill = 1;
+    const engine = rig.engine({
+      sink,
+      notices: {
+        async send(n) {
+          if (kill > 0) {
+            kill -= 1;
+            throw new Error('Lambda killed before the notice');
+          }
+          sent.push(n);
+        },
+      },
+    });
+    await optInWithCard(rig.store, rig.config, '951', now, {
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
+    await rig.pool('1000');
+    await engine.onBalances([rig.change('951', '25', '12')]);
+    expect((await rig.store.get('951'))?.episode?.state).toBe('ACTION_REQUIRED');
+    // A day and a half of runs: 951 uses its last 12 GB and stands at 0.
+    const steps: [string, string][] = [
+      ['12', '8'],
+      ['8', '4'],
+      ['4', '0'],
+    ];
+    for (const [before, after] of steps) {
+      now = new Date(now.getTime() + 12 * 3_600_000);
+      await rig.pool('1000');
+      await engine.onBalances([rig.change('951', before, after)]);
+      await engine.onBalances([]);
+    }
+    expect(standIn.paymentIntents()).toHaveLength(1);
+    // Sent again by the next run, then noted: not once per run.
+    expect(sent.map((n) => [n.kind, n.episode])).toEqual([['authentication-required', 1]]);
+    expect((await rig.store.get('951'))?.episode?.noticeDue).toBeUndefined();
+  });
+});
