@@ -64,22 +64,45 @@ export function standingRefunds(
   if (t === undefined) return total;
   let gone = 0;
   for (const f of failed) if (counts(f, t) === 'yes') gone += f.minor;
-  for (const f of failed) {
-    if (counts(f, t) === 'same-second' && total - gone >= f.minor) gone += f.minor;
-  }
-  return Math.max(0, total - gone);
+  const ambiguous = failed.filter((f) => counts(f, t) === 'same-second').map((f) => f.minor);
+  return Math.max(0, total - gone - mostWithin(ambiguous, total - gone));
 }
 
 /**
- * What a failed refund takes off the refunds the order counts: its amount when the total the
- * order holds counted it (a failure created before that total, or after a total that did not
- * count it yet, takes nothing: a later total is worked out without it).
+ * The largest sum of some of `amounts` that is at most `room`: the same-second failures a
+ * total counted, taken as many as it can hold (whatever order they arrived in). A handful
+ * at most, so every subset is tried; more than 10, the largest first.
+ */
+function mostWithin(amounts: readonly number[], room: number): number {
+  if (amounts.length > 10) {
+    let sum = 0;
+    for (const a of [...amounts].sort((x, y) => y - x)) if (sum + a <= room) sum += a;
+    return sum;
+  }
+  let best = 0;
+  for (let mask = 1; mask < 1 << amounts.length; mask++) {
+    const sum = amounts.reduce((s, a, i) => (mask & (1 << i) ? s + a : s), 0);
+    if (sum <= room && sum > best) best = sum;
+  }
+  return best;
+}
+
+/**
+ * What a failed refund takes off the refunds the order counts: what the total the order holds
+ * stands for less once the failure is known (a failure created before that total, or after a
+ * total that did not count it yet, takes nothing: a later total is worked out without it).
+ * Orders from before the total was kept: its amount when that total counted it.
  */
 export function failedRefundMinor(
-  order: Pick<Order, 'refundedMinor' | 'refundedAt'>,
+  order: Pick<Order, 'refundedMinor' | 'refundedAt' | 'refundedTotalMinor' | 'failedRefunds'>,
   f: FailedRefund,
 ): number {
-  const held = order.refundedAt === undefined ? undefined : counts(f, order.refundedAt);
+  const { refundedAt, refundedTotalMinor: total } = order;
+  if (refundedAt !== undefined && total !== undefined) {
+    const after = standingRefunds(total, refundedAt, [...(order.failedRefunds ?? []), f]);
+    return Math.max(0, order.refundedMinor - after);
+  }
+  const held = refundedAt === undefined ? undefined : counts(f, refundedAt);
   const counted =
     held === undefined
       ? order.refundedMinor > 0
@@ -107,11 +130,15 @@ export const disputedOf = (order: RefundCounters): number =>
  */
 export function shareOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund' | 'dispute'; minor: number; created?: number },
+  ev: { kind: 'refund' | 'dispute'; minor: number; created?: number; total?: number },
 ): Share {
   const newMinor = ev.kind === 'refund' ? ev.minor - order.refundedMinor : ev.minor;
-  const refundedAt = ev.created !== undefined && newMinor > 0 ? ev.created : order.refundedAt;
-  const later = refundedAt === undefined ? {} : { refundedAt };
+  const newer = ev.created !== undefined && newMinor > 0;
+  const refundedAt = newer ? ev.created : order.refundedAt;
+  const later = {
+    ...(refundedAt === undefined ? {} : { refundedAt }),
+    ...(newer && ev.total !== undefined ? { refundedTotalMinor: ev.total } : {}),
+  };
   const refunded = Math.max(order.refundedMinor, ev.kind === 'refund' ? ev.minor : 0);
   const disputed = disputedOf(order) + (ev.kind === 'dispute' ? Math.max(0, ev.minor) : 0);
   const covered = Math.min(order.paidMinor, Math.max(order.deductedMinor, refunded + disputed));
@@ -140,14 +167,20 @@ export interface GiveBack {
 
 /**
  * Money back to the shop: refunds no longer standing (`minor` of them: a failed refund the
- * order's total counted, or a newer lower total created at `totalAt`) or a dispute closed
+ * order's total counted, or a newer lower total: `lowered`) or a dispute closed
  * with `minor` reinstated. What stays covered is min(paid, refunded + disputed) after it; the
  * GB above that come back. A lost dispute gives nothing back (Stripe returns only a refunded
  * part, which the refund already took); its counters still follow Stripe's books.
  */
 export function giveBackOf(
   order: { gb: string; paidMinor: number } & RefundCounters,
-  ev: { kind: 'refund-failed' | 'dispute-won'; minor: number; lost?: boolean; totalAt?: number },
+  ev: {
+    kind: 'refund-failed' | 'dispute-won';
+    minor: number;
+    lost?: boolean;
+    /** A newer lower total: when it was created and what it reported. */
+    lowered?: { at: number; total: number };
+  },
 ): GiveBack {
   const refunded =
     ev.kind === 'refund-failed' ? Math.max(0, order.refundedMinor - ev.minor) : order.refundedMinor;
@@ -166,8 +199,8 @@ export function giveBackOf(
       deductedMinor: covered,
       deductedGb: Decimal.min(target, already).toFixed(),
       disputedMinor: disputed,
-      ...(ev.totalAt !== undefined
-        ? { refundedAt: ev.totalAt }
+      ...(ev.lowered !== undefined
+        ? { refundedAt: ev.lowered.at, refundedTotalMinor: ev.lowered.total }
         : order.refundedAt === undefined
           ? {}
           : { refundedAt: order.refundedAt }),
@@ -265,10 +298,10 @@ function foldEntry(fold: Fold, e: PendingEntry): void {
     kind === 'refund' ? { ...e, minor: standingRefunds(e.minor, e.eventCreated, fold.failed) } : e;
   const lowered = loweredAt(fold, standing);
   if (lowered !== undefined) {
-    foldLowered(fold, standing, lowered);
+    foldLowered(fold, standing, lowered, e.minor);
     return;
   }
-  foldDeduction(fold, standing, kind);
+  foldDeduction(fold, standing, kind, e.minor);
 }
 
 /** Records an entry as a SKIPPED part of the order: `reason` says why, or the fold's mode. */
@@ -299,7 +332,7 @@ function foldReversal(fold: Fold, e: PendingEntry, kind: 'refund-failed' | 'disp
     disputed !== undefined
       ? Math.min(e.minor, disputed)
       : failure
-        ? failedRefundMinor(fold.counters, failure)
+        ? failedRefundMinor({ ...fold.counters, failedRefunds: fold.failed }, failure)
         : Math.min(e.minor, fold.counters.refundedMinor);
   const back = giveBackOf(
     { ...fold.order, ...fold.counters },
@@ -337,22 +370,32 @@ function loweredAt(fold: Fold, e: PendingEntry): number | undefined {
 }
 
 /** A newer, lower refunded total: a refund failed in between (as deduct.ts reads it). */
-function foldLowered(fold: Fold, e: PendingEntry, created: number): void {
+function foldLowered(fold: Fold, e: PendingEntry, created: number, total: number): void {
   const { counters } = fold;
   const back = giveBackOf(
     { ...fold.order, ...counters },
-    { kind: 'refund-failed', minor: counters.refundedMinor - e.minor, totalAt: created },
+    {
+      kind: 'refund-failed',
+      minor: counters.refundedMinor - e.minor,
+      lowered: { at: created, total },
+    },
   );
   fold.refundsResetAt = Math.max(fold.refundsResetAt ?? 0, created);
   givenBack(fold, e, back);
 }
 
-function foldDeduction(fold: Fold, e: PendingEntry, kind: 'refund' | 'dispute'): void {
+function foldDeduction(
+  fold: Fold,
+  e: PendingEntry,
+  kind: 'refund' | 'dispute',
+  total: number,
+): void {
   const share = shareOf(
     { ...fold.order, ...fold.counters },
     {
       kind,
       minor: e.minor,
+      total,
       ...(e.eventCreated === undefined ? {} : { created: e.eventCreated }),
     },
   );
@@ -361,7 +404,9 @@ function foldDeduction(fold: Fold, e: PendingEntry, kind: 'refund' | 'dispute'):
     // A newer total of the same standing refunds: later failures are judged against it.
     const t = e.eventCreated;
     if (kind === 'refund' && share.newMinor === 0 && t !== undefined) {
-      if (t > (fold.counters.refundedAt ?? 0)) fold.counters = { ...fold.counters, refundedAt: t };
+      if (t > (fold.counters.refundedAt ?? 0)) {
+        fold.counters = { ...fold.counters, refundedAt: t, refundedTotalMinor: total };
+      }
     }
     skip(fold, e, 'already-covered');
     return;

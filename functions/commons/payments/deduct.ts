@@ -147,7 +147,9 @@ export async function deductForRefund(
       if ('statusCode' in report) return report;
       standing = { ...ev, refundedMinor: report.minor };
     }
-    const step = await claim(standing, order, deps, opts.signal);
+    // The total as reported: what a later failure is judged against.
+    const total = ev.type === 'refund' ? ev.refundedMinor : undefined;
+    const step = await claim(standing, order, deps, opts.signal, total);
     if (step === 'retry') continue;
     if ('statusCode' in step) return step;
     return callDeduction(deps, order, step.part, opts.signal);
@@ -180,6 +182,7 @@ async function newerReport(
     const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
     const noted = await deps.ledger.noteRefundReport(key, {
       refundedMinor: order.refundedMinor,
+      total: ev.refundedMinor,
       version: order.version ?? 0,
       at: created,
       now: deps.clock(),
@@ -208,6 +211,7 @@ async function claim(
   order: Order,
   deps: PaymentDeps,
   signal: AbortSignal | undefined,
+  total?: number,
 ): Promise<Outcome | 'retry' | { part: PartInput }> {
   const key: OrderKey = { provider: order.provider, paymentId: order.paymentId };
   const now = deps.clock();
@@ -217,6 +221,7 @@ async function claim(
       ? {
           kind: 'refund',
           minor: ev.refundedMinor,
+          ...(total === undefined ? {} : { total }),
           ...(ev.eventCreated === undefined ? {} : { created: ev.eventCreated }),
         }
       : { kind: 'dispute', minor: ev.amountMinor },

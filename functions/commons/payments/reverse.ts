@@ -130,7 +130,7 @@ async function claimReversal(
       kind: ev.kind,
       minor: minorBack,
       ...(ev.disputeLost ? { lost: true } : {}),
-      ...(ev.lowered ? { totalAt: ev.lowered.at } : {}),
+      ...(ev.lowered ? { lowered: { at: ev.lowered.at, total: ev.lowered.totalMinor } } : {}),
     },
   );
   const part = reversalPart(provider, ev, order, back, unsure);

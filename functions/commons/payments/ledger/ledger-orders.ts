@@ -106,6 +106,8 @@ export interface Order extends OrderKey {
   refundedMinor: number;
   /** Epoch seconds the provider created the event `refundedMinor` comes from. */
   refundedAt?: number;
+  /** That event's total as reported, the failed refunds it counted not taken out. */
+  refundedTotalMinor?: number;
   /** Minor units already covered by deductions (refunds and disputes, at most the paid amount). */
   deductedMinor: number;
   /** Disputed minor units not reinstated (absent on old items: see `disputedOf`). */
@@ -135,6 +137,7 @@ export type NewOrder = Omit<
   | 'updatedAt'
   | 'refundedMinor'
   | 'refundedAt'
+  | 'refundedTotalMinor'
   | 'deductedMinor'
   | 'deductedGb'
   | 'disputedMinor'
@@ -199,6 +202,7 @@ const ORDER_FIELDS: { [K in keyof Order]-?: true } = {
   alertedAt: true,
   refundedMinor: true,
   refundedAt: true,
+  refundedTotalMinor: true,
   deductedMinor: true,
   disputedMinor: true,
   deductedGb: true,
@@ -407,6 +411,9 @@ export class OrderStore {
     item.deductedGb = counters.deductedGb;
     if (counters.disputedMinor) item.disputedMinor = counters.disputedMinor;
     if (counters.refundedAt !== undefined) item.refundedAt = counters.refundedAt;
+    if (counters.refundedTotalMinor !== undefined) {
+      item.refundedTotalMinor = counters.refundedTotalMinor;
+    }
     if (opts.pending?.refundsResetAt !== undefined) {
       item.refundsResetAt = opts.pending.refundsResetAt;
     }
@@ -649,7 +656,7 @@ export class OrderStore {
    */
   async noteRefundReport(
     key: OrderKey,
-    opts: { refundedMinor: number; version: number; at: number; now: Date },
+    opts: { refundedMinor: number; total: number; version: number; at: number; now: Date },
   ): Promise<boolean> {
     const version = versionIs(opts.version);
     try {
@@ -657,12 +664,14 @@ export class OrderStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: ledgerKeys.order(key),
-          UpdateExpression: 'SET refundedAt = :at, updatedAt = :now ADD #version :one',
+          UpdateExpression:
+            'SET refundedAt = :at, refundedTotalMinor = :total, updatedAt = :now ADD #version :one',
           ConditionExpression: `refundedMinor = :r AND (attribute_not_exists(refundedAt) OR refundedAt < :at) AND ${version.condition}`,
           ExpressionAttributeNames: version.names,
           ExpressionAttributeValues: {
             ':r': opts.refundedMinor,
             ':at': opts.at,
+            ':total': opts.total,
             ':now': opts.now.toISOString(),
             ':one': 1,
             ...version.values,

@@ -281,6 +281,7 @@ export class PartStore {
       refundsResetAt: input.next.refundsResetAt,
       disputedMinor: input.next.disputedMinor,
       refundedAt: input.next.refundedAt,
+      refundedTotalMinor: input.next.refundedTotalMinor,
       failedRefunds: input.next.failedRefunds,
     });
     // Decided on the order as read: a failed refund or a newer total noted meanwhile changes

@@ -89,7 +89,7 @@ export interface Ledger {
   /** Notes a newer report of the refunds it holds; false when the order moved meanwhile. */
   noteRefundReport(
     key: OrderKey,
-    opts: { refundedMinor: number; version: number; at: number; now: Date },
+    opts: { refundedMinor: number; total: number; version: number; at: number; now: Date },
   ): Promise<boolean>;
   findByPaymentIntent(paymentIntentId: string): Promise<Order | undefined>;
   /** Paid orders still landing (RECEIVED or CREDITING) changed in [from, to]. */
@@ -198,7 +198,7 @@ export class DynamoLedger implements Ledger {
 
   noteRefundReport(
     key: OrderKey,
-    opts: { refundedMinor: number; version: number; at: number; now: Date },
+    opts: { refundedMinor: number; total: number; version: number; at: number; now: Date },
   ) {
     return this.orders.noteRefundReport(key, opts);
   }

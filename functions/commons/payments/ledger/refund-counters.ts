@@ -10,6 +10,11 @@ export interface RefundCounters {
   disputedMinor?: number;
   /** When the provider created the refunded total (epoch seconds), when it says. */
   refundedAt?: number;
+  /**
+   * That total as reported, before the failed refunds it counted are taken out
+   * (`refundedMinor` is what it stands for): a failure is judged against it.
+   */
+  refundedTotalMinor?: number;
 }
 
 /**
