@@ -168,4 +168,89 @@ describe('a failed refund and the refunded totals that counted it', () => {
     expect(raised[0]?.subject).toMatch(/^reversal:/);
     expect(raised[0]?.summary).toMatch(/then credit 1 GB back/);
   });
+
+  // Review 13: two refunds failing in the second of the total, folded before the payment: the
+  // fold dropped the total as reported, so the second failure was judged by the older rule.
+  // A (1 $, created T) and B (2 $, created T+10) fail at T+60; the total of that second is 2 $.
+  it.each([true, false])(
+    "two failures in the total's second (paid first: %s): 10 GB",
+    async (payFirst) => {
+      const handler = pay.handler();
+      const id = newSessionId();
+      const failedAt = (name: string, amount: number, created: number) =>
+        stripeDelivery(
+          'stripe',
+          stripeEvent(
+            'charge.refund.updated',
+            {
+              id: `re_${id}_${name}`,
+              object: 'refund',
+              amount,
+              created,
+              currency: 'usd',
+              status: 'failed',
+              charge: `ch_${id}`,
+              payment_intent: `pi_${id}`,
+            },
+            { created: T + 60 },
+          ),
+        );
+      const events = [
+        chargeRefunded(`ch_${id}`, `pi_${id}`, 200, T + 60),
+        failedAt('a', 100, T),
+        failedAt('b', 200, T + 10),
+      ];
+      if (payFirst) await handler(checkoutCompleted(id));
+      for (const ev of events) await handler(ev);
+      if (!payFirst) await handler(checkoutCompleted(id));
+      expect(pay.netGb()).toBe(10);
+    },
+  );
+
+  // Review 13: a failed refund updated later (its metadata edited) is sent again under the same
+  // part id with a later `created`; taken as its failure, it dated the failure late, so a total
+  // created between the two was read as counting the failed refund.
+  describe('a failed refund updated later is dated by its failure, not the update', () => {
+    const refundEvent = (id: string, created: number, previous: Record<string, unknown>) => {
+      const payload = JSON.parse(
+        stripeEvent(
+          'charge.refund.updated',
+          {
+            id: `re_${id}_a`,
+            object: 'refund',
+            amount: 400,
+            created: T,
+            currency: 'usd',
+            status: 'failed',
+            charge: `ch_${id}`,
+            payment_intent: `pi_${id}`,
+          },
+          { created },
+        ),
+      );
+      payload.data.previous_attributes = previous;
+      return stripeDelivery('stripe', JSON.stringify(payload));
+    };
+    // Refund A (4 $, T) fails at T+60; refund B (3 $, T+100) stands; A's metadata edited at T+200.
+    const history = (id: string) => ({
+      total4: chargeRefunded(`ch_${id}`, `pi_${id}`, 400, T),
+      total3: chargeRefunded(`ch_${id}`, `pi_${id}`, 300, T + 100),
+      failed: refundEvent(id, T + 60, { status: 'pending' }),
+      updated: refundEvent(id, T + 200, { metadata: {} }),
+    });
+    it.each([
+      [['total4', 'total3', 'updated', 'failed'], true],
+      [['total4', 'updated', 'total3', 'failed'], true],
+      [['total4', 'failed', 'total3', 'updated'], false],
+      [['total4', 'failed', 'updated', 'total3'], false],
+    ] as const)('%s (paid first: %s): 7 GB', async (order, payFirst) => {
+      const handler = pay.handler();
+      const id = newSessionId();
+      const ev = history(id);
+      if (payFirst) await handler(checkoutCompleted(id));
+      for (const name of order) expect((await handler(ev[name])).statusCode).toBe(200);
+      if (!payFirst) await handler(checkoutCompleted(id));
+      expect(pay.netGb()).toBe(7);
+    });
+  });
 });

@@ -201,9 +201,12 @@ export function giveBackOf(
       disputedMinor: disputed,
       ...(ev.lowered !== undefined
         ? { refundedAt: ev.lowered.at, refundedTotalMinor: ev.lowered.total }
-        : order.refundedAt === undefined
-          ? {}
-          : { refundedAt: order.refundedAt }),
+        : {
+            ...(order.refundedAt === undefined ? {} : { refundedAt: order.refundedAt }),
+            ...(order.refundedTotalMinor === undefined
+              ? {}
+              : { refundedTotalMinor: order.refundedTotalMinor }),
+          }),
     },
   };
 }

@@ -420,11 +420,14 @@ export class PartStore {
                 TableName: this.tableName,
                 Item: { pk: head.pk, sk: pendingEntrySk(input.entry.partId), ...input.entry },
                 // The same refunded total sent again later (after a refund failed) must not be
-                // replaced by an older report of it.
+                // replaced by an older report of it; a failure is dated by its first report.
                 ...(created === undefined
                   ? {}
                   : {
-                      ConditionExpression: 'attribute_not_exists(pk) OR eventCreated < :created',
+                      ConditionExpression:
+                        input.entry.kind === 'refund-failed'
+                          ? 'attribute_not_exists(pk) OR eventCreated > :created'
+                          : 'attribute_not_exists(pk) OR eventCreated < :created',
                       ExpressionAttributeValues: { ':created': created },
                     }),
               },

@@ -133,7 +133,12 @@ function autoTopupPaid(object: FieldReader): PaymentEvent {
 
 // ------------------------------------------------------------------------------------------
 
-function normalise(type: string, object: FieldReader, created: number): PaymentEvent {
+function normalise(
+  type: string,
+  object: FieldReader,
+  created: number,
+  previous: FieldReader | undefined,
+): PaymentEvent {
   switch (type) {
     case 'checkout.session.completed':
       return sessionCompleted(object);
@@ -147,7 +152,7 @@ function normalise(type: string, object: FieldReader, created: number): PaymentE
     case 'charge.refunded':
       return chargeRefunded(object, created);
     case 'charge.refund.updated':
-      return refundUpdated(object, created);
+      return refundUpdated(object, created, previous);
     case 'charge.dispute.funds_reinstated':
       return fundsReinstated(object, created);
     case 'charge.dispute.funds_withdrawn':
@@ -184,12 +189,23 @@ function chargeRefunded(object: FieldReader, created: number): PaymentEvent {
   };
 }
 
-/** A refund that failed (or was canceled) gives the money back to the shop. */
-function refundUpdated(object: FieldReader, created: number): PaymentEvent {
+/**
+ * A refund that failed (or was canceled) gives the money back to the shop. Its failure is
+ * dated by the event in which its status changed (`previous_attributes.status`): a later
+ * update of a refund failed already (its metadata, say) is not its failure.
+ */
+function refundUpdated(
+  object: FieldReader,
+  created: number,
+  previous: FieldReader | undefined,
+): PaymentEvent {
   const r = chargeLike(object, 'amount');
   const status = object.optionalString('status');
   if (status !== 'failed' && status !== 'canceled') {
     return { type: 'ignored', reason: `refund ${status ?? 'updated'}` };
+  }
+  if (previous && previous.optionalString('status') === undefined) {
+    return { type: 'ignored', reason: `refund ${status} before this update` };
   }
   if (!r.paymentIntent) return { type: 'ignored', reason: 'refund without payment intent' };
   // Which refunded totals counted this refund: those created from its creation to its failure.
@@ -249,7 +265,8 @@ export const stripeProvider: PaymentProvider = {
     const type = event.string('type');
     const created = event.count('created');
     const livemode = event.boolean('livemode');
-    const object = event.object('data').object('object');
+    const data = event.object('data');
+    const object = data.object('object');
     const live = ctx.config.stripe.livemode ?? true;
     if (livemode !== live) {
       return {
@@ -257,7 +274,7 @@ export const stripeProvider: PaymentProvider = {
         reason: `${livemode ? 'live' : 'test'}-mode event; this deployment takes ${live ? 'live' : 'test'} mode only`,
       };
     }
-    return normalise(type, object, created);
+    return normalise(type, object, created, data.optionalObject('previous_attributes'));
   },
   answer: jsonAnswer,
 };
