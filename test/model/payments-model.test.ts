@@ -60,6 +60,32 @@ describe('payments model (issue #26 B): random Stripe histories against the real
     });
   });
 
+  it('a failed refund over an UNKNOWN dispute deduction gives back nothing unsure by itself (seed 1062615158)', async () => {
+    // Paid; a dispute for the whole charge whose deduction met a 502 (UNKNOWN); a 0.01 $
+    // refund (covered by the dispute: 0 GB taken); the dispute won (a person's); then the
+    // refund failed: its 0.01 GB were given back though only the dispute's deduction took them.
+    await runScenario(env, {
+      customers: 2,
+      payments: [
+        {
+          customer: 0,
+          pkg: 'gb10',
+          async: true,
+          refunds: [1],
+          refundFails: [{ which: 0, after: 0 }],
+          dispute: { whole: false, close: 'won' },
+        },
+      ],
+      steps: [
+        { pick: 0, duplicate: false },
+        { pick: 0, duplicate: true },
+        { pick: 7, duplicate: false, fault: { on: 'upstream', how: '502' } },
+        { pick: 0, duplicate: false },
+        { pick: 4, duplicate: false },
+      ],
+    });
+  });
+
   it('a refunded total of the same amount standing for more after a refund failed is deducted again (seed 586326957)', async () => {
     // Refunds of 1, 1, 1; the first fails after the second: totals 1, 2, (failed), 2. The
     // last total 2 stands for 2 where the earlier one stood for 1: one part id took both.

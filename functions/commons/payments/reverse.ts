@@ -292,10 +292,14 @@ async function minorToGiveBack(
   const deducting = parts.find((p) => p.kind === 'refund' && p.state === 'DEDUCTING');
   if (deducting) return waitOrAbandon(deps, key, deducting);
   if (ev.kind === 'refund-failed') {
-    // Over an unsure refund deduction the counters still go back (a later refund is then
-    // deducted), while the GB are a person's to give back or not.
+    // Over an unsure deduction the counters still go back (a later refund is then deducted),
+    // while the GB are a person's to give back or not: a dispute's too, since the GB a refund
+    // covered may be ones only that dispute's deduction took.
+    const unsure = parts.some(
+      (p) => p.kind !== 'reversal' && (p.state === 'UNKNOWN' || p.state === 'FAILED'),
+    );
     const minor = refundsNoLongerStanding(ev, order);
-    return refundUnsure && minor > 0 ? { minor, unsure: true } : minor;
+    return unsure && minor > 0 ? { minor, unsure: true } : minor;
   }
   const dispute = parts.find((p) => p.partId === ev.disputePartId);
   if (ev.disputePartId && !dispute) return 'no-dispute';
