@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AutoTopupNotice } from '../../functions/commons/autotopup/notices.ts';
+import { turnOffAutoTopup } from '../../functions/commons/autotopup/settings.ts';
 import { type StripeStandIn, startStripeStandIn } from '../../local/stripe/server.ts';
 import { useAlertingSink } from '../helpers/alerting.ts';
 import { autoTopupRig, optInWithCard } from '../helpers/autotopup.ts';
+import { customerBalance } from '../helpers/balances.ts';
 
 /**
  * Review 8 (#26, F4): the bank asks for 3-D Secure; the engine writes ACTION_REQUIRED, then sends
@@ -64,5 +66,81 @@ describe('a 3-D Secure request whose notice was lost', () => {
     // Sent again by the next run, then noted: not once per run.
     expect(sent.map((n) => [n.kind, n.episode])).toEqual([['authentication-required', 1]]);
     expect((await rig.store.get('951'))?.episode?.noticeDue).toBeUndefined();
+  });
+});
+
+/**
+ * Review 13 (#26, F2): a 3-D Secure episode no longer wanted (turned off, or no longer low) is
+ * closed with its PaymentIntent canceled at Stripe: no pay link sent after the turn-off, and no
+ * earlier link can pay it (a later episode would charge again: two charges).
+ */
+describe('a 3-D Secure episode no longer wanted', () => {
+  async function waiting(name: string, id: string, gb: () => string, clock: () => Date) {
+    const rig = await autoTopupRig(name, clock, { url: standIn.url, key: KEY });
+    const { sink } = await alerting.create(clock);
+    const sent: AutoTopupNotice[] = [];
+    let fail = 1;
+    const engine = rig.engine({
+      sink,
+      balances: {
+        current: async (ids) =>
+          new Map(ids.map((c) => [c, customerBalance(c, gb(), clock(), { recentCredits: [] })])),
+      },
+      notices: {
+        async send(n) {
+          if (fail > 0) {
+            fail -= 1;
+            throw new Error('outbox throttled');
+          }
+          sent.push(n);
+        },
+      },
+    });
+    await optInWithCard(rig.store, rig.config, id, clock(), {
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
+    await rig.pool('1000');
+    await engine.onBalances([rig.change(id, '25', '12')]);
+    const rec = await rig.store.get(id);
+    expect(rec?.episode?.state).toBe('ACTION_REQUIRED');
+    expect(rec?.episode?.noticeDue).toBe(true);
+    expect(sent).toHaveLength(0);
+    return { rig, engine, sent };
+  }
+
+  it('sends no pay link after the customer turned auto top-up off, and cancels the payment', {
+    timeout: 60_000,
+  }, async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    const { rig, engine, sent } = await waiting(
+      'adv13-off',
+      '962',
+      () => '12',
+      () => now,
+    );
+    await turnOffAutoTopup(rig.store, { customerId: '962', by: 'portal', now });
+    now = new Date(now.getTime() + 600_000);
+    await rig.pool('1000');
+    await engine.onBalances([]);
+    expect(sent.map((n) => n.kind)).toEqual([]);
+    expect((await rig.store.get('962'))?.episode).toBeUndefined();
+    expect(standIn.paymentIntents().map((p) => p.status)).toEqual(['canceled']);
+  });
+
+  it('cancels the payment when the customer is no longer low', { timeout: 60_000 }, async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    let gb = '12';
+    const { rig, engine } = await waiting(
+      'adv13-notlow',
+      '964',
+      () => gb,
+      () => now,
+    );
+    now = new Date(now.getTime() + 600_000);
+    gb = '40';
+    await rig.pool('1000');
+    await engine.onBalances([rig.change('964', '12', '40')]);
+    expect((await rig.store.get('964'))?.episode).toBeUndefined();
+    expect(standIn.paymentIntents().map((p) => p.status)).toEqual(['canceled']);
   });
 });

@@ -920,16 +920,37 @@ export class AutoTopupEngine implements BalanceListener {
       return;
     }
 
-    if (ep.state === 'ACTION_REQUIRED' && !isLow(rec, change.after)) {
-      // Topped up another way; the customer may still complete the payment (then credited).
-      await this.#close(
-        rec,
-        ep,
-        'balance back above the threshold without the authenticated payment',
-      );
-    } else if (ep.state === 'ACTION_REQUIRED' && ep.noticeDue) {
-      await this.#actionNotice(rec, ep);
+    if (ep.state === 'ACTION_REQUIRED') {
+      const unwanted = !rec.enabled
+        ? 'auto top-up turned off'
+        : !isLow(rec, change.after)
+          ? 'balance back above the threshold'
+          : undefined;
+      if (unwanted) return this.#withdraw(rec, ep, unwanted);
+      if (ep.noticeDue) await this.#actionNotice(rec, ep);
     }
+  }
+
+  /**
+   * Ends a waiting 3-D Secure episode no longer wanted: its PaymentIntent is canceled first,
+   * so no link sent earlier can pay it (a later episode would charge again). Stripe
+   * unreachable, the episode stays and a later run cancels it.
+   */
+  async #withdraw(rec: AutoTopupRecord, ep: Episode, why: string): Promise<void> {
+    const pi = ep.paymentIntentId;
+    let after = 'nothing to cancel';
+    if (pi) {
+      const canceled = await this.#askStripe(rec.customerId, ep, (stripe) =>
+        stripe.cancelPaymentIntent(pi),
+      );
+      if (typeof canceled === 'string') return;
+      // Paid meanwhile: the webhook credits it as any paid order.
+      after =
+        canceled.answer.status === 'canceled'
+          ? `${pi} canceled`
+          : `${pi} not canceled: ${canceled.answer.status}`;
+    }
+    await this.#close(rec, ep, `${why} while the bank waited for authentication; ${after}`);
   }
 
   /**
@@ -1333,7 +1354,8 @@ function isDue(rec: AutoTopupRecord, now: Date): boolean {
     case 'CREDITED':
       return true;
     case 'ACTION_REQUIRED':
-      return ep.noticeDue === true;
+      // Turned off, it is withdrawn at once: no notice, its PaymentIntent canceled.
+      return ep.noticeDue === true || !rec.enabled;
     default:
       return false;
   }
