@@ -203,10 +203,15 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  /** Looked at once since its settings changed: out of the index unless refused. */
+  /**
+   * Looked at once since its settings changed: out of the index unless refused. Only the
+   * version looked at: a write since (a newer settings save) keeps it for the next run.
+   */
   async #looked(rec: AutoTopupRecord): Promise<void> {
     await this.#write(rec, (r) =>
-      r.lookAgain ? { next: { ...r, lookAgain: undefined }, lines: [] } : undefined,
+      r.lookAgain && r.version === rec.version
+        ? { next: { ...r, lookAgain: undefined }, lines: [] }
+        : undefined,
     );
   }
 
@@ -518,7 +523,8 @@ export class AutoTopupEngine implements BalanceListener {
       next: {
         ...r,
         blocked: refusal.code,
-        lookAgain: undefined,
+        // Refused as of the version looked at; a newer settings save is looked at again.
+        lookAgain: r.version === rec.version ? undefined : r.lookAgain,
         ...(pool ? { poolAlerted: true } : {}),
       },
       lines:
