@@ -50,14 +50,14 @@ describe('a 3-D Secure request whose notice was lost', () => {
     await rig.pool('1000');
     await engine.onBalances([rig.change('951', '25', '12')]);
     expect((await rig.store.get('951'))?.episode?.state).toBe('ACTION_REQUIRED');
-    // A day and a half of runs: 951 uses its last 12 GB and stands at 0.
+    // 18 hours of runs (inside autoTopup.actionWaitHours): 951 uses its last 12 GB, stands at 0.
     const steps: [string, string][] = [
       ['12', '8'],
       ['8', '4'],
       ['4', '0'],
     ];
     for (const [before, after] of steps) {
-      now = new Date(now.getTime() + 12 * 3_600_000);
+      now = new Date(now.getTime() + 6 * 3_600_000);
       await rig.pool('1000');
       await engine.onBalances([rig.change('951', before, after)]);
       await engine.onBalances([]);
@@ -142,5 +142,82 @@ describe('a 3-D Secure episode no longer wanted', () => {
     await engine.onBalances([rig.change('964', '12', '40')]);
     expect((await rig.store.get('964'))?.episode).toBeUndefined();
     expect(standIn.paymentIntents().map((p) => p.status)).toEqual(['canceled']);
+  });
+});
+
+/**
+ * Review 13 (#26, F3): a 3-D Secure request the customer never completes no longer blocks auto
+ * top-up for ever: a card saved (turned on again) since ends it, and a wait past
+ * autoTopup.actionWaitHours (24 h) is closed, its payment canceled and an agent told once.
+ */
+describe('a 3-D Secure request the customer never completes', () => {
+  it('does not keep a new card from being charged for days', { timeout: 60_000 }, async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    const rig = await autoTopupRig('adv13-stuck', () => now, { url: standIn.url, key: KEY });
+    const { sink } = await alerting.create(() => now);
+    let gb = '12';
+    const engine = rig.engine({
+      sink,
+      balances: {
+        current: async (ids) =>
+          new Map(ids.map((id) => [id, customerBalance(id, gb, now, { recentCredits: [] })])),
+      },
+    });
+    await optInWithCard(rig.store, rig.config, '963', now, {
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
+    await rig.pool('1000');
+    await engine.onBalances([rig.change('963', '25', '12')]);
+    expect((await rig.store.get('963'))?.episode?.state).toBe('ACTION_REQUIRED');
+    // An hour later the card that needs no authentication is on file, auto top-up on.
+    now = new Date(now.getTime() + 3_600_000);
+    await optInWithCard(rig.store, rig.config, '963', now, { paymentMethod: 'pm_card_visa' });
+    const steps: [string, string][] = [
+      ['12', '8'],
+      ['8', '4'],
+      ['4', '2'],
+    ];
+    for (const [before, after] of steps) {
+      now = new Date(now.getTime() + 24 * 3_600_000);
+      gb = after;
+      await rig.pool('1000');
+      await engine.onBalances([rig.change('963', before, after)]);
+      await engine.onBalances([]);
+    }
+    const statuses = standIn.paymentIntents().map((p) => p.status);
+    expect(statuses.filter((s) => s === 'succeeded')).toHaveLength(1);
+    expect(statuses.filter((s) => s === 'canceled')).toHaveLength(1);
+  });
+
+  it('is canceled and an agent told once after actionWaitHours', { timeout: 60_000 }, async () => {
+    let now = new Date('2026-12-01T12:00:00Z');
+    const rig = await autoTopupRig('adv13-expire', () => now, { url: standIn.url, key: KEY });
+    const { store: alerts, sink } = await alerting.create(() => now);
+    const engine = rig.engine({
+      sink,
+      balances: {
+        current: async (ids) =>
+          new Map(ids.map((id) => [id, customerBalance(id, '12', now, { recentCredits: [] })])),
+      },
+    });
+    await optInWithCard(rig.store, rig.config, '965', now, {
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
+    await rig.pool('1000');
+    await engine.onBalances([rig.change('965', '25', '12')]);
+    const ep = (await rig.store.get('965'))?.episode;
+    expect(ep?.state).toBe('ACTION_REQUIRED');
+    const subject = `autotopup:action:965:${ep?.n}`;
+    // Just inside the bound: it still waits for the customer.
+    now = new Date(now.getTime() + rig.config.autoTopup.actionWaitHours * 3_600_000 - 60_000);
+    await engine.onBalances([]);
+    expect((await rig.store.get('965'))?.episode?.state).toBe('ACTION_REQUIRED');
+    expect(await alerts.get('topup-failed', subject)).toBeUndefined();
+    now = new Date(now.getTime() + 120_000);
+    await engine.onBalances([]);
+    const after = await rig.store.get('965');
+    expect(after?.episode?.n).not.toBe(ep?.n);
+    expect(standIn.paymentIntents()[0]?.status).toBe('canceled');
+    expect((await alerts.get('topup-failed', subject))?.status ?? 'ok').not.toBe('ok');
   });
 });

@@ -171,7 +171,10 @@ export class AutoTopupEngine implements BalanceListener {
     const now = this.#deps.clock();
     batch.open ??= await this.#deps.store.openEpisodes();
     const refused = await this.#deps.store.blockedCustomers();
-    const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
+    const open = batch.open.filter(
+      (r) =>
+        !changed.has(r.customerId) && isDue(r, now, this.#deps.config.autoTopup.actionWaitHours),
+    );
     const retry = refused.filter(
       (r) => !changed.has(r.customerId) && (r.lookAgain || this.#mayPass(r, now)),
     );
@@ -746,6 +749,7 @@ export class AutoTopupEngine implements BalanceListener {
                 state: 'ACTION_REQUIRED',
                 lastCode: result.code,
                 noticeDue: true,
+                actionAt: this.#deps.clock().toISOString(),
               },
             },
             lines: [
@@ -931,10 +935,36 @@ export class AutoTopupEngine implements BalanceListener {
         ? 'auto top-up turned off'
         : !isLow(rec, change.after)
           ? 'balance back above the threshold'
-          : undefined;
+          : settingsSince(rec, ep)
+            ? 'a card saved or settings changed since'
+            : undefined;
       if (unwanted) return this.#withdraw(rec, ep, unwanted);
+      if (actionExpired(ep, now, this.#deps.config.autoTopup.actionWaitHours)) {
+        return this.#actionExpired(rec, ep);
+      }
       if (ep.noticeDue) await this.#actionNotice(rec, ep);
     }
+  }
+
+  /**
+   * The customer left the 3-D Secure request past `autoTopup.actionWaitHours`: an agent is
+   * told (before the close, so a run that dies between tells again: the sink folds it), the
+   * payment canceled, and the next low balance starts a new episode.
+   */
+  async #actionExpired(rec: AutoTopupRecord, ep: Episode): Promise<void> {
+    const hours = this.#deps.config.autoTopup.actionWaitHours;
+    await this.#deps.sink.raise({
+      kind: 'topup-failed',
+      severity: 'warning',
+      subject: `autotopup:action:${rec.customerId}:${ep.n}`,
+      summary: `Auto top-up of customer ${rec.customerId}: 3-D Secure not completed within ${hours} h; payment canceled`,
+      details: {
+        customerId: rec.customerId,
+        package: ep.packageId,
+        ...(ep.paymentIntentId ? { paymentIntent: ep.paymentIntentId } : {}),
+      },
+    });
+    await this.#withdraw(rec, ep, `not completed within ${hours} h`);
   }
 
   /**
@@ -1346,8 +1376,23 @@ function newerOf(change: BalanceChange, stored: CustomerBalance | undefined): Ba
   return { ...change, after: stored };
 }
 
+/** A settings write (a card saved, turned on again) since the episode started: it ends a wait. */
+function settingsSince(rec: AutoTopupRecord, ep: Episode): boolean {
+  return (
+    (rec.paymentMethod !== undefined &&
+      ep.paymentMethod !== undefined &&
+      rec.paymentMethod !== ep.paymentMethod) ||
+    Date.parse(rec.settingsChangedAt ?? '') > Date.parse(ep.startedAt)
+  );
+}
+
+/** A 3-D Secure wait past its bound (from when the bank asked; older episodes: their start). */
+function actionExpired(ep: Episode, now: Date, hours: number): boolean {
+  return Date.parse(ep.actionAt ?? ep.startedAt) + hours * 3_600_000 <= now.getTime();
+}
+
 /** Whether an open episode has something to do even when the balance did not change. */
-function isDue(rec: AutoTopupRecord, now: Date): boolean {
+function isDue(rec: AutoTopupRecord, now: Date, actionWaitHours: number): boolean {
   const ep = rec.episode;
   if (!ep) return false;
   switch (ep.state) {
@@ -1361,7 +1406,12 @@ function isDue(rec: AutoTopupRecord, now: Date): boolean {
       return true;
     case 'ACTION_REQUIRED':
       // Turned off, it is withdrawn at once: no notice, its PaymentIntent canceled.
-      return ep.noticeDue === true || !rec.enabled;
+      return (
+        ep.noticeDue === true ||
+        !rec.enabled ||
+        settingsSince(rec, ep) ||
+        actionExpired(ep, now, actionWaitHours)
+      );
     default:
       return false;
   }
