@@ -236,6 +236,18 @@ const CHECKOUT_SESSION_LIST: Shape = {
   status: { enum: ['complete', 'expired', 'open'] },
 };
 const RETRIEVE: Shape = { expand: EXPAND };
+const CANCEL: Shape = {
+  expand: EXPAND,
+  cancellation_reason: { enum: ['abandoned', 'duplicate', 'fraudulent', 'requested_by_customer'] },
+};
+/** The statuses Stripe lets a PaymentIntent be canceled from. */
+const CANCELABLE = [
+  'requires_payment_method',
+  'requires_capture',
+  'requires_confirmation',
+  'requires_action',
+  'processing',
+];
 
 /** `{"b":1,"a":2}` and `{"a":2,"b":1}` are the same request to Stripe. */
 function canonical(v: unknown): string {
@@ -756,16 +768,38 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
       return { status: 200, body: page(all, p, path, 'checkout.session') };
     }
     const one =
-      /^\/v1\/(payment_intents|checkout\/sessions|setup_intents)\/([^/]+)(\/expire)?$/.exec(path);
+      /^\/v1\/(payment_intents|checkout\/sessions|setup_intents)\/([^/]+)(\/expire|\/cancel)?$/.exec(
+        path,
+      );
     const [, kind, rawId, action] = one ?? [];
     if (kind && rawId) {
       const id = decodeURIComponent(rawId);
+      if (method === 'POST' && action === '/cancel' && kind === 'payment_intents') {
+        check(p, CANCEL);
+        const found = intents.get(id);
+        if (!found) throw missing('payment_intent', id);
+        if (!CANCELABLE.includes(found.status)) {
+          throw invalid(
+            `You cannot cancel this PaymentIntent because it has a status of ${found.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${CANCELABLE.join(', ')}.`,
+            undefined,
+            'payment_intent_unexpected_state',
+          );
+        }
+        Object.assign(found, {
+          status: 'canceled',
+          canceled_at: now(),
+          cancellation_reason: text(p, 'cancellation_reason') ?? null,
+          next_action: null,
+        });
+        event('payment_intent.canceled', structuredClone(found));
+        return { status: 200, body: expand(found, list(p, 'expand')) };
+      }
       check(p, RETRIEVE);
       if (kind === 'checkout/sessions') {
         const record = sessions.get(id);
         if (!record) throw missing('checkout.session', id);
         const { session } = current(record);
-        if (method === 'POST' && action) {
+        if (method === 'POST' && action === '/expire') {
           if (session.status !== 'open') {
             throw invalid(
               `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`,

@@ -362,6 +362,7 @@ async function sequence(world: ModelWorld, seq: Sequence): Promise<SequenceStats
         chargeOffSession: (c) => step(() => api.chargeOffSession(c)),
         findCharge: (q) => step(() => api.findCharge(q)),
         paymentIntentStatus: (id) => step(() => api.paymentIntentStatus(id)),
+        cancelPaymentIntent: (id) => step(() => api.cancelPaymentIntent(id)),
         savedCardOfCheckout: (id) => api.savedCardOfCheckout(id),
         savedCardOfSetup: (id) => api.savedCardOfSetup(id),
       };

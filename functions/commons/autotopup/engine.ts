@@ -171,7 +171,10 @@ export class AutoTopupEngine implements BalanceListener {
     const now = this.#deps.clock();
     batch.open ??= await this.#deps.store.openEpisodes();
     const refused = await this.#deps.store.blockedCustomers();
-    const open = batch.open.filter((r) => !changed.has(r.customerId) && isDue(r, now));
+    const open = batch.open.filter(
+      (r) =>
+        !changed.has(r.customerId) && isDue(r, now, this.#deps.config.autoTopup.actionWaitHours),
+    );
     const retry = refused.filter(
       (r) => !changed.has(r.customerId) && (r.lookAgain || this.#mayPass(r, now)),
     );
@@ -203,10 +206,15 @@ export class AutoTopupEngine implements BalanceListener {
     }
   }
 
-  /** Looked at once since its settings changed: out of the index unless refused. */
+  /**
+   * Looked at once since its settings changed: out of the index unless refused. Only the
+   * version looked at: a write since (a newer settings save) keeps it for the next run.
+   */
   async #looked(rec: AutoTopupRecord): Promise<void> {
     await this.#write(rec, (r) =>
-      r.lookAgain ? { next: { ...r, lookAgain: undefined }, lines: [] } : undefined,
+      r.lookAgain && r.version === rec.version
+        ? { next: { ...r, lookAgain: undefined }, lines: [] }
+        : undefined,
     );
   }
 
@@ -518,7 +526,8 @@ export class AutoTopupEngine implements BalanceListener {
       next: {
         ...r,
         blocked: refusal.code,
-        lookAgain: undefined,
+        // Refused as of the version looked at; a newer settings save is looked at again.
+        lookAgain: r.version === rec.version ? undefined : r.lookAgain,
         ...(pool ? { poolAlerted: true } : {}),
       },
       lines:
@@ -740,6 +749,7 @@ export class AutoTopupEngine implements BalanceListener {
                 state: 'ACTION_REQUIRED',
                 lastCode: result.code,
                 noticeDue: true,
+                actionAt: this.#deps.clock().toISOString(),
               },
             },
             lines: [
@@ -920,16 +930,63 @@ export class AutoTopupEngine implements BalanceListener {
       return;
     }
 
-    if (ep.state === 'ACTION_REQUIRED' && !isLow(rec, change.after)) {
-      // Topped up another way; the customer may still complete the payment (then credited).
-      await this.#close(
-        rec,
-        ep,
-        'balance back above the threshold without the authenticated payment',
-      );
-    } else if (ep.state === 'ACTION_REQUIRED' && ep.noticeDue) {
-      await this.#actionNotice(rec, ep);
+    if (ep.state === 'ACTION_REQUIRED') {
+      const unwanted = !rec.enabled
+        ? 'auto top-up turned off'
+        : !isLow(rec, change.after)
+          ? 'balance back above the threshold'
+          : settingsSince(rec, ep)
+            ? 'a card saved or settings changed since'
+            : undefined;
+      if (unwanted) return this.#withdraw(rec, ep, unwanted);
+      if (actionExpired(ep, now, this.#deps.config.autoTopup.actionWaitHours)) {
+        return this.#actionExpired(rec, ep);
+      }
+      if (ep.noticeDue) await this.#actionNotice(rec, ep);
     }
+  }
+
+  /**
+   * The customer left the 3-D Secure request past `autoTopup.actionWaitHours`: an agent is
+   * told (before the close, so a run that dies between tells again: the sink folds it), the
+   * payment canceled, and the next low balance starts a new episode.
+   */
+  async #actionExpired(rec: AutoTopupRecord, ep: Episode): Promise<void> {
+    const hours = this.#deps.config.autoTopup.actionWaitHours;
+    await this.#deps.sink.raise({
+      kind: 'topup-failed',
+      severity: 'warning',
+      subject: `autotopup:action:${rec.customerId}:${ep.n}`,
+      summary: `Auto top-up of customer ${rec.customerId}: 3-D Secure not completed within ${hours} h; payment canceled`,
+      details: {
+        customerId: rec.customerId,
+        package: ep.packageId,
+        ...(ep.paymentIntentId ? { paymentIntent: ep.paymentIntentId } : {}),
+      },
+    });
+    await this.#withdraw(rec, ep, `not completed within ${hours} h`);
+  }
+
+  /**
+   * Ends a waiting 3-D Secure episode no longer wanted: its PaymentIntent is canceled first,
+   * so no link sent earlier can pay it (a later episode would charge again). Stripe
+   * unreachable, the episode stays and a later run cancels it.
+   */
+  async #withdraw(rec: AutoTopupRecord, ep: Episode, why: string): Promise<void> {
+    const pi = ep.paymentIntentId;
+    let after = 'nothing to cancel';
+    if (pi) {
+      const canceled = await this.#askStripe(rec.customerId, ep, (stripe) =>
+        stripe.cancelPaymentIntent(pi),
+      );
+      if (typeof canceled === 'string') return;
+      // Paid meanwhile: the webhook credits it as any paid order.
+      after =
+        canceled.answer.status === 'canceled'
+          ? `${pi} canceled`
+          : `${pi} not canceled: ${canceled.answer.status}`;
+    }
+    await this.#close(rec, ep, `${why} while the bank waited for authentication; ${after}`);
   }
 
   /**
@@ -1319,8 +1376,23 @@ function newerOf(change: BalanceChange, stored: CustomerBalance | undefined): Ba
   return { ...change, after: stored };
 }
 
+/** A settings write (a card saved, turned on again) since the episode started: it ends a wait. */
+function settingsSince(rec: AutoTopupRecord, ep: Episode): boolean {
+  return (
+    (rec.paymentMethod !== undefined &&
+      ep.paymentMethod !== undefined &&
+      rec.paymentMethod !== ep.paymentMethod) ||
+    Date.parse(rec.settingsChangedAt ?? '') > Date.parse(ep.startedAt)
+  );
+}
+
+/** A 3-D Secure wait past its bound (from when the bank asked; older episodes: their start). */
+function actionExpired(ep: Episode, now: Date, hours: number): boolean {
+  return Date.parse(ep.actionAt ?? ep.startedAt) + hours * 3_600_000 <= now.getTime();
+}
+
 /** Whether an open episode has something to do even when the balance did not change. */
-function isDue(rec: AutoTopupRecord, now: Date): boolean {
+function isDue(rec: AutoTopupRecord, now: Date, actionWaitHours: number): boolean {
   const ep = rec.episode;
   if (!ep) return false;
   switch (ep.state) {
@@ -1333,7 +1405,13 @@ function isDue(rec: AutoTopupRecord, now: Date): boolean {
     case 'CREDITED':
       return true;
     case 'ACTION_REQUIRED':
-      return ep.noticeDue === true;
+      // Turned off, it is withdrawn at once: no notice, its PaymentIntent canceled.
+      return (
+        ep.noticeDue === true ||
+        !rec.enabled ||
+        settingsSince(rec, ep) ||
+        actionExpired(ep, now, actionWaitHours)
+      );
     default:
       return false;
   }

@@ -74,6 +74,11 @@ export interface StripeApi {
   findCharge(lookup: ChargeLookup): Promise<ChargeResult | undefined>;
   /** A PaymentIntent's status and, after a failure, its error code. */
   paymentIntentStatus(id: string): Promise<{ status: string; code?: string }>;
+  /**
+   * Cancels a PaymentIntent so no earlier link can pay it; its status after (`canceled`, or
+   * the status that kept it from being canceled, e.g. `succeeded`: paid meanwhile).
+   */
+  cancelPaymentIntent(id: string): Promise<{ status: string }>;
   /** The customer and card a paid Checkout Session saved (setup_future_usage=off_session). */
   savedCardOfCheckout(sessionId: string): Promise<SavedCard | undefined>;
   /** The customer and card a completed setup-mode Checkout Session saved (its SetupIntent). */
@@ -156,6 +161,7 @@ export function createStripeApi(stripe: StripeClient): StripeApi {
     chargeOffSession: (charge) => chargeOffSession(stripe, charge),
     findCharge: (lookup) => findCharge(stripe, lookup),
     paymentIntentStatus: (id) => paymentIntentStatus(stripe, id),
+    cancelPaymentIntent: (id) => cancelPaymentIntent(stripe, id),
     savedCardOfCheckout: (sessionId) => savedCardOfCheckout(stripe, sessionId),
     savedCardOfSetup: (sessionId) => savedCardOfSetup(stripe, sessionId),
   };
@@ -269,6 +275,21 @@ async function paymentIntentStatus(stripe: StripeClient, id: string) {
     return { status: pi.status, ...(code ? { code } : {}) };
   } catch (err) {
     return failure(err, 'read a PaymentIntent');
+  }
+}
+
+async function cancelPaymentIntent(stripe: StripeClient, id: string) {
+  try {
+    const pi = await stripe.post<PaymentIntent>(`${path('payment_intents', id)}/cancel`, {
+      cancellation_reason: 'abandoned',
+    });
+    return { status: pi.status };
+  } catch (err) {
+    // Not cancelable (paid or canceled already): its status says which.
+    if (err instanceof StripeApiError && err.code === 'payment_intent_unexpected_state') {
+      return paymentIntentStatus(stripe, id);
+    }
+    return failure(err, 'cancel a PaymentIntent');
   }
 }
 

@@ -51,6 +51,8 @@ export interface Episode {
    * failed): every run sends it until recorded (the notices deliver one per id).
    */
   noticeDue?: true;
+  /** ACTION_REQUIRED: when the bank asked (its wait is bounded by `autoTopup.actionWaitHours`). */
+  actionAt?: string;
   lastCode?: string;
 }
 

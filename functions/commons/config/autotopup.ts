@@ -7,6 +7,14 @@ import { z } from 'zod';
  * rules around every customer's charges.
  */
 export const autoTopupSchema = z.strictObject({
+  actionWaitHours: z
+    .number()
+    .min(1)
+    .max(168)
+    .default(24)
+    .describe(
+      'A 3-D Secure request the customer leaves this long is canceled and an agent told (hours).',
+    ),
   cooldownHours: z
     .number()
     .min(0)
