@@ -980,7 +980,12 @@ export class AutoTopupEngine implements BalanceListener {
         stripe.cancelPaymentIntent(pi),
       );
       if (typeof canceled === 'string') return;
-      // Paid meanwhile: the webhook credits it as any paid order.
+      const { status } = canceled.answer;
+      // Paid meanwhile: a charge like any other, waiting for its credit (no second episode on
+      // a balance that does not show it yet).
+      if (status === 'succeeded' || status === 'processing') {
+        return this.#recordCharged(rec, ep, { kind: 'charged', paymentIntentId: pi, status });
+      }
       after =
         canceled.answer.status === 'canceled'
           ? `${pi} canceled`
