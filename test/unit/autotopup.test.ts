@@ -158,7 +158,11 @@ describe('auto top-up rules', () => {
       pendingCheckMinutes: 60,
       pool: 'primary',
       checkoutOptIn: 'created-by-flowpilot',
+      actionWaitHours: 24,
     });
+    expect(() => parseConfig({ autoTopup: { actionWaitHours: 0 } })).toThrow(
+      /autoTopup.actionWaitHours/,
+    );
     expect(() => parseConfig({ autoTopup: { actionUrl: 'https://shop.example/pay' } })).toThrow(
       /autoTopup.actionUrl: must contain \{paymentIntentId\} or \{customerId\}/,
     );
